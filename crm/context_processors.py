@@ -1,0 +1,1 @@
+def navigation(request):\n    return {}

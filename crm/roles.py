@@ -1,0 +1,146 @@
+"""Roles: the four groups, what each may do, and where each lands after login.
+
+A role is a Django group. The permissions below are applied by data
+migrations in ``crm/migrations`` (add a migration that calls
+``sync_role_permissions`` again when a later app adds models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+if TYPE_CHECKING:
+    from django.apps.registry import Apps
+    from django.http import HttpRequest, HttpResponse
+
+MARKETING = "Marketing"
+SDR = "SDR"
+SALES = "Sales"
+ADMIN = "Admin"
+
+#: In this order a user in several groups gets the first one's start page.
+ROLES: tuple[str, ...] = (ADMIN, MARKETING, SDR, SALES)
+
+ROLE_DESCRIPTIONS = {
+    MARKETING: "Captures leads and campaigns, owns the scoring model.",
+    SDR: "Works the SAL queue: accepts or rejects MQLs within the SLA.",
+    SALES: "Qualifies accepted leads and logs outcomes.",
+    ADMIN: "Manages users, roles and every record.",
+}
+
+#: Start page (URL name) of each role.
+START_PAGES = {
+    ADMIN: "admin:index",
+    MARKETING: "crm:marketing_home",
+    SDR: "crm:sdr_home",
+    SALES: "crm:sales_home",
+}
+
+# app label -> model -> actions. "__all__" grants every permission there is.
+ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
+    MARKETING: {
+        "leads": {
+            "account": "view add change",
+            "lead": "view add change",
+            "campaign": "view add change delete",
+            "touchpoint": "view add",
+            "touchpointkind": "view add change",
+            "stagetransition": "view",
+        },
+    },
+    SDR: {
+        "leads": {
+            "account": "view",
+            "lead": "view change",
+            "campaign": "view",
+            "touchpoint": "view",
+            "touchpointkind": "view",
+            "stagetransition": "view",
+        },
+    },
+    SALES: {
+        "leads": {
+            "account": "view change",
+            "lead": "view change",
+            "campaign": "view",
+            "touchpoint": "view",
+            "touchpointkind": "view",
+            "stagetransition": "view",
+        },
+    },
+    ADMIN: "__all__",
+}
+
+
+def sync_role_permissions(apps: Apps) -> None:
+    """Create the role groups and set their permissions (idempotent).
+
+    Takes the migration's ``apps`` so it works on historical models. It first
+    creates the permission rows that Django would only create after
+    ``migrate`` ends, so groups can be granted them inside the migration.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role in ROLES:
+        group, _ = group_model.objects.get_or_create(name=role)
+        grants = ROLE_PERMISSIONS[role]
+        if grants == "__all__":
+            group.permissions.set(permission_model.objects.all())
+            continue
+        codenames = [
+            (app_label, f"{action}_{model}")
+            for app_label, models in grants.items()
+            for model, actions in models.items()
+            for action in actions.split()
+        ]
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app, codename=code)
+            for app, code in codenames
+        ]
+        group.permissions.set(permissions)
+
+
+def user_roles(user: Any) -> list[str]:
+    """The user's roles in ROLES order; a superuser is always an Admin."""
+    if not user.is_authenticated:
+        return []
+    names = {g.name for g in user.groups.all()}
+    if user.is_superuser:
+        names.add(ADMIN)
+    return [role for role in ROLES if role in names]
+
+
+def primary_role(user: Any) -> str | None:
+    roles = user_roles(user)
+    return roles[0] if roles else None
+
+
+def role_required(*roles: str) -> Callable:
+    """View decorator: log in first, then require one of ``roles`` (or Admin)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            held = set(user_roles(request.user))
+            if not held & {*roles, ADMIN}:
+                raise PermissionDenied(
+                    "This page is for the %s role." % " or ".join(roles)
+                )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,185 @@
+"""Write use-cases of the leads domain: leads and their accounts.
+
+Stage changes are not here: they belong to ``leads.lifecycle``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leads.exceptions import LeadAlreadyExists
+from leads.freemail import is_freemail
+from leads.models import Account, Lead
+from leads.titles import department_from_title
+
+logger = logging.getLogger(__name__)
+
+_email_validator = EmailValidator(message="Enter a valid e-mail address.")
+
+#: Lead fields a person or an integration may set directly. Stage fields are
+#: missing on purpose (lifecycle only), and so are derived ones (seniority,
+#: region), which follow job_title / seniority_override / country.
+LEAD_EDITABLE_FIELDS = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "job_title",
+        "seniority_override",
+        "department",
+        "phone",
+        "country",
+        "source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "owner",
+        "do_not_email",
+        "do_not_call",
+        "attributes",
+    }
+)
+
+
+def normalize_email(raw: str) -> str:
+    """Return the e-mail trimmed, with its domain lower-cased.
+
+    The local part keeps its case (some mail servers honour it) but uniqueness
+    is checked case-insensitively by the database. Raises ValidationError with
+    a message for people when it is not an address.
+    """
+    email = (raw or "").strip()
+    local, at, domain = email.rpartition("@")
+    email = f"{local}{at}{domain.lower()}"
+    _email_validator(email)
+    return email
+
+
+def name_from_domain(domain: str) -> str:
+    """A readable account name for a bare domain: ``northwind-labs.io`` -> ``Northwind Labs``."""
+    label = domain.split(".")[0] if domain else domain
+    return " ".join(part.capitalize() for part in label.replace("_", "-").split("-"))
+
+
+def account_match_domain(domain: str) -> Account | None:
+    """Return the account for an e-mail domain, or None (always for free-mail).
+
+    ``eu.acme.com`` matches an account with domain ``acme.com`` when there is no
+    account for ``eu.acme.com`` itself; the most specific domain wins.
+    """
+    domain = domain.lower().strip()
+    if not domain or is_freemail(domain):
+        return None
+    labels = domain.split(".")
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    matches = {a.domain: a for a in Account.objects.filter(domain__in=candidates)}
+    for candidate in candidates:
+        if candidate in matches:
+            return matches[candidate]
+    return None
+
+
+def account_for_email(email: str) -> Account | None:
+    """Return the account an e-mail belongs to, creating it from the domain.
+
+    None for free-mail domains. Safe under concurrency: two leads from a new
+    domain arriving at once end up on one account (the unique domain index
+    decides, the loser reads the winner's row).
+    """
+    domain = email.rpartition("@")[2].lower()
+    if not domain or is_freemail(domain):
+        return None
+    account = account_match_domain(domain)
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(name=name_from_domain(domain), domain=domain)
+    except IntegrityError:
+        return Account.objects.get(domain=domain)
+
+
+def _set_lead_fields(lead: Lead, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - LEAD_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(
+            {name: "This field cannot be set here." for name in sorted(unknown)}
+        )
+    for name, value in fields.items():
+        if name == "job_title":
+            lead.set_job_title(value or "")
+        elif name == "seniority_override":
+            lead.set_seniority_override(value or "")
+        elif name == "country":
+            lead.set_country(value or "")
+        else:
+            setattr(lead, name, value)
+    if "job_title" in fields and "department" not in fields:
+        lead.department = department_from_title(lead.job_title)
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    email: str,
+    account: Account | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Lead:
+    """Create a lead in stage ``lead``.
+
+    The e-mail is normalised; the account is the one given or else matched
+    (or created) from the e-mail domain, never for free-mail. Seniority,
+    department and region are derived from title and country unless given.
+    Raises ValidationError (field errors, nothing stored) for bad input and
+    LeadAlreadyExists when the e-mail is taken in any letter case.
+    """
+    at = now or timezone.now()
+    lead = Lead(email=normalize_email(email))
+    _set_lead_fields(lead, {"job_title": "", **fields})
+    lead.account = account if account is not None else account_for_email(lead.email)
+    lead.entered_lead_at = at
+    lead.stage_changed_at = at
+    lead.full_clean(validate_constraints=False)
+    if Lead.objects.filter(email__iexact=lead.email).exists():
+        raise LeadAlreadyExists(f"A lead with the e-mail {lead.email} already exists.")
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError as exc:
+        # Lost a race with a concurrent create of the same address.
+        raise LeadAlreadyExists(
+            f"A lead with the e-mail {lead.email} already exists."
+        ) from exc
+    logger.info("lead %s created", lead.id)
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, **fields: Any) -> Lead:
+    """Change editable fields of a lead; derived fields follow.
+
+    Raises ValidationError (nothing saved) for an unknown or invalid field.
+    The stage cannot be changed here: use ``leads.lifecycle.lead_move``.
+    """
+    _set_lead_fields(lead, fields)
+    lead.full_clean(validate_constraints=False)
+    # Save only what changed: a full save from a stale instance would undo a
+    # concurrent stage move made by the lifecycle.
+    columns = set(fields) | {"updated_at"}
+    if "job_title" in fields:
+        columns |= {"seniority", "department"}
+    if "seniority_override" in fields:
+        columns.add("seniority")
+    if "country" in fields:
+        columns.add("region")
+    lead.save(update_fields=sorted(columns))
+    return lead

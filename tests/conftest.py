@@ -1,0 +1,54 @@
+"""Shared fixtures and the service markers.
+
+Tests marked ``postgres`` need the database to be PostgreSQL (DATABASE_URL);
+tests marked ``redis`` need a reachable Redis (CELERY_BROKER_URL or
+REDIS_URL). Without them such tests are skipped with the reason, unless
+LEADFLOW_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a
+failure so CI can never pass without the real services.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from crm.celery import app as celery_app
+
+
+def _require_or_skip(reason: str) -> None:
+    if os.environ.get("LEADFLOW_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (LEADFLOW_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+def _redis_url() -> str:
+    return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL") or ""
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres"):
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if "postgresql" not in engine:
+            _require_or_skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if item.get_closest_marker("redis"):
+        url = _redis_url()
+        if not url:
+            _require_or_skip("needs Redis: set REDIS_URL=redis://...")
+        import redis
+
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            _require_or_skip(f"needs Redis at {url}: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_eager(settings):
+    """Cheap password hashing; Celery tasks run in-process even with a broker."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
