@@ -12,6 +12,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from leads.geo import Region, is_known_country, region_for_country
 from leads.titles import Department, Seniority, seniority_from_title
@@ -203,7 +204,8 @@ class Lead(models.Model):
         validators=[validate_json_object],
         help_text="Free-form attributes (a JSON object), usable in scoring rules.",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # A default, not auto_now_add: imports and demo data carry a past date.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -367,7 +369,7 @@ class Touchpoint(models.Model):
     # external_id is unique within one source and makes delivery idempotent.
     source = models.CharField(max_length=60, default="api")
     external_id = models.CharField(max_length=200, null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
