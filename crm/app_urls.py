@@ -1,2 +1,12 @@
+from django.urls import path
+
+from crm import views
+
 app_name = "crm"
-urlpatterns = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("marketing/", views.marketing_home, name="marketing_home"),
+    path("queue/", views.sdr_home, name="sdr_home"),
+    path("pipeline/", views.sales_home, name="sales_home"),
+    path("healthz/", views.healthz, name="healthz"),
+]

@@ -1,0 +1,48 @@
+# Leadflow: `make run` for a local server with demo data, `make test` for the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+MANAGE := $(BIN)/python manage.py
+SEED_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test run-stack lint fmt migrate seed
+
+help: ## Show this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned requirements
+
+migrate: install ## Apply database migrations
+	$(MANAGE) migrate --noinput
+
+seed: migrate ## Load demo data (SEED_ARGS="--leads 100000 --reset" for more)
+	$(MANAGE) seed_demo $(SEED_ARGS)
+
+run: migrate ## Set up, load demo data if the database is empty, serve on 127.0.0.1:8000
+	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: install ## Set up and run the whole test suite
+	$(BIN)/pytest
+
+run-stack: migrate ## Web, Celery worker and beat from the Procfile (PostgreSQL/Redis from the environment)
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start --port 8000 -f Procfile
+
+lint: install ## Check style, formatting and missing migrations
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MANAGE) makemigrations --check --dry-run
+
+fmt: install ## Format the code and fix what ruff can
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

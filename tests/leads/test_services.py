@@ -1,0 +1,149 @@
+"""Lead creation: e-mail normalisation, derived fields, account matching."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from leads.exceptions import LeadAlreadyExists
+from leads.models import Account, Lead
+from leads.services import (
+    account_for_email,
+    account_match_domain,
+    lead_create,
+    lead_update,
+    name_from_domain,
+    normalize_email,
+)
+from tests.factories import AccountFactory, LeadFactory
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ada@example.com", "ada@example.com"),
+        ("  Ada.Lovelace@Example.COM ", "Ada.Lovelace@example.com"),
+        ("x+tag@Sub.Acme.IO", "x+tag@sub.acme.io"),
+    ],
+)
+def test_normalize_email_trims_and_lowercases_the_domain(raw, expected):
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "ada", "ada@", "@example.com", "a b@example.com"])
+def test_normalize_email_refuses_what_is_not_an_address(raw):
+    with pytest.raises(ValidationError, match="Enter a valid e-mail address"):
+        normalize_email(raw)
+
+
+def test_name_from_domain_is_readable():
+    assert name_from_domain("northwind-labs.io") == "Northwind Labs"
+
+
+@pytest.mark.django_db
+def test_lead_create_derives_fields_and_matches_the_account():
+    acme = AccountFactory(name="Acme", domain="acme.com")
+
+    lead = lead_create(
+        email=" Grace@ACME.com",
+        first_name="Grace",
+        job_title="VP of Engineering",
+        country="de",
+        now=T0,
+    )
+
+    lead.refresh_from_db()
+    assert lead.email == "Grace@acme.com"
+    assert (lead.seniority, lead.department) == ("vp", "engineering")
+    assert (lead.country, lead.region) == ("DE", "europe")
+    assert lead.account == acme
+    assert (lead.stage, lead.highest_stage) == ("lead", "lead")
+    assert lead.entered_lead_at == T0
+
+
+@pytest.mark.django_db
+def test_lead_on_a_subdomain_joins_the_parent_account():
+    acme = AccountFactory(domain="acme.com")
+    lead = lead_create(email="ops@eu.acme.com")
+    assert lead.account == acme
+
+
+@pytest.mark.django_db
+def test_lead_from_a_new_company_domain_creates_its_account():
+    lead = lead_create(email="lin@bluepeak-logistics.com")
+    account = Account.objects.get()
+    assert lead.account == account
+    assert (account.name, account.domain) == ("Bluepeak Logistics", "bluepeak-logistics.com")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("email", ["sam@gmail.com", "sam@Outlook.com", "sam@proton.me"])
+def test_free_mail_leads_get_no_account(email):
+    lead = lead_create(email=email)
+    assert lead.account is None
+    assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_free_mail_domain_never_matches_even_an_existing_account():
+    AccountFactory(domain="gmail.com")  # a bad record someone created by hand
+    assert account_match_domain("gmail.com") is None
+    assert account_for_email("x@gmail.com") is None
+
+
+@pytest.mark.django_db
+def test_seniority_override_wins_over_the_title():
+    lead = lead_create(
+        email="a@acme.com", job_title="Marketing Manager", seniority_override="director"
+    )
+    assert lead.seniority == "director"
+    lead_update(lead=lead, job_title="Intern")
+    lead.refresh_from_db()
+    assert lead.seniority == "director"
+    lead_update(lead=lead, seniority_override="")
+    lead.refresh_from_db()
+    assert lead.seniority == "entry"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("email", ["ADA@acme.com", "ada@ACME.COM", " Ada@Acme.com "])
+def test_lead_create_refuses_the_same_email_in_another_case(email):
+    lead_create(email="ada@acme.com")
+    with pytest.raises(LeadAlreadyExists, match="already exists"):
+        lead_create(email=email)
+    assert Lead.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"country": "XX"}, "country"),
+        ({"attributes": [1, 2]}, "attributes"),
+        ({"department": "astrology"}, "department"),
+        ({"stage": "customer"}, "stage"),
+        ({"first_name": "x" * 101}, "first_name"),
+    ],
+)
+def test_lead_create_refuses_bad_fields_and_stores_nothing(fields, field):
+    with pytest.raises(ValidationError) as excinfo:
+        lead_create(email="new@acme.com", **fields)
+    assert field in excinfo.value.message_dict
+    assert not Lead.objects.exists()
+    assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_lead_update_does_not_overwrite_a_concurrent_stage_change():
+    lead = LeadFactory()
+    stale = Lead.objects.get(id=lead.id)
+    Lead.objects.filter(id=lead.id).update(stage="mql")  # moved meanwhile
+
+    lead_update(lead=stale, first_name="Grace")
+
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.stage) == ("Grace", "mql")
