@@ -137,7 +137,7 @@ def role_required(*roles: str) -> Callable:
             held = set(user_roles(request.user))
             if not held & {*roles, ADMIN}:
                 raise PermissionDenied(
-                    "This page is for the %s role." % " or ".join(roles)
+                    f"This page is for the {' or '.join(roles)} role."
                 )
             return view(request, *args, **kwargs)
 

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from crm import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Pages without an icon link (the admin) make browsers ask for this.
+    path("favicon.ico", views.favicon),
     path("", include("crm.app_urls")),
 ]

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -59,6 +60,12 @@ def sales_home(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/sales_home.html", {"leads": leads})
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: the hashed name exists only after collectstatic.
+    return redirect(static("img/leadflow-mark.svg"), permanent=True)
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -72,7 +79,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
     checks["broker"] = _broker_status()
     status = 200 if checks["database"] == "ok" else 503

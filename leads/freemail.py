@@ -21,7 +21,7 @@ FREEMAIL_DOMAINS: frozenset[str] = frozenset(
     earthlink.net optonline.net shaw.ca rogers.com sympatico.ca bigpond.com
     optusnet.com.au rediffmail.com fastmail.com fastmail.fm hushmail.com tutanota.com
     tuta.io mailinator.com guerrillamail.com yopmail.com
-    """.split()
+    """.split()  # noqa: SIM905 - one readable block of domains
 )
 
 

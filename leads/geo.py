@@ -44,7 +44,9 @@ _REGION_CODES = {
 
 #: Every country code Leadflow accepts, mapped to its sales region.
 COUNTRY_REGION: dict[str, str] = {
-    code: str(region) for region, codes in _REGION_CODES.items() for code in codes.split()
+    code: str(region)
+    for region, codes in _REGION_CODES.items()
+    for code in codes.split()
 }
 
 

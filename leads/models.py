@@ -264,7 +264,7 @@ class Lead(models.Model):
 
     def clean(self) -> None:
         if not isinstance(self.attributes, dict):
-            raise ValidationError({"attributes": 'Enter a JSON object such as {}.'})
+            raise ValidationError({"attributes": "Enter a JSON object such as {}."})
 
 
 class TouchpointKind(models.Model):
@@ -368,7 +368,8 @@ class Touchpoint(models.Model):
     # Which system delivered it ("api", "form:<key>", "import", "demo" ...);
     # external_id is unique within one source and makes delivery idempotent.
     source = models.CharField(max_length=60, default="api")
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "": many touchpoints have no id, and NULLs never collide.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -386,12 +387,14 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["lead", "occurred_at", "kind"], name="touchpoint_lead_time_idx"
             ),
-            models.Index(fields=["campaign", "occurred_at"], name="touchpoint_camp_idx"),
+            models.Index(
+                fields=["campaign", "occurred_at"], name="touchpoint_camp_idx"
+            ),
             models.Index(fields=["kind", "occurred_at"], name="touchpoint_kind_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind_id} by lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.kind_id} by lead {self.lead_id} at {self.occurred_at:%Y-%m-%d}"
 
 
 class StageTransition(models.Model):

@@ -16,9 +16,7 @@ def lead_stage_counts() -> list[dict[str, Any]]:
     One GROUP BY over the stage index; each row is
     ``{"stage": code, "label": str, "count": int}``.
     """
-    counts = dict(
-        Lead.objects.order_by().values_list("stage").annotate(n=Count("id"))
-    )
+    counts = dict(Lead.objects.order_by().values_list("stage").annotate(n=Count("id")))
     return [
         {"stage": code, "label": label, "count": counts.get(code, 0)}
         for code, label in Stage.choices

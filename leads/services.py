@@ -64,7 +64,7 @@ def normalize_email(raw: str) -> str:
 
 
 def name_from_domain(domain: str) -> str:
-    """A readable account name for a bare domain: ``northwind-labs.io`` -> ``Northwind Labs``."""
+    """A readable account name for a domain: ``northwind-labs.io`` is Northwind Labs."""
     label = domain.split(".")[0] if domain else domain
     return " ".join(part.capitalize() for part in label.replace("_", "-").split("-"))
 
@@ -111,7 +111,7 @@ def _set_lead_fields(lead: Lead, fields: dict[str, Any]) -> None:
     unknown = set(fields) - LEAD_EDITABLE_FIELDS
     if unknown:
         raise ValidationError(
-            {name: "This field cannot be set here." for name in sorted(unknown)}
+            dict.fromkeys(sorted(unknown), "This field cannot be set here.")
         )
     for name, value in fields.items():
         if name == "job_title":

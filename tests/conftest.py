@@ -2,9 +2,10 @@
 
 Tests marked ``postgres`` need the database to be PostgreSQL (DATABASE_URL);
 tests marked ``redis`` need a reachable Redis (CELERY_BROKER_URL or
-REDIS_URL). Without them such tests are skipped with the reason, unless
-LEADFLOW_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a
-failure so CI can never pass without the real services.
+REDIS_URL); tests marked ``browser`` need Debian's Chromium. Without them
+such tests are skipped with the reason, unless LEADFLOW_REQUIRE_SERVICES=1
+(set by .ci/run), which turns the skip into a failure so CI can never pass
+without the real services.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ def _redis_url() -> str:
     return os.environ.get("REDIS_URL") or os.environ.get("CELERY_BROKER_URL") or ""
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") and not os.path.exists(CHROMIUM):
+        _require_or_skip(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
     if item.get_closest_marker("postgres"):
         engine = settings.DATABASES["default"]["ENGINE"]
         if "postgresql" not in engine:

@@ -101,8 +101,14 @@ def test_marketing_page_counts_leads_by_stage(client):
 
     counts = {row["stage"]: row["count"] for row in response.context["stage_counts"]}
     assert counts == {
-        "lead": 3, "mql": 1, "sal": 0, "sql": 0, "opportunity": 0,
-        "customer": 0, "nurture": 0, "disqualified": 0,
+        "lead": 3,
+        "mql": 1,
+        "sal": 0,
+        "sql": 0,
+        "opportunity": 0,
+        "customer": 0,
+        "nurture": 0,
+        "disqualified": 0,
     }
     assert response.context["lead_total"] == 4
     assert response.context["mql_count"] == 1

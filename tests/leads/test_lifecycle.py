@@ -18,7 +18,9 @@ from tests.factories import LeadFactory, UserFactory
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 ALL_STAGES = [s.value for s in Stage]
-ALLOWED_PAIRS = [(a, b) for a, targets in ALLOWED_MOVES.items() for b in sorted(targets)]
+ALLOWED_PAIRS = [
+    (a, b) for a, targets in ALLOWED_MOVES.items() for b in sorted(targets)
+]
 FORBIDDEN_PAIRS = [
     (a, b) for a in ALL_STAGES for b in ALL_STAGES if b not in ALLOWED_MOVES[a]
 ]
@@ -106,7 +108,9 @@ def test_move_needs_exactly_one_actor():
     with pytest.raises(ValueError, match="exactly one"):
         lead_move(lead_id=lead.id, to_stage="mql")
     with pytest.raises(ValueError, match="exactly one"):
-        lead_move(lead_id=lead.id, to_stage="mql", actor=UserFactory(), system_actor="x")
+        lead_move(
+            lead_id=lead.id, to_stage="mql", actor=UserFactory(), system_actor="x"
+        )
     assert not StageTransition.objects.exists()
 
 
@@ -123,7 +127,10 @@ def test_recycled_lead_keeps_highest_stage_and_first_entry_dates():
     lead_move(lead_id=lead.id, to_stage="mql", system_actor="scoring", now=days[0])
     lead_move(lead_id=lead.id, to_stage="sal", system_actor="sdr", now=days[1])
     lead_move(
-        lead_id=lead.id, to_stage="nurture", system_actor="sdr", reason="Bad timing",
+        lead_id=lead.id,
+        to_stage="nurture",
+        system_actor="sdr",
+        reason="Bad timing",
         now=days[2],
     )
     lead_move(lead_id=lead.id, to_stage="mql", system_actor="scoring", now=days[3])
@@ -154,7 +161,9 @@ def test_expected_stage_mismatch_raises_stage_changed_concurrently():
 
 
 @pytest.mark.django_db
-def test_signal_is_sent_once_after_commit_with_the_move(django_capture_on_commit_callbacks):
+def test_signal_is_sent_once_after_commit_with_the_move(
+    django_capture_on_commit_callbacks,
+):
     lead = LeadFactory()
     received: list[dict] = []
 
@@ -188,10 +197,17 @@ def test_signal_is_sent_once_after_commit_with_the_move(django_capture_on_commit
 @pytest.mark.django_db
 def test_no_signal_for_a_rolled_back_move(django_capture_on_commit_callbacks):
     lead = LeadFactory()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
+
+    def move_then_fail():
+        with transaction.atomic():
             lead_move(lead_id=lead.id, to_stage="mql", system_actor="scoring")
             raise RuntimeError("rolled back")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+    ):
+        move_then_fail()
     assert callbacks == []
     lead.refresh_from_db()
     assert lead.stage == "lead"
@@ -252,7 +268,11 @@ def test_history_replay_refuses_bad_history_and_leaves_the_lead_alone(steps):
     lead = Lead(email="h@acme.example", entered_lead_at=T0 - dt.timedelta(days=1))
     with pytest.raises(InvalidStageTransition):
         history_replay(lead, steps, system_actor="import")
-    assert (lead.stage, lead.highest_stage, lead.stage_changed_at) == ("lead", "lead", None)
+    assert (lead.stage, lead.highest_stage, lead.stage_changed_at) == (
+        "lead",
+        "lead",
+        None,
+    )
     assert lead.entered_mql_at is None
 
 
@@ -263,7 +283,7 @@ def test_stage_rank_orders_the_funnel_and_excludes_side_stages():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_concurrent_moves_exactly_one_wins(attempt):
     """Two SDRs accept the same MQL at once: one move applies, the other fails.

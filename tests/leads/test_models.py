@@ -56,7 +56,9 @@ def test_campaign_constraints():
     )
     CampaignFactory(utm_source="google", utm_medium="cpc", utm_campaign="q1")
     _refused(
-        lambda: CampaignFactory(utm_source="google", utm_medium="cpc", utm_campaign="q1")
+        lambda: CampaignFactory(
+            utm_source="google", utm_medium="cpc", utm_campaign="q1"
+        )
     )
     assert Campaign.objects.count() == 1
 

@@ -77,7 +77,10 @@ def test_lead_from_a_new_company_domain_creates_its_account():
     lead = lead_create(email="lin@bluepeak-logistics.com")
     account = Account.objects.get()
     assert lead.account == account
-    assert (account.name, account.domain) == ("Bluepeak Logistics", "bluepeak-logistics.com")
+    assert (account.name, account.domain) == (
+        "Bluepeak Logistics",
+        "bluepeak-logistics.com",
+    )
 
 
 @pytest.mark.django_db

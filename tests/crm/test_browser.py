@@ -1,0 +1,123 @@
+"""Log in as each role in a real browser (Debian Chromium driven by Playwright).
+
+Screenshots of every page land in var/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crm.roles import ADMIN, MARKETING, SALES, SDR
+from tests.conftest import CHROMIUM
+from tests.factories import LeadFactory, UserFactory
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make between browser steps are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1360, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+    )
+    yield page
+    context.close()
+    assert errors == []
+
+
+def _login(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "heading"),
+    [
+        (MARKETING, "/marketing/", "Marketing"),
+        (SDR, "/queue/", "SAL queue"),
+        (SALES, "/pipeline/", "Pipeline"),
+        (ADMIN, "/admin/", "Records"),
+    ],
+)
+def test_each_role_logs_in_and_sees_its_start_page(
+    page, live_server, role, path, heading
+):
+    UserFactory(
+        username=f"{role.lower()}-user",
+        first_name="Robin",
+        last_name="Example",
+        roles=[role],
+        is_staff=role == ADMIN,
+    )
+    LeadFactory.create_batch(3)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.screenshot(path=str(SHOTS / "login.png"))
+    _login(page, live_server, f"{role.lower()}-user")
+
+    assert page.url == f"{live_server.url}{path}"
+    assert page.locator("h1").first.inner_text() == heading
+    page.screenshot(path=str(SHOTS / f"start-{role.lower()}.png"), full_page=True)
+
+
+def test_wrong_password_keeps_the_user_on_the_login_page(page, live_server):
+    UserFactory(username="sdr-user", roles=[SDR])
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "sdr-user")
+    page.fill("#id_password", "not-the-password")
+    page.click("button[type=submit]")
+
+    assert page.url == f"{live_server.url}/accounts/login/"
+    assert "Please enter a correct username and password" in page.inner_text(
+        ".alert-error"
+    )
+    page.screenshot(path=str(SHOTS / "login-error.png"))
+
+
+def test_stylesheet_is_applied(page, live_server):
+    page.goto(f"{live_server.url}/accounts/login/")
+    button_color = page.eval_on_selector(
+        "button[type=submit]", "el => getComputedStyle(el).backgroundColor"
+    )
+    assert button_color == "rgb(47, 91, 234)"
