@@ -10,6 +10,7 @@ without the real services.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -48,6 +49,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             redis.Redis.from_url(url, socket_connect_timeout=2).ping()
         except redis.RedisError as exc:
             _require_or_skip(f"needs Redis at {url}: {exc}")
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    """Restore what data migrations create (roles, touchpoint kinds).
+
+    A transactional test empties every table when it ends, so the tests after
+    it would miss the rows the migrations made; put them back first.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from crm.roles import sync_role_permissions
+
+    kinds = importlib.import_module("leads.migrations.0002_touchpoint_kinds")
+    kinds.add_kinds(apps, None)
+    sync_role_permissions(apps)
 
 
 @pytest.fixture(autouse=True)

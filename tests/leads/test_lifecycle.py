@@ -283,7 +283,7 @@ def test_stage_rank_orders_the_funnel_and_excludes_side_stages():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("attempt", range(3))
 def test_two_concurrent_moves_exactly_one_wins(attempt):
     """Two SDRs accept the same MQL at once: one move applies, the other fails.
