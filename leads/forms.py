@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from leads.models import Account, Lead, Stage, Touchpoint
+from leads.models import Account, Campaign, Lead, Stage, Touchpoint
 from leads.services import normalize_email
 from leads.titles import Department
 
@@ -84,12 +84,30 @@ class LeadAdminForm(forms.ModelForm):
             "do_not_call",
             "attributes",
         )
+        labels = {
+            "email": "E-mail",
+            "utm_source": "UTM source",
+            "utm_medium": "UTM medium",
+            "utm_campaign": "UTM campaign",
+            "utm_term": "UTM term",
+            "utm_content": "UTM content",
+            "do_not_email": "Do not e-mail",
+        }
+        help_texts = {
+            "country": "Two-letter ISO code such as US, DE or GB.",
+        }
+        widgets = {
+            "attributes": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         override = self.fields.get("seniority_override")
         if override is not None:
-            override.choices = [("", "Derived from the job title"), *override.choices[1:]]
+            override.choices = [
+                ("", "Derived from the job title"),
+                *override.choices[1:],
+            ]
         department = self.fields.get("department")
         if department is not None and self.instance._state.adding:
             # Blank lets lead_create derive the department from the job title.
@@ -109,7 +127,7 @@ class LeadAdminForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
-        taken = Lead.objects.filter(email__iexact=email)
+        taken = Lead.objects.filter(email__lower=email.lower())
         if self.instance.pk is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
@@ -161,7 +179,7 @@ class AccountAdminForm(forms.ModelForm):
         domain = normalize_domain(self.cleaned_data.get("domain", ""))
         if not domain:
             return domain
-        taken = Account.objects.filter(domain__iexact=domain)
+        taken = Account.objects.filter(domain__lower=domain)
         if self.instance.pk is not None:
             taken = taken.exclude(pk=self.instance.pk)
         if taken.exists():
@@ -169,6 +187,28 @@ class AccountAdminForm(forms.ModelForm):
                 "An account with this domain already exists.", code="duplicate_domain"
             )
         return domain
+
+
+class CampaignAdminForm(forms.ModelForm):
+    """Campaign form; the model's constraints supply the validation messages."""
+
+    class Meta:
+        model = Campaign
+        fields = (
+            "name",
+            "channel",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "budget",
+            "starts_on",
+            "ends_on",
+        )
+        labels = {
+            "utm_source": "UTM source",
+            "utm_medium": "UTM medium",
+            "utm_campaign": "UTM campaign",
+        }
 
 
 class TouchpointAdminForm(forms.ModelForm):
@@ -185,6 +225,9 @@ class TouchpointAdminForm(forms.ModelForm):
             "source",
             "external_id",
         )
+        widgets = {
+            "properties": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        }
 
     def clean_properties(self) -> dict[str, Any]:
         return clean_json_object(self.cleaned_data.get("properties"))

@@ -17,6 +17,10 @@ from django.utils import timezone
 from leads.geo import Region, is_known_country, region_for_country
 from leads.titles import Department, Seniority, seniority_from_title
 
+# ``email__lower=`` and ``domain__lower=`` use the Lower() unique indexes below;
+# ``__iexact`` compiles to UPPER(...) LIKE and would scan the table.
+models.CharField.register_lookup(Lower)
+
 
 def validate_country(value: str) -> None:
     if value and not is_known_country(value):

@@ -80,7 +80,7 @@ def account_match_domain(domain: str) -> Account | None:
         return None
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    matches = {a.domain: a for a in Account.objects.filter(domain__in=candidates)}
+    matches = {a.domain: a for a in Account.objects.filter(domain__lower__in=candidates)}
     for candidate in candidates:
         if candidate in matches:
             return matches[candidate]
@@ -149,7 +149,7 @@ def lead_create(
     lead.entered_lead_at = at
     lead.stage_changed_at = at
     lead.full_clean(validate_constraints=False)
-    if Lead.objects.filter(email__iexact=lead.email).exists():
+    if Lead.objects.filter(email__lower=lead.email.lower()).exists():
         raise LeadAlreadyExists(f"A lead with the e-mail {lead.email} already exists.")
     try:
         with transaction.atomic():

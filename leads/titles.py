@@ -118,6 +118,8 @@ _DEPARTMENT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         _rx(
             "cio",
             "ciso",
+            "chief information officer",
+            "chief information security officer",
             "it",
             "information technology",
             "security",
@@ -130,6 +132,8 @@ _DEPARTMENT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (
         _rx(
             "cto",
+            "chief technology officer",
+            "technology",
             r"engineer\w*",
             "developer",
             "software",
@@ -141,7 +145,10 @@ _DEPARTMENT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         Department.ENGINEERING,
     ),
-    (_rx("cpo", "product", "ux", "designer"), Department.PRODUCT),
+    (
+        _rx("cpo", "chief product officer", "product", "ux", "designer"),
+        Department.PRODUCT,
+    ),
     (
         _rx(
             "cfo",
@@ -159,12 +166,18 @@ _DEPARTMENT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         _rx("hr", "human resources", "people", "talent", "recruiter", "recruiting"),
         Department.HR,
     ),
-    (_rx("coo", "operations", "supply chain", "logistics"), Department.OPERATIONS),
+    (
+        _rx(
+            "coo", "chief operating officer", "operations", "supply chain", "logistics"
+        ),
+        Department.OPERATIONS,
+    ),
     (_rx("legal", "counsel", "lawyer", "attorney", "compliance"), Department.LEGAL),
     # Executive last: a function word ("of Sales") says more than the level.
     (
         _rx(
             "ceo",
+            "chief executive officer",
             "founder",
             r"co-?founder",
             "owner",
