@@ -80,7 +80,8 @@ def account_match_domain(domain: str) -> Account | None:
         return None
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    matches = {a.domain: a for a in Account.objects.filter(domain__lower__in=candidates)}
+    found = Account.objects.filter(domain__lower__in=candidates)
+    matches = {account.domain: account for account in found}
     for candidate in candidates:
         if candidate in matches:
             return matches[candidate]
