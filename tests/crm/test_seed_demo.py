@@ -25,6 +25,7 @@ def _debug_on(settings):
     """seed_demo runs in development (DEBUG on); the test runner turns it off."""
     settings.DEBUG = True
 
+
 TODAY = "2026-03-01"
 END = datetime(2026, 3, 1, tzinfo=UTC)
 START = END - timedelta(days=90)
