@@ -495,6 +495,7 @@ class LeadAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
             return
         if not fields.get("department"):
             fields.pop("department", None)  # lead_create derives it from the title
+        fields.pop("account", None)  # passed on its own: None means "match by domain"
         lead = lead_create(
             email=form.cleaned_data["email"],
             account=form.cleaned_data.get("account"),

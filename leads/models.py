@@ -202,6 +202,20 @@ class Lead(models.Model):
 
     do_not_email = models.BooleanField(default=False)
     do_not_call = models.BooleanField(default=False)
+
+    # The current score under the active scoring model, kept on the lead row so
+    # lists filter and sort by it with one index. Written only by the scoring
+    # app through leads.services.lead_scores_write; the breakdown lives there.
+    score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    fit_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    engagement_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    grade = models.CharField(max_length=1, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    # Set (to the earliest pending change) when new activity needs a rescore;
+    # cleared by the rescore only if nothing newer arrived (DESIGN.md rule 1).
+    rescore_requested_at = models.DateTimeField(null=True, blank=True)
+    # Set when personal data was erased on request; the row stays for counts.
+    erased_at = models.DateTimeField(null=True, blank=True)
     attributes = models.JSONField(
         default=dict,
         blank=True,
@@ -239,6 +253,17 @@ class Lead(models.Model):
             models.Index(fields=["country"], name="lead_country_idx"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
             models.Index(fields=["highest_stage"], name="lead_highest_stage_idx"),
+            # Lead lists by stage, best score first (keyset pagination).
+            models.Index(
+                fields=["stage", "-score", "-id"], name="lead_stage_score_idx"
+            ),
+            models.Index(fields=["-score", "-id"], name="lead_score_idx"),
+            # The reconciler's scan for leads whose rescore is overdue.
+            models.Index(
+                fields=["rescore_requested_at"],
+                name="lead_rescore_pending_idx",
+                condition=Q(rescore_requested_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -446,3 +471,74 @@ class StageTransition(models.Model):
         if self.actor_id:
             return str(self.actor)
         return f"system ({self.system_actor})"
+
+
+class WebForm(models.Model):
+    """A public web form whose submissions create leads and touchpoints."""
+
+    key = models.SlugField(
+        max_length=60,
+        unique=True,
+        help_text="Part of the public URL: /api/v1/forms/<key>/submit/.",
+    )
+    name = models.CharField(max_length=200)
+    kind = models.ForeignKey(
+        TouchpointKind,
+        to_field="code",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The touchpoint kind a submission records.",
+    )
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="One origin per line, e.g. https://www.example.com. Browsers on "
+        "other sites cannot submit the form.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origins(self) -> list[str]:
+        return [
+            line.strip().rstrip("/")
+            for line in self.allowed_origins.splitlines()
+            if line.strip()
+        ]
+
+
+class AuditEvent(models.Model):
+    """Who did what to a person's data (exports, erasures, imports)."""
+
+    class Action(models.TextChoices):
+        EXPORT = "export", "Personal data exported"
+        ERASE = "erase", "Personal data erased"
+        IMPORT = "import", "CSV import"
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # A plain id, not a foreign key: the event outlives what it is about.
+    lead_id = models.BigIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["lead_id", "at"], name="audit_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.at:%Y-%m-%d})"

@@ -6,6 +6,7 @@ Stage changes are not here: they belong to ``leads.lifecycle``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from leads.exceptions import LeadAlreadyExists
 from leads.freemail import is_freemail
 from leads.models import Account, Lead
+from leads.signals import leads_changed
 from leads.titles import department_from_title
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ LEAD_EDITABLE_FIELDS = frozenset(
         "utm_term",
         "utm_content",
         "owner",
+        "account",
         "do_not_email",
         "do_not_call",
         "attributes",
@@ -184,3 +187,121 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
         columns.add("region")
     lead.save(update_fields=sorted(columns))
     return lead
+
+
+def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
+    """Mark leads as needing a rescore and announce it after commit.
+
+    Keeps the earliest pending mark (a rescore clears it only when nothing
+    newer arrived). Call inside the transaction that changed the leads.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    Lead.objects.filter(id__in=ids, rescore_requested_at__isnull=True).update(
+        rescore_requested_at=now
+    )
+    transaction.on_commit(lambda: _send_leads_changed(ids))
+
+
+def _send_leads_changed(lead_ids: list[int]) -> None:
+    # A receiver that fails (the broker is down) must not turn committed data
+    # into an error: the marks stay and the reconciler re-enqueues them.
+    for receiver, result in leads_changed.send_robust(sender=Lead, lead_ids=lead_ids):
+        if isinstance(result, Exception):
+            logger.error(
+                "leads_changed receiver %r failed for %s leads: %r",
+                receiver,
+                len(lead_ids),
+                result,
+            )
+
+
+#: Account fields the API and imports may set.
+ACCOUNT_FIELDS = frozenset(
+    {"name", "industry", "employee_count", "annual_revenue", "country"}
+)
+
+
+@transaction.atomic
+def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Account:
+    """Find an account by domain (else by exact name) and update it, or create it.
+
+    Only the fields given are changed. Raises ValidationError with field
+    errors (nothing saved) for bad values or when neither domain nor name is
+    given.
+    """
+    unknown = set(fields) - ACCOUNT_FIELDS
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set here."))
+    domain = (domain or "").strip().lower().removeprefix("www.")
+    name = (name or "").strip()
+    if not domain and not name:
+        raise ValidationError({"domain": "Give the account's domain or its name."})
+    account = None
+    if domain:
+        account = (
+            Account.objects.select_for_update().filter(domain__lower=domain).first()
+        )
+    elif name:
+        account = Account.objects.select_for_update().filter(name=name).first()
+    if account is None:
+        account = Account(domain=domain, name=name or name_from_domain(domain))
+    elif name:
+        account.name = name
+    for key, value in fields.items():
+        setattr(account, key, value)
+    if "country" in fields:
+        account.country = (account.country or "").strip().upper()
+    account.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"domain": "Another account was just created with this domain; retry."}
+        ) from exc
+    return account
+
+
+@transaction.atomic
+def lead_upsert(
+    *,
+    email: str,
+    account_data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> tuple[Lead, bool]:
+    """Create a lead, or update the one with this e-mail (any letter case).
+
+    Returns ``(lead, created)``. With ``account_data`` the account is found or
+    created by its domain (else name) and linked. The existing lead is locked
+    while it is updated; a concurrent create of the same address makes this
+    call update the winner's row instead. Marks the lead for a rescore (fit
+    data changed) and announces it after commit. Raises ValidationError.
+    """
+    at = now or timezone.now()
+    normalized = normalize_email(email)
+    if account_data:
+        fields["account"] = account_upsert(**account_data)
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(email__lower=normalized.lower())
+        .first()
+    )
+    created = lead is None
+    if lead is None:
+        try:
+            with transaction.atomic():
+                lead = lead_create(email=normalized, now=at, **fields)
+        except LeadAlreadyExists:
+            lead = (
+                Lead.objects.select_for_update(of=("self",))
+                .filter(email__lower=normalized.lower())
+                .get()
+            )
+            created = False
+    if not created and fields:
+        lead_update(lead=lead, **fields)
+    leads_mark_for_rescore([lead.id], now=at)
+    return lead, created

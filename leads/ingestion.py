@@ -1,0 +1,406 @@
+"""Ingestion: leads and touchpoints arriving from the API, web forms and imports.
+
+Everything here is set-based: a batch of touchpoints costs a fixed number of
+queries (kinds, leads by id, leads by e-mail, campaigns, known external ids,
+one insert), never one per item. Every write marks the affected leads for a
+rescore in the same transaction and, after commit, sends
+``leads.signals.leads_changed`` once (DESIGN.md, reliability rule 1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from leads.freemail import is_freemail
+from leads.models import Account, Campaign, Lead, Touchpoint, TouchpointKind
+from leads.services import leads_mark_for_rescore, name_from_domain, normalize_email
+
+logger = logging.getLogger(__name__)
+
+#: Most touchpoints one batch may carry (the API contract).
+BATCH_LIMIT = 1_000
+#: Largest ``properties`` / ``attributes`` object, as compact UTF-8 JSON. Big
+#: enough for a page URL, referrer and a few form fields; small enough that a
+#: batch of 1,000 stays a few MB.
+MAX_JSON_BYTES = 16_384
+#: Deepest nesting accepted in free-form JSON.
+MAX_JSON_DEPTH = 10
+#: How far in the future ``occurred_at`` may lie: senders' clocks drift.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+#: The earliest ``occurred_at`` that makes sense for marketing activity.
+EARLIEST_OCCURRED_AT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+# Input checks shared by the API, forms and imports
+# ------------------------------------------------------------------------------
+
+
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL would refuse this text, or None when it is storable."""
+    if "\x00" in value:
+        return "Remove the NUL character (\\u0000); it cannot be stored."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Remove the invalid character (an unpaired surrogate); use UTF-8 text."
+    return None
+
+
+def json_object_problem(value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> str | None:
+    """Why a free-form JSON object cannot be stored, or None when it can."""
+    if not isinstance(value, dict):
+        return 'Send a JSON object such as {"key": "value"}.'
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"Nest objects at most {MAX_JSON_DEPTH} levels deep."
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if problem := text_problem(str(key)):
+                    return problem
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and (problem := text_problem(item)):
+            return problem
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > max_bytes:
+        return f"Keep it under {max_bytes:,} bytes of JSON (this one has {size:,})."
+    return None
+
+
+# Accounts and leads by e-mail, in bulk
+# ------------------------------------------------------------------------------
+
+
+def _parent_domains(domain: str) -> list[str]:
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def accounts_for_domains(domains: Iterable[str]) -> dict[str, Account | None]:
+    """Map each e-mail domain to its account, creating missing ones.
+
+    Free-mail domains map to None. A subdomain joins the account of its parent
+    domain when only that exists. Two queries plus one insert whatever the
+    number of domains; concurrent callers converge on the same rows (the
+    unique domain index decides, ``ignore_conflicts`` skips the loser).
+    """
+    wanted = {d.lower() for d in domains if d and not is_freemail(d)}
+    result: dict[str, Account | None] = {d.lower(): None for d in domains if d}
+    if not wanted:
+        return result
+    candidates = {c for d in wanted for c in _parent_domains(d)}
+    found = {
+        a.domain.lower(): a
+        for a in Account.objects.filter(domain__lower__in=candidates)
+    }
+    missing = [d for d in wanted if not any(c in found for c in _parent_domains(d))]
+    if missing:
+        Account.objects.bulk_create(
+            [Account(name=name_from_domain(d), domain=d) for d in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found.update(
+            {
+                a.domain.lower(): a
+                for a in Account.objects.filter(domain__lower__in=missing)
+            }
+        )
+    for domain in wanted:
+        result[domain] = next(
+            (found[c] for c in _parent_domains(domain) if c in found), None
+        )
+    return result
+
+
+def leads_for_emails(
+    emails: Iterable[str], *, now: dt.datetime
+) -> tuple[dict[str, Lead], set[int]]:
+    """Return leads keyed by lower-cased e-mail, creating the unknown ones.
+
+    ``emails`` must already be normalised. New leads start in stage ``lead``
+    with their account matched by domain. Returns the map and the ids of the
+    leads created here. Safe against a concurrent create of the same address:
+    the insert skips conflicts and the rows are read back.
+    """
+    by_lower = {e.lower(): e for e in emails}
+    if not by_lower:
+        return {}, set()
+    existing = {
+        lead.email.lower(): lead
+        for lead in Lead.objects.annotate(email_lower=Lower("email")).filter(
+            email_lower__in=list(by_lower)
+        )
+    }
+    missing = [by_lower[k] for k in by_lower if k not in existing]
+    created_ids: set[int] = set()
+    if missing:
+        accounts = accounts_for_domains(e.rpartition("@")[2] for e in missing)
+        new = [
+            Lead(
+                email=email,
+                account=accounts.get(email.rpartition("@")[2].lower()),
+                entered_lead_at=now,
+                stage_changed_at=now,
+                created_at=now,
+            )
+            for email in missing
+        ]
+        Lead.objects.bulk_create(new, ignore_conflicts=True)
+        fetched = Lead.objects.annotate(email_lower=Lower("email")).filter(
+            email_lower__in=[e.lower() for e in missing]
+        )
+        for lead in fetched:
+            existing[lead.email.lower()] = lead
+            if lead.created_at == now and lead.stage_changed_at == now:
+                created_ids.add(lead.id)
+    return existing, created_ids
+
+
+# Touchpoints
+# ------------------------------------------------------------------------------
+
+
+@dataclass
+class TouchpointIn:
+    """One touchpoint as a caller sent it, before validation against the data."""
+
+    kind: str
+    occurred_at: dt.datetime | None = None
+    lead_id: int | None = None
+    lead_email: str | None = None
+    campaign_id: int | None = None
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
+
+
+@dataclass
+class TouchpointOutcome:
+    """What happened to one item: stored, already stored, or refused (errors)."""
+
+    status: Literal["created", "duplicate", "invalid"]
+    touchpoint: Touchpoint | None = None
+    errors: dict[str, list[str]] | None = None
+    lead_created: bool = False
+
+
+def _item_errors(
+    item: TouchpointIn, *, kinds: set[str], now: dt.datetime
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if item.kind not in kinds:
+        errors["kind"] = [
+            f"Unknown touchpoint kind {item.kind!r}; use one of: "
+            f"{', '.join(sorted(kinds))}."
+        ]
+    if item.occurred_at is not None:
+        if timezone.is_naive(item.occurred_at):
+            errors["occurred_at"] = ["Give a time zone offset, e.g. 2026-03-01T09:30Z."]
+        elif item.occurred_at > now + CLOCK_SKEW:
+            errors["occurred_at"] = [
+                "This time is in the future; send when it happened (at most "
+                f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes ahead of the server)."
+            ]
+        elif item.occurred_at < EARLIEST_OCCURRED_AT:
+            errors["occurred_at"] = ["This time is before the year 2000; check it."]
+    if (item.lead_id is None) == (item.lead_email is None):
+        errors["lead"] = ["Give either lead (an id) or lead_email, not both."]
+    if (problem := json_object_problem(item.properties)) is not None:
+        errors["properties"] = [problem]
+    if item.external_id is not None:
+        if not item.external_id.strip() or len(item.external_id) > 200:
+            errors["external_id"] = ["Use 1 to 200 characters, or leave it out."]
+        elif problem := text_problem(item.external_id):
+            errors["external_id"] = [problem]
+    utm = (item.utm_source, item.utm_medium, item.utm_campaign)
+    if item.campaign_id is not None and any(utm):
+        errors["campaign"] = ["Give either a campaign id or its UTM keys, not both."]
+    return errors
+
+
+def touchpoints_ingest(
+    *, items: Sequence[TouchpointIn], source: str, now: dt.datetime | None = None
+) -> list[TouchpointOutcome]:
+    """Validate and store touchpoints; answer per item, in the items' order.
+
+    Valid items are stored in one transaction; invalid ones are reported with
+    field errors and store nothing (not even a lead for their e-mail). An item
+    whose ``external_id`` was already stored for ``source`` (earlier, in this
+    batch, or by a concurrent request) is a ``duplicate`` carrying the stored
+    touchpoint, and changes nothing. Unknown ``lead_email`` addresses create
+    leads. Affected leads are marked for a rescore and announced once, after
+    commit. Raises ValueError for more than BATCH_LIMIT items.
+    """
+    if len(items) > BATCH_LIMIT:
+        raise ValueError(f"Send at most {BATCH_LIMIT:,} touchpoints per batch.")
+    now = now or timezone.now()
+    outcomes: list[TouchpointOutcome | None] = [None] * len(items)
+    with transaction.atomic():
+        kinds = set(
+            TouchpointKind.objects.filter(is_active=True).values_list("code", flat=True)
+        )
+        errors = [_item_errors(item, kinds=kinds, now=now) for item in items]
+        emails: dict[int, str] = {}
+        for i, item in enumerate(items):
+            if item.lead_email is not None and not errors[i]:
+                try:
+                    emails[i] = normalize_email(item.lead_email)
+                except ValidationError as exc:
+                    errors[i]["lead_email"] = list(exc.messages)
+        lead_ids = {item.lead_id for i, item in enumerate(items) if item.lead_id}
+        known_ids = set(
+            Lead.objects.filter(id__in=lead_ids, erased_at__isnull=True).values_list(
+                "id", flat=True
+            )
+        )
+        for i, item in enumerate(items):
+            if item.lead_id is not None and item.lead_id not in known_ids:
+                errors[i]["lead"] = [f"There is no lead with id {item.lead_id}."]
+        campaigns = _campaigns_resolve(items, errors)
+
+        valid = [i for i in range(len(items)) if not errors[i]]
+        leads_by_email, created_ids = leads_for_emails(
+            {emails[i] for i in valid if i in emails}, now=now
+        )
+        stored = _known_external_ids(
+            source, {items[i].external_id for i in valid if items[i].external_id}
+        )
+        new: list[tuple[int, Touchpoint]] = []
+        first_in_batch: dict[str, int] = {}
+        for i in valid:
+            item = items[i]
+            if item.external_id and item.external_id in stored:
+                outcomes[i] = TouchpointOutcome("duplicate", stored[item.external_id])
+                continue
+            if item.external_id and item.external_id in first_in_batch:
+                continue  # answered below with the first one's touchpoint
+            lead = leads_by_email[emails[i].lower()] if i in emails else None
+            touchpoint = Touchpoint(
+                lead_id=lead.id if lead else item.lead_id,
+                kind_id=item.kind,
+                occurred_at=item.occurred_at or now,
+                campaign=campaigns.get(i),
+                properties=item.properties,
+                source=source,
+                external_id=item.external_id,
+                received_at=now,
+            )
+            if item.external_id:
+                first_in_batch[item.external_id] = i
+            new.append((i, touchpoint))
+        _touchpoints_insert(new, source=source, outcomes=outcomes)
+        for i, touchpoint in new:
+            if outcomes[i] is None:
+                outcomes[i] = TouchpointOutcome(
+                    "created",
+                    touchpoint,
+                    lead_created=touchpoint.lead_id in created_ids,
+                )
+        for i in valid:
+            if outcomes[i] is None:  # a repeat of an external_id within the batch
+                first = outcomes[first_in_batch[items[i].external_id]]
+                outcomes[i] = TouchpointOutcome("duplicate", first.touchpoint)
+        touched = {
+            o.touchpoint.lead_id for o in outcomes if o and o.status == "created"
+        }
+        leads_mark_for_rescore(touched, now=now)
+    for i in range(len(items)):
+        if outcomes[i] is None:
+            outcomes[i] = TouchpointOutcome("invalid", errors=errors[i])
+    logger.info(
+        "ingested %s touchpoints from %s: %s created",
+        len(items),
+        source,
+        sum(1 for o in outcomes if o and o.status == "created"),
+    )
+    return outcomes  # type: ignore[return-value]
+
+
+def _campaigns_resolve(
+    items: Sequence[TouchpointIn], errors: list[dict[str, list[str]]]
+) -> dict[int, Campaign]:
+    """Campaign per item index, from an id or UTM keys (one query in all)."""
+    ids = {item.campaign_id for item in items if item.campaign_id is not None}
+    keyed = {
+        (item.utm_source, item.utm_medium, item.utm_campaign)
+        for item in items
+        if item.utm_campaign
+    }
+    by_id = {c.id: c for c in Campaign.objects.filter(id__in=ids)} if ids else {}
+    by_utm: dict[tuple[str, str, str], Campaign] = {}
+    if keyed:
+        for campaign in Campaign.objects.filter(utm_campaign__in={k[2] for k in keyed}):
+            by_utm[
+                (campaign.utm_source, campaign.utm_medium, campaign.utm_campaign)
+            ] = campaign
+    result: dict[int, Campaign] = {}
+    for i, item in enumerate(items):
+        if item.campaign_id is not None:
+            if item.campaign_id in by_id:
+                result[i] = by_id[item.campaign_id]
+            else:
+                errors[i]["campaign"] = [
+                    f"There is no campaign with id {item.campaign_id}."
+                ]
+        elif item.utm_campaign:
+            key = (item.utm_source, item.utm_medium, item.utm_campaign)
+            if key in by_utm:
+                result[i] = by_utm[key]
+            # Unknown UTM keys are kept in properties by the caller, not refused:
+            # a campaign may be set up after its first clicks arrive.
+    return result
+
+
+def _known_external_ids(source: str, external_ids: set[str]) -> dict[str, Touchpoint]:
+    if not external_ids:
+        return {}
+    return {
+        t.external_id: t
+        for t in Touchpoint.objects.filter(source=source, external_id__in=external_ids)
+    }
+
+
+def _touchpoints_insert(
+    new: list[tuple[int, Touchpoint]],
+    *,
+    source: str,
+    outcomes: list[TouchpointOutcome | None],
+) -> None:
+    """Insert in one statement; on a concurrent duplicate, fall back per item."""
+    if not new:
+        return
+    try:
+        with transaction.atomic():
+            Touchpoint.objects.bulk_create([t for _, t in new])
+        return
+    except IntegrityError:
+        # A concurrent request stored one of these external ids after the
+        # lookup: insert one by one so only that item becomes a duplicate.
+        logger.info(
+            "concurrent external_id in a batch from %s; inserting singly", source
+        )
+    for i, touchpoint in new:
+        touchpoint.pk = None
+        try:
+            with transaction.atomic():
+                touchpoint.save(force_insert=True)
+        except IntegrityError:
+            stored = Touchpoint.objects.get(
+                source=source, external_id=touchpoint.external_id
+            )
+            outcomes[i] = TouchpointOutcome("duplicate", stored)
