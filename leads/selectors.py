@@ -49,3 +49,10 @@ def transition_list_recent(*, limit: int = 10) -> QuerySet[StageTransition]:
 def touchpoint_count_since(*, since: datetime) -> int:
     """Touchpoints that occurred at or after ``since`` (uses the kind/time index)."""
     return Touchpoint.objects.filter(occurred_at__gte=since).count()
+
+
+def lead_list_api() -> QuerySet[Lead]:
+    """Leads for the API, with owner and account joined (no N+1)."""
+    return Lead.objects.select_related("owner", "account").filter(
+        erased_at__isnull=True
+    )

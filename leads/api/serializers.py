@@ -1,0 +1,339 @@
+"""Serializers of the leads API: they validate input and shape output, nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.geo import is_known_country
+from leads.ingestion import TouchpointIn, json_object_problem, text_problem
+from leads.models import Account, Industry, Lead, Touchpoint
+from leads.titles import Department, Seniority
+
+User = get_user_model()
+
+
+class SafeCharField(serializers.CharField):
+    """A CharField that refuses what PostgreSQL cannot store (NUL, lone surrogates)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if problem := text_problem(value):
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class JSONObjectField(serializers.JSONField):
+    """A free-form JSON object, size- and depth-limited, without NUL characters."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        if problem := json_object_problem(value):
+            raise serializers.ValidationError(problem)
+        return value
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a time zone offset; a naive time is refused, not guessed."""
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if not isinstance(value, str):
+            raise serializers.ValidationError(
+                "Send an ISO 8601 string such as 2026-03-01T09:30:00Z."
+            )
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise serializers.ValidationError(
+                "Not a valid date and time; use ISO 8601 such as 2026-03-01T09:30:00Z."
+            )
+        if parsed.tzinfo is None:
+            raise serializers.ValidationError(
+                "Give a time zone offset, e.g. 2026-03-01T09:30:00Z or +01:00."
+            )
+        return parsed
+
+
+class CountryField(SafeCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=2, allow_blank=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data).strip().upper()
+        if value and not is_known_country(value):
+            raise serializers.ValidationError(
+                f"{value} is not an ISO 3166 two-letter country code (e.g. US, DE)."
+            )
+        return value
+
+
+# Accounts and leads
+# ------------------------------------------------------------------------------
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["id", "name", "domain", "industry", "employee_count", "country"]
+        read_only_fields = fields
+
+
+class AccountInSerializer(serializers.Serializer):
+    """The optional ``account`` object of a lead: found by domain, else by name."""
+
+    name = SafeCharField(max_length=200, required=False, allow_blank=True)
+    domain = SafeCharField(max_length=253, required=False, allow_blank=True)
+    industry = serializers.ChoiceField(choices=Industry.choices, required=False)
+    employee_count = serializers.IntegerField(
+        min_value=0, max_value=10_000_000, required=False, allow_null=True
+    )
+    annual_revenue = serializers.DecimalField(
+        max_digits=16, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    country = CountryField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("domain") and not attrs.get("name"):
+            raise serializers.ValidationError("Give the account's domain or its name.")
+        return attrs
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as the API shows it."""
+
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    account = AccountSerializer(read_only=True)
+    score = serializers.DecimalField(max_digits=9, decimal_places=2, read_only=True)
+    fit_score = serializers.DecimalField(max_digits=9, decimal_places=2, read_only=True)
+    engagement_score = serializers.DecimalField(
+        max_digits=9, decimal_places=2, read_only=True
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "job_title",
+            "seniority",
+            "seniority_override",
+            "department",
+            "phone",
+            "country",
+            "region",
+            "source",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "owner",
+            "account",
+            "stage",
+            "highest_stage",
+            "do_not_email",
+            "do_not_call",
+            "attributes",
+            "score",
+            "fit_score",
+            "engagement_score",
+            "grade",
+            "scored_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class LeadWriteSerializer(serializers.Serializer):
+    """Fields a client may send to create or change a lead (all but e-mail optional)."""
+
+    email = SafeCharField(max_length=254)
+    first_name = SafeCharField(max_length=100, required=False, allow_blank=True)
+    last_name = SafeCharField(max_length=100, required=False, allow_blank=True)
+    job_title = SafeCharField(max_length=200, required=False, allow_blank=True)
+    seniority_override = serializers.ChoiceField(
+        choices=Seniority.choices,
+        allow_blank=True,
+        required=False,
+        help_text="Overrules the seniority derived from the title; blank to derive.",
+    )
+    department = serializers.ChoiceField(choices=Department.choices, required=False)
+    phone = SafeCharField(max_length=40, required=False, allow_blank=True)
+    country = CountryField(required=False)
+    source = serializers.ChoiceField(choices=Lead.Source.choices, required=False)
+    utm_source = SafeCharField(max_length=100, required=False, allow_blank=True)
+    utm_medium = SafeCharField(max_length=100, required=False, allow_blank=True)
+    utm_campaign = SafeCharField(max_length=200, required=False, allow_blank=True)
+    utm_term = SafeCharField(max_length=200, required=False, allow_blank=True)
+    utm_content = SafeCharField(max_length=200, required=False, allow_blank=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+    )
+    do_not_email = serializers.BooleanField(required=False)
+    do_not_call = serializers.BooleanField(required=False)
+    attributes = JSONObjectField(required=False)
+    account = AccountInSerializer(required=False)
+
+
+class LeadPatchSerializer(LeadWriteSerializer):
+    """PATCH: the same fields except the e-mail, which identifies the lead."""
+
+    email = None  # type: ignore[assignment]
+
+
+# Touchpoints
+# ------------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "description": "The campaign's id."},
+            {
+                "type": "object",
+                "properties": {
+                    "utm_source": {"type": "string", "maxLength": 200},
+                    "utm_medium": {"type": "string", "maxLength": 200},
+                    "utm_campaign": {"type": "string", "maxLength": 200},
+                },
+                "required": ["utm_campaign"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class CampaignRefField(serializers.Field):
+    """A campaign as an id, or as its UTM keys (source, medium, campaign)."""
+
+    default_error_messages = {
+        "invalid": "Give a campaign id or an object with utm_source, utm_medium "
+        "and utm_campaign."
+    }
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return {"campaign_id": data}
+        if isinstance(data, dict):
+            keys = ("utm_source", "utm_medium", "utm_campaign")
+            if set(data) - set(keys) or not data.get("utm_campaign"):
+                self.fail("invalid")
+            values = {}
+            for key in keys:
+                value = data.get(key, "")
+                if (
+                    not isinstance(value, str)
+                    or len(value) > 200
+                    or text_problem(value)
+                ):
+                    self.fail("invalid")
+                values[key] = value
+            return values
+        self.fail("invalid")
+        return {}
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TouchpointInSerializer(serializers.Serializer):
+    """One touchpoint as a client sends it."""
+
+    lead = serializers.IntegerField(
+        required=False, min_value=1, help_text="The lead's id; or give lead_email."
+    )
+    lead_email = SafeCharField(
+        max_length=254,
+        required=False,
+        help_text="The lead's e-mail; an unknown address creates the lead.",
+    )
+    kind = SafeCharField(max_length=40, help_text="A touchpoint kind code.")
+    occurred_at = StrictDateTimeField(
+        required=False, help_text="ISO 8601 with an offset; default now."
+    )
+    campaign = CampaignRefField(
+        required=False,
+        help_text="A campaign id, or {utm_source, utm_medium, utm_campaign}.",
+    )
+    properties = JSONObjectField(required=False)
+    external_id = SafeCharField(
+        max_length=200,
+        required=False,
+        help_text="Your id for this event; a repeat is acknowledged, not stored twice.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("lead" in attrs) == ("lead_email" in attrs):
+            raise serializers.ValidationError(
+                {"lead": ["Give either lead (an id) or lead_email."]}
+            )
+        return attrs
+
+    def to_touchpoint_in(self) -> TouchpointIn:
+        data = self.validated_data
+        campaign = data.get("campaign", {})
+        return TouchpointIn(
+            kind=data["kind"],
+            occurred_at=data.get("occurred_at"),
+            lead_id=data.get("lead"),
+            lead_email=data.get("lead_email"),
+            campaign_id=campaign.get("campaign_id"),
+            utm_source=campaign.get("utm_source", ""),
+            utm_medium=campaign.get("utm_medium", ""),
+            utm_campaign=campaign.get("utm_campaign", ""),
+            properties=data.get("properties", {}),
+            external_id=data.get("external_id"),
+        )
+
+
+class TouchpointSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="kind_id", read_only=True)
+
+    class Meta:
+        model = Touchpoint
+        fields = [
+            "id",
+            "lead",
+            "kind",
+            "occurred_at",
+            "campaign",
+            "properties",
+            "source",
+            "external_id",
+            "received_at",
+        ]
+        read_only_fields = fields
+
+
+class TouchpointBatchSerializer(serializers.Serializer):
+    touchpoints = serializers.ListField(
+        child=serializers.DictField(), max_length=1000, allow_empty=False
+    )
+
+
+class TouchpointBatchItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "invalid"])
+    id = serializers.IntegerField(required=False, allow_null=True)
+    errors = serializers.DictField(required=False)
+
+
+class TouchpointBatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    results = TouchpointBatchItemSerializer(many=True)
