@@ -52,6 +52,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
             "touchpointkind": "view add change",
             "stagetransition": "view",
         },
+        "scoring": {
+            "scoringmodel": "view add change delete",
+            "scoringrule": "view add change delete",
+            "leadscore": "view",
+            "leadscorehistory": "view",
+            "accountscore": "view",
+        },
     },
     SDR: {
         "leads": {
@@ -62,6 +69,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
             "touchpointkind": "view",
             "stagetransition": "view",
         },
+        "scoring": {
+            "scoringmodel": "view",
+            "scoringrule": "view",
+            "leadscore": "view",
+            "leadscorehistory": "view",
+            "accountscore": "view",
+        },
     },
     SALES: {
         "leads": {
@@ -71,6 +85,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
             "touchpoint": "view",
             "touchpointkind": "view",
             "stagetransition": "view",
+        },
+        "scoring": {
+            "scoringmodel": "view",
+            "scoringrule": "view",
+            "leadscore": "view",
+            "leadscorehistory": "view",
+            "accountscore": "view",
         },
     },
     ADMIN: "__all__",
@@ -105,9 +126,14 @@ def sync_role_permissions(apps: Apps) -> None:
             for model, actions in models.items()
             for action in actions.split()
         ]
+        # Permissions of apps not migrated yet are skipped; a later migration
+        # that calls this again grants them.
         permissions = [
-            permission_model.objects.get(content_type__app_label=app, codename=code)
+            permission
             for app, code in codenames
+            for permission in permission_model.objects.filter(
+                content_type__app_label=app, codename=code
+            )
         ]
         group.permissions.set(permissions)
 

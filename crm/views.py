@@ -88,7 +88,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def _broker_status() -> str:
     url = settings.CELERY_BROKER_URL
-    if not url:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager (no broker configured)"
     import redis
 

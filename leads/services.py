@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -192,16 +193,44 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
 def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
     """Mark leads as needing a rescore and announce it after commit.
 
-    Keeps the earliest pending mark (a rescore clears it only when nothing
-    newer arrived). Call inside the transaction that changed the leads.
+    The mark is the time of the latest change: a rescore clears it only when
+    the mark is not newer than what the rescore read (a conditional update),
+    so activity that lands during a rescore keeps its lead marked. Call inside
+    the transaction that changed the leads.
     """
     ids = sorted(set(lead_ids))
     if not ids:
         return
-    Lead.objects.filter(id__in=ids, rescore_requested_at__isnull=True).update(
-        rescore_requested_at=now
-    )
+    Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     transaction.on_commit(lambda: _send_leads_changed(ids))
+
+
+def lead_scores_write(
+    *,
+    lead_id: int,
+    score: Decimal,
+    fit_score: Decimal,
+    engagement_score: Decimal,
+    grade: str,
+    scored_at: datetime,
+    read_at: datetime,
+) -> None:
+    """Store a lead's current score columns (the scoring app's only write here).
+
+    Clears the rescore mark only when it is not newer than ``read_at``, the
+    moment the rescore read the lead's data; a newer mark stays for the next
+    rescore. One UPDATE each; a missing lead is skipped quietly.
+    """
+    Lead.objects.filter(id=lead_id).update(
+        score=score,
+        fit_score=fit_score,
+        engagement_score=engagement_score,
+        grade=grade,
+        scored_at=scored_at,
+    )
+    Lead.objects.filter(id=lead_id, rescore_requested_at__lte=read_at).update(
+        rescore_requested_at=None
+    )
 
 
 def _send_leads_changed(lead_ids: list[int]) -> None:

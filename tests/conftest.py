@@ -68,6 +68,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
 
     kinds = importlib.import_module("leads.migrations.0002_touchpoint_kinds")
     kinds.add_kinds(apps, None)
+    default_model = importlib.import_module("scoring.migrations.0002_default_model")
+    default_model.create_default_model(apps, None)
     sync_role_permissions(apps)
 
 

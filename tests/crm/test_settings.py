@@ -60,7 +60,7 @@ def test_no_configuration_gives_the_embedded_default():
     assert probe["engine"] == "django.db.backends.sqlite3"
     assert probe["name"] == str(ROOT / "var" / "leadflow.sqlite3")
     assert probe["eager"] is True
-    assert probe["broker"] == ""
+    assert probe["broker"] == "memory://"
     assert probe["email"] == "django.core.mail.backends.console.EmailBackend"
     assert probe["use_tz"] is True
     assert probe["secret_len"] >= 50

@@ -1,0 +1,234 @@
+"""Scoring models, their rules, and the scores they give leads and accounts.
+
+The arithmetic lives in ``scoring/engine.py``; writes go through
+``scoring/services.py``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from leads.models import Account, Lead
+
+
+class ScoringModel(models.Model):
+    """A versioned set of rules and thresholds. Exactly one model is active."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=120)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    mql_threshold = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        default=Decimal("60"),
+        help_text="A lead whose total reaches this becomes an MQL.",
+    )
+    min_fit_score = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Optional: an MQL also needs at least this fit score.",
+    )
+    default_half_life_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Engagement points halve every this many days, unless a rule "
+        "sets its own half-life.",
+    )
+    # Grade bands on the fit score: A at or above grade_a_min, and so on; D below C.
+    grade_a_min = models.DecimalField(max_digits=9, decimal_places=2, default=40)
+    grade_b_min = models.DecimalField(max_digits=9, decimal_places=2, default=25)
+    grade_c_min = models.DecimalField(max_digits=9, decimal_places=2, default=10)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    # Progress of the rescore that publishing starts (read by the page).
+    rescore_total = models.PositiveIntegerField(default=0)
+    rescore_done = models.PositiveIntegerField(default=0)
+    rescore_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="active"),
+                name="scoring_one_active_model",
+                violation_error_message="Another scoring model is already active.",
+            ),
+            models.UniqueConstraint(
+                fields=["name", "version"], name="scoring_model_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(mql_threshold__gte=0), name="scoring_threshold_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+
+class ScoringRule(models.Model):
+    """One rule of a scoring model; see ``scoring.engine`` for what each kind does."""
+
+    class Kind(models.TextChoices):
+        FIT = "fit", "Fit"
+        ENGAGEMENT = "engagement", "Engagement"
+        NEGATIVE = "negative", "Negative"
+        DISQUALIFYING = "disqualifying", "Disqualifying"
+
+    class Operator(models.TextChoices):
+        EQUALS = "equals", "equals"
+        ONE_OF = "one_of", "is one of"
+        CONTAINS = "contains", "contains"
+        STARTS_WITH = "starts_with", "starts with"
+        MATCHES = "matches", "matches pattern"
+        AT_LEAST = "at_least", "is at least"
+        AT_MOST = "at_most", "is at most"
+        BETWEEN = "between", "is between"
+        IS_EMPTY = "is_empty", "is empty"
+
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="rules"
+    )
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    label = models.CharField(max_length=200)
+    points = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    # Fit and disqualifying rules: a condition on a lead or account attribute,
+    # e.g. "seniority", "account.employee_count", "attributes.plan".
+    attribute = models.CharField(max_length=100, blank=True)
+    operator = models.CharField(max_length=16, choices=Operator.choices, blank=True)
+    # The comparison value: a string, a number, a list (one of) or [low, high].
+    value = models.JSONField(null=True, blank=True)
+    # Engagement and negative rules: a touchpoint kind, optionally a condition
+    # on one of its properties (e.g. property "url", contains "/pricing").
+    touchpoint_kind = models.CharField(max_length=40, blank=True)
+    property_name = models.CharField(max_length=100, blank=True)
+    property_operator = models.CharField(
+        max_length=16, choices=Operator.choices, blank=True
+    )
+    property_value = models.JSONField(null=True, blank=True)
+    max_occurrences = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Count at most this many (the most recent)."
+    )
+    lookback_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Ignore touchpoints older than this."
+    )
+    half_life_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Override the model's half-life for this rule.",
+    )
+
+    class Meta:
+        ordering = ["model", "position", "id"]
+        indexes = [models.Index(fields=["model", "position"], name="rule_order_idx")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class LeadScore(models.Model):
+    """A lead's score under one scoring model, with the breakdown that explains it."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="lead_scores"
+    )
+    total = models.DecimalField(max_digits=9, decimal_places=2)
+    fit_score = models.DecimalField(max_digits=9, decimal_places=2)
+    engagement_score = models.DecimalField(max_digits=9, decimal_places=2)
+    grade = models.CharField(max_length=1)
+    # [{"rule": id, "label": str, "kind": str, "points": "12.50",
+    #   "occurrences": n, "touchpoints": [ids], "attribute": str}, ...]
+    breakdown = models.JSONField(default=list)
+    gated_by = models.JSONField(
+        default=list, blank=True, help_text="Disqualifying rules that hold."
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "model"], name="lead_score_one_per_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.total}"
+
+
+class LeadScoreHistory(models.Model):
+    """A lead's total each time it changed, for the score-over-time chart."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="score_history"
+    )
+    model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    total = models.DecimalField(max_digits=9, decimal_places=2)
+    fit_score = models.DecimalField(max_digits=9, decimal_places=2)
+    engagement_score = models.DecimalField(max_digits=9, decimal_places=2)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["lead", "at", "id"]
+        indexes = [models.Index(fields=["lead", "at"], name="score_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.total} at {self.at:%Y-%m-%d}"
+
+
+class AccountScore(models.Model):
+    """An account's engagement, rolled up from its leads (each one capped)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="scores"
+    )
+    model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
+    engagement_score = models.DecimalField(max_digits=11, decimal_places=2)
+    engaged_leads = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "model"], name="account_score_one_per_model"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.engagement_score}"

@@ -1,0 +1,238 @@
+"""Rescoring one lead: stored score, history, marks, MQL promotion (default model)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from leads.ingestion import TouchpointIn, touchpoints_ingest
+from leads.models import Lead, StageTransition
+from leads.services import lead_update
+from scoring.models import LeadScore, LeadScoreHistory, ScoringModel
+from scoring.selectors import model_active
+from scoring.services import lead_rescore, leads_rescore
+from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def model() -> ScoringModel:
+    return model_active()
+
+
+def _fit_lead(**kwargs) -> Lead:
+    """A director at a 800-person software company in the US: fit 15+15+10+5 = 45."""
+    account = AccountFactory(employee_count=800, industry="software")
+    defaults = {
+        "account": account,
+        "seniority": "director",
+        "job_title": "Director of IT",
+        "country": "US",
+        "region": "north_america",
+    }
+    return LeadFactory(**{**defaults, **kwargs})
+
+
+def test_default_model_is_active_with_its_rules(model):
+    assert (model.name, model.version, model.status) == ("Default", 1, "active")
+    assert model.rules.count() == 20
+
+
+def test_rescore_stores_score_breakdown_history_and_lead_columns(model):
+    lead = _fit_lead()
+    TouchpointFactory(
+        lead=lead,
+        kind_id="page_view",
+        properties={"url": "https://x/pricing"},
+        occurred_at=NOW - dt.timedelta(days=14),
+    )
+
+    result = lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    assert (result.fit_score, result.engagement_score, result.total) == (
+        Decimal("45.00"),
+        Decimal("5.00"),
+        Decimal("50.00"),
+    )
+    score = LeadScore.objects.get(lead=lead)
+    assert (score.total, score.grade) == (Decimal("50.00"), "A")
+    assert [i["label"] for i in score.breakdown] == [
+        "Director or head of a function",
+        "Mid-market to enterprise (200-5,000 employees)",
+        "Target industry",
+        "In our market (North America or Europe)",
+        "Pricing page view",
+    ]
+    lead.refresh_from_db()
+    assert (lead.score, lead.fit_score, lead.grade, lead.scored_at) == (
+        Decimal("50.00"),
+        Decimal("45.00"),
+        "A",
+        NOW,
+    )
+    assert LeadScoreHistory.objects.get(lead=lead).total == Decimal("50.00")
+    assert lead.stage == "lead"  # below 60
+
+
+def test_demo_request_alone_qualifies_and_promotes_to_mql(model):
+    lead = LeadFactory(country="US", region="north_america", seniority="individual")
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    lead.refresh_from_db()
+    assert lead.stage == "mql"
+    transition = StageTransition.objects.get(lead=lead)
+    assert (transition.from_stage, transition.to_stage, transition.system_actor) == (
+        "lead",
+        "mql",
+        "scoring",
+    )
+    # demo request 60 + go-to-market title 5 + in market 5
+    assert (
+        transition.reason == "Score 70.00 reached the MQL threshold 60.00 (Default v1)"
+    )
+
+
+def test_rescoring_twice_changes_nothing_the_second_time(model):
+    lead = LeadFactory(country="US", region="north_america")
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    assert StageTransition.objects.filter(lead=lead).count() == 1
+    assert LeadScoreHistory.objects.filter(lead=lead).count() == 1
+    assert LeadScore.objects.filter(lead=lead).count() == 1
+
+
+def test_disqualified_student_is_gated_until_the_attribute_changes(model):
+    lead = LeadFactory(
+        country="US",
+        region="north_america",
+        seniority="student",
+        job_title="PhD Student",
+    )
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    lead.refresh_from_db()
+    assert lead.stage == "lead"
+    assert LeadScore.objects.get(lead=lead).gated_by == [
+        {
+            "rule": model.rules.get(label="Student").id,
+            "label": "Student",
+            "attribute": "seniority",
+            "value": "student",
+        }
+    ]
+
+    lead_update(lead=lead, job_title="Head of Data")
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    lead.refresh_from_db()
+    assert lead.stage == "mql"
+    assert LeadScore.objects.get(lead=lead).gated_by == []
+
+
+def test_lead_already_past_mql_is_not_moved(model):
+    lead = LeadFactory(
+        stage="sal", highest_stage="sal", country="US", region="north_america"
+    )
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    lead.refresh_from_db()
+    assert lead.stage == "sal"
+    assert not StageTransition.objects.exists()
+
+
+def test_nurtured_lead_requalifies(model):
+    lead = LeadFactory(stage="nurture", country="US", region="north_america")
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    lead.refresh_from_db()
+    assert lead.stage == "mql"
+
+
+def test_rescore_clears_the_mark_only_when_nothing_newer_arrived(model):
+    old, new = LeadFactory(), LeadFactory()
+    Lead.objects.filter(id=old.id).update(
+        rescore_requested_at=NOW - dt.timedelta(minutes=1)
+    )
+    Lead.objects.filter(id=new.id).update(
+        rescore_requested_at=dt.datetime(2999, 1, 1, tzinfo=dt.UTC)
+    )
+
+    leads_rescore(lead_ids=[old.id, new.id], now=NOW)
+
+    assert Lead.objects.get(id=old.id).rescore_requested_at is None
+    assert Lead.objects.get(id=new.id).rescore_requested_at is not None
+
+
+def test_missing_lead_is_skipped(model):
+    assert lead_rescore(lead_id=424242, model=model, now=NOW) is None
+    assert leads_rescore(lead_ids=[424242], now=NOW) == 0
+
+
+def test_without_an_active_model_nothing_is_scored_and_marks_stay():
+    ScoringModel.objects.update(status="archived")
+    lead = LeadFactory()
+    Lead.objects.filter(id=lead.id).update(rescore_requested_at=NOW)
+    assert leads_rescore(lead_ids=[lead.id], now=NOW) == 0
+    assert not LeadScore.objects.exists()
+    assert Lead.objects.get(id=lead.id).rescore_requested_at == NOW
+
+
+def test_ingested_touchpoints_are_rescored_after_commit(
+    django_capture_on_commit_callbacks,
+):
+    lead = LeadFactory(country="US", region="north_america")
+    with django_capture_on_commit_callbacks(execute=True):
+        touchpoints_ingest(
+            items=[
+                TouchpointIn(kind="demo_request", lead_id=lead.id, external_id="d-1")
+            ],
+            source="api",
+        )
+    lead.refresh_from_db()
+    assert lead.stage == "mql"
+    assert lead.rescore_requested_at is None
+    assert lead.score == Decimal("85.00")  # 60 + director 15 + title 5 + market 5
+
+
+def test_duplicate_and_out_of_order_delivery_converge(
+    model, django_capture_on_commit_callbacks
+):
+    first, second = LeadFactory(), LeadFactory()
+    events = [
+        TouchpointIn(
+            kind="email_click",
+            occurred_at=NOW - dt.timedelta(days=d),
+            external_id=f"c-{d}",
+        )
+        for d in (1, 5, 9)
+    ]
+    for lead, order in (
+        (first, events),
+        (second, [events[2], events[0], events[1], events[0]]),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            for event in order:
+                touchpoints_ingest(
+                    items=[
+                        TouchpointIn(
+                            **{
+                                **event.__dict__,
+                                "lead_id": lead.id,
+                                "external_id": f"{lead.id}-{event.external_id}",
+                            }
+                        )
+                    ],
+                    source="api",
+                )
+    leads_rescore(lead_ids=[first.id, second.id], now=NOW)
+    scores = dict(LeadScore.objects.values_list("lead_id", "total"))
+    assert scores[first.id] == scores[second.id]
