@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -200,7 +201,26 @@ CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Separate queues so a publish's bulk chunks never starve real-time rescoring
+# (the Procfile runs one worker for realtime+default and one for bulk).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "scoring.rescore_leads": {"queue": "realtime"},
+    "scoring.rescore_all": {"queue": "bulk"},
+    "scoring.rescore_chunk": {"queue": "bulk"},
+}
+CELERY_BEAT_SCHEDULE = {
+    # * * * * *: re-enqueue rescores whose message was lost (DESIGN.md rule 1).
+    "every-minute-reconcile-rescores": {
+        "task": "scoring.reconcile",
+        "schedule": crontab(),
+    },
+    # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
+    "nightly-apply-score-decay": {
+        "task": "scoring.apply_decay",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 
 # REST API
 # ------------------------------------------------------------------------------
@@ -217,6 +237,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "leads.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"form_submit": env.str("FORM_RATE", default="20/min")},
+    # Rate limits key on the client IP: trust X-Forwarded-For only for this many
+    # proxies in front of the app (0: use REMOTE_ADDR), or a client could send a
+    # new forged address with every request and never be limited.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -232,3 +232,34 @@ class AccountScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.engagement_score}"
+
+
+class RescoreChunk(models.Model):
+    """One range of lead ids of a bulk rescore; its row makes progress idempotent.
+
+    Created pending when the rescore starts; a chunk task finishes it with a
+    conditional update, so a chunk that runs twice (a redelivered message)
+    is counted once. Pending chunks that stay pending are re-enqueued.
+    """
+
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="rescore_chunks"
+    )
+    # Which run: "publish" (counted on the model's progress) or "decay-<date>".
+    run = models.CharField(max_length=40, default="publish")
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    leads = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "low"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "run", "low"], name="rescore_chunk_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.run}: [{self.low}, {self.high})"

@@ -5,12 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from scoring.tasks import rescore_leads_task
+from scoring.tasks import RESCORE_TASK_SIZE, rescore_leads_task
 
 logger = logging.getLogger(__name__)
-
-#: Leads per rescore task: a batch of 1,000 touchpoints becomes a few tasks.
-RESCORE_TASK_SIZE = 500
 
 
 def on_leads_changed(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:

@@ -6,8 +6,10 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from leads import lifecycle
@@ -16,7 +18,14 @@ from leads.models import Lead, Stage
 from leads.services import lead_scores_write
 from scoring import selectors
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
-from scoring.models import LeadScore, LeadScoreHistory, ScoringModel
+from scoring.exceptions import ModelNotPublishable
+from scoring.models import (
+    LeadScore,
+    LeadScoreHistory,
+    RescoreChunk,
+    ScoringModel,
+    ScoringRule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -134,3 +143,194 @@ def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) ->
         if lead_rescore(lead_id=lead_id, model=model, spec=spec, now=now) is not None:
             done += 1
     return done
+
+
+# Models: drafts, cloning, publishing
+# ------------------------------------------------------------------------------
+
+#: Rule fields copied when a model is cloned.
+RULE_FIELDS = (
+    "position",
+    "kind",
+    "label",
+    "points",
+    "attribute",
+    "operator",
+    "value",
+    "touchpoint_kind",
+    "property_name",
+    "property_operator",
+    "property_value",
+    "max_occurrences",
+    "lookback_days",
+    "half_life_days",
+)
+MODEL_FIELDS = (
+    "mql_threshold",
+    "min_fit_score",
+    "default_half_life_days",
+    "grade_a_min",
+    "grade_b_min",
+    "grade_c_min",
+    "notes",
+)
+
+
+@transaction.atomic
+def model_clone(*, model: ScoringModel, actor: Any | None = None) -> ScoringModel:
+    """Copy a model and its rules into a new draft (the next version of its name).
+
+    This is how an active or archived model is changed: it stays as it is.
+    """
+    latest = ScoringModel.objects.filter(name=model.name).order_by("-version").first()
+    draft = ScoringModel.objects.create(
+        name=model.name,
+        version=(latest.version if latest else model.version) + 1,
+        status=ScoringModel.Status.DRAFT,
+        created_by=actor,
+        **{f: getattr(model, f) for f in MODEL_FIELDS},
+    )
+    ScoringRule.objects.bulk_create(
+        ScoringRule(model=draft, **{f: getattr(rule, f) for f in RULE_FIELDS})
+        for rule in model.rules.order_by("position", "id")
+    )
+    return draft
+
+
+def model_publish(
+    *, model_id: int, actor: Any | None = None, now: dt.datetime | None = None
+) -> ScoringModel:
+    """Make a draft the active model and start rescoring every lead under it.
+
+    Claims the draft with a conditional update (two people publishing the same
+    draft: one wins, the other gets ModelNotPublishable), archives the model
+    that was active, records who published it and when, and enqueues the
+    chunked rescore after commit. Returns at once; the model's rescore_*
+    fields report progress.
+    """
+    from scoring.tasks import rescore_all_task  # tasks import this module
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        draft = ScoringModel.objects.select_for_update().filter(id=model_id).first()
+        if draft is None or draft.status != ScoringModel.Status.DRAFT:
+            raise ModelNotPublishable(
+                "Only a draft can be published; this model is "
+                f"{draft.get_status_display().lower() if draft else 'gone'}."
+            )
+        if not draft.rules.exists():
+            raise ModelNotPublishable("Add at least one rule before publishing.")
+        ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).update(
+            status=ScoringModel.Status.ARCHIVED
+        )
+        ScoringModel.objects.filter(id=draft.id).update(
+            status=ScoringModel.Status.ACTIVE,
+            published_by=actor,
+            published_at=now,
+            rescore_total=Lead.objects.count(),
+            rescore_done=0,
+            rescore_finished_at=None,
+        )
+        transaction.on_commit(lambda: rescore_all_task.delay(draft.id))
+    draft.refresh_from_db()
+    logger.info("scoring model %s published", draft.id)
+    return draft
+
+
+# Bulk rescoring, chunk by chunk (publish, nightly decay)
+# ------------------------------------------------------------------------------
+
+
+PUBLISH_RUN = "publish"
+
+
+def rescore_plan(
+    *, model_id: int, run: str = PUBLISH_RUN, chunk_size: int | None = None
+) -> list[int]:
+    """Create the pending chunks of a full rescore; return their ids.
+
+    Chunks already planned for this model and run are reused (a second call
+    plans nothing new), so starting the same rescore twice is harmless.
+    """
+    from scoring.bulk import BULK_CHUNK_SIZE, lead_id_ranges
+
+    ranges = lead_id_ranges(chunk_size or BULK_CHUNK_SIZE)
+    RescoreChunk.objects.bulk_create(
+        [
+            RescoreChunk(model_id=model_id, run=run, low=low, high=high)
+            for low, high in ranges
+        ],
+        ignore_conflicts=True,
+    )
+    return list(
+        RescoreChunk.objects.filter(
+            model_id=model_id, run=run, finished_at__isnull=True
+        )
+        .order_by("low")
+        .values_list("id", flat=True)
+    )
+
+
+def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
+    """Rescore one planned chunk; mark it finished once; finish the model's run.
+
+    Skips a chunk whose model is no longer active (a newer model was
+    published) or that is already finished. Rerunning a chunk recomputes the
+    same scores and does not count it twice.
+    """
+    from scoring.bulk import chunk_rescore
+
+    chunk = RescoreChunk.objects.select_related("model").filter(id=chunk_id).first()
+    if chunk is None or chunk.finished_at is not None:
+        return 0
+    model = chunk.model
+    if model.status != ScoringModel.Status.ACTIVE:
+        return 0
+    spec = selectors.model_spec(model)
+    done = chunk_rescore(
+        model=model,
+        spec=spec,
+        low=chunk.low,
+        high=chunk.high,
+        now=now or timezone.now(),
+    )
+    finished = RescoreChunk.objects.filter(
+        id=chunk.id, finished_at__isnull=True
+    ).update(finished_at=timezone.now(), leads=done)
+    if finished and chunk.run == PUBLISH_RUN:
+        ScoringModel.objects.filter(id=model.id).update(
+            rescore_done=F("rescore_done") + done
+        )
+        if not RescoreChunk.objects.filter(
+            model=model, run=PUBLISH_RUN, finished_at__isnull=True
+        ).exists():
+            ScoringModel.objects.filter(
+                id=model.id, rescore_finished_at__isnull=True
+            ).update(rescore_finished_at=timezone.now())
+    return done
+
+
+def leads_marked_overdue(
+    *, older_than: dt.timedelta, limit: int, now: dt.datetime | None = None
+) -> list[int]:
+    """Ids of leads whose rescore mark is older than ``older_than`` (the reconciler)."""
+    now = now or timezone.now()
+    return list(
+        Lead.objects.filter(rescore_requested_at__lt=now - older_than)
+        .order_by("rescore_requested_at")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def chunks_stalled(
+    *, older_than: dt.timedelta, now: dt.datetime | None = None
+) -> list[int]:
+    """Pending chunks of the active model planned longer ago than ``older_than``."""
+    now = now or timezone.now()
+    return list(
+        RescoreChunk.objects.filter(
+            model__status=ScoringModel.Status.ACTIVE,
+            finished_at__isnull=True,
+            created_at__lt=now - older_than,
+        ).values_list("id", flat=True)
+    )

@@ -1,22 +1,90 @@
-"""Celery tasks of scoring: thin adapters around scoring.services."""
+"""Celery tasks of scoring: thin adapters around scoring.services.
+
+Queues (see CELERY_TASK_ROUTES): ``realtime`` for per-lead rescoring after
+ingestion, ``bulk`` for chunks of a full rescore, ``default`` for the
+periodic bookkeeping, so a publish never starves real-time scoring.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
-from scoring import services
+from scoring import selectors, services
+
+TRANSIENT = (OperationalError, InterfaceError)
+#: A mark older than this means its rescore message was lost (or is queued
+#: behind a burst); the reconciler enqueues it again.
+RECONCILE_AFTER = dt.timedelta(minutes=2)
+#: Leads re-enqueued per reconciler run; the next minute takes the rest.
+RECONCILE_LIMIT = 5_000
+RESCORE_TASK_SIZE = 500
+#: A chunk pending this long was lost (a worker died before acking it).
+CHUNK_STALLED_AFTER = dt.timedelta(minutes=20)
 
 
 @shared_task(
     name="scoring.rescore_leads",
     acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
+    autoretry_for=TRANSIENT,
     retry_backoff=True,
     retry_jitter=True,
     max_retries=5,
-    ignore_result=True,
 )
 def rescore_leads_task(lead_ids: list[int]) -> int:
     """Rescore these leads under the active model. Idempotent: safe to rerun."""
     return services.leads_rescore(lead_ids=lead_ids)
+
+
+@shared_task(
+    name="scoring.rescore_all",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+)
+def rescore_all_task(model_id: int, run: str = services.PUBLISH_RUN) -> int:
+    """Plan a full rescore in chunks and enqueue them. Running it twice plans once."""
+    chunk_ids = services.rescore_plan(model_id=model_id, run=run)
+    for chunk_id in chunk_ids:
+        rescore_chunk_task.delay(chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task(
+    name="scoring.rescore_chunk",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def rescore_chunk_task(chunk_id: int) -> int:
+    """Rescore one chunk of leads; a redelivered chunk is recomputed, counted once."""
+    return services.rescore_chunk_run(chunk_id=chunk_id)
+
+
+@shared_task(name="scoring.reconcile")
+def reconcile_task() -> int:
+    """Re-enqueue leads left marked too long and chunks left pending (lost messages)."""
+    lead_ids = services.leads_marked_overdue(
+        older_than=RECONCILE_AFTER, limit=RECONCILE_LIMIT
+    )
+    for start in range(0, len(lead_ids), RESCORE_TASK_SIZE):
+        rescore_leads_task.delay(lead_ids[start : start + RESCORE_TASK_SIZE])
+    for chunk_id in services.chunks_stalled(older_than=CHUNK_STALLED_AFTER):
+        rescore_chunk_task.delay(chunk_id)
+    return len(lead_ids)
+
+
+@shared_task(name="scoring.apply_decay")
+def apply_decay_task() -> int:
+    """Rescore every lead under the active model so engagement points decay."""
+    model = selectors.model_active()
+    if model is None:
+        return 0
+    rescore_all_task.delay(model.id, f"decay-{timezone.now().date().isoformat()}")
+    return model.id

@@ -1,0 +1,13 @@
+"""Domain errors of scoring."""
+
+
+class ScoringError(Exception):
+    """A request the scoring domain refuses, with a message for people."""
+
+
+class ModelNotPublishable(ScoringError):
+    """The model is not a publishable draft (already active, archived, empty)."""
+
+
+class ModelNotEditable(ScoringError):
+    """Only drafts can be edited; clone an active or archived model first."""
