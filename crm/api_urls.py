@@ -4,17 +4,25 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from crm.api_privacy import LeadEraseView, LeadExportView
+from leads.api.forms import FormSubmitView
 from leads.api.views import LeadViewSet, TouchpointViewSet
+from scoring.api import ScoringModelViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
 router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
+router.register("scoring-models", ScoringModelViewSet, basename="scoring-model")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"
     ),
+    # Before the router, so these win over its lead routes.
+    path("leads/<int:pk>/export/", LeadExportView.as_view(), name="lead-export"),
+    path("leads/<int:pk>/erase/", LeadEraseView.as_view(), name="lead-erase"),
+    path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
     path("", include(router.urls)),
 ]

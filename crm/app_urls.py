@@ -8,5 +8,7 @@ urlpatterns = [
     path("marketing/", views.marketing_home, name="marketing_home"),
     path("queue/", views.sdr_home, name="sdr_home"),
     path("pipeline/", views.sales_home, name="sales_home"),
+    path("leads/", views.lead_list, name="lead_list"),
+    path("leads/csv/", views.lead_export, name="lead_export"),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -35,7 +35,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from crm import roles
@@ -50,6 +50,10 @@ from leads.models import (
     Touchpoint,
 )
 from leads.titles import department_from_title, seniority_from_title
+from scoring.bulk import model_rescore_all
+from scoring.models import AccountScore, LeadScore, LeadScoreHistory, RescoreChunk
+from scoring.selectors import model_active
+from scoring.services import SYSTEM_ACTOR as SCORING_ACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +128,10 @@ class DemoSummary:
     #: Every stage code in funnel order, with its number of leads (0 included).
     leads_per_stage: dict[str, int]
     elapsed_seconds: float
+    #: The active scoring model the leads were scored under ("" when none).
+    scoring_model: str = ""
+    #: Leads that scoring moved to ``mql`` at the end of the seed.
+    mqls_from_scoring: int = 0
 
 
 class DemoDataPresent(Exception):
@@ -1891,14 +1899,26 @@ def demo_data_counts() -> dict[str, int]:
 def demo_data_delete() -> dict[str, int]:
     """Delete every touchpoint, stage transition, lead, account and campaign.
 
-    Users (demo or not), groups and touchpoint kinds stay. Deletes child
+    Also the scores of leads and accounts and the chunks of bulk rescores
+    (their id ranges name leads that are gone). Users (demo or not), groups,
+    touchpoint kinds and scoring models stay. Deletes child
     tables first with one plain DELETE each, bypassing Django's collector,
     which would load every lead to cascade by hand. A later model that points
     at these tables must be added to the order here, before its parent.
     Call inside a transaction; returns the rows deleted per table.
     """
     deleted = {}
-    for model in (Touchpoint, StageTransition, Lead, Account, Campaign):
+    for model in (
+        Touchpoint,
+        StageTransition,
+        LeadScore,
+        LeadScoreHistory,
+        AccountScore,
+        RescoreChunk,
+        Lead,
+        Account,
+        Campaign,
+    ):
         queryset = model.objects.all()
         deleted[model._meta.label] = queryset._raw_delete(queryset.db)
     logger.info("demo data deleted: %s", deleted)
@@ -1955,8 +1975,14 @@ def demo_seed(
     touchpoints and transitions are deleted first (``demo_data_delete``),
     in the same transaction. Raises ValueError for ``leads`` outside
     1..MAX_LEADS or a negative ``seed``. ``progress`` is called with the
-    number of leads written after each chunk. No signals are sent and no
-    tasks enqueued: the history is past, it triggers no present-day work.
+    number of leads written after each chunk. The history sends no signals
+    and enqueues no tasks: it is past, it triggers no present-day work.
+
+    Last, every lead is scored under the active scoring model as of the end
+    of the history (00:00 UTC on ``today``) with the bulk path, so the demo
+    opens with scores and breakdowns; leads that qualify move to ``mql``
+    through the lifecycle (system actor ``scoring``), and those moves, being
+    present-day, announce themselves after commit like any promotion.
     """
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"leads must be between 1 and {MAX_LEADS:,}, not {leads}.")
@@ -1976,12 +2002,13 @@ def demo_seed(
     elapsed = round(time.monotonic() - started, 1)
     logger.info(
         "demo data seeded: seed %s, today %s, %s leads, %s touchpoints, "
-        "%s transitions in %.1f s",
+        "%s transitions, %s MQLs from scoring in %.1f s",
         seed,
         today,
         summary.leads,
         summary.touchpoints,
         summary.transitions,
+        summary.mqls_from_scoring,
         elapsed,
     )
     return dataclasses.replace(summary, elapsed_seconds=elapsed)
@@ -2037,6 +2064,22 @@ def _seed(
         if progress is not None:
             progress(size)
 
+    model = model_active()
+    promoted = 0
+    if model is not None:
+        # As of the end of the history, so the same seed scores the same.
+        model_rescore_all(model=model, now=end)
+        moves = (
+            StageTransition.objects.filter(system_actor=SCORING_ACTOR)
+            .values_list("from_stage")
+            .annotate(count=Count("id"))
+            .order_by()
+        )
+        for from_stage, count in moves:
+            stages[from_stage] -= count
+            stages[Stage.MQL] += count
+            promoted += count
+    # After scoring: a lifecycle move stamps updated_at with the wall clock.
     _timestamps_fix(world, keyed)
     # Accounts with a deal in the works belong to the rep who works it.
     Account.objects.filter(
@@ -2047,9 +2090,11 @@ def _seed(
         leads=leads,
         campaigns=len(keyed),
         touchpoints=touchpoint_count,
-        transitions=transition_count,
+        transitions=transition_count + promoted,
         leads_per_stage={stage.value: stages[stage.value] for stage in Stage},
         elapsed_seconds=0.0,
+        scoring_model=str(model) if model is not None else "",
+        mqls_from_scoring=promoted,
     )
 
 

@@ -208,6 +208,7 @@ CELERY_TASK_ROUTES = {
     "scoring.rescore_leads": {"queue": "realtime"},
     "scoring.rescore_all": {"queue": "bulk"},
     "scoring.rescore_chunk": {"queue": "bulk"},
+    "leads.import_csv": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULE = {
     # * * * * *: re-enqueue rescores whose message was lost (DESIGN.md rule 1).
@@ -257,6 +258,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.models.Stage",
         "SeniorityEnum": "leads.titles.Seniority",
+        "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
+        "ScoringRuleOperatorEnum": "scoring.models.ScoringRule.Operator",
     },
 }
 # A batch of 1,000 touchpoints with their properties fits well within this;

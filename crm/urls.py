@@ -9,5 +9,7 @@ urlpatterns = [
     path("api/v1/", include("crm.api_urls")),
     # Pages without an icon link (the admin) make browsers ask for this.
     path("favicon.ico", views.favicon),
+    path("leads/", include("leads.urls")),
+    path("scoring/", include("scoring.urls")),
     path("", include("crm.app_urls")),
 ]

@@ -1,22 +1,32 @@
-"""Screens that combine apps: the role start pages and the health check."""
+"""Screens that combine apps: role start pages, the lead list, the health check."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
+from crm.filters import SORTS, LeadListFilter
 from crm.roles import MARKETING, SALES, SDR, START_PAGES, primary_role, role_required
+from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
+from leads.exports import csv_download
+from leads.geo import COUNTRY_REGION
+from leads.keyset import InvalidCursor
 from leads.models import Stage
+
+#: Leads per page of the lead list.
+LEAD_PAGE_SIZE = 50
 
 
 @login_required
@@ -58,6 +68,84 @@ def sales_home(request: HttpRequest) -> HttpResponse:
         user=request.user, stages=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
     )[:50]
     return render(request, "crm/sales_home.html", {"leads": leads})
+
+
+@require_safe
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+def lead_list(request: HttpRequest) -> HttpResponse:
+    """Every role's lead list: filters, a sort, keyset pages and an export link."""
+    filters = LeadListFilter(request.GET)
+    page, next_token, previous_token, count = None, None, None, None
+    cursor_expired = False
+    if filters.is_valid():
+        criteria, sort = filters.criteria(), filters.sort_key()
+        try:
+            page, next_token, previous_token = lead_selectors.lead_page(
+                sort=sort,
+                cursor=request.GET.get("cursor"),
+                size=LEAD_PAGE_SIZE,
+                **criteria,
+            )
+        except InvalidCursor:
+            # A link from before a sort change or a hand-edited URL: start over.
+            cursor_expired = True
+            page, next_token, previous_token = lead_selectors.lead_page(
+                sort=sort, size=LEAD_PAGE_SIZE, **criteria
+            )
+        count = lead_selectors.lead_count(**criteria)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    selected_stages = set(request.GET.getlist("stage"))
+    context = {
+        "filters": filters,
+        "leads": page.items if page else [],
+        "lead_count": count,
+        "cursor_expired": cursor_expired,
+        "is_first_page": "cursor" not in request.GET,
+        "first_url": _with_query(reverse("crm:lead_list"), query),
+        "next_url": _with_query(request.path, query, cursor=next_token),
+        "previous_url": _with_query(request.path, query, cursor=previous_token),
+        "export_url": _with_query(reverse("crm:lead_export"), query),
+        "stage_options": [
+            {
+                "value": code,
+                "label": stage_short(code),
+                "checked": code in selected_stages,
+            }
+            for code in Stage.values
+        ],
+        "owner_choices": lead_selectors.lead_owner_choices(),
+        "country_codes": sorted(COUNTRY_REGION),
+        "sort_choices": [(key, label) for key, (label, _) in SORTS.items()],
+    }
+    return render(request, "crm/lead_list.html", context)
+
+
+@require_safe
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+def lead_export(request: HttpRequest) -> HttpResponse:
+    """The filtered lead list as a streamed CSV download (``leads-YYYYMMDD.csv``)."""
+    filters = LeadListFilter(request.GET)
+    if not filters.is_valid():
+        # The list page shows what is wrong with the filters.
+        return redirect(_with_query(reverse("crm:lead_list"), request.GET))
+    rows = lead_selectors.lead_export_rows(
+        sort=filters.sort_key(), **filters.criteria()
+    )
+    return csv_download(rows, day=timezone.localdate())
+
+
+def _with_query(path: str, query: Any, *, cursor: str | None = "") -> str | None:
+    """``path`` with the query string, and a cursor; None when cursor is None."""
+    if cursor is None:
+        return None
+    params = query.copy()
+    if cursor:
+        params["cursor"] = cursor
+    encoded = params.urlencode()
+    return f"{path}?{encoded}" if encoded else path
 
 
 @require_GET

@@ -51,16 +51,19 @@ from leads.forms import (
     LeadAdminForm,
     LeadMoveForm,
     TouchpointAdminForm,
+    WebFormAdminForm,
 )
 from leads.lifecycle import lead_move
 from leads.models import (
     Account,
+    AuditEvent,
     Campaign,
     Lead,
     Stage,
     StageTransition,
     Touchpoint,
     TouchpointKind,
+    WebForm,
 )
 from leads.services import LEAD_EDITABLE_FIELDS, lead_create, lead_update
 
@@ -825,5 +828,83 @@ class StageTransitionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(
         self, request: HttpRequest, obj: StageTransition | None = None
+    ) -> bool:
+        return False
+
+
+# Web forms and the audit log
+# ------------------------------------------------------------------------------
+
+
+@admin.register(WebForm)
+class WebFormAdmin(admin.ModelAdmin):
+    """Public web forms: what a submission records and which sites may post it."""
+
+    form = WebFormAdminForm
+    list_display = ("name", "key", "kind", "campaign", "is_active")
+    list_filter = ("is_active", "kind")
+    list_select_related = ("kind", "campaign")
+    search_fields = ("name", "key")
+    fields = (
+        "name",
+        "key",
+        "kind",
+        "campaign",
+        "allowed_origins",
+        "is_active",
+        "endpoint",
+        "created_at",
+    )
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: WebForm | None = None
+    ) -> tuple[str, ...]:
+        # The key is in the marketing site's form URL and in every touchpoint's
+        # source ("form:<key>"); changing it would break both.
+        if obj is not None:
+            return ("key", "endpoint", "created_at")
+        return ("endpoint", "created_at")
+
+    @admin.display(description="Submit URL")
+    def endpoint(self, obj: WebForm) -> str:
+        if obj.pk is None:
+            return "-"
+        return reverse("form-submit", kwargs={"form_key": obj.key})
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField | None:
+        if db_field.name == "kind":
+            kwargs["queryset"] = TouchpointKind.objects.filter(is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Who exported or erased whose data: viewable, never written from the admin."""
+
+    list_display = ("at", "action", "actor", "lead_id", "details")
+    list_display_links = ("at",)
+    list_filter = ("action",)
+    list_select_related = ("actor",)
+    search_fields = ("=lead_id",)
+    search_help_text = "Search by the exact lead id."
+    date_hierarchy = "at"
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    # Newest recorded first, served by the primary key.
+    ordering = ("-id",)
+    fields = ("at", "action", "actor", "lead_id", "details")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: AuditEvent | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: AuditEvent | None = None
     ) -> bool:
         return False

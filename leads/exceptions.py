@@ -23,3 +23,11 @@ class StageChangedConcurrently(InvalidStageTransition):
 
 class LeadAlreadyExists(LeadsError):
     """Another lead already has this e-mail address (compared case-insensitively)."""
+
+
+class ImportFileError(LeadsError):
+    """A CSV file or its column mapping cannot be imported at all; nothing stored.
+
+    The message says what to fix (encoding, header row, a missing e-mail
+    column ...). Problems of single rows are rejections, not this error.
+    """

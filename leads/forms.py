@@ -13,7 +13,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from leads.models import Account, Campaign, Lead, Stage, Touchpoint
+from leads.capture import normalize_origin
+from leads.models import Account, Campaign, Lead, Stage, Touchpoint, WebForm
 from leads.services import normalize_email
 from leads.titles import Department
 
@@ -231,3 +232,34 @@ class TouchpointAdminForm(forms.ModelForm):
 
     def clean_properties(self) -> dict[str, Any]:
         return clean_json_object(self.cleaned_data.get("properties"))
+
+
+class WebFormAdminForm(forms.ModelForm):
+    """Add and change form of a public web form.
+
+    Each allowed origin must be ``scheme://host[:port]`` (what browsers send
+    in ``Origin``): a pasted page URL with a path would never match, so it is
+    refused here rather than silently locking the site out. Origins are
+    stored normalised (lower case, no default port), one per line.
+    """
+
+    class Meta:
+        model = WebForm
+        fields = ("name", "key", "kind", "campaign", "allowed_origins", "is_active")
+        widgets = {
+            "allowed_origins": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        }
+
+    def clean_allowed_origins(self) -> str:
+        origins: list[str] = []
+        errors: list[str] = []
+        for line in self.cleaned_data.get("allowed_origins", "").splitlines():
+            if not line.strip():
+                continue
+            try:
+                origins.append(normalize_origin(line))
+            except ValidationError as exc:
+                errors.extend(exc.messages)
+        if errors:
+            raise ValidationError(errors, code="invalid_origin")
+        return "\n".join(dict.fromkeys(origins))

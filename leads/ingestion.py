@@ -293,7 +293,8 @@ def touchpoints_ingest(
             touchpoint = Touchpoint(
                 lead_id=lead.id if lead else item.lead_id,
                 kind_id=item.kind,
-                occurred_at=item.occurred_at or now,
+                # In UTC: PostgreSQL refuses some offsets ISO 8601 allows.
+                occurred_at=(item.occurred_at or now).astimezone(dt.UTC),
                 campaign=campaigns.get(i),
                 properties=item.properties,
                 source=source,

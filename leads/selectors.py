@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
-from django.db.models import Count, QuerySet
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 
-from leads.models import Lead, Stage, StageTransition, Touchpoint
+from leads.keyset import (
+    Cursor,
+    KeysetPage,
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+    ordering_for,
+)
+from leads.models import Lead, Stage, StageTransition, Touchpoint, WebForm
 
 
 def lead_stage_counts() -> list[dict[str, Any]]:
@@ -55,4 +69,202 @@ def lead_list_api() -> QuerySet[Lead]:
     """Leads for the API, with owner and account joined (no N+1)."""
     return Lead.objects.select_related("owner", "account").filter(
         erased_at__isnull=True
+    )
+
+
+# Lead lists: filters, keyset pages, counts and the CSV export
+# ------------------------------------------------------------------------------
+
+#: The lead list's default order, newest first (index lead_created_idx).
+LEAD_SORT_DEFAULT = SortKey(field="created_at", descending=True)
+#: Counting a filtered list stops here: an exact count(*) costs 40-60 ms at 1M
+#: leads (DESIGN.md), so larger totals are shown as "more than" or estimated.
+LEAD_COUNT_CAP = 10_000
+#: Leads fetched per round trip by the CSV export (bounded memory for 1M).
+LEAD_EXPORT_CHUNK_SIZE = 2_000
+#: Most words of a search; each must match name, e-mail or company.
+SEARCH_MAX_TERMS = 5
+
+#: Columns of the CSV export, in order (the header row).
+LEAD_EXPORT_COLUMNS: tuple[str, ...] = (
+    "email",
+    "first_name",
+    "last_name",
+    "job_title",
+    "seniority",
+    "department",
+    "country",
+    "region",
+    "company",
+    "domain",
+    "stage",
+    "highest_stage",
+    "score",
+    "grade",
+    "owner",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "created_at",
+)
+# The database column behind each export column (joined, no model instances).
+_EXPORT_VALUES = tuple(
+    {"company": "account__name", "domain": "account__domain"}.get(
+        column, "owner__username" if column == "owner" else column
+    )
+    for column in LEAD_EXPORT_COLUMNS
+)
+
+
+def lead_filter(
+    queryset: QuerySet[Lead],
+    *,
+    stages: Sequence[str] = (),
+    owner: str = "",
+    country: str = "",
+    score_min: Decimal | None = None,
+    score_max: Decimal | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: str = "",
+) -> QuerySet[Lead]:
+    """The lead list filters, one definition for the API and the lead list page.
+
+    Empty criteria do not filter. ``stages``: any of these stage codes;
+    ``owner``: the owner's username; ``country``: ISO code in any case;
+    ``score_min``/``score_max``: inclusive; ``created_after`` inclusive and
+    ``created_before`` exclusive; ``q``: every word (up to SEARCH_MAX_TERMS)
+    appears in the first or last name, the e-mail or the company name.
+    """
+    if stages:
+        queryset = queryset.filter(stage__in=list(stages))
+    if owner:
+        queryset = queryset.filter(owner__username=owner)
+    if country.strip():
+        queryset = queryset.filter(country=country.strip().upper())
+    if score_min is not None:
+        queryset = queryset.filter(score__gte=score_min)
+    if score_max is not None:
+        queryset = queryset.filter(score__lte=score_max)
+    if created_after is not None:
+        queryset = queryset.filter(created_at__gte=created_after)
+    if created_before is not None:
+        queryset = queryset.filter(created_at__lt=created_before)
+    for term in q.split()[:SEARCH_MAX_TERMS]:
+        queryset = queryset.filter(
+            Q(email__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(account__name__icontains=term)
+        )
+    return queryset
+
+
+def lead_list_filtered(**criteria: Any) -> QuerySet[Lead]:
+    """Leads matching ``criteria`` (see ``lead_filter``), erased ones left out,
+    with owner and account joined; unordered."""
+    return lead_filter(lead_list_api(), **criteria)
+
+
+def lead_page(
+    *,
+    sort: SortKey = LEAD_SORT_DEFAULT,
+    cursor: str | None = None,
+    size: int = 50,
+    **criteria: Any,
+) -> tuple[KeysetPage[Lead], str | None, str | None]:
+    """One page of the filtered lead list and the tokens of its neighbours.
+
+    Keyset pagination in ``sort`` order with ties broken by id (one query, no
+    OFFSET). Returns ``(page, next_token, previous_token)``; a token is None
+    where there is no such page. A cursor token made for another sort, or
+    tampered with, raises ``leads.keyset.InvalidCursor``.
+    """
+    position = (
+        decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None
+    )
+    page = keyset_page(
+        lead_list_filtered(**criteria), sort=sort, cursor=position, size=size
+    )
+
+    def token(at: Cursor | None) -> str | None:
+        return encode_cursor(at, sort=sort, model=Lead) if at is not None else None
+
+    return page, token(page.next_cursor), token(page.previous_cursor)
+
+
+@dataclass(frozen=True)
+class LeadCount:
+    """How many leads a list has: exact, at least ``value``, or about ``value``."""
+
+    value: int
+    kind: Literal["exact", "more_than", "about"]
+
+
+def lead_count(*, cap: int = LEAD_COUNT_CAP, **criteria: Any) -> LeadCount:
+    """Count the filtered list, reading at most ``cap + 1`` rows.
+
+    With no criteria on PostgreSQL a list larger than ``cap`` is answered from
+    the planner's row estimate of the table (``pg_class.reltuples``, free);
+    elsewhere "more than ``cap``".
+    """
+    counted = lead_list_filtered(**criteria).order_by().values("id")[: cap + 1].count()
+    if counted <= cap:
+        return LeadCount(counted, "exact")
+    if not any(criteria.values()) and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                [Lead._meta.db_table],
+            )
+            row = cursor.fetchone()
+        if row and row[0] > cap:
+            return LeadCount(int(row[0]), "about")
+    return LeadCount(cap, "more_than")
+
+
+def lead_owner_choices() -> list[tuple[str, str]]:
+    """``(username, display name)`` of active users in a role, by name.
+
+    Who can own leads; a small table, read for the owner filter.
+    """
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__isnull=False) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    return [(u.username, u.get_full_name() or u.username) for u in users]
+
+
+def lead_export_rows(
+    *, sort: SortKey = LEAD_SORT_DEFAULT, **criteria: Any
+) -> Iterator[tuple[Any, ...]]:
+    """The header, then one tuple per lead of the filtered list, in ``sort`` order.
+
+    Values are raw (strings, Decimal score, aware ``created_at``) in the order
+    of LEAD_EXPORT_COLUMNS; ``leads.exports`` makes them CSV-safe text. Reads
+    with a database cursor LEAD_EXPORT_CHUNK_SIZE rows at a time and builds no
+    model instances, so memory stays flat for a million leads.
+    """
+    queryset = (
+        lead_list_filtered(**criteria)
+        .order_by(*ordering_for(sort, Lead))
+        .values_list(*_EXPORT_VALUES)
+    )
+    yield LEAD_EXPORT_COLUMNS
+    yield from queryset.iterator(chunk_size=LEAD_EXPORT_CHUNK_SIZE)
+
+
+def web_form_get_active(*, key: str) -> WebForm | None:
+    """The active web form with this key, or None (unknown, inactive, or its
+    touchpoint kind was retired, so a submission could not be recorded)."""
+    return (
+        WebForm.objects.select_related("campaign")
+        .filter(key=key, is_active=True, kind__is_active=True)
+        .first()
     )

@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 _email_validator = EmailValidator(message="Enter a valid e-mail address.")
 
+#: Domain of the placeholder address an erased lead gets (crm.privacy). The
+#: ``.invalid`` TLD can never be a real mailbox (RFC 2606), and refusing it in
+#: normalize_email keeps every upsert, import and form from writing into an
+#: erased lead by its placeholder address.
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+
 #: Lead fields a person or an integration may set directly. Stage fields are
 #: missing on purpose (lifecycle only), and so are derived ones (seniority,
 #: region), which follow job_title / seniority_override / country.
@@ -64,6 +70,11 @@ def normalize_email(raw: str) -> str:
     local, at, domain = email.rpartition("@")
     email = f"{local}{at}{domain.lower()}"
     _email_validator(email)
+    if domain.lower() == ERASED_EMAIL_DOMAIN:
+        raise ValidationError(
+            f"Addresses at {ERASED_EMAIL_DOMAIN} are reserved for erased leads.",
+            code="reserved",
+        )
     return email
 
 
@@ -112,7 +123,13 @@ def account_for_email(email: str) -> Account | None:
         return Account.objects.get(domain=domain)
 
 
-def _set_lead_fields(lead: Lead, fields: dict[str, Any]) -> None:
+def lead_fields_apply(lead: Lead, fields: dict[str, Any]) -> None:
+    """Set editable fields on an unsaved or locked lead; derived fields follow.
+
+    Seniority follows the title (unless overridden), region the country, and
+    the department the title when no department is given. Saves nothing;
+    ValidationError names a field that may not be set here.
+    """
     unknown = set(fields) - LEAD_EDITABLE_FIELDS
     if unknown:
         raise ValidationError(
@@ -149,8 +166,9 @@ def lead_create(
     """
     at = now or timezone.now()
     lead = Lead(email=normalize_email(email))
-    _set_lead_fields(lead, {"job_title": "", **fields})
+    lead_fields_apply(lead, {"job_title": "", **fields})
     lead.account = account if account is not None else account_for_email(lead.email)
+    lead.created_at = at
     lead.entered_lead_at = at
     lead.stage_changed_at = at
     lead.full_clean(validate_constraints=False)
@@ -175,7 +193,7 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
     Raises ValidationError (nothing saved) for an unknown or invalid field.
     The stage cannot be changed here: use ``leads.lifecycle.lead_move``.
     """
-    _set_lead_fields(lead, fields)
+    lead_fields_apply(lead, fields)
     lead.full_clean(validate_constraints=False)
     # Save only what changed: a full save from a stale instance would undo a
     # concurrent stage move made by the lifecycle.
@@ -312,7 +330,11 @@ def lead_upsert(
     at = now or timezone.now()
     normalized = normalize_email(email)
     if account_data:
-        fields["account"] = account_upsert(**account_data)
+        try:
+            fields["account"] = account_upsert(**account_data)
+        except ValidationError as exc:
+            # Name the nested object, so the answer points at account.<field>.
+            raise ValidationError({"account": exc.messages}) from exc
     lead = (
         Lead.objects.select_for_update(of=("self",))
         .filter(email__lower=normalized.lower())

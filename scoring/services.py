@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 
 from leads import lifecycle
@@ -18,13 +19,19 @@ from leads.models import Lead, Stage
 from leads.services import lead_scores_write
 from scoring import selectors
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
-from scoring.exceptions import ModelNotPublishable
+from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.models import (
     LeadScore,
     LeadScoreHistory,
     RescoreChunk,
     ScoringModel,
     ScoringRule,
+)
+from scoring.validation import (
+    MODEL_INPUT_FIELDS,
+    RULE_INPUT_FIELDS,
+    model_settings_clean,
+    rule_clean,
 )
 
 logger = logging.getLogger(__name__)
@@ -181,15 +188,31 @@ def model_clone(*, model: ScoringModel, actor: Any | None = None) -> ScoringMode
     """Copy a model and its rules into a new draft (the next version of its name).
 
     This is how an active or archived model is changed: it stays as it is.
+    Two people cloning at once would pick the same next version; the unique
+    (name, version) index refuses the second, which then takes the next one.
     """
-    latest = ScoringModel.objects.filter(name=model.name).order_by("-version").first()
-    draft = ScoringModel.objects.create(
-        name=model.name,
-        version=(latest.version if latest else model.version) + 1,
-        status=ScoringModel.Status.DRAFT,
-        created_by=actor,
-        **{f: getattr(model, f) for f in MODEL_FIELDS},
-    )
+    fields = {f: getattr(model, f) for f in MODEL_FIELDS}
+    fields["notes"] = f"Cloned from {model} on {timezone.now():%Y-%m-%d}."
+    for attempt in range(5):
+        latest = (
+            ScoringModel.objects.filter(name=model.name)
+            .order_by("-version")
+            .values_list("version", flat=True)
+            .first()
+        )
+        try:
+            with transaction.atomic():
+                draft = ScoringModel.objects.create(
+                    name=model.name,
+                    version=(latest or model.version) + 1,
+                    status=ScoringModel.Status.DRAFT,
+                    created_by=actor,
+                    **fields,
+                )
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     ScoringRule.objects.bulk_create(
         ScoringRule(model=draft, **{f: getattr(rule, f) for f in RULE_FIELDS})
         for rule in model.rules.order_by("position", "id")
@@ -223,13 +246,16 @@ def model_publish(
         ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).update(
             status=ScoringModel.Status.ARCHIVED
         )
+        # The chunks score leads that were not erased; count the same ones, so
+        # the progress reaches its total. With no lead there is nothing to wait for.
+        total = Lead.objects.filter(erased_at__isnull=True).count()
         ScoringModel.objects.filter(id=draft.id).update(
             status=ScoringModel.Status.ACTIVE,
             published_by=actor,
             published_at=now,
-            rescore_total=Lead.objects.count(),
+            rescore_total=total,
             rescore_done=0,
-            rescore_finished_at=None,
+            rescore_finished_at=None if total else now,
         )
         transaction.on_commit(lambda: rescore_all_task.delay(draft.id))
     draft.refresh_from_db()
@@ -334,3 +360,114 @@ def chunks_stalled(
             created_at__lt=now - older_than,
         ).values_list("id", flat=True)
     )
+
+
+# Drafts: rules and settings (only a draft changes; published models stay as
+# they were scored, and are changed by cloning them)
+# ------------------------------------------------------------------------------
+
+NOT_EDITABLE_MESSAGE = (
+    "Only drafts can be edited; clone this model into a new draft first."
+)
+
+
+def _draft_locked(model_id: int) -> ScoringModel:
+    """Lock the model's row and check that it is still a draft.
+
+    model_publish locks the same row, so an edit and a publish of the same
+    draft run one after the other: no rule changes under a model once it is
+    active. Raises ModelNotEditable otherwise.
+    """
+    model = ScoringModel.objects.select_for_update().get(id=model_id)
+    if not model.is_editable:
+        raise ModelNotEditable(NOT_EDITABLE_MESSAGE)
+    return model
+
+
+def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise TypeError(f"Unknown fields: {', '.join(unknown)}")
+
+
+@transaction.atomic
+def rule_create(*, model: ScoringModel, **fields: Any) -> ScoringRule:
+    """Add a rule (fields: scoring.validation.RULE_INPUT_FIELDS) at the end.
+
+    Refuses a model that is not a draft (ModelNotEditable) and invalid fields
+    (ValidationError with a message per field); nothing is stored then.
+    Fields the rule's kind does not use are stored empty.
+    """
+    _unknown_fields(fields, RULE_INPUT_FIELDS)
+    draft = _draft_locked(model.id)
+    cleaned = rule_clean(fields, touchpoint_kinds=selectors.touchpoint_kind_codes())
+    last = draft.rules.aggregate(last=Max("position"))["last"] or 0
+    return ScoringRule.objects.create(model=draft, position=last + 1, **cleaned)
+
+
+@transaction.atomic
+def rule_update(*, rule: ScoringRule, **fields: Any) -> ScoringRule:
+    """Change some fields of a draft's rule; the rule is validated as a whole.
+
+    Refuses like rule_create. Returns the rule as stored.
+    """
+    _unknown_fields(fields, RULE_INPUT_FIELDS)
+    _draft_locked(rule.model_id)
+    current = ScoringRule.objects.get(id=rule.id)
+    merged = {name: getattr(current, name) for name in RULE_INPUT_FIELDS} | fields
+    cleaned = rule_clean(merged, touchpoint_kinds=selectors.touchpoint_kind_codes())
+    for name, value in cleaned.items():
+        setattr(current, name, value)
+    current.save(update_fields=list(cleaned))
+    return current
+
+
+@transaction.atomic
+def rule_delete(*, rule: ScoringRule) -> None:
+    """Delete a draft's rule; refuses a model that is not a draft.
+
+    A rule already deleted is ignored (a second click changes nothing).
+    """
+    _draft_locked(rule.model_id)
+    ScoringRule.objects.filter(id=rule.id).delete()
+
+
+@transaction.atomic
+def rules_reorder(*, model: ScoringModel, rule_ids: list[int]) -> list[ScoringRule]:
+    """Put a draft's rules in this order (positions 1, 2, ...); return them.
+
+    ``rule_ids`` must name every rule of the model once: an order made from
+    a page that is out of date (a rule added or deleted since) is refused
+    with a ValidationError on ``rule_ids``, and nothing moves.
+    """
+    draft = _draft_locked(model.id)
+    rules = {rule.id: rule for rule in ScoringRule.objects.filter(model=draft)}
+    if len(rule_ids) != len(set(rule_ids)) or set(rule_ids) != set(rules):
+        raise ValidationError(
+            {
+                "rule_ids": "The rules of this model changed since the page was "
+                "loaded; reload it and move the rule again."
+            }
+        )
+    for position, rule_id in enumerate(rule_ids, start=1):
+        rules[rule_id].position = position
+    ScoringRule.objects.bulk_update(list(rules.values()), ["position"])
+    return [rules[rule_id] for rule_id in rule_ids]
+
+
+@transaction.atomic
+def model_update(*, model: ScoringModel, **fields: Any) -> ScoringModel:
+    """Change a draft's settings (scoring.validation.MODEL_INPUT_FIELDS).
+
+    The settings are validated together (grade bands must go down from A to
+    C). Refuses a model that is not a draft (ModelNotEditable) and invalid
+    values (ValidationError per field); nothing is stored then.
+    """
+    _unknown_fields(fields, MODEL_INPUT_FIELDS)
+    draft = _draft_locked(model.id)
+    merged = {name: getattr(draft, name) for name in MODEL_INPUT_FIELDS} | fields
+    cleaned = model_settings_clean(merged)
+    for name, value in cleaned.items():
+        setattr(draft, name, value)
+    draft.save(update_fields=list(cleaned))
+    return draft

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.geo import is_known_country
+from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem, text_problem
+from leads.keyset import MAX_ID
 from leads.models import Account, Industry, Lead, Touchpoint
+from leads.services import normalize_email
 from leads.titles import Department, Seniority
 
 User = get_user_model()
@@ -58,6 +63,10 @@ class StrictDateTimeField(serializers.DateTimeField):
             raise serializers.ValidationError(
                 "Give a time zone offset, e.g. 2026-03-01T09:30:00Z or +01:00."
             )
+        # In UTC: PostgreSQL refuses offsets beyond +-15:59 that ISO 8601 allows.
+        # A time UTC cannot hold is left as it is for the range checks to refuse.
+        with contextlib.suppress(OverflowError):
+            parsed = parsed.astimezone(dt.UTC)
         return parsed
 
 
@@ -85,6 +94,12 @@ class AccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# A host name: dot-separated labels of letters, digits and inner hyphens.
+_DOMAIN_RE = re.compile(
+    r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+)
+
+
 class AccountInSerializer(serializers.Serializer):
     """The optional ``account`` object of a lead: found by domain, else by name."""
 
@@ -99,6 +114,15 @@ class AccountInSerializer(serializers.Serializer):
     )
     country = CountryField(required=False)
 
+    def validate_domain(self, value: str) -> str:
+        domain = value.strip().lower().removeprefix("www.")
+        if domain and not _DOMAIN_RE.fullmatch(domain):
+            raise serializers.ValidationError(
+                "Enter a domain name such as example.com (letters, digits and "
+                "hyphens, at most 63 characters between dots)."
+            )
+        return domain
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("domain") and not attrs.get("name"):
             raise serializers.ValidationError("Give the account's domain or its name.")
@@ -108,8 +132,21 @@ class AccountInSerializer(serializers.Serializer):
 class LeadSerializer(serializers.ModelSerializer):
     """A lead as the API shows it."""
 
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    account = AccountSerializer(read_only=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    account = AccountSerializer(read_only=True, allow_null=True)
+    # Declared: DRF drops allow_blank from read-only model fields, so the
+    # schema would not admit the "" these fields hold when unset.
+    seniority_override = serializers.ChoiceField(
+        choices=Seniority.choices, read_only=True, allow_blank=True
+    )
+    region = serializers.ChoiceField(
+        choices=Region.choices, read_only=True, allow_blank=True
+    )
+    source = serializers.ChoiceField(
+        choices=Lead.Source.choices, read_only=True, allow_blank=True
+    )
     score = serializers.DecimalField(max_digits=9, decimal_places=2, read_only=True)
     fit_score = serializers.DecimalField(max_digits=9, decimal_places=2, read_only=True)
     engagement_score = serializers.DecimalField(
@@ -187,11 +224,25 @@ class LeadWriteSerializer(serializers.Serializer):
     attributes = JSONObjectField(required=False)
     account = AccountInSerializer(required=False)
 
+    def validate_email(self, value: str) -> str:
+        try:
+            return normalize_email(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
 
 class LeadPatchSerializer(LeadWriteSerializer):
     """PATCH: the same fields except the e-mail, which identifies the lead."""
 
     email = None  # type: ignore[assignment]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Refused, not ignored: a client must not believe the address changed.
+        if "email" in self.initial_data:
+            raise serializers.ValidationError(
+                {"email": ["The e-mail identifies the lead and cannot be changed."]}
+            )
+        return attrs
 
 
 # Touchpoints
@@ -201,7 +252,12 @@ class LeadPatchSerializer(LeadWriteSerializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "description": "The campaign's id."},
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2**63 - 1,
+                "description": "The campaign's id.",
+            },
             {
                 "type": "object",
                 "properties": {
@@ -227,6 +283,10 @@ class CampaignRefField(serializers.Field):
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, int):
+            if not 1 <= data <= MAX_ID:
+                raise serializers.ValidationError(
+                    f"There is no campaign with id {data}."
+                )
             return {"campaign_id": data}
         if isinstance(data, dict):
             keys = ("utm_source", "utm_medium", "utm_campaign")
@@ -254,7 +314,10 @@ class TouchpointInSerializer(serializers.Serializer):
     """One touchpoint as a client sends it."""
 
     lead = serializers.IntegerField(
-        required=False, min_value=1, help_text="The lead's id; or give lead_email."
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The lead's id; or give lead_email.",
     )
     lead_email = SafeCharField(
         max_length=254,
@@ -284,7 +347,11 @@ class TouchpointInSerializer(serializers.Serializer):
         return attrs
 
     def to_touchpoint_in(self) -> TouchpointIn:
-        data = self.validated_data
+        return self.touchpoint_in(self.validated_data)
+
+    @staticmethod
+    def touchpoint_in(data: dict[str, Any]) -> TouchpointIn:
+        """The ingestion input for one item's validated data."""
         campaign = data.get("campaign", {})
         return TouchpointIn(
             kind=data["kind"],

@@ -10,12 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import Min
 
 from crm import demo
 from leads.freemail import is_freemail
 from leads.lifecycle import ALLOWED_MOVES, FUNNEL, stage_rank
 from leads.models import Account, Campaign, Lead, StageTransition, Touchpoint
+from scoring.bulk import model_rescore_all
+from scoring.models import LeadScore, LeadScoreHistory, RescoreChunk, ScoringModel
 
 User = get_user_model()
 
@@ -387,12 +390,14 @@ def test_stage_history_is_allowed_and_explains_each_lead_stage():
         last_at = history[-1].at if history else lead.entered_lead_at
         previous_stage, previous_at = Lead.Stage.LEAD, lead.entered_lead_at
         for t in history:
+            # The history is past; scoring's moves to mql close it, at END.
+            scored = (t.at, t.system_actor, t.to_stage) == (END, "scoring", "mql")
             if (
                 t.from_stage != previous_stage
                 or t.to_stage not in ALLOWED_MOVES[t.from_stage]
                 or t.at < previous_at
-                or t.at >= END
-                or t.system_actor != "demo"
+                or (t.at >= END and not scored)
+                or (t.system_actor != "demo" and not scored)
                 or (t.to_stage in ("nurture", "disqualified") and not t.reason)
             ):
                 problems.append((lead.email, t.from_stage, t.to_stage, t.at))
@@ -524,7 +529,9 @@ def test_output_summarises_what_was_written_and_lists_the_logins():
         f"  {stage:<14}{Lead.objects.filter(stage=stage).count():>10,}"
         for stage in Lead.Stage.values
     ]
-    assert "\n".join(lines[15:]) + "\n" == LOGINS
+    mqls = StageTransition.objects.filter(system_actor="scoring").count()
+    assert lines[15] == f"Scored every lead under Default v1: {mqls:,} became MQLs."
+    assert "\n".join(lines[16:]) + "\n" == LOGINS
     assert "300/300" in stderr.getvalue()
 
 
@@ -554,3 +561,90 @@ def test_refuses_to_run_with_debug_off_unless_allowed(settings):
         verbosity=0,
     )
     assert Lead.objects.count() == 5
+
+
+# Scores -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_lead_is_scored_under_the_active_model_and_qualifying_leads_are_mqls():
+    seed_small()
+
+    model = ScoringModel.objects.get(status="active")
+    scores = {score.lead_id: score for score in LeadScore.objects.filter(model=model)}
+    leads = list(Lead.objects.all())
+    assert sorted(scores) == sorted(lead.id for lead in leads)
+    assert LeadScore.objects.exclude(model=model).count() == 0
+    columns_differ = [
+        lead.email
+        for lead in leads
+        if (lead.score, lead.fit_score, lead.engagement_score, lead.grade)
+        != (
+            scores[lead.id].total,
+            scores[lead.id].fit_score,
+            scores[lead.id].engagement_score,
+            scores[lead.id].grade,
+        )
+        or (lead.scored_at, scores[lead.id].computed_at) != (END, END)
+    ]
+    assert columns_differ == []
+
+    def qualifies(lead_id: int) -> bool:
+        score = scores[lead_id]
+        return score.total >= model.mql_threshold and score.gated_by == []
+
+    moves = list(
+        StageTransition.objects.filter(system_actor="scoring").values_list(
+            "lead_id", "from_stage", "to_stage", "at"
+        )
+    )
+    promoted = [lead_id for lead_id, *_ in moves]
+    assert promoted  # the demo opens with fresh MQLs
+    assert {move[1:] for move in moves} <= {
+        ("lead", "mql", END),
+        ("nurture", "mql", END),
+    }
+    assert [lead_id for lead_id in promoted if not qualifies(lead_id)] == []
+    assert set(
+        Lead.objects.filter(id__in=promoted).values_list("stage", flat=True)
+    ) == {"mql"}
+    # No lead that qualifies is left behind in a stage scoring promotes from.
+    left_behind = [
+        lead.email
+        for lead in leads
+        if lead.stage in ("lead", "nurture") and qualifies(lead.id)
+    ]
+    assert left_behind == []
+
+
+@pytest.mark.django_db
+def test_scoring_the_demo_again_changes_nothing():
+    seed_small()
+    transitions = StageTransition.objects.count()
+    history = LeadScoreHistory.objects.count()
+
+    model_rescore_all(model=ScoringModel.objects.get(status="active"), now=END)
+
+    assert StageTransition.objects.count() == transitions
+    assert LeadScoreHistory.objects.count() == history == Lead.objects.count()
+
+
+@pytest.mark.django_db
+def test_reset_deletes_the_scores_of_the_previous_demo():
+    seed_small()
+    RescoreChunk.objects.create(
+        model=ScoringModel.objects.get(status="active"), low=1, high=5_001
+    )
+
+    with transaction.atomic():
+        deleted = demo.demo_data_delete()
+
+    assert {label: deleted[label] for label in deleted if "scoring." in label} == {
+        "scoring.LeadScore": 300,
+        "scoring.LeadScoreHistory": 300,
+        "scoring.AccountScore": 0,
+        "scoring.RescoreChunk": 1,
+    }
+    assert (LeadScore.objects.count(), LeadScoreHistory.objects.count()) == (0, 0)
+    assert RescoreChunk.objects.count() == 0
+    assert ScoringModel.objects.filter(status="active").count() == 1

@@ -226,6 +226,11 @@ class Command(BaseCommand):
         self.stdout.write("Leads per stage:")
         for stage, count in summary.leads_per_stage.items():
             self.stdout.write(f"  {stage:<14}{count:>10,}")
+        if summary.scoring_model:
+            self.stdout.write(
+                f"Scored every lead under {summary.scoring_model}: "
+                f"{summary.mqls_from_scoring:,} became MQLs."
+            )
 
     def _write_logins(self) -> None:
         self.stdout.write(f"Demo logins at {LOGIN_URL}")

@@ -1,0 +1,215 @@
+"""Public web-form capture: a browser's form submission becomes a lead and a
+touchpoint of the form's kind.
+
+The HTTP side (origins, rate limit, size limits, honeypot) lives in
+``leads/api/forms.py``; this module holds the write and the origin rules the
+admin and the endpoint share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from leads.ingestion import MAX_JSON_BYTES, TouchpointIn, touchpoints_ingest
+from leads.models import Touchpoint, WebForm
+from leads.services import lead_update, lead_upsert
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body the public endpoint reads. A contact form is a few
+#: hundred bytes; 64 KB leaves room for long free-text answers while a flood of
+#: large bodies stays cheap to refuse (before parsing).
+FORM_MAX_BODY_BYTES = 65_536
+#: Budget for the form's extra fields in the touchpoint's properties. The rest
+#: of MAX_JSON_BYTES is kept for what capture adds (page URL, UTM keys, IP), so
+#: a submission accepted at the boundary is never refused by ingestion.
+FORM_FIELDS_MAX_BYTES = MAX_JSON_BYTES - 4_096
+#: Longest page URL kept; a longer Referer header is cut, not refused.
+PAGE_URL_MAX_LENGTH = 2_000
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+@dataclass
+class FormSubmission:
+    """One validated submission. Blank strings mean "not given"."""
+
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    job_title: str = ""
+    company: str = ""
+    phone: str = ""
+    country: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    page_url: str = ""
+    # The form's other fields, kept as given in the touchpoint's properties.
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+# Origins
+# ------------------------------------------------------------------------------
+
+
+def normalize_origin(raw: str) -> str:
+    """Return ``raw`` as an origin (``scheme://host[:port]``, lower-cased).
+
+    Raises ValidationError for anything else: another scheme than http(s), a
+    path, query, fragment or user name, or a missing host. A trailing slash is
+    tolerated and dropped, as browsers never send one in ``Origin``.
+    """
+    value = raw.strip()
+    candidate = value[:-1] if value.endswith("/") else value
+    try:
+        parts = urlsplit(candidate)
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(
+            f"{value} is not an origin; use scheme://host[:port], such as "
+            "https://www.example.com.",
+            code="invalid_origin",
+        ) from exc
+    if (
+        parts.scheme.lower() not in {"http", "https"}
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+        or "?" in candidate
+        or "#" in candidate
+    ):
+        raise ValidationError(
+            f"{value} is not an origin; use scheme://host[:port] with no path, "
+            "such as https://www.example.com.",
+            code="invalid_origin",
+        )
+    scheme = parts.scheme.lower()
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 address keeps its brackets, as in Origin
+        host = f"[{host}]"
+    # Browsers leave the scheme's default port out of Origin.
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def origin_allowed(form: WebForm, origin: str) -> bool:
+    """Whether a browser on ``origin`` may submit ``form`` (exact match).
+
+    Scheme and host compare without regard to letter case; ``null`` (sandboxed
+    frames, local files) and anything that is not an origin never match.
+    """
+    try:
+        wanted = normalize_origin(origin)
+    except ValidationError:
+        return False
+    allowed = set()
+    for line in form.origins:
+        try:
+            allowed.add(normalize_origin(line))
+        except ValidationError:
+            # The admin form refuses these; a row saved another way matches nothing.
+            continue
+    return wanted in allowed
+
+
+# The write
+# ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def form_submission_capture(
+    *,
+    form: WebForm,
+    data: FormSubmission,
+    ip: str | None,
+    now: dt.datetime | None = None,
+) -> Touchpoint:
+    """Create or update the lead by e-mail and record the form's touchpoint.
+
+    In one transaction: the lead is upserted (``lead_upsert``, which locks an
+    existing row) with the submitted person fields, blank ones never
+    overwriting stored values; ``company`` goes to ``attributes["company"]``
+    (a public form never creates or renames accounts: the account follows the
+    e-mail domain); UTM keys are set on the lead only when it has none yet
+    (first touch; every touchpoint keeps its own). Then one touchpoint of the
+    form's kind is ingested with ``source="form:<key>"``, the form's campaign
+    (else the campaign its UTM keys name, if any) and properties made of the
+    extra fields, ``page_url``, the UTM keys and the client ``ip``. The lead is
+    marked for a rescore and announced after commit.
+
+    Not idempotent: a second submission records a second touchpoint, as a
+    person who sends a form twice did so twice. Raises ValidationError with
+    field errors (nothing stored) for an address or value the services refuse.
+    """
+    at = now or timezone.now()
+    person = {
+        name: value
+        for name in ("first_name", "last_name", "job_title", "phone", "country")
+        if (value := getattr(data, name))
+    }
+    lead, created = lead_upsert(email=data.email, now=at, **person)
+    utm = {name: value for name in UTM_FIELDS if (value := getattr(data, name))}
+    later: dict[str, Any] = {}
+    if utm and not any(getattr(lead, name) for name in UTM_FIELDS):
+        later.update(utm)
+    if data.company and lead.attributes.get("company") != data.company:
+        later["attributes"] = {**lead.attributes, "company": data.company}
+    if later:
+        # The row is still locked by lead_upsert, so the read above is current.
+        lead_update(lead=lead, **later)
+
+    properties: dict[str, Any] = {**data.fields, **utm}
+    if data.page_url:
+        properties["page_url"] = data.page_url
+    if ip:
+        properties["ip"] = ip
+    campaign: dict[str, Any] = (
+        {"campaign_id": form.campaign_id}
+        if form.campaign_id is not None
+        else {
+            "utm_source": data.utm_source,
+            "utm_medium": data.utm_medium,
+            "utm_campaign": data.utm_campaign,
+        }
+    )
+    (outcome,) = touchpoints_ingest(
+        items=[
+            TouchpointIn(
+                kind=form.kind_id,
+                occurred_at=at,
+                lead_id=lead.id,
+                properties=properties,
+                **campaign,
+            )
+        ],
+        source=f"form:{form.key}",
+        now=at,
+    )
+    if outcome.status != "created":
+        # The boundary checks what ingestion checks; reaching this is a bug or
+        # a kind retired between the form lookup and now. Roll back the lead too.
+        raise ValidationError(outcome.errors or {"kind": ["Not recorded."]})
+    logger.info(
+        "form %s captured touchpoint %s for lead %s (%s)",
+        form.key,
+        outcome.touchpoint.id,
+        lead.id,
+        "new" if created else "known",
+    )
+    return outcome.touchpoint

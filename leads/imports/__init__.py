@@ -1,0 +1,13 @@
+"""CSV import of leads and touchpoints (HubSpot, Salesforce and Leadflow files).
+
+- ``presets``: the target fields, the column presets and the word tables
+  (lifecycle stages, sources, industries, countries) that turn another CRM's
+  values into ours. Pure data and pure functions.
+- ``reading``: decode a file, find its header, yield its records with line
+  numbers. File-level problems raise ``leads.exceptions.ImportFileError``.
+- ``rows``: validate one record against the mapping and return clean values,
+  or the reason it is rejected. Pure functions.
+- ``services``: the writes (create and start jobs, run them chunk by chunk).
+- ``selectors``: the reads that feed the import pages.
+- ``forms``: the upload and mapping forms of the browser pages.
+"""

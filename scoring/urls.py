@@ -1,0 +1,19 @@
+"""The scoring screens under /scoring/."""
+
+from django.urls import path
+
+from scoring import views
+
+app_name = "scoring"
+urlpatterns = [
+    path("", views.model_list, name="list"),
+    path("<int:pk>/", views.model_detail, name="detail"),
+    path("<int:pk>/progress/", views.model_progress, name="progress"),
+    path("<int:pk>/clone/", views.model_clone, name="clone"),
+    path("<int:pk>/settings/", views.model_settings, name="settings"),
+    path("<int:pk>/publish/", views.model_publish, name="publish"),
+    path("<int:pk>/rules/add/", views.rule_add, name="rule_add"),
+    path("<int:pk>/rules/reorder/", views.rules_reorder, name="rules_reorder"),
+    path("<int:pk>/rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
+    path("<int:pk>/rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
+]

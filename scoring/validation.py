@@ -1,0 +1,456 @@
+"""What makes a scoring rule or a model's settings valid, in words a marketer reads.
+
+Pure functions over plain values (the known touchpoint kinds are passed in),
+called by ``scoring.services`` before anything is stored. Each returns the
+fields normalised for storage, or raises ``ValidationError`` keyed by field
+name, so a form shows every message next to its field.
+
+A rule keeps only the fields its kind uses: a fit rule drops any touchpoint
+fields a form sent along (they were hidden on the page), an engagement rule
+drops its attribute condition, and a disqualifying rule stores 0 points.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from leads.ingestion import text_problem
+from scoring.engine import (
+    ACTIVITY_KINDS,
+    CENT,
+    CONDITION_KINDS,
+    DISQUALIFYING,
+    ENGAGEMENT,
+    FIT,
+    NEGATIVE,
+    OPERATORS,
+)
+from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS
+
+#: The fields a caller may give a rule (position is set by create and reorder).
+RULE_INPUT_FIELDS = (
+    "kind",
+    "label",
+    "points",
+    "attribute",
+    "operator",
+    "value",
+    "touchpoint_kind",
+    "property_name",
+    "property_operator",
+    "property_value",
+    "max_occurrences",
+    "lookback_days",
+    "half_life_days",
+)
+#: The settings of a model a draft may change.
+MODEL_INPUT_FIELDS = (
+    "mql_threshold",
+    "min_fit_score",
+    "default_half_life_days",
+    "grade_a_min",
+    "grade_b_min",
+    "grade_c_min",
+    "notes",
+)
+KINDS = (FIT, ENGAGEMENT, NEGATIVE, DISQUALIFYING)
+NUMERIC_OPERATORS = frozenset({"at_least", "at_most"})
+TEXT_OPERATORS = frozenset({"equals", "contains", "starts_with"})
+# Column limits of ScoringRule and ScoringModel (a longer value would be refused
+# by PostgreSQL with a server error instead of a message).
+LABEL_MAX = 200
+ATTRIBUTE_MAX = 100
+VALUE_TEXT_MAX = 500
+ONE_OF_MAX = 200
+NOTES_MAX = 10_000
+# DecimalField(max_digits=9, decimal_places=2) and PositiveIntegerField bounds.
+POINTS_LIMIT = Decimal("9999999.99")
+INTEGER_MAX = 2_147_483_647
+
+NO_VALUE = (None, "", [])
+
+
+def known_attribute(path: str) -> bool:
+    """Whether a fit or disqualifying rule may test ``path`` (see lead facts)."""
+    if path in LEAD_FACT_FIELDS or path == "email_domain":
+        return True
+    head, dot, rest = path.partition(".")
+    if not dot:
+        return False
+    if head == "account":
+        return rest in (*ACCOUNT_FACT_FIELDS, "score")
+    if head == "attributes":
+        return bool(rest.strip()) and rest == rest.strip()
+    return False
+
+
+def rule_clean(
+    fields: Mapping[str, Any], *, touchpoint_kinds: Collection[str]
+) -> dict[str, Any]:
+    """Every field of a rule (RULE_INPUT_FIELDS), checked and normalised.
+
+    Raises ValidationError with a message per bad field. Fields the rule's
+    kind does not use are cleared.
+    """
+    errors: dict[str, list[str]] = {}
+    kind = fields.get("kind")
+    if kind not in KINDS:
+        raise ValidationError(
+            {"kind": "Choose fit, engagement, negative or disqualifying."}
+        )
+    cleaned: dict[str, Any] = {
+        "kind": kind,
+        "label": "",
+        "points": Decimal(0),
+        "attribute": "",
+        "operator": "",
+        "value": None,
+        "touchpoint_kind": "",
+        "property_name": "",
+        "property_operator": "",
+        "property_value": None,
+        "max_occurrences": None,
+        "lookback_days": None,
+        "half_life_days": None,
+    }
+    _check(errors, cleaned, "label", lambda: _label(fields.get("label")))
+    if kind != DISQUALIFYING:
+        _check(errors, cleaned, "points", lambda: _points(kind, fields.get("points")))
+    if kind in CONDITION_KINDS:
+        _condition(errors, cleaned, fields)
+    if kind in ACTIVITY_KINDS:
+        _activity(errors, cleaned, fields, touchpoint_kinds)
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def model_settings_clean(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A model's settings (MODEL_INPUT_FIELDS), checked and normalised."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+
+    def threshold() -> Decimal:
+        value = _decimal(fields.get("mql_threshold"), "Enter the MQL threshold.")
+        if value < 0:
+            raise ValidationError("The MQL threshold cannot be negative.")
+        return value
+
+    def fit_minimum() -> Decimal | None:
+        value = fields.get("min_fit_score")
+        return None if value in NO_VALUE else _decimal(value, "")
+
+    _check(errors, cleaned, "mql_threshold", threshold)
+    _check(errors, cleaned, "min_fit_score", fit_minimum)
+    _check(
+        errors,
+        cleaned,
+        "default_half_life_days",
+        lambda: _whole_number(fields.get("default_half_life_days"), required=True),
+    )
+    for band in ("grade_a_min", "grade_b_min", "grade_c_min"):
+        _check(
+            errors,
+            cleaned,
+            band,
+            lambda band=band: _decimal(fields.get(band), "Enter a fit score."),
+        )
+    bands = [cleaned.get(f"grade_{g}_min") for g in "abc"]
+    if bands[0] is not None and bands[1] is not None and bands[1] >= bands[0]:
+        errors.setdefault("grade_b_min", []).append(
+            f"Grade B must start below grade A ({_plain(bands[0])})."
+        )
+    if bands[1] is not None and bands[2] is not None and bands[2] >= bands[1]:
+        errors.setdefault("grade_c_min", []).append(
+            f"Grade C must start below grade B ({_plain(bands[1])})."
+        )
+    _check(errors, cleaned, "notes", lambda: _notes(fields.get("notes")))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+# Parts of a rule
+# ------------------------------------------------------------------------------
+
+
+def _check(
+    errors: dict[str, list[str]],
+    cleaned: dict[str, Any],
+    name: str,
+    clean: Any,
+) -> None:
+    try:
+        cleaned[name] = clean()
+    except ValidationError as exc:
+        errors.setdefault(name, []).extend(exc.messages)
+
+
+def _label(value: Any) -> str:
+    label = _text(value, max_length=LABEL_MAX, what="label")
+    if not label:
+        raise ValidationError(
+            "Give the rule a label; people see it in every score breakdown."
+        )
+    return label
+
+
+def _points(kind: str, value: Any) -> Decimal:
+    points = _decimal(value, "Enter the points this rule gives.")
+    if kind == ENGAGEMENT and points <= 0:
+        raise ValidationError("An engagement rule adds points: enter a number above 0.")
+    if kind == NEGATIVE and points >= 0:
+        raise ValidationError(
+            "A negative rule takes points away: enter a number below 0, such as -10."
+        )
+    return points
+
+
+def _condition(
+    errors: dict[str, list[str]], cleaned: dict[str, Any], fields: Mapping[str, Any]
+) -> None:
+    def attribute() -> str:
+        path = _text(fields.get("attribute"), max_length=ATTRIBUTE_MAX, what="name")
+        if not path:
+            raise ValidationError("Choose the attribute this rule tests.")
+        if not known_attribute(path):
+            raise ValidationError(
+                f"“{path}” is not something a rule can test. Use a lead field "
+                "(such as seniority or country), email_domain, an account field "
+                "(such as account.industry) or attributes.<name>."
+            )
+        return path
+
+    _check(errors, cleaned, "attribute", attribute)
+    _check(errors, cleaned, "operator", lambda: _operator(fields.get("operator")))
+    if "operator" not in errors:
+        _check(
+            errors,
+            cleaned,
+            "value",
+            lambda: _value(cleaned["operator"], fields.get("value")),
+        )
+
+
+def _activity(
+    errors: dict[str, list[str]],
+    cleaned: dict[str, Any],
+    fields: Mapping[str, Any],
+    touchpoint_kinds: Collection[str],
+) -> None:
+    def touchpoint_kind() -> str:
+        code = _text(fields.get("touchpoint_kind"), max_length=40, what="kind")
+        if not code:
+            raise ValidationError("Choose the touchpoint kind this rule counts.")
+        if code not in touchpoint_kinds:
+            raise ValidationError(
+                f"“{code}” is not a touchpoint kind; choose one from the list."
+            )
+        return code
+
+    _check(errors, cleaned, "touchpoint_kind", touchpoint_kind)
+    name = fields.get("property_name")
+    operator = fields.get("property_operator")
+    value = fields.get("property_value")
+    # A property condition is all or nothing: a half-filled one is a mistake,
+    # not "no condition".
+    if name not in NO_VALUE or operator not in NO_VALUE or value not in NO_VALUE:
+
+        def property_name() -> str:
+            text = _text(name, max_length=ATTRIBUTE_MAX, what="name")
+            if not text:
+                raise ValidationError(
+                    "Name the property to test (such as url), or leave the whole "
+                    "property condition empty."
+                )
+            # The bulk path reads top-level keys of the properties document
+            # only, so a dotted name would score differently on each path.
+            if "." in text:
+                raise ValidationError(
+                    "Use a top-level property name such as url; names with dots "
+                    "(nested properties) are not supported."
+                )
+            return text
+
+        _check(errors, cleaned, "property_name", property_name)
+        _check(
+            errors,
+            cleaned,
+            "property_operator",
+            lambda: _operator(operator, what="the property"),
+        )
+        if "property_operator" not in errors:
+            _check(
+                errors,
+                cleaned,
+                "property_value",
+                lambda: _value(cleaned["property_operator"], value),
+            )
+    for name in ("max_occurrences", "lookback_days", "half_life_days"):
+        _check(errors, cleaned, name, lambda name=name: _whole_number(fields.get(name)))
+
+
+def _operator(value: Any, *, what: str = "the attribute") -> str:
+    if value in NO_VALUE:
+        raise ValidationError(f"Choose how to compare {what}.")
+    if value not in OPERATORS:
+        raise ValidationError(
+            f"“{value}” is not a comparison; choose one from the list."
+        )
+    return value
+
+
+def _value(operator: str, value: Any) -> Any:
+    """The comparison value in the shape the engine expects for ``operator``."""
+    if operator == "is_empty":
+        return None
+    if operator == "one_of":
+        options = _items(value)
+        if not options:
+            raise ValidationError("Enter at least one option, separated by commas.")
+        if len(options) > ONE_OF_MAX:
+            raise ValidationError(f"Enter at most {ONE_OF_MAX} options.")
+        return [_scalar(option) for option in options]
+    if operator == "between":
+        bounds = _items(value)
+        numbers = [_json_number(b) for b in bounds]
+        if len(bounds) != 2 or None in numbers:
+            raise ValidationError(
+                "Enter two numbers separated by a comma, lower first "
+                "(such as 200, 5000)."
+            )
+        low, high = numbers
+        if Decimal(str(low)) > Decimal(str(high)):
+            raise ValidationError(
+                f"The lower number comes first: {_plain(high)}, {_plain(low)}."
+            )
+        return [low, high]
+    if operator in NUMERIC_OPERATORS:
+        number = _json_number(value)
+        if number is None:
+            raise ValidationError("Enter a number, such as 500.")
+        return number
+    if value in NO_VALUE:
+        raise ValidationError("Enter the value to compare with.")
+    if isinstance(value, list | dict):
+        raise ValidationError("Enter one value, not a list.")
+    if operator == "matches":
+        pattern = _text(value, max_length=VALUE_TEXT_MAX, what="pattern")
+        try:
+            re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise ValidationError(
+                f"This is not a valid regular expression ({exc})."
+            ) from exc
+        return pattern
+    scalar = _scalar(value)
+    if scalar == "":
+        raise ValidationError("Enter the value to compare with.")
+    return scalar
+
+
+def _items(value: Any) -> list[Any]:
+    """A list as given, or the comma-separated parts of a text, blanks dropped."""
+    if isinstance(value, list | tuple):
+        items = list(value)
+    elif isinstance(value, str):
+        items = value.split(",")
+    elif value is None:
+        items = []
+    else:
+        items = [value]
+    return [i for i in items if not (isinstance(i, str) and not i.strip())]
+
+
+def _scalar(value: Any) -> str | int | float | bool:
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Decimal):
+        number = _json_number(value)
+        if number is not None:
+            return number
+    if isinstance(value, str):
+        return _text(value, max_length=VALUE_TEXT_MAX, what="value")
+    raise ValidationError("Enter text or a number.")
+
+
+def _json_number(value: Any) -> int | float | None:
+    """A finite number as JSON can hold it (int when whole), or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _decimal(value: Any, required_message: str) -> Decimal:
+    if value in NO_VALUE:
+        raise ValidationError(required_message or "Enter a number.")
+    if isinstance(value, bool):
+        raise ValidationError("Enter a number.")
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationError("Enter a number.") from None
+    if not number.is_finite():
+        raise ValidationError("Enter a number.")
+    if abs(number) > POINTS_LIMIT:
+        raise ValidationError("Enter a number between -9,999,999.99 and 9,999,999.99.")
+    rounded = number.quantize(CENT)
+    if rounded != number:
+        raise ValidationError("Use at most two decimals.")
+    return rounded
+
+
+def _whole_number(value: Any, *, required: bool = False) -> int | None:
+    if value in NO_VALUE:
+        if required:
+            raise ValidationError("Enter a whole number of days, 1 or more.")
+        return None
+    if isinstance(value, bool):
+        raise ValidationError("Enter a whole number of 1 or more.")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationError("Enter a whole number of 1 or more.") from None
+    if number < 1:
+        message = "Enter a whole number of 1 or more"
+        raise ValidationError(message + ("." if required else ", or leave it empty."))
+    if number > INTEGER_MAX:
+        raise ValidationError(f"Enter at most {INTEGER_MAX:,}.")
+    return number
+
+
+def _text(value: Any, *, max_length: int, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = str(value)
+    text = value.strip()
+    if problem := text_problem(text):
+        raise ValidationError(problem)
+    if len(text) > max_length:
+        raise ValidationError(
+            f"Keep the {what} to {max_length} characters or fewer (it has {len(text)})."
+        )
+    return text
+
+
+def _notes(value: Any) -> str:
+    if value is None:
+        return ""
+    return _text(value, max_length=NOTES_MAX, what="notes")
+
+
+def _plain(number: Any) -> str:
+    """60.00 -> "60", 2.50 -> "2.5": numbers as people write them."""
+    return format(Decimal(str(number)).normalize(), "f")

@@ -1,0 +1,1488 @@
+"""REST API v1 of leads and touchpoints: contract, validation, permissions, races."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+import leads.ingestion
+import leads.services
+from crm.roles import ADMIN, MARKETING, SALES, SDR
+from leads.models import Account, Lead, Touchpoint
+from leads.signals import leads_changed
+from tests.factories import (
+    AccountFactory,
+    CampaignFactory,
+    LeadFactory,
+    TouchpointFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+LEADS = "/api/v1/leads/"
+TOUCHPOINTS = "/api/v1/touchpoints/"
+BATCH = "/api/v1/touchpoints/batch/"
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+
+def token_client(user: Any) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def marketer() -> Any:
+    return UserFactory(username="maya", roles=[MARKETING])
+
+
+@pytest.fixture
+def api(marketer: Any) -> APIClient:
+    return token_client(marketer)
+
+
+@pytest.fixture
+def changed() -> Any:
+    """Every ``leads_changed`` the code sends, as the list of its lead_ids."""
+    calls: list[list[int]] = []
+
+    def receiver(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+        calls.append(lead_ids)
+
+    leads_changed.connect(receiver, dispatch_uid="tests.api.changed")
+    yield calls
+    leads_changed.disconnect(dispatch_uid="tests.api.changed")
+
+
+def nothing_stored() -> tuple[int, int, int]:
+    return Lead.objects.count(), Account.objects.count(), Touchpoint.objects.count()
+
+
+# Leads: create or update by e-mail
+# ------------------------------------------------------------------------------
+
+
+def test_post_new_email_creates_the_lead_with_its_account(api):
+    response = api.post(
+        LEADS,
+        {
+            "email": " Grace@Northwind-Labs.example ",
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "job_title": "VP of Engineering",
+            "country": "de",
+            "attributes": {"plan": "trial", "seats": 12},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    body = response.json()
+    assert body["id"] == lead.id
+    assert body["email"] == "Grace@northwind-labs.example"
+    assert (body["first_name"], body["last_name"]) == ("Grace", "Hopper")
+    assert (body["seniority"], body["department"]) == ("vp", "engineering")
+    assert (body["country"], body["region"]) == ("DE", "europe")
+    assert body["stage"] == "lead"
+    assert body["owner"] is None
+    assert body["attributes"] == {"plan": "trial", "seats": 12}
+    assert body["score"] == "0.00"
+    assert body["account"] == {
+        "id": lead.account_id,
+        "name": "Northwind Labs",
+        "domain": "northwind-labs.example",
+        "industry": "",
+        "employee_count": None,
+        "country": "",
+    }
+
+
+@pytest.mark.parametrize(
+    "sent", ["ada@acme.example", "ADA@ACME.EXAMPLE", "Ada@Acme.Example"]
+)
+def test_post_known_email_in_any_letter_case_updates_that_lead(api, sent):
+    lead = LeadFactory(email="Ada@acme.example", first_name="Ada", job_title="")
+
+    response = api.post(
+        LEADS, {"email": sent, "job_title": "Head of Marketing"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["id"] == lead.id
+    lead.refresh_from_db()
+    assert Lead.objects.count() == 1
+    assert lead.email == "Ada@acme.example"
+    assert (lead.first_name, lead.job_title) == ("Ada", "Head of Marketing")
+    assert lead.seniority == "director"
+
+
+def test_post_account_object_creates_and_links_the_account(api):
+    response = api.post(
+        LEADS,
+        {
+            "email": "ops@gmail.com",
+            "account": {
+                "domain": "www.Initech.example",
+                "name": "Initech",
+                "industry": "software",
+                "employee_count": 120,
+                "annual_revenue": "2500000.00",
+                "country": "us",
+            },
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    account = Account.objects.get()
+    assert (account.domain, account.name, account.country) == (
+        "initech.example",
+        "Initech",
+        "US",
+    )
+    assert (account.industry, account.employee_count) == ("software", 120)
+    assert account.annual_revenue == Decimal("2500000.00")
+    assert Lead.objects.get().account_id == account.id
+    assert response.json()["account"]["id"] == account.id
+
+
+def test_post_account_object_updates_the_account_with_that_domain(api):
+    account = AccountFactory(name="Old name", domain="initech.example")
+
+    response = api.post(
+        LEADS,
+        {
+            "email": "a@initech.example",
+            "account": {"domain": "INITECH.example", "name": "Initech"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    account.refresh_from_db()
+    assert account.name == "Initech"
+    assert Account.objects.count() == 1
+    assert Lead.objects.get().account_id == account.id
+
+
+DEEP: dict[str, Any] = {}
+_level = DEEP
+for _ in range(10):
+    _level["a"] = {}
+    _level = _level["a"]
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({}, {"email": ["This field is required."]}),
+        ({"email": "not-an-address"}, {"email": ["Enter a valid e-mail address."]}),
+        ({"email": ["a@b.example"]}, {"email": ["Not a valid string."]}),
+        (
+            {"email": "a\x00@b.example"},
+            {"email": ["Remove the NUL character (\\u0000); it cannot be stored."]},
+        ),
+        (
+            {"email": "a@b.example", "first_name": "Ad\x00a"},
+            {
+                "first_name": [
+                    "Remove the NUL character (\\u0000); it cannot be stored."
+                ]
+            },
+        ),
+        (
+            {"email": "a@b.example", "first_name": "x" * 101},
+            {"first_name": ["Ensure this field has no more than 100 characters."]},
+        ),
+        (
+            {"email": "a@b.example", "do_not_email": "maybe"},
+            {"do_not_email": ["Must be a valid boolean."]},
+        ),
+        (
+            {"email": "a@b.example", "country": "ZZ"},
+            {
+                "country": [
+                    "ZZ is not an ISO 3166 two-letter country code (e.g. US, DE)."
+                ]
+            },
+        ),
+        (
+            {"email": "a@b.example", "seniority_override": "emperor"},
+            {"seniority_override": ['"emperor" is not a valid choice.']},
+        ),
+        (
+            {"email": "a@b.example", "owner": "nobody"},
+            {"owner": ["Object with username=nobody does not exist."]},
+        ),
+        (
+            {"email": "a@b.example", "attributes": ["a", "list"]},
+            {"attributes": ['Send a JSON object such as {"key": "value"}.']},
+        ),
+        (
+            {"email": "a@b.example", "attributes": {"k": "v\x00"}},
+            {
+                "attributes": [
+                    "Remove the NUL character (\\u0000); it cannot be stored."
+                ]
+            },
+        ),
+        (
+            {"email": "a@b.example", "attributes": DEEP},
+            {"attributes": ["Nest objects at most 10 levels deep."]},
+        ),
+        (
+            {"email": "a@b.example", "attributes": {"blob": "x" * 20_000}},
+            {
+                "attributes": [
+                    "Keep it under 16,384 bytes of JSON (this one has 20,011)."
+                ]
+            },
+        ),
+        (
+            {"email": "a@b.example", "account": {}},
+            {
+                "account": {
+                    "non_field_errors": ["Give the account's domain or its name."]
+                }
+            },
+        ),
+        (
+            {"email": "a@b.example", "account": {"domain": "not a domain"}},
+            {
+                "account": {
+                    "domain": [
+                        "Enter a domain name such as example.com (letters, digits and "
+                        "hyphens, at most 63 characters between dots)."
+                    ]
+                }
+            },
+        ),
+        (
+            {
+                "email": "a@b.example",
+                "account": {"domain": "b.example", "employee_count": -1},
+            },
+            {
+                "account": {
+                    "employee_count": [
+                        "Ensure this value is greater than or equal to 0."
+                    ]
+                }
+            },
+        ),
+        (
+            {"email": "a@b.example", "account": "b.example"},
+            {
+                "account": {
+                    "non_field_errors": [
+                        "Invalid data. Expected a dictionary, but got str."
+                    ]
+                }
+            },
+        ),
+    ],
+)
+def test_post_bad_lead_input_is_refused_with_field_errors_and_nothing_stored(
+    api, body, errors
+):
+    response = api.post(LEADS, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert nothing_stored() == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "detail"),
+    [
+        (
+            '{"email": ',
+            "application/json",
+            400,
+            "JSON parse error - Expecting value: line 1 column 11 (char 10)",
+        ),
+        ("[1, 2]", "application/json", 400, None),
+        (
+            '{"email": "a@b.example"}',
+            "text/plain",
+            415,
+            'Unsupported media type "text/plain" in request.',
+        ),
+        (
+            "email=a%40b.example",
+            "application/x-www-form-urlencoded",
+            415,
+            'Unsupported media type "application/x-www-form-urlencoded" in request.',
+        ),
+    ],
+)
+def test_post_that_is_not_a_json_object_is_refused(
+    api, raw, content_type, status, detail
+):
+    response = api.generic("POST", LEADS, raw, content_type=content_type)
+
+    assert response.status_code == status
+    if detail is not None:
+        assert response.json() == {"detail": detail}
+    else:
+        assert response.json() == {
+            "non_field_errors": ["Invalid data. Expected a dictionary, but got list."]
+        }
+    assert nothing_stored() == (0, 0, 0)
+
+
+@pytest.mark.parametrize("path", [LEADS, TOUCHPOINTS, BATCH])
+def test_body_over_the_upload_limit_is_refused_with_413(api, path):
+    blob = "x" * (10 * 1024 * 1024)
+    raw = json.dumps({"email": "a@b.example", "attributes": {"blob": blob}})
+
+    response = api.generic("POST", path, raw, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The request body is too large; send a smaller batch."
+    }
+    assert nothing_stored() == (0, 0, 0)
+
+
+# Leads: read, list, change
+# ------------------------------------------------------------------------------
+
+
+def test_get_one_lead(api):
+    owner = UserFactory(username="sam", roles=[SDR])
+    lead = LeadFactory(email="one@acme.example", owner=owner, score=Decimal("12.5"))
+
+    response = api.get(f"{LEADS}{lead.id}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["email"], body["owner"]) == (
+        lead.id,
+        "one@acme.example",
+        "sam",
+    )
+    assert body["score"] == "12.50"
+
+
+@pytest.mark.parametrize("path", ["999999/", "99999999999999999999999/", "abc/"])
+def test_get_unknown_lead_is_404(api, path):
+    assert api.get(f"{LEADS}{path}").status_code == 404
+
+
+def test_erased_lead_is_not_served(api):
+    lead = LeadFactory(erased_at=T0)
+    assert api.get(f"{LEADS}{lead.id}/").status_code == 404
+    assert api.get(LEADS).json()["results"] == []
+
+
+def test_patch_changes_fields_and_derived_ones(
+    api, changed, django_capture_on_commit_callbacks
+):
+    lead = LeadFactory(email="p@acme.example", job_title="Intern", country="US")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.patch(
+            f"{LEADS}{lead.id}/",
+            {"job_title": "Chief Marketing Officer", "country": "fr"},
+            format="json",
+        )
+
+    assert response.status_code == 200
+    lead.refresh_from_db()
+    assert (lead.job_title, lead.seniority, lead.department) == (
+        "Chief Marketing Officer",
+        "executive",
+        "marketing",
+    )
+    assert (lead.country, lead.region) == ("FR", "europe")
+    assert response.json()["job_title"] == "Chief Marketing Officer"
+    assert changed == [[lead.id]]
+
+
+def test_patch_cannot_change_the_email(api):
+    lead = LeadFactory(email="keep@acme.example", first_name="Ada")
+
+    response = api.patch(
+        f"{LEADS}{lead.id}/",
+        {"email": "other@acme.example", "first_name": "Eve"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "email": ["The e-mail identifies the lead and cannot be changed."]
+    }
+    lead.refresh_from_db()
+    assert (lead.email, lead.first_name) == ("keep@acme.example", "Ada")
+
+
+def test_patch_bad_value_changes_nothing(api):
+    lead = LeadFactory(country="US", first_name="Ada")
+
+    response = api.patch(
+        f"{LEADS}{lead.id}/", {"first_name": "Eve", "country": "XX"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "country": ["XX is not an ISO 3166 two-letter country code (e.g. US, DE)."]
+    }
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.country) == ("Ada", "US")
+
+
+def test_patch_unknown_lead_is_404(api):
+    assert api.patch(f"{LEADS}424242/", {}, format="json").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_leads_cannot_be_replaced_or_deleted(method):
+    client = token_client(UserFactory(roles=[ADMIN], is_superuser=True))
+    lead = LeadFactory()
+
+    response = getattr(client, method)(f"{LEADS}{lead.id}/", {}, format="json")
+
+    assert response.status_code == 405
+    assert Lead.objects.filter(id=lead.id).exists()
+
+
+@pytest.fixture
+def listed() -> dict[str, Lead]:
+    """Five leads that differ in every filtered attribute."""
+    sdr = UserFactory(username="sam", roles=[SDR])
+    rep = UserFactory(username="rita", roles=[SALES])
+    acme = AccountFactory(name="Acme Robotics", domain="acme.example")
+    return {
+        "ada": LeadFactory(
+            email="ada@acme.example",
+            first_name="Ada",
+            last_name="Lovelace",
+            account=acme,
+            country="GB",
+            stage="mql",
+            owner=sdr,
+            score=Decimal("80.00"),
+            created_at=dt.datetime(2026, 1, 10, tzinfo=dt.UTC),
+        ),
+        "bob": LeadFactory(
+            email="bob@builder.example",
+            first_name="Bob",
+            last_name="Builder",
+            country="US",
+            stage="sal",
+            owner=rep,
+            score=Decimal("55.50"),
+            created_at=dt.datetime(2026, 1, 20, tzinfo=dt.UTC),
+        ),
+        "cy": LeadFactory(
+            email="cy@gmail.com",
+            first_name="Cy",
+            last_name="Twombly",
+            country="US",
+            stage="lead",
+            score=Decimal("10.00"),
+            created_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC),
+        ),
+        "dee": LeadFactory(
+            email="dee@acme.example",
+            first_name="Dee",
+            last_name="Dee",
+            account=acme,
+            country="DE",
+            stage="mql",
+            score=Decimal("55.50"),
+            created_at=dt.datetime(2026, 2, 15, tzinfo=dt.UTC),
+        ),
+        "eve": LeadFactory(
+            email="eve@evil.example",
+            first_name="Eve",
+            last_name="Smith",
+            country="FR",
+            stage="disqualified",
+            score=Decimal("-5.00"),
+            created_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["eve", "dee", "cy", "bob", "ada"]),
+        ("stage=mql", ["dee", "ada"]),
+        ("stage=mql&stage=sal", ["dee", "bob", "ada"]),
+        ("owner=sam", ["ada"]),
+        ("country=us", ["cy", "bob"]),
+        ("score_min=55.5", ["dee", "bob", "ada"]),
+        ("score_max=10", ["eve", "cy"]),
+        ("score_min=10&score_max=55.5", ["dee", "cy", "bob"]),
+        ("created_after=2026-01-20T00:00:00Z", ["eve", "dee", "cy", "bob"]),
+        ("created_before=2026-02-01T00:00:00%2B00:00", ["bob", "ada"]),
+        (
+            "created_after=2026-01-15T00:00:00Z&created_before=2026-02-15T00:00:00Z",
+            ["cy", "bob"],
+        ),
+        ("q=acme", ["dee", "ada"]),
+        ("q=ROBOTICS", ["dee", "ada"]),
+        ("q=ada%20lovelace", ["ada"]),
+        ("q=twombly", ["cy"]),
+        ("q=builder.example", ["bob"]),
+        ("stage=mql&country=GB&q=ada", ["ada"]),
+    ],
+)
+def test_list_filters(api, listed, query, expected):
+    response = api.get(f"{LEADS}?{query}")
+
+    assert response.status_code == 200
+    emails = [row["email"] for row in response.json()["results"]]
+    assert emails == [listed[name].email for name in expected]
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        (
+            "stage=nope",
+            {
+                "stage": [
+                    "Select a valid choice. nope is not one of the available choices."
+                ]
+            },
+        ),
+        ("score_min=abc", {"score_min": ["Enter a number."]}),
+        ("created_after=yesterday", {"created_after": ["Enter a valid date/time."]}),
+        (
+            "created_after=0001-01-01T00:00:00%2B05:00",
+            {
+                "created_after": [
+                    "Enter a date and time between the years 1 and 9999 (UTC)."
+                ]
+            },
+        ),
+        (
+            "created_before=9999-12-31T23:59:59-05:00",
+            {
+                "created_before": [
+                    "Enter a date and time between the years 1 and 9999 (UTC)."
+                ]
+            },
+        ),
+        ("q=%00", {"q": ["Null characters are not allowed."]}),
+    ],
+)
+def test_list_bad_filter_is_400(api, query, errors):
+    response = api.get(f"{LEADS}?{query}")
+
+    assert response.status_code == 400
+    assert response.json() == errors
+
+
+def _walk(api: APIClient, url: str, key: str) -> list[list[int]]:
+    pages = []
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200
+        body = response.json()
+        pages.append([row["id"] for row in body["results"]])
+        url = body[key]
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("ordering", "key"),
+    [
+        ("", lambda lead: (-lead.created_at.timestamp(), -lead.id)),
+        ("-score", lambda lead: (-lead.score, -lead.id)),
+        ("score", lambda lead: (lead.score, lead.id)),
+        ("last_name", lambda lead: (lead.last_name, lead.id)),
+        (
+            "-stage_changed_at",
+            lambda lead: (
+                lead.stage_changed_at is None,
+                -(lead.stage_changed_at or T0).timestamp(),
+                -lead.id,
+            ),
+        ),
+    ],
+)
+def test_cursor_pages_visit_every_lead_once_in_order_both_ways(api, ordering, key):
+    # Ties everywhere: equal scores, equal names, equal times, and NULLs.
+    for i in range(11):
+        LeadFactory(
+            score=Decimal(i % 3),
+            last_name=f"Name{i % 2}",
+            created_at=T0 + dt.timedelta(days=i % 4),
+            stage_changed_at=None if i % 5 == 0 else T0 + dt.timedelta(hours=i % 3),
+        )
+    expected = [lead.id for lead in sorted(Lead.objects.all(), key=key)]
+
+    forward = _walk(api, f"{LEADS}?page_size=3&ordering={ordering}", "next")
+
+    assert [len(page) for page in forward] == [3, 3, 3, 2]
+    assert [i for page in forward for i in page] == expected
+    last = api.get(f"{LEADS}?page_size=3&ordering={ordering}")
+    for _ in range(3):
+        last = api.get(last.json()["next"])
+    backward = _walk(api, last.json()["previous"], "previous")
+    assert backward == forward[-2::-1]
+
+
+def test_cursor_of_another_ordering_or_tampered_is_404(api):
+    LeadFactory.create_batch(3)
+    next_url = api.get(f"{LEADS}?page_size=1&ordering=-score").json()["next"]
+    cursor = parse_qs(urlsplit(next_url).query)["cursor"][0]
+
+    assert (
+        api.get(f"{LEADS}?page_size=1&ordering=-score&cursor={cursor}").status_code
+        == 200
+    )
+    assert (
+        api.get(f"{LEADS}?page_size=1&ordering=score&cursor={cursor}").status_code
+        == 404
+    )
+    for bad in ["abc", "eyJzIjoiLXNjb3JlIn0", "cD0yMDI2"]:
+        response = api.get(f"{LEADS}?cursor={bad}")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_list_page_costs_a_fixed_number_of_queries(api, django_assert_num_queries):
+    owner = UserFactory(roles=[SDR])
+    for i in range(30):
+        LeadFactory(owner=owner, account=AccountFactory(), score=Decimal(i))
+    api.get(LEADS)  # warm the token and permission lookups' code paths
+
+    with django_assert_num_queries(4):
+        response = api.get(f"{LEADS}?ordering=-score&stage=lead")
+
+    assert len(response.json()["results"]) == 30
+
+
+# Touchpoints: one at a time
+# ------------------------------------------------------------------------------
+
+
+def test_post_touchpoint_stores_it_and_marks_the_lead(
+    api, changed, django_capture_on_commit_callbacks
+):
+    lead = LeadFactory()
+    campaign = CampaignFactory(
+        utm_source="news", utm_medium="email", utm_campaign="spring"
+    )
+    before = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            TOUCHPOINTS,
+            {
+                "lead": lead.id,
+                "kind": "page_view",
+                "occurred_at": "2026-01-06T10:00:00+01:00",
+                "campaign": campaign.id,
+                "properties": {"url": "https://leadflow.test/pricing"},
+                "external_id": "evt-1",
+            },
+            format="json",
+        )
+
+    assert response.status_code == 201
+    touchpoint = Touchpoint.objects.get()
+    assert response.json() == {
+        "id": touchpoint.id,
+        "lead": lead.id,
+        "kind": "page_view",
+        "occurred_at": "2026-01-06T09:00:00Z",
+        "campaign": campaign.id,
+        "properties": {"url": "https://leadflow.test/pricing"},
+        "source": "api",
+        "external_id": "evt-1",
+        "received_at": response.json()["received_at"],
+    }
+    assert touchpoint.received_at >= before
+    assert changed == [[lead.id]]
+
+
+def test_repeated_external_id_answers_200_with_the_stored_touchpoint(api):
+    lead = LeadFactory()
+    first = api.post(
+        TOUCHPOINTS,
+        {
+            "lead": lead.id,
+            "kind": "email_open",
+            "external_id": "evt-7",
+            "properties": {"n": 1},
+        },
+        format="json",
+    )
+    lead.refresh_from_db()
+    mark = lead.rescore_requested_at
+
+    again = api.post(
+        TOUCHPOINTS,
+        {
+            "lead": lead.id,
+            "kind": "demo_request",
+            "external_id": "evt-7",
+            "properties": {"n": 2},
+        },
+        format="json",
+    )
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    stored = Touchpoint.objects.get()
+    assert (stored.kind_id, stored.properties) == ("email_open", {"n": 1})
+    lead.refresh_from_db()
+    assert lead.rescore_requested_at == mark
+
+
+def test_post_touchpoint_by_unknown_email_creates_the_lead(api):
+    AccountFactory(name="Globex", domain="globex.example")
+
+    response = api.post(
+        TOUCHPOINTS,
+        {"lead_email": "Hank@GLOBEX.example", "kind": "form_submit"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert (lead.email, lead.stage, lead.account.name) == (
+        "Hank@globex.example",
+        "lead",
+        "Globex",
+    )
+    assert response.json()["lead"] == lead.id
+    assert lead.rescore_requested_at is not None
+
+
+def test_post_touchpoint_by_known_email_in_other_case_uses_that_lead(api):
+    lead = LeadFactory(email="Known@acme.example")
+
+    response = api.post(
+        TOUCHPOINTS, {"lead_email": "known@ACME.EXAMPLE", "kind": "chat"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["lead"] == lead.id
+    assert Lead.objects.count() == 1
+
+
+def test_campaign_by_utm_keys(api):
+    lead = LeadFactory()
+    campaign = CampaignFactory(
+        utm_source="news", utm_medium="email", utm_campaign="spring"
+    )
+    utm = {"utm_source": "news", "utm_medium": "email", "utm_campaign": "spring"}
+
+    known = api.post(
+        TOUCHPOINTS,
+        {"lead": lead.id, "kind": "email_click", "campaign": utm},
+        format="json",
+    )
+    unknown = api.post(
+        TOUCHPOINTS,
+        {
+            "lead": lead.id,
+            "kind": "email_click",
+            "campaign": {"utm_campaign": "autumn"},
+        },
+        format="json",
+    )
+
+    assert (known.status_code, known.json()["campaign"]) == (201, campaign.id)
+    # A campaign may be set up after its first clicks: stored without one.
+    assert (unknown.status_code, unknown.json()["campaign"]) == (201, None)
+
+
+def _future(minutes: int) -> str:
+    return (timezone.now() + dt.timedelta(minutes=minutes)).isoformat()
+
+
+UNKNOWN_FAX = (
+    "Unknown touchpoint kind 'fax'; use one of: cart_add, chat, content_download, "
+    "demo_request, email_bounce, email_click, email_open, form_submit, page_view, "
+    "trial_signup, unsubscribe, webinar_attended, webinar_registered."
+)
+NOT_A_TIME = "Not a valid date and time; use ISO 8601 such as 2026-03-01T09:30:00Z."
+BEFORE_2000 = "This time is before the year 2000; check it."
+
+
+@pytest.mark.parametrize(
+    ("extra", "errors"),
+    [
+        (
+            {"kind": "fax"},
+            {"kind": [UNKNOWN_FAX]},
+        ),
+        ({"kind": ""}, {"kind": ["This field may not be blank."]}),
+        (
+            {"occurred_at": _future(6)},
+            {
+                "occurred_at": [
+                    "This time is in the future; send when it happened (at most 5 "
+                    "minutes ahead of the server)."
+                ]
+            },
+        ),
+        (
+            {"occurred_at": "2026-01-06T10:00:00"},
+            {
+                "occurred_at": [
+                    "Give a time zone offset, e.g. 2026-03-01T09:30:00Z or +01:00."
+                ]
+            },
+        ),
+        ({"occurred_at": "0000-01-01T10:00:00Z"}, {"occurred_at": [NOT_A_TIME]}),
+        ({"occurred_at": "2026-02-30T10:00:00Z"}, {"occurred_at": [NOT_A_TIME]}),
+        ({"occurred_at": "2026-01-06T10:00:00+25:00"}, {"occurred_at": [NOT_A_TIME]}),
+        ({"occurred_at": "0001-01-01T00:00:00+05:00"}, {"occurred_at": [BEFORE_2000]}),
+        ({"occurred_at": "1999-12-31T23:59:59Z"}, {"occurred_at": [BEFORE_2000]}),
+        (
+            {"occurred_at": 1767690000},
+            {"occurred_at": ["Send an ISO 8601 string such as 2026-03-01T09:30:00Z."]},
+        ),
+        ({"campaign": 424242}, {"campaign": ["There is no campaign with id 424242."]}),
+        ({"campaign": 2**70}, {"campaign": [f"There is no campaign with id {2**70}."]}),
+        (
+            {"campaign": "spring"},
+            {
+                "campaign": [
+                    "Give a campaign id or an object with utm_source, utm_medium "
+                    "and utm_campaign."
+                ]
+            },
+        ),
+        (
+            {"properties": {"blob": "x" * 17_000}},
+            {
+                "properties": [
+                    "Keep it under 16,384 bytes of JSON (this one has 17,011)."
+                ]
+            },
+        ),
+        (
+            {"properties": "url=x"},
+            {"properties": ['Send a JSON object such as {"key": "value"}.']},
+        ),
+        (
+            {"properties": {"url": "a\x00b"}},
+            {
+                "properties": [
+                    "Remove the NUL character (\\u0000); it cannot be stored."
+                ]
+            },
+        ),
+        (
+            {"external_id": "x" * 201},
+            {"external_id": ["Ensure this field has no more than 200 characters."]},
+        ),
+        ({"external_id": "   "}, {"external_id": ["This field may not be blank."]}),
+        (
+            {"lead_email": "a@b.example"},
+            {"lead": ["Give either lead (an id) or lead_email."]},
+        ),
+    ],
+)
+def test_bad_touchpoint_is_refused_and_nothing_stored(api, extra, errors):
+    lead = LeadFactory()
+    mark = lead.rescore_requested_at
+
+    response = api.post(
+        TOUCHPOINTS, {"lead": lead.id, "kind": "page_view", **extra}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert (Lead.objects.count(), Touchpoint.objects.count()) == (1, 0)
+    lead.refresh_from_db()
+    assert lead.rescore_requested_at == mark
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"kind": "chat"}, {"lead": ["Give either lead (an id) or lead_email."]}),
+        (
+            {"lead": 424242, "kind": "chat"},
+            {"lead": ["There is no lead with id 424242."]},
+        ),
+        (
+            {"lead": 2**63, "kind": "chat"},
+            {
+                "lead": [
+                    "Ensure this value is less than or equal to 9223372036854775807."
+                ]
+            },
+        ),
+        (
+            {"lead": 0, "kind": "chat"},
+            {"lead": ["Ensure this value is greater than or equal to 1."]},
+        ),
+        ({"lead": True, "kind": "chat"}, {"lead": ["A valid integer is required."]}),
+        (
+            {"lead_email": "nobody", "kind": "chat"},
+            {"lead_email": ["Enter a valid e-mail address."]},
+        ),
+        ({"lead_email": "new@b.example", "kind": "fax"}, None),
+    ],
+)
+def test_touchpoint_without_a_usable_lead_is_refused(api, body, errors):
+    response = api.post(TOUCHPOINTS, body, format="json")
+
+    assert response.status_code == 400
+    if errors is not None:
+        assert response.json() == errors
+    # An invalid item stores nothing, not even the lead for its e-mail.
+    assert nothing_stored() == (0, 0, 0)
+
+
+def test_touchpoint_within_clock_skew_is_accepted(api):
+    lead = LeadFactory()
+    response = api.post(
+        TOUCHPOINTS,
+        {"lead": lead.id, "kind": "chat", "occurred_at": _future(4)},
+        format="json",
+    )
+    assert response.status_code == 201
+
+
+def test_offsets_beyond_postgresqls_range_are_taken_in_utc(api):
+    # ISO 8601 allows -23:25; PostgreSQL refuses offsets beyond 15:59.
+    lead = LeadFactory(created_at=dt.datetime(2026, 1, 7, 9, 0, tzinfo=dt.UTC))
+
+    stored = api.post(
+        TOUCHPOINTS,
+        {"lead": lead.id, "kind": "chat", "occurred_at": "2026-01-06T10:00:00-23:25"},
+        format="json",
+    )
+    before = api.get(f"{LEADS}?created_before=2026-01-06T10:00:00-23:25")
+    after = api.get(f"{LEADS}?created_after=2026-01-06T10:00:00-23:25")
+
+    assert stored.status_code == 201
+    assert stored.json()["occurred_at"] == "2026-01-07T09:25:00Z"
+    assert [row["id"] for row in before.json()["results"]] == [lead.id]
+    assert after.json()["results"] == []
+
+
+def test_touchpoint_for_an_erased_lead_is_refused(api):
+    lead = LeadFactory(erased_at=T0)
+    response = api.post(TOUCHPOINTS, {"lead": lead.id, "kind": "chat"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"lead": [f"There is no lead with id {lead.id}."]}
+    assert Touchpoint.objects.count() == 0
+
+
+def test_list_and_get_touchpoints(api):
+    lead = LeadFactory()
+    other = TouchpointFactory()
+    mine = [
+        TouchpointFactory(lead=lead, kind_id=k) for k in ("page_view", "chat", "chat")
+    ]
+
+    listed = api.get(f"{TOUCHPOINTS}?lead={lead.id}&kind=chat")
+    one = api.get(f"{TOUCHPOINTS}{other.id}/")
+
+    assert [row["id"] for row in listed.json()["results"]] == [mine[2].id, mine[1].id]
+    assert one.json()["lead"] == other.lead_id
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ("lead=abc", {"lead": ["Enter a whole number."]}),
+        (
+            "lead=99999999999999999999999",
+            {
+                "lead": [
+                    "Ensure this value is less than or equal to 9223372036854775807."
+                ]
+            },
+        ),
+        (
+            "occurred_after=0001-01-01T00:00:00%2B05:00",
+            {
+                "occurred_after": [
+                    "Enter a date and time between the years 1 and 9999 (UTC)."
+                ]
+            },
+        ),
+    ],
+)
+def test_touchpoint_list_bad_filter_is_400(api, query, errors):
+    response = api.get(f"{TOUCHPOINTS}?{query}")
+    assert response.status_code == 400
+    assert response.json() == errors
+
+
+# Touchpoints: batches
+# ------------------------------------------------------------------------------
+
+
+def test_batch_over_the_limit_is_refused_whole(api):
+    lead = LeadFactory()
+    items = [{"lead": lead.id, "kind": "chat"} for _ in range(1001)]
+
+    response = api.post(BATCH, {"touchpoints": items}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "touchpoints": ["Ensure this field has no more than 1000 elements."]
+    }
+    assert Touchpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"touchpoints": []}, {"touchpoints": ["This list may not be empty."]}),
+        ({}, {"touchpoints": ["This field is required."]}),
+        (
+            {"touchpoints": "all"},
+            {"touchpoints": ['Expected a list of items but got type "str".']},
+        ),
+    ],
+)
+def test_batch_envelope_must_be_a_list_of_items(api, body, errors):
+    response = api.post(BATCH, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == errors
+
+
+def test_batch_answers_each_item_and_stores_the_valid_ones(
+    api, changed, django_capture_on_commit_callbacks
+):
+    lead = LeadFactory()
+    old = TouchpointFactory(lead=lead, source="api", external_id="old-1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            BATCH,
+            {
+                "touchpoints": [
+                    {"lead": lead.id, "kind": "page_view", "external_id": "b-1"},
+                    {"lead": lead.id, "kind": "fax"},
+                    {"lead": lead.id, "kind": "chat", "external_id": "old-1"},
+                    {"lead": lead.id, "kind": "chat", "external_id": "b-1"},
+                    {"lead": "x", "kind": "chat"},
+                    {"lead_email": "new@initech.example", "kind": "form_submit"},
+                ]
+            },
+            format="json",
+        )
+
+    assert response.status_code == 200
+    body = response.json()
+    b1 = Touchpoint.objects.get(external_id="b-1")
+    new = Touchpoint.objects.get(lead__email="new@initech.example")
+    assert (body["created"], body["duplicates"], body["invalid"]) == (2, 2, 2)
+    assert body["results"] == [
+        {"index": 0, "status": "created", "id": b1.id},
+        {
+            "index": 1,
+            "status": "invalid",
+            "errors": {"kind": [body["results"][1]["errors"]["kind"][0]]},
+        },
+        {"index": 2, "status": "duplicate", "id": old.id},
+        {"index": 3, "status": "duplicate", "id": b1.id},
+        {
+            "index": 4,
+            "status": "invalid",
+            "errors": {"lead": ["A valid integer is required."]},
+        },
+        {"index": 5, "status": "created", "id": new.id},
+    ]
+    assert body["results"][1]["errors"]["kind"][0].startswith(
+        "Unknown touchpoint kind 'fax'"
+    )
+    assert Touchpoint.objects.count() == 3
+    assert b1.kind_id == "page_view"
+    assert changed == [sorted([lead.id, new.lead_id])]
+
+
+def test_batch_repeating_one_external_id_stores_it_once(api):
+    lead = LeadFactory()
+    items = [
+        {
+            "lead": lead.id,
+            "kind": "page_view",
+            "external_id": "same",
+            "properties": {"n": n},
+        }
+        for n in range(3)
+    ]
+
+    response = api.post(BATCH, {"touchpoints": items}, format="json")
+
+    stored = Touchpoint.objects.get()
+    assert stored.properties == {"n": 0}
+    assert [(r["status"], r["id"]) for r in response.json()["results"]] == [
+        ("created", stored.id),
+        ("duplicate", stored.id),
+        ("duplicate", stored.id),
+    ]
+
+
+def _insert_statements(model: type[Any], rows: int) -> int:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    return math.ceil(rows / connection.ops.bulk_batch_size(fields, [None] * rows))
+
+
+def test_batch_for_1000_new_leads_is_set_based(api, django_assert_max_num_queries):
+    items = [
+        {
+            "lead_email": f"person{i}@company{i % 250}.example",
+            "kind": "page_view",
+            "external_id": f"bulk-{i}",
+            "properties": {"url": f"https://leadflow.test/p/{i}"},
+        }
+        for i in range(1000)
+    ]
+    # Token, 2 x permissions, kinds, leads by e-mail, accounts by domain and
+    # read back, leads read back, known external ids, one UPDATE of the rescore
+    # marks, 2 savepoints and their releases: 14, plus the INSERTs, which the
+    # database's bound-parameter limit splits (one each on PostgreSQL; SQLite
+    # allows 999 parameters a statement).
+    inserts = (
+        _insert_statements(Account, 250)
+        + _insert_statements(Lead, 1000)
+        + _insert_statements(Touchpoint, 1000)
+    )
+    with django_assert_max_num_queries(14 + inserts):
+        response = api.post(BATCH, {"touchpoints": items}, format="json")
+
+    assert response.json()["created"] == 1000
+    assert Lead.objects.count() == 1000
+    assert Account.objects.count() == 250
+    assert Touchpoint.objects.count() == 1000
+    assert Lead.objects.filter(rescore_requested_at__isnull=True).count() == 0
+
+
+# Rescore marks and the leads_changed signal
+# ------------------------------------------------------------------------------
+
+
+def test_rescore_marks_are_set_and_announced_once_after_commit(
+    api, changed, django_capture_on_commit_callbacks
+):
+    leads = LeadFactory.create_batch(3)
+    untouched = LeadFactory()
+    ids = [lead.id for lead in leads]
+    before = timezone.now()
+    items = [{"lead": i, "kind": "chat"} for i in [ids[2], ids[0], ids[2], ids[1]]]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.post(BATCH, {"touchpoints": items}, format="json")
+        assert changed == []  # not before the commit
+
+    assert response.json()["created"] == 4
+    marks = dict(Lead.objects.values_list("id", "rescore_requested_at"))
+    assert all(before <= marks[i] <= timezone.now() for i in ids)
+    assert marks[untouched.id] is None
+    for callback in callbacks:
+        callback()
+    assert changed == [sorted(ids)]
+
+
+def test_request_that_stores_nothing_announces_nothing(
+    api, changed, django_capture_on_commit_callbacks
+):
+    lead = LeadFactory()
+    TouchpointFactory(lead=lead, source="api", external_id="seen")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = api.post(
+            BATCH,
+            {
+                "touchpoints": [
+                    {"lead": lead.id, "kind": "chat", "external_id": "seen"},
+                    {"lead": lead.id, "kind": "fax"},
+                ]
+            },
+            format="json",
+        )
+
+    assert (response.json()["created"], response.json()["duplicates"]) == (0, 1)
+    assert callbacks == []
+    assert changed == []
+    lead.refresh_from_db()
+    assert lead.rescore_requested_at is None
+
+
+def test_lead_upsert_marks_and_announces_the_lead(
+    api, changed, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            LEADS, {"email": "fit@acme.example", "job_title": "CEO"}, format="json"
+        )
+
+    lead = Lead.objects.get()
+    assert response.status_code == 201
+    assert changed == [[lead.id]]
+
+
+# Authentication and roles
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "write_status"),
+    [(MARKETING, 201), (ADMIN, 201), (SDR, 403), (SALES, 403)],
+)
+def test_roles_may_read_and_only_marketing_and_admin_write(role, write_status):
+    client = token_client(UserFactory(roles=[role]))
+    lead = LeadFactory()
+
+    reads = [
+        client.get(LEADS).status_code,
+        client.get(f"{LEADS}{lead.id}/").status_code,
+        client.get(TOUCHPOINTS).status_code,
+        client.get(f"{LEADS}csv/").status_code,
+    ]
+    created = client.post(LEADS, {"email": "new@acme.example"}, format="json")
+    touched = client.post(TOUCHPOINTS, {"lead": lead.id, "kind": "chat"}, format="json")
+    batch = client.post(
+        BATCH, {"touchpoints": [{"lead": lead.id, "kind": "chat"}]}, format="json"
+    )
+
+    assert reads == [200, 200, 200, 200]
+    assert (created.status_code, touched.status_code, batch.status_code) == (
+        write_status,
+        write_status,
+        200 if write_status == 201 else 403,
+    )
+    if write_status == 403:
+        assert created.json() == {
+            "detail": "You do not have permission to perform this action."
+        }
+        assert (Lead.objects.count(), Touchpoint.objects.count()) == (1, 0)
+
+
+def test_sdr_may_patch_leads_but_not_create_them():
+    client = token_client(UserFactory(roles=[SDR]))
+    lead = LeadFactory(first_name="Ada")
+
+    response = client.patch(f"{LEADS}{lead.id}/", {"first_name": "Eve"}, format="json")
+
+    assert response.status_code == 200
+    lead.refresh_from_db()
+    assert lead.first_name == "Eve"
+
+
+def test_user_without_a_role_gets_403():
+    client = token_client(UserFactory())
+    assert client.get(LEADS).status_code == 403
+
+
+@pytest.mark.parametrize("header", [None, "Token not-a-real-key", "Bearer abc"])
+def test_anonymous_or_bad_token_gets_401(header):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+
+    response = client.post(LEADS, {"email": "a@b.example"}, format="json")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert Lead.objects.count() == 0
+
+
+def test_drf_create_token_issues_a_working_token(marketer):
+    out = StringIO()
+
+    call_command("drf_create_token", "maya", stdout=out)
+
+    key = Token.objects.get(user=marketer).key
+    assert out.getvalue() == f"Generated token {key} for user maya\n"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(LEADS).status_code == 200
+
+
+# CSV export
+# ------------------------------------------------------------------------------
+
+
+def test_csv_export_streams_the_filtered_list(api, listed):
+    response = api.get(f"{LEADS}csv/?stage=mql&stage=sal&ordering=-score")
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="leads-{timezone.localdate():%Y%m%d}.csv"'
+    )
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0] == (
+        "email,first_name,last_name,job_title,seniority,department,country,region,"
+        "company,domain,stage,highest_stage,score,grade,owner,source,utm_source,"
+        "utm_medium,utm_campaign,utm_term,utm_content,created_at"
+    )
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "ada@acme.example",
+        "dee@acme.example",
+        "bob@builder.example",
+    ]
+    assert lines[1] == (
+        "ada@acme.example,Ada,Lovelace,Head of Marketing,director,marketing,GB,"
+        "north_america,Acme Robotics,acme.example,mql,lead,80.00,,sam,,,,,,,"
+        "2026-01-10T00:00:00Z"
+    )
+
+
+def test_csv_export_neutralises_formulas(api):
+    LeadFactory(
+        email="=cmd@evil.example",
+        first_name="+SUM(A1)",
+        last_name="-2+3",
+        job_title="@import",
+        utm_source="\tx",
+        utm_medium="\rcr",
+        score=Decimal("-4.00"),
+    )
+
+    response = api.get(f"{LEADS}csv/")
+
+    row = b"".join(response.streaming_content).decode().split("\r\n")[1]
+    assert row.startswith("'=cmd@evil.example,'+SUM(A1),'-2+3,'@import,")
+    assert ",-4.00," in row  # numbers are not text: no quote
+    assert "'\tx,\"'\rcr\"" in row
+
+
+def test_csv_export_bad_filter_is_400(api):
+    response = api.get(f"{LEADS}csv/?score_min=lots")
+    assert response.status_code == 400
+    assert response.json() == {"score_min": ["Enter a number."]}
+
+
+def test_csv_export_to_a_client_that_accepts_only_csv(api):
+    LeadFactory(email="only@acme.example")
+
+    ok = api.get(f"{LEADS}csv/", HTTP_ACCEPT="text/csv")
+    bad = api.get(f"{LEADS}csv/?stage=nope", HTTP_ACCEPT="text/csv")
+
+    assert ok.status_code == 200
+    assert b"only@acme.example" in b"".join(ok.streaming_content)
+    assert bad.status_code == 400
+    assert bad["Content-Type"] == "text/csv; charset=utf-8"
+    assert bad.content.decode().splitlines()[0] == "field,message"
+
+
+def test_csv_export_reads_in_chunks_with_few_queries(
+    api, django_assert_max_num_queries
+):
+    owner = UserFactory(roles=[SDR])
+    for _ in range(40):
+        LeadFactory(owner=owner, account=AccountFactory())
+
+    with django_assert_max_num_queries(4):
+        response = api.get(f"{LEADS}csv/")
+        lines = b"".join(response.streaming_content).decode().splitlines()
+
+    assert len(lines) == 41
+
+
+# Races (PostgreSQL: SQLite serialises writers and never shows them)
+# ------------------------------------------------------------------------------
+
+
+def _in_threads(target: Callable[[], Any], count: int = 2) -> list[Any]:
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            results[i] = target()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_with_one_external_id_store_one_touchpoint(monkeypatch):
+    user = UserFactory(username="racer", roles=[MARKETING])
+    lead = LeadFactory()
+    token = Token.objects.create(user=user)
+    barrier = threading.Barrier(2)
+    lookup = leads.ingestion._known_external_ids
+
+    def lookup_then_wait(source: str, external_ids: set[str]) -> Any:
+        # Both requests have looked and seen nothing before either inserts.
+        found = lookup(source, external_ids)
+        barrier.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(leads.ingestion, "_known_external_ids", lookup_then_wait)
+
+    def post() -> Any:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client.post(
+            TOUCHPOINTS,
+            {"lead": lead.id, "kind": "chat", "external_id": "race-1"},
+            format="json",
+        )
+
+    responses = _in_threads(post)
+
+    stored = Touchpoint.objects.get()
+    assert sorted(r.status_code for r in responses) == [200, 201]
+    assert [r.json()["id"] for r in responses] == [stored.id, stored.id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
+    user = UserFactory(username="racer", roles=[MARKETING])
+    token = Token.objects.create(user=user)
+    barrier = threading.Barrier(2)
+    create = leads.services.lead_create
+
+    def wait_then_create(**kwargs: Any) -> Lead:
+        # Both requests found no lead before either creates one.
+        barrier.wait(timeout=10)
+        return create(**kwargs)
+
+    monkeypatch.setattr(leads.services, "lead_create", wait_then_create)
+
+    def post() -> Any:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client.post(
+            LEADS,
+            {"email": "Twin@Race.example", "first_name": "Twin"},
+            format="json",
+        )
+
+    responses = _in_threads(post)
+
+    lead = Lead.objects.get()
+    assert sorted(r.status_code for r in responses) == [200, 201]
+    assert [r.json()["id"] for r in responses] == [lead.id, lead.id]
+    assert (lead.email, lead.first_name) == ("Twin@race.example", "Twin")
+    assert Account.objects.count() == 1

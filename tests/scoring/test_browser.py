@@ -1,0 +1,167 @@
+"""The rule editor and publishing in a real browser (Debian Chromium, Playwright).
+
+Screenshots land in var/screenshots/scoring-*.png for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from crm.roles import MARKETING
+from leads.models import Lead
+from scoring.models import ScoringModel, ScoringRule
+from scoring.selectors import model_active
+from tests.conftest import CHROMIUM
+from tests.factories import LeadFactory, TouchpointFactory, UserFactory
+
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make between browser steps are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser, live_server):
+    UserFactory(username="maya", first_name="Maya", roles=[MARKETING])
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+    )
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "maya")
+    page.fill("#id_password", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield page
+    context.close()
+    assert errors == []
+
+
+def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
+    directors = LeadFactory.create_batch(3)
+    LeadFactory(seniority="manager", job_title="Engineer")
+    TouchpointFactory(
+        lead=directors[0],
+        kind_id="webinar_attended",
+        occurred_at=timezone.now(),
+        properties={"topic": "Lead scoring 101"},
+    )
+
+    page.click("nav.mainnav >> text=Scoring")
+    assert page.locator("h1").inner_text() == "Scoring models"
+    page.screenshot(path=str(SHOTS / "scoring-models.png"), full_page=True)
+    page.click("text=New draft from Default v1")
+    assert page.locator("h1").inner_text().startswith("Default v2")
+
+    page.click("#rules-engagement >> text=Add engagement rule")
+    page.wait_for_load_state()
+    # The form shows only what an engagement rule uses (expect waits for the
+    # page's script).
+    assert page.is_checked("#id_kind_1")
+    expect(page.locator("#id_attribute")).to_be_hidden()
+    expect(page.locator("#id_touchpoint_kind")).to_be_visible()
+    page.check("#id_kind_0")
+    expect(page.locator("#id_attribute")).to_be_visible()
+    expect(page.locator("#id_touchpoint_kind")).to_be_hidden()
+    page.check("#id_kind_1")
+    page.fill("#id_label", "Scoring webinar attended")
+    page.fill("#id_points", "30")
+    page.select_option("#id_touchpoint_kind", "webinar_attended")
+    page.fill("#id_property_name", "topic")
+    page.select_option("#id_property_operator", "contains")
+    expect(page.locator("[data-value-for=id_property_operator] .help")).to_have_text(
+        "Text the value contains, such as /pricing."
+    )
+    page.fill("#id_property_value", "scoring")
+    page.fill("#id_max_occurrences", "1")
+    page.screenshot(path=str(SHOTS / "scoring-rule-form.png"), full_page=True)
+    page.click("button[type=submit] >> text=Add rule")
+
+    draft = ScoringModel.objects.get(status="draft")
+    rule = ScoringRule.objects.get(model=draft, label="Scoring webinar attended")
+    assert page.url == f"{live_server.url}/scoring/{draft.id}/#rule-{rule.id}"
+    row = page.locator(f"#rule-{rule.id}")
+    assert row.locator("td").nth(1).inner_text() == (
+        "Webinar attendance where topic contains “scoring”"
+    )
+    page.screenshot(path=str(SHOTS / "scoring-draft.png"), full_page=True)
+
+    page.click("text=Publish…")
+    # The webinar attendee: director 15 + go-to-market title 5 + market 5, plus
+    # 12 (the default webinar rule) and 30 (the new rule) = 67: an MQL.
+    assert page.inner_text("#sim-scored") == "4"
+    assert page.inner_text("#sim-new-mqls") == "1"
+    page.screenshot(path=str(SHOTS / "scoring-publish.png"), full_page=True)
+    page.click("text=Publish and rescore 4 leads")
+
+    assert page.url == f"{live_server.url}/scoring/{draft.id}/"
+    assert page.inner_text(".messages") == (
+        "Default v2 is now the active scoring model. Every lead is being rescored "
+        "under it."
+    )
+    expect(page.locator("#rescore")).to_have_attribute("data-state", "finished")
+    assert page.inner_text("#rescore-text").startswith("Rescored 4 leads; finished ")
+    assert model_active().id == draft.id
+    attendee = Lead.objects.get(id=directors[0].id)
+    assert (attendee.score, attendee.stage) == (67, "mql")
+    page.screenshot(path=str(SHOTS / "scoring-published.png"), full_page=True)
+
+
+def test_the_model_page_follows_a_running_rescore(page, live_server):
+    active = model_active()
+    ScoringModel.objects.filter(id=active.id).update(
+        rescore_total=4, rescore_done=1, published_at=timezone.now()
+    )
+
+    page.goto(f"{live_server.url}/scoring/{active.id}/")
+    assert page.inner_text("#rescore-text") == "Rescoring: 1 of 4 leads (25%)."
+    page.screenshot(path=str(SHOTS / "scoring-rescore-running.png"), full_page=True)
+    ScoringModel.objects.filter(id=active.id).update(
+        rescore_done=4, rescore_finished_at=timezone.now()
+    )
+
+    expect(page.locator("#rescore")).to_have_attribute(
+        "data-state", "finished", timeout=5_000
+    )
+    assert page.inner_text("#rescore-text").startswith("Rescored 4 leads; finished ")
+    assert page.eval_on_selector("#rescore progress", "el => el.value") == 100

@@ -1,0 +1,572 @@
+"""The scoring screens: models list, rule editor, settings, publish and progress."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from crm.roles import ADMIN, MARKETING, SALES, SDR
+from leads.models import Lead
+from scoring import services
+from scoring.bulk import model_simulate
+from scoring.models import LeadScore, ScoringModel, ScoringRule
+from scoring.selectors import model_active
+from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def marketer() -> Any:
+    return UserFactory(username="maya", first_name="Maya", roles=[MARKETING])
+
+
+@pytest.fixture
+def marketing(client, marketer):
+    client.force_login(marketer)
+    return client
+
+
+@pytest.fixture
+def draft() -> ScoringModel:
+    return services.model_clone(model=model_active())
+
+
+def _messages(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def _rules(model: ScoringModel) -> list[tuple]:
+    return list(
+        ScoringRule.objects.filter(model=model)
+        .order_by("position", "id")
+        .values_list("id", "position", "kind", "label", "points")
+    )
+
+
+# Who may see the screens
+# ------------------------------------------------------------------------------
+
+
+def _pages(draft: ScoringModel) -> list[str]:
+    rule = draft.rules.order_by("position").first()
+    return [
+        "/scoring/",
+        f"/scoring/{draft.id}/",
+        f"/scoring/{draft.id}/progress/",
+        f"/scoring/{draft.id}/settings/",
+        f"/scoring/{draft.id}/publish/",
+        f"/scoring/{draft.id}/rules/add/",
+        f"/scoring/{draft.id}/rules/{rule.id}/",
+        f"/scoring/{draft.id}/rules/{rule.id}/delete/",
+    ]
+
+
+@pytest.mark.parametrize("role", [MARKETING, ADMIN])
+def test_marketing_and_admin_open_every_scoring_page(client, draft, role):
+    client.force_login(UserFactory(roles=[role]))
+    for page in _pages(draft):
+        assert (page, client.get(page).status_code) == (page, 200)
+
+
+@pytest.mark.parametrize("role", [SDR, SALES])
+def test_sdr_and_sales_are_refused_every_scoring_page(client, draft, role):
+    client.force_login(UserFactory(roles=[role]))
+    for page in _pages(draft):
+        assert (page, client.get(page).status_code) == (page, 403)
+    response = client.post(f"/scoring/{draft.id}/publish/")
+    assert response.status_code == 403
+    assert ScoringModel.objects.get(id=draft.id).status == "draft"
+
+
+def test_a_visitor_is_sent_to_the_login_page(client):
+    response = client.get("/scoring/")
+    assert (response.status_code, response.url) == (
+        302,
+        "/accounts/login/?next=/scoring/",
+    )
+
+
+@pytest.mark.parametrize(("role", "shown"), [(MARKETING, True), (SDR, False)])
+def test_the_scoring_nav_item_is_for_marketing(client, role, shown):
+    client.force_login(UserFactory(roles=[role]))
+    response = client.get("/leads/")
+    labels = [item["label"] for item in response.context["nav_items"]]
+    assert ("Scoring" in labels) is shown
+
+
+# Models list and model page
+# ------------------------------------------------------------------------------
+
+
+def test_the_list_shows_each_model_with_status_rules_and_progress(marketing, draft):
+    response = marketing.get("/scoring/")
+
+    rows = [
+        (
+            row["model"].name,
+            row["model"].version,
+            row["model"].status,
+            row["model"].rules_count,
+            row["progress"].state,
+        )
+        for row in response.context["rows"]
+    ]
+    assert rows == [
+        ("Default", 1, "active", 20, "none"),
+        ("Default", 2, "draft", 20, "none"),
+    ]
+    assert b'<span class="badge badge-draft">Draft</span>' in response.content
+
+
+def test_a_published_model_is_read_only_with_a_clone_button(marketing):
+    active = model_active()
+    response = marketing.get(f"/scoring/{active.id}/")
+
+    html = response.content.decode()
+    groups = [(g.kind, len(g.rows)) for g in response.context["groups"]]
+    assert groups == [
+        ("fit", 8),
+        ("engagement", 6),
+        ("negative", 3),
+        ("disqualifying", 3),
+    ]
+    assert "Clone to new draft" in html
+    assert "Add fit rule" not in html
+    assert "/rules/reorder/" not in html
+    assert "Seniority is one of “executive”, “vp”" in html
+    assert "Page view where url contains “/pricing”" in html
+    assert "at most 3 · half-life 14 days" in html
+
+
+def test_a_draft_page_has_the_rule_editor(marketing, draft):
+    response = marketing.get(f"/scoring/{draft.id}/")
+
+    html = response.content.decode()
+    assert "Add fit rule" in html
+    assert html.count(f'action="/scoring/{draft.id}/rules/reorder/"') == 40
+    assert f'href="/scoring/{draft.id}/publish/"' in html
+    assert "Clone to new draft" not in html
+
+
+def test_clone_makes_a_draft_and_opens_it(marketing, marketer):
+    active = model_active()
+
+    response = marketing.post(f"/scoring/{active.id}/clone/")
+
+    draft = ScoringModel.objects.get(status="draft")
+    assert (draft.name, draft.version, draft.created_by) == ("Default", 2, marketer)
+    assert response.url == f"/scoring/{draft.id}/"
+    assert _messages(response) == [
+        "Default v2 is a new draft with the rules of Default v1. Change it, then "
+        "publish it."
+    ]
+
+
+# Adding, editing, deleting and moving rules
+# ------------------------------------------------------------------------------
+
+
+def test_adding_a_rule_to_a_draft(marketing, draft):
+    response = marketing.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "engagement",
+            "label": "Case study download",
+            "points": "6",
+            "touchpoint_kind": "content_download",
+            "property_name": "asset",
+            "property_operator": "contains",
+            "property_value": "case study",
+            "max_occurrences": "2",
+            "lookback_days": "",
+            "half_life_days": "",
+            # Left over in the hidden fit fields: not stored.
+            "attribute": "seniority",
+            "operator": "equals",
+            "value": "vp",
+        },
+    )
+
+    rule = ScoringRule.objects.get(model=draft, label="Case study download")
+    assert response.url == f"/scoring/{draft.id}/#rule-{rule.id}"
+    assert (rule.position, rule.points, rule.max_occurrences, rule.attribute) == (
+        21,
+        Decimal("6.00"),
+        2,
+        "",
+    )
+    assert (rule.property_name, rule.property_value) == ("asset", "case study")
+    assert _messages(response) == ["Rule “Case study download” added."]
+
+
+def test_a_bad_rule_shows_the_message_next_to_the_field_and_saves_nothing(
+    marketing, draft
+):
+    before = _rules(draft)
+
+    response = marketing.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "Big budget",
+            "points": "10",
+            "attribute": "account.annual_revenue",
+            "operator": "between",
+            "value": "5000000, 1000000",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "value": ["The lower number comes first: 1000000, 5000000."]
+    }
+    assert (
+        '<p class="field-error">The lower number comes first: 1000000, 5000000.</p>'
+        in response.content.decode()
+    )
+    assert _rules(draft) == before
+
+
+def test_the_rule_form_starts_with_the_kind_asked_for(marketing, draft):
+    response = marketing.get(f"/scoring/{draft.id}/rules/add/?kind=negative")
+    assert response.context["form"]["kind"].value() == "negative"
+    assert b'<script src="/static/js/scoring_rule_form.js" defer></script>' in (
+        response.content
+    )
+
+
+def test_editing_a_rule_shows_its_values_and_saves_the_change(marketing, draft):
+    rule = ScoringRule.objects.get(model=draft, label="Target industry")
+
+    form = marketing.get(f"/scoring/{draft.id}/rules/{rule.id}/").context["form"]
+    assert form["value"].value() == (
+        "software, financial_services, professional_services, telecom"
+    )
+
+    data = {**form.initial, "value": "software, telecom", "points": "12"}
+    data = {k: "" if v is None else v for k, v in data.items()}
+    response = marketing.post(f"/scoring/{draft.id}/rules/{rule.id}/", data)
+
+    rule.refresh_from_db()
+    assert response.url == f"/scoring/{draft.id}/#rule-{rule.id}"
+    assert (rule.value, rule.points) == (["software", "telecom"], Decimal("12.00"))
+
+
+def test_a_rule_of_another_model_is_not_found(marketing, draft):
+    other = model_active().rules.first()
+    assert marketing.get(f"/scoring/{draft.id}/rules/{other.id}/").status_code == 404
+
+
+def test_deleting_asks_first_then_deletes(marketing, draft):
+    rule = ScoringRule.objects.get(model=draft, label="Manager")
+
+    confirm = marketing.get(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
+    assert b"Delete this rule?" in confirm.content
+    assert ScoringRule.objects.filter(id=rule.id).exists()
+
+    response = marketing.post(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
+
+    assert response.url == f"/scoring/{draft.id}/"
+    assert not ScoringRule.objects.filter(id=rule.id).exists()
+    assert _messages(response) == ["Rule “Manager” deleted."]
+
+
+def test_moving_a_rule_up_swaps_it_with_the_rule_above_of_its_kind(marketing, draft):
+    page = marketing.get(f"/scoring/{draft.id}/")
+    fit = page.context["groups"][0].rows
+    second = fit[1]
+    assert second.rule.label == "Director or head of a function"
+
+    response = marketing.post(
+        f"/scoring/{draft.id}/rules/reorder/",
+        {"rule_ids": second.move_up, "moved": second.rule.id},
+    )
+
+    assert response.url == f"/scoring/{draft.id}/#rule-{second.rule.id}"
+    labels = list(
+        ScoringRule.objects.filter(model=draft, kind="fit")
+        .order_by("position")
+        .values_list("label", flat=True)[:2]
+    )
+    assert labels == ["Director or head of a function", "Decision maker: C-level or VP"]
+
+
+def test_a_stale_move_is_refused_with_a_message(marketing, draft):
+    page = marketing.get(f"/scoring/{draft.id}/")
+    move = page.context["groups"][0].rows[1].move_up
+    services.rule_delete(rule=draft.rules.order_by("position").last())
+    before = _rules(draft)
+
+    response = marketing.post(f"/scoring/{draft.id}/rules/reorder/", {"rule_ids": move})
+
+    assert response.url == f"/scoring/{draft.id}/"
+    assert _messages(response) == [
+        "The rules of this model changed since the page was loaded; reload it and "
+        "move the rule again."
+    ]
+    assert _rules(draft) == before
+
+
+def test_editing_an_active_model_is_refused_with_a_message(marketing):
+    active = model_active()
+    before = _rules(active)
+
+    response = marketing.post(
+        f"/scoring/{active.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "x",
+            "points": "1",
+            "attribute": "country",
+            "operator": "equals",
+            "value": "US",
+        },
+    )
+
+    assert response.url == f"/scoring/{active.id}/"
+    assert _messages(response) == [
+        "Only drafts can be edited; clone this model into a new draft first."
+    ]
+    assert _rules(active) == before
+
+
+# Settings
+# ------------------------------------------------------------------------------
+
+
+def test_settings_are_saved(marketing, draft):
+    response = marketing.post(
+        f"/scoring/{draft.id}/settings/",
+        {
+            "mql_threshold": "70",
+            "min_fit_score": "",
+            "default_half_life_days": "45",
+            "grade_a_min": "40",
+            "grade_b_min": "25",
+            "grade_c_min": "10",
+            "notes": "Slower decay.",
+        },
+    )
+
+    draft.refresh_from_db()
+    assert response.url == f"/scoring/{draft.id}/"
+    assert (draft.mql_threshold, draft.default_half_life_days, draft.notes) == (
+        Decimal("70.00"),
+        45,
+        "Slower decay.",
+    )
+
+
+def test_grade_bands_out_of_order_are_refused(marketing, draft):
+    response = marketing.post(
+        f"/scoring/{draft.id}/settings/",
+        {
+            "mql_threshold": "70",
+            "default_half_life_days": "30",
+            "grade_a_min": "40",
+            "grade_b_min": "45",
+            "grade_c_min": "10",
+        },
+    )
+
+    assert response.context["form"].errors == {
+        "grade_b_min": ["Grade B must start below grade A (40)."]
+    }
+    assert ScoringModel.objects.get(id=draft.id).mql_threshold == Decimal("60.00")
+
+
+# Publishing: what would change, the publish, the progress
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def simulation_leads(db) -> dict[str, Lead]:
+    """Five leads and an erased one. Under the active (default) model:
+
+    - ``climber``: director, fit 25 (B), total 25: does not qualify;
+    - ``recycled``: director at a fit account, fit 50 (A), demo request: qualifies,
+      in nurture;
+    - ``engineer``: manager without a go-to-market title, fit 13 (C);
+    - ``abroad``: like ``recycled`` but in Latin America: gated;
+    - ``vp``: VP at a fit account with a demo request, fit 55 (A), already MQL.
+    """
+    account = {"account": AccountFactory(employee_count=250, industry="software")}
+    leads = {
+        "climber": LeadFactory(),
+        "recycled": LeadFactory(stage="nurture", **account),
+        "engineer": LeadFactory(seniority="manager", job_title="Engineer"),
+        "abroad": LeadFactory(country="BR", region="latam", **account),
+        "vp": LeadFactory(seniority="vp", stage="mql", **account),
+    }
+    for name in ("recycled", "abroad", "vp"):
+        # Relative to the real time: the publish page and the rescore score now.
+        TouchpointFactory(
+            lead=leads[name],
+            kind_id="demo_request",
+            occurred_at=timezone.now() - dt.timedelta(days=1),
+        )
+    LeadFactory(erased_at=timezone.now())
+    return leads
+
+
+@pytest.fixture
+def directors_draft() -> ScoringModel:
+    """Qualifies every director not in Latin America (threshold 20)."""
+    draft = ScoringModel.objects.create(name="Directors", version=1, mql_threshold=20)
+    services.rule_create(
+        model=draft,
+        kind="fit",
+        label="Director",
+        points=20,
+        attribute="seniority",
+        operator="equals",
+        value="director",
+    )
+    services.rule_create(
+        model=draft,
+        kind="disqualifying",
+        label="Latin America",
+        attribute="region",
+        operator="one_of",
+        value="latam",
+    )
+    return draft
+
+
+EXPECTED_SIMULATION = {
+    "leads_scored": 5,
+    # climber (lead) and recycled (nurture); not vp (already MQL), not abroad.
+    "would_become_mql": 2,
+    # vp qualifies under the default model, not as a VP under the draft.
+    "no_longer_qualifying": 1,
+    "grades": {"A": 0, "B": 0, "C": 3, "D": 2},
+    "active_grades": {"A": 3, "B": 1, "C": 1, "D": 0},
+}
+
+
+def test_simulation_counts_what_publishing_would_change(
+    simulation_leads, directors_draft
+):
+    before = list(Lead.objects.order_by("id").values_list("stage", "score"))
+
+    counts = model_simulate(model=directors_draft, now=timezone.now())
+
+    assert counts == EXPECTED_SIMULATION
+    assert list(Lead.objects.order_by("id").values_list("stage", "score")) == before
+    assert not LeadScore.objects.exists()
+
+
+def test_the_publish_page_shows_the_simulated_changes(
+    marketing, simulation_leads, directors_draft
+):
+    response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
+
+    assert response.context["simulation"] == EXPECTED_SIMULATION
+    assert [
+        (row["grade"], row["now"], row["after"], row["change"])
+        for row in response.context["grade_rows"]
+    ] == [("A", 3, 0, -3), ("B", 1, 0, -1), ("C", 1, 3, 2), ("D", 0, 2, 2)]
+    html = response.content.decode()
+    assert '<span class="stat-value" id="sim-new-mqls">2</span>' in html
+    assert "Publish and rescore 5 leads" in html
+    assert ScoringModel.objects.get(id=directors_draft.id).status == "draft"
+
+
+def test_the_publish_page_of_an_empty_draft_says_to_add_a_rule(marketing):
+    empty = ScoringModel.objects.create(name="Empty", version=1)
+    response = marketing.get(f"/scoring/{empty.id}/publish/")
+    assert response.context["simulation"] is None
+    assert b"Add at least one rule before publishing." in response.content
+    assert b"Publish and rescore" not in response.content
+
+
+def test_publishing_rescores_and_the_page_shows_the_progress(
+    marketing,
+    marketer,
+    simulation_leads,
+    directors_draft,
+    django_capture_on_commit_callbacks,
+):
+    old = model_active()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketing.post(f"/scoring/{directors_draft.id}/publish/")
+
+    assert response.url == f"/scoring/{directors_draft.id}/"
+    model = ScoringModel.objects.get(id=directors_draft.id)
+    assert (model.status, model.published_by, model.rescore_total) == (
+        "active",
+        marketer,
+        5,
+    )
+    assert ScoringModel.objects.get(id=old.id).status == "archived"
+    stages = {
+        name: Lead.objects.get(id=lead.id).stage
+        for name, lead in simulation_leads.items()
+    }
+    assert stages == {
+        "climber": "mql",
+        "recycled": "mql",
+        "engineer": "lead",
+        "abroad": "lead",
+        "vp": "mql",
+    }
+    progress = marketing.get(f"/scoring/{model.id}/progress/").json()
+    finished = model.rescore_finished_at
+    local = timezone.localtime(finished)
+    assert progress == {
+        "id": model.id,
+        "status": "active",
+        "state": "finished",
+        "total": 5,
+        "done": 5,
+        "percent": 100,
+        "finished_at": finished.isoformat(),
+        "text": f"Rescored 5 leads; finished {local:%-d %b %Y, %H:%M}.",
+    }
+    page = marketing.get(response.url)
+    assert b'data-state="finished"' in page.content
+
+
+def test_progress_while_the_rescore_runs(marketing, directors_draft):
+    ScoringModel.objects.filter(name="Default").update(status="archived")
+    ScoringModel.objects.filter(id=directors_draft.id).update(
+        status="active", rescore_total=1200, rescore_done=300
+    )
+
+    progress = marketing.get(f"/scoring/{directors_draft.id}/progress/").json()
+    page = marketing.get(f"/scoring/{directors_draft.id}/")
+
+    assert progress == {
+        "id": directors_draft.id,
+        "status": "active",
+        "state": "running",
+        "total": 1200,
+        "done": 300,
+        "percent": 25,
+        "finished_at": None,
+        "text": "Rescoring: 300 of 1,200 leads (25%).",
+    }
+    assert b'<script src="/static/js/scoring_model_detail.js" defer></script>' in (
+        page.content
+    )
+    assert b'value="25"' in page.content
+
+
+def test_publishing_a_model_that_is_no_longer_a_draft_is_refused(marketing):
+    active = model_active()
+
+    response = marketing.post(f"/scoring/{active.id}/publish/")
+
+    assert response.url == f"/scoring/{active.id}/"
+    assert _messages(response) == [
+        "Only a draft can be published; this model is active."
+    ]
+    active.refresh_from_db()
+    assert (active.status, active.rescore_total) == ("active", 0)
