@@ -4,14 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from crm.api_leads import ScoredLeadViewSet
 from crm.api_privacy import LeadEraseView, LeadExportView
 from leads.api.forms import FormSubmitView
-from leads.api.views import LeadViewSet, TouchpointViewSet
+from leads.api.views import TouchpointViewSet
 from scoring.api import ScoringModelViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("leads", LeadViewSet, basename="lead")
+router.register("leads", ScoredLeadViewSet, basename="lead")
 router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
 router.register("scoring-models", ScoringModelViewSet, basename="scoring-model")
 

@@ -217,9 +217,9 @@ class LeadViewSet(
         lead, created = lead_upsert(
             email=incoming.validated_data["email"], account_data=account, **fields
         )
-        lead = selectors.lead_list_api().get(id=lead.id)
+        lead = self.get_queryset().get(id=lead.id)
         return Response(
-            LeadSerializer(lead).data,
+            self.get_serializer(lead).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -239,7 +239,7 @@ class LeadViewSet(
         fields, account = _lead_fields(incoming.validated_data)
         if account is not None or fields:
             lead_upsert(email=lead.email, account_data=account, **fields)
-        return Response(LeadSerializer(selectors.lead_list_api().get(id=lead.id)).data)
+        return Response(self.get_serializer(self.get_queryset().get(id=lead.id)).data)
 
 
 class TouchpointPagination(KeysetPagination):

@@ -1,0 +1,79 @@
+"""The lead endpoints with their score breakdown, which lives in the scoring app.
+
+The leads app serves leads; the breakdown is scoring's. This module (crm may
+import from every app) extends the leads viewset with the breakdown of the
+active model, fetched in one extra query per page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.api.serializers import LeadSerializer
+from leads.api.views import LeadViewSet
+from leads.models import Lead
+from scoring.models import LeadScore, ScoringModel
+
+BREAKDOWN_ITEM = {
+    "type": "object",
+    "properties": {
+        "rule": {"type": "integer"},
+        "label": {"type": "string"},
+        "kind": {"type": "string"},
+        "points": {"type": "string", "description": "Decimal, two places."},
+        "occurrences": {"type": "integer"},
+        "attribute": {"type": "string"},
+        "value": {},
+        "touchpoints": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+
+
+class ScoredLeadSerializer(LeadSerializer):
+    """A lead with ``score_breakdown`` (why it has its score) and ``gated_by``."""
+
+    score_breakdown = serializers.SerializerMethodField()
+    gated_by = serializers.SerializerMethodField()
+
+    class Meta(LeadSerializer.Meta):
+        fields = [*LeadSerializer.Meta.fields, "score_breakdown", "gated_by"]
+        read_only_fields = fields
+
+    @staticmethod
+    def _score(lead: Lead) -> LeadScore | None:
+        scores = getattr(lead, "active_scores", None)
+        return scores[0] if scores else None
+
+    @extend_schema_field({"type": "array", "items": BREAKDOWN_ITEM})
+    def get_score_breakdown(self, lead: Lead) -> list[dict[str, Any]]:
+        score = self._score(lead)
+        return score.breakdown if score else []
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "description": "Disqualifying rules that hold: the lead cannot be an MQL.",
+            "items": {"type": "object"},
+        }
+    )
+    def get_gated_by(self, lead: Lead) -> list[dict[str, Any]]:
+        score = self._score(lead)
+        return score.gated_by if score else []
+
+
+class ScoredLeadViewSet(LeadViewSet):
+    serializer_class = ScoredLeadSerializer
+
+    def get_queryset(self) -> QuerySet[Lead]:
+        active = LeadScore.objects.filter(model__status=ScoringModel.Status.ACTIVE)
+        return (
+            super()
+            .get_queryset()
+            .prefetch_related(
+                Prefetch("scores", queryset=active, to_attr="active_scores")
+            )
+        )
