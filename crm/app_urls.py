@@ -10,5 +10,6 @@ urlpatterns = [
     path("pipeline/", views.sales_home, name="sales_home"),
     path("leads/", views.lead_list, name="lead_list"),
     path("leads/csv/", views.lead_export, name="lead_export"),
+    path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path("healthz/", views.healthz, name="healthz"),
 ]

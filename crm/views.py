@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
+from crm import selectors as crm_selectors
 from crm.filters import SORTS, LeadListFilter
 from crm.roles import MARKETING, SALES, SDR, START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
@@ -120,6 +121,33 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "sort_choices": [(key, label) for key, (label, _) in SORTS.items()],
     }
     return render(request, "crm/lead_list.html", context)
+
+
+@require_safe
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """One lead: stage, score and why, score over time, one timeline."""
+    lead = crm_selectors.lead_get_for_page(lead_id=lead_id)
+    score, model = crm_selectors.lead_score_active(lead=lead)
+    context = {
+        "lead": lead,
+        "score": score,
+        "model": model,
+        "qualifies": bool(
+            score
+            and model
+            and not score.gated_by
+            and score.total >= model.mql_threshold
+            and (model.min_fit_score is None or score.fit_score >= model.min_fit_score)
+        ),
+        "breakdown": crm_selectors.lead_breakdown_rows(score=score),
+        "chart": crm_selectors.lead_score_chart(
+            lead=lead, threshold=model.mql_threshold if model else None
+        ),
+        "timeline": crm_selectors.lead_timeline(lead=lead),
+    }
+    return render(request, "crm/lead_detail.html", context)
 
 
 @require_safe

@@ -232,6 +232,10 @@ for _ in range(10):
             {"owner": ["Object with username=nobody does not exist."]},
         ),
         (
+            {"email": "a@b.example", "owner": "no\x00body"},
+            {"owner": ["Remove the NUL character (\\u0000); it cannot be stored."]},
+        ),
+        (
             {"email": "a@b.example", "attributes": ["a", "list"]},
             {"attributes": ['Send a JSON object such as {"key": "value"}.']},
         ),
@@ -568,6 +572,14 @@ def test_list_filters(api, listed, query, expected):
             },
         ),
         ("score_min=abc", {"score_min": ["Enter a number."]}),
+        (
+            "score_min=1e-20000",
+            {"score_min": ["Ensure that there are no more than 20 digits in total."]},
+        ),
+        (
+            "score_max=12.1234567",
+            {"score_max": ["Ensure that there are no more than 6 decimal places."]},
+        ),
         ("created_after=yesterday", {"created_after": ["Enter a valid date/time."]}),
         (
             "created_after=0001-01-01T00:00:00%2B05:00",
@@ -670,7 +682,8 @@ def test_list_page_costs_a_fixed_number_of_queries(api, django_assert_num_querie
         LeadFactory(owner=owner, account=AccountFactory(), score=Decimal(i))
     api.get(LEADS)  # warm the token and permission lookups' code paths
 
-    with django_assert_num_queries(4):
+    # token, permissions, the page, and the active model's score breakdowns
+    with django_assert_num_queries(5):
         response = api.get(f"{LEADS}?ordering=-score&stage=lead")
 
     assert len(response.json()["results"]) == 30
@@ -1486,3 +1499,49 @@ def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
     assert [r.json()["id"] for r in responses] == [lead.id, lead.id]
     assert (lead.email, lead.first_name) == ("Twin@race.example", "Twin")
     assert Account.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_leads_creating_one_new_account_both_succeed(monkeypatch):
+    user = UserFactory(username="racer", roles=[MARKETING])
+    token = Token.objects.create(user=user)
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+    calls: list[int] = []
+    full_clean = Account.full_clean
+
+    def clean_then_wait(self: Account, *args: Any, **kwargs: Any) -> None:
+        # Both requests looked the domain up and found nothing before either
+        # inserts it (only the first round of each waits).
+        full_clean(self, *args, **kwargs)
+        with lock:
+            calls.append(1)
+            first_round = len(calls) <= 2
+        if first_round:
+            barrier.wait(timeout=10)
+
+    monkeypatch.setattr(Account, "full_clean", clean_then_wait)
+    emails = iter(["one@initech.example", "two@initech.example"])
+    emails_lock = threading.Lock()
+
+    def post() -> Any:
+        with emails_lock:
+            email = next(emails)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client.post(
+            LEADS,
+            {
+                "email": email,
+                "account": {"domain": "initech.example", "name": "Initech"},
+            },
+            format="json",
+        )
+
+    responses = _in_threads(post)
+
+    account = Account.objects.get()
+    assert [r.status_code for r in responses] == [201, 201]
+    assert {r.json()["account"]["id"] for r in responses} == {account.id}
+    assert Lead.objects.filter(account=account).count() == 2

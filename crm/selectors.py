@@ -1,0 +1,125 @@
+"""Reads that combine apps for the crm screens: the lead page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+
+from leads.models import Lead, StageTransition, Touchpoint
+from scoring.models import LeadScore, LeadScoreHistory, ScoringModel
+
+#: Entries shown in a lead's timeline (touchpoints and stage moves together).
+TIMELINE_LIMIT = 60
+#: The score chart's drawing area in SVG units.
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 180, 24
+
+
+@dataclass
+class ScoreChart:
+    points: str  # SVG polyline "x,y x,y ..."
+    dots: list[dict[str, Any]]
+    low: Decimal
+    high: Decimal
+    threshold_y: float | None
+    first_at: Any
+    last_at: Any
+
+
+def lead_get_for_page(*, lead_id: int) -> Lead:
+    """The lead (not erased) with account and owner, or 404."""
+    return get_object_or_404(
+        Lead.objects.select_related("account", "owner"),
+        id=lead_id,
+        erased_at__isnull=True,
+    )
+
+
+def lead_score_active(*, lead: Lead) -> tuple[LeadScore | None, ScoringModel | None]:
+    model = ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).first()
+    if model is None:
+        return None, None
+    return LeadScore.objects.filter(lead=lead, model=model).first(), model
+
+
+def lead_breakdown_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:
+    """Breakdown items with their evidence touchpoints resolved (one query)."""
+    if score is None:
+        return []
+    ids = {i for item in score.breakdown for i in item.get("touchpoints", [])}
+    touches = {
+        t.id: t for t in Touchpoint.objects.filter(id__in=ids).select_related("kind")
+    }
+    rows = []
+    for item in score.breakdown:
+        rows.append(
+            {
+                **item,
+                "points": Decimal(item["points"]),
+                "evidence": [
+                    touches[i] for i in item.get("touchpoints", []) if i in touches
+                ],
+            }
+        )
+    return rows
+
+
+def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | None:
+    """The lead's total over time as SVG coordinates (None with under 2 points)."""
+    history = list(
+        LeadScoreHistory.objects.filter(lead=lead)
+        .order_by("at", "id")
+        .values_list("at", "total")
+    )
+    if len(history) < 2:
+        return None
+    values = [total for _, total in history]
+    low = min([*values, Decimal(0)])
+    high = max([*values, threshold or Decimal(0)])
+    span = (high - low) or Decimal(1)
+    start, end = history[0][0], history[-1][0]
+    seconds = (end - start).total_seconds() or 1.0
+
+    def y(value: Decimal) -> float:
+        usable = CHART_HEIGHT - 2 * CHART_PAD
+        return round(CHART_PAD + usable * float((high - value) / span), 1)
+
+    dots = []
+    for at, total in history:
+        x = round(
+            CHART_PAD
+            + (CHART_WIDTH - 2 * CHART_PAD) * (at - start).total_seconds() / seconds,
+            1,
+        )
+        dots.append({"x": x, "y": y(total), "at": at, "total": total})
+    return ScoreChart(
+        points=" ".join(f"{d['x']},{d['y']}" for d in dots),
+        dots=dots,
+        low=low,
+        high=high,
+        threshold_y=y(threshold) if threshold is not None else None,
+        first_at=start,
+        last_at=end,
+    )
+
+
+def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
+    """Touchpoints and stage moves, newest first, as one list."""
+    touches = (
+        Touchpoint.objects.filter(lead=lead)
+        .select_related("kind", "campaign")
+        .order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]
+    )
+    moves = (
+        StageTransition.objects.filter(lead=lead)
+        .select_related("actor")
+        .order_by("-at", "-id")[:TIMELINE_LIMIT]
+    )
+    entries = [
+        {"type": "touchpoint", "at": t.occurred_at, "touchpoint": t} for t in touches
+    ]
+    entries += [{"type": "stage", "at": m.at, "transition": m} for m in moves]
+    entries.sort(key=lambda e: e["at"], reverse=True)
+    return entries[:TIMELINE_LIMIT]

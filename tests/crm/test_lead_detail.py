@@ -1,0 +1,74 @@
+"""The lead page: score, breakdown, gate, chart and timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from crm.roles import SALES
+from leads.lifecycle import lead_move
+from scoring.selectors import model_active
+from scoring.services import lead_rescore
+from tests.factories import LeadFactory, TouchpointFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_lead_page_explains_the_score_and_draws_its_history(client):
+    lead = LeadFactory(
+        country="US", region="north_america", first_name="Grace", last_name="Hopper"
+    )
+    TouchpointFactory(
+        lead=lead, kind_id="email_click", occurred_at=NOW - dt.timedelta(days=1)
+    )
+    model = model_active()
+    lead_rescore(lead_id=lead.id, model=model, now=NOW - dt.timedelta(hours=1))
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    client.force_login(UserFactory(roles=[SALES]))
+
+    response = client.get(f"/leads/{lead.id}/")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Grace Hopper" in content
+    assert [(r["label"], str(r["points"])) for r in response.context["breakdown"]] == [
+        ("Director or head of a function", "15.00"),
+        ("Works in a go-to-market team", "5.00"),
+        ("In our market (North America or Europe)", "5.00"),
+        ("Demo request", "60.00"),
+        ("E-mail click", "2.86"),
+    ]
+    assert response.context["qualifies"] is True
+    assert len(response.context["chart"].dots) == 2
+    kinds = [e["type"] for e in response.context["timeline"]]
+    assert kinds == ["touchpoint", "stage", "touchpoint"]
+
+
+def test_gated_lead_shows_the_rule(client):
+    lead = LeadFactory(
+        seniority="student", job_title="Student", country="BR", region="latam"
+    )
+    TouchpointFactory(lead=lead, kind_id="demo_request", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model_active(), now=NOW)
+    client.force_login(UserFactory(roles=[SALES]))
+    content = client.get(f"/leads/{lead.id}/").content.decode()
+    assert "Gated by <strong>Student</strong>" in content
+    assert "Gated by <strong>Outside our market</strong>" in content
+
+
+def test_missing_or_erased_lead_is_404_and_anonymous_goes_to_login(client):
+    lead = LeadFactory(erased_at=NOW)
+    assert client.get(f"/leads/{lead.id}/").status_code == 302
+    client.force_login(UserFactory(roles=[SALES]))
+    assert client.get(f"/leads/{lead.id}/").status_code == 404
+    assert client.get("/leads/999999/").status_code == 404
+
+
+def test_user_without_role_gets_403(client):
+    lead = LeadFactory()
+    lead_move(lead_id=lead.id, to_stage="mql", system_actor="scoring")
+    client.force_login(UserFactory())
+    assert client.get(f"/leads/{lead.id}/").status_code == 403
