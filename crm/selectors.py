@@ -9,7 +9,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 
 from leads.models import Lead, StageTransition, Touchpoint
-from scoring.models import LeadScore, LeadScoreHistory, ScoringModel
+from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 
 #: Entries shown in a lead's timeline (touchpoints and stage moves together).
 TIMELINE_LIMIT = 60
@@ -42,6 +42,15 @@ def lead_score_active(*, lead: Lead) -> tuple[LeadScore | None, ScoringModel | N
     if model is None:
         return None, None
     return LeadScore.objects.filter(lead=lead, model=model).first(), model
+
+
+def account_score_active(
+    *, lead: Lead, model: ScoringModel | None
+) -> AccountScore | None:
+    """The lead's account's engagement roll-up under the active model."""
+    if model is None or lead.account_id is None:
+        return None
+    return AccountScore.objects.filter(account_id=lead.account_id, model=model).first()
 
 
 def lead_breakdown_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:

@@ -142,6 +142,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             and (model.min_fit_score is None or score.fit_score >= model.min_fit_score)
         ),
         "breakdown": crm_selectors.lead_breakdown_rows(score=score),
+        "account_score": crm_selectors.account_score_active(lead=lead, model=model),
         "chart": crm_selectors.lead_score_chart(
             lead=lead, threshold=model.mql_threshold if model else None
         ),

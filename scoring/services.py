@@ -10,7 +10,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Count, F, Max, Q, Sum, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from leads import lifecycle
@@ -21,6 +22,7 @@ from scoring import selectors
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.models import (
+    AccountScore,
     LeadScore,
     LeadScoreHistory,
     RescoreChunk,
@@ -72,6 +74,8 @@ def lead_rescore(
         score_store(
             lead_id=lead_id, model=model, result=result, now=now, read_at=read_at
         )
+        if lead.account_id:
+            account_scores_refresh(model=model, account_ids=[lead.account_id], now=now)
         if result.qualifies and lead.stage in PROMOTABLE_STAGES:
             lifecycle.lead_move(
                 lead_id=lead_id,
@@ -323,6 +327,13 @@ def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
     finished = RescoreChunk.objects.filter(
         id=chunk.id, finished_at__isnull=True
     ).update(finished_at=timezone.now(), leads=done)
+    if (
+        finished
+        and not RescoreChunk.objects.filter(
+            model=model, run=chunk.run, finished_at__isnull=True
+        ).exists()
+    ):
+        account_scores_refresh(model=model, now=timezone.now())
     if finished and chunk.run == PUBLISH_RUN:
         ScoringModel.objects.filter(id=model.id).update(
             rescore_done=F("rescore_done") + done
@@ -471,3 +482,57 @@ def model_update(*, model: ScoringModel, **fields: Any) -> ScoringModel:
         setattr(draft, name, value)
     draft.save(update_fields=list(cleaned))
     return draft
+
+
+#: Most engagement one lead adds to its account's score, so one very busy
+#: person cannot make a whole company look engaged.
+ACCOUNT_LEAD_CAP = Decimal("50")
+
+
+def account_scores_refresh(
+    *,
+    model: ScoringModel,
+    account_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Roll leads' engagement up to their accounts (each lead capped); upsert.
+
+    One aggregate query and one INSERT ... ON CONFLICT for all accounts (or
+    only ``account_ids``). Fit rules on ``account.score`` read the roll-up as
+    of the last refresh. Returns the number of accounts written.
+    """
+    now = now or timezone.now()
+    rows = LeadScore.objects.filter(model=model, lead__account__isnull=False)
+    if account_ids is not None:
+        rows = rows.filter(lead__account_id__in=account_ids)
+    rolled = (
+        rows.values("lead__account_id")
+        .annotate(
+            total=Sum(
+                Least(
+                    Greatest("engagement_score", Value(Decimal(0))),
+                    Value(ACCOUNT_LEAD_CAP),
+                )
+            ),
+            engaged=Count("id", filter=Q(engagement_score__gt=0)),
+        )
+        .order_by()
+    )
+    scores = [
+        AccountScore(
+            account_id=row["lead__account_id"],
+            model=model,
+            engagement_score=row["total"] or Decimal(0),
+            engaged_leads=row["engaged"],
+            computed_at=now,
+        )
+        for row in rolled
+    ]
+    AccountScore.objects.bulk_create(
+        scores,
+        update_conflicts=True,
+        unique_fields=["account", "model"],
+        update_fields=["engagement_score", "engaged_leads", "computed_at"],
+        batch_size=2_000,
+    )
+    return len(scores)

@@ -10,7 +10,7 @@ import pytest
 from leads.ingestion import TouchpointIn, touchpoints_ingest
 from leads.models import Lead, StageTransition
 from leads.services import lead_update
-from scoring.models import LeadScore, LeadScoreHistory, ScoringModel
+from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 from scoring.selectors import model_active
 from scoring.services import lead_rescore, leads_rescore
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
@@ -236,3 +236,38 @@ def test_duplicate_and_out_of_order_delivery_converge(
     leads_rescore(lead_ids=[first.id, second.id], now=NOW)
     scores = dict(LeadScore.objects.values_list("lead_id", "total"))
     assert scores[first.id] == scores[second.id]
+
+
+def test_account_score_rolls_up_capped_engagement_of_its_leads(model):
+    account = AccountFactory()
+    busy, quiet, idle = (LeadFactory(account=account) for _ in range(3))
+    for n in range(3):
+        TouchpointFactory(
+            lead=busy, kind_id="demo_request", occurred_at=NOW, external_id=f"busy-{n}"
+        )
+    TouchpointFactory(lead=quiet, kind_id="email_click", occurred_at=NOW)
+
+    for lead in (busy, quiet, idle):
+        lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    score = AccountScore.objects.get(account=account, model=model)
+    # busy: 60 engagement, capped at 50; quiet: one click, 3; idle: nothing.
+    assert (score.engagement_score, score.engaged_leads) == (Decimal("53.00"), 2)
+
+
+def test_fit_rule_can_use_the_account_score(model):
+    account = AccountFactory()
+    AccountScore.objects.create(
+        account=account, model=model, engagement_score=Decimal("80"), computed_at=NOW
+    )
+    model.rules.create(
+        kind="fit",
+        label="Engaged account",
+        points=10,
+        attribute="account.score",
+        operator="at_least",
+        value=50,
+    )
+    lead = LeadFactory(account=account)
+    result = lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    assert "Engaged account" in [item["label"] for item in result.items]
