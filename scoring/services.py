@@ -138,21 +138,57 @@ def score_store(
     )
 
 
-def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) -> int:
-    """Rescore the given leads under the active model, each in its own transaction.
+#: A run of at least this many lead ids close together is scored with the
+#: set-based path (a few queries for all of them) instead of lead by lead.
+BULK_RUN_MIN = 20
+#: Largest gap between ids that still counts as "close together": the bulk
+#: path scores every lead in the range, so gaps cost a little extra work.
+BULK_RUN_MAX_GAP = 8
 
-    Returns how many were scored; with no active model, none (and the marks
-    stay for when one is published). Idempotent.
+
+def _id_runs(ids: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for lead_id in ids:
+        if runs and lead_id - runs[-1][-1] <= BULK_RUN_MAX_GAP:
+            runs[-1].append(lead_id)
+        else:
+            runs.append([lead_id])
+    return runs
+
+
+def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) -> int:
+    """Rescore the given leads under the active model.
+
+    Dense runs of ids (a batch of new leads) go through the set-based bulk
+    path in one transaction per run; scattered ids are scored one by one,
+    each in its own transaction. Both use the same arithmetic. Returns how
+    many were scored; with no active model, none (and the marks stay for
+    when one is published). Idempotent.
     """
+    from scoring.bulk import chunk_rescore  # bulk builds on this module
+
     model = selectors.model_active()
     if model is None:
-        logger.info("no active scoring model; %s leads left marked", "some")
+        logger.info("no active scoring model; leads left marked for later")
         return 0
+    now = now or timezone.now()
     spec = selectors.model_spec(model)
     done = 0
-    for lead_id in sorted(set(lead_ids)):
-        if lead_rescore(lead_id=lead_id, model=model, spec=spec, now=now) is not None:
-            done += 1
+    for run in _id_runs(sorted(set(lead_ids))):
+        if len(run) >= BULK_RUN_MIN:
+            done += chunk_rescore(
+                model=model, spec=spec, low=run[0], high=run[-1] + 1, now=now
+            )
+            accounts = set(
+                Lead.objects.filter(id__in=run, account__isnull=False).values_list(
+                    "account_id", flat=True
+                )
+            )
+            account_scores_refresh(model=model, account_ids=sorted(accounts), now=now)
+            continue
+        for lead_id in run:
+            if lead_rescore(lead_id=lead_id, model=model, spec=spec, now=now):
+                done += 1
     return done
 
 

@@ -271,3 +271,23 @@ def test_fit_rule_can_use_the_account_score(model):
     lead = LeadFactory(account=account)
     result = lead_rescore(lead_id=lead.id, model=model, now=NOW)
     assert "Engaged account" in [item["label"] for item in result.items]
+
+
+def test_a_dense_batch_is_scored_set_based_with_the_same_results(
+    model, django_assert_max_num_queries
+):
+    leads = [LeadFactory(country="US", region="north_america") for _ in range(30)]
+    for lead in leads[::3]:
+        TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
+    ids = [lead.id for lead in leads]
+
+    # A fixed number of queries for the run, not one set per lead.
+    with django_assert_max_num_queries(16):
+        assert leads_rescore(lead_ids=ids, now=NOW) == 30
+
+    bulk = dict(LeadScore.objects.values_list("lead_id", "total"))
+    LeadScore.objects.all().delete()
+    for lead_id in ids:
+        lead_rescore(lead_id=lead_id, model=model, now=NOW)
+    assert dict(LeadScore.objects.values_list("lead_id", "total")) == bulk
+    assert sorted(set(bulk.values())) == [Decimal("25.00"), Decimal("28.00")]
