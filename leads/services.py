@@ -285,30 +285,36 @@ def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Accoun
     name = (name or "").strip()
     if not domain and not name:
         raise ValidationError({"domain": "Give the account's domain or its name."})
-    account = None
-    if domain:
-        account = (
-            Account.objects.select_for_update().filter(domain__lower=domain).first()
-        )
-    elif name:
-        account = Account.objects.select_for_update().filter(name=name).first()
-    if account is None:
-        account = Account(domain=domain, name=name or name_from_domain(domain))
-    elif name:
-        account.name = name
-    for key, value in fields.items():
-        setattr(account, key, value)
-    if "country" in fields:
-        account.country = (account.country or "").strip().upper()
-    account.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            account.save()
-    except IntegrityError as exc:
-        raise ValidationError(
-            {"domain": "Another account was just created with this domain; retry."}
-        ) from exc
-    return account
+    # A second round only after losing a race to create this domain: the
+    # winner's row is committed by then, so the lookup finds and updates it.
+    for attempt in range(2):
+        account = None
+        if domain:
+            account = (
+                Account.objects.select_for_update().filter(domain__lower=domain).first()
+            )
+        elif name:
+            account = Account.objects.select_for_update().filter(name=name).first()
+        if account is None:
+            account = Account(domain=domain, name=name or name_from_domain(domain))
+        elif name:
+            account.name = name
+        for key, value in fields.items():
+            setattr(account, key, value)
+        if "country" in fields:
+            account.country = (account.country or "").strip().upper()
+        account.full_clean(validate_constraints=False)
+        try:
+            with transaction.atomic():
+                account.save()
+        except IntegrityError as exc:
+            if account.pk is None and domain and attempt == 0:
+                continue
+            raise ValidationError(
+                {"domain": "Another account was just created with this domain; retry."}
+            ) from exc
+        return account
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @transaction.atomic

@@ -58,6 +58,11 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+#: Digits a score filter may have. Python reads 1e-200000 as a number that
+#: PostgreSQL's numeric refuses (a server error); scores have 2 decimals.
+SCORE_BOUNDS = {"max_digits": 20, "decimal_places": 6}
+
+
 class LeadFilter(django_filters.FilterSet):
     stage = django_filters.MultipleChoiceFilter(
         choices=Stage.choices, help_text="Repeat for several: ?stage=mql&stage=sal"
@@ -69,10 +74,16 @@ class LeadFilter(django_filters.FilterSet):
         field_name="country", help_text="ISO country code (any letter case)."
     )
     score_min = django_filters.NumberFilter(
-        field_name="score", lookup_expr="gte", help_text="Score at least this."
+        field_name="score",
+        lookup_expr="gte",
+        help_text="Score at least this.",
+        **SCORE_BOUNDS,
     )
     score_max = django_filters.NumberFilter(
-        field_name="score", lookup_expr="lte", help_text="Score at most this."
+        field_name="score",
+        lookup_expr="lte",
+        help_text="Score at most this.",
+        **SCORE_BOUNDS,
     )
     created_after = BoundedIsoDateTimeFilter(
         field_name="created_at",

@@ -33,6 +33,15 @@ class SafeCharField(serializers.CharField):
         return value
 
 
+class SafeSlugRelatedField(serializers.SlugRelatedField):
+    """A SlugRelatedField that refuses NUL before it queries (PostgreSQL would fail)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and (problem := text_problem(data)):
+            raise serializers.ValidationError(problem)
+        return super().to_internal_value(data)
+
+
 class JSONObjectField(serializers.JSONField):
     """A free-form JSON object, size- and depth-limited, without NUL characters."""
 
@@ -213,7 +222,7 @@ class LeadWriteSerializer(serializers.Serializer):
     utm_campaign = SafeCharField(max_length=200, required=False, allow_blank=True)
     utm_term = SafeCharField(max_length=200, required=False, allow_blank=True)
     utm_content = SafeCharField(max_length=200, required=False, allow_blank=True)
-    owner = serializers.SlugRelatedField(
+    owner = SafeSlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,

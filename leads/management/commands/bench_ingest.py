@@ -227,9 +227,11 @@ class Command(BaseCommand):
             stderr=subprocess.STDOUT,
         )
         self.stdout.write(f"gunicorn PID {process.pid}, log {log.name}")
+        failed = True
         try:
             self._wait_ready(process, port, Path(log.name))
             yield port
+            failed = False
         finally:
             process.terminate()  # SIGTERM to this PID: gunicorn stops its workers
             try:
@@ -238,6 +240,8 @@ class Command(BaseCommand):
                 process.kill()
                 process.wait()
             log.close()
+            if not failed:
+                Path(log.name).unlink()  # kept when something went wrong
 
     def _wait_ready(self, process: subprocess.Popen, port: int, log: Path) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
