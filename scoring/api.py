@@ -46,6 +46,15 @@ class PublishPermission(RoleModelPermissions):
 
 
 class ScoringRuleSerializer(serializers.ModelSerializer):
+    # Blank for the kinds that do not use them (an engagement rule has no
+    # attribute operator), so the schema must allow "".
+    operator = serializers.ChoiceField(
+        choices=ScoringRule.Operator.choices, allow_blank=True, read_only=True
+    )
+    property_operator = serializers.ChoiceField(
+        choices=ScoringRule.Operator.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = ScoringRule
         fields = [
