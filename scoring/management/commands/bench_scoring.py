@@ -19,16 +19,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import multiprocessing
+import os
 import random
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, models, transaction
+from django.db.models import Max, Min
 
 from leads.geo import region_for_country
 from leads.models import Account, Industry, Lead, StageTransition, Touchpoint
@@ -145,7 +150,7 @@ _ACTIVITY: dict[int, tuple[tuple[str, Any, int], ...]] = {
 _TABLE_BITS = 10
 
 
-def _table(pairs: Sequence[tuple[Any, int]], bits: int) -> list[Any]:
+def _table(pairs: Sequence[tuple[Any, float]], bits: int) -> list[Any]:
     """A lookup table of 2**bits entries, each value repeated by its weight."""
     size = 1 << bits
     total = sum(weight for _, weight in pairs)
@@ -155,18 +160,16 @@ def _table(pairs: Sequence[tuple[Any, int]], bits: int) -> list[Any]:
     return (table + [pairs[0][0]] * size)[:size]
 
 
-def _touch_tables() -> dict[int, list[tuple[str, dict[str, Any], str]]]:
-    """Per profile: 1024 (kind, properties, properties as JSON) to draw from."""
+def _touch_tables() -> dict[int, list[tuple[str, dict[str, Any]]]]:
+    """Per profile: 1024 (kind, properties) to draw touches from."""
     tables = {}
     for profile, activity in _ACTIVITY.items():
-        pairs: list[tuple[tuple[str, dict[str, Any], str], int]] = []
+        pairs: list[tuple[tuple[str, dict[str, Any]], float]] = []
         for kind, pool, weight in activity:
             if isinstance(pool, tuple):  # page views: one URL of the pool each
-                for url in pool:
-                    props = {"url": url}
-                    pairs.append(((kind, props, json.dumps(props)), weight / len(pool)))
+                pairs.extend(((kind, {"url": url}), weight / len(pool)) for url in pool)
             else:
-                pairs.append(((kind, pool, json.dumps(pool)), weight))
+                pairs.append(((kind, pool), weight))
         tables[profile] = _table(pairs, _TABLE_BITS)
     return tables
 
@@ -321,7 +324,7 @@ def _seed(
         base = start + dt.timedelta(seconds=round_ * span)
         for key in keys:
             i = key & mask
-            kind, props, _ = tables[profiles[i]][rng.getrandbits(_TABLE_BITS)]
+            kind, props = tables[profiles[i]][rng.getrandbits(_TABLE_BITS)]
             at = base + dt.timedelta(seconds=key >> shift)
             yield {
                 "lead_id": ids[i],
@@ -347,11 +350,14 @@ def _seed(
 def _bench_delete() -> None:
     """Delete every lead (and what points at them) and the bench accounts."""
     bench_accounts = Account.objects.filter(domain__endswith=BENCH_DOMAIN)
+    truncate = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if truncate:
             with connection.cursor() as cursor:
                 # TRUNCATE ... CASCADE also empties every table that points at
                 # leads (touchpoints, transitions, scores): seconds, not hours.
+                # Not inside a caller's transaction (tests): pending deferred
+                # foreign-key checks forbid it there.
                 cursor.execute(f"TRUNCATE {Lead._meta.db_table} CASCADE")
         else:
             for relation in Lead._meta.related_objects:
@@ -419,6 +425,45 @@ def _peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+class _ChildPeaks(threading.Thread):
+    """Samples the peak RSS (VmHWM) of this process's children, on Linux.
+
+    getrusage(RUSAGE_CHILDREN) would mix the bulk workers with the seeding
+    child; reading /proc while the workers live keeps them apart.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, int] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            for pid in self._children():
+                status = Path(f"/proc/{pid}/status")
+                try:
+                    lines = status.read_text().splitlines()
+                except OSError:
+                    continue
+                for line in lines:
+                    if line.startswith("VmHWM:"):
+                        kib = int(line.split()[1])
+                        self.peaks[pid] = max(self.peaks.get(pid, 0), kib)
+
+    @staticmethod
+    def _children() -> list[str]:
+        pids = []
+        for task in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+            try:
+                pids.extend(task.read_text().split())
+            except OSError:
+                continue
+        return pids
+
+    def peak_mb(self) -> float:
+        return round(max(self.peaks.values(), default=0) / 1024, 1)
+
+
 def _positive(value: str) -> int:
     text = value.strip().replace("_", "")
     if not text.isdigit() or int(text) < 1:
@@ -449,6 +494,12 @@ class Command(BaseCommand):
             type=_positive,
             default=BULK_CHUNK_SIZE,
             help=f"Leads per bulk chunk (default {BULK_CHUNK_SIZE:,}).",
+        )
+        parser.add_argument(
+            "--workers",
+            type=_positive,
+            default=1,
+            help="Processes for the bulk rescore (PostgreSQL only; default 1).",
         )
         parser.add_argument(
             "--naive-sample",
@@ -553,14 +604,27 @@ class Command(BaseCommand):
     def _measure(self, model: ScoringModel, options: dict[str, Any]) -> dict[str, Any]:
         leads = Lead.objects.count()
         touchpoints = Touchpoint.objects.count()
-        chunk_size = options["chunk_size"]
+        chunk_size, workers = options["chunk_size"], options["workers"]
         self.stdout.write(
             f"Bulk rescore of {leads:,} leads ({touchpoints:,} touchpoints) "
-            f"in chunks of {chunk_size:,} ..."
+            f"in chunks of {chunk_size:,}, {workers} process(es) ..."
         )
+        sampler = _ChildPeaks()
+        sampler.start()
+        # One log line per new MQL would bury the figures.
+        lifecycle_log = logging.getLogger("leads.lifecycle")
+        level = lifecycle_log.level
+        lifecycle_log.setLevel(logging.WARNING)
         began = time.monotonic()
-        scored = model_rescore_all(model=model, now=NOW, chunk_size=chunk_size)
-        bulk_seconds = time.monotonic() - began
+        try:
+            scored = model_rescore_all(
+                model=model, now=NOW, chunk_size=chunk_size, workers=workers
+            )
+        finally:
+            bulk_seconds = time.monotonic() - began
+            lifecycle_log.setLevel(level)
+            sampler.done.set()
+            sampler.join()
         promoted = StageTransition.objects.filter(
             system_actor=SYSTEM_ACTOR, to_stage=Lead.Stage.MQL
         ).count()
@@ -570,10 +634,14 @@ class Command(BaseCommand):
         )
 
         rng = random.Random(options["seed"])
-        ids = list(Lead.objects.order_by("id").values_list("id", flat=True))
+        # Sample by id without loading every id: memory must not grow with N.
+        bounds = Lead.objects.aggregate(low=Min("id"), high=Max("id"))
+        picks = rng.sample(
+            range(bounds["low"], bounds["high"] + 1), min(PER_LEAD_SAMPLE, leads)
+        )
         spec = selectors.model_spec(model)
         timings = []
-        for lead_id in rng.sample(ids, min(PER_LEAD_SAMPLE, len(ids))):
+        for lead_id in Lead.objects.filter(id__in=picks).values_list("id", flat=True):
             started = time.perf_counter()
             lead_rescore(lead_id=lead_id, model=model, spec=spec, now=NOW)
             timings.append((time.perf_counter() - started) * 1000)
@@ -584,13 +652,18 @@ class Command(BaseCommand):
         )
 
         naive_rate = None
-        sample = min(options["naive_sample"], len(ids))
+        sample = min(options["naive_sample"], leads)
         if sample:
             # A naive full rescore walks the leads in id order: time a run of it.
-            first = rng.randrange(len(ids) - sample + 1)
+            first = rng.randrange(bounds["low"], bounds["high"] + 2 - sample)
+            run = list(
+                Lead.objects.filter(id__gte=first)
+                .order_by("id")
+                .values_list("id", flat=True)[:sample]
+            )
             began = time.monotonic()
-            _naive_rescore(ids[first : first + sample], model)
-            naive_rate = sample / (time.monotonic() - began)
+            _naive_rescore(run, model)
+            naive_rate = len(run) / (time.monotonic() - began)
             self.stdout.write(
                 f"Naive ORM loop ({sample:,} leads): {naive_rate:,.0f} leads/s"
             )
@@ -598,12 +671,16 @@ class Command(BaseCommand):
         speedup = round(bulk_rate / naive_rate, 1) if naive_rate else None
         if speedup:
             self.stdout.write(f"Bulk is {speedup}x the naive loop.")
-        peak = _peak_rss_mb()
-        self.stdout.write(f"Peak RSS {peak:,.1f} MB")
+        peak = max(_peak_rss_mb(), sampler.peak_mb())
+        self.stdout.write(
+            f"Peak RSS {peak:,.1f} MB (this process {_peak_rss_mb():,.1f} MB, "
+            f"largest bulk worker {sampler.peak_mb():,.1f} MB)"
+        )
         return {
             "leads": leads,
             "touchpoints": touchpoints,
             "chunk_size": chunk_size,
+            "workers": workers,
             "bulk_seconds": round(bulk_seconds, 2),
             "bulk_leads_per_s": round(bulk_rate, 1),
             "mql_promoted": promoted,
