@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -30,6 +32,17 @@ def _redis_url() -> str:
 
 
 CHROMIUM = "/usr/bin/chromium"
+#: As the machine's probe starts Chromium: no sandbox as root, and none of the
+#: background connections a closed network would refuse.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -81,3 +94,22 @@ def _fast_and_eager(settings):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls
+    # the tests make between browser steps are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
