@@ -63,3 +63,14 @@ def test_a_database_with_leads_is_refused_unless_reset():
     figures = json.loads(bench(leads=10, per_lead=2, naive_sample=0, reset=True)[-1])
     assert figures["leads"] == 10
     assert Lead.objects.count() == 0
+
+
+def test_reuse_measures_a_first_pass_again():
+    bench(leads=30, per_lead=4, naive_sample=0, keep=True, seed=3)
+    first = set(Lead.objects.values_list("id", "stage", "score"))
+
+    figures = json.loads(bench(reuse=True, keep=True, naive_sample=0)[-1])
+
+    assert set(Lead.objects.values_list("id", "stage", "score")) == first
+    assert figures["mql_promoted"] == Lead.objects.filter(stage="mql").count()
+    assert "seed_seconds" not in figures

@@ -31,9 +31,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, models, transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min
 
 from leads.geo import region_for_country
 from leads.models import Account, Industry, Lead, StageTransition, Touchpoint
@@ -41,7 +42,7 @@ from leads.titles import department_from_title, seniority_from_title
 from scoring import selectors
 from scoring.bulk import BULK_CHUNK_SIZE, model_rescore_all
 from scoring.engine import Touch, evaluate_touches
-from scoring.models import AccountScore, LeadScore, ScoringModel
+from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 from scoring.services import SYSTEM_ACTOR, lead_rescore
 
 #: Touchpoints fall in this many days before the scoring time.
@@ -369,6 +370,30 @@ def _bench_delete() -> None:
         bench_accounts._raw_delete(bench_accounts.db)
 
 
+def _scores_reset() -> None:
+    """Put bench leads back to unscored, so a --reuse run is a first pass again.
+
+    Only for a database that holds bench leads alone (--reuse checks it): it
+    empties the score, history and stage transition tables.
+    """
+    with transaction.atomic():
+        for model in (LeadScore, LeadScoreHistory, StageTransition):
+            query = model._base_manager.all()
+            query._raw_delete(query.db)
+        Lead.objects.update(
+            stage=Lead.Stage.LEAD,
+            highest_stage=Lead.Stage.LEAD,
+            stage_changed_at=F("created_at"),
+            entered_mql_at=None,
+            score=0,
+            fit_score=0,
+            engagement_score=0,
+            grade="",
+            scored_at=None,
+            rescore_requested_at=None,
+        )
+
+
 # Measurements
 # ------------------------------------------------------------------------------
 
@@ -518,7 +543,8 @@ class Command(BaseCommand):
             "--reuse",
             action="store_true",
             help="Measure the bench data already in the database (a --keep run) "
-            "instead of seeding.",
+            "instead of seeding; its scores are reset first, so the run is a "
+            "first pass like after seeding.",
         )
         parser.add_argument(
             "--keep",
@@ -527,6 +553,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Measure as production runs. With DEBUG on, Django keeps the text of
+        # every query, megabytes per bulk chunk, so memory would grow with N.
+        debug, settings.DEBUG = settings.DEBUG, False
+        try:
+            self._bench(options)
+        finally:
+            settings.DEBUG = debug
+
+    def _bench(self, options: dict[str, Any]) -> None:
         model = selectors.model_active()
         if model is None:
             raise CommandError("There is no active scoring model; publish one first.")
@@ -546,12 +581,15 @@ class Command(BaseCommand):
                 "an empty database, or pass --reset to delete every lead first."
             )
         figures: dict[str, Any] = {"database": self._database()}
-        if not options["reuse"]:
+        if options["reuse"]:
+            _scores_reset()
+            self.stdout.write("Reset the bench leads to unscored (a first pass).")
+        else:
             if present:
                 _bench_delete()
                 self.stdout.write("Deleted the leads that were there (--reset).")
             figures["seed_seconds"] = self._seed(options)
-            self._vacuum()
+        self._vacuum()
         try:
             figures.update(self._measure(model, options))
         finally:
@@ -598,7 +636,7 @@ class Command(BaseCommand):
             return
         # Fresh statistics and visibility map, as autovacuum would give a live table.
         with connection.cursor() as cursor:
-            for model in (Account, Lead, Touchpoint):
+            for model in (Account, Lead, Touchpoint, LeadScore, LeadScoreHistory):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
     def _measure(self, model: ScoringModel, options: dict[str, Any]) -> dict[str, Any]:
@@ -609,6 +647,9 @@ class Command(BaseCommand):
             f"Bulk rescore of {leads:,} leads ({touchpoints:,} touchpoints) "
             f"in chunks of {chunk_size:,}, {workers} process(es) ..."
         )
+        promoted_before = StageTransition.objects.filter(
+            system_actor=SYSTEM_ACTOR, to_stage=Lead.Stage.MQL
+        ).count()
         sampler = _ChildPeaks()
         sampler.start()
         # One log line per new MQL would bury the figures.
@@ -625,9 +666,12 @@ class Command(BaseCommand):
             lifecycle_log.setLevel(level)
             sampler.done.set()
             sampler.join()
-        promoted = StageTransition.objects.filter(
-            system_actor=SYSTEM_ACTOR, to_stage=Lead.Stage.MQL
-        ).count()
+        promoted = (
+            StageTransition.objects.filter(
+                system_actor=SYSTEM_ACTOR, to_stage=Lead.Stage.MQL
+            ).count()
+            - promoted_before
+        )
         self.stdout.write(
             f"  {scored:,} leads in {bulk_seconds:.1f} s "
             f"({scored / bulk_seconds:,.0f} leads/s); {promoted:,} became MQLs"
