@@ -173,6 +173,8 @@ if env.str("EMAIL_URL", default=""):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadflow@localhost")
+# The address people open Leadflow at, for links in e-mails (no trailing slash).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # CELERY
 # ------------------------------------------------------------------------------
@@ -209,8 +211,17 @@ CELERY_TASK_ROUTES = {
     "scoring.rescore_all": {"queue": "bulk"},
     "scoring.rescore_chunk": {"queue": "bulk"},
     "leads.import_csv": {"queue": "bulk"},
+    "handoff.open_for_mql": {"queue": "realtime"},
+    "handoff.escalate": {"queue": "timers"},
+    "handoff.send_notification": {"queue": "timers"},
 }
 CELERY_BEAT_SCHEDULE = {
+    # * * * * *: remind at-risk handoffs, expire, escalate and reassign overdue
+    # ones, open handoffs for MQLs whose task was lost (DESIGN.md rule 2).
+    "every-minute-expire-overdue-handoffs": {
+        "task": "handoff.escalate",
+        "schedule": crontab(),
+    },
     # * * * * *: re-enqueue rescores whose message was lost (DESIGN.md rule 1).
     "every-minute-reconcile-rescores": {
         "task": "scoring.reconcile",

@@ -11,5 +11,6 @@ urlpatterns = [
     path("favicon.ico", views.favicon),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
+    path("", include("handoff.urls")),
     path("", include("crm.app_urls")),
 ]

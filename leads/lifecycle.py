@@ -147,6 +147,7 @@ def lead_move(
     system_actor: str = "",
     reason: str = "",
     expected_stage: str | None = None,
+    hold_until: datetime | None = None,
     now: datetime | None = None,
 ) -> StageTransition:
     """Move one lead to ``to_stage`` and record who or what did it and why.
@@ -154,10 +155,13 @@ def lead_move(
     Locks the lead row (FOR UPDATE) for the rest of the caller's transaction,
     so of two concurrent moves one waits and then sees the other's result: a
     move that is no longer allowed raises InvalidStageTransition and writes
-    nothing. With ``expected_stage``, a lead that has left that stage raises
-    StageChangedConcurrently (the caller acted on a stale view). Exactly one
-    of ``actor`` or ``system_actor`` names who moved it. After commit,
-    ``lead_stage_changed`` is sent. Raises Lead.DoesNotExist for a missing lead.
+    nothing. ``hold_until`` (only for a move to nurture) starts a recycle
+    cool-down: until then only a high-intent touchpoint makes the lead an MQL
+    again; any other move clears it. With ``expected_stage``, a lead that has
+    left that stage raises StageChangedConcurrently (the caller acted on a
+    stale view). Exactly one of ``actor`` or ``system_actor`` names who moved
+    it. After commit, ``lead_stage_changed`` is sent. Raises
+    Lead.DoesNotExist for a missing lead.
     """
     _check_actor(actor, system_actor)
     at = now or timezone.now()
@@ -174,7 +178,12 @@ def lead_move(
             ),
         )
     check_move(lead_id=lead_id, from_stage=from_stage, to_stage=to_stage, reason=reason)
+    if hold_until is not None and to_stage != Stage.NURTURE:
+        raise ValueError("hold_until applies only to a move to nurture.")
     changed = _apply(lead, to_stage, at)
+    if hold_until is not None or lead.recycle_until is not None:
+        lead.recycle_until = hold_until
+        changed.append("recycle_until")
     lead.save(update_fields=[*changed, "updated_at"])
     transition = StageTransition.objects.create(
         lead=lead,

@@ -204,6 +204,19 @@ class Lead(models.Model):
     do_not_email = models.BooleanField(default=False)
     do_not_call = models.BooleanField(default=False)
 
+    # A recycled lead's cool-down: until then scoring promotes it back to MQL
+    # only after a high-intent touchpoint (TouchpointKind.is_high_intent) that
+    # happened after it was recycled. Set by lifecycle.lead_move.
+    recycle_until = models.DateTimeField(null=True, blank=True)
+    # The surviving lead when this one was merged away as a duplicate.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_leads",
+    )
+
     # The current score under the active scoring model, kept on the lead row so
     # lists filter and sort by it with one index. Written only by the scoring
     # app through leads.services.lead_scores_write; the breakdown lives there.

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from leads.exceptions import LeadAlreadyExists
 from leads.freemail import is_freemail
-from leads.models import Account, Lead
+from leads.locks import lock_leads
+from leads.models import Account, Lead, Touchpoint
 from leads.signals import leads_changed
 from leads.titles import department_from_title
 
@@ -362,3 +363,88 @@ def lead_upsert(
         lead_update(lead=lead, **fields)
     leads_mark_for_rescore([lead.id], now=at)
     return lead, created
+
+
+def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:
+    """Make ``owner`` (a user, or None) the lead's owner.
+
+    Call inside the transaction of the use-case that decided it (accepting a
+    handoff, handing a lead to its account's owner), after locking the lead.
+    """
+    Lead.objects.filter(id=lead_id).update(owner=owner, updated_at=timezone.now())
+
+
+#: Fields a merge copies from the duplicate where the surviving lead has none.
+MERGE_FILL_FIELDS = (
+    "first_name",
+    "last_name",
+    "job_title",
+    "phone",
+    "country",
+    "account_id",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
+
+
+@transaction.atomic
+def lead_merge(
+    *, duplicate_id: int, survivor_id: int, now: datetime | None = None
+) -> Lead:
+    """Fold the lead ``duplicate_id`` into ``survivor_id``; return the survivor.
+
+    Locks both leads (id order). The duplicate's touchpoints move to the
+    survivor, blank fields of the survivor are filled from the duplicate, its
+    attributes are merged (the survivor's win), the duplicate points at the
+    survivor (``merged_into``) and the survivor is marked for a rescore. The
+    duplicate's stage is the caller's to change (through the lifecycle).
+    Raises ValidationError when the two are the same lead, either is erased
+    or the survivor was itself merged away; Lead.DoesNotExist when missing.
+    """
+    at = now or timezone.now()
+    if duplicate_id == survivor_id:
+        raise ValidationError({"duplicate_of": "A lead cannot be merged into itself."})
+    locked = {lead.id: lead for lead in lock_leads([duplicate_id, survivor_id])}
+    if survivor_id not in locked:
+        raise ValidationError({"duplicate_of": f"There is no lead {survivor_id}."})
+    duplicate, survivor = locked[duplicate_id], locked[survivor_id]
+    if survivor.merged_into_id is not None:
+        raise ValidationError(
+            {
+                "duplicate_of": (
+                    f"Lead {survivor_id} was itself merged into lead "
+                    f"{survivor.merged_into_id}; merge into that one."
+                )
+            }
+        )
+    if duplicate.erased_at or survivor.erased_at:
+        raise ValidationError({"duplicate_of": "An erased lead cannot be merged."})
+    changed = ["attributes", "updated_at"]
+    for field in MERGE_FILL_FIELDS:
+        if not getattr(survivor, field) and getattr(duplicate, field):
+            setattr(survivor, field, getattr(duplicate, field))
+            changed.append(field)
+            if field == "country":
+                survivor.set_country(duplicate.country)
+                changed.append("region")
+            if field == "job_title":
+                survivor.set_job_title(duplicate.job_title)
+                changed += ["seniority", "department"]
+    survivor.attributes = {
+        **(duplicate.attributes or {}),
+        **(survivor.attributes or {}),
+    }
+    survivor.save(update_fields=sorted(set(changed)))
+    moved = Touchpoint.objects.filter(lead_id=duplicate_id).update(lead_id=survivor_id)
+    Lead.objects.filter(id=duplicate_id).update(merged_into=survivor, updated_at=at)
+    # Both scores change: the touchpoints moved from one to the other.
+    leads_mark_for_rescore([duplicate_id, survivor_id], now=at)
+    logger.info(
+        "lead %s merged into lead %s (%s touchpoints moved)",
+        duplicate_id,
+        survivor_id,
+        moved,
+    )
+    return survivor

@@ -83,6 +83,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     kinds.add_kinds(apps, None)
     default_model = importlib.import_module("scoring.migrations.0002_default_model")
     default_model.create_default_model(apps, None)
+    handoff_lists = importlib.import_module("handoff.migrations.0002_standard_lists")
+    handoff_lists.seed(apps, None)
     sync_role_permissions(apps)
 
 

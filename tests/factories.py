@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
+from handoff.models import BusinessCalendar, ServiceLevelAgreement, Team, TeamMember
 from leads.models import Account, Campaign, Industry, Lead, Touchpoint
 
 User = get_user_model()
@@ -81,3 +82,46 @@ class TouchpointFactory(DjangoModelFactory[Touchpoint]):
         lambda: dt.datetime(2026, 1, 6, 10, 0, tzinfo=dt.UTC)
     )
     properties = factory.LazyFunction(lambda: {"url": "https://leadflow.test/"})
+
+
+# Handoff
+# ------------------------------------------------------------------------------
+
+
+class CalendarFactory(DjangoModelFactory[BusinessCalendar]):
+    """Monday to Friday, 09:00-17:00 UTC, no holidays."""
+
+    class Meta:
+        model = BusinessCalendar
+
+    name = factory.Sequence(lambda n: f"Calendar {n}")
+    time_zone = "UTC"
+
+
+class TeamFactory(DjangoModelFactory[Team]):
+    class Meta:
+        model = Team
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class TeamMemberFactory(DjangoModelFactory[TeamMember]):
+    class Meta:
+        model = TeamMember
+
+    team = factory.SubFactory(TeamFactory)
+    user = factory.SubFactory(UserFactory, roles=["SDR"])
+
+
+class SlaFactory(DjangoModelFactory[ServiceLevelAgreement]):
+    """An 8-business-hour SLA, matched before the migration's default one."""
+
+    class Meta:
+        model = ServiceLevelAgreement
+
+    name = factory.Sequence(lambda n: f"SLA {n}")
+    priority = 10
+    team = factory.SubFactory(TeamFactory)
+    calendar = factory.SubFactory(CalendarFactory)
+    accept_within_hours = 8
+    escalation_email = "escalations@leadflow.test"

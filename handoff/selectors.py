@@ -1,0 +1,156 @@
+"""Reads of the handoff app: SLA matching, who may do what, the queues."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from handoff.models import (
+    Handoff,
+    RejectionReason,
+    ServiceLevelAgreement,
+    TeamMember,
+)
+from leads.models import Lead, Touchpoint
+from scoring import selectors as scoring_selectors
+from scoring.engine import attribute_value, condition_holds
+
+#: Touchpoints shown with each row of the SAL queue.
+QUEUE_TOUCHPOINTS = 3
+
+
+def is_manager(user: Any) -> bool:
+    """Admins and people with the manager flag see every handoff and decide any."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser or user.groups.filter(name="Admin").exists():
+        return True
+    profile = getattr(user, "sales_profile", None)
+    return bool(profile and profile.is_manager)
+
+
+def lead_sla_facts(lead: Lead) -> dict[str, Any]:
+    """What an SLA condition can test: scoring's lead facts plus the score."""
+    account = None
+    if lead.account_id:
+        account = {
+            f: getattr(lead.account, f) for f in scoring_selectors.ACCOUNT_FACT_FIELDS
+        }
+    values = {
+        f: getattr(lead, f) for f in (*scoring_selectors.LEAD_FACT_FIELDS, "attributes")
+    }
+    facts = scoring_selectors.facts_from_values(values, account, None)
+    last_kind = (
+        Touchpoint.objects.filter(lead_id=lead.id)
+        .order_by("-occurred_at", "-id")
+        .values_list("kind_id", flat=True)
+        .first()
+    )
+    facts.update(
+        grade=lead.grade,
+        score=lead.score,
+        fit_score=lead.fit_score,
+        engagement_score=lead.engagement_score,
+        last_touchpoint_kind=last_kind or "",
+    )
+    return facts
+
+
+def sla_covers(sla: ServiceLevelAgreement, facts: dict[str, Any]) -> bool:
+    return all(
+        condition_holds(
+            c["operator"], attribute_value(facts, c["attribute"]), c.get("value")
+        )
+        for c in sla.conditions or []
+    )
+
+
+def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
+    """The first active SLA by priority whose conditions all hold, else the default."""
+    slas = list(
+        ServiceLevelAgreement.objects.filter(is_active=True)
+        .select_related("team", "calendar")
+        .order_by("priority", "id")
+    )
+    facts = lead_sla_facts(lead)
+    for sla in slas:
+        if not sla.is_default and not sla.reroute_only and sla_covers(sla, facts):
+            return sla
+    return next((sla for sla in slas if sla.is_default), None)
+
+
+def handoff_for_user(user: Any) -> QuerySet[Handoff]:
+    """Handoffs ``user`` may see: managers and marketing all, SDRs their teams'."""
+    qs = Handoff.objects.all()
+    if is_manager(user) or user.groups.filter(name__in=["Marketing"]).exists():
+        return qs
+    return qs.filter(
+        Q(team_id__in=_team_ids(user)) | Q(assigned_to=user) | Q(owner=user)
+    )
+
+
+def _team_ids(user: Any) -> QuerySet[TeamMember]:
+    return TeamMember.objects.filter(user=user).values("team_id")
+
+
+def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
+    """The SAL queue: pending handoffs, soonest due first.
+
+    ``scope``: ``mine`` (assigned to ``user``), ``team`` (the user's teams,
+    others' and unassigned ones) or ``all`` (managers only; others get their
+    teams).
+    """
+    qs = Handoff.objects.filter(status=Handoff.Status.PENDING)
+    if scope == "mine":
+        qs = qs.filter(assigned_to=user)
+    elif scope == "all" and is_manager(user):
+        pass
+    else:
+        qs = qs.filter(team_id__in=_team_ids(user)).exclude(assigned_to=user)
+    return qs.select_related(
+        "lead__account", "assigned_to", "sla__calendar", "team"
+    ).order_by("due_at", "id")
+
+
+def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
+    """The latest touchpoints of each handoff's lead, in one query per page."""
+    lead_ids = [h.lead_id for h in handoffs]
+    if not lead_ids:
+        return {}
+    result: dict[int, list[Touchpoint]] = {i: [] for i in lead_ids}
+    # A window function keeps this one query however many touchpoints a lead has.
+    rows = (
+        Touchpoint.objects.filter(lead_id__in=lead_ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("lead_id")],
+                order_by=[F("occurred_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=QUEUE_TOUCHPOINTS)
+        .select_related("kind")
+        .order_by("lead_id", "rank")
+    )
+    for touchpoint in rows:
+        result[touchpoint.lead_id].append(touchpoint)
+    return result
+
+
+def reasons_active(*, audience: str) -> QuerySet[RejectionReason]:
+    return RejectionReason.objects.filter(audience=audience, is_active=True).order_by(
+        "position", "label"
+    )
+
+
+def handoff_get(*, handoff_id: int, user: Any) -> Handoff:
+    """One handoff the user may see, with what its page shows; DoesNotExist else."""
+    return (
+        handoff_for_user(user)
+        .select_related(
+            "lead__account", "assigned_to", "decided_by", "owner", "reason", "sla"
+        )
+        .get(id=handoff_id)
+    )

@@ -1,0 +1,20 @@
+from django.urls import path
+
+from handoff import views, views_reports
+
+app_name = "handoff"
+urlpatterns = [
+    # SDR: the SAL queue and a handoff's page.
+    path("queue/", views.queue, name="queue"),
+    path("queue/rows/", views.queue_rows, name="queue_rows"),
+    path("handoffs/<int:handoff_id>/", views.handoff_detail, name="detail"),
+    path("handoffs/<int:handoff_id>/accept/", views.accept, name="accept"),
+    path("handoffs/<int:handoff_id>/reject/", views.reject, name="reject"),
+    path("handoffs/<int:handoff_id>/attempts/", views.attempt_add, name="attempt_add"),
+    path("availability/", views.availability, name="availability"),
+    # Sales rep: accepted leads and their moves.
+    path("pipeline/", views.pipeline, name="pipeline"),
+    path("pipeline/leads/<int:lead_id>/move/", views.sales_move, name="sales_move"),
+    # Managers: SLA compliance, speed to lead, volume commitment.
+    path("reports/sla/", views_reports.sla_report, name="report"),
+]
