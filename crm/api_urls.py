@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from crm.api_leads import ScoredLeadViewSet
 from crm.api_privacy import LeadEraseView, LeadExportView
+from handoff.api import HandoffViewSet, RejectionReasonViewSet
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
 from scoring.api import ScoringModelViewSet
@@ -15,6 +16,10 @@ router.include_root_view = False
 router.register("leads", ScoredLeadViewSet, basename="lead")
 router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
 router.register("scoring-models", ScoringModelViewSet, basename="scoring-model")
+router.register("handoffs", HandoffViewSet, basename="handoff")
+router.register(
+    "rejection-reasons", RejectionReasonViewSet, basename="rejection-reason"
+)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

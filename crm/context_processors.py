@@ -8,13 +8,20 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR, user_roles
+from handoff.models import SalesProfile
 from leads.views import IMPORT_PERMISSIONS
+
+#: Managers see the SAL queue and the SLA report whatever their role; Admin
+#: sees everything.
+MANAGERS = "managers"
 
 _NAV = [
     (MARKETING, "Marketing", "crm:marketing_home"),
     (MARKETING, "Scoring", "scoring:list"),
-    (SDR, "SAL queue", "crm:sdr_home"),
-    (SALES, "Pipeline", "crm:sales_home"),
+    (SDR, "SAL queue", "handoff:queue"),
+    (MANAGERS, "SAL queue", "handoff:queue"),
+    (SALES, "Pipeline", "handoff:pipeline"),
+    (MANAGERS, "SLA report", "handoff:report"),
 ]
 
 
@@ -23,11 +30,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     roles = user_roles(user)
-    items = [
-        {"label": label, "url": reverse(url_name)}
-        for role, label, url_name in _NAV
-        if role in roles or ADMIN in roles
-    ]
+    held = {*roles, MANAGERS} if _is_manager(user, roles) else set(roles)
+    items = []
+    for role, label, url_name in _NAV:
+        url = reverse(url_name)
+        if (role in held or ADMIN in held) and url not in {i["url"] for i in items}:
+            items.append({"label": label, "url": url})
     # Every role reads the lead list; it is for whoever may view leads.
     if user.has_perm("leads.view_lead"):
         items.append({"label": "Leads", "url": reverse("crm:lead_list")})
@@ -46,3 +54,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "user_roles": roles,
         "user_role_label": ", ".join(roles) or "No role",
     }
+
+
+def _is_manager(user: Any, roles: list[str]) -> bool:
+    """``handoff.selectors.is_manager`` with the roles already loaded.
+
+    The manager flag lives on the SDRs' and reps' SalesProfile, so only they
+    cost a query; every other page (Marketing's lead list) stays as it was.
+    """
+    if ADMIN in roles:
+        return True
+    if not {SDR, SALES} & set(roles):
+        return False
+    return SalesProfile.objects.filter(user=user, is_manager=True).exists()

@@ -4,8 +4,15 @@
 of touchpoints and a lifecycle history for the leads that went somewhere. All
 of it follows from one random seed and one "today": the same two give the same
 rows (primary keys and the demo users aside). ``demo_users_ensure`` creates or
-updates one login per role. The ``seed_demo`` management command is a thin
-caller of both.
+updates the demo logins (SDRs, reps, a manager and one per other role). The
+``seed_demo`` management command is a thin caller of both.
+
+The handoff side follows from the same journeys: SDR teams, business
+calendars and SLAs; for every MQL in the history the handoffs an SDR worked
+(contact attempts, the decision with its reason and feedback, breaches that
+expired and were reassigned) and the sales outcomes after acceptance; and for
+every lead that is an MQL at the end, one pending handoff opened through
+``handoff.services.handoff_open``, so the SAL queue has work in it.
 
 The lists below are curated by hand (no Faker): names by nationality, company
 name parts, job titles, campaigns, pages and e-mails. Generation uses only its
@@ -24,21 +31,40 @@ import math
 import random
 import time
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from crm import roles
+from handoff import assignment, business_hours
+from handoff import services as handoff_services
+from handoff.exceptions import NoServiceLevelAgreement
+from handoff.models import (
+    BusinessCalendar,
+    ContactAttempt,
+    Handoff,
+    HandoffEvent,
+    Holiday,
+    RejectionReason,
+    SalesOutcome,
+    SalesProfile,
+    ServiceLevelAgreement,
+    Team,
+    TeamMember,
+)
+from handoff.selectors import sla_covers, sla_for_lead
 from leads.geo import region_for_country
 from leads.lifecycle import HistoryStep, history_replay
 from leads.models import (
@@ -51,8 +77,15 @@ from leads.models import (
 )
 from leads.titles import department_from_title, seniority_from_title
 from scoring.bulk import model_rescore_all
+from scoring.engine import ModelSpec, Touch, evaluate_touches
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, RescoreChunk
-from scoring.selectors import model_active
+from scoring.selectors import (
+    ACCOUNT_FACT_FIELDS,
+    LEAD_FACT_FIELDS,
+    facts_from_values,
+    model_active,
+    model_spec,
+)
 from scoring.services import SYSTEM_ACTOR as SCORING_ACTOR
 
 logger = logging.getLogger(__name__)
@@ -87,6 +120,8 @@ MQL_PENDING_DAYS = 5
 LEAD_CHUNK_SIZE = 5_000
 # Rows per INSERT. SQLite lowers it further (999 parameters per statement).
 INSERT_BATCH_SIZE = 2_000
+# Account domains per UPDATE of their owner: under SQLite's 999 parameters.
+OWNER_UPDATE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,8 @@ class DemoUser:
     role: str
     is_staff: bool = False
     is_superuser: bool = False
+    #: SalesProfile.is_manager: sees the SLA report and may decide any handoff.
+    is_manager: bool = False
 
     @property
     def email(self) -> str:
@@ -109,11 +146,25 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("marketer", "Maya", "Lindqvist", roles.MARKETING, is_staff=True),
     DemoUser("sdr1", "Jordan", "Reyes", roles.SDR),
     DemoUser("sdr2", "Priya", "Nair", roles.SDR),
+    DemoUser("sdr3", "Marcus", "Bell", roles.SDR),
+    DemoUser("sdr4", "Lena", "Hoffmann", roles.SDR),
+    DemoUser("manager", "Rosa", "Delgado", roles.SDR, is_manager=True),
     DemoUser("rep1", "Daniel", "Okafor", roles.SALES),
+    DemoUser("rep2", "Claire", "Dubois", roles.SALES),
+    DemoUser("rep3", "Kenji", "Watanabe", roles.SALES),
     DemoUser(
         "admin", "Sam", "Whitfield", roles.ADMIN, is_staff=True, is_superuser=True
     ),
 )
+#: Sales reps who take SQLs; each account belongs to one of them.
+DEMO_REPS = ("rep1", "rep2", "rep3")
+#: The manager of the SDR teams: told when a handoff breaches a demo SLA.
+DEMO_MANAGER = "manager"
+#: The SDR on leave when the demo opens: away since a few days before today,
+#: back a week after it, so the queue shows assignment skipping them.
+DEMO_AWAY_SDR = "sdr4"
+DEMO_AWAY_SINCE_DAYS = 3
+DEMO_AWAY_FOR_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -132,13 +183,28 @@ class DemoSummary:
     scoring_model: str = ""
     #: Leads that scoring moved to ``mql`` at the end of the seed.
     mqls_from_scoring: int = 0
+    #: Every handoff status code with its number of handoffs (0 included).
+    handoffs_per_status: dict[str, int] = field(default_factory=dict)
+    contact_attempts: int = 0
+    sales_outcomes: int = 0
+    #: The SAL queue as of the end of the history (00:00 UTC on today):
+    #: pending handoffs on track, at risk and overdue.
+    queue: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def handoffs(self) -> int:
+        return sum(self.handoffs_per_status.values())
 
 
 class DemoDataPresent(Exception):
-    """The database already holds leads, accounts or campaigns; nothing was written."""
+    """The database already holds leads, accounts, campaigns or handoffs.
 
-    def __init__(self, *, leads: int, accounts: int, campaigns: int):
+    Nothing was written.
+    """
+
+    def __init__(self, *, leads: int, accounts: int, campaigns: int, handoffs: int = 0):
         self.leads = leads
+        self.handoffs = handoffs
         self.accounts = accounts
         self.campaigns = campaigns
         super().__init__(
@@ -835,42 +901,237 @@ _NEWSLETTER_SUBJECTS = (
 _CHAT_TOPICS = ("pricing", "integrations", "security review", "trial help", "demo")
 _TECH_STACKS = ("salesforce", "hubspot", "marketo", "pipedrive", "dynamics365", "zoho")
 
-# Why leads leave the funnel. Moves to nurture and disqualified must say why.
-_REJECT_NURTURE = _Choice(
+# Why leads leave the funnel: the codes of the standard rejection reasons
+# (handoff migration 0002). The reason's action decides the lead's next stage,
+# as handoff.services does: recycle -> nurture, disqualify -> disqualified,
+# account owner -> nurture (owned by the account's rep), reroute -> another
+# SLA's team, which here disqualifies the lead as no fit.
+_SDR_RECYCLE = _Choice(
     [
-        ("No budget this year", 30),
-        ("Not the decision maker", 25),
-        ("No need right now", 20),
-        ("Timing: revisit next quarter", 25),
+        ("no_budget", 25),
+        ("not_decision_maker", 20),
+        ("no_need", 15),
+        ("bad_timing", 20),
+        ("unable_to_reach", 20),
     ]
 )
-_REJECT_DISQUALIFY = _Choice(
+_SDR_DISQUALIFY = _Choice(
     [
-        ("Competitor", 25),
-        ("Bad contact data", 25),
-        ("Duplicate of an existing lead", 20),
-        ("Already in an open deal", 15),
-        ("Wrong region: outside our markets", 15),
+        ("competitor_spam", 25),
+        ("bad_contact_data", 25),
+        ("existing_customer", 20),
+        ("wrong_region", 15),
+        ("no_fit", 15),
     ]
 )
-_SAL_NURTURE = _Choice(
+# Sales reasons (audience "sales") for a step back, by the stage left.
+_SAL_BACK = _Choice(
     [
-        ("No budget this year", 35),
-        ("Went dark after the discovery call", 35),
-        ("Timing: revisit next quarter", 30),
+        ("sales_no_budget", 30),
+        ("sales_went_dark", 30),
+        ("sales_bad_timing", 25),
+        ("sales_no_need", 15),
     ]
 )
-_SAL_DISQUALIFY = _Choice(
-    [("Not a fit: company too small", 60), ("Competitor", 20), ("No need", 20)]
-)
-_SQL_NURTURE = _Choice([("Project postponed", 50), ("No budget this year", 50)])
+_SQL_BACK = _Choice([("sales_bad_timing", 50), ("sales_no_budget", 50)])
 _OPPORTUNITY_LOST = _Choice(
     [
-        ("Closed lost: chose a competitor", 45),
-        ("Closed lost: no decision", 35),
-        ("Closed lost: price", 20),
+        ("sales_lost_competitor", 45),
+        ("sales_other", 35),
+        ("sales_lost_price", 20),
     ]
 )
+
+# Feedback an SDR or a rep writes with a reason: (share of decisions that
+# carry feedback, texts). Reasons that require feedback always get one.
+# "{first}" is the lead's first name, "{rep}" the account's rep: feedback is
+# free text about a person, which is why the erasure blanks it.
+_FEEDBACK: dict[str, tuple[float, tuple[str, ...]]] = {
+    "no_budget": (
+        0.6,
+        (
+            "Budget frozen until the next fiscal year.",
+            "{first} liked the product tour but no tooling budget is approved.",
+            "Spend is on hold after a reorganisation; revisit in Q3.",
+        ),
+    ),
+    "not_decision_maker": (
+        0.6,
+        (
+            "{first} is an individual contributor; the RevOps lead decides.",
+            "Researching for their manager, who was not on the call.",
+            "Intern collecting vendor information for a report.",
+        ),
+    ),
+    "no_need": (
+        0.5,
+        (
+            "Happy with the scoring in their current CRM.",
+            "Needs a one-off clean-up of their lead list, not a scoring tool.",
+            "Downloaded the e-book for a course, no project behind it.",
+        ),
+    ),
+    "bad_timing": (
+        0.6,
+        (
+            "Mid-migration to Salesforce; call back after go-live in two months.",
+            "{first} asked us to reach out again next quarter.",
+            "Hiring freeze; new tools only after the budget review.",
+        ),
+    ),
+    "unable_to_reach": (
+        0.3,
+        (
+            "Two calls and an e-mail, no reply.",
+            "Voicemail full and the e-mail went unanswered.",
+        ),
+    ),
+    "bad_contact_data": (
+        0.5,
+        (
+            "Phone number disconnected and the e-mail bounced.",
+            "Made-up name and number in the form.",
+        ),
+    ),
+    "competitor_spam": (
+        0.6,
+        (
+            "Works at a competitor; downloaded every asset in one afternoon.",
+            "Student writing a thesis on lead scoring.",
+            "Job seeker asking about SDR openings.",
+            "Agency reselling lead lists.",
+        ),
+    ),
+    "existing_customer": (
+        0.5,
+        (
+            "The account is already a customer; {rep} owns the renewal.",
+            "Open opportunity on this account; passed to {rep}.",
+        ),
+    ),
+    "wrong_region": (
+        0.5,
+        (
+            "Based outside our territory; rerouting for review.",
+            "Subsidiary of a company another region covers.",
+        ),
+    ),
+    "no_fit": (
+        1.0,
+        (
+            "Company too small: three people and no sales team.",
+            "Freelancer, no company behind the sign-up.",
+            "Consumer use case; we only sell to B2B teams.",
+        ),
+    ),
+    "sales_no_budget": (
+        0.5,
+        (
+            "No budget until the new fiscal year.",
+            "{first} could not get the spend approved.",
+        ),
+    ),
+    "sales_went_dark": (
+        0.4,
+        ("No reply after the discovery call and two follow-ups.",),
+    ),
+    "sales_bad_timing": (
+        0.5,
+        (
+            "Project postponed to next year.",
+            "Re-platforming first; revisit after their CRM migration.",
+        ),
+    ),
+    "sales_no_need": (0.4, ("Decided to keep scoring in spreadsheets for now.",)),
+    "sales_lost_competitor": (
+        0.7,
+        (
+            "Chose a competitor bundled with their marketing suite.",
+            "Went with the incumbent vendor after a pilot.",
+        ),
+    ),
+    "sales_lost_price": (0.6, ("Price above their budget by about a third.",)),
+    "sales_no_fit": (
+        1.0,
+        (
+            "Company too small for even the starter plan.",
+            "Works for a competitor.",
+            "Needs an on-premises product; we are cloud only.",
+        ),
+    ),
+    "sales_other": (
+        1.0,
+        (
+            "No decision: the project stalled after the champion left.",
+            "No decision: procurement froze all new vendors.",
+        ),
+    ),
+}
+# Feedback on a student who reached MQL (their title says so).
+_STUDENT = "Student, not a buyer: writing a thesis on lead scoring."
+# Feedback of the territory team disqualifying a lead rerouted to it.
+_OUTSIDE_MARKETS = "Outside the markets we serve; no partner covers it either."
+# What a rep writes when moving a lead forward: (share with feedback, texts).
+_FORWARD_FEEDBACK: dict[str, tuple[float, tuple[str, ...]]] = {
+    Stage.SQL: (
+        0.4,
+        (
+            "Budget confirmed, 15 seats, decision by the end of the quarter.",
+            "{first} is the economic buyer; security review next.",
+        ),
+    ),
+    Stage.OPPORTUNITY: (0.3, ("Proposal sent: growth plan, 25 seats.",)),
+    Stage.CUSTOMER: (0.4, ("Signed a 12-month contract.",)),
+}
+# Contact attempts: outcome -> notes an SDR or rep might write.
+_ATTEMPT_NOTES: dict[str, tuple[str, ...]] = {
+    ContactAttempt.Outcome.CONNECTED: (
+        "Spoke with {first}: evaluating tools this quarter, 5-10 seats.",
+        "Short call with {first}; wants pricing for the growth plan.",
+        "Discovery call: Salesforce shop, slow lead routing is the pain.",
+    ),
+    ContactAttempt.Outcome.MEETING: (
+        "Demo booked for Thursday with {first} and their RevOps lead.",
+        "Meeting set; {first} brings the marketing operations manager.",
+    ),
+    ContactAttempt.Outcome.VOICEMAIL: (
+        "Left a voicemail, will try again tomorrow morning.",
+        "Voicemail; mentioned the report they downloaded.",
+    ),
+    ContactAttempt.Outcome.NO_ANSWER: (
+        "No answer at the main line.",
+        "Rang out, no voicemail.",
+    ),
+    ContactAttempt.Outcome.SENT: (
+        "Short intro e-mail with two time slots.",
+        "Sent the SLA template they asked about.",
+    ),
+    ContactAttempt.Outcome.REPLIED: (
+        "{first} replied: interested, asked for a call next week.",
+    ),
+    ContactAttempt.Outcome.BOUNCED: (
+        "Number not in service.",
+        "E-mail bounced: the mailbox does not exist.",
+    ),
+}
+# The notes of the attempts before a rejection: the feedback says the rest.
+_REJECTION_NOTES: dict[str, tuple[str, ...]] = {
+    ContactAttempt.Outcome.CONNECTED: (
+        "Spoke with {first}; see the feedback.",
+        "Reached {first} on the second try.",
+    ),
+    ContactAttempt.Outcome.REPLIED: ("{first} replied by e-mail.",),
+}
+# How an owner follows up after accepting: (channel, outcome).
+_FOLLOW_UPS = (
+    (ContactAttempt.Channel.CALL, ContactAttempt.Outcome.MEETING),
+    (ContactAttempt.Channel.CALL, ContactAttempt.Outcome.CONNECTED),
+    (ContactAttempt.Channel.CALL, ContactAttempt.Outcome.VOICEMAIL),
+    (ContactAttempt.Channel.EMAIL, ContactAttempt.Outcome.SENT),
+    (ContactAttempt.Channel.EMAIL, ContactAttempt.Outcome.REPLIED),
+)
+#: Share of contact attempts with a note.
+ATTEMPT_NOTE_SHARE = 0.5
 
 
 # ------------------------------------------------------------------------------
@@ -991,7 +1252,7 @@ class _Send:
 
 @dataclass
 class _World:
-    """Everything generation reads: the clock, campaigns, accounts, users."""
+    """Everything generation reads: the clock, campaigns, accounts, users, SLAs."""
 
     rng: random.Random
     start: datetime  # the first moment of the touchpoint window
@@ -1001,9 +1262,12 @@ class _World:
     sends: list[_Send]
     send_times: list[datetime]
     users: dict[str, int]  # username -> id
+    handoff: _HandoffWorld
     accounts: list[Account] = field(default_factory=list)
     account_cum: list[float] = field(default_factory=list)
     used_emails: set[str] = field(default_factory=set)
+    #: MQLs undecided at the end, by lead id: when their handoff opened.
+    waiting: dict[int, datetime] = field(default_factory=dict)
 
     def campaign_on(self, key: str | None, day: date) -> str | None:
         """``key`` when that campaign runs on ``day``, else None."""
@@ -1229,15 +1493,28 @@ class _Journey:
     steps are dropped, so recent leads are simply caught mid-journey.
     """
 
-    def __init__(self, world: _World, start: datetime, utc_offset: float):
+    def __init__(self, world: _World, start: datetime, utc_offset: float, lead: Lead):
         self.world = world
         self.rng = world.rng
         self.utc_offset = utc_offset
+        self.lead = lead  # unsaved; its person and company fields are set
         self.now = start
         self.open = True
         self.touches: list[_Touch] = []
         self.steps: list[HistoryStep] = []
+        # Per step: the demo user who made the move (None: the system) and the
+        # handoff it decided, for the transition's actor and reason.
+        self.step_meta: list[tuple[str | None, _HandoffPlan | None]] = []
+        self.stage: str = Stage.LEAD
         self.owner: str | None = None
+        # The handoffs worked in the history, and the one whose lead sales
+        # is working now (sales outcomes attach to it).
+        self.handoffs: list[_HandoffPlan] = []
+        self.accepted: _HandoffPlan | None = None
+        # An MQL nobody has decided by the end: when its handoff opened.
+        self.waiting_since: datetime | None = None
+        # A recycle cool-down started by the last move (any other move ends it).
+        self.hold_until: datetime | None = None
         self.emailed = False
         self.bounced = False
         self.unsubscribed = False
@@ -1267,10 +1544,6 @@ class _Journey:
     def soon(self, low: int, high: int) -> bool:
         """Move ``low``..``high`` minutes on (the same visit or session)."""
         seconds = self.rng.randint(max(5, low * 60), max(5, high * 60))
-        return self._move_to(self.now + timedelta(seconds=seconds))
-
-    def hours(self, low: int, high: int) -> bool:
-        seconds = self.rng.randint(low * 3600, high * 3600)
         return self._move_to(self.now + timedelta(seconds=seconds))
 
     # Touchpoints ----------------------------------------------------------
@@ -1414,11 +1687,53 @@ class _Journey:
 
     # Stage history --------------------------------------------------------
 
-    def move(self, to_stage: str, reason: str = "") -> None:
+    def move(
+        self,
+        to_stage: str,
+        reason: str = "",
+        *,
+        actor: str | None = None,
+        handoff: _HandoffPlan | None = None,
+        hold_days: int = 0,
+    ) -> None:
+        """Record a stage move now, by ``actor`` (a demo username) or the system."""
         if self.open:
             self.steps.append(
                 HistoryStep(to_stage=to_stage, at=self.now, reason=reason)
             )
+            self.step_meta.append((actor, handoff))
+            self.stage = to_stage
+            self.waiting_since = None
+            self.hold_until = (
+                self.now + timedelta(days=hold_days) if hold_days else None
+            )
+
+    def wait(self) -> None:
+        """The MQL stays undecided: its handoff opens a few minutes from now."""
+        if self.open:
+            delay = timedelta(seconds=self.rng.randint(*SYSTEM_DELAY_SECONDS))
+            self.waiting_since = min(self.now + delay, self.world.end)
+
+    def sla_facts(self) -> dict[str, Any]:
+        """What an SLA condition tests (handoff.selectors.lead_sla_facts), now.
+
+        From the lead's person and company fields and its latest touchpoint;
+        the score facts are unknown in the history (conditions on them fail).
+        """
+        lead = self.lead
+        account = None
+        if lead.account is not None:
+            account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
+        values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
+        facts = facts_from_values(values, account, None)
+        facts.update(
+            grade="",
+            score=None,
+            fit_score=None,
+            engagement_score=None,
+            last_touchpoint_kind=self.touches[-1].kind if self.touches else "",
+        )
+        return facts
 
 
 def _workday(rng: random.Random, day: date) -> date:
@@ -1583,60 +1898,103 @@ def _journey_hot(j: _Journey, *, student: bool) -> None:
 
 
 def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -> None:
-    """From MQL: the SDR's decision, then the rep's qualification and the deal."""
+    """From MQL: the SDR's handoff and decision, then sales and the deal."""
     rng = j.rng
     # Pending MQLs fill the SAL queue: most of the last few days' and a few
     # stale ones an SDR never got to (overdue under any SLA).
     recent = j.world.end - j.now < timedelta(days=MQL_PENDING_DAYS)
     if rng.random() < (0.7 if recent else 0.03):
-        return
-    if not j.hours(1, 30):
+        j.wait()
         return
     roll = rng.random()
+    feedback = None
     if student:
-        j.move(Stage.DISQUALIFIED, "Student")
-        return
-    if roll >= accept:
+        code: str | None = "competitor_spam"
+        feedback = _STUDENT
+    elif roll >= accept:
         if roll < accept + (1 - accept) * 0.7:
-            j.move(Stage.NURTURE, _REJECT_NURTURE.pick(rng))
-            _recycle(j, recycle)
+            code = _SDR_RECYCLE.pick(rng)
         else:
-            j.move(Stage.DISQUALIFIED, _REJECT_DISQUALIFY.pick(rng))
+            code = _SDR_DISQUALIFY.pick(rng)
+            if code == "existing_customer" and j.lead.account is None:
+                code = "no_fit"  # no account, so nobody else owns the person
+    else:
+        code = None
+    handoff = _sdr_decides(j, code, feedback)
+    if handoff is None:  # not decided by today: still in the SAL queue
+        j.wait()
         return
-    j.move(Stage.SAL)
-    j.owner = rng.choice(("sdr1", "sdr2"))
+    hw = j.world.handoff
+    if code is None:
+        j.move(
+            Stage.SAL,
+            "Accepted from a handoff",  # names the handoff once it has an id
+            actor=handoff.decided_by,
+            handoff=handoff,
+        )
+        _sales_cycle(j, handoff, recycle=recycle)
+        return
+    reason = hw.reasons[handoff.reason]
+    label = f"Rejected by SDR: {reason.label}" + (
+        f" ({handoff.feedback[:200]})" if handoff.feedback else ""
+    )
+    if reason.action == RejectionReason.Action.ACCOUNT_OWNER:
+        rep = _account_rep(j)
+        j.move(
+            Stage.NURTURE,
+            f"Existing customer or open deal: handed to {rep}",
+            actor=handoff.decided_by,
+        )
+        j.owner = rep
+    elif reason.action == RejectionReason.Action.DISQUALIFY:
+        j.move(Stage.DISQUALIFIED, label, actor=handoff.decided_by)
+    else:
+        j.move(
+            Stage.NURTURE,
+            label,
+            actor=handoff.decided_by,
+            hold_days=reason.cooldown_days,
+        )
+        _recycle(j, recycle)
+
+
+def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
+    """After acceptance: the SDR qualifies the SAL, a rep works the deal."""
+    rng = j.rng
+    j.owner = handoff.decided_by
+    j.accepted = handoff
+    _follow_up_plan(j, handoff)
     if not j.later(2, 10):
         return
     roll = rng.random()
     if roll < 0.25:
-        j.move(Stage.NURTURE, _SAL_NURTURE.pick(rng))
-        _recycle(j, recycle)
+        _sales_back(j, _SAL_BACK.pick(rng), recycle=recycle)
         return
     if roll < 0.3:
-        j.move(Stage.DISQUALIFIED, _SAL_DISQUALIFY.pick(rng))
+        _sales_back(j, "sales_no_fit", recycle=recycle)
         return
     if roll < 0.4:
         return  # still being worked
-    j.move(Stage.SQL)
-    j.owner = "rep1"
+    _sales_forward(j, Stage.SQL)
+    j.owner = _account_rep(j)
     if rng.random() < 0.4 and j.later(1, 5):
         j.page_view(rng.choice(("/pricing", "/security", "/integrations/salesforce")))
     if not j.later(3, 14):
         return
     roll = rng.random()
     if roll < 0.2:
-        j.move(Stage.NURTURE, _SQL_NURTURE.pick(rng))
+        _sales_back(j, _SQL_BACK.pick(rng), recycle=False)
         return
     if roll < 0.35:
         return
-    j.move(Stage.OPPORTUNITY)
+    _sales_forward(j, Stage.OPPORTUNITY)
     if not j.later(10, 35):
         return
     roll = rng.random()
     if roll < 0.4:
-        j.move(Stage.CUSTOMER)
+        _sales_forward(j, Stage.CUSTOMER)
     elif roll < 0.7:
-        j.move(Stage.NURTURE, _OPPORTUNITY_LOST.pick(rng))
+        _sales_back(j, _OPPORTUNITY_LOST.pick(rng), recycle=False)
 
 
 def _recycle(j: _Journey, allowed: bool) -> None:
@@ -1736,10 +2094,21 @@ class _LeadPlan:
     lead: Lead
     touches: list[_Touch]
     transitions: list[StageTransition]
+    handoffs: list[_HandoffPlan] = field(default_factory=list)
+    #: Transitions to SAL with the handoff whose acceptance they record.
+    accepted_steps: list[tuple[StageTransition, _HandoffPlan]] = field(
+        default_factory=list
+    )
+    #: For an MQL undecided at the end: when its handoff opened.
+    waiting_since: datetime | None = None
+    touchpoints: list[Touchpoint] = field(default_factory=list)  # once built
 
 
 def _lead_plan(world: _World) -> _LeadPlan:
-    """One lead (unsaved, stage history applied), its touchpoints and transitions."""
+    """One lead (unsaved, stage history applied), its touchpoints and transitions.
+
+    Also the handoffs its MQL episodes went through (unsaved plans).
+    """
     rng = world.rng
     account: Account | None = None
     if rng.random() < FREEMAIL_SHARE:
@@ -1767,30 +2136,8 @@ def _lead_plan(world: _World) -> _LeadPlan:
         title = _TITLES.pick(rng)
     seniority, department = _title_classes(title)
     segment = _segment(rng, seniority, account is None)
-
-    # Leads arrive a little faster lately (a growing pipeline): skew to recent days.
-    day_index = min(HISTORY_DAYS - 1, int(HISTORY_DAYS * rng.random() ** 0.8))
-    day = world.start.date() + timedelta(days=day_index)
-    if (moved := _workday(rng, day)) < world.end.date():
-        day = moved
-    journey = _Journey(
-        world, _business_time(rng, day, country.utc_offset), country.utc_offset
-    )
-    student = seniority == "student"
-    if segment == "hot":
-        _journey_hot(journey, student=student)
-    elif segment == "warm":
-        _journey_warm(journey, student=student)
-    elif segment == "job_seeker":
-        _journey_job_seeker(journey)
-    else:
-        _journey_cold(journey, student=student)
-
-    first_touch = journey.touches[0]
-    source, utm_source, utm_medium, utm_campaign, utm_term, utm_content = _attribution(
-        world, rng, first_touch
-    )
-    created_at = first_touch.at
+    # The person and company fields come first: SLA conditions test them
+    # when the journey reaches MQL. Source and UTM keys follow the journey.
     lead = Lead(
         email=email,
         first_name=first,
@@ -1802,23 +2149,64 @@ def _lead_plan(world: _World) -> _LeadPlan:
         country=country.code,
         region=region_for_country(country.code),
         account=account,
-        source=source,
-        utm_source=utm_source,
-        utm_medium=utm_medium,
-        utm_campaign=utm_campaign,
-        utm_term=utm_term,
-        utm_content=utm_content,
-        do_not_email=journey.unsubscribed,
         do_not_call=rng.random() < 0.03,
         attributes=_attributes(rng, segment),
-        created_at=created_at,
-        entered_lead_at=created_at,
-        stage_changed_at=created_at,
     )
+
+    # Leads arrive a little faster lately (a growing pipeline): skew to recent days.
+    day_index = min(HISTORY_DAYS - 1, int(HISTORY_DAYS * rng.random() ** 0.8))
+    day = world.start.date() + timedelta(days=day_index)
+    if (moved := _workday(rng, day)) < world.end.date():
+        day = moved
+    journey = _Journey(
+        world, _business_time(rng, day, country.utc_offset), country.utc_offset, lead
+    )
+    student = seniority == "student"
+    if segment == "hot":
+        _journey_hot(journey, student=student)
+    elif segment == "warm":
+        _journey_warm(journey, student=student)
+    elif segment == "job_seeker":
+        _journey_job_seeker(journey)
+    else:
+        _journey_cold(journey, student=student)
+    _handoffs_finish(journey)
+
+    first_touch = journey.touches[0]
+    (
+        lead.source,
+        lead.utm_source,
+        lead.utm_medium,
+        lead.utm_campaign,
+        lead.utm_term,
+        lead.utm_content,
+    ) = _attribution(world, rng, first_touch)
+    lead.do_not_email = journey.unsubscribed
+    lead.created_at = lead.entered_lead_at = lead.stage_changed_at = first_touch.at
     transitions = history_replay(lead, journey.steps, system_actor=DEMO_SOURCE)
+    accepted_steps = []
+    for transition, (actor, handoff) in zip(
+        transitions, journey.step_meta, strict=True
+    ):
+        if actor is not None:
+            # A person's move, as lead_move records it: the actor, no system.
+            transition.actor_id = world.users[actor]
+            transition.system_actor = ""
+        if handoff is not None:
+            accepted_steps.append((transition, handoff))
     if journey.owner is not None:
         lead.owner_id = world.users[journey.owner]
-    return _LeadPlan(lead, journey.touches, transitions)
+    # A rejection or a step back with a cool-down holds the lead in nurture.
+    if lead.stage == Stage.NURTURE:
+        lead.recycle_until = journey.hold_until
+    return _LeadPlan(
+        lead,
+        journey.touches,
+        transitions,
+        handoffs=journey.handoffs,
+        accepted_steps=accepted_steps,
+        waiting_since=journey.waiting_since if lead.stage == Stage.MQL else None,
+    )
 
 
 def _attribution(
@@ -1845,6 +2233,1096 @@ def _attribution(
 
 
 # ------------------------------------------------------------------------------
+# Handoffs: teams, calendars, SLAs and the SDRs' work
+# ------------------------------------------------------------------------------
+
+#: Seconds between a lead becoming an MQL and its handoff opening (the task
+#: that opens it runs after the lifecycle's commit).
+SYSTEM_DELAY_SECONDS = (20, 240)
+#: The escalation ladder's beat task runs once a minute.
+BEAT_INTERVAL = timedelta(minutes=1)
+#: Share of handoffs an SDR lets breach (expired, escalated and reassigned);
+#: an SLA of at most FAST_SLA_HOURS is missed more often.
+BREACH_SHARE = 0.12
+FAST_SLA_BREACH_SHARE = 0.25
+FAST_SLA_HOURS = Decimal(2)
+#: Share of accepted handoffs whose owner follows up after the follow-up SLA.
+FOLLOW_UP_LATE_SHARE = 0.15
+#: Of the MQLs the history leaves undecided, every this-many-th (the most
+#: recent first) has its handoff opened late, so it is at risk today.
+LATE_OPEN_EVERY = 3
+#: Volume commitments sit this far above what each demo SLA received per
+#: month (rounded up to a multiple of 5), so the pacing report has a gap.
+COMMITMENT_HEADROOM = 1.15
+
+
+@dataclass(frozen=True)
+class _CalendarSpec:
+    name: str
+    time_zone: str
+    day_start: time_of_day
+    day_end: time_of_day
+    #: The holidays of a year: (local date, name).
+    holidays: Callable[[int], list[tuple[date, str]]]
+
+
+@dataclass(frozen=True)
+class _TeamSpec:
+    name: str
+    members: tuple[str, ...]  # demo usernames, in membership order
+
+
+@dataclass(frozen=True)
+class _SlaSpec:
+    name: str
+    priority: int
+    team: str  # a demo team, or "" for the default SLA's team
+    calendar: str  # a demo calendar, or "" for the default SLA's calendar
+    accept_within_hours: Decimal
+    at_risk_percent: int
+    follow_up_within_hours: Decimal
+    conditions: tuple[dict[str, Any], ...]
+    notes: str
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
+    """The ``n``-th ``weekday`` (0 = Monday) of a month; ``n = -1``: the last."""
+    if n > 0:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _easter(year: int) -> date:
+    """Easter Sunday of the Gregorian calendar (the Meeus/Jones/Butcher method)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    shift = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * shift) // 451
+    month, day = divmod(h + shift - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def _us_holidays(year: int) -> list[tuple[date, str]]:
+    return [
+        (date(year, 1, 1), "New Year's Day"),
+        (_nth_weekday(year, 1, 0, 3), "Martin Luther King Jr. Day"),
+        (_nth_weekday(year, 2, 0, 3), "Presidents' Day"),
+        (_nth_weekday(year, 5, 0, -1), "Memorial Day"),
+        (date(year, 6, 19), "Juneteenth"),
+        (date(year, 7, 4), "Independence Day"),
+        (_nth_weekday(year, 9, 0, 1), "Labor Day"),
+        (_nth_weekday(year, 11, 3, 4), "Thanksgiving Day"),
+        (date(year, 12, 25), "Christmas Day"),
+    ]
+
+
+def _german_holidays(year: int) -> list[tuple[date, str]]:
+    easter = _easter(year)
+    return [
+        (date(year, 1, 1), "New Year's Day"),
+        (easter - timedelta(days=2), "Good Friday"),
+        (easter + timedelta(days=1), "Easter Monday"),
+        (date(year, 5, 1), "Labour Day"),
+        (easter + timedelta(days=39), "Ascension Day"),
+        (easter + timedelta(days=50), "Whit Monday"),
+        (date(year, 10, 3), "German Unity Day"),
+        (date(year, 12, 25), "Christmas Day"),
+        (date(year, 12, 26), "Boxing Day"),
+    ]
+
+
+DEMO_CALENDARS: tuple[_CalendarSpec, ...] = (
+    _CalendarSpec(
+        "North America business days",
+        "America/New_York",
+        time_of_day(9),
+        time_of_day(17),
+        _us_holidays,
+    ),
+    _CalendarSpec(
+        "EMEA business days",
+        "Europe/Berlin",
+        time_of_day(9),
+        time_of_day(17),
+        _german_holidays,
+    ),
+)
+DEMO_TEAMS: tuple[_TeamSpec, ...] = (
+    _TeamSpec("SDR North America", ("sdr1", "sdr3")),
+    _TeamSpec("SDR EMEA", ("sdr2", "sdr4")),
+)
+#: The migration's team, behind the default SLA and the demo-request lane,
+#: takes what no regional SLA covers: every SDR is in it.
+DEFAULT_TEAM_MEMBERS = ("sdr1", "sdr2", "sdr3", "sdr4")
+_EUROPE = {"attribute": "region", "operator": "equals", "value": "europe"}
+DEMO_SLAS: tuple[_SlaSpec, ...] = (
+    _SlaSpec(
+        "Demo requests",
+        10,
+        "",
+        "",
+        Decimal(1),
+        50,
+        Decimal(4),
+        (
+            {
+                "attribute": "last_touchpoint_kind",
+                "operator": "one_of",
+                "value": ["demo_request", "trial_signup"],
+            },
+        ),
+        "Hand-raisers first: a demo request or trial sign-up gets a call "
+        "within the business hour.",
+    ),
+    _SlaSpec(
+        "Enterprise EMEA",
+        20,
+        "SDR EMEA",
+        "EMEA business days",
+        Decimal(4),
+        75,
+        Decimal(8),
+        (
+            _EUROPE,
+            {
+                "attribute": "account.employee_count",
+                "operator": "at_least",
+                "value": 1000,
+            },
+        ),
+        "European companies of 1,000 people or more.",
+    ),
+    _SlaSpec(
+        "EMEA",
+        50,
+        "SDR EMEA",
+        "EMEA business days",
+        Decimal(8),
+        75,
+        Decimal(16),
+        (_EUROPE,),
+        "Every other MQL from Europe.",
+    ),
+    _SlaSpec(
+        "North America",
+        50,
+        "SDR North America",
+        "North America business days",
+        Decimal(8),
+        75,
+        Decimal(16),
+        ({"attribute": "region", "operator": "equals", "value": "north_america"},),
+        "MQLs from the United States and Canada.",
+    ),
+)
+
+
+@dataclass
+class _Attempt:
+    user: str
+    channel: str
+    outcome: str
+    note: str
+    at: datetime
+
+
+@dataclass
+class _Outcome:
+    from_stage: str
+    to_stage: str
+    reason: str  # a sales reason code, "" for a forward move
+    feedback: str
+    actor: str
+    at: datetime
+
+
+@dataclass(eq=False)
+class _HandoffPlan:
+    """One handoff of the history, as the services would have left it."""
+
+    sla: ServiceLevelAgreement
+    team_id: int
+    assigned_to: str | None
+    assign_detail: str
+    previous: _HandoffPlan | None
+    mql_at: datetime
+    created_at: datetime
+    due_at: datetime
+    at_risk_at: datetime
+    status: str = Handoff.Status.PENDING
+    reminded_at: datetime | None = None
+    expired_at: datetime | None = None
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str = ""  # a rejection reason code
+    feedback: str = ""
+    follow_up_due_at: datetime | None = None
+    follow_up_at: datetime | None = None  # when the owner means to follow up
+    followed_up_at: datetime | None = None
+    follow_up_breached_at: datetime | None = None
+    attempts: list[_Attempt] = field(default_factory=list)
+    outcomes: list[_Outcome] = field(default_factory=list)
+    row: Handoff | None = None  # once inserted
+
+    @property
+    def sequence(self) -> int:
+        return self.previous.sequence + 1 if self.previous else 1
+
+
+@dataclass
+class _HandoffWorld:
+    """What the history of handoffs reads, and the round robin it keeps."""
+
+    #: Active SLAs in matching order (as handoff.selectors.sla_for_lead).
+    slas: list[ServiceLevelAgreement]
+    default: ServiceLevelAgreement
+    calendars: dict[int, business_hours.Calendar]  # by calendar id
+    teams: dict[int, Team]
+    members: dict[int, list[str]]  # team id -> usernames, in membership order
+    reasons: dict[str, RejectionReason]
+    users: dict[str, int]
+    away: dict[str, tuple[datetime, datetime]]  # username -> [from, until)
+    spec: ModelSpec | None
+    model_name: str
+    # Round robin as handoff.assignment keeps it: each team's turn counter,
+    # each member's count, last turn and last assignment time.
+    turn: dict[int, int] = field(default_factory=dict)
+    counts: dict[tuple[int, str], int] = field(default_factory=dict)
+    last_turn: dict[tuple[int, str], int] = field(default_factory=dict)
+    last_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
+    #: Account domain -> the rep who owns the account.
+    account_reps: dict[str, str] = field(default_factory=dict)
+    rep_turn: int = 0
+
+    def match(self, facts: dict[str, Any]) -> ServiceLevelAgreement:
+        for sla in self.slas:
+            if not sla.is_default and not sla.reroute_only and sla_covers(sla, facts):
+                return sla
+        return self.default
+
+    def calendar(self, sla: ServiceLevelAgreement) -> business_hours.Calendar:
+        if sla.calendar_id not in self.calendars:
+            self.calendars[sla.calendar_id] = sla.calendar.spec()
+        return self.calendars[sla.calendar_id]
+
+    def state(self) -> tuple[dict, ...]:
+        """The round-robin counters, to restore when an episode is dropped."""
+        return (
+            dict(self.turn),
+            dict(self.counts),
+            dict(self.last_turn),
+            dict(self.last_at),
+        )
+
+    def restore(self, state: tuple[dict, ...]) -> None:
+        self.turn, self.counts, self.last_turn, self.last_at = state
+
+    def assign(
+        self, team_id: int, at: datetime, exclude: tuple[str | None, ...] = ()
+    ) -> tuple[str | None, str]:
+        """The SDR who gets a handoff opened at ``at``, and the event's detail.
+
+        The same choice as handoff.services on the same counters: the team's
+        strategy, skipping people away then and, if anyone else can take it,
+        the ones in ``exclude``.
+        """
+        team = self.teams[team_id]
+        names = self.members.get(team_id, [])
+        candidates = [
+            assignment.Candidate(
+                member_id=position,
+                user_id=self.users[name],
+                weight=1,
+                assigned_count=self.counts.get((team_id, name), 0),
+                last_turn=self.last_turn.get((team_id, name), 0),
+                open_count=0,
+                today_count=0,
+                daily_cap=None,
+                open_cap=None,
+                away=name in self.away
+                and self.away[name][0] <= at < self.away[name][1],
+            )
+            for position, name in enumerate(names)
+        ]
+        chosen = assignment.choose(
+            team.strategy,
+            candidates,
+            exclude_user_ids=[self.users[name] for name in exclude if name],
+        )
+        skipped = [
+            f"{c.user_id}: {assignment.skip_reason(c)}"
+            for c in candidates
+            if assignment.skip_reason(c)
+        ]
+        if chosen is None:
+            why = "; ".join(skipped) or "empty"
+            return None, f"Nobody in {team} can take it ({why})"
+        name = names[chosen.member_id]
+        key = (team_id, name)
+        self.turn[team_id] = self.turn.get(team_id, 0) + 1
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.last_turn[key] = self.turn[team_id]
+        self.last_at[key] = max(at, self.last_at.get(key, at))
+        detail = f"{team.get_strategy_display().lower()} in {team}"
+        if skipped:
+            detail += f"; skipped user {', user '.join(skipped)}"
+        return name, detail
+
+
+def _next_beat(at: datetime) -> datetime:
+    """The first run of the once-a-minute beat task at or after ``at``."""
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + BEAT_INTERVAL
+
+
+def _sla_time(
+    j: _Journey, sla: ServiceLevelAgreement, start: datetime, hours: float
+) -> datetime:
+    """``hours`` business hours of the SLA's calendar after ``start``.
+
+    For the moments people act (attempts, decisions): to the whole second.
+    """
+    at = business_hours.add_business_hours(start, hours, j.world.handoff.calendar(sla))
+    return at.replace(microsecond=0)
+
+
+def _text(j: _Journey, options: tuple[float, tuple[str, ...]], *, rep: str) -> str:
+    share, texts = options
+    if not texts or j.rng.random() >= share:
+        return ""
+    return j.rng.choice(texts).format(first=j.lead.first_name, rep=rep)
+
+
+def _feedback(j: _Journey, code: str) -> str:
+    """Feedback with a reason: always when the reason requires it."""
+    options = _FEEDBACK.get(code, (0.0, ()))
+    if j.world.handoff.reasons[code].feedback_required:
+        options = (1.0, options[1] or ("See the call notes.",))
+    return _text(j, options, rep=_account_rep(j, record=False))
+
+
+def _note(j: _Journey, outcome: str, *, rejecting: bool = False) -> str:
+    notes = _ATTEMPT_NOTES[outcome]
+    if rejecting:
+        notes = _REJECTION_NOTES.get(outcome, notes)
+    return _text(j, (ATTEMPT_NOTE_SHARE, notes), rep="")
+
+
+def _account_rep(j: _Journey, *, record: bool = True) -> str:
+    """The rep who owns the lead's account; free-mail leads go round the reps."""
+    hw = j.world.handoff
+    account = j.lead.account
+    if account is None:
+        rep = DEMO_REPS[hw.rep_turn % len(DEMO_REPS)]
+        hw.rep_turn += record
+        return rep
+    # crc32, not hash(): the same account gets the same rep in every run.
+    rep = DEMO_REPS[zlib.crc32(account.domain.encode()) % len(DEMO_REPS)]
+    if record:
+        hw.account_reps[account.domain] = rep
+    return rep
+
+
+def _handoff_open_plan(
+    j: _Journey,
+    *,
+    sla: ServiceLevelAgreement,
+    mql_at: datetime,
+    created_at: datetime,
+    previous: _HandoffPlan | None = None,
+) -> _HandoffPlan:
+    """A handoff opened at ``created_at``: assigned, with its due times."""
+    hw = j.world.handoff
+    exclude = (previous.assigned_to,) if previous else ()
+    assigned_to, detail = hw.assign(sla.team_id, created_at, exclude)
+    # The same arithmetic as handoff.services._create.
+    calendar = hw.calendar(sla)
+    hours = Decimal(sla.accept_within_hours)
+    return _HandoffPlan(
+        sla=sla,
+        team_id=sla.team_id,
+        assigned_to=assigned_to,
+        assign_detail=detail,
+        previous=previous,
+        mql_at=mql_at,
+        created_at=created_at,
+        due_at=business_hours.add_business_hours(created_at, hours, calendar),
+        at_risk_at=business_hours.add_business_hours(
+            created_at, hours * sla.at_risk_percent / 100, calendar
+        ),
+    )
+
+
+def _attempts_before(
+    j: _Journey,
+    plan: _HandoffPlan,
+    script: list[tuple[str, str]],
+    *,
+    user: str,
+    within: float,
+    rejecting: bool = False,
+) -> None:
+    """Log ``script`` (channel, outcome) in the first ``within`` business hours."""
+    shares = sorted(j.rng.uniform(0.05, 0.95) for _ in script)
+    for share, (channel, outcome) in zip(shares, script, strict=True):
+        at = _sla_time(j, plan.sla, plan.created_at, within * share)
+        note = _note(j, outcome, rejecting=rejecting)
+        plan.attempts.append(_Attempt(user, channel, outcome, note, at))
+
+
+def _attempt_script(j: _Journey, code: str | None) -> list[tuple[str, str]]:
+    """The contact attempts an SDR logs before accepting or rejecting (``code``)."""
+    rng = j.rng
+    call, email = ContactAttempt.Channel.CALL, ContactAttempt.Channel.EMAIL
+    outcome = ContactAttempt.Outcome
+    if code is None:
+        before = rng.choice(
+            ((), ((call, outcome.NO_ANSWER),), ((email, outcome.SENT),))
+        )
+        last = (call, rng.choice((outcome.CONNECTED, outcome.MEETING)))
+        script = [*before, last]
+    elif code == "bad_contact_data":
+        script = [rng.choice(((call, outcome.BOUNCED), (email, outcome.BOUNCED)))]
+    elif code in ("competitor_spam", "existing_customer", "wrong_region", "no_fit"):
+        # Decided from the record itself, sometimes after a short reply.
+        script = [(email, outcome.REPLIED)] if rng.random() < 0.3 else []
+    elif code == "unable_to_reach":
+        script = [(call, outcome.NO_ANSWER), (call, outcome.VOICEMAIL)]
+    else:  # they talked: budget, authority, need or timing came up
+        script = rng.choice(
+            (
+                [(call, outcome.CONNECTED)],
+                [(call, outcome.NO_ANSWER), (call, outcome.CONNECTED)],
+                [(email, outcome.SENT), (email, outcome.REPLIED)],
+            )
+        )
+    if code is not None:
+        needed = j.world.handoff.reasons[code].min_attempts
+        script += [(email, outcome.SENT)] * max(0, needed - len(script))
+    return script
+
+
+def _handoff_decide(
+    j: _Journey, plan: _HandoffPlan, code: str | None, feedback: str | None = None
+) -> None:
+    """The assigned SDR logs attempts, then accepts (``code`` None) or rejects."""
+    rng = j.rng
+    hours = float(plan.sla.accept_within_hours)
+    # Most decisions come early in the window; unable-to-reach takes tries.
+    if code == "unable_to_reach":
+        share = rng.uniform(0.6, 0.95)
+    else:
+        share = min(0.95, max(0.02, rng.betavariate(1.3, 3.0)))
+    decider = plan.assigned_to or DEMO_MANAGER
+    _attempts_before(
+        j,
+        plan,
+        _attempt_script(j, code),
+        user=decider,
+        within=hours * share,
+        rejecting=code is not None,
+    )
+    plan.decided_at = _sla_time(j, plan.sla, plan.created_at, hours * share)
+    plan.decided_by = decider
+    if _next_beat(plan.at_risk_at) < plan.decided_at:
+        plan.reminded_at = _next_beat(plan.at_risk_at)
+    if code is None:
+        plan.status = Handoff.Status.ACCEPTED
+        return
+    plan.status = Handoff.Status.REJECTED
+    plan.reason = code
+    plan.feedback = _feedback(j, code) if feedback is None else feedback
+
+
+def _handoff_expire(j: _Journey, plan: _HandoffPlan) -> None:
+    """Nobody decided in time: reminded, then expired and escalated by the beat."""
+    if j.rng.random() < 0.3 and plan.assigned_to:
+        script = [(ContactAttempt.Channel.CALL, ContactAttempt.Outcome.NO_ANSWER)]
+        within = float(plan.sla.accept_within_hours) * plan.sla.at_risk_percent / 100
+        _attempts_before(j, plan, script, user=plan.assigned_to, within=within)
+    plan.expired_at = _next_beat(plan.due_at)
+    if _next_beat(plan.at_risk_at) < plan.expired_at:
+        plan.reminded_at = _next_beat(plan.at_risk_at)
+    plan.status = Handoff.Status.EXPIRED
+
+
+def _sdr_decides(
+    j: _Journey, code: str | None, feedback: str | None = None
+) -> _HandoffPlan | None:
+    """Open the new MQL's handoff and play the SDRs' work up to the decision.
+
+    ``code`` is the rejection reason, None to accept; ``feedback`` the SDR's
+    (None: drawn for the reason). The handoff goes to the first SLA that
+    covers the lead (as ``handoff_open`` does) and the team's next SDR. A
+    breach expires it at the beat after its due time, escalates it and
+    reassigns the lead to another SDR, as the escalation ladder does; a
+    wrong-region rejection reroutes the lead to the reason's SLA, whose team
+    disqualifies it as no fit. Returns the deciding handoff, with the chain
+    recorded on the journey and its clock at the decision, or None (nothing
+    recorded, counters restored) when the decision falls after today.
+    """
+    hw = j.world.handoff
+    rng = j.rng
+    state = hw.state()
+    mql_at = j.now
+    sla = hw.match(j.sla_facts())
+    created_at = mql_at + timedelta(seconds=rng.randint(*SYSTEM_DELAY_SECONDS))
+    chain = [_handoff_open_plan(j, sla=sla, mql_at=mql_at, created_at=created_at)]
+    fast = sla.accept_within_hours <= FAST_SLA_HOURS
+    if rng.random() < (FAST_SLA_BREACH_SHARE if fast else BREACH_SHARE):
+        late = chain[-1]
+        _handoff_expire(j, late)
+        chain.append(
+            _handoff_open_plan(
+                j, sla=sla, mql_at=mql_at, created_at=late.expired_at, previous=late
+            )
+        )
+    if code == "wrong_region":
+        first = chain[-1]
+        _handoff_decide(j, first, code)
+        target = hw.reasons[code].reroute_sla
+        chain.append(
+            _handoff_open_plan(
+                j,
+                sla=target,
+                mql_at=mql_at,
+                created_at=first.decided_at,
+                previous=first,
+            )
+        )
+        code, feedback = "no_fit", _OUTSIDE_MARKETS
+    last = chain[-1]
+    _handoff_decide(j, last, code, feedback)
+    if last.decided_at >= j.world.end:
+        hw.restore(state)
+        return None
+    j.handoffs.extend(chain)
+    j._move_to(last.decided_at)
+    return last
+
+
+def _follow_up_plan(j: _Journey, handoff: _HandoffPlan) -> None:
+    """Start the follow-up clock and plan when the owner follows up.
+
+    Whether the planned attempt happens (or a sales move comes first) is
+    settled when the journey is over (``_handoffs_finish``).
+    """
+    rng = j.rng
+    hours = float(handoff.sla.follow_up_within_hours)
+    # As handoff_accept computes it.
+    handoff.follow_up_due_at = business_hours.add_business_hours(
+        handoff.decided_at,
+        Decimal(handoff.sla.follow_up_within_hours),
+        j.world.handoff.calendar(handoff.sla),
+    )
+    late = rng.random() < FOLLOW_UP_LATE_SHARE
+    share = rng.uniform(1.1, 2.5) if late else rng.uniform(0.05, 0.8)
+    handoff.follow_up_at = _sla_time(j, handoff.sla, handoff.decided_at, hours * share)
+
+
+_FORWARD_LABELS = {
+    Stage.SQL: "Qualified by sales",
+    Stage.OPPORTUNITY: "Opportunity opened",
+    Stage.CUSTOMER: "Closed won",
+}
+
+
+def _sales_forward(j: _Journey, to_stage: str) -> None:
+    """The lead's owner moves it one funnel stage on (lead_sales_move)."""
+    if not j.open or j.accepted is None:
+        return
+    feedback = _text(j, _FORWARD_FEEDBACK[to_stage], rep="")
+    j.accepted.outcomes.append(
+        _Outcome(j.stage, to_stage, "", feedback, j.owner or DEMO_MANAGER, j.now)
+    )
+    j.move(to_stage, _FORWARD_LABELS[to_stage], actor=j.owner or DEMO_MANAGER)
+
+
+def _sales_back(j: _Journey, code: str, *, recycle: bool) -> None:
+    """The lead's owner sends it back with a sales reason (lead_sales_move)."""
+    if not j.open or j.accepted is None:
+        return
+    reason = j.world.handoff.reasons[code]
+    feedback = _feedback(j, code)
+    label = f"Sent back by sales: {reason.label}" + (
+        f" ({feedback[:200]})" if feedback else ""
+    )
+    actor = j.owner or DEMO_MANAGER
+    if reason.action == RejectionReason.Action.DISQUALIFY:
+        to_stage, hold_days = Stage.DISQUALIFIED, 0
+    else:
+        to_stage, hold_days = Stage.NURTURE, reason.cooldown_days
+    j.accepted.outcomes.append(
+        _Outcome(j.stage, to_stage, code, feedback, actor, j.now)
+    )
+    j.move(to_stage, label, actor=actor, hold_days=hold_days)
+    if to_stage == Stage.NURTURE:
+        _recycle(j, recycle)
+
+
+def _handoffs_finish(j: _Journey) -> None:
+    """Settle the follow-ups of the accepted handoffs once the journey is over.
+
+    The owner's planned attempt stops the follow-up clock unless a sales move
+    came first (which stops it too); a clock still running a minute after
+    its due time was breached, as the escalation ladder records it.
+    """
+    end = j.world.end
+    for plan in j.handoffs:
+        if plan.status != Handoff.Status.ACCEPTED or plan.follow_up_due_at is None:
+            continue
+        first_move = plan.outcomes[0].at if plan.outcomes else None
+        planned = plan.follow_up_at
+        if (
+            planned is not None
+            and planned < end
+            and (first_move is None or planned < first_move)
+        ):
+            channel, outcome = j.rng.choice(_FOLLOW_UPS)
+            owner = plan.decided_by or DEMO_MANAGER
+            plan.attempts.append(
+                _Attempt(owner, channel, outcome, _note(j, outcome), planned)
+            )
+            plan.followed_up_at = planned
+        elif first_move is not None:
+            plan.followed_up_at = first_move
+        breach = _next_beat(plan.follow_up_due_at)
+        if breach < end and (
+            plan.followed_up_at is None or plan.followed_up_at > breach
+        ):
+            plan.follow_up_breached_at = breach
+
+
+def _handoff_setup(
+    *, today: date, start: datetime, end: datetime, users: dict[str, int]
+) -> _HandoffWorld:
+    """Create the demo calendars, teams and SLAs; read what the history needs.
+
+    The migration's reasons, default calendar, team and SLAs stay as they
+    are; the demo SDRs join the default SLA's team. Leftovers of an earlier
+    demo configuration are replaced. Raises RuntimeError when the default SLA
+    or a standard rejection reason the history uses is missing.
+    """
+    default = (
+        ServiceLevelAgreement.objects.filter(is_default=True, is_active=True)
+        .select_related("team", "calendar")
+        .first()
+    )
+    if default is None:
+        raise RuntimeError(
+            "The demo needs an active default SLA (the handoff migrations create "
+            "'Standard MQL'); mark one SLA as the default and run seed_demo again."
+        )
+    reasons = {reason.code: reason for reason in RejectionReason.objects.all()}
+    needed = {
+        code
+        for choice in (
+            _SDR_RECYCLE,
+            _SDR_DISQUALIFY,
+            _SAL_BACK,
+            _SQL_BACK,
+            _OPPORTUNITY_LOST,
+        )
+        for code in choice.values
+    } | {"no_fit", "sales_no_fit", "wrong_region"}
+    missing = sorted(needed - set(reasons))
+    if missing or reasons["wrong_region"].reroute_sla_id is None:
+        raise RuntimeError(
+            "The demo needs the standard rejection reasons (handoff migration "
+            f"0002); missing or changed: {', '.join(missing) or 'wrong_region'}."
+        )
+    _handoff_config_delete()
+
+    calendars = {}
+    holidays = []
+    for spec in DEMO_CALENDARS:
+        calendar = BusinessCalendar(
+            name=spec.name,
+            time_zone=spec.time_zone,
+            day_start=spec.day_start,
+            day_end=spec.day_end,
+        )
+        calendar.full_clean()
+        calendar.save()
+        calendars[spec.name] = calendar
+        holidays += [
+            Holiday(calendar=calendar, date=day, name=name)
+            for year in (today.year - 1, today.year, today.year + 1)
+            for day, name in spec.holidays(year)
+        ]
+    Holiday.objects.bulk_create(holidays)
+
+    teams = {}
+    for spec in DEMO_TEAMS:
+        teams[spec.name] = Team.objects.create(
+            name=spec.name, strategy=Team.Strategy.ROUND_ROBIN
+        )
+    manager_email = next(u.email for u in DEMO_USERS if u.username == DEMO_MANAGER)
+    for spec in DEMO_SLAS:
+        sla = ServiceLevelAgreement(
+            name=spec.name,
+            priority=spec.priority,
+            conditions=[dict(c) for c in spec.conditions],
+            team=teams[spec.team] if spec.team else default.team,
+            calendar=calendars[spec.calendar] if spec.calendar else default.calendar,
+            accept_within_hours=spec.accept_within_hours,
+            at_risk_percent=spec.at_risk_percent,
+            follow_up_within_hours=spec.follow_up_within_hours,
+            escalation_email=manager_email,
+            volume_period=ServiceLevelAgreement.Period.MONTH,
+            notes=spec.notes,
+        )
+        sla.full_clean()  # checks the conditions as the admin would
+        sla.save()
+
+    user_model = get_user_model()
+    demo_sdrs = {
+        user.username: user
+        for user in user_model.objects.filter(
+            username__in=[u.username for u in DEMO_USERS if u.role == roles.SDR]
+        )
+    }
+    for username, user in sorted(demo_sdrs.items()):
+        away = username == DEMO_AWAY_SDR
+        handoff_services.availability_set(
+            user=user,
+            is_away=away,
+            away_until=today + timedelta(days=DEMO_AWAY_FOR_DAYS) if away else None,
+        )
+    away_since = end - timedelta(days=DEMO_AWAY_SINCE_DAYS)
+
+    model = model_active()
+    members = {
+        team.id: list(spec.members)
+        for spec, team in zip(DEMO_TEAMS, teams.values(), strict=True)
+    }
+    members[default.team_id] = list(DEFAULT_TEAM_MEMBERS)
+    slas = list(
+        ServiceLevelAgreement.objects.filter(is_active=True)
+        .select_related("team", "calendar")
+        .order_by("priority", "id")
+    )
+    reroute = reasons["wrong_region"].reroute_sla
+    return _HandoffWorld(
+        slas=slas,
+        default=default,
+        calendars={},
+        teams={
+            team.id: team
+            for team in Team.objects.filter(
+                id__in=[*members, reroute.team_id, *(s.team_id for s in slas)]
+            )
+        },
+        members=members,
+        reasons=reasons,
+        users=users,
+        away={DEMO_AWAY_SDR: (away_since, end + timedelta(days=DEMO_AWAY_FOR_DAYS))},
+        spec=model_spec(model) if model is not None else None,
+        model_name=str(model)[:120] if model is not None else "",
+    )
+
+
+def _team_members_write(hw: _HandoffWorld) -> None:
+    """Add the demo SDRs to their teams with the history's round-robin counters.
+
+    So the present-day assignments (``handoff_open``) continue the round
+    robin where the history left it.
+    """
+    rows = [
+        TeamMember(
+            team_id=team_id,
+            user_id=hw.users[name],
+            assigned_count=hw.counts.get((team_id, name), 0),
+            last_turn=hw.last_turn.get((team_id, name), 0),
+            last_assigned_at=hw.last_at.get((team_id, name)),
+        )
+        for team_id, names in hw.members.items()
+        for name in names
+    ]
+    TeamMember.objects.bulk_create(rows)
+    for team_id in hw.members:
+        Team.objects.filter(id=team_id).update(turn=hw.turn.get(team_id, 0))
+
+
+def _score_snapshot(
+    hw: _HandoffWorld, lead: Lead, touchpoints: list[Touchpoint], at: datetime
+) -> dict[str, Any]:
+    """The lead's score at ``at`` under the active model, as a handoff keeps it."""
+    if hw.spec is None:
+        return {}
+    account = None
+    if lead.account is not None:
+        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
+    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
+    touches = [
+        Touch(
+            id=tp.id,
+            kind=tp.kind_id,
+            occurred_at=tp.occurred_at,
+            properties=tp.properties,
+        )
+        for tp in touchpoints
+        if tp.occurred_at <= at
+    ]
+    result = evaluate_touches(
+        hw.spec, facts_from_values(values, account, None), touches, at
+    )
+    return {
+        "score": result.total,
+        "fit_score": result.fit_score,
+        "engagement_score": result.engagement_score,
+        "grade": result.grade,
+        "score_breakdown": result.items,
+        "scoring_model": hw.model_name,
+    }
+
+
+def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEvent]:
+    """The audit trail the services would have written, in time order."""
+    kind = HandoffEvent.Kind
+    row = plan.row
+
+    def event(
+        at: datetime, what: str, actor: str | None = None, detail: str = ""
+    ) -> HandoffEvent:
+        return HandoffEvent(
+            handoff=row,
+            kind=what,
+            at=at,
+            actor_id=users[actor] if actor else None,
+            detail=detail[:300],
+        )
+
+    events = [event(plan.created_at, kind.ASSIGNED, detail=plan.assign_detail)]
+    if plan.reminded_at:
+        events.append(event(plan.reminded_at, kind.REMINDED))
+    for attempt in plan.attempts:
+        channel = ContactAttempt.Channel(attempt.channel).label
+        outcome = ContactAttempt.Outcome(attempt.outcome).label
+        events.append(
+            event(attempt.at, kind.ATTEMPT, attempt.user, f"{channel}: {outcome}")
+        )
+    if plan.expired_at:
+        late = plan.assigned_to or "nobody (unassigned)"
+        events += [
+            event(
+                plan.expired_at,
+                kind.EXPIRED,
+                detail=f"Not decided by {plan.due_at:%Y-%m-%d %H:%M} UTC by {late}",
+            ),
+            event(
+                plan.expired_at,
+                kind.ESCALATED,
+                detail=plan.sla.escalation_email or "no escalation contact",
+            ),
+        ]
+    if plan.status == Handoff.Status.ACCEPTED:
+        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by))
+    elif plan.status == Handoff.Status.REJECTED:
+        events.append(
+            event(plan.decided_at, kind.REJECTED, plan.decided_by, plan.reason)
+        )
+    if plan.follow_up_breached_at:
+        events.append(event(plan.follow_up_breached_at, kind.FOLLOW_UP_BREACHED))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
+    """Insert the chunk's handoffs, predecessors first, then their children.
+
+    Needs the leads' and touchpoints' ids (the score snapshot names its
+    touchpoints); names the accepting handoff in its stage transition.
+    """
+    hw = world.handoff
+    users = hw.users
+    by_sequence: dict[int, list[Handoff]] = {}
+    for plan in plans:
+        for h in plan.handoffs:
+            reason = hw.reasons[h.reason] if h.reason else None
+            h.row = Handoff(
+                lead_id=plan.lead.id,
+                sla_id=h.sla.id,
+                team_id=h.team_id,
+                assigned_to_id=users[h.assigned_to] if h.assigned_to else None,
+                status=h.status,
+                previous=h.previous.row if h.previous else None,
+                sequence=h.sequence,
+                mql_at=h.mql_at,
+                created_at=h.created_at,
+                due_at=h.due_at,
+                at_risk_at=h.at_risk_at,
+                reminded_at=h.reminded_at,
+                expired_at=h.expired_at,
+                first_attempt_at=min((a.at for a in h.attempts), default=None),
+                decided_at=h.decided_at,
+                decided_by_id=users[h.decided_by] if h.decided_by else None,
+                reason=reason,
+                feedback=h.feedback,
+                owner_id=users[h.decided_by]
+                if h.status == Handoff.Status.ACCEPTED
+                else None,
+                follow_up_due_at=h.follow_up_due_at,
+                followed_up_at=h.followed_up_at,
+                follow_up_breached_at=h.follow_up_breached_at,
+                **_score_snapshot(hw, plan.lead, plan.touchpoints, h.created_at),
+            )
+            by_sequence.setdefault(h.sequence, []).append(h.row)
+    # A handoff points at the one it replaced, so that one needs its id first.
+    for sequence in sorted(by_sequence):
+        Handoff.objects.bulk_create(by_sequence[sequence], batch_size=INSERT_BATCH_SIZE)
+    for plan in plans:
+        for transition, h in plan.accepted_steps:
+            transition.reason = f"Accepted from handoff {h.row.id} ({h.sla})"
+
+
+def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
+    """Insert the attempts, events and sales outcomes of the chunk's handoffs."""
+    hw = world.handoff
+    users = hw.users
+    attempts: list[ContactAttempt] = []
+    events: list[HandoffEvent] = []
+    outcomes: list[SalesOutcome] = []
+    for plan in plans:
+        for h in plan.handoffs:
+            attempts += [
+                ContactAttempt(
+                    handoff=h.row,
+                    user_id=users[a.user],
+                    channel=a.channel,
+                    outcome=a.outcome,
+                    note=a.note,
+                    at=a.at,
+                )
+                for a in h.attempts
+            ]
+            events += _handoff_events(h, users)
+            outcomes += [
+                SalesOutcome(
+                    lead_id=plan.lead.id,
+                    handoff=h.row,
+                    from_stage=o.from_stage,
+                    to_stage=o.to_stage,
+                    reason=hw.reasons[o.reason] if o.reason else None,
+                    feedback=o.feedback,
+                    actor_id=users[o.actor],
+                    at=o.at,
+                )
+                for o in h.outcomes
+            ]
+    ContactAttempt.objects.bulk_create(attempts, batch_size=INSERT_BATCH_SIZE)
+    HandoffEvent.objects.bulk_create(events, batch_size=INSERT_BATCH_SIZE)
+    SalesOutcome.objects.bulk_create(outcomes, batch_size=INSERT_BATCH_SIZE)
+    return len(attempts), len(outcomes)
+
+
+def _handoffs_open_present(world: _World) -> int:
+    """Give every MQL its pending handoff through ``handoff_open``; return how many.
+
+    The real path: the lead's SLA, the team's next SDR (skipping the one who
+    is away) and business-hours due times. Those scoring promoted open at the
+    end of the history (on track). A lead that became an MQL in the history
+    opens as of then (a few minutes after), so most are overdue at the end;
+    every LATE_OPEN_EVERY-th of those, the most recent first, opens later
+    instead, as the reconciler would open one whose task was lost, at the
+    moment that leaves it at risk at the end. So the SAL queue shows all
+    three states. Opened in time order, so the round robin runs as it would.
+    """
+    end = world.end
+    mqls = list(
+        Lead.objects.filter(stage=Stage.MQL).select_related("account").order_by("id")
+    )
+    opens = {
+        lead.id: world.waiting.get(lead.id) or lead.stage_changed_at or end
+        for lead in mqls
+    }
+    late = [
+        (lead, at_risk)
+        for lead in sorted(mqls, key=lambda lead: (opens[lead.id], lead.id))
+        if opens[lead.id] < end
+        and (at_risk := _at_risk_open(world, lead)) is not None
+        and opens[lead.id] < at_risk
+    ]
+    for lead, at_risk in late[::-LATE_OPEN_EVERY]:
+        opens[lead.id] = at_risk
+    opened = 0
+    for open_at, lead_id in sorted((at, lead_id) for lead_id, at in opens.items()):
+        try:
+            handoff = handoff_services.handoff_open(lead_id=lead_id, now=open_at)
+        except NoServiceLevelAgreement:
+            logger.warning("demo MQL lead %s: no SLA covers it", lead_id)
+            continue
+        opened += handoff is not None
+    return opened
+
+
+def _at_risk_open(world: _World, lead: Lead) -> datetime | None:
+    """When to open the lead's handoff so that it is at risk at the end.
+
+    Halfway between the SLA's at-risk point and its due time, in the
+    business hours of the SLA that covers the lead; None without an SLA.
+    """
+    sla = sla_for_lead(lead)
+    if sla is None:
+        return None
+    calendar = world.handoff.calendar(sla)
+    share = (1 + sla.at_risk_percent / 100) / 2
+    wanted = float(sla.accept_within_hours) * share * 3600
+    # business_seconds_between(t, end) falls as t rises: bisect for it.
+    low, high = world.end - timedelta(days=HISTORY_DAYS), world.end
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if business_hours.business_seconds_between(middle, world.end, calendar) >= (
+            wanted
+        ):
+            low = middle
+        else:
+            high = middle
+    return low.replace(microsecond=0)
+
+
+def _commitments_set(world: _World) -> None:
+    """Commit each demo SLA to a little more than the MQLs it got per month."""
+    for spec in DEMO_SLAS:
+        received = Handoff.objects.filter(
+            sla__name=spec.name, previous__isnull=True, created_at__gte=world.start
+        ).count()
+        monthly = received * 30 / HISTORY_DAYS * COMMITMENT_HEADROOM
+        ServiceLevelAgreement.objects.filter(name=spec.name).update(
+            volume_commitment=max(5, math.ceil(monthly / 5) * 5)
+        )
+
+
+def _handoff_config_delete() -> dict[str, int]:
+    """Delete the demo calendars, teams, SLAs and the demo SDRs' memberships.
+
+    The migration's reasons, default calendar, team and SLAs stay. Raises
+    ProtectedError when something else (a reason rerouting to a demo SLA, a
+    non-demo SLA of a demo team) still uses them.
+    """
+    usernames = [u.username for u in DEMO_USERS]
+    team_names = [spec.name for spec in DEMO_TEAMS]
+    # Few rows: Django's collector is fine here, and it honours PROTECT.
+    deleted: Counter[str] = Counter()
+    for queryset in (
+        TeamMember.objects.filter(
+            Q(team__name__in=team_names) | Q(user__username__in=usernames)
+        ),
+        ServiceLevelAgreement.objects.filter(name__in=[s.name for s in DEMO_SLAS]),
+        Team.objects.filter(name__in=team_names),
+        BusinessCalendar.objects.filter(name__in=[c.name for c in DEMO_CALENDARS]),
+    ):
+        deleted.update(queryset.delete()[1])
+    return dict(deleted)
+
+
+# ------------------------------------------------------------------------------
 # Writes
 # ------------------------------------------------------------------------------
 
@@ -1863,36 +3341,45 @@ def _transitions_insert(transitions: list[StageTransition]) -> None:
 
 
 def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
-    """Insert one chunk of leads, then their touchpoints and transitions."""
+    """Insert one chunk of leads, their touchpoints, handoffs and transitions."""
     _leads_insert([plan.lead for plan in plans])
     campaign_ids = {key: c.id for key, c in world.campaigns.items()}
-    touchpoints = [
-        Touchpoint(
-            lead_id=plan.lead.id,
-            kind_id=touch.kind,
-            occurred_at=touch.at,
-            campaign_id=campaign_ids[touch.campaign] if touch.campaign else None,
-            properties=touch.properties,
-            source=DEMO_SOURCE,
-            external_id=None,
-            received_at=touch.received_at,
-        )
-        for plan in plans
-        for touch in plan.touches
-    ]
+    for plan in plans:
+        plan.touchpoints = [
+            Touchpoint(
+                lead_id=plan.lead.id,
+                kind_id=touch.kind,
+                occurred_at=touch.at,
+                campaign_id=campaign_ids[touch.campaign] if touch.campaign else None,
+                properties=touch.properties,
+                source=DEMO_SOURCE,
+                external_id=None,
+                received_at=touch.received_at,
+            )
+            for touch in plan.touches
+        ]
+    touchpoints = [tp for plan in plans for tp in plan.touchpoints]
     _touchpoints_insert(touchpoints)
+    # Before the transitions: an acceptance's transition names its handoff.
+    _handoffs_insert(world, plans)
     transitions = [t for plan in plans for t in plan.transitions]
     # The transitions hold their (now saved) lead; bulk_create copies its id.
     _transitions_insert(transitions)
+    _handoff_children_insert(world, plans)
+    for plan in plans:
+        if plan.waiting_since is not None:
+            world.waiting[plan.lead.id] = plan.waiting_since
+        plan.touchpoints = []  # the chunk is written; let it go
     return len(touchpoints), len(transitions)
 
 
 def demo_data_counts() -> dict[str, int]:
-    """How many leads, accounts and campaigns the database holds."""
+    """How many leads, accounts, campaigns and handoffs the database holds."""
     return {
         "leads": Lead.objects.count(),
         "accounts": Account.objects.count(),
         "campaigns": Campaign.objects.count(),
+        "handoffs": Handoff.objects.count(),
     }
 
 
@@ -1900,15 +3387,23 @@ def demo_data_delete() -> dict[str, int]:
     """Delete every touchpoint, stage transition, lead, account and campaign.
 
     Also the scores of leads and accounts and the chunks of bulk rescores
-    (their id ranges name leads that are gone). Users (demo or not), groups,
-    touchpoint kinds and scoring models stay. Deletes child
-    tables first with one plain DELETE each, bypassing Django's collector,
-    which would load every lead to cascade by hand. A later model that points
-    at these tables must be added to the order here, before its parent.
-    Call inside a transaction; returns the rows deleted per table.
+    (their id ranges name leads that are gone), every handoff with its
+    contact attempts, events and sales outcomes, and the demo's calendars,
+    teams and SLAs with the demo SDRs' team memberships. Users (demo or not)
+    and their sales profiles, groups, touchpoint kinds, scoring models and
+    what the handoff migrations create (reasons, the default calendar, team
+    and SLAs) stay. Deletes child tables first with one plain DELETE each,
+    bypassing Django's collector, which would load every lead to cascade by
+    hand. A later model that points at these tables must be added to the
+    order here, before its parent. Call inside a transaction; returns the
+    rows deleted per table.
     """
     deleted = {}
     for model in (
+        HandoffEvent,
+        ContactAttempt,
+        SalesOutcome,
+        Handoff,
         Touchpoint,
         StageTransition,
         LeadScore,
@@ -1921,6 +3416,7 @@ def demo_data_delete() -> dict[str, int]:
     ):
         queryset = model.objects.all()
         deleted[model._meta.label] = queryset._raw_delete(queryset.db)
+    deleted.update(_handoff_config_delete())
     logger.info("demo data deleted: %s", deleted)
     return deleted
 
@@ -1931,11 +3427,13 @@ def demo_users_ensure() -> dict[str, int]:
 
     Idempotent: each run sets names, e-mail, flags, the one role group and
     the password ``leadflow-demo`` of the users in DEMO_USERS, creating the
-    missing ones. Other users are left alone. The role groups must exist
-    (the ``crm`` migrations create them).
+    missing ones, and the manager flag of the SDRs' and reps' sales profiles
+    (whether someone is away is demo data: ``demo_seed`` sets it). Other
+    users are left alone. The role groups must exist (the ``crm`` migrations
+    create them).
     """
     user_model = get_user_model()
-    # One hash for all five: hashing is deliberately slow, the password is public.
+    # One hash for all: hashing is deliberately slow, the password is public.
     password = make_password(DEMO_PASSWORD)
     groups = {group.name: group for group in Group.objects.filter(name__in=roles.ROLES)}
     ids = {}
@@ -1950,6 +3448,10 @@ def demo_users_ensure() -> dict[str, int]:
         user.password = password
         user.save()
         user.groups.set([groups[spec.role]])
+        if spec.role in (roles.SDR, roles.SALES):
+            SalesProfile.objects.update_or_create(
+                user=user, defaults={"is_manager": spec.is_manager}
+            )
         ids[spec.username] = user.id
     return ids
 
@@ -1967,22 +3469,34 @@ def demo_seed(
     The same ``seed`` and ``today`` give the same rows (ids aside). Writes
     about one account per 8 leads, the demo campaigns, ``leads`` leads with
     90 days of touchpoints before ``today`` (UTC) and the stage history of
-    those that moved, plus the demo users (``demo_users_ensure``). Everything
-    happens in one transaction: on any error nothing is written.
+    those that moved, plus the demo users (``demo_users_ensure``). The
+    handoff side: the demo calendars, SDR teams and SLAs (``DEMO_SLAS``,
+    next to the migration's), one SDR away, and for every MQL of the history
+    its handoffs with contact attempts, events, the decision and the sales
+    outcomes after acceptance, as the handoff services would have recorded
+    them. Everything happens in one transaction: on any error nothing is
+    written.
 
-    Raises DemoDataPresent (nothing written) when leads, accounts or
-    campaigns exist, unless ``reset`` is true: then those and all
-    touchpoints and transitions are deleted first (``demo_data_delete``),
-    in the same transaction. Raises ValueError for ``leads`` outside
-    1..MAX_LEADS or a negative ``seed``. ``progress`` is called with the
-    number of leads written after each chunk. The history sends no signals
-    and enqueues no tasks: it is past, it triggers no present-day work.
+    Raises DemoDataPresent (nothing written) when leads, accounts, campaigns
+    or handoffs exist, unless ``reset`` is true: then those and all
+    touchpoints, transitions and handoffs are deleted first
+    (``demo_data_delete``), in the same transaction. Raises ValueError for
+    ``leads`` outside 1..MAX_LEADS or a negative ``seed``, RuntimeError when
+    the handoff migrations' default SLA or standard reasons are missing.
+    ``progress`` is called with the number of leads written after each
+    chunk. The history sends no signals and enqueues no tasks: it is past,
+    it triggers no present-day work.
 
     Last, every lead is scored under the active scoring model as of the end
     of the history (00:00 UTC on ``today``) with the bulk path, so the demo
     opens with scores and breakdowns; leads that qualify move to ``mql``
     through the lifecycle (system actor ``scoring``), and those moves, being
-    present-day, announce themselves after commit like any promotion.
+    present-day, announce themselves after commit like any promotion. Then
+    every MQL gets its one pending handoff through ``handoff_open`` (as of
+    the end of the history for the ones scoring promoted, as of when they
+    became MQLs for the older ones, so the SAL queue holds work on track, at
+    risk and overdue); the handoff task the promotions enqueue after commit
+    finds it and opens none.
     """
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"leads must be between 1 and {MAX_LEADS:,}, not {leads}.")
@@ -2026,6 +3540,7 @@ def _seed(
     end = datetime(today.year, today.month, today.day, tzinfo=UTC)
     start = end - timedelta(days=HISTORY_DAYS)
 
+    handoff_world = _handoff_setup(today=today, start=start, end=end, users=users)
     keyed = _campaigns_build(rng, today)
     Campaign.objects.bulk_create([c for _, c in keyed])
     campaigns = dict(keyed)
@@ -2039,6 +3554,7 @@ def _seed(
         sends=sends,
         send_times=[s.at for s in sends],
         users=users,
+        handoff=handoff_world,
     )
 
     accounts = _accounts_build(rng, max(MIN_ACCOUNTS, leads // LEADS_PER_ACCOUNT))
@@ -2063,6 +3579,10 @@ def _seed(
         transition_count += transitions
         if progress is not None:
             progress(size)
+    _team_members_write(world.handoff)
+    # Accounts with a deal in the works (or whose lead an SDR handed over)
+    # belong to the rep who works them.
+    _account_owners_write(world)
 
     model = model_active()
     promoted = 0
@@ -2079,12 +3599,14 @@ def _seed(
             stages[from_stage] -= count
             stages[Stage.MQL] += count
             promoted += count
+    # After scoring, so each MQL's handoff keeps its score.
+    _handoffs_open_present(world)
+    _commitments_set(world)
     # After scoring: a lifecycle move stamps updated_at with the wall clock.
     _timestamps_fix(world, keyed)
-    # Accounts with a deal in the works belong to the rep who works it.
-    Account.objects.filter(
-        leads__highest_stage__in=[Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
-    ).update(owner_id=users["rep1"])
+    statuses = dict(
+        Handoff.objects.values_list("status").annotate(n=Count("id")).order_by()
+    )
     return DemoSummary(
         accounts=len(accounts),
         leads=leads,
@@ -2095,7 +3617,35 @@ def _seed(
         elapsed_seconds=0.0,
         scoring_model=str(model) if model is not None else "",
         mqls_from_scoring=promoted,
+        handoffs_per_status={
+            status: statuses.get(status, 0) for status in Handoff.Status.values
+        },
+        contact_attempts=ContactAttempt.objects.count(),
+        sales_outcomes=SalesOutcome.objects.count(),
+        queue=_queue_counts(end),
     )
+
+
+def _account_owners_write(world: _World) -> None:
+    """Give each account a rep worked with its owner (``_account_rep``)."""
+    by_rep: dict[str, list[str]] = {}
+    for domain, rep in world.handoff.account_reps.items():
+        by_rep.setdefault(rep, []).append(domain)
+    for rep, domains in sorted(by_rep.items()):
+        for low in range(0, len(domains), OWNER_UPDATE_BATCH):
+            Account.objects.filter(
+                domain__in=domains[low : low + OWNER_UPDATE_BATCH]
+            ).update(owner_id=world.users[rep])
+
+
+def _queue_counts(now: datetime) -> dict[str, int]:
+    """Pending handoffs by how they stand at ``now``: on track, at risk, overdue."""
+    pending = Handoff.objects.filter(status=Handoff.Status.PENDING)
+    return {
+        "on track": pending.filter(at_risk_at__gt=now).count(),
+        "at risk": pending.filter(at_risk_at__lte=now, due_at__gt=now).count(),
+        "overdue": pending.filter(due_at__lte=now).count(),
+    }
 
 
 def _timestamps_fix(world: _World, keyed: list[tuple[str, Campaign]]) -> None:
@@ -2118,3 +3668,8 @@ def _timestamps_fix(world: _World, keyed: list[tuple[str, Campaign]]) -> None:
     created = Coalesce(first_lead, Value(world.start))
     Account.objects.update(created_at=created, updated_at=created)
     Lead.objects.update(updated_at=F("stage_changed_at"))
+    # The demo SLAs were agreed a week before the history starts.
+    agreed = world.start - timedelta(days=7) + timedelta(hours=9)
+    ServiceLevelAgreement.objects.filter(
+        name__in=[spec.name for spec in DEMO_SLAS]
+    ).update(created_at=agreed, updated_at=agreed)

@@ -9,8 +9,11 @@ Each app contributes through two plain lists below, in this module:
 - ``ERASE_STEPS``: ``function(*, lead, now) -> dict[str, int]`` run in the
   erase transaction with the lead locked; the counts go into the audit event.
 
-The scoring and handoff apps add theirs when they store data about a person
-(score history; handoff decisions and SDR feedback, which is free text).
+The handoff sections export the lead's handoffs, contact attempts and sales
+outcomes; its erase step blanks their free text (SDR and sales feedback,
+attempt notes), which may describe the person, and keeps the rows, whose
+counts, times and reasons the reports need. The scoring app adds its score
+history when it stores one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.utils import timezone
 
+from handoff.models import ContactAttempt, Handoff, SalesOutcome
 from leads.erasure import lead_personal_data_erase
 from leads.locks import lock_lead
 from leads.models import AuditEvent, Lead, StageTransition, Touchpoint
@@ -108,6 +112,85 @@ def stage_history_export_section(lead: Lead) -> list[dict[str, Any]]:
     ]
 
 
+def _username(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def handoffs_export_section(lead: Lead) -> list[dict[str, Any]]:
+    """The lead's handoffs, oldest first: SLA, who, times, decision, feedback."""
+    handoffs = (
+        Handoff.objects.filter(lead_id=lead.id)
+        .select_related("sla", "assigned_to", "decided_by", "owner", "reason")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "id": h.id,
+            "sequence": h.sequence,
+            "previous": h.previous_id,
+            "sla": h.sla.name,
+            "status": h.status,
+            "assigned_to": _username(h.assigned_to),
+            "mql_at": _jsonable(h.mql_at),
+            "created_at": _jsonable(h.created_at),
+            "due_at": _jsonable(h.due_at),
+            "first_attempt_at": _jsonable(h.first_attempt_at),
+            "expired_at": _jsonable(h.expired_at),
+            "decided_at": _jsonable(h.decided_at),
+            "decided_by": _username(h.decided_by),
+            "reason": h.reason.code if h.reason_id else None,
+            "feedback": h.feedback,
+            "owner": _username(h.owner),
+            "follow_up_due_at": _jsonable(h.follow_up_due_at),
+            "followed_up_at": _jsonable(h.followed_up_at),
+            "score": _jsonable(h.score),
+            "grade": h.grade,
+        }
+        for h in handoffs
+    ]
+
+
+def contact_attempts_export_section(lead: Lead) -> list[dict[str, Any]]:
+    """The SDRs' and reps' attempts to reach the person, oldest first."""
+    attempts = (
+        ContactAttempt.objects.filter(handoff__lead_id=lead.id)
+        .select_related("user")
+        .order_by("at", "id")
+    )
+    return [
+        {
+            "handoff": a.handoff_id,
+            "channel": a.channel,
+            "outcome": a.outcome,
+            "note": a.note,
+            "at": _jsonable(a.at),
+            "user": _username(a.user),
+        }
+        for a in attempts
+    ]
+
+
+def sales_outcomes_export_section(lead: Lead) -> list[dict[str, Any]]:
+    """The sales reps' moves of the lead, oldest first, with reason and feedback."""
+    outcomes = (
+        SalesOutcome.objects.filter(lead_id=lead.id)
+        .select_related("reason", "actor")
+        .order_by("at", "id")
+    )
+    return [
+        {
+            "handoff": o.handoff_id,
+            "from_stage": o.from_stage,
+            "to_stage": o.to_stage,
+            "reason": o.reason.code if o.reason_id else None,
+            "feedback": o.feedback,
+            "actor": _username(o.actor),
+            "at": _jsonable(o.at),
+        }
+        for o in outcomes
+    ]
+
+
 def _not_stored_yet(lead: Lead) -> list[dict[str, Any]]:
     return []
 
@@ -115,23 +198,82 @@ def _not_stored_yet(lead: Lead) -> list[dict[str, Any]]:
 ExportSection = Callable[[Lead], Any]
 
 #: The export's top-level keys, in order. The scoring app replaces the
-#: ``scores`` placeholder with its score history and the handoff app the
-#: ``handoffs`` one with handoffs (status, decision, reason, feedback); until
-#: then they are empty lists, so the export's shape is stable for its readers.
+#: ``scores`` placeholder with its score history; until then it is an empty
+#: list, so the export's shape is stable for its readers.
 EXPORT_SECTIONS: list[tuple[str, ExportSection]] = [
     ("lead", lead_export_section),
     ("account", account_export_section),
     ("touchpoints", touchpoints_export_section),
     ("stage_history", stage_history_export_section),
     ("scores", _not_stored_yet),
-    ("handoffs", _not_stored_yet),
+    ("handoffs", handoffs_export_section),
+    ("contact_attempts", contact_attempts_export_section),
+    ("sales_outcomes", sales_outcomes_export_section),
 ]
+
+
+# Erase steps
+# ------------------------------------------------------------------------------
+
+
+def handoff_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
+    """Blank the free text the handoffs hold about the person; keep the rows.
+
+    Precondition: inside the erase transaction with ``lead`` locked and not
+    yet erased. Blanks the SDRs' feedback on the lead's handoffs, the notes of
+    their contact attempts and the reps' feedback on sales outcomes, and
+    takes that feedback out of the stage transitions whose reason quotes it
+    (the handoff services write "Rejected by SDR: <reason> (<feedback>)");
+    the snapshot of the score keeps which rules matched and their points but
+    not the matched values (a job title, a domain). Statuses, SLAs, times,
+    people, reasons, channels and outcomes stay, so reports still count
+    them. Returns counts for the audit event.
+    """
+    handoffs = Handoff.objects.filter(lead_id=lead.id)
+    outcomes = SalesOutcome.objects.filter(lead_id=lead.id)
+    quoted = {
+        text[:200]
+        for text in [
+            *handoffs.exclude(feedback="").values_list("feedback", flat=True),
+            *outcomes.exclude(feedback="").values_list("feedback", flat=True),
+        ]
+    }
+    redacted = 0
+    for transition in StageTransition.objects.filter(lead_id=lead.id).exclude(
+        reason=""
+    ):
+        for text in quoted:
+            suffix = f" ({text})"
+            if transition.reason.endswith(suffix):
+                transition.reason = transition.reason.removesuffix(suffix)
+                transition.save(update_fields=["reason"])
+                redacted += 1
+                break
+    snapshots = 0
+    for handoff in handoffs.exclude(score_breakdown=[]).only("id", "score_breakdown"):
+        handoff.score_breakdown = [
+            {**item, "value": None} for item in handoff.score_breakdown
+        ]
+        handoff.save(update_fields=["score_breakdown"])
+        snapshots += 1
+    counts = {
+        "handoff_feedback_cleared": handoffs.exclude(feedback="").update(feedback=""),
+        "attempt_notes_cleared": ContactAttempt.objects.filter(handoff__lead_id=lead.id)
+        .exclude(note="")
+        .update(note=""),
+        "sales_feedback_cleared": outcomes.exclude(feedback="").update(feedback=""),
+        "stage_reasons_redacted": redacted,
+        "score_snapshots_cleared": snapshots,
+    }
+    logger.info("lead %s: handoff free text erased: %s", lead.id, counts)
+    return counts
+
 
 EraseStep = Callable[..., dict[str, int]]
 
 #: Run in order inside the erase transaction. Other apps' steps go before the
 #: leads step, so they still see the lead as it was.
-ERASE_STEPS: list[EraseStep] = [lead_personal_data_erase]
+ERASE_STEPS: list[EraseStep] = [handoff_personal_data_erase, lead_personal_data_erase]
 
 
 # Services
@@ -185,11 +327,14 @@ def lead_erase(
     """Erase the lead's personal data in every app; keep the anonymous row.
 
     In one transaction: locks the lead (``lock_lead``), runs ``ERASE_STEPS``
-    (the leads step replaces the e-mail by ``erased-<id>@erased.invalid``,
-    blanks names, phone, job title, UTM term and content and attributes, sets
-    ``erased_at`` and empties every touchpoint's properties; stage, history,
-    seniority, country, region, account link and touchpoint kinds, times and
-    campaigns stay for reports), then writes an AuditEvent (action ``erase``).
+    (the handoff step blanks feedback, attempt notes and the feedback quoted
+    in stage reasons; the leads step replaces the e-mail by
+    ``erased-<id>@erased.invalid``, blanks names, phone, job title, UTM term
+    and content and attributes, sets ``erased_at`` and empties every
+    touchpoint's properties; stage, history, seniority, country, region,
+    account link, touchpoint kinds, times and campaigns, and handoff statuses,
+    times and reasons stay for reports), then writes an AuditEvent (action
+    ``erase``).
     A lead erased before is left as it is (same ``erased_at``) and the call
     is still audited, with ``already_erased``. Returns the locked, current
     lead. Raises Lead.DoesNotExist when the row is gone.

@@ -37,8 +37,8 @@ ROLE_DESCRIPTIONS = {
 START_PAGES = {
     ADMIN: "admin:index",
     MARKETING: "crm:marketing_home",
-    SDR: "crm:sdr_home",
-    SALES: "crm:sales_home",
+    SDR: "handoff:queue",
+    SALES: "handoff:pipeline",
 }
 
 # app label -> model -> actions. "__all__" grants every permission there is.

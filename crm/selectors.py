@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
+from handoff.models import ContactAttempt, Handoff, HandoffEvent
+from handoff.selectors import handoff_for_user, is_manager
 from leads.models import Lead, StageTransition, Touchpoint
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 
@@ -132,3 +135,48 @@ def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
     entries += [{"type": "stage", "at": m.at, "transition": m} for m in moves]
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries[:TIMELINE_LIMIT]
+
+
+def lead_handoffs(*, lead: Lead) -> list[Handoff]:
+    """The lead's handoffs, newest first, with their attempts and events.
+
+    A fixed number of queries however many handoffs: the SLA's calendar is
+    joined for the clocks, attempts and events are prefetched with who.
+    """
+    return list(
+        Handoff.objects.filter(lead=lead)
+        .select_related(
+            "sla__calendar", "team", "assigned_to", "decided_by", "owner", "reason"
+        )
+        .prefetch_related(
+            "sla__calendar__holidays",
+            Prefetch(
+                "attempts", queryset=ContactAttempt.objects.select_related("user")
+            ),
+            Prefetch("events", queryset=HandoffEvent.objects.select_related("actor")),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def lead_handoff_access(
+    *, lead: Lead, handoffs: list[Handoff], user: Any
+) -> tuple[set[int], Handoff | None]:
+    """Which of the lead's handoff pages ``user`` may open, and the one to decide.
+
+    The second value is the lead's pending handoff when it is in the user's
+    SAL queue (assigned to them) or the user is a manager who may decide it.
+    """
+    visible = set(handoff_for_user(user).filter(lead=lead).values_list("id", flat=True))
+    manager = is_manager(user)
+    to_decide = next(
+        (
+            h
+            for h in handoffs
+            if h.is_open
+            and h.id in visible
+            and (manager or h.assigned_to_id == user.pk)
+        ),
+        None,
+    )
+    return visible, to_decide

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_safe
 
 from crm import selectors as crm_selectors
 from crm.filters import SORTS, LeadListFilter
-from crm.roles import MARKETING, SALES, SDR, START_PAGES, primary_role, role_required
+from crm.roles import MARKETING, START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
 from leads.exports import csv_download
@@ -53,22 +53,6 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
         "recent_transitions": lead_selectors.transition_list_recent(limit=8),
     }
     return render(request, "crm/marketing_home.html", context)
-
-
-@role_required(SDR)
-def sdr_home(request: HttpRequest) -> HttpResponse:
-    leads = lead_selectors.lead_list_owned(
-        user=request.user, stages=[Stage.MQL, Stage.SAL]
-    )[:50]
-    return render(request, "crm/sdr_home.html", {"leads": leads})
-
-
-@role_required(SALES)
-def sales_home(request: HttpRequest) -> HttpResponse:
-    leads = lead_selectors.lead_list_owned(
-        user=request.user, stages=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
-    )[:50]
-    return render(request, "crm/sales_home.html", {"leads": leads})
 
 
 @require_safe
@@ -127,11 +111,19 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("leads.view_lead", raise_exception=True)
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """One lead: stage, score and why, score over time, one timeline."""
+    """One lead: stage, score and why, handoffs, score over time, one timeline."""
     lead = crm_selectors.lead_get_for_page(lead_id=lead_id)
     score, model = crm_selectors.lead_score_active(lead=lead)
+    handoffs = crm_selectors.lead_handoffs(lead=lead)
+    visible_handoffs, handoff_to_decide = crm_selectors.lead_handoff_access(
+        lead=lead, handoffs=handoffs, user=request.user
+    )
     context = {
         "lead": lead,
+        "now": timezone.now(),
+        "handoffs": handoffs,
+        "visible_handoffs": visible_handoffs,
+        "handoff_to_decide": handoff_to_decide,
         "score": score,
         "model": model,
         "qualifies": bool(

@@ -2,24 +2,23 @@
 
 Used when a model is published and for the nightly decay. Per chunk of
 leads (a range of ids, so each chunk reads neighbouring rows): one query for
-the leads with their accounts, one for the account scores, one for the
-touchpoints of the kinds the model counts (only the properties its rules
-test), one for the previous scores; then the arithmetic of
-``scoring.engine`` (the same functions as the per-lead path) and set-based
-writes. Never one query per lead, except for the few leads that cross the
-MQL threshold and are moved through the lifecycle.
+the leads with their accounts, one for the account scores (when a rule tests
+them), one for the touchpoints of the kinds the model counts (only the
+properties its rules test), one for the previous scores; then the arithmetic
+of ``scoring.engine`` and the writes of ``scoring.store`` (the same functions
+as the per-lead path). Never one query per lead, except for the few leads
+that cross the MQL threshold and are moved through the lifecycle (after one
+query for the recycle holds of all of them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import logging
 import multiprocessing
 import multiprocessing.util
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -27,27 +26,18 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from leads import lifecycle
-from leads.models import Lead, Stage, Touchpoint
-from scoring import selectors
-from scoring.engine import (
-    ACTIVITY_KINDS,
-    ModelSpec,
-    ScoreResult,
-    Touch,
-    evaluate,
-    rule_activity,
-)
-from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
-from scoring.services import PROMOTABLE_STAGES, SYSTEM_ACTOR
+from leads.locks import lock_leads
+from leads.models import Lead, Stage
+from scoring import selectors, store
+from scoring.engine import ModelSpec, ScoreResult, Touch, evaluate_touches
+from scoring.models import AccountScore, ScoringModel
+from scoring.services import PROMOTABLE_STAGES, SYSTEM_ACTOR, mql_reason
 
 logger = logging.getLogger(__name__)
 
 #: Leads per chunk. Big enough that per-query overhead vanishes, small enough
 #: that a chunk's touchpoints (about 20 per lead) stay a few hundred MB at most.
 BULK_CHUNK_SIZE = 5_000
-
-_LEAD_COLUMNS = (*selectors.LEAD_FACT_FIELDS, "attributes", "stage", "account_id")
-_ACCOUNT_COLUMNS = tuple(f"account__{f}" for f in selectors.ACCOUNT_FACT_FIELDS)
 
 
 def lead_id_ranges(chunk_size: int = BULK_CHUNK_SIZE) -> list[tuple[int, int]]:
@@ -61,61 +51,12 @@ def lead_id_ranges(chunk_size: int = BULK_CHUNK_SIZE) -> list[tuple[int, int]]:
     ]
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _touches_by_lead(spec: ModelSpec, low: int, high: int) -> dict[int, list[Touch]]:
-    rules = [r for r in spec.rules if r.kind in ACTIVITY_KINDS]
-    kinds = {r.touchpoint_kind for r in rules}
-    if not kinds:
-        return {}
-    props = sorted({r.property_name for r in rules if r.property_name})
-    base = Touchpoint.objects.filter(
-        lead_id__gte=low, lead_id__lt=high, kind_id__in=kinds
-    ).order_by()
-    touches: dict[int, list[Touch]] = defaultdict(list)
-    if connection.vendor == "postgresql":
-        # Bring back only the property values the rules test (jsonb -> JSON
-        # text, decoded once per distinct text): decoding whole documents in
-        # Python would dominate the run. Read with a plain cursor and the time
-        # as epoch microseconds: the ORM's per-value converters cost as much
-        # as the arithmetic.
-        picks = "".join(", properties -> %s" for _ in props)
-        sql = (
-            "SELECT lead_id, id, kind, "
-            f"(extract(epoch FROM occurred_at) * 1000000)::bigint{picks} "
-            f"FROM {Touchpoint._meta.db_table} "
-            "WHERE lead_id >= %s AND lead_id < %s AND kind = ANY(%s)"
-        )
-        decoded: dict[str, Any] = {}
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*props, low, high, sorted(kinds)])
-            for lead_id, touch_id, kind, micros, *texts in cursor:
-                values = []
-                for text in texts:
-                    if text is not None and text not in decoded:
-                        decoded[text] = json.loads(text)
-                    values.append(None if text is None else decoded[text])
-                occurred_at = _EPOCH + dt.timedelta(microseconds=micros)
-                properties = dict(zip(props, values, strict=True))
-                touches[lead_id].append(Touch(touch_id, kind, occurred_at, properties))
-    else:
-        # SQLite's JSON_EXTRACT loses the difference between "5" and 5, so read
-        # the documents whole there; the embedded default is small anyway.
-        rows = base.values_list("lead_id", "id", "kind_id", "occurred_at", "properties")
-        for lead_id, touch_id, kind, occurred_at, document in rows.iterator(20_000):
-            document = document or {}
-            properties = {name: document.get(name) for name in props}
-            touches[lead_id].append(Touch(touch_id, kind, occurred_at, properties))
-    return touches
-
-
 def chunk_leads(*, low: int, high: int) -> list[dict[str, Any]]:
     """The leads with ids in [low, high) that were not erased, by id: their fact
-    columns, stage and account columns (one query)."""
+    columns, stage, recycle hold and account columns (one query)."""
     return list(
         Lead.objects.filter(id__gte=low, id__lt=high, erased_at__isnull=True)
-        .values("id", *_LEAD_COLUMNS, *_ACCOUNT_COLUMNS)
+        .values("id", *store.LEAD_COLUMNS, *store.ACCOUNT_COLUMNS)
         .order_by("id")
     )
 
@@ -127,43 +68,35 @@ def chunk_evaluate(
     low: int,
     high: int,
     now: dt.datetime,
+    touches: dict[int, list[Touch]] | None = None,
 ) -> dict[int, ScoreResult]:
     """Score ``leads`` (rows of chunk_leads for [low, high)) under ``spec``.
 
-    Reads the account scores under the spec's model and the touchpoints the
-    spec counts (two queries); stores nothing. Both the rescore and the
-    simulation of a draft use this, so they score exactly alike.
+    Reads the touchpoints the spec counts, unless given (``touches``, read
+    with store.touches_by_lead for at least this spec), and the account
+    roll-ups when a rule tests them; stores nothing. The rescore, the
+    simulation of a draft and the per-lead path all score with
+    ``evaluate_touches``, so they score exactly alike.
     """
-    account_ids = {lead["account_id"] for lead in leads if lead["account_id"]}
-    account_scores = dict(
-        AccountScore.objects.filter(
-            model_id=spec.id, account_id__in=account_ids
-        ).values_list("account_id", "engagement_score")
-    )
-    touches = _touches_by_lead(spec, low, high)
-    activity_rules = [r for r in spec.rules if r.kind in ACTIVITY_KINDS]
-    results: dict[int, ScoreResult] = {}
-    for lead in leads:
-        account = (
-            {f: lead[f"account__{f}"] for f in selectors.ACCOUNT_FACT_FIELDS}
-            if lead["account_id"]
-            else None
+    account_scores: dict[int, Any] = {}
+    if store.uses_account_score(spec):
+        account_ids = {lead["account_id"] for lead in leads if lead["account_id"]}
+        account_scores = dict(
+            AccountScore.objects.filter(
+                model_id=spec.id, account_id__in=account_ids
+            ).values_list("account_id", "engagement_score")
         )
-        facts = selectors.facts_from_values(
-            lead, account, account_scores.get(lead["account_id"])
+    if touches is None:
+        touches = store.touches_by_lead(spec, low, high)
+    return {
+        lead["id"]: evaluate_touches(
+            spec,
+            store.facts_from_row(lead, account_scores.get(lead["account_id"])),
+            touches.get(lead["id"], ()),
+            now,
         )
-        # What evaluate_touches does, with each rule shown only the touches of
-        # its kind (the first thing it tests): a fifth of the matching work.
-        by_kind: dict[str, list[Touch]] = defaultdict(list)
-        for touch in touches.get(lead["id"], ()):
-            by_kind[touch.kind].append(touch)
-        activities = {
-            rule.id: rule_activity(rule, by_kind[rule.touchpoint_kind], now)
-            for rule in activity_rules
-            if rule.touchpoint_kind in by_kind
-        }
-        results[lead["id"]] = evaluate(spec, facts, activities)
-    return results
+        for lead in leads
+    }
 
 
 def chunk_rescore(
@@ -185,7 +118,7 @@ def chunk_rescore(
         if not leads:
             return 0
         results = chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
-        _store(model=model, results=results, now=now, read_at=read_at)
+        store.scores_write(model=model, results=results, now=now, read_at=read_at)
         _promote(
             spec=spec,
             model=model,
@@ -196,192 +129,6 @@ def chunk_rescore(
     return len(leads)
 
 
-def _store(
-    *,
-    model: ScoringModel,
-    results: dict[int, ScoreResult],
-    now: dt.datetime,
-    read_at: dt.datetime,
-) -> None:
-    if connection.vendor == "postgresql":
-        _store_pg(model=model, results=results, now=now, read_at=read_at)
-        return
-    ids = list(results)
-    previous = {
-        lead_id: (Decimal(t), Decimal(f), Decimal(e))
-        for lead_id, t, f, e in LeadScore.objects.filter(
-            model=model, lead_id__in=ids
-        ).values_list("lead_id", "total", "fit_score", "engagement_score")
-    }
-    LeadScore.objects.bulk_create(
-        [
-            LeadScore(
-                lead_id=lead_id,
-                model=model,
-                total=r.total,
-                fit_score=r.fit_score,
-                engagement_score=r.engagement_score,
-                grade=r.grade,
-                breakdown=r.items,
-                gated_by=r.gated_by,
-                computed_at=now,
-            )
-            for lead_id, r in results.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["lead", "model"],
-        update_fields=[
-            "total",
-            "fit_score",
-            "engagement_score",
-            "grade",
-            "breakdown",
-            "gated_by",
-            "computed_at",
-        ],
-        batch_size=2_000,
-    )
-    LeadScoreHistory.objects.bulk_create(
-        [
-            LeadScoreHistory(
-                lead_id=lead_id,
-                model=model,
-                total=r.total,
-                fit_score=r.fit_score,
-                engagement_score=r.engagement_score,
-                at=now,
-            )
-            for lead_id, r in results.items()
-            if previous.get(lead_id) != (r.total, r.fit_score, r.engagement_score)
-        ],
-        batch_size=2_000,
-    )
-    # One prepared UPDATE per lead (executemany): bulk_update's CASE WHEN per
-    # row costs ten times more to build than SQLite needs to run these.
-    score, fit, engagement, grade, scored = (
-        Lead._meta.get_field(name)
-        for name in ("score", "fit_score", "engagement_score", "grade", "scored_at")
-    )
-    scored_at = scored.get_db_prep_save(now, connection)
-    rows = [
-        (
-            score.get_db_prep_save(r.total, connection),
-            fit.get_db_prep_save(r.fit_score, connection),
-            engagement.get_db_prep_save(r.engagement_score, connection),
-            grade.get_db_prep_save(r.grade, connection),
-            scored_at,
-            lead_id,
-        )
-        for lead_id, r in results.items()
-    ]
-    quote = connection.ops.quote_name
-    columns = (score, fit, engagement, grade, scored)
-    sets = ", ".join(f"{quote(field.column)} = %s" for field in columns)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {quote(Lead._meta.db_table)} SET {sets} WHERE id = %s", rows
-        )
-    Lead.objects.filter(id__in=ids, rescore_requested_at__lte=read_at).update(
-        rescore_requested_at=None
-    )
-
-
-def _store_pg(
-    *,
-    model: ScoringModel,
-    results: dict[int, ScoreResult],
-    now: dt.datetime,
-    read_at: dt.datetime,
-) -> None:
-    """``_store`` on PostgreSQL: the same rows, written from one JSON document each.
-
-    The ORM's bulk_update (a CASE WHEN per row) took two thirds of a bulk run
-    and bulk_create's client-side quoting of tens of thousands of parameters
-    most of the rest; ``jsonb_to_recordset`` takes a whole chunk as one
-    parameter. Decimals travel as strings, so the numbers stay exact.
-    """
-    ids = list(results)
-    previous = {
-        lead_id: (Decimal(t), Decimal(f), Decimal(e))
-        for lead_id, t, f, e in LeadScore.objects.filter(
-            model=model, lead_id__gte=min(ids), lead_id__lte=max(ids)
-        ).values_list("lead_id", "total", "fit_score", "engagement_score")
-    }
-    scores = [
-        {
-            "lead_id": lead_id,
-            "total": str(r.total),
-            "fit_score": str(r.fit_score),
-            "engagement_score": str(r.engagement_score),
-            "grade": r.grade,
-        }
-        for lead_id, r in results.items()
-    ]
-    changed = [
-        row
-        for row, r in zip(scores, results.values(), strict=True)
-        if previous.get(row["lead_id"]) != (r.total, r.fit_score, r.engagement_score)
-    ]
-    rows = [
-        {**row, "breakdown": r.items, "gated_by": r.gated_by}
-        for row, r in zip(scores, results.values(), strict=True)
-    ]
-    record = (
-        "lead_id bigint, total numeric, fit_score numeric, engagement_score numeric, "
-        "grade text, breakdown jsonb, gated_by jsonb"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {LeadScore._meta.db_table} (lead_id, model_id, total,
-                fit_score, engagement_score, grade, breakdown, gated_by, computed_at)
-            SELECT lead_id, %s, total, fit_score, engagement_score, grade,
-                breakdown, gated_by, %s
-            FROM jsonb_to_recordset(%s::jsonb) AS v({record})
-            ORDER BY lead_id
-            ON CONFLICT (lead_id, model_id) DO UPDATE SET
-                total = EXCLUDED.total,
-                fit_score = EXCLUDED.fit_score,
-                engagement_score = EXCLUDED.engagement_score,
-                grade = EXCLUDED.grade,
-                breakdown = EXCLUDED.breakdown,
-                gated_by = EXCLUDED.gated_by,
-                computed_at = EXCLUDED.computed_at
-            """,
-            [model.id, now, json.dumps(rows)],
-        )
-        if changed:
-            cursor.execute(
-                f"""
-                INSERT INTO {LeadScoreHistory._meta.db_table} (lead_id, model_id,
-                    total, fit_score, engagement_score, at)
-                SELECT lead_id, %s, total, fit_score, engagement_score, %s
-                FROM jsonb_to_recordset(%s::jsonb) AS v({record})
-                ORDER BY lead_id
-                """,
-                [model.id, now, json.dumps(changed)],
-            )
-        # The score columns, and the rescore mark cleared unless a newer
-        # change arrived after the chunk was read (DESIGN.md rule 1).
-        cursor.execute(
-            f"""
-            UPDATE {Lead._meta.db_table} AS lead SET
-                score = v.total,
-                fit_score = v.fit_score,
-                engagement_score = v.engagement_score,
-                grade = v.grade,
-                scored_at = %s,
-                rescore_requested_at = CASE
-                    WHEN lead.rescore_requested_at <= %s THEN NULL
-                    ELSE lead.rescore_requested_at
-                END
-            FROM jsonb_to_recordset(%s::jsonb) AS v({record})
-            WHERE lead.id = v.lead_id
-            """,
-            [now, read_at, json.dumps(scores)],
-        )
-
-
 def _promote(
     *,
     spec: ModelSpec,
@@ -390,23 +137,47 @@ def _promote(
     stages: dict[int, str],
     now: dt.datetime,
 ) -> None:
-    for lead_id, result in results.items():
-        if result.qualifies and stages[lead_id] in PROMOTABLE_STAGES:
-            try:
-                lifecycle.lead_move(
-                    lead_id=lead_id,
-                    to_stage=Stage.MQL,
-                    system_actor=SYSTEM_ACTOR,
-                    reason=(
-                        f"Score {result.total} reached the MQL threshold "
-                        f"{spec.mql_threshold} ({model})"
-                    ),
-                    now=now,
-                    expected_stage=stages[lead_id],
-                )
-            except lifecycle.InvalidStageTransition:
-                # Moved by someone else since the chunk was read: their move stands.
-                logger.info("lead %s changed stage during bulk rescore", lead_id)
+    """Move the chunk's leads that qualify from ``lead``/``nurture`` to ``mql``.
+
+    ``stages`` are the stages the chunk read, without a lock. The leads that
+    qualify by them are locked (id order) and read again, so a lead moved or
+    recycled since is judged by its current stage and cool-down; then one
+    query finds the high-intent touchpoints of those on a recycle hold (the
+    same selector as the per-lead path), and the rest are moved one by one.
+    """
+    candidates = [
+        lead_id
+        for lead_id, result in results.items()
+        if result.qualifies and stages[lead_id] in PROMOTABLE_STAGES
+    ]
+    if not candidates:
+        return
+    current = {
+        lead.id: (lead.stage, lead.recycle_until) for lead in lock_leads(candidates)
+    }
+    checks = selectors.recycle_holds_check(
+        holds={lead_id: until for lead_id, (_, until) in current.items()}, now=now
+    )
+    for lead_id in candidates:
+        if lead_id not in current or current[lead_id][0] not in PROMOTABLE_STAGES:
+            # Moved (or deleted) by someone else since the chunk was read.
+            logger.info("lead %s changed stage during bulk rescore", lead_id)
+            continue
+        if lead_id in checks and checks[lead_id] is None:
+            continue  # cooling down after a recycle; see recycle_holds_check
+        lifecycle.lead_move(
+            lead_id=lead_id,
+            to_stage=Stage.MQL,
+            system_actor=SYSTEM_ACTOR,
+            reason=mql_reason(
+                result=results[lead_id],
+                spec=spec,
+                model=model,
+                release=checks.get(lead_id),
+            ),
+            now=now,
+            expected_stage=current[lead_id][0],
+        )
 
 
 def model_rescore_all(
@@ -490,6 +261,86 @@ def _worker_chunk_rescore(bounds: tuple[int, int]) -> int:
 GRADES = ("A", "B", "C", "D")
 
 
+def simulation_counts_empty() -> dict[str, Any]:
+    """Counts of a simulation before any lead (see model_simulate)."""
+    return {
+        "leads_scored": 0,
+        "would_become_mql": 0,
+        "held_in_cool_down": 0,
+        "no_longer_qualifying": 0,
+        "grades": dict.fromkeys(GRADES, 0),
+        "active_grades": dict.fromkeys(GRADES, 0),
+    }
+
+
+def simulation_counts_add(total: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add the counts of one range of leads to ``total`` (in place)."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            for grade, count in value.items():
+                total[key][grade] += count
+        else:
+            total[key] += value
+
+
+def simulate_range(
+    *,
+    spec: ModelSpec,
+    active_spec: ModelSpec | None,
+    low: int,
+    high: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The simulation counts (see model_simulate) of the leads in [low, high).
+
+    ``active_spec`` is the active model's (None when there is none; ``spec``
+    itself when it is the active one). Reads only: the leads, their
+    touchpoints once for both models, and the recycle holds of those that
+    would qualify.
+    """
+    counts = simulation_counts_empty()
+    leads = chunk_leads(low=low, high=high)
+    if not leads:
+        return counts
+    other = active_spec if active_spec is not None and active_spec is not spec else None
+    touches = store.touches_by_lead(spec, low, high, also=other)
+    evaluate_chunk = functools.partial(
+        chunk_evaluate, leads=leads, low=low, high=high, now=now, touches=touches
+    )
+    results = evaluate_chunk(spec=spec)
+    current = evaluate_chunk(spec=other) if other is not None else results
+    promotable = {
+        lead["id"]: lead["recycle_until"]
+        for lead in leads
+        if results[lead["id"]].qualifies and lead["stage"] in PROMOTABLE_STAGES
+    }
+    checks = selectors.recycle_holds_check(holds=promotable, now=now)
+    for lead in leads:
+        result = results[lead["id"]]
+        counts["leads_scored"] += 1
+        counts["grades"][result.grade] += 1
+        if lead["id"] in promotable:
+            if lead["id"] in checks and checks[lead["id"]] is None:
+                counts["held_in_cool_down"] += 1
+            else:
+                counts["would_become_mql"] += 1
+        if active_spec is not None:
+            before = current[lead["id"]]
+            counts["active_grades"][before.grade] += 1
+            if before.qualifies and not result.qualifies:
+                counts["no_longer_qualifying"] += 1
+    return counts
+
+
+def simulation_specs(model: ScoringModel) -> tuple[ModelSpec, ModelSpec | None]:
+    """The specs a simulation of ``model`` compares: its own, the active one's."""
+    spec = selectors.model_spec(model)
+    active = selectors.model_active()
+    if active is None:
+        return spec, None
+    return spec, spec if active.id == model.id else selectors.model_spec(active)
+
+
 def model_simulate(
     *,
     model: ScoringModel,
@@ -505,48 +356,27 @@ def model_simulate(
     - ``leads_scored``: the leads a publish would rescore;
     - ``would_become_mql``: leads in ``lead`` or ``nurture`` that would
       qualify, so the rescore would move them to ``mql`` (and hand them over);
+    - ``held_in_cool_down``: recycled leads that would qualify but stay in
+      nurture, because their recycle cool-down runs past ``now`` and they had
+      no high-intent touchpoint since (not counted in ``would_become_mql``);
     - ``no_longer_qualifying``: leads that qualify under the active model but
       would not under ``model`` (a lead already past ``lead`` keeps its stage);
     - ``grades`` and ``active_grades``: how many leads get each grade (A-D)
-      under ``model`` and under the active model.
+      under ``model`` and under the active model (all 0 without one).
 
     Reads only (a few queries per chunk). At a million leads this takes
-    minutes, like the rescore itself.
+    many minutes, so the publish page runs it in the background, a task per
+    chunk (scoring.previews); this runs every chunk here, for scripts and
+    tests.
     """
     now = now or timezone.now()
-    spec = selectors.model_spec(model)
-    active = selectors.model_active()
-    active_spec = (
-        selectors.model_spec(active)
-        if active is not None and active.id != model.id
-        else None
-    )
-    counts: dict[str, Any] = {
-        "leads_scored": 0,
-        "would_become_mql": 0,
-        "no_longer_qualifying": 0,
-        "grades": dict.fromkeys(GRADES, 0),
-        "active_grades": dict.fromkeys(GRADES, 0),
-    }
+    spec, active_spec = simulation_specs(model)
+    counts = simulation_counts_empty()
     for low, high in lead_id_ranges(chunk_size):
-        leads = chunk_leads(low=low, high=high)
-        if not leads:
-            continue
-        results = chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
-        current = (
-            chunk_evaluate(spec=active_spec, leads=leads, low=low, high=high, now=now)
-            if active_spec is not None
-            else results
+        simulation_counts_add(
+            counts,
+            simulate_range(
+                spec=spec, active_spec=active_spec, low=low, high=high, now=now
+            ),
         )
-        for lead in leads:
-            result, before = results[lead["id"]], current[lead["id"]]
-            counts["leads_scored"] += 1
-            counts["grades"][result.grade] += 1
-            counts["active_grades"][before.grade] += 1
-            if result.qualifies and lead["stage"] in PROMOTABLE_STAGES:
-                counts["would_become_mql"] += 1
-            if before.qualifies and not result.qualifies:
-                counts["no_longer_qualifying"] += 1
-    if active is None:
-        counts["active_grades"] = dict.fromkeys(GRADES, 0)
     return counts

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 FIT = "fit"
@@ -70,6 +71,16 @@ class Rule:
     max_occurrences: int | None = None
     lookback_days: int | None = None
     half_life_days: int | None = None
+
+    @cached_property
+    def condition(self) -> Condition:
+        """The attribute condition (fit, disqualifying), compiled once per rule."""
+        return compile_condition(self.operator, self.value)
+
+    @cached_property
+    def property_condition(self) -> Condition:
+        """The property condition (engagement, negative), compiled once per rule."""
+        return compile_condition(self.property_operator, self.property_value)
 
 
 @dataclass(frozen=True)
@@ -151,35 +162,102 @@ def condition_holds(operator: str, actual: Any, expected: Any) -> bool:
     Text comparisons ignore case and surrounding spaces; numeric operators
     compare numbers and never hold for a value that is not a number.
     """
+    return compile_condition(operator, expected)(actual)
+
+
+Condition = Callable[[Any], bool]
+
+
+def compile_condition(operator: str, expected: Any) -> Condition:
+    """``condition_holds`` with the rule's side prepared once: a test of ``actual``.
+
+    The rule's value is parsed (number, lower-cased text, pattern) here, not
+    for every lead and touchpoint it is tested against. A value that cannot
+    be parsed fails (raises) when tested, as ``condition_holds`` always did.
+    """
     if operator == "is_empty":
-        return actual is None or actual in ("", [], {}) or _text(actual) == ""
-    if actual is None:
-        return False
+        return _is_empty
     if operator == "equals":
-        a, e = _number(actual), _number(expected)
-        if a is not None and e is not None:
-            return a == e
-        return _text(actual) == _text(expected)
+        return _equals(expected)
     if operator == "one_of":
-        options = expected if isinstance(expected, list) else [expected]
-        return any(condition_holds("equals", actual, option) for option in options)
+        options = [
+            _equals(option)
+            for option in (expected if isinstance(expected, list) else [expected])
+        ]
+        return lambda actual: actual is not None and any(o(actual) for o in options)
     if operator == "contains":
-        return _text(expected) in _text(actual)
+        needle = _text(expected)
+        return lambda actual: actual is not None and needle in _text(actual)
     if operator == "starts_with":
-        return _text(actual).startswith(_text(expected))
+        prefix = _text(expected)
+        return lambda actual: actual is not None and _text(actual).startswith(prefix)
     if operator == "matches":
-        return _pattern(str(expected)).search(str(actual)) is not None
-    number = _number(actual)
-    if number is None:
-        return False
-    if operator == "at_least":
-        return number >= Decimal(str(expected))
-    if operator == "at_most":
-        return number <= Decimal(str(expected))
-    if operator == "between":
+        return lambda actual: (
+            actual is not None
+            and _pattern(str(expected)).search(str(actual)) is not None
+        )
+    if operator in ("at_least", "at_most", "between"):
+        return _numeric(operator, expected)
+
+    def unknown(actual: Any) -> bool:
+        if actual is None:
+            return False
+        raise ValueError(f"Unknown operator {operator!r}")
+
+    return unknown
+
+
+def _is_empty(actual: Any) -> bool:
+    return actual is None or actual in ("", [], {}) or _text(actual) == ""
+
+
+def _equals(expected: Any) -> Condition:
+    number, text = _number(expected), _text(expected)
+
+    def equals(actual: Any) -> bool:
+        if actual is None:
+            return False
+        if number is not None:
+            value = _number(actual)
+            if value is not None:
+                return value == number
+        return _text(actual) == text
+
+    return equals
+
+
+def _numeric(operator: str, expected: Any) -> Condition:
+    def bounds() -> tuple[Decimal | None, Decimal | None]:
+        if operator == "at_least":
+            return Decimal(str(expected)), None
+        if operator == "at_most":
+            return None, Decimal(str(expected))
         low, high = expected
-        return Decimal(str(low)) <= number <= Decimal(str(high))
-    raise ValueError(f"Unknown operator {operator!r}")
+        return Decimal(str(low)), Decimal(str(high))
+
+    try:
+        low, high = bounds()
+    except (InvalidOperation, TypeError, ValueError):
+        # Refuse when tested, not now: a lead whose value is missing or not
+        # a number never reaches the comparison (as in condition_holds).
+        def broken(actual: Any) -> bool:
+            number = _number(actual) if actual is not None else None
+            if number is None:
+                return False
+            bounds()  # raises
+            return False
+
+        return broken
+
+    def numeric(actual: Any) -> bool:
+        if actual is None:
+            return False
+        number = _number(actual)
+        if number is None:
+            return False
+        return (low is None or number >= low) and (high is None or number <= high)
+
+    return numeric
 
 
 def attribute_value(facts: Mapping[str, Any], path: str) -> Any:
@@ -220,8 +298,9 @@ def touch_matches(rule: Rule, touch: Touch, now: dt.datetime) -> bool:
     ):
         return False
     if rule.property_name:
-        actual = attribute_value(touch.properties, rule.property_name)
-        return condition_holds(rule.property_operator, actual, rule.property_value)
+        return rule.property_condition(
+            attribute_value(touch.properties, rule.property_name)
+        )
     return True
 
 
@@ -283,7 +362,7 @@ def evaluate(
     for rule in model.rules:
         if rule.kind in CONDITION_KINDS:
             actual = attribute_value(facts, rule.attribute)
-            if not condition_holds(rule.operator, actual, rule.value):
+            if not rule.condition(actual):
                 continue
             if rule.kind == DISQUALIFYING:
                 gated.append(
@@ -350,11 +429,18 @@ def evaluate_touches(
     touches: Sequence[Touch],
     now: dt.datetime,
 ) -> ScoreResult:
-    """The per-lead path: count each activity rule over the touches, then score."""
+    """Count each activity rule over the lead's touches, then score.
+
+    Each rule is shown only the touches of its kind (the first thing it
+    tests), so a lead's touches are not matched against every rule.
+    """
+    by_kind: dict[str, list[Touch]] = defaultdict(list)
+    for touch in touches:
+        by_kind[touch.kind].append(touch)
     activities = {
-        rule.id: rule_activity(rule, touches, now)
+        rule.id: rule_activity(rule, by_kind[rule.touchpoint_kind], now)
         for rule in model.rules
-        if rule.kind in ACTIVITY_KINDS
+        if rule.kind in ACTIVITY_KINDS and rule.touchpoint_kind in by_kind
     }
     return evaluate(model, facts, activities)
 

@@ -263,3 +263,89 @@ class RescoreChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} {self.run}: [{self.low}, {self.high})"
+
+
+class PublishPreview(models.Model):
+    """What publishing a draft would change, computed in the background.
+
+    The publish page asks for one (scoring.previews.publish_preview_get) and
+    shows "calculating" until its chunks are done. A preview answers for the
+    draft's rules and settings as they were (``fingerprint``) against the
+    model active then (``active``); once either changes, or it is old, the
+    page asks for a new one.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Calculating"
+        FINISHED = "finished", "Finished"
+
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="previews"
+    )
+    # The model active when it was asked for (compared with); None: none was.
+    active = models.ForeignKey(
+        ScoringModel, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # A digest of the draft's spec (rules and settings) it simulates.
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RUNNING
+    )
+    # The scoring time of every chunk, so decay is the same across the run.
+    scored_at = models.DateTimeField()
+    # Progress: leads to simulate (not erased when asked for) and simulated.
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # scoring.bulk.model_simulate's counts, once finished.
+    counts = models.JSONField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["model", "-requested_at", "-id"]
+        indexes = [
+            # The publish page's look-up: the latest preview of a draft's spec.
+            models.Index(
+                fields=["model", "fingerprint", "-requested_at"],
+                name="publish_preview_lookup_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Preview of {self.model_id} ({self.status})"
+
+
+class PublishPreviewChunk(models.Model):
+    """One range of lead ids of a preview; its row makes the counting idempotent.
+
+    A chunk task stores its range's counts and finishes the row with a
+    conditional update, so a chunk that runs twice is counted once; the last
+    one to finish adds the chunks' counts up on the preview.
+    """
+
+    preview = models.ForeignKey(
+        PublishPreview, on_delete=models.CASCADE, related_name="chunks"
+    )
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    leads = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["preview", "low"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["preview", "low"], name="publish_preview_chunk_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.preview_id}: [{self.low}, {self.high})"

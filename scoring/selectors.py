@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Prefetch,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
 
 from leads.models import Lead, Touchpoint, TouchpointKind
-from scoring.engine import ACTIVITY_KINDS, ModelSpec, Rule, Touch
-from scoring.models import AccountScore, ScoringModel, ScoringRule
+from scoring.engine import ACTIVITY_KINDS, ModelSpec, Rule
+from scoring.models import AccountScore, PublishPreview, ScoringModel, ScoringRule
 
 #: Lead columns a fit rule may test, besides ``attributes.*`` and ``account.*``.
 LEAD_FACT_FIELDS = (
@@ -45,8 +56,35 @@ def model_active() -> ScoringModel | None:
     return ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).first()
 
 
+#: Specs of published models, by (model id, published_at). A published model
+#: never changes (only drafts are edited; scoring.services refuses the rest),
+#: so an entry never goes stale, and publishing another model makes a new
+#: key. Each process keeps its own; a handful of models is a few KB.
+_SPEC_CACHE: dict[tuple[int, dt.datetime], ModelSpec] = {}
+_SPEC_CACHE_SIZE = 8
+
+
 def model_spec(model: ScoringModel) -> ModelSpec:
-    """The model and its rules (in order) as plain data for the engine."""
+    """The model and its rules (in order) as plain data for the engine.
+
+    One query for a draft; none for a published model whose spec this
+    process built before (rescore tasks ask for it once per batch of leads).
+    """
+    key = None
+    if model.status != ScoringModel.Status.DRAFT and model.published_at is not None:
+        key = (model.id, model.published_at)
+        cached = _SPEC_CACHE.get(key)
+        if cached is not None:
+            return cached
+    spec = _model_spec_build(model)
+    if key is not None:
+        if len(_SPEC_CACHE) >= _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.clear()
+        _SPEC_CACHE[key] = spec
+    return spec
+
+
+def _model_spec_build(model: ScoringModel) -> ModelSpec:
     rules = tuple(
         Rule(
             id=r.id,
@@ -110,17 +148,137 @@ def lead_facts(lead: Lead, *, model_id: int) -> dict[str, Any]:
     return facts_from_values(values, account, account_score)
 
 
-def lead_touches(lead_id: int, spec: ModelSpec) -> list[Touch]:
-    """The lead's touchpoints of the kinds the model's activity rules count."""
-    kinds = {r.touchpoint_kind for r in spec.rules if r.kind in ACTIVITY_KINDS}
-    if not kinds:
-        return []
-    rows = Touchpoint.objects.filter(lead_id=lead_id, kind_id__in=kinds).values_list(
-        "id", "kind_id", "occurred_at", "properties"
+# Recycle cool-down: when a recycled lead may become an MQL again
+# ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HighIntentTouch:
+    """A touchpoint of a high-intent kind that lifts a lead's recycle hold."""
+
+    lead_id: int
+    touchpoint_id: int
+    kind: str
+    label: str
+    occurred_at: dt.datetime
+
+
+def recycle_hold_active(recycle_until: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a lead recycled with this ``recycle_until`` is still cooling down."""
+    return recycle_until is not None and now < recycle_until
+
+
+def high_intent_touches_since_recycle(
+    *, lead_ids: Iterable[int]
+) -> dict[int, HighIntentTouch]:
+    """Per lead: its first high-intent touchpoint since it was recycled.
+
+    "Since it was recycled" is ``occurred_at >= lead.stage_changed_at``: a
+    lead on hold is in nurture, and entering nurture is its last stage change.
+    A lead with no such touchpoint (or no ``stage_changed_at``) is absent.
+    One query for all leads, whatever their number (the per-lead and bulk
+    paths both call this, so they decide alike); none for no leads.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return {}
+    rows = (
+        Touchpoint.objects.filter(
+            lead_id__in=ids,
+            kind__is_high_intent=True,
+            occurred_at__gte=F("lead__stage_changed_at"),
+        )
+        .order_by("lead_id", "occurred_at", "id")
+        .values_list("lead_id", "id", "kind_id", "kind__label", "occurred_at")
     )
-    return [
-        Touch(id=i, kind=k, occurred_at=at, properties=p or {}) for i, k, at, p in rows
+    first: dict[int, HighIntentTouch] = {}
+    for lead_id, touch_id, kind, label, occurred_at in rows:
+        first.setdefault(
+            lead_id, HighIntentTouch(lead_id, touch_id, kind, label, occurred_at)
+        )
+    return first
+
+
+def recycle_holds_check(
+    *, holds: Mapping[int, dt.datetime | None], now: dt.datetime
+) -> dict[int, HighIntentTouch | None]:
+    """Which of these leads a recycle hold keeps from becoming an MQL at ``now``.
+
+    ``holds`` maps lead ids to their ``recycle_until``. The answer has an
+    entry for each lead still cooling down: the high-intent touchpoint since
+    it was recycled that lets it through anyway, or None when the hold
+    blocks its promotion. Leads not on hold are absent. At most one query.
+    """
+    held = [
+        lead_id for lead_id, until in holds.items() if recycle_hold_active(until, now)
     ]
+    touches = high_intent_touches_since_recycle(lead_ids=held)
+    return {lead_id: touches.get(lead_id) for lead_id in held}
+
+
+def recycle_holds(
+    leads: Iterable[Lead], *, now: dt.datetime | None = None
+) -> dict[int, dict[str, Any]]:
+    """The recycle holds that keep these leads from becoming MQLs, by lead id.
+
+    For each lead in nurture whose cool-down runs past ``now`` (default: the
+    current time) and that has had no high-intent touchpoint since it was
+    recycled: ``{"until": datetime, "since": datetime | None, "reason": str}``
+    (``since`` is when it was recycled). Other leads are absent. For a list
+    page: at most two queries whatever the number of leads, none when no
+    lead is on hold.
+    """
+    now = now or timezone.now()
+    candidates = {
+        lead.id: lead
+        for lead in leads
+        if lead.stage == Lead.Stage.NURTURE
+        and recycle_hold_active(lead.recycle_until, now)
+    }
+    checks = recycle_holds_check(
+        holds={lead_id: lead.recycle_until for lead_id, lead in candidates.items()},
+        now=now,
+    )
+    blocked = [lead_id for lead_id, touch in checks.items() if touch is None]
+    if not blocked:
+        return {}
+    kinds = ", ".join(
+        label.lower()
+        for label in TouchpointKind.objects.filter(is_high_intent=True)
+        .order_by("label")
+        .values_list("label", flat=True)
+    )
+    holds = {}
+    for lead_id in blocked:
+        lead = candidates[lead_id]
+        since, until = lead.stage_changed_at, lead.recycle_until
+        recycled = f"Recycled on {since.astimezone(dt.UTC):%Y-%m-%d}" if since else ""
+        holds[lead_id] = {
+            "until": until,
+            "since": since,
+            "reason": (
+                f"{recycled or 'Recycled'}: cooling down until "
+                f"{until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC. Until then only "
+                f"a high-intent touchpoint ({kinds}) makes it an MQL again, "
+                "whatever its score."
+            ),
+        }
+    return holds
+
+
+def recycle_hold(
+    lead: Lead, *, now: dt.datetime | None = None
+) -> dict[str, Any] | None:
+    """The recycle hold that keeps ``lead`` from becoming an MQL, or None.
+
+    The lead page's companion of ``gated_by``: while a recycled lead cools
+    down (``now < lead.recycle_until``) and has had no high-intent
+    touchpoint since it was recycled, scoring leaves it in nurture even when
+    its score reaches the threshold. Returns ``{"until": datetime, "since":
+    datetime | None, "reason": str}`` then; None otherwise (no hold, the hold
+    has passed, or a high-intent touchpoint lifted it). See recycle_holds.
+    """
+    return recycle_holds([lead], now=now).get(lead.id)
 
 
 # The scoring screens and API: models, rules, progress
@@ -323,3 +481,55 @@ def model_progress(model: ScoringModel) -> RescoreProgress:
         state = "running"
     percent = 100 if state == "finished" else (done * 100 // total if total else 0)
     return RescoreProgress(state, total, done, percent, model.rescore_finished_at)
+
+
+@dataclass(frozen=True)
+class PreviewProgress:
+    """How far the preview of publishing a draft has come.
+
+    ``state``: ``running`` (counting) or ``finished`` (``counts`` holds
+    scoring.bulk.model_simulate's counts).
+    """
+
+    preview_id: int
+    state: str
+    total: int
+    done: int
+    percent: int
+    counts: dict[str, Any] | None
+    finished_at: dt.datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.preview_id,
+            "state": self.state,
+            "total": self.total,
+            "done": self.done,
+            "percent": self.percent,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+        }
+
+
+def publish_preview_progress(preview: PublishPreview) -> PreviewProgress:
+    """The progress (and, once finished, the counts) of a publish preview."""
+    finished = preview.status == PublishPreview.Status.FINISHED
+    done = preview.done if finished else min(preview.done, preview.total)
+    if finished:
+        percent = 100
+    else:
+        # Never 100% while counting (leads added since it started count too).
+        percent = min(99, done * 100 // preview.total) if preview.total else 0
+    return PreviewProgress(
+        preview_id=preview.id,
+        state=preview.status,
+        total=max(preview.total, done),
+        done=done,
+        percent=percent,
+        counts=preview.counts if finished else None,
+        finished_at=preview.finished_at,
+    )
+
+
+def publish_preview_find(*, model_id: int, preview_id: int) -> PublishPreview:
+    """One preview of one model; raises PublishPreview.DoesNotExist otherwise."""
+    return PublishPreview.objects.get(id=preview_id, model_id=model_id)

@@ -9,22 +9,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from leads import lifecycle
-from leads.locks import lock_lead
 from leads.models import Lead, Stage
-from leads.services import lead_scores_write
-from scoring import selectors
+from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.models import (
     AccountScore,
     LeadScore,
-    LeadScoreHistory,
     RescoreChunk,
     ScoringModel,
     ScoringRule,
@@ -56,86 +53,86 @@ def lead_rescore(
     lead run one after the other and a touchpoint stored meanwhile keeps the
     lead's rescore mark. Writes a history row only when the total changed and
     moves the lead only when it qualifies from ``lead``/``nurture``: running
-    it twice changes nothing the second time. A missing lead is skipped
+    it twice changes nothing the second time. A recycled lead still cooling
+    down at ``now`` (``recycle_until``) stays in nurture unless it had a
+    high-intent touchpoint since it was recycled. A missing lead is skipped
     (returns None). The score is computed at ``now`` (decay).
+
+    Reads and writes with the bulk path's functions (scoring.store): a lead
+    scores the same on either path, in a handful of statements.
     """
     now = now or timezone.now()
     spec = spec or selectors.model_spec(model)
     with transaction.atomic():
-        try:
-            lead = lock_lead(lead_id)
-        except Lead.DoesNotExist:
+        lead = store.lead_for_rescore(lead_id=lead_id, spec=spec)
+        if lead is None:
             return None
         read_at = timezone.now()
-        facts = selectors.lead_facts(lead, model_id=model.id)
+        touches = store.touches_by_lead(spec, lead_id, lead_id + 1)
         result = evaluate_touches(
-            spec, facts, selectors.lead_touches(lead_id, spec), now
+            spec,
+            store.facts_from_row(lead, lead["account_score"]),
+            touches.get(lead_id, []),
+            now,
         )
-        score_store(
-            lead_id=lead_id, model=model, result=result, now=now, read_at=read_at
+        previous = lead["previous"]
+        store.scores_write(
+            model=model,
+            results={lead_id: result},
+            now=now,
+            read_at=read_at,
+            previous={lead_id: previous} if previous else {},
         )
-        if lead.account_id:
-            account_scores_refresh(model=model, account_ids=[lead.account_id], now=now)
-        if result.qualifies and lead.stage in PROMOTABLE_STAGES:
+        # The roll-up sums its leads' engagement: unchanged engagement leaves
+        # it as the last refresh left it. (A lead that moved to another
+        # account meanwhile is caught by the full refresh after each bulk run.)
+        if lead["account_id"] and (
+            previous is None or previous[2] != result.engagement_score
+        ):
+            account_scores_refresh(
+                model=model, account_ids=[lead["account_id"]], now=now
+            )
+        if result.qualifies and lead["stage"] in PROMOTABLE_STAGES:
+            checks = selectors.recycle_holds_check(
+                holds={lead_id: lead["recycle_until"]}, now=now
+            )
+            if lead_id in checks and checks[lead_id] is None:
+                logger.info(
+                    "lead %s qualifies but is held in nurture until %s",
+                    lead_id,
+                    lead["recycle_until"],
+                )
+                return result
             lifecycle.lead_move(
                 lead_id=lead_id,
                 to_stage=Stage.MQL,
                 system_actor=SYSTEM_ACTOR,
-                reason=(
-                    f"Score {result.total} reached the MQL threshold "
-                    f"{spec.mql_threshold} ({model})"
+                reason=mql_reason(
+                    result=result, spec=spec, model=model, release=checks.get(lead_id)
                 ),
                 now=now,
             )
     return result
 
 
-def score_store(
+def mql_reason(
     *,
-    lead_id: int,
-    model: ScoringModel,
     result: ScoreResult,
-    now: dt.datetime,
-    read_at: dt.datetime,
-) -> None:
-    """Upsert the LeadScore, add history when the total moved, update the lead."""
-    previous = (
-        LeadScore.objects.filter(lead_id=lead_id, model=model)
-        .values_list("total", "fit_score", "engagement_score")
-        .first()
+    spec: ModelSpec,
+    model: ScoringModel,
+    release: selectors.HighIntentTouch | None = None,
+) -> str:
+    """The StageTransition reason of a promotion to MQL by scoring.
+
+    ``release`` is the high-intent touchpoint that let a recycled lead through
+    its cool-down, named so the SDR sees why it is back early.
+    """
+    reason = (
+        f"Score {result.total} reached the MQL threshold {spec.mql_threshold} ({model})"
     )
-    LeadScore.objects.update_or_create(
-        lead_id=lead_id,
-        model=model,
-        defaults={
-            "total": result.total,
-            "fit_score": result.fit_score,
-            "engagement_score": result.engagement_score,
-            "grade": result.grade,
-            "breakdown": result.items,
-            "gated_by": result.gated_by,
-            "computed_at": now,
-        },
-    )
-    current = (result.total, result.fit_score, result.engagement_score)
-    if previous is None or tuple(Decimal(v) for v in previous) != current:
-        LeadScoreHistory.objects.create(
-            lead_id=lead_id,
-            model=model,
-            total=result.total,
-            fit_score=result.fit_score,
-            engagement_score=result.engagement_score,
-            at=now,
-        )
-    lead_scores_write(
-        lead_id=lead_id,
-        score=result.total,
-        fit_score=result.fit_score,
-        engagement_score=result.engagement_score,
-        grade=result.grade,
-        scored_at=now,
-        read_at=read_at,
-    )
+    if release is not None:
+        reason += f"; high-intent {release.label.lower()} during the recycle cool-down"
+    return reason
 
 
 #: A run of at least this many lead ids close together is scored with the
@@ -533,11 +530,16 @@ def account_scores_refresh(
 ) -> int:
     """Roll leads' engagement up to their accounts (each lead capped); upsert.
 
-    One aggregate query and one INSERT ... ON CONFLICT for all accounts (or
-    only ``account_ids``). Fit rules on ``account.score`` read the roll-up as
-    of the last refresh. Returns the number of accounts written.
+    For all accounts with a scored lead (or only ``account_ids``), in account
+    order. Fit rules on ``account.score`` read the roll-up as of the last
+    refresh. Returns the number of accounts written; running it twice writes
+    the same values. On PostgreSQL one INSERT ... SELECT ... ON CONFLICT
+    statement (no rows travel to Python); elsewhere one aggregate query and
+    one upsert.
     """
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return _account_scores_refresh_pg(model=model, account_ids=account_ids, now=now)
     rows = LeadScore.objects.filter(model=model, lead__account__isnull=False)
     if account_ids is not None:
         rows = rows.filter(lead__account_id__in=account_ids)
@@ -552,7 +554,7 @@ def account_scores_refresh(
             ),
             engaged=Count("id", filter=Q(engagement_score__gt=0)),
         )
-        .order_by()
+        .order_by("lead__account_id")
     )
     scores = [
         AccountScore(
@@ -572,3 +574,36 @@ def account_scores_refresh(
         batch_size=2_000,
     )
     return len(scores)
+
+
+def _account_scores_refresh_pg(
+    *, model: ScoringModel, account_ids: list[int] | None, now: dt.datetime
+) -> int:
+    only = "AND lead.account_id = ANY(%(accounts)s)" if account_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {AccountScore._meta.db_table} (account_id, model_id,
+                engagement_score, engaged_leads, computed_at)
+            SELECT lead.account_id, %(model)s,
+                SUM(LEAST(GREATEST(score.engagement_score, 0), %(cap)s)),
+                COUNT(*) FILTER (WHERE score.engagement_score > 0),
+                %(now)s
+            FROM {LeadScore._meta.db_table} AS score
+            JOIN {Lead._meta.db_table} AS lead ON lead.id = score.lead_id
+            WHERE score.model_id = %(model)s AND lead.account_id IS NOT NULL {only}
+            GROUP BY lead.account_id
+            ORDER BY lead.account_id
+            ON CONFLICT (account_id, model_id) DO UPDATE SET
+                engagement_score = EXCLUDED.engagement_score,
+                engaged_leads = EXCLUDED.engaged_leads,
+                computed_at = EXCLUDED.computed_at
+            """,
+            {
+                "model": model.id,
+                "cap": ACCOUNT_LEAD_CAP,
+                "now": now,
+                "accounts": account_ids,
+            },
+        )
+        return cursor.rowcount

@@ -1,8 +1,11 @@
 """Celery tasks of scoring: thin adapters around scoring.services.
 
 Queues (see CELERY_TASK_ROUTES): ``realtime`` for per-lead rescoring after
-ingestion, ``bulk`` for chunks of a full rescore, ``default`` for the
-periodic bookkeeping, so a publish never starves real-time scoring.
+ingestion, ``bulk`` for chunks of a full rescore and of a publish preview,
+``default`` for the periodic bookkeeping, so a publish never starves
+real-time scoring. The publish preview's tasks are sent to PREVIEW_QUEUE
+explicitly, so they keep off the default queue whether or not the routes
+list them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from scoring import selectors, services
+from scoring import previews, selectors, services
 
 TRANSIENT = (OperationalError, InterfaceError)
 #: A mark older than this means its rescore message was lost (or is queued
@@ -22,6 +25,8 @@ RECONCILE_AFTER = dt.timedelta(minutes=2)
 #: Leads re-enqueued per reconciler run; the next minute takes the rest.
 RECONCILE_LIMIT = 5_000
 RESCORE_TASK_SIZE = 500
+#: Where the publish preview's tasks go: the bulk worker, as a rescore's chunks.
+PREVIEW_QUEUE = "bulk"
 #: A chunk pending this long was lost (a worker died before acking it).
 CHUNK_STALLED_AFTER = dt.timedelta(minutes=20)
 
@@ -88,3 +93,31 @@ def apply_decay_task() -> int:
         return 0
     rescore_all_task.delay(model.id, f"decay-{timezone.now().date().isoformat()}")
     return model.id
+
+
+@shared_task(
+    name="scoring.preview_publish",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+)
+def preview_publish_task(preview_id: int) -> int:
+    """Plan a publish preview in chunks and enqueue them; a rerun plans once."""
+    chunk_ids = previews.publish_preview_plan(preview_id=preview_id)
+    for chunk_id in chunk_ids:
+        preview_chunk_task.apply_async((chunk_id,), queue=PREVIEW_QUEUE)
+    return len(chunk_ids)
+
+
+@shared_task(
+    name="scoring.preview_chunk",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def preview_chunk_task(chunk_id: int) -> int:
+    """Count one chunk of a publish preview; a redelivered chunk counts once."""
+    return previews.publish_preview_chunk_run(chunk_id=chunk_id)

@@ -12,6 +12,16 @@ urlpatterns = [
     path("<int:pk>/clone/", views.model_clone, name="clone"),
     path("<int:pk>/settings/", views.model_settings, name="settings"),
     path("<int:pk>/publish/", views.model_publish, name="publish"),
+    path(
+        "<int:pk>/publish/preview/",
+        views.publish_preview_refresh,
+        name="preview_refresh",
+    ),
+    path(
+        "<int:pk>/publish/preview/<int:preview_id>/",
+        views.publish_preview,
+        name="preview",
+    ),
     path("<int:pk>/rules/add/", views.rule_add, name="rule_add"),
     path("<int:pk>/rules/reorder/", views.rules_reorder, name="rules_reorder"),
     path("<int:pk>/rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scoring import bulk, selectors, services
+from scoring import bulk, previews, selectors, services
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.forms import (
     VALUE_HELP,
@@ -30,8 +30,8 @@ from scoring.forms import (
     RuleForm,
     rule_initial,
 )
-from scoring.models import ScoringModel, ScoringRule
-from scoring.templatetags.scoring_tags import progress_text
+from scoring.models import PublishPreview, ScoringModel, ScoringRule
+from scoring.templatetags.scoring_tags import preview_text, progress_text
 
 EDIT_PERMISSION = "scoring.change_scoringmodel"
 
@@ -249,10 +249,12 @@ def rules_reorder(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_detail_url(model.id, f"rule-{moved}" if moved else ""))
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 @editor_required
 def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET shows what publishing would change (simulated); POST publishes."""
+    """GET shows what publishing would change (counted in the background, see
+    scoring.previews; "calculating" until then); POST publishes."""
     model = _model_or_404(pk)
     if request.method == "POST":
         try:
@@ -269,10 +271,22 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
         return _refused(
             request, model.id, ModelNotPublishable("Only a draft can be published.")
         )
-    simulation = bulk.model_simulate(model=model) if model.rules_count else None
+    progress = None
+    if model.rules_count:
+        # Counting every lead takes minutes at scale: the preview is counted
+        # in the background, and this page shows how far it has come.
+        try:
+            preview = previews.publish_preview_get(
+                model_id=model.id, actor=request.user
+            )
+        except ModelNotPublishable as exc:
+            return _refused(request, model.id, exc)
+        progress = selectors.publish_preview_progress(preview)
+    simulation = progress.counts if progress else None
     context = {
         "model": model,
         "active": selectors.model_active(),
+        "progress": progress,
         "simulation": simulation,
         "grade_rows": [
             {
@@ -288,3 +302,28 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
         else [],
     }
     return render(request, "scoring/model_publish.html", context)
+
+
+@never_cache
+@require_GET
+@editor_required
+def publish_preview(request: HttpRequest, pk: int, preview_id: int) -> JsonResponse:
+    """How far a publish preview has come, polled by the publish page."""
+    try:
+        preview = selectors.publish_preview_find(model_id=pk, preview_id=preview_id)
+    except PublishPreview.DoesNotExist:
+        raise Http404("No such preview of this model.") from None
+    progress = selectors.publish_preview_progress(preview)
+    return JsonResponse({**progress.as_json(), "text": preview_text(progress)})
+
+
+@require_POST
+@editor_required
+def publish_preview_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """Count afresh what publishing would change (the counts are a snapshot)."""
+    model = _model_or_404(pk)
+    try:
+        previews.publish_preview_get(model_id=model.id, actor=request.user, fresh=True)
+    except ModelNotPublishable as exc:
+        return _refused(request, model.id, exc)
+    return redirect(reverse("scoring:publish", args=[model.id]))

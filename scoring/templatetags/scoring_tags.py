@@ -10,7 +10,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
 from scoring.models import ScoringModel, ScoringRule
-from scoring.selectors import FACT_LABELS, RescoreProgress, RuleRow
+from scoring.selectors import FACT_LABELS, PreviewProgress, RescoreProgress, RuleRow
 
 register = template.Library()
 
@@ -102,6 +102,18 @@ def progress_text(progress: RescoreProgress) -> str:
             "model was published."
         )
     return "Not rescored by a publish."
+
+
+@register.filter
+def preview_text(progress: PreviewProgress) -> str:
+    """One sentence on a publish preview (the page's script shows it too)."""
+    if progress.state == "finished":
+        when = date_format(localtime(progress.finished_at), "j M Y, H:i")
+        return f"Counted {progress.done:,} leads at {when}."
+    return (
+        f"Calculating: {progress.done:,} of {progress.total:,} leads "
+        f"({progress.percent}%)."
+    )
 
 
 @register.filter

@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 
 from crm.privacy import lead_erase, lead_personal_data_export
 from crm.roles import ADMIN, MARKETING, SALES, SDR
+from handoff import services as handoff_services
+from handoff.models import ContactAttempt, Handoff, SalesOutcome
 from leads.lifecycle import lead_move
 from leads.models import AuditEvent, Lead, StageTransition, Touchpoint
 from leads.services import lead_upsert
@@ -20,6 +22,8 @@ from tests.factories import (
     AccountFactory,
     CampaignFactory,
     LeadFactory,
+    SlaFactory,
+    TeamMemberFactory,
     TouchpointFactory,
     UserFactory,
 )
@@ -32,6 +36,17 @@ T2 = dt.datetime(2026, 1, 7, 11, 30, tzinfo=dt.UTC)
 T3 = dt.datetime(2026, 1, 8, 12, 0, tzinfo=dt.UTC)
 T9 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 T10 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
+
+
+#: The erase audit's counts for the person without handoffs.
+NOTHING_TO_BLANK = {
+    "handoff_feedback_cleared": 0,
+    "attempt_notes_cleared": 0,
+    "sales_feedback_cleared": 0,
+    "stage_reasons_redacted": 0,
+    "score_snapshots_cleared": 0,
+    "touchpoints_cleared": 2,
+}
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -172,6 +187,9 @@ def _expected_export(person: Person, *, exported_at: str) -> dict[str, Any]:
             "grade": "",
             "scored_at": None,
             "rescore_requested_at": None,
+            # Funnel state, not personal: both stay on erasure.
+            "recycle_until": None,
+            "merged_into": None,
             "erased_at": None,
             "attributes": {"plan": "team", "company": "Northwind"},
             "created_at": "2026-01-05T09:00:00Z",
@@ -214,6 +232,8 @@ def _expected_export(person: Person, *, exported_at: str) -> dict[str, Any]:
         ],
         "scores": [],
         "handoffs": [],
+        "contact_attempts": [],
+        "sales_outcomes": [],
     }
 
 
@@ -238,7 +258,14 @@ def test_export_is_audited_with_counts_only(person, users):
         T9,
     )
     assert event.details == {
-        "counts": {"touchpoints": 2, "stage_history": 1, "scores": 0, "handoffs": 0}
+        "counts": {
+            "touchpoints": 2,
+            "stage_history": 1,
+            "scores": 0,
+            "handoffs": 0,
+            "contact_attempts": 0,
+            "sales_outcomes": 0,
+        }
     }
 
 
@@ -351,7 +378,7 @@ def test_erase_replaces_personal_fields_and_keeps_what_reports_count(person, use
         lead.id,
         T9,
     )
-    assert event.details == {"already_erased": False, "touchpoints_cleared": 2}
+    assert event.details == {"already_erased": False, **NOTHING_TO_BLANK}
 
 
 def test_erase_twice_changes_nothing_but_is_audited_again(person, users):
@@ -367,7 +394,7 @@ def test_erase_twice_changes_nothing_but_is_audited_again(person, users):
     assert list(
         AuditEvent.objects.order_by("id").values_list("action", "at", "details")
     ) == [
-        ("erase", T9, {"already_erased": False, "touchpoints_cleared": 2}),
+        ("erase", T9, {"already_erased": False, **NOTHING_TO_BLANK}),
         ("erase", T10, {"already_erased": True}),
     ]
 
@@ -432,6 +459,260 @@ def test_erase_of_an_unknown_lead_is_404(users):
     assert response.status_code == 404
     assert response.json() == {"detail": "No such lead."}
     assert AuditEvent.objects.exists() is False
+
+
+# Handoffs in the export and the erasure
+# ------------------------------------------------------------------------------
+
+H1_OPEN = dt.datetime(2026, 1, 8, 12, 5, tzinfo=dt.UTC)
+H1_CALL = dt.datetime(2026, 1, 8, 13, 0, tzinfo=dt.UTC)
+H1_ACCEPT = dt.datetime(2026, 1, 8, 14, 0, tzinfo=dt.UTC)
+H1_FOLLOW_UP = dt.datetime(2026, 1, 9, 10, 0, tzinfo=dt.UTC)
+SENT_BACK = dt.datetime(2026, 1, 12, 10, 0, tzinfo=dt.UTC)
+MQL_AGAIN = dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC)
+H2_OPEN = dt.datetime(2026, 1, 20, 9, 5, tzinfo=dt.UTC)
+H2_REJECT = dt.datetime(2026, 1, 20, 11, 0, tzinfo=dt.UTC)
+SALES_FEEDBACK = "Ada's budget is frozen until Q3."
+SDR_FEEDBACK = "Ada freelances for Northwind; no company budget."
+BREAKDOWN = [
+    {
+        "rule": 1,
+        "label": "Director or above",
+        "kind": "fit",
+        "points": "20.00",
+        "occurrences": 1,
+        "attribute": "job_title",
+        "value": "Head of Marketing",
+        "touchpoints": [],
+    }
+]
+
+
+@dataclass
+class Worked:
+    accepted: Handoff
+    rejected: Handoff
+
+
+@pytest.fixture
+def worked(person: Person) -> Worked:
+    """The person's MQL accepted, sent back by sales, then rejected next time.
+
+    All through the handoff services, as an SDR working the SAL queue would:
+    a call, an acceptance, a follow-up e-mail, a step back with a sales
+    reason and feedback; later a second MQL rejected with feedback.
+    """
+    sla = SlaFactory(name="Inbound")
+    sdr = TeamMemberFactory(
+        team=sla.team, user=UserFactory(username="jordan", roles=[SDR])
+    ).user
+    lead_id = person.lead.id
+    first = handoff_services.handoff_open(lead_id=lead_id, now=H1_OPEN)
+    handoff_services.attempt_log(
+        handoff_id=first.id,
+        actor=sdr,
+        channel="call",
+        outcome="connected",
+        note="Spoke with Ada: wants pricing for 12 seats.",
+        now=H1_CALL,
+    )
+    handoff_services.handoff_accept(handoff_id=first.id, actor=sdr, now=H1_ACCEPT)
+    handoff_services.attempt_log(
+        handoff_id=first.id,
+        actor=sdr,
+        channel="email",
+        outcome="sent",
+        note="Sent Ada the proposal.",
+        now=H1_FOLLOW_UP,
+    )
+    handoff_services.lead_sales_move(
+        lead_id=lead_id,
+        actor=sdr,
+        reason="sales_no_budget",
+        feedback=SALES_FEEDBACK,
+        now=SENT_BACK,
+    )
+    lead_move(lead_id=lead_id, to_stage="mql", system_actor="scoring", now=MQL_AGAIN)
+    second = handoff_services.handoff_open(lead_id=lead_id, now=H2_OPEN)
+    handoff_services.handoff_reject(
+        handoff_id=second.id,
+        actor=sdr,
+        reason="no_fit",
+        feedback=SDR_FEEDBACK,
+        now=H2_REJECT,
+    )
+    Handoff.objects.filter(id=first.id).update(score_breakdown=BREAKDOWN)
+    return Worked(
+        accepted=Handoff.objects.get(id=first.id),
+        rejected=Handoff.objects.get(id=second.id),
+    )
+
+
+def test_export_contains_the_handoffs_attempts_and_sales_outcomes(
+    person, worked, users
+):
+    export = lead_personal_data_export(lead=person.lead, actor=users[SDR], now=T9)
+
+    accepted, rejected = worked.accepted, worked.rejected
+    assert export["handoffs"] == [
+        {
+            "id": accepted.id,
+            "sequence": 1,
+            "previous": None,
+            "sla": "Inbound",
+            "status": "accepted",
+            "assigned_to": "jordan",
+            "mql_at": "2026-01-08T12:00:00Z",
+            "created_at": "2026-01-08T12:05:00Z",
+            "due_at": "2026-01-09T12:05:00Z",
+            "first_attempt_at": "2026-01-08T13:00:00Z",
+            "expired_at": None,
+            "decided_at": "2026-01-08T14:00:00Z",
+            "decided_by": "jordan",
+            "reason": None,
+            "feedback": "",
+            "owner": "jordan",
+            # 16 business hours (09-17 UTC) from Thursday 14:00.
+            "follow_up_due_at": "2026-01-12T14:00:00Z",
+            "followed_up_at": "2026-01-09T10:00:00Z",
+            "score": "0.00",
+            "grade": "",
+        },
+        {
+            "id": rejected.id,
+            "sequence": 1,
+            "previous": None,
+            "sla": "Inbound",
+            "status": "rejected",
+            "assigned_to": "jordan",
+            "mql_at": "2026-01-20T09:00:00Z",
+            "created_at": "2026-01-20T09:05:00Z",
+            "due_at": "2026-01-21T09:05:00Z",
+            "first_attempt_at": None,
+            "expired_at": None,
+            "decided_at": "2026-01-20T11:00:00Z",
+            "decided_by": "jordan",
+            "reason": "no_fit",
+            "feedback": SDR_FEEDBACK,
+            "owner": None,
+            "follow_up_due_at": None,
+            "followed_up_at": None,
+            "score": "0.00",
+            "grade": "",
+        },
+    ]
+    assert export["contact_attempts"] == [
+        {
+            "handoff": accepted.id,
+            "channel": "call",
+            "outcome": "connected",
+            "note": "Spoke with Ada: wants pricing for 12 seats.",
+            "at": "2026-01-08T13:00:00Z",
+            "user": "jordan",
+        },
+        {
+            "handoff": accepted.id,
+            "channel": "email",
+            "outcome": "sent",
+            "note": "Sent Ada the proposal.",
+            "at": "2026-01-09T10:00:00Z",
+            "user": "jordan",
+        },
+    ]
+    assert export["sales_outcomes"] == [
+        {
+            "handoff": accepted.id,
+            "from_stage": "sal",
+            "to_stage": "nurture",
+            "reason": "sales_no_budget",
+            "feedback": SALES_FEEDBACK,
+            "actor": "jordan",
+            "at": "2026-01-12T10:00:00Z",
+        }
+    ]
+    assert AuditEvent.objects.get().details["counts"] == {
+        "touchpoints": 2,
+        "stage_history": 5,
+        "scores": 0,
+        "handoffs": 2,
+        "contact_attempts": 2,
+        "sales_outcomes": 1,
+    }
+
+
+def test_erase_blanks_handoff_free_text_and_keeps_the_rows_reports_count(
+    person, worked, users
+):
+    def kept() -> dict[str, list[tuple]]:
+        return {
+            "handoffs": list(
+                Handoff.objects.order_by("id").values_list(
+                    "id", "status", "sla_id", "assigned_to_id", "created_at",
+                    "due_at", "decided_at", "decided_by_id", "reason_id",
+                    "first_attempt_at", "followed_up_at", "score",
+                )
+            ),
+            "attempts": list(
+                ContactAttempt.objects.order_by("id").values_list(
+                    "id", "handoff_id", "user_id", "channel", "outcome", "at"
+                )
+            ),
+            "outcomes": list(
+                SalesOutcome.objects.order_by("id").values_list(
+                    "id", "handoff_id", "from_stage", "to_stage", "reason_id",
+                    "actor_id", "at",
+                )
+            ),
+            "transitions": list(
+                StageTransition.objects.order_by("id").values_list(
+                    "id", "from_stage", "to_stage", "at", "actor_id", "system_actor"
+                )
+            ),
+        }  # fmt: skip
+
+    before = kept()
+
+    lead_erase(lead=person.lead, actor=users[ADMIN], now=T9)
+
+    assert kept() == before
+    assert list(Handoff.objects.values_list("feedback", flat=True)) == ["", ""]
+    assert list(ContactAttempt.objects.values_list("note", flat=True)) == ["", ""]
+    assert list(SalesOutcome.objects.values_list("feedback", flat=True)) == [""]
+    assert list(
+        StageTransition.objects.filter(lead=person.lead)
+        .order_by("at")
+        .values_list("reason", flat=True)
+    ) == [
+        "Score 72 crossed 60",
+        f"Accepted from handoff {worked.accepted.id} (Inbound)",
+        "Sent back by sales: No budget",
+        "",
+        "Rejected by SDR: No fit",
+    ]
+    # Which rules matched and for how much stays; the matched value goes.
+    assert Handoff.objects.get(id=worked.accepted.id).score_breakdown == [
+        {**BREAKDOWN[0], "value": None}
+    ]
+    event = AuditEvent.objects.get()
+    assert event.details == {
+        "already_erased": False,
+        "handoff_feedback_cleared": 1,
+        "attempt_notes_cleared": 2,
+        "sales_feedback_cleared": 1,
+        "stage_reasons_redacted": 2,
+        "score_snapshots_cleared": 1,
+        "touchpoints_cleared": 2,
+    }
+
+
+def test_a_second_erase_leaves_the_handoffs_alone(person, worked, users):
+    lead_erase(lead=person.lead, actor=users[ADMIN], now=T9)
+    after_first = list(Handoff.objects.order_by("id").values())
+
+    lead_erase(lead=person.lead, actor=users[ADMIN], now=T10)
+
+    assert list(Handoff.objects.order_by("id").values()) == after_first
+    assert AuditEvent.objects.order_by("id").last().details == {"already_erased": True}
 
 
 # The audit log in the admin

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
+from handoff.models import SalesProfile
 from leads.models import Stage
 from tests.factories import LeadFactory, UserFactory
 
@@ -114,16 +115,33 @@ def test_marketing_page_counts_leads_by_stage(client):
     assert response.context["mql_count"] == 1
 
 
-def test_sdr_page_lists_only_their_own_leads(client):
-    sdr, other = UserFactory(roles=[SDR]), UserFactory(roles=[SDR])
-    mine = LeadFactory(stage=Stage.SAL, owner=sdr, first_name="Mine")
-    LeadFactory(stage=Stage.SAL, owner=other, first_name="Theirs")
-    LeadFactory(stage=Stage.CUSTOMER, owner=sdr, first_name="Closed")
+def test_sdr_start_page_is_the_sal_queue_and_sales_lands_on_the_pipeline(client):
+    sdr, rep = UserFactory(roles=[SDR]), UserFactory(roles=[SALES])
     client.force_login(sdr)
+    queue = client.get("/queue/")
+    client.force_login(rep)
+    pipeline = client.get("/pipeline/")
 
-    response = client.get("/queue/")
+    assert [t.name for t in queue.templates][:1] == ["handoff/queue.html"]
+    assert [s.title for s in queue.context["sections"]] == ["Mine", "Team"]
+    assert [t.name for t in pipeline.templates][:1] == ["handoff/pipeline.html"]
+    assert [c["stage"] for c in pipeline.context["columns"]] == [
+        "sal",
+        "sql",
+        "opportunity",
+    ]
 
-    assert list(response.context["leads"]) == [mine]
+
+def test_navigation_shows_the_sla_report_to_managers_only(client):
+    manager, sdr = UserFactory(roles=[SALES]), UserFactory(roles=[SDR])
+    SalesProfile.objects.create(user=manager, is_manager=True)
+    client.force_login(manager)
+    manager_nav = [i["label"] for i in client.get("/pipeline/").context["nav_items"]]
+    client.force_login(sdr)
+    sdr_nav = [i["label"] for i in client.get("/queue/").context["nav_items"]]
+
+    assert manager_nav == ["SAL queue", "Pipeline", "SLA report", "Leads"]
+    assert sdr_nav == ["SAL queue", "Leads"]
 
 
 def test_logout_is_a_post_and_returns_to_login(client):

@@ -13,8 +13,9 @@ from playwright.sync_api import expect
 
 from crm.roles import MARKETING
 from leads.models import Lead
-from scoring.models import ScoringModel, ScoringRule
-from scoring.selectors import model_active
+from scoring import previews, services
+from scoring.models import PublishPreview, ScoringModel, ScoringRule
+from scoring.selectors import model_active, model_spec
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -134,3 +135,34 @@ def test_the_model_page_follows_a_running_rescore(page, live_server):
     )
     assert page.inner_text("#rescore-text").startswith("Rescored 4 leads; finished ")
     assert page.eval_on_selector("#rescore progress", "el => el.value") == 100
+
+
+def test_the_publish_page_follows_its_preview_until_the_counts_are_ready(
+    page, live_server
+):
+    # Given a draft whose preview is still being counted by the bulk worker
+    LeadFactory.create_batch(4)
+    draft = services.model_clone(model=model_active())
+    preview = PublishPreview.objects.create(
+        model=draft,
+        active=model_active(),
+        fingerprint=previews.spec_fingerprint(model_spec(draft)),
+        scored_at=timezone.now(),
+        total=4,
+        done=1,
+    )
+
+    # When the publish page is opened, it says so and follows the progress
+    page.goto(f"{live_server.url}/scoring/{draft.id}/publish/")
+    assert page.inner_text("#preview-text") == "Calculating: 1 of 4 leads (25%)."
+    page.screenshot(path=str(SHOTS / "scoring-publish-calculating.png"), full_page=True)
+    for chunk_id in previews.publish_preview_plan(preview_id=preview.id):
+        previews.publish_preview_chunk_run(chunk_id=chunk_id)
+
+    # Then, once the counts are ready, it shows them
+    expect(page.locator("#sim-scored")).to_have_text("4", timeout=5_000)
+    expect(page.locator("#sim-new-mqls")).to_have_text("0")
+    expect(page.locator("button.btn-primary")).to_have_text(
+        "Publish and rescore 4 leads"
+    )
+    assert PublishPreview.objects.filter(model=draft).count() == 1

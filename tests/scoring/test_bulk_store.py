@@ -1,6 +1,6 @@
 """The bulk path's PostgreSQL writes store exactly what its portable writes store.
 
-``scoring.bulk`` writes a chunk's scores with ``jsonb_to_recordset``
+``scoring.store`` writes a chunk's scores with ``jsonb_to_recordset``
 statements on PostgreSQL and with the ORM elsewhere. The property test
 (test_paths_agree) compares scores and lead columns; this one also compares
 the history rows, the breakdown documents and the rescore marks.
@@ -15,10 +15,10 @@ import pytest
 from django.db import connection, transaction
 
 from leads.models import Lead
-from scoring import bulk
 from scoring.engine import ScoreResult
 from scoring.models import LeadScore, LeadScoreHistory
 from scoring.selectors import model_active
+from scoring.store import scores_write
 from tests.factories import LeadFactory
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -128,7 +128,7 @@ def test_postgresql_writes_store_the_same_rows_as_the_portable_writes(monkeypatc
         with transaction.atomic():
             with monkeypatch.context() as patch:
                 patch.setattr(connection, "vendor", vendor)
-                bulk._store(model=model, results=results, now=NOW, read_at=READ_AT)
+                scores_write(model=model, results=results, now=NOW, read_at=READ_AT)
             snapshot = _snapshot(ids)
             transaction.set_rollback(True)
         return snapshot

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scoring.engine import (
+    OPERATORS,
     ModelSpec,
     Rule,
     Touch,
     age_in_days,
+    compile_condition,
     condition_holds,
     decay_factor,
     evaluate_touches,
@@ -78,6 +83,89 @@ def touch(n: int, kind: str, days_ago: float, **properties) -> Touch:
 )
 def test_condition_operators(operator, actual, expected, holds):
     assert condition_holds(operator, actual, expected) is holds
+
+
+def _number(value):
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = D(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip().lower()
+
+
+def _reference(operator, actual, expected):
+    """The plain definition of a condition, parsing the rule's value each time."""
+    if operator == "is_empty":
+        return actual is None or actual in ("", [], {}) or _text(actual) == ""
+    if actual is None:
+        return False
+    if operator == "equals":
+        a, e = _number(actual), _number(expected)
+        if a is not None and e is not None:
+            return a == e
+        return _text(actual) == _text(expected)
+    if operator == "one_of":
+        options = expected if isinstance(expected, list) else [expected]
+        return any(_reference("equals", actual, option) for option in options)
+    if operator == "contains":
+        return _text(expected) in _text(actual)
+    if operator == "starts_with":
+        return _text(actual).startswith(_text(expected))
+    if operator == "matches":
+        return re.compile(expected, re.IGNORECASE).search(str(actual)) is not None
+    number = _number(actual)
+    if number is None:
+        return False
+    if operator == "at_least":
+        return number >= D(str(expected))
+    if operator == "at_most":
+        return number <= D(str(expected))
+    low, high = expected
+    return D(str(low)) <= number <= D(str(high))
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2, max_value=99),
+    st.sampled_from(["", " ", "5", " 5.0 ", "ab", "AB ", "a b", "1e3", "NaN", "x5"]),
+)
+
+
+def _outcome(test, *args):
+    try:
+        return test(*args)
+    except Exception as exc:  # the kind of failure must agree too
+        return type(exc)
+
+
+@given(
+    operator=st.sampled_from(OPERATORS),
+    actual=VALUES,
+    expected=st.one_of(VALUES, st.lists(VALUES, max_size=3)),
+)
+def test_compiled_conditions_agree_with_the_plain_definition(
+    operator, actual, expected
+):
+    if operator == "matches":
+        expected = str(expected).replace("\\", "")
+        if _outcome(re.compile, expected) is re.error:
+            return
+    compiled = compile_condition(operator, expected)
+    assert _outcome(compiled, actual) == _outcome(
+        _reference, operator, actual, expected
+    )
 
 
 @pytest.mark.parametrize(

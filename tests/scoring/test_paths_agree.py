@@ -10,7 +10,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leads.models import Account, Lead, Touchpoint
+from leads.models import Account, Lead, StageTransition, Touchpoint
 from scoring.bulk import chunk_rescore
 from scoring.models import LeadScore, ScoringModel, ScoringRule
 from scoring.selectors import model_spec
@@ -80,8 +80,17 @@ def rules(draw):
     return rule
 
 
+#: When a lead was recycled (days before NOW) and when its cool-down ends
+#: (days after NOW; negative: over; None: no cool-down).
+RECYCLED = st.tuples(
+    st.floats(min_value=0, max_value=60, allow_nan=False),
+    st.none() | st.floats(min_value=-10, max_value=30, allow_nan=False),
+)
+NEW_OR_RECYCLED = st.none() | RECYCLED
+
+
 @st.composite
-def leads(draw):
+def leads(draw, recycled=NEW_OR_RECYCLED):
     return {
         "seniority": draw(st.sampled_from(["vp", "director", "student", "unknown"])),
         "country": draw(st.sampled_from(["US", "DE", "BR", ""])),
@@ -90,11 +99,14 @@ def leads(draw):
             st.dictionaries(st.sampled_from(["plan", "seats"]), SCALARS)
         ),
         "employees": draw(st.none() | NUMBERS.filter(lambda n: n >= 0)),
+        # None: a new lead; else a nurture lead (see RECYCLED).
+        "recycled": draw(recycled),
         "touches": draw(
             st.lists(
                 st.tuples(
+                    # demo_request and cart_add are high-intent kinds.
                     st.sampled_from(
-                        ["page_view", "email_click", "demo_request", "chat"]
+                        ["page_view", "email_click", "demo_request", "chat", "cart_add"]
                     ),
                     st.floats(min_value=-0.5, max_value=100, allow_nan=False),
                     st.dictionaries(st.sampled_from(["url", "n"]), SCALARS),
@@ -124,6 +136,16 @@ def _build(rule_dicts, lead_dicts):
             employee_count=data["employees"],
             industry="software",
         )
+        recycled = {}
+        if data["recycled"] is not None:
+            days_ago, hold_days = data["recycled"]
+            recycled = {
+                "stage": "nurture",
+                "stage_changed_at": NOW - dt.timedelta(days=days_ago),
+                "recycle_until": (
+                    None if hold_days is None else NOW + dt.timedelta(days=hold_days)
+                ),
+            }
         lead = Lead.objects.create(
             email=f"p{n}@co{n}.example",
             account=account,
@@ -131,6 +153,7 @@ def _build(rule_dicts, lead_dicts):
             country=data["country"],
             job_title=data["job_title"],
             attributes=data["attributes"],
+            **recycled,
         )
         Touchpoint.objects.bulk_create(
             Touchpoint(
@@ -158,12 +181,17 @@ def _snapshot(ids):
         for s in LeadScore.objects.filter(lead_id__in=ids)
     }
     stages = dict(Lead.objects.filter(id__in=ids).values_list("id", "stage"))
+    moves = list(
+        StageTransition.objects.filter(lead_id__in=ids)
+        .order_by("lead_id", "id")
+        .values_list("lead_id", "from_stage", "to_stage", "reason", "at")
+    )
     columns = list(
         Lead.objects.filter(id__in=ids)
         .order_by("id")
         .values_list("score", "fit_score", "engagement_score", "grade")
     )
-    return scores, stages, columns
+    return scores, stages, columns, moves
 
 
 @pytest.mark.django_db
@@ -190,3 +218,36 @@ def test_per_lead_and_bulk_paths_agree(rule_dicts, lead_dicts):
         transaction.set_rollback(True)
     assert bulk == per_lead
     assert len(bulk[0]) == len(ids)
+
+
+#: A model under which about half the random leads qualify (by country), so
+#: the recycle holds of the random leads decide most promotions.
+QUALIFYING_RULES = [
+    {
+        "kind": "fit",
+        "label": "In market",
+        "points": Decimal("30"),
+        "attribute": "country",
+        "operator": "one_of",
+        "value": ["US", "DE"],
+    },
+    {
+        "kind": "engagement",
+        "label": "Demo request",
+        "points": Decimal("10"),
+        "touchpoint_kind": "demo_request",
+    },
+]
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lead_dicts=st.lists(leads(recycled=RECYCLED), min_size=1, max_size=6))
+def test_per_lead_and_bulk_paths_agree_on_recycle_holds(lead_dicts):
+    test_per_lead_and_bulk_paths_agree.hypothesis.inner_test(
+        rule_dicts=QUALIFYING_RULES, lead_dicts=lead_dicts
+    )

@@ -12,7 +12,13 @@ from leads.models import Lead, StageTransition
 from leads.services import lead_update
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 from scoring.selectors import model_active
-from scoring.services import lead_rescore, leads_rescore
+from scoring.services import (
+    lead_rescore,
+    leads_rescore,
+    model_clone,
+    model_publish,
+    rule_create,
+)
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -256,11 +262,10 @@ def test_account_score_rolls_up_capped_engagement_of_its_leads(model):
 
 
 def test_fit_rule_can_use_the_account_score(model):
-    account = AccountFactory()
-    AccountScore.objects.create(
-        account=account, model=model, engagement_score=Decimal("80"), computed_at=NOW
-    )
-    model.rules.create(
+    # Given a published model with a rule on the account's engagement roll-up
+    draft = model_clone(model=model)
+    rule_create(
+        model=draft,
         kind="fit",
         label="Engaged account",
         points=10,
@@ -268,8 +273,18 @@ def test_fit_rule_can_use_the_account_score(model):
         operator="at_least",
         value=50,
     )
+    published = model_publish(model_id=draft.id)
+    account = AccountFactory()
+    AccountScore.objects.create(
+        account=account,
+        model=published,
+        engagement_score=Decimal("80"),
+        computed_at=NOW,
+    )
     lead = LeadFactory(account=account)
-    result = lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    result = lead_rescore(lead_id=lead.id, model=published, now=NOW)
+
     assert "Engaged account" in [item["label"] for item in result.items]
 
 

@@ -14,7 +14,7 @@ from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads.models import Lead
 from scoring import services
 from scoring.bulk import model_simulate
-from scoring.models import LeadScore, ScoringModel, ScoringRule
+from scoring.models import LeadScore, PublishPreview, ScoringModel, ScoringRule
 from scoring.selectors import model_active
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
 
@@ -443,6 +443,7 @@ EXPECTED_SIMULATION = {
     "leads_scored": 5,
     # climber (lead) and recycled (nurture); not vp (already MQL), not abroad.
     "would_become_mql": 2,
+    "held_in_cool_down": 0,
     # vp qualifies under the default model, not as a VP under the draft.
     "no_longer_qualifying": 1,
     "grades": {"A": 0, "B": 0, "C": 3, "D": 2},
@@ -462,11 +463,41 @@ def test_simulation_counts_what_publishing_would_change(
     assert not LeadScore.objects.exists()
 
 
-def test_the_publish_page_shows_the_simulated_changes(
-    marketing, simulation_leads, directors_draft
+def test_the_publish_page_calculates_in_the_background_then_shows_the_changes(
+    marketing, simulation_leads, directors_draft, django_capture_on_commit_callbacks
 ):
-    response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
+    # When the page is opened, the preview is only asked for (its task runs
+    # once the request's work is committed)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
 
+    # Then the page says it is calculating and follows the progress
+    preview = PublishPreview.objects.get(model=directors_draft)
+    assert response.context["simulation"] is None
+    assert response.context["progress"].state == "running"
+    html = response.content.decode()
+    assert "Calculating what publishing would change" in html
+    assert f'data-progress-url="/scoring/{directors_draft.id}/publish/preview/' in html
+    assert '<script src="/static/js/scoring_model_publish.js" defer></script>' in html
+    assert "Publish and rescore every lead" in html
+
+    # And once the task has counted, the progress says so and the page shows
+    # the counts
+    progress = marketing.get(
+        f"/scoring/{directors_draft.id}/publish/preview/{preview.id}/"
+    ).json()
+    preview.refresh_from_db()
+    local = timezone.localtime(preview.finished_at)
+    assert progress == {
+        "id": preview.id,
+        "state": "finished",
+        "total": 5,
+        "done": 5,
+        "percent": 100,
+        "finished_at": preview.finished_at.isoformat(),
+        "text": f"Counted 5 leads at {local:%-d %b %Y, %H:%M}.",
+    }
+    response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
     assert response.context["simulation"] == EXPECTED_SIMULATION
     assert [
         (row["grade"], row["now"], row["after"], row["change"])
@@ -475,7 +506,75 @@ def test_the_publish_page_shows_the_simulated_changes(
     html = response.content.decode()
     assert '<span class="stat-value" id="sim-new-mqls">2</span>' in html
     assert "Publish and rescore 5 leads" in html
+    assert "scoring_model_publish.js" not in html
+    assert PublishPreview.objects.filter(model=directors_draft).count() == 1
     assert ScoringModel.objects.get(id=directors_draft.id).status == "draft"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_publish_page_shows_the_changes_at_once(
+    client, simulation_leads, directors_draft
+):
+    # Celery is eager and the request commits as production does: the
+    # preview is counted before the page is rendered.
+    client.force_login(UserFactory(roles=[MARKETING]))
+
+    response = client.get(f"/scoring/{directors_draft.id}/publish/")
+
+    assert response.context["simulation"] == EXPECTED_SIMULATION
+    assert "Calculating" not in response.content.decode()
+
+
+def test_the_progress_of_a_running_preview(marketing, directors_draft):
+    preview = PublishPreview.objects.create(
+        model=directors_draft,
+        fingerprint="x",
+        scored_at=timezone.now(),
+        total=12_000,
+        done=3_000,
+    )
+
+    progress = marketing.get(
+        f"/scoring/{directors_draft.id}/publish/preview/{preview.id}/"
+    ).json()
+
+    assert progress == {
+        "id": preview.id,
+        "state": "running",
+        "total": 12_000,
+        "done": 3_000,
+        "percent": 25,
+        "finished_at": None,
+        "text": "Calculating: 3,000 of 12,000 leads (25%).",
+    }
+
+
+def test_the_progress_of_another_models_preview_is_not_found(marketing, draft):
+    other = services.model_clone(model=model_active())
+    preview = PublishPreview.objects.create(
+        model=other, fingerprint="x", scored_at=timezone.now()
+    )
+
+    response = marketing.get(f"/scoring/{draft.id}/publish/preview/{preview.id}/")
+
+    assert response.status_code == 404
+
+
+def test_count_again_starts_a_new_preview(
+    marketing, simulation_leads, directors_draft, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        marketing.get(f"/scoring/{directors_draft.id}/publish/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketing.post(f"/scoring/{directors_draft.id}/publish/preview/")
+
+    assert response.url == f"/scoring/{directors_draft.id}/publish/"
+    statuses = list(
+        PublishPreview.objects.filter(model=directors_draft)
+        .order_by("id")
+        .values_list("status", flat=True)
+    )
+    assert statuses == ["finished", "finished"]
 
 
 def test_the_publish_page_of_an_empty_draft_says_to_add_a_rule(marketing):

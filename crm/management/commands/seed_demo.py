@@ -100,7 +100,8 @@ class _TqdmStream:
 class Command(BaseCommand):
     help = (
         "Fill an empty database with a realistic, reproducible demo data set "
-        "(accounts, campaigns, leads, touchpoints, stage history) and demo logins."
+        "(accounts, campaigns, leads, touchpoints, stage history, SLAs and "
+        "handoffs) and demo logins."
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -134,8 +135,9 @@ class Command(BaseCommand):
         mode.add_argument(
             "--reset",
             action="store_true",
-            help="Delete all leads, accounts, campaigns, touchpoints and stage "
-            "transitions first (users are kept).",
+            help="Delete all leads, accounts, campaigns, touchpoints, stage "
+            "transitions and handoffs, and the demo SLAs and teams, first (users "
+            "are kept).",
         )
         mode.add_argument(
             "--if-empty",
@@ -220,17 +222,27 @@ class Command(BaseCommand):
             ("campaigns", summary.campaigns),
             ("touchpoints", summary.touchpoints),
             ("transitions", summary.transitions),
+            ("handoffs", summary.handoffs),
+            ("attempts", summary.contact_attempts),
+            ("outcomes", summary.sales_outcomes),
         ]
         for label, count in rows:
             self.stdout.write(f"  {label:<14}{count:>10,}")
         self.stdout.write("Leads per stage:")
         for stage, count in summary.leads_per_stage.items():
             self.stdout.write(f"  {stage:<14}{count:>10,}")
+        self.stdout.write("Handoffs per status:")
+        for status, count in summary.handoffs_per_status.items():
+            self.stdout.write(f"  {status:<14}{count:>10,}")
         if summary.scoring_model:
             self.stdout.write(
                 f"Scored every lead under {summary.scoring_model}: "
                 f"{summary.mqls_from_scoring:,} became MQLs."
             )
+        queue = ", ".join(
+            f"{count:,} {state}" for state, count in summary.queue.items()
+        )
+        self.stdout.write(f"SAL queue at 00:00 UTC on {today.isoformat()}: {queue}.")
 
     def _write_logins(self) -> None:
         self.stdout.write(f"Demo logins at {LOGIN_URL}")

@@ -1,0 +1,64 @@
+"""Input shapes of the handoff screens; the services check the domain rules.
+
+The forms only parse (types, lengths, NUL bytes): whether a reason exists,
+needs feedback or attempts, or whether a lead may move is the services'
+answer, so a refused decision says the same thing on every screen and in
+the API.
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from handoff.models import ContactAttempt
+from handoff.services import FEEDBACK_MAX, NOTE_MAX
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(max_length=40, required=False)
+    feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)
+    duplicate_of = forms.IntegerField(
+        min_value=1,
+        required=False,
+        error_messages={"invalid": "Give the id of the lead this one duplicates."},
+    )
+
+
+class AttemptForm(forms.Form):
+    channel = forms.ChoiceField(
+        choices=ContactAttempt.Channel.choices,
+        error_messages={"required": "Choose call, e-mail or social."},
+    )
+    outcome = forms.ChoiceField(
+        choices=ContactAttempt.Outcome.choices,
+        error_messages={"required": "Choose what happened."},
+    )
+    note = forms.CharField(max_length=NOTE_MAX, required=False)
+
+
+class SalesForwardForm(forms.Form):
+    """One stage forward; the service checks it is the next one."""
+
+    to_stage = forms.CharField(
+        max_length=16, error_messages={"required": "Choose the stage to move to."}
+    )
+    feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)
+
+
+class SalesBackForm(forms.Form):
+    """Send a lead back with a sales reason; the service checks the reason."""
+
+    reason = forms.CharField(
+        max_length=40, error_messages={"required": "Choose a reason."}
+    )
+    feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)
+
+
+class AvailabilityForm(forms.Form):
+    is_away = forms.BooleanField(required=False)
+    away_until = forms.DateField(required=False)
+
+
+def form_errors(form: forms.Form) -> dict[str, str]:
+    """A form's errors as the services give them: one message per field."""
+    return {field: " ".join(messages) for field, messages in form.errors.items()}

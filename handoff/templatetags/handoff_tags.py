@@ -1,0 +1,225 @@
+"""Formatting for the handoff pages: SLA clocks, score reasons, rejection reasons.
+
+The clocks count business hours of the SLA's calendar, so "3 h left" on a
+Friday evening means three working hours, not three hours of wall time. The
+pure functions (``sla_clock_at``, ``follow_up_clock_at``, ``duration_text``)
+take ``now`` and a calendar, so tests pass fixed times; the template tags
+take ``now`` from the view's context.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import template
+from django.utils.timesince import timesince
+
+from handoff import business_hours
+from handoff.models import Handoff, RejectionReason
+from leads.models import Stage
+
+register = template.Library()
+
+#: Score reasons shown with each row of the SAL queue.
+TOP_REASONS = 3
+
+ON_TRACK = "on-track"
+AT_RISK = "at-risk"
+BREACHED = "breached"
+DONE = "done"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What a clock badge says, and its colour (``state`` is a CSS suffix)."""
+
+    text: str
+    state: str
+    due_at: dt.datetime | None = None
+
+
+def duration_text(seconds: float) -> str:
+    """Working seconds as "3 h 20 min", "45 min", "2 h"; under a minute is "<1 min"."""
+    minutes = int(abs(seconds) // 60)
+    if minutes < 1:
+        return "<1 min"
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    if not minutes:
+        return f"{hours} h"
+    return f"{hours} h {minutes} min"
+
+
+def sla_clock_at(
+    *,
+    now: dt.datetime,
+    due_at: dt.datetime,
+    at_risk_at: dt.datetime,
+    calendar: business_hours.Calendar,
+) -> Clock:
+    """The SDR's clock: business time left to decide, or how long overdue.
+
+    Breached once ``now`` reaches ``due_at``; at risk from ``at_risk_at`` (the
+    SLA's reminder point); on track before.
+    """
+    seconds = business_hours.business_seconds_between(now, due_at, calendar)
+    if now >= due_at:
+        return Clock(f"{duration_text(-seconds)} overdue", BREACHED, due_at)
+    state = AT_RISK if now >= at_risk_at else ON_TRACK
+    return Clock(f"{duration_text(seconds)} left", state, due_at)
+
+
+def follow_up_clock_at(
+    *,
+    now: dt.datetime,
+    due_at: dt.datetime | None,
+    followed_up_at: dt.datetime | None,
+    breached_at: dt.datetime | None,
+    calendar: business_hours.Calendar,
+    window_hours: Decimal,
+    at_risk_percent: int,
+) -> Clock:
+    """The sales rep's clock: time left for the first follow-up after acceptance.
+
+    Done once followed up; breached once overdue (or recorded as breached);
+    at risk when the SLA's at-risk share of the window is used up.
+    """
+    if followed_up_at is not None:
+        return Clock(f"Followed up {timesince(followed_up_at, now)} ago", DONE)
+    if due_at is None:
+        return Clock("No follow-up clock", NONE)
+    seconds = business_hours.business_seconds_between(now, due_at, calendar)
+    if breached_at is not None or now >= due_at:
+        return Clock(
+            f"Follow-up overdue by {duration_text(-seconds)}", BREACHED, due_at
+        )
+    at_risk_left = float(window_hours) * 3600 * (100 - at_risk_percent) / 100
+    state = AT_RISK if seconds <= at_risk_left else ON_TRACK
+    return Clock(f"{duration_text(seconds)} left to follow up", state, due_at)
+
+
+@register.inclusion_tag("handoff/partials/clock.html")
+def sla_clock(handoff: Handoff, now: dt.datetime) -> dict[str, Any]:
+    """The SDR's clock badge of a pending handoff (``{% sla_clock handoff now %}``).
+
+    Reads ``handoff.sla.calendar.holidays``: prefetch them for lists.
+    """
+    if handoff.status != Handoff.Status.PENDING:
+        return {"clock": Clock(handoff.get_status_display(), NONE)}
+    return {
+        "clock": sla_clock_at(
+            now=now,
+            due_at=handoff.due_at,
+            at_risk_at=handoff.at_risk_at,
+            calendar=handoff.sla.calendar.spec(),
+        )
+    }
+
+
+@register.inclusion_tag("handoff/partials/clock.html")
+def follow_up_clock(handoff: Handoff | None, now: dt.datetime) -> dict[str, Any]:
+    """The follow-up clock badge of an accepted handoff; none without one."""
+    if handoff is None:
+        return {"clock": Clock("No accepted handoff", NONE)}
+    sla = handoff.sla
+    return {
+        "clock": follow_up_clock_at(
+            now=now,
+            due_at=handoff.follow_up_due_at,
+            followed_up_at=handoff.followed_up_at,
+            breached_at=handoff.follow_up_breached_at,
+            calendar=sla.calendar.spec(),
+            window_hours=sla.follow_up_within_hours,
+            at_risk_percent=sla.at_risk_percent,
+        )
+    }
+
+
+def _points(item: dict[str, Any]) -> Decimal:
+    try:
+        return Decimal(str(item.get("points", 0)))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+@register.filter
+def top_reasons(breakdown: list[dict[str, Any]] | None, limit: int = TOP_REASONS):
+    """The largest positive contributions of a score breakdown, biggest first.
+
+    Each is ``{"label", "points"}`` with points as a Decimal; ties keep the
+    breakdown's order (fit rules before engagement).
+    """
+    items = [
+        {"label": item.get("label", ""), "points": _points(item)}
+        for item in breakdown or []
+        if isinstance(item, dict)
+    ]
+    positive = [item for item in items if item["points"] > 0]
+    positive.sort(key=lambda item: item["points"], reverse=True)
+    return positive[: int(limit)]
+
+
+@register.filter
+def breakdown_sorted(breakdown: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Every item of a score snapshot, points as Decimals, largest first."""
+    items = [
+        {**item, "points": _points(item)}
+        for item in breakdown or []
+        if isinstance(item, dict)
+    ]
+    items.sort(key=lambda item: item["points"], reverse=True)
+    return items
+
+
+@register.filter
+def reason_needs(reason: RejectionReason) -> str:
+    """What a reason asks for first: "needs feedback", "needs 3 attempts"."""
+    needs = []
+    if reason.feedback_required:
+        needs.append("needs feedback")
+    if reason.min_attempts:
+        noun = "attempt" if reason.min_attempts == 1 else "attempts"
+        needs.append(f"needs {reason.min_attempts} {noun}")
+    return ", ".join(needs)
+
+
+@register.filter
+def reason_effect(reason: RejectionReason) -> str:
+    """Where the lead goes after this reason, in a few words."""
+    action = RejectionReason.Action
+    if reason.action == action.RECYCLE:
+        if reason.cooldown_days:
+            return f"Back to nurture; held for {reason.cooldown_days} days."
+        return "Back to nurture."
+    if reason.action == action.DISQUALIFY:
+        return "Disqualified."
+    if reason.action == action.REROUTE:
+        target = reason.reroute_sla.name if reason.reroute_sla_id else "another SLA"
+        return f"Rerouted to {target}; stays an MQL."
+    if reason.action == action.MERGE:
+        return "Merged into the lead it duplicates."
+    if reason.action == action.ACCOUNT_OWNER:
+        return "Handed to the account's owner."
+    return ""
+
+
+@register.filter
+def stage_label(code: str) -> str:
+    """A stage code's label: ``nurture`` is "Nurture"."""
+    try:
+        return str(Stage(code).label)
+    except ValueError:
+        return code
+
+
+@register.filter
+def person(user: Any) -> str:
+    """A user's full name, else the username; "nobody" for None."""
+    if user is None:
+        return "nobody"
+    return user.get_full_name() or user.get_username()

@@ -1,0 +1,386 @@
+"""The SAL queue, a handoff's page, the pipeline and the lead page in Chromium.
+
+Screenshots land in var/screenshots/handoff-*.png for people to look at
+(LEADFLOW_SCREENSHOTS=<dir> puts them elsewhere).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from playwright.sync_api import expect
+
+from crm.roles import SALES, SDR
+from handoff import services
+from handoff.models import ContactAttempt, Handoff
+from leads.models import Lead, Stage
+from scoring.selectors import model_active
+from scoring.services import lead_rescore
+from tests.factories import (
+    AccountFactory,
+    CalendarFactory,
+    LeadFactory,
+    SlaFactory,
+    TeamFactory,
+    TeamMemberFactory,
+    TouchpointFactory,
+    UserFactory,
+)
+
+SHOTS = Path(
+    os.environ.get("LEADFLOW_SCREENSHOTS")
+    or Path(__file__).resolve().parents[2] / "var" / "screenshots"
+)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+# (first, last, title, seniority, company, employees, industry, country,
+#  region, touchpoints as (kind, hours before the handoff, URL path),
+#  hours since the handoff, SDR). The SLA gives 10 hours, at risk after 7.5.
+# fmt: off
+LEADS = [
+    ("Amara", "Okafor", "Director of Demand Generation", "director",
+     "Helix Telecom", 12000, "telecom", "GB", "europe",
+     [("demo_request", 0.2, ""), ("page_view", 0.5, "/pricing"),
+      ("email_click", 20, "")], 9.1, "ada"),
+    ("Grace", "Hopper", "VP Marketing", "vp", "Cobalt Analytics", 850,
+     "software", "US", "north_america",
+     [("demo_request", 0.3, ""), ("page_view", 1, "/pricing"),
+      ("webinar_attended", 50, "")], 7.6, "ada"),
+    ("Jonas", "Richter", "Sales Director", "director", "Kraftwerk Logistik",
+     2300, "logistics", "DE", "europe",
+     [("demo_request", 0.2, ""), ("page_view", 0.4, "/pricing")], 10.5, "ada"),
+    ("Linus", "Berg", "Head of Revenue Operations", "director", "Nordvik Bank",
+     4200, "financial_services", "SE", "europe",
+     [("trial_signup", 0.1, ""), ("email_click", 18, ""),
+      ("content_download", 70, "")], 2.5, "ada"),
+    ("Tomás", "Ferreira", "Marketing Manager", "manager", "Lumen Consulting",
+     320, "professional_services", "PT", "europe",
+     [("demo_request", 0.1, ""), ("content_download", 26, ""),
+      ("page_view", 27, "/pricing")], 0.6, "ada"),
+    ("Mei", "Tanaka", "CMO", "executive", "Brightline Software", 640,
+     "software", "CA", "north_america",
+     [("demo_request", 0.2, ""), ("webinar_attended", 100, "")], 3.8, "bo"),
+    ("Olivia", "Nguyen", "Growth Marketing Lead", "manager", "Parcel Pilot", 410,
+     "retail", "US", "north_america",
+     [("demo_request", 0.5, ""), ("page_view", 2, "/pricing")], 8.2, "bo"),
+]
+#: Leads the rep owns: (first, last, title, company, where they are now).
+PIPELINE = [
+    ("Priya", "Raman", "VP Growth", "Orbit Payments", Stage.SAL),
+    ("Henrik", "Dahl", "Head of Marketing", "Fjord Media", Stage.SAL),
+    ("Sofia", "Marino", "Director of Sales", "Vela Insurance", Stage.SQL),
+    ("Daniel", "Osei", "CRO", "Kestrel Cloud", Stage.OPPORTUNITY),
+    ("Chloé", "Martin", "Marketing Director", "Atelier Retail", Stage.CUSTOMER),
+    ("Marcus", "Lee", "Head of Sales Operations", "Quartz Labs", Stage.NURTURE),
+]
+# fmt: on
+FORWARD = [Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
+
+
+@dataclass
+class World:
+    users: dict[str, Any] = field(default_factory=dict)
+    handoffs: dict[str, Handoff] = field(default_factory=dict)
+
+
+def _lead(first, last, title, seniority, company, employees, industry, country, region):
+    domain = f"{slugify(company).replace('-', '')}.example"
+    account = AccountFactory(
+        name=company,
+        domain=domain,
+        employee_count=employees,
+        industry=industry,
+        country=country,
+    )
+    return LeadFactory(
+        first_name=first,
+        last_name=last,
+        email=f"{slugify(first)}.{slugify(last)}@{domain}",
+        job_title=title,
+        seniority=seniority,
+        account=account,
+        country=country,
+        region=region,
+    )
+
+
+def _hand_over(lead, touches, *, opened: dt.datetime, sdr, team_users) -> Handoff:
+    """Score the lead into an MQL and hand it over at ``opened``, to ``sdr``."""
+    for kind, hours, url in touches:
+        TouchpointFactory(
+            lead=lead,
+            kind_id=kind,
+            occurred_at=opened - dt.timedelta(hours=hours),
+            properties={"url": f"https://leadflow.example{url}"} if url else {},
+        )
+    # Round robin would alternate; the others are away for a moment instead.
+    others = [u for u in team_users if u != sdr]
+    for other in others:
+        services.availability_set(user=other, is_away=True)
+    with transaction.atomic():
+        lead_rescore(lead_id=lead.id, model=model_active(), now=opened)
+        handoff = services.handoff_open(lead_id=lead.id, now=opened)
+    for other in others:
+        services.availability_set(user=other, is_away=False)
+    assert handoff is not None
+    assert handoff.assigned_to == sdr
+    return handoff
+
+
+def _world() -> World:
+    now = timezone.now()
+    world = World()
+    world.users = {
+        "ada": UserFactory(
+            username="ada", first_name="Ada", last_name="Park", roles=[SDR]
+        ),
+        "bo": UserFactory(
+            username="bo", first_name="Bo", last_name="Lindqvist", roles=[SDR]
+        ),
+        "rita": UserFactory(
+            username="rita", first_name="Rita", last_name="Alvarez", roles=[SALES]
+        ),
+    }
+    # Round the clock, so the clocks read the same whenever the test runs.
+    calendar = CalendarFactory(
+        name="Round the clock (UTC)",
+        saturday=True,
+        sunday=True,
+        day_start=dt.time(0),
+        day_end=dt.time(23, 59, 59, 999999),
+    )
+    team = TeamFactory(name="SDR Europe & Americas")
+    sdrs = [world.users["ada"], world.users["bo"]]
+    for user in sdrs:
+        TeamMemberFactory(team=team, user=user)
+    SlaFactory(
+        name="Inbound demo requests",
+        team=team,
+        calendar=calendar,
+        accept_within_hours=10,
+        at_risk_percent=75,
+        follow_up_within_hours=16,
+    )
+    for spec in LEADS:
+        *fields, touches, hours, sdr = spec
+        lead = _lead(*fields)
+        world.handoffs[lead.first_name] = _hand_over(
+            lead,
+            touches,
+            opened=now - dt.timedelta(hours=hours),
+            sdr=world.users[sdr],
+            team_users=sdrs,
+        )
+    ada, rita = world.users["ada"], world.users["rita"]
+    for i, (first, last, title, company, stage) in enumerate(PIPELINE):
+        lead = _lead(
+            first,
+            last,
+            title,
+            "director",
+            company,
+            900,
+            "software",
+            "US",
+            "north_america",
+        )
+        # Priya was accepted 3 hours ago; the others earlier, one day apart.
+        opened = now - dt.timedelta(hours=4 + 24 * i)
+        handoff = _hand_over(
+            lead,
+            [("demo_request", 2, ""), ("page_view", 3, "/pricing")],
+            opened=opened,
+            sdr=ada,
+            team_users=sdrs,
+        )
+        accepted = opened + dt.timedelta(hours=1)
+        services.handoff_accept(
+            handoff_id=handoff.id, actor=ada, owner=rita, now=accepted
+        )
+        world.handoffs[first] = handoff
+        steps = FORWARD[: FORWARD.index(stage) + 1] if stage in FORWARD else []
+        for step, to_stage in enumerate(steps):
+            services.lead_sales_move(
+                lead_id=lead.id,
+                actor=rita,
+                to_stage=to_stage,
+                now=accepted + dt.timedelta(hours=2 + step),
+            )
+        if stage == Stage.NURTURE:
+            services.lead_sales_move(
+                lead_id=lead.id,
+                actor=rita,
+                reason="sales_went_dark",
+                feedback="No reply to three calls and two e-mails since the demo.",
+                now=accepted + dt.timedelta(hours=5),
+            )
+    # Henrik's follow-up is late: his clock shows red.
+    Handoff.objects.filter(id=world.handoffs["Henrik"].id).update(
+        follow_up_due_at=now - dt.timedelta(hours=3)
+    )
+    services.attempt_log(
+        handoff_id=world.handoffs["Grace"].id,
+        actor=ada,
+        channel=ContactAttempt.Channel.CALL,
+        outcome=ContactAttempt.Outcome.VOICEMAIL,
+        note="Left a voicemail; she asked for pricing on the webinar.",
+        now=now,
+    )
+    return world
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+    errors: list[str] = []
+
+    def make(width: int = 1280, height: int = 900):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: (
+                errors.append(msg.text)
+                # A refused decision is a 4xx by design; htmx swaps its fragment.
+                if msg.type == "error" and "status of 422" not in msg.text
+                else None
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert errors == []
+
+
+def _login(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
+    new_page, live_server
+):
+    world = _world()
+    page = new_page()
+    _login(page, live_server, "ada")
+    assert page.url == f"{live_server.url}/queue/"
+    # Survives only if nothing reloads the page.
+    page.evaluate("window.leadflowMarker = 'no reload'")
+    amara = world.handoffs["Amara"]
+    linus = world.handoffs["Linus"]
+
+    row = page.locator(f"#handoff-{amara.id}")
+    row.locator("summary", has_text="Reject").click()
+    duplicate = row.locator("[data-duplicate-field]")
+    expect(duplicate).to_be_hidden()
+    row.locator("select[name=reason]").select_option("duplicate")
+    expect(duplicate).to_be_visible()
+    row.locator("select[name=reason]").select_option("no_fit")
+    expect(duplicate).to_be_hidden()
+    expect(row.locator("[data-reason-hint]")).to_have_text("Disqualified.")
+    row.locator("button", has_text="Reject").click()
+    # Refused (feedback missing): the row comes back with the message.
+    expect(row.locator(".field-error")).to_have_text(
+        "“No fit” needs feedback: tell marketing why."
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    row.screenshot(path=str(SHOTS / "handoff-queue-row-refused.png"))
+    assert Handoff.objects.get(id=amara.id).status == "pending"
+    row.locator("textarea[name=feedback]").fill(
+        "Telecom operator, buys through a reseller; not our segment."
+    )
+    row.locator("button", has_text="Reject").click()
+    expect(row).to_contain_text("Rejected: No fit — Amara Okafor is now disqualified.")
+
+    page.locator(f"#handoff-{linus.id}").locator("button", has_text="Accept").click()
+    expect(page.locator(f"#handoff-{linus.id}")).to_contain_text(
+        "Accepted — Linus Berg is now your SAL."
+    )
+
+    page.screenshot(path=str(SHOTS / "handoff-queue-decided.png"), full_page=True)
+    # The refresh waits while a row is being edited, then drops decided rows.
+    refresh = (
+        "htmx.ajax('GET', '/queue/rows/', "
+        "{source: '#queue-sections', target: '#queue-sections'})"
+    )
+    tomas = page.locator(f"#handoff-{world.handoffs['Tomás'].id}")
+    tomas.locator("summary", has_text="Log attempt").click()
+    page.evaluate(refresh)
+    expect(page.locator(".queue-updated")).to_have_text(
+        "Refresh paused while you edit a row."
+    )
+    expect(page.locator(f"#handoff-{linus.id}")).to_contain_text("Accepted")
+    tomas.locator("summary", has_text="Log attempt").click()
+    page.evaluate(refresh)
+    expect(page.locator(f"#handoff-{linus.id}")).to_have_count(0)
+    expect(page.locator(f"#handoff-{amara.id}")).to_have_count(0)
+    expect(page.locator("#queue-mine .count")).to_have_text("3")
+
+    assert page.evaluate("window.leadflowMarker") == "no reload"
+    rejected = Handoff.objects.get(id=amara.id)
+    assert (rejected.status, rejected.reason.code, rejected.decided_by) == (
+        "rejected",
+        "no_fit",
+        world.users["ada"],
+    )
+    assert rejected.feedback.startswith("Telecom operator")
+    assert Lead.objects.get(id=amara.lead_id).stage == Stage.DISQUALIFIED
+    accepted = Handoff.objects.get(id=linus.id)
+    assert accepted.status == "accepted"
+    lead = Lead.objects.get(id=linus.lead_id)
+    assert (lead.stage, lead.owner) == (Stage.SAL, world.users["ada"])
+
+
+def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
+    world = _world()
+    page = new_page()
+    _login(page, live_server, "rita")
+    assert page.url == f"{live_server.url}/pipeline/"
+    page.evaluate("window.leadflowMarker = 'no reload'")
+    priya = world.handoffs["Priya"]
+
+    page.locator(f"#lead-{priya.lead_id}").locator(
+        "button", has_text="Qualify (SQL)"
+    ).click()
+
+    expect(page.locator("#stage-sql")).to_contain_text("Priya Raman")
+    expect(page.locator("#count-sql")).to_have_text("2")
+    assert page.evaluate("window.leadflowMarker") == "no reload"
+    assert Lead.objects.get(id=priya.lead_id).stage == Stage.SQL
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_screenshots_of_the_handoff_screens(new_page, live_server, width):
+    world = _world()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    grace = world.handoffs["Grace"]
+
+    page = new_page(width=width, height=900)
+    _login(page, live_server, "ada")
+    page.screenshot(path=str(SHOTS / f"handoff-queue-{width}.png"), full_page=True)
+    page.goto(f"{live_server.url}/handoffs/{grace.id}/")
+    page.screenshot(path=str(SHOTS / f"handoff-detail-{width}.png"), full_page=True)
+    page.goto(f"{live_server.url}/leads/{grace.lead_id}/")
+    page.screenshot(path=str(SHOTS / f"handoff-lead-{width}.png"), full_page=True)
+
+    rep = new_page(width=width, height=900)
+    _login(rep, live_server, "rita")
+    rep.screenshot(path=str(SHOTS / f"handoff-pipeline-{width}.png"), full_page=True)
