@@ -55,6 +55,8 @@ ESCALATION_BATCH = 500
 #: (its task was lost); younger ones are still in flight.
 RECONCILE_AFTER = dt.timedelta(minutes=2)
 FEEDBACK_MAX = 5000
+#: Groups whose members may own an accepted lead (names as in crm.roles).
+OWNER_ROLES = ("SDR", "Sales", "Admin")
 NOTE_MAX = 2000
 
 Status = Handoff.Status
@@ -392,19 +394,33 @@ def handoff_accept(
     owner: Any | None = None,
     now: dt.datetime | None = None,
 ) -> Handoff:
-    """Accept an MQL: the lead becomes a SAL owned by ``owner`` (default: actor).
+    """Accept an MQL: the lead becomes a SAL owned by ``owner``.
 
-    Locks the handoff, then the lead. Only the assigned SDR or a manager may
-    decide; a handoff decided or expired before raises HandoffAlreadyDecided
-    and changes nothing (the loser of a race gets it too). Starts the sales
-    follow-up clock.
+    ``owner`` defaults to the assigned SDR (a manager accepting on their
+    behalf does not take the lead), else the actor; a chosen owner must be an
+    active SDR or sales rep (DecisionInvalid otherwise). Locks the handoff,
+    then the lead. Only the assigned SDR or a manager may decide; a handoff
+    decided or expired before raises HandoffAlreadyDecided and changes
+    nothing (the loser of a race gets it too). Starts the sales follow-up
+    clock.
     """
     now = now or timezone.now()
+    if owner is not None and not (
+        owner.is_active and owner.groups.filter(name__in=OWNER_ROLES).exists()
+    ):
+        raise DecisionInvalid(
+            {
+                "owner": (
+                    f"{owner} is not an active SDR, sales rep or admin; "
+                    "choose one who is."
+                )
+            }
+        )
     with transaction.atomic():
         handoff = _lock_handoff(handoff_id)
         _check_decider(handoff, actor)
         _check_pending(handoff)
-        new_owner = owner or actor
+        new_owner = owner or handoff.assigned_to or actor
         try:
             lifecycle.lead_move(
                 lead_id=handoff.lead_id,
@@ -442,9 +458,11 @@ def handoff_accept(
 def _reason_get(code: Any, *, audience: str) -> RejectionReason:
     if not code:
         raise DecisionInvalid({"reason": "Choose a reason."})
-    reason = RejectionReason.objects.filter(
-        code=str(code)[:40], audience=audience
-    ).first()
+    reason = (
+        RejectionReason.objects.filter(code=str(code), audience=audience).first()
+        if len(str(code)) <= 40
+        else None
+    )
     if reason is None or not reason.is_active:
         raise DecisionInvalid(
             {
@@ -634,7 +652,9 @@ def attempt_log(
     note = str(note or "").strip()
     if "\x00" in note or len(note) > NOTE_MAX:
         errors["note"] = f"Keep the note under {NOTE_MAX} characters, without NUL."
-    if at > now + dt.timedelta(minutes=5):
+    if timezone.is_naive(at):
+        errors["at"] = "Give the time with its offset, such as 2026-03-02T10:00:00Z."
+    elif at > now + dt.timedelta(minutes=5):
         errors["at"] = "An attempt cannot be in the future."
     if errors:
         raise DecisionInvalid(errors)
@@ -652,6 +672,17 @@ def attempt_log(
                 f"Handoff {handoff.id} is {handoff.get_status_display().lower()}; "
                 "log attempts on the lead's current handoff."
             )
+        if at < handoff.created_at:
+            # Speed to lead is measured from the assignment: an earlier attempt
+            # would make first_attempt_at precede created_at.
+            raise DecisionInvalid(
+                {
+                    "at": (
+                        "An attempt cannot be earlier than the handoff "
+                        f"({handoff.created_at:%Y-%m-%d %H:%M} UTC)."
+                    )
+                }
+            )
         attempt = ContactAttempt.objects.create(
             handoff=handoff,
             user=actor,
@@ -663,9 +694,11 @@ def attempt_log(
         Handoff.objects.filter(id=handoff.id, first_attempt_at__isnull=True).update(
             first_attempt_at=at
         )
-        if handoff.status == Status.ACCEPTED:
+        # Only the owner's follow-up stops the sales clock, not a note from
+        # the SDR who handed the lead over.
+        if handoff.status == Status.ACCEPTED and actor.pk == handoff.owner_id:
             Handoff.objects.filter(id=handoff.id, followed_up_at__isnull=True).update(
-                followed_up_at=at
+                followed_up_at=max(at, handoff.decided_at or at)
             )
         _event(
             handoff,

@@ -1025,17 +1025,10 @@ def test_methods_no_endpoint_serves_are_405_for_every_role(world, role, method, 
     assert response.status_code == 405
 
 
-# Service gaps found while writing the API (handoff/services.py is not this
-# module's to change): strict xfails, so fixing the service turns them red
-# until the marker goes.
+# Attempt times and the follow-up clock (gaps found while writing the API).
 # ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.attempt_log takes an `at` before the handoff was created, "
-    "so first_attempt_at (speed to lead) can precede created_at",
-)
 def test_attempt_before_the_handoff_existed_is_refused(world):
     response = token_client(world.ann).post(
         f"{HANDOFFS}{world.ann_1.id}/attempts/",
@@ -1048,12 +1041,6 @@ def test_attempt_before_the_handoff_existed_is_refused(world):
     assert Handoff.objects.get(id=world.ann_1.id).first_attempt_at is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services.attempt_log stops the follow-up clock for an attempt by "
-    "anyone (here the SDR who handed the lead over), not only by the owner as "
-    "its docstring says",
-)
 def test_sdr_attempt_after_handing_over_leaves_the_follow_up_clock_running(world):
     response = token_client(world.ann).post(
         f"{HANDOFFS}{world.ann_2.id}/attempts/",
