@@ -66,7 +66,8 @@ class LeadExportView(APIView):
         summary="Export a lead's personal data",
         description="Keys: `exported_at`, `lead` (every field), `account` (name "
         "and domain, or null), `touchpoints` (with properties), `stage_history`, "
-        "`scores`, `handoffs`. Each export is recorded in the audit log.",
+        "`scores`, `handoffs`, `contact_attempts`, `sales_outcomes`. Each export is "
+        "recorded in the audit log.",
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="The export."),
             **ERRORS,
@@ -95,7 +96,9 @@ class LeadEraseView(APIView):
     @extend_schema(
         summary="Erase a lead's personal data",
         description="Replaces the e-mail, names, phone, job title and attributes, "
-        "and clears every touchpoint's properties; stage, history, seniority, "
+        "clears every touchpoint's properties and blanks the free text of handoffs "
+        "(feedback, contact-attempt notes, sales feedback); stage, history, "
+        "seniority, "
         "country and touchpoint counts stay. Afterwards the lead is gone from the "
         "lead API. Repeating it answers the same and changes nothing.",
         request=None,

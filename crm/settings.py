@@ -210,6 +210,8 @@ CELERY_TASK_ROUTES = {
     "scoring.rescore_leads": {"queue": "realtime"},
     "scoring.rescore_all": {"queue": "bulk"},
     "scoring.rescore_chunk": {"queue": "bulk"},
+    "scoring.preview_publish": {"queue": "bulk"},
+    "scoring.preview_chunk": {"queue": "bulk"},
     "leads.import_csv": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},

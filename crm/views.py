@@ -25,6 +25,7 @@ from leads.exports import csv_download
 from leads.geo import COUNTRY_REGION
 from leads.keyset import InvalidCursor
 from leads.models import Stage
+from scoring import selectors as scoring_selectors
 
 #: Leads per page of the lead list.
 LEAD_PAGE_SIZE = 50
@@ -114,6 +115,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     """One lead: stage, score and why, handoffs, score over time, one timeline."""
     lead = crm_selectors.lead_get_for_page(lead_id=lead_id)
     score, model = crm_selectors.lead_score_active(lead=lead)
+    hold = scoring_selectors.recycle_hold(lead)
     handoffs = crm_selectors.lead_handoffs(lead=lead)
     visible_handoffs, handoff_to_decide = crm_selectors.lead_handoff_access(
         lead=lead, handoffs=handoffs, user=request.user
@@ -126,9 +128,11 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "handoff_to_decide": handoff_to_decide,
         "score": score,
         "model": model,
+        "recycle_hold": hold,
         "qualifies": bool(
             score
             and model
+            and hold is None
             and not score.gated_by
             and score.total >= model.mql_threshold
             and (model.min_fit_score is None or score.fit_score >= model.min_fit_score)

@@ -219,7 +219,8 @@ class Lead(models.Model):
 
     # The current score under the active scoring model, kept on the lead row so
     # lists filter and sort by it with one index. Written only by the scoring
-    # app through leads.services.lead_scores_write; the breakdown lives there.
+    # app's store (scoring/store.py, both rescore paths); the breakdown lives
+    # there.
     score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
     fit_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
     engagement_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)

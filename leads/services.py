@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -222,34 +221,6 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
         return
     Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     transaction.on_commit(lambda: _send_leads_changed(ids))
-
-
-def lead_scores_write(
-    *,
-    lead_id: int,
-    score: Decimal,
-    fit_score: Decimal,
-    engagement_score: Decimal,
-    grade: str,
-    scored_at: datetime,
-    read_at: datetime,
-) -> None:
-    """Store a lead's current score columns (the scoring app's only write here).
-
-    Clears the rescore mark only when it is not newer than ``read_at``, the
-    moment the rescore read the lead's data; a newer mark stays for the next
-    rescore. One UPDATE each; a missing lead is skipped quietly.
-    """
-    Lead.objects.filter(id=lead_id).update(
-        score=score,
-        fit_score=fit_score,
-        engagement_score=engagement_score,
-        grade=grade,
-        scored_at=scored_at,
-    )
-    Lead.objects.filter(id=lead_id, rescore_requested_at__lte=read_at).update(
-        rescore_requested_at=None
-    )
 
 
 def _send_leads_changed(lead_ids: list[int]) -> None:

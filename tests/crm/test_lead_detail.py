@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from crm.roles import SALES
 from leads.lifecycle import lead_move
@@ -72,3 +73,22 @@ def test_user_without_role_gets_403(client):
     lead_move(lead_id=lead.id, to_stage="mql", system_actor="scoring")
     client.force_login(UserFactory())
     assert client.get(f"/leads/{lead.id}/").status_code == 403
+
+
+def test_recycled_lead_shows_its_cool_down_and_does_not_qualify(client):
+    lead = LeadFactory(country="US", region="north_america")
+    until = timezone.now() + dt.timedelta(days=30)
+    lead_move(
+        lead_id=lead.id,
+        to_stage="nurture",
+        system_actor="test",
+        reason="Rejected by SDR: No budget",
+        hold_until=until,
+    )
+    client.force_login(UserFactory(roles=[SALES]))
+
+    response = client.get(f"/leads/{lead.id}/")
+
+    assert response.context["recycle_hold"]["until"] == until
+    assert response.context["qualifies"] is False
+    assert "only a high-intent touchpoint" in response.content.decode()
