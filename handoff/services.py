@@ -492,6 +492,53 @@ def _feedback_clean(reason: RejectionReason, feedback: Any) -> str:
     return text
 
 
+def handoff_claim(
+    *, handoff_id: int, actor: Any, now: dt.datetime | None = None
+) -> Handoff:
+    """An SDR of the handoff's team takes a pending handoff that nobody has.
+
+    Locks the handoff: of two people taking it at once one gets it, the other
+    HandoffAlreadyDecided ("already assigned"). Only active members of the
+    handoff's team (or a manager) may take it (HandoffNotYours). The claim is
+    logged as an assignment and counts in the member's round-robin turn.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        handoff = _lock_handoff(handoff_id)
+        _check_pending(handoff)
+        if handoff.assigned_to_id is not None:
+            raise HandoffAlreadyDecided(
+                f"Handoff {handoff.id} is already assigned to "
+                f"{handoff.assigned_to}; nothing was changed."
+            )
+        member = TeamMember.objects.filter(
+            team_id=handoff.team_id, user_id=actor.pk, is_active=True
+        ).first()
+        if member is None and not is_manager(actor):
+            raise HandoffNotYours(
+                f"Only members of {handoff.team or 'the team'} may take "
+                f"handoff {handoff.id}."
+            )
+        if member is not None:
+            team = Team.objects.select_for_update().get(id=member.team_id)
+            Team.objects.filter(id=team.id).update(turn=team.turn + 1)
+            TeamMember.objects.filter(id=member.id).update(
+                assigned_count=member.assigned_count + 1,
+                last_turn=team.turn + 1,
+                last_assigned_at=now,
+            )
+        handoff.assigned_to = actor
+        handoff.save(update_fields=["assigned_to"])
+        _event(
+            handoff,
+            HandoffEvent.Kind.ASSIGNED,
+            at=now,
+            actor=actor,
+            detail=f"taken from the team queue by {actor}",
+        )
+    return handoff
+
+
 def handoff_reject(
     *,
     handoff_id: int,

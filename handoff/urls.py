@@ -9,6 +9,7 @@ urlpatterns = [
     path("queue/rows/", views.queue_rows, name="queue_rows"),
     path("handoffs/<int:handoff_id>/", views.handoff_detail, name="detail"),
     path("handoffs/<int:handoff_id>/accept/", views.accept, name="accept"),
+    path("handoffs/<int:handoff_id>/claim/", views.claim, name="claim"),
     path("handoffs/<int:handoff_id>/reject/", views.reject, name="reject"),
     path("handoffs/<int:handoff_id>/attempts/", views.attempt_add, name="attempt_add"),
     path("availability/", views.availability, name="availability"),

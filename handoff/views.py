@@ -148,6 +148,7 @@ class QueueRow:
     attempt_count: int
     can_decide: bool
     mine: bool
+    can_claim: bool = False
     state: FormState = field(default_factory=FormState)
 
 
@@ -222,6 +223,8 @@ def _queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[Qu
             attempt_count=attempts.get(h.id, 0),
             can_decide=manager or h.assigned_to_id == user.pk,
             mine=h.assigned_to_id == user.pk,
+            # Unassigned rows are shown only to the team (or managers).
+            can_claim=h.assigned_to_id is None,
         )
         for h in handoffs
     ]
@@ -266,8 +269,8 @@ def _queue_context(user: Any) -> dict[str, Any]:
         others = selectors.handoff_list_queue(user=user, scope="team")
         other_title, other_text = (
             "Team",
-            "Your teammates' pending handoffs and those nobody could take yet "
-            "(read-only).",
+            "Your teammates' pending handoffs, and those nobody could take yet: "
+            "take one to work it.",
         )
     return {
         "now": timezone.now(),
@@ -519,6 +522,29 @@ def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
         _accepted_text(handoff, request.user),
         source=source,
         handoff_id=handoff_id,
+    )
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Take an unassigned handoff of one's team; the row becomes one's own."""
+    source = _source(request)
+    try:
+        handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        return _refused(
+            request, exc, source=source, form="accept", handoff_id=handoff_id
+        )
+    if not request.htmx:
+        messages.success(request, f"{handoff.lead} is yours now.")
+        return redirect(_back_url(source, handoff_id=handoff_id))
+    return _queue_row_response(
+        request,
+        handoff_id,
+        state=FormState(note=f"{handoff.lead} is yours now.", tone="ok"),
     )
 
 

@@ -295,3 +295,21 @@ def test_lead_becoming_mql_opens_its_handoff_after_commit(
         lifecycle.lead_move(lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring")
 
     assert Handoff.objects.get(lead=lead).status == "pending"
+
+
+def test_a_team_member_takes_an_unassigned_handoff_once(sla, sdrs):
+    for sdr in sdrs:
+        services.availability_set(user=sdr, is_away=True)
+    handoff = open_for(make_mql())
+    assert handoff.assigned_to is None
+    outsider = UserFactory(roles=["SDR"])
+
+    with pytest.raises(HandoffNotYours):
+        services.handoff_claim(handoff_id=handoff.id, actor=outsider)
+    services.handoff_claim(handoff_id=handoff.id, actor=sdrs[1], now=MONDAY_10)
+    with pytest.raises(HandoffAlreadyDecided, match="already assigned"):
+        services.handoff_claim(handoff_id=handoff.id, actor=sdrs[2])
+
+    handoff.refresh_from_db()
+    assert handoff.assigned_to == sdrs[1]
+    assert handoff.events.filter(kind="assigned", actor=sdrs[1]).count() == 1

@@ -871,3 +871,19 @@ def test_lead_page_offers_no_decision_to_others(client, frozen, sdr):
     assert f'<a href="/handoffs/{handoff.id}/">Handoff #{handoff.id}</a>' in (
         response.content.decode()
     )
+
+
+def test_take_it_makes_an_unassigned_row_mine(client, frozen, sdr):
+    handoff = open_at(NOW - dt.timedelta(hours=1))
+    Handoff.objects.filter(id=handoff.id).update(assigned_to=None)
+    client.force_login(sdr)
+
+    page = client.get("/queue/").content.decode()
+    response = client.post(
+        f"/handoffs/{handoff.id}/claim/", {"source": "queue"}, HTTP_HX_REQUEST="true"
+    )
+
+    assert ">Take it</button>" in page
+    assert response.status_code == 200
+    assert Handoff.objects.get(id=handoff.id).assigned_to == sdr
+    assert ">Accept</button>" in response.content.decode()
