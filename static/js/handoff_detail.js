@@ -1,50 +1,7 @@
 // A handoff's page (templates/handoff/handoff_detail.html).
-// - htmx swaps the fragments that explain a refusal (403, 409, 422) like a 200.
-// - The reject form's reason picker says where the lead goes, and shows the
-//   "duplicate of lead #" field only for the merge reason.
+// The forms' shared behaviour is in handoff_forms.js.
 (function () {
   "use strict";
-
-  htmx.config.responseHandling = [
-    { code: "204", swap: false },
-    { code: "^(403|409|422)$", swap: true, error: false },
-    { code: "[23]..", swap: true },
-    { code: "[45]..", swap: false, error: true },
-  ];
-
-  function showReason(select) {
-    var form = select.closest("form");
-    var option = select.options[select.selectedIndex];
-    var chosen = option && option.value ? option : null;
-    var hint = form.querySelector("[data-reason-hint]");
-    if (hint) {
-      hint.textContent = chosen ? chosen.getAttribute("data-effect") : "";
-    }
-    var duplicate = form.querySelector("[data-duplicate-field]");
-    if (duplicate) {
-      var merge = chosen && chosen.getAttribute("data-action") === "merge";
-      duplicate.hidden = !merge && !duplicate.classList.contains("has-error");
-    }
-  }
-
-  document.addEventListener("change", function (event) {
-    if (event.target.matches("[data-reason-select]")) {
-      showReason(event.target);
-    }
-  });
-
-  htmx.onLoad(function (root) {
-    root.querySelectorAll("[data-reason-select]").forEach(showReason);
-  });
-
-  document.body.addEventListener("htmx:beforeSwap", function (event) {
-    // A session that ended answers with the login page: go there for real.
-    var url = event.detail.xhr.responseURL || "";
-    if (url.indexOf("/accounts/login/") !== -1) {
-      event.detail.shouldSwap = false;
-      window.location.reload();
-    }
-  });
 
   function failed() {
     var main = document.getElementById("handoff-main");
