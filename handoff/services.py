@@ -175,8 +175,13 @@ def _assign(
         exclude_user_ids=exclude_user_ids,
         prefer_user_id=prefer_user_id,
     )
+    names = dict(
+        TeamMember.objects.filter(
+            id__in=[c.member_id for c in candidates if assignment.skip_reason(c)]
+        ).values_list("user_id", "user__username")
+    )
     skipped = [
-        f"{c.user_id}: {assignment.skip_reason(c)}"
+        f"{names.get(c.user_id, c.user_id)} ({assignment.skip_reason(c)})"
         for c in candidates
         if assignment.skip_reason(c)
     ]
@@ -194,7 +199,7 @@ def _assign(
     )
     detail = f"{how} in {team}"
     if skipped:
-        detail += f"; skipped user {', user '.join(skipped)}"
+        detail += f"; skipped {', '.join(skipped)}"
     return chosen.user_id, detail
 
 

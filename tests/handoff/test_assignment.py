@@ -218,3 +218,20 @@ def test_reroute_only_sla_is_never_matched():
 def test_bad_sla_conditions_say_what_to_fix(conditions, message):
     with pytest.raises(ValidationError, match=message):
         conditions_clean(conditions)
+
+
+@pytest.mark.django_db
+def test_the_assignment_log_names_who_was_skipped_and_why():
+    sla = SlaFactory()
+    away = TeamMemberFactory(team=sla.team, user__username="lena").user
+    services.availability_set(user=away, is_away=True)
+    TeamMemberFactory(team=sla.team, user__username="jordan")
+    lead = LeadFactory()
+    lifecycle.lead_move(lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring")
+
+    handoff = services.handoff_open(lead_id=lead.id, now=MONDAY_10)
+
+    assert handoff.assigned_to.username == "jordan"
+    assert handoff.events.get().detail == (
+        f"round robin in {sla.team}; skipped lena (away)"
+    )
