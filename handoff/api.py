@@ -727,9 +727,7 @@ class HandoffViewSet(
     def attempts(self, request: Request, pk: str | None = None) -> Response:
         handoff = self.get_object()
         if request.method == "GET":
-            attempts = ContactAttempt.objects.filter(handoff=handoff).select_related(
-                "user"
-            )
+            attempts = selectors.attempt_list(handoff=handoff)
             return Response(ContactAttemptSerializer(attempts, many=True).data)
         incoming = ContactAttemptInSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import F, Q, QuerySet, Window
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from handoff.models import (
+    ContactAttempt,
     Handoff,
     RejectionReason,
+    SalesProfile,
     ServiceLevelAgreement,
     TeamMember,
 )
@@ -22,13 +25,22 @@ QUEUE_TOUCHPOINTS = 3
 
 
 def is_manager(user: Any) -> bool:
-    """Admins and people with the manager flag see every handoff and decide any."""
+    """Admins and people with the manager flag see every handoff and decide any.
+
+    Cached on the user object for the request (it costs two queries).
+    """
     if not getattr(user, "is_authenticated", False):
         return False
+    cached = getattr(user, "_leadflow_is_manager", None)
+    if cached is not None:
+        return cached
     if user.is_superuser or user.groups.filter(name="Admin").exists():
-        return True
-    profile = getattr(user, "sales_profile", None)
-    return bool(profile and profile.is_manager)
+        result = True
+    else:
+        profile = SalesProfile.objects.filter(user_id=user.pk).first()
+        result = bool(profile and profile.is_manager)
+    user._leadflow_is_manager = result
+    return result
 
 
 def lead_sla_facts(lead: Lead) -> dict[str, Any]:
@@ -150,7 +162,32 @@ def handoff_get(*, handoff_id: int, user: Any) -> Handoff:
     return (
         handoff_for_user(user)
         .select_related(
-            "lead__account", "assigned_to", "decided_by", "owner", "reason", "sla"
+            "lead__account",
+            "assigned_to",
+            "decided_by",
+            "owner",
+            "reason",
+            "sla__calendar",
+            "team",
         )
+        .prefetch_related("sla__calendar__holidays")
         .get(id=handoff_id)
+    )
+
+
+def attempt_list(*, handoff: Handoff) -> QuerySet[ContactAttempt]:
+    """A handoff's contact attempts, newest first, with who made them."""
+    return ContactAttempt.objects.filter(handoff=handoff).select_related("user")
+
+
+def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
+    """Contact attempts per handoff, in one query."""
+    ids = list(handoff_ids)
+    if not ids:
+        return {}
+    return dict(
+        ContactAttempt.objects.filter(handoff_id__in=ids)
+        .values_list("handoff_id")
+        .annotate(n=Count("id"))
+        .values_list("handoff_id", "n")
     )

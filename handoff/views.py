@@ -20,7 +20,7 @@ test the same group names, and let managers (``is_manager``) in everywhere.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
@@ -178,16 +178,7 @@ class PipelineCard:
         return services.SALES_FORWARD.get(self.lead.stage, "")
 
 
-def _attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(handoff_ids)
-    if not ids:
-        return {}
-    return dict(
-        ContactAttempt.objects.filter(handoff_id__in=ids)
-        .values_list("handoff_id")
-        .annotate(n=Count("id"))
-        .values_list("handoff_id", "n")
-    )
+_attempt_counts = selectors.attempt_counts
 
 
 def _form_choices() -> dict[str, Any]:
