@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections, models, transaction
@@ -556,10 +557,18 @@ class Command(BaseCommand):
         # Measure as production runs. With DEBUG on, Django keeps the text of
         # every query, megabytes per bulk chunk, so memory would grow with N.
         debug, settings.DEBUG = settings.DEBUG, False
+        # Tasks the rescore triggers (a new MQL's handoff, from the stage
+        # signal) run in other workers in production. Without a broker they
+        # would run inline here and be timed as scoring; send them to the
+        # in-process memory broker instead, where they end with the command
+        # (forked bulk workers inherit this).
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = False
         try:
             self._bench(options)
         finally:
             settings.DEBUG = debug
+            celery_app.conf.task_always_eager = eager
 
     def _bench(self, options: dict[str, Any]) -> None:
         model = selectors.model_active()
