@@ -1,0 +1,50 @@
+"""The start-up warning about a Redis that may evict queued tasks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.core import checks
+
+from crm.checks import redis_eviction_check
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def redis_url(settings) -> Iterator[str]:
+    url = os.environ.get("CELERY_BROKER_URL") or os.environ["REDIS_URL"]
+    settings.CELERY_BROKER_URL = url
+    client = redis.Redis.from_url(url)
+    policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
+    yield url
+    client.config_set("maxmemory-policy", policy)
+
+
+def test_an_evicting_redis_is_warned_about(redis_url):
+    redis.Redis.from_url(redis_url).config_set("maxmemory-policy", "allkeys-lru")
+
+    messages = redis_eviction_check()
+
+    assert [m.id for m in messages] == ["crm.W001"]
+    assert isinstance(messages[0], checks.Warning)
+    assert "maxmemory-policy allkeys-lru" in messages[0].msg
+    assert "Set maxmemory-policy noeviction." in messages[0].msg
+
+
+def test_a_noeviction_redis_passes(redis_url):
+    redis.Redis.from_url(redis_url).config_set("maxmemory-policy", "noeviction")
+
+    assert redis_eviction_check() == []
+
+
+def test_an_unreachable_redis_is_left_to_the_broker_errors(settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+
+    assert redis_eviction_check() == []
