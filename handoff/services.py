@@ -16,6 +16,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -51,9 +52,6 @@ logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "handoff"
 #: Rows each escalation step claims per beat run; the rest wait a minute.
 ESCALATION_BATCH = 500
-#: An MQL without a pending handoff for this long is opened by the reconciler
-#: (its task was lost); younger ones are still in flight.
-RECONCILE_AFTER = dt.timedelta(minutes=2)
 FEEDBACK_MAX = 5000
 #: Groups whose members may own an accepted lead (names as in crm.roles).
 OWNER_ROLES = ("SDR", "Sales", "Admin")
@@ -330,11 +328,13 @@ def mqls_reconcile(*, now: dt.datetime | None = None) -> int:
     """Open handoffs for MQLs whose handoff task was lost; return how many.
 
     An MQL with no pending handoff that entered ``mql`` more than
-    RECONCILE_AFTER ago gets one through ``handoff_open`` (idempotent).
+    RESCORE_RECONCILE_AFTER_SECONDS ago (2 minutes by default; younger ones
+    are still in flight) gets one through ``handoff_open`` (idempotent).
     """
     now = now or timezone.now()
+    reconcile_after = dt.timedelta(seconds=settings.RESCORE_RECONCILE_AFTER_SECONDS)
     lead_ids = list(
-        Lead.objects.filter(stage=Stage.MQL, stage_changed_at__lt=now - RECONCILE_AFTER)
+        Lead.objects.filter(stage=Stage.MQL, stage_changed_at__lt=now - reconcile_after)
         .exclude(handoffs__status=Status.PENDING)
         .order_by("id")
         .values_list("id", flat=True)[:ESCALATION_BATCH]

@@ -13,15 +13,13 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from scoring import previews, selectors, services
 
 TRANSIENT = (OperationalError, InterfaceError)
-#: A mark older than this means its rescore message was lost (or is queued
-#: behind a burst); the reconciler enqueues it again.
-RECONCILE_AFTER = dt.timedelta(minutes=2)
 #: Leads re-enqueued per reconciler run; the next minute takes the rest.
 RECONCILE_LIMIT = 5_000
 RESCORE_TASK_SIZE = 500
@@ -29,6 +27,12 @@ RESCORE_TASK_SIZE = 500
 PREVIEW_QUEUE = "bulk"
 #: A chunk pending this long was lost (a worker died before acking it).
 CHUNK_STALLED_AFTER = dt.timedelta(minutes=20)
+
+
+def reconcile_after() -> dt.timedelta:
+    """A mark older than this means its rescore message was lost (or is queued
+    behind a burst); the reconciler enqueues it again (2 minutes by default)."""
+    return dt.timedelta(seconds=settings.RESCORE_RECONCILE_AFTER_SECONDS)
 
 
 @shared_task(
@@ -76,7 +80,7 @@ def rescore_chunk_task(chunk_id: int) -> int:
 def reconcile_task() -> int:
     """Re-enqueue leads left marked too long and chunks left pending (lost messages)."""
     lead_ids = services.leads_marked_overdue(
-        older_than=RECONCILE_AFTER, limit=RECONCILE_LIMIT
+        older_than=reconcile_after(), limit=RECONCILE_LIMIT
     )
     for start in range(0, len(lead_ids), RESCORE_TASK_SIZE):
         rescore_leads_task.delay(lead_ids[start : start + RESCORE_TASK_SIZE])
