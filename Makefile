@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 SEED_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test run-stack lint fmt migrate seed
+.PHONY: help install run test run-stack lint fmt migrate seed audit
 
 help: ## Show this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,3 +46,10 @@ lint: install ## Check style, formatting and missing migrations
 fmt: install ## Format the code and fix what ruff can
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+audit: install ## Security scans: bandit (medium and up fails) and pip-audit (says "not run" when offline)
+	$(BIN)/bandit -q -r crm leads scoring handoff -x '*/migrations/*' -ll
+	rm -f $(VENV)/pip-audit.json
+	$(BIN)/pip-audit -r requirements.txt --progress-spinner off -f json -o $(VENV)/pip-audit.json \
+		|| test -s $(VENV)/pip-audit.json
+	$(BIN)/python .ci/pip_audit_report.py $(VENV)/pip-audit.json

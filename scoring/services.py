@@ -598,7 +598,7 @@ def _account_scores_refresh_pg(
                 engagement_score = EXCLUDED.engagement_score,
                 engaged_leads = EXCLUDED.engaged_leads,
                 computed_at = EXCLUDED.computed_at
-            """,
+            """,  # nosec B608: names from model meta, values bound
             {
                 "model": model.id,
                 "cap": ACCOUNT_LEAD_CAP,

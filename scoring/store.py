@@ -173,7 +173,7 @@ def _lead_for_rescore_sql(with_rollup: bool) -> tuple[str, tuple[str, ...]]:
         else ""
     )
     sql = (
-        f"SELECT {', '.join(selected)} FROM {lead.db_table} AS l "
+        f"SELECT {', '.join(selected)} FROM {lead.db_table} AS l "  # nosec B608: names from model meta, values bound
         f"LEFT JOIN {account.db_table} AS a ON a.id = l.account_id "
         f"LEFT JOIN {LeadScore._meta.db_table} AS s "
         "ON s.lead_id = l.id AND s.model_id = %(model)s "
@@ -238,7 +238,7 @@ def touches_by_lead(
         # as the arithmetic.
         picks = "".join(", properties -> %s" for _ in props)
         sql = (
-            "SELECT lead_id, id, kind, "
+            "SELECT lead_id, id, kind, "  # nosec B608: names from model meta, values bound
             f"(extract(epoch FROM occurred_at) * 1000000)::bigint{picks} "
             f"FROM {Touchpoint._meta.db_table} "
             "WHERE lead_id >= %s AND lead_id < %s AND kind = ANY(%s)"
@@ -359,7 +359,8 @@ def scores_write(
     sets = ", ".join(f"{quote(field.column)} = %s" for field in columns)
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {quote(Lead._meta.db_table)} SET {sets} WHERE id = %s", rows
+            f"UPDATE {quote(Lead._meta.db_table)} SET {sets} WHERE id = %s",  # nosec B608: names from model meta, values bound
+            rows,
         )
     Lead.objects.filter(id__in=ids, rescore_requested_at__lte=read_at).update(
         rescore_requested_at=None
@@ -448,7 +449,7 @@ def _scores_write_pg(
                 END
             FROM v
             WHERE lead.id = v.lead_id
-            """,
+            """,  # nosec B608: names from model meta, values bound
             {
                 "rows": json.dumps(rows),
                 "model": model.id,
