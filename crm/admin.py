@@ -12,6 +12,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from crm.models import FailedTask
+
 User = get_user_model()
 
 admin.site.site_header = "Leadflow administration"
@@ -38,3 +40,43 @@ class LeadflowUserAdmin(UserAdmin):
     @admin.display(description="Roles")
     def roles(self, obj: User) -> str:
         return ", ".join(sorted(group.name for group in obj.groups.all()))
+
+
+@admin.register(FailedTask)
+class FailedTaskAdmin(admin.ModelAdmin):
+    """Tasks that gave up, for the operator to look into: read-only.
+
+    Rows are written by the worker (``crm.celery``); nobody adds or edits one
+    here. Deleting is allowed, to clear failures that have been dealt with.
+    """
+
+    list_display = (
+        "failed_at",
+        "task_name",
+        "lead_ids",
+        "exception_class",
+        "retries",
+        "task_id",
+    )
+    list_filter = ("task_name", "exception_class")
+    search_fields = ("task_id", "task_name", "exception_class", "exception_message")
+    date_hierarchy = "failed_at"
+    readonly_fields = (
+        "task_name",
+        "task_id",
+        "args",
+        "kwargs",
+        "lead_ids",
+        "exception_class",
+        "exception_message",
+        "retries",
+        "failed_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: FailedTask | None = None
+    ) -> bool:
+        return False

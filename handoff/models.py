@@ -553,6 +553,9 @@ class HandoffEvent(models.Model):
         related_name="+",
     )
     detail = models.CharField(max_length=300, blank=True)
+    # The e-mail this event causes, claimed by a conditional UPDATE before it
+    # is sent (released if sending fails), so a redelivered task sends it once.
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]

@@ -42,6 +42,7 @@ def open_handoff_task(lead_id: int) -> int | None:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
+    retry_jitter=True,
     max_retries=3,
 )
 def escalate_task() -> dict[str, int]:
@@ -59,5 +60,10 @@ def escalate_task() -> dict[str, int]:
     max_retries=8,
 )
 def send_notification_task(kind: str, handoff_id: int) -> int:
-    """E-mail the people a handoff event concerns; retried while mail is down."""
+    """E-mail the people a handoff event concerns; retried while mail is down.
+
+    About an hour of retries (30 s doubling to 15 minutes, 8 times), then the
+    task gives up and is recorded as a FailedTask. A redelivered message sends
+    nothing twice (the event's sent mark, see handoff.notifications).
+    """
     return notifications.notification_send(kind=kind, handoff_id=handoff_id)

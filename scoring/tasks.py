@@ -31,7 +31,7 @@ CHUNK_STALLED_AFTER = dt.timedelta(minutes=20)
 
 def reconcile_after() -> dt.timedelta:
     """A mark older than this means its rescore message was lost (or is queued
-    behind a burst); the reconciler enqueues it again (2 minutes by default)."""
+    behind a burst); the reconciler enqueues it again (a minute by default)."""
     return dt.timedelta(seconds=settings.RESCORE_RECONCILE_AFTER_SECONDS)
 
 
@@ -53,6 +53,7 @@ def rescore_leads_task(lead_ids: list[int]) -> int:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
+    retry_jitter=True,
     max_retries=5,
 )
 def rescore_all_task(model_id: int, run: str = services.PUBLISH_RUN) -> int:
@@ -76,7 +77,14 @@ def rescore_chunk_task(chunk_id: int) -> int:
     return services.rescore_chunk_run(chunk_id=chunk_id)
 
 
-@shared_task(name="scoring.reconcile")
+@shared_task(
+    name="scoring.reconcile",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
 def reconcile_task() -> int:
     """Re-enqueue leads left marked too long and chunks left pending (lost messages)."""
     lead_ids = services.leads_marked_overdue(
@@ -89,7 +97,14 @@ def reconcile_task() -> int:
     return len(lead_ids)
 
 
-@shared_task(name="scoring.apply_decay")
+@shared_task(
+    name="scoring.apply_decay",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
 def apply_decay_task() -> int:
     """Rescore every lead under the active model so engagement points decay."""
     model = selectors.model_active()
@@ -104,6 +119,7 @@ def apply_decay_task() -> int:
     acks_late=True,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
+    retry_jitter=True,
     max_retries=5,
 )
 def preview_publish_task(preview_id: int) -> int:
