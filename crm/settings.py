@@ -9,11 +9,13 @@ the console, DEBUG on and a generated development secret. Production sets
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -73,6 +75,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    "axes",
     "crm",
     "leads",
     "scoring",
@@ -82,13 +86,21 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "crm.middleware.NulRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who is acting, for audit rows written by signal receivers (crm.audit).
+    "crm.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "crm.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the view into
+    # the 429 answer (crm.api_auth.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -135,6 +147,12 @@ else:
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
+# The lockout check of django-axes runs before the password check, so a
+# locked-out client is refused even with the right password.
+AUTHENTICATION_BACKENDS = [
+    "crm.api_auth.LoginAttemptBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "crm:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -224,10 +242,9 @@ CELERY_TASK_ROUTES = {
 # (TIMER_INTERVAL_SECONDS) to fit its deadlines into a CI run.
 _TIMER_SECONDS = env.int("TIMER_INTERVAL_SECONDS", default=0)
 _EVERY_MINUTE = _TIMER_SECONDS if _TIMER_SECONDS > 0 else crontab()
-# Rescores still marked after this long are re-enqueued by the reconciler.
-RESCORE_RECONCILE_AFTER_SECONDS = env.int(
-    "RESCORE_RECONCILE_AFTER_SECONDS", default=120
-)
+# Rescores still marked after this long are re-enqueued by the reconciler (a
+# minute, so with the minute beat a lost message costs at most two minutes).
+RESCORE_RECONCILE_AFTER_SECONDS = env.int("RESCORE_RECONCILE_AFTER_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     # * * * * *: remind at-risk handoffs, expire, escalate and reassign overdue
     # ones, open handoffs for MQLs whose task was lost (DESIGN.md rule 2).
@@ -326,6 +343,48 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 # operator's opt-in (SECURE_HSTS_PRELOAD=true), not a deploy-check failure.
 SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
+# Content-Security-Policy on every answer (django-csp 4). Scripts and styles
+# come only from our own static files: templates carry no inline <script>,
+# style= or on*= attributes, and htmx is told not to inject its indicator
+# <style> (htmx-config meta tag in base.html). The Swagger UI page is the one
+# exception, relaxed on that view only (crm.api_urls).
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+    },
+}
+# Django sends Cross-Origin-Opener-Policy: same-origin by default; say so.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# BRUTE-FORCE PROTECTION (django-axes, login form and POST /api/v1/auth/token/)
+# ------------------------------------------------------------------------------
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Count failures per username *and* client address: an attacker guessing one
+# account is locked out of it from their address, but can neither lock the
+# real user out from elsewhere (username alone would) nor lock out everyone
+# behind a shared office NAT (address alone would).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The same client address as the API's rate limits (NUM_PROXIES above).
+AXES_CLIENT_IP_CALLABLE = "crm.api_auth.client_ip"
+# 429 with Retry-After: a page for the login form, JSON for the API.
+AXES_LOCKOUT_CALLABLE = "crm.api_auth.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Masked in the attempt rows (the password always is).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOGGING = {
@@ -338,5 +397,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG this logs every failed template lookup with the whole
+        # context (CSRF tokens, form data); never wanted in a log.
+        "django.template": {"level": "INFO"},
     },
 }
+
+# Input limits (issue 7, helper D)
+# ------------------------------------------------------------------------------
+# Every API view parses with these unless it names its own: JSON nested past
+# Python's recursion limit and form fields that are not UTF-8 are a 400 that
+# says so, not a 500 or stored U+FFFD (leads.api.parsers).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "leads.api.parsers.SafeJSONParser",
+    "leads.api.parsers.SafeFormParser",
+    "rest_framework.parsers.MultiPartParser",
+]

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from crm import selectors as crm_selectors
+from crm.audit import lead_csv_export_record
 from crm.filters import SORTS, LeadListFilter
 from crm.roles import MARKETING, START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
@@ -31,6 +32,7 @@ from scoring import selectors as scoring_selectors
 LEAD_PAGE_SIZE = 50
 
 
+@require_safe
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Send each user to their role's start page."""
@@ -40,6 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect(START_PAGES[role])
 
 
+@require_safe
 @role_required(MARKETING)
 def marketing_home(request: HttpRequest) -> HttpResponse:
     week_ago = timezone.now() - dt.timedelta(days=7)
@@ -159,6 +162,7 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     rows = lead_selectors.lead_export_rows(
         sort=filters.sort_key(), **filters.criteria()
     )
+    lead_csv_export_record(actor=request.user, criteria=filters.criteria())
     return csv_download(rows, day=timezone.localdate())
 
 

@@ -40,7 +40,6 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -49,6 +48,7 @@ from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNo
 from handoff.models import ContactAttempt, Handoff, RejectionReason
 from handoff.models import ServiceLevelAgreement as SLA
 from leads.api.filters import BoundedIsoDateTimeFilter, IdFilter
+from leads.api.parsers import SafeJSONParser
 from leads.api.permissions import RoleModelPermissions
 from leads.api.serializers import (
     SafeCharField,
@@ -600,7 +600,7 @@ class HandoffViewSet(
     filterset_class = HandoffFilter
     pagination_class = HandoffPagination
     permission_classes = [HandoffPermissions]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_queryset(self) -> QuerySet[Handoff]:
         if getattr(self, "swagger_fake_view", False):  # building the schema

@@ -42,9 +42,10 @@ from handoff.models import (
 from handoff.selectors import is_manager, sla_for_lead
 from leads import lifecycle
 from leads import services as lead_services
+from leads.audit import audit_record
 from leads.exceptions import InvalidStageTransition, StageChangedConcurrently
 from leads.locks import lock_lead
-from leads.models import Lead, Stage
+from leads.models import AuditEvent, Lead, Stage
 from scoring.models import LeadScore
 
 logger = logging.getLogger(__name__)
@@ -328,7 +329,7 @@ def mqls_reconcile(*, now: dt.datetime | None = None) -> int:
     """Open handoffs for MQLs whose handoff task was lost; return how many.
 
     An MQL with no pending handoff that entered ``mql`` more than
-    RESCORE_RECONCILE_AFTER_SECONDS ago (2 minutes by default; younger ones
+    RESCORE_RECONCILE_AFTER_SECONDS ago (a minute by default; younger ones
     are still in flight) gets one through ``handoff_open`` (idempotent).
     """
     now = now or timezone.now()
@@ -454,6 +455,13 @@ def handoff_accept(
         )
         detail = "" if new_owner == actor else f"owner: {new_owner}"
         _event(handoff, HandoffEvent.Kind.ACCEPTED, at=now, actor=actor, detail=detail)
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.HANDOFF_ACCEPT,
+            lead_id=handoff.lead_id,
+            at=now,
+            details={"handoff_id": handoff.id, "owner_id": new_owner.pk},
+        )
         if new_owner != actor:
             _notify("handed_over", handoff.id)
     logger.info("handoff %s accepted by user %s", handoff_id, actor.pk)
@@ -540,6 +548,13 @@ def handoff_claim(
             at=now,
             actor=actor,
             detail=f"taken from the team queue by {actor}",
+        )
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.HANDOFF_CLAIM,
+            lead_id=handoff.lead_id,
+            at=now,
+            details={"handoff_id": handoff.id},
         )
     return handoff
 
@@ -642,6 +657,17 @@ def handoff_reject(
         )
         _event(
             handoff, HandoffEvent.Kind.REJECTED, at=now, actor=actor, detail=why.code
+        )
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.HANDOFF_REJECT,
+            lead_id=lead.id,
+            at=now,
+            details={
+                "handoff_id": handoff.id,
+                "reason": why.code,
+                "to_stage": move.get("to_stage", ""),
+            },
         )
         if why.action == Action.REROUTE:
             target = why.reroute_sla
@@ -841,6 +867,7 @@ def handoffs_expire_overdue(*, now: dt.datetime | None = None) -> int:
             )
             _notify("breached", handoff_id)
             lead = lock_lead(handoff.lead_id)
+            new = None
             if lead.stage == Stage.MQL:
                 new = _create(
                     lead=lead,
@@ -854,6 +881,19 @@ def handoffs_expire_overdue(*, now: dt.datetime | None = None) -> int:
                 )
                 if new.assigned_to_id:
                     _notify("reassigned", new.id)
+            # The timer takes the handoff from its SDR: one row, no actor.
+            audit_record(
+                actor=None,
+                action=AuditEvent.Action.HANDOFF_REASSIGN,
+                lead_id=lead.id,
+                at=now,
+                details={
+                    "handoff_id": handoff.id,
+                    "from_user_id": handoff.assigned_to_id,
+                    "new_handoff_id": new.id if new else None,
+                    "to_user_id": new.assigned_to_id if new else None,
+                },
+            )
             expired += 1
     return expired
 
@@ -1001,6 +1041,18 @@ def lead_sales_move(
             feedback=text,
             actor=actor,
             at=now,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.SALES_MOVE,
+            lead_id=lead_id,
+            at=now,
+            details={
+                "outcome_id": outcome.id,
+                "from_stage": from_stage,
+                "to_stage": move["to_stage"],
+                "reason": why.code if why else "",
+            },
         )
         if handoff is not None:
             Handoff.objects.filter(id=handoff.id, followed_up_at__isnull=True).update(

@@ -95,8 +95,13 @@ FORM_FIELDS = {
 STATUS_FOR = {DecisionInvalid: 422, HandoffAlreadyDecided: 409, HandoffNotYours: 403}
 
 
-def _role_or_manager(group: str) -> Callable:
-    """Log in first, then require the group (role) or being a manager/Admin."""
+def _role_or_manager(*groups: str) -> Callable:
+    """Log in first, then require one of the groups (roles) or a manager/Admin.
+
+    Also on the POST endpoints: the services check who may act on this
+    handoff or lead, but a role that may never act is refused here with 403,
+    not answered with a redirect and a message as a lost race would be.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -104,9 +109,12 @@ def _role_or_manager(group: str) -> Callable:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
             if not (
-                user.groups.filter(name=group).exists() or selectors.is_manager(user)
+                user.groups.filter(name__in=groups).exists()
+                or selectors.is_manager(user)
             ):
-                raise PermissionDenied(f"This page is for the {group} role.")
+                raise PermissionDenied(
+                    f"This page is for the {' or '.join(groups)} role."
+                )
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -496,7 +504,7 @@ def _rejected_text(handoff: Handoff) -> str:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SDR_GROUP)
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
     source = _source(request)
@@ -517,7 +525,7 @@ def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SDR_GROUP)
 def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Take an unassigned handoff of one's team; the row becomes one's own."""
     source = _source(request)
@@ -540,7 +548,7 @@ def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SDR_GROUP)
 def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
     source = _source(request)
@@ -561,7 +569,7 @@ def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SDR_GROUP, SALES_GROUP)
 def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Log a contact attempt (SDR on a pending handoff, rep on an accepted one)."""
     source = _source(request)
@@ -607,7 +615,7 @@ def _int(value: str | None) -> int | None:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SDR_GROUP)
 def availability(request: HttpRequest) -> HttpResponse:
     """Mark oneself away (no new handoffs) or back."""
     form = AvailabilityForm(request.POST)
@@ -769,7 +777,7 @@ def _moved_text(outcome: SalesOutcome) -> str:
 
 
 @require_POST
-@login_required
+@_role_or_manager(SALES_GROUP)
 def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Move an accepted lead forward one stage, or back with a sales reason."""
     back = request.POST.get("move") == "back"

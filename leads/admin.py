@@ -23,6 +23,7 @@ from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import (
     Count,
     ForeignKey,
@@ -44,6 +45,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+from leads.audit import audit_record
 from leads.exceptions import InvalidStageTransition, LeadAlreadyExists
 from leads.forms import (
     AccountAdminForm,
@@ -76,9 +78,9 @@ COUNT_CAP = 10_000
 #: touchpoint list, filtered by the lead.
 TOUCHPOINT_INLINE_LIMIT = 50
 
-#: Most leads one run of the move action handles. Every move locks its lead
-#: and writes a transition in its own transaction, so a run this size takes a
-#: few seconds; larger clean-ups belong in a management command.
+#: Most leads one run of the move action handles. The run is one transaction
+#: (with its audit row) that locks each lead it moves, so a run this size
+#: takes a few seconds; larger clean-ups belong in a management command.
 MOVE_ACTION_LIMIT = 1_000
 
 #: Most per-lead warnings the move action shows before summarising the rest.
@@ -534,9 +536,10 @@ class LeadAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
     ) -> HttpResponse | None:
         """Ask for the target stage and a reason, then move each lead.
 
-        Each lead moves in its own transaction through ``lead_move``; a lead
-        whose stage does not allow the move stays put and is named in a
-        warning with the lifecycle's message.
+        Each lead moves through ``lead_move`` (a savepoint each); a lead whose
+        stage does not allow the move stays put and is named in a warning with
+        the lifecycle's message. The run writes one ``bulk_stage_change``
+        audit row with the moved ids, in the same transaction.
         """
         lead_count = queryset.count()
         if lead_count > MOVE_ACTION_LIMIT:
@@ -583,27 +586,42 @@ class LeadAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
         to_stage: str,
         reason: str,
     ) -> None:
-        moved = 0
+        moved: list[int] = []
         refused: list[str] = []
-        for lead_id, email in queryset.order_by("id").values_list("id", "email"):
-            try:
-                lead_move(
-                    lead_id=lead_id,
-                    to_stage=to_stage,
+        # One transaction for the run and its one audit row; each move is a
+        # savepoint, so a refused lead rolls back alone.
+        with transaction.atomic():
+            for lead_id, email in queryset.order_by("id").values_list("id", "email"):
+                try:
+                    lead_move(
+                        lead_id=lead_id,
+                        to_stage=to_stage,
+                        actor=request.user,
+                        reason=reason,
+                    )
+                except InvalidStageTransition as exc:
+                    refused.append(f"Not moved: {email}. {exc}")
+                except Lead.DoesNotExist:
+                    refused.append(f"Not moved: {email}. It was deleted meanwhile.")
+                else:
+                    moved.append(lead_id)
+            if moved:
+                audit_record(
                     actor=request.user,
-                    reason=reason,
+                    action=AuditEvent.Action.BULK_STAGE_CHANGE,
+                    details={
+                        "to_stage": to_stage,
+                        "lead_ids": moved,
+                        "count": len(moved),
+                        "refused": len(refused),
+                    },
                 )
-            except InvalidStageTransition as exc:
-                refused.append(f"Not moved: {email}. {exc}")
-            except Lead.DoesNotExist:
-                refused.append(f"Not moved: {email}. It was deleted meanwhile.")
-            else:
-                moved += 1
+        moved_count = len(moved)
         label = Stage(to_stage).label
-        if moved:
-            noun = "lead" if moved == 1 else "leads"
+        if moved_count:
+            noun = "lead" if moved_count == 1 else "leads"
             self.message_user(
-                request, f"Moved {moved} {noun} to {label}.", messages.SUCCESS
+                request, f"Moved {moved_count} {noun} to {label}.", messages.SUCCESS
             )
         for message in refused[:MOVE_WARNINGS_SHOWN]:
             self.message_user(request, message, messages.WARNING)
@@ -881,7 +899,7 @@ class WebFormAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    """Who exported or erased whose data: viewable, never written from the admin."""
+    """The audit log (``leads.audit``): viewable, never written from the admin."""
 
     list_display = ("at", "action", "actor", "lead_id", "details")
     list_display_links = ("at",)

@@ -144,7 +144,9 @@ def leads_for_emails(
             email_lower__in=list(by_lower)
         )
     }
-    missing = [by_lower[k] for k in by_lower if k not in existing]
+    # Sorted: concurrent batches insert shared new addresses in one order, so
+    # neither holds a row the other waits for (no deadlock on the unique index).
+    missing = [by_lower[k] for k in sorted(by_lower) if k not in existing]
     created_ids: set[int] = set()
     if missing:
         accounts = accounts_for_domains(e.rpartition("@")[2] for e in missing)
@@ -385,6 +387,9 @@ def _touchpoints_insert(
     """Insert in one statement; on a concurrent duplicate, fall back per item."""
     if not new:
         return
+    # In external_id order: two batches sharing ids in opposite orders would
+    # each hold an index entry the other waits for (a deadlock, 40P01).
+    new = sorted(new, key=lambda pair: pair[1].external_id or "")
     try:
         with transaction.atomic():
             Touchpoint.objects.bulk_create([t for _, t in new])

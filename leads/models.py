@@ -531,12 +531,29 @@ class WebForm(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who did what to a person's data (exports, erasures, imports)."""
+    """One row per state-changing action a person (or the SLA timer) took.
+
+    Written only by ``leads.audit.audit_record``, in the transaction of the
+    change it records. ``details`` holds ids, codes and counts, never a
+    person's e-mail, name or phone, so erasure never has to rewrite it.
+    Automatic stage moves by scoring are recorded as StageTransitions only.
+    """
 
     class Action(models.TextChoices):
         EXPORT = "export", "Personal data exported"
         ERASE = "erase", "Personal data erased"
         IMPORT = "import", "CSV import"
+        LEAD_EXPORT_CSV = "lead_export_csv", "Lead list exported as CSV"
+        BULK_STAGE_CHANGE = "bulk_stage_change", "Leads moved in bulk"
+        HANDOFF_ACCEPT = "handoff_accept", "Handoff accepted"
+        HANDOFF_REJECT = "handoff_reject", "Handoff rejected"
+        HANDOFF_CLAIM = "handoff_claim", "Handoff taken from the team queue"
+        HANDOFF_REASSIGN = "handoff_reassign", "Handoff expired and reassigned"
+        SALES_MOVE = "sales_move", "Lead moved by sales"
+        RULE_EDIT = "rule_edit", "Scoring draft edited"
+        MODEL_PUBLISH = "model_publish", "Scoring model published"
+        ROLE_CHANGE = "role_change", "User's roles or staff flags changed"
+        TOKEN_ISSUE = "token_issue", "API token issued"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
@@ -553,7 +570,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["lead_id", "at"], name="audit_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead_id", "at"], name="audit_lead_idx"),
+            # The admin's filter by action, newest first.
+            models.Index(fields=["action", "at"], name="audit_action_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.at:%Y-%m-%d})"

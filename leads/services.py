@@ -60,15 +60,32 @@ LEAD_EDITABLE_FIELDS = frozenset(
 
 
 def normalize_email(raw: str) -> str:
-    """Return the e-mail trimmed, with its domain lower-cased.
+    """Return the e-mail trimmed, with its domain lower-cased and in ASCII.
 
     The local part keeps its case (some mail servers honour it) but uniqueness
-    is checked case-insensitively by the database. Raises ValidationError with
-    a message for people when it is not an address.
+    is checked case-insensitively by the database. An internationalised
+    domain is stored in its IDNA form (``xn--``), so both spellings of one
+    mailbox are one lead and match one account; a Unicode local part
+    (SMTPUTF8) is refused, since most mail systems cannot deliver to it.
+    Raises ValidationError with a message for people when it is not an address.
     """
     email = (raw or "").strip()
     local, at, domain = email.rpartition("@")
-    email = f"{local}{at}{domain.lower()}"
+    domain = domain.lower()
+    if at and not local.isascii():
+        raise ValidationError(
+            "Use an address whose part before the @ is plain ASCII (letters, "
+            "digits and . _ + -); Unicode mailbox names are not supported.",
+            code="invalid",
+        )
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ValidationError(
+                _email_validator.message, code=_email_validator.code
+            ) from None
+    email = f"{local}{at}{domain}"
     _email_validator(email)
     if domain.lower() == ERASED_EMAIL_DOMAIN:
         raise ValidationError(

@@ -143,7 +143,11 @@ class ScoringModelPagination(CursorPagination):
         summary="List scoring models",
         description="Newest first. `status` is `draft`, `active` (exactly one) or "
         "`archived`.",
-        responses={200: ScoringModelSerializer, **ERRORS},
+        responses={
+            200: ScoringModelSerializer,
+            **ERRORS,
+            404: OpenApiResponse(description="Invalid cursor."),
+        },
     ),
     retrieve=extend_schema(
         summary="One scoring model with its rules",

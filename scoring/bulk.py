@@ -31,7 +31,12 @@ from leads.models import Lead, Stage
 from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, Touch, evaluate_touches
 from scoring.models import AccountScore, ScoringModel
-from scoring.services import PROMOTABLE_STAGES, SYSTEM_ACTOR, mql_reason
+from scoring.services import (
+    PROMOTABLE_STAGES,
+    SYSTEM_ACTOR,
+    lead_rescore,
+    mql_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,10 +119,24 @@ def chunk_rescore(
     """
     read_at = timezone.now()
     with transaction.atomic():
+        seen = _rescore_state(low=low, high=high)
         leads = chunk_leads(low=low, high=high)
         if not leads:
             return 0
         results = chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
+        # The chunk read without locks. A lead that was rescored or got new
+        # activity since (another rescore wrote it, or ingestion marked it)
+        # must not get this older result written over the newer one: lock the
+        # chunk's leads (id order) and rescore those few with the per-lead path.
+        changed = [
+            lead_id
+            for lead_id, state in _rescore_state(
+                low=low, high=high, ids=list(results)
+            ).items()
+            if seen.get(lead_id) != state
+        ]
+        for lead_id in changed:
+            del results[lead_id]
         store.scores_write(model=model, results=results, now=now, read_at=read_at)
         _promote(
             spec=spec,
@@ -126,7 +145,29 @@ def chunk_rescore(
             stages={lead["id"]: lead["stage"] for lead in leads},
             now=now,
         )
+        # Scored at the present: their newest activity came after ``now``.
+        for lead_id in changed:
+            lead_rescore(
+                lead_id=lead_id, model=model, spec=spec, now=max(now, timezone.now())
+            )
     return len(leads)
+
+
+def _rescore_state(
+    *, low: int, high: int, ids: list[int] | None = None
+) -> dict[int, tuple[Any, Any]]:
+    """(scored_at, rescore_requested_at) of the chunk's leads; with ``ids``,
+    of those leads, locked FOR UPDATE in id order for the transaction."""
+    query = Lead.objects.filter(id__gte=low, id__lt=high, erased_at__isnull=True)
+    if ids is not None:
+        # NO KEY: touchpoint inserts (a key-share lock on the lead) go on.
+        query = query.filter(id__in=ids).select_for_update(of=("self",), no_key=True)
+    return {
+        lead_id: (scored_at, mark)
+        for lead_id, scored_at, mark in query.order_by("id").values_list(
+            "id", "scored_at", "rescore_requested_at"
+        )
+    }
 
 
 def _promote(

@@ -15,7 +15,8 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from leads import lifecycle
-from leads.models import Lead, Stage
+from leads.audit import audit_record
+from leads.models import AuditEvent, Lead, Stage
 from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
@@ -157,8 +158,9 @@ def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) ->
     """Rescore the given leads under the active model.
 
     Dense runs of ids (a batch of new leads) go through the set-based bulk
-    path in one transaction per run; scattered ids are scored one by one,
-    each in its own transaction. Both use the same arithmetic. Returns how
+    path in one transaction per run, with the run's leads locked first (id
+    order); scattered ids are scored one by one, each in its own transaction
+    with its lead locked. Both use the same arithmetic. Returns how
     many were scored; with no active model, none (and the marks stay for
     when one is published). Idempotent.
     """
@@ -173,9 +175,20 @@ def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) ->
     done = 0
     for run in _id_runs(sorted(set(lead_ids))):
         if len(run) >= BULK_RUN_MIN:
-            done += chunk_rescore(
-                model=model, spec=spec, low=run[0], high=run[-1] + 1, now=now
-            )
+            with transaction.atomic():
+                # Claim the run's leads (id order) before they are read: a
+                # second worker rescoring them waits, then reads the scores
+                # stored here and writes no second history row. NO KEY UPDATE
+                # still lets touchpoints of these leads be inserted meanwhile.
+                list(
+                    Lead.objects.filter(id__gte=run[0], id__lte=run[-1])
+                    .order_by("id")
+                    .select_for_update(no_key=True, of=("self",))
+                    .values_list("id", flat=True)
+                )
+                done += chunk_rescore(
+                    model=model, spec=spec, low=run[0], high=run[-1] + 1, now=now
+                )
             accounts = set(
                 Lead.objects.filter(id__in=run, account__isnull=False).values_list(
                     "account_id", flat=True
@@ -254,7 +267,17 @@ def model_clone(*, model: ScoringModel, actor: Any | None = None) -> ScoringMode
         ScoringRule(model=draft, **{f: getattr(rule, f) for f in RULE_FIELDS})
         for rule in model.rules.order_by("position", "id")
     )
+    _rule_edit_audit(actor, "clone", draft.id, source_model_id=model.id)
     return draft
+
+
+def _rule_edit_audit(actor: Any | None, op: str, model_id: int, **ids: Any) -> None:
+    """The one ``rule_edit`` audit row of a draft change (ids and codes only)."""
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.RULE_EDIT,
+        details={"op": op, "model_id": model_id, **ids},
+    )
 
 
 def model_publish(
@@ -293,6 +316,16 @@ def model_publish(
             rescore_total=total,
             rescore_done=0,
             rescore_finished_at=None if total else now,
+        )
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.MODEL_PUBLISH,
+            at=now,
+            details={
+                "model_id": draft.id,
+                "version": draft.version,
+                "leads_to_rescore": total,
+            },
         )
         transaction.on_commit(lambda: rescore_all_task.delay(draft.id))
     draft.refresh_from_db()
@@ -435,7 +468,9 @@ def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
 
 
 @transaction.atomic
-def rule_create(*, model: ScoringModel, **fields: Any) -> ScoringRule:
+def rule_create(
+    *, model: ScoringModel, actor: Any | None = None, **fields: Any
+) -> ScoringRule:
     """Add a rule (fields: scoring.validation.RULE_INPUT_FIELDS) at the end.
 
     Refuses a model that is not a draft (ModelNotEditable) and invalid fields
@@ -446,11 +481,15 @@ def rule_create(*, model: ScoringModel, **fields: Any) -> ScoringRule:
     draft = _draft_locked(model.id)
     cleaned = rule_clean(fields, touchpoint_kinds=selectors.touchpoint_kind_codes())
     last = draft.rules.aggregate(last=Max("position"))["last"] or 0
-    return ScoringRule.objects.create(model=draft, position=last + 1, **cleaned)
+    rule = ScoringRule.objects.create(model=draft, position=last + 1, **cleaned)
+    _rule_edit_audit(actor, "create", draft.id, rule_id=rule.id, kind=rule.kind)
+    return rule
 
 
 @transaction.atomic
-def rule_update(*, rule: ScoringRule, **fields: Any) -> ScoringRule:
+def rule_update(
+    *, rule: ScoringRule, actor: Any | None = None, **fields: Any
+) -> ScoringRule:
     """Change some fields of a draft's rule; the rule is validated as a whole.
 
     Refuses like rule_create. Returns the rule as stored.
@@ -463,21 +502,25 @@ def rule_update(*, rule: ScoringRule, **fields: Any) -> ScoringRule:
     for name, value in cleaned.items():
         setattr(current, name, value)
     current.save(update_fields=list(cleaned))
+    _rule_edit_audit(actor, "update", current.model_id, rule_id=current.id)
     return current
 
 
 @transaction.atomic
-def rule_delete(*, rule: ScoringRule) -> None:
+def rule_delete(*, rule: ScoringRule, actor: Any | None = None) -> None:
     """Delete a draft's rule; refuses a model that is not a draft.
 
     A rule already deleted is ignored (a second click changes nothing).
     """
     _draft_locked(rule.model_id)
-    ScoringRule.objects.filter(id=rule.id).delete()
+    if ScoringRule.objects.filter(id=rule.id).delete()[0]:
+        _rule_edit_audit(actor, "delete", rule.model_id, rule_id=rule.id)
 
 
 @transaction.atomic
-def rules_reorder(*, model: ScoringModel, rule_ids: list[int]) -> list[ScoringRule]:
+def rules_reorder(
+    *, model: ScoringModel, rule_ids: list[int], actor: Any | None = None
+) -> list[ScoringRule]:
     """Put a draft's rules in this order (positions 1, 2, ...); return them.
 
     ``rule_ids`` must name every rule of the model once: an order made from
@@ -496,11 +539,14 @@ def rules_reorder(*, model: ScoringModel, rule_ids: list[int]) -> list[ScoringRu
     for position, rule_id in enumerate(rule_ids, start=1):
         rules[rule_id].position = position
     ScoringRule.objects.bulk_update(list(rules.values()), ["position"])
+    _rule_edit_audit(actor, "reorder", draft.id, rule_ids=list(rule_ids))
     return [rules[rule_id] for rule_id in rule_ids]
 
 
 @transaction.atomic
-def model_update(*, model: ScoringModel, **fields: Any) -> ScoringModel:
+def model_update(
+    *, model: ScoringModel, actor: Any | None = None, **fields: Any
+) -> ScoringModel:
     """Change a draft's settings (scoring.validation.MODEL_INPUT_FIELDS).
 
     The settings are validated together (grade bands must go down from A to
@@ -514,6 +560,7 @@ def model_update(*, model: ScoringModel, **fields: Any) -> ScoringModel:
     for name, value in cleaned.items():
         setattr(draft, name, value)
     draft.save(update_fields=list(cleaned))
+    _rule_edit_audit(actor, "settings", draft.id, fields=sorted(cleaned))
     return draft
 
 

@@ -65,7 +65,7 @@ def facts_from_row(row: dict[str, Any], account_score: Any) -> dict[str, Any]:
 
 
 def lead_for_rescore(*, lead_id: int, spec: ModelSpec) -> dict[str, Any] | None:
-    """Lock one lead and read all the per-lead path needs of it, in one query.
+    """Lock one lead and read all the per-lead path needs of it, in one read.
 
     Locks the lead row FOR UPDATE (only that row: the joined rows are read,
     not locked), like ``leads.locks.lock_lead``, for the caller's
@@ -73,8 +73,9 @@ def lead_for_rescore(*, lead_id: int, spec: ModelSpec) -> dict[str, Any] | None:
     LEAD_COLUMNS and ACCOUNT_COLUMNS, ``account_score`` (the account's roll-up
     under ``spec``'s model, read only when a rule tests it, else None) and
     ``previous`` (its stored totals under that model, or None); None for a
-    missing lead. One round trip instead of four (lock, account, account
-    score, previous score): on a single-lead rescore they were half the time.
+    missing lead. On PostgreSQL two round trips (the lock, then one joined
+    read) instead of four (lock, account, account score, previous score): on
+    a single-lead rescore they were half the time.
     """
     with_rollup = uses_account_score(spec)
     if connection.vendor == "postgresql":
@@ -178,9 +179,12 @@ def _lead_for_rescore_sql(with_rollup: bool) -> tuple[str, tuple[str, ...]]:
         f"LEFT JOIN {LeadScore._meta.db_table} AS s "
         "ON s.lead_id = l.id AND s.model_id = %(model)s "
         f"{rollup}"
-        "WHERE l.id = %(lead)s FOR UPDATE OF l"
+        "WHERE l.id = %(lead)s"
     )
     return sql, names
+
+
+_LOCK_LEAD_SQL = f"SELECT 1 FROM {Lead._meta.db_table} WHERE id = %s FOR UPDATE"  # nosec B608
 
 
 def _lead_for_rescore_pg(
@@ -190,6 +194,13 @@ def _lead_for_rescore_pg(
     # (a third of a single-lead rescore); the statement is built once.
     sql, names = _lead_for_rescore_sql(with_rollup)
     with connection.cursor() as cursor:
+        # Lock first, read in a second statement. A statement that waits for
+        # the lock re-reads the locked row but sees the joined rows as of its
+        # start: after waiting out a concurrent rescore of this lead it missed
+        # the score that one stored and wrote a second history row.
+        cursor.execute(_LOCK_LEAD_SQL, [lead_id])
+        if cursor.fetchone() is None:
+            return None
         cursor.execute(sql, {"model": model_id, "lead": lead_id})
         found = cursor.fetchone()
     if found is None:

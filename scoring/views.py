@@ -138,7 +138,7 @@ def model_settings(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if form.is_valid():
         try:
-            services.model_update(model=model, **form.cleaned_data)
+            services.model_update(model=model, actor=request.user, **form.cleaned_data)
         except ModelNotEditable as exc:
             return _refused(request, model.id, exc)
         except ValidationError as exc:
@@ -185,9 +185,13 @@ def _rule_form_page(
     if form.is_valid():
         try:
             if rule is None:
-                saved = services.rule_create(model=model, **form.cleaned_data)
+                saved = services.rule_create(
+                    model=model, actor=request.user, **form.cleaned_data
+                )
             else:
-                saved = services.rule_update(rule=rule, **form.cleaned_data)
+                saved = services.rule_update(
+                    rule=rule, actor=request.user, **form.cleaned_data
+                )
         except ModelNotEditable as exc:
             return _refused(request, model.id, exc)
         except ValidationError as exc:
@@ -219,7 +223,7 @@ def rule_delete(request: HttpRequest, pk: int, rule_id: int) -> HttpResponse:
         )
     if request.method == "POST":
         try:
-            services.rule_delete(rule=rule)
+            services.rule_delete(rule=rule, actor=request.user)
         except ModelNotEditable as exc:
             return _refused(request, model.id, exc)
         messages.success(request, f"Rule “{rule.label}” deleted.")
@@ -239,7 +243,9 @@ def rules_reorder(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "That order could not be read; reload the page.")
         return redirect(_detail_url(model.id))
     try:
-        services.rules_reorder(model=model, rule_ids=form.cleaned_data["rule_ids"])
+        services.rules_reorder(
+            model=model, rule_ids=form.cleaned_data["rule_ids"], actor=request.user
+        )
     except ModelNotEditable as exc:
         return _refused(request, model.id, exc)
     except ValidationError as exc:

@@ -22,7 +22,7 @@ from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -31,6 +31,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from leads import selectors
+from leads.api.parsers import SafeFormParser, SafeJSONParser
 from leads.api.serializers import CountryField, SafeCharField
 from leads.api.throttling import FormSubmitThrottle
 from leads.capture import (
@@ -171,7 +172,7 @@ class FormSubmitView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = [FormSubmitThrottle]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [SafeJSONParser, SafeFormParser, MultiPartParser]
     renderer_classes = [JSONRenderer]
     web_form: WebForm | None = None
 

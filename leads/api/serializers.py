@@ -7,7 +7,6 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -19,8 +18,6 @@ from leads.keyset import MAX_ID
 from leads.models import Account, Industry, Lead, Touchpoint
 from leads.services import normalize_email
 from leads.titles import Department, Seniority
-
-User = get_user_model()
 
 
 class SafeCharField(serializers.CharField):
@@ -222,12 +219,6 @@ class LeadWriteSerializer(serializers.Serializer):
     utm_campaign = SafeCharField(max_length=200, required=False, allow_blank=True)
     utm_term = SafeCharField(max_length=200, required=False, allow_blank=True)
     utm_content = SafeCharField(max_length=200, required=False, allow_blank=True)
-    owner = SafeSlugRelatedField(
-        slug_field="username",
-        queryset=User.objects.filter(is_active=True),
-        required=False,
-        allow_null=True,
-    )
     do_not_email = serializers.BooleanField(required=False)
     do_not_call = serializers.BooleanField(required=False)
     attributes = JSONObjectField(required=False)
@@ -238,6 +229,22 @@ class LeadWriteSerializer(serializers.Serializer):
             return normalize_email(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The owner changes only when an SDR accepts the lead's handoff (the
+        # handoff service): a writable owner let any role that may change
+        # leads take another rep's lead and then move it. Refused, not
+        # ignored, because clients used to send it.
+        if isinstance(self.initial_data, dict) and "owner" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "owner": [
+                        "The owner is set when an SDR accepts the lead's handoff; "
+                        "it cannot be written here."
+                    ]
+                }
+            )
+        return attrs
 
 
 class LeadPatchSerializer(LeadWriteSerializer):
@@ -251,7 +258,7 @@ class LeadPatchSerializer(LeadWriteSerializer):
             raise serializers.ValidationError(
                 {"email": ["The e-mail identifies the lead and cannot be changed."]}
             )
-        return attrs
+        return super().validate(attrs)
 
 
 # Touchpoints

@@ -20,7 +20,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from leads import selectors
 from leads.api.filters import LeadFilter, TouchpointFilter
+from leads.api.parsers import SafeJSONParser
 from leads.api.serializers import (
     LeadPatchSerializer,
     LeadSerializer,
@@ -57,6 +57,8 @@ ERRORS = {
     401: OpenApiResponse(description="No or bad credentials."),
     403: OpenApiResponse(description="Your role may not do this."),
 }
+# A cursor that is not one this list handed out (edited, or from another sort).
+INVALID_CURSOR = {404: OpenApiResponse(description="Invalid cursor.")}
 
 
 class KeysetPagination(CursorPagination):
@@ -140,7 +142,10 @@ def _lead_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List leads", responses={200: LeadSerializer, **ERRORS}),
+    list=extend_schema(
+        summary="List leads",
+        responses={200: LeadSerializer, **ERRORS, **INVALID_CURSOR},
+    ),
     retrieve=extend_schema(
         summary="One lead",
         responses={
@@ -162,7 +167,7 @@ class LeadViewSet(
     ordering = ["-created_at"]
     pagination_class = LeadPagination
     # JSON only: the nested account and attributes have no form encoding.
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_queryset(self) -> QuerySet[Lead]:
         return selectors.lead_list_api()
@@ -249,7 +254,8 @@ class TouchpointPagination(KeysetPagination):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List touchpoints", responses={200: TouchpointSerializer, **ERRORS}
+        summary="List touchpoints",
+        responses={200: TouchpointSerializer, **ERRORS, **INVALID_CURSOR},
     ),
     retrieve=extend_schema(
         summary="One touchpoint",
@@ -269,7 +275,7 @@ class TouchpointViewSet(
     filterset_class = TouchpointFilter
     pagination_class = TouchpointPagination
     queryset = Touchpoint.objects.all()
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         summary="Record one touchpoint",

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from leads.exceptions import ImportFileError
+from leads.exports import FORMULA_TRIGGERS
 from leads.models import IMPORT_MAX_BYTES
 
 #: Magic numbers of files people upload by mistake instead of a CSV export.
@@ -33,6 +34,18 @@ def encoding_check(encoding: str) -> str:
             f"Unknown encoding {encoding!r}; use utf-8 (the default), latin-1 "
             "or cp1252."
         ) from None
+
+
+def formula_unquote(cell: str) -> str:
+    """A cell without the ``'`` our CSV exports put before a formula character.
+
+    Spreadsheets never write that quote into a CSV (it only marks a cell as
+    text), so a leading ``'=`` comes from a Leadflow export such as the
+    rejected rows: dropping it lets such a file be imported again as it was.
+    """
+    if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_TRIGGERS:
+        return cell[1:]
+    return cell
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,7 @@ class CsvFile:
                 start, line = line + 1, reader.line_num
                 if start <= self.header_line or not any(c.strip() for c in cells):
                     continue
-                yield Record(start, cells)
+                yield Record(start, [formula_unquote(c) for c in cells])
         except csv.Error as exc:
             raise ImportFileError(
                 f"Line {line + 1} cannot be read as CSV ({exc}); check its quotes."
@@ -131,7 +144,7 @@ def _header(text: str, delimiter: str) -> tuple[list[str], int]:
         raise ImportFileError(
             f"The header row cannot be read as CSV ({exc})."
         ) from None
-    header = [c.strip() for c in cells]
+    header = [formula_unquote(c.strip()) for c in cells]
     if any("\x00" in c for c in header):
         raise ImportFileError(
             "The header row holds NUL characters (\\u0000); save the file as "

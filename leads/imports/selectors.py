@@ -8,6 +8,7 @@ from typing import TextIO
 
 from django.db.models import QuerySet
 
+from leads.exports import csv_cell
 from leads.imports.presets import TARGET_FIELDS
 from leads.imports.reading import csv_open
 from leads.models import ImportJob
@@ -74,9 +75,14 @@ def import_job_rejects_write(job: ImportJob, out: TextIO) -> int:
 
     Columns: ``line``, ``reason``, then the file's own columns, so the file
     can be fixed and imported again (with the two extra columns unmapped).
+    Cells are what someone uploaded, so a cell a spreadsheet would run as a
+    formula gets a leading ``'`` (``leads.exports.csv_cell``); the import
+    drops that quote again.
     """
     writer = csv.writer(out)
-    writer.writerow(["line", "reason", *job.columns])
+    writer.writerow([csv_cell(c) for c in ["line", "reason", *job.columns]])
     for reject in job.rejected_rows:
-        writer.writerow([reject["line"], reject["reason"], *reject["row"]])
+        writer.writerow(
+            [reject["line"], *(csv_cell(c) for c in [reject["reason"], *reject["row"]])]
+        )
     return len(job.rejected_rows)

@@ -31,6 +31,7 @@ from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce, Concat, Lower
 from django.utils import timezone
 
+from leads.audit import audit_record
 from leads.exceptions import ImportFileError
 from leads.freemail import is_freemail
 from leads.imports.presets import LEADFLOW, LEADS, mapping_suggest, normalize_word
@@ -475,7 +476,7 @@ def _job_finish(
     )
     job.refresh_from_db()
     if finished:
-        AuditEvent.objects.create(
+        audit_record(
             at=now,
             actor=job.created_by,
             action=AuditEvent.Action.IMPORT,

@@ -1,9 +1,11 @@
-"""Races of the handoff on PostgreSQL: decisions, assignment, the escalation ladder.
+"""Races of the handoff on PostgreSQL: assignment and the escalation ladder.
 
 Each test runs the services in real threads, each with its own database
 connection (closed when the thread ends), released together by a barrier so
-their transactions overlap. SQLite serialises every write transaction, so
-these only mean something on PostgreSQL (``postgres`` marker).
+their transactions overlap (``tests.threads``). SQLite serialises every write
+transaction, so these only mean something on PostgreSQL (``postgres`` marker).
+Two people deciding one handoff at once is raced through the API in
+``tests/concurrency/test_handoff_decisions.py``.
 
 E-mails: the services enqueue ``send_notification_task`` on commit; Celery
 is eager in tests, so the task runs in the committing thread right after its
@@ -14,20 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from handoff import services
-from handoff.exceptions import HandoffAlreadyDecided
 from handoff.models import Handoff, HandoffEvent, Team, TeamMember
-from leads.models import Lead, Stage, StageTransition
-from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
+from leads.models import Lead, Stage
+from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -35,32 +34,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 AT_RISK = dt.datetime(2026, 3, 2, 16, 30, tzinfo=dt.UTC)  # at risk from 16:00
 OVERDUE = dt.datetime(2026, 3, 3, 10, 1, tzinfo=dt.UTC)  # due Tuesday 10:00
-
-
-def run_together(*calls: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Run the calls in threads started at once; each result is ("ok", value)
-    or ("error", exception). Each thread closes its own connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[tuple[str, Any]] = [("missing", None)] * len(calls)
-
-    def run(i: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = ("ok", call())
-        except Exception as exc:  # recorded and asserted by the test
-            results[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results
 
 
 def mql_leads(n: int) -> list[Lead]:
@@ -77,51 +50,6 @@ def team_of(n: int) -> tuple[Any, list[Any]]:
     sla = SlaFactory(accept_within_hours=8, at_risk_percent=75)
     sdrs = [TeamMemberFactory(team=sla.team).user for _ in range(n)]
     return sla, sdrs
-
-
-def test_assigned_sdr_and_manager_deciding_at_once_exactly_one_wins():
-    _, (sdr,) = team_of(1)
-    manager = UserFactory(roles=["Admin"])
-    winners = Counter()
-
-    for lead in mql_leads(20):
-        handoff = services.handoff_open(lead_id=lead.id, now=MONDAY_10)
-
-        accepted, rejected = run_together(
-            lambda h=handoff: services.handoff_accept(handoff_id=h.id, actor=sdr),
-            lambda h=handoff: services.handoff_reject(
-                handoff_id=h.id, actor=manager, reason="no_budget", feedback="Frozen"
-            ),
-        )
-
-        assert sorted(kind for kind, _ in (accepted, rejected)) == ["error", "ok"]
-        won, (_, lost_with) = (
-            ("accept", rejected) if accepted[0] == "ok" else ("reject", accepted)
-        )
-        assert isinstance(lost_with, HandoffAlreadyDecided), lost_with
-        winners[won] += 1
-        handoff.refresh_from_db()
-        lead.refresh_from_db()
-        if won == "accept":
-            assert (handoff.status, handoff.decided_by, lead.stage) == (
-                "accepted",
-                sdr,
-                Stage.SAL,
-            )
-        else:
-            assert (handoff.status, handoff.decided_by, lead.stage) == (
-                "rejected",
-                manager,
-                Stage.NURTURE,
-            )
-        assert StageTransition.objects.filter(lead=lead, from_stage="mql").count() == 1
-        assert (
-            HandoffEvent.objects.filter(
-                handoff=handoff, kind__in=["accepted", "rejected"]
-            ).count()
-            == 1
-        )
-    assert sum(winners.values()) == 20
 
 
 def test_40_mqls_opened_from_4_threads_are_spread_fairly():

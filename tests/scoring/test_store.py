@@ -213,10 +213,10 @@ def test_a_single_lead_rescore_on_postgresql_is_a_handful_of_statements():
     with CaptureQueriesContext(connection) as changed:
         lead_rescore(lead_id=lead.id, model=model, spec=spec, now=NOW)
 
-    # Savepoint, read (locked), touchpoints, writes, release; and the
-    # account roll-up when engagement moved.
-    assert len(unchanged) == 5
-    assert len(changed) == 6
+    # Savepoint, lock, read, touchpoints, writes, release; and the account
+    # roll-up when engagement moved.
+    assert len(unchanged) == 6
+    assert len(changed) == 7
     assert Lead.objects.get(id=lead.id).engagement_score == Decimal("6.00")
 
 

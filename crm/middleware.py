@@ -1,0 +1,63 @@
+"""Response headers that depend on who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
+
+#: Every answer under the API carries or may carry personal data.
+API_PREFIX = "/api/"
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every API answer and every logged-in page.
+
+    Lead lists, lead pages, CSV exports, the SAL queue and the API carry
+    personal data; no browser or shared cache may keep a copy, or the next
+    person at the computer (or behind the proxy) could read it with the Back
+    button. Marking all of them is simpler and safer than listing views that
+    would need it. Static files never get here (WhiteNoise answers them first).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path_info.startswith(API_PREFIX) or _is_logged_in(request):
+            patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+def _is_logged_in(request: HttpRequest) -> bool:
+    # DRF replaces request.user with None for anonymous API calls
+    # (UNAUTHENTICATED_USER), so read it defensively.
+    user = getattr(request, "user", None)
+    return bool(getattr(user, "is_authenticated", False))
+
+
+class NulRefusedMiddleware:
+    """A NUL byte in a page's path or query string is a 400 that says so.
+
+    PostgreSQL refuses NUL in text, so a filter such as ``?stage=%00`` on the
+    admin's lists would otherwise reach the database and end as a 500
+    (DESIGN.md rule 6: refused at the boundary). The API is left to its
+    filters, which answer with the field that holds the NUL.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        query = request.GET
+        if request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in query.getlist(key))
+            for key in query
+        ):
+            message = "The address contains a NUL byte (%00); remove it and retry."
+            return HttpResponse(message, status=400, content_type="text/plain")
+        return self.get_response(request)

@@ -1,0 +1,79 @@
+"""The audit log's one writer: ``audit_record``.
+
+Every state-changing action a person takes (and the SLA timer's
+reassignments) writes exactly one AuditEvent, from the service that makes the
+change and inside its transaction: a change that rolls back leaves no row, a
+committed one always has its row. The writer lives in the lowest app (leads,
+which owns AuditEvent) because leads, scoring, handoff and crm all call it;
+apps may not import from ``crm``.
+
+What is written where (the action codes are AuditEvent.Action):
+
+- ``export``, ``erase``: ``crm.privacy``;
+- ``import``: ``leads.imports.services`` (one per finished job);
+- ``lead_export_csv``: the lead list page's CSV (``crm.views``) and
+  ``GET /api/v1/leads/csv/`` (``crm.api_leads``);
+- ``bulk_stage_change``: the admin's move action (``leads.admin``), one row
+  per run with the moved lead ids;
+- ``handoff_accept``, ``handoff_reject``, ``handoff_claim``, ``sales_move``,
+  ``handoff_reassign`` (SLA timer, no actor): ``handoff.services``;
+- ``rule_edit``, ``model_publish``: ``scoring.services``;
+- ``role_change``, ``token_issue``: receivers in ``crm.audit``.
+
+Not audited here, on purpose: stage moves made by scoring (MQL promotion,
+recycling) are StageTransitions with a system actor, and a publish's
+rescoring of every lead is covered by its one ``model_publish`` row; contact
+attempts are work records (HandoffEvent ``attempt``), not changes of who may
+do what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from leads.models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    lead_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEvent:
+    """Write one audit row in the caller's transaction and return it.
+
+    ``actor`` is the user who acted, None for the system (the SLA timer, a
+    management command) or an anonymous request. ``details`` must hold ids,
+    codes and counts only, never a person's e-mail, name or phone: erasure
+    leaves audit rows as they are. Unknown actions raise ValueError.
+    """
+    if action not in AuditEvent.Action.values:
+        raise ValueError(f"Unknown audit action {action!r}.")
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None  # AnonymousUser is no row to point at.
+    event = AuditEvent.objects.create(
+        at=at or timezone.now(),
+        actor=actor,
+        action=action,
+        lead_id=lead_id,
+        details=details or {},
+    )
+    logger.info(
+        "audit %s: %s by user %s (lead %s)",
+        event.id,
+        action,
+        getattr(actor, "pk", None),
+        lead_id,
+    )
+    return event

@@ -1,0 +1,384 @@
+"""Object-level access: two people in one role, and neither may act as the other.
+
+The role matrix proves a role may use an operation on its own objects; this
+proves the same operation on a colleague's object fails, through the API and
+the pages, and changes nothing. The product's rules (handoff/services.py and
+selectors.py): only the assigned SDR or a manager (SalesProfile.is_manager,
+or Admin) decides a handoff; the assigned SDR, the lead's owner or a manager
+logs attempts; only the lead's owner or a manager moves it through the sales
+stages; SDRs see their teams' handoffs, reps the handoffs of leads they own.
+Marketing's objects (import jobs, scoring drafts) belong to the team, not to
+one marketer, so Marketing's two-person check is about tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from crm.roles import ADMIN, MARKETING, SALES, SDR
+from handoff import services as handoff_services
+from handoff.models import ContactAttempt, Handoff, SalesOutcome, SalesProfile
+from leads.models import Lead, Stage
+from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
+from tests.security.world import open_mql
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@dataclass
+class Office:
+    """Two SDRs of one team, one of another team, a manager, two reps."""
+
+    sdr_a: Any
+    sdr_b: Any
+    sdr_elsewhere: Any
+    manager: Any
+    rep_a: Any
+    rep_b: Any
+    pending: Handoff  # assigned to sdr_a
+    unassigned: Handoff  # sdr_a's team, nobody yet
+    accepted: Handoff  # its lead a SAL owned by rep_a
+
+
+@pytest.fixture
+def office() -> Office:
+    sla = SlaFactory()
+    sdr_a = TeamMemberFactory(team=sla.team, user__username="sdr-a").user
+    sdr_b = TeamMemberFactory(team=sla.team, user__username="sdr-b").user
+    sdr_elsewhere = TeamMemberFactory(user__username="sdr-elsewhere").user
+    manager = UserFactory(username="sdr-manager", roles=[SDR])
+    SalesProfile.objects.create(user=manager, is_manager=True)
+    rep_a = UserFactory(username="rep-a", roles=[SALES])
+    rep_b = UserFactory(username="rep-b", roles=[SALES])
+
+    handoff_services.availability_set(user=sdr_b, is_away=True)
+    pending = open_mql(LeadFactory())
+    accepted = open_mql(LeadFactory())
+    handoff_services.availability_set(user=sdr_a, is_away=True)
+    unassigned = open_mql(LeadFactory())
+    handoff_services.availability_set(user=sdr_a, is_away=False)
+    handoff_services.availability_set(user=sdr_b, is_away=False)
+    accepted = handoff_services.handoff_accept(
+        handoff_id=accepted.id, actor=sdr_a, owner=rep_a
+    )
+    assert (pending.assigned_to, unassigned.assigned_to) == (sdr_a, None)
+    return Office(
+        sdr_a,
+        sdr_b,
+        sdr_elsewhere,
+        manager,
+        rep_a,
+        rep_b,
+        pending,
+        unassigned,
+        accepted,
+    )
+
+
+def api(user: Any, method: str, path: str, body: Any = None) -> Any:
+    token = Token.objects.get_or_create(user=user)[0].key
+    return Client().generic(
+        method,
+        path,
+        data=json.dumps(body) if body is not None else b"",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token}",
+    )
+
+
+def page(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def snapshot(handoff: Handoff) -> tuple[Any, ...]:
+    """What a decision, a claim or an attempt would change."""
+    row = Handoff.objects.get(id=handoff.id)
+    lead = Lead.objects.get(id=row.lead_id)
+    return (
+        row.status,
+        row.assigned_to_id,
+        row.decided_by_id,
+        row.owner_id,
+        row.first_attempt_at,
+        lead.stage,
+        lead.owner_id,
+        ContactAttempt.objects.filter(handoff=row).count(),
+    )
+
+
+DECISIONS = [
+    ("accept", {}),
+    ("reject", {"reason": "no_budget", "feedback": "No budget"}),
+]
+ATTEMPT = {"channel": "call", "outcome": "no_answer"}
+
+
+# SDRs: a teammate's handoff, another team's handoff
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("action", "body"), [*DECISIONS, ("attempts", ATTEMPT)])
+def test_an_sdr_cannot_act_on_a_teammates_handoff_by_api(office, action, body):
+    before = snapshot(office.pending)
+
+    response = api(
+        office.sdr_b, "POST", f"/api/v1/handoffs/{office.pending.id}/{action}/", body
+    )
+
+    assert response.status_code == 403
+    assert "sdr-a" in response.json()["detail"]
+    assert snapshot(office.pending) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "body"),
+    [
+        ("GET", "", None),
+        ("GET", "attempts/", None),
+        ("POST", "accept/", {}),
+        ("POST", "reject/", {"reason": "no_budget"}),
+        ("POST", "attempts/", ATTEMPT),
+    ],
+)
+def test_another_teams_handoff_does_not_exist_for_an_sdr(office, method, action, body):
+    before = snapshot(office.pending)
+
+    response = api(
+        office.sdr_elsewhere,
+        method,
+        f"/api/v1/handoffs/{office.pending.id}/{action}",
+        body,
+    )
+
+    assert response.status_code == 404
+    assert snapshot(office.pending) == before
+
+
+def test_the_handoff_list_shows_an_sdr_only_their_teams_handoffs(office):
+    listed = api(office.sdr_elsewhere, "GET", "/api/v1/handoffs/").json()["results"]
+    team = api(office.sdr_b, "GET", "/api/v1/handoffs/").json()["results"]
+
+    assert listed == []
+    assert {h["id"] for h in team} == {
+        office.pending.id,
+        office.unassigned.id,
+        office.accepted.id,
+    }
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain form"])
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [*DECISIONS, ("attempts", ATTEMPT)],
+)
+@pytest.mark.parametrize("who", ["sdr_b", "sdr_elsewhere"])
+def test_an_sdr_cannot_act_on_someone_elses_handoff_in_the_pages(
+    office, who, action, data, htmx
+):
+    before = snapshot(office.pending)
+    client = page(getattr(office, who))
+
+    response = client.post(
+        f"/handoffs/{office.pending.id}/{action}/",
+        data,
+        **(HTMX if htmx else {}),
+        follow=not htmx,
+    )
+
+    if htmx:
+        assert response.status_code == 403
+    else:
+        # Back to the queue with the refusal as a message.
+        assert response.redirect_chain[-1][0] == "/queue/"
+        messages = [str(m) for m in response.context["messages"]]
+        assert len(messages) == 1
+        assert "only they or a manager" in messages[0] or "may log" in messages[0]
+    assert snapshot(office.pending) == before
+
+
+def test_an_sdr_of_another_team_cannot_take_an_unassigned_handoff(office):
+    before = snapshot(office.unassigned)
+
+    response = page(office.sdr_elsewhere).post(
+        f"/handoffs/{office.unassigned.id}/claim/", **HTMX
+    )
+
+    assert response.status_code == 403
+    assert snapshot(office.unassigned) == before
+
+
+def test_another_teams_handoff_page_is_404(office):
+    response = page(office.sdr_elsewhere).get(f"/handoffs/{office.pending.id}/")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("action", "body"), DECISIONS)
+def test_a_manager_may_decide_a_handoff_assigned_to_someone_else(office, action, body):
+    """The positive control: the rule is "assigned SDR or manager", not "nobody"."""
+    response = api(
+        office.manager, "POST", f"/api/v1/handoffs/{office.pending.id}/{action}/", body
+    )
+
+    assert response.status_code == 200
+    row = Handoff.objects.get(id=office.pending.id)
+    assert (row.status, row.decided_by) == (
+        "accepted" if action == "accept" else "rejected",
+        office.manager,
+    )
+
+
+# Sales reps: a colleague's lead and handoff
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain form"])
+@pytest.mark.parametrize(
+    "data",
+    [{"to_stage": "sql"}, {"move": "back", "reason": "sales_no_budget"}],
+    ids=["forward", "back"],
+)
+def test_a_rep_cannot_move_a_colleagues_lead(office, data, htmx):
+    lead_id = office.accepted.lead_id
+    client = page(office.rep_b)
+
+    response = client.post(
+        f"/pipeline/leads/{lead_id}/move/",
+        data,
+        **(HTMX if htmx else {}),
+        follow=not htmx,
+    )
+
+    if htmx:
+        assert response.status_code == 403
+    else:
+        assert response.redirect_chain[-1][0] == "/pipeline/"
+        messages = [str(m) for m in response.context["messages"]]
+        assert len(messages) == 1
+        assert "owned by rep-a" in messages[0]
+    assert Lead.objects.get(id=lead_id).stage == Stage.SAL
+    assert not SalesOutcome.objects.exists()
+
+
+def test_a_rep_cannot_log_an_attempt_on_a_colleagues_handoff(office):
+    before = snapshot(office.accepted)
+
+    by_api = api(
+        office.rep_b,
+        "POST",
+        f"/api/v1/handoffs/{office.accepted.id}/attempts/",
+        ATTEMPT,
+    )
+    by_page = page(office.rep_b).post(
+        f"/handoffs/{office.accepted.id}/attempts/",
+        {**ATTEMPT, "source": "pipeline", "lead": office.accepted.lead_id},
+        **HTMX,
+    )
+
+    assert by_api.status_code == 404  # not a handoff rep B may see
+    assert by_page.status_code == 403
+    assert snapshot(office.accepted) == before
+
+
+def test_a_rep_sees_neither_a_colleagues_handoff_nor_its_lead_on_the_pipeline(office):
+    rep_b = page(office.rep_b)
+
+    detail_api = api(office.rep_b, "GET", f"/api/v1/handoffs/{office.accepted.id}/")
+    listed = api(office.rep_b, "GET", "/api/v1/handoffs/").json()["results"]
+    detail_page = rep_b.get(f"/handoffs/{office.accepted.id}/")
+    pipeline = rep_b.get("/pipeline/")
+
+    assert detail_api.status_code == 404
+    assert listed == []
+    assert detail_page.status_code == 404
+    assert pipeline.status_code == 200
+    assert f'id="lead-{office.accepted.lead_id}"' not in pipeline.content.decode()
+
+
+def test_a_rep_cannot_make_a_colleagues_lead_their_own(office):
+    """The owner is not writable, so the move above cannot be had in two steps."""
+    lead_id = office.accepted.lead_id
+
+    response = api(
+        office.rep_b, "PATCH", f"/api/v1/leads/{lead_id}/", {"owner": "rep-b"}
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["owner"]
+    assert Lead.objects.get(id=lead_id).owner == office.rep_a
+
+
+def test_the_owner_may_move_their_lead(office):
+    """The positive control for the refusals above."""
+    response = page(office.rep_a).post(
+        f"/pipeline/leads/{office.accepted.lead_id}/move/", {"to_stage": "sql"}, **HTMX
+    )
+
+    assert response.status_code == 200
+    assert Lead.objects.get(id=office.accepted.lead_id).stage == Stage.SQL
+
+
+# Tokens: nobody reads or obtains another person's
+# ------------------------------------------------------------------------------
+
+API_READS = [
+    "/api/v1/leads/",
+    "/api/v1/handoffs/",
+    "/api/v1/touchpoints/",
+    "/api/v1/scoring-models/",
+    "/api/v1/rejection-reasons/",
+]
+
+
+@pytest.mark.parametrize("role", [MARKETING, SDR, SALES, ADMIN])
+def test_nobody_obtains_a_colleagues_token_with_their_own_password(role):
+    alice = UserFactory(username="alice", roles=[role])
+    bob = UserFactory(username="bob", roles=[role])
+    bob.set_password("bobs-own-password")
+    bob.save()
+    alice_token = Token.objects.create(user=alice).key
+
+    response = Client().post(
+        "/api/v1/auth/token/",
+        {"username": "alice", "password": "bobs-own-password"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert alice_token not in response.content.decode()
+    assert Token.objects.get(user=alice).key == alice_token
+
+
+@pytest.mark.parametrize("role", [MARKETING, SDR, SALES, ADMIN])
+def test_no_api_answer_carries_another_persons_token(office, role):
+    alice = UserFactory(username="alice", roles=[role])
+    bob = UserFactory(username="bob", roles=[role])
+    alice_token = Token.objects.create(user=alice).key
+    LeadFactory(owner=alice)
+
+    bodies = [api(bob, "GET", path).content.decode() for path in API_READS]
+
+    assert [alice_token in body for body in bodies] == [False] * len(API_READS)
+
+
+@pytest.mark.parametrize("role", [MARKETING, SDR, SALES])
+def test_only_an_admin_opens_the_token_admin(role):
+    token_owner = UserFactory(username="alice", roles=[role])
+    token = Token.objects.create(user=token_owner).key
+    # Even with the staff flag (Marketing may get it for campaigns).
+    colleague = UserFactory(username="bob", roles=[role], is_staff=True)
+
+    changelist = page(colleague).get("/admin/authtoken/tokenproxy/")
+
+    assert changelist.status_code == 403
+    assert token not in changelist.content.decode()

@@ -1,0 +1,177 @@
+"""The public web form as an attacker sees it.
+
+tests/leads/test_form_capture.py covers the endpoint's behaviour (rate limit
+with Retry-After, honeypot, identical answers for a new and a repeated e-mail,
+CORS for allowed and foreign origins, the 64 KB limit on JSON). This adds what
+an attacker would try next: bots filling the honeypot to get round the rate
+limit, reading any answer from a foreign origin, telling a lead sales already
+works from a stranger, and oversize bodies in the other encodings.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from crm.roles import SALES
+from leads.models import Lead, Stage, Touchpoint, WebForm
+from tests.factories import CampaignFactory, LeadFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SITE = "https://www.example.com"
+FOREIGN = "https://evil.example"
+URL = "/api/v1/forms/contact/submit/"
+RECEIVED = b'{"status":"received"}'
+
+
+@pytest.fixture(autouse=True)
+def _empty_rate_limits():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def web_form() -> WebForm:
+    return WebForm.objects.create(
+        key="contact",
+        name="Contact us",
+        kind_id="form_submit",
+        campaign=CampaignFactory(name="Website"),
+        allowed_origins=SITE,
+    )
+
+
+@pytest.fixture
+def low_rate(settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"form_submit": "2/min"},
+    }
+
+
+def test_honeypot_submissions_use_up_the_rate_limit_too(api, web_form, low_rate):
+    """A bot that fills the honeypot still meets the limit (and learns nothing
+    from the answers before it)."""
+    bot = {"email": "bot@spam.example", "website": "https://spam.example"}
+    answers = [api.post(URL, bot, format="json") for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert answers[0].content == answers[1].content == RECEIVED
+    assert int(answers[2].headers["Retry-After"]) > 0
+    assert not Lead.objects.exists()
+    assert not Touchpoint.objects.exists()
+
+
+def test_over_the_limit_a_real_submission_is_not_stored(api, web_form, low_rate):
+    for n in range(2):
+        api.post(URL, {"email": f"p{n}@northwind.example"}, format="json")
+
+    limited = api.post(URL, {"email": "late@northwind.example"}, format="json")
+
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "60"
+    assert not Lead.objects.filter(email="late@northwind.example").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [
+        ("submission", 403),
+        ("invalid", 403),
+        ("oversize", 403),
+        ("unknown_form", 404),
+        ("over_the_limit", 403),
+    ],
+)
+def test_no_answer_to_a_foreign_origin_carries_cors_headers(
+    api, web_form, low_rate, case, status
+):
+    """Whatever the request, the page on a foreign origin cannot read the
+    answer, so it cannot probe the form or the CRM behind it."""
+    url, body = URL, {"email": "ada@northwind.example"}
+    if case == "invalid":
+        body = {"email": "not-an-address"}
+    elif case == "oversize":
+        body = {"email": "ada@northwind.example", "message": "x" * 70_000}
+    elif case == "unknown_form":
+        url = "/api/v1/forms/nope/submit/"
+    elif case == "over_the_limit":
+        for n in range(2):
+            api.post(URL, {"email": f"p{n}@x.example"}, format="json", HTTP_ORIGIN=SITE)
+
+    response = api.post(url, body, format="json", HTTP_ORIGIN=FOREIGN)
+
+    assert response.status_code == status
+    assert not [h for h in response.headers if h.startswith("Access-Control-")]
+    assert not Lead.objects.filter(email="ada@northwind.example").exists()
+
+
+def test_an_allowed_origin_gets_its_own_origin_and_never_credentials(api, web_form):
+    response = api.post(
+        URL, {"email": "ada@northwind.example"}, format="json", HTTP_ORIGIN=SITE
+    )
+
+    assert response.status_code == 202
+    assert response.headers["Access-Control-Allow-Origin"] == SITE
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+@pytest.mark.parametrize("encoding", ["json", "form"])
+def test_a_lead_sales_already_works_gets_the_answer_a_stranger_gets(
+    api, web_form, encoding
+):
+    rep = UserFactory(username="rep", roles=[SALES])
+    LeadFactory(email="known@northwind.example", stage=Stage.SAL, owner=rep)
+
+    def submit(email: str):
+        if encoding == "json":
+            return api.post(URL, {"email": email}, format="json")
+        return api.post(
+            URL,
+            urlencode({"email": email}),
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    known = submit("Known@Northwind.example")
+    stranger = submit("stranger@northwind.example")
+
+    assert (known.status_code, stranger.status_code) == (202, 202)
+    assert known.content == stranger.content == RECEIVED
+    assert dict(known.headers) == dict(stranger.headers)
+    assert Lead.objects.get(email="known@northwind.example").stage == Stage.SAL
+
+
+@pytest.mark.parametrize("encoding", ["form", "multipart"])
+def test_oversize_bodies_in_every_encoding_are_413(api, web_form, encoding):
+    fields = {"email": "ada@northwind.example", "message": "x" * 70_000}
+    if encoding == "form":
+        response = api.post(
+            URL, urlencode(fields), content_type="application/x-www-form-urlencoded"
+        )
+    else:
+        response = api.post(URL, fields, format="multipart")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": "The form data is too large; send at most 64 KB."
+    }
+    assert not Lead.objects.exists()
+
+
+def test_answers_are_not_cached_or_sniffed(api, web_form):
+    response = api.post(URL, {"email": "ada@northwind.example"}, format="json")
+
+    assert response.status_code == 202
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Type"] == "application/json"
