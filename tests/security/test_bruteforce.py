@@ -350,7 +350,7 @@ def test_the_token_endpoint_is_in_the_schema_with_its_refusals():
     schema = APIClient().get("/api/v1/schema/", {"format": "json"}).json()
 
     operation = schema["paths"][TOKEN]["post"]
-    assert set(operation["responses"]) == {"200", "400", "403", "429"}
+    assert set(operation["responses"]) == {"200", "400", "403", "415", "429"}
     # No credentials: the password in the body is the credential.
     assert "security" not in operation
     assert "security" not in schema
