@@ -416,13 +416,27 @@ def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
 def leads_marked_overdue(
     *, older_than: dt.timedelta, limit: int, now: dt.datetime | None = None
 ) -> list[int]:
-    """Ids of leads whose rescore mark is older than ``older_than`` (the reconciler)."""
+    """Claim leads whose rescore mark is older than ``older_than`` (the
+    reconciler) and return their ids.
+
+    The claim moves each mark to ``now``, so the next run (or a second beat)
+    does not enqueue the same leads again while their rescore waits in a long
+    queue: without it every run re-enqueued every lead still marked, and a
+    backlog grew with copies of itself. A rescore that read the lead before
+    the claim leaves the mark in place (it is newer than what it read), and
+    the rescore enqueued now clears it; an enqueue that fails leaves the mark
+    for the run after ``older_than``. Rows another run holds are skipped.
+    """
     now = now or timezone.now()
-    return list(
-        Lead.objects.filter(rescore_requested_at__lt=now - older_than)
-        .order_by("rescore_requested_at")
-        .values_list("id", flat=True)[:limit]
-    )
+    with transaction.atomic():
+        lead_ids = list(
+            Lead.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+            .filter(rescore_requested_at__lt=now - older_than)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        Lead.objects.filter(id__in=lead_ids).update(rescore_requested_at=now)
+    return lead_ids
 
 
 def chunks_stalled(

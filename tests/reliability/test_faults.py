@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ def _run(*args: str) -> dict[str, Any]:
     call_command("reliability", *args, stdout=out, stderr=err)
     lines = out.getvalue().strip().splitlines()
     assert lines, err.getvalue()
+    # Shown by pytest when an assertion below fails: the figures and the log.
+    sys.stderr.write(f"{err.getvalue()[-4000:]}\n{lines[-1]}\n")
     return json.loads(lines[-1])
 
 

@@ -121,6 +121,29 @@ def test_reconciler_rescores_leads_marked_too_long_ago():
     assert Lead.objects.get(id=stale.id).rescore_requested_at is None
 
 
+def test_the_reconciler_claims_a_lead_once_while_its_rescore_waits_in_the_queue():
+    lead = LeadFactory()
+    now = timezone.now()
+    Lead.objects.filter(id=lead.id).update(
+        rescore_requested_at=now - dt.timedelta(minutes=5)
+    )
+    age = dt.timedelta(minutes=1)
+
+    first = services.leads_marked_overdue(older_than=age, limit=100, now=now)
+    # a second beat, or the next run while the rescore is still queued
+    again = services.leads_marked_overdue(
+        older_than=age, limit=100, now=now + dt.timedelta(seconds=10)
+    )
+    # once the age has passed again without a rescore, it is claimed again
+    later = services.leads_marked_overdue(
+        older_than=age, limit=100, now=now + dt.timedelta(minutes=2)
+    )
+
+    assert first == [lead.id]
+    assert again == []
+    assert later == [lead.id]
+
+
 def test_reconciler_re_enqueues_stalled_chunks():
     LeadFactory.create_batch(2)
     model = model_active()
