@@ -1,3 +1,4 @@
+# ruff: noqa: T201 (a command-line report: printing is its job)
 """Read pip-audit's JSON report and say honestly what it covered.
 
 Exit 1 when a known vulnerability is found. When pip-audit could not look a

@@ -361,7 +361,7 @@ def stale_breakdown(stack: Stack) -> dict[str, int]:
 
     with stack.db() as conn:
         marked, unmarked = conn.execute(
-            "SELECT count(*) FILTER (WHERE rescore_requested_at IS NOT NULL), "
+            "SELECT count(*) FILTER (WHERE rescore_requested_at IS NOT NULL), "  # nosec B608: a constant query
             "count(*) FILTER (WHERE rescore_requested_at IS NULL) "
             f"FROM ({STALE_SQL.replace('count(*)', 'l.rescore_requested_at', 1)}) s"
         ).fetchone()

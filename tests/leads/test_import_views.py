@@ -88,9 +88,7 @@ def test_marketer_imports_a_file_through_the_pages(
         "customer",
         {"favourite_colour": "green"},
     )
-    assert (
-        AuditEvent.objects.filter(action="import").get().actor_id == marketer.id
-    )
+    assert AuditEvent.objects.filter(action="import").get().actor_id == marketer.id
 
     # The job page: counts and the rejected row.
     page = client.get(response.url)

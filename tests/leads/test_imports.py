@@ -754,8 +754,7 @@ def test_a_failure_mid_file_keeps_earlier_chunks_and_names_the_line(monkeypatch)
         "p1@acme.example",
     ]
     assert (
-        AuditEvent.objects.filter(action="import").get().details["status"]
-        == "failed"
+        AuditEvent.objects.filter(action="import").get().details["status"] == "failed"
     )
 
 
