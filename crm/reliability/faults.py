@@ -165,47 +165,20 @@ class FaultIngest(Ingest):
             body["properties"] = {"form": "demo"}
         return body
 
-    def _batch(self, rng: random.Random) -> None:
-        # As Ingest._batch, plus: a batch answered only after retries must
-        # show every fresh item as "created"; a "duplicate" among them means
-        # an attempt that failed had stored part of it.
-        numbers: list[int] = []
-        repeats: list[bool] = []
-        for _ in range(self.plan.batch_size):
-            repeat = (
-                self.tally.pick_accepted(rng)
-                if rng.random() < self.plan.repeat_share
-                else None
-            )
-            numbers.append(repeat if repeat is not None else self._fresh())
-            repeats.append(repeat is not None)
-        answer = self.client.post(
-            "batch",
-            "/api/v1/touchpoints/batch/",
-            {"touchpoints": [self.item(n) for n in numbers]},
-            token=self.marketing,
-        )
-        if answer.status != 200:
-            self.tally.add(unexpected=1, repeats_sent=sum(repeats))
+    def batch_answered(
+        self, answer: Any, results: list[dict[str, Any]], repeats: list[bool]
+    ) -> None:
+        # A batch answered only after retries must show every fresh item as
+        # "created" or every one as "duplicate" (the failed try stored all of
+        # it); a mix means an attempt that failed had stored part of it.
+        if answer.attempts <= 1:
             return
-        results = answer.json()["results"]
         fresh = {
             r["status"] for r, rep in zip(results, repeats, strict=True) if not rep
         }
-        if answer.attempts > 1:
-            with self.tally.lock:
-                self.retried_batches += 1
-                self.half_stored_batches += {"duplicate", "created"} <= fresh
-        for n, repeat, result in zip(numbers, repeats, results, strict=True):
-            status = result["status"]
-            if repeat:
-                self.tally.add(
-                    repeats_sent=1, repeats_answered_200=status == "duplicate"
-                )
-            elif status in ("created", "duplicate"):
-                self.tally.accept(n)
-            else:
-                self.tally.add(rejected=1)
+        with self.tally.lock:
+            self.retried_batches += 1
+            self.half_stored_batches += {"duplicate", "created"} <= fresh
 
 
 class Rounds(threading.Thread):

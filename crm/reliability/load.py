@@ -259,9 +259,9 @@ class Ingest:
         if answer.status != 200:
             self.tally.add(unexpected=1, repeats_sent=sum(repeats))
             return
-        for n, repeat, result in zip(
-            numbers, repeats, answer.json()["results"], strict=True
-        ):
+        results = answer.json()["results"]
+        self.batch_answered(answer, results, repeats)
+        for n, repeat, result in zip(numbers, repeats, results, strict=True):
             status = result["status"]
             if repeat:
                 self.tally.add(
@@ -271,6 +271,11 @@ class Ingest:
                 self.tally.accept(n)
             else:
                 self.tally.add(rejected=1)
+
+    def batch_answered(
+        self, answer: Any, results: list[dict[str, Any]], repeats: list[bool]
+    ) -> None:
+        """A batch's per-item results, for a scenario that checks more."""
 
     def _read(self, kind: str, path: str, token: str) -> None:
         if self.client.get(kind, path, token=token).status != 200:
