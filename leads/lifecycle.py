@@ -152,8 +152,11 @@ def lead_move(
 ) -> StageTransition:
     """Move one lead to ``to_stage`` and record who or what did it and why.
 
-    Locks the lead row (FOR UPDATE) for the rest of the caller's transaction,
-    so of two concurrent moves one waits and then sees the other's result: a
+    Locks the lead row (FOR NO KEY UPDATE: a move writes only the lead's own
+    columns, so touchpoints of the lead can still be stored meanwhile, and a
+    rescore that already holds that lock never has to take a stronger one
+    behind them) for the rest of the caller's transaction, so of two
+    concurrent moves one waits and then sees the other's result: a
     move that is no longer allowed raises InvalidStageTransition and writes
     nothing. ``hold_until`` (only for a move to nurture) starts a recycle
     cool-down: until then only a high-intent touchpoint makes the lead an MQL
@@ -165,7 +168,7 @@ def lead_move(
     """
     _check_actor(actor, system_actor)
     at = now or timezone.now()
-    lead = lock_lead(lead_id)
+    lead = lock_lead(lead_id, no_key=True)
     from_stage = lead.stage
     if expected_stage is not None and from_stage != expected_stage:
         raise StageChangedConcurrently(

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leads.exceptions import LeadAlreadyExists
@@ -236,6 +236,16 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
     ids = sorted(set(lead_ids))
     if not ids:
         return
+    if connection.vendor == "postgresql":
+        # Lock in id order first, as rescores lock their leads: an UPDATE
+        # takes its rows in whatever order its plan reads them, and two
+        # transactions taking overlapping sets in different orders deadlock.
+        list(
+            Lead.objects.filter(id__in=ids)
+            .order_by("id")
+            .select_for_update(of=("self",), no_key=True)
+            .values_list("id", flat=True)
+        )
     Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     transaction.on_commit(lambda: _send_leads_changed(ids))
 

@@ -34,6 +34,7 @@ from scoring.models import AccountScore, ScoringModel
 from scoring.services import (
     PROMOTABLE_STAGES,
     SYSTEM_ACTOR,
+    account_scores_refresh,
     lead_rescore,
     mql_reason,
 )
@@ -153,6 +154,83 @@ def chunk_rescore(
     return len(leads)
 
 
+def leads_rescore_set(
+    *,
+    model: ScoringModel,
+    spec: ModelSpec,
+    lead_ids: list[int],
+    now: dt.datetime | None = None,
+    marked_only: bool = False,
+) -> int:
+    """Score these leads (ids in any spread) under ``model`` in one transaction.
+
+    The real-time path: a few queries for the whole set, whatever the gaps
+    between ids. Locks the leads first, FOR NO KEY UPDATE in id order, so a
+    second worker rescoring one of them waits and then reads what this one
+    stored (no second history row), while touchpoints of these leads can
+    still be inserted; their marks wait for the lock, so nothing stored
+    meanwhile is lost (DESIGN.md rule 1). With ``marked_only``, leads no
+    longer marked when locked are skipped (a rescore since their last change
+    scored them). An erased lead is scored too (by what is left of it), as
+    its erasure asked. Without ``now``, scored as of the moment the locks
+    were taken, so no lead's ``scored_at`` predates a touchpoint it was
+    scored with. Returns
+    how many leads were scored; the accounts whose leads' engagement moved
+    get their roll-up refreshed after the commit.
+    """
+    if not lead_ids:
+        return 0
+    with transaction.atomic():
+        locked = list(
+            Lead.objects.filter(id__in=sorted(set(lead_ids)))
+            .order_by("id")
+            .select_for_update(of=("self",), no_key=True)
+            .values_list("id", "rescore_requested_at")
+        )
+        ids = [
+            lead_id for lead_id, mark in locked if mark is not None or not marked_only
+        ]
+        if not ids:
+            return 0
+        read_at = timezone.now()
+        now = now or read_at
+        leads = list(
+            Lead.objects.filter(id__in=ids)
+            .values("id", *store.LEAD_COLUMNS, *store.ACCOUNT_COLUMNS)
+            .order_by("id")
+        )
+        low, high = ids[0], ids[-1] + 1
+        touches = store.touches_by_lead(spec, low, high, ids=ids)
+        results = chunk_evaluate(
+            spec=spec, leads=leads, low=low, high=high, now=now, touches=touches
+        )
+        previous = store.previous_totals(model=model, lead_ids=ids)
+        store.scores_write(
+            model=model, results=results, now=now, read_at=read_at, previous=previous
+        )
+        _promote(
+            spec=spec,
+            model=model,
+            results=results,
+            stages={lead["id"]: lead["stage"] for lead in leads},
+            now=now,
+        )
+    # The roll-up sums its leads' engagement: unchanged engagement leaves it
+    # as the last refresh left it.
+    accounts = sorted(
+        {
+            lead["account_id"]
+            for lead in leads
+            if lead["account_id"]
+            and previous.get(lead["id"], (None,) * 3)[2]
+            != results[lead["id"]].engagement_score
+        }
+    )
+    if accounts:
+        account_scores_refresh(model=model, account_ids=accounts, now=now)
+    return len(results)
+
+
 def _rescore_state(
     *, low: int, high: int, ids: list[int] | None = None
 ) -> dict[int, tuple[Any, Any]]:
@@ -194,7 +272,8 @@ def _promote(
     if not candidates:
         return
     current = {
-        lead.id: (lead.stage, lead.recycle_until) for lead in lock_leads(candidates)
+        lead.id: (lead.stage, lead.recycle_until)
+        for lead in lock_leads(candidates, no_key=True)
     }
     checks = selectors.recycle_holds_check(
         holds={lead_id: until for lead_id, (_, until) in current.items()}, now=now

@@ -62,13 +62,15 @@ def lead_rescore(
     Reads and writes with the bulk path's functions (scoring.store): a lead
     scores the same on either path, in a handful of statements.
     """
-    now = now or timezone.now()
     spec = spec or selectors.model_spec(model)
     with transaction.atomic():
         lead = store.lead_for_rescore(lead_id=lead_id, spec=spec)
         if lead is None:
             return None
         read_at = timezone.now()
+        # Scored as of after the lock: no touchpoint read below arrived later
+        # (its mark would wait for this lock), so scored_at never predates one.
+        now = now or read_at
         touches = store.touches_by_lead(spec, lead_id, lead_id + 1)
         result = evaluate_touches(
             spec,
@@ -136,70 +138,46 @@ def mql_reason(
     return reason
 
 
-#: A run of at least this many lead ids close together is scored with the
-#: set-based path (a few queries for all of them) instead of lead by lead.
-BULK_RUN_MIN = 20
-#: Largest gap between ids that still counts as "close together": the bulk
-#: path scores every lead in the range, so gaps cost a little extra work.
-BULK_RUN_MAX_GAP = 8
+#: Leads scored per transaction by ``leads_rescore`` (a rescore task's size).
+RESCORE_SET_SIZE = 500
 
 
-def _id_runs(ids: list[int]) -> list[list[int]]:
-    runs: list[list[int]] = []
-    for lead_id in ids:
-        if runs and lead_id - runs[-1][-1] <= BULK_RUN_MAX_GAP:
-            runs[-1].append(lead_id)
-        else:
-            runs.append([lead_id])
-    return runs
+def leads_rescore(
+    *,
+    lead_ids: Iterable[int],
+    now: dt.datetime | None = None,
+    marked_only: bool = False,
+) -> int:
+    """Rescore the given leads under the active model; return how many were scored.
 
-
-def leads_rescore(*, lead_ids: Iterable[int], now: dt.datetime | None = None) -> int:
-    """Rescore the given leads under the active model.
-
-    Dense runs of ids (a batch of new leads) go through the set-based bulk
-    path in one transaction per run, with the run's leads locked first (id
-    order); scattered ids are scored one by one, each in its own transaction
-    with its lead locked. Both use the same arithmetic. Returns how
-    many were scored; with no active model, none (and the marks stay for
-    when one is published). Idempotent.
+    Set-based (scoring.bulk.leads_rescore_set): a few queries for up to
+    RESCORE_SET_SIZE leads, scattered or not, in one transaction that locks
+    them first (id order). With ``marked_only`` (the real-time task), a lead
+    whose rescore mark was cleared meanwhile is skipped: a rescore that read
+    after its last change already scored it, so a queue that fell behind
+    scores each busy lead once, not once per message. With no active model,
+    none is scored (and the marks stay for when one is published). Without
+    ``now``, each set is scored as of the moment its locks were taken.
+    Idempotent.
     """
-    from scoring.bulk import chunk_rescore  # bulk builds on this module
+    from scoring.bulk import leads_rescore_set  # bulk builds on this module
 
     model = selectors.model_active()
     if model is None:
         logger.info("no active scoring model; leads left marked for later")
         return 0
-    now = now or timezone.now()
     spec = selectors.model_spec(model)
-    done = 0
-    for run in _id_runs(sorted(set(lead_ids))):
-        if len(run) >= BULK_RUN_MIN:
-            with transaction.atomic():
-                # Claim the run's leads (id order) before they are read: a
-                # second worker rescoring them waits, then reads the scores
-                # stored here and writes no second history row. NO KEY UPDATE
-                # still lets touchpoints of these leads be inserted meanwhile.
-                list(
-                    Lead.objects.filter(id__gte=run[0], id__lte=run[-1])
-                    .order_by("id")
-                    .select_for_update(no_key=True, of=("self",))
-                    .values_list("id", flat=True)
-                )
-                done += chunk_rescore(
-                    model=model, spec=spec, low=run[0], high=run[-1] + 1, now=now
-                )
-            accounts = set(
-                Lead.objects.filter(id__in=run, account__isnull=False).values_list(
-                    "account_id", flat=True
-                )
-            )
-            account_scores_refresh(model=model, account_ids=sorted(accounts), now=now)
-            continue
-        for lead_id in run:
-            if lead_rescore(lead_id=lead_id, model=model, spec=spec, now=now):
-                done += 1
-    return done
+    ids = sorted(set(lead_ids))
+    return sum(
+        leads_rescore_set(
+            model=model,
+            spec=spec,
+            lead_ids=ids[start : start + RESCORE_SET_SIZE],
+            now=now,
+            marked_only=marked_only,
+        )
+        for start in range(0, len(ids), RESCORE_SET_SIZE)
+    )
 
 
 # Models: drafts, cloning, publishing

@@ -67,8 +67,8 @@ def facts_from_row(row: dict[str, Any], account_score: Any) -> dict[str, Any]:
 def lead_for_rescore(*, lead_id: int, spec: ModelSpec) -> dict[str, Any] | None:
     """Lock one lead and read all the per-lead path needs of it, in one read.
 
-    Locks the lead row FOR UPDATE (only that row: the joined rows are read,
-    not locked), like ``leads.locks.lock_lead``, for the caller's
+    Locks the lead row FOR NO KEY UPDATE (only that row: the joined rows are
+    read, not locked), like ``lock_lead(no_key=True)``, for the caller's
     transaction; call it inside ``transaction.atomic``. Returns the lead's
     LEAD_COLUMNS and ACCOUNT_COLUMNS, ``account_score`` (the account's roll-up
     under ``spec``'s model, read only when a rule tests it, else None) and
@@ -96,15 +96,17 @@ def lead_for_rescore(*, lead_id: int, spec: ModelSpec) -> dict[str, Any] | None:
 def previous_totals(*, model: ScoringModel, lead_ids: list[int]) -> dict[int, Totals]:
     """The stored (total, fit, engagement) of these leads under ``model``.
 
-    One query over the id range (the leads of a chunk are neighbours, and a
-    range reads the unique index in order).
+    One query: over the id range when the leads are neighbours (a chunk: a
+    range reads the unique index in order), else for exactly these ids.
     """
     if not lead_ids:
         return {}
     wanted = set(lead_ids)
-    rows = LeadScore.objects.filter(
-        model=model, lead_id__gte=min(lead_ids), lead_id__lte=max(lead_ids)
-    ).values_list("lead_id", "total", "fit_score", "engagement_score")
+    low, high = min(wanted), max(wanted)
+    rows = LeadScore.objects.filter(model=model, lead_id__gte=low, lead_id__lte=high)
+    if high - low + 1 > 2 * len(wanted):
+        rows = rows.filter(lead_id__in=sorted(wanted))
+    rows = rows.values_list("lead_id", "total", "fit_score", "engagement_score")
     return {
         lead_id: (Decimal(t), Decimal(f), Decimal(e))
         for lead_id, t, f, e in rows
@@ -116,7 +118,7 @@ def _lead_for_rescore_orm(
     lead_id: int, model_id: int, with_rollup: bool
 ) -> dict[str, Any] | None:
     query = (
-        Lead.objects.select_for_update(of=("self",))
+        Lead.objects.select_for_update(of=("self",), no_key=True)
         .filter(id=lead_id)
         .order_by()
         .annotate(
@@ -184,7 +186,7 @@ def _lead_for_rescore_sql(with_rollup: bool) -> tuple[str, tuple[str, ...]]:
     return sql, names
 
 
-_LOCK_LEAD_SQL = f"SELECT 1 FROM {Lead._meta.db_table} WHERE id = %s FOR UPDATE"  # nosec B608
+_LOCK_LEAD_SQL = f"SELECT 1 FROM {Lead._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"  # nosec B608
 
 
 def _lead_for_rescore_pg(
@@ -216,15 +218,21 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def touches_by_lead(
-    spec: ModelSpec, low: int, high: int, *, also: ModelSpec | None = None
+    spec: ModelSpec,
+    low: int,
+    high: int,
+    *,
+    also: ModelSpec | None = None,
+    ids: list[int] | None = None,
 ) -> dict[int, list[Touch]]:
     """The touchpoints of leads with ids in [low, high) that ``spec`` counts.
 
     Only the kinds its activity rules count, and of each touchpoint's
     properties only those its rules test (top-level keys); with ``also``,
     those another model counts too (a simulation scores both from one
-    read). One query. The per-lead path asks for one lead ([id, id + 1)),
-    the bulk path for a chunk.
+    read); with ``ids``, only of those leads (scattered ids in the range).
+    One query. The per-lead path asks for one lead ([id, id + 1)), the bulk
+    path for a chunk, the real-time path for the leads of one task.
     """
     rules = [
         r
@@ -240,6 +248,8 @@ def touches_by_lead(
     base = Touchpoint.objects.filter(
         lead_id__gte=low, lead_id__lt=high, kind_id__in=kinds
     ).order_by()
+    if ids is not None:
+        base = base.filter(lead_id__in=ids)
     touches: dict[int, list[Touch]] = defaultdict(list)
     if connection.vendor == "postgresql":
         # Bring back only the property values the rules test (jsonb -> JSON
@@ -254,9 +264,13 @@ def touches_by_lead(
             f"FROM {Touchpoint._meta.db_table} "
             "WHERE lead_id >= %s AND lead_id < %s AND kind = ANY(%s)"
         )
+        params = [*props, low, high, sorted(kinds)]
+        if ids is not None:
+            sql += " AND lead_id = ANY(%s)"
+            params.append(list(ids))
         decoded: dict[str, Any] = {}
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*props, low, high, sorted(kinds)])
+            cursor.execute(sql, params)
             for lead_id, touch_id, kind, micros, *texts in cursor:
                 values = []
                 for text in texts:

@@ -44,8 +44,12 @@ def reconcile_after() -> dt.timedelta:
     max_retries=5,
 )
 def rescore_leads_task(lead_ids: list[int]) -> int:
-    """Rescore these leads under the active model. Idempotent: safe to rerun."""
-    return services.leads_rescore(lead_ids=lead_ids)
+    """Rescore those of these leads still marked, under the active model.
+
+    Idempotent: safe to rerun. A lead rescored since it was enqueued (by an
+    earlier message, the reconciler or a publish) is skipped.
+    """
+    return services.leads_rescore(lead_ids=lead_ids, marked_only=True)
 
 
 @shared_task(

@@ -54,8 +54,9 @@ def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
         [[lambda i=lead_id: rescore_leads_task([i])] * 2 for lead_id in ids]
     )
 
-    # Then both runs succeed (each scored the lead) ...
-    assert rounds == [[("ok", 1), ("ok", 1)]] * TRIALS
+    # Then both runs succeed: the first to lock the lead scores it, the
+    # other waits, finds its mark cleared and skips it ...
+    assert [sorted(pair) for pair in rounds] == [[("ok", 0), ("ok", 1)]] * TRIALS
     # ... and each lead has one score, one history row, one move, one handoff
     scores = LeadScore.objects.filter(lead_id__in=ids)
     assert sorted((s.lead_id, s.total) for s in scores) == [
@@ -81,7 +82,7 @@ def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
 
 
 BATCHES = 3
-BATCH_SIZE = 25  # over scoring.services.BULK_RUN_MIN: the set-based path
+BATCH_SIZE = 25
 
 
 def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_once():
@@ -102,9 +103,12 @@ def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_onc
     # When two workers get the same batch's rescore task at the same moment
     rounds = run_rounds([[lambda b=ids: rescore_leads_task(b)] * 2 for ids in batches])
 
-    # Then both runs score the whole batch, and each lead has one score, one
-    # history row, one move to mql and one handoff
-    assert rounds == [[("ok", BATCH_SIZE), ("ok", BATCH_SIZE)]] * BATCHES
+    # Then the run that locks the batch first scores all of it; the other
+    # waits, finds every mark cleared and scores none; and each lead has one
+    # score, one history row, one move to mql and one handoff
+    assert [sorted(pair) for pair in rounds] == [
+        [("ok", 0), ("ok", BATCH_SIZE)]
+    ] * BATCHES
     ids = [lead_id for batch in batches for lead_id in batch]
     assert Counter(LeadScore.objects.values_list("lead_id", flat=True)) == (
         dict.fromkeys(ids, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -242,6 +243,55 @@ def test_duplicate_and_out_of_order_delivery_converge(
     leads_rescore(lead_ids=[first.id, second.id], now=NOW)
     scores = dict(LeadScore.objects.values_list("lead_id", "total"))
     assert scores[first.id] == scores[second.id]
+
+
+def test_scattered_leads_are_scored_in_a_fixed_number_of_queries_as_one_by_one(
+    model, django_assert_max_num_queries
+):
+    # Given 40 leads of which every fourth is rescored (ids far apart, as a
+    # batch of touchpoints for existing leads brings), some with activity
+    leads = [_fit_lead() for _ in range(40)][::4]
+    for n, lead in enumerate(leads):
+        if n % 2:
+            TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
+    ids = [lead.id for lead in leads]
+    assert min(b - a for a, b in itertools.pairwise(ids)) >= 4
+
+    # When they are rescored together: a fixed number of queries for the
+    # set (lock, read, touchpoints, previous scores, one write, accounts)
+    with django_assert_max_num_queries(16):
+        assert leads_rescore(lead_ids=ids, now=NOW) == len(ids)
+
+    # Then each has what the per-lead path computes
+    together = dict(LeadScore.objects.values_list("lead_id", "total"))
+    LeadScore.objects.all().delete()
+    for lead_id in ids:
+        lead_rescore(lead_id=lead_id, model=model, now=NOW)
+    assert dict(LeadScore.objects.values_list("lead_id", "total")) == together
+    assert sorted(set(together.values())) == [Decimal("45.00"), Decimal("48.00")]
+    # and each account's roll-up counts its one lead's engagement
+    rollups = dict(
+        AccountScore.objects.filter(model=model).values_list(
+            "account__leads__id", "engagement_score"
+        )
+    )
+    assert rollups == {
+        lead.id: Decimal("3.00") if n % 2 else Decimal("0.00")
+        for n, lead in enumerate(leads)
+    }
+
+
+def test_marked_only_skips_leads_rescored_since_they_were_enqueued(model):
+    marked, cleared = _fit_lead(), _fit_lead()
+    Lead.objects.filter(id=marked.id).update(rescore_requested_at=NOW)
+
+    assert leads_rescore(lead_ids=[marked.id, cleared.id], marked_only=True) == 1
+
+    assert list(LeadScore.objects.values_list("lead_id", flat=True)) == [marked.id]
+    marked.refresh_from_db()
+    assert marked.rescore_requested_at is None
+    # scored as of after the lock was taken, not before the call
+    assert marked.scored_at > NOW
 
 
 def test_account_score_rolls_up_capped_engagement_of_its_leads(model):
