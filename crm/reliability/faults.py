@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,6 +52,7 @@ from crm.reliability.load import (
     _prepare,
     _publish_progress,
     settle,
+    stale_breakdown,
     stale_leads,
 )
 from crm.reliability.stack import Process, Stack, child_pids
@@ -320,6 +321,35 @@ def _client(stack: Stack, log: AttemptLog) -> LoggingClient:
     return LoggingClient(stack.web_port, log, recorder=Recorder())
 
 
+def _logged_rounds(stack: Stack, round_size: int) -> tuple[AttemptLog, Rounds]:
+    """The scenario's ingest over 300 prepared leads, every attempt logged;
+    not started yet."""
+    prepared = _prepare(stack, 300)
+    log = AttemptLog()
+    rounds = Rounds(
+        stack=stack,
+        client=_client(stack, log),
+        prepared=prepared,
+        round_size=round_size,
+    )
+    return log, rounds
+
+
+@contextlib.contextmanager
+def _outage_stack(
+    knobs: dict[str, Any], *, say: Callable[[str], None], keep: bool
+) -> Iterator[Stack]:
+    """A started stack with the scenario's timer and reconcile knobs."""
+    with Stack(
+        say=say,
+        keep=keep,
+        timer_interval_seconds=knobs["timer"],
+        reconcile_after_seconds=knobs["reconcile"],
+    ) as stack:
+        stack.up()
+        yield stack
+
+
 def _workers(stack: Stack) -> dict[str, Process]:
     return {
         p.name.removeprefix("worker-"): p
@@ -348,14 +378,7 @@ def run_worker_kill(
     ) as stack:
         stack.up(workers=[(name, q, c) for name, (q, c) in queues.items()])
         stack.manage("reliability", "seed", "--leads", str(knobs["leads"]))
-        prepared = _prepare(stack, 300)
-        log = AttemptLog()
-        rounds = Rounds(
-            stack=stack,
-            client=_client(stack, log),
-            prepared=prepared,
-            round_size=knobs["round"],
-        )
+        _log, rounds = _logged_rounds(stack, knobs["round"])
         rounds.start()
         time.sleep(LEAD_IN)
         model = json.loads(
@@ -432,21 +455,8 @@ def run_redis_kill(
     """Kill Redis mid-ingest, bring back an empty one, time the recovery."""
     knobs = FAULT_SIZES["redis-kill"][size]
     began = time.monotonic()
-    with Stack(
-        say=say,
-        keep=keep,
-        timer_interval_seconds=knobs["timer"],
-        reconcile_after_seconds=knobs["reconcile"],
-    ) as stack:
-        stack.up()
-        prepared = _prepare(stack, 300)
-        log = AttemptLog()
-        rounds = Rounds(
-            stack=stack,
-            client=_client(stack, log),
-            prepared=prepared,
-            round_size=knobs["round"],
-        )
+    with _outage_stack(knobs, say=say, keep=keep) as stack:
+        log, rounds = _logged_rounds(stack, knobs["round"])
         rounds.start()
         time.sleep(LEAD_IN)
         down = time.monotonic()
@@ -472,6 +482,7 @@ def run_redis_kill(
         figures = rounds.figures()
         counts = integrity(stack)
         stale = stale_leads(stack)
+        why = stale_breakdown(stack) if stale else None
     return {
         "scenario": "redis-kill",
         "size": size,
@@ -487,6 +498,7 @@ def run_redis_kill(
         # newest touchpoint (the load goes on for TAIL seconds of that).
         "seconds_to_all_rescored": recovery,
         "seconds_to_all_handoffs": handoffs_recovery,
+        "stale_breakdown": why,
         **counts,
         "seconds": round(time.monotonic() - began, 1),
     }
@@ -498,24 +510,11 @@ def run_pg_restart(
     """Crash-stop PostgreSQL mid-load, start it again, check what survived."""
     knobs = FAULT_SIZES["pg-restart"][size]
     began = time.monotonic()
-    with Stack(
-        say=say,
-        keep=keep,
-        timer_interval_seconds=knobs["timer"],
-        reconcile_after_seconds=knobs["reconcile"],
-    ) as stack:
-        stack.up()
-        prepared = _prepare(stack, 300)
+    with _outage_stack(knobs, say=say, keep=keep) as stack:
+        log, rounds = _logged_rounds(stack, knobs["round"])
         assert stack.web is not None
         web_pids = sorted([stack.web.pid, *child_pids(stack.web.pid)])
         worker_pids = sorted(p.pid for p in _workers(stack).values())
-        log = AttemptLog()
-        rounds = Rounds(
-            stack=stack,
-            client=_client(stack, log),
-            prepared=prepared,
-            round_size=knobs["round"],
-        )
         rounds.start()
         time.sleep(LEAD_IN)
         down = time.monotonic()
@@ -533,6 +532,7 @@ def run_pg_restart(
         workers_after = sorted(p.pid for p in _workers(stack).values())
         figures = rounds.figures()
         counts = integrity(stack)
+        why = stale_breakdown(stack) if stale else None
     during = _window(log, down, back)
     return {
         "scenario": "pg-restart",
@@ -547,6 +547,7 @@ def run_pg_restart(
         "worker_processes_same": worker_pids == workers_after,
         "stale_leads": stale,
         "settle_seconds": settle_seconds,
+        "stale_breakdown": why,
         **counts,
         "seconds": round(time.monotonic() - began, 1),
     }

@@ -17,12 +17,13 @@ Each returns a dict of figures; the command prints it as the last line.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -394,6 +395,27 @@ def drain(stack: Stack, seconds: float) -> float | None:
 # ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _production_stack(
+    *,
+    web_workers: int,
+    worker_concurrency: int,
+    say: Callable[[str], None],
+    keep: bool,
+) -> Iterator[Stack]:
+    """A started stack laid out as in production: gunicorn, a real-time
+    worker (also timers and default) and a bulk worker of one process."""
+    with Stack(say=say, keep=keep) as stack:
+        stack.up(
+            web_workers=web_workers,
+            workers=(
+                ("realtime", "realtime,timers,default", worker_concurrency),
+                ("bulk", "bulk", 1),
+            ),
+        )
+        yield stack
+
+
 def _prepare(stack: Stack, pool: int) -> dict[str, Any]:
     out = stack.manage("reliability", "prepare", "--pool", str(pool))
     return json.loads(out.strip().splitlines()[-1])
@@ -419,14 +441,12 @@ def run_load(
     that much longer, to tell a late backlog from leads that stay stale.
     """
     began = time.monotonic()
-    with Stack(say=say, keep=keep) as stack:
-        stack.up(
-            web_workers=web_workers,
-            workers=(
-                ("realtime", "realtime,timers,default", worker_concurrency),
-                ("bulk", "bulk", 1),
-            ),
-        )
+    with _production_stack(
+        web_workers=web_workers,
+        worker_concurrency=worker_concurrency,
+        say=say,
+        keep=keep,
+    ) as stack:
         prepared = _prepare(stack, plan.pool)
         ingest = Ingest(
             client=_client(stack),
@@ -586,14 +606,12 @@ def run_publish(
 ) -> dict[str, Any]:
     """The ``publish`` scenario; returns its figures (see the module docstring)."""
     began = time.monotonic()
-    with Stack(say=say, keep=keep) as stack:
-        stack.up(
-            web_workers=web_workers,
-            workers=(
-                ("realtime", "realtime,timers,default", worker_concurrency),
-                ("bulk", "bulk", 1),
-            ),
-        )
+    with _production_stack(
+        web_workers=web_workers,
+        worker_concurrency=worker_concurrency,
+        say=say,
+        keep=keep,
+    ) as stack:
         say(f"publish: seeding {leads:,} leads x {per_lead} touchpoints")
         seeded = json.loads(
             stack.manage(

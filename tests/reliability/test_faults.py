@@ -10,25 +10,13 @@ provides.
 
 from __future__ import annotations
 
-import io
-import json
-import sys
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+
+from tests.reliability.harness import harness_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def _run(*args: str) -> dict[str, Any]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("reliability", *args, stdout=out, stderr=err)
-    lines = out.getvalue().strip().splitlines()
-    assert lines, err.getvalue()
-    # Shown by pytest when an assertion below fails: the figures and the log.
-    sys.stderr.write(f"{err.getvalue()[-4000:]}\n{lines[-1]}\n")
-    return json.loads(lines[-1])
 
 
 def _nothing_lost_or_doubled(figures: dict[str, Any]) -> None:
@@ -50,7 +38,7 @@ def _nothing_lost_or_doubled(figures: dict[str, Any]) -> None:
 def test_killed_workers_lose_nothing_and_leave_no_lead_stale() -> None:
     # Given ingest and a model publish under way, when pool children and whole
     # workers (main process first) are SIGKILLed and replaced
-    figures = _run("worker-kill", "--size", "ci")
+    figures = harness_run("worker-kill", "--size", "ci")
 
     # then every kind of kill happened
     assert figures["killed"] == {
@@ -72,7 +60,7 @@ def test_killed_workers_lose_nothing_and_leave_no_lead_stale() -> None:
 
 def test_redis_down_keeps_ingest_answering_and_the_reconciler_catches_up() -> None:
     # Given ingest under way, when Redis is killed for 30 s and comes back empty
-    figures = _run("redis-kill", "--size", "ci")
+    figures = harness_run("redis-kill", "--size", "ci")
 
     # then every request during the outage was answered 2xx
     during = figures["during_outage"]
@@ -88,7 +76,7 @@ def test_redis_down_keeps_ingest_answering_and_the_reconciler_catches_up() -> No
 
 def test_postgres_restart_fails_fast_with_503_and_recovers_without_restarts() -> None:
     # Given ingest under way, when PostgreSQL crash-stops and starts again
-    figures = _run("pg-restart", "--size", "ci")
+    figures = harness_run("pg-restart", "--size", "ci")
 
     # then requests during the outage were refused with 503 at once, never
     # a 500, never left hanging

@@ -8,32 +8,18 @@ they need the same binaries (redis-server, PostgreSQL) that CI provides.
 
 from __future__ import annotations
 
-import io
-import json
-import sys
-from typing import Any
-
 import pytest
-from django.core.management import call_command
+
+from tests.reliability.harness import harness_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def _run(*args: str) -> dict[str, Any]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("reliability", *args, stdout=out, stderr=err)
-    lines = out.getvalue().strip().splitlines()
-    assert lines, err.getvalue()
-    # Shown by pytest when an assertion below fails: the figures and the log.
-    sys.stderr.write(f"{err.getvalue()[-4000:]}\n{lines[-1]}\n")
-    return json.loads(lines[-1])
 
 
 def test_load_stores_every_acknowledged_touchpoint_once_and_rescores_every_lead() -> (
     None
 ):
     # Given a private stack, when the CI-size mixed ingest has run
-    figures = _run("load", "--size", "ci")
+    figures = harness_run("load", "--size", "ci")
 
     # then every acknowledged touchpoint is stored exactly once
     assert figures["touchpoints_sent"] == 2_000
@@ -57,7 +43,7 @@ def test_load_stores_every_acknowledged_touchpoint_once_and_rescores_every_lead(
 def test_publish_during_ingest_moves_every_lead_to_the_new_model_version() -> None:
     # Given 5,000 seeded leads, when a new model version is published while
     # the ingest runs against real-time rescoring
-    figures = _run("publish", "--size", "ci")
+    figures = harness_run("publish", "--size", "ci")
 
     # then the bulk rescore finished and every lead, those the ingest created
     # meanwhile included, is scored under the new version and shows that score
