@@ -229,6 +229,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "scoring.rescore_leads": {"queue": "realtime"},
+    "scoring.refresh_account_rollups": {"queue": "realtime"},
     "scoring.rescore_all": {"queue": "bulk"},
     "scoring.rescore_chunk": {"queue": "bulk"},
     "scoring.preview_publish": {"queue": "bulk"},

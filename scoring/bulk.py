@@ -34,7 +34,7 @@ from scoring.models import AccountScore, ScoringModel
 from scoring.services import (
     PROMOTABLE_STAGES,
     SYSTEM_ACTOR,
-    account_scores_refresh,
+    account_rollups_request,
     lead_rescore,
     mql_reason,
 )
@@ -176,7 +176,7 @@ def leads_rescore_set(
     were taken, so no lead's ``scored_at`` predates a touchpoint it was
     scored with. Returns
     how many leads were scored; the accounts whose leads' engagement moved
-    get their roll-up refreshed after the commit.
+    get their roll-up refreshed after the commit (account_rollups_request).
     """
     if not lead_ids:
         return 0
@@ -215,19 +215,21 @@ def leads_rescore_set(
             stages={lead["id"]: lead["stage"] for lead in leads},
             now=now,
         )
-    # The roll-up sums its leads' engagement: unchanged engagement leaves it
-    # as the last refresh left it.
-    accounts = sorted(
-        {
-            lead["account_id"]
-            for lead in leads
-            if lead["account_id"]
-            and previous.get(lead["id"], (None,) * 3)[2]
-            != results[lead["id"]].engagement_score
-        }
-    )
-    if accounts:
-        account_scores_refresh(model=model, account_ids=accounts, now=now)
+        # The roll-up sums its leads' engagement: unchanged engagement leaves
+        # it as the last refresh left it. Refreshed after commit, once for
+        # every rescore that asked meanwhile (a big account's roll-up reads
+        # all its leads).
+        account_rollups_request(
+            model=model,
+            account_ids=(
+                lead["account_id"]
+                for lead in leads
+                if lead["account_id"]
+                and previous.get(lead["id"], (None,) * 3)[2]
+                != results[lead["id"]].engagement_score
+            ),
+            now=now,
+        )
     return len(results)
 
 
@@ -235,7 +237,7 @@ def _rescore_state(
     *, low: int, high: int, ids: list[int] | None = None
 ) -> dict[int, tuple[Any, Any]]:
     """(scored_at, rescore_requested_at) of the chunk's leads; with ``ids``,
-    of those leads, locked FOR UPDATE in id order for the transaction."""
+    of those leads, locked FOR NO KEY UPDATE in id order for the transaction."""
     query = Lead.objects.filter(id__gte=low, id__lt=high, erased_at__isnull=True)
     if ids is not None:
         # NO KEY: touchpoint inserts (a key-share lock on the lead) go on.

@@ -234,6 +234,38 @@ class AccountScore(models.Model):
         return f"{self.account_id}: {self.engagement_score}"
 
 
+class AccountRollupRequest(models.Model):
+    """An account whose roll-up under a model a rescore moved, to refresh.
+
+    Written in the rescore's transaction (append-only: a busy account's
+    rescores never wait on each other for one row); after commit a task
+    refreshes every account asked for so far and deletes the requests it
+    took, so a burst of rescores of one account's leads costs one refresh,
+    not one each. The minute reconciler takes what a lost message left.
+    """
+
+    # No constraint and no index: nothing to check or maintain on the hot
+    # path; the refresh reads the whole (short) table.
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    model = models.ForeignKey(
+        ScoringModel,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.account_id} under {self.model_id} at {self.requested_at}"
+
+
 class RescoreChunk(models.Model):
     """One range of lead ids of a bulk rescore; its row makes progress idempotent.
 

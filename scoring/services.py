@@ -21,6 +21,7 @@ from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.models import (
+    AccountRollupRequest,
     AccountScore,
     LeadScore,
     RescoreChunk,
@@ -87,12 +88,13 @@ def lead_rescore(
             previous={lead_id: previous} if previous else {},
         )
         # The roll-up sums its leads' engagement: unchanged engagement leaves
-        # it as the last refresh left it. (A lead that moved to another
-        # account meanwhile is caught by the full refresh after each bulk run.)
+        # it as the last refresh left it; else refreshed after commit (see
+        # account_rollups_request). A lead that moved to another account
+        # meanwhile is caught by the full refresh after each bulk run.
         if lead["account_id"] and (
             previous is None or previous[2] != result.engagement_score
         ):
-            account_scores_refresh(
+            account_rollups_request(
                 model=model, account_ids=[lead["account_id"]], now=now
             )
         if result.qualifies and lead["stage"] in PROMOTABLE_STAGES:
@@ -574,11 +576,17 @@ def account_scores_refresh(
     refresh. Returns the number of accounts written; running it twice writes
     the same values. On PostgreSQL one INSERT ... SELECT ... ON CONFLICT
     statement (no rows travel to Python); elsewhere one aggregate query and
-    one upsert.
+    one upsert. On PostgreSQL roll-up refreshes run one at a time (an
+    advisory lock held to the end of the caller's transaction): a refresh
+    that read older scores can never write over a newer one's result.
     """
     now = now or timezone.now()
     if connection.vendor == "postgresql":
-        return _account_scores_refresh_pg(model=model, account_ids=account_ids, now=now)
+        with transaction.atomic():
+            _rollups_lock()
+            return _account_scores_refresh_pg(
+                model=model, account_ids=account_ids, now=now
+            )
     rows = LeadScore.objects.filter(model=model, lead__account__isnull=False)
     if account_ids is not None:
         rows = rows.filter(lead__account_id__in=account_ids)
@@ -613,6 +621,82 @@ def account_scores_refresh(
         batch_size=2_000,
     )
     return len(scores)
+
+
+#: The advisory lock (PostgreSQL) that roll-up refreshes take in turn.
+ROLLUPS_LOCK_KEY = 0x4C46_524F
+
+
+def _rollups_lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUPS_LOCK_KEY])
+
+
+def account_rollups_request(
+    *, model: ScoringModel, account_ids: Iterable[int], now: dt.datetime
+) -> None:
+    """Ask for these accounts' roll-ups under ``model`` to be refreshed.
+
+    Call in the transaction that changed their leads' scores: the requests
+    commit with the scores, and after commit a task refreshes every account
+    asked for so far (account_rollups_refresh_requested). A lost message
+    only delays the refresh to the reconciler's next minute.
+    """
+    ids = sorted(set(account_ids))
+    if not ids:
+        return
+    AccountRollupRequest.objects.bulk_create(
+        [
+            AccountRollupRequest(account_id=account_id, model=model, requested_at=now)
+            for account_id in ids
+        ]
+    )
+    transaction.on_commit(_rollups_refresh_enqueue)
+
+
+def _rollups_refresh_enqueue() -> None:
+    from scoring.tasks import account_rollups_task  # the tasks build on services
+
+    try:
+        account_rollups_task.delay()
+    except Exception:  # the broker is down: the reconciler refreshes them
+        logger.warning("account roll-up refresh not enqueued", exc_info=True)
+
+
+def account_rollups_refresh_requested(*, now: dt.datetime | None = None) -> int:
+    """Refresh the roll-up of every account with a committed request; return
+    how many requests were taken.
+
+    Takes the requests (deleted in the same transaction, so each is served
+    once) and refreshes their accounts, per model, after that: every score
+    committed with a request taken here is read by the refresh. A request
+    committed meanwhile stays for the next run. Runs one at a time with the
+    other roll-up writers (see account_scores_refresh).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _rollups_lock()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {AccountRollupRequest._meta.db_table} "  # nosec B608: name from model meta
+                    "RETURNING model_id, account_id"
+                )
+                taken = cursor.fetchall()
+        else:
+            rows = list(
+                AccountRollupRequest.objects.values_list("id", "model_id", "account_id")
+            )
+            AccountRollupRequest.objects.filter(id__in=[r[0] for r in rows]).delete()
+            taken = [(model_id, account_id) for _, model_id, account_id in rows]
+        by_model: dict[int, set[int]] = {}
+        for model_id, account_id in taken:
+            by_model.setdefault(model_id, set()).add(account_id)
+        for model in ScoringModel.objects.filter(id__in=by_model).order_by("id"):
+            account_scores_refresh(
+                model=model, account_ids=sorted(by_model[model.id]), now=now
+            )
+    return len(taken)
 
 
 def _account_scores_refresh_pg(

@@ -1,7 +1,8 @@
 """Celery tasks of scoring: thin adapters around scoring.services.
 
-Queues (see CELERY_TASK_ROUTES): ``realtime`` for per-lead rescoring after
-ingestion, ``bulk`` for chunks of a full rescore and of a publish preview,
+Queues (see CELERY_TASK_ROUTES): ``realtime`` for rescoring the leads a write
+changed (after ingestion) and refreshing their accounts' roll-ups, ``bulk``
+for chunks of a full rescore and of a publish preview,
 ``default`` for the periodic bookkeeping, so a publish never starves
 real-time scoring. The publish preview's tasks are sent to PREVIEW_QUEUE
 explicitly, so they keep off the default queue whether or not the routes
@@ -90,7 +91,8 @@ def rescore_chunk_task(chunk_id: int) -> int:
     max_retries=3,
 )
 def reconcile_task() -> int:
-    """Re-enqueue leads left marked too long and chunks left pending (lost messages)."""
+    """Re-enqueue leads left marked too long and chunks left pending, and
+    refresh the account roll-ups still asked for (lost messages)."""
     lead_ids = services.leads_marked_overdue(
         older_than=reconcile_after(), limit=RECONCILE_LIMIT
     )
@@ -98,7 +100,23 @@ def reconcile_task() -> int:
         rescore_leads_task.delay(lead_ids[start : start + RESCORE_TASK_SIZE])
     for chunk_id in services.chunks_stalled(older_than=CHUNK_STALLED_AFTER):
         rescore_chunk_task.delay(chunk_id)
+    # Roll-ups whose refresh message was lost (usually none are left).
+    services.account_rollups_refresh_requested()
     return len(lead_ids)
+
+
+@shared_task(
+    name="scoring.refresh_account_rollups",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def account_rollups_task() -> int:
+    """Refresh the accounts whose roll-ups rescores asked for; a rerun finds
+    what is left (nothing, or requests committed since)."""
+    return services.account_rollups_refresh_requested()
 
 
 @shared_task(

@@ -3,11 +3,11 @@
 Each trial: leads whose demo request takes them over the MQL threshold are
 rescored by two threads calling the real-time rescore task at the same
 moment (as two Celery workers would after a redelivered or repeated
-message). The row locks in ``scoring.services`` (one lead on the per-lead
-path, the run's leads on the set-based path for a dense batch) make the
-second wait for the first and then find nothing to change: one score, one
-score-history row, one transition to ``mql`` and one handoff per lead
-(DESIGN.md: rescoring is idempotent; reliability rule 3).
+message). The task locks its leads (scoring.bulk.leads_rescore_set), so the
+second waits for the first and then finds their marks cleared: one score,
+one score-history row, one transition to ``mql`` and one handoff per lead
+(DESIGN.md: rescoring is idempotent; reliability rule 3). And the leads of
+one account rescored by four workers at once leave its roll-up exact.
 """
 
 from __future__ import annotations
@@ -21,9 +21,16 @@ from django.utils import timezone
 
 from handoff.models import Handoff
 from leads.models import Lead, Stage, StageTransition
-from scoring.models import LeadScore, LeadScoreHistory
+from scoring.models import (
+    AccountRollupRequest,
+    AccountScore,
+    LeadScore,
+    LeadScoreHistory,
+)
+from scoring.selectors import model_active
 from scoring.tasks import rescore_leads_task
 from tests.factories import (
+    AccountFactory,
     LeadFactory,
     SlaFactory,
     TeamMemberFactory,
@@ -127,3 +134,52 @@ def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_onc
     assert set(Lead.objects.values_list("stage", "score", "rescore_requested_at")) == {
         (Stage.MQL, Decimal("85.00"), None)
     }
+
+
+WORKERS = 4
+ROUNDS = 10
+
+
+def test_one_accounts_leads_rescored_by_four_workers_leave_its_roll_up_exact():
+    # Given an account with 4 x 10 leads, each round giving every lead of
+    # one worker's share a new e-mail click (the default model counts 3
+    # points for each of up to 5 clicks in 14 days, under the cap of 50 a
+    # lead adds to its account)
+    account = AccountFactory()
+    leads = LeadFactory.create_batch(WORKERS * ROUNDS, account=account)
+    shares = [[lead.id for lead in leads[w::WORKERS]] for w in range(WORKERS)]
+    now = timezone.now()
+
+    def click_and_rescore(ids: list[int], n: int) -> int:
+        for lead_id in ids:
+            TouchpointFactory(
+                lead_id=lead_id,
+                kind_id="email_click",
+                occurred_at=now - dt.timedelta(minutes=n),
+                external_id=f"click-{lead_id}-{n}",
+            )
+        Lead.objects.filter(id__in=ids).update(rescore_requested_at=timezone.now())
+        # the task; its roll-up refresh runs after its commit (eager Celery)
+        return rescore_leads_task(ids)
+
+    # When four workers rescore their shares at once, round after round
+    rounds = run_rounds(
+        [
+            [lambda ids=share, n=n: click_and_rescore(ids, n) for share in shares]
+            for n in range(ROUNDS)
+        ]
+    )
+
+    # Then every rescore succeeded, no roll-up request is left over, and the
+    # roll-up counts the last score of every lead: 40 leads x 5 clicks x 3
+    assert rounds == [[("ok", ROUNDS)] * WORKERS] * ROUNDS
+    assert not AccountRollupRequest.objects.exists()
+    model = model_active()
+    assert set(
+        LeadScore.objects.filter(model=model).values_list("engagement_score", flat=True)
+    ) == {Decimal(15)}
+    score = AccountScore.objects.get(account=account, model=model)
+    assert (score.engagement_score, score.engaged_leads) == (
+        Decimal(WORKERS * ROUNDS * 15),
+        WORKERS * ROUNDS,
+    )

@@ -11,7 +11,13 @@ import pytest
 from leads.ingestion import TouchpointIn, touchpoints_ingest
 from leads.models import Lead, StageTransition
 from leads.services import lead_update
-from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
+from scoring.models import (
+    AccountRollupRequest,
+    AccountScore,
+    LeadScore,
+    LeadScoreHistory,
+    ScoringModel,
+)
 from scoring.selectors import model_active
 from scoring.services import (
     lead_rescore,
@@ -246,7 +252,7 @@ def test_duplicate_and_out_of_order_delivery_converge(
 
 
 def test_scattered_leads_are_scored_in_a_fixed_number_of_queries_as_one_by_one(
-    model, django_assert_max_num_queries
+    model, django_assert_max_num_queries, django_capture_on_commit_callbacks
 ):
     # Given 40 leads of which every fourth is rescored (ids far apart, as a
     # batch of touchpoints for existing leads brings), some with activity
@@ -258,9 +264,15 @@ def test_scattered_leads_are_scored_in_a_fixed_number_of_queries_as_one_by_one(
     assert min(b - a for a, b in itertools.pairwise(ids)) >= 4
 
     # When they are rescored together: a fixed number of queries for the
-    # set (lock, read, touchpoints, previous scores, one write, accounts)
-    with django_assert_max_num_queries(16):
+    # set (lock, read, touchpoints, previous scores, one write, roll-up
+    # requests), the accounts' roll-ups refreshed after commit
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        django_assert_max_num_queries(16),
+    ):
         assert leads_rescore(lead_ids=ids, now=NOW) == len(ids)
+    assert len(callbacks) == 1
+    assert not AccountRollupRequest.objects.exists()
 
     # Then each has what the per-lead path computes
     together = dict(LeadScore.objects.values_list("lead_id", "total"))
@@ -294,7 +306,9 @@ def test_marked_only_skips_leads_rescored_since_they_were_enqueued(model):
     assert marked.scored_at > NOW
 
 
-def test_account_score_rolls_up_capped_engagement_of_its_leads(model):
+def test_account_score_rolls_up_capped_engagement_of_its_leads(
+    model, django_capture_on_commit_callbacks
+):
     account = AccountFactory()
     busy, quiet, idle = (LeadFactory(account=account) for _ in range(3))
     for n in range(3):
@@ -303,8 +317,9 @@ def test_account_score_rolls_up_capped_engagement_of_its_leads(model):
         )
     TouchpointFactory(lead=quiet, kind_id="email_click", occurred_at=NOW)
 
-    for lead in (busy, quiet, idle):
-        lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead in (busy, quiet, idle):
+            lead_rescore(lead_id=lead.id, model=model, now=NOW)
 
     score = AccountScore.objects.get(account=account, model=model)
     # busy: 60 engagement, capped at 50; quiet: one click, 3; idle: nothing.
