@@ -627,9 +627,18 @@ def account_scores_refresh(
 ROLLUPS_LOCK_KEY = 0x4C46_524F
 
 
-def _rollups_lock() -> None:
+def _rollups_lock(*, wait: bool = True) -> bool:
+    """Take the roll-up lock to the end of the transaction; without ``wait``,
+    only if it is free (returns whether it was taken)."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUPS_LOCK_KEY])
+        cursor.execute(f"SELECT {function}(%s)", [ROLLUPS_LOCK_KEY])  # nosec B608: one of two names
+        return wait or bool(cursor.fetchone()[0])
+
+
+def account_rollups_pending() -> bool:
+    """Whether a committed roll-up request waits for a refresh."""
+    return AccountRollupRequest.objects.exists()
 
 
 def account_rollups_request(
@@ -663,20 +672,23 @@ def _rollups_refresh_enqueue() -> None:
         logger.warning("account roll-up refresh not enqueued", exc_info=True)
 
 
-def account_rollups_refresh_requested(*, now: dt.datetime | None = None) -> int:
+def account_rollups_refresh_requested(*, now: dt.datetime | None = None) -> int | None:
     """Refresh the roll-up of every account with a committed request; return
-    how many requests were taken.
+    how many requests were taken (None when another refresh was running).
 
     Takes the requests (deleted in the same transaction, so each is served
     once) and refreshes their accounts, per model, after that: every score
     committed with a request taken here is read by the refresh. A request
-    committed meanwhile stays for the next run. Runs one at a time with the
-    other roll-up writers (see account_scores_refresh).
+    committed meanwhile stays for the next run (account_rollups_pending
+    tells). On PostgreSQL, while another roll-up refresh holds the lock
+    (see account_scores_refresh), returns None at once instead of waiting:
+    a worker process is not tied up, and the running one looks again.
     """
     now = now or timezone.now()
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            _rollups_lock()
+            if not _rollups_lock(wait=False):
+                return None
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {AccountRollupRequest._meta.db_table} "  # nosec B608: name from model meta

@@ -115,8 +115,17 @@ def reconcile_task() -> int:
 )
 def account_rollups_task() -> int:
     """Refresh the accounts whose roll-ups rescores asked for; a rerun finds
-    what is left (nothing, or requests committed since)."""
-    return services.account_rollups_refresh_requested()
+    what is left (nothing, or requests committed since).
+
+    A run that found another refresh running leaves its requests to that
+    one, which sends a new message when requests came in meanwhile.
+    """
+    taken = services.account_rollups_refresh_requested()
+    if taken is None:
+        return 0
+    if services.account_rollups_pending():
+        account_rollups_task.delay()
+    return taken
 
 
 @shared_task(

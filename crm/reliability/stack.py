@@ -39,6 +39,10 @@ from typing import Any
 
 import psycopg
 
+#: The bulk worker's scheduling priority (nice), as in the Procfile: on a
+#: server with few cores a publish's rescore yields the CPU to real-time
+#: rescoring and the web instead of sharing it evenly.
+BULK_NICENESS = 10
 #: The Django project root (where manage.py lives).
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATABASE_NAME = "leadflow"
@@ -525,13 +529,17 @@ class Stack:
         args: Sequence[str] = (),
     ) -> Process:
         """Start a Celery worker ``<name>@<host>`` consuming ``queues`` with a
-        prefork pool of ``concurrency``; return when it logged "ready"."""
+        prefork pool of ``concurrency``; return when it logged "ready". A
+        worker of the bulk queue alone runs at BULK_NICENESS, as the
+        Procfile's: real-time work gets the cores first."""
         if not isinstance(queues, str):
             queues = ",".join(queues)
+        niced = ["nice", "-n", str(BULK_NICENESS)] if queues == "bulk" else []
         process = self._spawn(
             f"worker-{name}",
             "worker",
             [
+                *niced,
                 sys.executable,
                 "-m",
                 "celery",

@@ -21,6 +21,7 @@ from scoring import selectors, services, store
 from scoring.models import AccountRollupRequest, AccountScore, LeadScore, ScoringModel
 from scoring.selectors import model_active, model_spec
 from scoring.services import (
+    account_rollups_pending,
     account_rollups_refresh_requested,
     account_scores_refresh,
     lead_rescore,
@@ -203,6 +204,38 @@ def test_a_rescore_that_leaves_engagement_unchanged_skips_the_roll_up():
     assert not AccountRollupRequest.objects.exists()
     score = AccountScore.objects.get(account=lead.account, model=model)
     assert (score.engagement_score, score.engaged_leads) == (Decimal("6.00"), 1)
+
+
+@pytest.mark.postgres
+def test_a_roll_up_refresh_does_not_wait_while_another_one_runs():
+    # Given a committed request, and another session holding the roll-up lock
+    # (a refresh running elsewhere)
+    import psycopg
+
+    model = model_active()
+    lead = LeadFactory(account=AccountFactory())
+    TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [services.ROLLUPS_LOCK_KEY])
+
+        # When a refresh runs meanwhile, it returns at once and takes nothing
+        assert account_rollups_refresh_requested() is None
+        assert account_rollups_pending()
+
+        other.execute("SELECT pg_advisory_unlock(%s)", [services.ROLLUPS_LOCK_KEY])
+    # Then the next one takes the request
+    assert account_rollups_refresh_requested() == 1
+    assert not account_rollups_pending()
+    assert AccountScore.objects.get(account=lead.account).engagement_score == 3
 
 
 @pytest.mark.postgres
