@@ -647,27 +647,39 @@ def account_rollups_request(
     """Ask for these accounts' roll-ups under ``model`` to be refreshed.
 
     Call in the transaction that changed their leads' scores: the requests
-    commit with the scores, and after commit a task refreshes every account
-    asked for so far (account_rollups_refresh_requested). A lost message
-    only delays the refresh to the reconciler's next minute.
+    commit with the scores, and a task refreshes every account asked for so
+    far (account_rollups_refresh_requested) ROLLUPS_REFRESH_DELAY after the
+    commit. Only a transaction that finds no request waiting sends that
+    task: one waiting means a refresh is on its way and takes these too (or
+    sees them and sends the next), so a busy account's roll-up, which reads
+    all its leads, is computed about once per delay, not once per rescore.
+    A lost message only delays the refresh to the reconciler's next minute.
     """
     ids = sorted(set(account_ids))
     if not ids:
         return
+    waiting = account_rollups_pending()
     AccountRollupRequest.objects.bulk_create(
         [
             AccountRollupRequest(account_id=account_id, model=model, requested_at=now)
             for account_id in ids
         ]
     )
-    transaction.on_commit(_rollups_refresh_enqueue)
+    if not waiting:
+        transaction.on_commit(account_rollups_refresh_enqueue)
 
 
-def _rollups_refresh_enqueue() -> None:
+#: Seconds from a roll-up request to its refresh: the requests of that
+#: while are served by one refresh.
+ROLLUPS_REFRESH_DELAY = 2
+
+
+def account_rollups_refresh_enqueue() -> None:
+    """Send the roll-up refresh task, to run ROLLUPS_REFRESH_DELAY from now."""
     from scoring.tasks import account_rollups_task  # the tasks build on services
 
     try:
-        account_rollups_task.delay()
+        account_rollups_task.apply_async(countdown=ROLLUPS_REFRESH_DELAY)
     except Exception:  # the broker is down: the reconciler refreshes them
         logger.warning("account roll-up refresh not enqueued", exc_info=True)
 

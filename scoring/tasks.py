@@ -118,13 +118,14 @@ def account_rollups_task() -> int:
     what is left (nothing, or requests committed since).
 
     A run that found another refresh running leaves its requests to that
-    one, which sends a new message when requests came in meanwhile.
+    one; a run that sees requests committed meanwhile sends the next
+    message (their rescores did not, as requests were waiting).
     """
     taken = services.account_rollups_refresh_requested()
     if taken is None:
         return 0
     if services.account_rollups_pending():
-        account_rollups_task.delay()
+        services.account_rollups_refresh_enqueue()
     return taken
 
 

@@ -293,6 +293,29 @@ def test_scattered_leads_are_scored_in_a_fixed_number_of_queries_as_one_by_one(
     }
 
 
+def test_rescores_while_a_roll_up_refresh_is_on_its_way_send_no_second_one(
+    model, django_capture_on_commit_callbacks
+):
+    account = AccountFactory()
+    first, second = LeadFactory(account=account), LeadFactory(account=account)
+    for lead in (first, second):
+        TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
+
+    with django_capture_on_commit_callbacks() as sent_first:
+        lead_rescore(lead_id=first.id, model=model, now=NOW)
+    with django_capture_on_commit_callbacks() as sent_second:
+        lead_rescore(lead_id=second.id, model=model, now=NOW)
+
+    # one refresh is sent; it takes both requests
+    assert (len(sent_first), len(sent_second)) == (1, 0)
+    assert AccountRollupRequest.objects.count() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        sent_first[0]()
+    assert not AccountRollupRequest.objects.exists()
+    score = AccountScore.objects.get(account=account, model=model)
+    assert (score.engagement_score, score.engaged_leads) == (Decimal("6.00"), 2)
+
+
 def test_marked_only_skips_leads_rescored_since_they_were_enqueued(model):
     marked, cleared = _fit_lead(), _fit_lead()
     Lead.objects.filter(id=marked.id).update(rescore_requested_at=NOW)
