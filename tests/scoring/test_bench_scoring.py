@@ -36,6 +36,9 @@ def test_reports_the_figures_as_json_on_the_last_line_and_deletes_its_data():
         "speedup",
         "per_lead_p50_ms",
         "per_lead_p95_ms",
+        "set_of_100_p50_ms",
+        "set_of_100_p95_ms",
+        "set_leads_per_s",
         "peak_rss_mb",
     ):
         assert figures[key] > 0, key

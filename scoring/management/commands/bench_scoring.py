@@ -41,7 +41,7 @@ from leads.geo import region_for_country
 from leads.models import Account, Industry, Lead, StageTransition, Touchpoint
 from leads.titles import department_from_title, seniority_from_title
 from scoring import selectors
-from scoring.bulk import BULK_CHUNK_SIZE, model_rescore_all
+from scoring.bulk import BULK_CHUNK_SIZE, leads_rescore_set, model_rescore_all
 from scoring.engine import Touch, evaluate_touches
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 from scoring.services import SYSTEM_ACTOR, lead_rescore
@@ -56,6 +56,9 @@ LEADS_PER_ACCOUNT = 8
 FREEMAIL_SHARE = 0.2
 #: Leads timed one by one through the per-lead path (p50/p95).
 PER_LEAD_SAMPLE = 200
+#: Real-time sets timed, and their size (a batch of 100 touchpoints).
+SET_SAMPLES = 20
+SET_SIZE = 100
 #: Rows per COPY write / bulk_create batch while seeding.
 WRITE_BATCH = 10_000
 #: The scoring time: fixed, so two runs with the same seed score the same.
@@ -704,6 +707,32 @@ class Command(BaseCommand):
             f"p95 {p95:.2f} ms"
         )
 
+        # A real-time task: a batch of touchpoints brings scattered leads,
+        # scored together in one transaction (scoring.bulk.leads_rescore_set).
+        set_timings = []
+        for _ in range(SET_SAMPLES):
+            ids = sorted(
+                Lead.objects.filter(
+                    id__in=rng.sample(
+                        range(bounds["low"], bounds["high"] + 1),
+                        min(SET_SIZE, leads),
+                    )
+                ).values_list("id", flat=True)
+            )
+            started = time.perf_counter()
+            leads_rescore_set(model=model, spec=spec, lead_ids=ids, now=NOW)
+            set_timings.append(((time.perf_counter() - started) * 1000, len(ids)))
+        set_p50 = _percentile([ms for ms, _ in set_timings], 0.5)
+        set_p95 = _percentile([ms for ms, _ in set_timings], 0.95)
+        set_rate = sum(n for _, n in set_timings) / (
+            sum(ms for ms, _ in set_timings) / 1000
+        )
+        self.stdout.write(
+            f"Real-time task ({SET_SAMPLES} sets of {SET_SIZE} random leads): "
+            f"p50 {set_p50:.1f} ms, p95 {set_p95:.1f} ms per set, "
+            f"{set_rate:,.0f} leads/s"
+        )
+
         naive_rate = None
         sample = min(options["naive_sample"], leads)
         if sample:
@@ -742,6 +771,9 @@ class Command(BaseCommand):
             "speedup": speedup,
             "per_lead_p50_ms": round(p50, 2),
             "per_lead_p95_ms": round(p95, 2),
+            "set_of_100_p50_ms": round(set_p50, 1),
+            "set_of_100_p95_ms": round(set_p95, 1),
+            "set_leads_per_s": round(set_rate, 1),
             "peak_rss_mb": peak,
         }
 
