@@ -1,6 +1,8 @@
-"""The bulk scoring path: every lead in ranges of ids, a few queries per chunk.
+"""The set-based scoring paths: a few queries per chunk or set of leads.
 
-Used when a model is published and for the nightly decay. Per chunk of
+``model_rescore_all``/``chunk_rescore`` score every lead in ranges of ids,
+when a model is published and for the nightly decay; ``leads_rescore_set``
+scores the leads of one real-time task (any ids) the same way. Per chunk of
 leads (a range of ids, so each chunk reads neighbouring rows): one query for
 the leads with their accounts, one for the account scores (when a rule tests
 them), one for the touchpoints of the kinds the model counts (only the
@@ -174,9 +176,9 @@ def leads_rescore_set(
     scored them). An erased lead is scored too (by what is left of it), as
     its erasure asked. Without ``now``, scored as of the moment the locks
     were taken, so no lead's ``scored_at`` predates a touchpoint it was
-    scored with. Returns
-    how many leads were scored; the accounts whose leads' engagement moved
-    get their roll-up refreshed after the commit (account_rollups_request).
+    scored with. Returns how many leads were scored; the accounts whose
+    leads' engagement moved get their roll-up refreshed after the commit
+    (account_rollups_request).
     """
     if not lead_ids:
         return 0
