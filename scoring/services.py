@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q, Sum, Value
@@ -647,37 +648,50 @@ def account_rollups_request(
     """Ask for these accounts' roll-ups under ``model`` to be refreshed.
 
     Call in the transaction that changed their leads' scores: the requests
-    commit with the scores, and a task refreshes every account asked for so
-    far (account_rollups_refresh_requested) ROLLUPS_REFRESH_DELAY after the
-    commit. Only a transaction that finds no request waiting sends that
-    task: one waiting means a refresh is on its way and takes these too (or
-    sees them and sends the next), so a busy account's roll-up, which reads
-    all its leads, is computed about once per delay, not once per rescore.
-    A lost message only delays the refresh to the reconciler's next minute.
+    commit with the scores, and after the commit a refresh of every account
+    asked for so far (account_rollups_refresh_requested) is scheduled
+    (account_rollups_refresh_enqueue). A lost message only delays the
+    refresh to the reconciler's next minute.
     """
     ids = sorted(set(account_ids))
     if not ids:
         return
-    waiting = account_rollups_pending()
     AccountRollupRequest.objects.bulk_create(
         [
             AccountRollupRequest(account_id=account_id, model=model, requested_at=now)
             for account_id in ids
         ]
     )
-    if not waiting:
-        transaction.on_commit(account_rollups_refresh_enqueue)
+    transaction.on_commit(account_rollups_refresh_enqueue)
 
 
 #: Seconds from a roll-up request to its refresh: the requests of that
 #: while are served by one refresh.
 ROLLUPS_REFRESH_DELAY = 2
+#: Cache key present while a refresh is due within ROLLUPS_REFRESH_DELAY.
+ROLLUPS_DUE_KEY = "scoring:rollups-refresh-due"
 
 
 def account_rollups_refresh_enqueue() -> None:
-    """Send the roll-up refresh task, to run ROLLUPS_REFRESH_DELAY from now."""
+    """Schedule a roll-up refresh ROLLUPS_REFRESH_DELAY from now, unless one
+    is already due sooner than that (then it takes what committed before).
+
+    Call after the requests committed. The key (an atomic add) lives as long
+    as the delay, and a task never runs before its countdown, so a refresh
+    that is due still starts after this commit and takes its requests: a
+    busy account's roll-up, which reads all its leads, is computed about
+    once per delay instead of once per rescore. Run inline (eager Celery,
+    the embedded default), every call refreshes at once.
+    """
     from scoring.tasks import account_rollups_task  # the tasks build on services
 
+    if not account_rollups_task.app.conf.task_always_eager:
+        try:
+            due = not cache.add(ROLLUPS_DUE_KEY, 1, timeout=ROLLUPS_REFRESH_DELAY)
+        except Exception:  # the cache (Redis) is down: schedule one anyway
+            due = False
+        if due:
+            return
     try:
         account_rollups_task.apply_async(countdown=ROLLUPS_REFRESH_DELAY)
     except Exception:  # the broker is down: the reconciler refreshes them

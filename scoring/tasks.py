@@ -118,8 +118,8 @@ def account_rollups_task() -> int:
     what is left (nothing, or requests committed since).
 
     A run that found another refresh running leaves its requests to that
-    one; a run that sees requests committed meanwhile sends the next
-    message (their rescores did not, as requests were waiting).
+    one; a run that sees requests committed meanwhile schedules the next
+    (their own schedule may have been this run, or the one it skipped).
     """
     taken = services.account_rollups_refresh_requested()
     if taken is None:

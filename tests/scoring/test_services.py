@@ -26,6 +26,7 @@ from scoring.services import (
     model_publish,
     rule_create,
 )
+from scoring.tasks import account_rollups_task
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -293,24 +294,44 @@ def test_scattered_leads_are_scored_in_a_fixed_number_of_queries_as_one_by_one(
     }
 
 
-def test_rescores_while_a_roll_up_refresh_is_on_its_way_send_no_second_one(
+def test_a_roll_up_refresh_due_soon_is_not_scheduled_twice(monkeypatch):
+    # Given workers (not eager), and a refresh just scheduled
+    from django.core.cache import cache
+
+    from scoring import services
+
+    monkeypatch.setitem(account_rollups_task.app.conf, "task_always_eager", False)
+    sent = []
+    monkeypatch.setattr(
+        account_rollups_task, "apply_async", lambda **kw: sent.append(kw)
+    )
+    cache.delete(services.ROLLUPS_DUE_KEY)
+
+    # When two rescores commit within the delay, then another after it
+    services.account_rollups_refresh_enqueue()
+    services.account_rollups_refresh_enqueue()
+    cache.delete(services.ROLLUPS_DUE_KEY)  # the delay has passed
+    services.account_rollups_refresh_enqueue()
+
+    # Then one refresh is scheduled for the first two, one for the third
+    assert sent == [{"countdown": services.ROLLUPS_REFRESH_DELAY}] * 2
+    cache.delete(services.ROLLUPS_DUE_KEY)
+
+
+def test_a_refresh_takes_the_requests_of_every_rescore_before_it(
     model, django_capture_on_commit_callbacks
 ):
     account = AccountFactory()
     first, second = LeadFactory(account=account), LeadFactory(account=account)
     for lead in (first, second):
         TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
-
-    with django_capture_on_commit_callbacks() as sent_first:
-        lead_rescore(lead_id=first.id, model=model, now=NOW)
-    with django_capture_on_commit_callbacks() as sent_second:
-        lead_rescore(lead_id=second.id, model=model, now=NOW)
-
-    # one refresh is sent; it takes both requests
-    assert (len(sent_first), len(sent_second)) == (1, 0)
+    for lead in (first, second):
+        lead_rescore(lead_id=lead.id, model=model, now=NOW)
     assert AccountRollupRequest.objects.count() == 2
+
     with django_capture_on_commit_callbacks(execute=True):
-        sent_first[0]()
+        assert account_rollups_task() == 2
+
     assert not AccountRollupRequest.objects.exists()
     score = AccountScore.objects.get(account=account, model=model)
     assert (score.engagement_score, score.engaged_leads) == (Decimal("6.00"), 2)

@@ -253,9 +253,9 @@ def test_a_single_lead_rescore_on_postgresql_is_a_handful_of_statements():
         lead_rescore(lead_id=lead.id, model=model, spec=spec, now=NOW)
 
     # Savepoint, lock, read, touchpoints, writes, release; and, when
-    # engagement moved, the roll-up request (is one waiting? then insert).
+    # engagement moved, the roll-up request.
     assert len(unchanged) == 6
-    assert len(changed) == 8
+    assert len(changed) == 7
     assert Lead.objects.get(id=lead.id).engagement_score == Decimal("6.00")
 
 
