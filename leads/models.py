@@ -623,6 +623,9 @@ class ImportJob(models.Model):
     rows_updated = models.PositiveIntegerField(default=0)
     rows_unchanged = models.PositiveIntegerField(default=0)
     rows_rejected = models.PositiveIntegerField(default=0)
+    # Cells of stored rows that were not applied (each has a note), such as
+    # an owner the import may not change.
+    cells_refused = models.PositiveIntegerField(default=0)
     # The last file line of the last committed chunk.
     last_line = models.PositiveIntegerField(default=0)
     # [{"line": int, "reason": str, "row": [cells]}], the first rejected rows.
@@ -671,6 +674,8 @@ class ImportJob(models.Model):
             ("unchanged", "Unchanged", self.rows_unchanged),
             ("rejected", "Rejected", self.rows_rejected),
         ]
+        if self.cells_refused:
+            counts.append(("refused", "Cells refused", self.cells_refused))
         if self.kind == self.Kind.TOUCHPOINTS:
             # A touchpoint is immutable: it is stored, already there, or refused.
             counts.pop(1)

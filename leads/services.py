@@ -18,7 +18,7 @@ from django.utils import timezone
 from leads.exceptions import LeadAlreadyExists
 from leads.freemail import is_freemail
 from leads.locks import lock_leads
-from leads.models import Account, Lead, Touchpoint
+from leads.models import Account, Lead, Stage, Touchpoint
 from leads.signals import leads_changed
 from leads.titles import department_from_title
 
@@ -370,6 +370,37 @@ def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:
     handoff, handing a lead to its account's owner), after locking the lead.
     """
     Lead.objects.filter(id=lead_id).update(owner=owner, updated_at=timezone.now())
+
+
+#: Sales stages, as a refusal to change the owner names them.
+_SALES_STAGE_WORDS = {
+    Stage.SAL: "a sales-accepted lead (SAL)",
+    Stage.SQL: "a sales-qualified lead (SQL)",
+    Stage.OPPORTUNITY: "an opportunity",
+    Stage.CUSTOMER: "a customer",
+}
+
+
+def lead_owner_change_problem(lead: Lead, owner: Any | None) -> str | None:
+    """Why a bulk write may not make ``owner`` the owner of the stored ``lead``.
+
+    None when ``owner`` already owns it. The owner of a lead changes only when
+    an SDR accepts its handoff (``lead_owner_set`` from the handoff service)
+    or an admin reassigns it; the API refuses the field outright. Imports call
+    this for every existing lead they update, so a file cannot move a lead,
+    least of all one sales is working, to someone else.
+    """
+    if (owner.pk if owner is not None else None) == lead.owner_id:
+        return None
+    if lead.stage in _SALES_STAGE_WORDS:
+        return (
+            f"lead {lead.id} is {_SALES_STAGE_WORDS[lead.stage]}; its owner changes "
+            "through the pipeline, not an import."
+        )
+    return (
+        f"lead {lead.id} already exists; its owner is set when an SDR accepts its "
+        "handoff, not by an import."
+    )
 
 
 #: Fields a merge copies from the duplicate where the surviving lead has none.

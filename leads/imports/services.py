@@ -60,7 +60,11 @@ from leads.models import (
     Touchpoint,
     TouchpointKind,
 )
-from leads.services import lead_fields_apply, leads_mark_for_rescore
+from leads.services import (
+    lead_fields_apply,
+    lead_owner_change_problem,
+    leads_mark_for_rescore,
+)
 from leads.tasks import import_csv_task
 
 if TYPE_CHECKING:
@@ -314,6 +318,7 @@ class _Chunk:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    refused: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
@@ -325,6 +330,11 @@ class _Chunk:
 
     def note(self, line: int, message: str) -> None:
         self.notes.append({"line": line, "message": message})
+
+    def refuse(self, line: int, message: str) -> None:
+        """A cell of a stored row that was not applied: counted and noted."""
+        self.refused += 1
+        self.note(line, message)
 
 
 def import_job_run(*, job_id: int, now: dt.datetime | None = None) -> ImportJob | None:
@@ -437,6 +447,7 @@ def _progress_save(run: _Run, chunk: _Chunk, *, last_line: int) -> None:
         "rows_updated": F("rows_updated") + chunk.updated,
         "rows_unchanged": F("rows_unchanged") + chunk.unchanged,
         "rows_rejected": F("rows_rejected") + len(chunk.rejects),
+        "cells_refused": F("cells_refused") + chunk.refused,
         "last_line": last_line,
     }
     # Rewrite the lists only when they grew and are below their cap, so a
@@ -460,6 +471,7 @@ def _merge(run: _Run, chunk: _Chunk) -> None:
     job.rows_updated += chunk.updated
     job.rows_unchanged += chunk.unchanged
     job.rows_rejected += len(chunk.rejects)
+    job.cells_refused += chunk.refused
     rejects = sorted(chunk.rejects, key=lambda r: r["line"])
     run.rejects = (run.rejects + rejects)[:MAX_STORED_REJECTS]
     run.notes = (run.notes + chunk.notes)[:MAX_STORED_NOTES]
@@ -492,6 +504,7 @@ def _job_finish(
                 "updated": job.rows_updated,
                 "unchanged": job.rows_unchanged,
                 "rejected": job.rows_rejected,
+                "refused": job.cells_refused,
                 "last_line": job.last_line,
             },
         )
@@ -580,6 +593,7 @@ def _lead_chunk(run: _Run, records: list[Record]) -> _Chunk:
             transitions.extend(steps)
             chunk.created += 1
             continue
+        _owner_keep(lead, row, run, chunk)
         columns = _lead_change(lead, row, account)
         if columns:
             changed_leads.append(lead)
@@ -663,6 +677,20 @@ def _owners_attach(rows: list[LeadRow], run: _Run, chunk: _Chunk) -> list[LeadRo
                 "username, e-mail or full name, or leave the column unmapped.",
             )
     return kept
+
+
+def _owner_keep(lead: Lead, row: LeadRow, run: _Run, chunk: _Chunk) -> None:
+    """Drop an owner the import may not give this existing lead, with a note.
+
+    The rest of the row is still applied: the owner is refused, not the row.
+    """
+    if "owner" not in row.fields:
+        return
+    problem = lead_owner_change_problem(lead, row.fields["owner"])
+    if problem:
+        del row.fields["owner"]
+        column = run.plan.header[run.plan.column_of("owner") or 0]
+        chunk.refuse(row.line, f"{column}: {problem}")
 
 
 def _first_occurrences(rows: list[LeadRow], run: _Run, chunk: _Chunk) -> list[LeadRow]:

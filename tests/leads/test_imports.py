@@ -614,6 +614,97 @@ def test_unknown_stage_and_owner_are_rejected():
     ]
 
 
+def test_import_keeps_the_owner_of_existing_leads_and_reports_each_refused_cell(
+    mia,
+):
+    # Free-mail addresses: no account to link, so only the named cells change.
+    rep = UserFactory(username="rep")
+    opportunity = LeadFactory(
+        email="opp@gmail.com", first_name="Old", stage="opportunity", owner=rep
+    )
+    sql = LeadFactory(email="sql@gmail.com", stage="sql", owner=rep)
+    fresh = LeadFactory(email="fresh@gmail.com", stage="lead")
+    csv_text = (
+        "email,first_name,owner\n"
+        "opp@gmail.com,New,mia\n"
+        "sql@gmail.com,,mia\n"
+        "fresh@gmail.com,,mia\n"
+        "new@gmail.com,,mia\n"
+        "OPP@gmail.com,,rep\n"
+    )
+
+    job = run(csv_text)
+
+    # The owner cells are refused; the rest of each row is imported.
+    assert job.status == "done"
+    assert counts(job) == (1, 1, 2, 1)
+    assert job.cells_refused == 3
+    assert job.notes == [
+        {
+            "line": 2,
+            "message": f"owner: lead {opportunity.id} is an opportunity; its owner "
+            "changes through the pipeline, not an import.",
+        },
+        {
+            "line": 3,
+            "message": f"owner: lead {sql.id} is a sales-qualified lead (SQL); its "
+            "owner changes through the pipeline, not an import.",
+        },
+        {
+            "line": 4,
+            "message": f"owner: lead {fresh.id} already exists; its owner is set when "
+            "an SDR accepts its handoff, not by an import.",
+        },
+    ]
+    assert dict(Lead.objects.values_list("email", "owner__username")) == {
+        "opp@gmail.com": "rep",
+        "sql@gmail.com": "rep",
+        "fresh@gmail.com": None,
+        "new@gmail.com": "mia",
+    }
+    assert Lead.objects.get(id=opportunity.id).first_name == "New"
+    event = AuditEvent.objects.filter(action="import").get()
+    assert (event.details["updated"], event.details["refused"]) == (1, 3)
+
+
+def test_import_dry_run_reports_the_owner_cells_it_would_refuse(mia):
+    lead = LeadFactory(email="opp@gmail.com", stage="customer")
+
+    job = run("email,owner\nopp@gmail.com,mia\n", dry_run=True)
+
+    assert (counts(job), job.cells_refused) == ((0, 0, 1, 0), 1)
+    assert job.notes == [
+        {
+            "line": 2,
+            "message": f"owner: lead {lead.id} is a customer; its owner changes "
+            "through the pipeline, not an import.",
+        }
+    ]
+    assert Lead.objects.get().owner_id is None
+
+
+def test_import_leads_command_refuses_to_reassign_an_existing_leads_owner(
+    tmp_path, capsys, mia
+):
+    rep = UserFactory(username="rep")
+    lead = LeadFactory(email="opp@gmail.com", stage="opportunity", owner=rep)
+    path = tmp_path / "owners.csv"
+    path.write_text("email,last_name,owner\nopp@gmail.com,Moved,mia\n")
+
+    call_command("import_leads", str(path))
+
+    job = ImportJob.objects.get()
+    assert capsys.readouterr().out.splitlines() == [
+        f"Imported {path} (job {job.id}): 0 created, 1 updated, 0 unchanged, 0 "
+        "rejected, 1 cell refused.",
+        "Notes (first 10):",
+        f"  line 2: owner: lead {lead.id} is an opportunity; its owner changes "
+        "through the pipeline, not an import.",
+    ]
+    lead.refresh_from_db()
+    assert (lead.owner_id, lead.last_name) == (rep.id, "Moved")
+
+
 def test_erased_lead_is_not_imported_again():
     LeadFactory(email="gone@acme.example", first_name="", erased_at=NOW)
 
@@ -802,6 +893,7 @@ def test_the_audit_event_carries_the_counts():
         "updated": 0,
         "unchanged": 0,
         "rejected": 1,
+        "refused": 0,
         "last_line": 3,
     }
 

@@ -139,18 +139,22 @@ class ImportCommand(BaseCommand):
             ) from None
 
     def _report(self, job: ImportJob, path: Path) -> None:
+        refused = ""
+        if job.cells_refused:
+            cells = "cell" if job.cells_refused == 1 else "cells"
+            refused = f", {job.cells_refused:,} {cells} refused"
         if job.dry_run:
             self.stdout.write(
                 f"Dry run of {path} (job {job.id}), nothing stored: "
                 f"{job.rows_created:,} would be created, {job.rows_updated:,} "
                 f"updated, {job.rows_unchanged:,} unchanged, {job.rows_rejected:,} "
-                "rejected."
+                f"rejected{refused}."
             )
         else:
             self.stdout.write(
                 f"Imported {path} (job {job.id}): {job.rows_created:,} created, "
                 f"{job.rows_updated:,} updated, {job.rows_unchanged:,} unchanged, "
-                f"{job.rows_rejected:,} rejected."
+                f"{job.rows_rejected:,} rejected{refused}."
             )
         if job.rejected_rows:
             self.stdout.write(f"Rejected rows (first {SHOWN}):")
