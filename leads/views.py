@@ -112,7 +112,11 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_or_404(job_id)
     if job.status != ImportJob.Status.DRAFT:
         return redirect("leads:import_detail", job_id=job.id)
-    columns = selectors.import_job_samples(job_id=job.id)
+    try:
+        columns = selectors.import_job_samples(job_id=job.id)
+    except ImportFileError as exc:
+        services.import_draft_fail(job_id=job.id, error=str(exc))
+        return redirect("leads:import_detail", job_id=job.id)
     if request.method == "POST" and "apply_preset" not in request.POST:
         form = ImportMappingForm(request.POST, columns=columns, kind=job.kind)
         if form.is_valid():

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import encodings
 import io
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,15 +27,52 @@ _NOT_CSV = {
 }
 
 
+#: Codecs Python ships (the modules of its ``encodings`` package). A codec
+#: some installed library registers is not offered: what it does is unknown.
+_SHIPPED_CODECS = frozenset(
+    module.name for module in pkgutil.iter_modules(encodings.__path__)
+)
+#: Shipped codecs that turn bytes into text without being a character set:
+#: they read backslash escapes or domain-name syntax (so the text is not what
+#: was exported), map bytes through a table nobody gives, or always fail.
+_NOT_CHARSETS = frozenset(
+    {
+        "charmap",
+        "idna",
+        "punycode",
+        "raw-unicode-escape",
+        "undefined",
+        "unicode-escape",
+    }
+)
+
+
 def encoding_check(encoding: str) -> str:
-    """The codec's canonical name; ImportFileError for an unknown encoding."""
+    """The codec's canonical name if it is a character set; else ImportFileError.
+
+    Every import passes here (the upload form, the commands' ``--encoding``
+    and each run of a stored job), so a byte-to-byte codec (rot13, base64,
+    zlib), an escape reader such as unicode_escape or an unknown name is
+    refused with what to use instead, never decoded.
+    """
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise ImportFileError(
             f"Unknown encoding {encoding!r}; use utf-8 (the default), latin-1 "
             "or cp1252."
         ) from None
+    if (
+        not getattr(info, "_is_text_encoding", True)
+        or info.name in _NOT_CHARSETS
+        or info.name.replace("-", "_") not in _SHIPPED_CODECS
+    ):
+        raise ImportFileError(
+            f"{encoding!r} is not a text encoding; use utf-8 (the default), "
+            "latin-1, windows-1252 or the character set the file was saved in, "
+            "such as utf-16 or shift_jis."
+        )
+    return info.name
 
 
 def formula_unquote(cell: str) -> str:

@@ -207,6 +207,23 @@ def import_job_start(
     return ImportJob.objects.defer("content").get(id=job_id)
 
 
+def import_draft_fail(
+    *, job_id: int, error: str, now: dt.datetime | None = None
+) -> None:
+    """Mark a draft whose stored file can no longer be read as failed, with why.
+
+    A draft stored before a check that now refuses it (say, an encoding that
+    is not a character set) would otherwise break its mapping page on every
+    visit. A conditional UPDATE (draft -> failed): a started job is left
+    alone. Nothing was imported, so no audit event.
+    """
+    failed = ImportJob.objects.filter(id=job_id, status=Status.DRAFT).update(
+        status=Status.FAILED, error=error, finished_at=now or timezone.now()
+    )
+    if failed:
+        logger.info("import draft %s cannot be read; marked failed", job_id)
+
+
 @transaction.atomic
 def import_job_create(
     *,

@@ -156,6 +156,54 @@ def test_unknown_encoding_is_a_form_error(client, marketer):
     assert ImportJob.objects.count() == 0
 
 
+@pytest.mark.parametrize("encoding", ["rot13", "zlib_codec", "unicode_escape"])
+def test_an_encoding_that_is_not_a_character_set_is_a_form_error(
+    client, marketer, encoding
+):
+    response = upload(client, encoding=encoding)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "encoding": [
+            f"{encoding!r} is not a text encoding; use utf-8 (the default), "
+            "latin-1, windows-1252 or the character set the file was saved in, "
+            "such as utf-16 or shift_jis."
+        ]
+    }
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_draft_whose_stored_encoding_is_now_refused_fails_with_the_reason(
+    client, marketer
+):
+    # A draft stored before the encoding check refused such codecs.
+    job = ImportJob.objects.create(
+        kind="leads",
+        filename="old.csv",
+        content=b"email\na@acme.example\n",
+        encoding="unicode_escape",
+        status="draft",
+        rows_total=1,
+        columns=["email"],
+        created_by=marketer,
+    )
+    url = reverse("leads:import_mapping", args=[job.id])
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response.url == reverse("leads:import_detail", args=[job.id])
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error.startswith("'unicode_escape' is not a text encoding;")
+    page = client.get(response.url)
+    assert page.status_code == 200
+    assert b"is not a text encoding" in page.content
+    # Visiting the mapping again lands on the failed job, not on an error.
+    assert client.get(url).url == reverse("leads:import_detail", args=[job.id])
+    assert Lead.objects.count() == 0
+
+
 def test_a_mapping_without_email_is_refused_and_the_job_stays_a_draft(
     client, marketer, django_capture_on_commit_callbacks
 ):

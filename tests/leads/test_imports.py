@@ -798,6 +798,76 @@ def test_bom_semicolons_and_another_encoding_are_read():
     }
 
 
+NOT_TEXT_ENCODINGS = [
+    "rot13",
+    "base64",
+    "zlib_codec",
+    "hex",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "idna",
+    "punycode",
+    "undefined",
+    "charmap",
+]
+
+
+@pytest.mark.parametrize("encoding", NOT_TEXT_ENCODINGS)
+def test_an_encoding_that_is_not_a_character_set_is_refused(encoding):
+    with pytest.raises(ImportFileError) as excinfo:
+        run("email\na@acme.example\n", encoding=encoding)
+
+    assert str(excinfo.value) == (
+        f"{encoding!r} is not a text encoding; use utf-8 (the default), latin-1, "
+        "windows-1252 or the character set the file was saved in, such as "
+        "utf-16 or shift_jis."
+    )
+    assert (ImportJob.objects.count(), Lead.objects.count()) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content"),
+    [
+        (
+            "windows-1252",
+            "email,first_name\nw@acme.example,Jos\u00e9\n".encode("cp1252"),
+        ),
+        ("UTF-16", "email,first_name\nu@acme.example,Jos\u00e9\n".encode("utf-16")),
+        (
+            "shift_jis",
+            "email,first_name\ns@acme.example,\u5c71\u7530\n".encode("shift_jis"),
+        ),
+        (
+            "mac_roman",
+            "email,first_name\nm@acme.example,Jos\u00e9\n".encode("mac_roman"),
+        ),
+    ],
+)
+def test_character_sets_are_read(encoding, content):
+    job = run(content, encoding=encoding)
+
+    assert counts(job) == (1, 0, 0, 0)
+    assert Lead.objects.get().first_name in {"Jos\u00e9", "\u5c71\u7530"}
+
+
+def test_a_stored_job_with_an_encoding_now_refused_fails_with_the_reason():
+    # A job stored before the encoding check refused such codecs.
+    job = ImportJob.objects.create(
+        kind="leads",
+        filename="old.csv",
+        content=b"email\na@acme.example\n",
+        encoding="unicode_escape",
+        mapping={"email": "email"},
+        rows_total=1,
+        columns=["email"],
+    )
+
+    job = import_job_run(job_id=job.id, now=NOW)
+
+    assert (job.status, job.rows_processed, Lead.objects.count()) == ("failed", 0, 0)
+    assert job.error.startswith("'unicode_escape' is not a text encoding; use utf-8")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -1124,6 +1194,14 @@ def test_import_touchpoints_command_dry_run(tmp_path, capsys):
         (["ok.csv", "--map", "nonsense"], "Error: argument --map: 'nonsense' is not"),
         (["ok.csv", "--map", "email=mail"], "{dir}/ok.csv: Unknown field 'mail'"),
         (["ok.csv", "--encoding", "klingon"], "Error: argument --encoding: Unknown"),
+        (
+            ["ok.csv", "--encoding", "rot13"],
+            "Error: argument --encoding: 'rot13' is not a text encoding; use utf-8",
+        ),
+        (
+            ["ok.csv", "--encoding", "unicode_escape"],
+            "Error: argument --encoding: 'unicode_escape' is not a text encoding",
+        ),
         (
             ["ok.csv", "--rejects", "nowhere/r.csv"],
             "Error: argument --rejects: the folder nowhere does not exist",
