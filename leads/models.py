@@ -609,6 +609,8 @@ class ImportJob(models.Model):
     # The file's header row, so pages need not decode the content again.
     columns = models.JSONField(default=list, blank=True)
     encoding = models.CharField(max_length=40, default="utf-8")
+    # IANA zone of the file's dates that give no offset; blank: refuse them.
+    time_zone = models.CharField(max_length=64, blank=True)
     preset = models.CharField(max_length=20, blank=True)
     # CSV column -> target field ("" skips the column).
     mapping = models.JSONField(default=dict, blank=True)

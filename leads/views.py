@@ -71,6 +71,7 @@ def import_form(request: HttpRequest) -> HttpResponse:
                 filename=data["file"].name,
                 content=data["file"].read(),
                 encoding=data["encoding"],
+                time_zone=data["time_zone"],
                 preset=data["preset"],
                 dry_run=data["dry_run"],
                 created_by=request.user,

@@ -10,8 +10,23 @@ from django.core.files.uploadedfile import UploadedFile
 from leads.exceptions import ImportFileError
 from leads.imports.presets import HUBSPOT, PRESET_CHOICES
 from leads.imports.reading import encoding_check
+from leads.imports.rows import import_time_zone, time_zone_names
 from leads.imports.selectors import ColumnSample, import_target_choices
 from leads.models import IMPORT_MAX_BYTES, ImportJob
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    """None (reject such dates) and UTC first, then Region/City by name."""
+    zones = sorted(
+        name
+        for name in time_zone_names()
+        if "/" in name and not name.startswith(("Etc/", "SystemV/"))
+    )
+    return [
+        ("", "None: reject dates without an offset"),
+        ("UTC", "UTC"),
+        *((name, name.replace("_", " ")) for name in zones),
+    ]
 
 
 class ImportUploadForm(forms.Form):
@@ -38,10 +53,26 @@ class ImportUploadForm(forms.Form):
         initial="utf-8",
         help_text="utf-8 unless the file says otherwise (Excel on Windows: cp1252).",
     )
+    time_zone = forms.ChoiceField(
+        choices=lambda: time_zone_choices(),
+        required=False,
+        label="Time zone of dates without one",
+        help_text="HubSpot and Salesforce write dates in the exporting user's "
+        "time zone, without saying which. With none chosen, a row whose date "
+        "gives no offset is rejected.",
+    )
     dry_run = forms.BooleanField(
         required=False,
         label="Dry run: check and classify every row, store nothing",
     )
+
+    def clean_time_zone(self) -> str:
+        name = self.cleaned_data["time_zone"]
+        try:
+            import_time_zone(name)
+        except ImportFileError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return name
 
     def clean_encoding(self) -> str:
         encoding = self.cleaned_data["encoding"].strip()

@@ -10,7 +10,9 @@ are the caller's, in bulk per chunk.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -194,13 +196,40 @@ def typed_value(value: str, kind: str) -> Any:
     return value
 
 
-def parse_when(value: str, *, now: dt.datetime) -> dt.datetime:
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names this server knows (Europe/Berlin, UTC ...)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def import_time_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    """The zone of an import's dates that give none; None for "" (refuse them).
+
+    Every import passes here (the upload form, the commands' ``--timezone``
+    and each run of a stored job). Raises ImportFileError for a name that is
+    not an IANA time zone.
+    """
+    if not name:
+        return None
+    if name not in time_zone_names():
+        raise ImportFileError(
+            f"Unknown time zone {name!r}; use a name such as Europe/Berlin, "
+            "America/New_York or UTC."
+        )
+    return zoneinfo.ZoneInfo(name)
+
+
+def parse_when(
+    value: str, *, now: dt.datetime, tz: dt.tzinfo | None = None
+) -> dt.datetime:
     """An aware datetime from the date formats CRM exports use.
 
     ISO 8601 (``2026-03-01``, ``2026-03-01 09:30``, with or without offset),
     US ``3/1/2026`` and ``3/1/2026, 9:30 AM`` (Salesforce and HubSpot in
-    English write month first), and ``1.3.2026`` (day first). A time without
-    an offset is in the server's time zone. Raises ValueError with the reason.
+    English write month first), and ``1.3.2026`` (day first). A date or time
+    without an offset is read in ``tz``; without ``tz`` it is refused, as the
+    API refuses it: guessing the zone would shift it by hours unseen. Raises
+    ValueError with the reason.
     """
     text = value.strip()
     parsed: dt.datetime | None = None
@@ -218,7 +247,13 @@ def parse_when(value: str, *, now: dt.datetime) -> dt.datetime:
             "3/1/2026."
         )
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+        if tz is None:
+            raise ValueError(
+                f"{value!r} has no time zone; add its offset (2026-03-01 "
+                "09:30+01:00 or Z), or choose the time zone of dates without one "
+                "when you import (the upload form, or --timezone)."
+            )
+        parsed = timezone.make_aware(parsed, tz)
     if parsed > now + CLOCK_SKEW:
         raise ValueError(f"{value!r} is in the future; give when it happened.")
     if parsed < EARLIEST_OCCURRED_AT:
@@ -382,12 +417,17 @@ def _freeform(
 
 
 def lead_row_clean(
-    record: Record, *, plan: ColumnPlan, types: dict[int, str], now: dt.datetime
+    record: Record,
+    *,
+    plan: ColumnPlan,
+    types: dict[int, str],
+    now: dt.datetime,
+    tz: dt.tzinfo | None = None,
 ) -> LeadRow:
     """Check a lead record and return its typed values.
 
     RowRejected names every bad cell of the row (column: reason), so one
-    round of fixes is enough.
+    round of fixes is enough. ``tz``: as in ``parse_when``.
     """
     cells = _cells(record, plan)
     problems: list[str] = []
@@ -411,7 +451,7 @@ def lead_row_clean(
         if not value or code == "email":
             continue
         try:
-            _lead_value(row, code, value, now=now)
+            _lead_value(row, code, value, now=now, tz=tz)
         except ValueError as exc:
             problems.append(f"{plan.header[position]}: {exc}")
     try:
@@ -423,7 +463,9 @@ def lead_row_clean(
     return row
 
 
-def _lead_value(row: LeadRow, code: str, value: str, *, now: dt.datetime) -> None:
+def _lead_value(
+    row: LeadRow, code: str, value: str, *, now: dt.datetime, tz: dt.tzinfo | None
+) -> None:
     """Put one non-blank cell into ``row``; ValueError with the reason if bad."""
     if code in _TEXT_LIMITS and len(value) > _TEXT_LIMITS[code]:
         raise ValueError(
@@ -454,7 +496,7 @@ def _lead_value(row: LeadRow, code: str, value: str, *, now: dt.datetime) -> Non
             )
         row.stage, row.stage_word = stage, value
     elif code == "created_at":
-        row.created_at = parse_when(value, now=now)
+        row.created_at = parse_when(value, now=now, tz=tz)
     elif code == "account_name":
         row.account["name"] = value
     elif code == "account_domain":
@@ -482,10 +524,12 @@ def touchpoint_row_clean(
     types: dict[int, str],
     kinds: dict[str, str],
     now: dt.datetime,
+    tz: dt.tzinfo | None = None,
 ) -> TouchpointRow:
     """Check a touchpoint record; ``kinds`` maps normalised code/label -> code.
 
-    RowRejected names every bad cell of the row (column: reason).
+    RowRejected names every bad cell of the row (column: reason). ``tz``: as
+    in ``parse_when``.
     """
     cells = _cells(record, plan)
     values = {code: cells[position] for position, code in plan.fields.items()}
@@ -518,7 +562,7 @@ def touchpoint_row_clean(
         problems.append(f"{header('occurred_at')}: give when it happened.")
     else:
         try:
-            occurred_at = parse_when(values["occurred_at"], now=now)
+            occurred_at = parse_when(values["occurred_at"], now=now, tz=tz)
         except ValueError as exc:
             problems.append(f"{header('occurred_at')}: {exc}")
     external_id = values.get("external_id") or None

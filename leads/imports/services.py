@@ -42,6 +42,7 @@ from leads.imports.rows import (
     RowRejected,
     TouchpointRow,
     freeform_types,
+    import_time_zone,
     lead_row_clean,
     mapping_check,
     touchpoint_row_clean,
@@ -135,6 +136,7 @@ def import_job_upload(
     filename: str,
     content: bytes,
     encoding: str = "utf-8",
+    time_zone: str = "",
     preset: str = LEADFLOW,
     dry_run: bool = False,
     created_by: AbstractBaseUser | None = None,
@@ -143,15 +145,18 @@ def import_job_upload(
     """Store an uploaded file as a draft job that waits for its column mapping.
 
     Reads the whole file once to check it; ImportFileError (nothing stored)
-    says what is wrong with it. The draft carries the preset's suggested
-    mapping. Start it with ``import_job_start``.
+    says what is wrong with it or with ``time_zone`` (the zone of dates that
+    give none; "" refuses such dates row by row). The draft carries the
+    preset's suggested mapping. Start it with ``import_job_start``.
     """
+    import_time_zone(time_zone)
     csv_file, total = _checked_file(content, encoding)
     job = ImportJob.objects.create(
         kind=kind,
         filename=filename[:255],
         content=content,
         encoding=encoding,
+        time_zone=time_zone,
         preset=preset,
         mapping=mapping_suggest(csv_file.header, kind=kind, preset=preset),
         dry_run=dry_run,
@@ -231,6 +236,7 @@ def import_job_create(
     filename: str,
     content: bytes,
     encoding: str = "utf-8",
+    time_zone: str = "",
     preset: str = LEADFLOW,
     mapping: dict[str, str] | None = None,
     keep_unmapped: bool = False,
@@ -242,10 +248,12 @@ def import_job_create(
     """Check a file and its mapping and store a queued job in one step.
 
     For the management commands: ``mapping`` overrides the preset's
-    suggestion per column. ImportFileError (nothing stored) for a bad file or
-    mapping. With ``enqueue`` the task is enqueued on commit; without, the
-    caller runs the job itself with ``import_job_run``.
+    suggestion per column; ``time_zone`` as in ``import_job_upload``.
+    ImportFileError (nothing stored) for a bad file, mapping or time zone.
+    With ``enqueue`` the task is enqueued on commit; without, the caller runs
+    the job itself with ``import_job_run``.
     """
+    import_time_zone(time_zone)
     csv_file, total = _checked_file(content, encoding)
     full = _full_mapping(csv_file.header, kind=kind, preset=preset, mapping=mapping)
     mapping_check(
@@ -256,6 +264,7 @@ def import_job_create(
         filename=filename[:255],
         content=content,
         encoding=encoding,
+        time_zone=time_zone,
         preset=preset,
         mapping=full,
         keep_unmapped=keep_unmapped,
@@ -293,6 +302,7 @@ def import_job_rerun(
         filename=source.filename,
         content=source.content,
         encoding=source.encoding,
+        time_zone=source.time_zone,
         preset=source.preset,
         mapping=source.mapping,
         keep_unmapped=source.keep_unmapped,
@@ -320,6 +330,7 @@ class _Run:
     plan: ColumnPlan
     types: dict[int, str]
     now: dt.datetime
+    tz: dt.tzinfo | None
     rejects: list[dict[str, Any]]
     notes: list[dict[str, Any]]
     # E-mails (leads) / external ids (touchpoints) seen -> their first line.
@@ -382,6 +393,7 @@ def import_job_run(*, job_id: int, now: dt.datetime | None = None) -> ImportJob 
         return None
     job = ImportJob.objects.select_related("created_by").get(id=job_id)
     try:
+        tz = import_time_zone(job.time_zone)
         csv_file = csv_open(bytes(job.content), encoding=job.encoding)
         plan = mapping_check(
             kind=job.kind,
@@ -397,6 +409,7 @@ def import_job_run(*, job_id: int, now: dt.datetime | None = None) -> ImportJob 
         plan=plan,
         types=types,
         now=now,
+        tz=tz,
         rejects=list(job.rejected_rows),
         notes=list(job.notes),
     )
@@ -570,7 +583,9 @@ def _lead_chunk(run: _Run, records: list[Record]) -> _Chunk:
     for record in records:
         try:
             rows.append(
-                lead_row_clean(record, plan=run.plan, types=run.types, now=run.now)
+                lead_row_clean(
+                    record, plan=run.plan, types=run.types, now=run.now, tz=run.tz
+                )
             )
         except RowRejected as exc:
             chunk.reject(record.line, record.cells, str(exc))
@@ -895,6 +910,7 @@ def _touchpoint_chunk(run: _Run, records: list[Record]) -> _Chunk:
                     types=run.types,
                     kinds=run.kinds,
                     now=run.now,
+                    tz=run.tz,
                 )
             )
         except RowRejected as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -202,6 +204,71 @@ def test_a_draft_whose_stored_encoding_is_now_refused_fails_with_the_reason(
     # Visiting the mapping again lands on the failed job, not on an error.
     assert client.get(url).url == reverse("leads:import_detail", args=[job.id])
     assert Lead.objects.count() == 0
+
+
+DATED_CSV = "Email,Create Date\nada@acme.example,2025-11-03 14:30\n"
+
+
+def start(client, job: ImportJob, callbacks_fixture) -> None:
+    with callbacks_fixture(execute=True):
+        client.post(
+            reverse("leads:import_mapping", args=[job.id]),
+            mapping_post(job, job.mapping),
+        )
+    job.refresh_from_db()
+
+
+def test_dates_without_a_time_zone_are_read_in_the_zone_chosen_on_the_form(
+    client, marketer, django_capture_on_commit_callbacks
+):
+    response = upload(client, content=DATED_CSV, time_zone="Europe/Berlin")
+
+    job = ImportJob.objects.get()
+    assert response.url == reverse("leads:import_mapping", args=[job.id])
+    assert job.time_zone == "Europe/Berlin"
+    start(client, job, django_capture_on_commit_callbacks)
+    assert (job.status, job.rows_created) == ("done", 1)
+    assert Lead.objects.get().created_at == dt.datetime(
+        2025, 11, 3, 13, 30, tzinfo=dt.UTC
+    )
+    page = client.get(reverse("leads:import_detail", args=[job.id]))
+    assert b"dates without an offset read in Europe/Berlin" in page.content
+
+
+def test_dates_without_a_time_zone_are_refused_per_row_when_none_is_chosen(
+    client, marketer, django_capture_on_commit_callbacks
+):
+    upload(client, content=DATED_CSV)
+
+    job = ImportJob.objects.get()
+    assert job.time_zone == ""
+    start(client, job, django_capture_on_commit_callbacks)
+    assert (job.status, job.rows_created, job.rows_rejected) == ("done", 0, 1)
+    assert job.rejected_rows[0]["reason"] == (
+        "Create Date: '2025-11-03 14:30' has no time zone; add its offset "
+        "(2026-03-01 09:30+01:00 or Z), or choose the time zone of dates without "
+        "one when you import (the upload form, or --timezone)."
+    )
+    assert Lead.objects.count() == 0
+
+
+def test_an_unknown_time_zone_is_a_form_error(client, marketer):
+    response = upload(client, time_zone="Mars/Olympus")
+
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["time_zone"]
+    assert ImportJob.objects.count() == 0
+
+
+def test_the_upload_form_offers_the_time_zone_of_dates_without_one(client, marketer):
+    response = client.get(reverse("leads:import"))
+
+    field = response.context["form"]["time_zone"]
+    assert field.label == "Time zone of dates without one"
+    choices = [value for value, _ in field.field.choices]
+    assert choices[:2] == ["", "UTC"]
+    assert {"Europe/Berlin", "America/New_York", "Asia/Tokyo"} <= set(choices)
+    assert b'name="time_zone"' in response.content
 
 
 def test_a_mapping_without_email_is_refused_and_the_job_stays_a_draft(

@@ -21,7 +21,7 @@ from leads.imports.presets import (
     mapping_suggest,
     stage_from_word,
 )
-from leads.imports.rows import parse_when
+from leads.imports.rows import import_time_zone, parse_when
 from leads.imports.services import import_job_create, import_job_run, import_path
 from leads.models import (
     Account,
@@ -69,6 +69,7 @@ def run(
     keep_unmapped: bool = False,
     dry_run: bool = False,
     encoding: str = "utf-8",
+    time_zone: str = "",
     now: dt.datetime = NOW,
 ) -> ImportJob:
     """Create and run an import job the way the command does."""
@@ -78,6 +79,7 @@ def run(
         filename="file.csv",
         content=content,
         encoding=encoding,
+        time_zone=time_zone,
         preset=preset,
         mapping=mapping,
         keep_unmapped=keep_unmapped,
@@ -104,7 +106,7 @@ def mia():
 
 
 def test_hubspot_preset_maps_a_contact_export(mia):
-    job = run(HUBSPOT_LEADS, preset=HUBSPOT)
+    job = run(HUBSPOT_LEADS, preset=HUBSPOT, time_zone="UTC")
 
     assert (job.status, counts(job)) == ("done", (2, 0, 0, 0))
     grace = Lead.objects.select_related("account").get(email="Grace@navy-labs.io")
@@ -153,7 +155,7 @@ def test_hubspot_preset_maps_a_contact_export(mia):
 
 
 def test_salesforce_preset_maps_a_lead_export(mia):
-    job = run(SALESFORCE_LEADS, preset=SALESFORCE)
+    job = run(SALESFORCE_LEADS, preset=SALESFORCE, time_zone="UTC")
 
     assert (job.status, counts(job), job.rejected_rows) == ("done", (1, 0, 0, 0), [])
     ada = Lead.objects.select_related("account").get()
@@ -416,13 +418,13 @@ def test_existing_lead_blank_cells_change_nothing_and_attributes_merge():
 
 
 def test_rerun_of_the_same_file_changes_nothing(mia):
-    first = run(HUBSPOT_LEADS, preset=HUBSPOT)
+    first = run(HUBSPOT_LEADS, preset=HUBSPOT, time_zone="UTC")
     before = list(Lead.objects.order_by("id").values())
     accounts = list(Account.objects.order_by("id").values())
     transitions = StageTransition.objects.count()
 
     later = NOW + dt.timedelta(hours=1)
-    second = run(HUBSPOT_LEADS, preset=HUBSPOT, now=later)
+    second = run(HUBSPOT_LEADS, preset=HUBSPOT, time_zone="UTC", now=later)
 
     assert counts(first) == (2, 0, 0, 0)
     assert counts(second) == (0, 0, 2, 0)
@@ -574,7 +576,7 @@ def test_a_bad_row_is_rejected_with_its_line_and_reason(bad_line, reason):
         f"email,first_name,country,employee_count,created_at\n{GOOD}\n{bad_line}\n"
     )
 
-    job = run(csv_text)
+    job = run(csv_text, time_zone="UTC")
 
     assert (job.status, counts(job)) == ("done", (1, 0, 0, 1))
     # A NUL is stored as U+FFFD (PostgreSQL's jsonb cannot hold it).
@@ -881,7 +883,112 @@ def test_a_stored_job_with_an_encoding_now_refused_fails_with_the_reason():
     ],
 )
 def test_dates_of_crm_exports_are_understood(text, expected):
-    assert parse_when(text, now=NOW) == expected
+    assert parse_when(text, now=NOW, tz=dt.UTC) == expected
+
+
+NAIVE = (
+    "{value!r} has no time zone; add its offset (2026-03-01 09:30+01:00 or Z), "
+    "or choose the time zone of dates without one when you import (the upload "
+    "form, or --timezone)."
+)
+
+
+@pytest.mark.parametrize("text", ["2025-01-31", "2025-01-31 14:05", "1/31/2025"])
+def test_a_date_without_a_time_zone_is_refused_when_none_is_chosen(text):
+    with pytest.raises(ValueError, match="has no time zone") as excinfo:
+        parse_when(text, now=NOW)
+
+    assert str(excinfo.value) == NAIVE.format(value=text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-01-31", dt.datetime(2025, 1, 30, 23, 0, tzinfo=dt.UTC)),
+        ("2025-07-31 14:05", dt.datetime(2025, 7, 31, 12, 5, tzinfo=dt.UTC)),
+        ("1/31/2025, 2:05 PM", dt.datetime(2025, 1, 31, 13, 5, tzinfo=dt.UTC)),
+        # A date that gives its offset keeps it whatever zone was chosen.
+        ("2025-01-31T14:05:00-05:00", dt.datetime(2025, 1, 31, 19, 5, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_date_without_a_time_zone_is_read_in_the_chosen_one(text, expected):
+    berlin = import_time_zone("Europe/Berlin")
+
+    assert parse_when(text, now=NOW, tz=berlin) == expected
+
+
+def test_an_import_refuses_rows_with_dates_without_a_time_zone_per_row():
+    csv_text = (
+        "email,created_at\n"
+        "naive@acme.example,2025-01-31 14:05\n"
+        "aware@acme.example,2025-01-31T14:05:00Z\n"
+    )
+
+    job = run(csv_text)
+
+    assert counts(job) == (1, 0, 0, 1)
+    assert job.rejected_rows == [
+        {
+            "line": 2,
+            "reason": "created_at: " + NAIVE.format(value="2025-01-31 14:05"),
+            "row": ["naive@acme.example", "2025-01-31 14:05"],
+        }
+    ]
+    assert list(Lead.objects.values_list("email", "created_at")) == [
+        ("aware@acme.example", dt.datetime(2025, 1, 31, 14, 5, tzinfo=dt.UTC))
+    ]
+
+
+def test_an_import_reads_dates_without_a_time_zone_in_the_chosen_one():
+    csv_text = "email,created_at\nnaive@acme.example,2025-01-31 14:05\n"
+
+    job = run(csv_text, time_zone="America/New_York")
+
+    assert (counts(job), job.time_zone) == ((1, 0, 0, 0), "America/New_York")
+    assert Lead.objects.get().created_at == dt.datetime(
+        2025, 1, 31, 19, 5, tzinfo=dt.UTC
+    )
+
+
+def test_touchpoint_times_without_a_time_zone_are_refused_per_row():
+    LeadFactory(email="ada@acme.example")
+    csv_text = "email,kind,occurred_at\nada@acme.example,page_view,2026-01-05\n"
+
+    job = run(csv_text, kind=ImportJob.Kind.TOUCHPOINTS)
+
+    assert [r["reason"] for r in job.rejected_rows] == [
+        "occurred_at: " + NAIVE.format(value="2026-01-05")
+    ]
+    assert Touchpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "../../etc/passwd", "utc ", "x" * 80])
+def test_an_unknown_time_zone_is_refused_and_nothing_is_stored(name):
+    with pytest.raises(ImportFileError) as excinfo:
+        run("email\na@acme.example\n", time_zone=name)
+
+    assert str(excinfo.value) == (
+        f"Unknown time zone {name!r}; use a name such as Europe/Berlin, "
+        "America/New_York or UTC."
+    )
+    assert ImportJob.objects.count() == 0
+
+
+def test_a_stored_job_with_an_unknown_time_zone_fails_with_the_reason():
+    job = ImportJob.objects.create(
+        kind="leads",
+        filename="old.csv",
+        content=b"email\na@acme.example\n",
+        time_zone="Mars/Olympus",
+        mapping={"email": "email"},
+        rows_total=1,
+        columns=["email"],
+    )
+
+    job = import_job_run(job_id=job.id, now=NOW)
+
+    assert (job.status, Lead.objects.count()) == ("failed", 0)
+    assert job.error.startswith("Unknown time zone 'Mars/Olympus';")
 
 
 # Chunks, failures, the job
@@ -1028,7 +1135,7 @@ def test_touchpoints_are_ingested_with_campaigns_and_typed_properties():
     ada = LeadFactory(email="ada@acme.example")
     spring = CampaignFactory(name="Spring webinar")
 
-    job = run(TOUCHPOINTS, kind="touchpoints", keep_unmapped=True)
+    job = run(TOUCHPOINTS, kind="touchpoints", time_zone="UTC", keep_unmapped=True)
 
     assert (job.status, counts(job)) == ("done", (3, 0, 0, 2))
     assert [(r["line"], r["reason"]) for r in job.rejected_rows] == [
@@ -1083,11 +1190,11 @@ def test_touchpoints_are_ingested_with_campaigns_and_typed_properties():
 def test_touchpoint_reimport_and_dry_run_store_nothing_twice():
     LeadFactory(email="ada@acme.example")
     CampaignFactory(name="Spring webinar")
-    run(TOUCHPOINTS, kind="touchpoints")
+    run(TOUCHPOINTS, kind="touchpoints", time_zone="UTC")
     stored = Touchpoint.objects.count()
 
-    dry = run(TOUCHPOINTS, kind="touchpoints", dry_run=True)
-    again = run(TOUCHPOINTS, kind="touchpoints")
+    dry = run(TOUCHPOINTS, kind="touchpoints", time_zone="UTC", dry_run=True)
+    again = run(TOUCHPOINTS, kind="touchpoints", time_zone="UTC")
 
     assert counts(dry) == (0, 0, 3, 2)
     assert counts(again) == (0, 0, 3, 2)
@@ -1095,7 +1202,7 @@ def test_touchpoint_reimport_and_dry_run_store_nothing_twice():
 
 
 def test_touchpoint_dry_run_writes_nothing():
-    job = run(TOUCHPOINTS, kind="touchpoints", dry_run=True)
+    job = run(TOUCHPOINTS, kind="touchpoints", time_zone="UTC", dry_run=True)
 
     # No campaign "Spring webinar" here: its row is refused too.
     assert counts(job) == (2, 0, 0, 3)
@@ -1177,7 +1284,7 @@ def test_import_touchpoints_command_dry_run(tmp_path, capsys):
     path = tmp_path / "t.csv"
     path.write_bytes(b"email,kind,occurred_at\nada@acme.example,page_view,2026-01-05\n")
 
-    call_command("import_touchpoints", str(path), "--dry-run")
+    call_command("import_touchpoints", str(path), "--dry-run", "--timezone", "UTC")
 
     job = ImportJob.objects.get()
     assert capsys.readouterr().out == (
@@ -1194,6 +1301,10 @@ def test_import_touchpoints_command_dry_run(tmp_path, capsys):
         (["ok.csv", "--map", "nonsense"], "Error: argument --map: 'nonsense' is not"),
         (["ok.csv", "--map", "email=mail"], "{dir}/ok.csv: Unknown field 'mail'"),
         (["ok.csv", "--encoding", "klingon"], "Error: argument --encoding: Unknown"),
+        (
+            ["ok.csv", "--timezone", "Mars/Olympus"],
+            "Error: argument --timezone: Unknown time zone 'Mars/Olympus'",
+        ),
         (
             ["ok.csv", "--encoding", "rot13"],
             "Error: argument --encoding: 'rot13' is not a text encoding; use utf-8",
@@ -1224,6 +1335,31 @@ def test_import_command_errors_say_what_to_fix(tmp_path, monkeypatch, args, mess
 
     assert str(excinfo.value).startswith(message.format(dir=tmp_path))
     assert (ImportJob.objects.count(), Lead.objects.count()) == (0, 0)
+
+
+def test_import_leads_command_reads_dates_in_the_timezone_given(tmp_path, capsys):
+    path = tmp_path / "dates.csv"
+    path.write_text("email,created_at\na@acme.example,3/1/2026 9:30\n")
+
+    call_command("import_leads", str(path), "--timezone", "Europe/Berlin")
+
+    job = ImportJob.objects.get()
+    assert (job.time_zone, job.rows_created) == ("Europe/Berlin", 1)
+    assert Lead.objects.get().created_at == dt.datetime(
+        2026, 3, 1, 8, 30, tzinfo=dt.UTC
+    )
+
+
+def test_import_command_without_a_timezone_refuses_dates_without_one(tmp_path, capsys):
+    path = tmp_path / "dates.csv"
+    path.write_text("email,created_at\na@acme.example,3/1/2026 9:30\n")
+
+    call_command("import_leads", str(path))
+
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "  line 2: created_at: " + NAIVE.format(value="3/1/2026 9:30")
+    )
+    assert Lead.objects.count() == 0
 
 
 def test_import_command_refuses_an_unknown_preset_given_as_keyword(tmp_path):

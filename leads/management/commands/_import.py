@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from leads.exceptions import ImportFileError
 from leads.imports.presets import LEADFLOW, PRESETS, target_codes
 from leads.imports.reading import encoding_check
+from leads.imports.rows import import_time_zone
 from leads.imports.selectors import import_job_rejects_write
 from leads.imports.services import import_job_create, import_job_run
 from leads.models import IMPORT_MAX_BYTES, ImportJob
@@ -79,6 +80,13 @@ class ImportCommand(BaseCommand):
             default="utf-8",
             help="The file's text encoding (default utf-8; a BOM is fine).",
         )
+        parser.add_argument(
+            "--timezone",
+            default="",
+            metavar="ZONE",
+            help="Read dates that give no offset in this IANA time zone (such as "
+            "Europe/Berlin or UTC); without it such rows are rejected.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # call_command(preset=...) skips argparse's checks: repeat them here.
@@ -92,6 +100,10 @@ class ImportCommand(BaseCommand):
             encoding_check(options["encoding"])
         except ImportFileError as exc:
             raise CommandError(f"Error: argument --encoding: {exc}") from None
+        try:
+            import_time_zone(options["timezone"])
+        except ImportFileError as exc:
+            raise CommandError(f"Error: argument --timezone: {exc}") from None
         path = Path(options["file"])
         rejects = Path(options["rejects"]) if options["rejects"] else None
         if rejects is not None and not rejects.parent.is_dir():
@@ -106,6 +118,7 @@ class ImportCommand(BaseCommand):
                 filename=path.name,
                 content=content,
                 encoding=options["encoding"],
+                time_zone=options["timezone"],
                 preset=options["preset"],
                 mapping=mapping,
                 keep_unmapped=options["keep_unmapped"],
