@@ -393,9 +393,15 @@ def test_hostile_form_submission_is_a_4xx_naming_the_field(web_form, case):
 # ------------------------------------------------------------------------------
 
 
-def import_csv(content: bytes, *, kind: str = ImportJob.Kind.LEADS) -> ImportJob:
+def import_csv(
+    content: bytes, *, kind: str = ImportJob.Kind.LEADS, time_zone: str = ""
+) -> ImportJob:
     job = import_job_create(
-        kind=kind, filename="file.csv", content=content, enqueue=False
+        kind=kind,
+        filename="file.csv",
+        content=content,
+        time_zone=time_zone,
+        enqueue=False,
     )
     return import_job_run(job_id=job.id) or job
 
@@ -469,16 +475,23 @@ def test_csv_bad_lead_row_is_rejected_and_the_others_stored(bad_row, reason):
     ]
 
 
-def test_csv_time_without_offset_is_in_the_server_time_zone(settings):
+def test_csv_time_without_offset_is_refused_unless_the_import_names_a_zone(
+    settings,
+):
+    # The server's zone is not the file's: it is never guessed.
     settings.TIME_ZONE = "Europe/Berlin"
+    content = b"email,kind,occurred_at\na@acme.example,page_view,2026-01-05 09:00\n"
 
-    import_csv(
-        b"email,kind,occurred_at\na@acme.example,page_view,2026-01-05 09:00\n",
-        kind=ImportJob.Kind.TOUCHPOINTS,
+    refused = import_csv(content, kind=ImportJob.Kind.TOUCHPOINTS)
+    read = import_csv(
+        content, kind=ImportJob.Kind.TOUCHPOINTS, time_zone="America/New_York"
     )
 
+    assert (refused.rows_created, refused.rows_rejected) == (0, 1)
+    assert "'2026-01-05 09:00' has no time zone" in refused.rejected_rows[0]["reason"]
+    assert (read.rows_created, read.rows_rejected) == (1, 0)
     assert Touchpoint.objects.get().occurred_at == dt.datetime(
-        2026, 1, 5, 8, 0, tzinfo=dt.UTC
+        2026, 1, 5, 14, 0, tzinfo=dt.UTC
     )
 
 
@@ -612,6 +625,13 @@ def test_upload_page_with_a_bom_maps_the_header(marketer_client):
         ("import_leads", ["{missing}"], "Cannot read"),
         ("import_leads", ["{bad_utf8}"], "byte 0xFF at offset 6 (line 2)"),
         ("import_leads", ["{good}", "--encoding", "klingon"], "Unknown encoding"),
+        ("import_leads", ["{good}", "--encoding", "rot13"], "not a text encoding"),
+        (
+            "import_leads",
+            ["{good}", "--encoding", "unicode_escape"],
+            "not a text encoding",
+        ),
+        ("import_leads", ["{good}", "--timezone", "Mars/Base"], "Unknown time zone"),
         ("import_leads", ["{good}", "--preset", "excel"], "invalid choice: 'excel'"),
         ("import_leads", ["{good}", "--map", "email"], '"CSV column=field"'),
         ("import_leads", ["{good}", "--map", "email=shoe_size"], "Unknown field"),
