@@ -5,13 +5,17 @@ transaction that writes its rows set-based (a fixed number of queries,
 whatever the chunk size) and moves the job's counters with a conditional
 UPDATE, so a job that fails or whose worker dies keeps every earlier chunk,
 says which line it reached, and a redelivered task resumes after the last
-committed chunk. A row is stored whole or rejected with its line and reason.
+committed chunk. A row is stored or rejected with its line and reason.
 
 Leads are created or updated by e-mail (any letter case). Imported lifecycle
 stages of new leads become history transitions made by the import
 (``system_actor="import"``) along the funnel, via
 ``leads.lifecycle.history_replay``; an existing lead's history is never
-rewritten. Touchpoints go through ``leads.ingestion.touchpoints_ingest`` with
+rewritten, and neither is its owner (``lead_owner_change_problem``): that
+cell is left out, noted with its line and counted (``cells_refused``) while
+the rest of the row is applied. Dates without an offset are read in the
+job's ``time_zone``, or rejected row by row when it has none. Touchpoints go
+through ``leads.ingestion.touchpoints_ingest`` with
 ``source="import"``, so re-running a file with external ids stores nothing
 twice.
 """

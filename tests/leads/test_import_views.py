@@ -11,7 +11,7 @@ from django.urls import reverse
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads.imports.services import import_job_upload
 from leads.models import AuditEvent, ImportJob, Lead
-from tests.factories import UserFactory
+from tests.factories import LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +269,33 @@ def test_the_upload_form_offers_the_time_zone_of_dates_without_one(client, marke
     assert choices[:2] == ["", "UTC"]
     assert {"Europe/Berlin", "America/New_York", "Asia/Tokyo"} <= set(choices)
     assert b'name="time_zone"' in response.content
+
+
+def test_the_job_page_lists_owner_cells_refused_for_existing_leads(
+    client, marketer, django_capture_on_commit_callbacks
+):
+    rep = UserFactory(username="rep", roles=[SALES])
+    lead = LeadFactory(email="opp@gmail.com", stage="opportunity", owner=rep)
+    upload(client, content="Email,Contact owner\nopp@gmail.com,marketer\n")
+    job = ImportJob.objects.get()
+
+    start(client, job, django_capture_on_commit_callbacks)
+    page = client.get(reverse("leads:import_detail", args=[job.id]))
+
+    assert (job.status, job.cells_refused) == ("done", 1)
+    assert page.context["notes"] == [
+        {
+            "line": 2,
+            "message": f"Contact owner: lead {lead.id} is an opportunity; its owner "
+            "changes through the pipeline, not an import.",
+        }
+    ]
+    assert {"key": "refused", "label": "Cells refused", "value": 1} in (
+        page.context["job"].count_summary
+    )
+    assert b"its owner changes through the pipeline" in page.content
+    lead.refresh_from_db()
+    assert lead.owner_id == rep.id
 
 
 def test_a_mapping_without_email_is_refused_and_the_job_stays_a_draft(
