@@ -93,3 +93,34 @@ def test_stylesheet_is_applied(page, live_server):
         "button[type=submit]", "el => getComputedStyle(el).backgroundColor"
     )
     assert button_color == "rgb(47, 91, 234)"
+
+
+def test_marketer_imports_with_a_time_zone_and_sees_the_refused_owner_cell(
+    page, live_server, tmp_path
+):
+    UserFactory(username="marketing-user", roles=[MARKETING])
+    rep = UserFactory(username="rep", roles=[SALES])
+    LeadFactory(email="opp@gmail.com", stage="opportunity", owner=rep)
+    csv_path = tmp_path / "contacts.csv"
+    csv_path.write_text(
+        "Email,Create Date,Contact owner\n"
+        "opp@gmail.com,2025-11-03 14:30,marketing-user\n"
+        "new@gmail.com,2025-11-03 14:30,marketing-user\n"
+    )
+    _login(page, live_server, "marketing-user")
+
+    page.goto(f"{live_server.url}/leads/import/")
+    page.set_input_files("#id_file", str(csv_path))
+    page.select_option("#id_time_zone", "Europe/Berlin")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "import-upload.png"), full_page=True)
+    page.click("text=Upload and map the columns")
+    page.wait_for_load_state("networkidle")
+    page.click("text=Start the import")
+    page.wait_for_load_state("networkidle")
+
+    assert "dates without an offset read in Europe/Berlin" in page.inner_text("main")
+    notes = page.inner_text("#notes-title + table")
+    assert "its owner changes through the pipeline, not an import." in notes
+    assert "Cells refused" in page.inner_text(".import-counts")
+    page.screenshot(path=str(SHOTS / "import-refused-owner.png"), full_page=True)
