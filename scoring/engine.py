@@ -17,18 +17,24 @@ share it and a property test can compare them.
 - Each rule's points are rounded half-up to 0.01; the fit, engagement and
   total scores are sums of the rounded items, so a breakdown always adds up
   exactly to the score shown.
+- ``matches`` patterns run on RE2 (time linear in the text, never
+  backtracking), against the first MATCHED_TEXT_MAX characters of a value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from typing import Any
+
+import re2
+
+logger = logging.getLogger(__name__)
 
 FIT = "fit"
 ENGAGEMENT = "engagement"
@@ -151,9 +157,63 @@ def _text(value: Any) -> str:
     return str(value).strip().lower()
 
 
+#: Characters of a value a pattern is matched against: the first ones only.
+#: RE2 runs in time linear in the text, but a rule's pattern is run on every
+#: lead and every touchpoint of its kind, and a property value (a URL, a form
+#: field) has no length limit of its own; this keeps each match cheap
+#: whatever a form or an import sent. Longer than any job title (200) and
+#: than the URLs people write rules about.
+MATCHED_TEXT_MAX = 1_000
+#: Bytes of memory RE2 may use for one compiled pattern.
+PATTERN_MEMORY = 2 << 20
+
+
+def pattern_options() -> re2.Options:
+    """How rule patterns are compiled: case ignored, errors raised, not logged."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    # Up to 512 patterns stay compiled (see compile_pattern), each with its
+    # own lazily built DFA: a smaller budget than RE2's 8 MB keeps that bounded
+    # (past it RE2 falls back to its slower, still linear, NFA).
+    options.max_mem = PATTERN_MEMORY
+    return options
+
+
 @lru_cache(maxsize=512)
-def _pattern(expected: str) -> re.Pattern[str]:
-    return re.compile(expected, re.IGNORECASE)
+def compile_pattern(expected: str) -> Any:
+    """A rule's pattern compiled by RE2 (linear-time matching, no backtracking).
+
+    Raises ``re2.error`` for a pattern RE2 cannot run (a back-reference, a
+    lookaround, a repetition too large ...); scoring.validation refuses those
+    when a rule is saved or a model published.
+    """
+    return re2.compile(expected, pattern_options())
+
+
+@lru_cache(maxsize=512)
+def _pattern(expected: str) -> Any:
+    """The compiled pattern, or None when RE2 cannot run it.
+
+    A pattern stored before rules were checked against RE2 matches nothing
+    (and says so in the log) rather than fail every rescore of every lead.
+    """
+    try:
+        return compile_pattern(expected)
+    except re2.error:
+        logger.warning("scoring pattern %r cannot be run; it matches nothing", expected)
+        return None
+
+
+def pattern_matches(expected: str, actual: Any) -> bool:
+    """Whether ``expected`` occurs in ``actual`` (its first MATCHED_TEXT_MAX
+    characters), case ignored."""
+    if actual is None:
+        return False
+    pattern = _pattern(expected)
+    if pattern is None:
+        return False
+    return pattern.search(str(actual)[:MATCHED_TEXT_MAX]) is not None
 
 
 def condition_holds(operator: str, actual: Any, expected: Any) -> bool:
@@ -173,7 +233,8 @@ def compile_condition(operator: str, expected: Any) -> Condition:
 
     The rule's value is parsed (number, lower-cased text, pattern) here, not
     for every lead and touchpoint it is tested against. A value that cannot
-    be parsed fails (raises) when tested, as ``condition_holds`` always did.
+    be parsed fails (raises) when tested, as ``condition_holds`` always did;
+    a pattern RE2 cannot run matches nothing (see ``_pattern``).
     """
     if operator == "is_empty":
         return _is_empty
@@ -192,10 +253,8 @@ def compile_condition(operator: str, expected: Any) -> Condition:
         prefix = _text(expected)
         return lambda actual: actual is not None and _text(actual).startswith(prefix)
     if operator == "matches":
-        return lambda actual: (
-            actual is not None
-            and _pattern(str(expected)).search(str(actual)) is not None
-        )
+        pattern = str(expected)
+        return lambda actual: pattern_matches(pattern, actual)
     if operator in ("at_least", "at_most", "between"):
         return _numeric(operator, expected)
 

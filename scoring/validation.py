@@ -12,11 +12,11 @@ drops its attribute condition, and a disqualifying rule stores 0 points.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import re2
 from django.core.exceptions import ValidationError
 
 from leads.ingestion import text_problem
@@ -29,6 +29,7 @@ from scoring.engine import (
     FIT,
     NEGATIVE,
     OPERATORS,
+    compile_pattern,
 )
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS
 
@@ -67,6 +68,9 @@ LABEL_MAX = 200
 ATTRIBUTE_MAX = 100
 VALUE_TEXT_MAX = 500
 ONE_OF_MAX = 200
+#: Longest pattern a rule may hold: RE2's compiled program (and its memory)
+#: grows with the pattern, and a pattern that long is unreadable anyway.
+PATTERN_MAX = 200
 NOTES_MAX = 10_000
 # DecimalField(max_digits=9, decimal_places=2) and PositiveIntegerField bounds.
 POINTS_LIMIT = Decimal("9999999.99")
@@ -340,18 +344,62 @@ def _value(operator: str, value: Any) -> Any:
     if isinstance(value, list | dict):
         raise ValidationError("Enter one value, not a list.")
     if operator == "matches":
-        pattern = _text(value, max_length=VALUE_TEXT_MAX, what="pattern")
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise ValidationError(
-                f"This is not a valid regular expression ({exc})."
-            ) from exc
+        pattern = _text(value, max_length=PATTERN_MAX, what="pattern")
+        problem = pattern_problem(pattern)
+        if problem:
+            raise ValidationError(problem)
         return pattern
     scalar = _scalar(value)
     if scalar == "":
         raise ValidationError("Enter the value to compare with.")
     return scalar
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why the rule engine (RE2, linear-time) cannot run ``pattern``, or None.
+
+    RE2 never backtracks, so it has no back-references and no lookarounds
+    (the constructs that make other engines take exponential time); a
+    pattern using them is refused with a message saying which part to change.
+    """
+    try:
+        compile_pattern(pattern)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        return _pattern_message(pattern, str(detail))
+    return None
+
+
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def _pattern_message(pattern: str, detail: str) -> str:
+    escape = detail.removeprefix("invalid escape sequence: ")
+    if escape != detail and (escape[1:2].isdigit() or escape in ("\\k", "\\g")):
+        token = escape
+    elif "(?P=" in pattern and "(?P" in detail:
+        token = "“(?P=name)”"
+    else:
+        token = ""
+    if token:
+        return (
+            f"This pattern uses a back-reference ({token}), which the rule engine "
+            "does not run; write the repeated text out instead."
+        )
+    lookaround = next((o for o in _LOOKAROUNDS if detail.endswith(o)), None)
+    if lookaround:
+        return (
+            f"This pattern uses a lookaround (“{lookaround}”), which the rule engine "
+            "does not run; match the text itself instead, or use a second rule."
+        )
+    if "repetition size" in detail or "too large" in detail:
+        return (
+            f"This pattern repeats too much for the rule engine ({detail}); "
+            "use smaller counts, such as {1,100}."
+        )
+    return f"This is not a regular expression the rule engine can run ({detail})."
 
 
 def _items(value: Any) -> list[Any]:

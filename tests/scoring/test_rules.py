@@ -211,8 +211,43 @@ def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(draft):
         (
             {"operator": "matches", "value": "(sales"},
             "value",
-            "This is not a valid regular expression (missing ), unterminated "
-            "subpattern at position 0).",
+            "This is not a regular expression the rule engine can run "
+            "(missing ): (sales).",
+        ),
+        (
+            {"operator": "matches", "value": r"(sales)\1"},
+            "value",
+            "This pattern uses a back-reference (\\1), which the rule engine does "
+            "not run; write the repeated text out instead.",
+        ),
+        (
+            {"operator": "matches", "value": r"(?P<t>vp)(?P=t)"},
+            "value",
+            "This pattern uses a back-reference (“(?P=name)”), which the rule "
+            "engine does not run; write the repeated text out instead.",
+        ),
+        (
+            {"operator": "matches", "value": r"sales(?!force)"},
+            "value",
+            "This pattern uses a lookaround (“(?!”), which the rule engine does not "
+            "run; match the text itself instead, or use a second rule.",
+        ),
+        (
+            {"operator": "matches", "value": r"(?<=head of )sales"},
+            "value",
+            "This pattern uses a lookaround (“(?<=”), which the rule engine does "
+            "not run; match the text itself instead, or use a second rule.",
+        ),
+        (
+            {"operator": "matches", "value": "a{2000}"},
+            "value",
+            "This pattern repeats too much for the rule engine (invalid repetition "
+            "size: {2000}); use smaller counts, such as {1,100}.",
+        ),
+        (
+            {"operator": "matches", "value": "a" * 201},
+            "value",
+            "Keep the pattern to 200 characters or fewer (it has 201).",
         ),
     ],
 )
@@ -297,8 +332,8 @@ def test_a_bad_fit_rule_is_refused_with_the_field_message(
             },
             {
                 "property_value": [
-                    "This is not a valid regular expression (unterminated character "
-                    "set at position 0)."
+                    "This is not a regular expression the rule engine can run "
+                    "(missing ]: [)."
                 ]
             },
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from decimal import Decimal
 
 import pytest
@@ -415,3 +416,47 @@ def test_a_dense_batch_is_scored_set_based_with_the_same_results(
         lead_rescore(lead_id=lead_id, model=model, now=NOW)
     assert dict(LeadScore.objects.values_list("lead_id", "total")) == bulk
     assert sorted(set(bulk.values())) == [Decimal("25.00"), Decimal("28.00")]
+
+
+def test_a_published_catastrophic_pattern_rescores_a_long_title_at_once(model):
+    # Given a published model whose rules hold patterns that backtrack
+    # exponentially on a backtracking engine
+    draft = model_clone(model=model)
+    rule_create(
+        model=draft,
+        kind="fit",
+        label="Only a's",
+        points="5",
+        attribute="job_title",
+        operator="matches",
+        value="(a+)+$",
+    )
+    rule_create(
+        model=draft,
+        kind="engagement",
+        label="Odd page",
+        points="5",
+        touchpoint_kind="page_view",
+        property_name="url",
+        property_operator="matches",
+        property_value=r"^(\w+\s?)*$",
+    )
+    published = model_publish(model_id=draft.id, now=NOW)
+    lead = _fit_lead(job_title="a" * 199 + "!")
+    for _ in range(5):
+        TouchpointFactory(
+            lead=lead,
+            kind_id="page_view",
+            occurred_at=NOW,
+            properties={"url": "a" * 300 + "!"},
+        )
+
+    # When the lead is rescored on the per-lead and the set path (time bound)
+    started = time.perf_counter()
+    result = lead_rescore(lead_id=lead.id, model=published, now=NOW)
+    assert leads_rescore(lead_ids=[lead.id], now=NOW) == 1
+    elapsed = time.perf_counter() - started
+
+    # Then it takes no time, and neither pattern holds
+    assert elapsed < 2
+    assert {"Only a's", "Odd page"} & {item["label"] for item in result.items} == set()

@@ -233,6 +233,31 @@ def test_a_bad_rule_shows_the_message_next_to_the_field_and_saves_nothing(
     assert _rules(draft) == before
 
 
+def test_a_pattern_with_a_back_reference_is_refused_next_to_the_value(marketing, draft):
+    before = _rules(draft)
+
+    response = marketing.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "Repeated word",
+            "points": "5",
+            "attribute": "job_title",
+            "operator": "matches",
+            "value": r"(\w+) \1",
+        },
+    )
+
+    message = (
+        "This pattern uses a back-reference (\\1), which the rule engine does not "
+        "run; write the repeated text out instead."
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"value": [message]}
+    assert f'<p class="field-error">{message}</p>' in response.content.decode()
+    assert _rules(draft) == before
+
+
 def test_the_rule_form_starts_with_the_kind_asked_for(marketing, draft):
     response = marketing.get(f"/scoring/{draft.id}/rules/add/?kind=negative")
     assert response.context["form"]["kind"].value() == "negative"
