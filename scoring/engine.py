@@ -8,7 +8,8 @@ share it and a property test can compare them.
   lead cannot become an MQL ("gated by").
 - An engagement or negative rule counts the lead's touchpoints of its kind
   that meet its optional property condition and its look-back window; at most
-  ``max_occurrences`` of them, the most recent first. Each counts
+  ``max_occurrences`` of them (never more than OCCURRENCES_MAX), the most
+  recent first. Each counts
   ``points * decay_factor(age_days, half_life)``.
 - Decay: a touchpoint ``d`` whole days old (floor) with half-life ``h`` counts
   ``p * 0.5 ** (d / h)``. The factor is rounded to six decimals once, here, and
@@ -47,6 +48,11 @@ CENT = Decimal("0.01")
 FACTOR_PLACES = Decimal("0.000001")
 #: Touchpoint ids kept per breakdown item ("which touchpoints made it fire").
 EVIDENCE_LIMIT = 10
+#: Most touchpoints an activity rule counts, even one without a cap of its
+#: own: it bounds the score a lead can reach, so a model's highest score can
+#: be checked against the score columns before it is published
+#: (scoring.validation.model_score_range), whatever a lead did.
+OCCURRENCES_MAX = 1_000
 
 OPERATORS = (
     "equals",
@@ -372,12 +378,18 @@ def rule_activity(
         key=lambda t: (t.occurred_at, t.id),
         reverse=True,
     )
-    if rule.max_occurrences is not None:
-        matched = matched[: rule.max_occurrences]
+    matched = matched[: occurrences_cap(rule)]
     return RuleActivity(
         ages=tuple(age_in_days(t.occurred_at, now) for t in matched),
         touch_ids=tuple(t.id for t in matched),
     )
+
+
+def occurrences_cap(rule: Rule) -> int:
+    """How many touchpoints ``rule`` counts at most."""
+    if rule.max_occurrences is None:
+        return OCCURRENCES_MAX
+    return min(rule.max_occurrences, OCCURRENCES_MAX)
 
 
 def activity_points(rule: Rule, activity: RuleActivity, half_life: int) -> Decimal:

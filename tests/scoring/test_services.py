@@ -27,7 +27,7 @@ from scoring.services import (
     model_publish,
     rule_create,
 )
-from scoring.tasks import account_rollups_task
+from scoring.tasks import account_rollups_task, rescore_leads_task
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -460,3 +460,36 @@ def test_a_published_catastrophic_pattern_rescores_a_long_title_at_once(model):
     # Then it takes no time, and neither pattern holds
     assert elapsed < 2
     assert {"Only a's", "Odd page"} & {item["label"] for item in result.items} == set()
+
+
+def test_one_lead_that_cannot_be_scored_does_not_cost_the_others_their_rescore(
+    model, monkeypatch
+):
+    # Given four marked leads, one of which scoring fails on
+    from scoring import store
+
+    leads = [_fit_lead() for _ in range(4)]
+    ids = [lead.id for lead in leads]
+    Lead.objects.filter(id__in=ids).update(rescore_requested_at=NOW)
+    failing = leads[1].id
+    real = store.facts_from_row
+
+    def facts(row, account_score):
+        if row.get("id") == failing:
+            raise RuntimeError("cannot score this lead")
+        return real(row, account_score)
+
+    monkeypatch.setattr(store, "facts_from_row", facts)
+
+    # When the real-time task rescores them as one set
+    scored = rescore_leads_task(ids)
+
+    # Then the other three are scored and unmarked; the failing one keeps its
+    # mark for the reconciler
+    assert scored == 3
+    assert sorted(
+        LeadScore.objects.filter(model=model).values_list("lead_id", flat=True)
+    ) == sorted(set(ids) - {failing})
+    assert dict(
+        Lead.objects.filter(id__in=ids).values_list("id", "rescore_requested_at")
+    ) == {lead_id: (NOW if lead_id == failing else None) for lead_id in ids}
