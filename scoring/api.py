@@ -81,14 +81,20 @@ class ProgressSerializer(serializers.Serializer):
     """The rescore that publishing started (see scoring.selectors.RescoreProgress)."""
 
     state = serializers.ChoiceField(
-        choices=["none", "running", "finished", "stopped"],
+        choices=["none", "running", "finished", "stopped", "failed"],
         help_text="`none`: never rescored by a publish; `stopped`: a newer model "
-        "was published before it ended.",
+        "was published before it ended; `failed`: a part of the rescore failed, "
+        "so the publish was undone (the model is a draft again and the model it "
+        "replaced is active).",
     )
     total = serializers.IntegerField(help_text="Leads to rescore.")
     done = serializers.IntegerField(help_text="Leads rescored so far.")
     percent = serializers.IntegerField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(
+        allow_blank=True, help_text="What failed, when `state` is `failed`."
+    )
 
 
 class ScoringModelSerializer(serializers.ModelSerializer):

@@ -8,7 +8,8 @@ share it and a property test can compare them.
   lead cannot become an MQL ("gated by").
 - An engagement or negative rule counts the lead's touchpoints of its kind
   that meet its optional property condition and its look-back window; at most
-  ``max_occurrences`` of them, the most recent first. Each counts
+  ``max_occurrences`` of them (never more than OCCURRENCES_MAX), the most
+  recent first. Each counts
   ``points * decay_factor(age_days, half_life)``.
 - Decay: a touchpoint ``d`` whole days old (floor) with half-life ``h`` counts
   ``p * 0.5 ** (d / h)``. The factor is rounded to six decimals once, here, and
@@ -17,18 +18,24 @@ share it and a property test can compare them.
 - Each rule's points are rounded half-up to 0.01; the fit, engagement and
   total scores are sums of the rounded items, so a breakdown always adds up
   exactly to the score shown.
+- ``matches`` patterns run on RE2 (time linear in the text, never
+  backtracking), against the first MATCHED_TEXT_MAX characters of a value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from typing import Any
+
+import re2
+
+logger = logging.getLogger(__name__)
 
 FIT = "fit"
 ENGAGEMENT = "engagement"
@@ -41,6 +48,11 @@ CENT = Decimal("0.01")
 FACTOR_PLACES = Decimal("0.000001")
 #: Touchpoint ids kept per breakdown item ("which touchpoints made it fire").
 EVIDENCE_LIMIT = 10
+#: Most touchpoints an activity rule counts, even one without a cap of its
+#: own: it bounds the score a lead can reach, so a model's highest score can
+#: be checked against the score columns before it is published
+#: (scoring.validation.model_score_range), whatever a lead did.
+OCCURRENCES_MAX = 1_000
 
 OPERATORS = (
     "equals",
@@ -151,9 +163,63 @@ def _text(value: Any) -> str:
     return str(value).strip().lower()
 
 
+#: Characters of a value a pattern is matched against: the first ones only.
+#: RE2 runs in time linear in the text, but a rule's pattern is run on every
+#: lead and every touchpoint of its kind, and a property value (a URL, a form
+#: field) has no length limit of its own; this keeps each match cheap
+#: whatever a form or an import sent. Longer than any job title (200) and
+#: than the URLs people write rules about.
+MATCHED_TEXT_MAX = 1_000
+#: Bytes of memory RE2 may use for one compiled pattern.
+PATTERN_MEMORY = 2 << 20
+
+
+def pattern_options() -> re2.Options:
+    """How rule patterns are compiled: case ignored, errors raised, not logged."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    # Up to 512 patterns stay compiled (see compile_pattern), each with its
+    # own lazily built DFA: a smaller budget than RE2's 8 MB keeps that bounded
+    # (past it RE2 falls back to its slower, still linear, NFA).
+    options.max_mem = PATTERN_MEMORY
+    return options
+
+
 @lru_cache(maxsize=512)
-def _pattern(expected: str) -> re.Pattern[str]:
-    return re.compile(expected, re.IGNORECASE)
+def compile_pattern(expected: str) -> Any:
+    """A rule's pattern compiled by RE2 (linear-time matching, no backtracking).
+
+    Raises ``re2.error`` for a pattern RE2 cannot run (a back-reference, a
+    lookaround, a repetition too large ...); scoring.validation refuses those
+    when a rule is saved or a model published.
+    """
+    return re2.compile(expected, pattern_options())
+
+
+@lru_cache(maxsize=512)
+def _pattern(expected: str) -> Any:
+    """The compiled pattern, or None when RE2 cannot run it.
+
+    A pattern stored before rules were checked against RE2 matches nothing
+    (and says so in the log) rather than fail every rescore of every lead.
+    """
+    try:
+        return compile_pattern(expected)
+    except re2.error:
+        logger.warning("scoring pattern %r cannot be run; it matches nothing", expected)
+        return None
+
+
+def pattern_matches(expected: str, actual: Any) -> bool:
+    """Whether ``expected`` occurs in ``actual`` (its first MATCHED_TEXT_MAX
+    characters), case ignored."""
+    if actual is None:
+        return False
+    pattern = _pattern(expected)
+    if pattern is None:
+        return False
+    return pattern.search(str(actual)[:MATCHED_TEXT_MAX]) is not None
 
 
 def condition_holds(operator: str, actual: Any, expected: Any) -> bool:
@@ -173,7 +239,8 @@ def compile_condition(operator: str, expected: Any) -> Condition:
 
     The rule's value is parsed (number, lower-cased text, pattern) here, not
     for every lead and touchpoint it is tested against. A value that cannot
-    be parsed fails (raises) when tested, as ``condition_holds`` always did.
+    be parsed fails (raises) when tested, as ``condition_holds`` always did;
+    a pattern RE2 cannot run matches nothing (see ``_pattern``).
     """
     if operator == "is_empty":
         return _is_empty
@@ -192,10 +259,8 @@ def compile_condition(operator: str, expected: Any) -> Condition:
         prefix = _text(expected)
         return lambda actual: actual is not None and _text(actual).startswith(prefix)
     if operator == "matches":
-        return lambda actual: (
-            actual is not None
-            and _pattern(str(expected)).search(str(actual)) is not None
-        )
+        pattern = str(expected)
+        return lambda actual: pattern_matches(pattern, actual)
     if operator in ("at_least", "at_most", "between"):
         return _numeric(operator, expected)
 
@@ -313,12 +378,18 @@ def rule_activity(
         key=lambda t: (t.occurred_at, t.id),
         reverse=True,
     )
-    if rule.max_occurrences is not None:
-        matched = matched[: rule.max_occurrences]
+    matched = matched[: occurrences_cap(rule)]
     return RuleActivity(
         ages=tuple(age_in_days(t.occurred_at, now) for t in matched),
         touch_ids=tuple(t.id for t in matched),
     )
+
+
+def occurrences_cap(rule: Rule) -> int:
+    """How many touchpoints ``rule`` counts at most."""
+    if rule.max_occurrences is None:
+        return OCCURRENCES_MAX
+    return min(rule.max_occurrences, OCCURRENCES_MAX)
 
 
 def activity_points(rule: Rule, activity: RuleActivity, half_life: int) -> Decimal:

@@ -20,7 +20,8 @@ VALUE_HELP = {
     "one_of": "Options separated by commas, such as vp, executive.",
     "contains": "Text the value contains, such as /pricing.",
     "starts_with": "Text the value starts with.",
-    "matches": r"A regular expression, such as \b(marketing|sales)\b.",
+    "matches": r"A regular expression, such as \b(marketing|sales)\b; "
+    "no back-references or lookarounds.",
     "at_least": "A number; the value must be this or more.",
     "at_most": "A number; the value must be this or less.",
     "between": "Two numbers separated by a comma, lower first: 200, 5000.",
@@ -68,7 +69,7 @@ class RuleForm(forms.Form):
     max_occurrences = forms.IntegerField(
         label="Count at most",
         required=False,
-        help_text="The most recent touchpoints first. Empty: all of them.",
+        help_text="The most recent touchpoints first. Empty: up to 1,000.",
     )
     lookback_days = forms.IntegerField(
         label="Look back (days)",

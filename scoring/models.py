@@ -74,6 +74,15 @@ class ScoringModel(models.Model):
     rescore_total = models.PositiveIntegerField(default=0)
     rescore_done = models.PositiveIntegerField(default=0)
     rescore_finished_at = models.DateTimeField(null=True, blank=True)
+    # The model that was active when this one was published: active again if
+    # this one's publish rescore fails (see scoring.services.rescore_run_fail).
+    replaced = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Set when the publish rescore failed (and the model went back to draft);
+    # cleared when it is published again. The error names no person.
+    rescore_failed_at = models.DateTimeField(null=True, blank=True)
+    rescore_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-version", "-id"]

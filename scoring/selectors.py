@@ -360,7 +360,9 @@ class RescoreProgress:
     """How far the rescore that publishing a model started has come.
 
     ``state``: ``none`` (never rescored by a publish), ``running``,
-    ``finished``, or ``stopped`` (a newer model was published before it ended).
+    ``finished``, ``stopped`` (a newer model was published before it ended)
+    or ``failed`` (a chunk failed and the publish was undone: ``error`` says
+    what, ``failed_at`` when; the model is a draft again, to retry).
     """
 
     state: str
@@ -368,6 +370,8 @@ class RescoreProgress:
     done: int
     percent: int
     finished_at: dt.datetime | None
+    failed_at: dt.datetime | None = None
+    error: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -376,6 +380,8 @@ class RescoreProgress:
             "done": self.done,
             "percent": self.percent,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "failed_at": self.failed_at.isoformat() if self.failed_at else None,
+            "error": self.error,
         }
 
 
@@ -471,6 +477,16 @@ def _swapped(order: list[int], a: int, b: int) -> str:
 def model_progress(model: ScoringModel) -> RescoreProgress:
     """The progress of the rescore that publishing ``model`` started."""
     total, done = model.rescore_total, min(model.rescore_done, model.rescore_total)
+    if model.rescore_failed_at is not None:
+        return RescoreProgress(
+            "failed",
+            total,
+            done,
+            done * 100 // total if total else 0,
+            None,
+            model.rescore_failed_at,
+            model.rescore_error,
+        )
     if model.rescore_finished_at is not None:
         state = "finished"
     elif total == 0:

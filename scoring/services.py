@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
@@ -10,7 +11,13 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
@@ -34,6 +41,7 @@ from scoring.validation import (
     RULE_INPUT_FIELDS,
     model_settings_clean,
     rule_clean,
+    score_range_problem,
 )
 
 logger = logging.getLogger(__name__)
@@ -41,6 +49,9 @@ logger = logging.getLogger(__name__)
 #: Stages from which reaching the threshold makes a lead an MQL.
 PROMOTABLE_STAGES = frozenset({Stage.LEAD, Stage.NURTURE})
 SYSTEM_ACTOR = "scoring"
+#: Errors worth running the same work again for (a lost connection, a
+#: deadlock): they are raised for Celery to retry, not recorded as failures.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
 def lead_rescore(
@@ -161,7 +172,10 @@ def leads_rescore(
     scores each busy lead once, not once per message. With no active model,
     none is scored (and the marks stay for when one is published). Without
     ``now``, each set is scored as of the moment its locks were taken.
-    Idempotent.
+    Idempotent. A set that fails (one lead that cannot be scored) is scored
+    again one lead at a time: every other lead is scored, and the failing
+    one keeps its mark for the reconciler (and is logged); a transient
+    database error is raised for the task to be retried.
     """
     from scoring.bulk import leads_rescore_set  # bulk builds on this module
 
@@ -171,16 +185,44 @@ def leads_rescore(
         return 0
     spec = selectors.model_spec(model)
     ids = sorted(set(lead_ids))
-    return sum(
-        leads_rescore_set(
-            model=model,
-            spec=spec,
-            lead_ids=ids[start : start + RESCORE_SET_SIZE],
-            now=now,
-            marked_only=marked_only,
-        )
-        for start in range(0, len(ids), RESCORE_SET_SIZE)
+    rescore = functools.partial(
+        leads_rescore_set, model=model, spec=spec, now=now, marked_only=marked_only
     )
+    scored = 0
+    for start in range(0, len(ids), RESCORE_SET_SIZE):
+        batch = ids[start : start + RESCORE_SET_SIZE]
+        try:
+            scored += rescore(lead_ids=batch)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            # One lead that cannot be scored must not cost the others of its
+            # set their rescore: score them one at a time instead.
+            logger.warning(
+                "rescoring a set of %s leads failed; scoring them one by one",
+                len(batch),
+                exc_info=True,
+            )
+            scored += _leads_rescore_one_by_one(rescore, batch)
+    return scored
+
+
+def _leads_rescore_one_by_one(rescore: Any, lead_ids: list[int]) -> int:
+    """Score each lead in its own transaction; a lead that fails keeps its
+    rescore mark (its transaction rolled back), so the reconciler tries it
+    again, and is logged with its id."""
+    scored = 0
+    for lead_id in lead_ids:
+        try:
+            scored += rescore(lead_ids=[lead_id])
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            logger.exception(
+                "lead %s could not be rescored; it stays marked for the reconciler",
+                lead_id,
+            )
+    return scored
 
 
 # Models: drafts, cloning, publishing
@@ -266,11 +308,21 @@ def model_publish(
 ) -> ScoringModel:
     """Make a draft the active model and start rescoring every lead under it.
 
-    Claims the draft with a conditional update (two people publishing the same
-    draft: one wins, the other gets ModelNotPublishable), archives the model
-    that was active, records who published it and when, and enqueues the
-    chunked rescore after commit. Returns at once; the model's rescore_*
-    fields report progress.
+    Checks first, with the draft locked: only a draft with rules, every rule
+    still valid (a pattern the engine runs, points in bounds) and no lead
+    able to reach a score the columns cannot hold (scoring.validation);
+    else ModelNotPublishable with the reason, and nothing changes. Two
+    people publishing the same draft: one wins, the other gets
+    ModelNotPublishable. Then, in one transaction, archives the model that
+    was active (remembered as ``replaced``), activates the draft, records
+    who published it and plans the chunks of its rescore; the chunks are
+    enqueued after commit. Returns at once; the model's rescore_* fields
+    report progress.
+
+    If a chunk of that rescore fails, the publish is undone rather than left
+    half-done: the model goes back to draft with the failure recorded, the
+    model it replaced is active again and rescores every lead (see
+    rescore_run_fail); model_publish_retry publishes it again.
     """
     from scoring.tasks import rescore_all_task  # tasks import this module
 
@@ -282,11 +334,16 @@ def model_publish(
                 "Only a draft can be published; this model is "
                 f"{draft.get_status_display().lower() if draft else 'gone'}."
             )
-        if not draft.rules.exists():
-            raise ModelNotPublishable("Add at least one rule before publishing.")
-        ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).update(
-            status=ScoringModel.Status.ARCHIVED
+        _publishable_check(draft)
+        replaced = (
+            ScoringModel.objects.select_for_update()
+            .filter(status=ScoringModel.Status.ACTIVE)
+            .first()
         )
+        if replaced is not None:
+            ScoringModel.objects.filter(id=replaced.id).update(
+                status=ScoringModel.Status.ARCHIVED
+            )
         # The chunks score leads that were not erased; count the same ones, so
         # the progress reaches its total. With no lead there is nothing to wait for.
         total = Lead.objects.filter(erased_at__isnull=True).count()
@@ -294,10 +351,16 @@ def model_publish(
             status=ScoringModel.Status.ACTIVE,
             published_by=actor,
             published_at=now,
+            replaced=replaced,
             rescore_total=total,
             rescore_done=0,
             rescore_finished_at=None if total else now,
+            rescore_failed_at=None,
+            rescore_error="",
         )
+        # A publish that failed before left its chunks: plan afresh.
+        RescoreChunk.objects.filter(model=draft, run=PUBLISH_RUN).delete()
+        rescore_plan(model_id=draft.id)
         audit_record(
             actor=actor,
             action=AuditEvent.Action.MODEL_PUBLISH,
@@ -306,12 +369,61 @@ def model_publish(
                 "model_id": draft.id,
                 "version": draft.version,
                 "leads_to_rescore": total,
+                "replaced_model_id": replaced.id if replaced else None,
             },
         )
         transaction.on_commit(lambda: rescore_all_task.delay(draft.id))
     draft.refresh_from_db()
     logger.info("scoring model %s published", draft.id)
     return draft
+
+
+def model_publish_retry(
+    *, model_id: int, actor: Any | None = None, now: dt.datetime | None = None
+) -> ScoringModel:
+    """Publish again a draft whose publish rescore failed (see model_publish).
+
+    Refuses (ModelNotPublishable) a model whose last publish did not fail,
+    so a second click after a successful retry changes nothing. The draft
+    is checked again and rescores every lead from the start.
+    """
+    model = ScoringModel.objects.filter(id=model_id).first()
+    if (
+        model is None
+        or model.status != ScoringModel.Status.DRAFT
+        or model.rescore_failed_at is None
+    ):
+        raise ModelNotPublishable("Only a publish that failed can be retried.")
+    return model_publish(model_id=model_id, actor=actor, now=now)
+
+
+def _publishable_check(draft: ScoringModel) -> None:
+    """Refuse (ModelNotPublishable) a draft whose rescore could not run.
+
+    Rules are checked again as when they were saved (one saved before a
+    check existed, such as a pattern RE2 cannot run or points out of
+    bounds, is named), and the scores the rules can give against the score
+    columns (scoring.validation.score_range_problem).
+    """
+    rules = list(draft.rules.order_by("position", "id"))
+    if not rules:
+        raise ModelNotPublishable("Add at least one rule before publishing.")
+    kinds = selectors.touchpoint_kind_codes()
+    for rule in rules:
+        fields = {name: getattr(rule, name) for name in RULE_INPUT_FIELDS}
+        try:
+            rule_clean(fields, touchpoint_kinds=kinds)
+        except ValidationError as exc:
+            raise ModelNotPublishable(
+                f"Rule “{rule.label}” cannot be published: "
+                f"{' '.join(exc.messages)} Edit it, then publish."
+            ) from None
+    problem = score_range_problem(
+        {"kind": r.kind, "points": r.points, "max_occurrences": r.max_occurrences}
+        for r in rules
+    )
+    if problem:
+        raise ModelNotPublishable(problem)
 
 
 # Bulk rescoring, chunk by chunk (publish, nightly decay)
@@ -352,8 +464,14 @@ def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
     """Rescore one planned chunk; mark it finished once; finish the model's run.
 
     Skips a chunk whose model is no longer active (a newer model was
-    published) or that is already finished. Rerunning a chunk recomputes the
-    same scores and does not count it twice.
+    published, or its publish failed) or that is already finished. Rerunning
+    a chunk recomputes the same scores and does not count it twice. The
+    chunk holds a share lock on its model's row while it writes (PostgreSQL),
+    so a publish or a roll-back waits for chunks in flight, and a chunk that
+    starts after them sees the model's new status. A chunk that fails with
+    an error other than a transient one is recorded (rescore_run_fail)
+    instead of raised: a publish's rescore is undone; transient errors are
+    raised for the task to retry.
     """
     from scoring.bulk import chunk_rescore
 
@@ -361,16 +479,26 @@ def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
     if chunk is None or chunk.finished_at is not None:
         return 0
     model = chunk.model
-    if model.status != ScoringModel.Status.ACTIVE:
+    try:
+        with transaction.atomic():
+            if not _model_active_shared(model.id):
+                return 0
+            spec = selectors.model_spec(model)
+            done = chunk_rescore(
+                model=model,
+                spec=spec,
+                low=chunk.low,
+                high=chunk.high,
+                now=now or timezone.now(),
+            )
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:
+        logger.exception(
+            "rescore chunk %s of scoring model %s failed", chunk.id, model.id
+        )
+        rescore_run_fail(chunk_id=chunk.id, error=exc)
         return 0
-    spec = selectors.model_spec(model)
-    done = chunk_rescore(
-        model=model,
-        spec=spec,
-        low=chunk.low,
-        high=chunk.high,
-        now=now or timezone.now(),
-    )
     finished = RescoreChunk.objects.filter(
         id=chunk.id, finished_at__isnull=True
     ).update(finished_at=timezone.now(), leads=done)
@@ -392,6 +520,96 @@ def rescore_chunk_run(*, chunk_id: int, now: dt.datetime | None = None) -> int:
                 id=model.id, rescore_finished_at__isnull=True
             ).update(rescore_finished_at=timezone.now())
     return done
+
+
+def _model_active_shared(model_id: int) -> bool:
+    """Whether the model is active, read under a share lock on its row (to the
+    end of the transaction) on PostgreSQL: chunks of one run do not wait for
+    each other, a change of the model's status waits for them."""
+    if connection.vendor != "postgresql":
+        return ScoringModel.objects.filter(
+            id=model_id, status=ScoringModel.Status.ACTIVE
+        ).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status FROM {ScoringModel._meta.db_table} "  # nosec B608: name from model meta
+            "WHERE id = %s FOR SHARE",
+            [model_id],
+        )
+        row = cursor.fetchone()
+    return row is not None and row[0] == ScoringModel.Status.ACTIVE
+
+
+#: Prefix of the run that rescores every lead under the model a failed
+#: publish replaced, once it is active again.
+RESTORE_RUN = "restore"
+
+
+def rescore_run_fail(
+    *, chunk_id: int, error: BaseException, now: dt.datetime | None = None
+) -> None:
+    """Record that a chunk of a rescore failed; undo the publish it belonged to.
+
+    For a publish rescore of the model still active: the model goes back to
+    draft (editable, with ``rescore_failed_at`` and ``rescore_error`` shown
+    on its page), the model it replaced is active again, and every lead is
+    rescored under that one after commit (the chunks that finished wrote
+    the failed model's scores on the leads). Leads a finished chunk moved
+    to MQL stay there: that hand-over happened. One audit row. A chunk of
+    another run (the nightly decay, a restore) stays pending for the
+    reconciler; a model no longer active is left as it is. Called once per
+    failed chunk; the second failure of the same publish changes nothing.
+    """
+    from scoring.tasks import rescore_all_task  # tasks import this module
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        chunk = RescoreChunk.objects.filter(id=chunk_id).first()
+        if chunk is None or chunk.run != PUBLISH_RUN:
+            return
+        model = ScoringModel.objects.select_for_update().get(id=chunk.model_id)
+        if model.status != ScoringModel.Status.ACTIVE:
+            return
+        message = (
+            f"{type(error).__name__} while rescoring leads "
+            f"{chunk.low:,} to {chunk.high - 1:,}"
+        )[:300]
+        replaced = (
+            ScoringModel.objects.select_for_update()
+            .filter(id=model.replaced_id, status=ScoringModel.Status.ARCHIVED)
+            .first()
+        )
+        ScoringModel.objects.filter(id=model.id).update(
+            status=ScoringModel.Status.DRAFT,
+            published_by=None,
+            published_at=None,
+            rescore_failed_at=now,
+            rescore_error=message,
+        )
+        if replaced is not None:
+            ScoringModel.objects.filter(id=replaced.id).update(
+                status=ScoringModel.Status.ACTIVE
+            )
+            run = f"{RESTORE_RUN}-{model.id}-{now:%Y%m%d%H%M%S}"
+            transaction.on_commit(lambda: rescore_all_task.delay(replaced.id, run))
+        audit_record(
+            actor=None,
+            action=AuditEvent.Action.MODEL_PUBLISH,
+            at=now,
+            details={
+                "op": "rescore_failed",
+                "model_id": model.id,
+                "chunk_id": chunk.id,
+                "leads_rescored": model.rescore_done,
+                "restored_model_id": replaced.id if replaced else None,
+            },
+        )
+    logger.error(
+        "publish of scoring model %s undone after a failed rescore; model %s "
+        "is active again",
+        model.id,
+        replaced.id if replaced else None,
+    )
 
 
 def leads_marked_overdue(
@@ -456,6 +674,21 @@ def _draft_locked(model_id: int) -> ScoringModel:
     return model
 
 
+def _score_range_check(
+    draft: ScoringModel, cleaned: dict[str, Any], *, replacing: int | None = None
+) -> None:
+    """Refuse (ValidationError on ``points``) a rule with which the draft could
+    give a score the score columns cannot hold (checked again at publish)."""
+    others = (
+        ScoringRule.objects.filter(model=draft)
+        .exclude(id=replacing)
+        .values("kind", "points", "max_occurrences")
+    )
+    problem = score_range_problem([*others, cleaned])
+    if problem:
+        raise ValidationError({"points": problem})
+
+
 def _unknown_fields(fields: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(fields) - set(allowed))
     if unknown:
@@ -475,6 +708,7 @@ def rule_create(
     _unknown_fields(fields, RULE_INPUT_FIELDS)
     draft = _draft_locked(model.id)
     cleaned = rule_clean(fields, touchpoint_kinds=selectors.touchpoint_kind_codes())
+    _score_range_check(draft, cleaned)
     last = draft.rules.aggregate(last=Max("position"))["last"] or 0
     rule = ScoringRule.objects.create(model=draft, position=last + 1, **cleaned)
     _rule_edit_audit(actor, "create", draft.id, rule_id=rule.id, kind=rule.kind)
@@ -494,6 +728,7 @@ def rule_update(
     current = ScoringRule.objects.get(id=rule.id)
     merged = {name: getattr(current, name) for name in RULE_INPUT_FIELDS} | fields
     cleaned = rule_clean(merged, touchpoint_kinds=selectors.touchpoint_kind_codes())
+    _score_range_check(current.model, cleaned, replacing=current.id)
     for name, value in cleaned.items():
         setattr(current, name, value)
     current.save(update_fields=list(cleaned))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/clone/", views.model_clone, name="clone"),
     path("<int:pk>/settings/", views.model_settings, name="settings"),
     path("<int:pk>/publish/", views.model_publish, name="publish"),
+    path("<int:pk>/publish/retry/", views.model_publish_retry, name="publish_retry"),
     path(
         "<int:pk>/publish/preview/",
         views.publish_preview_refresh,

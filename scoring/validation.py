@@ -12,11 +12,11 @@ drops its attribute condition, and a disqualifying rule stores 0 points.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import re2
 from django.core.exceptions import ValidationError
 
 from leads.ingestion import text_problem
@@ -28,7 +28,9 @@ from scoring.engine import (
     ENGAGEMENT,
     FIT,
     NEGATIVE,
+    OCCURRENCES_MAX,
     OPERATORS,
+    compile_pattern,
 )
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS
 
@@ -67,10 +69,22 @@ LABEL_MAX = 200
 ATTRIBUTE_MAX = 100
 VALUE_TEXT_MAX = 500
 ONE_OF_MAX = 200
+#: Longest pattern a rule may hold: RE2's compiled program (and its memory)
+#: grows with the pattern, and a pattern that long is unreadable anyway.
+PATTERN_MAX = 200
 NOTES_MAX = 10_000
 # DecimalField(max_digits=9, decimal_places=2) and PositiveIntegerField bounds.
 POINTS_LIMIT = Decimal("9999999.99")
 INTEGER_MAX = 2_147_483_647
+#: Most points one rule gives or takes (per touchpoint for activity rules):
+#: far above any sensible weighting, far below what the score columns hold.
+RULE_POINTS_MAX = Decimal(1000)
+#: The largest score (total, fit or engagement) the score columns hold
+#: (LeadScore, LeadScoreHistory and Lead: max_digits=9, decimal_places=2). A
+#: model that could give a lead more (or less than its negative) is refused
+#: when a rule is saved and again when it is published: its rescore would
+#: fail on the first such lead.
+SCORE_MAX = POINTS_LIMIT
 
 NO_VALUE = (None, "", [])
 
@@ -128,6 +142,51 @@ def rule_clean(
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def model_score_range(rules: Iterable[Mapping[str, Any]]) -> tuple[Decimal, Decimal]:
+    """The lowest and highest total a lead can get from these rules.
+
+    ``rules`` are mappings (or cleaned rule fields) with ``kind``, ``points``
+    and ``max_occurrences``. A fit rule adds its points at most once; an
+    activity rule its points per touchpoint it counts (decay only makes them
+    smaller), at most its cap (scoring.engine.occurrences_cap). Fit and
+    engagement scores lie in the same range, since each can be 0.
+    """
+    low = high = Decimal(0)
+    for rule in rules:
+        if rule["kind"] == FIT:
+            times = 1
+        elif rule["kind"] in ACTIVITY_KINDS:
+            cap = rule.get("max_occurrences")
+            times = OCCURRENCES_MAX if cap is None else min(cap, OCCURRENCES_MAX)
+        else:
+            continue
+        points = Decimal(rule["points"]) * times
+        if points > 0:
+            high += points
+        else:
+            low += points
+    return low, high
+
+
+def score_range_problem(rules: Iterable[Mapping[str, Any]]) -> str | None:
+    """Why a model with these rules could give a score the columns cannot hold
+    (see SCORE_MAX), or None."""
+    low, high = model_score_range(rules)
+    if high > SCORE_MAX:
+        return (
+            f"With these rules a lead could reach a score of {high:,}, more than "
+            f"the {SCORE_MAX:,} a score can hold; give fewer points or count fewer "
+            "touchpoints."
+        )
+    if low < -SCORE_MAX:
+        return (
+            f"With these rules a lead's score could fall to {low:,}, below the "
+            f"-{SCORE_MAX:,} a score can hold; take fewer points away or count "
+            "fewer touchpoints."
+        )
+    return None
 
 
 def model_settings_clean(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,6 +266,10 @@ def _points(kind: str, value: Any) -> Decimal:
     if kind == NEGATIVE and points >= 0:
         raise ValidationError(
             "A negative rule takes points away: enter a number below 0, such as -10."
+        )
+    if abs(points) > RULE_POINTS_MAX:
+        raise ValidationError(
+            f"Enter points between -{RULE_POINTS_MAX:,} and {RULE_POINTS_MAX:,}."
         )
     return points
 
@@ -293,6 +356,13 @@ def _activity(
             )
     for name in ("max_occurrences", "lookback_days", "half_life_days"):
         _check(errors, cleaned, name, lambda name=name: _whole_number(fields.get(name)))
+    count = cleaned.get("max_occurrences")
+    if count is not None and count > OCCURRENCES_MAX:
+        cleaned.pop("max_occurrences")
+        errors.setdefault("max_occurrences", []).append(
+            f"Count at most {OCCURRENCES_MAX:,} touchpoints, or leave it empty "
+            f"(the most recent {OCCURRENCES_MAX:,})."
+        )
 
 
 def _operator(value: Any, *, what: str = "the attribute") -> str:
@@ -340,18 +410,62 @@ def _value(operator: str, value: Any) -> Any:
     if isinstance(value, list | dict):
         raise ValidationError("Enter one value, not a list.")
     if operator == "matches":
-        pattern = _text(value, max_length=VALUE_TEXT_MAX, what="pattern")
-        try:
-            re.compile(pattern, re.IGNORECASE)
-        except re.error as exc:
-            raise ValidationError(
-                f"This is not a valid regular expression ({exc})."
-            ) from exc
+        pattern = _text(value, max_length=PATTERN_MAX, what="pattern")
+        problem = pattern_problem(pattern)
+        if problem:
+            raise ValidationError(problem)
         return pattern
     scalar = _scalar(value)
     if scalar == "":
         raise ValidationError("Enter the value to compare with.")
     return scalar
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why the rule engine (RE2, linear-time) cannot run ``pattern``, or None.
+
+    RE2 never backtracks, so it has no back-references and no lookarounds
+    (the constructs that make other engines take exponential time); a
+    pattern using them is refused with a message saying which part to change.
+    """
+    try:
+        compile_pattern(pattern)
+    except re2.error as exc:
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        return _pattern_message(pattern, str(detail))
+    return None
+
+
+_LOOKAROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def _pattern_message(pattern: str, detail: str) -> str:
+    escape = detail.removeprefix("invalid escape sequence: ")
+    if escape != detail and (escape[1:2].isdigit() or escape in ("\\k", "\\g")):
+        token = escape
+    elif "(?P=" in pattern and "(?P" in detail:
+        token = "“(?P=name)”"
+    else:
+        token = ""
+    if token:
+        return (
+            f"This pattern uses a back-reference ({token}), which the rule engine "
+            "does not run; write the repeated text out instead."
+        )
+    lookaround = next((o for o in _LOOKAROUNDS if detail.endswith(o)), None)
+    if lookaround:
+        return (
+            f"This pattern uses a lookaround (“{lookaround}”), which the rule engine "
+            "does not run; match the text itself instead, or use a second rule."
+        )
+    if "repetition size" in detail or "too large" in detail:
+        return (
+            f"This pattern repeats too much for the rule engine ({detail}); "
+            "use smaller counts, such as {1,100}."
+        )
+    return f"This is not a regular expression the rule engine can run ({detail})."
 
 
 def _items(value: Any) -> list[Any]:

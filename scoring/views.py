@@ -310,6 +310,23 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "scoring/model_publish.html", context)
 
 
+@require_POST
+@editor_required
+def model_publish_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Publish again a draft whose publish rescore failed (and was undone)."""
+    model = _model_or_404(pk)
+    try:
+        published = services.model_publish_retry(model_id=model.id, actor=request.user)
+    except ModelNotPublishable as exc:
+        return _refused(request, model.id, exc)
+    messages.success(
+        request,
+        f"{published} is the active scoring model again. Every lead is being "
+        "rescored under it.",
+    )
+    return redirect(_detail_url(published.id))
+
+
 @never_cache
 @require_GET
 @editor_required

@@ -96,6 +96,14 @@ def progress_text(progress: RescoreProgress) -> str:
             f"Rescoring: {progress.done:,} of {progress.total:,} leads "
             f"({progress.percent}%)."
         )
+    if progress.state == "failed":
+        when = date_format(localtime(progress.failed_at), "j M Y, H:i")
+        return (
+            f"The rescore failed on {when} after {progress.done:,} of "
+            f"{progress.total:,} leads ({progress.error}). Publishing was undone: "
+            "the model it replaced is active again. Retry, or change the rules "
+            "first."
+        )
     if progress.state == "stopped":
         return (
             f"Stopped at {progress.done:,} of {progress.total:,} leads: a newer "

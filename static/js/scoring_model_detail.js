@@ -1,5 +1,6 @@
 // Model page: follow the rescore that publishing started, once a second,
-// until it has finished (or stopped because a newer model was published).
+// until it has finished (or stopped because a newer model was published;
+// a failed rescore reloads the page, which shows the failure and a retry).
 (function () {
   "use strict";
 
@@ -16,6 +17,12 @@
   var timer = window.setInterval(poll, 1000);
 
   function show(progress) {
+    if (progress.state === "failed") {
+      // The page shows why, and the retry button, when rendered afresh.
+      window.clearInterval(timer);
+      window.location.reload();
+      return;
+    }
     bar.value = progress.percent;
     bar.textContent = progress.percent + "%";
     text.textContent = progress.text;

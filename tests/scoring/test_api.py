@@ -93,6 +93,8 @@ def test_a_model_in_the_list_has_its_settings_and_progress(api):
             "done": 0,
             "percent": 0,
             "finished_at": None,
+            "failed_at": None,
+            "error": "",
         },
     }
     assert "rules" not in item
@@ -161,6 +163,8 @@ def test_publish_answers_202_with_the_model_and_its_progress(
         "done": 0,
         "percent": 0,
         "finished_at": None,
+        "failed_at": None,
+        "error": "",
     }
     assert ScoringModel.objects.get(id=old.id).status == "archived"
     assert LeadScore.objects.filter(model=draft).count() == 3

@@ -166,3 +166,39 @@ def test_the_publish_page_follows_its_preview_until_the_counts_are_ready(
         "Publish and rescore 4 leads"
     )
     assert PublishPreview.objects.filter(model=draft).count() == 1
+
+
+def test_a_refused_pattern_and_a_failed_publish_on_the_page(page, live_server):
+    LeadFactory.create_batch(3)
+    draft = services.model_clone(model=model_active())
+    page.goto(f"{live_server.url}/scoring/{draft.id}/rules/add/?kind=fit")
+    page.fill("#id_label", "Repeated word")
+    page.fill("#id_points", "5")
+    page.fill("#id_attribute", "job_title")
+    page.select_option("#id_operator", "matches")
+    page.fill("#id_value", r"(\w+) \1")
+    page.click("button[type=submit] >> text=Add rule")
+    page.wait_for_load_state()
+    expect(page.locator(".field-error")).to_have_text(
+        "This pattern uses a back-reference (\\1), which the rule engine does not "
+        "run; write the repeated text out instead."
+    )
+    page.screenshot(
+        path=str(SHOTS / "scoring-rule-refused-pattern.png"), full_page=True
+    )
+
+    # A publish whose rescore failed (recorded as rescore_run_fail does).
+    ScoringModel.objects.filter(id=draft.id).update(
+        replaced=model_active(),
+        rescore_total=3,
+        rescore_done=1,
+        rescore_failed_at=timezone.now(),
+        rescore_error="RuntimeError while rescoring leads 2 to 3",
+    )
+    page.goto(f"{live_server.url}/scoring/{draft.id}/")
+    expect(page.locator("#rescore-text")).to_contain_text("The rescore failed on")
+    page.screenshot(path=str(SHOTS / "scoring-publish-failed.png"), full_page=True)
+    page.click("text=Retry publishing")
+    page.wait_for_load_state()
+    expect(page.locator(".badge-active")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "scoring-publish-retried.png"), full_page=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
+import time
 from decimal import Decimal, InvalidOperation
 
 import pytest
+import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring.engine import (
+    MATCHED_TEXT_MAX,
     OPERATORS,
     ModelSpec,
     Rule,
@@ -21,6 +23,7 @@ from scoring.engine import (
     decay_factor,
     evaluate_touches,
     grade_for,
+    pattern_options,
 )
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -122,7 +125,7 @@ def _reference(operator, actual, expected):
     if operator == "starts_with":
         return _text(actual).startswith(_text(expected))
     if operator == "matches":
-        return re.compile(expected, re.IGNORECASE).search(str(actual)) is not None
+        return re2.compile(expected, pattern_options()).search(str(actual)) is not None
     number = _number(actual)
     if number is None:
         return False
@@ -160,12 +163,81 @@ def test_compiled_conditions_agree_with_the_plain_definition(
 ):
     if operator == "matches":
         expected = str(expected).replace("\\", "")
-        if _outcome(re.compile, expected) is re.error:
+        if _outcome(re2.compile, expected, pattern_options()) is re2.error:
             return
     compiled = compile_condition(operator, expected)
     assert _outcome(compiled, actual) == _outcome(
         _reference, operator, actual, expected
     )
+
+
+#: Patterns a backtracking engine takes exponential time on for "aaa…a!".
+CATASTROPHIC = [r"(a+)+$", r"^(a|a)*$", r"(a|aa)+$", r"(a*)*b", r"^(\w+\s?)*$"]
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+def test_a_catastrophic_pattern_tests_a_200_character_title_in_linear_time(pattern):
+    # Given a fit rule with a pattern that backtracks exponentially elsewhere
+    rule = Rule(
+        id=1,
+        kind="fit",
+        label="Pattern",
+        points=D(5),
+        attribute="job_title",
+        operator="matches",
+        value=pattern,
+    )
+    title = "a" * 199 + "!"
+
+    # When a lead with a 200-character title is scored (under a time bound)
+    started = time.perf_counter()
+    result = evaluate_touches(spec(rule), {"job_title": title}, [], NOW)
+    elapsed = time.perf_counter() - started
+
+    # Then it answers at once, and the pattern does not hold
+    assert elapsed < 0.5
+    assert result.items == []
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+def test_a_catastrophic_property_pattern_tests_every_touch_in_linear_time(pattern):
+    rule = Rule(
+        id=1,
+        kind="engagement",
+        label="Page",
+        points=D(5),
+        touchpoint_kind="page_view",
+        property_name="url",
+        property_operator="matches",
+        property_value=pattern,
+    )
+    touches = [
+        Touch(i, "page_view", NOW, {"url": "a" * (MATCHED_TEXT_MAX - 1) + "!"})
+        for i in range(50)
+    ]
+
+    started = time.perf_counter()
+    result = evaluate_touches(spec(rule), {}, touches, NOW)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < 0.5
+    assert result.items == []
+
+
+def test_a_pattern_is_matched_against_the_first_characters_of_a_value_only():
+    long_url = "/" + "x" * (MATCHED_TEXT_MAX - 1) + "/pricing"
+
+    assert condition_holds("matches", long_url[:MATCHED_TEXT_MAX], "^/x+$") is True
+    assert condition_holds("matches", long_url, "/pricing") is False
+    assert condition_holds("matches", long_url, "^/x") is True
+
+
+def test_a_stored_pattern_the_engine_cannot_run_matches_nothing():
+    # Saved before patterns were checked against RE2: a back-reference.
+    holds = compile_condition("matches", r"(a)\1")
+
+    assert holds("aa") is False
+    assert holds(None) is False
 
 
 @pytest.mark.parametrize(

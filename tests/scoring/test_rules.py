@@ -211,8 +211,43 @@ def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(draft):
         (
             {"operator": "matches", "value": "(sales"},
             "value",
-            "This is not a valid regular expression (missing ), unterminated "
-            "subpattern at position 0).",
+            "This is not a regular expression the rule engine can run "
+            "(missing ): (sales).",
+        ),
+        (
+            {"operator": "matches", "value": r"(sales)\1"},
+            "value",
+            "This pattern uses a back-reference (\\1), which the rule engine does "
+            "not run; write the repeated text out instead.",
+        ),
+        (
+            {"operator": "matches", "value": r"(?P<t>vp)(?P=t)"},
+            "value",
+            "This pattern uses a back-reference (“(?P=name)”), which the rule "
+            "engine does not run; write the repeated text out instead.",
+        ),
+        (
+            {"operator": "matches", "value": r"sales(?!force)"},
+            "value",
+            "This pattern uses a lookaround (“(?!”), which the rule engine does not "
+            "run; match the text itself instead, or use a second rule.",
+        ),
+        (
+            {"operator": "matches", "value": r"(?<=head of )sales"},
+            "value",
+            "This pattern uses a lookaround (“(?<=”), which the rule engine does "
+            "not run; match the text itself instead, or use a second rule.",
+        ),
+        (
+            {"operator": "matches", "value": "a{2000}"},
+            "value",
+            "This pattern repeats too much for the rule engine (invalid repetition "
+            "size: {2000}); use smaller counts, such as {1,100}.",
+        ),
+        (
+            {"operator": "matches", "value": "a" * 201},
+            "value",
+            "Keep the pattern to 200 characters or fewer (it has 201).",
         ),
     ],
 )
@@ -297,8 +332,8 @@ def test_a_bad_fit_rule_is_refused_with_the_field_message(
             },
             {
                 "property_value": [
-                    "This is not a valid regular expression (unterminated character "
-                    "set at position 0)."
+                    "This is not a regular expression the rule engine can run "
+                    "(missing ]: [)."
                 ]
             },
         ),
@@ -325,6 +360,23 @@ def test_a_bad_fit_rule_is_refused_with_the_field_message(
         (
             {"half_life_days": 2_147_483_648},
             {"half_life_days": ["Enter at most 2,147,483,647."]},
+        ),
+        (
+            {"points": "1000.01"},
+            {"points": ["Enter points between -1,000 and 1,000."]},
+        ),
+        (
+            {"kind": "negative", "points": "-9999999.99"},
+            {"points": ["Enter points between -1,000 and 1,000."]},
+        ),
+        (
+            {"max_occurrences": 1_001},
+            {
+                "max_occurrences": [
+                    "Count at most 1,000 touchpoints, or leave it empty (the most "
+                    "recent 1,000)."
+                ]
+            },
         ),
     ],
 )
@@ -607,3 +659,42 @@ def test_bad_settings_are_refused_and_nothing_is_saved(draft, change, errors):
 
     assert refused.value.message_dict == errors
     assert _model_state(draft) == before
+
+
+def test_a_rule_that_would_let_a_score_overflow_is_refused(draft):
+    # Given rules that can give up to 9,999,999.99 points: nine of 1,000 points
+    # for each of 1,000 touchpoints, one of 999, and a fit rule of 999.99
+    for i in range(9):
+        services.rule_create(
+            model=draft, **{**ENGAGEMENT, "label": f"Busy {i}", "points": "1000"}
+        )
+    services.rule_create(
+        model=draft, **{**ENGAGEMENT, "label": "Almost", "points": "999"}
+    )
+    fit = services.rule_create(model=draft, **{**FIT, "points": "999.99"})
+    before = _rules(draft)
+
+    # When one more rule is added, or the fit rule's points raised by a cent
+    with pytest.raises(ValidationError) as added:
+        services.rule_create(
+            model=draft, **{**ENGAGEMENT, "label": "One more", "points": "0.01"}
+        )
+    with pytest.raises(ValidationError) as raised:
+        services.rule_update(rule=fit, points="1000")
+
+    # Then both are refused on their points, and nothing changed
+    assert added.value.message_dict == {
+        "points": [
+            "With these rules a lead could reach a score of 10,000,009.99, more "
+            "than the 9,999,999.99 a score can hold; give fewer points or count "
+            "fewer touchpoints."
+        ]
+    }
+    assert raised.value.message_dict == {
+        "points": [
+            "With these rules a lead could reach a score of 10,000,000.00, more "
+            "than the 9,999,999.99 a score can hold; give fewer points or count "
+            "fewer touchpoints."
+        ]
+    }
+    assert _rules(draft) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import time
 from decimal import Decimal
 
 import pytest
@@ -26,7 +27,7 @@ from scoring.services import (
     model_publish,
     rule_create,
 )
-from scoring.tasks import account_rollups_task
+from scoring.tasks import account_rollups_task, rescore_leads_task
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -415,3 +416,80 @@ def test_a_dense_batch_is_scored_set_based_with_the_same_results(
         lead_rescore(lead_id=lead_id, model=model, now=NOW)
     assert dict(LeadScore.objects.values_list("lead_id", "total")) == bulk
     assert sorted(set(bulk.values())) == [Decimal("25.00"), Decimal("28.00")]
+
+
+def test_a_published_catastrophic_pattern_rescores_a_long_title_at_once(model):
+    # Given a published model whose rules hold patterns that backtrack
+    # exponentially on a backtracking engine
+    draft = model_clone(model=model)
+    rule_create(
+        model=draft,
+        kind="fit",
+        label="Only a's",
+        points="5",
+        attribute="job_title",
+        operator="matches",
+        value="(a+)+$",
+    )
+    rule_create(
+        model=draft,
+        kind="engagement",
+        label="Odd page",
+        points="5",
+        touchpoint_kind="page_view",
+        property_name="url",
+        property_operator="matches",
+        property_value=r"^(\w+\s?)*$",
+    )
+    published = model_publish(model_id=draft.id, now=NOW)
+    lead = _fit_lead(job_title="a" * 199 + "!")
+    for _ in range(5):
+        TouchpointFactory(
+            lead=lead,
+            kind_id="page_view",
+            occurred_at=NOW,
+            properties={"url": "a" * 300 + "!"},
+        )
+
+    # When the lead is rescored on the per-lead and the set path (time bound)
+    started = time.perf_counter()
+    result = lead_rescore(lead_id=lead.id, model=published, now=NOW)
+    assert leads_rescore(lead_ids=[lead.id], now=NOW) == 1
+    elapsed = time.perf_counter() - started
+
+    # Then it takes no time, and neither pattern holds
+    assert elapsed < 2
+    assert {"Only a's", "Odd page"} & {item["label"] for item in result.items} == set()
+
+
+def test_one_lead_that_cannot_be_scored_does_not_cost_the_others_their_rescore(
+    model, monkeypatch
+):
+    # Given four marked leads, one of which scoring fails on
+    from scoring import store
+
+    leads = [_fit_lead() for _ in range(4)]
+    ids = [lead.id for lead in leads]
+    Lead.objects.filter(id__in=ids).update(rescore_requested_at=NOW)
+    failing = leads[1].id
+    real = store.facts_from_row
+
+    def facts(row, account_score):
+        if row.get("id") == failing:
+            raise RuntimeError("cannot score this lead")
+        return real(row, account_score)
+
+    monkeypatch.setattr(store, "facts_from_row", facts)
+
+    # When the real-time task rescores them as one set
+    scored = rescore_leads_task(ids)
+
+    # Then the other three are scored and unmarked; the failing one keeps its
+    # mark for the reconciler
+    assert scored == 3
+    assert sorted(
+        LeadScore.objects.filter(model=model).values_list("lead_id", flat=True)
+    ) == sorted(set(ids) - {failing})
+    assert dict(
+        Lead.objects.filter(id__in=ids).values_list("id", "rescore_requested_at")
+    ) == {lead_id: (NOW if lead_id == failing else None) for lead_id in ids}

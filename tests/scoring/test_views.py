@@ -233,6 +233,31 @@ def test_a_bad_rule_shows_the_message_next_to_the_field_and_saves_nothing(
     assert _rules(draft) == before
 
 
+def test_a_pattern_with_a_back_reference_is_refused_next_to_the_value(marketing, draft):
+    before = _rules(draft)
+
+    response = marketing.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "Repeated word",
+            "points": "5",
+            "attribute": "job_title",
+            "operator": "matches",
+            "value": r"(\w+) \1",
+        },
+    )
+
+    message = (
+        "This pattern uses a back-reference (\\1), which the rule engine does not "
+        "run; write the repeated text out instead."
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"value": [message]}
+    assert f'<p class="field-error">{message}</p>' in response.content.decode()
+    assert _rules(draft) == before
+
+
 def test_the_rule_form_starts_with_the_kind_asked_for(marketing, draft):
     response = marketing.get(f"/scoring/{draft.id}/rules/add/?kind=negative")
     assert response.context["form"]["kind"].value() == "negative"
@@ -627,6 +652,8 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
         "done": 5,
         "percent": 100,
         "finished_at": finished.isoformat(),
+        "failed_at": None,
+        "error": "",
         "text": f"Rescored 5 leads; finished {local:%-d %b %Y, %H:%M}.",
     }
     page = marketing.get(response.url)
@@ -650,6 +677,8 @@ def test_progress_while_the_rescore_runs(marketing, directors_draft):
         "done": 300,
         "percent": 25,
         "finished_at": None,
+        "failed_at": None,
+        "error": "",
         "text": "Rescoring: 300 of 1,200 leads (25%).",
     }
     assert b'<script src="/static/js/scoring_model_detail.js" defer></script>' in (
@@ -669,3 +698,60 @@ def test_publishing_a_model_that_is_no_longer_a_draft_is_refused(marketing):
     ]
     active.refresh_from_db()
     assert (active.status, active.rescore_total) == ("active", 0)
+
+
+def test_a_failed_publish_shows_why_and_retries_from_the_model_page(
+    marketing, directors_draft, django_capture_on_commit_callbacks
+):
+    # Given a publish whose rescore failed and was undone
+    old = model_active()
+    LeadFactory.create_batch(3)
+    failed_at = timezone.now()
+    ScoringModel.objects.filter(id=directors_draft.id).update(
+        replaced=old,
+        rescore_total=3,
+        rescore_done=1,
+        rescore_failed_at=failed_at,
+        rescore_error="RuntimeError while rescoring leads 2 to 2",
+    )
+
+    # When the model page is shown
+    page = marketing.get(f"/scoring/{directors_draft.id}/")
+
+    # Then it says what failed and offers a retry
+    local = timezone.localtime(failed_at)
+    html = page.content.decode()
+    assert 'data-state="failed"' in html
+    assert (
+        f"The rescore failed on {local:%-d %b %Y, %H:%M} after 1 of 3 leads "
+        "(RuntimeError while rescoring leads 2 to 2). Publishing was undone: the "
+        "model it replaced is active again. Retry, or change the rules first."
+    ) in html
+    assert (
+        f'<form method="post" action="/scoring/{directors_draft.id}/publish/retry/">'
+        in html
+    )
+
+    # And the retry publishes it again
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketing.post(f"/scoring/{directors_draft.id}/publish/retry/")
+    assert response.status_code == 302
+    assert _messages(response) == [
+        "Directors v1 is the active scoring model again. Every lead is being "
+        "rescored under it."
+    ]
+    model = ScoringModel.objects.get(id=directors_draft.id)
+    assert (model.status, model.rescore_failed_at, model.rescore_done) == (
+        "active",
+        None,
+        3,
+    )
+    assert ScoringModel.objects.get(id=old.id).status == "archived"
+
+
+def test_retrying_a_publish_that_did_not_fail_is_refused(marketing, directors_draft):
+    response = marketing.post(f"/scoring/{directors_draft.id}/publish/retry/")
+
+    assert response.status_code == 302
+    assert _messages(response) == ["Only a publish that failed can be retried."]
+    assert ScoringModel.objects.get(id=directors_draft.id).status == "draft"

@@ -346,6 +346,7 @@ def test_publish_through_the_api_is_audited_once_and_a_second_not(
 ):
     LeadFactory.create_batch(3)
     admin = UserFactory(roles=[ADMIN])
+    replaced = model_active()
     audit.mark()
 
     first = _api(admin).post(f"/api/v1/scoring-models/{draft.id}/publish/")
@@ -360,6 +361,7 @@ def test_publish_through_the_api_is_audited_once_and_a_second_not(
         "model_id": draft.id,
         "version": draft.version,
         "leads_to_rescore": 3,
+        "replaced_model_id": replaced.id,
     }
     audit.none()
 
