@@ -2,7 +2,9 @@
 
 The leads app serves leads; the breakdown is scoring's. This module (crm may
 import from every app) extends the leads viewset with the breakdown of the
-active model, fetched in one extra query per page.
+active model, fetched in one extra query per page. It also tells the lead
+services what each person may edit, managers' teams included
+(``crm.lead_access``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.audit import lead_csv_export_record
+from crm.lead_access import lead_edit_scope
 from leads.api.filters import LeadFilter
 from leads.api.serializers import LeadSerializer
 from leads.api.views import LeadViewSet
 from leads.models import Lead
+from leads.services import LeadEditScope
 from scoring.models import LeadScore, ScoringModel
 
 BREAKDOWN_ITEM = {
@@ -71,6 +75,10 @@ class ScoredLeadSerializer(LeadSerializer):
 
 class ScoredLeadViewSet(LeadViewSet):
     serializer_class = ScoredLeadSerializer
+
+    def edit_scope(self, user: Any) -> LeadEditScope:
+        # A manager's team is the handoff app's to know (crm.lead_access).
+        return lead_edit_scope(user)
 
     def finalize_response(
         self, request: Request, response: Response, *args: Any, **kwargs: Any

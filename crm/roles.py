@@ -76,7 +76,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
     SDR: {
         "leads": {
             "account": "view",
-            "lead": "view change",
+            # Contact fields of their own leads only (leads.services.LeadEditScope).
+            "lead": "view change_own",
             "campaign": "view",
             "touchpoint": "view",
             "touchpointkind": "view",
@@ -105,8 +106,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
     },
     SALES: {
         "leads": {
-            "account": "view change",
-            "lead": "view change",
+            "account": "view",
+            "lead": "view change_own",
             "campaign": "view",
             "touchpoint": "view",
             "touchpointkind": "view",

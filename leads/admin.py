@@ -39,6 +39,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -67,7 +68,14 @@ from leads.models import (
     TouchpointKind,
     WebForm,
 )
-from leads.services import LEAD_EDITABLE_FIELDS, lead_create, lead_update
+from leads.services import (
+    ACCOUNT_EDITABLE_FIELDS,
+    LEAD_EDITABLE_FIELDS,
+    account_update,
+    lead_create,
+    lead_update,
+    leads_mark_for_rescore,
+)
 
 #: Lists of the big tables count at most this many rows. An exact count(*) over
 #: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
@@ -250,6 +258,22 @@ class AccountAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
             .get_queryset(request)
             .annotate(lead_count=_count_of(Lead, "account"))
         )
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: AccountAdminForm, change: bool
+    ) -> None:
+        """A change goes through ``account_update``: its leads are rescored
+        and the edit is audited. A new account has no leads yet."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changed = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in ACCOUNT_EDITABLE_FIELDS
+        }
+        if changed:
+            account_update(account_id=obj.pk, actor=request.user, **changed)
 
     @admin.display(description="Annual revenue", ordering="annual_revenue")
     def revenue(self, obj: Account) -> str | None:
@@ -496,7 +520,9 @@ class LeadAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
                 name: fields[name] for name in form.changed_data if name in fields
             }
             if changed:
-                lead_update(lead=obj, **changed)
+                lead_update(lead=obj, actor=request.user, **changed)
+                # The fit data may have changed; the admin's save is atomic.
+                leads_mark_for_rescore([obj.pk], now=timezone.now())
             return
         if not fields.get("department"):
             fields.pop("department", None)  # lead_create derives it from the title
@@ -504,6 +530,7 @@ class LeadAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
         lead = lead_create(
             email=form.cleaned_data["email"],
             account=form.cleaned_data.get("account"),
+            actor=request.user,
             **fields,
         )
         # The admin goes on with ``obj`` (log entry, redirect): make it the new row.

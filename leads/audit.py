@@ -18,10 +18,15 @@ What is written where (the action codes are AuditEvent.Action):
 - ``handoff_accept``, ``handoff_reject``, ``handoff_claim``, ``sales_move``,
   ``handoff_reassign`` (SLA timer, no actor): ``handoff.services``;
 - ``rule_edit``, ``model_publish``: ``scoring.services``;
-- ``role_change``, ``token_issue``: receivers in ``crm.audit``.
+- ``role_change``, ``token_issue``: receivers in ``crm.audit``;
+- ``lead_create``, ``lead_edit``, ``account_edit``: ``leads.services`` when a
+  person (the API, the admin) creates or changes a lead or an account, with
+  the names of the fields that changed, never their values.
 
-Not audited here, on purpose: stage moves made by scoring (MQL promotion,
-recycling) are StageTransitions with a system actor, and a publish's
+Not audited here, on purpose: leads created or updated by the public form
+(the visitor's own data) and by imports (one ``import`` row per job); stage
+moves made by scoring (MQL promotion, recycling) are StageTransitions with a
+system actor, and a publish's
 rescoring of every lead is covered by its one ``model_publish`` row; contact
 attempts are work records (HandoffEvent ``attempt``), not changes of who may
 do what.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 
 class LeadsError(Exception):
     """Base class: a request the leads domain refuses, with a message for people."""
@@ -30,4 +32,11 @@ class ImportFileError(LeadsError):
 
     The message says what to fix (encoding, header row, a missing e-mail
     column ...). Problems of single rows are rejections, not this error.
+    """
+
+
+class LeadEditDenied(PermissionDenied):
+    """The person may not make this change to this lead or account: 403.
+
+    A PermissionDenied, so the API and the admin answer 403 with the message.
     """

@@ -193,9 +193,13 @@ class TouchpointIn:
 
 @dataclass
 class TouchpointOutcome:
-    """What happened to one item: stored, already stored, or refused (errors)."""
+    """What happened to one item: stored, already stored, or refused (errors).
 
-    status: Literal["created", "duplicate", "invalid"]
+    ``conflict``: its ``external_id`` was stored for another event (another
+    lead, kind or time); ``touchpoint`` is the stored one, nothing changed.
+    """
+
+    status: Literal["created", "duplicate", "conflict", "invalid"]
     touchpoint: Touchpoint | None = None
     errors: dict[str, list[str]] | None = None
     lead_created: bool = False
@@ -243,10 +247,13 @@ def touchpoints_ingest(
     Valid items are stored in one transaction; invalid ones are reported with
     field errors and store nothing (not even a lead for their e-mail). An item
     whose ``external_id`` was already stored for ``source`` (earlier, in this
-    batch, or by a concurrent request) is a ``duplicate`` carrying the stored
-    touchpoint, and changes nothing. Unknown ``lead_email`` addresses create
-    leads. Affected leads are marked for a rescore and announced once, after
-    commit. Raises ValueError for more than BATCH_LIMIT items.
+    batch, or by a concurrent request) changes nothing: it is a ``duplicate``
+    carrying the stored touchpoint when it is the same event (same lead and
+    kind, and the same ``occurred_at`` when it gives one: a retry that leaves
+    the time out is the same event), else a ``conflict`` with an
+    ``external_id`` error. Unknown ``lead_email`` addresses create leads.
+    Affected leads are marked for a rescore and announced once, after commit.
+    Raises ValueError for more than BATCH_LIMIT items.
     """
     if len(items) > BATCH_LIMIT:
         raise ValueError(f"Send at most {BATCH_LIMIT:,} touchpoints per batch.")
@@ -265,9 +272,11 @@ def touchpoints_ingest(
                 except ValidationError as exc:
                     errors[i]["lead_email"] = list(exc.messages)
         lead_ids = {item.lead_id for i, item in enumerate(items) if item.lead_id}
-        known_ids = set(
+        # Each known lead with the lead it was merged into (its touchpoints'
+        # lead since the merge), for telling a repeat from a conflict.
+        known_ids = dict(
             Lead.objects.filter(id__in=lead_ids, erased_at__isnull=True).values_list(
-                "id", flat=True
+                "id", "merged_into_id"
             )
         )
         for i, item in enumerate(items):
@@ -276,21 +285,32 @@ def touchpoints_ingest(
         campaigns = _campaigns_resolve(items, errors)
 
         valid = [i for i in range(len(items)) if not errors[i]]
-        leads_by_email, created_ids = leads_for_emails(
-            {emails[i] for i in valid if i in emails}, now=now
-        )
         stored = _known_external_ids(
             source, {items[i].external_id for i in valid if items[i].external_id}
+        )
+        for i in valid:
+            item = items[i]
+            if item.external_id and item.external_id in stored:
+                outcomes[i] = _repeat_outcome(
+                    item,
+                    stored[item.external_id],
+                    email=emails.get(i),
+                    merged_into=known_ids.get(item.lead_id),
+                )
+        # An item already answered needs no lead: a conflicting one must not
+        # create one for its address.
+        leads_by_email, created_ids = leads_for_emails(
+            {emails[i] for i in valid if i in emails and outcomes[i] is None},
+            now=now,
         )
         new: list[tuple[int, Touchpoint]] = []
         first_in_batch: dict[str, int] = {}
         for i in valid:
             item = items[i]
-            if item.external_id and item.external_id in stored:
-                outcomes[i] = TouchpointOutcome("duplicate", stored[item.external_id])
+            if outcomes[i] is not None:
                 continue
             if item.external_id and item.external_id in first_in_batch:
-                continue  # answered below with the first one's touchpoint
+                continue  # answered below against the first one
             lead = leads_by_email[emails[i].lower()] if i in emails else None
             touchpoint = Touchpoint(
                 lead_id=lead.id if lead else item.lead_id,
@@ -306,7 +326,7 @@ def touchpoints_ingest(
             if item.external_id:
                 first_in_batch[item.external_id] = i
             new.append((i, touchpoint))
-        _touchpoints_insert(new, source=source, outcomes=outcomes)
+        _touchpoints_insert(new, source=source, items=items, outcomes=outcomes)
         for i, touchpoint in new:
             if outcomes[i] is None:
                 outcomes[i] = TouchpointOutcome(
@@ -317,7 +337,17 @@ def touchpoints_ingest(
         for i in valid:
             if outcomes[i] is None:  # a repeat of an external_id within the batch
                 first = outcomes[first_in_batch[items[i].external_id]]
-                outcomes[i] = TouchpointOutcome("duplicate", first.touchpoint)
+                item = items[i]
+                lead = leads_by_email[emails[i].lower()] if i in emails else None
+                outcomes[i] = _repeat_outcome(
+                    TouchpointIn(
+                        kind=item.kind,
+                        occurred_at=item.occurred_at,
+                        lead_id=lead.id if lead else item.lead_id,
+                    ),
+                    first.touchpoint,
+                    merged_into=known_ids.get(item.lead_id),
+                )
         touched = {
             o.touchpoint.lead_id for o in outcomes if o and o.status == "created"
         }
@@ -374,14 +404,55 @@ def _known_external_ids(source: str, external_ids: set[str]) -> dict[str, Touchp
         return {}
     return {
         t.external_id: t
-        for t in Touchpoint.objects.filter(source=source, external_id__in=external_ids)
+        for t in Touchpoint.objects.filter(
+            source=source, external_id__in=external_ids
+        ).select_related("lead")
     }
+
+
+def _repeat_outcome(
+    item: TouchpointIn,
+    stored: Touchpoint,
+    *,
+    email: str | None = None,
+    merged_into: int | None = None,
+) -> TouchpointOutcome:
+    """A ``duplicate`` when ``item`` is the event ``stored`` holds, else a
+    ``conflict``: its external_id was used for another lead, kind or time.
+
+    A lead given by e-mail matches the stored lead's address (any case); one
+    given by id matches that lead or the lead it was merged into. A missing
+    ``occurred_at`` matches any time: a retry need not repeat it.
+    """
+    if item.lead_id is not None:
+        same_lead = stored.lead_id in (item.lead_id, merged_into)
+    else:
+        same_lead = (email or "").lower() == stored.lead.email.lower()
+    same = (
+        same_lead
+        and item.kind == stored.kind_id
+        and (item.occurred_at is None or item.occurred_at == stored.occurred_at)
+    )
+    if same:
+        return TouchpointOutcome("duplicate", stored)
+    return TouchpointOutcome(
+        "conflict",
+        stored,
+        errors={
+            "external_id": [
+                f"This external_id was stored before for touchpoint {stored.id}, "
+                "with another lead, kind or time. Give a new event a new "
+                "external_id; a retry must send the same lead, kind and time."
+            ]
+        },
+    )
 
 
 def _touchpoints_insert(
     new: list[tuple[int, Touchpoint]],
     *,
     source: str,
+    items: Sequence[TouchpointIn],
     outcomes: list[TouchpointOutcome | None],
 ) -> None:
     """Insert in one statement; on a concurrent duplicate, fall back per item."""
@@ -406,7 +477,14 @@ def _touchpoints_insert(
             with transaction.atomic():
                 touchpoint.save(force_insert=True)
         except IntegrityError:
-            stored = Touchpoint.objects.get(
+            stored = Touchpoint.objects.select_related("lead").get(
                 source=source, external_id=touchpoint.external_id
             )
-            outcomes[i] = TouchpointOutcome("duplicate", stored)
+            outcomes[i] = _repeat_outcome(
+                TouchpointIn(
+                    kind=touchpoint.kind_id,
+                    occurred_at=items[i].occurred_at and touchpoint.occurred_at,
+                    lead_id=touchpoint.lead_id,
+                ),
+                stored,
+            )

@@ -243,6 +243,15 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # change_lead edits every field of every lead (Marketing, Admin);
+        # SDRs and reps hold this one instead (leads.services.LeadEditScope).
+        permissions = [
+            (
+                "change_own_lead",
+                "Can change the contact fields of leads they own (a manager: "
+                "the sales team's)",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),
@@ -554,6 +563,9 @@ class AuditEvent(models.Model):
         MODEL_PUBLISH = "model_publish", "Scoring model published"
         ROLE_CHANGE = "role_change", "User's roles or staff flags changed"
         TOKEN_ISSUE = "token_issue", "API token issued"
+        LEAD_CREATE = "lead_create", "Lead created by a person"
+        LEAD_EDIT = "lead_edit", "Lead edited"
+        ACCOUNT_EDIT = "account_edit", "Account edited"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

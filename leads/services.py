@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from leads.exceptions import LeadAlreadyExists
+from leads.audit import audit_record
+from leads.exceptions import LeadAlreadyExists, LeadEditDenied
 from leads.freemail import is_freemail
-from leads.locks import lock_leads
-from leads.models import Account, Lead, Stage, Touchpoint
+from leads.locks import lock_lead, lock_leads
+from leads.models import Account, AuditEvent, Lead, Stage, Touchpoint
 from leads.signals import leads_changed
 from leads.titles import department_from_title
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +62,89 @@ LEAD_EDITABLE_FIELDS = frozenset(
         "attributes",
     }
 )
+
+
+#: What an SDR or a rep may change on a lead: how to reach the person and
+#: whether they may be reached. The title, country, source and the rest are
+#: Marketing's: they feed the score (a new title can make a lead an MQL).
+LEAD_CONTACT_FIELDS = frozenset(
+    {"first_name", "last_name", "phone", "do_not_email", "do_not_call"}
+)
+
+#: Every field a person may set through a lead edit. The owner is not one: it
+#: changes only when an SDR accepts the lead's handoff (lead_owner_set).
+LEAD_PERSON_FIELDS = LEAD_EDITABLE_FIELDS - {"owner"}
+
+
+@dataclass(frozen=True)
+class LeadEditScope:
+    """What one person may change on leads and accounts.
+
+    ``fields``: the lead fields they may set. ``owner_ids``: the people whose
+    leads they may edit (None: every lead; an unowned lead only then).
+    ``accounts``: whether they may create or change accounts. Built by
+    ``for_user`` from the person's permissions; the layer that knows who
+    manages whom (crm) passes the team in. The services enforce it.
+    """
+
+    fields: frozenset[str]
+    owner_ids: frozenset[int] | None
+    accounts: bool
+    team: bool = False
+
+    @classmethod
+    def for_user(cls, user: Any, *, team_ids: Iterable[int] = ()) -> LeadEditScope:
+        """``change_lead`` edits every field of every lead (Marketing, Admin);
+        ``change_own_lead`` the contact fields of the user's own leads, and of
+        the leads owned by ``team_ids`` (a manager's team); else nothing."""
+        accounts = user.has_perm("leads.change_account")
+        if user.has_perm("leads.change_lead"):
+            return cls(fields=LEAD_PERSON_FIELDS, owner_ids=None, accounts=accounts)
+        team = frozenset(team_ids) - {user.pk}
+        if user.has_perm("leads.change_own_lead"):
+            return cls(
+                fields=LEAD_CONTACT_FIELDS,
+                owner_ids=frozenset({user.pk, *team}),
+                accounts=accounts,
+                team=bool(team),
+            )
+        return cls(fields=frozenset(), owner_ids=frozenset(), accounts=False)
+
+    def check(
+        self,
+        *,
+        lead: Lead | None,
+        fields: Iterable[str],
+        account: bool = False,
+    ) -> None:
+        """Raise LeadEditDenied (saying what is allowed) unless the change may
+        be made: ``fields`` of ``lead`` (None: a new lead), and with
+        ``account`` an account created or changed and linked to it."""
+        if self.owner_ids is not None and (
+            lead is None or lead.owner_id not in self.owner_ids
+        ):
+            whose = "you or your team own" if self.team else "you own"
+            raise LeadEditDenied(
+                f"You may edit only leads {whose}"
+                + (f"; lead {lead.id} is not one of them." if lead else ".")
+            )
+        if account:
+            self.check_account()
+        refused = sorted(set(fields) - self.fields)
+        if refused:
+            raise LeadEditDenied(
+                f"Your role may not change {', '.join(refused)}; it may change "
+                f"{', '.join(sorted(self.fields)) or 'no lead field'}. Ask "
+                "Marketing to change the rest (they feed the lead's score)."
+            )
+
+    def check_account(self) -> None:
+        """Raise LeadEditDenied unless accounts may be created or changed."""
+        if not self.accounts:
+            raise LeadEditDenied(
+                "Accounts are changed by Marketing or an Admin: their size and "
+                "industry score every lead of the account."
+            )
 
 
 def normalize_email(raw: str) -> str:
@@ -171,6 +259,7 @@ def lead_create(
     email: str,
     account: Account | None = None,
     now: datetime | None = None,
+    actor: AbstractBaseUser | None = None,
     **fields: Any,
 ) -> Lead:
     """Create a lead in stage ``lead``.
@@ -178,8 +267,10 @@ def lead_create(
     The e-mail is normalised; the account is the one given or else matched
     (or created) from the e-mail domain, never for free-mail. Seniority,
     department and region are derived from title and country unless given.
-    Raises ValidationError (field errors, nothing stored) for bad input and
-    LeadAlreadyExists when the e-mail is taken in any letter case.
+    With an ``actor`` (a person, not a form or an import) one ``lead_create``
+    audit row names the fields set. Raises ValidationError (field errors,
+    nothing stored) for bad input and LeadAlreadyExists when the e-mail is
+    taken in any letter case.
     """
     at = now or timezone.now()
     lead = Lead(email=normalize_email(email))
@@ -199,17 +290,38 @@ def lead_create(
         raise LeadAlreadyExists(
             f"A lead with the e-mail {lead.email} already exists."
         ) from exc
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.LEAD_CREATE,
+            lead_id=lead.id,
+            details={"fields": sorted(fields), "account_id": lead.account_id},
+            at=at,
+        )
     logger.info("lead %s created", lead.id)
     return lead
 
 
 @transaction.atomic
-def lead_update(*, lead: Lead, **fields: Any) -> Lead:
+def lead_update(
+    *, lead: Lead, actor: AbstractBaseUser | None = None, **fields: Any
+) -> Lead:
     """Change editable fields of a lead; derived fields follow.
 
-    Raises ValidationError (nothing saved) for an unknown or invalid field.
-    The stage cannot be changed here: use ``leads.lifecycle.lead_move``.
+    With an ``actor`` (a person, not a form or an import) one ``lead_edit``
+    audit row names the fields whose value changed (names only: the values
+    are personal data), when any did. Raises ValidationError (nothing
+    saved) for an unknown or invalid field. The stage cannot be changed
+    here: use ``leads.lifecycle.lead_move``.
     """
+    # As stored, not as on ``lead``: the admin hands in an instance its form
+    # has already changed.
+    attnames = {name: Lead._meta.get_field(name).attname for name in fields}
+    before = (
+        Lead.objects.filter(pk=lead.pk).values(*attnames.values()).first() or {}
+        if actor is not None and fields
+        else {}
+    )
     lead_fields_apply(lead, fields)
     lead.full_clean(validate_constraints=False)
     # Save only what changed: a full save from a stale instance would undo a
@@ -222,7 +334,25 @@ def lead_update(*, lead: Lead, **fields: Any) -> Lead:
     if "country" in fields:
         columns.add("region")
     lead.save(update_fields=sorted(columns))
+    changed = sorted(
+        name
+        for name, attname in attnames.items()
+        if before.get(attname) != getattr(lead, attname)
+    )
+    if actor is not None and changed:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.LEAD_EDIT,
+            lead_id=lead.id,
+            details={"fields": changed},
+        )
     return lead
+
+
+def _field_value(obj: Any, name: str) -> Any:
+    # Foreign keys by id: the related row need not be loaded to compare.
+    field = obj._meta.get_field(name)
+    return getattr(obj, field.attname)
 
 
 def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
@@ -268,14 +398,115 @@ ACCOUNT_FIELDS = frozenset(
     {"name", "industry", "employee_count", "annual_revenue", "country"}
 )
 
+#: Account fields the scoring model reads (scoring.selectors.ACCOUNT_FACT_FIELDS):
+#: changing one rescores every lead of the account.
+ACCOUNT_SCORED_FIELDS = frozenset({*ACCOUNT_FIELDS, "domain"})
+
+#: Account fields a person may change on an existing account (the admin).
+ACCOUNT_EDITABLE_FIELDS = frozenset({*ACCOUNT_SCORED_FIELDS, "owner"})
+
+
+def _account_changed(
+    account: Account,
+    *,
+    changed: list[str],
+    actor: AbstractBaseUser | None,
+    now: datetime | None,
+) -> None:
+    """What follows a change of an existing, locked account, in its transaction.
+
+    Every lead of the account is marked for a rescore when a field scoring
+    reads changed (the leads' fit depends on it); a person's change writes
+    one ``account_edit`` audit row with the field names and the lead count.
+    """
+    if not changed:
+        return
+    at = now or timezone.now()
+    lead_ids: list[int] = []
+    if set(changed) & ACCOUNT_SCORED_FIELDS:
+        lead_ids = list(
+            Lead.objects.filter(account_id=account.id).values_list("id", flat=True)
+        )
+        leads_mark_for_rescore(lead_ids, now=at)
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.ACCOUNT_EDIT,
+            details={
+                "account_id": account.id,
+                "fields": sorted(changed),
+                "leads_rescored": len(lead_ids),
+            },
+            at=at,
+        )
+    logger.info(
+        "account %s changed (%s); %s leads marked for a rescore",
+        account.id,
+        ", ".join(sorted(changed)),
+        len(lead_ids),
+    )
+
 
 @transaction.atomic
-def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Account:
+def account_update(
+    *,
+    account_id: int,
+    actor: AbstractBaseUser | None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Account:
+    """Change fields of an existing account (a person's edit, e.g. the admin).
+
+    Locks the account; saves only the fields whose value changed. When one
+    that scoring reads changed, every lead of the account is marked for a
+    rescore; ``actor``'s change writes one ``account_edit`` audit row.
+    Raises ValidationError (nothing saved) for an unknown or invalid field,
+    Account.DoesNotExist when missing.
+    """
+    unknown = set(fields) - ACCOUNT_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(
+            dict.fromkeys(sorted(unknown), "This field cannot be set here.")
+        )
+    account = Account.objects.select_for_update().get(id=account_id)
+    before = {name: _field_value(account, name) for name in fields}
+    for name, value in fields.items():
+        setattr(account, name, value)
+    if "domain" in fields:
+        account.domain = (account.domain or "").strip().lower().removeprefix("www.")
+    if "country" in fields:
+        account.country = (account.country or "").strip().upper()
+    changed = [name for name in fields if before[name] != _field_value(account, name)]
+    if not changed:
+        return account
+    account.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            account.save(update_fields=[*sorted(changed), "updated_at"])
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"domain": "An account with this domain already exists."}
+        ) from exc
+    _account_changed(account, changed=changed, actor=actor, now=now)
+    return account
+
+
+@transaction.atomic
+def account_upsert(
+    *,
+    domain: str = "",
+    name: str = "",
+    actor: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Account:
     """Find an account by domain (else by exact name) and update it, or create it.
 
-    Only the fields given are changed. Raises ValidationError with field
-    errors (nothing saved) for bad values or when neither domain nor name is
-    given.
+    Only the fields given are changed. A change of an existing account marks
+    every lead of it for a rescore when scoring reads the field, and with an
+    ``actor`` writes one ``account_edit`` audit row (``_account_changed``).
+    Raises ValidationError with field errors (nothing saved) for bad values
+    or when neither domain nor name is given.
     """
     unknown = set(fields) - ACCOUNT_FIELDS
     if unknown:
@@ -294,6 +525,12 @@ def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Accoun
             )
         elif name:
             account = Account.objects.select_for_update().filter(name=name).first()
+        given = {**fields, **({"name": name} if name else {})}
+        before = (
+            {key: getattr(account, key) for key in given}
+            if account is not None
+            else None
+        )
         if account is None:
             account = Account(domain=domain, name=name or name_from_domain(domain))
         elif name:
@@ -312,6 +549,9 @@ def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Accoun
             raise ValidationError(
                 {"domain": "Another account was just created with this domain; retry."}
             ) from exc
+        if before is not None:
+            changed = [key for key in given if before[key] != getattr(account, key)]
+            _account_changed(account, changed=changed, actor=actor, now=now)
         return account
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -322,6 +562,8 @@ def lead_upsert(
     email: str,
     account_data: dict[str, Any] | None = None,
     now: datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+    scope: LeadEditScope | None = None,
     **fields: Any,
 ) -> tuple[Lead, bool]:
     """Create a lead, or update the one with this e-mail (any letter case).
@@ -330,13 +572,18 @@ def lead_upsert(
     created by its domain (else name) and linked. The existing lead is locked
     while it is updated; a concurrent create of the same address makes this
     call update the winner's row instead. Marks the lead for a rescore (fit
-    data changed) and announces it after commit. Raises ValidationError.
+    data changed) and announces it after commit. A person's call passes
+    ``actor`` (one audit row: ``lead_create`` or ``lead_edit``) and ``scope``
+    (LeadEditDenied, nothing stored, for a change it does not allow); forms
+    and imports pass neither. Raises ValidationError.
     """
     at = now or timezone.now()
     normalized = normalize_email(email)
+    if scope is not None and account_data:
+        scope.check_account()
     if account_data:
         try:
-            fields["account"] = account_upsert(**account_data)
+            fields["account"] = account_upsert(**account_data, actor=actor, now=at)
         except ValidationError as exc:
             # Name the nested object, so the answer points at account.<field>.
             raise ValidationError({"account": exc.messages}) from exc
@@ -347,9 +594,11 @@ def lead_upsert(
     )
     created = lead is None
     if lead is None:
+        if scope is not None:
+            scope.check(lead=None, fields=fields, account=bool(account_data))
         try:
             with transaction.atomic():
-                lead = lead_create(email=normalized, now=at, **fields)
+                lead = lead_create(email=normalized, now=at, actor=actor, **fields)
         except LeadAlreadyExists:
             lead = (
                 Lead.objects.select_for_update(of=("self",))
@@ -357,10 +606,54 @@ def lead_upsert(
                 .get()
             )
             created = False
-    if not created and fields:
-        lead_update(lead=lead, **fields)
+    if not created:
+        if scope is not None:
+            scope.check(lead=lead, fields=fields, account=bool(account_data))
+        if fields:
+            lead_update(lead=lead, actor=actor, **fields)
     leads_mark_for_rescore([lead.id], now=at)
     return lead, created
+
+
+@transaction.atomic
+def lead_edit(
+    *,
+    lead_id: int,
+    actor: AbstractBaseUser,
+    scope: LeadEditScope,
+    account_data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> Lead:
+    """One person's change to one lead (the API's PATCH).
+
+    ``scope`` says what ``actor`` may change (LeadEditScope.for_user): a
+    change outside it raises LeadEditDenied and stores nothing. With
+    ``account_data`` the account is found or created (``account_upsert``)
+    and linked, which needs ``scope.accounts``. The account is locked
+    before the lead, as in ``lead_upsert``. Writes one ``lead_edit`` audit
+    row when a field changed (and ``account_edit`` for a changed account)
+    and marks the lead for a rescore. Raises Lead.DoesNotExist (missing or
+    erased) and ValidationError for bad values.
+    """
+    at = now or timezone.now()
+    # Checked before anything is written, so a refusal takes no account lock;
+    # checked again under the lead's lock (its owner may have changed).
+    current = Lead.objects.get(id=lead_id, erased_at__isnull=True)
+    scope.check(lead=current, fields=fields, account=bool(account_data))
+    if account_data:
+        try:
+            fields["account"] = account_upsert(**account_data, actor=actor, now=at)
+        except ValidationError as exc:
+            raise ValidationError({"account": exc.messages}) from exc
+    lead = lock_lead(lead_id)
+    if lead.erased_at is not None:
+        raise Lead.DoesNotExist(f"Lead {lead_id} was erased.")
+    scope.check(lead=lead, fields=fields, account=bool(account_data))
+    if fields:
+        lead_update(lead=lead, actor=actor, **fields)
+    leads_mark_for_rescore([lead.id], now=at)
+    return lead
 
 
 def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.request import Request
 
 
 class RoleModelPermissions(DjangoModelPermissions):
@@ -18,3 +21,24 @@ class RoleModelPermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class LeadPermissions(RoleModelPermissions):
+    """RoleModelPermissions where a change needs ``change_lead`` (every field of
+    every lead) or ``change_own_lead`` (contact fields of one's own leads).
+
+    Which lead and which fields is the service's question
+    (leads.services.LeadEditScope); this only turns away roles with neither.
+    """
+
+    EDIT_PERMISSIONS = ("leads.change_lead", "leads.change_own_lead")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method not in ("PATCH", "PUT"):
+            return super().has_permission(request, view)
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and any(user.has_perm(perm) for perm in self.EDIT_PERMISSIONS)
+        )

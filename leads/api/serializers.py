@@ -89,6 +89,78 @@ class CountryField(SafeCharField):
         return value
 
 
+_LIFECYCLE = (
+    "is read-only; a lead's stage moves through its handoff (accept or reject, "
+    "/api/v1/handoffs/), the sales pipeline, or the admin's move action."
+)
+_SCORED = "is read-only; the active scoring model computes it."
+_SET_BY_LEADFLOW = "is read-only; Leadflow sets it."
+
+#: Why each field a lead shows (or holds) cannot be written; a client that
+#: sends one gets a 400 naming it, never a 200 that silently kept the old value.
+LEAD_READ_ONLY = {
+    "id": _SET_BY_LEADFLOW,
+    "stage": _LIFECYCLE,
+    "highest_stage": _LIFECYCLE,
+    "stage_changed_at": _LIFECYCLE,
+    "score": _SCORED,
+    "fit_score": _SCORED,
+    "engagement_score": _SCORED,
+    "grade": _SCORED,
+    "scored_at": _SCORED,
+    "score_breakdown": _SCORED,
+    "gated_by": _SCORED,
+    "seniority": "is read-only; it follows job_title. Send seniority_override "
+    "to overrule it.",
+    "region": "is read-only; it follows country.",
+    "created_at": _SET_BY_LEADFLOW,
+    "updated_at": _SET_BY_LEADFLOW,
+}
+#: The refusal of ``owner`` (clients used to send it).
+OWNER_REFUSED = (
+    "The owner is set when an SDR accepts the lead's handoff; it cannot be "
+    "written here."
+)
+
+
+class RefuseUnknownFieldsMixin:
+    """Answer a field the serializer does not take with a 400 naming it.
+
+    DRF drops unknown keys silently, so a client that sent ``stage`` or
+    ``score`` got a 200 and believed the lead changed. ``read_only_reasons``
+    says why a known read-only field cannot be written; any other name is
+    unknown.
+    """
+
+    read_only_reasons: dict[str, str] = {}
+
+    def refusal(self, name: str) -> str:
+        if name in self.read_only_reasons:
+            return f"{name} {self.read_only_reasons[name]}"
+        writable = ", ".join(sorted(self.fields))  # type: ignore[attr-defined]
+        return f"{name} is not a field you can write here; send only {writable}."
+
+    def to_internal_value(self, data: Any) -> Any:
+        refused = (
+            {
+                name: [self.refusal(str(name))]
+                for name in data
+                if name not in self.fields  # type: ignore[attr-defined]
+            }
+            if isinstance(data, dict)
+            else {}
+        )
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as exc:
+            if refused and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **refused}) from exc
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
 # Accounts and leads
 # ------------------------------------------------------------------------------
 
@@ -106,8 +178,13 @@ _DOMAIN_RE = re.compile(
 )
 
 
-class AccountInSerializer(serializers.Serializer):
+class AccountInSerializer(RefuseUnknownFieldsMixin, serializers.Serializer):
     """The optional ``account`` object of a lead: found by domain, else by name."""
+
+    read_only_reasons = {
+        "id": _SET_BY_LEADFLOW,
+        "owner": "is read-only here; an Admin sets an account's owner.",
+    }
 
     name = SafeCharField(max_length=200, required=False, allow_blank=True)
     domain = SafeCharField(max_length=253, required=False, allow_blank=True)
@@ -197,8 +274,13 @@ class LeadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LeadWriteSerializer(serializers.Serializer):
-    """Fields a client may send to create or change a lead (all but e-mail optional)."""
+class LeadWriteSerializer(RefuseUnknownFieldsMixin, serializers.Serializer):
+    """Fields a client may send to create or change a lead (all but e-mail optional).
+
+    Any other field is refused by name (400), read-only ones with the reason.
+    """
+
+    read_only_reasons = LEAD_READ_ONLY
 
     email = SafeCharField(max_length=254)
     first_name = SafeCharField(max_length=100, required=False, allow_blank=True)
@@ -230,21 +312,13 @@ class LeadWriteSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+    def refusal(self, name: str) -> str:
         # The owner changes only when an SDR accepts the lead's handoff (the
         # handoff service): a writable owner let any role that may change
-        # leads take another rep's lead and then move it. Refused, not
-        # ignored, because clients used to send it.
-        if isinstance(self.initial_data, dict) and "owner" in self.initial_data:
-            raise serializers.ValidationError(
-                {
-                    "owner": [
-                        "The owner is set when an SDR accepts the lead's handoff; "
-                        "it cannot be written here."
-                    ]
-                }
-            )
-        return attrs
+        # leads take another rep's lead and then move it.
+        if name == "owner":
+            return OWNER_REFUSED
+        return super().refusal(name)
 
 
 class LeadPatchSerializer(LeadWriteSerializer):
@@ -252,13 +326,11 @@ class LeadPatchSerializer(LeadWriteSerializer):
 
     email = None  # type: ignore[assignment]
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+    def refusal(self, name: str) -> str:
         # Refused, not ignored: a client must not believe the address changed.
-        if "email" in self.initial_data:
-            raise serializers.ValidationError(
-                {"email": ["The e-mail identifies the lead and cannot be changed."]}
-            )
-        return super().validate(attrs)
+        if name == "email":
+            return "The e-mail identifies the lead and cannot be changed."
+        return super().refusal(name)
 
 
 # Touchpoints
@@ -352,7 +424,8 @@ class TouchpointInSerializer(serializers.Serializer):
     external_id = SafeCharField(
         max_length=200,
         required=False,
-        help_text="Your id for this event; a repeat is acknowledged, not stored twice.",
+        help_text="Your id for this event; a repeat of the same event is "
+        "acknowledged, not stored twice; another event with it is a conflict.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -410,7 +483,12 @@ class TouchpointBatchSerializer(serializers.Serializer):
 
 class TouchpointBatchItemSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "invalid"])
+    status = serializers.ChoiceField(
+        choices=["created", "duplicate", "conflict", "invalid"],
+        help_text="conflict: the external_id was stored before for another "
+        "lead, kind or time (id is that touchpoint's); the single POST answers "
+        "it with 409.",
+    )
     id = serializers.IntegerField(required=False, allow_null=True)
     errors = serializers.DictField(required=False)
 
@@ -418,5 +496,6 @@ class TouchpointBatchItemSerializer(serializers.Serializer):
 class TouchpointBatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
+    conflicts = serializers.IntegerField()
     invalid = serializers.IntegerField()
     results = TouchpointBatchItemSerializer(many=True)

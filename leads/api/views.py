@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -28,6 +28,7 @@ from rest_framework.utils.urls import replace_query_param
 from leads import selectors
 from leads.api.filters import LeadFilter, TouchpointFilter
 from leads.api.parsers import SafeJSONParser
+from leads.api.permissions import LeadPermissions
 from leads.api.serializers import (
     LeadPatchSerializer,
     LeadSerializer,
@@ -48,7 +49,7 @@ from leads.keyset import (
     keyset_page,
 )
 from leads.models import Lead, Touchpoint
-from leads.services import lead_upsert
+from leads.services import LeadEditScope, lead_edit, lead_upsert
 
 API_SOURCE = "api"
 
@@ -59,6 +60,14 @@ ERRORS = {
 }
 # A cursor that is not one this list handed out (edited, or from another sort).
 INVALID_CURSOR = {404: OpenApiResponse(description="Invalid cursor.")}
+
+
+class ExternalIdConflict(APIException):
+    """409: the external_id was stored before for another event."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This external_id was stored before for another event."
+    default_code = "conflict"
 
 
 class KeysetPagination(CursorPagination):
@@ -168,9 +177,14 @@ class LeadViewSet(
     pagination_class = LeadPagination
     # JSON only: the nested account and attributes have no form encoding.
     parser_classes = [SafeJSONParser]
+    permission_classes = [LeadPermissions]
 
     def get_queryset(self) -> QuerySet[Lead]:
         return selectors.lead_list_api()
+
+    def edit_scope(self, user: Any) -> LeadEditScope:
+        """What ``user`` may change; the project's viewset adds managers' teams."""
+        return LeadEditScope.for_user(user)
 
     @extend_schema(
         summary="Export the filtered leads as CSV",
@@ -220,7 +234,11 @@ class LeadViewSet(
         incoming.is_valid(raise_exception=True)
         fields, account = _lead_fields(incoming.validated_data)
         lead, created = lead_upsert(
-            email=incoming.validated_data["email"], account_data=account, **fields
+            email=incoming.validated_data["email"],
+            account_data=account,
+            actor=request.user,
+            scope=self.edit_scope(request.user),
+            **fields,
         )
         lead = self.get_queryset().get(id=lead.id)
         return Response(
@@ -230,6 +248,12 @@ class LeadViewSet(
 
     @extend_schema(
         summary="Change a lead's editable fields",
+        description="Marketing and Admin change any editable field of any lead, "
+        "and its account. An SDR or a Sales rep changes only the contact fields "
+        "(first_name, last_name, phone, do_not_email, do_not_call) of leads they "
+        "own (a manager: also those of the SDRs and reps), and no account: "
+        "anything else is a 403 that says why. Fields the lead shows but no "
+        "one writes here (stage, score, owner ...) are a 400 naming each.",
         request=LeadPatchSerializer,
         responses={
             200: LeadSerializer,
@@ -242,8 +266,20 @@ class LeadViewSet(
         incoming = LeadPatchSerializer(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
         fields, account = _lead_fields(incoming.validated_data)
-        if account is not None or fields:
-            lead_upsert(email=lead.email, account_data=account, **fields)
+        scope = self.edit_scope(request.user)
+        if account is None and not fields:
+            scope.check(lead=lead, fields=())
+        else:
+            try:
+                lead_edit(
+                    lead_id=lead.id,
+                    actor=request.user,
+                    scope=scope,
+                    account_data=account,
+                    **fields,
+                )
+            except Lead.DoesNotExist as exc:  # erased since get_object
+                raise NotFound("No such lead.") from exc
         return Response(self.get_serializer(self.get_queryset().get(id=lead.id)).data)
 
 
@@ -284,7 +320,12 @@ class TouchpointViewSet(
             201: OpenApiResponse(TouchpointSerializer, description="Stored."),
             200: OpenApiResponse(
                 TouchpointSerializer,
-                description="This external_id was stored before; nothing changed.",
+                description="This external_id was stored before for the same "
+                "event (lead, kind, and occurred_at when given); nothing changed.",
+            ),
+            409: OpenApiResponse(
+                description="This external_id was stored before for another "
+                "lead, kind or time; nothing changed. The body names external_id."
             ),
             **ERRORS,
         },
@@ -297,6 +338,8 @@ class TouchpointViewSet(
         )
         if outcome.status == "invalid":
             raise serializers.ValidationError(outcome.errors)
+        if outcome.status == "conflict":
+            raise ExternalIdConflict(outcome.errors)
         return Response(
             TouchpointSerializer(outcome.touchpoint).data,
             status=status.HTTP_201_CREATED
@@ -307,7 +350,9 @@ class TouchpointViewSet(
     @extend_schema(
         summary=f"Record up to {BATCH_LIMIT:,} touchpoints",
         description="Valid items are stored; each item is answered as created, "
-        "duplicate (its external_id was stored before) or invalid (with errors).",
+        "duplicate (its external_id was stored before for the same event), "
+        "conflict (its external_id was stored before for another lead, kind or "
+        "time: nothing stored, with errors) or invalid (with errors).",
         request=inline_serializer(
             "TouchpointBatch",
             fields={
@@ -356,6 +401,15 @@ class TouchpointViewSet(
                 results.append(
                     {"index": i, "status": "invalid", "errors": outcome.errors}
                 )
+            elif outcome.status == "conflict":
+                results.append(
+                    {
+                        "index": i,
+                        "status": "conflict",
+                        "id": outcome.touchpoint.id,
+                        "errors": outcome.errors,
+                    }
+                )
             else:
                 results.append(
                     {"index": i, "status": outcome.status, "id": outcome.touchpoint.id}
@@ -363,6 +417,7 @@ class TouchpointViewSet(
         summary = {
             "created": sum(r["status"] == "created" for r in results),
             "duplicates": sum(r["status"] == "duplicate" for r in results),
+            "conflicts": sum(r["status"] == "conflict" for r in results),
             "invalid": sum(r["status"] == "invalid" for r in results),
             "results": results,
         }

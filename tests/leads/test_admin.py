@@ -18,6 +18,7 @@ from django.urls import reverse
 from leads.lifecycle import lead_move
 from leads.models import (
     Account,
+    AuditEvent,
     Campaign,
     Lead,
     Stage,
@@ -432,6 +433,62 @@ def test_admin_change_lead_updates_through_lead_update_and_ignores_stage(
     assert lead.department == "engineering"
     assert (lead.country, lead.region) == ("JP", "apac")
     assert lead.transitions.count() == 0
+
+
+def test_admin_change_of_an_account_rescores_its_leads_and_is_audited(
+    marketer_client: Client,
+) -> None:
+    account = AccountFactory(name="Acme", domain="acme.example", employee_count=250)
+    leads = LeadFactory.create_batch(2, account=account)
+    other = LeadFactory()
+
+    response = marketer_client.post(
+        reverse("admin:leads_account_change", args=[account.pk]),
+        {
+            "name": "Acme",
+            "domain": "acme.example",
+            "industry": account.industry,
+            "country": "US",
+            "employee_count": "12",
+            "annual_revenue": "",
+            "owner": "",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Account.objects.get(id=account.id).employee_count == 12
+    marked = Lead.objects.filter(rescore_requested_at__isnull=False)
+    assert sorted(marked.values_list("id", flat=True)) == sorted(
+        lead.id for lead in leads
+    )
+    assert other.id not in marked.values_list("id", flat=True)
+    event = AuditEvent.objects.get(action="account_edit")
+    assert event.details == {
+        "account_id": account.id,
+        "fields": ["employee_count"],
+        "leads_rescored": 2,
+    }
+
+
+def test_admin_change_lead_is_audited_and_marks_the_lead_for_a_rescore(
+    admin_client: Client, admin_user: Any, records: Records
+) -> None:
+    lead = records.other_lead
+
+    response = admin_client.post(
+        reverse("admin:leads_lead_change", args=[lead.pk]),
+        _lead_change_data(lead, job_title="CTO", phone="+1 555 0100"),
+    )
+
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.rescore_requested_at is not None
+    event = AuditEvent.objects.get(action="lead_edit")
+    assert (event.actor, event.lead_id, event.details) == (
+        admin_user,
+        lead.id,
+        {"fields": ["job_title", "phone"]},
+    )
 
 
 def test_admin_change_lead_ignores_a_posted_email(

@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 import leads.ingestion
 import leads.services
 from crm.roles import ADMIN, MARKETING, SALES, SDR
-from leads.models import Account, Lead, Touchpoint
+from leads.models import Account, AuditEvent, Lead, Touchpoint
 from leads.signals import leads_changed
 from tests.factories import (
     AccountFactory,
@@ -422,6 +422,38 @@ def test_patch_changes_fields_and_derived_ones(
     assert changed == [[lead.id]]
 
 
+def test_patch_of_an_account_rescores_every_lead_of_it(
+    api, marketer, changed, django_capture_on_commit_callbacks
+):
+    acme = AccountFactory(domain="acme.example", industry="software")
+    leads = LeadFactory.create_batch(3, account=acme)
+    other = LeadFactory()
+    ids = sorted(lead.id for lead in leads)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.patch(
+            f"{LEADS}{leads[0].id}/",
+            {"account": {"domain": "acme.example", "industry": "retail"}},
+            format="json",
+        )
+
+    assert response.status_code == 200
+    assert Account.objects.get(id=acme.id).industry == "retail"
+    assert changed == [ids, [leads[0].id]]
+    # Rescored (eager Celery): the target-industry points are gone, the marks cleared.
+    stored = Lead.objects.filter(id__in=ids).values_list(
+        "fit_score", "rescore_requested_at"
+    )
+    assert list(stored) == [(Decimal("40.00"), None)] * 3
+    assert Lead.objects.get(id=other.id).scored_at is None
+    event = AuditEvent.objects.get(action="account_edit")
+    assert (event.actor, event.lead_id, event.details) == (
+        marketer,
+        None,
+        {"account_id": acme.id, "fields": ["industry"], "leads_rescored": 3},
+    )
+
+
 def test_patch_cannot_change_the_email(api):
     lead = LeadFactory(email="keep@acme.example", first_name="Ada")
 
@@ -437,6 +469,77 @@ def test_patch_cannot_change_the_email(api):
     }
     lead.refresh_from_db()
     assert (lead.email, lead.first_name) == ("keep@acme.example", "Ada")
+
+
+def test_patch_refuses_each_read_only_field_by_name(api):
+    lead = LeadFactory(first_name="Ada")
+    before = Lead.objects.filter(id=lead.id).values().get()
+
+    response = api.patch(
+        f"{LEADS}{lead.id}/",
+        {"first_name": "Eve", "stage": "customer", "score": "99.00", "grade": "A"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "stage": [
+            "stage is read-only; a lead's stage moves through its handoff (accept "
+            "or reject, /api/v1/handoffs/), the sales pipeline, or the admin's "
+            "move action."
+        ],
+        "score": ["score is read-only; the active scoring model computes it."],
+        "grade": ["grade is read-only; the active scoring model computes it."],
+    }
+    assert Lead.objects.filter(id=lead.id).values().get() == before
+
+
+def test_patch_names_a_refused_field_next_to_a_bad_value(api):
+    lead = LeadFactory(country="US")
+
+    response = api.patch(
+        f"{LEADS}{lead.id}/", {"country": "XX", "region": "europe"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "country": ["XX is not an ISO 3166 two-letter country code (e.g. US, DE)."],
+        "region": ["region is read-only; it follows country."],
+    }
+
+
+def test_create_refuses_an_unknown_field_and_stores_nothing(api):
+    response = api.post(
+        LEADS,
+        {"email": "new@acme.example", "favourite_colour": "teal"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    (message,) = response.json()["favourite_colour"]
+    assert message.startswith(
+        "favourite_colour is not a field you can write here; send only account, "
+        "attributes, country, department, do_not_call, do_not_email, email, "
+    )
+    assert nothing_stored() == (0, 0, 0)
+
+
+def test_an_unknown_account_field_is_refused_by_name(api):
+    lead = LeadFactory()
+
+    response = api.patch(
+        f"{LEADS}{lead.id}/",
+        {"account": {"domain": "acme.example", "owner": "maya"}},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "account": {
+            "owner": ["owner is read-only here; an Admin sets an account's owner."]
+        }
+    }
+    assert not Account.objects.filter(domain="acme.example").exists()
 
 
 def test_patch_bad_value_changes_nothing(api):
@@ -753,7 +856,7 @@ def test_repeated_external_id_answers_200_with_the_stored_touchpoint(api):
         TOUCHPOINTS,
         {
             "lead": lead.id,
-            "kind": "demo_request",
+            "kind": "email_open",
             "external_id": "evt-7",
             "properties": {"n": 2},
         },
@@ -766,6 +869,113 @@ def test_repeated_external_id_answers_200_with_the_stored_touchpoint(api):
     assert (stored.kind_id, stored.properties) == ("email_open", {"n": 1})
     lead.refresh_from_db()
     assert lead.rescore_requested_at == mark
+
+
+EXTERNAL_ID_EVENT = {
+    "kind": "email_open",
+    "occurred_at": "2026-01-05T09:00:00Z",
+    "external_id": "evt-8",
+}
+
+
+def _conflict_message(touchpoint_id: int) -> str:
+    return (
+        f"This external_id was stored before for touchpoint {touchpoint_id}, with "
+        "another lead, kind or time. Give a new event a new external_id; a retry "
+        "must send the same lead, kind and time."
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lead": "other"},
+        {"lead_email": "someone.new@globex.example"},
+        {"kind": "demo_request"},
+        {"occurred_at": "2026-01-05T09:00:01Z"},
+    ],
+    ids=["lead", "new lead by e-mail", "kind", "occurred_at"],
+)
+def test_an_external_id_reused_for_another_event_is_409(api, change):
+    lead, other = LeadFactory(), LeadFactory()
+    first = api.post(TOUCHPOINTS, {**EXTERNAL_ID_EVENT, "lead": lead.id}, format="json")
+    body = {**EXTERNAL_ID_EVENT, "lead": lead.id, **change}
+    if change.get("lead") == "other":
+        body["lead"] = other.id
+    if "lead_email" in change:
+        del body["lead"]
+    before = (Lead.objects.count(), Touchpoint.objects.count())
+
+    again = api.post(TOUCHPOINTS, body, format="json")
+
+    stored = Touchpoint.objects.get()
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert again.json() == {"external_id": [_conflict_message(stored.id)]}
+    assert (Lead.objects.count(), Touchpoint.objects.count()) == before
+    assert (stored.lead_id, stored.kind_id) == (lead.id, "email_open")
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [{}, {"occurred_at": None}, {"lead_email": "case"}],
+    ids=["same", "without the time", "by e-mail"],
+)
+def test_a_retry_of_the_same_event_is_200(api, retry):
+    lead = LeadFactory(email="Ada@acme.example")
+    first = api.post(TOUCHPOINTS, {**EXTERNAL_ID_EVENT, "lead": lead.id}, format="json")
+    body = {**EXTERNAL_ID_EVENT, "lead": lead.id}
+    if "occurred_at" in retry:
+        del body["occurred_at"]
+    if "lead_email" in retry:
+        del body["lead"]
+        body["lead_email"] = "ada@ACME.example"
+
+    again = api.post(TOUCHPOINTS, body, format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+
+
+def test_batch_answers_a_reused_external_id_as_a_conflict(api):
+    lead, other = LeadFactory(), LeadFactory()
+    api.post(TOUCHPOINTS, {**EXTERNAL_ID_EVENT, "lead": lead.id}, format="json")
+    stored = Touchpoint.objects.get()
+    items = [
+        {**EXTERNAL_ID_EVENT, "lead": other.id},
+        {**EXTERNAL_ID_EVENT, "lead": lead.id},
+        {**EXTERNAL_ID_EVENT, "lead": lead.id, "external_id": "evt-9"},
+        {**EXTERNAL_ID_EVENT, "lead": lead.id, "external_id": "evt-9"},
+        {**EXTERNAL_ID_EVENT, "lead": other.id, "external_id": "evt-9"},
+    ]
+
+    response = api.post(BATCH, {"touchpoints": items}, format="json")
+
+    assert response.status_code == 200
+    new = Touchpoint.objects.get(external_id="evt-9")
+    assert response.json() == {
+        "created": 1,
+        "duplicates": 2,
+        "conflicts": 2,
+        "invalid": 0,
+        "results": [
+            {
+                "index": 0,
+                "status": "conflict",
+                "id": stored.id,
+                "errors": {"external_id": [_conflict_message(stored.id)]},
+            },
+            {"index": 1, "status": "duplicate", "id": stored.id},
+            {"index": 2, "status": "created", "id": new.id},
+            {"index": 3, "status": "duplicate", "id": new.id},
+            {
+                "index": 4,
+                "status": "conflict",
+                "id": new.id,
+                "errors": {"external_id": [_conflict_message(new.id)]},
+            },
+        ],
+    }
+    assert Touchpoint.objects.count() == 2
 
 
 def test_post_touchpoint_by_unknown_email_creates_the_lead(api):
@@ -1101,8 +1311,8 @@ def test_batch_answers_each_item_and_stores_the_valid_ones(
                 "touchpoints": [
                     {"lead": lead.id, "kind": "page_view", "external_id": "b-1"},
                     {"lead": lead.id, "kind": "fax"},
-                    {"lead": lead.id, "kind": "chat", "external_id": "old-1"},
-                    {"lead": lead.id, "kind": "chat", "external_id": "b-1"},
+                    {"lead": lead.id, "kind": "page_view", "external_id": "old-1"},
+                    {"lead": lead.id, "kind": "page_view", "external_id": "b-1"},
                     {"lead": "x", "kind": "chat"},
                     {"lead_email": "new@initech.example", "kind": "form_submit"},
                 ]
@@ -1236,7 +1446,7 @@ def test_request_that_stores_nothing_announces_nothing(
             BATCH,
             {
                 "touchpoints": [
-                    {"lead": lead.id, "kind": "chat", "external_id": "seen"},
+                    {"lead": lead.id, "kind": "page_view", "external_id": "seen"},
                     {"lead": lead.id, "kind": "fax"},
                 ]
             },
@@ -1300,9 +1510,10 @@ def test_roles_may_read_and_only_marketing_and_admin_write(role, write_status):
         assert (Lead.objects.count(), Touchpoint.objects.count()) == (1, 0)
 
 
-def test_sdr_may_patch_leads_but_not_create_them():
-    client = token_client(UserFactory(roles=[SDR]))
-    lead = LeadFactory(first_name="Ada")
+def test_sdr_may_patch_their_leads_but_not_create_them():
+    sdr = UserFactory(roles=[SDR])
+    client = token_client(sdr)
+    lead = LeadFactory(first_name="Ada", owner=sdr)
 
     response = client.patch(f"{LEADS}{lead.id}/", {"first_name": "Eve"}, format="json")
 

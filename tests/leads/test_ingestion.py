@@ -147,8 +147,8 @@ def test_ingest_answers_each_item_in_order(changed, django_capture_on_commit_cal
         TouchpointIn(kind="page_view", lead_id=lead.id, external_id="x1"),
         TouchpointIn(kind="fax", lead_id=lead.id),
         TouchpointIn(kind="chat", lead_email="new@initech.example"),
-        TouchpointIn(kind="chat", lead_id=lead.id, external_id="seen"),
-        TouchpointIn(kind="chat", lead_id=lead.id, external_id="x1"),
+        TouchpointIn(kind="page_view", lead_id=lead.id, external_id="seen"),
+        TouchpointIn(kind="page_view", lead_id=lead.id, external_id="x1"),
     ]
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -297,6 +297,48 @@ def test_ingest_accepts_the_edges_of_the_time_window():
     outcomes = touchpoints_ingest(items=items, source="api", now=NOW)
 
     assert [o.status for o in outcomes] == ["created", "created"]
+
+
+def test_an_external_id_reused_for_another_event_is_a_conflict_that_stores_nothing():
+    lead, other = LeadFactory(), LeadFactory()
+    stored = TouchpointFactory(
+        lead=lead, source="api", external_id="seen", kind_id="page_view"
+    )
+    items = [
+        TouchpointIn(kind="page_view", lead_id=other.id, external_id="seen"),
+        TouchpointIn(kind="chat", lead_id=lead.id, external_id="seen"),
+        TouchpointIn(
+            kind="page_view",
+            lead_id=lead.id,
+            external_id="seen",
+            occurred_at=stored.occurred_at + dt.timedelta(seconds=1),
+        ),
+        TouchpointIn(
+            kind="page_view", lead_email="nobody@initech.example", external_id="seen"
+        ),
+        TouchpointIn(kind="page_view", lead_id=lead.id, external_id="seen"),
+        TouchpointIn(
+            kind="page_view",
+            lead_id=lead.id,
+            external_id="seen",
+            occurred_at=stored.occurred_at,
+        ),
+    ]
+
+    outcomes = touchpoints_ingest(items=items, source="api", now=NOW)
+
+    assert [o.status for o in outcomes] == ["conflict"] * 4 + ["duplicate"] * 2
+    assert {o.touchpoint.id for o in outcomes} == {stored.id}
+    assert outcomes[0].errors == {
+        "external_id": [
+            f"This external_id was stored before for touchpoint {stored.id}, "
+            "with another lead, kind or time. Give a new event a new "
+            "external_id; a retry must send the same lead, kind and time."
+        ]
+    }
+    assert Touchpoint.objects.count() == 1
+    assert not Lead.objects.filter(email="nobody@initech.example").exists()
+    assert Lead.objects.filter(rescore_requested_at__isnull=False).count() == 0
 
 
 def test_external_ids_are_unique_per_source():

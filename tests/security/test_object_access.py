@@ -7,6 +7,10 @@ selectors.py): only the assigned SDR or a manager (SalesProfile.is_manager,
 or Admin) decides a handoff; the assigned SDR, the lead's owner or a manager
 logs attempts; only the lead's owner or a manager moves it through the sales
 stages; SDRs see their teams' handoffs, reps the handoffs of leads they own.
+Leads (leads.services.LeadEditScope, crm/lead_access.py): an SDR or a rep
+edits only the contact fields of leads they own, a manager also those of
+leads the SDRs and reps own; no one but Marketing and Admin changes an
+account.
 Marketing's objects (import jobs, scoring drafts) belong to the team, not to
 one marketer, so Marketing's two-person check is about tokens.
 """
@@ -24,8 +28,14 @@ from rest_framework.authtoken.models import Token
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome, SalesProfile
-from leads.models import Lead, Stage
-from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
+from leads.models import Account, AuditEvent, Lead, Stage
+from tests.factories import (
+    AccountFactory,
+    LeadFactory,
+    SlaFactory,
+    TeamMemberFactory,
+    UserFactory,
+)
 from tests.security.world import open_mql
 
 pytestmark = pytest.mark.django_db
@@ -326,6 +336,183 @@ def test_the_owner_may_move_their_lead(office):
 
     assert response.status_code == 200
     assert Lead.objects.get(id=office.accepted.lead_id).stage == Stage.SQL
+
+
+# Leads: who edits which fields of whose lead
+# ------------------------------------------------------------------------------
+
+CONTACT_ONLY = (
+    "Your role may not change {field}; it may change do_not_call, do_not_email, "
+    "first_name, last_name, phone. Ask Marketing to change the rest (they feed "
+    "the lead's score)."
+)
+ACCOUNTS_REFUSED = (
+    "Accounts are changed by Marketing or an Admin: their size and industry "
+    "score every lead of the account."
+)
+
+
+def lead_state(lead_id: int) -> tuple[Any, ...]:
+    """The lead's row, its handoffs and the audit log: what an edit may touch."""
+    row = Lead.objects.filter(id=lead_id).values().get()
+    return (
+        row,
+        Handoff.objects.filter(lead_id=lead_id).count(),
+        AuditEvent.objects.filter(action__in=["lead_edit", "account_edit"]).count(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"job_title": "Chief Executive Officer"}, {"phone": "+1 555 0100"}],
+    ids=["title", "phone"],
+)
+@pytest.mark.parametrize("who", ["rep_b", "sdr_a", "sdr_elsewhere"])
+def test_nobody_but_the_owner_edits_a_reps_lead(office, who, body):
+    lead_id = office.accepted.lead_id
+    before = lead_state(lead_id)
+
+    response = api(getattr(office, who), "PATCH", f"/api/v1/leads/{lead_id}/", body)
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": f"You may edit only leads you own; lead {lead_id} is not one of them."
+    }
+    assert lead_state(lead_id) == before
+
+
+def test_an_sdr_cannot_opt_a_reps_customer_out_of_email(office):
+    lead_id = office.accepted.lead_id
+    before = lead_state(lead_id)
+
+    response = api(
+        office.sdr_a, "PATCH", f"/api/v1/leads/{lead_id}/", {"do_not_email": True}
+    )
+
+    assert response.status_code == 403
+    assert lead_state(lead_id) == before
+
+
+def test_the_owner_edits_a_contact_field_and_the_edit_is_audited(office):
+    lead_id = office.accepted.lead_id
+
+    response = api(
+        office.rep_a, "PATCH", f"/api/v1/leads/{lead_id}/", {"phone": "+1 555 0100"}
+    )
+
+    assert response.status_code == 200
+    assert Lead.objects.get(id=lead_id).phone == "+1 555 0100"
+    event = AuditEvent.objects.get(action="lead_edit")
+    assert (event.actor, event.lead_id, event.details) == (
+        office.rep_a,
+        lead_id,
+        {"fields": ["phone"]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("job_title", "Chief Executive Officer"),
+        ("country", "DE"),
+        ("attributes", {"budget": "big"}),
+        ("utm_source", "linkedin"),
+    ],
+)
+def test_the_owner_may_not_change_what_feeds_the_score(office, field, value):
+    lead_id = office.accepted.lead_id
+    before = lead_state(lead_id)
+
+    response = api(
+        office.rep_a,
+        "PATCH",
+        f"/api/v1/leads/{lead_id}/",
+        {"phone": "+1 555 0100", field: value},
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": CONTACT_ONLY.format(field=field)}
+    assert lead_state(lead_id) == before
+
+
+def test_an_sdr_cannot_change_an_account_through_their_own_lead(office):
+    account = AccountFactory(name="Acme", employee_count=250, industry="software")
+    lead = LeadFactory(owner=office.sdr_a, account=account)
+    LeadFactory.create_batch(2, account=account)
+    before = lead_state(lead.id)
+
+    response = api(
+        office.sdr_a,
+        "PATCH",
+        f"/api/v1/leads/{lead.id}/",
+        {"account": {"domain": account.domain, "name": "Renamed", "employee_count": 5}},
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": ACCOUNTS_REFUSED}
+    assert Account.objects.filter(id=account.id).values_list(
+        "name", "employee_count", "industry"
+    ).get() == ("Acme", 250, "software")
+    assert lead_state(lead.id) == before
+
+
+def test_a_manager_edits_the_contact_fields_of_the_teams_leads(office):
+    lead_id = office.accepted.lead_id
+
+    response = api(
+        office.manager, "PATCH", f"/api/v1/leads/{lead_id}/", {"do_not_call": True}
+    )
+    title = api(
+        office.manager, "PATCH", f"/api/v1/leads/{lead_id}/", {"job_title": "CEO"}
+    )
+
+    assert response.status_code == 200
+    assert Lead.objects.get(id=lead_id).do_not_call is True
+    assert AuditEvent.objects.get(action="lead_edit").actor == office.manager
+    assert title.status_code == 403
+
+
+def test_a_manager_does_not_edit_leads_outside_the_sales_team(office):
+    marketer = UserFactory(username="marketer", roles=[MARKETING])
+    leads = [LeadFactory(), LeadFactory(owner=marketer)]
+    before = [lead_state(lead.id) for lead in leads]
+
+    answers = [
+        api(office.manager, "PATCH", f"/api/v1/leads/{lead.id}/", {"phone": "1"}).json()
+        for lead in leads
+    ]
+
+    assert answers == [
+        {
+            "detail": f"You may edit only leads you or your team own; lead "
+            f"{lead.id} is not one of them."
+        }
+        for lead in leads
+    ]
+    assert [lead_state(lead.id) for lead in leads] == before
+
+
+@pytest.mark.parametrize("role", [MARKETING, ADMIN])
+def test_marketing_and_admins_edit_any_lead_and_its_account(office, role):
+    editor = UserFactory(username="editor", roles=[role])
+    lead_id = office.accepted.lead_id
+
+    response = api(
+        editor,
+        "PATCH",
+        f"/api/v1/leads/{lead_id}/",
+        {
+            "job_title": "VP of Sales",
+            "account": {"domain": "acme.example", "industry": "software"},
+        },
+    )
+
+    assert response.status_code == 200
+    lead = Lead.objects.select_related("account").get(id=lead_id)
+    assert (lead.job_title, lead.account.domain) == ("VP of Sales", "acme.example")
+    assert AuditEvent.objects.get(action="lead_edit").details == {
+        "fields": ["account", "job_title"]
+    }
 
 
 # Tokens: nobody reads or obtains another person's

@@ -35,6 +35,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
+from leads.models import AuditEvent, Lead
 from tests.security.world import ANONYMOUS, PASSWORD, World
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +128,9 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/leads/"): MARKETERS,
     ("GET", "/api/v1/leads/csv/"): SIGNED_IN,
     ("GET", "/api/v1/leads/{id}/"): SIGNED_IN,
+    # Marketing and Admin edit any lead; SDRs and reps only the contact
+    # fields of leads they own (LEAD_EDITS below; someone else's lead is
+    # test_object_access.py's).
     ("PATCH", "/api/v1/leads/{id}/"): SIGNED_IN,
     ("GET", "/api/v1/leads/{id}/export/"): SIGNED_IN,
     ("POST", "/api/v1/leads/{id}/erase/"): ADMINS,
@@ -164,6 +168,31 @@ API_BODIES: dict[tuple[str, str], Any] = {
         "channel": "call",
         "outcome": "no_answer",
     },
+}
+#: What each role may change on a lead it may edit (for an SDR or a rep, one
+#: it owns): Marketing and Admin everything, SDRs and reps the contact fields
+#: (leads.services.LEAD_CONTACT_FIELDS) and no account.
+LEAD_EDITS: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
+    "first_name": ({"first_name": "Zed"}, SIGNED_IN),
+    "last_name": ({"last_name": "Zed"}, SIGNED_IN),
+    "phone": ({"phone": "+1 555 0100"}, SIGNED_IN),
+    "do_not_email": ({"do_not_email": True}, SIGNED_IN),
+    "do_not_call": ({"do_not_call": True}, SIGNED_IN),
+    "job_title": ({"job_title": "Chief Executive Officer"}, MARKETERS),
+    "country": ({"country": "DE"}, MARKETERS),
+    "seniority_override": ({"seniority_override": "vp"}, MARKETERS),
+    "department": ({"department": "sales"}, MARKETERS),
+    "source": ({"source": "referral"}, MARKETERS),
+    "utm_source": ({"utm_source": "newsletter"}, MARKETERS),
+    "utm_medium": ({"utm_medium": "email"}, MARKETERS),
+    "utm_campaign": ({"utm_campaign": "spring"}, MARKETERS),
+    "utm_term": ({"utm_term": "crm"}, MARKETERS),
+    "utm_content": ({"utm_content": "banner"}, MARKETERS),
+    "attributes": ({"attributes": {"plan": "team"}}, MARKETERS),
+    "account": (
+        {"account": {"domain": "acme.example", "employee_count": 9}},
+        MARKETERS,
+    ),
 }
 # Not pages: the Django admin (its own permission system) and every route the
 # API document lists (the API matrix covers those).
@@ -398,6 +427,39 @@ def test_api_answers_each_role_as_declared(method: str, path: str, role: str) ->
         assert response.status_code == 401
     else:
         assert response.status_code == 403
+
+
+def test_lead_edits_cover_every_editable_lead_field() -> None:
+    """A field added to the services' editable set needs a decision here."""
+    from leads.services import LEAD_PERSON_FIELDS
+
+    assert set(LEAD_EDITS) == LEAD_PERSON_FIELDS
+
+
+@pytest.mark.parametrize("field", sorted(LEAD_EDITS))
+@pytest.mark.parametrize("role", sorted(SIGNED_IN))
+def test_each_role_changes_only_its_lead_fields(role: str, field: str) -> None:
+    world = World(role)
+    body, allowed = LEAD_EDITS[field]
+    before = Lead.objects.filter(id=world.lead.id).values().get()
+
+    response = Client().patch(
+        f"/api/v1/leads/{world.lead.id}/",
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {world.token}",
+    )
+
+    if role in allowed:
+        assert response.status_code == 200, response.content[:300]
+        assert AuditEvent.objects.filter(action="lead_edit").count() == 1
+    else:
+        assert response.status_code == 403
+        assert response.json()["detail"]
+        assert Lead.objects.filter(id=world.lead.id).values().get() == before
+        assert not AuditEvent.objects.filter(
+            action__in=["lead_edit", "account_edit"]
+        ).exists()
 
 
 @pytest.mark.parametrize(

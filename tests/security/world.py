@@ -93,7 +93,9 @@ class World:
 
     @cached_property
     def lead(self) -> Lead:
-        return LeadFactory()
+        """A lead; an SDR's or a rep's own (they edit only leads they own)."""
+        owner = self.user if self.role in (SDR, SALES) else None
+        return LeadFactory(owner=owner)
 
     @cached_property
     def touchpoint(self) -> Touchpoint:
