@@ -95,6 +95,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "scoring/<int:pk>/publish/"): MARKETERS,
     ("POST", "scoring/<int:pk>/publish/"): MARKETERS,
     ("POST", "scoring/<int:pk>/publish/preview/"): MARKETERS,
+    ("POST", "scoring/<int:pk>/publish/retry/"): MARKETERS,
     ("GET", "scoring/<int:pk>/publish/preview/<int:preview_id>/"): MARKETERS,
     ("GET", "scoring/<int:pk>/rules/add/"): MARKETERS,
     ("POST", "scoring/<int:pk>/rules/add/"): MARKETERS,
