@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -361,6 +362,118 @@ def lead_upsert(
         lead_update(lead=lead, **fields)
     leads_mark_for_rescore([lead.id], now=at)
     return lead, created
+
+
+#: The lead's first touch: set together, and only on a lead that has none.
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+#: What a caller with no authenticated user may give ``lead_fill_blanks``.
+LEAD_FILLABLE_FIELDS = frozenset(
+    {"first_name", "last_name", "job_title", "phone", "country", "attributes"}
+) | frozenset(UTM_FIELDS)
+
+
+@dataclass(frozen=True)
+class LeadFill:
+    """What ``lead_fill_blanks`` did: the (locked) lead and what it left out."""
+
+    lead: Lead
+    created: bool
+    #: Field -> given value that differs from the stored one and was not
+    #: applied; attribute keys under ``"attributes"`` as a dict of their own.
+    differs: dict[str, Any]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@transaction.atomic
+def lead_fill_blanks(
+    *, email: str, now: datetime | None = None, **fields: Any
+) -> LeadFill:
+    """Create a lead, or fill in only the blank fields of the one with this e-mail.
+
+    For paths with no authenticated user (public web forms): anyone can type
+    any address there, so what they send may start a lead or complete it but
+    never replaces what is stored. Blank values given are ignored. On a known
+    lead (any letter case, locked) a field is set only when it is blank,
+    ``attributes`` key by key, and the UTM keys together only when the lead
+    has none (its first touch); derived fields follow what is filled, and a
+    department already set stays. Every given value that differs from a
+    stored one is left out and returned in ``differs`` for a person to review
+    (UTM keys excepted: a later touch's campaign is no claim about the lead).
+    A concurrent create of the same address makes this call fill the
+    winner's row. Marks the lead for a rescore when it was created or filled.
+    Raises ValidationError for a field outside ``LEAD_FILLABLE_FIELDS`` or a
+    bad value (nothing stored).
+    """
+    unknown = set(fields) - LEAD_FILLABLE_FIELDS
+    if unknown:
+        raise ValidationError(
+            dict.fromkeys(sorted(unknown), "This field cannot be set here.")
+        )
+    at = now or timezone.now()
+    given = {name: value for name, value in fields.items() if not _blank(value)}
+    if "country" in given:
+        given["country"] = str(given["country"]).strip().upper()
+    attributes = {
+        key: value
+        for key, value in (given.pop("attributes", None) or {}).items()
+        if not _blank(value)
+    }
+    normalized = normalize_email(email)
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(email__lower=normalized.lower())
+        .first()
+    )
+    if lead is None:
+        try:
+            with transaction.atomic():
+                lead = lead_create(
+                    email=normalized,
+                    now=at,
+                    **given,
+                    **({"attributes": attributes} if attributes else {}),
+                )
+        except LeadAlreadyExists:
+            lead = (
+                Lead.objects.select_for_update(of=("self",))
+                .filter(email__lower=normalized.lower())
+                .get()
+            )
+        else:
+            leads_mark_for_rescore([lead.id], now=at)
+            return LeadFill(lead=lead, created=True, differs={})
+
+    fill: dict[str, Any] = {}
+    differs: dict[str, Any] = {}
+    utm = {name: given.pop(name) for name in UTM_FIELDS if name in given}
+    if utm and not any(getattr(lead, name) for name in UTM_FIELDS):
+        fill.update(utm)
+    for name, value in given.items():
+        stored = getattr(lead, name)
+        if _blank(stored):
+            fill[name] = value
+        elif stored != value:
+            differs[name] = value
+    stored_attributes = lead.attributes or {}
+    new_keys = {k: v for k, v in attributes.items() if _blank(stored_attributes.get(k))}
+    if new_keys:
+        fill["attributes"] = {**stored_attributes, **new_keys}
+    if other := {
+        k: v
+        for k, v in attributes.items()
+        if k not in new_keys and stored_attributes[k] != v
+    }:
+        differs["attributes"] = other
+    if "job_title" in fill and lead.department:
+        fill["department"] = lead.department
+    if fill:
+        lead_update(lead=lead, **fill)
+        leads_mark_for_rescore([lead.id], now=at)
+    return LeadFill(lead=lead, created=False, differs=differs)
 
 
 def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:

@@ -13,6 +13,7 @@ from leads.services import (
     account_for_email,
     account_match_domain,
     lead_create,
+    lead_fill_blanks,
     lead_update,
     name_from_domain,
     normalize_email,
@@ -150,3 +151,114 @@ def test_lead_update_does_not_overwrite_a_concurrent_stage_change():
 
     lead.refresh_from_db()
     assert (lead.first_name, lead.stage) == ("Grace", "mql")
+
+
+# Filling blanks only (callers with no authenticated user)
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_lead_fill_blanks_creates_an_unknown_lead_with_what_is_given():
+    filled = lead_fill_blanks(
+        email="Grace@Navy.example",
+        first_name="Grace",
+        job_title="VP of Engineering",
+        country="us",
+        attributes={"company": "Navy Labs"},
+        utm_source="google",
+        now=T0,
+    )
+
+    lead = Lead.objects.get()
+    assert (filled.lead.id, filled.created, filled.differs) == (lead.id, True, {})
+    assert (lead.email, lead.first_name, lead.seniority) == (
+        "Grace@navy.example",
+        "Grace",
+        "vp",
+    )
+    assert (lead.country, lead.region, lead.utm_source) == (
+        "US",
+        "north_america",
+        "google",
+    )
+    assert lead.attributes == {"company": "Navy Labs"}
+    assert lead.rescore_requested_at == T0
+
+
+@pytest.mark.django_db
+def test_lead_fill_blanks_fills_only_blanks_and_returns_what_differs():
+    lead = LeadFactory(
+        email="ada@acme.example",
+        first_name="Ada",
+        last_name="",
+        job_title="Head of Marketing",
+        phone="",
+        country="GB",
+        region="europe",
+        utm_medium="email",
+        attributes={"company": "Acme", "plan": ""},
+    )
+
+    filled = lead_fill_blanks(
+        email="ADA@acme.example",
+        first_name="Ada",
+        last_name="Lovelace",
+        job_title="Student",
+        phone="  ",
+        country="fr",
+        utm_source="google",
+        attributes={"company": "Evil Corp", "plan": "team", "seats": 5},
+        now=T0,
+    )
+
+    lead.refresh_from_db()
+    assert (filled.lead.id, filled.created) == (lead.id, False)
+    assert filled.differs == {
+        "job_title": "Student",
+        "country": "FR",
+        "attributes": {"company": "Evil Corp"},
+    }
+    assert (lead.first_name, lead.last_name, lead.job_title, lead.phone) == (
+        "Ada",
+        "Lovelace",
+        "Head of Marketing",
+        "",
+    )
+    assert (lead.seniority, lead.country, lead.region) == ("director", "GB", "europe")
+    # The UTM keys are the first touch: a lead with one keeps all of its own.
+    assert (lead.utm_source, lead.utm_medium) == ("", "email")
+    assert lead.attributes == {"company": "Acme", "plan": "team", "seats": 5}
+
+
+@pytest.mark.django_db
+def test_lead_fill_blanks_with_nothing_new_changes_nothing():
+    lead = LeadFactory(email="ada@acme.example", first_name="Ada")
+    before = Lead.objects.filter(id=lead.id).values().get()
+
+    filled = lead_fill_blanks(email="ada@acme.example", first_name="Eve", now=T0)
+
+    assert filled.differs == {"first_name": "Eve"}
+    assert Lead.objects.filter(id=lead.id).values().get() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"owner": None},
+        {"account": None},
+        {"do_not_email": True},
+        {"seniority_override": "executive"},
+        {"department": "sales"},
+    ],
+)
+def test_lead_fill_blanks_refuses_fields_a_stranger_may_not_set(fields):
+    lead = LeadFactory(email="ada@acme.example", department="")
+
+    with pytest.raises(ValidationError) as excinfo:
+        lead_fill_blanks(email="ada@acme.example", **fields)
+
+    assert excinfo.value.message_dict == {
+        next(iter(fields)): ["This field cannot be set here."]
+    }
+    assert Lead.objects.filter(id=lead.id).values().get()["department"] == ""
