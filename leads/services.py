@@ -16,8 +16,8 @@ from django.core.validators import EmailValidator
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from leads.domains import account_domain_candidates
 from leads.exceptions import LeadAlreadyExists
-from leads.freemail import is_freemail
 from leads.locks import lock_leads
 from leads.models import Account, Lead, Touchpoint
 from leads.signals import leads_changed
@@ -106,13 +106,13 @@ def account_match_domain(domain: str) -> Account | None:
     """Return the account for an e-mail domain, or None (always for free-mail).
 
     ``eu.acme.com`` matches an account with domain ``acme.com`` when there is no
-    account for ``eu.acme.com`` itself; the most specific domain wins.
+    account for ``eu.acme.com`` itself; the most specific domain wins. Never
+    a public suffix: ``eu.acme.co.uk`` stops at ``acme.co.uk``, and an address
+    at ``co.uk`` itself has no account (``leads.domains``).
     """
-    domain = domain.lower().strip()
-    if not domain or is_freemail(domain):
+    candidates = account_domain_candidates(domain)
+    if not candidates:
         return None
-    labels = domain.split(".")
-    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
     found = Account.objects.filter(domain__lower__in=candidates)
     matches = {account.domain: account for account in found}
     for candidate in candidates:
@@ -124,12 +124,12 @@ def account_match_domain(domain: str) -> Account | None:
 def account_for_email(email: str) -> Account | None:
     """Return the account an e-mail belongs to, creating it from the domain.
 
-    None for free-mail domains. Safe under concurrency: two leads from a new
-    domain arriving at once end up on one account (the unique domain index
-    decides, the loser reads the winner's row).
+    None for free-mail domains and public suffixes. Safe under concurrency:
+    two leads from a new domain arriving at once end up on one account (the
+    unique domain index decides, the loser reads the winner's row).
     """
     domain = email.rpartition("@")[2].lower()
-    if not domain or is_freemail(domain):
+    if not account_domain_candidates(domain):
         return None
     account = account_match_domain(domain)
     if account is not None:
@@ -275,8 +275,8 @@ def account_upsert(*, domain: str = "", name: str = "", **fields: Any) -> Accoun
     """Find an account by domain (else by exact name) and update it, or create it.
 
     Only the fields given are changed. Raises ValidationError with field
-    errors (nothing saved) for bad values or when neither domain nor name is
-    given.
+    errors (nothing saved) for bad values, a domain that is a public suffix
+    (``Account.clean``) or when neither domain nor name is given.
     """
     unknown = set(fields) - ACCOUNT_FIELDS
     if unknown:

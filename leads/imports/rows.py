@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from leads.domains import account_domain_problem
 from leads.exceptions import ImportFileError
 from leads.geo import is_known_country
 from leads.imports.presets import (
@@ -272,6 +273,8 @@ def domain_from(value: str) -> str:
     text = text.removeprefix("www.")
     if len(text) > 253 or not _DOMAIN_RE.fullmatch(text):
         raise ValueError(f"{value!r} is not a domain or website such as acme.com.")
+    if problem := account_domain_problem(text):
+        raise ValueError(problem)
     return text
 
 

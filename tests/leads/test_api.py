@@ -280,6 +280,17 @@ for _ in range(10):
             },
         ),
         (
+            {"email": "a@b.example", "account": {"domain": "WWW.Co.UK"}},
+            {
+                "account": {
+                    "domain": [
+                        "co.uk is a public suffix shared by many companies; give "
+                        "the company's own domain, such as example.co.uk."
+                    ]
+                }
+            },
+        ),
+        (
             {
                 "email": "a@b.example",
                 "account": {"domain": "b.example", "employee_count": -1},

@@ -12,6 +12,7 @@ from leads.models import Account, Lead
 from leads.services import (
     account_for_email,
     account_match_domain,
+    account_upsert,
     lead_create,
     lead_fill_blanks,
     lead_update,
@@ -262,3 +263,81 @@ def test_lead_fill_blanks_refuses_fields_a_stranger_may_not_set(fields):
         next(iter(fields)): ["This field cannot be set here."]
     }
     assert Lead.objects.filter(id=lead.id).values().get()["department"] == ""
+
+
+# Public suffixes never become accounts
+# ------------------------------------------------------------------------------
+
+CO_UK_REFUSED = (
+    "co.uk is a public suffix shared by many companies; give the company's own "
+    "domain, such as example.co.uk."
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "email", ["someone@co.uk", "dev@github.io", "ops@COM.AU", "x@gov.uk"]
+)
+def test_an_email_at_a_public_suffix_gets_no_account(email):
+    lead = lead_create(email=email)
+
+    assert lead.account is None
+    assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_subdomain_never_joins_an_account_on_a_public_suffix():
+    AccountFactory(name="Co", domain="co.uk")  # an old record made by hand
+
+    first = lead_create(email="ops@eu.acme.co.uk")
+    second = lead_create(email="sam@initech.co.uk")
+
+    assert first.account.domain == "eu.acme.co.uk"
+    assert second.account.domain == "initech.co.uk"
+    assert account_match_domain("co.uk") is None
+    assert account_match_domain("acme.co.uk") is None
+    assert account_for_email("someone@co.uk") is None
+    assert Account.objects.filter(domain="co.uk").get().leads.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_subdomain_joins_its_registrable_domain_under_a_public_suffix():
+    acme = AccountFactory(domain="acme.co.uk")
+
+    assert lead_create(email="ops@eu.acme.co.uk").account == acme
+    assert account_match_domain("a.b.acme.co.uk") == acme
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("domain", ["co.uk", "WWW.co.uk", " Co.UK "])
+def test_account_upsert_refuses_a_public_suffix(domain):
+    with pytest.raises(ValidationError) as excinfo:
+        account_upsert(domain=domain, name="Someone")
+
+    assert excinfo.value.message_dict == {"domain": [CO_UK_REFUSED]}
+    assert not Account.objects.exists()
+
+
+@pytest.mark.django_db
+def test_account_upsert_refuses_to_update_an_account_on_a_public_suffix():
+    account = AccountFactory(name="Co", domain="co.uk")
+
+    with pytest.raises(ValidationError) as excinfo:
+        account_upsert(domain="co.uk", name="Renamed")
+
+    assert excinfo.value.message_dict == {"domain": [CO_UK_REFUSED]}
+    account.refresh_from_db()
+    assert account.name == "Co"
+
+
+@pytest.mark.django_db
+def test_account_model_validation_refuses_a_public_suffix():
+    with pytest.raises(ValidationError) as excinfo:
+        Account(name="GitHub pages", domain="github.io").full_clean()
+
+    assert excinfo.value.message_dict == {
+        "domain": [
+            "github.io is a public suffix shared by many companies; give the "
+            "company's own domain, such as example.github.io."
+        ]
+    }
