@@ -667,6 +667,16 @@ def test_body_over_64_kb_is_413_and_stores_nothing(api_client, web_form):
             {"email": ["Addresses at erased.invalid are reserved for erased leads."]},
         ),
         (
+            {"email": "ada@ex\u0430mple.com"},
+            {
+                "email": [
+                    "ex\u0430mple.com mixes Cyrillic and Latin letters in one name, "
+                    "as look-alike (homoglyph) domains do; type the domain in one "
+                    "alphabet."
+                ]
+            },
+        ),
+        (
             {"email": "ada@x.example", "first_name": "A" * 101},
             {"first_name": ["Ensure this field has no more than 100 characters."]},
         ),
@@ -700,6 +710,7 @@ def test_body_over_64_kb_is_413_and_stores_nothing(api_client, web_form):
         "missing-email",
         "bad-email",
         "reserved-email",
+        "homoglyph-domain",
         "too-long",
         "bad-country",
         "nul-known-field",

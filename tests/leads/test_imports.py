@@ -546,6 +546,16 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
     ("bad_line", "reason"),
     [
         ("bob@,Bob,US,1,2025-01-01", "email: 'bob@' is not a valid e-mail address."),
+        (
+            "bob@ex\u0430mple.com,Bob,US,1,2025-01-01",
+            "email: ex\u0430mple.com mixes Cyrillic and Latin letters in one name, "
+            "as look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "bob@[127.0.0.1],Bob,US,1,2025-01-01",
+            "email: Use an address at a domain name, such as ada@example.com; "
+            "addresses at an IP address are not accepted.",
+        ),
         (",Bob,US,1,2025-01-01", "email: the e-mail is blank; every lead needs one."),
         (
             "bob@acme.example,Bob,Atlantis,1,2025-01-01",

@@ -341,3 +341,109 @@ def test_account_model_validation_refuses_a_public_suffix():
             "company's own domain, such as example.github.io."
         ]
     }
+
+
+# Look-alike and IP-literal addresses
+# ------------------------------------------------------------------------------
+
+LOOKALIKE = (
+    "Type the address with plain characters: it contains look-alike ones (such "
+    "as a full-width \uff20 or \uff41) that stand for ordinary letters or signs."
+)
+IP_DOMAIN = (
+    "Use an address at a domain name, such as ada@example.com; addresses at an "
+    "IP address are not accepted."
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("ada\uff20example.com", LOOKALIKE),
+        ("ada@\uff45xample.com", LOOKALIKE),
+        ("ada@example\uff0ecom", LOOKALIKE),
+        ("ada@[127.0.0.1]", IP_DOMAIN),
+        ("ada@[IPv6:2001:db8::1]", IP_DOMAIN),
+        ("ada@127.0.0.1", IP_DOMAIN),
+        (
+            "ada@ex\u0430mple.com",
+            "ex\u0430mple.com mixes Cyrillic and Latin letters in one name, as "
+            "look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "ada@\u0440aypal.com",
+            "\u0440aypal.com mixes Cyrillic and Latin letters in one name, as "
+            "look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "ada@xn--exmple-4nf.com",
+            "ex\u0430mple.com mixes Cyrillic and Latin letters in one name, as "
+            "look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "ada@\u03bfpenai.com",
+            "\u03bfpenai.com mixes Greek and Latin letters in one name, as "
+            "look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "ada@exa\u200dmple.com",
+            "The domain contains U+200D, which is not a letter or digit; type "
+            "the plain domain.",
+        ),
+        (
+            "ada@example\u3002com",
+            "The domain contains U+3002, which is not a letter or digit; type "
+            "the plain domain.",
+        ),
+    ],
+    ids=[
+        "fullwidth-at",
+        "fullwidth-letter",
+        "fullwidth-dot",
+        "ipv4-literal",
+        "ipv6-literal",
+        "bare-ip",
+        "cyrillic-a",
+        "cyrillic-er",
+        "cyrillic-a-as-idna",
+        "greek-omicron",
+        "zero-width-joiner",
+        "ideographic-full-stop",
+    ],
+)
+def test_normalize_email_refuses_look_alike_and_ip_addresses(raw, message):
+    with pytest.raises(ValidationError) as excinfo:
+        normalize_email(raw)
+
+    assert excinfo.value.messages == [message]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ada@b\u00fccher.de", "ada@xn--bcher-kva.de"),
+        ("ada@bu\u0308cher.de", "ada@xn--bcher-kva.de"),  # the same, decomposed
+        (
+            "ada@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444",
+            "ada@xn--e1afmkfd.xn--p1ai",
+        ),
+        ("ada@\u041f\u0440\u0438\u043c\u0435\u0440.com", "ada@xn--e1afmkfd.com"),
+        ("ada@\u03b1\u03b8\u03b7\u03bd\u03b1.gr", "ada@xn--mxaard0a.gr"),
+        ("ada@XN--bcher-kva.de", "ada@xn--bcher-kva.de"),
+        (
+            "ada@\u65e5\u672c\u8a9e\u30c9\u30e1\u30a4\u30f3.jp",
+            "ada@xn--eckwd4c7c5976acvb2w6i.jp",
+        ),
+    ],
+)
+def test_normalize_email_keeps_single_script_international_domains(raw, expected):
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.django_db
+def test_a_homoglyph_address_creates_neither_lead_nor_account():
+    with pytest.raises(ValidationError):
+        lead_create(email="ada@ex\u0430mple.com")
+
+    assert not Lead.objects.exists()
+    assert not Account.objects.exists()
