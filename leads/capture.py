@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from leads.ingestion import MAX_JSON_BYTES, TouchpointIn, touchpoints_ingest
 from leads.models import Touchpoint, WebForm
-from leads.services import lead_update, lead_upsert
+from leads.services import UTM_FIELDS, lead_fill_blanks
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ PAGE_URL_MAX_LENGTH = 2_000
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+#: Touchpoint property holding the submitted values that differ from the
+#: known lead's and were not applied (form field -> submitted value).
+DIFFERS_PROPERTY = "differs"
+#: Submission fields that describe the person; on a known lead the ones that
+#: differ from it land under DIFFERS_PROPERTY (company: attributes["company"]).
+PERSON_FIELDS = ("first_name", "last_name", "job_title", "phone", "country")
 
 
 @dataclass
@@ -140,41 +145,44 @@ def form_submission_capture(
     ip: str | None,
     now: dt.datetime | None = None,
 ) -> Touchpoint:
-    """Create or update the lead by e-mail and record the form's touchpoint.
+    """Create the lead by e-mail, or complete it, and record the form's touchpoint.
 
-    In one transaction: the lead is upserted (``lead_upsert``, which locks an
-    existing row) with the submitted person fields, blank ones never
-    overwriting stored values; ``company`` goes to ``attributes["company"]``
-    (a public form never creates or renames accounts: the account follows the
-    e-mail domain); UTM keys are set on the lead only when it has none yet
-    (first touch; every touchpoint keeps its own). Then one touchpoint of the
-    form's kind is ingested with ``source="form:<key>"``, the form's campaign
-    (else the campaign its UTM keys name, if any) and properties made of the
-    extra fields, ``page_url``, the UTM keys and the client ``ip``. The lead is
-    marked for a rescore and announced after commit.
+    A public form proves nothing about who typed the address, so in one
+    transaction the lead goes through ``lead_fill_blanks`` (which locks an
+    existing row): a new lead gets the submitted person fields, a known one
+    only has its blank fields filled, and ``company`` fills
+    ``attributes["company"]`` the same way (a public form never creates or
+    renames accounts: the account follows the e-mail domain). UTM keys are
+    set on the lead only when it has none yet (first touch; every touchpoint
+    keeps its own). Then one touchpoint of the form's kind is ingested with
+    ``source="form:<key>"``, the form's campaign (else the campaign its UTM
+    keys name, if any) and properties made of the extra fields, ``page_url``,
+    the UTM keys, the client ``ip`` and, under ``DIFFERS_PROPERTY``, each
+    submitted value that differs from the lead's (form field -> value) for a
+    person to review. The lead is marked for a rescore and announced after
+    commit.
 
     Not idempotent: a second submission records a second touchpoint, as a
     person who sends a form twice did so twice. Raises ValidationError with
     field errors (nothing stored) for an address or value the services refuse.
     """
     at = now or timezone.now()
-    person = {
-        name: value
-        for name in ("first_name", "last_name", "job_title", "phone", "country")
-        if (value := getattr(data, name))
-    }
-    lead, created = lead_upsert(email=data.email, now=at, **person)
+    person = {name: value for name in PERSON_FIELDS if (value := getattr(data, name))}
     utm = {name: value for name in UTM_FIELDS if (value := getattr(data, name))}
-    later: dict[str, Any] = {}
-    if utm and not any(getattr(lead, name) for name in UTM_FIELDS):
-        later.update(utm)
-    if data.company and lead.attributes.get("company") != data.company:
-        later["attributes"] = {**lead.attributes, "company": data.company}
-    if later:
-        # The row is still locked by lead_upsert, so the read above is current.
-        lead_update(lead=lead, **later)
+    attributes = {"company": data.company} if data.company else {}
+    filled = lead_fill_blanks(
+        email=data.email, now=at, attributes=attributes, **person, **utm
+    )
+    lead, created = filled.lead, filled.created
+    differs = dict(filled.differs)
+    differs.update(differs.pop("attributes", {}))
 
     properties: dict[str, Any] = {**data.fields, **utm}
+    # The review key is the service's to write: a form field of that name
+    # would pass for values the lead refused.
+    properties.pop(DIFFERS_PROPERTY, None)
+    if differs:
+        properties[DIFFERS_PROPERTY] = differs
     if data.page_url:
         properties["page_url"] = data.page_url
     if ip:

@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from leads.domains import account_domain_problem
 from leads.geo import Region, is_known_country, region_for_country
 from leads.titles import Department, Seniority, seniority_from_title
 
@@ -109,6 +110,9 @@ class Account(models.Model):
     def clean(self) -> None:
         self.domain = (self.domain or "").strip().lower().removeprefix("www.")
         self.country = (self.country or "").strip().upper()
+        # Every company under co.uk would otherwise join this one account.
+        if problem := account_domain_problem(self.domain):
+            raise ValidationError({"domain": problem}, code="public_suffix")
 
 
 class Stage(models.TextChoices):

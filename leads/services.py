@@ -5,7 +5,9 @@ Stage changes are not here: they belong to ``leads.lifecycle``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,8 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leads.audit import audit_record
+from leads.domains import account_domain_candidates
 from leads.exceptions import LeadAlreadyExists, LeadEditDenied
-from leads.freemail import is_freemail
 from leads.locks import lock_lead, lock_leads
 from leads.models import Account, AuditEvent, Lead, Stage, Touchpoint
 from leads.signals import leads_changed
@@ -147,6 +149,64 @@ class LeadEditScope:
             )
 
 
+#: Scripts one name may mix: Japanese writes kanji with kana, Korean may
+#: write hanja with hangul (the first word of unicodedata.name()).
+_SCRIPT_FAMILIES = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK"}
+
+
+def _script(char: str) -> str:
+    word = unicodedata.name(char, "UNKNOWN").split()[0].split("-")[0]
+    return _SCRIPT_FAMILIES.get(word, word)
+
+
+def _idn_domain_problem(domain: str) -> str | None:
+    """Why a non-ASCII (lower-cased, NFC) domain is no honest IDN, or None.
+
+    Each label must be letters, marks and digits of one script (plus ASCII
+    digits and hyphens): a Cyrillic a (U+0430) among Latin letters is a
+    homoglyph, and invisible or punctuation characters hide what a domain is.
+    """
+    for label in domain.split("."):
+        scripts = set()
+        for char in label:
+            if char.isascii():
+                if char.isalpha():
+                    scripts.add("LATIN")
+                continue
+            category = unicodedata.category(char)
+            if category[0] == "L":
+                scripts.add(_script(char))
+            elif category[0] != "M" and category != "Nd":
+                return (
+                    f"The domain contains U+{ord(char):04X}, which is not a letter "
+                    "or digit; type the plain domain."
+                )
+        if len(scripts) > 1:
+            names = " and ".join(sorted(s.capitalize() for s in scripts))
+            return (
+                f"{domain} mixes {names} letters in one name, as look-alike "
+                "(homoglyph) domains do; type the domain in one alphabet."
+            )
+    return None
+
+
+def _idna_decoded(domain: str) -> str:
+    try:
+        return domain.encode("ascii").decode("idna")
+    except UnicodeError:
+        return domain  # not valid IDNA: the e-mail check refuses what it must
+
+
+def _is_ip_address(domain: str) -> bool:
+    if domain.startswith("["):
+        return True
+    try:
+        ipaddress.ip_address(domain)
+    except ValueError:
+        return False
+    return True
+
+
 def normalize_email(raw: str) -> str:
     """Return the e-mail trimmed, with its domain lower-cased and in ASCII.
 
@@ -155,9 +215,23 @@ def normalize_email(raw: str) -> str:
     domain is stored in its IDNA form (``xn--``), so both spellings of one
     mailbox are one lead and match one account; a Unicode local part
     (SMTPUTF8) is refused, since most mail systems cannot deliver to it.
+    Refused too, as they pass for another address or no company: text that
+    compatibility normalisation (NFKC) would change (a full-width at sign
+    U+FF20 or letter), a domain that mixes scripts in one name (a Cyrillic a
+    U+0430 in ``example.com``) or holds invisible or punctuation characters, and an IP
+    address or address literal (``[127.0.0.1]``) instead of a domain name.
     Raises ValidationError with a message for people when it is not an address.
     """
-    email = (raw or "").strip()
+    # Canonical composition is the same text (ü typed as u + diaeresis);
+    # compatibility forms only look like the plain characters they stand for.
+    email = unicodedata.normalize("NFC", (raw or "").strip())
+    if unicodedata.normalize("NFKC", email) != email:
+        raise ValidationError(
+            "Type the address with plain characters: it contains look-alike "
+            "ones (such as a full-width \uff20 or \uff41) that stand for ordinary "
+            "letters or signs.",
+            code="lookalike",
+        )
     local, at, domain = email.rpartition("@")
     domain = domain.lower()
     if at and not local.isascii():
@@ -166,6 +240,16 @@ def normalize_email(raw: str) -> str:
             "digits and . _ + -); Unicode mailbox names are not supported.",
             code="invalid",
         )
+    if at and _is_ip_address(domain):
+        raise ValidationError(
+            "Use an address at a domain name, such as ada@example.com; addresses "
+            "at an IP address are not accepted.",
+            code="ip_domain",
+        )
+    # A domain typed in its xn-- form is checked as the Unicode it stands for.
+    shown = _idna_decoded(domain) if "xn--" in domain else domain
+    if not shown.isascii() and (problem := _idn_domain_problem(shown)):
+        raise ValidationError(problem, code="lookalike_domain")
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
@@ -193,13 +277,13 @@ def account_match_domain(domain: str) -> Account | None:
     """Return the account for an e-mail domain, or None (always for free-mail).
 
     ``eu.acme.com`` matches an account with domain ``acme.com`` when there is no
-    account for ``eu.acme.com`` itself; the most specific domain wins.
+    account for ``eu.acme.com`` itself; the most specific domain wins. Never
+    a public suffix: ``eu.acme.co.uk`` stops at ``acme.co.uk``, and an address
+    at ``co.uk`` itself has no account (``leads.domains``).
     """
-    domain = domain.lower().strip()
-    if not domain or is_freemail(domain):
+    candidates = account_domain_candidates(domain)
+    if not candidates:
         return None
-    labels = domain.split(".")
-    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
     found = Account.objects.filter(domain__lower__in=candidates)
     matches = {account.domain: account for account in found}
     for candidate in candidates:
@@ -211,12 +295,12 @@ def account_match_domain(domain: str) -> Account | None:
 def account_for_email(email: str) -> Account | None:
     """Return the account an e-mail belongs to, creating it from the domain.
 
-    None for free-mail domains. Safe under concurrency: two leads from a new
-    domain arriving at once end up on one account (the unique domain index
-    decides, the loser reads the winner's row).
+    None for free-mail domains and public suffixes. Safe under concurrency:
+    two leads from a new domain arriving at once end up on one account (the
+    unique domain index decides, the loser reads the winner's row).
     """
     domain = email.rpartition("@")[2].lower()
-    if not domain or is_freemail(domain):
+    if not account_domain_candidates(domain):
         return None
     account = account_match_domain(domain)
     if account is not None:
@@ -505,8 +589,9 @@ def account_upsert(
     Only the fields given are changed. A change of an existing account marks
     every lead of it for a rescore when scoring reads the field, and with an
     ``actor`` writes one ``account_edit`` audit row (``_account_changed``).
-    Raises ValidationError with field errors (nothing saved) for bad values
-    or when neither domain nor name is given.
+    Raises ValidationError with field errors (nothing saved) for bad values,
+    a domain that is a public suffix (``Account.clean``) or when neither
+    domain nor name is given.
     """
     unknown = set(fields) - ACCOUNT_FIELDS
     if unknown:
@@ -654,6 +739,118 @@ def lead_edit(
         lead_update(lead=lead, actor=actor, **fields)
     leads_mark_for_rescore([lead.id], now=at)
     return lead
+
+
+#: The lead's first touch: set together, and only on a lead that has none.
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+#: What a caller with no authenticated user may give ``lead_fill_blanks``.
+LEAD_FILLABLE_FIELDS = frozenset(
+    {"first_name", "last_name", "job_title", "phone", "country", "attributes"}
+) | frozenset(UTM_FIELDS)
+
+
+@dataclass(frozen=True)
+class LeadFill:
+    """What ``lead_fill_blanks`` did: the (locked) lead and what it left out."""
+
+    lead: Lead
+    created: bool
+    #: Field -> given value that differs from the stored one and was not
+    #: applied; attribute keys under ``"attributes"`` as a dict of their own.
+    differs: dict[str, Any]
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+@transaction.atomic
+def lead_fill_blanks(
+    *, email: str, now: datetime | None = None, **fields: Any
+) -> LeadFill:
+    """Create a lead, or fill in only the blank fields of the one with this e-mail.
+
+    For paths with no authenticated user (public web forms): anyone can type
+    any address there, so what they send may start a lead or complete it but
+    never replaces what is stored. Blank values given are ignored. On a known
+    lead (any letter case, locked) a field is set only when it is blank,
+    ``attributes`` key by key, and the UTM keys together only when the lead
+    has none (its first touch); derived fields follow what is filled, and a
+    department already set stays. Every given value that differs from a
+    stored one is left out and returned in ``differs`` for a person to review
+    (UTM keys excepted: a later touch's campaign is no claim about the lead).
+    A concurrent create of the same address makes this call fill the
+    winner's row. Marks the lead for a rescore when it was created or filled.
+    Raises ValidationError for a field outside ``LEAD_FILLABLE_FIELDS`` or a
+    bad value (nothing stored).
+    """
+    unknown = set(fields) - LEAD_FILLABLE_FIELDS
+    if unknown:
+        raise ValidationError(
+            dict.fromkeys(sorted(unknown), "This field cannot be set here.")
+        )
+    at = now or timezone.now()
+    given = {name: value for name, value in fields.items() if not _blank(value)}
+    if "country" in given:
+        given["country"] = str(given["country"]).strip().upper()
+    attributes = {
+        key: value
+        for key, value in (given.pop("attributes", None) or {}).items()
+        if not _blank(value)
+    }
+    normalized = normalize_email(email)
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(email__lower=normalized.lower())
+        .first()
+    )
+    if lead is None:
+        try:
+            with transaction.atomic():
+                lead = lead_create(
+                    email=normalized,
+                    now=at,
+                    **given,
+                    **({"attributes": attributes} if attributes else {}),
+                )
+        except LeadAlreadyExists:
+            lead = (
+                Lead.objects.select_for_update(of=("self",))
+                .filter(email__lower=normalized.lower())
+                .get()
+            )
+        else:
+            leads_mark_for_rescore([lead.id], now=at)
+            return LeadFill(lead=lead, created=True, differs={})
+
+    fill: dict[str, Any] = {}
+    differs: dict[str, Any] = {}
+    utm = {name: given.pop(name) for name in UTM_FIELDS if name in given}
+    if utm and not any(getattr(lead, name) for name in UTM_FIELDS):
+        fill.update(utm)
+    for name, value in given.items():
+        stored = getattr(lead, name)
+        if _blank(stored):
+            fill[name] = value
+        elif stored != value:
+            differs[name] = value
+    stored_attributes = lead.attributes or {}
+    new_keys = {k: v for k, v in attributes.items() if _blank(stored_attributes.get(k))}
+    if new_keys:
+        fill["attributes"] = {**stored_attributes, **new_keys}
+    if other := {
+        k: v
+        for k, v in attributes.items()
+        if k not in new_keys and stored_attributes[k] != v
+    }:
+        differs["attributes"] = other
+    if "job_title" in fill and lead.department:
+        fill["department"] = lead.department
+    if fill:
+        lead_update(lead=lead, **fill)
+        leads_mark_for_rescore([lead.id], now=at)
+    return LeadFill(lead=lead, created=False, differs=differs)
 
 
 def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:

@@ -35,9 +35,11 @@ from leads.api.parsers import SafeFormParser, SafeJSONParser
 from leads.api.serializers import CountryField, SafeCharField
 from leads.api.throttling import FormSubmitThrottle
 from leads.capture import (
+    DIFFERS_PROPERTY,
     FORM_FIELDS_MAX_BYTES,
     FORM_MAX_BODY_BYTES,
     PAGE_URL_MAX_LENGTH,
+    PERSON_FIELDS,
     FormSubmission,
     form_submission_capture,
     origin_allowed,
@@ -93,7 +95,15 @@ class FormSubmissionSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         known = {*self.fields, HONEYPOT_FIELD}
-        extra, errors = _extra_fields(self.initial_data, known=known)
+        # On a known lead the person fields may come back as values kept for
+        # review; counting them for every e-mail keeps the answer the same
+        # whether the e-mail is known or not.
+        claims = {
+            name: value
+            for name in (*PERSON_FIELDS, "company")
+            if (value := attrs.get(name))
+        }
+        extra, errors = _extra_fields(self.initial_data, known=known, claims=claims)
         if errors:
             raise serializers.ValidationError(errors)
         return {**attrs, "fields": extra}
@@ -106,9 +116,12 @@ class FormSubmissionSerializer(serializers.Serializer):
 
 
 def _extra_fields(
-    data: Mapping[str, Any], *, known: set[str]
+    data: Mapping[str, Any], *, known: set[str], claims: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """The submission's other fields and the errors that keep them from storage."""
+    """The submission's other fields and the errors that keep them from storage.
+
+    The size limit counts ``claims`` too, as the touchpoint may carry them.
+    """
     extra: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for key in data:
@@ -127,8 +140,9 @@ def _extra_fields(
             errors[key] = [problem]
         else:
             extra[key] = value
+    counted = {**extra, DIFFERS_PROPERTY: claims} if claims else extra
     if not errors and (
-        problem := json_object_problem(extra, max_bytes=FORM_FIELDS_MAX_BYTES)
+        problem := json_object_problem(counted, max_bytes=FORM_FIELDS_MAX_BYTES)
     ):
         errors["non_field_errors"] = [f"The form's other fields together: {problem}"]
     return extra, errors
@@ -224,8 +238,11 @@ class FormSubmitView(APIView):
             "For a marketing site's browser form; no token. Send JSON, "
             "`application/x-www-form-urlencoded` or `multipart/form-data` (no "
             "files). `email` is required; fields other than the ones listed are "
-            "kept with the touchpoint. The lead is created or updated by e-mail "
-            "and a touchpoint of the form's kind is recorded. Browsers may post "
+            "kept with the touchpoint. A new e-mail creates a lead; a known one "
+            "only has its blank fields filled, and submitted values that differ "
+            "from the lead's are kept with the touchpoint (under `differs`) for "
+            "a person to review. A touchpoint of the form's kind is recorded. "
+            "Browsers may post "
             "only from the form's allowed origins (a request without `Origin` is "
             "accepted). Add a hidden input named `website` that people leave "
             "empty: a submission with it filled is answered as received and "

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leads.domains import account_domain_problem
 from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem, text_problem
 from leads.keyset import MAX_ID
@@ -204,6 +205,8 @@ class AccountInSerializer(RefuseUnknownFieldsMixin, serializers.Serializer):
                 "Enter a domain name such as example.com (letters, digits and "
                 "hyphens, at most 63 characters between dots)."
             )
+        if problem := account_domain_problem(domain):
+            raise serializers.ValidationError(problem)
         return domain
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from leads.domains import account_domain_problem
 from leads.exceptions import ImportFileError
 from leads.geo import is_known_country
 from leads.imports.presets import (
@@ -299,6 +300,13 @@ def country_code(value: str) -> str:
     return code
 
 
+def _email_problem(raw: str, error: ValidationError) -> str:
+    """What to fix in a refused e-mail: the service's reason when it has one."""
+    if error.code == "invalid":
+        return f"{raw!r} is not a valid e-mail address."
+    return " ".join(error.messages)
+
+
 def domain_from(value: str) -> str:
     """``https://www.Acme.com/about`` -> ``acme.com``; ValueError if not a domain."""
     text = value.strip().lower()
@@ -307,6 +315,8 @@ def domain_from(value: str) -> str:
     text = text.removeprefix("www.")
     if len(text) > 253 or not _DOMAIN_RE.fullmatch(text):
         raise ValueError(f"{value!r} is not a domain or website such as acme.com.")
+    if problem := account_domain_problem(text):
+        raise ValueError(problem)
     return text
 
 
@@ -440,8 +450,8 @@ def lead_row_clean(
     else:
         try:
             email = normalize_email(raw_email)
-        except ValidationError:
-            problems.append(f"{column}: {raw_email!r} is not a valid e-mail address.")
+        except ValidationError as exc:
+            problems.append(f"{column}: {_email_problem(raw_email, exc)}")
         else:
             if len(email) > Lead._meta.get_field("email").max_length:
                 problems.append(f"{column}: keep the e-mail to 254 characters.")
@@ -546,10 +556,8 @@ def touchpoint_row_clean(
     else:
         try:
             email = normalize_email(raw_email)
-        except ValidationError:
-            problems.append(
-                f"{header('lead_email')}: {raw_email!r} is not a valid e-mail address."
-            )
+        except ValidationError as exc:
+            problems.append(f"{header('lead_email')}: {_email_problem(raw_email, exc)}")
     raw_kind = values.get("kind", "")
     kind = kinds.get(normalize_word(raw_kind), "")
     if not kind:

@@ -36,8 +36,8 @@ from django.db.models.functions import Coalesce, Concat, Lower
 from django.utils import timezone
 
 from leads.audit import audit_record
+from leads.domains import account_domain_candidates
 from leads.exceptions import ImportFileError
-from leads.freemail import is_freemail
 from leads.imports.presets import LEADFLOW, LEADS, mapping_suggest, normalize_word
 from leads.imports.reading import CsvFile, Record, csv_open
 from leads.imports.rows import (
@@ -768,12 +768,12 @@ def _accounts_resolve(
 ) -> dict[int, Account | None]:
     """The account of each row (by line) whose account the file decides.
 
-    The company domain column wins; else the e-mail domain (never free-mail)
-    for new leads, leads without an account and rows naming a company; else a
-    company name matches an existing account of that exact name. Rows left
-    out keep the lead's account. With ``create`` missing domain accounts are
-    created (``accounts_for_domains``); without (a dry run) they are
-    ``_PENDING_ACCOUNT``.
+    The company domain column wins; else the e-mail domain (never free-mail
+    nor a public suffix) for new leads, leads without an account and rows
+    naming a company; else a company name matches an existing account of that
+    exact name. Rows left out keep the lead's account. With ``create``
+    missing domain accounts are created (``accounts_for_domains``); without
+    (a dry run) they are ``_PENDING_ACCOUNT``.
     """
     domains: dict[int, str] = {}
     names: dict[int, str] = {}
@@ -783,7 +783,7 @@ def _accounts_resolve(
         if row.account.get("domain"):
             domains[row.line] = row.account["domain"]
         elif row.account or lead is None or lead.account_id is None:
-            if not is_freemail(email_domain):
+            if account_domain_candidates(email_domain):
                 domains[row.line] = email_domain
             elif row.account.get("name"):
                 names[row.line] = row.account["name"]
@@ -807,17 +807,14 @@ def _accounts_resolve(
 def _accounts_lookup(domains: set[str]) -> dict[str, Account | None]:
     """Read-only twin of accounts_for_domains (a parent domain matches too)."""
 
-    def parents(domain: str) -> list[str]:
-        labels = domain.split(".")
-        return [".".join(labels[i:]) for i in range(len(labels) - 1)]
-
-    candidates = {c for d in domains for c in parents(d)}
+    parents = {d: account_domain_candidates(d) for d in domains}
+    candidates = {c for found in parents.values() for c in found}
     found = {
         a.domain.lower(): a
         for a in Account.objects.filter(domain__lower__in=candidates)
     }
     return {
-        d: next((found[c] for c in parents(d) if c in found), None) for d in domains
+        d: next((found[c] for c in parents[d] if c in found), None) for d in domains
     }
 
 

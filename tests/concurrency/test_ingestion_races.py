@@ -5,6 +5,8 @@
   ``(source, external_id)`` is the backstop, the loser reads the winner's row);
 - 20 lead creates of one e-mail written in 20 letter cases store one lead:
   one 201, nineteen 200 (the unique index on the lower-cased e-mail);
+- 20 web-form submissions of one new e-mail in 20 letter cases make one lead
+  with the first one's name, the others' names kept on their touchpoints;
 - two batches over the same 200 leads in opposite orders, with new leads and
   repeated external ids, never deadlock, never answer 5xx, and store every
   touchpoint and lead once.
@@ -30,7 +32,8 @@ from rest_framework.test import APIClient
 import leads.ingestion
 import leads.services
 from crm.roles import MARKETING
-from leads.models import Account, Lead, Touchpoint
+from leads.capture import FormSubmission, form_submission_capture
+from leads.models import Account, Lead, Touchpoint, WebForm
 from tests.factories import LeadFactory, UserFactory
 from tests.threads import run_rounds, run_together
 
@@ -152,6 +155,47 @@ def test_20_creates_of_one_email_in_different_cases_make_one_lead(
     assert (lead.first_name, lead.job_title) == ("Grace", "VP Engineering")
     account = Account.objects.get()
     assert (account.domain, lead.account_id) == ("navy-labs.example", account.id)
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["as-they-come", "forced"])
+def test_20_form_submissions_of_one_new_email_make_one_lead_and_keep_the_rest(
+    monkeypatch, forced
+):
+    # Given 20 submissions of one new address in 20 letter cases, each with
+    # its own first name
+    form = WebForm.objects.create(key="contact", name="Contact", kind_id="form_submit")
+    spellings = _casings("ada.lovelace@engines.example", PARALLEL)
+    if forced:
+        # Every submission has looked the address up and found no lead.
+        _hold_after(leads.services, "normalize_email", monkeypatch)
+
+    def submit(n: int, email: str) -> Touchpoint:
+        return form_submission_capture(
+            form=form,
+            data=FormSubmission(email=email, first_name=f"Ada{n}"),
+            ip="203.0.113.9",
+        )
+
+    # When all 20 arrive at the same moment
+    results = run_together(
+        *[lambda n=n, e=email: submit(n, e) for n, email in enumerate(spellings)]
+    )
+
+    # Then one lead holds the first name of the one that created it; each
+    # other submission kept its name on its touchpoint, for review
+    assert [kind for kind, _ in results] == ["ok"] * PARALLEL, results
+    lead = Lead.objects.get()
+    touchpoints = list(Touchpoint.objects.filter(lead=lead).order_by("id"))
+    assert len(touchpoints) == PARALLEL
+    kept = sorted(
+        t.properties["differs"]["first_name"]
+        for t in touchpoints
+        if "differs" in t.properties
+    )
+    assert sorted([*kept, lead.first_name]) == sorted(
+        f"Ada{n}" for n in range(PARALLEL)
+    )
+    assert len(kept) == PARALLEL - 1
 
 
 ROUNDS = 10

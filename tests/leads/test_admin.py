@@ -723,6 +723,22 @@ def test_admin_add_account_with_a_domain_in_another_case_is_refused(
     ]
 
 
+def test_admin_add_account_on_a_public_suffix_is_refused(admin_client: Client) -> None:
+    response = admin_client.post(
+        reverse("admin:leads_account_add"),
+        {"name": "Someone", "domain": "www.co.uk"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "domain": [
+            "co.uk is a public suffix shared by many companies; give the "
+            "company's own domain, such as example.co.uk."
+        ]
+    }
+    assert not Account.objects.exists()
+
+
 def _campaign_data(**overrides: str) -> dict[str, str]:
     return {
         "name": "Autumn launch",

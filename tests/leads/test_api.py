@@ -280,6 +280,36 @@ for _ in range(10):
             },
         ),
         (
+            {"email": "ada\uff20example.com"},
+            {
+                "email": [
+                    "Type the address with plain characters: it contains look-alike "
+                    "ones (such as a full-width \uff20 or \uff41) that stand for "
+                    "ordinary letters or signs."
+                ]
+            },
+        ),
+        (
+            {"email": "ada@[127.0.0.1]"},
+            {
+                "email": [
+                    "Use an address at a domain name, such as ada@example.com; "
+                    "addresses at an IP address are not accepted."
+                ]
+            },
+        ),
+        (
+            {"email": "a@b.example", "account": {"domain": "WWW.Co.UK"}},
+            {
+                "account": {
+                    "domain": [
+                        "co.uk is a public suffix shared by many companies; give "
+                        "the company's own domain, such as example.co.uk."
+                    ]
+                }
+            },
+        ),
+        (
             {
                 "email": "a@b.example",
                 "account": {"domain": "b.example", "employee_count": -1},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -20,7 +21,7 @@ from leads.capture import (
     normalize_origin,
     origin_allowed,
 )
-from leads.models import Lead, Touchpoint, TouchpointKind, WebForm
+from leads.models import Lead, Stage, Touchpoint, TouchpointKind, WebForm
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +201,7 @@ def test_known_lead_keeps_stored_values_the_submission_leaves_blank(
         last_name="Lovelace",
         phone="+44 20 7946 0000",
         utm_source="newsletter",
-        attributes={"plan": "team", "company": "Old name"},
+        attributes={"plan": "team", "company": "Analytical Engines"},
     )
 
     response = api_client.post(
@@ -208,7 +209,7 @@ def test_known_lead_keeps_stored_values_the_submission_leaves_blank(
         {
             "email": "ada@northwind.example",
             "first_name": "",
-            "last_name": "King",
+            "last_name": "Lovelace",
             "phone": "   ",
             "company": "Analytical Engines",
             "utm_source": "google",
@@ -220,7 +221,7 @@ def test_known_lead_keeps_stored_values_the_submission_leaves_blank(
     lead.refresh_from_db()
     assert (lead.first_name, lead.last_name, lead.phone) == (
         "Ada",
-        "King",
+        "Lovelace",
         "+44 20 7946 0000",
     )
     # The lead's UTM keys are its first touch; the touchpoint keeps this one's.
@@ -230,6 +231,154 @@ def test_known_lead_keeps_stored_values_the_submission_leaves_blank(
         "utm_source": "google",
         "ip": "127.0.0.1",
     }
+
+
+def test_known_lead_in_another_letter_case_keeps_every_stored_value(
+    api_client, web_form
+):
+    """A public form is no proof of who types the address: what differs from
+    the lead is kept on the touchpoint for a person to review, never applied."""
+    lead = LeadFactory(
+        email="ada@northwind.example",
+        first_name="Ada",
+        last_name="Lovelace",
+        job_title="VP of Engineering",
+        seniority="vp",
+        department="engineering",
+        phone="+44 20 7946 0000",
+        country="GB",
+        region="europe",
+        stage=Stage.SAL,
+        score=Decimal("61.00"),
+        fit_score=Decimal("40.00"),
+        attributes={"company": "Analytical Engines"},
+    )
+
+    response = api_client.post(
+        URL,
+        {
+            "email": "ADA@Northwind.EXAMPLE",
+            "first_name": "Mallory",
+            "last_name": "Lovelace",
+            "job_title": "Student",
+            "phone": "+1 555 0199",
+            "country": "br",
+            "company": "Evil Corp",
+            "interest": "pricing",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 202
+    assert response.content == RECEIVED
+    lead.refresh_from_db()
+    assert (lead.email, lead.first_name, lead.last_name, lead.job_title) == (
+        "ada@northwind.example",
+        "Ada",
+        "Lovelace",
+        "VP of Engineering",
+    )
+    assert (lead.seniority, lead.department, lead.phone) == (
+        "vp",
+        "engineering",
+        "+44 20 7946 0000",
+    )
+    assert (lead.country, lead.region, lead.stage) == ("GB", "europe", Stage.SAL)
+    assert (lead.score, lead.fit_score) == (Decimal("61.00"), Decimal("40.00"))
+    assert lead.attributes == {"company": "Analytical Engines"}
+    assert Lead.objects.count() == 1
+    touchpoint = Touchpoint.objects.get()
+    assert touchpoint.lead_id == lead.id
+    assert touchpoint.properties == {
+        "interest": "pricing",
+        "ip": "127.0.0.1",
+        "differs": {
+            "first_name": "Mallory",
+            "job_title": "Student",
+            "phone": "+1 555 0199",
+            "country": "BR",
+            "company": "Evil Corp",
+        },
+    }
+
+
+def test_known_lead_gets_its_blank_fields_filled(api_client, web_form):
+    lead = LeadFactory(
+        email="ada@northwind.example",
+        first_name="Ada",
+        last_name="",
+        job_title="",
+        seniority="",
+        department="",
+        phone="",
+        country="",
+        region="",
+        attributes={"plan": "team"},
+    )
+
+    response = api_client.post(
+        URL,
+        {
+            "email": "Ada@northwind.example",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "job_title": "VP of Engineering",
+            "phone": "+44 20 7946 0000",
+            "country": "gb",
+            "company": "Analytical Engines",
+            "utm_source": "google",
+        },
+        format="json",
+    )
+
+    assert response.status_code == 202
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.last_name, lead.job_title, lead.phone) == (
+        "Ada",
+        "Lovelace",
+        "VP of Engineering",
+        "+44 20 7946 0000",
+    )
+    assert (lead.seniority, lead.department) == ("vp", "engineering")
+    assert (lead.country, lead.region) == ("GB", "europe")
+    assert lead.utm_source == "google"
+    assert lead.attributes == {"plan": "team", "company": "Analytical Engines"}
+    assert lead.rescore_requested_at is not None
+    assert Touchpoint.objects.get().properties == {
+        "utm_source": "google",
+        "ip": "127.0.0.1",
+    }
+
+
+def test_filling_a_title_keeps_a_department_a_person_set(api_client, web_form):
+    lead = LeadFactory(
+        email="ada@northwind.example", job_title="", seniority="", department="sales"
+    )
+
+    api_client.post(
+        URL,
+        {"email": "ada@northwind.example", "job_title": "VP of Engineering"},
+        format="json",
+    )
+
+    lead.refresh_from_db()
+    assert (lead.job_title, lead.seniority, lead.department) == (
+        "VP of Engineering",
+        "vp",
+        "sales",
+    )
+
+
+def test_a_form_field_named_like_the_review_key_cannot_forge_it(api_client, web_form):
+    LeadFactory(email="ada@northwind.example", first_name="Ada")
+
+    api_client.post(
+        URL,
+        {"email": "ada@northwind.example", "differs": {"first_name": "Eve"}},
+        format="json",
+    )
+
+    assert Touchpoint.objects.get().properties == {"ip": "127.0.0.1"}
 
 
 def test_capture_service_records_at_now_and_names_the_campaign_by_utm():
@@ -518,6 +667,16 @@ def test_body_over_64_kb_is_413_and_stores_nothing(api_client, web_form):
             {"email": ["Addresses at erased.invalid are reserved for erased leads."]},
         ),
         (
+            {"email": "ada@ex\u0430mple.com"},
+            {
+                "email": [
+                    "ex\u0430mple.com mixes Cyrillic and Latin letters in one name, "
+                    "as look-alike (homoglyph) domains do; type the domain in one "
+                    "alphabet."
+                ]
+            },
+        ),
+        (
             {"email": "ada@x.example", "first_name": "A" * 101},
             {"first_name": ["Ensure this field has no more than 100 characters."]},
         ),
@@ -551,6 +710,7 @@ def test_body_over_64_kb_is_413_and_stores_nothing(api_client, web_form):
         "missing-email",
         "bad-email",
         "reserved-email",
+        "homoglyph-domain",
         "too-long",
         "bad-country",
         "nul-known-field",

@@ -473,6 +473,34 @@ def test_accounts_match_by_domain_never_by_free_mail():
     assert acme.name == "Acme"
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_public_suffixes_never_become_or_match_accounts(dry_run):
+    AccountFactory(name="Co", domain="co.uk")  # an old record made by hand
+    csv_text = (
+        "email,account_domain\n"
+        "a@co.uk,\n"
+        "b@eu.initech.co.uk,\n"
+        "c@gmail.com,https://www.co.uk/\n"
+    )
+
+    job = run(csv_text, dry_run=dry_run)
+
+    assert job.rejected_rows == [
+        {
+            "line": 4,
+            "reason": "account_domain: co.uk is a public suffix shared by many "
+            "companies; give the company's own domain, such as example.co.uk.",
+            "row": ["c@gmail.com", "https://www.co.uk/"],
+        }
+    ]
+    assert list(Account.objects.values_list("domain", flat=True)) == (
+        ["co.uk"] if dry_run else ["co.uk", "eu.initech.co.uk"]
+    )
+    if not dry_run:
+        accounts = dict(Lead.objects.values_list("email", "account__domain"))
+        assert accounts == {"a@co.uk": None, "b@eu.initech.co.uk": "eu.initech.co.uk"}
+
+
 # Dry run
 # ------------------------------------------------------------------------------
 
@@ -520,6 +548,16 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
     ("bad_line", "reason"),
     [
         ("bob@,Bob,US,1,2025-01-01", "email: 'bob@' is not a valid e-mail address."),
+        (
+            "bob@ex\u0430mple.com,Bob,US,1,2025-01-01",
+            "email: ex\u0430mple.com mixes Cyrillic and Latin letters in one name, "
+            "as look-alike (homoglyph) domains do; type the domain in one alphabet.",
+        ),
+        (
+            "bob@[127.0.0.1],Bob,US,1,2025-01-01",
+            "email: Use an address at a domain name, such as ada@example.com; "
+            "addresses at an IP address are not accepted.",
+        ),
         (",Bob,US,1,2025-01-01", "email: the e-mail is blank; every lead needs one."),
         (
             "bob@acme.example,Bob,Atlantis,1,2025-01-01",

@@ -114,6 +114,17 @@ def test_accounts_for_domains_matches_parents_creates_missing_and_skips_freemail
     assert Account.objects.count() == 2
 
 
+def test_accounts_for_domains_never_makes_or_matches_a_public_suffix():
+    AccountFactory(name="Co", domain="co.uk")  # an old record made by hand
+    acme = AccountFactory(name="Acme", domain="acme.co.uk")
+
+    result = accounts_for_domains(["co.uk", "eu.acme.co.uk", "initech.co.uk"])
+
+    initech = Account.objects.get(domain="initech.co.uk")
+    assert result == {"co.uk": None, "eu.acme.co.uk": acme, "initech.co.uk": initech}
+    assert Account.objects.count() == 3
+
+
 def test_accounts_for_domains_twice_creates_nothing_more():
     first = accounts_for_domains(["one.example", "two.example"])
     second = accounts_for_domains(["two.example", "one.example"])

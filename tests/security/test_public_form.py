@@ -10,6 +10,7 @@ works from a stranger, and oversize bodies in the other encodings.
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlencode
 
 import pytest
@@ -18,6 +19,8 @@ from rest_framework.test import APIClient
 
 from crm.roles import SALES
 from leads.models import Lead, Stage, Touchpoint, WebForm
+from scoring.selectors import model_active
+from scoring.services import lead_rescore
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +28,7 @@ pytestmark = pytest.mark.django_db
 SITE = "https://www.example.com"
 FOREIGN = "https://evil.example"
 URL = "/api/v1/forms/contact/submit/"
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 RECEIVED = b'{"status":"received"}'
 
 
@@ -149,6 +153,116 @@ def test_a_lead_sales_already_works_gets_the_answer_a_stranger_gets(
     assert known.content == stranger.content == RECEIVED
     assert dict(known.headers) == dict(stranger.headers)
     assert Lead.objects.get(email="known@northwind.example").stage == Stage.SAL
+
+
+def test_a_stranger_cannot_rewrite_a_known_lead_or_lower_its_score(api, web_form):
+    """Anyone can type a lead's address into the form, in any letter case; what
+    they claim about the person must not change the lead nor, once the worker
+    rescores it, its fit."""
+    rep = UserFactory(username="rep", roles=[SALES])
+    lead = LeadFactory(
+        email="known@northwind.example",
+        first_name="Grace",
+        last_name="Hopper",
+        job_title="VP of Engineering",
+        seniority="vp",
+        department="engineering",
+        phone="+1 555 0100",
+        country="US",
+        region="north_america",
+        stage=Stage.SAL,
+        owner=rep,
+    )
+    model = model_active()
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+    lead.refresh_from_db()
+    fit_before = lead.fit_score
+
+    response = api.post(
+        URL,
+        {
+            "email": "KNOWN@northwind.EXAMPLE",
+            "first_name": "Mallory",
+            "last_name": "Mallory",
+            "job_title": "Student",
+            "phone": "+55 11 5555 0000",
+            "country": "BR",
+        },
+        format="json",
+    )
+    lead_rescore(lead_id=lead.id, model=model, now=NOW)
+
+    assert response.status_code == 202
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.last_name, lead.job_title, lead.phone) == (
+        "Grace",
+        "Hopper",
+        "VP of Engineering",
+        "+1 555 0100",
+    )
+    assert (lead.seniority, lead.country, lead.region) == ("vp", "US", "north_america")
+    assert (lead.stage, lead.owner_id) == (Stage.SAL, rep.id)
+    assert lead.fit_score == fit_before > 0
+    assert Touchpoint.objects.get(lead=lead).properties["differs"] == {
+        "first_name": "Mallory",
+        "last_name": "Mallory",
+        "job_title": "Student",
+        "phone": "+55 11 5555 0000",
+        "country": "BR",
+    }
+
+
+def test_claims_about_a_known_lead_get_the_answer_claims_about_a_stranger_get(
+    api, web_form
+):
+    LeadFactory(email="known@northwind.example", first_name="Grace", phone="1")
+    claims = {"first_name": "Mallory", "job_title": "Student", "phone": "2"}
+
+    known = api.post(URL, {"email": "Known@northwind.example", **claims}, format="json")
+    stranger = api.post(
+        URL, {"email": "stranger@northwind.example", **claims}, format="json"
+    )
+
+    assert (known.status_code, stranger.status_code) == (202, 202)
+    assert known.content == stranger.content == RECEIVED
+    assert dict(known.headers) == dict(stranger.headers)
+    assert Lead.objects.get(email="known@northwind.example").first_name == "Grace"
+    assert Lead.objects.get(email="stranger@northwind.example").first_name == (
+        "Mallory"
+    )
+
+
+def test_long_claims_about_a_known_lead_cannot_tell_it_from_a_stranger(api, web_form):
+    """The values kept for review make a known lead's touchpoint larger; the
+    size limit must count them for every e-mail, or a stranger's answer would
+    differ from a known lead's."""
+    LeadFactory(
+        email="known@northwind.example", attributes={"company": "Northwind Labs"}
+    )
+    claims = {
+        "first_name": "\U0001f600" * 100,
+        "last_name": "\U0001f600" * 100,
+        "job_title": "\U0001f600" * 200,
+        "company": "\U0001f600" * 200,
+        "page_url": "https://www.example.com/" + "a" * 1_900,
+        "note": "n" * 12_180,
+    }
+
+    known = api.post(URL, {"email": "known@northwind.example", **claims}, format="json")
+    stranger = api.post(
+        URL, {"email": "stranger@northwind.example", **claims}, format="json"
+    )
+
+    assert (known.status_code, stranger.status_code) == (400, 400)
+    assert known.content == stranger.content
+    assert known.json() == {
+        "non_field_errors": [
+            "The form's other fields together: Keep it under 12,288 bytes of JSON "
+            "(this one has 14,662)."
+        ]
+    }
+    assert not Touchpoint.objects.exists()
+    assert Lead.objects.count() == 1
 
 
 @pytest.mark.parametrize("encoding", ["form", "multipart"])
