@@ -2,14 +2,16 @@
 
 With no configuration at all Leadflow runs on the embedded default: SQLite
 under ``var/``, Celery tasks executed eagerly in-process, e-mail printed to
-the console, DEBUG on and a generated development secret. Production sets
+the console, a secret generated in ``var/`` and DEBUG off. ``make run`` (and
+the test suite) set ``DEBUG=true`` for development. Production sets
 ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` or ``REDIS_URL``,
-``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DEBUG=false``. See ``.env.example``.
+``SECRET_KEY`` and ``ALLOWED_HOSTS``. See ``.env.example``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from pathlib import Path
 
@@ -27,25 +29,12 @@ if (BASE_DIR / ".env").is_file():
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-
-
-def _development_secret() -> str:
-    """Return a per-checkout secret kept in var/, so sessions survive restarts."""
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        VAR_DIR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret()
-else:
-    # No default outside DEBUG: a production install must bring its own secret.
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is false.")
+# Off unless set: a process started with no configuration (a bare gunicorn)
+# must never answer an error with the debug page, which shows the settings
+# and the request's data to whoever caused the error. `make run` and the test
+# settings turn it on; the web and Celery processes warn at start-up when it
+# is on (crm.checks.warn_if_debug).
+DEBUG = env.bool("DEBUG", default=False)
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
@@ -144,6 +133,33 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+
+def _development_secret() -> str:
+    """Return a per-checkout secret kept in var/, so sessions survive restarts."""
+    path = VAR_DIR / "dev-secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        # Readable by the owner only, like the SQLite file beside it should be.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+# The embedded default (SQLite on this machine) uses the secret generated in
+# var/ when none is set, with DEBUG on or off, so `manage.py migrate`,
+# `seed_demo` and `check` work with no configuration at all. A server on
+# PostgreSQL must bring its own: a forgotten SECRET_KEY fails loudly there.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if DEBUG or DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        SECRET_KEY = _development_secret()
+    else:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY when DEBUG is false. (DEBUG=true, for development "
+            "only, uses a secret generated in var/.)"
+        )
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
