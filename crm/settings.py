@@ -380,6 +380,9 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [csp.SELF],
     },
 }
+# The debug page and error reports mask URL passwords (broker, cache, the
+# environment) and the request's personal fields, on top of what Django hides.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crm.error_reports.ReporterFilter"
 # Django sends Cross-Origin-Opener-Policy: same-origin by default; say so.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
