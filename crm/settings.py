@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A warning in the log when requests look proxied and NUM_PROXIES is 0.
+    "crm.middleware.ProxySettingMiddleware",
     "crm.middleware.NulRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -298,7 +300,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"form_submit": env.str("FORM_RATE", default="20/min")},
     # Rate limits key on the client IP: trust X-Forwarded-For only for this many
     # proxies in front of the app (0: use REMOTE_ADDR), or a client could send a
-    # new forged address with every request and never be limited.
+    # new forged address with every request and never be limited. Behind a
+    # proxy left at 0, every client has the proxy's address and shares one
+    # login lockout and one rate limit (crm.middleware warns in the log).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
@@ -402,6 +406,11 @@ AXES_CLIENT_IP_CALLABLE = "crm.api_auth.client_ip"
 # 429 with Retry-After: a page for the login form, JSON for the API.
 AXES_LOCKOUT_CALLABLE = "crm.api_auth.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# A lockout lasts one cool-off from the failure that caused it. Attempts
+# during it (right password or wrong) are refused without being counted:
+# if each restarted the cool-off (axes' default), anyone who knows a
+# username could keep its owner locked out indefinitely.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Masked in the attempt rows (the password always is).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 
