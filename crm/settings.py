@@ -119,7 +119,11 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}"
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# SQLite is the embedded default, for development and demos on one machine;
+# a server runs on PostgreSQL. What only a development database may do
+# without being asked (a generated secret, demo logins) keys on this.
+EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if EMBEDDED_DATABASE:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -155,7 +159,7 @@ def _development_secret() -> str:
 # PostgreSQL must bring its own: a forgotten SECRET_KEY fails loudly there.
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if DEBUG or DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DEBUG or EMBEDDED_DATABASE:
         SECRET_KEY = _development_secret()
     else:
         raise ImproperlyConfigured(
