@@ -27,6 +27,9 @@ migrate: install ## Apply database migrations
 seed: migrate ## Load demo data (SEED_ARGS="--leads 100000 --reset" for more)
 	$(MANAGE) seed_demo $(SEED_ARGS)
 
+# Development mode for `make run` (DEBUG is off unless set): the debug page on
+# errors and static files from the source tree.
+run: export DEBUG ?= true
 run: migrate ## Set up, load demo data if the database is empty, serve on 127.0.0.1:8000
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) runserver 127.0.0.1:8000

@@ -6,16 +6,20 @@ API token (created on first use). Both it and the login form go through
 their failures together and refuses a locked-out client before the password is
 even checked. A lockout is answered 429 with ``Retry-After``: JSON under the
 API, a page elsewhere (``lockout_response``, wired in as
-``AXES_LOCKOUT_CALLABLE``).
+``AXES_LOCKOUT_CALLABLE``). Attempts during a lockout are not counted
+(``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT``), so a lockout ends one
+cool-off after the failure that caused it, whatever is tried meanwhile.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
 
 from axes.backends import AxesStandaloneBackend
-from axes.helpers import get_cool_off
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off, get_failure_limit
 from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -76,9 +80,44 @@ class LoginAttemptBackend(AxesStandaloneBackend):
         return super().authenticate(request, username, password, **kwargs)
 
 
+def _lockout_ends_at(
+    request: HttpRequest, cool_off: dt.timedelta
+) -> dt.datetime | None:
+    """When the client's lockout ends, from the failures it is counted by.
+
+    It ends once so many of them are older than the cool-off that fewer than
+    the limit remain: newest first, the failure that reaches the limit is the
+    one whose ageing ends it. None when axes keeps no such record.
+    """
+    handler = AxesProxyHandler.get_implementation()
+    credentials = getattr(request, "axes_credentials", None)
+    if not hasattr(handler, "get_user_attempts"):
+        return None
+    limit = get_failure_limit(request, credentials)
+    ends_at = None
+    for attempts in handler.get_user_attempts(request, credentials):
+        counted = 0
+        for attempt_time, failures in attempts.order_by("-attempt_time").values_list(
+            "attempt_time", "failures_since_start"
+        ):
+            counted += failures
+            if counted >= limit:
+                candidate = attempt_time + cool_off
+                ends_at = candidate if ends_at is None else max(ends_at, candidate)
+                break
+    return ends_at
+
+
 def _retry_after_seconds(request: HttpRequest) -> int | None:
+    """Seconds until the lockout ends; None when it lasts until an admin acts."""
     cool_off = get_cool_off(request)
-    return math.ceil(cool_off.total_seconds()) if cool_off else None
+    if not cool_off:
+        return None
+    now = getattr(request, "axes_attempt_time", None)
+    ends_at = _lockout_ends_at(request, cool_off) if now is not None else None
+    if ends_at is None:
+        return math.ceil(cool_off.total_seconds())
+    return max(1, math.ceil((ends_at - now).total_seconds()))
 
 
 def lockout_response(
@@ -88,8 +127,7 @@ def lockout_response(
 ) -> HttpResponse:
     """429 for a locked-out client: JSON under the API, a page elsewhere.
 
-    Each failure during a lockout starts the cool-off again (axes' default),
-    so the full cool-off is exactly how long the client must now wait.
+    ``Retry-After`` and the message say how long is left of the lockout.
     """
     seconds = _retry_after_seconds(request)
     if seconds is None:

@@ -5,6 +5,10 @@ policy other than ``noeviction`` a full Redis silently drops queued tasks;
 nothing is lost (PostgreSQL holds every fact and the reconcilers re-enqueue),
 but work is delayed and nobody is told. So warn at start-up, from
 ``manage.py check``/``migrate``/``runserver`` and from the Celery worker.
+
+DEBUG on a server others can reach shows them the debug page, with settings
+and the data of the request that failed; the web process (``crm.wsgi``) and
+the Celery worker and beat say so in their log as they start.
 """
 
 from __future__ import annotations
@@ -67,3 +71,17 @@ def warn_on_worker_start(**kwargs: Any) -> None:
     for problem in map(redis_eviction_problem, redis_urls()):
         if problem:
             logger.warning("%s", problem)
+
+
+#: Logged by the web and Celery processes as they start with DEBUG on.
+DEBUG_ON = (
+    "DEBUG is on: an error answers with Django's debug page, which shows the "
+    "settings and the request's data to whoever caused it. Fine for `make run` "
+    "on your own machine; on a server others can reach, unset DEBUG."
+)
+
+
+def warn_if_debug(**kwargs: Any) -> None:
+    """Log ``DEBUG_ON`` when DEBUG is on (a receiver of Celery's start signals)."""
+    if settings.DEBUG:
+        logger.warning("%s", DEBUG_ON)

@@ -1,11 +1,15 @@
-"""Response headers that depend on who is asking."""
+"""Response headers that depend on who is asking, and checks of each request."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
+from rest_framework.settings import api_settings
+
+logger = logging.getLogger(__name__)
 
 #: Every answer under the API carries or may carry personal data.
 API_PREFIX = "/api/"
@@ -60,4 +64,40 @@ class NulRefusedMiddleware:
         ):
             message = "The address contains a NUL byte (%00); remove it and retry."
             return HttpResponse(message, status=400, content_type="text/plain")
+        return self.get_response(request)
+
+
+#: Logged once per process by ProxySettingMiddleware.
+PROXY_NOT_CONFIGURED = (
+    "Requests carry X-Forwarded-For but NUM_PROXIES is 0, so each client is "
+    "known by the address it connects from: behind a proxy, that is the "
+    "proxy's, and all clients share one login lockout and one rate limit. "
+    "Set NUM_PROXIES to the number of proxies in front of Leadflow."
+)
+
+
+class ProxySettingMiddleware:
+    """Warn once when requests look proxied but ``NUM_PROXIES`` is 0.
+
+    The login lockout and the rate limits count by client address (DRF's
+    ``get_ident``), which trusts ``X-Forwarded-For`` only for ``NUM_PROXIES``
+    proxies. Behind an unannounced proxy every client has the proxy's address:
+    one person's failed logins lock everyone out of that username, and all
+    share one rate limit. Only a log line: a client with no proxy in between
+    may send the header too, and nothing can tell the two cases apart here.
+    Once per middleware instance, that is once per web process.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.warned = False
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            not self.warned
+            and "HTTP_X_FORWARDED_FOR" in request.META
+            and api_settings.NUM_PROXIES == 0
+        ):
+            self.warned = True
+            logger.warning("%s", PROXY_NOT_CONFIGURED)
         return self.get_response(request)

@@ -2,14 +2,16 @@
 
 With no configuration at all Leadflow runs on the embedded default: SQLite
 under ``var/``, Celery tasks executed eagerly in-process, e-mail printed to
-the console, DEBUG on and a generated development secret. Production sets
+the console, a secret generated in ``var/`` and DEBUG off. ``make run`` (and
+the test suite) set ``DEBUG=true`` for development. Production sets
 ``DATABASE_URL`` (PostgreSQL), ``CELERY_BROKER_URL`` or ``REDIS_URL``,
-``SECRET_KEY``, ``ALLOWED_HOSTS`` and ``DEBUG=false``. See ``.env.example``.
+``SECRET_KEY`` and ``ALLOWED_HOSTS``. See ``.env.example``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from pathlib import Path
 
@@ -27,25 +29,12 @@ if (BASE_DIR / ".env").is_file():
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-
-
-def _development_secret() -> str:
-    """Return a per-checkout secret kept in var/, so sessions survive restarts."""
-    path = VAR_DIR / "dev-secret-key"
-    if not path.exists():
-        VAR_DIR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-    return path.read_text().strip()
-
-
-if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret()
-else:
-    # No default outside DEBUG: a production install must bring its own secret.
-    SECRET_KEY = env.str("SECRET_KEY", default="")
-    if not SECRET_KEY:
-        raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is false.")
+# Off unless set: a process started with no configuration (a bare gunicorn)
+# must never answer an error with the debug page, which shows the settings
+# and the request's data to whoever caused the error. `make run` and the test
+# settings turn it on; the web and Celery processes warn at start-up when it
+# is on (crm.checks.warn_if_debug).
+DEBUG = env.bool("DEBUG", default=False)
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else []
@@ -86,6 +75,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A warning in the log when requests look proxied and NUM_PROXIES is 0.
+    "crm.middleware.ProxySettingMiddleware",
     "crm.middleware.NulRefusedMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -128,7 +119,11 @@ DATABASES = {
         "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}"
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+# SQLite is the embedded default, for development and demos on one machine;
+# a server runs on PostgreSQL. What only a development database may do
+# without being asked (a generated secret, demo logins) keys on this.
+EMBEDDED_DATABASE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+if EMBEDDED_DATABASE:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -144,6 +139,33 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+
+
+def _development_secret() -> str:
+    """Return a per-checkout secret kept in var/, so sessions survive restarts."""
+    path = VAR_DIR / "dev-secret-key"
+    if not path.exists():
+        VAR_DIR.mkdir(exist_ok=True)
+        # Readable by the owner only, like the SQLite file beside it should be.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+# The embedded default (SQLite on this machine) uses the secret generated in
+# var/ when none is set, with DEBUG on or off, so `manage.py migrate`,
+# `seed_demo` and `check` work with no configuration at all. A server on
+# PostgreSQL must bring its own: a forgotten SECRET_KEY fails loudly there.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if DEBUG or EMBEDDED_DATABASE:
+        SECRET_KEY = _development_secret()
+    else:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY when DEBUG is false. (DEBUG=true, for development "
+            "only, uses a secret generated in var/.)"
+        )
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -282,7 +304,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"form_submit": env.str("FORM_RATE", default="20/min")},
     # Rate limits key on the client IP: trust X-Forwarded-For only for this many
     # proxies in front of the app (0: use REMOTE_ADDR), or a client could send a
-    # new forged address with every request and never be limited.
+    # new forged address with every request and never be limited. Behind a
+    # proxy left at 0, every client has the proxy's address and shares one
+    # login lockout and one rate limit (crm.middleware warns in the log).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": None,
 }
@@ -364,6 +388,9 @@ CONTENT_SECURITY_POLICY = {
         "form-action": [csp.SELF],
     },
 }
+# The debug page and error reports mask URL passwords (broker, cache, the
+# environment) and the request's personal fields, on top of what Django hides.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crm.error_reports.ReporterFilter"
 # Django sends Cross-Origin-Opener-Policy: same-origin by default; say so.
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
@@ -383,6 +410,11 @@ AXES_CLIENT_IP_CALLABLE = "crm.api_auth.client_ip"
 # 429 with Retry-After: a page for the login form, JSON for the API.
 AXES_LOCKOUT_CALLABLE = "crm.api_auth.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# A lockout lasts one cool-off from the failure that caused it. Attempts
+# during it (right password or wrong) are refused without being counted:
+# if each restarted the cool-off (axes' default), anyone who knows a
+# username could keep its owner locked out indefinitely.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Masked in the attempt rows (the password always is).
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
 

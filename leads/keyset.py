@@ -23,6 +23,8 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import F, Model, OrderBy, Q, QuerySet
 from django.utils import timezone
 
+from leads import strict_json
+
 T = TypeVar("T", bound=Model)
 
 #: Largest primary key a cursor may carry (a signed 64-bit integer column).
@@ -101,8 +103,8 @@ def decode_cursor(token: str, *, sort: SortKey, model: type[Model]) -> Cursor:
     """
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
+        payload = strict_json.loads(raw)
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise InvalidCursor("Invalid cursor") from exc
     if not isinstance(payload, dict) or payload.get("s") != sort.token:
         raise InvalidCursor("Invalid cursor")

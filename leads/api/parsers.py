@@ -1,10 +1,12 @@
 """Request body parsers that answer 400, never 500, for hostile bodies.
 
-DRF's parsers let two kinds of bad body through: JSON nested deeper than
+DRF's parsers let three kinds of bad body through: JSON nested deeper than
 Python's recursion limit makes ``json.load`` raise RecursionError (a 500),
-and a form-encoded body whose percent-escapes are not UTF-8 is decoded with
-replacement characters and stored as ``\ufffd`` garbage. These parsers refuse
-both with a message that says what to fix (DESIGN.md, reliability rule 5).
+JSON that Python reads but no one can store (``1e400``, a key given twice;
+see ``leads.strict_json``), and a form-encoded body whose percent-escapes
+are not UTF-8 is decoded with replacement characters and stored as
+``\ufffd`` garbage. These parsers refuse all of them with a message that
+says what to fix (DESIGN.md, reliability rule 5).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from urllib.parse import unquote_to_bytes
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, get_encoding
 
+from leads import strict_json
+
 
 class SafeJSONParser(JSONParser):
-    """JSONParser with a 400 for deep nesting and a plain message for bad bytes."""
+    """JSONParser that reads strictly, with a 400 for deep nesting and bad bytes."""
 
     def parse(
         self,
@@ -26,23 +30,24 @@ class SafeJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: dict[str, Any] | None = None,
     ) -> Any:
+        encoding = get_encoding(parser_context or {})
+        body = stream.read() if stream is not None else b""
         try:
-            return super().parse(stream, media_type, parser_context)
+            return strict_json.loads(body.decode(encoding))
         except RecursionError:
             # The C decoder unwinds cleanly; nothing was half-built.
             raise ParseError(
                 "JSON parse error - the body is nested too deeply; free-form "
                 "objects may nest at most 10 levels."
             ) from None
-        except ParseError as exc:
-            cause = exc.__context__
-            if isinstance(cause, UnicodeDecodeError):
-                byte = cause.object[cause.start : cause.start + 1].hex().upper()
-                raise ParseError(
-                    f"JSON parse error - the body is not valid {cause.encoding}: "
-                    f"byte 0x{byte} at offset {cause.start:,}. Send UTF-8 text."
-                ) from None
-            raise
+        except UnicodeDecodeError as cause:
+            byte = cause.object[cause.start : cause.start + 1].hex().upper()
+            raise ParseError(
+                f"JSON parse error - the body is not valid {cause.encoding}: "
+                f"byte 0x{byte} at offset {cause.start:,}. Send UTF-8 text."
+            ) from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 class SafeFormParser(FormParser):

@@ -1,4 +1,4 @@
-"""The start-up warning about a Redis that may evict queued tasks."""
+"""Start-up warnings: a Redis that may evict queued tasks, and DEBUG left on."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from celery.signals import beat_init, worker_ready
 from django.core import checks
 
-from crm.checks import redis_eviction_check
-
-pytestmark = pytest.mark.redis
+from crm.checks import DEBUG_ON, redis_eviction_check
 
 
 @pytest.fixture
@@ -24,6 +23,7 @@ def redis_url(settings) -> Iterator[str]:
     client.config_set("maxmemory-policy", policy)
 
 
+@pytest.mark.redis
 def test_an_evicting_redis_is_warned_about(redis_url):
     redis.Redis.from_url(redis_url).config_set("maxmemory-policy", "allkeys-lru")
 
@@ -35,6 +35,7 @@ def test_an_evicting_redis_is_warned_about(redis_url):
     assert "Set maxmemory-policy noeviction." in messages[0].msg
 
 
+@pytest.mark.redis
 def test_a_noeviction_redis_passes(redis_url):
     redis.Redis.from_url(redis_url).config_set("maxmemory-policy", "noeviction")
 
@@ -48,3 +49,31 @@ def test_an_unreachable_redis_is_left_to_the_broker_errors(settings):
     }
 
     assert redis_eviction_check() == []
+
+
+@pytest.mark.parametrize("started", [worker_ready, beat_init], ids=["worker", "beat"])
+def test_celery_processes_warn_at_start_when_debug_is_on(settings, caplog, started):
+    settings.DEBUG = True
+    settings.CELERY_BROKER_URL = "memory://"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+
+    started.send(sender=None)
+
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("crm.checks", "WARNING", DEBUG_ON)
+    ]
+
+
+@pytest.mark.parametrize("started", [worker_ready, beat_init], ids=["worker", "beat"])
+def test_celery_processes_start_quietly_with_debug_off(settings, caplog, started):
+    settings.DEBUG = False
+    settings.CELERY_BROKER_URL = "memory://"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    }
+
+    started.send(sender=None)
+
+    assert DEBUG_ON not in caplog.text

@@ -715,6 +715,7 @@ def test_verbosity_zero_hides_the_progress_bar():
 @pytest.mark.django_db
 def test_refuses_to_run_with_debug_off_unless_allowed(settings):
     settings.DEBUG = False
+    settings.EMBEDDED_DATABASE = False  # as on PostgreSQL
     with pytest.raises(CommandError, match="looks like a production database"):
         call_command("seed_demo", "--leads", "5", stdout=io.StringIO())
     assert not Lead.objects.exists()
@@ -729,6 +730,18 @@ def test_refuses_to_run_with_debug_off_unless_allowed(settings):
         verbosity=0,
     )
     assert Lead.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_seeds_the_embedded_database_with_debug_off(settings):
+    """DEBUG is off unless set; the embedded SQLite default still seeds."""
+    settings.DEBUG = False
+    settings.EMBEDDED_DATABASE = True
+
+    call_command("seed_demo", "--leads", "5", stdout=io.StringIO(), verbosity=0)
+
+    assert Lead.objects.count() == 5
+    assert User.objects.filter(username="admin").exists()
 
 
 # Scores -----------------------------------------------------------------------

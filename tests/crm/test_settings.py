@@ -52,11 +52,13 @@ def _run(args: list[str], **extra_env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_no_configuration_gives_the_embedded_default():
+def test_no_configuration_gives_the_embedded_default_with_debug_off():
+    """A bare process (gunicorn started with no variables) never serves the
+    debug page; the embedded database keeps its generated secret in var/."""
     result = _run(["-c", PROBE])
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout.strip().splitlines()[-1])
-    assert probe["debug"] is True
+    assert probe["debug"] is False
     assert probe["engine"] == "django.db.backends.sqlite3"
     assert probe["name"] == str(ROOT / "var" / "leadflow.sqlite3")
     assert probe["eager"] is True
@@ -64,7 +66,51 @@ def test_no_configuration_gives_the_embedded_default():
     assert probe["email"] == "django.core.mail.backends.console.EmailBackend"
     assert probe["use_tz"] is True
     assert probe["secret_len"] >= 50
+    assert probe["session_secure"] is True
+
+
+def test_debug_true_is_the_development_mode():
+    result = _run(["-c", PROBE], DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["debug"] is True
+    assert probe["engine"] == "django.db.backends.sqlite3"
+    assert probe["secret_len"] >= 50
     assert probe["session_secure"] is False
+
+
+def test_no_configuration_runs_manage_py_check():
+    result = _run(["manage.py", "check"])
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_embedded_sqlite_file_elsewhere_needs_no_secret(tmp_path):
+    """As CI runs migrate and seed_demo on a scratch SQLite file."""
+    result = _run(["-c", PROBE], DATABASE_URL=f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["debug"] is False
+    assert probe["secret_len"] >= 50
+
+
+WSGI_START = "import crm.wsgi"
+DEBUG_WARNING = "DEBUG is on: an error answers with Django's debug page"
+
+
+def test_web_process_warns_at_start_when_debug_is_on():
+    result = _run(["-c", WSGI_START], DEBUG="true")
+
+    assert result.returncode == 0, result.stderr
+    assert f"WARNING crm.checks {DEBUG_WARNING}" in result.stderr
+
+
+def test_web_process_starts_quietly_with_debug_off():
+    result = _run(["-c", WSGI_START])
+
+    assert result.returncode == 0, result.stderr
+    assert DEBUG_WARNING not in result.stderr
 
 
 PRODUCTION = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import math
@@ -808,6 +809,34 @@ def test_cursor_of_another_ordering_or_tampered_is_404(api):
         response = api.get(f"{LEADS}?cursor={bad}")
         assert response.status_code == 404
         assert response.json() == {"detail": "Invalid cursor"}
+
+
+def _cursor_token(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def test_cursor_nested_too_deeply_is_404(api):
+    LeadFactory()
+    token = _cursor_token("[" * 10_000 + "]" * 10_000)
+
+    response = api.get(f"{LEADS}?ordering=-score&cursor={token}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_cursor_with_a_key_given_twice_is_404(api):
+    """Another reader of the token could take the other value; refuse it."""
+    LeadFactory.create_batch(3)
+    next_url = api.get(f"{LEADS}?page_size=1&ordering=-score").json()["next"]
+    token = parse_qs(urlsplit(next_url).query)["cursor"][0]
+    payload = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    doubled = _cursor_token('{"i": 1, ' + payload[1:])
+
+    response = api.get(f"{LEADS}?page_size=1&ordering=-score&cursor={doubled}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
 
 
 def test_list_page_costs_a_fixed_number_of_queries(api, django_assert_num_queries):

@@ -147,7 +147,13 @@ API_CASES = [
     Case("lead: form-encoded where JSON is expected", LEADS, b"email=ann%40acme.example", 415, "detail", content_type="application/x-www-form-urlencoded"),
     Case("touchpoint: text/plain", TOUCHPOINTS, item_body(), 415, "detail", content_type="text/plain"),
     Case("batch: multipart where JSON is expected", BATCH, b"--x\r\n\r\n--x--\r\n", 415, "detail", content_type="multipart/form-data; boundary=x"),
-    Case("lead: NaN is not JSON", LEADS, b'{"email": "ann@acme.example", "attributes": {"a": NaN}}', 400, "detail"),
+    Case("lead: NaN is not JSON", LEADS, b'{"email": "ann@acme.example", "attributes": {"a": NaN}}', 400, "detail", says="NaN is not a number JSON allows"),
+    Case("lead: Infinity is not JSON", LEADS, b'{"email": "ann@acme.example", "attributes": {"a": -Infinity}}', 400, "detail", says="-Infinity is not a number JSON allows"),
+    Case("lead: 1e400 overflows a float", LEADS, b'{"email": "ann@acme.example", "attributes": {"a": 1e400}}', 400, "detail", says="the number 1e400 is too large"),
+    Case("touchpoint: -1e400 in properties", TOUCHPOINTS, item_body(properties={"x": 1}).replace(b'"x": 1', b'"x": -1e400'), 400, "detail", says="the number -1e400 is too large"),
+    Case("batch: 1e400 in an item's properties", BATCH, batch_body({"properties": {"x": 1}}).replace(b'"x": 1', b'"x": 1e400'), 400, "detail", says="the number 1e400 is too large"),
+    Case("lead: a key given twice", LEADS, b'{"email": "ann@acme.example", "email": "bob@acme.example"}', 400, "detail", says='the key "email" appears more than once'),
+    Case("lead: a key given twice in attributes", LEADS, b'{"email": "ann@acme.example", "attributes": {"plan": "a", "plan": "b"}}', 400, "detail", says='the key "plan" appears more than once'),
     # Dates with no offset, in year 0 / 10000, impossible or out of range
     Case("touchpoint: occurred_at without an offset", TOUCHPOINTS, item_body(occurred_at="2026-01-05T09:00:00"), 400, "occurred_at", says="Give a time zone offset"),
     Case("touchpoint: occurred_at in year 0", TOUCHPOINTS, item_body(occurred_at="0000-01-01T00:00:00Z"), 400, "occurred_at"),
@@ -374,6 +380,9 @@ FORM_CASES = [
     Case("form: first_name over 100 characters", FORM, raw({"email": "ann@acme.example", "first_name": "A" * 101}), 400, "first_name"),
     Case("form: company over 200 characters", FORM, raw({"email": "ann@acme.example", "company": "C" * 201}), 400, "company"),
     Case("form: a JSON array, not an object", FORM, b"[1, 2]", 400, "non_field_errors"),
+    Case("form: 1e400 in an extra field", FORM, b'{"email": "ann@acme.example", "budget": 1e400}', 400, "detail", says="the number 1e400 is too large"),
+    Case("form: Infinity in an extra field", FORM, b'{"email": "ann@acme.example", "budget": Infinity}', 400, "detail", says="Infinity is not a number JSON allows"),
+    Case("form: the e-mail given twice", FORM, b'{"email": "ann@acme.example", "email": "bob@acme.example"}', 400, "detail", says='the key "email" appears more than once'),
 ]
 # fmt: on
 

@@ -3,21 +3,26 @@
 Failures count per username and client address together, across both entry
 points. After ``AXES_FAILURE_LIMIT`` failures that client is refused even with
 the right password, with 429 and ``Retry-After``, until the cool-off has
-passed.
+passed since the failure that locked it: attempts during the lockout do not
+extend it, or anyone who knows a username could keep its owner locked out
+for as long as they like.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import axes.handlers.proxy
 import pytest
 from axes.models import AccessAttempt
 from django.db.models import F
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -46,6 +51,28 @@ def _limits(settings):
 @pytest.fixture
 def sdr():
     return UserFactory(username="ada", roles=[SDR])
+
+
+class Clock:
+    """The time django-axes and Django read, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, by: dt.timedelta) -> None:
+        self.now += by
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fixed = Clock()
+    monkeypatch.setattr(timezone, "now", fixed)
+    # axes stamps each request with its own imported ``now``.
+    monkeypatch.setattr(axes.handlers.proxy, "now", fixed)
+    return fixed
 
 
 def form_login(client: Client, password: str, username: str = "ada", **extra):
@@ -117,7 +144,8 @@ def test_form_is_locked_after_the_limit_even_with_the_right_password(sdr):
     assert response.headers["Content-Type"].startswith("text/html")
     assert LOCKED_MESSAGE in response.content.decode()
     assert not is_logged_in(client)
-    assert AccessAttempt.objects.get().failures_since_start == LIMIT + 1
+    # Refused before the password is checked: not another failure.
+    assert AccessAttempt.objects.get().failures_since_start == LIMIT
 
 
 def test_the_lockout_page_is_a_full_page_with_the_security_headers(sdr):
@@ -153,6 +181,40 @@ def test_form_stays_locked_just_before_the_cooloff_ends(sdr):
 
     assert response.status_code == 429
     assert not is_logged_in(client)
+
+
+@pytest.mark.parametrize("via", ["form", "api"])
+def test_attempts_during_a_lockout_do_not_extend_it(sdr, clock, via):
+    login = form_login if via == "form" else token_login
+    new_client = Client if via == "form" else APIClient
+    fail(LIMIT, via=via)
+    locked_at = AccessAttempt.objects.get().attempt_time
+
+    clock.advance(dt.timedelta(minutes=10))
+    right = login(new_client(), PASSWORD)
+    clock.advance(dt.timedelta(minutes=4))
+    wrong = [login(new_client(), "wrong").status_code for _ in range(3)]
+    clock.advance(dt.timedelta(minutes=1, seconds=1))
+    after = login(new_client(), PASSWORD)
+
+    assert right.status_code == 429
+    assert right.headers["Retry-After"] == str(5 * 60)
+    assert wrong == [429] * 3
+    assert after.status_code == (302 if via == "form" else 200)
+    assert not AccessAttempt.objects.filter(attempt_time__gt=locked_at).exists()
+
+
+def test_the_lockout_message_counts_down_to_its_end(sdr, clock):
+    fail(LIMIT)
+    clock.advance(dt.timedelta(minutes=14, seconds=30))
+
+    response = token_login(APIClient(), PASSWORD)
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "30"
+    assert response.json() == {
+        "detail": "Too many failed login attempts. Try again in 1 minute."
+    }
 
 
 def test_a_success_before_the_limit_starts_the_count_again(sdr):
@@ -192,6 +254,53 @@ def test_a_forged_forwarding_header_does_not_escape_the_lockout(sdr):
     response = form_login(Client(), PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.77")
 
     assert response.status_code == 429
+
+
+@pytest.fixture
+def axes_log(caplog):
+    caplog.set_level(logging.WARNING, logger="crm.middleware")
+    return caplog
+
+
+def proxy_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "crm.middleware" and "X-Forwarded-For" in r.getMessage()
+    ]
+
+
+def test_forwarded_requests_without_a_proxy_setting_are_warned_about_once(
+    sdr, axes_log
+):
+    """Behind a proxy with NUM_PROXIES=0 every client has the proxy's address:
+    one client's failures lock everyone out and all share one rate limit."""
+    client = Client()
+    for _ in range(3):
+        client.get(LOGIN, HTTP_X_FORWARDED_FOR="198.51.100.20")
+
+    assert proxy_warnings(axes_log) == [
+        "Requests carry X-Forwarded-For but NUM_PROXIES is 0, so each client is "
+        "known by the address it connects from: behind a proxy, that is the "
+        "proxy's, and all clients share one login lockout and one rate limit. "
+        "Set NUM_PROXIES to the number of proxies in front of Leadflow."
+    ]
+
+
+def test_forwarded_requests_with_the_proxy_setting_are_not_warned_about(
+    sdr, axes_log, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+    Client().get(LOGIN, HTTP_X_FORWARDED_FOR="198.51.100.20")
+
+    assert proxy_warnings(axes_log) == []
+
+
+def test_requests_without_forwarding_are_not_warned_about(sdr, axes_log):
+    Client().get(LOGIN)
+
+    assert proxy_warnings(axes_log) == []
 
 
 def test_the_limit_is_a_setting(sdr, settings):

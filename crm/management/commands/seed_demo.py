@@ -128,8 +128,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-production",
             action="store_true",
-            help="Run even with DEBUG off (a public demo server). The demo users "
-            "get the well-known password, so never use this on real data.",
+            help="Run even with DEBUG off on PostgreSQL (a public demo server). "
+            "The demo users get the well-known password, so never use this on "
+            "real data.",
         )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
@@ -157,9 +158,13 @@ class Command(BaseCommand):
                 "replaces existing data, --if-empty keeps it."
             )
 
-        if not settings.DEBUG and not options["allow_production"]:
+        # The embedded SQLite default is a development database even with DEBUG
+        # off (its default), so seeding it needs no configuration.
+        development = settings.DEBUG or settings.EMBEDDED_DATABASE
+        if not development and not options["allow_production"]:
             raise CommandError(
-                "DEBUG is off, so this looks like a production database; seed_demo "
+                "DEBUG is off and the database is not the embedded SQLite, so this "
+                "looks like a production database; seed_demo "
                 f"would give the users {', '.join(u.username for u in DEMO_USERS)} "
                 f"the public password {DEMO_PASSWORD!r}. Nothing was changed. Pass "
                 "--allow-production only for a throw-away demo server."
