@@ -39,7 +39,7 @@ from handoff.models import (
     Team,
     TeamMember,
 )
-from handoff.selectors import is_manager, sla_for_lead
+from handoff.selectors import handoff_for_user, is_manager, sla_for_lead
 from leads import lifecycle
 from leads import services as lead_services
 from leads.audit import audit_record
@@ -354,12 +354,22 @@ def mqls_reconcile(*, now: dt.datetime | None = None) -> int:
 # ------------------------------------------------------------------------------
 
 
-def _lock_handoff(handoff_id: int) -> Handoff:
-    return (
+def _lock_handoff(handoff_id: int, actor: Any) -> Handoff:
+    """Lock a handoff ``actor`` may see; Handoff.DoesNotExist for any other.
+
+    A handoff outside ``selectors.handoff_for_user`` is answered as missing by
+    every caller (the API, the pages), so a refusal never tells an SDR who
+    holds another team's lead. One they may see but not decide keeps its
+    "assigned to" refusal.
+    """
+    handoff = (
         Handoff.objects.select_for_update(of=("self",))
         .select_related("sla__calendar", "lead__account", "assigned_to")
         .get(id=handoff_id)
     )
+    if not handoff_for_user(actor).filter(id=handoff.id).exists():
+        raise Handoff.DoesNotExist(f"No handoff {handoff_id} visible to the actor.")
+    return handoff
 
 
 def _check_decider(handoff: Handoff, actor: Any) -> None:
@@ -423,7 +433,7 @@ def handoff_accept(
             }
         )
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_decider(handoff, actor)
         _check_pending(handoff)
         new_owner = owner or handoff.assigned_to or actor
@@ -517,7 +527,7 @@ def handoff_claim(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_pending(handoff)
         if handoff.assigned_to_id is not None:
             raise HandoffAlreadyDecided(
@@ -581,7 +591,7 @@ def handoff_reject(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_decider(handoff, actor)
         _check_pending(handoff)
         why = _reason_get(reason, audience=RejectionReason.Audience.SDR)
@@ -737,7 +747,7 @@ def attempt_log(
     if errors:
         raise DecisionInvalid(errors)
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         if not (
             actor.pk in (handoff.assigned_to_id, handoff.owner_id) or is_manager(actor)
         ):
