@@ -399,11 +399,13 @@ class Touchpoint(models.Model):
         related_name="+",
     )
     occurred_at = models.DateTimeField()
+    # PROTECT: a campaign with touchpoints is history that attribution reports
+    # count; deleting it would silently detach them (leads.services.campaign_delete).
     campaign = models.ForeignKey(
         Campaign,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="touchpoints",
     )
     properties = models.JSONField(
@@ -505,7 +507,7 @@ class WebForm(models.Model):
         help_text="The touchpoint kind a submission records.",
     )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     allowed_origins = models.TextField(
         blank=True,
@@ -554,6 +556,10 @@ class AuditEvent(models.Model):
         MODEL_PUBLISH = "model_publish", "Scoring model published"
         ROLE_CHANGE = "role_change", "User's roles or staff flags changed"
         TOKEN_ISSUE = "token_issue", "API token issued"
+        CAMPAIGN_DELETE = "campaign_delete", "Unused campaign deleted"
+        ACCOUNT_DELETE = "account_delete", "Account deleted, its leads detached"
+        USER_DEACTIVATE = "user_deactivate", "User deactivated, their work reassigned"
+        USER_DELETE = "user_delete", "User who owned nothing deleted"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
