@@ -18,7 +18,11 @@ What is written where (the action codes are AuditEvent.Action):
 - ``handoff_accept``, ``handoff_reject``, ``handoff_claim``, ``sales_move``,
   ``handoff_reassign`` (SLA timer, no actor): ``handoff.services``;
 - ``rule_edit``, ``model_publish``: ``scoring.services``;
-- ``role_change``, ``token_issue``: receivers in ``crm.audit``.
+- ``role_change``, ``token_issue``: receivers in ``crm.audit``;
+- ``campaign_delete``, ``account_delete``: ``leads.services`` (the admin's
+  delete pages call them);
+- ``user_deactivate``, ``user_delete``: ``handoff.services`` (the user
+  admin's "Deactivate and reassign" page and its delete page).
 
 Not audited here, on purpose: stage moves made by scoring (MQL promotion,
 recycling) are StageTransitions with a system actor, and a publish's
