@@ -1164,34 +1164,39 @@ def user_deactivate(
         raise DecisionInvalid(errors)
     user_model = type(user)
     with transaction.atomic():
-        person = user_model.objects.select_for_update().get(pk=user.pk)
+        # NO KEY: rows that point at the user (events, audit rows a decision
+        # in flight writes) only take a key-share lock, which this lets
+        # through; a full lock here would deadlock with a decision holding
+        # its handoff.
+        person = user_model.objects.select_for_update(no_key=True).get(pk=user.pk)
         owned = user_owned_work(user_id=person.pk)
         if any(owned.values()) and to_user is None:
             raise DecisionInvalid(
                 {"to_user": "Choose who takes over their leads and handoffs."}
             )
-        pending_ids = list(
-            Handoff.objects.filter(assigned_to_id=person.pk, status=Status.PENDING)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
-        accepted_ids = list(
-            pipeline_handoffs_owned(person.pk)
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+        candidates = [
+            *Handoff.objects.filter(
+                assigned_to_id=person.pk, status=Status.PENDING
+            ).values_list("id", flat=True),
+            *pipeline_handoffs_owned(person.pk).values_list("id", flat=True),
+        ]
         handoffs = list(
             Handoff.objects.select_for_update(of=("self",))
-            .filter(id__in=[*pending_ids, *accepted_ids])
+            .filter(id__in=candidates)
             .order_by("id")
         )
         lead_ids = list(
             lock_leads(
-                Lead.objects.filter(owner_id=person.pk).values_list("id", flat=True)
+                Lead.objects.filter(owner_id=person.pk).values_list("id", flat=True),
+                no_key=True,
             ).values_list("id", flat=True)
         )
+        # Read again under the locks: a decision that committed meanwhile
+        # changed what is theirs.
+        pending_ids, accepted_ids = [], []
         for handoff in handoffs:
-            if handoff.id in pending_ids and handoff.status == Status.PENDING:
+            if handoff.status == Status.PENDING and handoff.assigned_to_id == person.pk:
+                pending_ids.append(handoff.id)
                 handoff.assigned_to = to_user
                 handoff.save(update_fields=["assigned_to"])
                 _event(
@@ -1202,17 +1207,20 @@ def user_deactivate(
                     detail=f"reassigned from {person} to {to_user} (deactivated)",
                 )
                 _notify("reassigned", handoff.id)
-            else:
+            elif handoff.status == Status.ACCEPTED and handoff.owner_id == person.pk:
+                accepted_ids.append(handoff.id)
                 handoff.owner = to_user
                 handoff.save(update_fields=["owner"])
-        Lead.objects.filter(id__in=lead_ids).update(owner=to_user, updated_at=now)
+        leads = Lead.objects.filter(id__in=lead_ids, owner_id=person.pk).update(
+            owner=to_user, updated_at=now
+        )
         accounts = Account.objects.filter(owner_id=person.pk).update(owner=to_user)
         person.is_active = False
         person.save(update_fields=["is_active"])
         details = {
             "user_id": person.pk,
             "to_user_id": getattr(to_user, "pk", None),
-            "leads": len(lead_ids),
+            "leads": leads,
             "accounts": accounts,
             "pending_handoff_ids": pending_ids,
             "accepted_handoff_ids": accepted_ids,

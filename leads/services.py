@@ -522,7 +522,8 @@ def account_delete(
     account = Account.objects.select_for_update().get(id=account_id)
     lead_ids = list(
         lock_leads(
-            Lead.objects.filter(account_id=account.id).values_list("id", flat=True)
+            Lead.objects.filter(account_id=account.id).values_list("id", flat=True),
+            no_key=True,
         ).values_list("id", flat=True)
     )
     Lead.objects.filter(id__in=lead_ids).update(account=None, updated_at=now)
