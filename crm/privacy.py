@@ -24,6 +24,11 @@ person's records are blanked in place, cell by cell, so line numbers and row
 counts stay; the job's rejected rows and notes that name the e-mail are
 blanked too), and the admin's change log (its ``object_repr`` is the lead's
 name). Audit rows hold ids, codes and counts only and stay as they are.
+
+Copies the person leaves in other systems' data are reached too: external
+ids of touchpoints built from their address or name, an account made from
+their own domain, stage reasons a person typed, and error messages of failed
+tasks (``leads.erasure`` describes the rules).
 """
 
 from __future__ import annotations
@@ -39,11 +44,20 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from crm.models import FailedTask
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from leads.audit import audit_record
-from leads.erasure import lead_personal_data_erase
+from leads.erasure import (
+    account_personal_name_erase,
+    lead_personal_data_erase,
+    person_identifiers,
+    redact_person,
+    stage_reasons_erase,
+    touchpoint_external_ids_erase,
+)
 from leads.exceptions import ImportFileError
 from leads.imports.reading import csv_open
 from leads.locks import lock_leads
@@ -497,6 +511,26 @@ def admin_log_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, 
     return {"admin_log_redacted": entries.update(object_repr=f"Lead {lead.id}")}
 
 
+def failed_task_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
+    """Take the person out of the error messages of failed tasks.
+
+    A task's arguments are ids, but an exception's message may quote a
+    value (an address a validator refused). Failures are few; every one
+    that names the person has them replaced by ``[erased]``.
+    """
+    pieces = [*person_identifiers(lead), lead.phone.strip()]
+    naming = Q(pk__in=[])
+    for piece in filter(None, pieces):
+        naming |= Q(exception_message__icontains=piece)
+    redacted = 0
+    for task in FailedTask.objects.filter(naming).only("id", "exception_message"):
+        message = redact_person(task.exception_message, lead)
+        if message != task.exception_message:
+            FailedTask.objects.filter(id=task.id).update(exception_message=message)
+            redacted += 1
+    return {"failed_tasks_redacted": redacted}
+
+
 EraseStep = Callable[..., dict[str, int]]
 
 #: Run in order inside the erase transaction, for the lead and for each lead
@@ -507,6 +541,10 @@ ERASE_STEPS: list[EraseStep] = [
     score_personal_data_erase,
     import_personal_data_erase,
     admin_log_personal_data_erase,
+    failed_task_personal_data_erase,
+    touchpoint_external_ids_erase,
+    account_personal_name_erase,
+    stage_reasons_erase,
     lead_personal_data_erase,
 ]
 

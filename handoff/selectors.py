@@ -16,7 +16,7 @@ from handoff.models import (
     ServiceLevelAgreement,
     TeamMember,
 )
-from leads.models import Lead, Touchpoint
+from leads.models import Account, Lead, Stage, Touchpoint
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
 
@@ -190,4 +190,30 @@ def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
         .values_list("handoff_id")
         .annotate(n=Count("id"))
         .values_list("handoff_id", "n")
+    )
+
+
+def user_owned_work(*, user_id: int) -> dict[str, int]:
+    """What a person owns that would be orphaned if they left.
+
+    ``leads`` and ``accounts`` they own, ``pending_handoffs`` assigned to
+    them, and ``accepted_handoffs`` they own whose lead is still in the sales
+    pipeline (SAL, SQL, opportunity). All zero means they own nothing.
+    """
+    return {
+        "leads": Lead.objects.filter(owner_id=user_id).count(),
+        "accounts": Account.objects.filter(owner_id=user_id).count(),
+        "pending_handoffs": Handoff.objects.filter(
+            assigned_to_id=user_id, status=Handoff.Status.PENDING
+        ).count(),
+        "accepted_handoffs": pipeline_handoffs_owned(user_id).count(),
+    }
+
+
+def pipeline_handoffs_owned(user_id: int) -> QuerySet[Handoff]:
+    """Accepted handoffs ``user_id`` owns whose lead is still with sales."""
+    return Handoff.objects.filter(
+        owner_id=user_id,
+        status=Handoff.Status.ACCEPTED,
+        lead__stage__in=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY],
     )

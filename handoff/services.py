@@ -39,13 +39,19 @@ from handoff.models import (
     Team,
     TeamMember,
 )
-from handoff.selectors import is_manager, sla_for_lead
+from handoff.selectors import (
+    handoff_for_user,
+    is_manager,
+    pipeline_handoffs_owned,
+    sla_for_lead,
+    user_owned_work,
+)
 from leads import lifecycle
 from leads import services as lead_services
 from leads.audit import audit_record
 from leads.exceptions import InvalidStageTransition, StageChangedConcurrently
-from leads.locks import lock_lead
-from leads.models import AuditEvent, Lead, Stage
+from leads.locks import lock_lead, lock_leads
+from leads.models import Account, AuditEvent, Lead, Stage
 from scoring.models import LeadScore
 
 logger = logging.getLogger(__name__)
@@ -354,12 +360,22 @@ def mqls_reconcile(*, now: dt.datetime | None = None) -> int:
 # ------------------------------------------------------------------------------
 
 
-def _lock_handoff(handoff_id: int) -> Handoff:
-    return (
+def _lock_handoff(handoff_id: int, actor: Any) -> Handoff:
+    """Lock a handoff ``actor`` may see; Handoff.DoesNotExist for any other.
+
+    A handoff outside ``selectors.handoff_for_user`` is answered as missing by
+    every caller (the API, the pages), so a refusal never tells an SDR who
+    holds another team's lead. One they may see but not decide keeps its
+    "assigned to" refusal.
+    """
+    handoff = (
         Handoff.objects.select_for_update(of=("self",))
         .select_related("sla__calendar", "lead__account", "assigned_to")
         .get(id=handoff_id)
     )
+    if not handoff_for_user(actor).filter(id=handoff.id).exists():
+        raise Handoff.DoesNotExist(f"No handoff {handoff_id} visible to the actor.")
+    return handoff
 
 
 def _check_decider(handoff: Handoff, actor: Any) -> None:
@@ -423,7 +439,7 @@ def handoff_accept(
             }
         )
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_decider(handoff, actor)
         _check_pending(handoff)
         new_owner = owner or handoff.assigned_to or actor
@@ -517,7 +533,7 @@ def handoff_claim(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_pending(handoff)
         if handoff.assigned_to_id is not None:
             raise HandoffAlreadyDecided(
@@ -581,7 +597,7 @@ def handoff_reject(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         _check_decider(handoff, actor)
         _check_pending(handoff)
         why = _reason_get(reason, audience=RejectionReason.Audience.SDR)
@@ -737,7 +753,7 @@ def attempt_log(
     if errors:
         raise DecisionInvalid(errors)
     with transaction.atomic():
-        handoff = _lock_handoff(handoff_id)
+        handoff = _lock_handoff(handoff_id, actor)
         if not (
             actor.pk in (handoff.assigned_to_id, handoff.owner_id) or is_manager(actor)
         ):
@@ -1102,3 +1118,166 @@ def team_member_add(*, team: Team, user: Any, weight: int = 1) -> TeamMember:
                 )
         except IntegrityError:
             return TeamMember.objects.get(team=team, user=user)
+
+
+# People leaving
+# ------------------------------------------------------------------------------
+
+
+def user_deactivate(
+    *,
+    user: Any,
+    to_user: Any | None,
+    actor: Any,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Deactivate a person and hand everything they own to ``to_user``.
+
+    People who own work are deactivated, never deleted: deleting them would
+    leave their leads ownerless and their handoffs out of every queue and
+    pipeline. ``to_user`` receives their leads, their accounts, their
+    pending handoffs (an ``assigned`` event on each, as a claim writes) and
+    the accepted handoffs whose lead is still in the sales pipeline. It must
+    be another active SDR, sales rep or admin; it may be None only when
+    there is nothing to hand over. Refusals raise DecisionInvalid (field
+    ``to_user``) and change nothing.
+
+    Locks the person's user row, then the handoffs in id order, then the
+    leads in id order (handoff before lead, as every handoff service).
+    Writes one ``user_deactivate`` audit row with the ids and counts, and
+    returns its details. Their sign-in and API token stop working at once
+    (both refuse inactive users).
+    """
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    if to_user is not None:
+        if to_user.pk == user.pk:
+            errors["to_user"] = "Choose someone else to take the work over."
+        elif not (
+            to_user.is_active and to_user.groups.filter(name__in=OWNER_ROLES).exists()
+        ):
+            errors["to_user"] = (
+                f"{to_user} is not an active SDR, sales rep or admin; "
+                "choose one who is."
+            )
+    if errors:
+        raise DecisionInvalid(errors)
+    user_model = type(user)
+    with transaction.atomic():
+        # NO KEY: rows that point at the user (events, audit rows a decision
+        # in flight writes) only take a key-share lock, which this lets
+        # through; a full lock here would deadlock with a decision holding
+        # its handoff.
+        person = user_model.objects.select_for_update(no_key=True).get(pk=user.pk)
+        owned = user_owned_work(user_id=person.pk)
+        if any(owned.values()) and to_user is None:
+            raise DecisionInvalid(
+                {"to_user": "Choose who takes over their leads and handoffs."}
+            )
+        candidates = [
+            *Handoff.objects.filter(
+                assigned_to_id=person.pk, status=Status.PENDING
+            ).values_list("id", flat=True),
+            *pipeline_handoffs_owned(person.pk).values_list("id", flat=True),
+        ]
+        handoffs = list(
+            Handoff.objects.select_for_update(of=("self",))
+            .filter(id__in=candidates)
+            .order_by("id")
+        )
+        lead_ids = list(
+            lock_leads(
+                Lead.objects.filter(owner_id=person.pk).values_list("id", flat=True),
+                no_key=True,
+            ).values_list("id", flat=True)
+        )
+        # Read again under the locks: a decision that committed meanwhile
+        # changed what is theirs.
+        pending_ids, accepted_ids = [], []
+        for handoff in handoffs:
+            if handoff.status == Status.PENDING and handoff.assigned_to_id == person.pk:
+                pending_ids.append(handoff.id)
+                handoff.assigned_to = to_user
+                handoff.save(update_fields=["assigned_to"])
+                _event(
+                    handoff,
+                    HandoffEvent.Kind.ASSIGNED,
+                    at=now,
+                    actor=actor,
+                    detail=f"reassigned from {person} to {to_user} (deactivated)",
+                )
+                _notify("reassigned", handoff.id)
+            elif handoff.status == Status.ACCEPTED and handoff.owner_id == person.pk:
+                accepted_ids.append(handoff.id)
+                handoff.owner = to_user
+                handoff.save(update_fields=["owner"])
+        leads = Lead.objects.filter(id__in=lead_ids, owner_id=person.pk).update(
+            owner=to_user, updated_at=now
+        )
+        accounts = Account.objects.filter(owner_id=person.pk).update(owner=to_user)
+        person.is_active = False
+        person.save(update_fields=["is_active"])
+        details = {
+            "user_id": person.pk,
+            "to_user_id": getattr(to_user, "pk", None),
+            "leads": leads,
+            "accounts": accounts,
+            "pending_handoff_ids": pending_ids,
+            "accepted_handoff_ids": accepted_ids,
+        }
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.USER_DEACTIVATE,
+            at=now,
+            details=details,
+        )
+    logger.info(
+        "user %s deactivated by user %s; work to user %s",
+        user.pk,
+        getattr(actor, "pk", None),
+        getattr(to_user, "pk", None),
+    )
+    return details
+
+
+@transaction.atomic
+def user_delete(*, user: Any, actor: Any) -> None:
+    """Delete a person who owns nothing; audited (``user_delete``).
+
+    Someone who owns leads, accounts or handoffs raises DecisionInvalid
+    (deactivate them with ``user_deactivate`` instead) and stays. Locks the
+    user row first, so work handed to them meanwhile is seen.
+    """
+    person = type(user).objects.select_for_update().get(pk=user.pk)
+    owned = user_owned_work(user_id=person.pk)
+    if any(owned.values()):
+        raise DecisionInvalid({"user": owned_work_text(person, owned)})
+    user_id = person.pk
+    person.delete()
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.USER_DELETE,
+        details={"user_id": user_id},
+    )
+
+
+def owned_work_text(user: Any, owned: dict[str, int]) -> str:
+    """Why ``user`` cannot be deleted, naming what they own, for people."""
+    nouns = {
+        "leads": ("lead", "leads"),
+        "accounts": ("account", "accounts"),
+        "pending_handoffs": ("pending handoff", "pending handoffs"),
+        "accepted_handoffs": (
+            "accepted handoff in the pipeline",
+            "accepted handoffs in the pipeline",
+        ),
+    }
+    parts = [
+        f"{n} {one if n == 1 else many}"
+        for key, (one, many) in nouns.items()
+        if (n := owned.get(key, 0))
+    ]
+    return (
+        f"{user} owns {', '.join(parts)}; they cannot be deleted. "
+        "Deactivate them and reassign their work instead."
+    )

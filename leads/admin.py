@@ -71,7 +71,12 @@ from leads.models import (
 from leads.services import (
     ACCOUNT_EDITABLE_FIELDS,
     LEAD_EDITABLE_FIELDS,
+    CampaignInUse,
+    account_delete,
+    account_lead_count,
     account_update,
+    campaign_delete,
+    campaign_in_use,
     lead_create,
     lead_update,
     leads_mark_for_rescore,
@@ -93,6 +98,9 @@ MOVE_ACTION_LIMIT = 1_000
 
 #: Most per-lead warnings the move action shows before summarising the rest.
 MOVE_WARNINGS_SHOWN = 20
+
+#: The line of an account's delete confirmation that counts the leads it keeps.
+DETACHED_LEADS_LABEL = "leads kept, detached from the account and rescored"
 
 #: Fields only ``leads.lifecycle`` writes.
 LIFECYCLE_FIELDS: tuple[str, ...] = (
@@ -285,6 +293,31 @@ class AccountAdmin(RelatedButtonsMixin, OwnerChoicesMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}?account__id__exact={}">{}</a>', url, obj.pk, obj.lead_count
         )
+
+    # Deleting goes through ``account_delete``: the leads stay, detached from
+    # the account and marked for a rescore, and the deletion is audited.
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        detached = sum(account_lead_count(obj.pk) for obj in objs)
+        # The confirmation's summary names the leads that stay, so nobody
+        # deletes an account believing it is unused.
+        model_count[DETACHED_LEADS_LABEL] = detached
+        return deleted, model_count, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Account) -> None:
+        account_delete(account_id=obj.pk, actor=request.user)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Account]
+    ) -> None:
+        with transaction.atomic():
+            for account_id in queryset.order_by("id").values_list("id", flat=True):
+                account_delete(account_id=account_id, actor=request.user)
 
 
 # Leads
@@ -714,6 +747,39 @@ class CampaignAdmin(admin.ModelAdmin):
             obj.pk,
             obj.touchpoint_count,
         )
+
+    # Touchpoints and web forms protect their campaign (``campaign_delete``);
+    # the page says so up front instead of listing every touchpoint.
+
+    def delete_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        campaign = self.get_object(request, object_id)
+        allowed = campaign is not None and self.has_delete_permission(request, campaign)
+        # Django's view answers the rest (a missing campaign, no permission).
+        problem = campaign_in_use(campaign) if allowed else ""
+        if not problem:
+            try:
+                return super().delete_view(request, object_id, extra_context)
+            except CampaignInUse as exc:  # a touchpoint arrived meanwhile
+                problem = " ".join(exc.messages)
+        self.message_user(request, problem, messages.ERROR)
+        return HttpResponseRedirect(
+            reverse("admin:leads_campaign_change", args=[campaign.pk])
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Campaign) -> None:
+        campaign_delete(campaign_id=obj.pk, actor=request.user)
+
+    def delete_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Campaign]
+    ) -> None:
+        with transaction.atomic():
+            for campaign_id in queryset.order_by("id").values_list("id", flat=True):
+                campaign_delete(campaign_id=campaign_id, actor=request.user)
 
 
 class TouchpointSourceFilter(admin.SimpleListFilter):

@@ -21,7 +21,11 @@ What is written where (the action codes are AuditEvent.Action):
 - ``role_change``, ``token_issue``: receivers in ``crm.audit``;
 - ``lead_create``, ``lead_edit``, ``account_edit``: ``leads.services`` when a
   person (the API, the admin) creates or changes a lead or an account, with
-  the names of the fields that changed, never their values.
+  the names of the fields that changed, never their values;
+- ``campaign_delete``, ``account_delete``: ``leads.services`` (the admin's
+  delete pages call them);
+- ``user_deactivate``, ``user_delete``: ``handoff.services`` (the user
+  admin's "Deactivate and reassign" page and its delete page).
 
 Not audited here, on purpose: leads created or updated by the public form
 (the visitor's own data) and by imports (one ``import`` row per job); stage

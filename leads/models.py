@@ -412,11 +412,13 @@ class Touchpoint(models.Model):
         related_name="+",
     )
     occurred_at = models.DateTimeField()
+    # PROTECT: a campaign with touchpoints is history that attribution reports
+    # count; deleting it would silently detach them (leads.services.campaign_delete).
     campaign = models.ForeignKey(
         Campaign,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="touchpoints",
     )
     properties = models.JSONField(
@@ -518,7 +520,7 @@ class WebForm(models.Model):
         help_text="The touchpoint kind a submission records.",
     )
     campaign = models.ForeignKey(
-        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     allowed_origins = models.TextField(
         blank=True,
@@ -570,6 +572,10 @@ class AuditEvent(models.Model):
         LEAD_CREATE = "lead_create", "Lead created by a person"
         LEAD_EDIT = "lead_edit", "Lead edited"
         ACCOUNT_EDIT = "account_edit", "Account edited"
+        CAMPAIGN_DELETE = "campaign_delete", "Unused campaign deleted"
+        ACCOUNT_DELETE = "account_delete", "Account deleted, its leads detached"
+        USER_DEACTIVATE = "user_deactivate", "User deactivated, their work reassigned"
+        USER_DELETE = "user_delete", "User who owned nothing deleted"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

@@ -22,7 +22,15 @@ from leads.audit import audit_record
 from leads.domains import account_domain_candidates
 from leads.exceptions import LeadAlreadyExists, LeadEditDenied
 from leads.locks import lock_lead, lock_leads
-from leads.models import Account, AuditEvent, Lead, Stage, Touchpoint
+from leads.models import (
+    Account,
+    AuditEvent,
+    Campaign,
+    Lead,
+    Stage,
+    Touchpoint,
+    WebForm,
+)
 from leads.signals import leads_changed
 from leads.titles import department_from_title
 
@@ -967,3 +975,98 @@ def lead_merge(
         moved,
     )
     return survivor
+
+
+# Deleting campaigns and accounts
+# ------------------------------------------------------------------------------
+
+
+class CampaignInUse(ValidationError):
+    """The campaign has touchpoints (or web forms); it cannot be deleted."""
+
+
+def campaign_in_use(campaign: Campaign) -> str:
+    """Why the campaign cannot be deleted, for people; "" when it can."""
+    touchpoints = Touchpoint.objects.filter(campaign_id=campaign.pk).count()
+    forms = WebForm.objects.filter(campaign_id=campaign.pk).count()
+    if not (touchpoints or forms):
+        return ""
+    used = [
+        f"{n:,} {noun}{'' if n == 1 else 's'}"
+        for n, noun in ((touchpoints, "touchpoint"), (forms, "web form"))
+        if n
+    ]
+    return (
+        f"Campaign “{campaign.name}” has {' and '.join(used)}; it cannot be "
+        "deleted. Keep it for the reports (set its end date to retire it)."
+    )
+
+
+@transaction.atomic
+def campaign_delete(*, campaign_id: int, actor: Any | None) -> None:
+    """Delete a campaign nothing points at; audited (``campaign_delete``).
+
+    Touchpoints and web forms protect their campaign (a deleted campaign
+    would drop them out of attribution without a trace): a campaign with
+    either raises CampaignInUse, with a message naming how many, and nothing
+    changes. The campaign row is locked, so a touchpoint stored meanwhile
+    either lands first (and protects it) or waits and fails on the missing
+    row. Raises Campaign.DoesNotExist when it is gone.
+    """
+    campaign = Campaign.objects.select_for_update().get(id=campaign_id)
+    problem = campaign_in_use(campaign)
+    if problem:
+        raise CampaignInUse(problem, code="in_use")
+    campaign.delete()
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.CAMPAIGN_DELETE,
+        details={"campaign_id": campaign_id},
+    )
+    logger.info(
+        "campaign %s deleted by user %s", campaign_id, getattr(actor, "pk", None)
+    )
+
+
+def account_lead_count(account_id: int) -> int:
+    """How many leads deleting the account would detach (and rescore)."""
+    return Lead.objects.filter(account_id=account_id).count()
+
+
+@transaction.atomic
+def account_delete(
+    *, account_id: int, actor: Any | None, now: datetime | None = None
+) -> int:
+    """Delete an account; its leads are detached and marked for a rescore.
+
+    The leads stay (a lead is a person, the account only their company), but
+    their fit scores read the account's industry and size, so each one is
+    marked for a rescore in this transaction. Locks the account, then its
+    leads in id order. Writes one ``account_delete`` audit row with the
+    account id and the number of leads detached; returns that number.
+    Raises Account.DoesNotExist when it is gone.
+    """
+    now = now or timezone.now()
+    account = Account.objects.select_for_update().get(id=account_id)
+    lead_ids = list(
+        lock_leads(
+            Lead.objects.filter(account_id=account.id).values_list("id", flat=True),
+            no_key=True,
+        ).values_list("id", flat=True)
+    )
+    Lead.objects.filter(id__in=lead_ids).update(account=None, updated_at=now)
+    leads_mark_for_rescore(lead_ids, now=now)
+    account.delete()
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.ACCOUNT_DELETE,
+        at=now,
+        details={"account_id": account_id, "leads_detached": len(lead_ids)},
+    )
+    logger.info(
+        "account %s deleted by user %s, %s leads detached",
+        account_id,
+        getattr(actor, "pk", None),
+        len(lead_ids),
+    )
+    return len(lead_ids)

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.test import APIClient
 
+from crm.models import FailedTask
 from crm.privacy import lead_erase, lead_personal_data_export
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import services as handoff_services
@@ -49,6 +50,10 @@ NOTHING_TO_BLANK = {
     "import_jobs_redacted": 0,
     "import_records_blanked": 0,
     "admin_log_redacted": 0,
+    "failed_tasks_redacted": 0,
+    "external_ids_replaced": 0,
+    "accounts_renamed": 0,
+    "stage_reasons_person_redacted": 0,
     "touchpoints_cleared": 2,
 }
 
@@ -730,6 +735,10 @@ def test_erase_blanks_handoff_free_text_and_keeps_the_rows_reports_count(
         "import_jobs_redacted": 0,
         "import_records_blanked": 0,
         "admin_log_redacted": 0,
+        "failed_tasks_redacted": 0,
+        "external_ids_replaced": 0,
+        "accounts_renamed": 0,
+        "stage_reasons_person_redacted": 0,
         "touchpoints_cleared": 2,
     }
 
@@ -787,3 +796,92 @@ def test_audit_log_search_by_lead_id(person, users):
         AuditEvent.objects.filter(action__in=["export", "erase"]).all()
     )
     assert not_a_number.status_code == 200
+
+
+# Copies of the person outside their own rows
+# ------------------------------------------------------------------------------
+
+
+def test_erase_replaces_external_ids_that_name_the_person(person, users):
+    lead = person.lead
+    named = [
+        TouchpointFactory(
+            lead=lead, source="api", external_id="signup-ADA@Northwind.example"
+        ),
+        TouchpointFactory(lead=lead, source="api", external_id="crm-ada-7"),
+        TouchpointFactory(lead=lead, source="form:x", external_id="lovelace-webinar"),
+    ]
+    plain = TouchpointFactory(lead=lead, source="api", external_id="evt-42")
+
+    lead_erase(lead=lead, actor=users[ADMIN], now=T9)
+
+    replaced = [Touchpoint.objects.get(id=t.id).external_id for t in named]
+    assert all(x.startswith("erased-") and len(x) == 39 for x in replaced)
+    assert len(set(replaced)) == 3
+    assert Touchpoint.objects.get(id=plain.id).external_id == "evt-42"
+    event = AuditEvent.objects.get(action="erase")
+    assert event.details["external_ids_replaced"] == 3
+
+
+def test_erase_renames_an_account_made_from_the_persons_own_domain(users):
+    lead, _ = lead_upsert(
+        email="ada@adalovelace.example", first_name="Ada", last_name="Lovelace"
+    )
+    account = lead.account
+    assert account.name == "Adalovelace"
+
+    lead_erase(lead=lead, actor=users[ADMIN], now=T9)
+
+    account.refresh_from_db()
+    assert (account.name, account.domain) == (f"Erased account {account.id}", "")
+    assert Lead.objects.get(id=lead.id).account_id == account.id
+    assert AuditEvent.objects.get(action="erase").details["accounts_renamed"] == 1
+
+
+def test_erase_keeps_an_account_that_other_people_belong_to(users):
+    account = AccountFactory(name="Lovelace Analytics", domain="lovelace.example")
+    lead = LeadFactory(
+        email="ada@lovelace.example", first_name="Ada", last_name="Lovelace",
+        account=account,
+    )  # fmt: skip
+    LeadFactory(email="charles@lovelace.example", account=account)
+
+    lead_erase(lead=lead, actor=users[ADMIN], now=T9)
+
+    account.refresh_from_db()
+    assert (account.name, account.domain) == ("Lovelace Analytics", "lovelace.example")
+    assert AuditEvent.objects.get(action="erase").details["accounts_renamed"] == 0
+
+
+def test_erase_takes_the_person_out_of_typed_reasons_and_task_errors(person, users):
+    lead = person.lead
+    lead_move(
+        lead_id=lead.id,
+        to_stage="disqualified",
+        actor=users[ADMIN],
+        reason="Ada Lovelace (ada@northwind.example, +44 20 7946 0000) left",
+        now=T3,
+    )
+    failure = FailedTask.objects.create(
+        task_name="leads.tasks.x",
+        task_id="t-1",
+        exception_class="ValidationError",
+        exception_message="ada@NORTHWIND.example is not deliverable",
+        failed_at=T3,
+    )
+
+    lead_erase(lead=lead, actor=users[ADMIN], now=T9)
+
+    assert StageTransition.objects.filter(lead=lead).order_by("id").last().reason == (
+        "[erased] [erased] ([erased], [erased]) left"
+    )
+    failure.refresh_from_db()
+    assert failure.exception_message == "[erased] is not deliverable"
+    details = AuditEvent.objects.get(action="erase").details
+    assert (
+        details["stage_reasons_person_redacted"],
+        details["failed_tasks_redacted"],
+    ) == (
+        1,
+        1,
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from crm.roles import ADMIN
 from handoff import services
@@ -26,8 +27,9 @@ from handoff.models import (
     TeamMember,
 )
 from leads import lifecycle
-from leads.models import Lead, Stage
+from leads.models import AuditEvent, Lead, Stage
 from tests.factories import (
+    AccountFactory,
     CalendarFactory,
     LeadFactory,
     SlaFactory,
@@ -435,3 +437,181 @@ def test_marking_someone_back_clears_the_return_date(
         None,
         True,
     )
+
+
+# People leaving: deactivate and reassign, never delete someone who owns work
+# ------------------------------------------------------------------------------
+
+
+@dataclass
+class Leaver:
+    sdr: object
+    colleague: object
+    sal: Lead
+    accepted: Handoff
+    pending: Handoff
+    account: object
+
+
+@pytest.fixture
+def leaver() -> Leaver:
+    """An SDR owning a SAL (and its accepted handoff), a pending handoff, an account."""
+    sla = SlaFactory()
+    sdr = TeamMemberFactory(team=sla.team, user__username="sdr1").user
+    colleague = TeamMemberFactory(team=sla.team, user__username="sdr2").user
+    services.availability_set(user=colleague, is_away=True)
+    handoffs = []
+    for _ in range(2):
+        lead = LeadFactory()
+        lifecycle.lead_move(lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring")
+        handoffs.append(services.handoff_open(lead_id=lead.id))
+    services.availability_set(user=colleague, is_away=False)
+    accepted = services.handoff_accept(handoff_id=handoffs[0].id, actor=sdr)
+    account = AccountFactory(owner=sdr)
+    return Leaver(
+        sdr, colleague, Lead.objects.get(id=accepted.lead_id), accepted,
+        handoffs[1], account,
+    )  # fmt: skip
+
+
+def _state(leaver: Leaver) -> tuple:
+    return (
+        type(leaver.sdr).objects.get(pk=leaver.sdr.pk).is_active,
+        Lead.objects.get(id=leaver.sal.id).owner_id,
+        Handoff.objects.get(id=leaver.accepted.id).owner_id,
+        Handoff.objects.get(id=leaver.pending.id).assigned_to_id,
+        type(leaver.account).objects.get(pk=leaver.account.pk).owner_id,
+    )
+
+
+def test_someone_who_owns_work_is_sent_to_deactivate_instead_of_deleted(
+    admin_client: Client, leaver: Leaver
+):
+    before = _state(leaver)
+    url = reverse("admin:auth_user_delete", args=[leaver.sdr.pk])
+
+    page = admin_client.get(url)
+    posted = admin_client.post(url, {"post": "yes"}, follow=True)
+
+    deactivate = reverse("admin:auth_user_deactivate", args=[leaver.sdr.pk])
+    assert (page.status_code, page["Location"]) == (302, deactivate)
+    assert posted.redirect_chain == [(deactivate, 302)]
+    assert [str(m) for m in posted.context["messages"]] == [
+        "sdr1 owns 1 lead, 1 account, 1 pending handoff, 1 accepted handoff in "
+        "the pipeline; they cannot be deleted. Deactivate them and reassign "
+        "their work instead."
+    ] * 2
+    assert _state(leaver) == before
+    assert not AuditEvent.objects.filter(
+        action__in=["user_delete", "user_deactivate"]
+    ).exists()
+
+
+def test_bulk_delete_refuses_when_someone_selected_owns_work(
+    admin_client: Client, leaver: Leaver
+):
+    idle = UserFactory(username="idle")
+
+    response = admin_client.post(
+        reverse("admin:auth_user_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [leaver.sdr.pk, idle.pk],
+            "post": "yes",
+        },
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]][-1] == "Nobody was deleted."
+    assert type(idle).objects.filter(pk__in=[idle.pk, leaver.sdr.pk]).count() == 2
+
+
+def test_deactivate_and_reassign_hands_every_piece_of_work_over(
+    admin_client: Client, leaver: Leaver
+):
+    url = reverse("admin:auth_user_deactivate", args=[leaver.sdr.pk])
+    page = admin_client.get(url)
+
+    response = admin_client.post(url, {"to_user": leaver.colleague.pk})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    colleague = leaver.colleague.pk
+    assert _state(leaver) == (False, colleague, colleague, colleague, colleague)
+    event = HandoffEvent.objects.filter(handoff=leaver.pending).order_by("id").last()
+    assert (event.kind, event.actor.username, event.detail) == (
+        "assigned",
+        "admin",
+        "reassigned from sdr1 to sdr2 (deactivated)",
+    )
+    audit = AuditEvent.objects.get(action="user_deactivate")
+    assert (audit.actor.username, audit.lead_id, audit.details) == (
+        "admin",
+        None,
+        {
+            "user_id": leaver.sdr.pk,
+            "to_user_id": colleague,
+            "leads": 1,
+            "accounts": 1,
+            "pending_handoff_ids": [leaver.pending.id],
+            "accepted_handoff_ids": [leaver.accepted.id],
+        },
+    )
+
+
+@pytest.mark.parametrize("choice", ["", "self", "inactive", "no role"])
+def test_deactivation_needs_an_active_colleague_to_take_the_work(
+    admin_client: Client, leaver: Leaver, choice: str
+):
+    to_user = {
+        "": "",
+        "self": leaver.sdr.pk,
+        "inactive": UserFactory(roles=["SDR"], is_active=False).pk,
+        "no role": UserFactory(roles=["Marketing"]).pk,
+    }[choice]
+    before = _state(leaver)
+
+    response = admin_client.post(
+        reverse("admin:auth_user_deactivate", args=[leaver.sdr.pk]),
+        {"to_user": to_user},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert _state(leaver) == before
+    assert not AuditEvent.objects.filter(action="user_deactivate").exists()
+
+
+def test_someone_who_owns_nothing_is_deleted_and_audited_without_showing_their_key(
+    admin_client: Client,
+):
+    idle = UserFactory(username="idle")
+    key = Token.objects.create(user=idle).key
+    url = reverse("admin:auth_user_delete", args=[idle.pk])
+
+    page = admin_client.get(url)
+    response = admin_client.post(url, {"post": "yes"})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert key not in html
+    assert f"{key[:4]}…" in html
+    assert response.status_code == 302
+    assert not type(idle).objects.filter(pk=idle.pk).exists()
+    audit = AuditEvent.objects.get(action="user_delete")
+    assert (audit.actor.username, audit.details) == ("admin", {"user_id": idle.pk})
+
+
+def test_no_admin_page_shows_an_api_key(admin_client: Client):
+    token = Token.objects.create(user=UserFactory(username="api-user"))
+
+    listed = admin_client.get(reverse("admin:authtoken_tokenproxy_changelist"))
+    opened = admin_client.get(
+        reverse("admin:authtoken_tokenproxy_change", args=[token.key])
+    )
+    added = admin_client.get(reverse("admin:authtoken_tokenproxy_add"))
+
+    assert listed.status_code == 200
+    assert token.key not in listed.content.decode()
+    assert f"{token.key[:4]}…" in listed.content.decode()
+    assert (opened.status_code, added.status_code) == (403, 403)

@@ -23,9 +23,10 @@ import pytest
 from django.core import mail
 
 from handoff import services
+from handoff.exceptions import HandoffNotYours
 from handoff.models import Handoff, HandoffEvent, Team, TeamMember
 from leads.models import Lead, Stage
-from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory
+from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
 from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -150,3 +151,30 @@ def test_two_beats_at_the_at_risk_point_remind_each_sdr_once():
     assert len(mail.outbox) == 30
     assert Counter(m.to[0] for m in mail.outbox) == {sdr.email: 10 for sdr in sdrs}
     assert {m.subject.split(":")[0] for m in mail.outbox} == {"[Leadflow] At risk"}
+
+
+def test_deactivating_an_sdr_while_they_accept_leaves_nothing_theirs():
+    _, (sdr, colleague) = team_of(2)
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    services.availability_set(user=colleague, is_away=True)
+    lead = mql_leads(1)[0]
+    handoff = services.handoff_open(lead_id=lead.id, now=MONDAY_10)
+    services.availability_set(user=colleague, is_away=False)
+    assert handoff.assigned_to == sdr
+
+    accepted, deactivated = run_together(
+        lambda: services.handoff_accept(handoff_id=handoff.id, actor=sdr),
+        lambda: services.user_deactivate(user=sdr, to_user=colleague, actor=admin),
+    )
+
+    assert deactivated[0] == "ok", deactivated
+    row = Handoff.objects.get(id=handoff.id)
+    lead.refresh_from_db()
+    if accepted[0] == "ok":  # the accept went first: its SAL moved on
+        assert (row.status, row.owner, lead.owner) == ("accepted", colleague, colleague)
+        assert deactivated[1]["accepted_handoff_ids"] == [handoff.id]
+    else:  # the deactivation went first: the handoff is the colleague's
+        assert isinstance(accepted[1], HandoffNotYours)
+        assert (row.status, row.assigned_to, lead.owner) == ("pending", colleague, None)
+        assert deactivated[1]["pending_handoff_ids"] == [handoff.id]
+    assert not any(services.user_owned_work(user_id=sdr.pk).values())

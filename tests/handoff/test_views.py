@@ -41,6 +41,7 @@ from tests.factories import (
     AccountFactory,
     LeadFactory,
     SlaFactory,
+    TeamFactory,
     TeamMemberFactory,
     TouchpointFactory,
     UserFactory,
@@ -543,6 +544,39 @@ def test_another_sdr_cannot_decide_and_nothing_changes(client, frozen, sdr, team
     ) in accepted.content.decode()
     handoff.refresh_from_db()
     assert (handoff.status, handoff.decided_by) == ("pending", None)
+    assert Lead.objects.get(id=handoff.lead_id).stage == Stage.MQL
+
+
+def test_an_sdr_of_another_team_gets_404_and_nothing_changes(client, frozen, sdr):
+    handoff = open_for(sdr, NOW - dt.timedelta(hours=1))
+    outsider = TeamMemberFactory(team=TeamFactory(), user__username="sdr3").user
+    client.force_login(outsider)
+
+    responses = [
+        client.post(f"/handoffs/{handoff.id}/accept/", {"source": "queue"}, **HTMX),
+        client.post(
+            f"/handoffs/{handoff.id}/reject/",
+            {"source": "queue", "reason": "no_budget"},
+            **HTMX,
+        ),
+        client.post(
+            f"/handoffs/{handoff.id}/attempts/",
+            {"source": "queue", "channel": "call", "outcome": "no_answer"},
+            **HTMX,
+        ),
+        client.post(f"/handoffs/{handoff.id}/claim/", {"source": "queue"}, **HTMX),
+        client.post(f"/handoffs/{handoff.id}/accept/", {"source": "queue"}),
+    ]
+
+    assert [r.status_code for r in responses] == [404, 404, 404, 404, 404]
+    assert not any("ada" in r.content.decode() for r in responses)
+    handoff.refresh_from_db()
+    assert (handoff.status, handoff.assigned_to, handoff.decided_by) == (
+        "pending",
+        sdr,
+        None,
+    )
+    assert ContactAttempt.objects.filter(handoff=handoff).count() == 0
     assert Lead.objects.get(id=handoff.lead_id).stage == Stage.MQL
 
 

@@ -1022,3 +1022,133 @@ def test_user_list_shows_roles_and_filters_by_group(admin_client: Client) -> Non
     assert response.status_code == 200
     assert list(response.context["cl"].result_list) == [marketer]
     assert '<td class="field-roles">Marketing, SDR</td>' in response.content.decode()
+
+
+# Deleting campaigns and accounts
+# ------------------------------------------------------------------------------
+
+
+def test_a_campaign_with_touchpoints_cannot_be_deleted_and_says_why(
+    admin_client: Client, records: Records
+):
+    TouchpointFactory(lead=records.other_lead, campaign=records.campaign)
+    url = reverse("admin:leads_campaign_delete", args=[records.campaign.pk])
+
+    page = admin_client.get(url)
+    posted = admin_client.post(url, {"post": "yes"})
+
+    change = reverse("admin:leads_campaign_change", args=[records.campaign.pk])
+    assert (page.status_code, page["Location"]) == (302, change)
+    assert (posted.status_code, posted["Location"]) == (302, change)
+    # Both answers said the same (the first one is still unread).
+    assert _messages(posted) == [
+        (
+            messages.ERROR,
+            "Campaign “Spring webinar” has 2 touchpoints; it cannot be deleted. "
+            "Keep it for the reports (set its end date to retire it).",
+        )
+    ] * 2
+    assert Touchpoint.objects.filter(campaign=records.campaign).count() == 2
+    assert not AuditEvent.objects.filter(action="campaign_delete").exists()
+
+
+def test_bulk_deleting_a_campaign_in_use_is_refused(
+    admin_client: Client, records: Records
+):
+    response = admin_client.post(
+        reverse("admin:leads_campaign_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [records.campaign.pk],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "would require deleting the following protected" in response.content.decode()
+    assert Campaign.objects.filter(pk=records.campaign.pk).exists()
+    assert Touchpoint.objects.get(pk=records.touchpoint.pk).campaign == records.campaign
+
+
+def test_deleting_an_unused_campaign_is_audited(admin_client: Client, records: Records):
+    unused = CampaignFactory(name="Never ran")
+
+    response = admin_client.post(
+        reverse("admin:leads_campaign_delete", args=[unused.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Campaign.objects.filter(pk=unused.pk).exists()
+    event = AuditEvent.objects.get(action="campaign_delete")
+    assert (event.actor.username, event.lead_id, event.details) == (
+        "admin",
+        None,
+        {"campaign_id": unused.pk},
+    )
+
+
+def test_the_account_delete_page_counts_the_leads_it_keeps(
+    admin_client: Client, records: Records
+):
+    LeadFactory(account=records.account)
+
+    page = admin_client.get(
+        reverse("admin:leads_account_delete", args=[records.account.pk])
+    )
+
+    assert page.status_code == 200
+    assert (
+        "<li>Leads kept, detached from the account and rescored: 2</li>"
+        in page.content.decode()
+    )
+
+
+def test_deleting_an_account_detaches_and_rescores_its_leads_and_is_audited(
+    admin_client: Client, records: Records
+):
+    second = LeadFactory(account=records.account)
+    Lead.objects.filter(id__in=[records.lead.id, second.id]).update(
+        rescore_requested_at=None
+    )
+    account_id = records.account.pk
+
+    response = admin_client.post(
+        reverse("admin:leads_account_delete", args=[account_id]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Account.objects.filter(pk=account_id).exists()
+    leads = Lead.objects.filter(id__in=[records.lead.id, second.id])
+    assert [
+        (lead.account_id, lead.rescore_requested_at is not None) for lead in leads
+    ] == [
+        (None, True),
+        (None, True),
+    ]
+    event = AuditEvent.objects.get(action="account_delete")
+    assert (event.actor.username, event.details) == (
+        "admin",
+        {"account_id": account_id, "leads_detached": 2},
+    )
+
+
+def test_bulk_deleting_accounts_goes_through_the_service(
+    admin_client: Client, records: Records
+):
+    empty = AccountFactory(name="Empty Co", domain="empty.example")
+
+    admin_client.post(
+        reverse("admin:leads_account_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [records.account.pk, empty.pk],
+            "post": "yes",
+        },
+    )
+
+    assert not Account.objects.filter(pk__in=[records.account.pk, empty.pk]).exists()
+    assert Lead.objects.get(id=records.lead.id).rescore_requested_at is not None
+    assert sorted(
+        (e.details["account_id"], e.details["leads_detached"])
+        for e in AuditEvent.objects.filter(action="account_delete")
+    ) == sorted([(records.account.pk, 1), (empty.pk, 0)])

@@ -37,6 +37,8 @@ from crm.roles import ADMIN, SALES
 from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from leads import lifecycle
+from leads.ingestion import TouchpointIn, touchpoints_ingest
+from leads.services import lead_create
 from leads.models import (
     AuditEvent,
     ImportJob,
@@ -52,7 +54,8 @@ from tests.factories import SlaFactory, TeamMemberFactory, UserFactory
 
 PG_DUMP = "/usr/bin/pg_dump"
 EMAIL = "zebulon.quixotic@northwind-dump.example"
-OLD_EMAIL = "zq.old@brightmail-dump.example"
+#: A personal domain: the account made from it is named after the person.
+OLD_EMAIL = "zq.old@quixotic-family.example"
 FIRST, LAST, PHONE = "Zebulon", "Quixotic", "+1 555 0142 977"
 #: Written the way people write them elsewhere: upper case, digits only.
 NEEDLES = [EMAIL, OLD_EMAIL, FIRST, LAST, PHONE, "15550142977"]
@@ -132,6 +135,38 @@ def _person(tmp_path: Path) -> Lead:
     )
     assert submitted.status_code == 202
 
+    # Touchpoints whose external ids were made from their address and name
+    # by the sending system (any letter case).
+    stored = touchpoints_ingest(
+        items=[
+            TouchpointIn(
+                kind="page_view", lead_email=EMAIL, external_id=f"signup-{EMAIL}"
+            ),
+            TouchpointIn(
+                kind="page_view",
+                lead_email=EMAIL,
+                external_id=f"crm:{EMAIL.upper()}:2",
+            ),
+            TouchpointIn(
+                kind="page_view",
+                lead_email=EMAIL,
+                external_id=f"webinar-{FIRST.lower()}-{LAST.lower()}",
+            ),
+            TouchpointIn(kind="page_view", lead_email=EMAIL, external_id="evt-000421"),
+        ],
+        source="api",
+    )
+    assert [o.status for o in stored] == ["created"] * 4
+
+    # A stage move whose reason, typed by a person, names them.
+    lifecycle.lead_move(
+        lead_id=lead.id,
+        to_stage=Stage.NURTURE,
+        system_actor="admin",
+        reason=f"{FIRST} asked to wait; call {PHONE}",
+    )
+    Lead.objects.filter(id=lead.id).update(recycle_until=None)
+
     # Scores: a rule on a free-form attribute matched their name.
     model = model_active()
     LeadScore.objects.update_or_create(
@@ -195,9 +230,8 @@ def _person(tmp_path: Path) -> Lead:
     )
 
     # An old address of theirs, merged into this lead as a duplicate.
-    old = Lead.objects.create(
-        email=OLD_EMAIL, first_name=FIRST, last_name=LAST, phone=PHONE
-    )
+    old = lead_create(email=OLD_EMAIL, first_name=FIRST, last_name=LAST, phone=PHONE)
+    assert old.account.name == "Quixotic Family"
     lifecycle.lead_move(lead_id=old.id, to_stage=Stage.MQL, system_actor="scoring")
     dup = handoff_services.handoff_open(lead_id=old.id)
     handoff_services.handoff_reject(
@@ -322,6 +356,23 @@ def test_after_erase_no_row_of_any_table_names_the_person(tmp_path):
     _assert_counts_kept(before, after)
     # Only the person went: the other row of their import is still there.
     assert OTHER in _every_row()
+    # External ids without the person in them still deduplicate deliveries;
+    # the ones naming them are replaced, one distinct token each.
+    external_ids = sorted(
+        Touchpoint.objects.filter(lead=lead, external_id__isnull=False).values_list(
+            "external_id", flat=True
+        )
+    )
+    assert len(external_ids) == 4
+    assert external_ids[-1] == "evt-000421"
+    assert all(re.fullmatch(r"erased-[0-9a-f]{32}", x) for x in external_ids[:3])
+    assert len(set(external_ids)) == 4
+    # The personal-domain account keeps its facts under a neutral name.
+    duplicate = Lead.objects.get(merged_into=lead)
+    assert (duplicate.account.name, duplicate.account.domain) == (
+        f"Erased account {duplicate.account_id}",
+        "",
+    )
     event = AuditEvent.objects.get(action="erase")
     assert (event.lead_id, event.details["merged_leads"]) == (
         lead.id,
