@@ -73,7 +73,7 @@ def task_failed_record(
 
     Idempotent by task id: a second failure report for the same id (a
     redelivered message failing again) keeps the first row. Arguments are
-    stored as sent (ids only, DESIGN.md rule 4).
+    stored as sent (ids only: reliability rule 4 in ARCHITECTURE.md).
     """
     from django.utils import timezone
 

@@ -47,8 +47,8 @@ class NulRefusedMiddleware:
 
     PostgreSQL refuses NUL in text, so a filter such as ``?stage=%00`` on the
     admin's lists would otherwise reach the database and end as a 500
-    (DESIGN.md rule 6: refused at the boundary). The API is left to its
-    filters, which answer with the field that holds the NUL.
+    (refused at the boundary: reliability rule 6 in ARCHITECTURE.md). The API
+    is left to its filters, which answer with the field that holds the NUL.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -10,7 +10,7 @@ class FailedTask(models.Model):
 
     Written once per task id by the ``task_failure`` handler in ``crm.celery``
     so a poison message leaves a trace an operator can find by lead, instead
-    of only a line in a worker log. Arguments are ids only (DESIGN.md rule 4);
+    of only a line in a worker log. Arguments are ids only (reliability rule 4);
     ``lead_ids`` are the leads they concern, for searching.
     """
 

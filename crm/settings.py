@@ -270,12 +270,12 @@ _EVERY_MINUTE = _TIMER_SECONDS if _TIMER_SECONDS > 0 else crontab()
 RESCORE_RECONCILE_AFTER_SECONDS = env.int("RESCORE_RECONCILE_AFTER_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     # * * * * *: remind at-risk handoffs, expire, escalate and reassign overdue
-    # ones, open handoffs for MQLs whose task was lost (DESIGN.md rule 2).
+    # ones, open handoffs for MQLs whose task was lost (reliability rule 2).
     "every-minute-expire-overdue-handoffs": {
         "task": "handoff.escalate",
         "schedule": _EVERY_MINUTE,
     },
-    # * * * * *: re-enqueue rescores whose message was lost (DESIGN.md rule 1).
+    # * * * * *: re-enqueue rescores whose message was lost (reliability rule 1).
     "every-minute-reconcile-rescores": {
         "task": "scoring.reconcile",
         "schedule": _EVERY_MINUTE,
@@ -436,7 +436,7 @@ LOGGING = {
     },
 }
 
-# Input limits (issue 7, helper D)
+# Input limits
 # ------------------------------------------------------------------------------
 # Every API view parses with these unless it names its own: JSON nested past
 # Python's recursion limit and form fields that are not UTF-8 are a 400 that

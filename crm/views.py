@@ -189,7 +189,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers: 200 when the database answers, else 503.
 
     The broker is reported but does not fail the check: ingestion keeps
-    working while Redis is down (DESIGN.md, reliability rule 1).
+    working while Redis is down (ARCHITECTURE.md, reliability rule 1).
     """
     checks: dict[str, str] = {}
     try:

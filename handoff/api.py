@@ -242,7 +242,7 @@ class HandoffSerializer(serializers.ModelSerializer):
     class Meta:
         model = Handoff
         fields = [
-            # The contract (DESIGN.md, "Names the outside world sees").
+            # The contract (ARCHITECTURE.md, "Names the outside world sees").
             "id",
             "lead",
             "sla",

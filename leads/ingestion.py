@@ -4,7 +4,7 @@ Everything here is set-based: a batch of touchpoints costs a fixed number of
 queries (kinds, leads by id, leads by e-mail, campaigns, known external ids,
 one insert), never one per item. Every write marks the affected leads for a
 rescore in the same transaction and, after commit, sends
-``leads.signals.leads_changed`` once (DESIGN.md, reliability rule 1).
+``leads.signals.leads_changed`` once (ARCHITECTURE.md, reliability rule 1).
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ class Lead(models.Model):
     grade = models.CharField(max_length=1, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
     # Set to the time of the latest change that needs a rescore; cleared by the
-    # rescore only if nothing newer arrived meanwhile (DESIGN.md rule 1).
+    # rescore only if nothing newer arrived meanwhile (reliability rule 1).
     rescore_requested_at = models.DateTimeField(null=True, blank=True)
     # Set when personal data was erased on request; the row stays for counts.
     erased_at = models.DateTimeField(null=True, blank=True)

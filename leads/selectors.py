@@ -78,7 +78,7 @@ def lead_list_api() -> QuerySet[Lead]:
 #: The lead list's default order, newest first (index lead_created_idx).
 LEAD_SORT_DEFAULT = SortKey(field="created_at", descending=True)
 #: Counting a filtered list stops here: an exact count(*) costs 40-60 ms at 1M
-#: leads (DESIGN.md), so larger totals are shown as "more than" or estimated.
+#: leads, so larger totals are shown as "more than" or estimated.
 LEAD_COUNT_CAP = 10_000
 #: Leads fetched per round trip by the CSV export (bounded memory for 1M).
 LEAD_EXPORT_CHUNK_SIZE = 2_000

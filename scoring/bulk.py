@@ -171,7 +171,7 @@ def leads_rescore_set(
     second worker rescoring one of them waits and then reads what this one
     stored (no second history row), while touchpoints of these leads can
     still be inserted; their marks wait for the lock, so nothing stored
-    meanwhile is lost (DESIGN.md rule 1). With ``marked_only``, leads no
+    meanwhile is lost (reliability rule 1). With ``marked_only``, leads no
     longer marked when locked are skipped (a rescore since their last change
     scored them). An erased lead is scored too (by what is left of it), as
     its erasure asked. Without ``now``, scored as of the moment the locks

@@ -304,7 +304,7 @@ def scores_write(
     Upserts each LeadScore, adds a history row where (total, fit, engagement)
     differs from ``previous`` (read here when not given: the caller may have
     read it with the lead), writes the score columns of the leads and clears
-    their rescore mark unless it is newer than ``read_at`` (DESIGN.md rule 1).
+    their rescore mark unless it is newer than ``read_at`` (reliability rule 1).
     A fixed number of statements for any number of leads; running it twice
     writes the same rows and no second history row.
     """
@@ -429,7 +429,7 @@ def _scores_write_pg(
     # single lead's rescore pays one round trip for its writes, not three.
     # The score columns are written on the lead with its rescore mark
     # cleared unless a newer change arrived after the lead was read
-    # (DESIGN.md rule 1); history only for leads whose totals moved.
+    # (reliability rule 1); history only for leads whose totals moved.
     with connection.cursor() as cursor:
         cursor.execute(
             f"""

@@ -1,4 +1,4 @@
-"""The reliability harness of issue 7: a private stack and the scenarios run on it.
+"""The reliability harness: a private stack and the scenarios run on it.
 
 ``stack.Stack`` starts its own Redis, PostgreSQL cluster, gunicorn, Celery
 workers and beat on free ports of 127.0.0.1 and records each by PID, so a

@@ -1,4 +1,4 @@
-"""The fault scenarios of ``manage.py reliability`` (issue 7, "Faults").
+"""The fault scenarios of ``manage.py reliability``.
 
 Each runs the mixed ingest of ``load`` against a private ``Stack`` and breaks
 one part of it on purpose, then counts in the database what survived:

@@ -43,7 +43,7 @@ BATCH = "/api/v1/touchpoints/batch/"
 #: The SAL queue: an SDR's pending handoffs, oldest due first.
 SAL_QUEUE = "/api/v1/handoffs/?status=pending"
 LEAD_LIST = "/api/v1/leads/?page_size=50"
-#: Seconds the rescoring gets to catch up after the load (issue 7).
+#: Seconds the rescoring gets to catch up after the load.
 SETTLE_SECONDS = 60
 #: How often a long load says how far it got.
 PROGRESS_SECONDS = 60

@@ -6,7 +6,7 @@ JSON that Python reads but no one can store (``1e400``, a key given twice;
 see ``leads.strict_json``), and a form-encoded body whose percent-escapes
 are not UTF-8 is decoded with replacement characters and stored as
 ``\ufffd`` garbage. These parsers refuse all of them with a message that
-says what to fix (DESIGN.md, reliability rule 5).
+says what to fix (ARCHITECTURE.md, reliability rule 5).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 class FailOpenScopedThrottle(SimpleRateThrottle):
     """A per-client-IP rate limit that lets requests through when the cache is down.
 
-    Redis holds only hints (DESIGN.md rule 1): losing it must not turn public
-    traffic into errors, so a cache error allows the request and is logged.
+    Redis holds only hints (reliability rule 1 in ARCHITECTURE.md): losing it
+    must not turn public traffic into errors, so a cache error allows the
+    request and is logged.
     The client IP is DRF's ``get_ident``, which trusts ``X-Forwarded-For``
     only for ``NUM_PROXIES`` proxies. The rate is read from
     ``DEFAULT_THROTTLE_RATES[scope]`` per request, so a changed setting applies

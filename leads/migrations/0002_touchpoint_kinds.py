@@ -1,4 +1,4 @@
-"""Seed the managed list of touchpoint kinds with the public codes (DESIGN.md)."""
+"""Seed the managed list of touchpoint kinds with the codes the API accepts."""
 
 from django.db import migrations
 

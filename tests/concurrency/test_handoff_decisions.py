@@ -6,7 +6,7 @@ times, mixing accept/accept, accept/reject and reject/reject. Every trial must
 end with exactly one 200 and one 409 whose message names the winner, and the
 database must hold exactly one decision per handoff: the handoff lock (and
 the lead's ``expected_stage`` check behind it) is what makes that true
-(DESIGN.md, reliability rule 3). PostgreSQL only: SQLite serialises writers.
+(reliability rule 3). PostgreSQL only: SQLite serialises writers.
 """
 
 from __future__ import annotations

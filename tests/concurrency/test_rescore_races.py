@@ -6,7 +6,7 @@ moment (as two Celery workers would after a redelivered or repeated
 message). The task locks its leads (scoring.bulk.leads_rescore_set), so the
 second waits for the first and then finds their marks cleared: one score,
 one score-history row, one transition to ``mql`` and one handoff per lead
-(DESIGN.md: rescoring is idempotent; reliability rule 3). And the leads of
+(rescoring is idempotent; reliability rule 3). And the leads of
 one account rescored by four workers at once leave its roll-up exact.
 """
 

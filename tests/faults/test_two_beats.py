@@ -1,8 +1,8 @@
 """Two beat processes and two workers walk 200 handoffs up the escalation ladder.
 
-DESIGN.md reliability rule 2: deadlines are rows, and every step is claimed
-with a conditional UPDATE, so even with two beats sending the timer task and
-two workers running it at once, each handoff gets exactly one at-risk
+Reliability rule 2 in ARCHITECTURE.md: deadlines are rows, and every step is
+claimed with a conditional UPDATE, so even with two beats sending the timer
+task and two workers running it at once, each handoff gets exactly one at-risk
 reminder, one expiry, one escalation e-mail and one reassignment.
 
 The processes are real (``celery beat`` twice, ``celery worker`` twice, on

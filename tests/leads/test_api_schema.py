@@ -3,8 +3,8 @@
 Every operation in ``/api/v1/schema/`` gets generated requests (valid and
 invalid) through the WSGI application, authenticated once per role
 (Marketing, SDR, Sales, Admin), so each role's refusals (403, 404, 409) are
-exercised too. Two checks: no answer is a server error (DESIGN.md: a 5xx is
-always a bug) and every documented answer matches its schema.
+exercised too. Two checks: no answer is a server error (a 5xx is always a
+bug) and every documented answer matches its schema.
 ``SCHEMATHESIS_MAX_EXAMPLES`` sets the examples per operation (default 100,
 what CI runs; lower it for a quick local run). ``SCHEMA_EXAMPLES_FULL=1`` is
 the full-size run: the ingestion and capture operations (touchpoint create,

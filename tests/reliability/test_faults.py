@@ -3,9 +3,11 @@
 worker-kill, redis-kill and pg-restart each start their own Redis,
 PostgreSQL cluster, gunicorn, Celery workers and beat (crm.reliability.stack),
 break one of them mid-ingest and report what survived as the JSON last line;
-these tests hold the figures to issue 7's promises. They carry the service
-markers because they need the binaries (redis-server, PostgreSQL) that CI
-provides.
+these tests hold the figures to what the harness promises: nothing
+acknowledged is lost or stored twice, no 5xx but a fast 503 while PostgreSQL
+is down, and every lead is rescored and every MQL handed off in time. They
+carry the service markers because they need the binaries (redis-server,
+PostgreSQL) that CI provides.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 # ruff: noqa: E501 - the corpus is a table, one case a line
 """The hostile corpus: bad input at every entry point is a 4xx that names the field.
 
-DESIGN.md reliability rules 5 and 6: what PostgreSQL would refuse (NUL bytes,
+Reliability rules 5 and 6: what PostgreSQL would refuse (NUL bytes,
 lone surrogates, oversize text, impossible dates, numbers out of range) is
 refused at the boundary with a field-level message, never a 5xx; a refused
 item stores nothing, and the valid items of the same batch are stored.
@@ -10,7 +10,7 @@ Each case names its entry point, the payload and the expected answer (status
 and the path of the field in the error body). The cases run on SQLite and on
 PostgreSQL; on PostgreSQL a value that slipped through would fail as a 500.
 
-Decisions these tests pin down (see the report of issue 7):
+Decisions these tests pin down:
 
 * ``occurred_at`` without an offset is refused through the API (a guess could
   shift the event by hours); a CSV file's times without an offset are in the

@@ -107,7 +107,7 @@ def protected_lead_body(other_lead: Lead) -> dict[str, Any]:
 
 
 def test_protected_lead_fields_cover_the_contract_names():
-    """The ones DESIGN.md and the issue name are among them."""
+    """The fields only Leadflow sets (stage, scores, erasure) are among them."""
     names = set(protected_lead_fields())
 
     assert {

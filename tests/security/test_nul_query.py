@@ -1,4 +1,4 @@
-"""A NUL byte in a query string is refused at the boundary (DESIGN.md rule 6).
+"""A NUL byte in a query string is refused at the boundary (reliability rule 6).
 
 PostgreSQL cannot store or compare text holding NUL, so before the
 middleware ``/admin/leads/lead/?stage__exact=%00`` reached the database and

@@ -3,7 +3,7 @@
 The operations come from the URL resolver (each HTML route, the Django admin
 aside) and from the OpenAPI document (each path and method). Each has an
 entry below saying which of anonymous, Marketing, SDR, Sales and Admin may
-use it, decided from DESIGN.md ("Apps and who owns what") and the README's
+use it, decided from ARCHITECTURE.md ("Apps and layering") and the README's
 Roles: Marketing captures leads and owns scoring; SDRs work the SAL queue;
 Sales reps work their accepted leads; Admins (and SDR managers) may do
 everything. A route or operation without an entry fails the suite, so a new
@@ -65,7 +65,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "accounts/reset/<uidb64>/<token>/"): EVERYONE,
     ("POST", "accounts/reset/<uidb64>/<token>/"): EVERYONE,
     ("GET", "accounts/reset/done/"): EVERYONE,
-    # The API's own document and its browser (public, as DESIGN.md names it).
+    # The API's own document and its browser (public, as ARCHITECTURE.md says).
     ("GET", "api/v1/schema/"): EVERYONE,
     ("GET", "api/v1/docs/"): EVERYONE,
     ("GET", "favicon.ico"): EVERYONE,

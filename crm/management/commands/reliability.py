@@ -1,4 +1,4 @@
-"""``manage.py reliability <scenario>``: the load harnesses of issue 7.
+"""``manage.py reliability <scenario>``: the load and fault harnesses.
 
 Scenarios (each starts its own Redis, PostgreSQL, gunicorn, Celery workers and
 beat on free ports of 127.0.0.1 in a temporary directory, and kills exactly

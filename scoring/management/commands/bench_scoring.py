@@ -8,7 +8,7 @@ for comparison. The last line of the output is one JSON object with the
 figures, so scripts can collect them.
 
 Touchpoints are inserted in time order, as ingestion stores them, so one
-lead's rows lie scattered over the table (DESIGN.md, "What is fast"). On
+lead's rows lie scattered over the table (see ARCHITECTURE.md). On
 PostgreSQL rows go in with COPY; elsewhere with bulk_create in batches. The
 seeding runs in a forked child process when it can, so the peak RSS reported
 is the one of the measurements, not of the data generator.
