@@ -36,6 +36,7 @@ from rest_framework.authtoken import admin as _drf_token_admin  # noqa: F401
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from crm.models import FailedTask
+from handoff.admin import ReadOnlyAdminMixin
 from handoff.exceptions import DecisionInvalid
 from handoff.selectors import user_owned_work
 from handoff.services import (
@@ -290,7 +291,7 @@ admin.site.unregister(TokenProxy)
 
 
 @admin.register(TokenProxy)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who has an API token and since when; never the key.
 
     Keys are issued with ``manage.py drf_create_token`` and shown once, there.
@@ -308,19 +309,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.display(description="Key")
     def key_hint(self, obj: TokenProxy) -> str:
         return token_hint(obj.key)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: TokenProxy | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: TokenProxy | None = None
-    ) -> bool:
-        return False
 
     def has_view_permission(
         self, request: HttpRequest, obj: TokenProxy | None = None
