@@ -1278,6 +1278,6 @@ def owned_work_text(user: Any, owned: dict[str, int]) -> str:
         if (n := owned.get(key, 0))
     ]
     return (
-        f"{user} owns {', '.join(parts)}; they cannot be deleted. "
+        f"The user {user} owns {', '.join(parts)}; they cannot be deleted. "
         "Deactivate them and reassign their work instead."
     )

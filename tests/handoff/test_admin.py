@@ -497,7 +497,8 @@ def test_someone_who_owns_work_is_sent_to_deactivate_instead_of_deleted(
     assert (page.status_code, page["Location"]) == (302, deactivate)
     assert posted.redirect_chain == [(deactivate, 302)]
     assert [str(m) for m in posted.context["messages"]] == [
-        "sdr1 owns 1 lead, 1 account, 1 pending handoff, 1 accepted handoff in "
+        "The user sdr1 owns 1 lead, 1 account, 1 pending handoff, 1 accepted "
+        "handoff in "
         "the pipeline; they cannot be deleted. Deactivate them and reassign "
         "their work instead."
     ] * 2
