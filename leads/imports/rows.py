@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -183,9 +184,19 @@ _DOMAIN_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,6
 
 
 def _number(value: str) -> int | float | None:
+    """The cell as a JSON number, or None when it is none (then the column is
+    text). A cell too long to be a number anyone meant (past the int parser's
+    digit limit, or a decimal beyond a float, which would be Infinity, and
+    JSON has no Infinity) is text too."""
     if not _NUMBER_RE.fullmatch(value):
         return None
-    return float(value) if "." in value else int(value)
+    if "." not in value:
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() reads (sys.int_info)
+            return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def typed_value(value: str, kind: str) -> Any:

@@ -255,6 +255,25 @@ def test_manual_mapping_overrides_the_preset():
     )
 
 
+def test_a_number_too_large_for_json_keeps_its_column_as_text():
+    huge_decimal = "9" * 400 + ".5"  # float() makes it inf; JSON has no Infinity
+    huge_integer = "7" * 5000  # past the digits int() reads
+    csv_text = (
+        "email,revenue,ticket\n"
+        f"a@acme.example,{huge_decimal},{huge_integer}\n"
+        "b@acme.example,2.5,12\n"
+    )
+
+    job = run(csv_text, keep_unmapped=True)
+
+    assert counts(job) == (2, 0, 0, 0)
+    attributes = dict(Lead.objects.values_list("email", "attributes"))
+    assert attributes == {
+        "a@acme.example": {"revenue": huge_decimal, "ticket": huge_integer},
+        "b@acme.example": {"revenue": "2.5", "ticket": "12"},
+    }
+
+
 def test_unmapped_columns_are_kept_as_attributes_typed_by_column():
     csv_text = (
         "email,visits,newsletter,plan,score,flag\n"
