@@ -12,6 +12,7 @@ drops its attribute condition, and a disqualifying rule stores 0 points.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -493,6 +494,9 @@ def _scalar(value: Any) -> str | int | float | bool:
     raise ValidationError("Enter text or a number.")
 
 
+_FLOAT_MAX = Decimal(sys.float_info.max)
+
+
 def _json_number(value: Any) -> int | float | None:
     """A finite number as JSON can hold it (int when whole), or None."""
     if isinstance(value, bool) or value is None:
@@ -501,7 +505,9 @@ def _json_number(value: Any) -> int | float | None:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
-    if not number.is_finite():
+    # Beyond a float's range JSON would need Infinity (or an int too long to
+    # print), so such a value is no number a rule can compare with.
+    if not number.is_finite() or abs(number) > _FLOAT_MAX:
         return None
     return int(number) if number == number.to_integral_value() else float(number)
 

@@ -209,6 +209,17 @@ def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(draft):
             "Enter a number, such as 500.",
         ),
         (
+            # Beyond a float: stored as JSON it would be Infinity.
+            {"operator": "at_least", "value": "1" + "0" * 400 + ".5"},
+            "value",
+            "Enter a number, such as 500.",
+        ),
+        (
+            {"operator": "between", "value": "1, 1e400"},
+            "value",
+            "Enter two numbers separated by a comma, lower first (such as 200, 5000).",
+        ),
+        (
             {"operator": "matches", "value": "(sales"},
             "value",
             "This is not a regular expression the rule engine can run "
