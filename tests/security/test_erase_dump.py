@@ -38,7 +38,6 @@ from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from leads import lifecycle
 from leads.ingestion import TouchpointIn, touchpoints_ingest
-from leads.services import lead_create
 from leads.models import (
     AuditEvent,
     ImportJob,
@@ -48,6 +47,7 @@ from leads.models import (
     Touchpoint,
     WebForm,
 )
+from leads.services import lead_create
 from scoring.models import LeadScore, LeadScoreHistory
 from scoring.selectors import model_active
 from tests.factories import SlaFactory, TeamMemberFactory, UserFactory
