@@ -1041,13 +1041,17 @@ def test_a_campaign_with_touchpoints_cannot_be_deleted_and_says_why(
     assert (page.status_code, page["Location"]) == (302, change)
     assert (posted.status_code, posted["Location"]) == (302, change)
     # Both answers said the same (the first one is still unread).
-    assert _messages(posted) == [
-        (
-            messages.ERROR,
-            "Campaign “Spring webinar” has 2 touchpoints; it cannot be deleted. "
-            "Keep it for the reports (set its end date to retire it).",
-        )
-    ] * 2
+    assert (
+        _messages(posted)
+        == [
+            (
+                messages.ERROR,
+                "Campaign “Spring webinar” has 2 touchpoints; it cannot be deleted. "
+                "Keep it for the reports (set its end date to retire it).",
+            )
+        ]
+        * 2
+    )
     assert Touchpoint.objects.filter(campaign=records.campaign).count() == 2
     assert not AuditEvent.objects.filter(action="campaign_delete").exists()
 
