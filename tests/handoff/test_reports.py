@@ -13,6 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from handoff import reports, services
 from handoff.models import Handoff, RejectionReason, SalesOutcome, SalesProfile
 from handoff.reports import ReportScope
+from handoff.reports.percentiles import _percentile_aggregates, _python_percentiles
+from handoff.reports.scope import _period_handoffs
+from handoff.reports.speed import _band_filters
 from leads import lifecycle
 from leads.models import Stage
 from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
@@ -328,9 +331,9 @@ def test_postgresql_percentiles_equal_the_python_ones(sla_a, ann):
     qs = Handoff.objects.all()
 
     in_database = qs.aggregate(
-        **reports._percentile_aggregates(["assignment", "first_touch"], [0.5, 0.95])
+        **_percentile_aggregates(["assignment", "first_touch"], [0.5, 0.95])
     )
-    in_python = reports._python_percentiles(
+    in_python = _python_percentiles(
         qs,
         group_by=None,
         measures=["assignment", "first_touch"],
@@ -356,15 +359,15 @@ def test_band_counts_in_the_database_equal_the_python_ones(sla_a, ann, monkeypat
             decided_after=span + hours(1), status="accepted",
             sequence=rng.choice([1, 1, 2]),
         )  # fmt: skip
-    qs = reports._period_handoffs(LAST_30_DAYS)
+    qs = _period_handoffs(LAST_30_DAYS)
     in_database = qs.aggregate(
         **{
             f"{measure}_{i}": Count("id", filter=band)
             for measure in reports.MEASURES
-            for i, band in enumerate(reports._band_filters(measure))
+            for i, band in enumerate(_band_filters(measure))
         }
     )
-    monkeypatch.setattr(reports, "_percentiles_in_database", lambda: False)
+    monkeypatch.setattr("handoff.reports.speed._percentiles_in_database", lambda: False)
 
     in_python = {
         f"{m.key}_{i}": band.count
@@ -605,9 +608,7 @@ def test_custom_period_covers_whole_utc_days(sla_a, ann):
         dt.datetime(2026, 4, 11, tzinfo=dt.UTC),
     )
     assert scope.label == "3 Apr 2026 \u2013 10 Apr 2026"
-    assert list(reports._period_handoffs(scope).values_list("id", flat=True)) == [
-        inside.id
-    ]
+    assert list(_period_handoffs(scope).values_list("id", flat=True)) == [inside.id]
 
 
 def test_services_and_report_agree_on_a_breach_and_its_reassignment(sla_a, ann, bob):
