@@ -1,4 +1,4 @@
-"""Reads of the handoff app: SLA matching, who may do what, the queues."""
+"""Reads of the handoff app: SLA matching, who may do what, queues, the pipeline."""
 
 from __future__ import annotations
 
