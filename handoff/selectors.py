@@ -1,7 +1,8 @@
-"""Reads of the handoff app: SLA matching, who may do what, the queues."""
+"""Reads of the handoff app: SLA matching, who may do what, queues, the pipeline."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,11 +12,15 @@ from django.db.models.functions import RowNumber
 from handoff.models import (
     ContactAttempt,
     Handoff,
+    HandoffEvent,
     RejectionReason,
+    SalesOutcome,
     SalesProfile,
     ServiceLevelAgreement,
+    Team,
     TeamMember,
 )
+from leads import selectors as lead_selectors
 from leads.models import Account, Lead, Stage, Touchpoint
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
@@ -190,6 +195,116 @@ def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
         .values_list("handoff_id")
         .annotate(n=Count("id"))
         .values_list("handoff_id", "n")
+    )
+
+
+def user_in_groups(user: Any, groups: Iterable[str]) -> bool:
+    """Whether ``user`` belongs to one of the named groups (roles)."""
+    return user.groups.filter(name__in=groups).exists()
+
+
+def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:
+    """A manager's other queue: every pending handoff not assigned to them."""
+    return handoff_list_queue(user=user, scope="all").exclude(assigned_to=user)
+
+
+def queue_page(qs: QuerySet[Handoff], *, limit: int) -> tuple[list[Handoff], int]:
+    """The first ``limit`` handoffs of a queue, and how many it holds in all."""
+    # The clocks read each SLA calendar's holidays: one query for the page.
+    handoffs = list(qs.prefetch_related("sla__calendar__holidays")[:limit])
+    total = len(handoffs) if len(handoffs) < limit else qs.count()
+    return handoffs, total
+
+
+def reasons_for_sdr() -> list[RejectionReason]:
+    """The active SDR rejection reasons, with the SLA each reroutes to."""
+    return list(
+        reasons_active(audience=RejectionReason.Audience.SDR).select_related(
+            "reroute_sla"
+        )
+    )
+
+
+def sales_profile_get(*, user: Any) -> SalesProfile | None:
+    """The user's sales profile, if they have one."""
+    return SalesProfile.objects.filter(user=user).first()
+
+
+def event_list(*, handoff: Handoff) -> list[HandoffEvent]:
+    """A handoff's events in order, with who acted."""
+    return list(handoff.events.select_related("actor"))
+
+
+def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
+    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries."""
+    handoffs = (
+        Handoff.objects.filter(lead_id__in=lead_ids, status=Handoff.Status.ACCEPTED)
+        .select_related("sla__calendar")
+        .prefetch_related("sla__calendar__holidays")
+        .order_by("lead_id", "-decided_at", "-id")
+    )
+    latest: dict[int, Handoff] = {}
+    for handoff in handoffs:
+        latest.setdefault(handoff.lead_id, handoff)
+    return latest
+
+
+def pipeline_leads(*, user: Any, stages: list[str], limit: int) -> list[Lead]:
+    """The first ``limit`` leads ``user`` owns in the given stages."""
+    return list(lead_selectors.lead_list_owned(user=user, stages=stages)[:limit])
+
+
+def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
+    """One lead ``user`` owns in the given stages, or None."""
+    return (
+        lead_selectors.lead_list_owned(user=user, stages=stages)
+        .filter(id=lead_id)
+        .first()
+    )
+
+
+def pipeline_stage_counts(*, user: Any, stages: list[str]) -> dict[str, int]:
+    """How many leads ``user`` owns in each of the given stages."""
+    counts = dict(
+        lead_selectors.lead_list_owned(user=user, stages=stages)
+        .order_by()
+        .values_list("stage")
+        .annotate(n=Count("id"))
+        .values_list("stage", "n")
+    )
+    return {stage: counts.get(stage, 0) for stage in stages}
+
+
+def sales_outcomes_closed(
+    *, user: Any, stages: Iterable[str], since: dt.datetime, limit: int
+) -> list[SalesOutcome]:
+    """The latest moves by ``user`` into the given (closed) stages since ``since``."""
+    return list(
+        SalesOutcome.objects.filter(actor=user, to_stage__in=stages, at__gte=since)
+        .select_related("lead", "reason")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+def sla_list() -> QuerySet[ServiceLevelAgreement]:
+    """Every SLA, by priority (the report's filter)."""
+    return ServiceLevelAgreement.objects.order_by("priority", "id")
+
+
+def team_list() -> QuerySet[Team]:
+    """Every team, by name (the report's filter)."""
+    return Team.objects.order_by("name")
+
+
+def lead_get(*, lead_id: int) -> Lead | None:
+    """A lead by id, or None."""
+    return Lead.objects.filter(id=lead_id).first()
+
+
+def lead_get_for_message(*, lead_id: int) -> Lead:
+    """A lead with only what a message names: its stage and its name fields."""
+    return Lead.objects.only("stage", "first_name", "last_name", "email").get(
+        id=lead_id
     )
 
 

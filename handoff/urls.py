@@ -1,6 +1,6 @@
 from django.urls import path
 
-from handoff import views, views_reports
+from handoff import views
 
 app_name = "handoff"
 urlpatterns = [
@@ -17,5 +17,5 @@ urlpatterns = [
     path("pipeline/", views.pipeline, name="pipeline"),
     path("pipeline/leads/<int:lead_id>/move/", views.sales_move, name="sales_move"),
     # Managers: SLA compliance, speed to lead, volume commitment.
-    path("reports/sla/", views_reports.sla_report, name="report"),
+    path("reports/sla/", views.sla_report, name="report"),
 ]

@@ -19,9 +19,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from handoff import reports
-from handoff.models import ServiceLevelAgreement, Team
-from handoff.selectors import is_manager
+from handoff import reports, selectors
 
 CUSTOM = "custom"
 _DATE_ERRORS = {"invalid": "Enter a real date as YYYY-MM-DD, e.g. 2026-03-01."}
@@ -47,13 +45,13 @@ class ReportFilterForm(forms.Form):
     )
     date_to = forms.DateField(required=False, label="To", error_messages=_DATE_ERRORS)
     sla = forms.ModelChoiceField(
-        queryset=ServiceLevelAgreement.objects.order_by("priority", "id"),
+        queryset=selectors.sla_list(),
         required=False,
         empty_label="All SLAs",
         label="SLA",
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"),
+        queryset=selectors.team_list(),
         required=False,
         empty_label="All teams",
     )
@@ -104,7 +102,7 @@ class ReportFilterForm(forms.Form):
 @login_required
 def sla_report(request: HttpRequest) -> HttpResponse:
     """GET /reports/sla/: the SLA report for Admins and managers (403 otherwise)."""
-    if not is_manager(request.user):
+    if not selectors.is_manager(request.user):
         raise PermissionDenied(
             "The SLA report is for managers. Ask an Admin to mark you as a manager "
             "in your sales profile."

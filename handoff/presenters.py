@@ -1,0 +1,174 @@
+"""What the handoff screens show: queue rows, pipeline cards and their messages.
+
+Rows and cards wrap a handoff or lead with what its template needs (attempt
+count, touchpoints, who may act, the state of its forms after a failed
+POST); the ``*_text`` functions word the confirmation after a move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+
+from handoff import selectors, services
+from handoff.models import ContactAttempt, Handoff, SalesOutcome
+from handoff.templatetags.handoff_tags import person
+from leads.models import Lead, Stage
+
+FORWARD_LABELS = {
+    Stage.SAL: "Qualify (SQL)",
+    Stage.SQL: "Open opportunity",
+    Stage.OPPORTUNITY: "Closed won",
+}
+STAGE_TITLES = {
+    Stage.SAL: "Accepted (SAL)",
+    Stage.SQL: "Qualified (SQL)",
+    Stage.OPPORTUNITY: "Opportunity",
+}
+#: The fields of each form, so a message lands next to its field; a message
+#: for any other field is shown at the top of the form.
+FORM_FIELDS = {
+    "reject": ("reason", "feedback", "duplicate_of"),
+    "attempt": ("channel", "outcome", "note"),
+    "back": ("reason", "feedback"),
+    "forward": (),
+    "accept": (),
+}
+
+
+@dataclass
+class FormState:
+    """What to show again in the forms of a row: the failed one open, its input."""
+
+    open: str = ""
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    note: str = ""
+    tone: str = "ok"
+
+    @classmethod
+    def failed(
+        cls, form: str, errors: dict[str, str], request: HttpRequest
+    ) -> FormState:
+        fields = FORM_FIELDS[form]
+        placed = {k: v for k, v in errors.items() if k in fields}
+        other = [v for k, v in errors.items() if k not in fields]
+        if other:
+            placed["form"] = " ".join(other)
+        values = {name: request.POST.get(name, "") for name in fields}
+        return cls(open=form, errors={form: placed}, values={form: values})
+
+
+@dataclass
+class QueueRow:
+    handoff: Handoff
+    touchpoints: list[Any]
+    attempt_count: int
+    can_decide: bool
+    mine: bool
+    can_claim: bool = False
+    state: FormState = field(default_factory=FormState)
+
+
+@dataclass
+class QueueSection:
+    key: str
+    title: str
+    description: str
+    empty: str
+    rows: list[QueueRow]
+    total: int
+
+
+@dataclass
+class PipelineCard:
+    lead: Lead
+    handoff: Handoff | None
+    attempt_count: int
+    state: FormState = field(default_factory=FormState)
+
+    @property
+    def forward_label(self) -> str:
+        return FORWARD_LABELS.get(self.lead.stage, "")
+
+    @property
+    def next_stage(self) -> str:
+        return services.SALES_FORWARD.get(self.lead.stage, "")
+
+
+def form_choices() -> dict[str, Any]:
+    """The channel and outcome choices of the attempt form."""
+    return {
+        "channels": ContactAttempt.Channel.choices,
+        "outcomes": ContactAttempt.Outcome.choices,
+    }
+
+
+def queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[QueueRow]:
+    touchpoints = selectors.queue_touchpoints(handoffs)
+    attempts = selectors.attempt_counts(h.id for h in handoffs)
+    return [
+        QueueRow(
+            handoff=h,
+            touchpoints=touchpoints.get(h.lead_id, []),
+            attempt_count=attempts.get(h.id, 0),
+            can_decide=manager or h.assigned_to_id == user.pk,
+            mine=h.assigned_to_id == user.pk,
+            # Unassigned rows are shown only to the team (or managers).
+            can_claim=h.assigned_to_id is None,
+        )
+        for h in handoffs
+    ]
+
+
+def pipeline_cards(leads: list[Lead]) -> list[PipelineCard]:
+    handoffs = selectors.handoffs_accepted_latest([lead.id for lead in leads])
+    attempts = selectors.attempt_counts(h.id for h in handoffs.values())
+    return [
+        PipelineCard(
+            lead=lead,
+            handoff=handoffs.get(lead.id),
+            attempt_count=attempts.get(handoffs[lead.id].id, 0)
+            if lead.id in handoffs
+            else 0,
+        )
+        for lead in leads
+    ]
+
+
+def accepted_text(handoff: Handoff, user: Any) -> str:
+    lead = handoff.lead
+    if handoff.owner_id == user.pk:
+        return f"Accepted — {lead} is now your SAL."
+    return f"Accepted — {lead} is now a SAL owned by {person(handoff.owner)}."
+
+
+def rejected_text(handoff: Handoff) -> str:
+    lead = selectors.lead_get_for_message(lead_id=handoff.lead_id)
+    return (
+        f"Rejected: {handoff.reason.label} — {lead} is now "
+        f"{Stage(lead.stage).label.lower()}."
+    )
+
+
+def attempt_text(attempt: ContactAttempt) -> str:
+    return (
+        f"Logged: {attempt.get_channel_display()}, "
+        f"{attempt.get_outcome_display().lower()}."
+    )
+
+
+def moved_text(outcome: SalesOutcome) -> str:
+    lead = outcome.lead
+    if outcome.reason_id:
+        return (
+            f"Sent back: {outcome.reason.label} — {lead} is now "
+            f"{Stage(outcome.to_stage).label.lower()}."
+        )
+    return {
+        Stage.SQL: f"Qualified — {lead} is now an SQL.",
+        Stage.OPPORTUNITY: f"Opportunity opened for {lead}.",
+        Stage.CUSTOMER: f"Closed won — {lead} is a customer.",
+    }.get(outcome.to_stage, f"{lead} moved to {outcome.to_stage}.")

@@ -1,0 +1,44 @@
+"""The handoff screens: the SAL queue, a handoff's page, the pipeline, the report.
+
+Every POST here answers in one of two ways:
+
+- a plain form POST (no JavaScript) redirects back to the page it came from
+  with a message (Post/Redirect/Get);
+- an htmx POST gets the fragment to swap in: the updated row, a short
+  confirmation after a decision, or the row again with the problem shown next
+  to the fields. The status code carries the outcome, and the page's script
+  tells htmx to swap these too: 200 done, 422 input to fix (DecisionInvalid
+  or a form error), 409 already decided or lost a race, 403 not yours.
+
+``queue`` holds the queue and the decisions posted from it, ``detail`` a
+handoff's page, ``pipeline`` the sales pipeline, ``reports`` the SLA report;
+who may open them is checked in ``access``, and the rows and cards they show
+are built in ``handoff.presenters``.
+"""
+
+from handoff.views.detail import handoff_detail
+from handoff.views.pipeline import pipeline, sales_move
+from handoff.views.queue import (
+    accept,
+    attempt_add,
+    availability,
+    claim,
+    queue,
+    queue_rows,
+    reject,
+)
+from handoff.views.reports import sla_report
+
+__all__ = [
+    "accept",
+    "attempt_add",
+    "availability",
+    "claim",
+    "handoff_detail",
+    "pipeline",
+    "queue",
+    "queue_rows",
+    "reject",
+    "sales_move",
+    "sla_report",
+]

@@ -1,0 +1,386 @@
+"""The SAL queue: its page and fragments, the decisions on it, being away.
+
+Accept, claim, reject and log an attempt are posted from the queue and from
+a handoff's page (an attempt also from the pipeline); ``source`` (a hidden
+field) names the screen that posted, so one endpoint answers with that
+screen's fragment and redirects back to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from handoff import presenters, selectors, services
+from handoff.exceptions import DecisionInvalid, HandoffError
+from handoff.forms import AttemptForm, AvailabilityForm, RejectForm, form_errors
+from handoff.models import Handoff
+from handoff.presenters import (
+    FormState,
+    QueueSection,
+    accepted_text,
+    attempt_text,
+    form_choices,
+    rejected_text,
+)
+from handoff.views.access import (
+    SALES_GROUP,
+    SDR_GROUP,
+    STATUS_FOR,
+    handoff_or_404,
+    role_or_manager,
+)
+from handoff.views.detail import detail_response
+from handoff.views.pipeline import pipeline_card_response
+
+#: Rows per section of the SAL queue; more would make a page nobody scrolls.
+QUEUE_LIMIT = 100
+SOURCES = ("queue", "detail", "pipeline")
+
+
+def _source(request: HttpRequest) -> str:
+    value = request.POST.get("source", "")
+    return value if value in SOURCES else "queue"
+
+
+# The queue page and its fragments
+# ------------------------------------------------------------------------------
+
+
+def _queue_section(
+    key: str,
+    title: str,
+    description: str,
+    empty: str,
+    qs: QuerySet[Handoff],
+    *,
+    user: Any,
+    manager: bool,
+) -> QueueSection:
+    handoffs, total = selectors.queue_page(qs, limit=QUEUE_LIMIT)
+    return QueueSection(
+        key=key,
+        title=title,
+        description=description,
+        empty=empty,
+        rows=presenters.queue_rows(handoffs, user=user, manager=manager),
+        total=total,
+    )
+
+
+def _queue_context(user: Any) -> dict[str, Any]:
+    manager = selectors.is_manager(user)
+    mine = selectors.handoff_list_queue(user=user, scope="mine")
+    if manager:
+        others = selectors.handoff_list_queue_others(user=user)
+        other_title, other_text = (
+            "Everyone else",
+            "Every other pending handoff, unassigned ones included. As a manager "
+            "you may decide any of them.",
+        )
+    else:
+        others = selectors.handoff_list_queue(user=user, scope="team")
+        other_title, other_text = (
+            "Team",
+            "Your teammates' pending handoffs, and those nobody could take yet: "
+            "take one to work it.",
+        )
+    return {
+        "now": timezone.now(),
+        "sections": [
+            _queue_section(
+                "mine",
+                "Mine",
+                "Assigned to you, soonest due first.",
+                "Nothing waiting for you. New MQLs appear here as they arrive.",
+                mine,
+                user=user,
+                manager=manager,
+            ),
+            _queue_section(
+                "team",
+                other_title,
+                other_text,
+                "No other pending handoffs.",
+                others,
+                user=user,
+                manager=manager,
+            ),
+        ],
+        "reasons": selectors.reasons_for_sdr(),
+        **form_choices(),
+    }
+
+
+def _availability_context(user: Any) -> dict[str, Any]:
+    profile = selectors.sales_profile_get(user=user)
+    away = bool(profile and profile.away_on(timezone.localdate()))
+    return {"away": away, "away_until": profile.away_until if away else None}
+
+
+@require_safe
+@role_or_manager(SDR_GROUP)
+def queue(request: HttpRequest) -> HttpResponse:
+    """The SAL queue: mine first, then the team's, soonest due first."""
+    context = _queue_context(request.user)
+    context.update(_availability_context(request.user))
+    return render(request, "handoff/queue.html", context)
+
+
+@require_safe
+@role_or_manager(SDR_GROUP)
+def queue_rows(request: HttpRequest) -> HttpResponse:
+    """The queue's sections alone: what the page polls every 30 seconds."""
+    return render(
+        request, "handoff/partials/queue_sections.html", _queue_context(request.user)
+    )
+
+
+def _queue_row_response(
+    request: HttpRequest, handoff_id: int, *, state: FormState, status: int = 200
+) -> HttpResponse:
+    handoff = handoff_or_404(handoff_id, request.user)
+    if not handoff.is_open:
+        message = state.note or (
+            f"This handoff is {handoff.get_status_display().lower()} now."
+        )
+        return _queue_notice(request, handoff, message, tone=state.tone, status=status)
+    user = request.user
+    manager = selectors.is_manager(user)
+    row = presenters.queue_rows([handoff], user=user, manager=manager)[0]
+    row.state = state
+    context = {
+        "row": row,
+        "now": timezone.now(),
+        "reasons": selectors.reasons_for_sdr(),
+        **form_choices(),
+    }
+    return render(request, "handoff/partials/queue_row.html", context, status=status)
+
+
+def _queue_notice(
+    request: HttpRequest,
+    handoff: Handoff | None,
+    message: str,
+    *,
+    tone: str,
+    status: int,
+    handoff_id: int | None = None,
+) -> HttpResponse:
+    context = {
+        "handoff": handoff,
+        "handoff_id": handoff.id if handoff else handoff_id,
+        "message": message,
+        "tone": tone,
+    }
+    return render(request, "handoff/partials/queue_notice.html", context, status=status)
+
+
+# Decisions and attempts (queue and handoff page; attempts also the pipeline)
+# ------------------------------------------------------------------------------
+
+
+def _back_url(source: str, *, handoff_id: int | None = None) -> str:
+    if source == "detail" and handoff_id is not None:
+        return reverse("handoff:detail", args=[handoff_id])
+    if source == "pipeline":
+        return reverse("handoff:pipeline")
+    return reverse("handoff:queue")
+
+
+def _refused(
+    request: HttpRequest,
+    exc: HandoffError,
+    *,
+    source: str,
+    form: str,
+    handoff_id: int,
+    lead_id: int | None = None,
+) -> HttpResponse:
+    """Answer a refused decision or attempt on the screen that asked."""
+    status = STATUS_FOR.get(type(exc), 409)
+    if not request.htmx:
+        messages.error(request, exc.message)
+        return redirect(_back_url(source, handoff_id=handoff_id))
+    if isinstance(exc, DecisionInvalid):
+        state = FormState.failed(form, exc.errors, request)
+    else:
+        state = FormState(note=exc.message, tone="error")
+    if source == "pipeline" and lead_id is not None:
+        return pipeline_card_response(request, lead_id, state=state, status=status)
+    if source == "detail":
+        return detail_response(request, handoff_id, state=state, status=status)
+    if isinstance(exc, DecisionInvalid):
+        return _queue_row_response(request, handoff_id, state=state, status=status)
+    try:
+        handoff = selectors.handoff_get(handoff_id=handoff_id, user=request.user)
+    except Handoff.DoesNotExist:
+        handoff = None
+    return _queue_notice(
+        request,
+        handoff,
+        exc.message,
+        tone="error",
+        status=status,
+        handoff_id=handoff_id,
+    )
+
+
+def _done(
+    request: HttpRequest, text: str, *, source: str, handoff_id: int
+) -> HttpResponse:
+    """Answer a decision that went through."""
+    if not request.htmx:
+        messages.success(request, text)
+        return redirect(_back_url(source, handoff_id=handoff_id))
+    if source == "detail":
+        return detail_response(
+            request, handoff_id, state=FormState(note=text, tone="ok")
+        )
+    handoff = handoff_or_404(handoff_id, request.user)
+    return _queue_notice(request, handoff, text, tone="ok", status=200)
+
+
+@require_POST
+@role_or_manager(SDR_GROUP)
+def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
+    source = _source(request)
+    try:
+        handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        return _refused(
+            request, exc, source=source, form="accept", handoff_id=handoff_id
+        )
+    return _done(
+        request,
+        accepted_text(handoff, request.user),
+        source=source,
+        handoff_id=handoff_id,
+    )
+
+
+@require_POST
+@role_or_manager(SDR_GROUP)
+def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Take an unassigned handoff of one's team; the row becomes one's own."""
+    source = _source(request)
+    try:
+        handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        return _refused(
+            request, exc, source=source, form="accept", handoff_id=handoff_id
+        )
+    if not request.htmx:
+        messages.success(request, f"{handoff.lead} is yours now.")
+        return redirect(_back_url(source, handoff_id=handoff_id))
+    return _queue_row_response(
+        request,
+        handoff_id,
+        state=FormState(note=f"{handoff.lead} is yours now.", tone="ok"),
+    )
+
+
+@require_POST
+@role_or_manager(SDR_GROUP)
+def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
+    source = _source(request)
+    form = RejectForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DecisionInvalid(form_errors(form))
+        handoff = services.handoff_reject(
+            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
+        )
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        return _refused(
+            request, exc, source=source, form="reject", handoff_id=handoff_id
+        )
+    return _done(request, rejected_text(handoff), source=source, handoff_id=handoff_id)
+
+
+@require_POST
+@role_or_manager(SDR_GROUP, SALES_GROUP)
+def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Log a contact attempt (SDR on a pending handoff, rep on an accepted one)."""
+    source = _source(request)
+    lead_id = _int(request.POST.get("lead"))
+    form = AttemptForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise DecisionInvalid(form_errors(form))
+        attempt = services.attempt_log(
+            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
+        )
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        return _refused(
+            request,
+            exc,
+            source=source,
+            form="attempt",
+            handoff_id=handoff_id,
+            lead_id=lead_id,
+        )
+    text = attempt_text(attempt)
+    if not request.htmx:
+        messages.success(request, text)
+        return redirect(_back_url(source, handoff_id=handoff_id))
+    state = FormState(note=text, tone="ok")
+    if source == "pipeline":
+        return pipeline_card_response(request, attempt.handoff.lead_id, state=state)
+    if source == "detail":
+        return detail_response(request, handoff_id, state=state)
+    return _queue_row_response(request, handoff_id, state=state)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+# Being away
+# ------------------------------------------------------------------------------
+
+
+@require_POST
+@role_or_manager(SDR_GROUP)
+def availability(request: HttpRequest) -> HttpResponse:
+    """Mark oneself away (no new handoffs) or back."""
+    form = AvailabilityForm(request.POST)
+    if form.is_valid():
+        profile = services.availability_set(user=request.user, **form.cleaned_data)
+        text = (
+            "You are away: no new MQLs are assigned to you until you are back."
+            if profile.is_away
+            else "Welcome back: new MQLs are assigned to you again."
+        )
+        status = 200
+    else:
+        text, status = "Give the date as YYYY-MM-DD.", 422
+    if not request.htmx:
+        if status == 200:
+            messages.success(request, text)
+        else:
+            messages.error(request, text)
+        return redirect("handoff:queue")
+    context = _availability_context(request.user)
+    context["availability_note"] = text
+    return render(request, "handoff/partials/availability.html", context, status=status)
