@@ -22,8 +22,8 @@ from crm.lead_access import lead_edit_scope
 from leads.api.filters import LeadFilter
 from leads.api.serializers import LeadSerializer
 from leads.api.views import LeadViewSet
+from leads.edit_scope import LeadEditScope
 from leads.models import Lead
-from leads.services import LeadEditScope
 from scoring.models import LeadScore, ScoringModel
 
 BREAKDOWN_ITEM = {

@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from crm.roles import SALES, SDR
 from handoff.models import TeamMember
 from handoff.selectors import is_manager
-from leads.services import LeadEditScope
+from leads.edit_scope import LeadEditScope
 
 
 def manager_team_ids(user: Any) -> frozenset[int]:

@@ -76,7 +76,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
     SDR: {
         "leads": {
             "account": "view",
-            # Contact fields of their own leads only (leads.services.LeadEditScope).
+            # Contact fields of their own leads only (leads.edit_scope.LeadEditScope).
             "lead": "view change_own",
             "campaign": "view",
             "touchpoint": "view",

@@ -46,7 +46,15 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+from leads.accounts import (
+    ACCOUNT_EDITABLE_FIELDS,
+    account_delete,
+    account_lead_count,
+    account_update,
+)
 from leads.audit import audit_record
+from leads.campaigns import CampaignInUse, campaign_delete, campaign_in_use
+from leads.edit_scope import LEAD_EDITABLE_FIELDS
 from leads.exceptions import InvalidStageTransition, LeadAlreadyExists
 from leads.forms import (
     AccountAdminForm,
@@ -68,19 +76,8 @@ from leads.models import (
     TouchpointKind,
     WebForm,
 )
-from leads.services import (
-    ACCOUNT_EDITABLE_FIELDS,
-    LEAD_EDITABLE_FIELDS,
-    CampaignInUse,
-    account_delete,
-    account_lead_count,
-    account_update,
-    campaign_delete,
-    campaign_in_use,
-    lead_create,
-    lead_update,
-    leads_mark_for_rescore,
-)
+from leads.rescore import leads_mark_for_rescore
+from leads.services import lead_create, lead_update
 
 #: Lists of the big tables count at most this many rows. An exact count(*) over
 #: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a

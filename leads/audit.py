@@ -10,7 +10,7 @@ apps may not import from ``crm``.
 What is written where (the action codes are AuditEvent.Action):
 
 - ``export``, ``erase``: ``crm.privacy``;
-- ``import``: ``leads.imports.services`` (one per finished job);
+- ``import``: ``leads.imports.run`` (one per finished job);
 - ``lead_export_csv``: the lead list page's CSV (``crm.views``) and
   ``GET /api/v1/leads/csv/`` (``crm.api_leads``);
 - ``bulk_stage_change``: the admin's move action (``leads.admin``), one row
@@ -19,11 +19,12 @@ What is written where (the action codes are AuditEvent.Action):
   ``handoff_reassign`` (SLA timer, no actor): ``handoff.services``;
 - ``rule_edit``, ``model_publish``: ``scoring.services``;
 - ``role_change``, ``token_issue``: receivers in ``crm.audit``;
-- ``lead_create``, ``lead_edit``, ``account_edit``: ``leads.services`` when a
-  person (the API, the admin) creates or changes a lead or an account, with
+- ``lead_create``, ``lead_edit``, ``account_edit``: ``leads.services`` and
+  ``leads.accounts`` when a person (the API, the admin) creates or changes a
+  lead or an account, with
   the names of the fields that changed, never their values;
-- ``campaign_delete``, ``account_delete``: ``leads.services`` (the admin's
-  delete pages call them);
+- ``campaign_delete``, ``account_delete``: ``leads.campaigns`` and
+  ``leads.accounts`` (the admin's delete pages call them);
 - ``user_deactivate``, ``user_delete``: ``handoff.services`` (the user
   admin's "Deactivate and reassign" page and its delete page).
 

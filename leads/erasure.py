@@ -35,8 +35,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils.crypto import salted_hmac
 
+from leads.emails import ERASED_EMAIL_DOMAIN
 from leads.models import Account, Lead, StageTransition, Touchpoint
-from leads.services import ERASED_EMAIL_DOMAIN, leads_mark_for_rescore
+from leads.rescore import leads_mark_for_rescore
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from leads.capture import normalize_origin
+from leads.emails import normalize_email
 from leads.models import Account, Campaign, Lead, Stage, Touchpoint, WebForm
-from leads.services import normalize_email
 from leads.titles import Department
 
 

@@ -21,9 +21,10 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.domains import account_domain_candidates
-from leads.models import Account, Campaign, Lead, Touchpoint, TouchpointKind
-from leads.services import leads_mark_for_rescore, name_from_domain, normalize_email
+from leads.accounts import accounts_for_domains
+from leads.emails import normalize_email
+from leads.models import Campaign, Lead, Touchpoint, TouchpointKind
+from leads.rescore import leads_mark_for_rescore
 
 logger = logging.getLogger(__name__)
 
@@ -80,45 +81,8 @@ def json_object_problem(value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> str |
     return None
 
 
-# Accounts and leads by e-mail, in bulk
+# Leads by e-mail, in bulk
 # ------------------------------------------------------------------------------
-
-
-def accounts_for_domains(domains: Iterable[str]) -> dict[str, Account | None]:
-    """Map each e-mail domain to its account, creating missing ones.
-
-    Free-mail domains and public suffixes map to None. A subdomain joins the
-    account of its parent domain when only that exists, never one on a public
-    suffix (``leads.domains.account_domain_candidates``). Two queries plus
-    one insert whatever the number of domains; concurrent callers converge
-    on the same rows (the unique domain index decides, ``ignore_conflicts``
-    skips the loser).
-    """
-    result: dict[str, Account | None] = {d.lower(): None for d in domains if d}
-    parents = {d: account_domain_candidates(d) for d in result}
-    wanted = {d for d, found in parents.items() if found}
-    if not wanted:
-        return result
-    candidates = {c for d in wanted for c in parents[d]}
-    found = {
-        a.domain.lower(): a
-        for a in Account.objects.filter(domain__lower__in=candidates)
-    }
-    missing = [d for d in wanted if not any(c in found for c in parents[d])]
-    if missing:
-        Account.objects.bulk_create(
-            [Account(name=name_from_domain(d), domain=d) for d in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        found.update(
-            {
-                a.domain.lower(): a
-                for a in Account.objects.filter(domain__lower__in=missing)
-            }
-        )
-    for domain in wanted:
-        result[domain] = next((found[c] for c in parents[domain] if c in found), None)
-    return result
 
 
 def leads_for_emails(

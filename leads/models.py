@@ -248,7 +248,7 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         # change_lead edits every field of every lead (Marketing, Admin);
-        # SDRs and reps hold this one instead (leads.services.LeadEditScope).
+        # SDRs and reps hold this one instead (leads.edit_scope.LeadEditScope).
         permissions = [
             (
                 "change_own_lead",
@@ -413,7 +413,7 @@ class Touchpoint(models.Model):
     )
     occurred_at = models.DateTimeField()
     # PROTECT: a campaign with touchpoints is history that attribution reports
-    # count; deleting it would silently detach them (leads.services.campaign_delete).
+    # count; deleting it would silently detach them (leads.campaigns.campaign_delete).
     campaign = models.ForeignKey(
         Campaign,
         null=True,
@@ -609,7 +609,7 @@ IMPORT_MAX_BYTES = 20 * 1024 * 1024
 class ImportJob(models.Model):
     """One CSV import of leads or touchpoints: the file, its mapping, progress.
 
-    Written only by ``leads.imports.services``; progress counters move by
+    Written only by ``leads.imports`` (``jobs`` and ``run``); progress counters move by
     conditional UPDATEs committed together with each chunk of rows.
     """
 

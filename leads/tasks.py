@@ -7,7 +7,7 @@ from celery import shared_task
 
 @shared_task(name="leads.import_csv", acks_late=True, ignore_result=True)
 def import_csv_task(job_id: int) -> None:
-    """Run CSV import job ``job_id`` (leads.imports.services.import_job_run).
+    """Run CSV import job ``job_id`` (leads.imports.run.import_job_run).
 
     Idempotent: a finished, draft or missing job is skipped; a redelivery
     after a worker died resumes after the last committed chunk. Failures are
@@ -15,6 +15,6 @@ def import_csv_task(job_id: int) -> None:
     already stored count as unchanged when the file is imported again.
     """
     # The services enqueue this task, so they are imported here (STYLE rule 19).
-    from leads.imports.services import import_job_run
+    from leads.imports.run import import_job_run
 
     import_job_run(job_id=job_id)

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads.exceptions import ImportFileError
-from leads.imports import selectors, services
+from leads.imports import jobs, selectors
 from leads.imports.forms import ImportMappingForm, ImportUploadForm
 from leads.imports.presets import PRESETS, mapping_suggest
 from leads.imports.selectors import ColumnSample
@@ -66,7 +66,7 @@ def import_form(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            job = services.import_job_upload(
+            job = jobs.import_job_upload(
                 kind=data["kind"],
                 filename=data["file"].name,
                 content=data["file"].read(),
@@ -116,13 +116,13 @@ def import_mapping(request: HttpRequest, job_id: int) -> HttpResponse:
     try:
         columns = selectors.import_job_samples(job_id=job.id)
     except ImportFileError as exc:
-        services.import_draft_fail(job_id=job.id, error=str(exc))
+        jobs.import_draft_fail(job_id=job.id, error=str(exc))
         return redirect("leads:import_detail", job_id=job.id)
     if request.method == "POST" and "apply_preset" not in request.POST:
         form = ImportMappingForm(request.POST, columns=columns, kind=job.kind)
         if form.is_valid():
             try:
-                services.import_job_start(
+                jobs.import_job_start(
                     job_id=job.id,
                     mapping=form.mapping(),
                     preset=form.cleaned_data["preset"],
@@ -185,7 +185,7 @@ def import_rejects(request: HttpRequest, job_id: int) -> HttpResponse:
 def import_rerun(request: HttpRequest, job_id: int) -> HttpResponse:
     """Import for real what a finished job (usually a dry run) checked."""
     try:
-        job = services.import_job_rerun(job_id=job_id, created_by=request.user)
+        job = jobs.import_job_rerun(job_id=job_id, created_by=request.user)
     except ImportJob.DoesNotExist:
         raise Http404("No such import.") from None
     except ImportFileError as exc:

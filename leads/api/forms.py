@@ -44,9 +44,9 @@ from leads.capture import (
     form_submission_capture,
     origin_allowed,
 )
+from leads.emails import normalize_email
 from leads.ingestion import json_object_problem, text_problem
 from leads.models import WebForm
-from leads.services import normalize_email
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ class LeadPermissions(RoleModelPermissions):
     every lead) or ``change_own_lead`` (contact fields of one's own leads).
 
     Which lead and which fields is the service's question
-    (leads.services.LeadEditScope); this only turns away roles with neither.
+    (leads.edit_scope.LeadEditScope); this only turns away roles with neither.
     """
 
     EDIT_PERMISSIONS = ("leads.change_lead", "leads.change_own_lead")

@@ -13,11 +13,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.domains import account_domain_problem
+from leads.emails import normalize_email
 from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem, text_problem
 from leads.keyset import MAX_ID
 from leads.models import Account, Industry, Lead, Touchpoint
-from leads.services import normalize_email
 from leads.titles import Department, Seniority
 
 

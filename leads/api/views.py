@@ -38,6 +38,7 @@ from leads.api.serializers import (
     TouchpointInSerializer,
     TouchpointSerializer,
 )
+from leads.edit_scope import LeadEditScope
 from leads.exports import csv_chunks, csv_download
 from leads.ingestion import BATCH_LIMIT, touchpoints_ingest
 from leads.keyset import (
@@ -49,7 +50,7 @@ from leads.keyset import (
     keyset_page,
 )
 from leads.models import Lead, Touchpoint
-from leads.services import LeadEditScope, lead_edit, lead_upsert
+from leads.services import lead_edit, lead_upsert
 
 API_SOURCE = "api"
 

@@ -7,7 +7,9 @@
   numbers. File-level problems raise ``leads.exceptions.ImportFileError``.
 - ``rows``: validate one record against the mapping and return clean values,
   or the reason it is rejected. Pure functions.
-- ``services``: the writes (create and start jobs, run them chunk by chunk).
+- ``jobs``: upload, start, create, queue again and fail jobs before they run.
+- ``run``: run a job chunk by chunk; ``chunks`` what a run and a chunk carry;
+  ``lead_chunks`` and ``touchpoint_chunks`` classify and store one chunk.
 - ``selectors``: the reads that feed the import pages.
 - ``forms``: the upload and mapping forms of the browser pages.
 """

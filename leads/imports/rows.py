@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from leads.domains import account_domain_problem
+from leads.emails import normalize_email
 from leads.exceptions import ImportFileError
 from leads.geo import is_known_country
 from leads.imports.presets import (
@@ -45,7 +46,6 @@ from leads.ingestion import (
     text_problem,
 )
 from leads.models import Account, Lead, Stage
-from leads.services import normalize_email
 
 #: Largest employee count accepted (the API's limit too).
 MAX_EMPLOYEES = 10_000_000

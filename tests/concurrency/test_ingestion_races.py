@@ -147,7 +147,7 @@ def test_20_creates_of_one_email_in_different_cases_make_one_lead(
     assert Counter(r.status_code for _, r in answers) == {201: 1, 200: PARALLEL - 1}
     assert {r.json()["id"] for _, r in answers} == {lead.id}
     # stored as the winner spelled it, with the domain lower-cased (the local
-    # part keeps its case: leads.services.normalize_email)
+    # part keeps its case: leads.emails.normalize_email)
     (winner,) = [email for email, r in answers if r.status_code == 201]
     local, _, domain = winner.rpartition("@")
     assert lead.email == f"{local}@{domain.lower()}"

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
-from leads.imports.services import import_job_upload
+from leads.imports.jobs import import_job_upload
 from leads.models import AuditEvent, ImportJob, Lead
 from tests.factories import LeadFactory, UserFactory
 

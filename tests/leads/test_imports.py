@@ -13,7 +13,10 @@ from django.db.models import Model
 
 from leads import lifecycle
 from leads.exceptions import ImportFileError
-from leads.imports import services
+from leads.imports import lead_chunks
+from leads.imports import run as runner
+from leads.imports.jobs import import_job_create
+from leads.imports.lead_chunks import import_path
 from leads.imports.presets import (
     HUBSPOT,
     LEADFLOW,
@@ -22,7 +25,7 @@ from leads.imports.presets import (
     stage_from_word,
 )
 from leads.imports.rows import import_time_zone, parse_when
-from leads.imports.services import import_job_create, import_job_run, import_path
+from leads.imports.run import import_job_run
 from leads.models import (
     Account,
     AuditEvent,
@@ -1053,8 +1056,8 @@ def test_a_stored_job_with_an_unknown_time_zone_fails_with_the_reason():
 
 
 def test_a_failure_mid_file_keeps_earlier_chunks_and_names_the_line(monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_CHUNK_ROWS", 2)
-    real = services.leads_mark_for_rescore
+    monkeypatch.setattr(runner, "IMPORT_CHUNK_ROWS", 2)
+    real = lead_chunks.leads_mark_for_rescore
     calls = []
 
     def fail_second_chunk(ids, *, now):
@@ -1063,7 +1066,7 @@ def test_a_failure_mid_file_keeps_earlier_chunks_and_names_the_line(monkeypatch)
             raise RuntimeError("disk full")
         real(ids, now=now)
 
-    monkeypatch.setattr(services, "leads_mark_for_rescore", fail_second_chunk)
+    monkeypatch.setattr(lead_chunks, "leads_mark_for_rescore", fail_second_chunk)
     rows = "".join(f"p{i}@acme.example,P{i}\n" for i in range(5))
 
     job = run(f"email,first_name\n{rows}")
@@ -1084,7 +1087,7 @@ def test_a_failure_mid_file_keeps_earlier_chunks_and_names_the_line(monkeypatch)
 
 
 def test_a_redelivered_job_resumes_after_the_last_committed_chunk(monkeypatch):
-    monkeypatch.setattr(services, "IMPORT_CHUNK_ROWS", 2)
+    monkeypatch.setattr(runner, "IMPORT_CHUNK_ROWS", 2)
     job = import_job_create(
         kind="leads",
         filename="f.csv",
@@ -1428,7 +1431,7 @@ def test_import_command_refuses_an_unknown_preset_given_as_keyword(tmp_path):
 
 
 def test_import_command_fails_with_the_jobs_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(services, "_lead_chunk", _boom)
+    monkeypatch.setattr(runner, "lead_chunk", _boom)
     path = tmp_path / "ok.csv"
     path.write_text("email\na@acme.example\n")
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from leads.accounts import accounts_for_domains
 from leads.ingestion import (
     BATCH_LIMIT,
     TouchpointIn,
-    accounts_for_domains,
     json_object_problem,
     leads_for_emails,
     text_problem,

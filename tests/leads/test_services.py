@@ -7,18 +7,16 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from leads.exceptions import LeadAlreadyExists
-from leads.models import Account, Lead
-from leads.services import (
+from leads.accounts import (
     account_for_email,
     account_match_domain,
     account_upsert,
-    lead_create,
-    lead_fill_blanks,
-    lead_update,
     name_from_domain,
-    normalize_email,
 )
+from leads.emails import normalize_email
+from leads.exceptions import LeadAlreadyExists
+from leads.models import Account, Lead
+from leads.services import lead_create, lead_fill_blanks, lead_update
 from tests.factories import AccountFactory, LeadFactory
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

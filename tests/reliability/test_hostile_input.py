@@ -39,7 +39,8 @@ from rest_framework.test import APIClient
 
 from crm.roles import MARKETING
 from leads.exceptions import ImportFileError
-from leads.imports.services import import_job_create, import_job_run
+from leads.imports.jobs import import_job_create
+from leads.imports.run import import_job_run
 from leads.models import Account, ImportJob, Lead, Touchpoint, WebForm
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 

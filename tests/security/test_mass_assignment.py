@@ -27,8 +27,8 @@ from rest_framework.authtoken.models import Token
 
 from crm.roles import ADMIN, MARKETING, SDR
 from handoff.models import ContactAttempt, Handoff, SalesProfile
+from leads.edit_scope import LEAD_EDITABLE_FIELDS
 from leads.models import Lead, Stage, Touchpoint, WebForm
-from leads.services import LEAD_EDITABLE_FIELDS
 from scoring.models import ScoringModel
 from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
 from tests.security.world import World, open_mql

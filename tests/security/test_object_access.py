@@ -7,7 +7,7 @@ selectors.py): only the assigned SDR or a manager (SalesProfile.is_manager,
 or Admin) decides a handoff; the assigned SDR, the lead's owner or a manager
 logs attempts; only the lead's owner or a manager moves it through the sales
 stages; SDRs see their teams' handoffs, reps the handoffs of leads they own.
-Leads (leads.services.LeadEditScope, crm/lead_access.py): an SDR or a rep
+Leads (leads.edit_scope.LeadEditScope, crm/lead_access.py): an SDR or a rep
 edits only the contact fields of leads they own, a manager also those of
 leads the SDRs and reps own; no one but Marketing and Admin changes an
 account.

@@ -172,7 +172,7 @@ API_BODIES: dict[tuple[str, str], Any] = {
 }
 #: What each role may change on a lead it may edit (for an SDR or a rep, one
 #: it owns): Marketing and Admin everything, SDRs and reps the contact fields
-#: (leads.services.LEAD_CONTACT_FIELDS) and no account.
+#: (leads.edit_scope.LEAD_CONTACT_FIELDS) and no account.
 LEAD_EDITS: dict[str, tuple[dict[str, Any], frozenset[str]]] = {
     "first_name": ({"first_name": "Zed"}, SIGNED_IN),
     "last_name": ({"last_name": "Zed"}, SIGNED_IN),
@@ -432,7 +432,7 @@ def test_api_answers_each_role_as_declared(method: str, path: str, role: str) ->
 
 def test_lead_edits_cover_every_editable_lead_field() -> None:
     """A field added to the services' editable set needs a decision here."""
-    from leads.services import LEAD_PERSON_FIELDS
+    from leads.edit_scope import LEAD_PERSON_FIELDS
 
     assert set(LEAD_EDITS) == LEAD_PERSON_FIELDS
 

@@ -25,8 +25,9 @@ from rest_framework.test import APIClient
 from crm.roles import ADMIN, MARKETING, SDR
 from handoff import services
 from handoff.models import ContactAttempt, Handoff
+from leads.imports.jobs import import_job_create
+from leads.imports.run import import_job_run
 from leads.imports.selectors import import_job_rejects_write
-from leads.imports.services import import_job_create, import_job_run
 from leads.models import ImportJob, Lead
 from scoring.models import ScoringModel, ScoringRule
 from scoring.selectors import model_active

@@ -22,7 +22,7 @@ from crm.roles import SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import Handoff
 from leads import lifecycle
-from leads.imports.services import import_job_upload
+from leads.imports.jobs import import_job_upload
 from leads.models import ImportJob, Lead, Stage, Touchpoint, WebForm
 from scoring import previews
 from scoring import selectors as scoring_selectors

@@ -1,0 +1,54 @@
+"""Marking leads for a rescore, and announcing it (``leads_changed``) after
+commit: every write that changes what a lead's score reads ends here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from leads.models import Lead
+from leads.signals import leads_changed
+
+logger = logging.getLogger(__name__)
+
+
+def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
+    """Mark leads as needing a rescore and announce it after commit.
+
+    The mark is the time of the latest change: a rescore clears it only when
+    the mark is not newer than what the rescore read (a conditional update),
+    so activity that lands during a rescore keeps its lead marked. Call inside
+    the transaction that changed the leads.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return
+    if connection.vendor == "postgresql":
+        # Lock in id order first, as rescores lock their leads: an UPDATE
+        # takes its rows in whatever order its plan reads them, and two
+        # transactions taking overlapping sets in different orders deadlock.
+        list(
+            Lead.objects.filter(id__in=ids)
+            .order_by("id")
+            .select_for_update(of=("self",), no_key=True)
+            .values_list("id", flat=True)
+        )
+    Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
+    transaction.on_commit(lambda: _send_leads_changed(ids))
+
+
+def _send_leads_changed(lead_ids: list[int]) -> None:
+    # A receiver that fails (the broker is down) must not turn committed data
+    # into an error: the marks stay and the reconciler re-enqueues them.
+    for receiver, result in leads_changed.send_robust(sender=Lead, lead_ids=lead_ids):
+        if isinstance(result, Exception):
+            logger.error(
+                "leads_changed receiver %r failed for %s leads: %r",
+                receiver,
+                len(lead_ids),
+                result,
+            )
