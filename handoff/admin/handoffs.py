@@ -15,20 +15,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from handoff.admin.read_only import ReadOnlyAdminMixin
-from handoff.models import (
-    ContactAttempt,
-    Handoff,
-    HandoffEvent,
-    SalesOutcome,
-)
+from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from leads.admin.shared import CappedCountPaginator, lead_link
 
 #: The read-only inline table the leads admin uses for audit rows.
 READONLY_INLINE_TEMPLATE = "admin/leads/readonly_tabular_inline.html"
-
-
-# Handoffs and their records
-# ------------------------------------------------------------------------------
 
 
 class ContactAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -1,5 +1,5 @@
-"""Admin of the handoff rules: SLAs with their JSON conditions, validated like
-the service validates them, and the rejection reasons a decision may cite."""
+"""Admin of the handoff rules: SLAs with their JSON conditions (checked by
+``handoff.validation``) and the rejection reasons a decision may cite."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from handoff.models import (
-    RejectionReason,
-    ServiceLevelAgreement,
-)
+from handoff.models import RejectionReason, ServiceLevelAgreement
 from handoff.validation import conditions_clean
-
-# SLAs and rejection reasons
-# ------------------------------------------------------------------------------
 
 
 class PrettyJSONField(forms.JSONField):

@@ -10,13 +10,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from handoff import services
-from handoff.models import (
-    BusinessCalendar,
-    Holiday,
-    SalesProfile,
-    Team,
-    TeamMember,
-)
+from handoff.models import BusinessCalendar, Holiday, SalesProfile, Team, TeamMember
 
 # Business calendars
 # ------------------------------------------------------------------------------

@@ -10,9 +10,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
-from drf_spectacular.utils import (
-    extend_schema_field,
-)
+from drf_spectacular.utils import extend_schema_field
 
 from handoff.models import Handoff, RejectionReason
 from handoff.models import ServiceLevelAgreement as SLA
@@ -25,9 +23,6 @@ User = get_user_model()
 
 #: ``?assigned_to=me``: the person asking.
 ME = "me"
-
-# Filters
-# ------------------------------------------------------------------------------
 
 
 class UsernameField(forms.CharField):

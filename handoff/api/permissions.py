@@ -8,9 +8,6 @@ from rest_framework.request import Request
 
 from leads.api.permissions import RoleModelPermissions
 
-# Permissions and errors
-# ------------------------------------------------------------------------------
-
 VIEW = "handoff.view_handoff"
 
 

@@ -9,9 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from drf_spectacular.utils import (
-    extend_schema_field,
-)
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from handoff import business_hours, services
@@ -25,9 +23,6 @@ from leads.ingestion import EARLIEST_OCCURRED_AT
 from leads.keyset import MAX_ID
 
 User = get_user_model()
-
-# Serializers
-# ------------------------------------------------------------------------------
 
 
 class HandoffSerializer(serializers.ModelSerializer):

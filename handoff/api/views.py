@@ -41,9 +41,6 @@ from handoff.models import Handoff, RejectionReason
 from leads.api.parsers import SafeJSONParser
 from leads.api.views import KeysetPagination
 
-# Views
-# ------------------------------------------------------------------------------
-
 
 class HandoffPagination(KeysetPagination):
     """Soonest due first, ties by id: the order of the SAL queue."""

@@ -8,28 +8,14 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import transaction
-from django.db.models import (
-    QuerySet,
-)
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-from leads.admin.shared import (
-    OwnerChoicesMixin,
-    RelatedButtonsMixin,
-    count_of,
-    dollars,
-)
-from leads.forms import (
-    AccountAdminForm,
-)
-from leads.models import (
-    Account,
-    Lead,
-)
+from leads.admin.shared import OwnerChoicesMixin, RelatedButtonsMixin, count_of, dollars
+from leads.forms import AccountAdminForm
+from leads.models import Account, Lead
 from leads.services import (
     ACCOUNT_EDITABLE_FIELDS,
     account_delete,

@@ -1,5 +1,5 @@
 """Admin of campaigns and web forms: campaigns with their lead counts and a
-guarded delete, web forms with their embed settings.
+guarded delete, public web forms with their allowed origins and submit URL.
 """
 
 from __future__ import annotations
@@ -8,36 +8,16 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import (
-    ForeignKey,
-    QuerySet,
-)
+from django.db.models import ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-from leads.admin.shared import (
-    count_of,
-    dollars,
-)
-from leads.forms import (
-    CampaignAdminForm,
-    WebFormAdminForm,
-)
-from leads.models import (
-    Campaign,
-    Touchpoint,
-    TouchpointKind,
-    WebForm,
-)
-from leads.services import (
-    CampaignInUse,
-    campaign_delete,
-    campaign_in_use,
-)
+from leads.admin.shared import count_of, dollars
+from leads.forms import CampaignAdminForm, WebFormAdminForm
+from leads.models import Campaign, Touchpoint, TouchpointKind, WebForm
+from leads.services import CampaignInUse, campaign_delete, campaign_in_use
 
 
 @admin.register(Campaign)

@@ -7,16 +7,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-from leads.admin.shared import (
-    CappedCountPaginator,
-    lead_link,
-)
-from leads.models import (
-    AuditEvent,
-    StageTransition,
-)
+from leads.admin.shared import CappedCountPaginator, lead_link
+from leads.models import AuditEvent, StageTransition
 
 
 @admin.register(StageTransition)

@@ -11,9 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import (
-    QuerySet,
-)
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -23,26 +21,12 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-from leads.admin.shared import (
-    OwnerChoicesMixin,
-    RelatedButtonsMixin,
-)
+from leads.admin.shared import OwnerChoicesMixin, RelatedButtonsMixin
 from leads.audit import audit_record
 from leads.exceptions import InvalidStageTransition, LeadAlreadyExists
-from leads.forms import (
-    LeadAdminForm,
-    LeadMoveForm,
-)
+from leads.forms import LeadAdminForm, LeadMoveForm
 from leads.lifecycle import lead_move
-from leads.models import (
-    AuditEvent,
-    Lead,
-    Stage,
-    StageTransition,
-    Touchpoint,
-)
+from leads.models import AuditEvent, Lead, Stage, StageTransition, Touchpoint
 from leads.services import (
     LEAD_EDITABLE_FIELDS,
     lead_create,

@@ -16,14 +16,7 @@ from typing import Any
 from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import (
-    Count,
-    ForeignKey,
-    IntegerField,
-    Model,
-    OuterRef,
-    Subquery,
-)
+from django.db.models import Count, ForeignKey, IntegerField, Model, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
@@ -31,13 +24,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from leads.models import (
-    Lead,
-)
-
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-
+from leads.models import Lead
 
 #: Lists of the big tables count at most this many rows. An exact count(*) over
 #: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a

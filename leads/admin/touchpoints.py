@@ -7,26 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import (
-    ForeignKey,
-    QuerySet,
-)
+from django.db.models import ForeignKey, QuerySet
 from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
-#: Lists of the big tables count at most this many rows. An exact count(*) over
-#: 20M touchpoints takes seconds; 10,000 rows are 100 pages, and past that a
-from leads.admin.shared import (
-    CappedCountPaginator,
-    lead_link,
-)
-from leads.forms import (
-    TouchpointAdminForm,
-)
-from leads.models import (
-    Touchpoint,
-    TouchpointKind,
-)
+from leads.admin.shared import CappedCountPaginator, lead_link
+from leads.forms import TouchpointAdminForm
+from leads.models import Touchpoint, TouchpointKind
 
 
 class TouchpointSourceFilter(admin.SimpleListFilter):
