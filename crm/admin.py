@@ -36,7 +36,7 @@ from rest_framework.authtoken import admin as _drf_token_admin  # noqa: F401
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from crm.models import FailedTask
-from handoff.admin import ReadOnlyAdminMixin
+from handoff.admin.read_only import ReadOnlyAdminMixin
 from handoff.exceptions import DecisionInvalid
 from handoff.selectors import user_owned_work
 from handoff.services import (

@@ -90,7 +90,7 @@ MIDDLEWARE = [
     "crm.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during the view into
-    # the 429 answer (crm.api_auth.lockout_response).
+    # the 429 answer (crm.api.auth.lockout_response).
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -172,7 +172,7 @@ if not SECRET_KEY:
 # The lockout check of django-axes runs before the password check, so a
 # locked-out client is refused even with the right password.
 AUTHENTICATION_BACKENDS = [
-    "crm.api_auth.LoginAttemptBackend",
+    "crm.api.auth.LoginAttemptBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
@@ -372,7 +372,7 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # come only from our own static files: templates carry no inline <script>,
 # style= or on*= attributes, and htmx is told not to inject its indicator
 # <style> (htmx-config meta tag in base.html). The Swagger UI page is the one
-# exception, relaxed on that view only (crm.api_urls).
+# exception, relaxed on that view only (crm.api.urls).
 # https://django-csp.readthedocs.io/en/latest/configuration.html
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -406,9 +406,9 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default
 # behind a shared office NAT (address alone would).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The same client address as the API's rate limits (NUM_PROXIES above).
-AXES_CLIENT_IP_CALLABLE = "crm.api_auth.client_ip"
+AXES_CLIENT_IP_CALLABLE = "crm.api.auth.client_ip"
 # 429 with Retry-After: a page for the login form, JSON for the API.
-AXES_LOCKOUT_CALLABLE = "crm.api_auth.lockout_response"
+AXES_LOCKOUT_CALLABLE = "crm.api.auth.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # A lockout lasts one cool-off from the failure that caused it. Attempts
 # during it (right password or wrong) are refused without being counted:

@@ -6,7 +6,7 @@ from crm import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/v1/", include("crm.api_urls")),
+    path("api/v1/", include("crm.api.urls")),
     # Pages without an icon link (the admin) make browsers ask for this.
     path("favicon.ico", views.favicon),
     path("leads/", include("leads.urls")),

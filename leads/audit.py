@@ -12,7 +12,7 @@ What is written where (the action codes are AuditEvent.Action):
 - ``export``, ``erase``: ``crm.privacy``;
 - ``import``: ``leads.imports.run`` (one per finished job);
 - ``lead_export_csv``: the lead list page's CSV (``crm.views``) and
-  ``GET /api/v1/leads/csv/`` (``crm.api_leads``);
+  ``GET /api/v1/leads/csv/`` (``crm.api.leads``);
 - ``bulk_stage_change``: the admin's move action (``leads.admin``), one row
   per run with the moved lead ids;
 - ``handoff_accept``, ``handoff_reject``, ``handoff_claim``, ``sales_move``,

@@ -634,7 +634,7 @@ def test_move_action_across_pages_moves_only_the_filtered_leads(
 def test_move_action_refuses_more_leads_than_its_limit(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("leads.admin.MOVE_ACTION_LIMIT", 1)
+    monkeypatch.setattr("leads.admin.leads.MOVE_ACTION_LIMIT", 1)
     leads = [LeadFactory(), LeadFactory()]
 
     response = admin_client.post(

@@ -18,7 +18,7 @@ from django.test import Client
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
-from crm.api_auth import TokenObtainView
+from crm.api.auth import TokenObtainView
 from crm.roles import SDR
 from leads.api.forms import FormSubmitView
 from tests.factories import UserFactory
@@ -37,7 +37,7 @@ NO_SESSION_VIEWS = {
     TokenObtainView: "token endpoint: username and password in the body",
 }
 #: The only source files that may mention csrf_exempt (for the views above).
-CSRF_EXEMPT_MAY_APPEAR_IN = {"leads/api/forms.py", "crm/api_auth.py"}
+CSRF_EXEMPT_MAY_APPEAR_IN = {"leads/api/forms.py", "crm/api/auth.py"}
 
 
 def view_class(route: Route) -> type | None:

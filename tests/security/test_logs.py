@@ -16,8 +16,8 @@ from django.test import Client
 from django.views.debug import ExceptionReporter
 from rest_framework.test import APIClient
 
-import crm.api_auth
-import crm.api_leads
+import crm.api.auth
+import crm.api.leads
 import crm.views
 from crm.roles import ADMIN
 from leads.models import WebForm
@@ -120,11 +120,11 @@ def test_no_secret_reaches_the_logs_or_the_error_reports(captured, monkeypatch):
     # Server errors on the API with the token, and on the token endpoint
     # with a password in a form body.
     api.raise_request_exception = False
-    monkeypatch.setattr(crm.api_leads.ScoredLeadViewSet, "get_queryset", boom)
+    monkeypatch.setattr(crm.api.leads.ScoredLeadViewSet, "get_queryset", boom)
     assert api.get("/api/v1/leads/").status_code == 500
     failing = APIClient(REMOTE_ADDR="198.51.100.5")
     failing.raise_request_exception = False
-    monkeypatch.setattr(crm.api_auth, "api_token_get_or_create", boom)
+    monkeypatch.setattr(crm.api.auth, "api_token_get_or_create", boom)
     assert (
         failing.post(
             "/api/v1/auth/token/", {"username": "ada", "password": PASSWORD}
@@ -169,7 +169,7 @@ def test_no_secret_reaches_the_logs_or_the_error_reports(captured, monkeypatch):
 
 def test_the_token_endpoint_marks_the_password_sensitive(rf):
     request = rf.post("/api/v1/auth/token/", {"username": "ada", "password": "x"})
-    view = crm.api_auth.TokenObtainView.as_view()
+    view = crm.api.auth.TokenObtainView.as_view()
 
     view(request)
 

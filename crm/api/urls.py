@@ -6,10 +6,10 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from crm.api_auth import TokenObtainView
-from crm.api_leads import ScoredLeadViewSet
-from crm.api_privacy import LeadEraseView, LeadExportView
-from handoff.api import HandoffViewSet, RejectionReasonViewSet
+from crm.api.auth import TokenObtainView
+from crm.api.leads import ScoredLeadViewSet
+from crm.api.privacy import LeadEraseView, LeadExportView
+from handoff.api.views import HandoffViewSet, RejectionReasonViewSet
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
 from scoring.api import ScoringModelViewSet
