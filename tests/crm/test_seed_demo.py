@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Min
 
 from crm import demo
+from crm.demo import seeding, writing
 from handoff import business_hours
 from handoff.models import (
     BusinessCalendar,
@@ -267,7 +268,7 @@ def test_same_seed_and_today_give_identical_data_and_another_seed_does_not():
 def test_chunk_size_does_not_change_the_data(monkeypatch):
     seed_small()
     whole = canonical_dump()
-    monkeypatch.setattr(demo, "LEAD_CHUNK_SIZE", 70)
+    monkeypatch.setattr(seeding, "LEAD_CHUNK_SIZE", 70)
     progress: list[int] = []
 
     demo.demo_seed(
@@ -433,7 +434,7 @@ def _fail(*args, **kwargs):
 
 @pytest.mark.django_db
 def test_an_error_midway_writes_nothing(monkeypatch):
-    monkeypatch.setattr(demo, "_transitions_insert", _fail)
+    monkeypatch.setattr(writing, "_transitions_insert", _fail)
 
     with pytest.raises(RuntimeError, match="disk full"):
         seed_small()
@@ -445,7 +446,7 @@ def test_an_error_midway_writes_nothing(monkeypatch):
 def test_an_error_during_reset_keeps_the_previous_data(monkeypatch):
     seed_small()
     before = canonical_dump()
-    monkeypatch.setattr(demo, "_touchpoints_insert", _fail)
+    monkeypatch.setattr(writing, "_touchpoints_insert", _fail)
 
     with pytest.raises(RuntimeError, match="disk full"):
         seed_demo("--leads", "20", "--seed", "1", "--today", TODAY, "--reset")

@@ -1,0 +1,178 @@
+"""The funnel after MQL: SDR decisions, sales steps forward and back, recycling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crm.demo.catalogue import (
+    _FORWARD_FEEDBACK,
+    _OPPORTUNITY_LOST,
+    _SAL_BACK,
+    _SDR_DISQUALIFY,
+    _SDR_RECYCLE,
+    _SQL_BACK,
+    _STUDENT,
+)
+from crm.demo.defaults import DEMO_MANAGER, MQL_PENDING_DAYS, Stage
+from crm.demo.handoff_history import (
+    _account_rep,
+    _feedback,
+    _follow_up_plan,
+    _sdr_decides,
+    _text,
+)
+from crm.demo.handoff_plans import _HandoffPlan, _Outcome
+from crm.demo.journeys import _Journey
+from handoff.models import RejectionReason
+
+
+def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -> None:
+    """From MQL: the SDR's handoff and decision, then sales and the deal."""
+    rng = j.rng
+    # Pending MQLs fill the SAL queue: most of the last few days' and a few
+    # stale ones an SDR never got to (overdue under any SLA).
+    recent = j.world.end - j.now < timedelta(days=MQL_PENDING_DAYS)
+    if rng.random() < (0.7 if recent else 0.03):
+        j.wait()
+        return
+    roll = rng.random()
+    feedback = None
+    if student:
+        code: str | None = "competitor_spam"
+        feedback = _STUDENT
+    elif roll >= accept:
+        if roll < accept + (1 - accept) * 0.7:
+            code = _SDR_RECYCLE.pick(rng)
+        else:
+            code = _SDR_DISQUALIFY.pick(rng)
+            if code == "existing_customer" and j.lead.account is None:
+                code = "no_fit"  # no account, so nobody else owns the person
+    else:
+        code = None
+    handoff = _sdr_decides(j, code, feedback)
+    if handoff is None:  # not decided by today: still in the SAL queue
+        j.wait()
+        return
+    hw = j.world.handoff
+    if code is None:
+        j.move(
+            Stage.SAL,
+            "Accepted from a handoff",  # names the handoff once it has an id
+            actor=handoff.decided_by,
+            handoff=handoff,
+        )
+        _sales_cycle(j, handoff, recycle=recycle)
+        return
+    reason = hw.reasons[handoff.reason]
+    label = f"Rejected by SDR: {reason.label}" + (
+        f" ({handoff.feedback[:200]})" if handoff.feedback else ""
+    )
+    if reason.action == RejectionReason.Action.ACCOUNT_OWNER:
+        rep = _account_rep(j)
+        j.move(
+            Stage.NURTURE,
+            f"Existing customer or open deal: handed to {rep}",
+            actor=handoff.decided_by,
+        )
+        j.owner = rep
+    elif reason.action == RejectionReason.Action.DISQUALIFY:
+        j.move(Stage.DISQUALIFIED, label, actor=handoff.decided_by)
+    else:
+        j.move(
+            Stage.NURTURE,
+            label,
+            actor=handoff.decided_by,
+            hold_days=reason.cooldown_days,
+        )
+        _recycle(j, recycle)
+
+
+def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
+    """After acceptance: the SDR qualifies the SAL, a rep works the deal."""
+    rng = j.rng
+    j.owner = handoff.decided_by
+    j.accepted = handoff
+    _follow_up_plan(j, handoff)
+    if not j.later(2, 10):
+        return
+    roll = rng.random()
+    if roll < 0.25:
+        _sales_back(j, _SAL_BACK.pick(rng), recycle=recycle)
+        return
+    if roll < 0.3:
+        _sales_back(j, "sales_no_fit", recycle=recycle)
+        return
+    if roll < 0.4:
+        return  # still being worked
+    _sales_forward(j, Stage.SQL)
+    j.owner = _account_rep(j)
+    if rng.random() < 0.4 and j.later(1, 5):
+        j.page_view(rng.choice(("/pricing", "/security", "/integrations/salesforce")))
+    if not j.later(3, 14):
+        return
+    roll = rng.random()
+    if roll < 0.2:
+        _sales_back(j, _SQL_BACK.pick(rng), recycle=False)
+        return
+    if roll < 0.35:
+        return
+    _sales_forward(j, Stage.OPPORTUNITY)
+    if not j.later(10, 35):
+        return
+    roll = rng.random()
+    if roll < 0.4:
+        _sales_forward(j, Stage.CUSTOMER)
+    elif roll < 0.7:
+        _sales_back(j, _OPPORTUNITY_LOST.pick(rng), recycle=False)
+
+
+def _recycle(j: _Journey, allowed: bool) -> None:
+    """Some nurtured leads come back weeks later and re-qualify (once)."""
+    if not allowed or j.rng.random() >= 0.15 or not j.later(10, 30):
+        return
+    j.pricing_view()
+    if j.rng.random() < 0.5 and j.soon(1, 20):
+        j.high_intent()
+    if j.soon(5, 120):
+        j.move(Stage.MQL)
+        _sales_funnel(j, accept=0.5, student=False, recycle=False)
+
+
+_FORWARD_LABELS = {
+    Stage.SQL: "Qualified by sales",
+    Stage.OPPORTUNITY: "Opportunity opened",
+    Stage.CUSTOMER: "Closed won",
+}
+
+
+def _sales_forward(j: _Journey, to_stage: str) -> None:
+    """The lead's owner moves it one funnel stage on (lead_sales_move)."""
+    if not j.open or j.accepted is None:
+        return
+    feedback = _text(j, _FORWARD_FEEDBACK[to_stage], rep="")
+    j.accepted.outcomes.append(
+        _Outcome(j.stage, to_stage, "", feedback, j.owner or DEMO_MANAGER, j.now)
+    )
+    j.move(to_stage, _FORWARD_LABELS[to_stage], actor=j.owner or DEMO_MANAGER)
+
+
+def _sales_back(j: _Journey, code: str, *, recycle: bool) -> None:
+    """The lead's owner sends it back with a sales reason (lead_sales_move)."""
+    if not j.open or j.accepted is None:
+        return
+    reason = j.world.handoff.reasons[code]
+    feedback = _feedback(j, code)
+    label = f"Sent back by sales: {reason.label}" + (
+        f" ({feedback[:200]})" if feedback else ""
+    )
+    actor = j.owner or DEMO_MANAGER
+    if reason.action == RejectionReason.Action.DISQUALIFY:
+        to_stage, hold_days = Stage.DISQUALIFIED, 0
+    else:
+        to_stage, hold_days = Stage.NURTURE, reason.cooldown_days
+    j.accepted.outcomes.append(
+        _Outcome(j.stage, to_stage, code, feedback, actor, j.now)
+    )
+    j.move(to_stage, label, actor=actor, hold_days=hold_days)
+    if to_stage == Stage.NURTURE:
+        _recycle(j, recycle)

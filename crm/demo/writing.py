@@ -1,0 +1,325 @@
+"""Bulk writes of planned leads and handoffs; the MQL handoffs open at the end."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from crm.demo.defaults import DEMO_SOURCE, HISTORY_DAYS, INSERT_BATCH_SIZE, Stage
+from crm.demo.handoff_plans import _HandoffPlan, _HandoffWorld
+from crm.demo.lead_plans import _LeadPlan
+from crm.demo.teams import COMMITMENT_HEADROOM, DEMO_SLAS, LATE_OPEN_EVERY
+from crm.demo.world import _World
+from handoff import business_hours
+from handoff import services as handoff_services
+from handoff.exceptions import NoServiceLevelAgreement
+from handoff.models import (
+    ContactAttempt,
+    Handoff,
+    HandoffEvent,
+    SalesOutcome,
+    ServiceLevelAgreement,
+)
+from handoff.selectors import sla_for_lead
+from leads.models import Lead, StageTransition, Touchpoint
+from scoring.engine import Touch, evaluate_touches
+from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
+
+logger = logging.getLogger("crm.demo")
+
+
+def _score_snapshot(
+    hw: _HandoffWorld, lead: Lead, touchpoints: list[Touchpoint], at: datetime
+) -> dict[str, Any]:
+    """The lead's score at ``at`` under the active model, as a handoff keeps it."""
+    if hw.spec is None:
+        return {}
+    account = None
+    if lead.account is not None:
+        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
+    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
+    touches = [
+        Touch(
+            id=tp.id,
+            kind=tp.kind_id,
+            occurred_at=tp.occurred_at,
+            properties=tp.properties,
+        )
+        for tp in touchpoints
+        if tp.occurred_at <= at
+    ]
+    result = evaluate_touches(
+        hw.spec, facts_from_values(values, account, None), touches, at
+    )
+    return {
+        "score": result.total,
+        "fit_score": result.fit_score,
+        "engagement_score": result.engagement_score,
+        "grade": result.grade,
+        "score_breakdown": result.items,
+        "scoring_model": hw.model_name,
+    }
+
+
+def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEvent]:
+    """The audit trail the services would have written, in time order."""
+    kind = HandoffEvent.Kind
+    row = plan.row
+
+    def event(
+        at: datetime, what: str, actor: str | None = None, detail: str = ""
+    ) -> HandoffEvent:
+        return HandoffEvent(
+            handoff=row,
+            kind=what,
+            at=at,
+            actor_id=users[actor] if actor else None,
+            detail=detail[:300],
+        )
+
+    events = [event(plan.created_at, kind.ASSIGNED, detail=plan.assign_detail)]
+    if plan.reminded_at:
+        events.append(event(plan.reminded_at, kind.REMINDED))
+    for attempt in plan.attempts:
+        channel = ContactAttempt.Channel(attempt.channel).label
+        outcome = ContactAttempt.Outcome(attempt.outcome).label
+        events.append(
+            event(attempt.at, kind.ATTEMPT, attempt.user, f"{channel}: {outcome}")
+        )
+    if plan.expired_at:
+        late = plan.assigned_to or "nobody (unassigned)"
+        events += [
+            event(
+                plan.expired_at,
+                kind.EXPIRED,
+                detail=f"Not decided by {plan.due_at:%Y-%m-%d %H:%M} UTC by {late}",
+            ),
+            event(
+                plan.expired_at,
+                kind.ESCALATED,
+                detail=plan.sla.escalation_email or "no escalation contact",
+            ),
+        ]
+    if plan.status == Handoff.Status.ACCEPTED:
+        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by))
+    elif plan.status == Handoff.Status.REJECTED:
+        events.append(
+            event(plan.decided_at, kind.REJECTED, plan.decided_by, plan.reason)
+        )
+    if plan.follow_up_breached_at:
+        events.append(event(plan.follow_up_breached_at, kind.FOLLOW_UP_BREACHED))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
+    """Insert the chunk's handoffs, predecessors first, then their children.
+
+    Needs the leads' and touchpoints' ids (the score snapshot names its
+    touchpoints); names the accepting handoff in its stage transition.
+    """
+    hw = world.handoff
+    users = hw.users
+    by_sequence: dict[int, list[Handoff]] = {}
+    for plan in plans:
+        for h in plan.handoffs:
+            reason = hw.reasons[h.reason] if h.reason else None
+            h.row = Handoff(
+                lead_id=plan.lead.id,
+                sla_id=h.sla.id,
+                team_id=h.team_id,
+                assigned_to_id=users[h.assigned_to] if h.assigned_to else None,
+                status=h.status,
+                previous=h.previous.row if h.previous else None,
+                sequence=h.sequence,
+                mql_at=h.mql_at,
+                created_at=h.created_at,
+                due_at=h.due_at,
+                at_risk_at=h.at_risk_at,
+                reminded_at=h.reminded_at,
+                expired_at=h.expired_at,
+                first_attempt_at=min((a.at for a in h.attempts), default=None),
+                decided_at=h.decided_at,
+                decided_by_id=users[h.decided_by] if h.decided_by else None,
+                reason=reason,
+                feedback=h.feedback,
+                owner_id=users[h.decided_by]
+                if h.status == Handoff.Status.ACCEPTED
+                else None,
+                follow_up_due_at=h.follow_up_due_at,
+                followed_up_at=h.followed_up_at,
+                follow_up_breached_at=h.follow_up_breached_at,
+                **_score_snapshot(hw, plan.lead, plan.touchpoints, h.created_at),
+            )
+            by_sequence.setdefault(h.sequence, []).append(h.row)
+    # A handoff points at the one it replaced, so that one needs its id first.
+    for sequence in sorted(by_sequence):
+        Handoff.objects.bulk_create(by_sequence[sequence], batch_size=INSERT_BATCH_SIZE)
+    for plan in plans:
+        for transition, h in plan.accepted_steps:
+            transition.reason = f"Accepted from handoff {h.row.id} ({h.sla})"
+
+
+def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
+    """Insert the attempts, events and sales outcomes of the chunk's handoffs."""
+    hw = world.handoff
+    users = hw.users
+    attempts: list[ContactAttempt] = []
+    events: list[HandoffEvent] = []
+    outcomes: list[SalesOutcome] = []
+    for plan in plans:
+        for h in plan.handoffs:
+            attempts += [
+                ContactAttempt(
+                    handoff=h.row,
+                    user_id=users[a.user],
+                    channel=a.channel,
+                    outcome=a.outcome,
+                    note=a.note,
+                    at=a.at,
+                )
+                for a in h.attempts
+            ]
+            events += _handoff_events(h, users)
+            outcomes += [
+                SalesOutcome(
+                    lead_id=plan.lead.id,
+                    handoff=h.row,
+                    from_stage=o.from_stage,
+                    to_stage=o.to_stage,
+                    reason=hw.reasons[o.reason] if o.reason else None,
+                    feedback=o.feedback,
+                    actor_id=users[o.actor],
+                    at=o.at,
+                )
+                for o in h.outcomes
+            ]
+    ContactAttempt.objects.bulk_create(attempts, batch_size=INSERT_BATCH_SIZE)
+    HandoffEvent.objects.bulk_create(events, batch_size=INSERT_BATCH_SIZE)
+    SalesOutcome.objects.bulk_create(outcomes, batch_size=INSERT_BATCH_SIZE)
+    return len(attempts), len(outcomes)
+
+
+def _handoffs_open_present(world: _World) -> int:
+    """Give every MQL its pending handoff through ``handoff_open``; return how many.
+
+    The real path: the lead's SLA, the team's next SDR (skipping the one who
+    is away) and business-hours due times. Those scoring promoted open at the
+    end of the history (on track). A lead that became an MQL in the history
+    opens as of then (a few minutes after), so most are overdue at the end;
+    every LATE_OPEN_EVERY-th of those, the most recent first, opens later
+    instead, as the reconciler would open one whose task was lost, at the
+    moment that leaves it at risk at the end. So the SAL queue shows all
+    three states. Opened in time order, so the round robin runs as it would.
+    """
+    end = world.end
+    mqls = list(
+        Lead.objects.filter(stage=Stage.MQL).select_related("account").order_by("id")
+    )
+    opens = {
+        lead.id: world.waiting.get(lead.id) or lead.stage_changed_at or end
+        for lead in mqls
+    }
+    late = [
+        (lead, at_risk)
+        for lead in sorted(mqls, key=lambda lead: (opens[lead.id], lead.id))
+        if opens[lead.id] < end
+        and (at_risk := _at_risk_open(world, lead)) is not None
+        and opens[lead.id] < at_risk
+    ]
+    for lead, at_risk in late[::-LATE_OPEN_EVERY]:
+        opens[lead.id] = at_risk
+    opened = 0
+    for open_at, lead_id in sorted((at, lead_id) for lead_id, at in opens.items()):
+        try:
+            handoff = handoff_services.handoff_open(lead_id=lead_id, now=open_at)
+        except NoServiceLevelAgreement:
+            logger.warning("demo MQL lead %s: no SLA covers it", lead_id)
+            continue
+        opened += handoff is not None
+    return opened
+
+
+def _at_risk_open(world: _World, lead: Lead) -> datetime | None:
+    """When to open the lead's handoff so that it is at risk at the end.
+
+    Halfway between the SLA's at-risk point and its due time, in the
+    business hours of the SLA that covers the lead; None without an SLA.
+    """
+    sla = sla_for_lead(lead)
+    if sla is None:
+        return None
+    calendar = world.handoff.calendar(sla)
+    share = (1 + sla.at_risk_percent / 100) / 2
+    wanted = float(sla.accept_within_hours) * share * 3600
+    # business_seconds_between(t, end) falls as t rises: bisect for it.
+    low, high = world.end - timedelta(days=HISTORY_DAYS), world.end
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if business_hours.business_seconds_between(middle, world.end, calendar) >= (
+            wanted
+        ):
+            low = middle
+        else:
+            high = middle
+    return low.replace(microsecond=0)
+
+
+def _commitments_set(world: _World) -> None:
+    """Commit each demo SLA to a little more than the MQLs it got per month."""
+    for spec in DEMO_SLAS:
+        received = Handoff.objects.filter(
+            sla__name=spec.name, previous__isnull=True, created_at__gte=world.start
+        ).count()
+        monthly = received * 30 / HISTORY_DAYS * COMMITMENT_HEADROOM
+        ServiceLevelAgreement.objects.filter(name=spec.name).update(
+            volume_commitment=max(5, math.ceil(monthly / 5) * 5)
+        )
+
+
+def _leads_insert(leads: list[Lead]) -> None:
+    # bulk_create sets the ids on SQLite (3.35+) and PostgreSQL (RETURNING).
+    Lead.objects.bulk_create(leads, batch_size=INSERT_BATCH_SIZE)
+
+
+def _touchpoints_insert(touchpoints: list[Touchpoint]) -> None:
+    Touchpoint.objects.bulk_create(touchpoints, batch_size=INSERT_BATCH_SIZE)
+
+
+def _transitions_insert(transitions: list[StageTransition]) -> None:
+    StageTransition.objects.bulk_create(transitions, batch_size=INSERT_BATCH_SIZE)
+
+
+def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
+    """Insert one chunk of leads, their touchpoints, handoffs and transitions."""
+    _leads_insert([plan.lead for plan in plans])
+    campaign_ids = {key: c.id for key, c in world.campaigns.items()}
+    for plan in plans:
+        plan.touchpoints = [
+            Touchpoint(
+                lead_id=plan.lead.id,
+                kind_id=touch.kind,
+                occurred_at=touch.at,
+                campaign_id=campaign_ids[touch.campaign] if touch.campaign else None,
+                properties=touch.properties,
+                source=DEMO_SOURCE,
+                external_id=None,
+                received_at=touch.received_at,
+            )
+            for touch in plan.touches
+        ]
+    touchpoints = [tp for plan in plans for tp in plan.touchpoints]
+    _touchpoints_insert(touchpoints)
+    # Before the transitions: an acceptance's transition names its handoff.
+    _handoffs_insert(world, plans)
+    transitions = [t for plan in plans for t in plan.transitions]
+    # The transitions hold their (now saved) lead; bulk_create copies its id.
+    _transitions_insert(transitions)
+    _handoff_children_insert(world, plans)
+    for plan in plans:
+        if plan.waiting_since is not None:
+            world.waiting[plan.lead.id] = plan.waiting_since
+        plan.touchpoints = []  # the chunk is written; let it go
+    return len(touchpoints), len(transitions)
