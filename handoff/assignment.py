@@ -1,6 +1,7 @@
 """Which SDR of a team gets the next MQL: pure functions over plain data.
 
-``handoff.services`` loads the candidates under the team's row lock (so two
+``handoff.services.opening`` loads the candidates
+(``selectors.assignment_candidates``) under the team's row lock (so two
 workers assigning at once take turns and both see the other's result) and
 calls ``choose``. Everything here is deterministic: ties are broken by who was
 assigned least recently (the team's turn counter), then by membership order.

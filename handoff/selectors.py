@@ -1,4 +1,8 @@
-"""Reads of the handoff app: SLA matching, who may do what, queues, the pipeline."""
+"""Reads of the handoff app: SLA matching, who may do what, queues, the pipeline.
+
+Also the candidates an assignment chooses from (read under the team's lock
+by the opening services).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from handoff import assignment
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -332,3 +337,45 @@ def pipeline_handoffs_owned(user_id: int) -> QuerySet[Handoff]:
         status=Handoff.Status.ACCEPTED,
         lead__stage__in=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY],
     )
+
+
+def assignment_candidates(
+    team: Team, *, day_start: dt.datetime, today: dt.date
+) -> list[assignment.Candidate]:
+    """The team's active members with their counters, loads and away flags."""
+    members = list(
+        TeamMember.objects.filter(team=team, is_active=True, user__is_active=True)
+        .select_related("user__sales_profile")
+        .order_by("id")
+    )
+    user_ids = [m.user_id for m in members]
+    open_counts = dict(
+        Handoff.objects.filter(assigned_to__in=user_ids, status=Handoff.Status.PENDING)
+        .values_list("assigned_to")
+        .annotate(n=Count("id"))
+        .values_list("assigned_to", "n")
+    )
+    today_counts = dict(
+        Handoff.objects.filter(assigned_to__in=user_ids, created_at__gte=day_start)
+        .values_list("assigned_to")
+        .annotate(n=Count("id"))
+        .values_list("assigned_to", "n")
+    )
+    result = []
+    for m in members:
+        profile = getattr(m.user, "sales_profile", None)
+        result.append(
+            assignment.Candidate(
+                member_id=m.id,
+                user_id=m.user_id,
+                weight=m.weight,
+                assigned_count=m.assigned_count,
+                last_turn=m.last_turn,
+                open_count=open_counts.get(m.user_id, 0),
+                today_count=today_counts.get(m.user_id, 0),
+                daily_cap=m.daily_cap,
+                open_cap=m.open_cap,
+                away=bool(profile and profile.away_on(today)),
+            )
+        )
+    return result

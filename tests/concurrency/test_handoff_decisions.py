@@ -36,7 +36,7 @@ MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 #: Who does what in a trial; each pair is used for a third of the trials, and
 #: who of the two SDRs takes which side alternates.
 PAIRS = (("accept", "accept"), ("accept", "reject"), ("reject", "reject"))
-#: What the loser is told (handoff.services._check_pending).
+#: What the loser is told (handoff.services.shared._check_pending).
 ALREADY_DECIDED = re.compile(
     r"Handoff (\d+) was already (accepted|rejected) by (\S+) at "
     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC; nothing was changed\."

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.core import mail
 
-from handoff import services
+from handoff import selectors, services
 from handoff.exceptions import HandoffNotYours
 from handoff.models import Handoff, HandoffEvent, Team, TeamMember
 from leads.models import Lead, Stage
@@ -177,4 +177,4 @@ def test_deactivating_an_sdr_while_they_accept_leaves_nothing_theirs():
         assert isinstance(accepted[1], HandoffNotYours)
         assert (row.status, row.assigned_to, lead.owner) == ("pending", colleague, None)
         assert deactivated[1]["pending_handoff_ids"] == [handoff.id]
-    assert not any(services.user_owned_work(user_id=sdr.pk).values())
+    assert not any(selectors.user_owned_work(user_id=sdr.pk).values())

@@ -1,7 +1,7 @@
 """Protected fields cannot be mass-assigned through any writable endpoint.
 
 Stage, score, owner, decisions and timestamps change only through their
-services (leads/lifecycle.py, scoring, handoff/services.py). A client that
+services (leads/lifecycle.py, scoring, handoff/services/). A client that
 sends one to the lead endpoints is refused with a 400 naming each field, and
 nothing is stored; elsewhere it is ignored: the stored row is exactly what
 the same request without them stores. "Exactly" is checked against a twin:

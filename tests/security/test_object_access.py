@@ -2,7 +2,7 @@
 
 The role matrix proves a role may use an operation on its own objects; this
 proves the same operation on a colleague's object fails, through the API and
-the pages, and changes nothing. The product's rules (handoff/services.py and
+the pages, and changes nothing. The product's rules (handoff/services/ and
 selectors.py): only the assigned SDR or a manager (SalesProfile.is_manager,
 or Admin) decides a handoff; the assigned SDR, the lead's owner or a manager
 logs attempts; only the lead's owner or a manager moves it through the sales
