@@ -25,9 +25,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leads.api.permissions import RoleModelPermissions
-from scoring import selectors, services
+from scoring import selectors
 from scoring.exceptions import ModelNotPublishable
 from scoring.models import ScoringModel, ScoringRule
+from scoring.services import publishing
 
 ERRORS = {
     401: OpenApiResponse(description="No or bad credentials."),
@@ -201,7 +202,7 @@ class ScoringModelViewSet(
     def publish(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
         try:
-            services.model_publish(model_id=model.id, actor=request.user)
+            publishing.model_publish(model_id=model.id, actor=request.user)
         except ModelNotPublishable as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         published = self.get_queryset().get(id=model.id)

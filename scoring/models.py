@@ -1,7 +1,7 @@
 """Scoring models, their rules, and the scores they give leads and accounts.
 
 The arithmetic lives in ``scoring/engine.py``; writes go through
-``scoring/services.py``.
+``scoring/services/``.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class ScoringModel(models.Model):
     rescore_done = models.PositiveIntegerField(default=0)
     rescore_finished_at = models.DateTimeField(null=True, blank=True)
     # The model that was active when this one was published: active again if
-    # this one's publish rescore fails (see scoring.services.rescore_run_fail).
+    # this one's publish rescore fails (see
+    # scoring.services.publishing.rescore_run_fail).
     replaced = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -337,7 +338,7 @@ class PublishPreview(models.Model):
     # Progress: leads to simulate (not erased when asked for) and simulated.
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    # scoring.bulk.model_simulate's counts, once finished.
+    # scoring.simulation.model_simulate's counts, once finished.
     counts = models.JSONField(null=True, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

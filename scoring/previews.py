@@ -2,11 +2,11 @@
 
 The publish page used to simulate every lead inside its request, minutes at
 a million leads. It now asks for a preview (a row), which a task plans in
-chunks of lead ids on the bulk queue; each chunk task counts its range with
-``scoring.bulk.simulate_range`` (the counting of ``model_simulate``) and the
-last one adds the chunks up. The page shows the progress and polls until the
-counts are there. These are scoring's write use-cases for previews, apart
-from ``scoring.services`` only because that module is long.
+chunks of lead ids on the bulk queue; each chunk task counts its range
+with ``scoring.simulation.simulate_range`` (the counting of
+``model_simulate``) and the last one adds the chunks up. The page shows the
+progress and polls until the counts are there. These are scoring's write
+use-cases for previews.
 """
 
 from __future__ import annotations
@@ -22,16 +22,15 @@ from django.utils import timezone
 
 from leads.models import Lead
 from scoring import selectors
-from scoring.bulk import (
-    BULK_CHUNK_SIZE,
-    lead_id_ranges,
+from scoring.bulk import BULK_CHUNK_SIZE, lead_id_ranges
+from scoring.engine import ModelSpec
+from scoring.exceptions import ModelNotPublishable
+from scoring.models import PublishPreview, PublishPreviewChunk, ScoringModel
+from scoring.simulation import (
     simulate_range,
     simulation_counts_add,
     simulation_counts_empty,
 )
-from scoring.engine import ModelSpec
-from scoring.exceptions import ModelNotPublishable
-from scoring.models import PublishPreview, PublishPreviewChunk, ScoringModel
 
 logger = logging.getLogger(__name__)
 

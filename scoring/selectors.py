@@ -504,7 +504,7 @@ class PreviewProgress:
     """How far the preview of publishing a draft has come.
 
     ``state``: ``running`` (counting) or ``finished`` (``counts`` holds
-    scoring.bulk.model_simulate's counts).
+    scoring.simulation.model_simulate's counts).
     """
 
     preview_id: int

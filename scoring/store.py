@@ -26,7 +26,13 @@ from scoring.engine import (
     ScoreResult,
     Touch,
 )
-from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
+from scoring.models import (
+    AccountRollupRequest,
+    AccountScore,
+    LeadScore,
+    LeadScoreHistory,
+    ScoringModel,
+)
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
 
 #: A lead's (total, fit score, engagement score): history is written when it moves.
@@ -482,3 +488,76 @@ def _scores_write_pg(
                 "read_at": read_at,
             },
         )
+
+
+# Account roll-ups (scoring.services.rollups)
+# ------------------------------------------------------------------------------
+
+#: The advisory lock (PostgreSQL) that roll-up refreshes take in turn.
+ROLLUPS_LOCK_KEY = 0x4C46_524F
+
+
+def rollups_lock(*, wait: bool = True) -> bool:
+    """Take the roll-up lock to the end of the transaction; without ``wait``,
+    only if it is free (returns whether it was taken)."""
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [ROLLUPS_LOCK_KEY])  # nosec B608: one of two names
+        return wait or bool(cursor.fetchone()[0])
+
+
+def rollup_requests_take() -> list[tuple[int, int]]:
+    """Delete every committed roll-up request; return their (model id, account
+    id). Call in the transaction that refreshes them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {AccountRollupRequest._meta.db_table} "  # nosec B608: name from model meta
+                "RETURNING model_id, account_id"
+            )
+            return cursor.fetchall()
+    rows = list(
+        AccountRollupRequest.objects.values_list("id", "model_id", "account_id")
+    )
+    AccountRollupRequest.objects.filter(id__in=[r[0] for r in rows]).delete()
+    return [(model_id, account_id) for _, model_id, account_id in rows]
+
+
+def account_scores_upsert_pg(
+    *,
+    model: ScoringModel,
+    account_ids: list[int] | None,
+    now: dt.datetime,
+    cap: Decimal,
+) -> int:
+    """Roll the model's lead engagement (each lead capped at ``cap``) up to the
+    accounts (all, or ``account_ids``) in one INSERT ... SELECT ... ON
+    CONFLICT statement; return the number of accounts written."""
+    only = "AND lead.account_id = ANY(%(accounts)s)" if account_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {AccountScore._meta.db_table} (account_id, model_id,
+                engagement_score, engaged_leads, computed_at)
+            SELECT lead.account_id, %(model)s,
+                SUM(LEAST(GREATEST(score.engagement_score, 0), %(cap)s)),
+                COUNT(*) FILTER (WHERE score.engagement_score > 0),
+                %(now)s
+            FROM {LeadScore._meta.db_table} AS score
+            JOIN {Lead._meta.db_table} AS lead ON lead.id = score.lead_id
+            WHERE score.model_id = %(model)s AND lead.account_id IS NOT NULL {only}
+            GROUP BY lead.account_id
+            ORDER BY lead.account_id
+            ON CONFLICT (account_id, model_id) DO UPDATE SET
+                engagement_score = EXCLUDED.engagement_score,
+                engaged_leads = EXCLUDED.engaged_leads,
+                computed_at = EXCLUDED.computed_at
+            """,  # nosec B608: names from model meta, values bound
+            {
+                "model": model.id,
+                "cap": cap,
+                "now": now,
+                "accounts": account_ids,
+            },
+        )
+        return cursor.rowcount

@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from scoring import previews, selectors, services
+from scoring import previews, selectors
+from scoring.services import chunks, rescoring, rollups
 
 TRANSIENT = (OperationalError, InterfaceError)
 #: Leads re-enqueued per reconciler run; the next minute takes the rest.
@@ -50,7 +51,7 @@ def rescore_leads_task(lead_ids: list[int]) -> int:
     Idempotent: safe to rerun. A lead rescored since it was enqueued (by an
     earlier message, the reconciler or a publish) is skipped.
     """
-    return services.leads_rescore(lead_ids=lead_ids, marked_only=True)
+    return rescoring.leads_rescore(lead_ids=lead_ids, marked_only=True)
 
 
 @shared_task(
@@ -61,9 +62,9 @@ def rescore_leads_task(lead_ids: list[int]) -> int:
     retry_jitter=True,
     max_retries=5,
 )
-def rescore_all_task(model_id: int, run: str = services.PUBLISH_RUN) -> int:
+def rescore_all_task(model_id: int, run: str = chunks.PUBLISH_RUN) -> int:
     """Plan a full rescore in chunks and enqueue them. Running it twice plans once."""
-    chunk_ids = services.rescore_plan(model_id=model_id, run=run)
+    chunk_ids = chunks.rescore_plan(model_id=model_id, run=run)
     for chunk_id in chunk_ids:
         rescore_chunk_task.delay(chunk_id)
     return len(chunk_ids)
@@ -79,7 +80,7 @@ def rescore_all_task(model_id: int, run: str = services.PUBLISH_RUN) -> int:
 )
 def rescore_chunk_task(chunk_id: int) -> int:
     """Rescore one chunk of leads; a redelivered chunk is recomputed, counted once."""
-    return services.rescore_chunk_run(chunk_id=chunk_id)
+    return chunks.rescore_chunk_run(chunk_id=chunk_id)
 
 
 @shared_task(
@@ -93,15 +94,15 @@ def rescore_chunk_task(chunk_id: int) -> int:
 def reconcile_task() -> int:
     """Re-enqueue leads left marked too long and chunks left pending, and
     refresh the account roll-ups still asked for (lost messages)."""
-    lead_ids = services.leads_marked_overdue(
+    lead_ids = rescoring.leads_marked_overdue(
         older_than=reconcile_after(), limit=RECONCILE_LIMIT
     )
     for start in range(0, len(lead_ids), RESCORE_TASK_SIZE):
         rescore_leads_task.delay(lead_ids[start : start + RESCORE_TASK_SIZE])
-    for chunk_id in services.chunks_stalled(older_than=CHUNK_STALLED_AFTER):
+    for chunk_id in chunks.chunks_stalled(older_than=CHUNK_STALLED_AFTER):
         rescore_chunk_task.delay(chunk_id)
     # Roll-ups whose refresh message was lost (usually none are left).
-    services.account_rollups_refresh_requested()
+    rollups.account_rollups_refresh_requested()
     return len(lead_ids)
 
 
@@ -121,11 +122,11 @@ def account_rollups_task() -> int:
     one; a run that sees requests committed meanwhile schedules the next
     (their own schedule may have been this run, or the one it skipped).
     """
-    taken = services.account_rollups_refresh_requested()
+    taken = rollups.account_rollups_refresh_requested()
     if taken is None:
         return 0
-    if services.account_rollups_pending():
-        services.account_rollups_refresh_enqueue()
+    if rollups.account_rollups_pending():
+        rollups.account_rollups_refresh_enqueue()
     return taken
 
 

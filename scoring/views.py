@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scoring import bulk, previews, selectors, services
+from scoring import previews, selectors
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.forms import (
     VALUE_HELP,
@@ -31,6 +31,8 @@ from scoring.forms import (
     rule_initial,
 )
 from scoring.models import PublishPreview, ScoringModel, ScoringRule
+from scoring.services import drafts, publishing
+from scoring.simulation import GRADES
 from scoring.templatetags.scoring_tags import preview_text, progress_text
 
 EDIT_PERMISSION = "scoring.change_scoringmodel"
@@ -115,7 +117,7 @@ def model_progress(request: HttpRequest, pk: int) -> JsonResponse:
 @editor_required
 def model_clone(request: HttpRequest, pk: int) -> HttpResponse:
     model = _model_or_404(pk)
-    draft = services.model_clone(model=model, actor=request.user)
+    draft = drafts.model_clone(model=model, actor=request.user)
     messages.success(
         request,
         f"{draft} is a new draft with the rules of {model}. Change it, then "
@@ -130,7 +132,7 @@ def model_settings(request: HttpRequest, pk: int) -> HttpResponse:
     model = _model_or_404(pk)
     if not model.is_editable:
         return _refused(
-            request, model.id, ModelNotEditable(services.NOT_EDITABLE_MESSAGE)
+            request, model.id, ModelNotEditable(drafts.NOT_EDITABLE_MESSAGE)
         )
     form = ModelSettingsForm(
         request.POST if request.method == "POST" else None,
@@ -138,7 +140,7 @@ def model_settings(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if form.is_valid():
         try:
-            services.model_update(model=model, actor=request.user, **form.cleaned_data)
+            drafts.model_update(model=model, actor=request.user, **form.cleaned_data)
         except ModelNotEditable as exc:
             return _refused(request, model.id, exc)
         except ValidationError as exc:
@@ -175,7 +177,7 @@ def _rule_form_page(
 ) -> HttpResponse:
     if not model.is_editable:
         return _refused(
-            request, model.id, ModelNotEditable(services.NOT_EDITABLE_MESSAGE)
+            request, model.id, ModelNotEditable(drafts.NOT_EDITABLE_MESSAGE)
         )
     form = RuleForm(
         request.POST if request.method == "POST" else None,
@@ -185,11 +187,11 @@ def _rule_form_page(
     if form.is_valid():
         try:
             if rule is None:
-                saved = services.rule_create(
+                saved = drafts.rule_create(
                     model=model, actor=request.user, **form.cleaned_data
                 )
             else:
-                saved = services.rule_update(
+                saved = drafts.rule_update(
                     rule=rule, actor=request.user, **form.cleaned_data
                 )
         except ModelNotEditable as exc:
@@ -219,11 +221,11 @@ def rule_delete(request: HttpRequest, pk: int, rule_id: int) -> HttpResponse:
     rule = _rule_or_404(pk, rule_id)
     if not model.is_editable:
         return _refused(
-            request, model.id, ModelNotEditable(services.NOT_EDITABLE_MESSAGE)
+            request, model.id, ModelNotEditable(drafts.NOT_EDITABLE_MESSAGE)
         )
     if request.method == "POST":
         try:
-            services.rule_delete(rule=rule, actor=request.user)
+            drafts.rule_delete(rule=rule, actor=request.user)
         except ModelNotEditable as exc:
             return _refused(request, model.id, exc)
         messages.success(request, f"Rule “{rule.label}” deleted.")
@@ -243,7 +245,7 @@ def rules_reorder(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "That order could not be read; reload the page.")
         return redirect(_detail_url(model.id))
     try:
-        services.rules_reorder(
+        drafts.rules_reorder(
             model=model, rule_ids=form.cleaned_data["rule_ids"], actor=request.user
         )
     except ModelNotEditable as exc:
@@ -264,7 +266,7 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
     model = _model_or_404(pk)
     if request.method == "POST":
         try:
-            published = services.model_publish(model_id=model.id, actor=request.user)
+            published = publishing.model_publish(model_id=model.id, actor=request.user)
         except ModelNotPublishable as exc:
             return _refused(request, model.id, exc)
         messages.success(
@@ -302,7 +304,7 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
                 "change": simulation["grades"][grade]
                 - simulation["active_grades"][grade],
             }
-            for grade in bulk.GRADES
+            for grade in GRADES
         ]
         if simulation
         else [],
@@ -316,7 +318,9 @@ def model_publish_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Publish again a draft whose publish rescore failed (and was undone)."""
     model = _model_or_404(pk)
     try:
-        published = services.model_publish_retry(model_id=model.id, actor=request.user)
+        published = publishing.model_publish_retry(
+            model_id=model.id, actor=request.user
+        )
     except ModelNotPublishable as exc:
         return _refused(request, model.id, exc)
     messages.success(

@@ -20,6 +20,7 @@ from django.urls import reverse
 
 import handoff.tasks
 import leads.tasks
+import scoring.services.rescoring
 import scoring.tasks
 from crm.celery import app as celery_app
 from crm.celery import task_failed_record
@@ -76,7 +77,7 @@ def test_a_rescore_that_keeps_failing_is_retried_up_to_its_cap_then_recorded(
         runs.append(lead_ids)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(scoring.tasks.services, "leads_rescore", failing)
+    monkeypatch.setattr(scoring.services.rescoring, "leads_rescore", failing)
     worker_like(monkeypatch)
 
     # When the rescore task runs
@@ -106,7 +107,7 @@ def test_an_error_that_is_not_transient_is_recorded_without_retrying(
         runs.append(lead_ids)
         raise ValueError("bad breakdown")
 
-    monkeypatch.setattr(scoring.tasks.services, "leads_rescore", broken)
+    monkeypatch.setattr(scoring.services.rescoring, "leads_rescore", broken)
     worker_like(monkeypatch)
 
     result = rescore_leads_task.delay(lead_ids=[lead.id])

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from leads.models import Lead
 from scoring import previews, services, tasks
-from scoring.bulk import model_simulate
 from scoring.exceptions import ModelNotPublishable
 from scoring.models import PublishPreview, PublishPreviewChunk, ScoringModel
 from scoring.selectors import model_active, publish_preview_progress
+from scoring.simulation import model_simulate
 from tests.factories import LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db

@@ -19,10 +19,11 @@ from django.test.utils import CaptureQueriesContext
 
 from leads import lifecycle
 from leads.models import Lead, StageTransition
-from scoring.bulk import chunk_rescore, model_rescore_all, model_simulate
+from scoring.bulk import chunk_rescore, model_rescore_all
 from scoring.models import LeadScore, ScoringModel
 from scoring.selectors import model_active, model_spec, recycle_hold, recycle_holds
 from scoring.services import lead_rescore
+from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db

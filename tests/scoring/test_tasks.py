@@ -12,7 +12,7 @@ from leads.models import AuditEvent, Lead
 from scoring import services
 from scoring.exceptions import ModelNotPublishable
 from scoring.models import LeadScore, RescoreChunk, ScoringModel, ScoringRule
-from scoring.selectors import model_active
+from scoring.selectors import model_active, model_progress
 from scoring.tasks import reconcile_task, rescore_chunk_task
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
@@ -294,7 +294,7 @@ def test_a_publish_whose_rescore_fails_is_undone_and_the_old_model_serves(
     assert draft.rescore_error == (
         f"RuntimeError while rescoring leads {leads[4].id:,} to {leads[5].id:,}"
     )
-    assert services.selectors.model_progress(draft).state == "failed"
+    assert model_progress(draft).state == "failed"
     assert _lead_columns() == before
     assert (
         dict(LeadScore.objects.filter(model=old).values_list("lead_id", "breakdown"))

@@ -13,9 +13,9 @@ from django.utils import timezone
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads.models import Lead
 from scoring import services
-from scoring.bulk import model_simulate
 from scoring.models import LeadScore, PublishPreview, ScoringModel, ScoringRule
 from scoring.selectors import model_active
+from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
