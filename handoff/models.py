@@ -1,7 +1,7 @@
 """The marketing-sales handoff: SLAs, SDR teams, handoffs and their decisions.
 
 A Handoff is one MQL handed to sales development under a
-ServiceLevelAgreement. Its status changes only through ``handoff/services.py``
+ServiceLevelAgreement. Its status changes only through ``handoff/services/``
 (conditional updates and row locks); the fields here are the facts those
 services write, and the database constraints are the backstop: one pending
 handoff per lead, decisions that carry who and when, each escalation step at

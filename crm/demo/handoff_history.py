@@ -95,7 +95,7 @@ def _handoff_open_plan(
     hw = j.world.handoff
     exclude = (previous.assigned_to,) if previous else ()
     assigned_to, detail = hw.assign(sla.team_id, created_at, exclude)
-    # The same arithmetic as handoff.services._create.
+    # The same arithmetic as handoff.services.opening._create.
     calendar = hw.calendar(sla)
     hours = Decimal(sla.accept_within_hours)
     return _HandoffPlan(
