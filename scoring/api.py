@@ -29,6 +29,7 @@ from scoring import selectors
 from scoring.exceptions import ModelNotPublishable
 from scoring.models import ScoringModel, ScoringRule
 from scoring.services import publishing
+from scoring.validation import RULE_INPUT_FIELDS
 
 ERRORS = {
     401: OpenApiResponse(description="No or bad credentials."),
@@ -58,23 +59,7 @@ class ScoringRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScoringRule
-        fields = [
-            "id",
-            "position",
-            "kind",
-            "label",
-            "points",
-            "attribute",
-            "operator",
-            "value",
-            "touchpoint_kind",
-            "property_name",
-            "property_operator",
-            "property_value",
-            "max_occurrences",
-            "lookback_days",
-            "half_life_days",
-        ]
+        fields = ["id", "position", *RULE_INPUT_FIELDS]
         read_only_fields = fields
 
 

@@ -27,22 +27,7 @@ from scoring.validation import (
 )
 
 #: Rule fields copied when a model is cloned.
-RULE_FIELDS = (
-    "position",
-    "kind",
-    "label",
-    "points",
-    "attribute",
-    "operator",
-    "value",
-    "touchpoint_kind",
-    "property_name",
-    "property_operator",
-    "property_value",
-    "max_occurrences",
-    "lookback_days",
-    "half_life_days",
-)
+RULE_FIELDS = ("position", *RULE_INPUT_FIELDS)
 MODEL_FIELDS = (
     "mql_threshold",
     "min_fit_score",
