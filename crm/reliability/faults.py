@@ -517,9 +517,16 @@ def run_pg_restart(
         worker_pids = sorted(p.pid for p in _workers(stack).values())
         rounds.start()
         time.sleep(LEAD_IN)
-        down = time.monotonic()
+        stopping = time.monotonic()
         say(f"pg-restart: stopping PostgreSQL for {knobs['outage']:.0f} s")
-        stack.restart_postgres(knobs["outage"], mode="immediate")
+        # The outage window is from the postmaster's exit to the start
+        # command: a request that began while the crash-stop was under way,
+        # or after the new postmaster accepts again, may rightly succeed.
+        stack.stop_postgres(mode="immediate")
+        down = time.monotonic()
+        time.sleep(knobs["outage"])
+        starting = time.monotonic()
+        stack.start_postgres()
         back = time.monotonic()
         say("pg-restart: PostgreSQL accepts connections again")
         time.sleep(TAIL)
@@ -533,7 +540,7 @@ def run_pg_restart(
         figures = rounds.figures()
         counts = integrity(stack)
         why = stale_breakdown(stack) if stale else None
-    during = _window(log, down, back)
+    during = _window(log, down, starting)
     return {
         "scenario": "pg-restart",
         "size": size,
@@ -542,7 +549,7 @@ def run_pg_restart(
         "during_outage": during,
         "after_outage": _window(log, back, stopped),
         "answers_503": during["statuses"].get("503", 0),
-        "hung_answers": sum(1 for a in log.between(down, back) if a.ms >= HANG_MS),
+        "hung_answers": sum(1 for a in log.between(stopping, back) if a.ms >= HANG_MS),
         "web_processes_same": web_pids == web_after,
         "worker_processes_same": worker_pids == workers_after,
         "stale_leads": stale,

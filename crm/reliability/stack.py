@@ -436,16 +436,6 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def restart_postgres(
-        self, down_seconds: float = 5.0, *, mode: str = "fast"
-    ) -> Process:
-        """Stop PostgreSQL (see ``stop_postgres`` for ``mode``), keep it down
-        for ``down_seconds``, start it again on the same port; return the new
-        process when it accepts connections. Blocks the calling thread."""
-        self.stop_postgres(mode=mode)
-        time.sleep(down_seconds)
-        return self.start_postgres()
-
     def db(self) -> psycopg.Connection[Any]:
         """A new autocommit psycopg connection to the stack's database.
 
