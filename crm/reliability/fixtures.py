@@ -67,11 +67,11 @@ def bulk_seed(*, leads: int, per_lead: int, seed: int = 1) -> dict[str, Any]:
     scored once under the active model, as an installation that has been
     running would be. Returns the counts and the seconds taken.
     """
+    from crm.bench.synthetic import seed_leads
     from scoring.bulk import model_rescore_all
-    from scoring.management.commands.bench_scoring import _seed
 
     began = timezone.now()
-    counts = _seed(leads=leads, per_lead=per_lead, seed=seed, say=lambda _: None)
+    counts = seed_leads(leads=leads, per_lead=per_lead, seed=seed, say=lambda _: None)
     with connection.cursor() as cursor:
         for model in (Account, Lead, Touchpoint):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from leads.management.commands.bench_ingest import Phase
+from crm.bench.ingest import Phase
 
 
 @pytest.mark.parametrize(
