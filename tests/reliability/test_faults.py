@@ -1,7 +1,7 @@
-"""The fault harnesses at CI size: ``manage.py reliability <fault>``.
+"""The fault harnesses at CI size: ``python -m tests.reliability.harness <fault>``.
 
 worker-kill, redis-kill and pg-restart each start their own Redis,
-PostgreSQL cluster, gunicorn, Celery workers and beat (crm.reliability.stack),
+PostgreSQL cluster, gunicorn, Celery workers and beat (tests.reliability.harness.stack),
 break one of them mid-ingest and report what survived as the JSON last line;
 these tests hold the figures to what the harness promises: nothing
 acknowledged is lost or stored twice, no 5xx but a fast 503 while PostgreSQL
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.harness import harness_run
+from tests.reliability.harness.runner import harness_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -1,7 +1,7 @@
-"""The load harnesses at CI size: ``manage.py reliability load|publish``.
+"""The load harnesses at CI size: ``python -m tests.reliability.harness load|publish``.
 
 Each scenario starts its own Redis, PostgreSQL cluster, gunicorn, Celery
-workers and beat (crm.reliability.stack), so these tests touch neither the
+workers and beat (tests.reliability.harness.stack), so these tests touch neither the
 test database nor the shared Redis; they carry the service markers because
 they need the same binaries (redis-server, PostgreSQL) that CI provides.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.reliability.harness import harness_run
+from tests.reliability.harness.runner import harness_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

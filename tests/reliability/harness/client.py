@@ -22,18 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from crm.bench.stats import percentile
+
 #: Answers that mean "not now, try again" rather than "no".
 RETRY_STATUSES = (502, 503, 504)
 #: Keep the first few failures verbatim for the report.
 KEPT_ERRORS = 20
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile (nearest rank on the sorted values), 0 if none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
 @dataclass

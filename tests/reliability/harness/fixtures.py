@@ -1,8 +1,9 @@
 """Data a scenario needs in its stack's database, written from inside the stack.
 
-These run in a ``manage.py reliability <step>`` process started by the
-scenario with the stack's environment (``Stack.manage``), so they use the
-project's own services against the stack's database, never the harness's.
+These run in a ``python -m tests.reliability.harness <step>`` process started
+by the scenario with the stack's environment (``Stack.harness``), so they use
+the project's own services against the stack's database, never the
+harness's. The data itself comes from ``crm.bench.synthetic``.
 """
 
 from __future__ import annotations
@@ -12,31 +13,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from crm.bench.synthetic import api_user_token, lead_pool, seed_leads
 from crm.roles import MARKETING, SDR
 from handoff.models import Team, TeamMember
-from leads.ingestion import leads_for_emails
 from leads.models import Account, Lead, Touchpoint
 from scoring import selectors, services
 from scoring.models import LeadScore, LeadScoreHistory
+from tests.reliability.harness.ingest import LOAD_DOMAIN
 
-#: The e-mail domain of the leads the load writes (pool and new ones).
-LOAD_DOMAIN = "reliability.example"
 MARKETING_USER = "reliability-marketing"
 SDR_USER = "reliability-sdr"
-
-
-def _user_with_token(username: str, group: str) -> str:
-    user, _ = get_user_model().objects.get_or_create(
-        username=username, defaults={"email": f"{username}@{LOAD_DOMAIN}"}
-    )
-    user.groups.set(Group.objects.filter(name=group))
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
 
 
 @transaction.atomic
@@ -47,27 +36,25 @@ def load_prepare(*, pool: int) -> dict[str, Any]:
     The SDR joins every team, so the MQLs the load makes are assigned to it
     and its SAL queue has rows to read. Running it twice reuses everything.
     """
-    marketing = _user_with_token(MARKETING_USER, MARKETING)
-    sdr = _user_with_token(SDR_USER, SDR)
+    email = f"@{LOAD_DOMAIN}"
+    marketing = api_user_token(MARKETING_USER, MARKETING, email=MARKETING_USER + email)
+    sdr = api_user_token(SDR_USER, SDR, email=SDR_USER + email)
     sdr_user = get_user_model().objects.get(username=SDR_USER)
     for team in Team.objects.all():
         TeamMember.objects.get_or_create(team=team, user=sdr_user)
-    emails = [f"pool{i}@{LOAD_DOMAIN}" for i in range(pool)]
-    found, _ = leads_for_emails(emails, now=timezone.now())
     return {
         "marketing_token": marketing,
         "sdr_token": sdr,
-        "lead_ids": sorted(lead.id for lead in found.values()),
+        "lead_ids": lead_pool(pool, domain=LOAD_DOMAIN, local="pool"),
     }
 
 
 def bulk_seed(*, leads: int, per_lead: int, seed: int = 1) -> dict[str, Any]:
     """``leads`` leads with ``per_lead`` touchpoints each, written with COPY by
-    bench_scoring's generator (the same data its figures come from), then
-    scored once under the active model, as an installation that has been
+    the synthetic-data generator (the data bench_scoring's figures come
+    from), then scored once under the active model, as an installation that has been
     running would be. Returns the counts and the seconds taken.
     """
-    from crm.bench.synthetic import seed_leads
     from scoring.bulk import model_rescore_all
 
     began = timezone.now()

@@ -1,4 +1,4 @@
-"""The fault scenarios of ``manage.py reliability``.
+"""The fault scenarios of the harness.
 
 Each runs the mixed ingest of ``load`` against a private ``Stack`` and breaks
 one part of it on purpose, then counts in the database what survived:
@@ -34,7 +34,6 @@ fault separately from the others.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import signal
@@ -45,17 +44,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from crm.reliability.client import ApiClient, Recorder, percentile
-from crm.reliability.load import (
-    Ingest,
-    LoadPlan,
-    _prepare,
-    _publish_progress,
+from crm.bench.procs import child_pids
+from crm.bench.stats import percentile
+from tests.reliability.harness.client import ApiClient, Recorder
+from tests.reliability.harness.database import (
+    prepare,
+    publish_progress,
     settle,
     stale_breakdown,
     stale_leads,
 )
-from crm.reliability.stack import Process, Stack, child_pids
+from tests.reliability.harness.ingest import Ingest, LoadPlan
+from tests.reliability.harness.stack import Process, Stack
 
 #: Share of touchpoints that are demo requests: enough points for an MQL, so
 #: the faults hit stage transitions and handoffs too, not only scores.
@@ -324,7 +324,7 @@ def _client(stack: Stack, log: AttemptLog) -> LoggingClient:
 def _logged_rounds(stack: Stack, round_size: int) -> tuple[AttemptLog, Rounds]:
     """The scenario's ingest over 300 prepared leads, every attempt logged;
     not started yet."""
-    prepared = _prepare(stack, 300)
+    prepared = prepare(stack, 300)
     log = AttemptLog()
     rounds = Rounds(
         stack=stack,
@@ -377,13 +377,11 @@ def run_worker_kill(
         reconcile_after_seconds=RECONCILE_SECONDS,
     ) as stack:
         stack.up(workers=[(name, q, c) for name, (q, c) in queues.items()])
-        stack.manage("reliability", "seed", "--leads", str(knobs["leads"]))
+        stack.harness("seed", "--leads", str(knobs["leads"]))
         _log, rounds = _logged_rounds(stack, knobs["round"])
         rounds.start()
         time.sleep(LEAD_IN)
-        model = json.loads(
-            stack.manage("reliability", "publish-model").strip().splitlines()[-1]
-        )
+        model = stack.harness("publish-model")
         say(f"worker-kill: published model {model['model_id']}; killing workers")
         kills: list[dict[str, Any]] = []
         plan = ["realtime-child", "bulk-child", "realtime-main", "bulk-main"]
@@ -415,7 +413,7 @@ def run_worker_kill(
         deadline = VISIBILITY_TIMEOUT + 60
 
         def done() -> bool:
-            progress = _publish_progress(stack, model["model_id"])
+            progress = publish_progress(stack, model["model_id"])
             return (
                 progress["finished"] is not None
                 and progress["mismatched"] == 0
@@ -428,7 +426,7 @@ def run_worker_kill(
             lambda: integrity(stack)["mqls_without_handoff"] == 0,
             RECONCILE_SECONDS + 3 * TIMER_SECONDS,
         )
-        progress = _publish_progress(stack, model["model_id"])
+        progress = publish_progress(stack, model["model_id"])
         figures = rounds.figures()
         counts = integrity(stack)
         stale = stale_leads(stack)
