@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,7 +37,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import connection
 
-from crm.bench.procs import free_port, healthy
+from crm.bench.procs import free_port, gunicorn_command, healthy
 from crm.bench.stats import percentile
 from crm.bench.synthetic import API_KINDS, api_touchpoint, api_user_token, lead_pool
 from crm.roles import MARKETING
@@ -172,20 +171,7 @@ def _gunicorn(workers: int, *, say: Say) -> Iterator[int]:
         prefix="bench-ingest-gunicorn-", suffix=".log", delete=False
     )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "crm.wsgi:application",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "300",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=workers, timeout=300),
         cwd=settings.BASE_DIR,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=log,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import sys
 from pathlib import Path
 
 
@@ -13,6 +14,25 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def gunicorn_command(port: int, *, workers: int, timeout: int) -> list[str]:
+    """The command line of a gunicorn serving Leadflow on 127.0.0.1:``port``
+    with ``workers`` sync workers and a worker timeout of ``timeout`` s."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "crm.wsgi:application",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        str(timeout),
+        "--log-level",
+        "warning",
+    ]
 
 
 def healthy(port: int | None, *, timeout: float = 5) -> bool:

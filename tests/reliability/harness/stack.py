@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 
-from crm.bench.procs import free_port, healthy
+from crm.bench.procs import free_port, gunicorn_command, healthy
 from tests.reliability.harness.base import DATABASE_NAME, StackBase
 from tests.reliability.harness.processes import (
     Process,
@@ -221,20 +221,7 @@ class Stack(StackBase):
             process = self._spawn(
                 "web",
                 "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "crm.wsgi:application",
-                    "--workers",
-                    str(workers),
-                    "--bind",
-                    f"127.0.0.1:{self.web_port}",
-                    "--timeout",
-                    str(timeout),
-                    "--log-level",
-                    "warning",
-                ],
+                gunicorn_command(self.web_port, workers=workers, timeout=timeout),
                 port=self.web_port,
             )
             self.web = process
