@@ -39,9 +39,6 @@ from tests.reliability.harness.database import (
 from tests.reliability.harness.ingest import TOUCHPOINTS, URLS, Ingest, LoadPlan
 from tests.reliability.harness.stack import Process, Stack
 
-# Scenarios
-# ------------------------------------------------------------------------------
-
 
 @contextlib.contextmanager
 def _production_stack(
