@@ -42,11 +42,7 @@ from tests.reliability.harness.stack import Process, Stack
 
 @contextlib.contextmanager
 def _production_stack(
-    *,
-    web_workers: int,
-    worker_concurrency: int,
-    say: Callable[[str], None],
-    keep: bool,
+    web_workers: int, worker_concurrency: int, say: Callable[[str], None], keep: bool
 ) -> Iterator[Stack]:
     """A started stack laid out as in production: gunicorn, a real-time
     worker (also timers and default) and a bulk worker of one process."""
@@ -81,12 +77,7 @@ def run_load(
     that much longer, to tell a late backlog from leads that stay stale.
     """
     began = time.monotonic()
-    with _production_stack(
-        web_workers=web_workers,
-        worker_concurrency=worker_concurrency,
-        say=say,
-        keep=keep,
-    ) as stack:
+    with _production_stack(web_workers, worker_concurrency, say, keep) as stack:
         prepared = prepare(stack, plan.pool)
         ingest = Ingest(
             client=_client(stack),
@@ -220,12 +211,7 @@ def run_publish(
 ) -> dict[str, Any]:
     """The ``publish`` scenario; returns its figures (see the module docstring)."""
     began = time.monotonic()
-    with _production_stack(
-        web_workers=web_workers,
-        worker_concurrency=worker_concurrency,
-        say=say,
-        keep=keep,
-    ) as stack:
+    with _production_stack(web_workers, worker_concurrency, say, keep) as stack:
         say(f"publish: seeding {leads:,} leads x {per_lead} touchpoints")
         seeded = stack.harness(
             "seed", "--leads", str(leads), "--per-lead", str(per_lead), timeout=timeout
