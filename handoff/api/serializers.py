@@ -12,15 +12,15 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from handoff import business_hours, services
-from handoff.models import ContactAttempt, Handoff, RejectionReason
-from leads.api.serializers import (
+from crm.common.fields import (
     SafeCharField,
     SafeSlugRelatedField,
     StrictDateTimeField,
 )
+from crm.common.keyset import MAX_ID
+from handoff import business_hours, services
+from handoff.models import ContactAttempt, Handoff, RejectionReason
 from leads.ingestion import EARLIEST_OCCURRED_AT
-from leads.keyset import MAX_ID
 
 User = get_user_model()
 
