@@ -4,8 +4,8 @@ Configuration comes from Django settings (the ``CELERY_`` prefix). With no
 broker configured, ``CELERY_TASK_ALWAYS_EAGER`` is on and tasks run in-process.
 
 Every project task retries transient errors (database connection lost, mail
-server down) a bounded number of times with backoff (its ``autoretry_for``,
-``max_retries`` and ``retry_backoff`` options). When it gives up, or fails
+server down) a bounded number of times with backoff (the options of
+``crm.common.tasks``). When it gives up, or fails
 with an error that is not transient, Celery sends ``task_failure`` and
 ``task_failed_record`` stores a FailedTask row with the lead ids the task was
 about, so a poison message is visible in the admin instead of only in a log.

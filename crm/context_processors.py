@@ -7,7 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
-from crm.roles import ADMIN, MARKETING, SALES, SDR, user_roles
+from crm.common.roles import ADMIN, MARKETING, SALES, SDR
+from crm.roles import user_roles
 from handoff.models import SalesProfile
 from leads.views import IMPORT_PERMISSIONS
 

@@ -15,8 +15,8 @@ import django_filters
 from django import forms
 from django.utils import timezone
 
+from crm.common.keyset import SortKey
 from leads.api.filters import LeadFilter
-from leads.keyset import SortKey
 
 #: Sort choices of the page: query value -> (label, sort). The first is the default.
 SORTS: dict[str, tuple[str, SortKey]] = {

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from crm.roles import SALES, SDR
+from crm.common.roles import SALES, SDR
 from handoff.models import TeamMember
 from handoff.selectors import is_manager
 from leads.edit_scope import LeadEditScope

@@ -14,17 +14,11 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
+from crm.common.roles import ADMIN, MARKETING, ROLES, SALES, SDR
+
 if TYPE_CHECKING:
     from django.apps.registry import Apps
     from django.http import HttpRequest, HttpResponse
-
-MARKETING = "Marketing"
-SDR = "SDR"
-SALES = "Sales"
-ADMIN = "Admin"
-
-#: In this order a user in several groups gets the first one's start page.
-ROLES: tuple[str, ...] = (ADMIN, MARKETING, SDR, SALES)
 
 ROLE_DESCRIPTIONS = {
     MARKETING: "Captures leads and campaigns, owns the scoring model.",
@@ -41,6 +35,54 @@ START_PAGES = {
     SALES: "handoff:pipeline",
 }
 
+#: Models by app, for grants that cover a whole app.
+_LEADS_MODELS = (
+    "account",
+    "lead",
+    "campaign",
+    "touchpoint",
+    "touchpointkind",
+    "stagetransition",
+)
+_SCORING_MODELS = (
+    "scoringmodel",
+    "scoringrule",
+    "leadscore",
+    "leadscorehistory",
+    "accountscore",
+)
+_HANDOFF_MODELS = (
+    "businesscalendar",
+    "holiday",
+    "team",
+    "teammember",
+    "salesprofile",
+    "servicelevelagreement",
+    "rejectionreason",
+    "handoff",
+    "contactattempt",
+    "handoffevent",
+    "salesoutcome",
+)
+
+
+def _view(models: tuple[str, ...], **actions: str) -> dict[str, str]:
+    """``view`` on every model, with ``actions`` instead for the ones named."""
+    return {model: actions.get(model, "view") for model in models}
+
+
+def _lead_work(**handoff_actions: str) -> dict[str, dict[str, str]]:
+    """The grants of a role that works leads (SDR, Sales): view everything,
+    edit the contact fields of their own leads only
+    (``leads.edit_scope.LeadEditScope``), log contact attempts, and
+    ``handoff_actions`` on top."""
+    return {
+        "leads": _view(_LEADS_MODELS, lead="view change_own"),
+        "scoring": _view(_SCORING_MODELS),
+        "handoff": _view(_HANDOFF_MODELS, contactattempt="view add", **handoff_actions),
+    }
+
+
 # app label -> model -> actions. "__all__" grants every permission there is.
 ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
     MARKETING: {
@@ -52,88 +94,17 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
             "touchpointkind": "view add change",
             "stagetransition": "view",
         },
-        "scoring": {
-            "scoringmodel": "view add change delete",
-            "scoringrule": "view add change delete",
-            "leadscore": "view",
-            "leadscorehistory": "view",
-            "accountscore": "view",
-        },
-        "handoff": {
-            "businesscalendar": "view",
-            "holiday": "view",
-            "team": "view",
-            "teammember": "view",
-            "salesprofile": "view",
-            "servicelevelagreement": "view",
-            "rejectionreason": "view",
-            "handoff": "view",
-            "contactattempt": "view",
-            "handoffevent": "view",
-            "salesoutcome": "view",
-        },
+        "scoring": _view(
+            _SCORING_MODELS,
+            scoringmodel="view add change delete",
+            scoringrule="view add change delete",
+        ),
+        "handoff": _view(_HANDOFF_MODELS),
     },
-    SDR: {
-        "leads": {
-            "account": "view",
-            # Contact fields of their own leads only (leads.edit_scope.LeadEditScope).
-            "lead": "view change_own",
-            "campaign": "view",
-            "touchpoint": "view",
-            "touchpointkind": "view",
-            "stagetransition": "view",
-        },
-        "scoring": {
-            "scoringmodel": "view",
-            "scoringrule": "view",
-            "leadscore": "view",
-            "leadscorehistory": "view",
-            "accountscore": "view",
-        },
-        "handoff": {
-            "businesscalendar": "view",
-            "holiday": "view",
-            "team": "view",
-            "teammember": "view",
-            "salesprofile": "view",
-            "servicelevelagreement": "view",
-            "rejectionreason": "view",
-            "handoff": "view change",
-            "contactattempt": "view add",
-            "handoffevent": "view",
-            "salesoutcome": "view",
-        },
-    },
-    SALES: {
-        "leads": {
-            "account": "view",
-            "lead": "view change_own",
-            "campaign": "view",
-            "touchpoint": "view",
-            "touchpointkind": "view",
-            "stagetransition": "view",
-        },
-        "scoring": {
-            "scoringmodel": "view",
-            "scoringrule": "view",
-            "leadscore": "view",
-            "leadscorehistory": "view",
-            "accountscore": "view",
-        },
-        "handoff": {
-            "businesscalendar": "view",
-            "holiday": "view",
-            "team": "view",
-            "teammember": "view",
-            "salesprofile": "view",
-            "servicelevelagreement": "view",
-            "rejectionreason": "view",
-            "handoff": "view",
-            "contactattempt": "view add",
-            "handoffevent": "view",
-            "salesoutcome": "view add",
-        },
-    },
+    # Decide handoffs in the SAL queue.
+    SDR: _lead_work(handoff="view change"),
+    # Record sales outcomes in the pipeline.
+    SALES: _lead_work(salesoutcome="view add"),
     ADMIN: "__all__",
 }
 

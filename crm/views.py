@@ -18,13 +18,14 @@ from django.views.decorators.http import require_GET, require_safe
 
 from crm import selectors as crm_selectors
 from crm.audit import lead_csv_export_record
+from crm.common.keyset import InvalidCursor
+from crm.common.roles import MARKETING
 from crm.filters import SORTS, LeadListFilter
-from crm.roles import MARKETING, START_PAGES, primary_role, role_required
+from crm.roles import START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
 from leads.exports import csv_download
 from leads.geo import COUNTRY_REGION
-from leads.keyset import InvalidCursor
 from leads.models import Stage
 from scoring import selectors as scoring_selectors
 

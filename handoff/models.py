@@ -425,6 +425,7 @@ class Handoff(models.Model):
 
     class Meta:
         ordering = ["due_at", "id"]
+        permissions = [("view_sla_report", "Can view the SLA report")]
         constraints = [
             models.UniqueConstraint(
                 fields=["lead"],

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from crm.common.roles import ADMIN, MARKETING
 from handoff import assignment
 from handoff.models import (
     ContactAttempt,
@@ -44,7 +45,7 @@ def is_manager(user: Any) -> bool:
     cached = getattr(user, "_leadflow_is_manager", None)
     if cached is not None:
         return cached
-    if user.is_superuser or user.groups.filter(name="Admin").exists():
+    if user.is_superuser or user.groups.filter(name=ADMIN).exists():
         result = True
     else:
         profile = SalesProfile.objects.filter(user_id=user.pk).first()
@@ -106,7 +107,7 @@ def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
 def handoff_for_user(user: Any) -> QuerySet[Handoff]:
     """Handoffs ``user`` may see: managers and marketing all, SDRs their teams'."""
     qs = Handoff.objects.all()
-    if is_manager(user) or user.groups.filter(name__in=["Marketing"]).exists():
+    if is_manager(user) or user.groups.filter(name=MARKETING).exists():
         return qs
     return qs.filter(
         Q(team_id__in=_team_ids(user)) | Q(assigned_to=user) | Q(owner=user)
@@ -201,11 +202,6 @@ def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
         .annotate(n=Count("id"))
         .values_list("handoff_id", "n")
     )
-
-
-def user_in_groups(user: Any, groups: Iterable[str]) -> bool:
-    """Whether ``user`` belongs to one of the named groups (roles)."""
-    return user.groups.filter(name__in=groups).exists()
 
 
 def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:

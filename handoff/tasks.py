@@ -11,54 +11,38 @@ import logging
 import smtplib
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from crm.common.tasks import PERIODIC_RETRY, TRANSIENT, TRANSIENT_RETRY
 from handoff import notifications, services
 
 logger = logging.getLogger(__name__)
 
-TRANSIENT = (OperationalError, InterfaceError)
 #: What a mail server that is down or refusing looks like.
 MAIL_ERRORS = (smtplib.SMTPException, OSError)
+#: About an hour of retries while mail is down: 30 s doubling to 15 minutes.
+MAIL_RETRY = TRANSIENT_RETRY | {
+    "autoretry_for": (*MAIL_ERRORS, *TRANSIENT),
+    "retry_backoff": 30,
+    "retry_backoff_max": 900,
+    "max_retries": 8,
+}
 
 
-@shared_task(
-    name="handoff.open_for_mql",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="handoff.open_for_mql", **TRANSIENT_RETRY)
 def open_handoff_task(lead_id: int) -> int | None:
     """Give an MQL its handoff. Idempotent: a second run finds the open one."""
     handoff = services.handoff_open(lead_id=lead_id)
     return handoff.id if handoff else None
 
 
-@shared_task(
-    name="handoff.escalate",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="handoff.escalate", **PERIODIC_RETRY)
 def escalate_task() -> dict[str, int]:
     """One pass of the escalation ladder; every step is claimed once per handoff."""
     return services.escalation_run(now=timezone.now())
 
 
-@shared_task(
-    name="handoff.send_notification",
-    acks_late=True,
-    autoretry_for=(*MAIL_ERRORS, *TRANSIENT),
-    retry_backoff=30,
-    retry_backoff_max=900,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(name="handoff.send_notification", **MAIL_RETRY)
 def send_notification_task(kind: str, handoff_id: int) -> int:
     """E-mail the people a handoff event concerns; retried while mail is down.
 

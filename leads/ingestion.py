@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from crm.common.text import text_problem
 from leads.accounts import accounts_for_domains
 from leads.emails import normalize_email
 from leads.models import Campaign, Lead, Touchpoint, TouchpointKind
@@ -44,17 +45,6 @@ EARLIEST_OCCURRED_AT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 # Input checks shared by the API, forms and imports
 # ------------------------------------------------------------------------------
-
-
-def text_problem(value: str) -> str | None:
-    """Why PostgreSQL would refuse this text, or None when it is storable."""
-    if "\x00" in value:
-        return "Remove the NUL character (\\u0000); it cannot be stored."
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "Remove the invalid character (an unpaired surrogate); use UTF-8 text."
-    return None
 
 
 def json_object_problem(value: Any, *, max_bytes: int = MAX_JSON_BYTES) -> str | None:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
+from leads.locks import leads_for_update
 from leads.models import Lead
 from leads.signals import leads_changed
 
@@ -31,12 +32,7 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
         # Lock in id order first, as rescores lock their leads: an UPDATE
         # takes its rows in whatever order its plan reads them, and two
         # transactions taking overlapping sets in different orders deadlock.
-        list(
-            Lead.objects.filter(id__in=ids)
-            .order_by("id")
-            .select_for_update(of=("self",), no_key=True)
-            .values_list("id", flat=True)
-        )
+        list(leads_for_update(id__in=ids, no_key=True).values_list("id", flat=True))
     Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     transaction.on_commit(lambda: _send_leads_changed(ids))
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
-from leads.keyset import (
+from crm.common.keyset import (
     Cursor,
     KeysetPage,
     SortKey,
@@ -181,7 +181,7 @@ def lead_page(
     Keyset pagination in ``sort`` order with ties broken by id (one query, no
     OFFSET). Returns ``(page, next_token, previous_token)``; a token is None
     where there is no such page. A cursor token made for another sort, or
-    tampered with, raises ``leads.keyset.InvalidCursor``.
+    tampered with, raises ``crm.common.keyset.InvalidCursor``.
     """
     position = (
         decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None

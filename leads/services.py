@@ -21,7 +21,7 @@ from leads.audit import audit_record
 from leads.edit_scope import LEAD_EDITABLE_FIELDS, LeadEditScope
 from leads.emails import normalize_email
 from leads.exceptions import LeadAlreadyExists
-from leads.locks import lock_lead, lock_leads
+from leads.locks import leads_for_update, lock_lead, lock_leads
 from leads.models import Account, AuditEvent, Lead, Stage, Touchpoint
 from leads.rescore import leads_mark_for_rescore
 from leads.titles import department_from_title
@@ -184,11 +184,7 @@ def lead_upsert(
         except ValidationError as exc:
             # Name the nested object, so the answer points at account.<field>.
             raise ValidationError({"account": exc.messages}) from exc
-    lead = (
-        Lead.objects.select_for_update(of=("self",))
-        .filter(email__lower=normalized.lower())
-        .first()
-    )
+    lead = leads_for_update(email__lower=normalized.lower()).first()
     created = lead is None
     if lead is None:
         if scope is not None:
@@ -197,11 +193,7 @@ def lead_upsert(
             with transaction.atomic():
                 lead = lead_create(email=normalized, now=at, actor=actor, **fields)
         except LeadAlreadyExists:
-            lead = (
-                Lead.objects.select_for_update(of=("self",))
-                .filter(email__lower=normalized.lower())
-                .get()
-            )
+            lead = leads_for_update(email__lower=normalized.lower()).get()
             created = False
     if not created:
         if scope is not None:
@@ -312,11 +304,7 @@ def lead_fill_blanks(
         if not _blank(value)
     }
     normalized = normalize_email(email)
-    lead = (
-        Lead.objects.select_for_update(of=("self",))
-        .filter(email__lower=normalized.lower())
-        .first()
-    )
+    lead = leads_for_update(email__lower=normalized.lower()).first()
     if lead is None:
         try:
             with transaction.atomic():
@@ -327,11 +315,7 @@ def lead_fill_blanks(
                     **({"attributes": attributes} if attributes else {}),
                 )
         except LeadAlreadyExists:
-            lead = (
-                Lead.objects.select_for_update(of=("self",))
-                .filter(email__lower=normalized.lower())
-                .get()
-            )
+            lead = leads_for_update(email__lower=normalized.lower()).get()
         else:
             leads_mark_for_rescore([lead.id], now=at)
             return LeadFill(lead=lead, created=True, differs={})

@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import connection, connections, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from leads.locks import leads_for_update
 from leads.models import Lead
 from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, Touch, evaluate_touches
@@ -177,10 +178,9 @@ def leads_rescore_set(
         return 0
     with transaction.atomic():
         locked = list(
-            Lead.objects.filter(id__in=sorted(set(lead_ids)))
-            .order_by("id")
-            .select_for_update(of=("self",), no_key=True)
-            .values_list("id", "rescore_requested_at")
+            leads_for_update(id__in=sorted(set(lead_ids)), no_key=True).values_list(
+                "id", "rescore_requested_at"
+            )
         )
         ids = [
             lead_id for lead_id, mark in locked if mark is not None or not marked_only
@@ -233,10 +233,12 @@ def _rescore_state(
 ) -> dict[int, tuple[Any, Any]]:
     """(scored_at, rescore_requested_at) of the chunk's leads; with ``ids``,
     of those leads, locked FOR NO KEY UPDATE in id order for the transaction."""
-    query = Lead.objects.filter(id__gte=low, id__lt=high, erased_at__isnull=True)
-    if ids is not None:
+    in_chunk = Q(id__gte=low, id__lt=high, erased_at__isnull=True)
+    if ids is None:
+        query = Lead.objects.filter(in_chunk)
+    else:
         # NO KEY: touchpoint inserts (a key-share lock on the lead) go on.
-        query = query.filter(id__in=ids).select_for_update(of=("self",), no_key=True)
+        query = leads_for_update(in_chunk, id__in=ids, no_key=True)
     return {
         lead_id: (scored_at, mark)
         for lead_id, scored_at, mark in query.order_by("id").values_list(

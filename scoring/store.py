@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import FilteredRelation, Q
 
+from leads.locks import leads_for_update, lock_lead_no_key_raw
 from leads.models import Account, Lead, Touchpoint
 from scoring.engine import (
     ACTIVITY_KINDS,
@@ -124,8 +125,7 @@ def _lead_for_rescore_orm(
     lead_id: int, model_id: int, with_rollup: bool
 ) -> dict[str, Any] | None:
     query = (
-        Lead.objects.select_for_update(of=("self",), no_key=True)
-        .filter(id=lead_id)
+        leads_for_update(id=lead_id, no_key=True)
         .order_by()
         .annotate(
             previous=FilteredRelation("scores", condition=Q(scores__model_id=model_id))
@@ -192,23 +192,19 @@ def _lead_for_rescore_sql(with_rollup: bool) -> tuple[str, tuple[str, ...]]:
     return sql, names
 
 
-_LOCK_LEAD_SQL = f"SELECT 1 FROM {Lead._meta.db_table} WHERE id = %s FOR NO KEY UPDATE"  # nosec B608
-
-
 def _lead_for_rescore_pg(
     lead_id: int, model_id: int, with_rollup: bool
 ) -> dict[str, Any] | None:
     # The ORM spent longer building this query than PostgreSQL running it
     # (a third of a single-lead rescore); the statement is built once.
     sql, names = _lead_for_rescore_sql(with_rollup)
+    # Lock first, read in a second statement. A statement that waits for the
+    # lock re-reads the locked row but sees the joined rows as of its start:
+    # after waiting out a concurrent rescore of this lead it missed the score
+    # that one stored and wrote a second history row.
+    if not lock_lead_no_key_raw(lead_id):
+        return None
     with connection.cursor() as cursor:
-        # Lock first, read in a second statement. A statement that waits for
-        # the lock re-reads the locked row but sees the joined rows as of its
-        # start: after waiting out a concurrent rescore of this lead it missed
-        # the score that one stored and wrote a second history row.
-        cursor.execute(_LOCK_LEAD_SQL, [lead_id])
-        if cursor.fetchone() is None:
-            return None
         cursor.execute(sql, {"model": model_id, "lead": lead_id})
         found = cursor.fetchone()
     if found is None:

@@ -15,13 +15,12 @@ import datetime as dt
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from crm.common.tasks import PERIODIC_RETRY, TRANSIENT_RETRY
 from scoring import previews, selectors
 from scoring.services import chunks, rescoring, rollups
 
-TRANSIENT = (OperationalError, InterfaceError)
 #: Leads re-enqueued per reconciler run; the next minute takes the rest.
 RECONCILE_LIMIT = 5_000
 RESCORE_TASK_SIZE = 500
@@ -37,14 +36,7 @@ def reconcile_after() -> dt.timedelta:
     return dt.timedelta(seconds=settings.RESCORE_RECONCILE_AFTER_SECONDS)
 
 
-@shared_task(
-    name="scoring.rescore_leads",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.rescore_leads", **TRANSIENT_RETRY)
 def rescore_leads_task(lead_ids: list[int]) -> int:
     """Rescore those of these leads still marked, under the active model.
 
@@ -54,14 +46,7 @@ def rescore_leads_task(lead_ids: list[int]) -> int:
     return rescoring.leads_rescore(lead_ids=lead_ids, marked_only=True)
 
 
-@shared_task(
-    name="scoring.rescore_all",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.rescore_all", **TRANSIENT_RETRY)
 def rescore_all_task(model_id: int, run: str = chunks.PUBLISH_RUN) -> int:
     """Plan a full rescore in chunks and enqueue them. Running it twice plans once."""
     chunk_ids = chunks.rescore_plan(model_id=model_id, run=run)
@@ -70,27 +55,13 @@ def rescore_all_task(model_id: int, run: str = chunks.PUBLISH_RUN) -> int:
     return len(chunk_ids)
 
 
-@shared_task(
-    name="scoring.rescore_chunk",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.rescore_chunk", **TRANSIENT_RETRY)
 def rescore_chunk_task(chunk_id: int) -> int:
     """Rescore one chunk of leads; a redelivered chunk is recomputed, counted once."""
     return chunks.rescore_chunk_run(chunk_id=chunk_id)
 
 
-@shared_task(
-    name="scoring.reconcile",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="scoring.reconcile", **PERIODIC_RETRY)
 def reconcile_task() -> int:
     """Re-enqueue leads left marked too long and chunks left pending, and
     refresh the account roll-ups still asked for (lost messages)."""
@@ -106,14 +77,7 @@ def reconcile_task() -> int:
     return len(lead_ids)
 
 
-@shared_task(
-    name="scoring.refresh_account_rollups",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.refresh_account_rollups", **TRANSIENT_RETRY)
 def account_rollups_task() -> int:
     """Refresh the accounts whose roll-ups rescores asked for; a rerun finds
     what is left (nothing, or requests committed since).
@@ -130,14 +94,7 @@ def account_rollups_task() -> int:
     return taken
 
 
-@shared_task(
-    name="scoring.apply_decay",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-)
+@shared_task(name="scoring.apply_decay", **PERIODIC_RETRY)
 def apply_decay_task() -> int:
     """Rescore every lead under the active model so engagement points decay."""
     model = selectors.model_active()
@@ -147,14 +104,7 @@ def apply_decay_task() -> int:
     return model.id
 
 
-@shared_task(
-    name="scoring.preview_publish",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.preview_publish", **TRANSIENT_RETRY)
 def preview_publish_task(preview_id: int) -> int:
     """Plan a publish preview in chunks and enqueue them; a rerun plans once."""
     chunk_ids = previews.publish_preview_plan(preview_id=preview_id)
@@ -163,14 +113,7 @@ def preview_publish_task(preview_id: int) -> int:
     return len(chunk_ids)
 
 
-@shared_task(
-    name="scoring.preview_chunk",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+@shared_task(name="scoring.preview_chunk", **TRANSIENT_RETRY)
 def preview_chunk_task(chunk_id: int) -> int:
     """Count one chunk of a publish preview; a redelivered chunk counts once."""
     return previews.publish_preview_chunk_run(chunk_id=chunk_id)

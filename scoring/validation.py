@@ -20,7 +20,7 @@ from typing import Any
 import re2
 from django.core.exceptions import ValidationError
 
-from leads.ingestion import text_problem
+from crm.common.text import text_problem
 from scoring.engine import (
     ACTIVITY_KINDS,
     CENT,

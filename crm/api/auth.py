@@ -36,8 +36,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from crm.common.fields import SafeCharField
 from crm.roles import user_roles
-from leads.api.serializers import SafeCharField
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

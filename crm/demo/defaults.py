@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crm import roles
+from crm.common import roles
 from leads.models import Campaign, Lead
 
 Stage = Lead.Stage

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from crm import roles
+from crm.common import roles
 from crm.demo.catalogue import (
     _OPPORTUNITY_LOST,
     _SAL_BACK,

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from crm import roles
+from crm.common import roles
 from crm.demo.accounts import _accounts_build
 from crm.demo.campaigns import _campaigns_build, _sends_build
 from crm.demo.defaults import (

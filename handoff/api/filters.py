@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from crm.common.keyset import MAX_ID
 from handoff.models import Handoff, RejectionReason
 from handoff.models import ServiceLevelAgreement as SLA
 from leads.api.filters import BoundedIsoDateTimeFilter, IdFilter
-from leads.keyset import MAX_ID
 from leads.models import Lead
 
 User = get_user_model()

@@ -12,15 +12,16 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from handoff import business_hours, services
-from handoff.models import ContactAttempt, Handoff, RejectionReason
-from leads.api.serializers import (
+from crm.common.fields import (
     SafeCharField,
     SafeSlugRelatedField,
     StrictDateTimeField,
 )
+from crm.common.keyset import MAX_ID
+from crm.common.roles import SALES, SDR
+from handoff import business_hours, services
+from handoff.models import ContactAttempt, Handoff, RejectionReason
 from leads.ingestion import EARLIEST_OCCURRED_AT
-from leads.keyset import MAX_ID
 
 User = get_user_model()
 
@@ -164,9 +165,8 @@ class HandoffSerializer(serializers.ModelSerializer):
         return "on_track"
 
 
-#: Who may own an accepted lead (role names as in crm.roles, which apps do
-#: not import).
-OWNER_ROLES = ("Sales", "SDR")
+#: Who may own an accepted lead.
+OWNER_ROLES = (SALES, SDR)
 
 
 class UsernameRelatedField(SafeSlugRelatedField):

@@ -52,7 +52,7 @@ from handoff.reports.compliance import (
 )
 from handoff.reports.display import Duration
 from handoff.reports.page import SlaReport, sla_report
-from handoff.reports.percentiles import MEASURES, PercentileSeconds, percentile_cont
+from handoff.reports.percentiles import MEASURES
 from handoff.reports.rejections import (
     FEEDBACK_SNIPPETS,
     FeedbackSnippet,
@@ -119,7 +119,6 @@ __all__ = [
     "CountRow",
     "Duration",
     "FeedbackSnippet",
-    "PercentileSeconds",
     "ReasonRow",
     "ReportScope",
     "SalesOutcomes",
@@ -136,7 +135,6 @@ __all__ = [
     "compliance_totals",
     "compliance_trend",
     "pace_of",
-    "percentile_cont",
     "rejection_reasons",
     "report_scope",
     "sales_outcomes",

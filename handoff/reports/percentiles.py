@@ -2,20 +2,20 @@
 
 PostgreSQL computes them with ``percentile_cont``; SQLite has no such
 aggregate, so there the spans come to Python and the same arithmetic runs
-on them, giving the same floats.
+on them, giving the same floats (both from ``crm.common.percentiles``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import Aggregate, F, FloatField, Q, QuerySet
+from django.db.models import Aggregate, F, Q, QuerySet
 
+from crm.common.percentiles import PercentileSeconds, percentile_cont
 from handoff.models import Handoff
 
 #: The three speed-to-lead measures: (start field, end field, which handoffs).
@@ -36,48 +36,9 @@ MEASURES: dict[str, tuple[str, str, Q, str]] = {
 }
 
 
-class PercentileSeconds(Aggregate):
-    """PostgreSQL's ``percentile_cont`` over a span between two timestamps, in seconds.
-
-    An ordered-set aggregate: NULL spans are ignored, and a ``filter=`` becomes
-    ``FILTER (WHERE ...)`` after the ``WITHIN GROUP`` clause, which is where
-    PostgreSQL wants it.
-    """
-
-    function = "percentile_cont"
-    name = "PercentileSeconds"
-    template = (
-        "%(function)s(%(fraction)s) WITHIN GROUP "
-        "(ORDER BY EXTRACT(EPOCH FROM %(expressions)s)::double precision)"
-    )
-    output_field = FloatField()
-
-    def __init__(self, span: Any, *, fraction: float, **extra: Any) -> None:
-        if not 0 <= fraction <= 1:
-            raise ValueError(f"fraction must lie in [0, 1], got {fraction!r}.")
-        # A literal built from a float, never from input: safe to inline.
-        super().__init__(span, fraction=repr(float(fraction)), **extra)
-
-
 def _span(measure: str) -> Any:
     start, end, _, _ = MEASURES[measure]
     return F(end) - F(start)
-
-
-def percentile_cont(values: Sequence[float], fraction: float) -> float | None:
-    """PostgreSQL's ``percentile_cont`` in Python (None for no values).
-
-    The value at rank ``fraction * (n - 1)``, interpolated linearly between
-    the two closest ranks with PostgreSQL's ``lo + (hi - lo) * fraction``, so
-    both databases give the same float.
-    """
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = fraction * (len(ordered) - 1)
-    lower = math.floor(position)
-    low, high = ordered[lower], ordered[math.ceil(position)]
-    return low + (high - low) * (position - lower)
 
 
 def _percentiles_in_database() -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from crm.common.roles import ADMIN, SALES, SDR
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
 from handoff.models import Handoff, HandoffEvent, RejectionReason
 from handoff.selectors import handoff_for_user, is_manager
@@ -20,8 +21,8 @@ SYSTEM_ACTOR = "handoff"
 #: Rows each escalation step claims per beat run; the rest wait a minute.
 ESCALATION_BATCH = 500
 FEEDBACK_MAX = 5000
-#: Groups whose members may own an accepted lead (names as in crm.roles).
-OWNER_ROLES = ("SDR", "Sales", "Admin")
+#: Groups whose members may own an accepted lead.
+OWNER_ROLES = (SDR, SALES, ADMIN)
 NOTE_MAX = 2000
 
 Status = Handoff.Status

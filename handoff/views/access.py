@@ -1,7 +1,8 @@
 """Who may open the handoff screens, and the refusals they answer with.
 
-The role checks do not import ``crm.roles`` (apps never import ``crm``); they
-test the same group names, and let managers (``is_manager``) in everywhere.
+Each screen asks for a Django permission, which ``crm.roles`` grants to the
+roles that use it, and lets managers (``is_manager``: Admins and people with
+the manager flag, which is not a permission) in everywhere.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from handoff import selectors
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
 from handoff.models import Handoff
 
-SDR_GROUP, SALES_GROUP = "SDR", "Sales"
 #: The status code of a refused POST answered with a fragment (409 otherwise).
 STATUS_FOR = {DecisionInvalid: 422, HandoffAlreadyDecided: 409, HandoffNotYours: 403}
 
 
-def role_or_manager(*groups: str) -> Callable:
-    """Log in first, then require one of the groups (roles) or a manager/Admin.
+def permission_or_manager(permission: str, refusal: str) -> Callable:
+    """Log in first, then require ``permission`` or a manager; else 403 with
+    ``refusal``.
 
     Also on the POST endpoints: the services check who may act on this
     handoff or lead, but a role that may never act is refused here with 403,
@@ -36,17 +37,38 @@ def role_or_manager(*groups: str) -> Callable:
         @login_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
-            if not (
-                selectors.user_in_groups(user, groups) or selectors.is_manager(user)
-            ):
-                raise PermissionDenied(
-                    f"This page is for the {' or '.join(groups)} role."
-                )
+            if not (user.has_perm(permission) or selectors.is_manager(user)):
+                raise PermissionDenied(refusal)
             return view(request, *args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+#: A handoff's page: every role (the handoffs shown are still only the
+#: user's own, see ``selectors.handoff_for_user``).
+view_access = permission_or_manager(
+    "handoff.view_handoff", "Handoffs are for the Marketing, SDR and Sales roles."
+)
+#: The SAL queue and its decisions (accept, reject, claim, availability): SDRs.
+decide_access = permission_or_manager(
+    "handoff.change_handoff", "This page is for the SDR role."
+)
+#: Logging a contact attempt: SDRs and sales reps.
+attempt_access = permission_or_manager(
+    "handoff.add_contactattempt", "This page is for the SDR or Sales role."
+)
+#: The sales pipeline and its moves: sales reps.
+pipeline_access = permission_or_manager(
+    "handoff.add_salesoutcome", "This page is for the Sales role."
+)
+#: The SLA report: Admins, and managers by their flag.
+report_access = permission_or_manager(
+    "handoff.view_sla_report",
+    "The SLA report is for managers. Ask an Admin to mark you as a manager "
+    "in your sales profile.",
+)
 
 
 def handoff_or_404(handoff_id: int, user: Any) -> Handoff:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_safe
 from handoff import selectors
 from handoff.models import Handoff
 from handoff.presenters import FormState, form_choices
-from handoff.views.access import handoff_or_404
+from handoff.views.access import handoff_or_404, view_access
 
 
 def _detail_context(user: Any, handoff_id: int) -> dict[str, Any]:
@@ -39,7 +38,7 @@ def _detail_context(user: Any, handoff_id: int) -> dict[str, Any]:
 
 
 @require_safe
-@login_required
+@view_access
 def handoff_detail(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """One handoff: lead, SLA clock, score snapshot, attempts, events, decision."""
     return render(

@@ -28,7 +28,7 @@ from handoff.presenters import (
     moved_text,
     pipeline_cards,
 )
-from handoff.views.access import SALES_GROUP, STATUS_FOR, role_or_manager
+from handoff.views.access import STATUS_FOR, pipeline_access
 from leads.models import Lead, Stage
 
 #: Leads on the pipeline board (its columns are a person's own leads).
@@ -55,7 +55,7 @@ def _sales_context() -> dict[str, Any]:
 
 
 @require_safe
-@role_or_manager(SALES_GROUP)
+@pipeline_access
 def pipeline(request: HttpRequest) -> HttpResponse:
     """My accepted leads by stage, with their follow-up clocks."""
     user = request.user
@@ -116,7 +116,7 @@ def pipeline_card_response(
 
 
 @require_POST
-@role_or_manager(SALES_GROUP)
+@pipeline_access
 def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Move an accepted lead forward one stage, or back with a sales reason."""
     back = request.POST.get("move") == "back"

@@ -31,11 +31,10 @@ from handoff.presenters import (
     rejected_text,
 )
 from handoff.views.access import (
-    SALES_GROUP,
-    SDR_GROUP,
     STATUS_FOR,
+    attempt_access,
+    decide_access,
     handoff_or_404,
-    role_or_manager,
 )
 from handoff.views.detail import detail_response
 from handoff.views.pipeline import pipeline_card_response
@@ -126,7 +125,7 @@ def _availability_context(user: Any) -> dict[str, Any]:
 
 
 @require_safe
-@role_or_manager(SDR_GROUP)
+@decide_access
 def queue(request: HttpRequest) -> HttpResponse:
     """The SAL queue: mine first, then the team's, soonest due first."""
     context = _queue_context(request.user)
@@ -135,7 +134,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@role_or_manager(SDR_GROUP)
+@decide_access
 def queue_rows(request: HttpRequest) -> HttpResponse:
     """The queue's sections alone: what the page polls every 30 seconds."""
     return render(
@@ -249,7 +248,7 @@ def _done(
 
 
 @require_POST
-@role_or_manager(SDR_GROUP)
+@decide_access
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
     source = _source(request)
@@ -270,7 +269,7 @@ def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@role_or_manager(SDR_GROUP)
+@decide_access
 def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Take an unassigned handoff of one's team; the row becomes one's own."""
     source = _source(request)
@@ -293,7 +292,7 @@ def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@role_or_manager(SDR_GROUP)
+@decide_access
 def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
     source = _source(request)
@@ -314,7 +313,7 @@ def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
 
 
 @require_POST
-@role_or_manager(SDR_GROUP, SALES_GROUP)
+@attempt_access
 def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Log a contact attempt (SDR on a pending handoff, rep on an accepted one)."""
     source = _source(request)
@@ -361,7 +360,7 @@ def _int(value: str | None) -> int | None:
 
 
 @require_POST
-@role_or_manager(SDR_GROUP)
+@decide_access
 def availability(request: HttpRequest) -> HttpResponse:
     """Mark oneself away (no new handoffs) or back."""
     form = AvailabilityForm(request.POST)

@@ -1,9 +1,10 @@
 """The SLA report page: managers' view of compliance, speed to lead and volume.
 
-The view authorises (Admin or the manager flag), validates the filter form
-and hands its cleaned data to ``handoff.reports.sla_report``; every number
-comes from there. An invalid filter renders the page with the form's errors
-and HTTP 400, and no figures (they would answer a question nobody asked).
+The view authorises (the report permission, which Admins hold, or the
+manager flag), validates the filter form and hands its cleaned data to
+``handoff.reports.sla_report``; every number comes from there. An invalid
+filter renders the page with the form's errors and HTTP 400, and no figures
+(they would answer a question nobody asked).
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from handoff import reports, selectors
+from handoff.views.access import report_access
 
 CUSTOM = "custom"
 _DATE_ERRORS = {"invalid": "Enter a real date as YYYY-MM-DD, e.g. 2026-03-01."}
@@ -99,14 +99,9 @@ class ReportFilterForm(forms.Form):
 
 
 @require_safe
-@login_required
+@report_access
 def sla_report(request: HttpRequest) -> HttpResponse:
     """GET /reports/sla/: the SLA report for Admins and managers (403 otherwise)."""
-    if not selectors.is_manager(request.user):
-        raise PermissionDenied(
-            "The SLA report is for managers. Ask an Admin to mark you as a manager "
-            "in your sales profile."
-        )
     now = timezone.now()
     form = ReportFilterForm(request.GET, today=now.astimezone(dt.UTC).date())
     context = {

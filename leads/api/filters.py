@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
+from crm.common.keyset import MAX_ID
 from leads import selectors
-from leads.keyset import MAX_ID
 from leads.models import Lead, Stage, Touchpoint
 
 

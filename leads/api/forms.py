@@ -30,9 +30,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from crm.common.fields import SafeCharField
+from crm.common.text import text_problem
 from leads import selectors
 from leads.api.parsers import SafeFormParser, SafeJSONParser
-from leads.api.serializers import CountryField, SafeCharField
+from leads.api.serializers import CountryField
 from leads.api.throttling import FormSubmitThrottle
 from leads.capture import (
     DIFFERS_PROPERTY,
@@ -45,7 +47,7 @@ from leads.capture import (
     origin_allowed,
 )
 from leads.emails import normalize_email
-from leads.ingestion import json_object_problem, text_problem
+from leads.ingestion import json_object_problem
 from leads.models import WebForm
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 DRF's parsers let three kinds of bad body through: JSON nested deeper than
 Python's recursion limit makes ``json.load`` raise RecursionError (a 500),
 JSON that Python reads but no one can store (``1e400``, a key given twice;
-see ``leads.strict_json``), and a form-encoded body whose percent-escapes
+see ``crm.common.strict_json``), and a form-encoded body whose percent-escapes
 are not UTF-8 is decoded with replacement characters and stored as
 ``\ufffd`` garbage. These parsers refuse all of them with a message that
 says what to fix (ARCHITECTURE.md, reliability rule 5).
@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser, get_encoding
 
-from leads import strict_json
+from crm.common import strict_json
 
 
 class SafeJSONParser(JSONParser):

@@ -25,6 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from crm.common.keyset import (
+    InvalidCursor,
+    KeysetPage,
+    SortKey,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 from leads import selectors
 from leads.api.filters import LeadFilter, TouchpointFilter
 from leads.api.parsers import SafeJSONParser
@@ -41,14 +49,6 @@ from leads.api.serializers import (
 from leads.edit_scope import LeadEditScope
 from leads.exports import csv_chunks, csv_download
 from leads.ingestion import BATCH_LIMIT, touchpoints_ingest
-from leads.keyset import (
-    InvalidCursor,
-    KeysetPage,
-    SortKey,
-    decode_cursor,
-    encode_cursor,
-    keyset_page,
-)
 from leads.models import Lead, Touchpoint
 from leads.services import lead_edit, lead_upsert
 
@@ -77,7 +77,7 @@ class KeysetPagination(CursorPagination):
     DRF's CursorPagination keys pages on the sort value alone and skips rows
     by OFFSET within ties, capped at 1,000: with thousands of leads on score
     0 its pages repeated and lost leads. This keys pages on (value, id)
-    (``leads.keyset``). With ``?ordering=a,b`` the first field decides.
+    (``crm.common.keyset``). With ``?ordering=a,b`` the first field decides.
     """
 
     def paginate_queryset(

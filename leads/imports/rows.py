@@ -22,6 +22,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from crm.common.text import text_problem
 from leads.domains import account_domain_problem
 from leads.emails import normalize_email
 from leads.exceptions import ImportFileError
@@ -39,12 +40,7 @@ from leads.imports.presets import (
     stage_from_word,
 )
 from leads.imports.reading import Record
-from leads.ingestion import (
-    CLOCK_SKEW,
-    EARLIEST_OCCURRED_AT,
-    json_object_problem,
-    text_problem,
-)
+from leads.ingestion import CLOCK_SKEW, EARLIEST_OCCURRED_AT, json_object_problem
 from leads.models import Account, Lead, Stage
 
 #: Largest employee count accepted (the API's limit too).

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from leads.locks import leads_for_update
 from leads.models import Lead
 from scoring import promotion, selectors, store
 from scoring.engine import ModelSpec, ScoreResult, evaluate_touches
@@ -187,10 +188,9 @@ def leads_marked_overdue(
     now = now or timezone.now()
     with transaction.atomic():
         lead_ids = list(
-            Lead.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-            .filter(rescore_requested_at__lt=now - older_than)
-            .order_by("id")
-            .values_list("id", flat=True)[:limit]
+            leads_for_update(
+                rescore_requested_at__lt=now - older_than, no_key=True, skip_locked=True
+            ).values_list("id", flat=True)[:limit]
         )
         Lead.objects.filter(id__in=lead_ids).update(rescore_requested_at=now)
     return lead_ids

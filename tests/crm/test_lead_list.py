@@ -14,9 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from crm.common.keyset import SortKey
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads import selectors
-from leads.keyset import SortKey
 from tests.factories import AccountFactory, LeadFactory, UserFactory
 
 URL = "/leads/"

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from crm.common.text import text_problem
 from leads.accounts import accounts_for_domains
 from leads.ingestion import (
     BATCH_LIMIT,
     TouchpointIn,
     json_object_problem,
     leads_for_emails,
-    text_problem,
     touchpoints_ingest,
 )
 from leads.models import Account, Lead, Touchpoint

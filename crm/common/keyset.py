@@ -23,7 +23,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import F, Model, OrderBy, Q, QuerySet
 from django.utils import timezone
 
-from leads import strict_json
+from crm.common import strict_json
 
 T = TypeVar("T", bound=Model)
 

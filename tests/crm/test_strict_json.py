@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from leads import strict_json
-from leads.strict_json import JSONInputError
+from crm.common import strict_json
+from crm.common.strict_json import JSONInputError
 
 PLAIN = (
     '{"email": "ann@acme.example", "n": [1, -2.5, 1e308, 1e-400, null, true], '
