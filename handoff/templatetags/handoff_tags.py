@@ -1,10 +1,11 @@
 """Formatting for the handoff pages: SLA clocks, score reasons, rejection reasons.
 
 The clocks count business hours of the SLA's calendar, so "3 h left" on a
-Friday evening means three working hours, not three hours of wall time. The
-pure functions (``sla_clock_at``, ``follow_up_clock_at``, ``duration_text``)
-take ``now`` and a calendar, so tests pass fixed times; the template tags
-take ``now`` from the view's context.
+Friday evening means three working hours, not three hours of wall time.
+Where a clock stands comes from ``handoff.clock``; ``sla_clock_at`` and
+``follow_up_clock_at`` word it and pick its colour. They take ``now`` and a
+calendar, so tests pass fixed times; the template tags take ``now`` from the
+view's context.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 from django import template
 from django.utils.timesince import timesince
 
-from handoff import business_hours
+from handoff import business_hours, clock
+from handoff.clock import ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
 
@@ -42,6 +44,14 @@ class Clock:
     due_at: dt.datetime | None = None
 
 
+#: The badge colour of each running clock state.
+_CSS_STATE = {
+    ClockState.ON_TRACK: ON_TRACK,
+    ClockState.AT_RISK: AT_RISK,
+    ClockState.BREACHED: BREACHED,
+}
+
+
 def duration_text(seconds: float) -> str:
     """Working seconds as "3 h 20 min", "45 min", "2 h"; under a minute is "<1 min"."""
     minutes = int(abs(seconds) // 60)
@@ -62,16 +72,17 @@ def sla_clock_at(
     at_risk_at: dt.datetime,
     calendar: business_hours.Calendar,
 ) -> Clock:
-    """The SDR's clock: business time left to decide, or how long overdue.
-
-    Breached once ``now`` reaches ``due_at``; at risk from ``at_risk_at`` (the
-    SLA's reminder point); on track before.
-    """
-    seconds = business_hours.business_seconds_between(now, due_at, calendar)
-    if now >= due_at:
-        return Clock(f"{duration_text(-seconds)} overdue", BREACHED, due_at)
-    state = AT_RISK if now >= at_risk_at else ON_TRACK
-    return Clock(f"{duration_text(seconds)} left", state, due_at)
+    """The SDR's clock of a pending handoff: business time left, or how long
+    overdue (states as in ``handoff.clock.sla_clock``)."""
+    reading = clock.sla_clock(
+        now=now, due_at=due_at, at_risk_at=at_risk_at, calendar=calendar
+    )
+    seconds = reading.seconds_left or 0.0
+    if reading.state == ClockState.BREACHED:
+        text = f"{duration_text(-seconds)} overdue"
+    else:
+        text = f"{duration_text(seconds)} left"
+    return Clock(text, _CSS_STATE[reading.state], reading.due_at)
 
 
 def follow_up_clock_at(
@@ -84,23 +95,27 @@ def follow_up_clock_at(
     window_hours: Decimal,
     at_risk_percent: int,
 ) -> Clock:
-    """The sales rep's clock: time left for the first follow-up after acceptance.
-
-    Done once followed up; breached once overdue (or recorded as breached);
-    at risk when the SLA's at-risk share of the window is used up.
-    """
-    if followed_up_at is not None:
+    """The sales rep's follow-up clock after acceptance, worded (states as in
+    ``handoff.clock.follow_up_clock``)."""
+    reading = clock.follow_up_clock(
+        now=now,
+        due_at=due_at,
+        followed_up_at=followed_up_at,
+        breached_at=breached_at,
+        calendar=calendar,
+        window_hours=window_hours,
+        at_risk_percent=at_risk_percent,
+    )
+    if followed_up_at is not None:  # ClockState.DONE
         return Clock(f"Followed up {timesince(followed_up_at, now)} ago", DONE)
-    if due_at is None:
+    if reading.state == ClockState.STOPPED:
         return Clock("No follow-up clock", NONE)
-    seconds = business_hours.business_seconds_between(now, due_at, calendar)
-    if breached_at is not None or now >= due_at:
-        return Clock(
-            f"Follow-up overdue by {duration_text(-seconds)}", BREACHED, due_at
-        )
-    at_risk_left = float(window_hours) * 3600 * (100 - at_risk_percent) / 100
-    state = AT_RISK if seconds <= at_risk_left else ON_TRACK
-    return Clock(f"{duration_text(seconds)} left to follow up", state, due_at)
+    seconds = reading.seconds_left or 0.0
+    if reading.state == ClockState.BREACHED:
+        text = f"Follow-up overdue by {duration_text(-seconds)}"
+    else:
+        text = f"{duration_text(seconds)} left to follow up"
+    return Clock(text, _CSS_STATE[reading.state], reading.due_at)
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
