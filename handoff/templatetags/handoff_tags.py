@@ -18,7 +18,7 @@ from typing import Any
 from django import template
 from django.utils.timesince import timesince
 
-from handoff import business_hours, clock
+from handoff import business_hours, clock, rejections
 from handoff.clock import ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
@@ -206,20 +206,20 @@ def reason_needs(reason: RejectionReason) -> str:
 @register.filter
 def reason_effect(reason: RejectionReason) -> str:
     """Where the lead goes after this reason, in a few words."""
-    action = RejectionReason.Action
-    if reason.action == action.RECYCLE:
-        if reason.cooldown_days:
-            return f"Back to nurture; held for {reason.cooldown_days} days."
+    destination = rejections.rejection_destination(reason)
+    if destination.merge:
+        return "Merged into the lead it duplicates."
+    if destination.to_account_owner:
+        return "Handed to the account's owner."
+    if destination.to_stage == Stage.NURTURE:
+        if destination.hold_days:
+            return f"Back to nurture; held for {destination.hold_days} days."
         return "Back to nurture."
-    if reason.action == action.DISQUALIFY:
+    if destination.to_stage == Stage.DISQUALIFIED:
         return "Disqualified."
-    if reason.action == action.REROUTE:
+    if reason.action == RejectionReason.Action.REROUTE:
         target = reason.reroute_sla.name if reason.reroute_sla_id else "another SLA"
         return f"Rerouted to {target}; stays an MQL."
-    if reason.action == action.MERGE:
-        return "Merged into the lead it duplicates."
-    if reason.action == action.ACCOUNT_OWNER:
-        return "Handed to the account's owner."
     return ""
 
 
