@@ -41,11 +41,13 @@ class ClockReading:
 
     ``seconds_left`` is the business time until ``due_at``, negative once
     overdue; None when the clock is not running (``DONE``, ``STOPPED``).
+    ``done_at`` is when a ``DONE`` clock stopped (the follow-up).
     """
 
     state: ClockState
     seconds_left: float | None = None
     due_at: dt.datetime | None = None
+    done_at: dt.datetime | None = None
 
 
 STOPPED = ClockReading(ClockState.STOPPED)
@@ -87,7 +89,7 @@ def follow_up_clock(
     share of the window is left.
     """
     if followed_up_at is not None:
-        return ClockReading(ClockState.DONE)
+        return ClockReading(ClockState.DONE, done_at=followed_up_at)
     if due_at is None:
         return STOPPED
     seconds = business_hours.business_seconds_between(now, due_at, calendar)

@@ -52,15 +52,21 @@ def _exported(row: Any, path: str) -> Any:
 
 def _rows(
     rows: QuerySet[Any],
-    fields: dict[str, str],
+    fields: str,
     *,
     related: tuple[str, ...] = (),
     order: tuple[str, ...] = ("at", "id"),
 ) -> list[dict[str, Any]]:
-    """One dict per row, ``{key: value at the field's path}``, in ``order``."""
+    """One dict per row, in ``order``.
+
+    ``fields`` names the keys in order, separated by spaces: ``key`` for the
+    field of that name, ``key=path`` for another (``sla=sla.name``).
+    """
+    paths = [spec.partition("=")[::2] for spec in fields.split()]
+    pairs = [(key, path or key) for key, path in paths]
     rows = rows.select_related(*related).order_by(*order)
     return [
-        {key: _exported(row, path) for key, path in fields.items()}
+        {key: _exported(row, path) for key, path in pairs}
         for row in rows.iterator(chunk_size=2_000)
     ]
 
@@ -92,16 +98,10 @@ def touchpoints_export_section(lead: Lead) -> list[dict[str, Any]]:
     """All the lead's touchpoints with their properties, oldest first."""
     return _rows(
         Touchpoint.objects.filter(lead_id=lead.id),
-        {
-            "id": "id",
-            "kind": "kind_id",
-            "occurred_at": "occurred_at",
-            "campaign": "campaign.name",
-            "properties": "properties",
-            "source": "source",
-            "external_id": "external_id",
-            "received_at": "received_at",
-        },
+        (
+            "id kind=kind_id occurred_at campaign=campaign.name properties source "
+            "external_id received_at"
+        ),
         related=("campaign",),
         order=("occurred_at", "id"),
     )
@@ -111,13 +111,7 @@ def stage_history_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The lead's lifecycle moves, oldest first, with who or what and why."""
     return _rows(
         StageTransition.objects.filter(lead_id=lead.id),
-        {
-            "from_stage": "from_stage",
-            "to_stage": "to_stage",
-            "at": "at",
-            "actor": "actor_display",
-            "reason": "reason",
-        },
+        "from_stage to_stage at actor=actor_display reason",
         related=("actor",),
     )
 
@@ -126,28 +120,12 @@ def handoffs_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The lead's handoffs, oldest first: SLA, who, times, decision, feedback."""
     return _rows(
         Handoff.objects.filter(lead_id=lead.id),
-        {
-            "id": "id",
-            "sequence": "sequence",
-            "previous": "previous_id",
-            "sla": "sla.name",
-            "status": "status",
-            "assigned_to": "assigned_to",
-            "mql_at": "mql_at",
-            "created_at": "created_at",
-            "due_at": "due_at",
-            "first_attempt_at": "first_attempt_at",
-            "expired_at": "expired_at",
-            "decided_at": "decided_at",
-            "decided_by": "decided_by",
-            "reason": "reason.code",
-            "feedback": "feedback",
-            "owner": "owner",
-            "follow_up_due_at": "follow_up_due_at",
-            "followed_up_at": "followed_up_at",
-            "score": "score",
-            "grade": "grade",
-        },
+        (
+            "id sequence previous=previous_id sla=sla.name status assigned_to mql_at "
+            "created_at due_at first_attempt_at expired_at decided_at decided_by "
+            "reason=reason.code feedback owner follow_up_due_at followed_up_at score "
+            "grade"
+        ),
         related=("sla", "assigned_to", "decided_by", "owner", "reason"),
         order=("created_at", "id"),
     )
@@ -157,14 +135,7 @@ def contact_attempts_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The SDRs' and reps' attempts to reach the person, oldest first."""
     return _rows(
         ContactAttempt.objects.filter(handoff__lead_id=lead.id),
-        {
-            "handoff": "handoff_id",
-            "channel": "channel",
-            "outcome": "outcome",
-            "note": "note",
-            "at": "at",
-            "user": "user",
-        },
+        "handoff=handoff_id channel outcome note at user",
         related=("user",),
     )
 
@@ -173,15 +144,7 @@ def sales_outcomes_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The sales reps' moves of the lead, oldest first, with reason and feedback."""
     return _rows(
         SalesOutcome.objects.filter(lead_id=lead.id),
-        {
-            "handoff": "handoff_id",
-            "from_stage": "from_stage",
-            "to_stage": "to_stage",
-            "reason": "reason.code",
-            "feedback": "feedback",
-            "actor": "actor",
-            "at": "at",
-        },
+        "handoff=handoff_id from_stage to_stage reason=reason.code feedback actor at",
         related=("reason", "actor"),
     )
 
@@ -190,13 +153,7 @@ def handoff_events_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The steps of the lead's handoffs (assigned, reminded, decided ...)."""
     return _rows(
         HandoffEvent.objects.filter(handoff__lead_id=lead.id),
-        {
-            "handoff": "handoff_id",
-            "kind": "kind",
-            "at": "at",
-            "actor": "actor",
-            "detail": "detail",
-        },
+        "handoff=handoff_id kind at actor detail",
         related=("actor",),
     )
 
@@ -205,16 +162,7 @@ def scores_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The lead's score under each scoring model, with the breakdown."""
     return _rows(
         LeadScore.objects.filter(lead_id=lead.id),
-        {
-            "model": "model",
-            "total": "total",
-            "fit_score": "fit_score",
-            "engagement_score": "engagement_score",
-            "grade": "grade",
-            "breakdown": "breakdown",
-            "gated_by": "gated_by",
-            "computed_at": "computed_at",
-        },
+        "model total fit_score engagement_score grade breakdown gated_by computed_at",
         related=("model",),
         order=("computed_at", "id"),
     )
@@ -224,13 +172,7 @@ def score_history_export_section(lead: Lead) -> list[dict[str, Any]]:
     """The lead's total each time it changed, oldest first."""
     return _rows(
         LeadScoreHistory.objects.filter(lead_id=lead.id),
-        {
-            "model": "model",
-            "total": "total",
-            "fit_score": "fit_score",
-            "engagement_score": "engagement_score",
-            "at": "at",
-        },
+        "model total fit_score engagement_score at",
         related=("model",),
     )
 
@@ -249,7 +191,7 @@ def audit_events_export_section(lead: Lead) -> list[dict[str, Any]]:
     """What was done to the lead's data and by whom (exports, erasures ...)."""
     return _rows(
         AuditEvent.objects.filter(lead_id=lead.id),
-        {"action": "action", "at": "at", "actor": "actor", "details": "details"},
+        "action at actor details",
         related=("actor",),
     )
 

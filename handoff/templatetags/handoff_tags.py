@@ -2,10 +2,9 @@
 
 The clocks count business hours of the SLA's calendar, so "3 h left" on a
 Friday evening means three working hours, not three hours of wall time.
-Where a clock stands comes from ``handoff.clock``; ``sla_clock_at`` and
-``follow_up_clock_at`` word it and pick its colour. They take ``now`` and a
-calendar, so tests pass fixed times; the template tags take ``now`` from the
-view's context.
+Where a clock stands comes from ``handoff.clock`` (pure, so tests pass fixed
+times); ``sla_badge`` and ``follow_up_badge`` word it and pick its colour.
+The template tags take ``now`` from the view's context.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from typing import Any
 from django import template
 from django.utils.timesince import timesince
 
-from handoff import business_hours, clock, rejections
-from handoff.clock import ClockState
+from handoff import clock, rejections
+from handoff.clock import ClockReading, ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
 
@@ -65,57 +64,30 @@ def duration_text(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-def sla_clock_at(
-    *,
-    now: dt.datetime,
-    due_at: dt.datetime,
-    at_risk_at: dt.datetime,
-    calendar: business_hours.Calendar,
-) -> Clock:
-    """The SDR's clock of a pending handoff: business time left, or how long
-    overdue (states as in ``handoff.clock.sla_clock``)."""
-    reading = clock.sla_clock(
-        now=now, due_at=due_at, at_risk_at=at_risk_at, calendar=calendar
-    )
+def _running_badge(reading: ClockReading, left: str, overdue: str) -> Clock:
+    """A running clock's badge; ``left`` and ``overdue`` word the duration."""
     seconds = reading.seconds_left or 0.0
     if reading.state == ClockState.BREACHED:
-        text = f"{duration_text(-seconds)} overdue"
+        text = overdue.format(duration_text(-seconds))
     else:
-        text = f"{duration_text(seconds)} left"
+        text = left.format(duration_text(seconds))
     return Clock(text, _CSS_STATE[reading.state], reading.due_at)
 
 
-def follow_up_clock_at(
-    *,
-    now: dt.datetime,
-    due_at: dt.datetime | None,
-    followed_up_at: dt.datetime | None,
-    breached_at: dt.datetime | None,
-    calendar: business_hours.Calendar,
-    window_hours: Decimal,
-    at_risk_percent: int,
-) -> Clock:
-    """The sales rep's follow-up clock after acceptance, worded (states as in
-    ``handoff.clock.follow_up_clock``)."""
-    reading = clock.follow_up_clock(
-        now=now,
-        due_at=due_at,
-        followed_up_at=followed_up_at,
-        breached_at=breached_at,
-        calendar=calendar,
-        window_hours=window_hours,
-        at_risk_percent=at_risk_percent,
-    )
-    if followed_up_at is not None:  # ClockState.DONE
-        return Clock(f"Followed up {timesince(followed_up_at, now)} ago", DONE)
+def sla_badge(reading: ClockReading) -> Clock:
+    """The SDR's clock of a pending handoff (``handoff.clock.sla_clock``),
+    worded: business time left, or how long overdue."""
+    return _running_badge(reading, "{} left", "{} overdue")
+
+
+def follow_up_badge(reading: ClockReading, now: dt.datetime) -> Clock:
+    """The sales rep's follow-up clock (``handoff.clock.follow_up_clock``),
+    worded."""
+    if reading.done_at is not None:
+        return Clock(f"Followed up {timesince(reading.done_at, now)} ago", DONE)
     if reading.state == ClockState.STOPPED:
         return Clock("No follow-up clock", NONE)
-    seconds = reading.seconds_left or 0.0
-    if reading.state == ClockState.BREACHED:
-        text = f"Follow-up overdue by {duration_text(-seconds)}"
-    else:
-        text = f"{duration_text(seconds)} left to follow up"
-    return Clock(text, _CSS_STATE[reading.state], reading.due_at)
+    return _running_badge(reading, "{} left to follow up", "Follow-up overdue by {}")
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
@@ -126,14 +98,13 @@ def sla_clock(handoff: Handoff, now: dt.datetime) -> dict[str, Any]:
     """
     if handoff.status != Handoff.Status.PENDING:
         return {"clock": Clock(handoff.get_status_display(), NONE)}
-    return {
-        "clock": sla_clock_at(
-            now=now,
-            due_at=handoff.due_at,
-            at_risk_at=handoff.at_risk_at,
-            calendar=handoff.sla.calendar.spec(),
-        )
-    }
+    reading = clock.sla_clock(
+        now=now,
+        due_at=handoff.due_at,
+        at_risk_at=handoff.at_risk_at,
+        calendar=handoff.sla.calendar.spec(),
+    )
+    return {"clock": sla_badge(reading)}
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
@@ -142,17 +113,16 @@ def follow_up_clock(handoff: Handoff | None, now: dt.datetime) -> dict[str, Any]
     if handoff is None:
         return {"clock": Clock("No accepted handoff", NONE)}
     sla = handoff.sla
-    return {
-        "clock": follow_up_clock_at(
-            now=now,
-            due_at=handoff.follow_up_due_at,
-            followed_up_at=handoff.followed_up_at,
-            breached_at=handoff.follow_up_breached_at,
-            calendar=sla.calendar.spec(),
-            window_hours=sla.follow_up_within_hours,
-            at_risk_percent=sla.at_risk_percent,
-        )
-    }
+    reading = clock.follow_up_clock(
+        now=now,
+        due_at=handoff.follow_up_due_at,
+        followed_up_at=handoff.followed_up_at,
+        breached_at=handoff.follow_up_breached_at,
+        calendar=sla.calendar.spec(),
+        window_hours=sla.follow_up_within_hours,
+        at_risk_percent=sla.at_risk_percent,
+    )
+    return {"clock": follow_up_badge(reading, now)}
 
 
 def _points(item: dict[str, Any]) -> Decimal:
