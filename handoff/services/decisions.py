@@ -33,7 +33,7 @@ from handoff.rejections import (
     rejection_destination,
 )
 from handoff.selectors import is_manager
-from handoff.services.opening import _create
+from handoff.services.opening import _create_next
 from handoff.services.shared import (
     NOTE_MAX,
     OWNER_ROLES,
@@ -233,16 +233,7 @@ def _rejection_plan(
         target = destination.reroute_sla
 
         def reopen() -> None:
-            _create(
-                lead=lead,
-                sla=target,
-                now=now,
-                mql_at=handoff.mql_at,
-                previous=handoff,
-                exclude_user_ids=(handoff.assigned_to_id,)
-                if handoff.assigned_to_id
-                else (),
-            )
+            _create_next(handoff, lead=lead, sla=target, now=now)
 
         return _Rejection(move, label, after_record=reopen)
     if destination.to_account_owner:
