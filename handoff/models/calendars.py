@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from handoff import business_hours
+from handoff.models.constraints import unique
 
 
 def validate_time_zone(value: str) -> None:
@@ -91,10 +92,11 @@ class Holiday(models.Model):
     class Meta:
         ordering = ["date"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["calendar", "date"],
+            unique(
+                "calendar",
+                "date",
                 name="holiday_unique_per_calendar",
-                violation_error_message="The calendar already has a holiday that day.",
+                message="The calendar already has a holiday that day.",
             ),
         ]
 

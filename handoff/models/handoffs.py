@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from handoff.models.constraints import unique
 from handoff.models.slas import RejectionReason, ServiceLevelAgreement
 from handoff.models.teams import Team
 
@@ -88,11 +89,11 @@ class Handoff(models.Model):
     class Meta:
         ordering = ["due_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["lead"],
+            unique(
+                "lead",
                 condition=Q(status="pending"),
                 name="handoff_one_pending_per_lead",
-                violation_error_message="This lead already has a pending handoff.",
+                message="This lead already has a pending handoff.",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "accepted", "rejected", "expired"]),

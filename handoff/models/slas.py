@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from handoff.models.calendars import BusinessCalendar
+from handoff.models.constraints import unique
 from handoff.models.teams import Team
 
 
@@ -80,11 +81,11 @@ class ServiceLevelAgreement(models.Model):
         verbose_name = "SLA"
         verbose_name_plural = "SLAs"
         constraints = [
-            models.UniqueConstraint(
-                fields=["is_default"],
+            unique(
+                "is_default",
                 condition=Q(is_default=True),
                 name="sla_one_default",
-                violation_error_message="Another SLA is already the default.",
+                message="Another SLA is already the default.",
             ),
         ]
 

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from handoff.models.constraints import unique
+
 
 class Team(models.Model):
     """SDRs who share a queue, and how new MQLs are spread among them."""
@@ -66,10 +68,11 @@ class TeamMember(models.Model):
     class Meta:
         ordering = ["team", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["team", "user"],
+            unique(
+                "team",
+                "user",
                 name="team_member_unique",
-                violation_error_message="This person is already in the team.",
+                message="This person is already in the team.",
             ),
         ]
 
