@@ -1,6 +1,6 @@
 """Erasure of a lead's personal data, the leads app's share of it.
 
-``crm.privacy.lead_erase`` runs these steps together with the other apps'
+``crm.privacy.erasure.lead_erase`` runs these steps together with the other apps'
 steps in one transaction and writes the audit event; nothing else should
 call them.
 

@@ -24,7 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.common.roles import ADMIN
-from crm.privacy import lead_erase, lead_personal_data_export
+from crm.privacy.erasure import lead_erase
+from crm.privacy.export import lead_personal_data_export
 from crm.roles import user_roles
 from leads import selectors
 from leads.models import Lead

@@ -12,7 +12,7 @@ from crm.api.privacy import LeadEraseView, LeadExportView
 from handoff.api.views import HandoffViewSet, RejectionReasonViewSet
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
-from scoring.api import ScoringModelViewSet
+from scoring.api.views import ScoringModelViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False

@@ -27,6 +27,7 @@ from crm.demo.teams import (
 )
 from handoff import business_hours
 from handoff.models import ContactAttempt, Handoff, ServiceLevelAgreement
+from handoff.rejections import rejection_destination
 
 
 def _next_beat(at: datetime) -> datetime:
@@ -216,7 +217,7 @@ def _sdr_decides(
     covers the lead (as ``handoff_open`` does) and the team's next SDR. A
     breach expires it at the beat after its due time, escalates it and
     reassigns the lead to another SDR, as the escalation ladder does; a
-    wrong-region rejection reroutes the lead to the reason's SLA, whose team
+    rerouting rejection (wrong region) sends the lead to the reason's SLA, whose team
     disqualifies it as no fit. Returns the deciding handoff, with the chain
     recorded on the journey and its clock at the decision, or None (nothing
     recorded, counters restored) when the decision falls after today.
@@ -237,10 +238,10 @@ def _sdr_decides(
                 j, sla=sla, mql_at=mql_at, created_at=late.expired_at, previous=late
             )
         )
-    if code == "wrong_region":
+    target = rejection_destination(hw.reasons[code]).reroute_sla if code else None
+    if target is not None:
         first = chain[-1]
         _handoff_decide(j, first, code)
-        target = hw.reasons[code].reroute_sla
         chain.append(
             _handoff_open_plan(
                 j,

@@ -23,7 +23,12 @@ from crm.demo.handoff_history import (
 )
 from crm.demo.handoff_plans import _HandoffPlan, _Outcome
 from crm.demo.journeys import _Journey
-from handoff.models import RejectionReason
+from handoff.rejections import (
+    account_owner_label,
+    decision_label,
+    rejection_destination,
+    send_back_destination,
+)
 
 
 def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -> None:
@@ -64,26 +69,20 @@ def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -
         _sales_cycle(j, handoff, recycle=recycle)
         return
     reason = hw.reasons[handoff.reason]
-    label = f"Rejected by SDR: {reason.label}" + (
-        f" ({handoff.feedback[:200]})" if handoff.feedback else ""
-    )
-    if reason.action == RejectionReason.Action.ACCOUNT_OWNER:
+    destination = rejection_destination(reason)
+    if destination.to_account_owner:
         rep = _account_rep(j)
-        j.move(
-            Stage.NURTURE,
-            f"Existing customer or open deal: handed to {rep}",
-            actor=handoff.decided_by,
-        )
+        j.move(destination.to_stage, account_owner_label(rep), actor=handoff.decided_by)
         j.owner = rep
-    elif reason.action == RejectionReason.Action.DISQUALIFY:
-        j.move(Stage.DISQUALIFIED, label, actor=handoff.decided_by)
-    else:
-        j.move(
-            Stage.NURTURE,
-            label,
-            actor=handoff.decided_by,
-            hold_days=reason.cooldown_days,
-        )
+        return
+    label = decision_label("Rejected by SDR", reason, handoff.feedback)
+    j.move(
+        destination.to_stage,
+        label,
+        actor=handoff.decided_by,
+        hold_days=destination.hold_days,
+    )
+    if destination.recycles:
         _recycle(j, recycle)
 
 
@@ -162,17 +161,12 @@ def _sales_back(j: _Journey, code: str, *, recycle: bool) -> None:
         return
     reason = j.world.handoff.reasons[code]
     feedback = _feedback(j, code)
-    label = f"Sent back by sales: {reason.label}" + (
-        f" ({feedback[:200]})" if feedback else ""
-    )
+    label = decision_label("Sent back by sales", reason, feedback)
     actor = j.owner or DEMO_MANAGER
-    if reason.action == RejectionReason.Action.DISQUALIFY:
-        to_stage, hold_days = Stage.DISQUALIFIED, 0
-    else:
-        to_stage, hold_days = Stage.NURTURE, reason.cooldown_days
+    destination = send_back_destination(reason)
     j.accepted.outcomes.append(
-        _Outcome(j.stage, to_stage, code, feedback, actor, j.now)
+        _Outcome(j.stage, destination.to_stage, code, feedback, actor, j.now)
     )
-    j.move(to_stage, label, actor=actor, hold_days=hold_days)
-    if to_stage == Stage.NURTURE:
+    j.move(destination.to_stage, label, actor=actor, hold_days=destination.hold_days)
+    if destination.recycles:
         _recycle(j, recycle)

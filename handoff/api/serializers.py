@@ -19,7 +19,8 @@ from crm.common.fields import (
 )
 from crm.common.keyset import MAX_ID
 from crm.common.roles import SALES, SDR
-from handoff import business_hours, services
+from handoff import business_hours, clock, services
+from handoff.clock import ClockState
 from handoff.models import ContactAttempt, Handoff, RejectionReason
 from leads.ingestion import EARLIEST_OCCURRED_AT
 
@@ -138,12 +139,10 @@ class HandoffSerializer(serializers.ModelSerializer):
         }
     )
     def get_time_left_seconds(self, handoff: Handoff) -> int | None:
-        if handoff.status != Handoff.Status.PENDING:
+        reading = self._clock(handoff)
+        if reading.seconds_left is None:
             return None
-        seconds = business_hours.business_seconds_between(
-            self._now(), handoff.due_at, self._calendar(handoff)
-        )
-        return math.floor(seconds)
+        return math.floor(reading.seconds_left)
 
     @extend_schema_field(
         {
@@ -155,14 +154,23 @@ class HandoffSerializer(serializers.ModelSerializer):
         }
     )
     def get_state(self, handoff: Handoff) -> str | None:
+        reading = self._clock(handoff)
+        return None if reading.state == ClockState.STOPPED else str(reading.state)
+
+    def _clock(self, handoff: Handoff) -> clock.ClockReading:
+        # Both clock fields read one reading per handoff and request.
         if handoff.status != Handoff.Status.PENDING:
-            return None
-        now = self._now()
-        if now >= handoff.due_at:
-            return "breached"
-        if now >= handoff.at_risk_at:
-            return "at_risk"
-        return "on_track"
+            return clock.STOPPED
+        readings = self.context.setdefault("clocks", {})
+        key = (handoff.pk, handoff.due_at, handoff.at_risk_at)
+        if key not in readings:
+            readings[key] = clock.sla_clock(
+                now=self._now(),
+                due_at=handoff.due_at,
+                at_risk_at=handoff.at_risk_at,
+                calendar=self._calendar(handoff),
+            )
+        return readings[key]
 
 
 #: Who may own an accepted lead.

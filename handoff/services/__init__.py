@@ -16,7 +16,6 @@ their public names.
 """
 
 from handoff.services.decisions import (
-    REJECTION_ACTIONS,
     attempt_log,
     handoff_accept,
     handoff_claim,
@@ -49,7 +48,6 @@ __all__ = [
     "FEEDBACK_MAX",
     "NOTE_MAX",
     "OWNER_ROLES",
-    "REJECTION_ACTIONS",
     "SALES_FORWARD",
     "SALES_STAGES",
     "SYSTEM_ACTOR",

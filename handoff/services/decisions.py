@@ -1,7 +1,7 @@
 """Decisions on a handoff: accept, reject, claim, and logging contact attempts.
 
-What each rejection reason does to the lead is the table
-``REJECTION_ACTIONS`` (the reason's action -> a small function).
+Where each rejection reason sends the lead is ``handoff.rejections``; the
+reject service carries it out.
 """
 
 from __future__ import annotations
@@ -27,12 +27,16 @@ from handoff.models import (
     Team,
     TeamMember,
 )
+from handoff.rejections import (
+    account_owner_label,
+    decision_label,
+    rejection_destination,
+)
 from handoff.selectors import is_manager
-from handoff.services.opening import _create
+from handoff.services.opening import _create_next
 from handoff.services.shared import (
     NOTE_MAX,
     OWNER_ROLES,
-    Action,
     Status,
     _check_decider,
     _check_pending,
@@ -200,108 +204,58 @@ class _Rejection:
     after_record: Callable[[], None] | None = None
 
 
-def _reject_recycle(
-    handoff: Handoff, why: RejectionReason, label: str, now: dt.datetime, _dup: Any
-) -> _Rejection:
-    """Back to nurture, held for the reason's cool-down."""
-    move: dict[str, Any] = {"to_stage": Stage.NURTURE}
-    if why.cooldown_days:
-        move["hold_until"] = now + dt.timedelta(days=why.cooldown_days)
-    return _Rejection(move, label)
-
-
-def _reject_disqualify(
-    handoff: Handoff, why: RejectionReason, label: str, now: dt.datetime, _dup: Any
-) -> _Rejection:
-    """Disqualified."""
-    return _Rejection({"to_stage": Stage.DISQUALIFIED}, label)
-
-
-def _reject_merge(
+def _rejection_plan(
     handoff: Handoff,
     why: RejectionReason,
     label: str,
     now: dt.datetime,
     duplicate_of: Any,
 ) -> _Rejection:
-    """Folded into ``duplicate_of`` (touchpoints move), then disqualified."""
+    """Carry out where ``why`` sends the lead (``handoff.rejections``)."""
+    destination = rejection_destination(why)
+    move = destination.move(now)
     lead = handoff.lead
-    survivor = _duplicate_clean(duplicate_of, lead)
-    try:
-        lead_services.lead_merge(duplicate_id=lead.id, survivor_id=survivor, now=now)
-    except ValidationError as exc:
-        messages = getattr(exc, "message_dict", None)
-        if messages is None:
-            raise
-        raise DecisionInvalid(
-            {"duplicate_of": " ".join(messages.get("duplicate_of", []))}
-        ) from exc
-    return _Rejection(
-        {"to_stage": Stage.DISQUALIFIED},
-        f"Merged into lead {survivor} as a duplicate",
-    )
+    if destination.merge:
+        survivor = _duplicate_clean(duplicate_of, lead)
+        try:
+            lead_services.lead_merge(
+                duplicate_id=lead.id, survivor_id=survivor, now=now
+            )
+        except ValidationError as exc:
+            messages = getattr(exc, "message_dict", None)
+            if messages is None:
+                raise
+            raise DecisionInvalid(
+                {"duplicate_of": " ".join(messages.get("duplicate_of", []))}
+            ) from exc
+        return _Rejection(move, f"Merged into lead {survivor} as a duplicate")
+    if destination.reroute_sla is not None:
+        target = destination.reroute_sla
 
+        def reopen() -> None:
+            _create_next(handoff, lead=lead, sla=target, now=now)
 
-def _reject_reroute(
-    handoff: Handoff, why: RejectionReason, label: str, now: dt.datetime, _dup: Any
-) -> _Rejection:
-    """Still an MQL, with a new pending handoff under the reason's SLA."""
-
-    def reopen() -> None:
-        _create(
-            lead=handoff.lead,
-            sla=why.reroute_sla,
-            now=now,
-            mql_at=handoff.mql_at,
-            previous=handoff,
-            exclude_user_ids=(handoff.assigned_to_id,)
-            if handoff.assigned_to_id
-            else (),
+        return _Rejection(move, label, after_record=reopen)
+    if destination.to_account_owner:
+        account_owner = lead.account.owner if lead.account_id else None
+        if account_owner is None:
+            raise DecisionInvalid(
+                {
+                    "reason": (
+                        "The lead's account has no owner to hand it to; "
+                        "choose another reason or give the account an owner."
+                    )
+                }
+            )
+        return _Rejection(
+            move,
+            account_owner_label(account_owner),
+            after_move=lambda: lead_services.lead_owner_set(
+                lead_id=lead.id, owner=lead.account.owner
+            ),
+            after_record=lambda: _notify("account_owner", handoff.id),
         )
-
-    return _Rejection({}, label, after_record=reopen)
-
-
-def _reject_account_owner(
-    handoff: Handoff, why: RejectionReason, label: str, now: dt.datetime, _dup: Any
-) -> _Rejection:
-    """Nurture, owned by the account's owner, who is told by e-mail."""
-    lead = handoff.lead
-    account_owner = lead.account.owner if lead.account_id else None
-    if account_owner is None:
-        raise DecisionInvalid(
-            {
-                "reason": (
-                    "The lead's account has no owner to hand it to; "
-                    "choose another reason or give the account an owner."
-                )
-            }
-        )
-    return _Rejection(
-        {"to_stage": Stage.NURTURE},
-        f"Existing customer or open deal: handed to {account_owner}",
-        after_move=lambda: lead_services.lead_owner_set(
-            lead_id=lead.id, owner=lead.account.owner
-        ),
-        after_record=lambda: _notify("account_owner", handoff.id),
-    )
-
-
-def _reject_nothing(
-    handoff: Handoff, why: RejectionReason, label: str, now: dt.datetime, _dup: Any
-) -> _Rejection:
-    """An action the table does not know: the lead stays where it is."""
-    return _Rejection({}, label)
-
-
-#: What each rejection reason's action does to the lead.
-REJECTION_ACTIONS: dict[str, Callable[..., _Rejection]] = {
-    Action.RECYCLE: _reject_recycle,
-    Action.DISQUALIFY: _reject_disqualify,
-    Action.MERGE: _reject_merge,
-    Action.REROUTE: _reject_reroute,
-    Action.ACCOUNT_OWNER: _reject_account_owner,
-}
+    return _Rejection(move, label)
 
 
 def handoff_reject(
@@ -342,9 +296,8 @@ def handoff_reject(
                 }
             )
         lead = handoff.lead
-        label = f"Rejected by SDR: {why.label}" + (f" ({text[:200]})" if text else "")
-        action = REJECTION_ACTIONS.get(why.action, _reject_nothing)
-        plan = action(handoff, why, label, now, duplicate_of)
+        label = decision_label("Rejected by SDR", why, text)
+        plan = _rejection_plan(handoff, why, label, now, duplicate_of)
         if plan.move:
             try:
                 lifecycle.lead_move(

@@ -14,7 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent
-from handoff.services.opening import _create, handoffs_assign_waiting, mqls_reconcile
+from handoff.services.opening import (
+    _create_next,
+    handoffs_assign_waiting,
+    mqls_reconcile,
+)
 from handoff.services.shared import ESCALATION_BATCH, Status, _event, _notify
 from leads.audit import audit_record
 from leads.locks import lock_lead
@@ -98,16 +102,7 @@ def handoffs_expire_overdue(*, now: dt.datetime | None = None) -> int:
             lead = lock_lead(handoff.lead_id)
             new = None
             if lead.stage == Stage.MQL:
-                new = _create(
-                    lead=lead,
-                    sla=handoff.sla,
-                    now=now,
-                    mql_at=handoff.mql_at,
-                    previous=handoff,
-                    exclude_user_ids=(handoff.assigned_to_id,)
-                    if handoff.assigned_to_id
-                    else (),
-                )
+                new = _create_next(handoff, lead=lead, sla=handoff.sla, now=now)
                 if new.assigned_to_id:
                     _notify("reassigned", new.id)
             # The timer takes the handoff from its SDR: one row, no actor.

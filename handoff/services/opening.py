@@ -167,6 +167,21 @@ def _create(
     return handoff
 
 
+def _create_next(
+    previous: Handoff, *, lead: Lead, sla: ServiceLevelAgreement, now: dt.datetime
+) -> Handoff:
+    """The handoff that replaces ``previous`` (after a breach or a reroute):
+    same MQL time, under ``sla``, never to the SDR who had it."""
+    return _create(
+        lead=lead,
+        sla=sla,
+        now=now,
+        mql_at=previous.mql_at,
+        previous=previous,
+        exclude_user_ids=(previous.assigned_to_id,) if previous.assigned_to_id else (),
+    )
+
+
 def handoff_open(*, lead_id: int, now: dt.datetime | None = None) -> Handoff | None:
     """Give an MQL its one open handoff under the first matching SLA.
 

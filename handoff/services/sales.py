@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
 from handoff.models import Handoff, RejectionReason, SalesOutcome
+from handoff.rejections import decision_label, send_back_destination
 from handoff.selectors import is_manager
 from handoff.services.shared import (
     FEEDBACK_MAX,
-    Action,
     Status,
     _feedback_clean,
     _reason_get,
@@ -75,15 +75,8 @@ def lead_sales_move(
         if reason:
             why = _reason_get(reason, audience=RejectionReason.Audience.SALES)
             text = _feedback_clean(why, feedback)
-            if why.action == Action.DISQUALIFY:
-                move = {"to_stage": Stage.DISQUALIFIED}
-            else:
-                move = {"to_stage": Stage.NURTURE}
-                if why.cooldown_days:
-                    move["hold_until"] = now + dt.timedelta(days=why.cooldown_days)
-            label = f"Sent back by sales: {why.label}" + (
-                f" ({text[:200]})" if text else ""
-            )
+            move = send_back_destination(why).move(now)
+            label = decision_label("Sent back by sales", why, text)
         else:
             expected = SALES_FORWARD[lead.stage]
             if to_stage != expected:

@@ -1,10 +1,10 @@
 """Formatting for the handoff pages: SLA clocks, score reasons, rejection reasons.
 
 The clocks count business hours of the SLA's calendar, so "3 h left" on a
-Friday evening means three working hours, not three hours of wall time. The
-pure functions (``sla_clock_at``, ``follow_up_clock_at``, ``duration_text``)
-take ``now`` and a calendar, so tests pass fixed times; the template tags
-take ``now`` from the view's context.
+Friday evening means three working hours, not three hours of wall time.
+Where a clock stands comes from ``handoff.clock`` (pure, so tests pass fixed
+times); ``sla_badge`` and ``follow_up_badge`` word it and pick its colour.
+The template tags take ``now`` from the view's context.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 from django import template
 from django.utils.timesince import timesince
 
-from handoff import business_hours
+from handoff import clock, rejections
+from handoff.clock import ClockReading, ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
 
@@ -42,6 +43,14 @@ class Clock:
     due_at: dt.datetime | None = None
 
 
+#: The badge colour of each running clock state.
+_CSS_STATE = {
+    ClockState.ON_TRACK: ON_TRACK,
+    ClockState.AT_RISK: AT_RISK,
+    ClockState.BREACHED: BREACHED,
+}
+
+
 def duration_text(seconds: float) -> str:
     """Working seconds as "3 h 20 min", "45 min", "2 h"; under a minute is "<1 min"."""
     minutes = int(abs(seconds) // 60)
@@ -55,52 +64,30 @@ def duration_text(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-def sla_clock_at(
-    *,
-    now: dt.datetime,
-    due_at: dt.datetime,
-    at_risk_at: dt.datetime,
-    calendar: business_hours.Calendar,
-) -> Clock:
-    """The SDR's clock: business time left to decide, or how long overdue.
-
-    Breached once ``now`` reaches ``due_at``; at risk from ``at_risk_at`` (the
-    SLA's reminder point); on track before.
-    """
-    seconds = business_hours.business_seconds_between(now, due_at, calendar)
-    if now >= due_at:
-        return Clock(f"{duration_text(-seconds)} overdue", BREACHED, due_at)
-    state = AT_RISK if now >= at_risk_at else ON_TRACK
-    return Clock(f"{duration_text(seconds)} left", state, due_at)
+def _running_badge(reading: ClockReading, left: str, overdue: str) -> Clock:
+    """A running clock's badge; ``left`` and ``overdue`` word the duration."""
+    seconds = reading.seconds_left or 0.0
+    if reading.state == ClockState.BREACHED:
+        text = overdue.format(duration_text(-seconds))
+    else:
+        text = left.format(duration_text(seconds))
+    return Clock(text, _CSS_STATE[reading.state], reading.due_at)
 
 
-def follow_up_clock_at(
-    *,
-    now: dt.datetime,
-    due_at: dt.datetime | None,
-    followed_up_at: dt.datetime | None,
-    breached_at: dt.datetime | None,
-    calendar: business_hours.Calendar,
-    window_hours: Decimal,
-    at_risk_percent: int,
-) -> Clock:
-    """The sales rep's clock: time left for the first follow-up after acceptance.
+def sla_badge(reading: ClockReading) -> Clock:
+    """The SDR's clock of a pending handoff (``handoff.clock.sla_clock``),
+    worded: business time left, or how long overdue."""
+    return _running_badge(reading, "{} left", "{} overdue")
 
-    Done once followed up; breached once overdue (or recorded as breached);
-    at risk when the SLA's at-risk share of the window is used up.
-    """
-    if followed_up_at is not None:
-        return Clock(f"Followed up {timesince(followed_up_at, now)} ago", DONE)
-    if due_at is None:
+
+def follow_up_badge(reading: ClockReading, now: dt.datetime) -> Clock:
+    """The sales rep's follow-up clock (``handoff.clock.follow_up_clock``),
+    worded."""
+    if reading.done_at is not None:
+        return Clock(f"Followed up {timesince(reading.done_at, now)} ago", DONE)
+    if reading.state == ClockState.STOPPED:
         return Clock("No follow-up clock", NONE)
-    seconds = business_hours.business_seconds_between(now, due_at, calendar)
-    if breached_at is not None or now >= due_at:
-        return Clock(
-            f"Follow-up overdue by {duration_text(-seconds)}", BREACHED, due_at
-        )
-    at_risk_left = float(window_hours) * 3600 * (100 - at_risk_percent) / 100
-    state = AT_RISK if seconds <= at_risk_left else ON_TRACK
-    return Clock(f"{duration_text(seconds)} left to follow up", state, due_at)
+    return _running_badge(reading, "{} left to follow up", "Follow-up overdue by {}")
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
@@ -111,14 +98,13 @@ def sla_clock(handoff: Handoff, now: dt.datetime) -> dict[str, Any]:
     """
     if handoff.status != Handoff.Status.PENDING:
         return {"clock": Clock(handoff.get_status_display(), NONE)}
-    return {
-        "clock": sla_clock_at(
-            now=now,
-            due_at=handoff.due_at,
-            at_risk_at=handoff.at_risk_at,
-            calendar=handoff.sla.calendar.spec(),
-        )
-    }
+    reading = clock.sla_clock(
+        now=now,
+        due_at=handoff.due_at,
+        at_risk_at=handoff.at_risk_at,
+        calendar=handoff.sla.calendar.spec(),
+    )
+    return {"clock": sla_badge(reading)}
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
@@ -127,17 +113,16 @@ def follow_up_clock(handoff: Handoff | None, now: dt.datetime) -> dict[str, Any]
     if handoff is None:
         return {"clock": Clock("No accepted handoff", NONE)}
     sla = handoff.sla
-    return {
-        "clock": follow_up_clock_at(
-            now=now,
-            due_at=handoff.follow_up_due_at,
-            followed_up_at=handoff.followed_up_at,
-            breached_at=handoff.follow_up_breached_at,
-            calendar=sla.calendar.spec(),
-            window_hours=sla.follow_up_within_hours,
-            at_risk_percent=sla.at_risk_percent,
-        )
-    }
+    reading = clock.follow_up_clock(
+        now=now,
+        due_at=handoff.follow_up_due_at,
+        followed_up_at=handoff.followed_up_at,
+        breached_at=handoff.follow_up_breached_at,
+        calendar=sla.calendar.spec(),
+        window_hours=sla.follow_up_within_hours,
+        at_risk_percent=sla.at_risk_percent,
+    )
+    return {"clock": follow_up_badge(reading, now)}
 
 
 def _points(item: dict[str, Any]) -> Decimal:
@@ -191,20 +176,20 @@ def reason_needs(reason: RejectionReason) -> str:
 @register.filter
 def reason_effect(reason: RejectionReason) -> str:
     """Where the lead goes after this reason, in a few words."""
-    action = RejectionReason.Action
-    if reason.action == action.RECYCLE:
-        if reason.cooldown_days:
-            return f"Back to nurture; held for {reason.cooldown_days} days."
+    destination = rejections.rejection_destination(reason)
+    if destination.merge:
+        return "Merged into the lead it duplicates."
+    if destination.to_account_owner:
+        return "Handed to the account's owner."
+    if destination.to_stage == Stage.NURTURE:
+        if destination.hold_days:
+            return f"Back to nurture; held for {destination.hold_days} days."
         return "Back to nurture."
-    if reason.action == action.DISQUALIFY:
+    if destination.to_stage == Stage.DISQUALIFIED:
         return "Disqualified."
-    if reason.action == action.REROUTE:
+    if reason.action == RejectionReason.Action.REROUTE:
         target = reason.reroute_sla.name if reason.reroute_sla_id else "another SLA"
         return f"Rerouted to {target}; stays an MQL."
-    if reason.action == action.MERGE:
-        return "Merged into the lead it duplicates."
-    if reason.action == action.ACCOUNT_OWNER:
-        return "Handed to the account's owner."
     return ""
 
 

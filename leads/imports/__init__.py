@@ -5,6 +5,8 @@
   values into ours. Pure data and pure functions.
 - ``reading``: decode a file, find its header, yield its records with line
   numbers. File-level problems raise ``leads.exceptions.ImportFileError``.
+- ``values``: read one cell (numbers, yes/no, dates, countries, domains,
+  money) or say why it cannot be read. Pure functions.
 - ``rows``: validate one record against the mapping and return clean values,
   or the reason it is rejected. Pure functions.
 - ``jobs``: upload, start, create, queue again and fail jobs before they run.

@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 from leads.exceptions import ImportFileError
 from leads.imports.presets import HUBSPOT, PRESET_CHOICES
 from leads.imports.reading import encoding_check
-from leads.imports.rows import import_time_zone, time_zone_names
 from leads.imports.selectors import ColumnSample, import_target_choices
+from leads.imports.values import import_time_zone, time_zone_names
 from leads.models import IMPORT_MAX_BYTES, ImportJob
 
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 from leads.exceptions import ImportFileError
 from leads.imports.presets import LEADFLOW, mapping_suggest
 from leads.imports.reading import CsvFile, csv_open
-from leads.imports.rows import import_time_zone, mapping_check
+from leads.imports.rows import mapping_check
+from leads.imports.values import import_time_zone
 from leads.models import ImportJob
 from leads.tasks import import_csv_task
 

@@ -29,8 +29,9 @@ from leads.imports.chunks import ImportChunk, ImportRun
 from leads.imports.lead_chunks import lead_chunk
 from leads.imports.presets import LEADS
 from leads.imports.reading import Record, csv_open
-from leads.imports.rows import freeform_types, import_time_zone, mapping_check
+from leads.imports.rows import freeform_types, mapping_check
 from leads.imports.touchpoint_chunks import kind_words, touchpoint_chunk
+from leads.imports.values import import_time_zone
 from leads.models import AuditEvent, ImportJob
 
 logger = logging.getLogger(__name__)

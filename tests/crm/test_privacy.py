@@ -12,7 +12,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from rest_framework.test import APIClient
 
 from crm.models import FailedTask
-from crm.privacy import lead_erase, lead_personal_data_export
+from crm.privacy.erasure import lead_erase
+from crm.privacy.export import lead_personal_data_export
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome

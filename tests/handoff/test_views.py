@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import business_hours, services
+from handoff.clock import follow_up_clock, sla_clock
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -30,9 +31,9 @@ from handoff.models import (
 )
 from handoff.templatetags.handoff_tags import (
     duration_text,
-    follow_up_clock_at,
+    follow_up_badge,
     reason_needs,
-    sla_clock_at,
+    sla_badge,
     top_reasons,
 )
 from leads import lifecycle
@@ -151,12 +152,13 @@ def test_duration_text(seconds, text):
     ],
 )
 def test_sla_clock_counts_business_hours_and_colours_by_state(now, text, state):
-    clock = sla_clock_at(
+    reading = sla_clock(
         now=now,
         due_at=dt.datetime(2026, 3, 3, 13, 0, tzinfo=dt.UTC),
         at_risk_at=dt.datetime(2026, 3, 3, 11, 0, tzinfo=dt.UTC),
         calendar=WEEKDAYS,
     )
+    clock = sla_badge(reading)
 
     assert (clock.text, clock.state) == (text, state)
 
@@ -189,7 +191,7 @@ def test_sla_clock_counts_business_hours_and_colours_by_state(now, text, state):
     ],
 )
 def test_follow_up_clock(now, followed_up_at, breached_at, text, state):
-    clock = follow_up_clock_at(
+    reading = follow_up_clock(
         now=now,
         due_at=dt.datetime(2026, 3, 4, 14, 0, tzinfo=dt.UTC),
         followed_up_at=followed_up_at,
@@ -198,6 +200,7 @@ def test_follow_up_clock(now, followed_up_at, breached_at, text, state):
         window_hours=Decimal(16),
         at_risk_percent=75,
     )
+    clock = follow_up_badge(reading, now)
 
     assert (clock.text, clock.state) == (text, state)
 

@@ -129,11 +129,11 @@ schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
 
 #: Operations whose answers are known not to match their schema, checked for
 #: server errors only until their owners fix them (remove the entry then).
-#: scoring/api.py ScoringRuleSerializer: read-only model choice fields that may
-#: be blank ("operator", "property_operator", ...) lose allow_blank in DRF, so
-#: the schema's enums omit the "" the API returns. Declare them as
-#: ``ChoiceField(choices=..., read_only=True, allow_blank=True)`` as
-#: leads.api.serializers.LeadSerializer does.
+#: scoring/api/serializers.py ScoringRuleSerializer: read-only model choice
+#: fields that may be blank ("operator", "property_operator", ...) lose
+#: allow_blank in DRF, so the schema's enums omit the "" the API returns.
+#: Declare them as ``ChoiceField(choices=..., read_only=True,
+#: allow_blank=True)`` as leads.api.serializers.LeadSerializer does.
 KNOWN_SCHEMA_MISMATCHES: set[tuple[str, str]] = set()
 
 

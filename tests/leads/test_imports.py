@@ -24,8 +24,8 @@ from leads.imports.presets import (
     mapping_suggest,
     stage_from_word,
 )
-from leads.imports.rows import import_time_zone, parse_when
 from leads.imports.run import import_job_run
+from leads.imports.values import import_time_zone, parse_when
 from leads.models import (
     Account,
     AuditEvent,

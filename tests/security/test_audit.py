@@ -22,7 +22,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from crm import privacy
+from crm.privacy import erasure
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import Handoff, SalesOutcome
@@ -519,11 +519,11 @@ def test_an_erase_that_fails_midway_leaves_no_row_and_no_change(monkeypatch, aud
     def broken(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
         raise RuntimeError("a step fails after the others wrote")
 
-    monkeypatch.setattr(privacy, "ERASE_STEPS", [*privacy.ERASE_STEPS, broken])
+    monkeypatch.setattr(erasure, "ERASE_STEPS", [*erasure.ERASE_STEPS, broken])
     audit.mark()
 
     with pytest.raises(RuntimeError):
-        privacy.lead_erase(lead=lead, actor=admin)
+        erasure.lead_erase(lead=lead, actor=admin)
 
     audit.none()
     assert Lead.objects.get(id=lead.id).email == PERSON["email"]

@@ -32,7 +32,8 @@ from django.db import connection
 from django.db.models import Q
 from rest_framework.test import APIClient
 
-from crm.privacy import lead_erase, lead_personal_data_export
+from crm.privacy.erasure import lead_erase
+from crm.privacy.export import lead_personal_data_export
 from crm.roles import ADMIN, SALES
 from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome

@@ -12,9 +12,9 @@ from leads.exceptions import ImportFileError
 from leads.imports.jobs import import_job_create
 from leads.imports.presets import LEADFLOW, PRESETS, target_codes
 from leads.imports.reading import encoding_check
-from leads.imports.rows import import_time_zone
 from leads.imports.run import import_job_run
 from leads.imports.selectors import import_job_rejects_write
+from leads.imports.values import import_time_zone
 from leads.models import IMPORT_MAX_BYTES, ImportJob
 
 #: Rejected rows and notes printed; --rejects writes them all.

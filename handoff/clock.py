@@ -1,0 +1,100 @@
+"""The SLA clocks of a handoff: where each stands at a given moment.
+
+Two clocks run on a handoff. The SDR's clock runs while it is pending: on
+track, at risk from ``at_risk_at`` (the SLA's reminder point), breached from
+``due_at`` (until the escalation run expires it). The sales rep's follow-up
+clock runs after acceptance: done once followed up, breached once overdue or
+recorded as breached, at risk when the SLA's at-risk share of the window is
+used up.
+
+Pure functions over plain values (times, a status, a calendar spec): no
+queries, so the handoff pages, their template tags and the API read the same
+state for the same ``now``. Time left counts business hours of the SLA's
+calendar; wording and colours belong to the callers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+
+from handoff import business_hours
+
+
+class ClockState(enum.StrEnum):
+    """Where a clock stands; the values are the API's ``state`` codes."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    #: The follow-up was made: the clock stopped.
+    DONE = "done"
+    #: No clock runs: the handoff is decided, or has no follow-up window.
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """A clock at one moment.
+
+    ``seconds_left`` is the business time until ``due_at``, negative once
+    overdue; None when the clock is not running (``DONE``, ``STOPPED``).
+    ``done_at`` is when a ``DONE`` clock stopped (the follow-up).
+    """
+
+    state: ClockState
+    seconds_left: float | None = None
+    due_at: dt.datetime | None = None
+    done_at: dt.datetime | None = None
+
+
+STOPPED = ClockReading(ClockState.STOPPED)
+
+
+def sla_clock(
+    *,
+    now: dt.datetime,
+    due_at: dt.datetime,
+    at_risk_at: dt.datetime,
+    calendar: business_hours.Calendar,
+) -> ClockReading:
+    """The SDR's clock of a pending handoff (a decided one's is ``STOPPED``):
+    breached from ``due_at``, at risk from ``at_risk_at``, on track before."""
+    seconds = business_hours.business_seconds_between(now, due_at, calendar)
+    if now >= due_at:
+        state = ClockState.BREACHED
+    elif now >= at_risk_at:
+        state = ClockState.AT_RISK
+    else:
+        state = ClockState.ON_TRACK
+    return ClockReading(state, seconds, due_at)
+
+
+def follow_up_clock(
+    *,
+    now: dt.datetime,
+    due_at: dt.datetime | None,
+    followed_up_at: dt.datetime | None,
+    breached_at: dt.datetime | None,
+    calendar: business_hours.Calendar,
+    window_hours: Decimal,
+    at_risk_percent: int,
+) -> ClockReading:
+    """The sales rep's clock: time left for the first follow-up after acceptance.
+
+    Done once followed up; stopped without a due time; breached once overdue
+    (or recorded as breached); at risk once no more than the SLA's at-risk
+    share of the window is left.
+    """
+    if followed_up_at is not None:
+        return ClockReading(ClockState.DONE, done_at=followed_up_at)
+    if due_at is None:
+        return STOPPED
+    seconds = business_hours.business_seconds_between(now, due_at, calendar)
+    if breached_at is not None or now >= due_at:
+        return ClockReading(ClockState.BREACHED, seconds, due_at)
+    at_risk_left = float(window_hours) * 3600 * (100 - at_risk_percent) / 100
+    state = ClockState.AT_RISK if seconds <= at_risk_left else ClockState.ON_TRACK
+    return ClockReading(state, seconds, due_at)

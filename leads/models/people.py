@@ -1,0 +1,319 @@
+"""Accounts and leads: who the lead is, where it stands, how it scores."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from leads.domains import account_domain_problem
+from leads.geo import Region, is_known_country, region_for_country
+from leads.titles import Department, Seniority, seniority_from_title
+
+# ``email__lower=`` and ``domain__lower=`` use the Lower() unique indexes below;
+# ``__iexact`` compiles to UPPER(...) LIKE and would scan the table.
+models.CharField.register_lookup(Lower)
+
+
+def validate_country(value: str) -> None:
+    if value and not is_known_country(value):
+        raise ValidationError(
+            "%(value)s is not an ISO 3166 two-letter country code (for example US, "
+            "DE, GB).",
+            params={"value": value},
+            code="invalid_country",
+        )
+
+
+def validate_json_object(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(
+            'Enter a JSON object such as {"key": "value"}.', code="not_an_object"
+        )
+
+
+class Industry(models.TextChoices):
+    SOFTWARE = "software", "Software & internet"
+    FINANCIAL_SERVICES = "financial_services", "Financial services"
+    HEALTHCARE = "healthcare", "Healthcare"
+    MANUFACTURING = "manufacturing", "Manufacturing"
+    RETAIL = "retail", "Retail & e-commerce"
+    EDUCATION = "education", "Education"
+    GOVERNMENT = "government", "Government & public sector"
+    MEDIA = "media", "Media & entertainment"
+    TELECOM = "telecom", "Telecommunications"
+    PROFESSIONAL_SERVICES = "professional_services", "Professional services"
+    LOGISTICS = "logistics", "Transport & logistics"
+    ENERGY = "energy", "Energy & utilities"
+    NONPROFIT = "nonprofit", "Non-profit"
+    OTHER = "other", "Other"
+
+
+class Account(models.Model):
+    """A company. Leads are linked to it by their e-mail domain."""
+
+    name = models.CharField(max_length=200)
+    # Lower-cased, without "www."; blank for an account with no known domain.
+    domain = models.CharField(max_length=253, blank=True)
+    industry = models.CharField(max_length=32, choices=Industry.choices, blank=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Yearly revenue in US dollars.",
+    )
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country])
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("domain"),
+                condition=~Q(domain=""),
+                name="account_domain_unique_ci",
+                violation_error_message="An account with this domain already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_revenue__isnull=True) | Q(annual_revenue__gte=0),
+                name="account_annual_revenue_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["industry"], name="account_industry_idx"),
+            models.Index(fields=["employee_count"], name="account_employees_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        self.domain = (self.domain or "").strip().lower().removeprefix("www.")
+        self.country = (self.country or "").strip().upper()
+        # Every company under co.uk would otherwise join this one account.
+        if problem := account_domain_problem(self.domain):
+            raise ValidationError({"domain": problem}, code="public_suffix")
+
+
+class Stage(models.TextChoices):
+    """Lifecycle stages; the codes are public (API, imports). Use ``Lead.Stage``."""
+
+    LEAD = "lead", "Lead"
+    MQL = "mql", "Marketing-qualified (MQL)"
+    SAL = "sal", "Sales-accepted (SAL)"
+    SQL = "sql", "Sales-qualified (SQL)"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+    NURTURE = "nurture", "Nurture"
+    DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class Lead(models.Model):
+    """A person who may buy, with fit attributes and a lifecycle stage."""
+
+    Stage = Stage
+
+    class Source(models.TextChoices):
+        ORGANIC_SEARCH = "organic_search", "Organic search"
+        PAID_SEARCH = "paid_search", "Paid search"
+        PAID_SOCIAL = "paid_social", "Paid social"
+        SOCIAL = "social", "Social"
+        EMAIL = "email", "E-mail"
+        REFERRAL = "referral", "Referral"
+        EVENT = "event", "Event"
+        PARTNER = "partner", "Partner"
+        DIRECT = "direct", "Direct"
+        OUTBOUND = "outbound", "Sales outbound"
+        IMPORT = "import", "Import"
+        OTHER = "other", "Other"
+
+    email = models.EmailField(max_length=254)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    job_title = models.CharField(max_length=200, blank=True)
+    # Effective seniority: derived from job_title unless seniority_override is set.
+    seniority = models.CharField(
+        max_length=16, choices=Seniority.choices, default=Seniority.UNKNOWN
+    )
+    seniority_override = models.CharField(
+        max_length=16,
+        choices=Seniority.choices,
+        blank=True,
+        help_text="Set to overrule the seniority derived from the job title.",
+    )
+    department = models.CharField(
+        max_length=20, choices=Department.choices, default=Department.UNKNOWN
+    )
+    phone = models.CharField(max_length=40, blank=True)
+    country = models.CharField(max_length=2, blank=True, validators=[validate_country])
+    region = models.CharField(max_length=16, choices=Region.choices, blank=True)
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="leads",
+    )
+    source = models.CharField(max_length=20, choices=Source.choices, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+
+    # Lifecycle: written only by leads/lifecycle.py.
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.LEAD)
+    # The furthest funnel stage ever reached; a recycled lead keeps it.
+    highest_stage = models.CharField(
+        max_length=16, choices=Stage.choices, default=Stage.LEAD
+    )
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    # When each stage was first entered (never overwritten by a later re-entry).
+    entered_lead_at = models.DateTimeField(null=True, blank=True)
+    entered_mql_at = models.DateTimeField(null=True, blank=True)
+    entered_sal_at = models.DateTimeField(null=True, blank=True)
+    entered_sql_at = models.DateTimeField(null=True, blank=True)
+    entered_opportunity_at = models.DateTimeField(null=True, blank=True)
+    entered_customer_at = models.DateTimeField(null=True, blank=True)
+    entered_nurture_at = models.DateTimeField(null=True, blank=True)
+    entered_disqualified_at = models.DateTimeField(null=True, blank=True)
+
+    do_not_email = models.BooleanField(default=False)
+    do_not_call = models.BooleanField(default=False)
+
+    # A recycled lead's cool-down: until then scoring promotes it back to MQL
+    # only after a high-intent touchpoint (TouchpointKind.is_high_intent) that
+    # happened after it was recycled. Set by lifecycle.lead_move.
+    recycle_until = models.DateTimeField(null=True, blank=True)
+    # The surviving lead when this one was merged away as a duplicate.
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_leads",
+    )
+
+    # The current score under the active scoring model, kept on the lead row so
+    # lists filter and sort by it with one index. Written only by the scoring
+    # app's store (scoring/store.py, both rescore paths); the breakdown lives
+    # there.
+    score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    fit_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    engagement_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
+    grade = models.CharField(max_length=1, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    # Set to the time of the latest change that needs a rescore; cleared by the
+    # rescore only if nothing newer arrived meanwhile (reliability rule 1).
+    rescore_requested_at = models.DateTimeField(null=True, blank=True)
+    # Set when personal data was erased on request; the row stays for counts.
+    erased_at = models.DateTimeField(null=True, blank=True)
+    attributes = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_json_object],
+        help_text="Free-form attributes (a JSON object), usable in scoring rules.",
+    )
+    # A default, not auto_now_add: imports and demo data carry a past date.
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        # change_lead edits every field of every lead (Marketing, Admin);
+        # SDRs and reps hold this one instead (leads.edit_scope.LeadEditScope).
+        permissions = [
+            (
+                "change_own_lead",
+                "Can change the contact fields of leads they own (a manager: "
+                "the sales team's)",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="lead_email_unique_ci",
+                violation_error_message="A lead with this e-mail already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(email__contains="@"), name="lead_email_has_at"
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=[s.value for s in Stage]),
+                name="lead_stage_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(highest_stage__in=[s.value for s in Stage]),
+                name="lead_highest_stage_valid",
+            ),
+        ]
+        indexes = [
+            # Lead lists: filter by stage, newest first; per-owner work lists.
+            models.Index(fields=["stage", "-created_at", "-id"], name="lead_stage_idx"),
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            models.Index(fields=["country"], name="lead_country_idx"),
+            models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
+            models.Index(fields=["highest_stage"], name="lead_highest_stage_idx"),
+            # Lead lists by stage, best score first (keyset pagination).
+            models.Index(
+                fields=["stage", "-score", "-id"], name="lead_stage_score_idx"
+            ),
+            models.Index(fields=["-score", "-id"], name="lead_score_idx"),
+            # The reconciler's scan for leads whose rescore is overdue.
+            models.Index(
+                fields=["rescore_requested_at"],
+                name="lead_rescore_pending_idx",
+                condition=Q(rescore_requested_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rpartition("@")[2].lower()
+
+    def set_job_title(self, title: str) -> None:
+        """Set the title and keep the derived seniority in step with it."""
+        self.job_title = title
+        self.seniority = self.seniority_override or seniority_from_title(title)
+
+    def set_seniority_override(self, override: str) -> None:
+        self.seniority_override = override
+        self.seniority = override or seniority_from_title(self.job_title)
+
+    def set_country(self, country: str) -> None:
+        """Set the country (upper-cased) and the region that follows from it."""
+        self.country = (country or "").strip().upper()
+        self.region = region_for_country(self.country)
+
+    def clean(self) -> None:
+        if not isinstance(self.attributes, dict):
+            raise ValidationError({"attributes": "Enter a JSON object such as {}."})

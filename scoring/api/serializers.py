@@ -1,0 +1,90 @@
+"""Serializers of the scoring API: models with their rules and rescore progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from scoring import selectors
+from scoring.models import ScoringModel, ScoringRule
+from scoring.validation import RULE_INPUT_FIELDS
+
+
+class ScoringRuleSerializer(serializers.ModelSerializer):
+    # Blank for the kinds that do not use them (an engagement rule has no
+    # attribute operator), so the schema must allow "".
+    operator = serializers.ChoiceField(
+        choices=ScoringRule.Operator.choices, allow_blank=True, read_only=True
+    )
+    property_operator = serializers.ChoiceField(
+        choices=ScoringRule.Operator.choices, allow_blank=True, read_only=True
+    )
+
+    class Meta:
+        model = ScoringRule
+        fields = ["id", "position", *RULE_INPUT_FIELDS]
+        read_only_fields = fields
+
+
+class ProgressSerializer(serializers.Serializer):
+    """The rescore that publishing started (see scoring.selectors.RescoreProgress)."""
+
+    state = serializers.ChoiceField(
+        choices=["none", "running", "finished", "stopped", "failed"],
+        help_text="`none`: never rescored by a publish; `stopped`: a newer model "
+        "was published before it ended; `failed`: a part of the rescore failed, "
+        "so the publish was undone (the model is a draft again and the model it "
+        "replaced is active).",
+    )
+    total = serializers.IntegerField(help_text="Leads to rescore.")
+    done = serializers.IntegerField(help_text="Leads rescored so far.")
+    percent = serializers.IntegerField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(
+        allow_blank=True, help_text="What failed, when `state` is `failed`."
+    )
+
+
+class ScoringModelSerializer(serializers.ModelSerializer):
+    published_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    rules_count = serializers.IntegerField(read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoringModel
+        fields = [
+            "id",
+            "name",
+            "version",
+            "status",
+            "mql_threshold",
+            "min_fit_score",
+            "default_half_life_days",
+            "grade_a_min",
+            "grade_b_min",
+            "grade_c_min",
+            "notes",
+            "created_at",
+            "published_at",
+            "published_by",
+            "rules_count",
+            "progress",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, model: ScoringModel) -> dict[str, Any]:
+        return ProgressSerializer(selectors.model_progress(model)).data
+
+
+class ScoringModelDetailSerializer(ScoringModelSerializer):
+    rules = ScoringRuleSerializer(many=True, read_only=True)
+
+    class Meta(ScoringModelSerializer.Meta):
+        fields = [*ScoringModelSerializer.Meta.fields, "rules"]
+        read_only_fields = fields

@@ -1,0 +1,98 @@
+"""Views of the scoring API: list and read models, publish a draft."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from scoring import selectors
+from scoring.api.permissions import PublishPermission
+from scoring.api.serializers import (
+    ScoringModelDetailSerializer,
+    ScoringModelSerializer,
+)
+from scoring.exceptions import ModelNotPublishable
+from scoring.models import ScoringModel
+from scoring.services import publishing
+
+ERRORS = {
+    401: OpenApiResponse(description="No or bad credentials."),
+    403: OpenApiResponse(description="Your role may not do this."),
+}
+NOT_FOUND = {404: OpenApiResponse(description="No such scoring model.")}
+
+
+class ScoringModelPagination(CursorPagination):
+    ordering = ("-id",)
+    page_size = 50
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List scoring models",
+        description="Newest first. `status` is `draft`, `active` (exactly one) or "
+        "`archived`.",
+        responses={
+            200: ScoringModelSerializer,
+            **ERRORS,
+            404: OpenApiResponse(description="Invalid cursor."),
+        },
+    ),
+    retrieve=extend_schema(
+        summary="One scoring model with its rules",
+        responses={200: ScoringModelDetailSerializer, **NOT_FOUND, **ERRORS},
+    ),
+)
+class ScoringModelViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Scoring models: read them with their rules; publish a draft."""
+
+    serializer_class = ScoringModelSerializer
+    pagination_class = ScoringModelPagination
+
+    def get_queryset(self) -> QuerySet[ScoringModel]:
+        if self.action == "list":
+            return selectors.model_list()
+        return selectors.model_list().prefetch_related(selectors.model_rules_prefetch())
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action in ("retrieve", "publish"):
+            return ScoringModelDetailSerializer
+        return ScoringModelSerializer
+
+    @extend_schema(
+        summary="Publish a draft",
+        description="Makes the draft the active model (the active one is "
+        "archived) and starts rescoring every lead. Answers at once with 202; "
+        "follow `progress` by reading the model again.",
+        request=None,
+        responses={
+            202: OpenApiResponse(
+                ScoringModelDetailSerializer,
+                description="Published; the rescore is running.",
+            ),
+            409: OpenApiResponse(
+                description="Not a draft (already active or archived) or a draft "
+                "without rules; `detail` says which."
+            ),
+            **NOT_FOUND,
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[PublishPermission])
+    def publish(self, request: Request, pk: str | None = None) -> Response:
+        model = self.get_object()
+        try:
+            publishing.model_publish(model_id=model.id, actor=request.user)
+        except ModelNotPublishable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        published = self.get_queryset().get(id=model.id)
+        return Response(
+            self.get_serializer(published).data, status=status.HTTP_202_ACCEPTED
+        )
