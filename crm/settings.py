@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles, whose runserver crm's extends (the first app with a
+    # command of a name wins): the dev server runs the beat schedule.
+    "crm",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
@@ -66,7 +69,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
-    "crm",
     "leads",
     "scoring",
     "handoff",
@@ -286,6 +288,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
 }
+# With no broker there is no beat either: the dev server (manage.py runserver,
+# make run) runs the schedule above in a thread of its own, so a demo's SLA
+# clocks move (crm.embedded_timers). EMBEDDED_TIMERS=false turns that off.
+EMBEDDED_TIMERS = CELERY_TASK_ALWAYS_EAGER and env.bool("EMBEDDED_TIMERS", default=True)
 
 # REST API
 # ------------------------------------------------------------------------------
