@@ -91,6 +91,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "crm.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The product's 404 page with DEBUG on too; inside the session, user and
+    # CSP middleware so the page has the user's navigation and the headers.
+    "crm.middleware.NotFoundPageMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during the view into
     # the 429 answer (crm.api.auth.lockout_response).
     "axes.middleware.AxesMiddleware",

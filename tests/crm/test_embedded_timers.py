@@ -18,6 +18,7 @@ from django.conf import settings
 from crm import embedded_timers
 from crm.embedded_timers import EmbeddedTimers, task_run
 from crm.management.commands.runserver import Command as RunserverCommand
+from crm.management.commands.seed_demo import Command as SeedDemoCommand
 
 ROOT = Path(__file__).resolve().parents[2]
 MINUTE_ENTRIES = [
@@ -212,3 +213,14 @@ def test_embedded_timers_only_on_the_embedded_default(variables, expected):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_seed_demo_prints_the_login_address_make_run_serves(settings):
+    """make run sets SITE_URL to the port it serves on."""
+    settings.SITE_URL = "http://127.0.0.1:8123"
+    command = SeedDemoCommand(stdout=io.StringIO())
+
+    command._write_logins()
+
+    first = command.stdout.getvalue().splitlines()[0]
+    assert first == "Demo logins at http://127.0.0.1:8123/accounts/login/"
