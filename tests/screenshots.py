@@ -64,7 +64,8 @@ logger = logging.getLogger("screenshots")
 class Page:
     """One page to shoot: a path, or the first link matching ``link`` on ``parent``.
 
-    ``{name}`` in a path is filled from the demo ids (``demo_ids``).
+    ``{name}`` in a path is filled from the demo ids (``demo_database``).
+    ``ready`` is a selector to wait for, on a page its scripts draw after load.
     """
 
     slug: str
@@ -72,6 +73,7 @@ class Page:
     link: str = ""
     parent: str = ""
     status: int = 200
+    ready: str = ""
 
 
 PAGES = (
@@ -97,7 +99,7 @@ PAGES = (
     Page("admin-lead", "/admin/leads/lead/{lead}/change/"),
     Page("admin-users", "/admin/auth/user/"),
     Page("admin-failed-tasks", "/admin/crm/failedtask/"),
-    Page("api-docs", "/api/v1/docs/"),
+    Page("api-docs", "/api/v1/docs/", ready=".swagger-ui .info"),
     Page("not-found", "/leads/999999999/", status=404),
 )
 
@@ -211,6 +213,8 @@ def page_shoot(context: Any, base: str, page: Page, path: str, visit: Visit) -> 
     )
     response = tab.goto(base + path, wait_until="networkidle")
     status = response.status if response else 0
+    if page.ready and status == page.status:
+        tab.wait_for_selector(page.ready)
     final = tab.url.removeprefix(base)
     errors = [e for e in errors if not DOCUMENT_STATUS_LOG.match(e.split(": ", 1)[1])]
     name = page.slug
