@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +15,8 @@ from crm import embedded_timers
 from crm.embedded_timers import EmbeddedTimers, task_run
 from crm.management.commands.runserver import Command as RunserverCommand
 from crm.management.commands.seed_demo import Command as SeedDemoCommand
+from tests.crm.test_settings import _run
 
-ROOT = Path(__file__).resolve().parents[2]
 MINUTE_ENTRIES = [
     "every-minute-expire-overdue-handoffs",
     "every-minute-reconcile-rescores",
@@ -197,19 +193,7 @@ PROBE = (
 )
 def test_embedded_timers_only_on_the_embedded_default(variables, expected):
     """A configured broker has its own beat process; the timers never double it."""
-    names = {"EMBEDDED_TIMERS", "REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL"}
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    env.update(DJANGO_SETTINGS_MODULE="crm.settings", DEBUG="true", **variables)
-
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run(["-c", PROBE], DEBUG="true", **variables)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected

@@ -14,40 +14,44 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 NOT_FOUND = "The address may be mistyped, or the record was removed."
-NOT_FOR_YOUR_ROLE = "This page is not for your role"
 #: What Django's technical 404 and 500 pages say, never shown to a user.
 TECHNICAL = ("Django tried these URL patterns", "Using the URLconf", "Traceback")
 
 
-def _assert_product_page(response, status: int, text: str, template: str) -> None:
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize(
+    ("role", "path", "status", "template", "text"),
+    [
+        pytest.param(SALES, "/leads/999999/", 404, "404.html", NOT_FOUND, id="lead"),
+        pytest.param(SDR, "/no-such-page/", 404, "404.html", NOT_FOUND, id="address"),
+        pytest.param(
+            SDR,
+            "/reports/sla/",
+            403,
+            "403.html",
+            "The SLA report is for managers.",
+            id="not-a-manager",
+        ),
+    ],
+)
+def test_a_missing_or_forbidden_page_is_the_product_page(
+    client, debug, role, path, status, template, text
+):
+    """A lead that does not exist, an address nothing answers, and the SLA
+    report for an SDR who is not a manager: the product's page, DEBUG or not."""
+    client.force_login(UserFactory(roles=[role]))
+
+    with override_settings(DEBUG=debug):
+        response = client.get(path)
+
     content = response.content.decode()
     assert response.status_code == status
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert text in content
     assert template in [t.name for t in response.templates]
     assert not any(phrase in content for phrase in TECHNICAL)
-
-
-@pytest.mark.parametrize("debug", [True, False])
-def test_a_lead_that_does_not_exist_is_the_product_404_page(client, debug):
-    client.force_login(UserFactory(roles=[SALES]))
-
-    with override_settings(DEBUG=debug):
-        response = client.get("/leads/999999/")
-
-    _assert_product_page(response, 404, NOT_FOUND, "404.html")
     # The page has the user's navigation, as every page of the product.
-    assert 'aria-label="Main"' in response.content.decode()
-
-
-@pytest.mark.parametrize("debug", [True, False])
-def test_an_address_nothing_answers_is_the_product_404_page(client, debug):
-    client.force_login(UserFactory(roles=[SDR]))
-
-    with override_settings(DEBUG=debug):
-        response = client.get("/no-such-page/")
-
-    _assert_product_page(response, 404, NOT_FOUND, "404.html")
+    assert 'aria-label="Main"' in content
 
 
 @override_settings(DEBUG=True)
@@ -73,38 +77,22 @@ def test_the_append_slash_redirect_still_happens(client):
     assert response.url == "/pipeline/"
 
 
-@pytest.mark.parametrize("debug", [True, False])
-def test_a_page_the_role_may_not_open_is_the_product_403_page(client, debug):
-    """An SDR who is not a manager opens the SLA report."""
-    client.force_login(UserFactory(roles=[SDR]))
-
-    with override_settings(DEBUG=debug):
-        response = client.get("/reports/sla/")
-
-    _assert_product_page(response, 403, NOT_FOR_YOUR_ROLE, "403.html")
-    assert "The SLA report is for managers." in response.content.decode()
-
-
 @override_settings(DEBUG=True)
-def test_a_missing_lead_in_the_api_is_still_a_json_404(client):
-    client.force_login(UserFactory(roles=[SALES]))
+@pytest.mark.parametrize(
+    ("role", "method", "status", "detail"),
+    [
+        (SALES, "get", 404, "No Lead matches the given query."),
+        (SDR, "delete", 403, "You do not have permission to perform this action."),
+    ],
+)
+def test_the_api_still_answers_json_errors(client, role, method, status, detail):
+    client.force_login(UserFactory(roles=[role]))
 
-    response = client.get("/api/v1/leads/999999/")
+    response = getattr(client, method)("/api/v1/leads/999999/")
 
-    assert response.status_code == 404
+    assert response.status_code == status
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "No Lead matches the given query."}
-
-
-@override_settings(DEBUG=True)
-def test_a_forbidden_api_call_is_still_a_json_403(client):
-    client.force_login(UserFactory(roles=[SDR]))
-
-    response = client.delete("/api/v1/leads/1/")
-
-    assert response.status_code == 403
-    assert response["Content-Type"] == "application/json"
-    assert "detail" in response.json()
+    assert response.json() == {"detail": detail}
 
 
 def test_the_500_page_needs_no_request_context_and_no_database(
