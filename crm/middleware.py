@@ -9,7 +9,6 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, get_resolver, get_urlconf, resolve
 from django.utils.cache import patch_cache_control
-from django.utils.log import log_response
 from rest_framework.settings import api_settings
 
 logger = logging.getLogger(__name__)
@@ -142,8 +141,6 @@ class NotFoundPageMiddleware:
 
 
 def _not_found_page(request: HttpRequest, exception: Http404) -> HttpResponse:
-    """The answer of the project's ``handler404``, logged as Django logs a 404."""
+    """The answer of the project's ``handler404`` (Django logs it as any 404)."""
     handler = get_resolver(get_urlconf()).resolve_error_handler(404)
-    response = handler(request, exception=exception)
-    log_response("Not Found: %s", request.path, response=response, request=request)
-    return response
+    return handler(request, exception=exception)
