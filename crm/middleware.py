@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, get_resolver, get_urlconf, resolve
 from django.utils.cache import patch_cache_control
 from rest_framework.settings import api_settings
 
@@ -101,3 +103,44 @@ class ProxySettingMiddleware:
             self.warned = True
             logger.warning("%s", PROXY_NOT_CONFIGURED)
         return self.get_response(request)
+
+
+class NotFoundPageMiddleware:
+    """The product's 404 page for a page not found, also with DEBUG on.
+
+    With DEBUG on, Django answers ``Http404`` with its technical page (the
+    URL patterns tried, the settings module); a demo behaves like production
+    instead and shows ``404.html``, as ``handler404`` does with DEBUG off:
+    for an address no URL pattern matches and for a view's ``Http404`` (a
+    lead that does not exist or is not the user's to see). ``PermissionDenied``
+    needs nothing here: Django answers it with ``403.html`` in both modes.
+    The API is left alone: DRF turns both into its JSON errors.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # An unmatched address never reaches a view, so process_exception
+        # would not see it; only DEBUG makes Django answer it differently.
+        if settings.DEBUG and not request.path_info.startswith(API_PREFIX):
+            try:
+                resolve(request.path_info, getattr(request, "urlconf", None))
+            except Resolver404 as exc:
+                return _not_found_page(request, exc)
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        if isinstance(exception, Http404) and not request.path_info.startswith(
+            API_PREFIX
+        ):
+            return _not_found_page(request, exception)
+        return None
+
+
+def _not_found_page(request: HttpRequest, exception: Http404) -> HttpResponse:
+    """The answer of the project's ``handler404`` (Django logs it as any 404)."""
+    handler = get_resolver(get_urlconf()).resolve_error_handler(404)
+    return handler(request, exception=exception)

@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles, whose runserver crm's extends (the first app with a
+    # command of a name wins): the dev server runs the beat schedule.
+    "crm",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
@@ -66,7 +69,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
-    "crm",
     "leads",
     "scoring",
     "handoff",
@@ -89,6 +91,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "crm.middleware.NoStoreMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # The product's 404 page with DEBUG on too; inside the session, user and
+    # CSP middleware so the page has the user's navigation and the headers.
+    "crm.middleware.NotFoundPageMiddleware",
     # Last, as django-axes asks: it turns a lockout flagged during the view into
     # the 429 answer (crm.api.auth.lockout_response).
     "axes.middleware.AxesMiddleware",
@@ -286,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
 }
+# With no broker there is no beat either: the dev server (manage.py runserver,
+# make run) runs the schedule above in a thread of its own, so a demo's SLA
+# clocks move (crm.embedded_timers). EMBEDDED_TIMERS=false turns that off.
+EMBEDDED_TIMERS = CELERY_TASK_ALWAYS_EAGER and env.bool("EMBEDDED_TIMERS", default=True)
 
 # REST API
 # ------------------------------------------------------------------------------

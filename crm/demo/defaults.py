@@ -11,7 +11,6 @@ Stage = Lead.Stage
 Channel = Campaign.Channel
 
 DEMO_PASSWORD = "leadflow-demo"
-LOGIN_URL = "http://127.0.0.1:8000/accounts/login/"
 DEFAULT_LEADS = 2_000
 DEFAULT_SEED = 42
 MAX_LEADS = 1_000_000

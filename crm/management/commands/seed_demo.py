@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.urls import reverse
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -18,7 +19,6 @@ from crm.demo import (
     DEFAULT_SEED,
     DEMO_PASSWORD,
     DEMO_USERS,
-    LOGIN_URL,
     MAX_LEADS,
     DemoDataPresent,
     DemoSummary,
@@ -250,7 +250,8 @@ class Command(BaseCommand):
         self.stdout.write(f"SAL queue at 00:00 UTC on {today.isoformat()}: {queue}.")
 
     def _write_logins(self) -> None:
-        self.stdout.write(f"Demo logins at {LOGIN_URL}")
+        # SITE_URL is where people open Leadflow (make run sets it to its port).
+        self.stdout.write(f"Demo logins at {settings.SITE_URL}{reverse('login')}")
         self.stdout.write(f"  {'username':<10}{'role':<11}password")
         for user in DEMO_USERS:
             self.stdout.write(f"  {user.username:<10}{user.role:<11}{DEMO_PASSWORD}")
