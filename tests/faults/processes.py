@@ -1,6 +1,6 @@
 """Celery worker and beat subprocesses for the fault tests.
 
-As tests/scoring/test_worker.py does: each process runs ``celery -A crm`` on
+As tests/workers.py does: each process runs ``celery -A crm`` on
 the test database (pytest-django's test_<name>) and the broker from the
 environment, with extra environment for the case. Each test keeps the Popen
 of every process it started and stops exactly those, by PID: SIGTERM (warm
@@ -9,7 +9,6 @@ shutdown, the running task finishes), then SIGKILL if it hangs.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -19,23 +18,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.scoring.test_worker import _broker_url, _database_url
+from tests.workers import broker_url
 
 #: The queues of the Procfile's worker: realtime rescoring, timers, the rest.
 WORKER_QUEUES = ("realtime", "timers", "default")
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 #: How long a worker may take to start on a busy two-core machine.
 READY_TIMEOUT_S = 60
-
-
-def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": _broker_url(),
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        **(extra or {}),
-    }
 
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -111,7 +100,7 @@ def purge_queues(names: Iterable[str] = WORKER_QUEUES) -> None:
     """Empty the queues (and Redis' unacked store) of earlier runs' messages."""
     import redis
 
-    client = redis.Redis.from_url(_broker_url())
+    client = redis.Redis.from_url(broker_url())
     # kombu keeps a queue's higher priorities in sibling lists (name\x06\x16N).
     keys = [f"{name}{suffix}" for name in names for suffix in PRIORITY_SUFFIXES]
     client.delete(*keys, "unacked", "unacked_index", "unacked_mutex")
@@ -121,6 +110,6 @@ def queued(names: Iterable[str] = WORKER_QUEUES) -> int:
     """Messages waiting in the queues or delivered and not acknowledged yet."""
     import redis
 
-    client = redis.Redis.from_url(_broker_url())
+    client = redis.Redis.from_url(broker_url())
     keys = [f"{name}{suffix}" for name in names for suffix in PRIORITY_SUFFIXES]
     return sum(client.llen(key) for key in keys) + client.hlen("unacked")
