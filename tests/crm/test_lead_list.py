@@ -29,13 +29,6 @@ def emails(response: Any) -> list[str]:
 
 
 @pytest.fixture
-def marketer(client: Any) -> Any:
-    user = UserFactory(username="maya", roles=[MARKETING])
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def five() -> dict[str, Any]:
     sam = UserFactory(username="sam", first_name="Sam", last_name="Reyes", roles=[SDR])
     acme = AccountFactory(name="Acme Robotics", domain="acme.example")
@@ -147,7 +140,7 @@ def test_anonymous_is_sent_to_login(client):
         ("stage=mql&sort=-score&q=acme", ["ada", "dee"]),
     ],
 )
-def test_filters_and_sort(client, marketer, five, query, expected):
+def test_filters_and_sort(client, logged_in_marketer, five, query, expected):
     response = client.get(f"{URL}?{query}")
 
     assert response.status_code == 200
@@ -155,7 +148,7 @@ def test_filters_and_sort(client, marketer, five, query, expected):
 
 
 @pytest.mark.django_db
-def test_bad_filters_are_shown_and_nothing_is_listed(client, marketer, five):
+def test_bad_filters_are_shown_and_nothing_is_listed(client, logged_in_marketer, five):
     response = client.get(f"{URL}?score_min=lots&created_from=yesterday&stage=nope")
 
     assert response.status_code == 200
@@ -171,7 +164,7 @@ def test_bad_filters_are_shown_and_nothing_is_listed(client, marketer, five):
 
 
 @pytest.mark.django_db
-def test_form_keeps_the_chosen_filters(client, marketer, five):
+def test_form_keeps_the_chosen_filters(client, logged_in_marketer, five):
     response = client.get(f"{URL}?stage=mql&stage=sal&owner=sam&q=acme&sort=-score")
 
     content = response.content.decode()
@@ -184,7 +177,7 @@ def test_form_keeps_the_chosen_filters(client, marketer, five):
 
 
 @pytest.mark.django_db
-def test_erased_leads_are_not_listed(client, marketer):
+def test_erased_leads_are_not_listed(client, logged_in_marketer):
     LeadFactory(email="gone@erased.invalid", erased_at=T0)
     LeadFactory(email="here@acme.example")
 
@@ -205,7 +198,7 @@ def many() -> list[Any]:
 
 
 @pytest.mark.django_db
-def test_pages_walk_forwards_and_back_without_offset(client, marketer, many):
+def test_pages_walk_forwards_and_back_without_offset(client, logged_in_marketer, many):
     expected = [
         lead.email for lead in sorted(many, key=lambda lead: (-lead.score, -lead.id))
     ]
@@ -228,7 +221,7 @@ def test_pages_walk_forwards_and_back_without_offset(client, marketer, many):
 
 
 @pytest.mark.django_db
-def test_count_is_shown_against_the_page(client, marketer, many):
+def test_count_is_shown_against_the_page(client, logged_in_marketer, many):
     response = client.get(URL)
 
     assert response.context["lead_count"] == selectors.LeadCount(120, "exact")
@@ -262,7 +255,9 @@ def test_unfiltered_count_beyond_the_cap_is_the_planners_estimate():
 
 
 @pytest.mark.django_db
-def test_a_cursor_of_another_sort_starts_over_at_the_first_page(client, marketer, many):
+def test_a_cursor_of_another_sort_starts_over_at_the_first_page(
+    client, logged_in_marketer, many
+):
     first = client.get(f"{URL}?sort=-score")
     cursor = first.context["next_url"].split("cursor=")[1]
 
@@ -276,7 +271,7 @@ def test_a_cursor_of_another_sort_starts_over_at_the_first_page(client, marketer
 
 @pytest.mark.django_db
 def test_a_page_costs_a_fixed_number_of_queries(
-    client, marketer, django_assert_num_queries
+    client, logged_in_marketer, django_assert_num_queries
 ):
     owner = UserFactory(roles=[SALES])
     for _ in range(60):
@@ -316,7 +311,9 @@ def _csv(response: Any) -> list[list[str]]:
 
 
 @pytest.mark.django_db
-def test_export_downloads_the_filtered_list_in_the_chosen_order(client, marketer, five):
+def test_export_downloads_the_filtered_list_in_the_chosen_order(
+    client, logged_in_marketer, five
+):
     response = client.get(f"{EXPORT}?stage=mql&stage=disqualified&sort=-score")
 
     assert response.status_code == 200
@@ -341,7 +338,9 @@ def test_export_downloads_the_filtered_list_in_the_chosen_order(client, marketer
 
 
 @pytest.mark.django_db
-def test_export_link_carries_the_filters_but_not_the_page(client, marketer, many):
+def test_export_link_carries_the_filters_but_not_the_page(
+    client, logged_in_marketer, many
+):
     first = client.get(f"{URL}?stage=lead&sort=-score")
     second = client.get(first.context["next_url"])
 
@@ -350,7 +349,7 @@ def test_export_link_carries_the_filters_but_not_the_page(client, marketer, many
 
 
 @pytest.mark.django_db
-def test_export_with_bad_filters_goes_back_to_the_list(client, marketer):
+def test_export_with_bad_filters_goes_back_to_the_list(client, logged_in_marketer):
     response = client.get(f"{EXPORT}?score_min=lots")
 
     assert response.status_code == 302
