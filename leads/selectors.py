@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
+from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.keyset import (
     Cursor,
     KeysetPage,
@@ -102,12 +103,7 @@ LEAD_EXPORT_COLUMNS: tuple[str, ...] = (
     "score",
     "grade",
     "owner",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
+    *LEAD_SOURCE_FIELDS,
     "created_at",
 )
 # The database column behind each export column (joined, no model instances).

@@ -8,10 +8,12 @@ screen's fragment and redirects back to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -233,6 +235,37 @@ def _refused(
     )
 
 
+def _call_service(
+    request: HttpRequest,
+    call: Callable[[], Any],
+    *,
+    source: str,
+    form: str,
+    handoff_id: int,
+    lead_id: int | None = None,
+    valid: Form | None = None,
+) -> tuple[Any, HttpResponse | None]:
+    """Run a decision's or an attempt's service ``call`` once the ``valid``
+    form (if any) is valid. Returns its result, or (None, the answer to the
+    refusal on the screen that asked); a missing handoff is a 404."""
+    try:
+        if valid is not None and not valid.is_valid():
+            raise DecisionInvalid(form_errors(valid))
+        return call(), None
+    except Handoff.DoesNotExist:
+        raise Http404("No such handoff.") from None
+    except HandoffError as exc:
+        refused = _refused(
+            request,
+            exc,
+            source=source,
+            form=form,
+            handoff_id=handoff_id,
+            lead_id=lead_id,
+        )
+        return None, refused
+
+
 def _done(
     request: HttpRequest, text: str, *, source: str, handoff_id: int
 ) -> HttpResponse:
@@ -253,14 +286,15 @@ def _done(
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
     source = _source(request)
-    try:
-        handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="accept", handoff_id=handoff_id
-        )
+    handoff, refused = _call_service(
+        request,
+        lambda: services.handoff_accept(handoff_id=handoff_id, actor=request.user),
+        source=source,
+        form="accept",
+        handoff_id=handoff_id,
+    )
+    if refused is not None:
+        return refused
     return _done(
         request,
         accepted_text(handoff, request.user),
@@ -274,14 +308,15 @@ def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
 def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Take an unassigned handoff of one's team; the row becomes one's own."""
     source = _source(request)
-    try:
-        handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="accept", handoff_id=handoff_id
-        )
+    handoff, refused = _call_service(
+        request,
+        lambda: services.handoff_claim(handoff_id=handoff_id, actor=request.user),
+        source=source,
+        form="accept",
+        handoff_id=handoff_id,
+    )
+    if refused is not None:
+        return refused
     if not request.htmx:
         messages.success(request, f"{handoff.lead} is yours now.")
         return redirect(_back_url(source, handoff_id=handoff_id))
@@ -298,18 +333,18 @@ def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
     source = _source(request)
     form = RejectForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        handoff = services.handoff_reject(
+    handoff, refused = _call_service(
+        request,
+        lambda: services.handoff_reject(
             handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        )
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="reject", handoff_id=handoff_id
-        )
+        ),
+        source=source,
+        form="reject",
+        handoff_id=handoff_id,
+        valid=form,
+    )
+    if refused is not None:
+        return refused
     return _done(request, rejected_text(handoff), source=source, handoff_id=handoff_id)
 
 
@@ -320,23 +355,19 @@ def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
     source = _source(request)
     lead_id = _int(request.POST.get("lead"))
     form = AttemptForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        attempt = services.attempt_log(
+    attempt, refused = _call_service(
+        request,
+        lambda: services.attempt_log(
             handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        )
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request,
-            exc,
-            source=source,
-            form="attempt",
-            handoff_id=handoff_id,
-            lead_id=lead_id,
-        )
+        ),
+        source=source,
+        form="attempt",
+        handoff_id=handoff_id,
+        lead_id=lead_id,
+        valid=form,
+    )
+    if refused is not None:
+        return refused
     text = attempt_text(attempt)
     if not request.htmx:
         messages.success(request, text)

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.domains import account_domain_problem
+from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.emails import normalize_email
 from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem, text_problem
@@ -253,12 +254,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "phone",
             "country",
             "region",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
+            *LEAD_SOURCE_FIELDS,
             "owner",
             "account",
             "stage",
