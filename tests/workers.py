@@ -20,6 +20,9 @@ from django.db import connection
 
 from crm.celery import app as celery_app
 
+#: ``celery -A crm``, run by this interpreter.
+CELERY = [sys.executable, "-m", "celery", "-A", "crm"]
+
 
 def database_url() -> str:
     """The URL of the test database pytest-django created (test_<name>)."""
@@ -48,11 +51,7 @@ def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 def start_worker(queues: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     env = environment()
     command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "crm",
+        *CELERY,
         "worker",
         "--pool",
         "solo",
@@ -76,16 +75,17 @@ def start_worker(queues: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown (SIGTERM), then SIGKILL if it hangs; only our own PID."""
-    if worker.poll() is not None:
+def stop(process: subprocess.Popen[bytes], *, grace: float = 10) -> None:
+    """Warm shutdown (SIGTERM), then SIGKILL if it has not ended within
+    ``grace`` seconds; only this PID."""
+    if process.poll() is not None:
         return
-    worker.terminate()
+    process.terminate()
     try:
-        worker.wait(timeout=10)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(timeout=10)
+        process.kill()
+        process.wait(timeout=10)
 
 
 def forget_queues(queues: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ screen's fragment and redirects back to it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -235,35 +236,42 @@ def _refused(
     )
 
 
-def _call_service(
-    request: HttpRequest,
-    call: Callable[[], Any],
-    *,
-    source: str,
-    form: str,
-    handoff_id: int,
-    lead_id: int | None = None,
-    valid: Form | None = None,
-) -> tuple[Any, HttpResponse | None]:
-    """Run a decision's or an attempt's service ``call`` once the ``valid``
-    form (if any) is valid. Returns its result, or (None, the answer to the
-    refusal on the screen that asked); a missing handoff is a 404."""
-    try:
-        if valid is not None and not valid.is_valid():
-            raise DecisionInvalid(form_errors(valid))
-        return call(), None
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        refused = _refused(
-            request,
-            exc,
-            source=source,
-            form=form,
-            handoff_id=handoff_id,
-            lead_id=lead_id,
-        )
-        return None, refused
+def _refusals_answered(form: str, *, with_lead: bool = False) -> Callable:
+    """Answer the view's refused decision or attempt on the screen that asked.
+
+    A ``HandoffError`` the view raises (a form it found invalid is raised as
+    ``DecisionInvalid``) is answered by ``_refused`` with the form's name and,
+    ``with_lead``, the lead the pipeline card shows; a missing handoff is a 404.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def answered(request: HttpRequest, handoff_id: int) -> HttpResponse:
+            try:
+                return view(request, handoff_id)
+            except Handoff.DoesNotExist:
+                raise Http404("No such handoff.") from None
+            except HandoffError as exc:
+                lead_id = _int(request.POST.get("lead")) if with_lead else None
+                return _refused(
+                    request,
+                    exc,
+                    source=_source(request),
+                    form=form,
+                    handoff_id=handoff_id,
+                    lead_id=lead_id,
+                )
+
+        return answered
+
+    return decorate
+
+
+def _cleaned(form: Form) -> dict[str, Any]:
+    """The form's cleaned data; an invalid form is a refused decision."""
+    if not form.is_valid():
+        raise DecisionInvalid(form_errors(form))
+    return form.cleaned_data
 
 
 def _done(
@@ -283,92 +291,56 @@ def _done(
 
 @require_POST
 @role_or_manager(SDR_GROUP)
+@_refusals_answered("accept")
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
-    source = _source(request)
-    handoff, refused = _call_service(
-        request,
-        lambda: services.handoff_accept(handoff_id=handoff_id, actor=request.user),
-        source=source,
-        form="accept",
-        handoff_id=handoff_id,
-    )
-    if refused is not None:
-        return refused
+    handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
     return _done(
         request,
         accepted_text(handoff, request.user),
-        source=source,
+        source=_source(request),
         handoff_id=handoff_id,
     )
 
 
 @require_POST
 @role_or_manager(SDR_GROUP)
+@_refusals_answered("accept")
 def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Take an unassigned handoff of one's team; the row becomes one's own."""
-    source = _source(request)
-    handoff, refused = _call_service(
-        request,
-        lambda: services.handoff_claim(handoff_id=handoff_id, actor=request.user),
-        source=source,
-        form="accept",
-        handoff_id=handoff_id,
-    )
-    if refused is not None:
-        return refused
+    handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
+    text = f"{handoff.lead} is yours now."
     if not request.htmx:
-        messages.success(request, f"{handoff.lead} is yours now.")
-        return redirect(_back_url(source, handoff_id=handoff_id))
+        messages.success(request, text)
+        return redirect(_back_url(_source(request), handoff_id=handoff_id))
     return _queue_row_response(
-        request,
-        handoff_id,
-        state=FormState(note=f"{handoff.lead} is yours now.", tone="ok"),
+        request, handoff_id, state=FormState(note=text, tone="ok")
     )
 
 
 @require_POST
 @role_or_manager(SDR_GROUP)
+@_refusals_answered("reject")
 def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
-    source = _source(request)
-    form = RejectForm(request.POST)
-    handoff, refused = _call_service(
-        request,
-        lambda: services.handoff_reject(
-            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        ),
-        source=source,
-        form="reject",
-        handoff_id=handoff_id,
-        valid=form,
+    handoff = services.handoff_reject(
+        handoff_id=handoff_id, actor=request.user, **_cleaned(RejectForm(request.POST))
     )
-    if refused is not None:
-        return refused
-    return _done(request, rejected_text(handoff), source=source, handoff_id=handoff_id)
+    return _done(
+        request, rejected_text(handoff), source=_source(request), handoff_id=handoff_id
+    )
 
 
 @require_POST
 @role_or_manager(SDR_GROUP, SALES_GROUP)
+@_refusals_answered("attempt", with_lead=True)
 def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Log a contact attempt (SDR on a pending handoff, rep on an accepted one)."""
-    source = _source(request)
-    lead_id = _int(request.POST.get("lead"))
-    form = AttemptForm(request.POST)
-    attempt, refused = _call_service(
-        request,
-        lambda: services.attempt_log(
-            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        ),
-        source=source,
-        form="attempt",
-        handoff_id=handoff_id,
-        lead_id=lead_id,
-        valid=form,
+    attempt = services.attempt_log(
+        handoff_id=handoff_id, actor=request.user, **_cleaned(AttemptForm(request.POST))
     )
-    if refused is not None:
-        return refused
     text = attempt_text(attempt)
+    source = _source(request)
     if not request.htmx:
         messages.success(request, text)
         return redirect(_back_url(source, handoff_id=handoff_id))

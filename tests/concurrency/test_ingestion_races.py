@@ -286,10 +286,8 @@ def test_overlapping_batches_in_opposite_orders_never_deadlock(token, caplog):
 # ------------------------------------------------------------------------------
 
 
-def test_two_requests_with_one_external_id_store_one_touchpoint(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
+def test_two_requests_with_one_external_id_store_one_touchpoint(token, monkeypatch):
     lead = LeadFactory()
-    token = Token.objects.create(user=user)
     barrier = threading.Barrier(2)
     lookup = leads.ingestion._known_external_ids
 
@@ -302,12 +300,8 @@ def test_two_requests_with_one_external_id_store_one_touchpoint(monkeypatch):
     monkeypatch.setattr(leads.ingestion, "_known_external_ids", lookup_then_wait)
 
     def post() -> Any:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            TOUCHPOINTS,
-            {"lead": lead.id, "kind": "chat", "external_id": "race-1"},
-            format="json",
+        return _poster(token)(
+            TOUCHPOINTS, {"lead": lead.id, "kind": "chat", "external_id": "race-1"}
         )
 
     responses = _responses(run_together(post, post))
@@ -317,9 +311,7 @@ def test_two_requests_with_one_external_id_store_one_touchpoint(monkeypatch):
     assert [r.json()["id"] for r in responses] == [stored.id, stored.id]
 
 
-def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
-    token = Token.objects.create(user=user)
+def test_two_upserts_of_one_new_email_make_one_lead(token, monkeypatch):
     barrier = threading.Barrier(2)
     create = leads.services.lead_create
 
@@ -331,12 +323,8 @@ def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
     monkeypatch.setattr(leads.services, "lead_create", wait_then_create)
 
     def post() -> Any:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            LEADS,
-            {"email": "Twin@Race.example", "first_name": "Twin"},
-            format="json",
+        return _poster(token)(
+            LEADS, {"email": "Twin@Race.example", "first_name": "Twin"}
         )
 
     responses = _responses(run_together(post, post))
@@ -348,9 +336,7 @@ def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
     assert Account.objects.count() == 1
 
 
-def test_two_leads_creating_one_new_account_both_succeed(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
-    token = Token.objects.create(user=user)
+def test_two_leads_creating_one_new_account_both_succeed(token, monkeypatch):
     barrier = threading.Barrier(2)
     lock = threading.Lock()
     calls: list[int] = []
@@ -373,16 +359,8 @@ def test_two_leads_creating_one_new_account_both_succeed(monkeypatch):
     def post() -> Any:
         with emails_lock:
             email = next(emails)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            LEADS,
-            {
-                "email": email,
-                "account": {"domain": "initech.example", "name": "Initech"},
-            },
-            format="json",
-        )
+        account = {"domain": "initech.example", "name": "Initech"}
+        return _poster(token)(LEADS, {"email": email, "account": account})
 
     responses = _responses(run_together(post, post))
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads import selectors
 from leads.keyset import SortKey
+from tests.browser import collect_errors, log_in
 from tests.factories import AccountFactory, LeadFactory, UserFactory
 
 URL = "/leads/"
@@ -382,15 +383,8 @@ def test_filter_the_list_and_download_it_in_a_browser(browser, live_server, tmp_
     )
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console", lambda msg: errors.append(msg.text) if msg.type == "error" else None
-    )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "maya")
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    collect_errors(page, errors)
+    log_in(page, live_server, "maya")
 
     page.click("nav.mainnav >> text=Leads")
     page.check("input[name=stage][value=mql]", force=True)

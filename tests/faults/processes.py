@@ -10,7 +10,6 @@ shutdown, the running task finishes), then SIGKILL if it hangs.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests import workers
 from tests.workers import broker_url
 
 #: The queues of the Procfile's worker: realtime rescoring, timers, the rest.
@@ -30,7 +30,7 @@ READY_TIMEOUT_S = 60
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crm", *command],
+            [*workers.CELERY, *command],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=out,
@@ -85,15 +85,8 @@ def wait_ready(worker: subprocess.Popen, log: Path) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Warm shutdown (SIGTERM), then SIGKILL if it hangs; only this PID."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    """Stop a worker or beat, giving a running task 20 s to finish."""
+    workers.stop(process, grace=20)
 
 
 def purge_queues(names: Iterable[str] = WORKER_QUEUES) -> None:

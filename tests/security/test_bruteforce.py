@@ -48,7 +48,6 @@ def _limits(settings):
     settings.AXES_COOLOFF_TIME = COOLOFF
 
 
-
 @pytest.fixture
 def sdr_without_team():
     """Ada, an SDR in no team (logging in is all these tests need)."""
