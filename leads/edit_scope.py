@@ -1,4 +1,5 @@
-"""Who may edit what on leads: the editable and contact fields of a lead and
+"""Who may edit what on leads: the field sets of leads and touchpoints that
+forms, the API and imports share, the editable and contact fields of a lead and
 LeadEditScope, the per-person permission the lead write use-cases enforce.
 """
 
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 #: Where a lead came from: its source and its first touch.
 LEAD_SOURCE_FIELDS = ("source", *UTM_FIELDS)
+
+#: What a touchpoint records, all given when it is added (a stored touchpoint
+#: never changes).
+TOUCHPOINT_FIELDS = (
+    "lead",
+    "kind",
+    "occurred_at",
+    "campaign",
+    "properties",
+    "source",
+    "external_id",
+)
 
 #: Lead fields a person or an integration may set directly. Stage fields are
 #: missing on purpose (lifecycle only), and so are derived ones (seniority,

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.domains import account_domain_problem
-from leads.edit_scope import LEAD_SOURCE_FIELDS
+from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
 from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem, text_problem
@@ -460,17 +460,7 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Touchpoint
-        fields = [
-            "id",
-            "lead",
-            "kind",
-            "occurred_at",
-            "campaign",
-            "properties",
-            "source",
-            "external_id",
-            "received_at",
-        ]
+        fields = ["id", *TOUCHPOINT_FIELDS, "received_at"]
         read_only_fields = fields
 
 
