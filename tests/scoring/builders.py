@@ -20,3 +20,26 @@ def published_with_account_rule() -> ScoringModel:
         value=50,
     )
     return services.model_publish(model_id=draft.id)
+
+
+def directors_draft() -> ScoringModel:
+    """Qualifies every director not in Latin America (threshold 20)."""
+    draft = ScoringModel.objects.create(name="Directors", version=1, mql_threshold=20)
+    services.rule_create(
+        model=draft,
+        kind="fit",
+        label="Director",
+        points=20,
+        attribute="seniority",
+        operator="equals",
+        value="director",
+    )
+    services.rule_create(
+        model=draft,
+        kind="disqualifying",
+        label="Latin America",
+        attribute="region",
+        operator="one_of",
+        value="latam",
+    )
+    return draft
