@@ -87,4 +87,5 @@ class SafeFormParser(_WholeBodyParser, FormParser):
                     ]
         if errors:
             raise ParseError(errors)
-        return super().parse(io.BytesIO(body), media_type, context)
+        # FormParser reads the body again: hand it the bytes already read.
+        return FormParser.parse(self, io.BytesIO(body), media_type, context)
