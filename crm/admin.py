@@ -36,7 +36,6 @@ from rest_framework.authtoken import admin as _drf_token_admin  # noqa: F401
 from rest_framework.authtoken.models import Token, TokenProxy
 
 from crm.models import FailedTask
-from handoff.admin.read_only import ReadOnlyAdminMixin
 from handoff.exceptions import DecisionInvalid
 from handoff.selectors import user_owned_work
 from handoff.services import (
@@ -45,6 +44,7 @@ from handoff.services import (
     user_deactivate,
     user_delete,
 )
+from leads.admin.read_only import ReadOnlyAdminMixin
 
 User = get_user_model()
 

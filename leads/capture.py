@@ -18,9 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from leads.edit_scope import UTM_FIELDS
 from leads.ingestion import MAX_JSON_BYTES, TouchpointIn, touchpoints_ingest
 from leads.models import Touchpoint, WebForm
-from leads.services import UTM_FIELDS, lead_fill_blanks
+from leads.services import lead_fill_blanks
 
 logger = logging.getLogger(__name__)
 

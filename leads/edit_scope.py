@@ -1,4 +1,5 @@
-"""Who may edit what on leads: the editable and contact fields of a lead and
+"""Who may edit what on leads: the field sets of leads and touchpoints that
+forms, the API and imports share, the editable and contact fields of a lead and
 LeadEditScope, the per-person permission the lead write use-cases enforce.
 """
 
@@ -13,6 +14,23 @@ from leads.exceptions import LeadEditDenied
 if TYPE_CHECKING:
     from leads.models import Lead
 
+#: The lead's first touch: set together, and only on a lead that has none.
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+#: Where a lead came from: its source and its first touch.
+LEAD_SOURCE_FIELDS = ("source", *UTM_FIELDS)
+
+#: What a touchpoint records, all given when it is added (a stored touchpoint
+#: never changes).
+TOUCHPOINT_FIELDS = (
+    "lead",
+    "kind",
+    "occurred_at",
+    "campaign",
+    "properties",
+    "source",
+    "external_id",
+)
+
 #: Lead fields a person or an integration may set directly. Stage fields are
 #: missing on purpose (lifecycle only), and so are derived ones (seniority,
 #: region), which follow job_title / seniority_override / country.
@@ -25,12 +43,7 @@ LEAD_EDITABLE_FIELDS = frozenset(
         "department",
         "phone",
         "country",
-        "source",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
+        *LEAD_SOURCE_FIELDS,
         "owner",
         "account",
         "do_not_email",

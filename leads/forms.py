@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from leads.capture import normalize_origin
+from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
 from leads.models import Account, Campaign, Lead, Stage, Touchpoint, WebForm
 from leads.titles import Department
@@ -74,12 +75,7 @@ class LeadAdminForm(forms.ModelForm):
             "phone",
             "account",
             "country",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
+            *LEAD_SOURCE_FIELDS,
             "owner",
             "do_not_email",
             "do_not_call",
@@ -217,15 +213,7 @@ class TouchpointAdminForm(forms.ModelForm):
 
     class Meta:
         model = Touchpoint
-        fields = (
-            "lead",
-            "kind",
-            "occurred_at",
-            "campaign",
-            "properties",
-            "source",
-            "external_id",
-        )
+        fields = TOUCHPOINT_FIELDS
         widgets = {
             "properties": forms.Textarea(attrs={"rows": 4, "cols": 60}),
         }

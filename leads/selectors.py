@@ -21,6 +21,7 @@ from crm.common.keyset import (
     keyset_page,
     ordering_for,
 )
+from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.models import Lead, Stage, StageTransition, Touchpoint, WebForm
 
 
@@ -102,12 +103,7 @@ LEAD_EXPORT_COLUMNS: tuple[str, ...] = (
     "score",
     "grade",
     "owner",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
+    *LEAD_SOURCE_FIELDS,
     "created_at",
 )
 # The database column behind each export column (joined, no model instances).

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from leads.accounts import account_for_email, account_upsert
 from leads.audit import audit_record
-from leads.edit_scope import LEAD_EDITABLE_FIELDS, LeadEditScope
+from leads.edit_scope import LEAD_EDITABLE_FIELDS, UTM_FIELDS, LeadEditScope
 from leads.emails import normalize_email
 from leads.exceptions import LeadAlreadyExists
 from leads.locks import leads_for_update, lock_lead, lock_leads
@@ -244,9 +244,6 @@ def lead_edit(
     leads_mark_for_rescore([lead.id], now=at)
     return lead
 
-
-#: The lead's first touch: set together, and only on a lead that has none.
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 #: What a caller with no authenticated user may give ``lead_fill_blanks``.
 LEAD_FILLABLE_FIELDS = frozenset(

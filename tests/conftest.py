@@ -17,8 +17,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
+from rest_framework.test import APIClient
 
 from crm.celery import app as celery_app
+from crm.roles import ADMIN, MARKETING
+from tests.clients import token_client
+from tests.factories import CampaignFactory, SlaFactory, TeamMemberFactory, UserFactory
 
 
 def _require_or_skip(reason: str) -> None:
@@ -115,3 +120,136 @@ def browser() -> Iterator[Any]:
             chromium.close()
     finally:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+# People and their clients
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def marketer() -> Any:
+    """Maya, of the Marketing role."""
+    return UserFactory(username="maya", roles=[MARKETING])
+
+
+@pytest.fixture
+def logged_in_marketer(client: Any, marketer: Any) -> Any:
+    """The marketer, logged in on the test's ``client``."""
+    client.force_login(marketer)
+    return marketer
+
+
+@pytest.fixture
+def marketer_client(client: Any, logged_in_marketer: Any) -> Any:
+    """The test's ``client``, logged in as the marketer."""
+    return client
+
+
+@pytest.fixture
+def staff_marketer_client(client: Any) -> Any:
+    """The test's ``client``, logged in as a Marketing member with admin access."""
+    client.force_login(UserFactory(is_staff=True, roles=[MARKETING]))
+    return client
+
+
+@pytest.fixture
+def api(marketer: Any) -> APIClient:
+    """The API as the marketer (token auth)."""
+    return token_client(marketer)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """The API as an anonymous visitor."""
+    return APIClient()
+
+
+@pytest.fixture
+def admin() -> Any:
+    """Boss, of the Admin role (no admin-site access)."""
+    return UserFactory(username="boss", roles=[ADMIN])
+
+
+@pytest.fixture
+def admin_role_client(client: Any) -> Any:
+    """The test's ``client``, logged in as a member of the Admin role (staff,
+    not a superuser)."""
+    client.force_login(UserFactory(username="boss", is_staff=True, roles=[ADMIN]))
+    return client
+
+
+@pytest.fixture
+def sla() -> Any:
+    """An 8-business-hour SLA whose handoffs are at risk at 75%."""
+    return SlaFactory(accept_within_hours=8, at_risk_percent=75)
+
+
+@pytest.fixture
+def sdr(sla: Any) -> Any:
+    """Ada, an SDR in the SLA's team."""
+    return TeamMemberFactory(
+        team=sla.team, user__username="ada", user__first_name="Ada"
+    ).user
+
+
+# Domain data
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def draft() -> Any:
+    """A draft cloned from the active scoring model."""
+    from scoring import services
+    from scoring.selectors import model_active
+
+    return services.model_clone(model=model_active())
+
+
+@pytest.fixture
+def changed() -> Iterator[list[list[int]]]:
+    """Every ``leads_changed`` the code sends, as the list of its lead_ids."""
+    from leads.signals import leads_changed
+
+    calls: list[list[int]] = []
+
+    def receiver(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+        calls.append(lead_ids)
+
+    leads_changed.connect(receiver, dispatch_uid="tests.changed")
+    yield calls
+    leads_changed.disconnect(dispatch_uid="tests.changed")
+
+
+#: The public web form's site.
+FORM_SITE = "https://www.example.com"
+
+
+@pytest.fixture
+def web_form() -> Any:
+    """The public "contact" form, open to the site and its landing pages."""
+    from leads.models import WebForm
+
+    return WebForm.objects.create(
+        key="contact",
+        name="Contact us",
+        kind_id="form_submit",
+        campaign=CampaignFactory(name="Website"),
+        allowed_origins=f"{FORM_SITE}\nhttps://landing.example.com",
+    )
+
+
+@pytest.fixture
+def empty_rate_limits() -> Iterator[None]:
+    """Throttle histories live in the cache; the test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def low_rate(settings) -> None:
+    """Two public form submissions a minute."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"form_submit": "2/min"},
+    }

@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from handoff.admin.read_only import ReadOnlyAdminMixin
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
+from leads.admin.read_only import ReadOnlyAdminMixin
 from leads.admin.shared import CappedCountPaginator, lead_link
 
 #: The read-only inline table the leads admin uses for audit rows.

@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from crm.common.keyset import MAX_ID
 from handoff.models import Handoff, RejectionReason
 from handoff.models import ServiceLevelAgreement as SLA
-from leads.api.filters import BoundedIsoDateTimeFilter, IdFilter
+from leads.api.filters import IdFilter, time_range
 from leads.models import Lead
 
 User = get_user_model()
@@ -86,16 +86,7 @@ class HandoffFilter(django_filters.FilterSet):
     lead = ExistingIdFilter(
         field_name="lead_id", model=Lead, help_text="The lead's id."
     )
-    due_after = BoundedIsoDateTimeFilter(
-        field_name="due_at",
-        lookup_expr="gte",
-        help_text="Due at or after this time (ISO 8601).",
-    )
-    due_before = BoundedIsoDateTimeFilter(
-        field_name="due_at",
-        lookup_expr="lt",
-        help_text="Due before this time (ISO 8601).",
-    )
+    due_after, due_before = time_range("due_at", "Due")
 
     class Meta:
         model = Handoff

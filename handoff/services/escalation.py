@@ -9,8 +9,11 @@ never act on one handoff twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent
@@ -25,6 +28,33 @@ from leads.locks import lock_lead
 from leads.models import AuditEvent, Stage
 
 
+def _claim_each(
+    candidates: QuerySet[Handoff],
+    *,
+    order: tuple[str, ...],
+    where: dict[str, Any],
+    changes: dict[str, Any],
+    act: Callable[[int], None],
+) -> int:
+    """Claim the first ``ESCALATION_BATCH`` candidates one by one and act on
+    each claimed handoff, one transaction per handoff.
+
+    The claim is ``UPDATE ... SET changes WHERE id AND where``: a second beat
+    process updates 0 rows and skips the handoff. Returns how many it claimed.
+    """
+    ids = list(
+        candidates.order_by(*order).values_list("id", flat=True)[:ESCALATION_BATCH]
+    )
+    claimed = 0
+    for handoff_id in ids:
+        with transaction.atomic():
+            if not Handoff.objects.filter(id=handoff_id, **where).update(**changes):
+                continue
+            act(handoff_id)
+            claimed += 1
+    return claimed
+
+
 def handoffs_remind_at_risk(*, now: dt.datetime | None = None) -> int:
     """Claim pending handoffs past their at-risk point and remind their SDR.
 
@@ -32,30 +62,25 @@ def handoffs_remind_at_risk(*, now: dt.datetime | None = None) -> int:
     with two beat processes each handoff is reminded once. Returns how many.
     """
     now = now or timezone.now()
-    ids = list(
+
+    def remind(handoff_id: int) -> None:
+        handoff = Handoff.objects.get(id=handoff_id)
+        _event(handoff, HandoffEvent.Kind.REMINDED, at=now)
+        if handoff.assigned_to_id:
+            _notify("at_risk", handoff_id)
+
+    return _claim_each(
         Handoff.objects.filter(
             status=Status.PENDING,
             reminded_at__isnull=True,
             at_risk_at__lte=now,
             due_at__gt=now,
-        )
-        .order_by("at_risk_at", "id")
-        .values_list("id", flat=True)[:ESCALATION_BATCH]
+        ),
+        order=("at_risk_at", "id"),
+        where={"status": Status.PENDING, "reminded_at__isnull": True},
+        changes={"reminded_at": now},
+        act=remind,
     )
-    reminded = 0
-    for handoff_id in ids:
-        with transaction.atomic():
-            claimed = Handoff.objects.filter(
-                id=handoff_id, status=Status.PENDING, reminded_at__isnull=True
-            ).update(reminded_at=now)
-            if not claimed:
-                continue
-            handoff = Handoff.objects.get(id=handoff_id)
-            _event(handoff, HandoffEvent.Kind.REMINDED, at=now)
-            if handoff.assigned_to_id:
-                _notify("at_risk", handoff_id)
-            reminded += 1
-    return reminded
 
 
 def handoffs_expire_overdue(*, now: dt.datetime | None = None) -> int:
@@ -69,87 +94,76 @@ def handoffs_expire_overdue(*, now: dt.datetime | None = None) -> int:
     a fresh due time. Returns how many expired.
     """
     now = now or timezone.now()
-    ids = list(
-        Handoff.objects.filter(status=Status.PENDING, due_at__lte=now)
-        .order_by("due_at", "id")
-        .values_list("id", flat=True)[:ESCALATION_BATCH]
+    return _claim_each(
+        Handoff.objects.filter(status=Status.PENDING, due_at__lte=now),
+        order=("due_at", "id"),
+        where={"status": Status.PENDING, "due_at__lte": now},
+        changes={"status": Status.EXPIRED, "expired_at": now},
+        act=lambda handoff_id: _expired_escalate(handoff_id, now=now),
     )
-    expired = 0
-    for handoff_id in ids:
-        with transaction.atomic():
-            claimed = Handoff.objects.filter(
-                id=handoff_id, status=Status.PENDING, due_at__lte=now
-            ).update(status=Status.EXPIRED, expired_at=now)
-            if not claimed:
-                continue
-            handoff = Handoff.objects.select_related(
-                "sla__calendar", "sla__team", "assigned_to"
-            ).get(id=handoff_id)
-            late = handoff.assigned_to or "nobody (unassigned)"
-            _event(
-                handoff,
-                HandoffEvent.Kind.EXPIRED,
-                at=now,
-                detail=f"Not decided by {handoff.due_at:%Y-%m-%d %H:%M} UTC by {late}",
-            )
-            _event(
-                handoff,
-                HandoffEvent.Kind.ESCALATED,
-                at=now,
-                detail=handoff.sla.escalation_email or "no escalation contact",
-            )
-            _notify("breached", handoff_id)
-            lead = lock_lead(handoff.lead_id)
-            new = None
-            if lead.stage == Stage.MQL:
-                new = _create_next(handoff, lead=lead, sla=handoff.sla, now=now)
-                if new.assigned_to_id:
-                    _notify("reassigned", new.id)
-            # The timer takes the handoff from its SDR: one row, no actor.
-            audit_record(
-                actor=None,
-                action=AuditEvent.Action.HANDOFF_REASSIGN,
-                lead_id=lead.id,
-                at=now,
-                details={
-                    "handoff_id": handoff.id,
-                    "from_user_id": handoff.assigned_to_id,
-                    "new_handoff_id": new.id if new else None,
-                    "to_user_id": new.assigned_to_id if new else None,
-                },
-            )
-            expired += 1
-    return expired
+
+
+def _expired_escalate(handoff_id: int, *, now: dt.datetime) -> None:
+    """Record the breach of a just-expired handoff and reassign its lead."""
+    handoff = Handoff.objects.select_related(
+        "sla__calendar", "sla__team", "assigned_to"
+    ).get(id=handoff_id)
+    late = handoff.assigned_to or "nobody (unassigned)"
+    _event(
+        handoff,
+        HandoffEvent.Kind.EXPIRED,
+        at=now,
+        detail=f"Not decided by {handoff.due_at:%Y-%m-%d %H:%M} UTC by {late}",
+    )
+    _event(
+        handoff,
+        HandoffEvent.Kind.ESCALATED,
+        at=now,
+        detail=handoff.sla.escalation_email or "no escalation contact",
+    )
+    _notify("breached", handoff_id)
+    lead = lock_lead(handoff.lead_id)
+    new = None
+    if lead.stage == Stage.MQL:
+        new = _create_next(handoff, lead=lead, sla=handoff.sla, now=now)
+        if new.assigned_to_id:
+            _notify("reassigned", new.id)
+    # The timer takes the handoff from its SDR: one row, no actor.
+    audit_record(
+        actor=None,
+        action=AuditEvent.Action.HANDOFF_REASSIGN,
+        lead_id=lead.id,
+        at=now,
+        details={
+            "handoff_id": handoff.id,
+            "from_user_id": handoff.assigned_to_id,
+            "new_handoff_id": new.id if new else None,
+            "to_user_id": new.assigned_to_id if new else None,
+        },
+    )
 
 
 def handoffs_follow_up_breaches(*, now: dt.datetime | None = None) -> int:
     """Record accepted handoffs whose owner did not follow up in time (once each)."""
     now = now or timezone.now()
-    ids = list(
+
+    def record_breach(handoff_id: int) -> None:
+        handoff = Handoff.objects.get(id=handoff_id)
+        _event(handoff, HandoffEvent.Kind.FOLLOW_UP_BREACHED, at=now)
+        _notify("follow_up_breached", handoff_id)
+
+    return _claim_each(
         Handoff.objects.filter(
             status=Status.ACCEPTED,
             followed_up_at__isnull=True,
             follow_up_breached_at__isnull=True,
             follow_up_due_at__lte=now,
-        )
-        .order_by("follow_up_due_at", "id")
-        .values_list("id", flat=True)[:ESCALATION_BATCH]
+        ),
+        order=("follow_up_due_at", "id"),
+        where={"followed_up_at__isnull": True, "follow_up_breached_at__isnull": True},
+        changes={"follow_up_breached_at": now},
+        act=record_breach,
     )
-    breached = 0
-    for handoff_id in ids:
-        with transaction.atomic():
-            claimed = Handoff.objects.filter(
-                id=handoff_id,
-                followed_up_at__isnull=True,
-                follow_up_breached_at__isnull=True,
-            ).update(follow_up_breached_at=now)
-            if not claimed:
-                continue
-            handoff = Handoff.objects.get(id=handoff_id)
-            _event(handoff, HandoffEvent.Kind.FOLLOW_UP_BREACHED, at=now)
-            _notify("follow_up_breached", handoff_id)
-            breached += 1
-    return breached
 
 
 def escalation_run(*, now: dt.datetime | None = None) -> dict[str, int]:

@@ -8,10 +8,13 @@ screen's fragment and redirects back to it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import QuerySet
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -232,6 +235,44 @@ def _refused(
     )
 
 
+def _refusals_answered(form: str, *, with_lead: bool = False) -> Callable:
+    """Answer the view's refused decision or attempt on the screen that asked.
+
+    A ``HandoffError`` the view raises (a form it found invalid is raised as
+    ``DecisionInvalid``) is answered by ``_refused`` with the form's name and,
+    ``with_lead``, the lead the pipeline card shows; a missing handoff is a 404.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def answered(request: HttpRequest, handoff_id: int) -> HttpResponse:
+            try:
+                return view(request, handoff_id)
+            except Handoff.DoesNotExist:
+                raise Http404("No such handoff.") from None
+            except HandoffError as exc:
+                lead_id = _int(request.POST.get("lead")) if with_lead else None
+                return _refused(
+                    request,
+                    exc,
+                    source=_source(request),
+                    form=form,
+                    handoff_id=handoff_id,
+                    lead_id=lead_id,
+                )
+
+        return answered
+
+    return decorate
+
+
+def _cleaned(form: Form) -> dict[str, Any]:
+    """The form's cleaned data; an invalid form is a refused decision."""
+    if not form.is_valid():
+        raise DecisionInvalid(form_errors(form))
+    return form.cleaned_data
+
+
 def _done(
     request: HttpRequest, text: str, *, source: str, handoff_id: int
 ) -> HttpResponse:
@@ -249,94 +290,56 @@ def _done(
 
 @require_POST
 @decide_access
+@_refusals_answered("accept")
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
-    source = _source(request)
-    try:
-        handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="accept", handoff_id=handoff_id
-        )
+    handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
     return _done(
         request,
         accepted_text(handoff, request.user),
-        source=source,
+        source=_source(request),
         handoff_id=handoff_id,
     )
 
 
 @require_POST
 @decide_access
+@_refusals_answered("accept")
 def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Take an unassigned handoff of one's team; the row becomes one's own."""
-    source = _source(request)
-    try:
-        handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="accept", handoff_id=handoff_id
-        )
+    handoff = services.handoff_claim(handoff_id=handoff_id, actor=request.user)
+    text = f"{handoff.lead} is yours now."
     if not request.htmx:
-        messages.success(request, f"{handoff.lead} is yours now.")
-        return redirect(_back_url(source, handoff_id=handoff_id))
+        messages.success(request, text)
+        return redirect(_back_url(_source(request), handoff_id=handoff_id))
     return _queue_row_response(
-        request,
-        handoff_id,
-        state=FormState(note=f"{handoff.lead} is yours now.", tone="ok"),
+        request, handoff_id, state=FormState(note=text, tone="ok")
     )
 
 
 @require_POST
 @decide_access
+@_refusals_answered("reject")
 def reject(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Reject an MQL with a reason (and feedback, or a duplicate, if it needs one)."""
-    source = _source(request)
-    form = RejectForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        handoff = services.handoff_reject(
-            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        )
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request, exc, source=source, form="reject", handoff_id=handoff_id
-        )
-    return _done(request, rejected_text(handoff), source=source, handoff_id=handoff_id)
+    handoff = services.handoff_reject(
+        handoff_id=handoff_id, actor=request.user, **_cleaned(RejectForm(request.POST))
+    )
+    return _done(
+        request, rejected_text(handoff), source=_source(request), handoff_id=handoff_id
+    )
 
 
 @require_POST
 @attempt_access
+@_refusals_answered("attempt", with_lead=True)
 def attempt_add(request: HttpRequest, handoff_id: int) -> HttpResponse:
     """Log a contact attempt (SDR on a pending handoff, rep on an accepted one)."""
-    source = _source(request)
-    lead_id = _int(request.POST.get("lead"))
-    form = AttemptForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        attempt = services.attempt_log(
-            handoff_id=handoff_id, actor=request.user, **form.cleaned_data
-        )
-    except Handoff.DoesNotExist:
-        raise Http404("No such handoff.") from None
-    except HandoffError as exc:
-        return _refused(
-            request,
-            exc,
-            source=source,
-            form="attempt",
-            handoff_id=handoff_id,
-            lead_id=lead_id,
-        )
+    attempt = services.attempt_log(
+        handoff_id=handoff_id, actor=request.user, **_cleaned(AttemptForm(request.POST))
+    )
     text = attempt_text(attempt)
+    source = _source(request)
     if not request.htmx:
         messages.success(request, text)
         return redirect(_back_url(source, handoff_id=handoff_id))

@@ -21,6 +21,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timezone import localtime
 
+from leads.admin.read_only import ReadOnlyAdminMixin
 from leads.admin.shared import OwnerChoicesMixin, RelatedButtonsMixin
 from leads.audit import audit_record
 from leads.edit_scope import LEAD_EDITABLE_FIELDS
@@ -52,7 +53,7 @@ LIFECYCLE_FIELDS: tuple[str, ...] = (
 )
 
 
-class StageTransitionInline(admin.TabularInline):
+class StageTransitionInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The lead's stage history, newest first (read-only: it is an audit log)."""
 
     model = StageTransition
@@ -67,19 +68,6 @@ class StageTransitionInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StageTransition]:
         return super().get_queryset(request).select_related("actor")
-
-    def has_add_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Lead | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Lead | None = None
-    ) -> bool:
-        return False
 
     @admin.display(description="Actor")
     def actor_name(self, obj: StageTransition) -> str:
@@ -96,7 +84,7 @@ class LatestTouchpointsFormSet(BaseInlineFormSet):
         return self._latest
 
 
-class TouchpointInline(admin.TabularInline):
+class TouchpointInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The lead's latest touchpoints (read-only: touchpoints are immutable)."""
 
     model = Touchpoint
@@ -111,19 +99,6 @@ class TouchpointInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Touchpoint]:
         return super().get_queryset(request).select_related("kind", "campaign")
-
-    def has_add_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: Lead | None = None
-    ) -> bool:
-        return False
-
-    def has_delete_permission(
-        self, request: HttpRequest, obj: Lead | None = None
-    ) -> bool:
-        return False
 
 
 @admin.register(Lead)

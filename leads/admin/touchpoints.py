@@ -12,6 +12,7 @@ from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
 from leads.admin.shared import CappedCountPaginator, lead_link
+from leads.edit_scope import TOUCHPOINT_FIELDS
 from leads.forms import TouchpointAdminForm
 from leads.models import Touchpoint, TouchpointKind
 
@@ -70,16 +71,7 @@ class TouchpointAdmin(admin.ModelAdmin):
     # Newest stored first: the primary key serves this order, while sorting
     # 20M rows by occurred_at needs an index the table does not have.
     ordering = ("-id",)
-    fields = (
-        "lead",
-        "kind",
-        "occurred_at",
-        "campaign",
-        "properties",
-        "source",
-        "external_id",
-        "received_at",
-    )
+    fields = (*TOUCHPOINT_FIELDS, "received_at")
     readonly_fields = ("received_at",)
 
     @admin.display(description="Lead")

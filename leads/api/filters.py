@@ -63,6 +63,25 @@ class IdFilter(django_filters.NumberFilter):
 SCORE_BOUNDS = {"max_digits": 20, "decimal_places": 6}
 
 
+def time_range(
+    field_name: str, what: str
+) -> tuple[BoundedIsoDateTimeFilter, BoundedIsoDateTimeFilter]:
+    """The ``*_after`` (inclusive) and ``*_before`` (exclusive) filters of a
+    time field; ``what`` starts their help text ("Created", "Due")."""
+    return (
+        BoundedIsoDateTimeFilter(
+            field_name=field_name,
+            lookup_expr="gte",
+            help_text=f"{what} at or after this time (ISO 8601).",
+        ),
+        BoundedIsoDateTimeFilter(
+            field_name=field_name,
+            lookup_expr="lt",
+            help_text=f"{what} before this time (ISO 8601).",
+        ),
+    )
+
+
 class LeadFilter(django_filters.FilterSet):
     stage = django_filters.MultipleChoiceFilter(
         choices=Stage.choices, help_text="Repeat for several: ?stage=mql&stage=sal"
@@ -85,16 +104,7 @@ class LeadFilter(django_filters.FilterSet):
         help_text="Score at most this.",
         **SCORE_BOUNDS,
     )
-    created_after = BoundedIsoDateTimeFilter(
-        field_name="created_at",
-        lookup_expr="gte",
-        help_text="Created at or after this time (ISO 8601).",
-    )
-    created_before = BoundedIsoDateTimeFilter(
-        field_name="created_at",
-        lookup_expr="lt",
-        help_text="Created before this time (ISO 8601).",
-    )
+    created_after, created_before = time_range("created_at", "Created")
     q = django_filters.CharFilter(
         field_name="email",
         help_text="Each word appears in the first or last name, e-mail or company.",

@@ -21,8 +21,9 @@ from rest_framework.parsers import FormParser, JSONParser, get_encoding
 from crm.common import strict_json
 
 
-class SafeJSONParser(JSONParser):
-    """JSONParser that reads strictly, with a 400 for deep nesting and bad bytes."""
+class _WholeBodyParser:
+    """Reads the whole body and its charset; the subclass's
+    ``parse_body(body, encoding, media_type, context)`` parses them."""
 
     def parse(
         self,
@@ -32,6 +33,15 @@ class SafeJSONParser(JSONParser):
     ) -> Any:
         encoding = get_encoding(parser_context or {})
         body = stream.read() if stream is not None else b""
+        return self.parse_body(body, encoding, media_type, parser_context)
+
+
+class SafeJSONParser(_WholeBodyParser, JSONParser):
+    """JSONParser that reads strictly, with a 400 for deep nesting and bad bytes."""
+
+    def parse_body(
+        self, body: bytes, encoding: str, media_type: Any, context: Any
+    ) -> Any:
         try:
             return strict_json.loads(body.decode(encoding))
         except RecursionError:
@@ -50,7 +60,7 @@ class SafeJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {exc}") from None
 
 
-class SafeFormParser(FormParser):
+class SafeFormParser(_WholeBodyParser, FormParser):
     """FormParser that refuses a field whose escaped bytes are not in the charset.
 
     Django decodes form data with ``errors="replace"``: a page in Latin-1
@@ -58,14 +68,9 @@ class SafeFormParser(FormParser):
     field so the sender can fix the page's ``accept-charset``.
     """
 
-    def parse(
-        self,
-        stream: Any,
-        media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+    def parse_body(
+        self, body: bytes, encoding: str, media_type: Any, context: Any
     ) -> Any:
-        encoding = get_encoding(parser_context or {})
-        body = stream.read() if stream is not None else b""
         errors: dict[str, list[str]] = {}
         for pair in body.split(b"&"):
             raw_name, _, raw_value = pair.partition(b"=")
@@ -82,4 +87,5 @@ class SafeFormParser(FormParser):
                     ]
         if errors:
             raise ParseError(errors)
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        # FormParser reads the body again: hand it the bytes already read.
+        return FormParser.parse(self, io.BytesIO(body), media_type, context)

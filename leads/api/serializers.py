@@ -13,6 +13,7 @@ from crm.common.fields import SafeCharField, StrictDateTimeField
 from crm.common.keyset import MAX_ID
 from crm.common.text import text_problem
 from leads.domains import account_domain_problem
+from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
 from leads.geo import Region, is_known_country
 from leads.ingestion import TouchpointIn, json_object_problem
@@ -206,12 +207,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "phone",
             "country",
             "region",
-            "source",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
+            *LEAD_SOURCE_FIELDS,
             "owner",
             "account",
             "stage",
@@ -417,17 +413,7 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Touchpoint
-        fields = [
-            "id",
-            "lead",
-            "kind",
-            "occurred_at",
-            "campaign",
-            "properties",
-            "source",
-            "external_id",
-            "received_at",
-        ]
+        fields = ["id", *TOUCHPOINT_FIELDS, "received_at"]
         read_only_fields = fields
 
 

@@ -63,6 +63,24 @@ ERRORS = {
 INVALID_CURSOR = {404: OpenApiResponse(description="Invalid cursor.")}
 
 
+def _list_and_retrieve_schema(serializer: Any, *, plural: str, single: str) -> Any:
+    """The schema of a read-only viewset's list (keyset-paged) and retrieve."""
+    return extend_schema_view(
+        list=extend_schema(
+            summary=f"List {plural}",
+            responses={200: serializer, **ERRORS, **INVALID_CURSOR},
+        ),
+        retrieve=extend_schema(
+            summary=f"One {single}",
+            responses={
+                200: serializer,
+                404: OpenApiResponse(description=f"No such {single}."),
+                **ERRORS,
+            },
+        ),
+    )
+
+
 class ExternalIdConflict(APIException):
     """409: the external_id was stored before for another event."""
 
@@ -151,20 +169,7 @@ def _lead_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] |
     return fields, fields.pop("account", None)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List leads",
-        responses={200: LeadSerializer, **ERRORS, **INVALID_CURSOR},
-    ),
-    retrieve=extend_schema(
-        summary="One lead",
-        responses={
-            200: LeadSerializer,
-            404: OpenApiResponse(description="No such lead."),
-            **ERRORS,
-        },
-    ),
-)
+@_list_and_retrieve_schema(LeadSerializer, plural="leads", single="lead")
 class LeadViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -289,19 +294,8 @@ class TouchpointPagination(KeysetPagination):
     page_size = 100
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List touchpoints",
-        responses={200: TouchpointSerializer, **ERRORS, **INVALID_CURSOR},
-    ),
-    retrieve=extend_schema(
-        summary="One touchpoint",
-        responses={
-            200: TouchpointSerializer,
-            404: OpenApiResponse(description="No such touchpoint."),
-            **ERRORS,
-        },
-    ),
+@_list_and_retrieve_schema(
+    TouchpointSerializer, plural="touchpoints", single="touchpoint"
 )
 class TouchpointViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet

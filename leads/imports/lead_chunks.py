@@ -21,6 +21,7 @@ from django.db.models.functions import Concat, Lower
 
 from leads.accounts import accounts_for_domains, accounts_match_domains
 from leads.domains import account_domain_candidates
+from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.imports.chunks import IMPORT_ACTOR, ImportChunk, ImportRun
 from leads.imports.reading import Record
 from leads.imports.rows import LeadRow, RowRejected, lead_row_clean
@@ -41,12 +42,7 @@ _COMPARED = (
     "phone",
     "country",
     "region",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
+    *LEAD_SOURCE_FIELDS,
     "owner_id",
     "account_id",
     "do_not_email",

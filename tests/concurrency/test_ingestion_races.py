@@ -280,3 +280,91 @@ def test_overlapping_batches_in_opposite_orders_never_deadlock(token, caplog):
     assert Touchpoint.objects.count() == ROUNDS * 3 * LEADS_PER_BATCH
     # Nothing failed after commit either (the eager rescores of both batches).
     assert [rec.getMessage() for rec in caplog.records if rec.levelno >= 40] == []
+
+
+# Two requests held at one step (the module's marks: PostgreSQL only)
+# ------------------------------------------------------------------------------
+
+
+def test_two_requests_with_one_external_id_store_one_touchpoint(token, monkeypatch):
+    lead = LeadFactory()
+    barrier = threading.Barrier(2)
+    lookup = leads.ingestion._known_external_ids
+
+    def lookup_then_wait(source: str, external_ids: set[str]) -> Any:
+        # Both requests have looked and seen nothing before either inserts.
+        found = lookup(source, external_ids)
+        barrier.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(leads.ingestion, "_known_external_ids", lookup_then_wait)
+
+    def post() -> Any:
+        return _poster(token)(
+            TOUCHPOINTS, {"lead": lead.id, "kind": "chat", "external_id": "race-1"}
+        )
+
+    responses = _responses(run_together(post, post))
+
+    stored = Touchpoint.objects.get()
+    assert sorted(r.status_code for r in responses) == [200, 201]
+    assert [r.json()["id"] for r in responses] == [stored.id, stored.id]
+
+
+def test_two_upserts_of_one_new_email_make_one_lead(token, monkeypatch):
+    barrier = threading.Barrier(2)
+    create = leads.services.lead_create
+
+    def wait_then_create(**kwargs: Any) -> Lead:
+        # Both requests found no lead before either creates one.
+        barrier.wait(timeout=10)
+        return create(**kwargs)
+
+    monkeypatch.setattr(leads.services, "lead_create", wait_then_create)
+
+    def post() -> Any:
+        return _poster(token)(
+            LEADS, {"email": "Twin@Race.example", "first_name": "Twin"}
+        )
+
+    responses = _responses(run_together(post, post))
+
+    lead = Lead.objects.get()
+    assert sorted(r.status_code for r in responses) == [200, 201]
+    assert [r.json()["id"] for r in responses] == [lead.id, lead.id]
+    assert (lead.email, lead.first_name) == ("Twin@race.example", "Twin")
+    assert Account.objects.count() == 1
+
+
+def test_two_leads_creating_one_new_account_both_succeed(token, monkeypatch):
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+    calls: list[int] = []
+    full_clean = Account.full_clean
+
+    def clean_then_wait(self: Account, *args: Any, **kwargs: Any) -> None:
+        # Both requests looked the domain up and found nothing before either
+        # inserts it (only the first round of each waits).
+        full_clean(self, *args, **kwargs)
+        with lock:
+            calls.append(1)
+            first_round = len(calls) <= 2
+        if first_round:
+            barrier.wait(timeout=10)
+
+    monkeypatch.setattr(Account, "full_clean", clean_then_wait)
+    emails = iter(["one@initech.example", "two@initech.example"])
+    emails_lock = threading.Lock()
+
+    def post() -> Any:
+        with emails_lock:
+            email = next(emails)
+        account = {"domain": "initech.example", "name": "Initech"}
+        return _poster(token)(LEADS, {"email": email, "account": account})
+
+    responses = _responses(run_together(post, post))
+
+    account = Account.objects.get()
+    assert [r.status_code for r in responses] == [201, 201]
+    assert {r.json()["account"]["id"] for r in responses} == {account.id}
+    assert Lead.objects.filter(account=account).count() == 2

@@ -18,13 +18,13 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def api(client):
+def sdr_api(client):
     token = Token.objects.create(user=UserFactory(roles=[SDR]))
     client.defaults["HTTP_AUTHORIZATION"] = f"Token {token.key}"
     return client
 
 
-def test_lead_detail_explains_its_score(api):
+def test_lead_detail_explains_its_score(sdr_api):
     lead = LeadFactory(
         country="US", region="north_america", seniority="student", job_title="Student"
     )
@@ -32,7 +32,7 @@ def test_lead_detail_explains_its_score(api):
     model = model_active()
     lead_rescore(lead_id=lead.id, model=model, now=NOW)
 
-    body = api.get(f"/api/v1/leads/{lead.id}/").json()
+    body = sdr_api.get(f"/api/v1/leads/{lead.id}/").json()
 
     assert (
         body["score"],
@@ -51,9 +51,9 @@ def test_lead_detail_explains_its_score(api):
     assert body["stage"] == "lead"
 
 
-def test_unscored_lead_has_an_empty_breakdown(api):
+def test_unscored_lead_has_an_empty_breakdown(sdr_api):
     lead = LeadFactory()
-    body = api.get(f"/api/v1/leads/{lead.id}/").json()
+    body = sdr_api.get(f"/api/v1/leads/{lead.id}/").json()
     assert (body["score_breakdown"], body["gated_by"], body["scored_at"]) == (
         [],
         [],
@@ -61,9 +61,9 @@ def test_unscored_lead_has_an_empty_breakdown(api):
     )
 
 
-def test_list_fetches_breakdowns_in_one_query(api, django_assert_max_num_queries):
+def test_list_fetches_breakdowns_in_one_query(sdr_api, django_assert_max_num_queries):
     for _ in range(20):
         LeadFactory()
     with django_assert_max_num_queries(8):
-        response = api.get("/api/v1/leads/")
+        response = sdr_api.get("/api/v1/leads/")
     assert len(response.json()["results"]) == 20

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
+from tests.browser import collect_errors, log_in
 from tests.factories import LeadFactory, UserFactory
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -24,22 +25,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1360, "height": 860})
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
-    )
+    collect_errors(page, errors)
     yield page
     context.close()
     assert errors == []
-
-
-def _login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 @pytest.mark.parametrize(
@@ -66,7 +55,7 @@ def test_each_role_logs_in_and_sees_its_start_page(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.goto(f"{live_server.url}/accounts/login/")
     page.screenshot(path=str(SHOTS / "login.png"))
-    _login(page, live_server, f"{role.lower()}-user")
+    log_in(page, live_server, f"{role.lower()}-user")
 
     assert page.url == f"{live_server.url}{path}"
     assert page.locator("h1").first.inner_text() == heading
@@ -107,7 +96,7 @@ def test_marketer_imports_with_a_time_zone_and_sees_the_refused_owner_cell(
         "opp@gmail.com,2025-11-03 14:30,marketing-user\n"
         "new@gmail.com,2025-11-03 14:30,marketing-user\n"
     )
-    _login(page, live_server, "marketing-user")
+    log_in(page, live_server, "marketing-user")
 
     page.goto(f"{live_server.url}/leads/import/")
     page.set_input_files("#id_file", str(csv_path))

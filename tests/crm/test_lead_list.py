@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm.common.keyset import SortKey
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads import selectors
+from tests.browser import collect_errors, log_in
 from tests.factories import AccountFactory, LeadFactory, UserFactory
 
 URL = "/leads/"
@@ -26,13 +27,6 @@ T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
 
 def emails(response: Any) -> list[str]:
     return [lead.email for lead in response.context["leads"]]
-
-
-@pytest.fixture
-def marketer(client: Any) -> Any:
-    user = UserFactory(username="maya", roles=[MARKETING])
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -147,7 +141,7 @@ def test_anonymous_is_sent_to_login(client):
         ("stage=mql&sort=-score&q=acme", ["ada", "dee"]),
     ],
 )
-def test_filters_and_sort(client, marketer, five, query, expected):
+def test_filters_and_sort(client, logged_in_marketer, five, query, expected):
     response = client.get(f"{URL}?{query}")
 
     assert response.status_code == 200
@@ -155,7 +149,7 @@ def test_filters_and_sort(client, marketer, five, query, expected):
 
 
 @pytest.mark.django_db
-def test_bad_filters_are_shown_and_nothing_is_listed(client, marketer, five):
+def test_bad_filters_are_shown_and_nothing_is_listed(client, logged_in_marketer, five):
     response = client.get(f"{URL}?score_min=lots&created_from=yesterday&stage=nope")
 
     assert response.status_code == 200
@@ -171,7 +165,7 @@ def test_bad_filters_are_shown_and_nothing_is_listed(client, marketer, five):
 
 
 @pytest.mark.django_db
-def test_form_keeps_the_chosen_filters(client, marketer, five):
+def test_form_keeps_the_chosen_filters(client, logged_in_marketer, five):
     response = client.get(f"{URL}?stage=mql&stage=sal&owner=sam&q=acme&sort=-score")
 
     content = response.content.decode()
@@ -184,7 +178,7 @@ def test_form_keeps_the_chosen_filters(client, marketer, five):
 
 
 @pytest.mark.django_db
-def test_erased_leads_are_not_listed(client, marketer):
+def test_erased_leads_are_not_listed(client, logged_in_marketer):
     LeadFactory(email="gone@erased.invalid", erased_at=T0)
     LeadFactory(email="here@acme.example")
 
@@ -205,7 +199,7 @@ def many() -> list[Any]:
 
 
 @pytest.mark.django_db
-def test_pages_walk_forwards_and_back_without_offset(client, marketer, many):
+def test_pages_walk_forwards_and_back_without_offset(client, logged_in_marketer, many):
     expected = [
         lead.email for lead in sorted(many, key=lambda lead: (-lead.score, -lead.id))
     ]
@@ -228,7 +222,7 @@ def test_pages_walk_forwards_and_back_without_offset(client, marketer, many):
 
 
 @pytest.mark.django_db
-def test_count_is_shown_against_the_page(client, marketer, many):
+def test_count_is_shown_against_the_page(client, logged_in_marketer, many):
     response = client.get(URL)
 
     assert response.context["lead_count"] == selectors.LeadCount(120, "exact")
@@ -262,7 +256,9 @@ def test_unfiltered_count_beyond_the_cap_is_the_planners_estimate():
 
 
 @pytest.mark.django_db
-def test_a_cursor_of_another_sort_starts_over_at_the_first_page(client, marketer, many):
+def test_a_cursor_of_another_sort_starts_over_at_the_first_page(
+    client, logged_in_marketer, many
+):
     first = client.get(f"{URL}?sort=-score")
     cursor = first.context["next_url"].split("cursor=")[1]
 
@@ -276,7 +272,7 @@ def test_a_cursor_of_another_sort_starts_over_at_the_first_page(client, marketer
 
 @pytest.mark.django_db
 def test_a_page_costs_a_fixed_number_of_queries(
-    client, marketer, django_assert_num_queries
+    client, logged_in_marketer, django_assert_num_queries
 ):
     owner = UserFactory(roles=[SALES])
     for _ in range(60):
@@ -316,7 +312,9 @@ def _csv(response: Any) -> list[list[str]]:
 
 
 @pytest.mark.django_db
-def test_export_downloads_the_filtered_list_in_the_chosen_order(client, marketer, five):
+def test_export_downloads_the_filtered_list_in_the_chosen_order(
+    client, logged_in_marketer, five
+):
     response = client.get(f"{EXPORT}?stage=mql&stage=disqualified&sort=-score")
 
     assert response.status_code == 200
@@ -341,7 +339,9 @@ def test_export_downloads_the_filtered_list_in_the_chosen_order(client, marketer
 
 
 @pytest.mark.django_db
-def test_export_link_carries_the_filters_but_not_the_page(client, marketer, many):
+def test_export_link_carries_the_filters_but_not_the_page(
+    client, logged_in_marketer, many
+):
     first = client.get(f"{URL}?stage=lead&sort=-score")
     second = client.get(first.context["next_url"])
 
@@ -350,7 +350,7 @@ def test_export_link_carries_the_filters_but_not_the_page(client, marketer, many
 
 
 @pytest.mark.django_db
-def test_export_with_bad_filters_goes_back_to_the_list(client, marketer):
+def test_export_with_bad_filters_goes_back_to_the_list(client, logged_in_marketer):
     response = client.get(f"{EXPORT}?score_min=lots")
 
     assert response.status_code == 302
@@ -383,15 +383,8 @@ def test_filter_the_list_and_download_it_in_a_browser(browser, live_server, tmp_
     )
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console", lambda msg: errors.append(msg.text) if msg.type == "error" else None
-    )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "maya")
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    collect_errors(page, errors)
+    log_in(page, live_server, "maya")
 
     page.click("nav.mainnav >> text=Leads")
     page.check("input[name=stage][value=mql]", force=True)

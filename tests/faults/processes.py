@@ -1,6 +1,6 @@
 """Celery worker and beat subprocesses for the fault tests.
 
-As tests/scoring/test_worker.py does: each process runs ``celery -A crm`` on
+As tests/workers.py does: each process runs ``celery -A crm`` on
 the test database (pytest-django's test_<name>) and the broker from the
 environment, with extra environment for the case. Each test keeps the Popen
 of every process it started and stops exactly those, by PID: SIGTERM (warm
@@ -9,9 +9,7 @@ shutdown, the running task finishes), then SIGKILL if it hangs.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +17,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.scoring.test_worker import _broker_url, _database_url
+from tests import workers
+from tests.workers import broker_url
 
 #: The queues of the Procfile's worker: realtime rescoring, timers, the rest.
 WORKER_QUEUES = ("realtime", "timers", "default")
@@ -28,20 +27,10 @@ PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 READY_TIMEOUT_S = 60
 
 
-def environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": _broker_url(),
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        **(extra or {}),
-    }
-
-
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crm", *command],
+            [*workers.CELERY, *command],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=out,
@@ -96,22 +85,15 @@ def wait_ready(worker: subprocess.Popen, log: Path) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """Warm shutdown (SIGTERM), then SIGKILL if it hangs; only this PID."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    """Stop a worker or beat, giving a running task 20 s to finish."""
+    workers.stop(process, grace=20)
 
 
 def purge_queues(names: Iterable[str] = WORKER_QUEUES) -> None:
     """Empty the queues (and Redis' unacked store) of earlier runs' messages."""
     import redis
 
-    client = redis.Redis.from_url(_broker_url())
+    client = redis.Redis.from_url(broker_url())
     # kombu keeps a queue's higher priorities in sibling lists (name\x06\x16N).
     keys = [f"{name}{suffix}" for name in names for suffix in PRIORITY_SUFFIXES]
     client.delete(*keys, "unacked", "unacked_index", "unacked_mutex")
@@ -121,6 +103,6 @@ def queued(names: Iterable[str] = WORKER_QUEUES) -> int:
     """Messages waiting in the queues or delivered and not acknowledged yet."""
     import redis
 
-    client = redis.Redis.from_url(_broker_url())
+    client = redis.Redis.from_url(broker_url())
     keys = [f"{name}{suffix}" for name in names for suffix in PRIORITY_SUFFIXES]
     return sum(client.llen(key) for key in keys) + client.hlen("unacked")

@@ -26,6 +26,7 @@ from crm.celery import app as celery_app
 from crm.celery import task_failed_record
 from crm.models import FailedTask
 from scoring.tasks import rescore_leads_task
+from tests import workers
 from tests.factories import LeadFactory
 from tests.faults import poison_tasks, processes
 
@@ -176,14 +177,14 @@ def test_a_real_worker_retries_a_poison_task_to_its_cap_and_records_it(
     # Given a worker that knows the poison task, and a lead
     lead = LeadFactory()
     token = uuid.uuid4().hex
-    client = redis.Redis.from_url(processes._broker_url())
+    client = redis.Redis.from_url(workers.broker_url())
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     log = tmp_path / "worker.log"
     processes.purge_queues()
     worker = processes.start_worker(
         "faults-poison",
         log,
-        env=processes.environment(),
+        env=workers.environment(),
         include=["tests.faults.poison_tasks"],
     )
     try:

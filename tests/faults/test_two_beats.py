@@ -28,6 +28,7 @@ from crm.models import FailedTask
 from handoff import services
 from handoff.models import Handoff, HandoffEvent
 from leads.models import Stage
+from tests import workers
 from tests.factories import (
     CalendarFactory,
     LeadFactory,
@@ -120,7 +121,7 @@ def test_two_beats_and_two_workers_fire_every_step_once(tmp_path: Path) -> None:
     emails = {f"({lead.email})": lead.id for lead in leads}
     outbox = tmp_path / "mail"
     outbox.mkdir()
-    env = processes.environment(
+    env = workers.environment(
         {"TIMER_INTERVAL_SECONDS": "2", "EMAIL_URL": f"filemail:///{outbox}"}
     )
 

@@ -11,7 +11,6 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from crm.roles import ADMIN
 from handoff import services
 from handoff.models import (
     BusinessCalendar,
@@ -95,13 +94,6 @@ def records() -> Records:
         handoff=handoff,
         reason=RejectionReason.objects.get(code="no_budget"),
     )
-
-
-@pytest.fixture
-def admin_role_client(client: Client) -> Client:
-    """A member of the Admin role (staff, not a superuser)."""
-    client.force_login(UserFactory(username="boss", is_staff=True, roles=[ADMIN]))
-    return client
 
 
 def _object(records: Records, model: str) -> object:

@@ -24,6 +24,7 @@ from handoff.models import ContactAttempt, Handoff
 from leads.models import Lead, Stage
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
+from tests.browser import collect_errors, log_in
 from tests.factories import (
     AccountFactory,
     CalendarFactory,
@@ -249,16 +250,8 @@ def new_page(browser):
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
         page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on(
-            "console",
-            lambda msg: (
-                errors.append(msg.text)
-                # A refused decision is a 4xx by design; htmx swaps its fragment.
-                if msg.type == "error" and "status of 422" not in msg.text
-                else None
-            ),
-        )
+        # A refused decision is a 4xx by design; htmx swaps its fragment.
+        collect_errors(page, errors, ignore=lambda text: "status of 422" in text)
         return page
 
     yield make
@@ -267,20 +260,12 @@ def new_page(browser):
     assert errors == []
 
 
-def _login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
 def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
     new_page, live_server
 ):
     world = _world()
     page = new_page()
-    _login(page, live_server, "ada")
+    log_in(page, live_server, "ada")
     assert page.url == f"{live_server.url}/queue/"
     # Survives only if nothing reloads the page.
     page.evaluate("window.leadflowMarker = 'no reload'")
@@ -352,7 +337,7 @@ def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
 def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     world = _world()
     page = new_page()
-    _login(page, live_server, "rita")
+    log_in(page, live_server, "rita")
     assert page.url == f"{live_server.url}/pipeline/"
     page.evaluate("window.leadflowMarker = 'no reload'")
     priya = world.handoffs["Priya"]
@@ -374,7 +359,7 @@ def test_screenshots_of_the_handoff_screens(new_page, live_server, width):
     grace = world.handoffs["Grace"]
 
     page = new_page(width=width, height=900)
-    _login(page, live_server, "ada")
+    log_in(page, live_server, "ada")
     page.screenshot(path=str(SHOTS / f"handoff-queue-{width}.png"), full_page=True)
     page.goto(f"{live_server.url}/handoffs/{grace.id}/")
     page.screenshot(path=str(SHOTS / f"handoff-detail-{width}.png"), full_page=True)
@@ -382,5 +367,5 @@ def test_screenshots_of_the_handoff_screens(new_page, live_server, width):
     page.screenshot(path=str(SHOTS / f"handoff-lead-{width}.png"), full_page=True)
 
     rep = new_page(width=width, height=900)
-    _login(rep, live_server, "rita")
+    log_in(rep, live_server, "rita")
     rep.screenshot(path=str(SHOTS / f"handoff-pipeline-{width}.png"), full_page=True)

@@ -15,7 +15,6 @@ from leads.models import Lead, Stage, StageTransition, Touchpoint
 from tests.factories import (
     AccountFactory,
     LeadFactory,
-    SlaFactory,
     TeamMemberFactory,
     TouchpointFactory,
     UserFactory,
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.django_db
 
 # Monday 2026-03-02 10:00 UTC: inside business hours of the UTC calendar.
 MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def sla():
-    sla = SlaFactory(accept_within_hours=8, at_risk_percent=75)
-    return sla
 
 
 @pytest.fixture

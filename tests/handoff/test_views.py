@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from crm.roles import ADMIN, MARKETING, SALES, SDR
+from crm.roles import MARKETING, SALES, SDR
 from handoff import business_hours, services
 from handoff.clock import follow_up_clock, sla_clock
 from handoff.models import (
@@ -41,7 +41,6 @@ from leads.models import Lead, Stage
 from tests.factories import (
     AccountFactory,
     LeadFactory,
-    SlaFactory,
     TeamFactory,
     TeamMemberFactory,
     TouchpointFactory,
@@ -66,18 +65,6 @@ WEEKDAYS = business_hours.Calendar(
 def frozen(monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: NOW)
     return NOW
-
-
-@pytest.fixture
-def sla():
-    return SlaFactory(accept_within_hours=8, at_risk_percent=75)
-
-
-@pytest.fixture
-def sdr(sla):
-    return TeamMemberFactory(
-        team=sla.team, user__username="ada", user__first_name="Ada"
-    ).user
 
 
 @pytest.fixture
@@ -713,11 +700,6 @@ def test_deciding_on_the_handoff_page_rerenders_it(client, frozen, sdr):
 @pytest.fixture
 def rep():
     return UserFactory(username="rita", first_name="Rita", roles=[SALES])
-
-
-@pytest.fixture
-def admin():
-    return UserFactory(username="boss", roles=[ADMIN])
 
 
 def accepted_for(rep, admin, opened=NOW - dt.timedelta(hours=1), **lead_fields):

@@ -19,13 +19,8 @@ from django.utils import timezone
 from crm.celery import app as celery_app
 from handoff.models import Handoff, Team
 from leads.ingestion import TouchpointIn, touchpoints_ingest
+from tests import workers
 from tests.factories import LeadFactory, TeamMemberFactory
-from tests.scoring.test_worker import (
-    _forget_queues,
-    _sending_to,
-    _start_worker,
-    _stop,
-)
 
 pytestmark = [
     pytest.mark.redis,
@@ -49,11 +44,11 @@ def test_a_worker_hands_an_ingested_demo_request_to_an_sdr(
     log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
     # Tasks the worker itself sends (the handoff task, from the signal) follow
     # the settings' routes, so it also listens on the real realtime queue.
-    worker = _start_worker({**queues, "sent_by_worker": "realtime"}, log)
+    worker = workers.start_worker({**queues, "sent_by_worker": "realtime"}, log)
     try:
         # When a demo request is ingested and committed
         now = timezone.now()
-        with _sending_to(queues), transaction.atomic():
+        with workers.sending_to(queues), transaction.atomic():
             touchpoints_ingest(
                 items=[
                     TouchpointIn(kind="demo_request", lead_id=lead.id, occurred_at=now)
@@ -70,8 +65,8 @@ def test_a_worker_hands_an_ingested_demo_request_to_an_sdr(
                 break
             time.sleep(0.2)
     finally:
-        _stop(worker)
-        _forget_queues(queues)
+        workers.stop(worker)
+        workers.forget_queues(queues)
 
     if handoff is None:
         pytest.fail(f"no handoff within {TIMEOUT_S} s; worker log:\n{log.read_text()}")

@@ -85,12 +85,6 @@ def records() -> Records:
     return Records(account, lead, other_lead, campaign, touchpoint, transition)
 
 
-@pytest.fixture
-def marketer_client(client: Client) -> Client:
-    client.force_login(UserFactory(is_staff=True, roles=["Marketing"]))
-    return client
-
-
 def _inline_management(*prefixes: str) -> dict[str, str]:
     """Management-form data of empty inline formsets (read-only inlines)."""
     data: dict[str, str] = {}
@@ -436,13 +430,13 @@ def test_admin_change_lead_updates_through_lead_update_and_ignores_stage(
 
 
 def test_admin_change_of_an_account_rescores_its_leads_and_is_audited(
-    marketer_client: Client,
+    staff_marketer_client: Client,
 ) -> None:
     account = AccountFactory(name="Acme", domain="acme.example", employee_count=250)
     leads = LeadFactory.create_batch(2, account=account)
     other = LeadFactory()
 
-    response = marketer_client.post(
+    response = staff_marketer_client.post(
         reverse("admin:leads_account_change", args=[account.pk]),
         {
             "name": "Acme",
@@ -844,9 +838,9 @@ def test_touchpoint_change_post_is_refused(
 
 
 def test_admin_add_touchpoint_stores_it(
-    marketer_client: Client, records: Records
+    staff_marketer_client: Client, records: Records
 ) -> None:
-    response = marketer_client.post(
+    response = staff_marketer_client.post(
         reverse("admin:leads_touchpoint_add"),
         {
             "lead": records.other_lead.pk,
@@ -901,11 +895,11 @@ def test_admin_add_touchpoint_refuses_properties_that_are_not_an_object(
 
 
 def test_touchpoint_delete_is_for_superusers_only(
-    marketer_client: Client, admin_client: Client, records: Records
+    staff_marketer_client: Client, admin_client: Client, records: Records
 ) -> None:
     url = reverse("admin:leads_touchpoint_delete", args=[records.touchpoint.pk])
 
-    refused = marketer_client.post(url, {"post": "yes"})
+    refused = staff_marketer_client.post(url, {"post": "yes"})
     assert refused.status_code == 403
     assert Touchpoint.objects.filter(pk=records.touchpoint.pk).exists()
 
@@ -980,16 +974,16 @@ def test_stage_transitions_cannot_be_written_even_by_a_superuser(
 
 
 def test_marketer_can_list_leads_but_not_delete_them_or_manage_users(
-    marketer_client: Client, records: Records
+    staff_marketer_client: Client, records: Records
 ) -> None:
-    changelist = marketer_client.get(reverse("admin:leads_lead_changelist"))
-    delete_page = marketer_client.get(
+    changelist = staff_marketer_client.get(reverse("admin:leads_lead_changelist"))
+    delete_page = staff_marketer_client.get(
         reverse("admin:leads_lead_delete", args=[records.lead.pk])
     )
-    delete_post = marketer_client.post(
+    delete_post = staff_marketer_client.post(
         reverse("admin:leads_lead_delete", args=[records.lead.pk]), {"post": "yes"}
     )
-    users = marketer_client.get(reverse("admin:auth_user_changelist"))
+    users = staff_marketer_client.get(reverse("admin:auth_user_changelist"))
 
     assert changelist.status_code == 200
     assert changelist.context["cl"].result_count == 2
@@ -1000,9 +994,9 @@ def test_marketer_can_list_leads_but_not_delete_them_or_manage_users(
 
 
 def test_marketer_sees_the_move_action_but_not_bulk_delete(
-    marketer_client: Client,
+    staff_marketer_client: Client,
 ) -> None:
-    response = marketer_client.get(reverse("admin:leads_lead_changelist"))
+    response = staff_marketer_client.get(reverse("admin:leads_lead_changelist"))
 
     actions = [
         name for name, _ in response.context["action_form"].fields["action"].choices

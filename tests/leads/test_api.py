@@ -6,8 +6,6 @@ import base64
 import datetime as dt
 import json
 import math
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -20,11 +18,9 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-import leads.ingestion
-import leads.services
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads.models import Account, AuditEvent, Lead, Touchpoint
-from leads.signals import leads_changed
+from tests.clients import token_client
 from tests.factories import (
     AccountFactory,
     CampaignFactory,
@@ -39,36 +35,6 @@ LEADS = "/api/v1/leads/"
 TOUCHPOINTS = "/api/v1/touchpoints/"
 BATCH = "/api/v1/touchpoints/batch/"
 T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-
-
-def token_client(user: Any) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-@pytest.fixture
-def marketer() -> Any:
-    return UserFactory(username="maya", roles=[MARKETING])
-
-
-@pytest.fixture
-def api(marketer: Any) -> APIClient:
-    return token_client(marketer)
-
-
-@pytest.fixture
-def changed() -> Any:
-    """Every ``leads_changed`` the code sends, as the list of its lead_ids."""
-    calls: list[list[int]] = []
-
-    def receiver(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
-        calls.append(lead_ids)
-
-    leads_changed.connect(receiver, dispatch_uid="tests.api.changed")
-    yield calls
-    leads_changed.disconnect(dispatch_uid="tests.api.changed")
 
 
 def nothing_stored() -> tuple[int, int, int]:
@@ -1693,136 +1659,3 @@ def test_csv_export_reads_in_chunks_with_few_queries(
         lines = b"".join(response.streaming_content).decode().splitlines()
 
     assert len(lines) == 41
-
-
-# Races (PostgreSQL: SQLite serialises writers and never shows them)
-# ------------------------------------------------------------------------------
-
-
-def _in_threads(target: Callable[[], Any], count: int = 2) -> list[Any]:
-    results: list[Any] = [None] * count
-
-    def run(i: int) -> None:
-        try:
-            results[i] = target()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_two_requests_with_one_external_id_store_one_touchpoint(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
-    lead = LeadFactory()
-    token = Token.objects.create(user=user)
-    barrier = threading.Barrier(2)
-    lookup = leads.ingestion._known_external_ids
-
-    def lookup_then_wait(source: str, external_ids: set[str]) -> Any:
-        # Both requests have looked and seen nothing before either inserts.
-        found = lookup(source, external_ids)
-        barrier.wait(timeout=10)
-        return found
-
-    monkeypatch.setattr(leads.ingestion, "_known_external_ids", lookup_then_wait)
-
-    def post() -> Any:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            TOUCHPOINTS,
-            {"lead": lead.id, "kind": "chat", "external_id": "race-1"},
-            format="json",
-        )
-
-    responses = _in_threads(post)
-
-    stored = Touchpoint.objects.get()
-    assert sorted(r.status_code for r in responses) == [200, 201]
-    assert [r.json()["id"] for r in responses] == [stored.id, stored.id]
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_two_upserts_of_one_new_email_make_one_lead(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
-    token = Token.objects.create(user=user)
-    barrier = threading.Barrier(2)
-    create = leads.services.lead_create
-
-    def wait_then_create(**kwargs: Any) -> Lead:
-        # Both requests found no lead before either creates one.
-        barrier.wait(timeout=10)
-        return create(**kwargs)
-
-    monkeypatch.setattr(leads.services, "lead_create", wait_then_create)
-
-    def post() -> Any:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            LEADS,
-            {"email": "Twin@Race.example", "first_name": "Twin"},
-            format="json",
-        )
-
-    responses = _in_threads(post)
-
-    lead = Lead.objects.get()
-    assert sorted(r.status_code for r in responses) == [200, 201]
-    assert [r.json()["id"] for r in responses] == [lead.id, lead.id]
-    assert (lead.email, lead.first_name) == ("Twin@race.example", "Twin")
-    assert Account.objects.count() == 1
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_two_leads_creating_one_new_account_both_succeed(monkeypatch):
-    user = UserFactory(username="racer", roles=[MARKETING])
-    token = Token.objects.create(user=user)
-    barrier = threading.Barrier(2)
-    lock = threading.Lock()
-    calls: list[int] = []
-    full_clean = Account.full_clean
-
-    def clean_then_wait(self: Account, *args: Any, **kwargs: Any) -> None:
-        # Both requests looked the domain up and found nothing before either
-        # inserts it (only the first round of each waits).
-        full_clean(self, *args, **kwargs)
-        with lock:
-            calls.append(1)
-            first_round = len(calls) <= 2
-        if first_round:
-            barrier.wait(timeout=10)
-
-    monkeypatch.setattr(Account, "full_clean", clean_then_wait)
-    emails = iter(["one@initech.example", "two@initech.example"])
-    emails_lock = threading.Lock()
-
-    def post() -> Any:
-        with emails_lock:
-            email = next(emails)
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client.post(
-            LEADS,
-            {
-                "email": email,
-                "account": {"domain": "initech.example", "name": "Initech"},
-            },
-            format="json",
-        )
-
-    responses = _in_threads(post)
-
-    account = Account.objects.get()
-    assert [r.status_code for r in responses] == [201, 201]
-    assert {r.json()["account"]["id"] for r in responses} == {account.id}
-    assert Lead.objects.filter(account=account).count() == 2

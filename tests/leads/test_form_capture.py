@@ -9,10 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 import redis
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from leads.api.throttling import FormSubmitThrottle
 from leads.capture import (
@@ -24,44 +23,12 @@ from leads.capture import (
 from leads.models import Lead, Stage, Touchpoint, TouchpointKind, WebForm
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_rate_limits")]
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 SITE = "https://www.example.com"
 URL = "/api/v1/forms/contact/submit/"
 RECEIVED = b'{"status":"received"}'
-
-
-@pytest.fixture(autouse=True)
-def _empty_rate_limits():
-    """Throttle histories live in the cache; each test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def api_client() -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
-def web_form() -> WebForm:
-    return WebForm.objects.create(
-        key="contact",
-        name="Contact us",
-        kind_id="form_submit",
-        campaign=CampaignFactory(name="Website"),
-        allowed_origins=f"{SITE}\nhttps://landing.example.com",
-    )
-
-
-@pytest.fixture
-def low_rate(settings) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"form_submit": "2/min"},
-    }
 
 
 def _nothing_stored() -> bool:

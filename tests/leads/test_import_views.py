@@ -23,7 +23,9 @@ HUBSPOT_CSV = (
 
 
 @pytest.fixture
-def marketer(client):
+def csv_owner_marketer(client):
+    """A marketer logged in on ``client``, named "marketer" as the test CSVs'
+    contact owner column names her."""
     user = UserFactory(username="marketer", roles=[MARKETING])
     client.force_login(user)
     return user
@@ -48,14 +50,18 @@ def mapping_post(job: ImportJob, mapping: dict[str, str], **options) -> dict:
 
 
 def test_marketer_imports_a_file_through_the_pages(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     # Upload: a draft job, then the mapping page.
     response = upload(client)
     job = ImportJob.objects.get()
     assert response.status_code == 302
     assert response.url == reverse("leads:import_mapping", args=[job.id])
-    assert (job.status, job.rows_total, job.created_by_id) == ("draft", 2, marketer.id)
+    assert (job.status, job.rows_total, job.created_by_id) == (
+        "draft",
+        2,
+        csv_owner_marketer.id,
+    )
     assert Lead.objects.count() == 0
 
     # Mapping: one row per column with a sample and the preset's choice.
@@ -90,7 +96,10 @@ def test_marketer_imports_a_file_through_the_pages(
         "customer",
         {"favourite_colour": "green"},
     )
-    assert AuditEvent.objects.filter(action="import").get().actor_id == marketer.id
+    assert (
+        AuditEvent.objects.filter(action="import").get().actor_id
+        == csv_owner_marketer.id
+    )
 
     # The job page: counts and the rejected row.
     page = client.get(response.url)
@@ -138,7 +147,7 @@ def test_marketer_imports_a_file_through_the_pages(
     ],
 )
 def test_a_file_level_problem_shows_on_the_upload_form(
-    client, marketer, content, error
+    client, csv_owner_marketer, content, error
 ):
     response = upload(client, content=content)
 
@@ -147,7 +156,7 @@ def test_a_file_level_problem_shows_on_the_upload_form(
     assert ImportJob.objects.count() == 0
 
 
-def test_unknown_encoding_is_a_form_error(client, marketer):
+def test_unknown_encoding_is_a_form_error(client, csv_owner_marketer):
     response = upload(client, encoding="klingon")
 
     assert response.context["form"].errors == {
@@ -160,7 +169,7 @@ def test_unknown_encoding_is_a_form_error(client, marketer):
 
 @pytest.mark.parametrize("encoding", ["rot13", "zlib_codec", "unicode_escape"])
 def test_an_encoding_that_is_not_a_character_set_is_a_form_error(
-    client, marketer, encoding
+    client, csv_owner_marketer, encoding
 ):
     response = upload(client, encoding=encoding)
 
@@ -176,7 +185,7 @@ def test_an_encoding_that_is_not_a_character_set_is_a_form_error(
 
 
 def test_a_draft_whose_stored_encoding_is_now_refused_fails_with_the_reason(
-    client, marketer
+    client, csv_owner_marketer
 ):
     # A draft stored before the encoding check refused such codecs.
     job = ImportJob.objects.create(
@@ -187,7 +196,7 @@ def test_a_draft_whose_stored_encoding_is_now_refused_fails_with_the_reason(
         status="draft",
         rows_total=1,
         columns=["email"],
-        created_by=marketer,
+        created_by=csv_owner_marketer,
     )
     url = reverse("leads:import_mapping", args=[job.id])
 
@@ -219,7 +228,7 @@ def start(client, job: ImportJob, callbacks_fixture) -> None:
 
 
 def test_dates_without_a_time_zone_are_read_in_the_zone_chosen_on_the_form(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     response = upload(client, content=DATED_CSV, time_zone="Europe/Berlin")
 
@@ -236,7 +245,7 @@ def test_dates_without_a_time_zone_are_read_in_the_zone_chosen_on_the_form(
 
 
 def test_dates_without_a_time_zone_are_refused_per_row_when_none_is_chosen(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     upload(client, content=DATED_CSV)
 
@@ -252,7 +261,7 @@ def test_dates_without_a_time_zone_are_refused_per_row_when_none_is_chosen(
     assert Lead.objects.count() == 0
 
 
-def test_an_unknown_time_zone_is_a_form_error(client, marketer):
+def test_an_unknown_time_zone_is_a_form_error(client, csv_owner_marketer):
     response = upload(client, time_zone="Mars/Olympus")
 
     assert response.status_code == 200
@@ -260,7 +269,9 @@ def test_an_unknown_time_zone_is_a_form_error(client, marketer):
     assert ImportJob.objects.count() == 0
 
 
-def test_the_upload_form_offers_the_time_zone_of_dates_without_one(client, marketer):
+def test_the_upload_form_offers_the_time_zone_of_dates_without_one(
+    client, csv_owner_marketer
+):
     response = client.get(reverse("leads:import"))
 
     field = response.context["form"]["time_zone"]
@@ -272,7 +283,7 @@ def test_the_upload_form_offers_the_time_zone_of_dates_without_one(client, marke
 
 
 def test_the_job_page_lists_owner_cells_refused_for_existing_leads(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     rep = UserFactory(username="rep", roles=[SALES])
     lead = LeadFactory(email="opp@gmail.com", stage="opportunity", owner=rep)
@@ -299,7 +310,7 @@ def test_the_job_page_lists_owner_cells_refused_for_existing_leads(
 
 
 def test_a_mapping_without_email_is_refused_and_the_job_stays_a_draft(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     upload(client)
     job = ImportJob.objects.get()
@@ -317,7 +328,7 @@ def test_a_mapping_without_email_is_refused_and_the_job_stays_a_draft(
     assert (job.status, Lead.objects.count()) == ("draft", 0)
 
 
-def test_apply_preset_refills_the_mapping_and_saves_nothing(client, marketer):
+def test_apply_preset_refills_the_mapping_and_saves_nothing(client, csv_owner_marketer):
     upload(client, content="Email,Title,Status\nada@acme.example,CTO,Open\n")
     job = ImportJob.objects.get()
     url = reverse("leads:import_mapping", args=[job.id])
@@ -341,7 +352,7 @@ def test_apply_preset_refills_the_mapping_and_saves_nothing(client, marketer):
 
 
 def test_dry_run_from_the_page_then_import_for_real(
-    client, marketer, django_capture_on_commit_callbacks
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
 ):
     upload(client, dry_run="on")
     job = ImportJob.objects.get()
@@ -371,7 +382,7 @@ def test_dry_run_from_the_page_then_import_for_real(
     assert list(Lead.objects.values_list("email", flat=True)) == ["ada@acme.example"]
 
 
-def test_progress_fragment_shows_the_counters(client, marketer):
+def test_progress_fragment_shows_the_counters(client, csv_owner_marketer):
     job = import_job_upload(
         kind="leads", filename="f.csv", content=b"email\na@acme.example\n"
     )
@@ -386,7 +397,7 @@ def test_progress_fragment_shows_the_counters(client, marketer):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_a_draft_job_page_sends_to_the_mapping(client, marketer):
+def test_a_draft_job_page_sends_to_the_mapping(client, csv_owner_marketer):
     job = import_job_upload(
         kind="leads", filename="f.csv", content=b"email\na@acme.example\n"
     )
@@ -396,7 +407,7 @@ def test_a_draft_job_page_sends_to_the_mapping(client, marketer):
     assert response.url == reverse("leads:import_mapping", args=[job.id])
 
 
-def test_unknown_job_is_404(client, marketer):
+def test_unknown_job_is_404(client, csv_owner_marketer):
     assert client.get(reverse("leads:import_detail", args=[999])).status_code == 404
 
 
@@ -444,7 +455,9 @@ def test_import_nav_item_for_those_who_may_import(client, role, shown):
     assert ("Import" in labels) is shown
 
 
-def test_on_the_import_page_only_import_is_the_active_nav_item(client, marketer):
+def test_on_the_import_page_only_import_is_the_active_nav_item(
+    client, csv_owner_marketer
+):
     response = client.get(reverse("leads:import"))
     active = [i["label"] for i in response.context["nav_items"] if i["active"]]
     assert active == ["Import"]

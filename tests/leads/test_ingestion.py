@@ -18,7 +18,6 @@ from leads.ingestion import (
     touchpoints_ingest,
 )
 from leads.models import Account, Lead, Touchpoint
-from leads.signals import leads_changed
 from tests.factories import (
     AccountFactory,
     CampaignFactory,
@@ -29,18 +28,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def changed() -> Any:
-    calls: list[list[int]] = []
-
-    def receiver(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
-        calls.append(lead_ids)
-
-    leads_changed.connect(receiver, dispatch_uid="tests.ingestion.changed")
-    yield calls
-    leads_changed.disconnect(dispatch_uid="tests.ingestion.changed")
 
 
 # Input checks

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
-from scoring import services
 from scoring.models import LeadScore, ScoringModel, ScoringRule
 from scoring.selectors import model_active
+from tests.clients import token_client
 from tests.factories import LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,30 +19,8 @@ pytestmark = pytest.mark.django_db
 MODELS = "/api/v1/scoring-models/"
 
 
-def token_client(user: Any) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
 def client_for(role: str) -> APIClient:
     return token_client(UserFactory(username=f"{role.lower()}-api", roles=[role]))
-
-
-@pytest.fixture
-def marketer() -> Any:
-    return UserFactory(username="maya", roles=[MARKETING])
-
-
-@pytest.fixture
-def api(marketer: Any) -> APIClient:
-    return token_client(marketer)
-
-
-@pytest.fixture
-def draft() -> ScoringModel:
-    return services.model_clone(model=model_active())
 
 
 def _state() -> list[tuple]:

@@ -16,6 +16,7 @@ from leads.models import Lead
 from scoring import previews, services
 from scoring.models import PublishPreview, ScoringModel, ScoringRule
 from scoring.selectors import model_active, model_spec
+from tests.browser import collect_errors, log_in
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -31,16 +32,8 @@ def page(browser, live_server):
     context = browser.new_context(viewport={"width": 1360, "height": 900})
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
-    )
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "maya")
-    page.fill("#id_password", "pw-for-tests")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    collect_errors(page, errors)
+    log_in(page, live_server, "maya")
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield page
     context.close()

@@ -19,30 +19,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def draft() -> ScoringModel:
-    """A draft that qualifies directors (threshold 20) and gates Latin America."""
-    model = ScoringModel.objects.create(name="Directors", version=1, mql_threshold=20)
-    services.rule_create(
-        model=model,
-        kind="fit",
-        label="Director",
-        points=20,
-        attribute="seniority",
-        operator="equals",
-        value="director",
-    )
-    services.rule_create(
-        model=model,
-        kind="disqualifying",
-        label="Latin America",
-        attribute="region",
-        operator="one_of",
-        value="latam",
-    )
-    return model
-
-
-@pytest.fixture
 def leads() -> list[Lead]:
     """Seven leads: directors, a VP with a demo request, one in Latin America."""
     made = [
@@ -70,9 +46,11 @@ def _run(preview: PublishPreview, chunk_size: int) -> list[int]:
     return [previews.publish_preview_chunk_run(chunk_id=i) for i in chunk_ids]
 
 
-def test_a_preview_counted_in_chunks_has_the_counts_of_model_simulate(draft, leads):
+def test_a_preview_counted_in_chunks_has_the_counts_of_model_simulate(
+    directors_draft, leads
+):
     # Given a preview asked for inside a transaction (its task waits)
-    preview = previews.publish_preview_get(model_id=draft.id)
+    preview = previews.publish_preview_get(model_id=directors_draft.id)
     assert (preview.status, preview.total, preview.done) == ("running", 7, 0)
 
     # When it is planned in chunks of three ids and each chunk counted
@@ -83,14 +61,14 @@ def test_a_preview_counted_in_chunks_has_the_counts_of_model_simulate(draft, lea
     assert counted == [3, 3, 1]
     preview.refresh_from_db()
     progress = publish_preview_progress(preview)
-    expected = model_simulate(model=draft, now=preview.scored_at)
+    expected = model_simulate(model=directors_draft, now=preview.scored_at)
     assert (progress.state, progress.done, progress.percent) == ("finished", 7, 100)
     assert progress.counts == expected
     assert (expected["would_become_mql"], expected["no_longer_qualifying"]) == (3, 1)
 
 
-def test_progress_grows_chunk_by_chunk(draft, leads):
-    preview = previews.publish_preview_get(model_id=draft.id)
+def test_progress_grows_chunk_by_chunk(directors_draft, leads):
+    preview = previews.publish_preview_get(model_id=directors_draft.id)
     chunk_ids = previews.publish_preview_plan(preview_id=preview.id, chunk_size=3)
 
     previews.publish_preview_chunk_run(chunk_id=chunk_ids[0])
@@ -106,8 +84,8 @@ def test_progress_grows_chunk_by_chunk(draft, leads):
     assert progress.counts is None
 
 
-def test_a_chunk_that_runs_twice_counts_once(draft, leads):
-    preview = previews.publish_preview_get(model_id=draft.id)
+def test_a_chunk_that_runs_twice_counts_once(directors_draft, leads):
+    preview = previews.publish_preview_get(model_id=directors_draft.id)
     chunk_ids = previews.publish_preview_plan(preview_id=preview.id, chunk_size=3)
 
     again = [
@@ -120,8 +98,8 @@ def test_a_chunk_that_runs_twice_counts_once(draft, leads):
     assert PublishPreview.objects.get(id=preview.id).done == 3
 
 
-def test_a_database_without_leads_is_previewed_at_once(draft):
-    preview = previews.publish_preview_get(model_id=draft.id)
+def test_a_database_without_leads_is_previewed_at_once(directors_draft):
+    preview = previews.publish_preview_get(model_id=directors_draft.id)
 
     assert previews.publish_preview_plan(preview_id=preview.id) == []
 
@@ -129,11 +107,11 @@ def test_a_database_without_leads_is_previewed_at_once(draft):
     assert (preview.status, preview.counts["leads_scored"]) == ("finished", 0)
 
 
-def test_the_page_shares_a_current_preview(draft, leads):
-    first = previews.publish_preview_get(model_id=draft.id)
+def test_the_page_shares_a_current_preview(directors_draft, leads):
+    first = previews.publish_preview_get(model_id=directors_draft.id)
     _run(first, chunk_size=10)
 
-    again = previews.publish_preview_get(model_id=draft.id)
+    again = previews.publish_preview_get(model_id=directors_draft.id)
 
     assert again.id == first.id
     assert again.status == "finished"
@@ -148,25 +126,27 @@ def test_the_page_shares_a_current_preview(draft, leads):
         ("running", previews.PREVIEW_STALLED_AFTER + dt.timedelta(minutes=1), False),
     ],
 )
-def test_an_old_or_stalled_preview_is_replaced(draft, status, age, reused):
-    first = previews.publish_preview_get(model_id=draft.id)
+def test_an_old_or_stalled_preview_is_replaced(directors_draft, status, age, reused):
+    first = previews.publish_preview_get(model_id=directors_draft.id)
     now = timezone.now()
     PublishPreview.objects.filter(id=first.id).update(
         status=status, requested_at=now - age, finished_at=now - age
     )
 
-    later = previews.publish_preview_get(model_id=draft.id, now=now)
+    later = previews.publish_preview_get(model_id=directors_draft.id, now=now)
 
     assert (later.id == first.id) is reused
 
 
-def test_a_changed_draft_gets_a_new_preview_and_the_old_one_stops(draft, leads):
+def test_a_changed_draft_gets_a_new_preview_and_the_old_one_stops(
+    directors_draft, leads
+):
     # Given a preview being counted
-    first = previews.publish_preview_get(model_id=draft.id)
+    first = previews.publish_preview_get(model_id=directors_draft.id)
     chunk_ids = previews.publish_preview_plan(preview_id=first.id, chunk_size=3)
 
     # When a rule of the draft changes
-    rule = draft.rules.get(label="Director")
+    rule = directors_draft.rules.get(label="Director")
     services.rule_update(rule=rule, points=25)
 
     # Then the old preview's chunks count nothing more, and the page gets
@@ -177,25 +157,27 @@ def test_a_changed_draft_gets_a_new_preview_and_the_old_one_stops(draft, leads):
         0,
     ]
     assert PublishPreview.objects.get(id=first.id).status == "running"
-    second = previews.publish_preview_get(model_id=draft.id)
+    second = previews.publish_preview_get(model_id=directors_draft.id)
     assert second.id != first.id
 
 
-def test_a_new_active_model_gets_a_new_preview(draft, leads):
-    first = previews.publish_preview_get(model_id=draft.id)
+def test_a_new_active_model_gets_a_new_preview(directors_draft, leads):
+    first = previews.publish_preview_get(model_id=directors_draft.id)
     other = services.model_clone(model=model_active())
     services.model_publish(model_id=other.id)
 
-    second = previews.publish_preview_get(model_id=draft.id)
+    second = previews.publish_preview_get(model_id=directors_draft.id)
 
     assert second.id != first.id
     assert second.active_id == other.id
 
 
-def test_count_again_starts_a_new_preview_even_when_one_is_current(draft, leads):
-    first = previews.publish_preview_get(model_id=draft.id)
+def test_count_again_starts_a_new_preview_even_when_one_is_current(
+    directors_draft, leads
+):
+    first = previews.publish_preview_get(model_id=directors_draft.id)
 
-    second = previews.publish_preview_get(model_id=draft.id, fresh=True)
+    second = previews.publish_preview_get(model_id=directors_draft.id, fresh=True)
 
     assert second.id != first.id
 
@@ -215,7 +197,7 @@ def test_only_a_draft_with_rules_is_previewed(case):
 
 
 def test_the_tasks_count_a_preview_on_the_bulk_queue(
-    draft, leads, monkeypatch, django_capture_on_commit_callbacks
+    directors_draft, leads, monkeypatch, django_capture_on_commit_callbacks
 ):
     # Given the queue every preview task is sent to is recorded
     queues = []
@@ -231,7 +213,7 @@ def test_the_tasks_count_a_preview_on_the_bulk_queue(
 
     # When a preview is asked for and its tasks run (eagerly, after commit)
     with django_capture_on_commit_callbacks(execute=True):
-        preview = previews.publish_preview_get(model_id=draft.id)
+        preview = previews.publish_preview_get(model_id=directors_draft.id)
 
     # Then the planning and each of the three chunks went to the bulk queue
     assert queues == ["bulk"] * 4

@@ -37,7 +37,8 @@ UNKNOWN_ATTRIBUTE = (
 
 
 @pytest.fixture
-def draft() -> ScoringModel:
+def spring_draft() -> ScoringModel:
+    """An empty draft, not cloned from the active model."""
     return ScoringModel.objects.create(name="Spring", version=1)
 
 
@@ -49,11 +50,11 @@ def _rules(model: ScoringModel) -> list[tuple]:
     )
 
 
-def test_a_fit_rule_is_stored_normalised_at_the_end(draft):
-    first = services.rule_create(model=draft, **FIT)
+def test_a_fit_rule_is_stored_normalised_at_the_end(spring_draft):
+    first = services.rule_create(model=spring_draft, **FIT)
 
     rule = services.rule_create(
-        model=draft,
+        model=spring_draft,
         kind="fit",
         label="  Decision maker ",
         points="20",
@@ -89,10 +90,10 @@ def test_a_fit_rule_is_stored_normalised_at_the_end(draft):
     ],
 )
 def test_condition_values_are_stored_in_the_shape_the_engine_reads(
-    draft, operator, value, stored
+    spring_draft, operator, value, stored
 ):
     rule = services.rule_create(
-        model=draft, **{**FIT, "operator": operator, "value": value}
+        model=spring_draft, **{**FIT, "operator": operator, "value": value}
     )
     assert ScoringRule.objects.get(id=rule.id).value == stored
 
@@ -107,15 +108,15 @@ def test_condition_values_are_stored_in_the_shape_the_engine_reads(
         "attributes.plan",
     ],
 )
-def test_known_attributes_are_accepted(draft, attribute):
-    rule = services.rule_create(model=draft, **{**FIT, "attribute": attribute})
+def test_known_attributes_are_accepted(spring_draft, attribute):
+    rule = services.rule_create(model=spring_draft, **{**FIT, "attribute": attribute})
     assert ScoringRule.objects.get(id=rule.id).attribute == attribute
 
 
-def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(draft):
-    fit = services.rule_create(model=draft, **{**FIT, "points": "-5"})
+def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(spring_draft):
+    fit = services.rule_create(model=spring_draft, **{**FIT, "points": "-5"})
     gate = services.rule_create(
-        model=draft,
+        model=spring_draft,
         kind="disqualifying",
         label="Student",
         points="40",
@@ -263,13 +264,13 @@ def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(draft):
     ],
 )
 def test_a_bad_fit_rule_is_refused_with_the_field_message(
-    draft, change, field, message
+    spring_draft, change, field, message
 ):
     with pytest.raises(ValidationError) as refused:
-        services.rule_create(model=draft, **{**FIT, **change})
+        services.rule_create(model=spring_draft, **{**FIT, **change})
 
     assert refused.value.message_dict == {field: [message]}
-    assert _rules(draft) == []
+    assert _rules(spring_draft) == []
 
 
 @pytest.mark.parametrize(
@@ -391,17 +392,19 @@ def test_a_bad_fit_rule_is_refused_with_the_field_message(
         ),
     ],
 )
-def test_a_bad_activity_rule_is_refused_with_the_field_messages(draft, change, errors):
+def test_a_bad_activity_rule_is_refused_with_the_field_messages(
+    spring_draft, change, errors
+):
     with pytest.raises(ValidationError) as refused:
-        services.rule_create(model=draft, **{**ENGAGEMENT, **change})
+        services.rule_create(model=spring_draft, **{**ENGAGEMENT, **change})
 
     assert refused.value.message_dict == errors
-    assert _rules(draft) == []
+    assert _rules(spring_draft) == []
 
 
-def test_an_activity_rule_keeps_its_property_condition_and_limits(draft):
+def test_an_activity_rule_keeps_its_property_condition_and_limits(spring_draft):
     rule = services.rule_create(
-        model=draft,
+        model=spring_draft,
         **ENGAGEMENT,
         property_name=" url ",
         property_operator="contains",
@@ -439,9 +442,9 @@ def test_an_activity_rule_keeps_its_property_condition_and_limits(draft):
     }
 
 
-def test_an_is_empty_property_condition_needs_no_value(draft):
+def test_an_is_empty_property_condition_needs_no_value(spring_draft):
     rule = services.rule_create(
-        model=draft,
+        model=spring_draft,
         **ENGAGEMENT,
         property_name="campaign",
         property_operator="is_empty",
@@ -451,9 +454,9 @@ def test_an_is_empty_property_condition_needs_no_value(draft):
     assert (stored.property_operator, stored.property_value) == ("is_empty", None)
 
 
-def test_update_validates_the_whole_rule_and_changes_nothing_when_refused(draft):
-    rule = services.rule_create(model=draft, **ENGAGEMENT)
-    before = _rules(draft)
+def test_update_validates_the_whole_rule_and_changes_nothing_when_refused(spring_draft):
+    rule = services.rule_create(model=spring_draft, **ENGAGEMENT)
+    before = _rules(spring_draft)
 
     with pytest.raises(ValidationError) as refused:
         services.rule_update(rule=rule, points="-1")
@@ -461,12 +464,12 @@ def test_update_validates_the_whole_rule_and_changes_nothing_when_refused(draft)
     assert refused.value.message_dict == {
         "points": ["An engagement rule adds points: enter a number above 0."]
     }
-    assert _rules(draft) == before
+    assert _rules(spring_draft) == before
 
 
-def test_update_to_another_kind_clears_what_that_kind_does_not_use(draft):
+def test_update_to_another_kind_clears_what_that_kind_does_not_use(spring_draft):
     rule = services.rule_create(
-        model=draft, **ENGAGEMENT, max_occurrences=2, half_life_days=7
+        model=spring_draft, **ENGAGEMENT, max_occurrences=2, half_life_days=7
     )
 
     updated = services.rule_update(rule=rule, **FIT)
@@ -486,20 +489,20 @@ def test_update_to_another_kind_clears_what_that_kind_does_not_use(draft):
     )
 
 
-def test_an_unknown_field_is_a_programming_error(draft):
+def test_an_unknown_field_is_a_programming_error(spring_draft):
     with pytest.raises(TypeError, match="Unknown fields: colour"):
-        services.rule_create(model=draft, **FIT, colour="red")
-    assert _rules(draft) == []
+        services.rule_create(model=spring_draft, **FIT, colour="red")
+    assert _rules(spring_draft) == []
 
 
-def test_delete_removes_the_rule_and_a_second_delete_changes_nothing(draft):
-    keep = services.rule_create(model=draft, **FIT)
-    gone = services.rule_create(model=draft, **ENGAGEMENT)
+def test_delete_removes_the_rule_and_a_second_delete_changes_nothing(spring_draft):
+    keep = services.rule_create(model=spring_draft, **FIT)
+    gone = services.rule_create(model=spring_draft, **ENGAGEMENT)
 
     services.rule_delete(rule=gone)
     services.rule_delete(rule=gone)
 
-    assert [row[0] for row in _rules(draft)] == [keep.id]
+    assert [row[0] for row in _rules(spring_draft)] == [keep.id]
 
 
 # Published models are not edited
@@ -558,15 +561,15 @@ def test_the_refusal_says_how_to_change_a_published_model():
 # ------------------------------------------------------------------------------
 
 
-def test_reorder_sets_positions_in_the_given_order(draft):
+def test_reorder_sets_positions_in_the_given_order(spring_draft):
     a, b, c = (
-        services.rule_create(model=draft, **{**FIT, "label": label})
+        services.rule_create(model=spring_draft, **{**FIT, "label": label})
         for label in ("A", "B", "C")
     )
 
-    services.rules_reorder(model=draft, rule_ids=[c.id, a.id, b.id])
+    services.rules_reorder(model=spring_draft, rule_ids=[c.id, a.id, b.id])
 
-    assert [(row[3], row[1]) for row in _rules(draft)] == [
+    assert [(row[3], row[1]) for row in _rules(spring_draft)] == [
         ("C", 1),
         ("A", 2),
         ("B", 3),
@@ -582,15 +585,15 @@ def test_reorder_sets_positions_in_the_given_order(draft):
     ],
     ids=["missing", "twice", "foreign"],
 )
-def test_reorder_with_a_stale_list_is_refused_and_moves_nothing(draft, order):
+def test_reorder_with_a_stale_list_is_refused_and_moves_nothing(spring_draft, order):
     a, b, c = (
-        services.rule_create(model=draft, **{**FIT, "label": label}).id
+        services.rule_create(model=spring_draft, **{**FIT, "label": label}).id
         for label in ("A", "B", "C")
     )
-    before = _rules(draft)
+    before = _rules(spring_draft)
 
     with pytest.raises(ValidationError) as refused:
-        services.rules_reorder(model=draft, rule_ids=order(a, b, c))
+        services.rules_reorder(model=spring_draft, rule_ids=order(a, b, c))
 
     assert refused.value.message_dict == {
         "rule_ids": [
@@ -598,16 +601,16 @@ def test_reorder_with_a_stale_list_is_refused_and_moves_nothing(draft, order):
             "and move the rule again."
         ]
     }
-    assert _rules(draft) == before
+    assert _rules(spring_draft) == before
 
 
 # Model settings
 # ------------------------------------------------------------------------------
 
 
-def test_settings_of_a_draft_are_saved(draft):
+def test_settings_of_a_draft_are_saved(spring_draft):
     services.model_update(
-        model=draft,
+        model=spring_draft,
         mql_threshold="75",
         min_fit_score="20",
         default_half_life_days=21,
@@ -617,7 +620,7 @@ def test_settings_of_a_draft_are_saved(draft):
         notes="Raise the bar for spring.",
     )
 
-    assert ScoringModel.objects.filter(id=draft.id).values(
+    assert ScoringModel.objects.filter(id=spring_draft.id).values(
         "mql_threshold",
         "min_fit_score",
         "default_half_life_days",
@@ -662,33 +665,33 @@ def test_settings_of_a_draft_are_saved(draft):
         ),
     ],
 )
-def test_bad_settings_are_refused_and_nothing_is_saved(draft, change, errors):
-    before = _model_state(draft)
+def test_bad_settings_are_refused_and_nothing_is_saved(spring_draft, change, errors):
+    before = _model_state(spring_draft)
 
     with pytest.raises(ValidationError) as refused:
-        services.model_update(model=draft, **change)
+        services.model_update(model=spring_draft, **change)
 
     assert refused.value.message_dict == errors
-    assert _model_state(draft) == before
+    assert _model_state(spring_draft) == before
 
 
-def test_a_rule_that_would_let_a_score_overflow_is_refused(draft):
+def test_a_rule_that_would_let_a_score_overflow_is_refused(spring_draft):
     # Given rules that can give up to 9,999,999.99 points: nine of 1,000 points
     # for each of 1,000 touchpoints, one of 999, and a fit rule of 999.99
     for i in range(9):
         services.rule_create(
-            model=draft, **{**ENGAGEMENT, "label": f"Busy {i}", "points": "1000"}
+            model=spring_draft, **{**ENGAGEMENT, "label": f"Busy {i}", "points": "1000"}
         )
     services.rule_create(
-        model=draft, **{**ENGAGEMENT, "label": "Almost", "points": "999"}
+        model=spring_draft, **{**ENGAGEMENT, "label": "Almost", "points": "999"}
     )
-    fit = services.rule_create(model=draft, **{**FIT, "points": "999.99"})
-    before = _rules(draft)
+    fit = services.rule_create(model=spring_draft, **{**FIT, "points": "999.99"})
+    before = _rules(spring_draft)
 
     # When one more rule is added, or the fit rule's points raised by a cent
     with pytest.raises(ValidationError) as added:
         services.rule_create(
-            model=draft, **{**ENGAGEMENT, "label": "One more", "points": "0.01"}
+            model=spring_draft, **{**ENGAGEMENT, "label": "One more", "points": "0.01"}
         )
     with pytest.raises(ValidationError) as raised:
         services.rule_update(rule=fit, points="1000")
@@ -708,4 +711,4 @@ def test_a_rule_that_would_let_a_score_overflow_is_refused(draft):
             "fewer touchpoints."
         ]
     }
-    assert _rules(draft) == before
+    assert _rules(spring_draft) == before

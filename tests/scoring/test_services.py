@@ -29,6 +29,7 @@ from scoring.services import (
 )
 from scoring.tasks import account_rollups_task, rescore_leads_task
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
+from tests.scoring.builders import published_with_account_rule
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
@@ -371,19 +372,9 @@ def test_account_score_rolls_up_capped_engagement_of_its_leads(
     assert (score.engagement_score, score.engaged_leads) == (Decimal("53.00"), 2)
 
 
-def test_fit_rule_can_use_the_account_score(model):
+def test_fit_rule_can_use_the_account_score():
     # Given a published model with a rule on the account's engagement roll-up
-    draft = model_clone(model=model)
-    rule_create(
-        model=draft,
-        kind="fit",
-        label="Engaged account",
-        points=10,
-        attribute="account.score",
-        operator="at_least",
-        value=50,
-    )
-    published = model_publish(model_id=draft.id)
+    published = published_with_account_rule()
     account = AccountFactory()
     AccountScore.objects.create(
         account=account,

@@ -27,24 +27,10 @@ from scoring.services import (
     lead_rescore,
 )
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
+from tests.scoring.builders import published_with_account_rule
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
-
-
-def _published_with_account_rule() -> ScoringModel:
-    """A published clone of the default model that also tests ``account.score``."""
-    draft = services.model_clone(model=model_active())
-    services.rule_create(
-        model=draft,
-        kind="fit",
-        label="Engaged account",
-        points=10,
-        attribute="account.score",
-        operator="at_least",
-        value=50,
-    )
-    return services.model_publish(model_id=draft.id)
 
 
 # Reading a lead for its rescore
@@ -52,7 +38,7 @@ def _published_with_account_rule() -> ScoringModel:
 
 
 def test_lead_for_rescore_reads_the_lead_its_account_and_previous_totals():
-    model = _published_with_account_rule()
+    model = published_with_account_rule()
     account = AccountFactory(name="Acme", employee_count=800, industry="software")
     AccountScore.objects.create(
         account=account, model=model, engagement_score=Decimal("80"), computed_at=NOW
@@ -106,7 +92,7 @@ def test_lead_for_rescore_of_a_missing_lead_is_none():
 @pytest.mark.postgres
 def test_the_postgresql_read_returns_what_the_orm_reads(monkeypatch):
     # Given leads with and without an account, roll-up and previous score
-    model = _published_with_account_rule()
+    model = published_with_account_rule()
     spec = model_spec(model)
     account = AccountFactory(annual_revenue=Decimal("1250000.50"), country="DE")
     AccountScore.objects.create(
@@ -264,7 +250,7 @@ def test_a_single_lead_rescore_on_postgresql_is_a_handful_of_statements():
 
 
 def test_the_spec_of_a_published_model_is_built_once(django_assert_num_queries):
-    model = _published_with_account_rule()
+    model = published_with_account_rule()
     first = model_spec(model)
     fresh = ScoringModel.objects.get(id=model.id)
 
@@ -302,7 +288,7 @@ def test_the_spec_of_a_draft_follows_its_rules():
 def test_publishing_gives_the_new_model_its_own_spec():
     old = model_spec(model_active())
 
-    new = _published_with_account_rule()
+    new = published_with_account_rule()
 
     assert selectors.model_active().id == new.id
     assert model_spec(selectors.model_active()).id == new.id != old.id

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -19,22 +18,6 @@ from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def marketer() -> Any:
-    return UserFactory(username="maya", first_name="Maya", roles=[MARKETING])
-
-
-@pytest.fixture
-def marketing(client, marketer):
-    client.force_login(marketer)
-    return client
-
-
-@pytest.fixture
-def draft() -> ScoringModel:
-    return services.model_clone(model=model_active())
 
 
 def _messages(response) -> list[str]:
@@ -104,8 +87,10 @@ def test_the_scoring_nav_item_is_for_marketing(client, role, shown):
 # ------------------------------------------------------------------------------
 
 
-def test_the_list_shows_each_model_with_status_rules_and_progress(marketing, draft):
-    response = marketing.get("/scoring/")
+def test_the_list_shows_each_model_with_status_rules_and_progress(
+    marketer_client, draft
+):
+    response = marketer_client.get("/scoring/")
 
     rows = [
         (
@@ -124,9 +109,9 @@ def test_the_list_shows_each_model_with_status_rules_and_progress(marketing, dra
     assert b'<span class="badge badge-draft">Draft</span>' in response.content
 
 
-def test_a_published_model_is_read_only_with_a_clone_button(marketing):
+def test_a_published_model_is_read_only_with_a_clone_button(marketer_client):
     active = model_active()
-    response = marketing.get(f"/scoring/{active.id}/")
+    response = marketer_client.get(f"/scoring/{active.id}/")
 
     html = response.content.decode()
     groups = [(g.kind, len(g.rows)) for g in response.context["groups"]]
@@ -144,8 +129,8 @@ def test_a_published_model_is_read_only_with_a_clone_button(marketing):
     assert "at most 3 · half-life 14 days" in html
 
 
-def test_a_draft_page_has_the_rule_editor(marketing, draft):
-    response = marketing.get(f"/scoring/{draft.id}/")
+def test_a_draft_page_has_the_rule_editor(marketer_client, draft):
+    response = marketer_client.get(f"/scoring/{draft.id}/")
 
     html = response.content.decode()
     assert "Add fit rule" in html
@@ -154,10 +139,10 @@ def test_a_draft_page_has_the_rule_editor(marketing, draft):
     assert "Clone to new draft" not in html
 
 
-def test_clone_makes_a_draft_and_opens_it(marketing, marketer):
+def test_clone_makes_a_draft_and_opens_it(marketer_client, marketer):
     active = model_active()
 
-    response = marketing.post(f"/scoring/{active.id}/clone/")
+    response = marketer_client.post(f"/scoring/{active.id}/clone/")
 
     draft = ScoringModel.objects.get(status="draft")
     assert (draft.name, draft.version, draft.created_by) == ("Default", 2, marketer)
@@ -172,8 +157,8 @@ def test_clone_makes_a_draft_and_opens_it(marketing, marketer):
 # ------------------------------------------------------------------------------
 
 
-def test_adding_a_rule_to_a_draft(marketing, draft):
-    response = marketing.post(
+def test_adding_a_rule_to_a_draft(marketer_client, draft):
+    response = marketer_client.post(
         f"/scoring/{draft.id}/rules/add/",
         {
             "kind": "engagement",
@@ -206,11 +191,11 @@ def test_adding_a_rule_to_a_draft(marketing, draft):
 
 
 def test_a_bad_rule_shows_the_message_next_to_the_field_and_saves_nothing(
-    marketing, draft
+    marketer_client, draft
 ):
     before = _rules(draft)
 
-    response = marketing.post(
+    response = marketer_client.post(
         f"/scoring/{draft.id}/rules/add/",
         {
             "kind": "fit",
@@ -233,10 +218,12 @@ def test_a_bad_rule_shows_the_message_next_to_the_field_and_saves_nothing(
     assert _rules(draft) == before
 
 
-def test_a_pattern_with_a_back_reference_is_refused_next_to_the_value(marketing, draft):
+def test_a_pattern_with_a_back_reference_is_refused_next_to_the_value(
+    marketer_client, draft
+):
     before = _rules(draft)
 
-    response = marketing.post(
+    response = marketer_client.post(
         f"/scoring/{draft.id}/rules/add/",
         {
             "kind": "fit",
@@ -258,57 +245,61 @@ def test_a_pattern_with_a_back_reference_is_refused_next_to_the_value(marketing,
     assert _rules(draft) == before
 
 
-def test_the_rule_form_starts_with_the_kind_asked_for(marketing, draft):
-    response = marketing.get(f"/scoring/{draft.id}/rules/add/?kind=negative")
+def test_the_rule_form_starts_with_the_kind_asked_for(marketer_client, draft):
+    response = marketer_client.get(f"/scoring/{draft.id}/rules/add/?kind=negative")
     assert response.context["form"]["kind"].value() == "negative"
     assert b'<script src="/static/js/scoring_rule_form.js" defer></script>' in (
         response.content
     )
 
 
-def test_editing_a_rule_shows_its_values_and_saves_the_change(marketing, draft):
+def test_editing_a_rule_shows_its_values_and_saves_the_change(marketer_client, draft):
     rule = ScoringRule.objects.get(model=draft, label="Target industry")
 
-    form = marketing.get(f"/scoring/{draft.id}/rules/{rule.id}/").context["form"]
+    form = marketer_client.get(f"/scoring/{draft.id}/rules/{rule.id}/").context["form"]
     assert form["value"].value() == (
         "software, financial_services, professional_services, telecom"
     )
 
     data = {**form.initial, "value": "software, telecom", "points": "12"}
     data = {k: "" if v is None else v for k, v in data.items()}
-    response = marketing.post(f"/scoring/{draft.id}/rules/{rule.id}/", data)
+    response = marketer_client.post(f"/scoring/{draft.id}/rules/{rule.id}/", data)
 
     rule.refresh_from_db()
     assert response.url == f"/scoring/{draft.id}/#rule-{rule.id}"
     assert (rule.value, rule.points) == (["software", "telecom"], Decimal("12.00"))
 
 
-def test_a_rule_of_another_model_is_not_found(marketing, draft):
+def test_a_rule_of_another_model_is_not_found(marketer_client, draft):
     other = model_active().rules.first()
-    assert marketing.get(f"/scoring/{draft.id}/rules/{other.id}/").status_code == 404
+    assert (
+        marketer_client.get(f"/scoring/{draft.id}/rules/{other.id}/").status_code == 404
+    )
 
 
-def test_deleting_asks_first_then_deletes(marketing, draft):
+def test_deleting_asks_first_then_deletes(marketer_client, draft):
     rule = ScoringRule.objects.get(model=draft, label="Manager")
 
-    confirm = marketing.get(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
+    confirm = marketer_client.get(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
     assert b"Delete this rule?" in confirm.content
     assert ScoringRule.objects.filter(id=rule.id).exists()
 
-    response = marketing.post(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
+    response = marketer_client.post(f"/scoring/{draft.id}/rules/{rule.id}/delete/")
 
     assert response.url == f"/scoring/{draft.id}/"
     assert not ScoringRule.objects.filter(id=rule.id).exists()
     assert _messages(response) == ["Rule “Manager” deleted."]
 
 
-def test_moving_a_rule_up_swaps_it_with_the_rule_above_of_its_kind(marketing, draft):
-    page = marketing.get(f"/scoring/{draft.id}/")
+def test_moving_a_rule_up_swaps_it_with_the_rule_above_of_its_kind(
+    marketer_client, draft
+):
+    page = marketer_client.get(f"/scoring/{draft.id}/")
     fit = page.context["groups"][0].rows
     second = fit[1]
     assert second.rule.label == "Director or head of a function"
 
-    response = marketing.post(
+    response = marketer_client.post(
         f"/scoring/{draft.id}/rules/reorder/",
         {"rule_ids": second.move_up, "moved": second.rule.id},
     )
@@ -322,13 +313,15 @@ def test_moving_a_rule_up_swaps_it_with_the_rule_above_of_its_kind(marketing, dr
     assert labels == ["Director or head of a function", "Decision maker: C-level or VP"]
 
 
-def test_a_stale_move_is_refused_with_a_message(marketing, draft):
-    page = marketing.get(f"/scoring/{draft.id}/")
+def test_a_stale_move_is_refused_with_a_message(marketer_client, draft):
+    page = marketer_client.get(f"/scoring/{draft.id}/")
     move = page.context["groups"][0].rows[1].move_up
     services.rule_delete(rule=draft.rules.order_by("position").last())
     before = _rules(draft)
 
-    response = marketing.post(f"/scoring/{draft.id}/rules/reorder/", {"rule_ids": move})
+    response = marketer_client.post(
+        f"/scoring/{draft.id}/rules/reorder/", {"rule_ids": move}
+    )
 
     assert response.url == f"/scoring/{draft.id}/"
     assert _messages(response) == [
@@ -338,11 +331,11 @@ def test_a_stale_move_is_refused_with_a_message(marketing, draft):
     assert _rules(draft) == before
 
 
-def test_editing_an_active_model_is_refused_with_a_message(marketing):
+def test_editing_an_active_model_is_refused_with_a_message(marketer_client):
     active = model_active()
     before = _rules(active)
 
-    response = marketing.post(
+    response = marketer_client.post(
         f"/scoring/{active.id}/rules/add/",
         {
             "kind": "fit",
@@ -365,8 +358,8 @@ def test_editing_an_active_model_is_refused_with_a_message(marketing):
 # ------------------------------------------------------------------------------
 
 
-def test_settings_are_saved(marketing, draft):
-    response = marketing.post(
+def test_settings_are_saved(marketer_client, draft):
+    response = marketer_client.post(
         f"/scoring/{draft.id}/settings/",
         {
             "mql_threshold": "70",
@@ -388,8 +381,8 @@ def test_settings_are_saved(marketing, draft):
     )
 
 
-def test_grade_bands_out_of_order_are_refused(marketing, draft):
-    response = marketing.post(
+def test_grade_bands_out_of_order_are_refused(marketer_client, draft):
+    response = marketer_client.post(
         f"/scoring/{draft.id}/settings/",
         {
             "mql_threshold": "70",
@@ -440,30 +433,6 @@ def simulation_leads(db) -> dict[str, Lead]:
     return leads
 
 
-@pytest.fixture
-def directors_draft() -> ScoringModel:
-    """Qualifies every director not in Latin America (threshold 20)."""
-    draft = ScoringModel.objects.create(name="Directors", version=1, mql_threshold=20)
-    services.rule_create(
-        model=draft,
-        kind="fit",
-        label="Director",
-        points=20,
-        attribute="seniority",
-        operator="equals",
-        value="director",
-    )
-    services.rule_create(
-        model=draft,
-        kind="disqualifying",
-        label="Latin America",
-        attribute="region",
-        operator="one_of",
-        value="latam",
-    )
-    return draft
-
-
 EXPECTED_SIMULATION = {
     "leads_scored": 5,
     # climber (lead) and recycled (nurture); not vp (already MQL), not abroad.
@@ -489,12 +458,15 @@ def test_simulation_counts_what_publishing_would_change(
 
 
 def test_the_publish_page_calculates_in_the_background_then_shows_the_changes(
-    marketing, simulation_leads, directors_draft, django_capture_on_commit_callbacks
+    marketer_client,
+    simulation_leads,
+    directors_draft,
+    django_capture_on_commit_callbacks,
 ):
     # When the page is opened, the preview is only asked for (its task runs
     # once the request's work is committed)
     with django_capture_on_commit_callbacks(execute=True):
-        response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
+        response = marketer_client.get(f"/scoring/{directors_draft.id}/publish/")
 
     # Then the page says it is calculating and follows the progress
     preview = PublishPreview.objects.get(model=directors_draft)
@@ -508,7 +480,7 @@ def test_the_publish_page_calculates_in_the_background_then_shows_the_changes(
 
     # And once the task has counted, the progress says so and the page shows
     # the counts
-    progress = marketing.get(
+    progress = marketer_client.get(
         f"/scoring/{directors_draft.id}/publish/preview/{preview.id}/"
     ).json()
     preview.refresh_from_db()
@@ -522,7 +494,7 @@ def test_the_publish_page_calculates_in_the_background_then_shows_the_changes(
         "finished_at": preview.finished_at.isoformat(),
         "text": f"Counted 5 leads at {local:%-d %b %Y, %H:%M}.",
     }
-    response = marketing.get(f"/scoring/{directors_draft.id}/publish/")
+    response = marketer_client.get(f"/scoring/{directors_draft.id}/publish/")
     assert response.context["simulation"] == EXPECTED_SIMULATION
     assert [
         (row["grade"], row["now"], row["after"], row["change"])
@@ -550,7 +522,7 @@ def test_without_a_broker_the_publish_page_shows_the_changes_at_once(
     assert "Calculating" not in response.content.decode()
 
 
-def test_the_progress_of_a_running_preview(marketing, directors_draft):
+def test_the_progress_of_a_running_preview(marketer_client, directors_draft):
     preview = PublishPreview.objects.create(
         model=directors_draft,
         fingerprint="x",
@@ -559,7 +531,7 @@ def test_the_progress_of_a_running_preview(marketing, directors_draft):
         done=3_000,
     )
 
-    progress = marketing.get(
+    progress = marketer_client.get(
         f"/scoring/{directors_draft.id}/publish/preview/{preview.id}/"
     ).json()
 
@@ -574,24 +546,29 @@ def test_the_progress_of_a_running_preview(marketing, directors_draft):
     }
 
 
-def test_the_progress_of_another_models_preview_is_not_found(marketing, draft):
+def test_the_progress_of_another_models_preview_is_not_found(marketer_client, draft):
     other = services.model_clone(model=model_active())
     preview = PublishPreview.objects.create(
         model=other, fingerprint="x", scored_at=timezone.now()
     )
 
-    response = marketing.get(f"/scoring/{draft.id}/publish/preview/{preview.id}/")
+    response = marketer_client.get(f"/scoring/{draft.id}/publish/preview/{preview.id}/")
 
     assert response.status_code == 404
 
 
 def test_count_again_starts_a_new_preview(
-    marketing, simulation_leads, directors_draft, django_capture_on_commit_callbacks
+    marketer_client,
+    simulation_leads,
+    directors_draft,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        marketing.get(f"/scoring/{directors_draft.id}/publish/")
+        marketer_client.get(f"/scoring/{directors_draft.id}/publish/")
     with django_capture_on_commit_callbacks(execute=True):
-        response = marketing.post(f"/scoring/{directors_draft.id}/publish/preview/")
+        response = marketer_client.post(
+            f"/scoring/{directors_draft.id}/publish/preview/"
+        )
 
     assert response.url == f"/scoring/{directors_draft.id}/publish/"
     statuses = list(
@@ -602,16 +579,16 @@ def test_count_again_starts_a_new_preview(
     assert statuses == ["finished", "finished"]
 
 
-def test_the_publish_page_of_an_empty_draft_says_to_add_a_rule(marketing):
+def test_the_publish_page_of_an_empty_draft_says_to_add_a_rule(marketer_client):
     empty = ScoringModel.objects.create(name="Empty", version=1)
-    response = marketing.get(f"/scoring/{empty.id}/publish/")
+    response = marketer_client.get(f"/scoring/{empty.id}/publish/")
     assert response.context["simulation"] is None
     assert b"Add at least one rule before publishing." in response.content
     assert b"Publish and rescore" not in response.content
 
 
 def test_publishing_rescores_and_the_page_shows_the_progress(
-    marketing,
+    marketer_client,
     marketer,
     simulation_leads,
     directors_draft,
@@ -620,7 +597,7 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
     old = model_active()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = marketing.post(f"/scoring/{directors_draft.id}/publish/")
+        response = marketer_client.post(f"/scoring/{directors_draft.id}/publish/")
 
     assert response.url == f"/scoring/{directors_draft.id}/"
     model = ScoringModel.objects.get(id=directors_draft.id)
@@ -641,7 +618,7 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
         "abroad": "lead",
         "vp": "mql",
     }
-    progress = marketing.get(f"/scoring/{model.id}/progress/").json()
+    progress = marketer_client.get(f"/scoring/{model.id}/progress/").json()
     finished = model.rescore_finished_at
     local = timezone.localtime(finished)
     assert progress == {
@@ -656,18 +633,18 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
         "error": "",
         "text": f"Rescored 5 leads; finished {local:%-d %b %Y, %H:%M}.",
     }
-    page = marketing.get(response.url)
+    page = marketer_client.get(response.url)
     assert b'data-state="finished"' in page.content
 
 
-def test_progress_while_the_rescore_runs(marketing, directors_draft):
+def test_progress_while_the_rescore_runs(marketer_client, directors_draft):
     ScoringModel.objects.filter(name="Default").update(status="archived")
     ScoringModel.objects.filter(id=directors_draft.id).update(
         status="active", rescore_total=1200, rescore_done=300
     )
 
-    progress = marketing.get(f"/scoring/{directors_draft.id}/progress/").json()
-    page = marketing.get(f"/scoring/{directors_draft.id}/")
+    progress = marketer_client.get(f"/scoring/{directors_draft.id}/progress/").json()
+    page = marketer_client.get(f"/scoring/{directors_draft.id}/")
 
     assert progress == {
         "id": directors_draft.id,
@@ -687,10 +664,10 @@ def test_progress_while_the_rescore_runs(marketing, directors_draft):
     assert b'value="25"' in page.content
 
 
-def test_publishing_a_model_that_is_no_longer_a_draft_is_refused(marketing):
+def test_publishing_a_model_that_is_no_longer_a_draft_is_refused(marketer_client):
     active = model_active()
 
-    response = marketing.post(f"/scoring/{active.id}/publish/")
+    response = marketer_client.post(f"/scoring/{active.id}/publish/")
 
     assert response.url == f"/scoring/{active.id}/"
     assert _messages(response) == [
@@ -701,7 +678,7 @@ def test_publishing_a_model_that_is_no_longer_a_draft_is_refused(marketing):
 
 
 def test_a_failed_publish_shows_why_and_retries_from_the_model_page(
-    marketing, directors_draft, django_capture_on_commit_callbacks
+    marketer_client, directors_draft, django_capture_on_commit_callbacks
 ):
     # Given a publish whose rescore failed and was undone
     old = model_active()
@@ -716,7 +693,7 @@ def test_a_failed_publish_shows_why_and_retries_from_the_model_page(
     )
 
     # When the model page is shown
-    page = marketing.get(f"/scoring/{directors_draft.id}/")
+    page = marketer_client.get(f"/scoring/{directors_draft.id}/")
 
     # Then it says what failed and offers a retry
     local = timezone.localtime(failed_at)
@@ -734,7 +711,7 @@ def test_a_failed_publish_shows_why_and_retries_from_the_model_page(
 
     # And the retry publishes it again
     with django_capture_on_commit_callbacks(execute=True):
-        response = marketing.post(f"/scoring/{directors_draft.id}/publish/retry/")
+        response = marketer_client.post(f"/scoring/{directors_draft.id}/publish/retry/")
     assert response.status_code == 302
     assert _messages(response) == [
         "Directors v1 is the active scoring model again. Every lead is being "
@@ -749,8 +726,10 @@ def test_a_failed_publish_shows_why_and_retries_from_the_model_page(
     assert ScoringModel.objects.get(id=old.id).status == "archived"
 
 
-def test_retrying_a_publish_that_did_not_fail_is_refused(marketing, directors_draft):
-    response = marketing.post(f"/scoring/{directors_draft.id}/publish/retry/")
+def test_retrying_a_publish_that_did_not_fail_is_refused(
+    marketer_client, directors_draft
+):
+    response = marketer_client.post(f"/scoring/{directors_draft.id}/publish/retry/")
 
     assert response.status_code == 302
     assert _messages(response) == ["Only a publish that failed can be retried."]

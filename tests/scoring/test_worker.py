@@ -10,26 +10,22 @@ message, the routing to the realtime queue and the task all take part.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from crm.celery import app as celery_app
 from leads.ingestion import TouchpointIn, touchpoints_ingest
 from leads.models import Lead, StageTransition
 from scoring.models import LeadScore
+from tests import workers
 from tests.factories import LeadFactory
 
 pytestmark = [
@@ -41,96 +37,6 @@ pytestmark = [
 #: How long the worker may take to start and score the lead.
 TIMEOUT = dt.timedelta(seconds=30)
 QUEUES = ("realtime", "default", "bulk")
-
-
-def _database_url() -> str:
-    """The URL of the test database pytest-django created (test_<name>)."""
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
-
-
-def _broker_url() -> str:
-    return os.environ.get("CELERY_BROKER_URL") or os.environ["REDIS_URL"]
-
-
-def _start_worker(queues: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": _broker_url(),
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "crm",
-        "worker",
-        "--pool",
-        "solo",
-        "--queues",
-        ",".join(queues.values()),
-        "--hostname",
-        f"{queues['realtime']}@%h",
-        "--loglevel",
-        "INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    """Warm shutdown (SIGTERM), then SIGKILL if it hangs; only our own PID."""
-    if worker.poll() is not None:
-        return
-    worker.terminate()
-    try:
-        worker.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(timeout=10)
-
-
-def _forget_queues(queues: dict[str, str]) -> None:
-    """Delete this run's queues from the broker (messages and bindings)."""
-    import redis
-
-    client = redis.Redis.from_url(_broker_url())
-    for name in queues.values():
-        bindings = (f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
-        client.delete(name, *bindings)
-
-
-@contextmanager
-def _sending_to(queues: dict[str, str]) -> Iterator[None]:
-    """Route this process's tasks to ``queues`` (name -> this run's queue)."""
-    conf = celery_app.conf
-    saved = (conf.task_routes, conf.task_default_queue, celery_app.amqp.router)
-    conf.task_routes = {
-        task: {**route, "queue": queues.get(route["queue"], route["queue"])}
-        for task, route in saved[0].items()
-    }
-    conf.task_default_queue = queues["default"]
-    celery_app.amqp.flush_routes()  # the route table is cached
-    celery_app.amqp.router = celery_app.amqp.Router()
-    try:
-        yield
-    finally:
-        conf.task_routes, conf.task_default_queue, celery_app.amqp.router = saved
-        celery_app.amqp.flush_routes()
 
 
 def _wait_for_mql(lead_id: int, log: Path, worker: subprocess.Popen[bytes]) -> Lead:
@@ -160,11 +66,11 @@ def test_a_worker_scores_an_ingested_demo_request_and_makes_the_lead_an_mql(
     # setitem, not setattr: Celery's settings are a mapping, not attributes.
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     log = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
-    worker = _start_worker(queues, log)
+    worker = workers.start_worker(queues, log)
     try:
         # When a demo request arrives and its transaction commits
         now = timezone.now()
-        with _sending_to(queues), transaction.atomic():
+        with workers.sending_to(queues), transaction.atomic():
             outcomes = touchpoints_ingest(
                 items=[
                     TouchpointIn(kind="demo_request", lead_id=lead.id, occurred_at=now)
@@ -178,8 +84,8 @@ def test_a_worker_scores_an_ingested_demo_request_and_makes_the_lead_an_mql(
         # Then the worker scores the lead and the lifecycle makes it an MQL
         scored = _wait_for_mql(lead.id, log, worker)
     finally:
-        _stop(worker)
-        _forget_queues(queues)
+        workers.stop(worker)
+        workers.forget_queues(queues)
 
     assert (scored.score, scored.fit_score, scored.engagement_score) == (
         Decimal("85.00"),

@@ -28,10 +28,9 @@ from handoff import services as handoff_services
 from handoff.models import Handoff, SalesOutcome
 from leads import lifecycle
 from leads.models import AuditEvent, Lead, Stage
-from scoring import services as scoring_services
-from scoring.models import ScoringModel, ScoringRule
+from scoring.models import ScoringRule
 from scoring.selectors import model_active
-from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
+from tests.factories import LeadFactory, TeamMemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,16 +113,6 @@ def _web(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-@pytest.fixture
-def sla() -> Any:
-    return SlaFactory(accept_within_hours=8)
-
-
-@pytest.fixture
-def sdr(sla: Any) -> Any:
-    return TeamMemberFactory(team=sla.team, user__username="sid").user
 
 
 def _mql(**fields: Any) -> Lead:
@@ -276,16 +265,6 @@ def test_attempts_and_scoring_promotions_write_no_audit_row(sla, sdr, audit):
 
 # Scoring: draft edits and publishing
 # ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def marketer() -> Any:
-    return UserFactory(username="maya", roles=[MARKETING])
-
-
-@pytest.fixture
-def draft() -> ScoringModel:
-    return scoring_services.model_clone(model=model_active())
 
 
 FIT_RULE = {

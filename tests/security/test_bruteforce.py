@@ -49,7 +49,8 @@ def _limits(settings):
 
 
 @pytest.fixture
-def sdr():
+def sdr_without_team():
+    """Ada, an SDR in no team (logging in is all these tests need)."""
     return UserFactory(username="ada", roles=[SDR])
 
 
@@ -118,7 +119,7 @@ def is_logged_in(client: Client) -> bool:
 # ------------------------------------------------------------------------------
 
 
-def test_failures_below_the_limit_do_not_lock_the_form(sdr):
+def test_failures_below_the_limit_do_not_lock_the_form(sdr_without_team):
     assert fail(LIMIT - 1) == [200] * (LIMIT - 1)  # the form again, with an error
     client = Client()
 
@@ -128,12 +129,12 @@ def test_failures_below_the_limit_do_not_lock_the_form(sdr):
     assert is_logged_in(client)
 
 
-def test_the_failure_that_reaches_the_limit_is_answered_429(sdr):
+def test_the_failure_that_reaches_the_limit_is_answered_429(sdr_without_team):
     assert fail(LIMIT) == [200] * (LIMIT - 1) + [429]
     assert fail(LIMIT, via="api") == [429] * LIMIT
 
 
-def test_form_is_locked_after_the_limit_even_with_the_right_password(sdr):
+def test_form_is_locked_after_the_limit_even_with_the_right_password(sdr_without_team):
     fail(LIMIT)
     client = Client()
 
@@ -148,7 +149,7 @@ def test_form_is_locked_after_the_limit_even_with_the_right_password(sdr):
     assert AccessAttempt.objects.get().failures_since_start == LIMIT
 
 
-def test_the_lockout_page_is_a_full_page_with_the_security_headers(sdr):
+def test_the_lockout_page_is_a_full_page_with_the_security_headers(sdr_without_team):
     fail(LIMIT)
 
     response = form_login(Client(), "wrong")
@@ -160,7 +161,7 @@ def test_the_lockout_page_is_a_full_page_with_the_security_headers(sdr):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_form_unlocks_after_the_cooloff(sdr):
+def test_form_unlocks_after_the_cooloff(sdr_without_team):
     fail(LIMIT)
     assert form_login(Client(), PASSWORD).status_code == 429
 
@@ -172,7 +173,7 @@ def test_form_unlocks_after_the_cooloff(sdr):
     assert is_logged_in(client)
 
 
-def test_form_stays_locked_just_before_the_cooloff_ends(sdr):
+def test_form_stays_locked_just_before_the_cooloff_ends(sdr_without_team):
     fail(LIMIT)
 
     let_cooloff_pass(by=COOLOFF - dt.timedelta(seconds=5))
@@ -184,7 +185,7 @@ def test_form_stays_locked_just_before_the_cooloff_ends(sdr):
 
 
 @pytest.mark.parametrize("via", ["form", "api"])
-def test_attempts_during_a_lockout_do_not_extend_it(sdr, clock, via):
+def test_attempts_during_a_lockout_do_not_extend_it(sdr_without_team, clock, via):
     login = form_login if via == "form" else token_login
     new_client = Client if via == "form" else APIClient
     fail(LIMIT, via=via)
@@ -204,7 +205,7 @@ def test_attempts_during_a_lockout_do_not_extend_it(sdr, clock, via):
     assert not AccessAttempt.objects.filter(attempt_time__gt=locked_at).exists()
 
 
-def test_the_lockout_message_counts_down_to_its_end(sdr, clock):
+def test_the_lockout_message_counts_down_to_its_end(sdr_without_team, clock):
     fail(LIMIT)
     clock.advance(dt.timedelta(minutes=14, seconds=30))
 
@@ -217,7 +218,7 @@ def test_the_lockout_message_counts_down_to_its_end(sdr, clock):
     }
 
 
-def test_a_success_before_the_limit_starts_the_count_again(sdr):
+def test_a_success_before_the_limit_starts_the_count_again(sdr_without_team):
     fail(LIMIT - 1)
     assert form_login(Client(), PASSWORD).status_code == 302
 
@@ -229,7 +230,7 @@ def test_a_success_before_the_limit_starts_the_count_again(sdr):
     assert is_logged_in(client)
 
 
-def test_lockout_is_per_username_and_address(sdr):
+def test_lockout_is_per_username_and_address(sdr_without_team):
     """The attacker's address is locked out of this account only: the user
     logs in from elsewhere, and a colleague behind the same address too."""
     UserFactory(username="bo", roles=[SDR])
@@ -248,7 +249,7 @@ def test_lockout_is_per_username_and_address(sdr):
     assert is_logged_in(colleague)
 
 
-def test_a_forged_forwarding_header_does_not_escape_the_lockout(sdr):
+def test_a_forged_forwarding_header_does_not_escape_the_lockout(sdr_without_team):
     fail(LIMIT)
 
     response = form_login(Client(), PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.77")
@@ -271,7 +272,7 @@ def proxy_warnings(caplog) -> list[str]:
 
 
 def test_forwarded_requests_without_a_proxy_setting_are_warned_about_once(
-    sdr, axes_log
+    sdr_without_team, axes_log
 ):
     """Behind a proxy with NUM_PROXIES=0 every client has the proxy's address:
     one client's failures lock everyone out and all share one rate limit."""
@@ -288,7 +289,7 @@ def test_forwarded_requests_without_a_proxy_setting_are_warned_about_once(
 
 
 def test_forwarded_requests_with_the_proxy_setting_are_not_warned_about(
-    sdr, axes_log, settings
+    sdr_without_team, axes_log, settings
 ):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
 
@@ -297,13 +298,13 @@ def test_forwarded_requests_with_the_proxy_setting_are_not_warned_about(
     assert proxy_warnings(axes_log) == []
 
 
-def test_requests_without_forwarding_are_not_warned_about(sdr, axes_log):
+def test_requests_without_forwarding_are_not_warned_about(sdr_without_team, axes_log):
     Client().get(LOGIN)
 
     assert proxy_warnings(axes_log) == []
 
 
-def test_the_limit_is_a_setting(sdr, settings):
+def test_the_limit_is_a_setting(sdr_without_team, settings):
     settings.AXES_FAILURE_LIMIT = 2
     fail(2)
 
@@ -338,15 +339,19 @@ def test_limit_and_cooloff_come_from_the_environment():
 # ------------------------------------------------------------------------------
 
 
-def test_token_endpoint_returns_the_users_token_and_creates_it_once(sdr):
+def test_token_endpoint_returns_the_users_token_and_creates_it_once(sdr_without_team):
     first = token_login(APIClient(), PASSWORD)
     second = token_login(APIClient(), PASSWORD)
 
     assert (first.status_code, second.status_code) == (200, 200)
-    assert first.json() == second.json() == {"token": Token.objects.get(user=sdr).key}
+    assert (
+        first.json()
+        == second.json()
+        == {"token": Token.objects.get(user=sdr_without_team).key}
+    )
 
 
-def test_token_works_for_the_api(sdr):
+def test_token_works_for_the_api(sdr_without_team):
     key = token_login(APIClient(), PASSWORD).json()["token"]
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
@@ -377,7 +382,7 @@ def test_token_works_for_the_api(sdr):
         ),
     ],
 )
-def test_token_endpoint_refuses_bad_input_with_400(sdr, body, errors):
+def test_token_endpoint_refuses_bad_input_with_400(sdr_without_team, body, errors):
     response = APIClient().post(TOKEN, body, format="json")
 
     assert response.status_code == 400
@@ -392,7 +397,9 @@ def test_token_endpoint_refuses_bad_input_with_400(sdr, body, errors):
         '{"username": "ada", "password": "pw\\ud800"}',
     ],
 )
-def test_token_endpoint_refuses_what_the_database_or_hasher_cannot_take(sdr, body):
+def test_token_endpoint_refuses_what_the_database_or_hasher_cannot_take(
+    sdr_without_team, body
+):
     response = APIClient().post(TOKEN, body, content_type="application/json")
 
     assert response.status_code == 400
@@ -401,9 +408,9 @@ def test_token_endpoint_refuses_what_the_database_or_hasher_cannot_take(sdr, bod
     assert not AccessAttempt.objects.exists()
 
 
-def test_token_endpoint_refuses_an_inactive_user(sdr):
-    sdr.is_active = False
-    sdr.save()
+def test_token_endpoint_refuses_an_inactive_user(sdr_without_team):
+    sdr_without_team.is_active = False
+    sdr_without_team.save()
 
     response = token_login(APIClient(), PASSWORD)
 
@@ -423,7 +430,9 @@ def test_token_endpoint_refuses_a_user_without_a_role_with_403():
     assert not Token.objects.exists()
 
 
-def test_token_endpoint_is_locked_after_the_limit_even_with_the_right_password(sdr):
+def test_token_endpoint_is_locked_after_the_limit_even_with_the_right_password(
+    sdr_without_team,
+):
     assert fail(LIMIT, via="api") == [400] * (LIMIT - 1) + [429]
 
     response = token_login(APIClient(), PASSWORD)
@@ -434,7 +443,7 @@ def test_token_endpoint_is_locked_after_the_limit_even_with_the_right_password(s
     assert not Token.objects.exists()
 
 
-def test_token_endpoint_unlocks_after_the_cooloff(sdr):
+def test_token_endpoint_unlocks_after_the_cooloff(sdr_without_team):
     fail(LIMIT, via="api")
     assert token_login(APIClient(), PASSWORD).status_code == 429
 
@@ -442,10 +451,10 @@ def test_token_endpoint_unlocks_after_the_cooloff(sdr):
     response = token_login(APIClient(), PASSWORD)
 
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=sdr).key}
+    assert response.json() == {"token": Token.objects.get(user=sdr_without_team).key}
 
 
-def test_form_and_api_failures_count_together(sdr):
+def test_form_and_api_failures_count_together(sdr_without_team):
     assert fail(3, via="form") == [200] * 3
     assert fail(2, via="api") == [400, 429]
 

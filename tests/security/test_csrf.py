@@ -65,7 +65,7 @@ def new_csrf_secret() -> str:
 
 
 @pytest.fixture
-def admin():
+def superuser():
     return UserFactory(username="admin-user", is_staff=True, is_superuser=True)
 
 
@@ -126,9 +126,9 @@ def unsafe_requests(route: Route) -> list[tuple[str, dict[str, str]]]:
     return [("post", {})]
 
 
-def test_every_unsafe_route_refuses_a_session_request_without_the_token(admin):
+def test_every_unsafe_route_refuses_a_session_request_without_the_token(superuser):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(superuser)
     routes = session_routes()
     not_refused: list[str] = []
 
@@ -147,16 +147,16 @@ def test_every_unsafe_route_refuses_a_session_request_without_the_token(admin):
 
 
 @pytest.mark.parametrize("method", UNSAFE_METHODS)
-def test_pages_refuse_every_unsafe_method_without_the_token(admin, method):
+def test_pages_refuse_every_unsafe_method_without_the_token(superuser, method):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(superuser)
 
     response = getattr(client, method)("/availability/")
 
     assert csrf_refused(response)
 
 
-def test_every_unsafe_route_accepts_the_token_in_the_htmx_header(admin):
+def test_every_unsafe_route_accepts_the_token_in_the_htmx_header(superuser):
     """The same requests with the cookie and ``X-CSRFToken`` (as htmx sends
     it) get past the check; ids that do not exist keep them from changing
     anything."""
@@ -167,7 +167,7 @@ def test_every_unsafe_route_accepts_the_token_in_the_htmx_header(admin):
     for route in session_routes():
         for method, options in unsafe_requests(route):
             if "_auth_user_id" not in client.session:  # a logout route ran
-                client.force_login(admin)
+                client.force_login(superuser)
                 client.cookies["csrftoken"] = secret
             response = getattr(client, method)(
                 route.path, HTTP_X_CSRFTOKEN=secret, **options
@@ -178,9 +178,9 @@ def test_every_unsafe_route_accepts_the_token_in_the_htmx_header(admin):
     assert refused == []
 
 
-def test_api_writes_by_session_need_the_token_and_work_with_it(admin):
+def test_api_writes_by_session_need_the_token_and_work_with_it(superuser):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(superuser)
     client.get("/leads/")  # a page sets the CSRF cookie, as in a browser
     secret = client.cookies["csrftoken"].value
     body = {"email": "ada@northwind.example"}
@@ -199,11 +199,11 @@ def test_api_writes_by_session_need_the_token_and_work_with_it(admin):
     assert allowed.json()["email"] == "ada@northwind.example"
 
 
-def test_the_public_form_and_the_token_endpoint_ignore_the_session(admin):
+def test_the_public_form_and_the_token_endpoint_ignore_the_session(superuser):
     """Exempt, but a session cookie gives them nothing: the form acts for
     nobody and the token endpoint wants the password."""
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(superuser)
 
     token = client.post(
         "/api/v1/auth/token/", {"username": "admin-user", "password": "wrong"}
@@ -220,9 +220,9 @@ HX_HEADERS = re.compile(r"""<body[^>]* hx-headers='\{"X-CSRFToken": "(\w+)"\}'""
 
 
 @pytest.mark.parametrize("path", ["/queue/", "/pipeline/", "/leads/"])
-def test_logged_in_pages_give_htmx_the_csrf_header(admin, path):
+def test_logged_in_pages_give_htmx_the_csrf_header(superuser, path):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(admin)
+    client.force_login(superuser)
 
     page = client.get(path)
 

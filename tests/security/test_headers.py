@@ -104,7 +104,7 @@ def cache_directives(response) -> set[str]:
 
 
 @pytest.fixture
-def admin_client(client: Client) -> Client:
+def superuser_admin_client(client: Client) -> Client:
     admin = UserFactory(
         username="admin-user", roles=[ADMIN], is_staff=True, is_superuser=True
     )
@@ -112,12 +112,14 @@ def admin_client(client: Client) -> Client:
     return client
 
 
-def test_every_html_page_sends_the_security_headers_and_no_store(admin_client):
+def test_every_html_page_sends_the_security_headers_and_no_store(
+    superuser_admin_client,
+):
     LeadFactory.create_batch(2)
     html: dict[str, list[str]] = {}
 
     for route in plain_routes():
-        response = admin_client.get(route.path)
+        response = superuser_admin_client.get(route.path)
         if response.headers.get("Content-Type", "").startswith("text/html"):
             problems = header_problems(response, route.path)
             if "no-store" not in cache_directives(response):
@@ -169,7 +171,9 @@ def handoff():
     return handoff_services.handoff_open(lead_id=lead.id, now=opened)
 
 
-def test_personal_data_pages_and_exports_are_not_stored(admin_client, handoff):
+def test_personal_data_pages_and_exports_are_not_stored(
+    superuser_admin_client, handoff
+):
     job = ImportJob.objects.create(
         created_by=UserFactory(username="importer"),
         kind=ImportJob.Kind.LEADS,
@@ -189,7 +193,7 @@ def test_personal_data_pages_and_exports_are_not_stored(admin_client, handoff):
         f"/leads/import/{job.id}/rejected.csv",
     ]
 
-    answers = {path: admin_client.get(path) for path in paths}
+    answers = {path: superuser_admin_client.get(path) for path in paths}
 
     assert {path: r.status_code for path, r in answers.items()} == dict.fromkeys(
         paths, 200

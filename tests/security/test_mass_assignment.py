@@ -15,7 +15,6 @@ so no refusal here comes from a missing permission.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +22,13 @@ import pytest
 from django.db import models
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from crm.roles import ADMIN, MARKETING, SDR
 from handoff.models import ContactAttempt, Handoff, SalesProfile
 from leads.edit_scope import LEAD_EDITABLE_FIELDS
 from leads.models import Lead, Stage, Touchpoint, WebForm
 from scoring.models import ScoringModel
+from tests.clients import token_request
 from tests.factories import LeadFactory, SlaFactory, TeamMemberFactory, UserFactory
 from tests.security.world import World, open_mql
 
@@ -51,17 +50,6 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
     # Twins written at the same instant get the same timestamps.
     monkeypatch.setattr(timezone, "now", lambda: NOW)
     return NOW
-
-
-def call(user: Any, method: str, path: str, body: Any = None) -> Any:
-    token = Token.objects.get_or_create(user=user)[0].key
-    return Client().generic(
-        method,
-        path,
-        data=json.dumps(body) if body is not None else b"",
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Token {token}",
-    )
 
 
 # Leads
@@ -139,7 +127,7 @@ def test_patch_refuses_a_protected_lead_field_by_name(field):
     injected = protected_lead_body(other_lead=LeadFactory())[field]
     before = all_lead_rows()
 
-    response = call(
+    response = token_request(
         admin,
         "PATCH",
         f"/api/v1/leads/{target.id}/",
@@ -158,7 +146,7 @@ def test_create_refuses_every_protected_lead_field():
     other = LeadFactory()
     before = all_lead_rows()
 
-    response = call(
+    response = token_request(
         admin,
         "POST",
         "/api/v1/leads/",
@@ -181,7 +169,7 @@ def test_an_upsert_by_email_refuses_every_protected_lead_field():
     protected = protected_lead_body(other_lead=LeadFactory())
     before = all_lead_rows()
 
-    response = call(
+    response = token_request(
         admin,
         "POST",
         "/api/v1/leads/",
@@ -202,7 +190,7 @@ def test_the_owner_is_refused_by_name_and_nothing_is_stored(method, path):
     UserFactory(username="rep", roles=["Sales"])
     lead = LeadFactory(email="known@acme.example")
 
-    response = call(
+    response = token_request(
         admin,
         method,
         path.replace("{id}", str(lead.id)),
@@ -237,9 +225,11 @@ def test_a_touchpoint_takes_none_of_the_protected_fields(batch):
     item = {"lead": lead.id, "kind": "page_view", **PROTECTED_TOUCHPOINT}
 
     response = (
-        call(marketer, "POST", "/api/v1/touchpoints/batch/", {"touchpoints": [item]})
+        token_request(
+            marketer, "POST", "/api/v1/touchpoints/batch/", {"touchpoints": [item]}
+        )
         if batch
-        else call(marketer, "POST", "/api/v1/touchpoints/", item)
+        else token_request(marketer, "POST", "/api/v1/touchpoints/", item)
     )
 
     assert response.status_code == (200 if batch else 201)
@@ -322,7 +312,7 @@ def test_a_decision_sets_its_own_fields_whatever_the_body_says(
     handoff = desk["handoff"]
     before = Handoff.objects.filter(id=handoff.id).values().get()
 
-    response = call(
+    response = token_request(
         desk["sdr"],
         "POST",
         f"/api/v1/handoffs/{handoff.id}/{action}/",
@@ -345,7 +335,7 @@ def test_an_attempt_is_the_callers_on_the_handoff_in_the_url(desk):
     handoff = desk["handoff"]
     elsewhere = open_mql(LeadFactory())
 
-    response = call(
+    response = token_request(
         desk["sdr"],
         "POST",
         f"/api/v1/handoffs/{handoff.id}/attempts/",
@@ -372,7 +362,7 @@ def test_publishing_takes_nothing_from_the_body():
     draft = world.draft
     before = ScoringModel.objects.filter(id=draft.id).values().get()
 
-    response = call(
+    response = token_request(
         world.user,
         "POST",
         f"/api/v1/scoring-models/{draft.id}/publish/",

@@ -17,7 +17,6 @@ one marketer, so Marketing's two-person check is about tokens.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome, SalesProfile
 from leads.models import Account, AuditEvent, Lead, Stage
+from tests.clients import token_request
 from tests.factories import (
     AccountFactory,
     LeadFactory,
@@ -93,17 +93,6 @@ def office() -> Office:
     )
 
 
-def api(user: Any, method: str, path: str, body: Any = None) -> Any:
-    token = Token.objects.get_or_create(user=user)[0].key
-    return Client().generic(
-        method,
-        path,
-        data=json.dumps(body) if body is not None else b"",
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Token {token}",
-    )
-
-
 def page(user: Any) -> Client:
     client = Client()
     client.force_login(user)
@@ -141,7 +130,7 @@ ATTEMPT = {"channel": "call", "outcome": "no_answer"}
 def test_an_sdr_cannot_act_on_a_teammates_handoff_by_api(office, action, body):
     before = snapshot(office.pending)
 
-    response = api(
+    response = token_request(
         office.sdr_b, "POST", f"/api/v1/handoffs/{office.pending.id}/{action}/", body
     )
 
@@ -163,7 +152,7 @@ def test_an_sdr_cannot_act_on_a_teammates_handoff_by_api(office, action, body):
 def test_another_teams_handoff_does_not_exist_for_an_sdr(office, method, action, body):
     before = snapshot(office.pending)
 
-    response = api(
+    response = token_request(
         office.sdr_elsewhere,
         method,
         f"/api/v1/handoffs/{office.pending.id}/{action}",
@@ -175,8 +164,10 @@ def test_another_teams_handoff_does_not_exist_for_an_sdr(office, method, action,
 
 
 def test_the_handoff_list_shows_an_sdr_only_their_teams_handoffs(office):
-    listed = api(office.sdr_elsewhere, "GET", "/api/v1/handoffs/").json()["results"]
-    team = api(office.sdr_b, "GET", "/api/v1/handoffs/").json()["results"]
+    listed = token_request(office.sdr_elsewhere, "GET", "/api/v1/handoffs/").json()[
+        "results"
+    ]
+    team = token_request(office.sdr_b, "GET", "/api/v1/handoffs/").json()["results"]
 
     assert listed == []
     assert {h["id"] for h in team} == {
@@ -241,7 +232,7 @@ def test_another_teams_handoff_page_is_404(office):
 @pytest.mark.parametrize(("action", "body"), DECISIONS)
 def test_a_manager_may_decide_a_handoff_assigned_to_someone_else(office, action, body):
     """The positive control: the rule is "assigned SDR or manager", not "nobody"."""
-    response = api(
+    response = token_request(
         office.manager, "POST", f"/api/v1/handoffs/{office.pending.id}/{action}/", body
     )
 
@@ -288,7 +279,7 @@ def test_a_rep_cannot_move_a_colleagues_lead(office, data, htmx):
 def test_a_rep_cannot_log_an_attempt_on_a_colleagues_handoff(office):
     before = snapshot(office.accepted)
 
-    by_api = api(
+    by_api = token_request(
         office.rep_b,
         "POST",
         f"/api/v1/handoffs/{office.accepted.id}/attempts/",
@@ -308,8 +299,10 @@ def test_a_rep_cannot_log_an_attempt_on_a_colleagues_handoff(office):
 def test_a_rep_sees_neither_a_colleagues_handoff_nor_its_lead_on_the_pipeline(office):
     rep_b = page(office.rep_b)
 
-    detail_api = api(office.rep_b, "GET", f"/api/v1/handoffs/{office.accepted.id}/")
-    listed = api(office.rep_b, "GET", "/api/v1/handoffs/").json()["results"]
+    detail_api = token_request(
+        office.rep_b, "GET", f"/api/v1/handoffs/{office.accepted.id}/"
+    )
+    listed = token_request(office.rep_b, "GET", "/api/v1/handoffs/").json()["results"]
     detail_page = rep_b.get(f"/handoffs/{office.accepted.id}/")
     pipeline = rep_b.get("/pipeline/")
 
@@ -324,7 +317,7 @@ def test_a_rep_cannot_make_a_colleagues_lead_their_own(office):
     """The owner is not writable, so the move above cannot be had in two steps."""
     lead_id = office.accepted.lead_id
 
-    response = api(
+    response = token_request(
         office.rep_b, "PATCH", f"/api/v1/leads/{lead_id}/", {"owner": "rep-b"}
     )
 
@@ -377,7 +370,9 @@ def test_nobody_but_the_owner_edits_a_reps_lead(office, who, body):
     lead_id = office.accepted.lead_id
     before = lead_state(lead_id)
 
-    response = api(getattr(office, who), "PATCH", f"/api/v1/leads/{lead_id}/", body)
+    response = token_request(
+        getattr(office, who), "PATCH", f"/api/v1/leads/{lead_id}/", body
+    )
 
     assert response.status_code == 403
     assert response.json() == {
@@ -390,7 +385,7 @@ def test_an_sdr_cannot_opt_a_reps_customer_out_of_email(office):
     lead_id = office.accepted.lead_id
     before = lead_state(lead_id)
 
-    response = api(
+    response = token_request(
         office.sdr_a, "PATCH", f"/api/v1/leads/{lead_id}/", {"do_not_email": True}
     )
 
@@ -401,7 +396,7 @@ def test_an_sdr_cannot_opt_a_reps_customer_out_of_email(office):
 def test_the_owner_edits_a_contact_field_and_the_edit_is_audited(office):
     lead_id = office.accepted.lead_id
 
-    response = api(
+    response = token_request(
         office.rep_a, "PATCH", f"/api/v1/leads/{lead_id}/", {"phone": "+1 555 0100"}
     )
 
@@ -428,7 +423,7 @@ def test_the_owner_may_not_change_what_feeds_the_score(office, field, value):
     lead_id = office.accepted.lead_id
     before = lead_state(lead_id)
 
-    response = api(
+    response = token_request(
         office.rep_a,
         "PATCH",
         f"/api/v1/leads/{lead_id}/",
@@ -446,7 +441,7 @@ def test_an_sdr_cannot_change_an_account_through_their_own_lead(office):
     LeadFactory.create_batch(2, account=account)
     before = lead_state(lead.id)
 
-    response = api(
+    response = token_request(
         office.sdr_a,
         "PATCH",
         f"/api/v1/leads/{lead.id}/",
@@ -464,10 +459,10 @@ def test_an_sdr_cannot_change_an_account_through_their_own_lead(office):
 def test_a_manager_edits_the_contact_fields_of_the_teams_leads(office):
     lead_id = office.accepted.lead_id
 
-    response = api(
+    response = token_request(
         office.manager, "PATCH", f"/api/v1/leads/{lead_id}/", {"do_not_call": True}
     )
-    title = api(
+    title = token_request(
         office.manager, "PATCH", f"/api/v1/leads/{lead_id}/", {"job_title": "CEO"}
     )
 
@@ -483,7 +478,9 @@ def test_a_manager_does_not_edit_leads_outside_the_sales_team(office):
     before = [lead_state(lead.id) for lead in leads]
 
     answers = [
-        api(office.manager, "PATCH", f"/api/v1/leads/{lead.id}/", {"phone": "1"}).json()
+        token_request(
+            office.manager, "PATCH", f"/api/v1/leads/{lead.id}/", {"phone": "1"}
+        ).json()
         for lead in leads
     ]
 
@@ -502,7 +499,7 @@ def test_marketing_and_admins_edit_any_lead_and_its_account(office, role):
     editor = UserFactory(username="editor", roles=[role])
     lead_id = office.accepted.lead_id
 
-    response = api(
+    response = token_request(
         editor,
         "PATCH",
         f"/api/v1/leads/{lead_id}/",
@@ -558,7 +555,7 @@ def test_no_api_answer_carries_another_persons_token(office, role):
     alice_token = Token.objects.create(user=alice).key
     LeadFactory(owner=alice)
 
-    bodies = [api(bob, "GET", path).content.decode() for path in API_READS]
+    bodies = [token_request(bob, "GET", path).content.decode() for path in API_READS]
 
     assert [alice_token in body for body in bodies] == [False] * len(API_READS)
 

@@ -14,16 +14,14 @@ import datetime as dt
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from crm.roles import SALES
-from leads.models import Lead, Stage, Touchpoint, WebForm
+from leads.models import Lead, Stage, Touchpoint
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
-from tests.factories import CampaignFactory, LeadFactory, UserFactory
+from tests.factories import LeadFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_rate_limits")]
 
 SITE = "https://www.example.com"
 FOREIGN = "https://evil.example"
@@ -32,42 +30,11 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 RECEIVED = b'{"status":"received"}'
 
 
-@pytest.fixture(autouse=True)
-def _empty_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def api() -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
-def web_form() -> WebForm:
-    return WebForm.objects.create(
-        key="contact",
-        name="Contact us",
-        kind_id="form_submit",
-        campaign=CampaignFactory(name="Website"),
-        allowed_origins=SITE,
-    )
-
-
-@pytest.fixture
-def low_rate(settings) -> None:
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"form_submit": "2/min"},
-    }
-
-
-def test_honeypot_submissions_use_up_the_rate_limit_too(api, web_form, low_rate):
+def test_honeypot_submissions_use_up_the_rate_limit_too(api_client, web_form, low_rate):
     """A bot that fills the honeypot still meets the limit (and learns nothing
     from the answers before it)."""
     bot = {"email": "bot@spam.example", "website": "https://spam.example"}
-    answers = [api.post(URL, bot, format="json") for _ in range(3)]
+    answers = [api_client.post(URL, bot, format="json") for _ in range(3)]
 
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert answers[0].content == answers[1].content == RECEIVED
@@ -76,11 +43,11 @@ def test_honeypot_submissions_use_up_the_rate_limit_too(api, web_form, low_rate)
     assert not Touchpoint.objects.exists()
 
 
-def test_over_the_limit_a_real_submission_is_not_stored(api, web_form, low_rate):
+def test_over_the_limit_a_real_submission_is_not_stored(api_client, web_form, low_rate):
     for n in range(2):
-        api.post(URL, {"email": f"p{n}@northwind.example"}, format="json")
+        api_client.post(URL, {"email": f"p{n}@northwind.example"}, format="json")
 
-    limited = api.post(URL, {"email": "late@northwind.example"}, format="json")
+    limited = api_client.post(URL, {"email": "late@northwind.example"}, format="json")
 
     assert limited.status_code == 429
     assert limited.headers["Retry-After"] == "60"
@@ -98,7 +65,7 @@ def test_over_the_limit_a_real_submission_is_not_stored(api, web_form, low_rate)
     ],
 )
 def test_no_answer_to_a_foreign_origin_carries_cors_headers(
-    api, web_form, low_rate, case, status
+    api_client, web_form, low_rate, case, status
 ):
     """Whatever the request, the page on a foreign origin cannot read the
     answer, so it cannot probe the form or the CRM behind it."""
@@ -111,17 +78,21 @@ def test_no_answer_to_a_foreign_origin_carries_cors_headers(
         url = "/api/v1/forms/nope/submit/"
     elif case == "over_the_limit":
         for n in range(2):
-            api.post(URL, {"email": f"p{n}@x.example"}, format="json", HTTP_ORIGIN=SITE)
+            api_client.post(
+                URL, {"email": f"p{n}@x.example"}, format="json", HTTP_ORIGIN=SITE
+            )
 
-    response = api.post(url, body, format="json", HTTP_ORIGIN=FOREIGN)
+    response = api_client.post(url, body, format="json", HTTP_ORIGIN=FOREIGN)
 
     assert response.status_code == status
     assert not [h for h in response.headers if h.startswith("Access-Control-")]
     assert not Lead.objects.filter(email="ada@northwind.example").exists()
 
 
-def test_an_allowed_origin_gets_its_own_origin_and_never_credentials(api, web_form):
-    response = api.post(
+def test_an_allowed_origin_gets_its_own_origin_and_never_credentials(
+    api_client, web_form
+):
+    response = api_client.post(
         URL, {"email": "ada@northwind.example"}, format="json", HTTP_ORIGIN=SITE
     )
 
@@ -132,15 +103,15 @@ def test_an_allowed_origin_gets_its_own_origin_and_never_credentials(api, web_fo
 
 @pytest.mark.parametrize("encoding", ["json", "form"])
 def test_a_lead_sales_already_works_gets_the_answer_a_stranger_gets(
-    api, web_form, encoding
+    api_client, web_form, encoding
 ):
     rep = UserFactory(username="rep", roles=[SALES])
     LeadFactory(email="known@northwind.example", stage=Stage.SAL, owner=rep)
 
     def submit(email: str):
         if encoding == "json":
-            return api.post(URL, {"email": email}, format="json")
-        return api.post(
+            return api_client.post(URL, {"email": email}, format="json")
+        return api_client.post(
             URL,
             urlencode({"email": email}),
             content_type="application/x-www-form-urlencoded",
@@ -155,7 +126,9 @@ def test_a_lead_sales_already_works_gets_the_answer_a_stranger_gets(
     assert Lead.objects.get(email="known@northwind.example").stage == Stage.SAL
 
 
-def test_a_stranger_cannot_rewrite_a_known_lead_or_lower_its_score(api, web_form):
+def test_a_stranger_cannot_rewrite_a_known_lead_or_lower_its_score(
+    api_client, web_form
+):
     """Anyone can type a lead's address into the form, in any letter case; what
     they claim about the person must not change the lead nor, once the worker
     rescores it, its fit."""
@@ -178,7 +151,7 @@ def test_a_stranger_cannot_rewrite_a_known_lead_or_lower_its_score(api, web_form
     lead.refresh_from_db()
     fit_before = lead.fit_score
 
-    response = api.post(
+    response = api_client.post(
         URL,
         {
             "email": "KNOWN@northwind.EXAMPLE",
@@ -213,13 +186,15 @@ def test_a_stranger_cannot_rewrite_a_known_lead_or_lower_its_score(api, web_form
 
 
 def test_claims_about_a_known_lead_get_the_answer_claims_about_a_stranger_get(
-    api, web_form
+    api_client, web_form
 ):
     LeadFactory(email="known@northwind.example", first_name="Grace", phone="1")
     claims = {"first_name": "Mallory", "job_title": "Student", "phone": "2"}
 
-    known = api.post(URL, {"email": "Known@northwind.example", **claims}, format="json")
-    stranger = api.post(
+    known = api_client.post(
+        URL, {"email": "Known@northwind.example", **claims}, format="json"
+    )
+    stranger = api_client.post(
         URL, {"email": "stranger@northwind.example", **claims}, format="json"
     )
 
@@ -232,7 +207,9 @@ def test_claims_about_a_known_lead_get_the_answer_claims_about_a_stranger_get(
     )
 
 
-def test_long_claims_about_a_known_lead_cannot_tell_it_from_a_stranger(api, web_form):
+def test_long_claims_about_a_known_lead_cannot_tell_it_from_a_stranger(
+    api_client, web_form
+):
     """The values kept for review make a known lead's touchpoint larger; the
     size limit must count them for every e-mail, or a stranger's answer would
     differ from a known lead's."""
@@ -248,8 +225,10 @@ def test_long_claims_about_a_known_lead_cannot_tell_it_from_a_stranger(api, web_
         "note": "n" * 12_180,
     }
 
-    known = api.post(URL, {"email": "known@northwind.example", **claims}, format="json")
-    stranger = api.post(
+    known = api_client.post(
+        URL, {"email": "known@northwind.example", **claims}, format="json"
+    )
+    stranger = api_client.post(
         URL, {"email": "stranger@northwind.example", **claims}, format="json"
     )
 
@@ -266,14 +245,14 @@ def test_long_claims_about_a_known_lead_cannot_tell_it_from_a_stranger(api, web_
 
 
 @pytest.mark.parametrize("encoding", ["form", "multipart"])
-def test_oversize_bodies_in_every_encoding_are_413(api, web_form, encoding):
+def test_oversize_bodies_in_every_encoding_are_413(api_client, web_form, encoding):
     fields = {"email": "ada@northwind.example", "message": "x" * 70_000}
     if encoding == "form":
-        response = api.post(
+        response = api_client.post(
             URL, urlencode(fields), content_type="application/x-www-form-urlencoded"
         )
     else:
-        response = api.post(URL, fields, format="multipart")
+        response = api_client.post(URL, fields, format="multipart")
 
     assert response.status_code == 413
     assert response.json() == {
@@ -282,8 +261,8 @@ def test_oversize_bodies_in_every_encoding_are_413(api, web_form, encoding):
     assert not Lead.objects.exists()
 
 
-def test_answers_are_not_cached_or_sniffed(api, web_form):
-    response = api.post(URL, {"email": "ada@northwind.example"}, format="json")
+def test_answers_are_not_cached_or_sniffed(api_client, web_form):
+    response = api_client.post(URL, {"email": "ada@northwind.example"}, format="json")
 
     assert response.status_code == 202
     assert "no-store" in response.headers["Cache-Control"]

@@ -32,6 +32,7 @@ from leads.models import ImportJob, Lead
 from scoring.models import ScoringModel, ScoringRule
 from scoring.selectors import model_active
 from scoring.services import lead_rescore, model_clone
+from tests.browser import PASSWORD
 from tests.factories import (
     AccountFactory,
     CalendarFactory,
@@ -163,7 +164,7 @@ def new_page(browser):
 def _login(page: Any, live_server: Any, username: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", username)
-    page.fill("#id_password", "pw-for-tests")
+    page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
