@@ -1,4 +1,4 @@
-"""Audit rows for what happens outside the apps' services: roles, tokens, CSV.
+"""Audit rows for what happens outside the apps' services: roles and tokens.
 
 The writer is ``leads.audit.audit_record`` (the apps call it too; they may
 not import from ``crm``). This module adds what only the project knows:
@@ -16,9 +16,6 @@ not import from ``crm``). This module adds what only the project knows:
   so the signals of one transaction for one user fold into one row.
 - Token issue: a ``post_save`` receiver on DRF's Token (created only; a
   token is never put in the details).
-- ``lead_csv_export_record``: the one ``lead_export_csv`` row of a lead list
-  download, with the filter (free-text search reduced to "given") and the
-  number of rows.
 
 These are the only model-signal receivers in the project, on purpose: the
 models are not ours, and the rows must be written whichever path changed
@@ -27,18 +24,15 @@ them. They write the audit row and nothing else.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
-from leads import selectors as lead_selectors
 from leads.audit import audit_record
 from leads.models import AuditEvent
 
@@ -235,44 +229,3 @@ def receivers_connect() -> None:
         post_save.connect(
             token_created, sender=model, dispatch_uid=f"audit.{model.__name__}"
         )
-
-
-# Lead list CSV
-# ------------------------------------------------------------------------------
-
-
-def _criterion(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def lead_csv_export_record(
-    *, actor: AbstractBaseUser | None, criteria: dict[str, Any]
-) -> AuditEvent:
-    """Write the ``lead_export_csv`` row of a lead list download and return it.
-
-    ``criteria`` are the list filter's (``LeadFilter.criteria()``). The row
-    keeps them as given except the free-text search, which may be a person's
-    name and is kept as ``"q": true``. ``rows`` is the exact number of leads
-    the filter matches as the download starts (one count query, so the
-    figure does not depend on the client reading to the end). Written before
-    the rows stream, so a download that starts is on record even if the
-    client stops reading; a read changes nothing, so there is no transaction
-    to share (the single INSERT is atomic on its own).
-    """
-    rows = lead_selectors.lead_list_filtered(**criteria).order_by().count()
-    safe = {
-        name: _criterion(value)
-        for name, value in criteria.items()
-        if value not in (None, "", []) and name != "q"
-    }
-    if criteria.get("q"):
-        safe["q"] = True
-    return audit_record(
-        actor=actor,
-        action=AuditEvent.Action.LEAD_EXPORT_CSV,
-        details={"filter": safe, "rows": rows},
-    )

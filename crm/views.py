@@ -17,14 +17,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_safe
 
 from crm import selectors as crm_selectors
-from crm.audit import lead_csv_export_record
 from crm.common.keyset import InvalidCursor
 from crm.common.roles import MARKETING
 from crm.filters import SORTS, LeadListFilter
 from crm.roles import START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
-from leads.exports import csv_download
+from leads.exports import lead_csv_export
 from leads.geo import COUNTRY_REGION
 from leads.models import Stage
 from scoring import selectors as scoring_selectors
@@ -160,11 +159,12 @@ def lead_export(request: HttpRequest) -> HttpResponse:
     if not filters.is_valid():
         # The list page shows what is wrong with the filters.
         return redirect(_with_query(reverse("crm:lead_list"), request.GET))
-    rows = lead_selectors.lead_export_rows(
-        sort=filters.sort_key(), **filters.criteria()
+    return lead_csv_export(
+        actor=request.user,
+        criteria=filters.criteria(),
+        sort=filters.sort_key(),
+        day=timezone.localdate(),
     )
-    lead_csv_export_record(actor=request.user, criteria=filters.criteria())
-    return csv_download(rows, day=timezone.localdate())
 
 
 def _with_query(path: str, query: Any, *, cursor: str | None = "") -> str | None:

@@ -238,20 +238,17 @@ def lead_owner_choices() -> list[tuple[str, str]]:
 
 
 def lead_export_rows(
-    *, sort: SortKey = LEAD_SORT_DEFAULT, **criteria: Any
+    leads: QuerySet[Lead], *, sort: SortKey = LEAD_SORT_DEFAULT
 ) -> Iterator[tuple[Any, ...]]:
-    """The header, then one tuple per lead of the filtered list, in ``sort`` order.
+    """The header, then one tuple per lead of ``leads`` (a filtered list from
+    ``lead_list_filtered``), in ``sort`` order.
 
     Values are raw (strings, Decimal score, aware ``created_at``) in the order
     of LEAD_EXPORT_COLUMNS; ``leads.exports`` makes them CSV-safe text. Reads
     with a database cursor LEAD_EXPORT_CHUNK_SIZE rows at a time and builds no
     model instances, so memory stays flat for a million leads.
     """
-    queryset = (
-        lead_list_filtered(**criteria)
-        .order_by(*ordering_for(sort, Lead))
-        .values_list(*_EXPORT_VALUES)
-    )
+    queryset = leads.order_by(*ordering_for(sort, Lead)).values_list(*_EXPORT_VALUES)
     yield LEAD_EXPORT_COLUMNS
     yield from queryset.iterator(chunk_size=LEAD_EXPORT_CHUNK_SIZE)
 

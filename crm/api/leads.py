@@ -14,12 +14,8 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.request import Request
-from rest_framework.response import Response
 
-from crm.audit import lead_csv_export_record
 from crm.lead_access import lead_edit_scope
-from leads.api.filters import LeadFilter
 from leads.api.serializers import LeadSerializer
 from leads.api.views import LeadViewSet
 from leads.edit_scope import LeadEditScope
@@ -79,17 +75,6 @@ class ScoredLeadViewSet(LeadViewSet):
     def edit_scope(self, user: Any) -> LeadEditScope:
         # A manager's team is the handoff app's to know (crm.lead_access).
         return lead_edit_scope(user)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        # The CSV download is the leads app's; its audit row is written here,
-        # once the download is known to start (a refused filter writes none).
-        if self.action == "export_csv" and response.status_code == 200:
-            filterset = LeadFilter(request.query_params, queryset=self.get_queryset())
-            filterset.is_valid()
-            lead_csv_export_record(actor=request.user, criteria=filterset.criteria())
-        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Lead]:
         active = LeadScore.objects.filter(model__status=ScoringModel.Status.ACTIVE)

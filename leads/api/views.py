@@ -47,7 +47,7 @@ from leads.api.serializers import (
     TouchpointSerializer,
 )
 from leads.edit_scope import LeadEditScope
-from leads.exports import csv_chunks, csv_download
+from leads.exports import csv_chunks, lead_csv_export
 from leads.ingestion import BATCH_LIMIT, touchpoints_ingest
 from leads.models import Lead, Touchpoint
 from leads.services import lead_edit, lead_upsert
@@ -219,10 +219,10 @@ class LeadViewSet(
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
         ordering = OrderingFilter().get_ordering(request, self.get_queryset(), self)
-        return csv_download(
-            selectors.lead_export_rows(
-                sort=SortKey.parse(ordering[0]), **filterset.criteria()
-            ),
+        return lead_csv_export(
+            actor=request.user,
+            criteria=filterset.criteria(),
+            sort=SortKey.parse(ordering[0]),
             day=timezone.localdate(),
         )
 
