@@ -168,12 +168,25 @@ def test_runserver_prints_the_login_address_on_its_port(settings, monkeypatch):
 
 
 def test_runserver_says_when_the_timers_are_off(settings):
+    # The embedded default (eager tasks) with the timers switched off.
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.EMBEDDED_TIMERS = False
 
     output = _runserver_bound(8000)
 
     assert "Log in at http://127.0.0.1:8000/accounts/login/\n" in output
     assert "EMBEDDED_TIMERS is off: SLA timers do not run in this process." in output
+
+
+def test_runserver_with_a_broker_leaves_the_timers_to_the_beat(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.EMBEDDED_TIMERS = False
+
+    output = _runserver_bound(8000)
+
+    assert "Log in at http://127.0.0.1:8000/accounts/login/\n" in output
+    assert "beat schedule" not in output
+    assert "EMBEDDED_TIMERS" not in output
 
 
 PROBE = (
