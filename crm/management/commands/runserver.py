@@ -27,7 +27,8 @@ class Command(runserver.Command):
         super().on_bind(server_port)
         # Django's own banner just above names the address the same way.
         host = f"[{self.addr}]" if self._raw_ipv6 else self.addr
-        host = "0.0.0.0" if host == "0" else host
+        # Only the printed address (runserver's "0" shorthand), not a bind.
+        host = "0.0.0.0" if host == "0" else host  # nosec B104
         login = f"{self.protocol}://{host}:{server_port}{reverse('login')}"
         self.stdout.write(f"Log in at {login}")
         if embedded_timers.timers_start() is not None:
