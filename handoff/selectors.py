@@ -105,12 +105,22 @@ def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
 
 
 def handoff_for_user(user: Any) -> QuerySet[Handoff]:
-    """Handoffs ``user`` may see: managers and marketing all, SDRs their teams'."""
+    """Handoffs ``user`` may see: managers and marketing all; others their
+    teams' handoffs, the ones assigned to them or accepted for them, and
+    every handoff of a lead they own now (a rep who took the lead over after
+    the SDR accepted it).
+
+    The one visibility rule of the pages and the API: a handoff outside it
+    is answered as missing, never as forbidden.
+    """
     qs = Handoff.objects.all()
     if is_manager(user) or user.groups.filter(name=MARKETING).exists():
         return qs
     return qs.filter(
-        Q(team_id__in=_team_ids(user)) | Q(assigned_to=user) | Q(owner=user)
+        Q(team_id__in=_team_ids(user))
+        | Q(assigned_to=user)
+        | Q(owner=user)
+        | Q(lead__owner=user)
     )
 
 
