@@ -80,7 +80,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         since=context["now"] - RECENTLY_CLOSED,
         limit=RECENTLY_CLOSED_LIMIT,
     )
-    context.update(columns=columns, closed=closed)
+    context.update(columns=columns, closed=closed, manager=selectors.is_manager(user))
     return render(request, "handoff/pipeline.html", context)
 
 
