@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from crm.privacy.erasure import lead_erase
 from crm.roles import SALES, SDR
 from handoff import services
 from handoff.exceptions import DecisionInvalid, HandoffNotYours, LeadOwnerChanged
@@ -219,6 +220,18 @@ def test_the_lead_page_timeline_shows_the_reassignment_and_its_reason(
     html = response.content.decode()
     assert "<strong>Handed to Sam Okafor</strong>" in html
     assert "Mona Berg · Sam covers Germany now" in html
+
+
+def test_erasing_the_person_blanks_the_reason_and_keeps_the_change(
+    sdr, rita, sam, manager
+):
+    handoff = accepted(sdr, rita)
+    reassign(handoff, actor=manager, to_user=sam, reason="Ada asked for Sam")
+
+    lead_erase(lead=Lead.objects.get(id=handoff.lead_id), actor=manager, now=NOW)
+
+    change = OwnerChange.objects.get()
+    assert (change.reason, change.from_owner, change.to_owner) == ("", rita, sam)
 
 
 @pytest.mark.parametrize(
