@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -114,5 +113,5 @@ def reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     text = reassigned_text(change)
     if not request.htmx:
         messages.success(request, text)
-        return redirect(reverse("handoff:pipeline_team"))
+        return redirect("handoff:pipeline_team")
     return team_card_response(request, lead_id, state=FormState(note=text))

@@ -168,7 +168,7 @@ def test_reassign_hands_the_lead_and_its_handoff_to_the_new_rep(
     assert mail.to == ["sam@leadflow.test"]
     assert mail.subject == "[Leadflow] Lead handed to you: Ada Lovelace"
     assert "Mona Berg handed you Ada Lovelace" in mail.body
-    assert "that Rita Alvarez owned" in mail.body
+    assert "until now owned by Rita Alvarez." in mail.body
     assert "Why: Rita is on leave" in mail.body
 
 
