@@ -8,6 +8,7 @@ moves the card to its new column.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -115,6 +116,27 @@ def pipeline_card_response(
     )
 
 
+def refused_response(
+    request: HttpRequest,
+    exc: HandoffError,
+    *,
+    form_name: str,
+    page: str,
+    card: Callable[[FormState, int], HttpResponse],
+) -> HttpResponse:
+    """A refused POST of a card's form: back to ``page`` with the message, or
+    (htmx) the card again with the problem next to its fields and the status
+    code of the refusal."""
+    if not request.htmx:
+        messages.error(request, exc.message)
+        return redirect(page)
+    if isinstance(exc, DecisionInvalid):
+        state = FormState.failed(form_name, exc.errors, request)
+    else:
+        state = FormState(note=exc.message, tone="error")
+    return card(state, STATUS_FOR.get(type(exc), 409))
+
+
 @require_POST
 @pipeline_access
 def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
@@ -131,15 +153,15 @@ def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     except Lead.DoesNotExist:
         raise Http404("No such lead.") from None
     except HandoffError as exc:
-        if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect("handoff:pipeline")
-        status = STATUS_FOR.get(type(exc), 409)
-        if isinstance(exc, DecisionInvalid):
-            state = FormState.failed(form_name, exc.errors, request)
-        else:
-            state = FormState(note=exc.message, tone="error")
-        return pipeline_card_response(request, lead_id, state=state, status=status)
+        return refused_response(
+            request,
+            exc,
+            form_name=form_name,
+            page="handoff:pipeline",
+            card=lambda state, status: pipeline_card_response(
+                request, lead_id, state=state, status=status
+            ),
+        )
     text = moved_text(outcome)
     if not request.htmx:
         messages.success(request, text)

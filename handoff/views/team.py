@@ -21,8 +21,8 @@ from handoff import selectors, services
 from handoff.exceptions import DecisionInvalid, HandoffError
 from handoff.forms import ReassignForm, form_errors
 from handoff.presenters import STAGE_TITLES, FormState, pipeline_cards, reassigned_text
-from handoff.views.access import STATUS_FOR, team_access
-from handoff.views.pipeline import PIPELINE_LIMIT, PIPELINE_STAGES
+from handoff.views.access import team_access
+from handoff.views.pipeline import PIPELINE_LIMIT, PIPELINE_STAGES, refused_response
 from leads.models import Lead
 
 
@@ -101,15 +101,15 @@ def reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     except Lead.DoesNotExist:
         raise Http404("No such lead.") from None
     except HandoffError as exc:
-        if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect("handoff:pipeline_team")
-        if isinstance(exc, DecisionInvalid):
-            state = FormState.failed("reassign", exc.errors, request)
-        else:
-            state = FormState(note=exc.message, tone="error")
-        status = STATUS_FOR.get(type(exc), 409)
-        return team_card_response(request, lead_id, state=state, status=status)
+        return refused_response(
+            request,
+            exc,
+            form_name="reassign",
+            page="handoff:pipeline_team",
+            card=lambda state, status: team_card_response(
+                request, lead_id, state=state, status=status
+            ),
+        )
     text = reassigned_text(change)
     if not request.htmx:
         messages.success(request, text)
