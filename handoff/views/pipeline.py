@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -116,25 +117,38 @@ def pipeline_card_response(
     )
 
 
-def refused_response(
+def card_form_post(
     request: HttpRequest,
-    exc: HandoffError,
+    lead_id: int,
+    form: Form,
+    service: Callable[..., Any],
     *,
     form_name: str,
     page: str,
-    card: Callable[[FormState, int], HttpResponse],
-) -> HttpResponse:
-    """A refused POST of a card's form: back to ``page`` with the message, or
-    (htmx) the card again with the problem next to its fields and the status
-    code of the refusal."""
-    if not request.htmx:
-        messages.error(request, exc.message)
-        return redirect(page)
-    if isinstance(exc, DecisionInvalid):
-        state = FormState.failed(form_name, exc.errors, request)
-    else:
-        state = FormState(note=exc.message, tone="error")
-    return card(state, STATUS_FOR.get(type(exc), 409))
+    card: Callable[..., HttpResponse],
+) -> Any:
+    """Run ``service`` with a card form's input; its result, or the refusal.
+
+    A refused POST goes back to ``page`` with the message, or (htmx) gets
+    ``card`` again with the problem next to the form's fields and the status
+    code of the refusal. A missing lead is a 404.
+    """
+    try:
+        if not form.is_valid():
+            raise DecisionInvalid(form_errors(form))
+        return service(lead_id=lead_id, actor=request.user, **form.cleaned_data)
+    except Lead.DoesNotExist:
+        raise Http404("No such lead.") from None
+    except HandoffError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect(page)
+        if isinstance(exc, DecisionInvalid):
+            state = FormState.failed(form_name, exc.errors, request)
+        else:
+            state = FormState(note=exc.message, tone="error")
+        status = STATUS_FOR.get(type(exc), 409)
+        return card(request, lead_id, state=state, status=status)
 
 
 @require_POST
@@ -144,24 +158,17 @@ def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     back = request.POST.get("move") == "back"
     form_name = "back" if back else "forward"
     form = SalesBackForm(request.POST) if back else SalesForwardForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        outcome = services.lead_sales_move(
-            lead_id=lead_id, actor=request.user, **form.cleaned_data
-        )
-    except Lead.DoesNotExist:
-        raise Http404("No such lead.") from None
-    except HandoffError as exc:
-        return refused_response(
-            request,
-            exc,
-            form_name=form_name,
-            page="handoff:pipeline",
-            card=lambda state, status: pipeline_card_response(
-                request, lead_id, state=state, status=status
-            ),
-        )
+    outcome = card_form_post(
+        request,
+        lead_id,
+        form,
+        services.lead_sales_move,
+        form_name=form_name,
+        page="handoff:pipeline",
+        card=pipeline_card_response,
+    )
+    if isinstance(outcome, HttpResponse):
+        return outcome
     text = moved_text(outcome)
     if not request.htmx:
         messages.success(request, text)

@@ -18,12 +18,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from handoff import selectors, services
-from handoff.exceptions import DecisionInvalid, HandoffError
-from handoff.forms import ReassignForm, form_errors
+from handoff.forms import ReassignForm
 from handoff.presenters import STAGE_TITLES, FormState, pipeline_cards, reassigned_text
 from handoff.views.access import team_access
-from handoff.views.pipeline import PIPELINE_LIMIT, PIPELINE_STAGES, refused_response
-from leads.models import Lead
+from handoff.views.pipeline import PIPELINE_LIMIT, PIPELINE_STAGES, card_form_post
 
 
 def _rep_filter(request: HttpRequest) -> tuple[int | None, str]:
@@ -92,24 +90,17 @@ def team_card_response(
 def reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Hand a lead in the pipeline to another active rep, with a reason."""
     form = ReassignForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        change = services.lead_reassign(
-            lead_id=lead_id, actor=request.user, **form.cleaned_data
-        )
-    except Lead.DoesNotExist:
-        raise Http404("No such lead.") from None
-    except HandoffError as exc:
-        return refused_response(
-            request,
-            exc,
-            form_name="reassign",
-            page="handoff:pipeline_team",
-            card=lambda state, status: team_card_response(
-                request, lead_id, state=state, status=status
-            ),
-        )
+    change = card_form_post(
+        request,
+        lead_id,
+        form,
+        services.lead_reassign,
+        form_name="reassign",
+        page="handoff:pipeline_team",
+        card=team_card_response,
+    )
+    if isinstance(change, HttpResponse):
+        return change
     text = reassigned_text(change)
     if not request.htmx:
         messages.success(request, text)
