@@ -56,17 +56,11 @@ def _sales_context() -> dict[str, Any]:
     }
 
 
-@require_safe
-@pipeline_access
-def pipeline(request: HttpRequest) -> HttpResponse:
-    """My accepted leads by stage, with their follow-up clocks."""
-    user = request.user
-    leads = selectors.pipeline_leads(
-        user=user, stages=list(PIPELINE_STAGES), limit=PIPELINE_LIMIT
-    )
-    cards = pipeline_cards(leads)
-    counts = _stage_counts(user)
-    columns = [
+def board_columns(
+    cards: list[PipelineCard], counts: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The pipeline board's columns: each stage's cards and how many it holds."""
+    return [
         {
             "stage": stage,
             "title": STAGE_TITLES[stage],
@@ -75,6 +69,17 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         }
         for stage in PIPELINE_STAGES
     ]
+
+
+@require_safe
+@pipeline_access
+def pipeline(request: HttpRequest) -> HttpResponse:
+    """My accepted leads by stage, with their follow-up clocks."""
+    user = request.user
+    leads = selectors.pipeline_leads(
+        user=user, stages=list(PIPELINE_STAGES), limit=PIPELINE_LIMIT
+    )
+    columns = board_columns(pipeline_cards(leads), _stage_counts(user))
     context = _sales_context()
     closed = selectors.sales_outcomes_closed(
         user=user,

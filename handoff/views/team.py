@@ -19,9 +19,14 @@ from django.views.decorators.http import require_POST, require_safe
 
 from handoff import selectors, services
 from handoff.forms import ReassignForm
-from handoff.presenters import STAGE_TITLES, FormState, pipeline_cards, reassigned_text
+from handoff.presenters import FormState, pipeline_cards, reassigned_text
 from handoff.views.access import team_access
-from handoff.views.pipeline import PIPELINE_LIMIT, PIPELINE_STAGES, card_form_post
+from handoff.views.pipeline import (
+    PIPELINE_LIMIT,
+    PIPELINE_STAGES,
+    board_columns,
+    card_form_post,
+)
 
 
 def _rep_filter(request: HttpRequest) -> tuple[int | None, str]:
@@ -44,21 +49,13 @@ def pipeline_team(request: HttpRequest) -> HttpResponse:
     """Every rep's accepted leads by stage (or one rep's), to hand them over."""
     rep_id, problem = _rep_filter(request)
     stages = list(PIPELINE_STAGES)
-    cards = pipeline_cards(
-        selectors.pipeline_team_leads(
-            stages=stages, owner_id=rep_id, limit=PIPELINE_LIMIT
-        )
+    leads = selectors.pipeline_team_leads(
+        stages=stages, owner_id=rep_id, limit=PIPELINE_LIMIT
     )
-    counts = selectors.pipeline_team_stage_counts(stages=stages, owner_id=rep_id)
-    columns = [
-        {
-            "stage": stage,
-            "title": STAGE_TITLES[stage],
-            "cards": [c for c in cards if c.lead.stage == stage],
-            "count": counts[stage],
-        }
-        for stage in PIPELINE_STAGES
-    ]
+    columns = board_columns(
+        pipeline_cards(leads),
+        selectors.pipeline_team_stage_counts(stages=stages, owner_id=rep_id),
+    )
     context = _team_context()
     context.update(
         columns=columns,
