@@ -12,8 +12,8 @@ from crm.roles import user_roles
 from handoff.models import SalesProfile
 from leads.views import IMPORT_PERMISSIONS
 
-#: Managers see the SAL queue and the SLA report whatever their role; Admin
-#: sees everything.
+#: Managers see the SAL queue, the team pipeline and the SLA report whatever
+#: their role; Admin sees everything.
 MANAGERS = "managers"
 
 _NAV = [
@@ -22,6 +22,7 @@ _NAV = [
     (SDR, "SAL queue", "handoff:queue"),
     (MANAGERS, "SAL queue", "handoff:queue"),
     (SALES, "Pipeline", "handoff:pipeline"),
+    (MANAGERS, "Team pipeline", "handoff:pipeline_team"),
     (MANAGERS, "SLA report", "handoff:report"),
 ]
 

@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404
 
 from handoff.models import ContactAttempt, Handoff, HandoffEvent
 from handoff.selectors import handoff_for_user, is_manager
-from leads.models import Lead, StageTransition, Touchpoint
+from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
 
-#: Entries shown in a lead's timeline (touchpoints and stage moves together).
+#: Entries shown in a lead's timeline (touchpoints, stage moves and owner
+#: changes together).
 TIMELINE_LIMIT = 60
 #: The score chart's drawing area in SVG units.
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 640, 180, 24
@@ -118,7 +119,7 @@ def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | N
 
 
 def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
-    """Touchpoints and stage moves, newest first, as one list."""
+    """Touchpoints, stage moves and owner changes, newest first, as one list."""
     touches = (
         Touchpoint.objects.filter(lead=lead)
         .select_related("kind", "campaign")
@@ -132,7 +133,13 @@ def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
     entries = [
         {"type": "touchpoint", "at": t.occurred_at, "touchpoint": t} for t in touches
     ]
+    owners = (
+        OwnerChange.objects.filter(lead=lead)
+        .select_related("actor", "from_owner", "to_owner")
+        .order_by("-at", "-id")[:TIMELINE_LIMIT]
+    )
     entries += [{"type": "stage", "at": m.at, "transition": m} for m in moves]
+    entries += [{"type": "owner", "at": c.at, "change": c} for c in owners]
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries[:TIMELINE_LIMIT]
 

@@ -265,6 +265,7 @@ CELERY_TASK_ROUTES = {
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},
+    "handoff.send_owner_change": {"queue": "timers"},
 }
 # Beat's once-a-minute timers; the reliability harness runs them more often
 # (TIMER_INTERVAL_SECONDS) to fit its deadlines into a CI run.

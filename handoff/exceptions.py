@@ -29,3 +29,7 @@ class DecisionInvalid(HandoffError):
 
 class NoServiceLevelAgreement(HandoffError):
     """No active SLA covers the lead and there is no default SLA."""
+
+
+class LeadOwnerChanged(HandoffError):
+    """Someone reassigned the lead after the page showed its owner: HTTP 409."""

@@ -9,6 +9,7 @@ the API.
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from handoff.models import ContactAttempt
 from handoff.services import FEEDBACK_MAX, NOTE_MAX
@@ -52,6 +53,20 @@ class SalesBackForm(forms.Form):
         max_length=40, error_messages={"required": "Choose a reason."}
     )
     feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)
+
+
+class ReassignForm(forms.Form):
+    """A manager hands a lead to another rep; the service checks the rep and
+    the reason (so its messages are the same everywhere)."""
+
+    to_user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(),
+        required=False,
+        error_messages={"invalid_choice": "Choose a rep from the list."},
+    )
+    reason = forms.CharField(required=False)
+    # The owner the page showed: a reassignment made meanwhile is a conflict.
+    expected_owner_id = forms.IntegerField(required=False)
 
 
 class AvailabilityForm(forms.Form):

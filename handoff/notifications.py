@@ -13,6 +13,9 @@ other narrow window: a worker killed after the claim and before the mail
 server accepted the message loses that one e-mail (the event stays on the
 handoff's history); a second copy in every inbox at each redelivery would be
 the worse failure.
+
+A lead a manager hands to another rep (``owner_change_send``) is told to the
+new owner the same way, its OwnerChange row carrying the sent mark.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from handoff.models import Handoff, HandoffEvent, SalesProfile
+from leads.models import OwnerChange
 
 logger = logging.getLogger(__name__)
 
@@ -119,27 +124,70 @@ def notification_send(*, kind: str, handoff_id: int) -> int:
     subject = render_to_string(f"emails/handoff_{kind}_subject.txt", context)
     body = render_to_string(f"emails/handoff_{kind}_body.txt", context)
     event_id = _event_id(kind, handoff_id)
-    claimed_at = timezone.now()
     if event_id is None:
         logger.warning("%s e-mail of handoff %s has no event to mark", kind, handoff_id)
-    elif not HandoffEvent.objects.filter(id=event_id, notified_at__isnull=True).update(
-        notified_at=claimed_at
+    if not _send_once(
+        HandoffEvent.objects.filter(id=event_id) if event_id else None,
+        subject,
+        body,
+        to,
     ):
         logger.info("%s e-mail of handoff %s was already sent", kind, handoff_id)
         return 0
-    try:
-        send_mail(
-            " ".join(subject.split()),
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            to,
-        )
-    except Exception:
-        if event_id is not None:
-            # Release only our own claim, so the retry can send it.
-            HandoffEvent.objects.filter(id=event_id, notified_at=claimed_at).update(
-                notified_at=None
-            )
-        raise
     logger.info("%s e-mail of handoff %s sent to %s people", kind, handoff_id, len(to))
     return len(to)
+
+
+def _send_once(mark: QuerySet | None, subject: str, body: str, to: list[str]) -> bool:
+    """Send one e-mail unless ``mark`` (a row with ``notified_at``) says it was.
+
+    The claim (a conditional UPDATE of ``notified_at``) commits before
+    sending; a mail error releases it and propagates, so the task's retry can
+    claim it again. False when it was already sent; with no mark, always sent.
+    """
+    claimed_at = timezone.now()
+    if mark is not None and not mark.filter(notified_at__isnull=True).update(
+        notified_at=claimed_at
+    ):
+        return False
+    try:
+        send_mail(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, to)
+    except Exception:
+        if mark is not None:
+            # Release only our own claim, so the retry can send it.
+            mark.filter(notified_at=claimed_at).update(notified_at=None)
+        raise
+    return True
+
+
+def owner_change_send(*, change_id: int) -> int:
+    """Tell a lead's new owner that a manager handed it to them, once.
+
+    Returns how many people it went to: 0 for a missing change, a new owner
+    without an e-mail address, or an e-mail already sent (the change's
+    ``notified_at``, claimed as ``notification_send`` claims its event's).
+    """
+    change = (
+        OwnerChange.objects.select_related("lead", "actor", "from_owner", "to_owner")
+        .filter(id=change_id)
+        .first()
+    )
+    if change is None or not change.to_owner.email:
+        logger.warning("no recipient for owner change %s", change_id)
+        return 0
+    context = {
+        "change": change,
+        "lead": change.lead,
+        "pipeline_url": settings.SITE_URL + reverse("handoff:pipeline"),
+        "lead_url": settings.SITE_URL
+        + reverse("crm:lead_detail", args=[change.lead_id]),
+    }
+    subject = render_to_string("emails/lead_reassigned_subject.txt", context)
+    body = render_to_string("emails/lead_reassigned_body.txt", context)
+    if not _send_once(
+        OwnerChange.objects.filter(id=change_id), subject, body, [change.to_owner.email]
+    ):
+        logger.info("e-mail of owner change %s was already sent", change_id)
+        return 0
+    logger.info("e-mail of owner change %s sent", change_id)
+    return 1

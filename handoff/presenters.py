@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from handoff import selectors, services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome
 from handoff.templatetags.handoff_tags import person
-from leads.models import Lead, Stage
+from leads.models import Lead, OwnerChange, Stage
 
 FORWARD_LABELS = {
     Stage.SAL: "Qualify (SQL)",
@@ -35,6 +35,7 @@ FORM_FIELDS = {
     "back": ("reason", "feedback"),
     "forward": (),
     "accept": (),
+    "reassign": ("to_user", "reason"),
 }
 
 
@@ -172,3 +173,7 @@ def moved_text(outcome: SalesOutcome) -> str:
         Stage.OPPORTUNITY: f"Opportunity opened for {lead}.",
         Stage.CUSTOMER: f"Closed won — {lead} is a customer.",
     }.get(outcome.to_stage, f"{lead} moved to {outcome.to_stage}.")
+
+
+def reassigned_text(change: OwnerChange) -> str:
+    return f"Handed over — {change.lead} is now {person(change.to_owner)}'s lead."

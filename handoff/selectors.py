@@ -10,10 +10,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from crm.common.roles import ADMIN, MARKETING
+from crm.common.roles import ADMIN, MARKETING, SALES
 from handoff import assignment
 from handoff.models import (
     ContactAttempt,
@@ -105,12 +106,22 @@ def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
 
 
 def handoff_for_user(user: Any) -> QuerySet[Handoff]:
-    """Handoffs ``user`` may see: managers and marketing all, SDRs their teams'."""
+    """Handoffs ``user`` may see: managers and marketing all; others their
+    teams' handoffs, the ones assigned to them or accepted for them, and
+    every handoff of a lead they own now (a rep who took the lead over after
+    the SDR accepted it).
+
+    The one visibility rule of the pages and the API: a handoff outside it
+    is answered as missing, never as forbidden.
+    """
     qs = Handoff.objects.all()
     if is_manager(user) or user.groups.filter(name=MARKETING).exists():
         return qs
     return qs.filter(
-        Q(team_id__in=_team_ids(user)) | Q(assigned_to=user) | Q(owner=user)
+        Q(team_id__in=_team_ids(user))
+        | Q(assigned_to=user)
+        | Q(owner=user)
+        | Q(lead__owner=user)
     )
 
 
@@ -266,14 +277,70 @@ def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | N
 
 def pipeline_stage_counts(*, user: Any, stages: list[str]) -> dict[str, int]:
     """How many leads ``user`` owns in each of the given stages."""
+    return _stage_counts(
+        lead_selectors.lead_list_owned(user=user, stages=stages), stages
+    )
+
+
+def _stage_counts(leads: QuerySet[Lead], stages: list[str]) -> dict[str, int]:
     counts = dict(
-        lead_selectors.lead_list_owned(user=user, stages=stages)
-        .order_by()
+        leads.order_by()
         .values_list("stage")
         .annotate(n=Count("id"))
         .values_list("stage", "n")
     )
     return {stage: counts.get(stage, 0) for stage in stages}
+
+
+def _team_pipeline(stages: list[str], owner_id: int | None) -> QuerySet[Lead]:
+    leads = Lead.objects.filter(stage__in=stages)
+    if owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    return leads.select_related("account", "owner").order_by("-stage_changed_at", "-id")
+
+
+def pipeline_team_leads(
+    *, stages: list[str], owner_id: int | None, limit: int
+) -> list[Lead]:
+    """A manager's team pipeline: the first ``limit`` leads in the given
+    stages, of every owner or of ``owner_id`` only, with their owners."""
+    return list(_team_pipeline(stages, owner_id)[:limit])
+
+
+def pipeline_team_stage_counts(
+    *, stages: list[str], owner_id: int | None
+) -> dict[str, int]:
+    """How many leads of the team pipeline (or of ``owner_id``) are in each stage."""
+    return _stage_counts(_team_pipeline(stages, owner_id), stages)
+
+
+def pipeline_team_lead_get(*, lead_id: int) -> Lead | None:
+    """One lead as the team pipeline shows it (whatever its stage), or None."""
+    return _team_pipeline(list(Stage), None).filter(id=lead_id).first()
+
+
+def sales_reps_active() -> list[Any]:
+    """The active sales reps, by name: who a manager may hand a lead to."""
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=SALES)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def pipeline_owners(*, stages: list[str]) -> list[Any]:
+    """Who the team pipeline can be filtered by: the active sales reps and
+    anyone else who owns a lead in the given stages, by name."""
+    return list(
+        get_user_model()
+        .objects.filter(
+            Q(is_active=True, groups__name=SALES)
+            | Q(id__in=Lead.objects.filter(stage__in=stages).values("owner_id"))
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 def sales_outcomes_closed(

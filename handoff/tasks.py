@@ -51,3 +51,13 @@ def send_notification_task(kind: str, handoff_id: int) -> int:
     nothing twice (the event's sent mark, see handoff.notifications).
     """
     return notifications.notification_send(kind=kind, handoff_id=handoff_id)
+
+
+@shared_task(name="handoff.send_owner_change", **MAIL_RETRY)
+def send_owner_change_task(change_id: int) -> int:
+    """E-mail a lead's new owner that a manager handed it to them.
+
+    Retried while mail is down, as ``send_notification_task``; a redelivered
+    message sends nothing twice (the change's sent mark).
+    """
+    return notifications.owner_change_send(change_id=change_id)

@@ -16,7 +16,8 @@ What is written where (the action codes are AuditEvent.Action):
 - ``bulk_stage_change``: the admin's move action (``leads.admin``), one row
   per run with the moved lead ids;
 - ``handoff_accept``, ``handoff_reject``, ``handoff_claim``, ``sales_move``,
-  ``handoff_reassign`` (SLA timer, no actor): ``handoff.services``;
+  ``handoff_reassign`` (SLA timer, no actor), ``lead_reassign`` (a manager
+  hands a pipeline lead to another rep): ``handoff.services``;
 - ``rule_edit``, ``model_publish``: ``scoring.services``;
 - ``role_change``, ``token_issue``: receivers in ``crm.audit``;
 - ``lead_create``, ``lead_edit``, ``account_edit``: ``leads.services`` and

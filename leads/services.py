@@ -22,7 +22,7 @@ from leads.edit_scope import LEAD_EDITABLE_FIELDS, UTM_FIELDS, LeadEditScope
 from leads.emails import normalize_email
 from leads.exceptions import LeadAlreadyExists
 from leads.locks import leads_for_update, lock_lead, lock_leads
-from leads.models import Account, AuditEvent, Lead, Stage, Touchpoint
+from leads.models import Account, AuditEvent, Lead, OwnerChange, Stage, Touchpoint
 from leads.rescore import leads_mark_for_rescore
 from leads.titles import department_from_title
 
@@ -353,6 +353,29 @@ def lead_owner_set(*, lead_id: int, owner: Any | None) -> None:
     handoff, handing a lead to its account's owner), after locking the lead.
     """
     Lead.objects.filter(id=lead_id).update(owner=owner, updated_at=timezone.now())
+
+
+def lead_owner_change(
+    *, lead: Lead, owner: Any, actor: Any, reason: str, at: datetime
+) -> OwnerChange:
+    """Hand the locked ``lead`` to ``owner`` and record who did it and why.
+
+    Call inside the transaction of the use-case that decided it (a manager
+    reassigning a lead in the sales pipeline), after locking the lead. The
+    OwnerChange row is the lead's history of the change (its page's
+    timeline); the caller writes the audit row.
+    """
+    change = OwnerChange.objects.create(
+        lead=lead,
+        at=at,
+        actor=actor,
+        from_owner_id=lead.owner_id,
+        to_owner=owner,
+        reason=reason,
+    )
+    Lead.objects.filter(id=lead.id).update(owner=owner, updated_at=at)
+    lead.owner = owner
+    return change
 
 
 #: Sales stages, as a refusal to change the owner names them.

@@ -30,7 +30,7 @@ from leads.erasure import (
 from leads.exceptions import ImportFileError
 from leads.imports.reading import csv_open
 from leads.locks import lock_leads
-from leads.models import AuditEvent, ImportJob, Lead, StageTransition
+from leads.models import AuditEvent, ImportJob, Lead, OwnerChange, StageTransition
 from scoring.models import LeadScore
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def handoff_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, in
 
     Precondition: inside the erase transaction with ``lead`` locked and not
     yet erased. Blanks the SDRs' feedback on the lead's handoffs, the notes of
-    their contact attempts and the reps' feedback on sales outcomes, and
+    their contact attempts, the reps' feedback on sales outcomes and the
+    managers' reasons for handing the lead to another rep, and
     takes that feedback out of the stage transitions whose reason quotes it
     (the handoff services write "Rejected by SDR: <reason> (<feedback>)");
     the snapshot of the score keeps which rules matched and their points but
@@ -85,6 +86,9 @@ def handoff_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, in
         .exclude(note="")
         .update(note=""),
         "sales_feedback_cleared": outcomes.exclude(feedback="").update(feedback=""),
+        "owner_change_reasons_cleared": OwnerChange.objects.filter(lead_id=lead.id)
+        .exclude(reason="")
+        .update(reason=""),
         "stage_reasons_redacted": redacted,
         "score_snapshots_cleared": snapshots,
     }

@@ -9,10 +9,10 @@ notification and never rolls back the step that caused it.
 
 The use-cases live by sub-domain: ``opening`` (a handoff for a new MQL and
 its SDR), ``decisions`` (accept, reject, claim, contact attempts),
-``escalation`` (the SLA timer ladder), ``sales`` (the pipeline moves),
-``teams`` (away flags, team membership) and ``leaving`` (deactivating or
-deleting a user); ``shared`` holds what they share. This module re-exports
-their public names.
+``escalation`` (the SLA timer ladder), ``sales`` (the pipeline moves and a
+manager's reassignments), ``teams`` (away flags, team membership) and
+``leaving`` (deactivating or deleting a user); ``shared`` holds what they
+share. This module re-exports their public names.
 """
 
 from handoff.services.decisions import (
@@ -33,7 +33,12 @@ from handoff.services.opening import (
     handoffs_assign_waiting,
     mqls_reconcile,
 )
-from handoff.services.sales import SALES_FORWARD, SALES_STAGES, lead_sales_move
+from handoff.services.sales import (
+    SALES_FORWARD,
+    SALES_STAGES,
+    lead_reassign,
+    lead_sales_move,
+)
 from handoff.services.shared import (
     ESCALATION_BATCH,
     FEEDBACK_MAX,
@@ -62,6 +67,7 @@ __all__ = [
     "handoffs_expire_overdue",
     "handoffs_follow_up_breaches",
     "handoffs_remind_at_risk",
+    "lead_reassign",
     "lead_sales_move",
     "mqls_reconcile",
     "owned_work_text",

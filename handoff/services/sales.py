@@ -1,4 +1,5 @@
-"""Sales moves of an accepted lead: SQL, opportunity, customer, or sent back."""
+"""Sales moves of an accepted lead (SQL, opportunity, customer, or sent back),
+and a manager handing a lead in the pipeline to another rep."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
+from crm.common.roles import SALES
+from handoff.exceptions import (
+    DecisionInvalid,
+    HandoffAlreadyDecided,
+    HandoffNotYours,
+    LeadOwnerChanged,
+)
 from handoff.models import Handoff, RejectionReason, SalesOutcome
 from handoff.rejections import decision_label, send_back_destination
 from handoff.selectors import is_manager
@@ -16,12 +23,15 @@ from handoff.services.shared import (
     FEEDBACK_MAX,
     Status,
     _feedback_clean,
+    _notify_owner_change,
     _reason_get,
 )
+from handoff.templatetags.handoff_tags import person
 from leads import lifecycle
+from leads import services as lead_services
 from leads.audit import audit_record
 from leads.locks import lock_lead
-from leads.models import AuditEvent, Stage
+from leads.models import AuditEvent, OwnerChange, Stage
 
 #: Forward moves a rep makes without a reason.
 SALES_FORWARD = {
@@ -30,6 +40,8 @@ SALES_FORWARD = {
     Stage.OPPORTUNITY: Stage.CUSTOMER,
 }
 SALES_STAGES = frozenset(SALES_FORWARD)
+#: The longest reason a reassignment keeps (OwnerChange.reason).
+REASSIGN_REASON_MAX = 500
 
 
 def lead_sales_move(
@@ -52,12 +64,7 @@ def lead_sales_move(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        handoff = (
-            Handoff.objects.select_for_update(of=("self",))
-            .filter(lead_id=lead_id, status=Status.ACCEPTED)
-            .order_by("-decided_at", "-id")
-            .first()
-        )
+        handoff = _lock_accepted_handoff(lead_id)
         lead = lock_lead(lead_id)
         if not (lead.owner_id == actor.pk or is_manager(actor)):
             raise HandoffNotYours(
@@ -65,10 +72,7 @@ def lead_sales_move(
                 "or a manager may move it."
             )
         if lead.stage not in SALES_STAGES:
-            raise HandoffAlreadyDecided(
-                f"Lead {lead_id} is {lead.get_stage_display()}, not in the sales "
-                "pipeline; reload the page."
-            )
+            raise HandoffAlreadyDecided(_not_in_pipeline(lead))
         why = None
         text = ""
         move: dict[str, Any]
@@ -132,3 +136,114 @@ def lead_sales_move(
                 followed_up_at=now
             )
     return outcome
+
+
+def _lock_accepted_handoff(lead_id: int) -> Handoff | None:
+    """Lock the lead's latest accepted handoff, if any (before the lead)."""
+    return (
+        Handoff.objects.select_for_update(of=("self",))
+        .filter(lead_id=lead_id, status=Status.ACCEPTED)
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def _not_in_pipeline(lead: Any) -> str:
+    return (
+        f"Lead {lead.id} is {lead.get_stage_display()}, not in the sales "
+        "pipeline; reload the page."
+    )
+
+
+def _reassign_input(to_user: Any, reason: Any) -> str:
+    """The reason, cleaned; DecisionInvalid naming each field to fix."""
+    errors: dict[str, str] = {}
+    if to_user is None:
+        errors["to_user"] = "Choose the rep who takes the lead over."
+    elif not (to_user.is_active and to_user.groups.filter(name=SALES).exists()):
+        errors["to_user"] = (
+            f"{person(to_user)} is not an active sales rep; choose one from the list."
+        )
+    text = str(reason or "").strip()
+    if not text:
+        errors["reason"] = "Say why the lead changes hands."
+    elif "\x00" in text:
+        errors["reason"] = "Remove the NUL character from the reason."
+    elif len(text) > REASSIGN_REASON_MAX:
+        errors["reason"] = (
+            f"Keep the reason under {REASSIGN_REASON_MAX} characters "
+            f"(it has {len(text)})."
+        )
+    if errors:
+        raise DecisionInvalid(errors)
+    return text
+
+
+def lead_reassign(
+    *,
+    lead_id: int,
+    to_user: Any | None,
+    reason: str,
+    expected_owner_id: int | None,
+    actor: Any,
+    now: dt.datetime | None = None,
+) -> OwnerChange:
+    """A manager hands a lead in the sales pipeline to another active rep.
+
+    Only a manager (``is_manager``) may: anyone else gets HandoffNotYours.
+    ``reason`` is required; ``to_user`` must be an active Sales user other
+    than the owner; the lead must be SAL, SQL or opportunity. Each refusal
+    raises DecisionInvalid naming the field to fix, and changes nothing.
+    ``expected_owner_id`` is the owner the manager saw (None for nobody):
+    if someone reassigned the lead meanwhile, LeadOwnerChanged (409) and
+    nothing changes, so a second manager never overwrites the first unseen.
+
+    Locks the lead's latest accepted handoff, then the lead (handoff before
+    lead, as every handoff service); moves both to the new owner, records an
+    OwnerChange (the lead's history, with the reason) and a ``lead_reassign``
+    audit row, and enqueues the new owner's e-mail after commit (sent once,
+    see ``handoff.notifications.owner_change_send``). Lead.DoesNotExist if
+    there is no such lead.
+    """
+    now = now or timezone.now()
+    if not is_manager(actor):
+        raise HandoffNotYours("Only a manager may hand a lead to another rep.")
+    text = _reassign_input(to_user, reason)
+    with transaction.atomic():
+        handoff = _lock_accepted_handoff(lead_id)
+        lead = lock_lead(lead_id)
+        if lead.owner_id != expected_owner_id:
+            raise LeadOwnerChanged(
+                f"{lead} was handed to {person(lead.owner)} by someone else "
+                "meanwhile; nothing was changed. Reload the page and choose again."
+            )
+        if lead.stage not in SALES_STAGES:
+            raise DecisionInvalid({"lead": _not_in_pipeline(lead)})
+        if lead.owner_id == to_user.pk:
+            raise DecisionInvalid(
+                {
+                    "to_user": (
+                        f"{person(to_user)} already owns this lead; choose another rep."
+                    )
+                }
+            )
+        change = lead_services.lead_owner_change(
+            lead=lead, owner=to_user, actor=actor, reason=text, at=now
+        )
+        if handoff is not None:
+            # The follow-up clock and its e-mail go to the new owner.
+            Handoff.objects.filter(id=handoff.id).update(owner=to_user)
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.LEAD_REASSIGN,
+            lead_id=lead_id,
+            at=now,
+            details={
+                "owner_change_id": change.id,
+                "from_owner_id": change.from_owner_id,
+                "to_owner_id": to_user.pk,
+                "handoff_id": handoff.id if handoff else None,
+            },
+        )
+        _notify_owner_change(change.id)
+    return change

@@ -40,6 +40,14 @@ def _notify(kind: str, handoff_id: int) -> None:
     )
 
 
+def _notify_owner_change(change_id: int) -> None:
+    """E-mail a lead's new owner about an OwnerChange after commit (never inline)."""
+    from handoff.tasks import send_owner_change_task  # the sanctioned cycle
+
+    # robust, as above: the reassignment stands if the broker is down.
+    transaction.on_commit(lambda: send_owner_change_task.delay(change_id), robust=True)
+
+
 def _event(
     handoff: Handoff,
     kind: str,

@@ -11,7 +11,8 @@ Every POST here answers in one of two ways:
   or a form error), 409 already decided or lost a race, 403 not yours.
 
 ``queue`` holds the queue and the decisions posted from it, ``detail`` a
-handoff's page, ``pipeline`` the sales pipeline, ``reports`` the SLA report;
+handoff's page, ``pipeline`` the sales pipeline, ``team`` a manager's team
+pipeline and its reassignments, ``reports`` the SLA report;
 who may open them is checked in ``access``, and the rows and cards they show
 are built in ``handoff.presenters``.
 """
@@ -28,6 +29,7 @@ from handoff.views.queue import (
     reject,
 )
 from handoff.views.reports import sla_report
+from handoff.views.team import pipeline_team, reassign
 
 __all__ = [
     "accept",
@@ -36,8 +38,10 @@ __all__ = [
     "claim",
     "handoff_detail",
     "pipeline",
+    "pipeline_team",
     "queue",
     "queue_rows",
+    "reassign",
     "reject",
     "sales_move",
     "sla_report",

@@ -23,21 +23,14 @@ from handoff.models import Handoff
 STATUS_FOR = {DecisionInvalid: 422, HandoffAlreadyDecided: 409, HandoffNotYours: 403}
 
 
-def permission_or_manager(permission: str, refusal: str) -> Callable:
-    """Log in first, then require ``permission`` or a manager; else 403 with
-    ``refusal``.
-
-    Also on the POST endpoints: the services check who may act on this
-    handoff or lead, but a role that may never act is refused here with 403,
-    not answered with a redirect and a message as a lost race would be.
-    """
+def _require(allowed: Callable[[Any], bool], refusal: str) -> Callable:
+    """Log in first, then require ``allowed(user)``; else 403 with ``refusal``."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         @login_required
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            if not (user.has_perm(permission) or selectors.is_manager(user)):
+            if not allowed(request.user):
                 raise PermissionDenied(refusal)
             return view(request, *args, **kwargs)
 
@@ -46,8 +39,21 @@ def permission_or_manager(permission: str, refusal: str) -> Callable:
     return decorator
 
 
-#: A handoff's page: every role (the handoffs shown are still only the
-#: user's own, see ``selectors.handoff_for_user``).
+def permission_or_manager(permission: str, refusal: str) -> Callable:
+    """Log in first, then require ``permission`` or a manager; else 403 with
+    ``refusal``.
+
+    Also on the POST endpoints: the services check who may act on this
+    handoff or lead, but a role that may never act is refused here with 403,
+    not answered with a redirect and a message as a lost race would be.
+    """
+    return _require(
+        lambda user: user.has_perm(permission) or selectors.is_manager(user), refusal
+    )
+
+
+#: A handoff's page: every role (the handoffs shown are still only the ones
+#: ``selectors.handoff_for_user`` lets the user see; any other is a 404).
 view_access = permission_or_manager(
     "handoff.view_handoff", "Handoffs are for the Marketing, SDR and Sales roles."
 )
@@ -67,6 +73,14 @@ pipeline_access = permission_or_manager(
 report_access = permission_or_manager(
     "handoff.view_sla_report",
     "The SLA report is for managers. Ask an Admin to mark you as a manager "
+    "in your sales profile.",
+)
+
+
+#: The team pipeline and its reassignments: managers only.
+team_access = _require(
+    selectors.is_manager,
+    "The team pipeline is for managers. Ask an Admin to mark you as a manager "
     "in your sales profile.",
 )
 

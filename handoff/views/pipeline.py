@@ -8,9 +8,11 @@ moves the card to its new column.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -54,17 +56,11 @@ def _sales_context() -> dict[str, Any]:
     }
 
 
-@require_safe
-@pipeline_access
-def pipeline(request: HttpRequest) -> HttpResponse:
-    """My accepted leads by stage, with their follow-up clocks."""
-    user = request.user
-    leads = selectors.pipeline_leads(
-        user=user, stages=list(PIPELINE_STAGES), limit=PIPELINE_LIMIT
-    )
-    cards = pipeline_cards(leads)
-    counts = _stage_counts(user)
-    columns = [
+def board_columns(
+    cards: list[PipelineCard], counts: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The pipeline board's columns: each stage's cards and how many it holds."""
+    return [
         {
             "stage": stage,
             "title": STAGE_TITLES[stage],
@@ -73,6 +69,17 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         }
         for stage in PIPELINE_STAGES
     ]
+
+
+@require_safe
+@pipeline_access
+def pipeline(request: HttpRequest) -> HttpResponse:
+    """My accepted leads by stage, with their follow-up clocks."""
+    user = request.user
+    leads = selectors.pipeline_leads(
+        user=user, stages=list(PIPELINE_STAGES), limit=PIPELINE_LIMIT
+    )
+    columns = board_columns(pipeline_cards(leads), _stage_counts(user))
     context = _sales_context()
     closed = selectors.sales_outcomes_closed(
         user=user,
@@ -80,7 +87,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         since=context["now"] - RECENTLY_CLOSED,
         limit=RECENTLY_CLOSED_LIMIT,
     )
-    context.update(columns=columns, closed=closed)
+    context.update(columns=columns, closed=closed, manager=selectors.is_manager(user))
     return render(request, "handoff/pipeline.html", context)
 
 
@@ -115,6 +122,40 @@ def pipeline_card_response(
     )
 
 
+def card_form_post(
+    request: HttpRequest,
+    lead_id: int,
+    form: Form,
+    service: Callable[..., Any],
+    *,
+    form_name: str,
+    page: str,
+    card: Callable[..., HttpResponse],
+) -> Any:
+    """Run ``service`` with a card form's input; its result, or the refusal.
+
+    A refused POST goes back to ``page`` with the message, or (htmx) gets
+    ``card`` again with the problem next to the form's fields and the status
+    code of the refusal. A missing lead is a 404.
+    """
+    try:
+        if not form.is_valid():
+            raise DecisionInvalid(form_errors(form))
+        return service(lead_id=lead_id, actor=request.user, **form.cleaned_data)
+    except Lead.DoesNotExist:
+        raise Http404("No such lead.") from None
+    except HandoffError as exc:
+        if not request.htmx:
+            messages.error(request, exc.message)
+            return redirect(page)
+        if isinstance(exc, DecisionInvalid):
+            state = FormState.failed(form_name, exc.errors, request)
+        else:
+            state = FormState(note=exc.message, tone="error")
+        status = STATUS_FOR.get(type(exc), 409)
+        return card(request, lead_id, state=state, status=status)
+
+
 @require_POST
 @pipeline_access
 def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
@@ -122,24 +163,17 @@ def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     back = request.POST.get("move") == "back"
     form_name = "back" if back else "forward"
     form = SalesBackForm(request.POST) if back else SalesForwardForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise DecisionInvalid(form_errors(form))
-        outcome = services.lead_sales_move(
-            lead_id=lead_id, actor=request.user, **form.cleaned_data
-        )
-    except Lead.DoesNotExist:
-        raise Http404("No such lead.") from None
-    except HandoffError as exc:
-        if not request.htmx:
-            messages.error(request, exc.message)
-            return redirect("handoff:pipeline")
-        status = STATUS_FOR.get(type(exc), 409)
-        if isinstance(exc, DecisionInvalid):
-            state = FormState.failed(form_name, exc.errors, request)
-        else:
-            state = FormState(note=exc.message, tone="error")
-        return pipeline_card_response(request, lead_id, state=state, status=status)
+    outcome = card_form_post(
+        request,
+        lead_id,
+        form,
+        services.lead_sales_move,
+        form_name=form_name,
+        page="handoff:pipeline",
+        card=pipeline_card_response,
+    )
+    if isinstance(outcome, HttpResponse):
+        return outcome
     text = moved_text(outcome)
     if not request.htmx:
         messages.success(request, text)

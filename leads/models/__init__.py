@@ -5,11 +5,17 @@ Models hold data, constraints and single-row behaviour. Writes go through
 ``leads/services.py``; a lead's stage changes only in ``leads/lifecycle.py``.
 
 The models live by sub-domain: ``people`` (accounts, leads), ``activity``
-(touchpoints, campaigns, stage transitions), ``intake`` (web forms, import
-jobs) and ``audit`` (the audit log). Import them from here.
+(touchpoints, campaigns, stage transitions, owner changes), ``intake`` (web
+forms, import jobs) and ``audit`` (the audit log). Import them from here.
 """
 
-from leads.models.activity import Campaign, StageTransition, Touchpoint, TouchpointKind
+from leads.models.activity import (
+    Campaign,
+    OwnerChange,
+    StageTransition,
+    Touchpoint,
+    TouchpointKind,
+)
 from leads.models.audit import AuditEvent
 from leads.models.intake import IMPORT_MAX_BYTES, ImportJob, WebForm
 from leads.models.people import (
@@ -29,6 +35,7 @@ __all__ = [
     "ImportJob",
     "Industry",
     "Lead",
+    "OwnerChange",
     "Stage",
     "StageTransition",
     "Touchpoint",

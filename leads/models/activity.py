@@ -1,5 +1,5 @@
 """What leads do and what happens to them: touchpoints and their kinds,
-campaigns, stage transitions."""
+campaigns, stage transitions, owner changes."""
 
 from __future__ import annotations
 
@@ -189,3 +189,40 @@ class StageTransition(models.Model):
         if self.actor_id:
             return str(self.actor)
         return f"system ({self.system_actor})"
+
+
+class OwnerChange(models.Model):
+    """A manager handing a lead in the sales pipeline to another rep, and why.
+
+    The lead's history of who owns it (the lead page's timeline shows it with
+    the stage moves). ``notified_at`` marks the new owner's e-mail as sent, so
+    a redelivered task never sends it twice.
+    """
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    # PROTECT, as on StageTransition: the history outlives nobody.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=500)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="owner_change_lead_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: owner {self.from_owner_id} -> {self.to_owner_id}"

@@ -27,6 +27,7 @@ class AuditEvent(models.Model):
         HANDOFF_CLAIM = "handoff_claim", "Handoff taken from the team queue"
         HANDOFF_REASSIGN = "handoff_reassign", "Handoff expired and reassigned"
         SALES_MOVE = "sales_move", "Lead moved by sales"
+        LEAD_REASSIGN = "lead_reassign", "Lead reassigned to another rep"
         RULE_EDIT = "rule_edit", "Scoring draft edited"
         MODEL_PUBLISH = "model_publish", "Scoring model published"
         ROLE_CHANGE = "role_change", "User's roles or staff flags changed"

@@ -140,7 +140,13 @@ def test_navigation_shows_the_sla_report_to_managers_only(client):
     client.force_login(sdr)
     sdr_nav = [i["label"] for i in client.get("/queue/").context["nav_items"]]
 
-    assert manager_nav == ["SAL queue", "Pipeline", "SLA report", "Leads"]
+    assert manager_nav == [
+        "SAL queue",
+        "Pipeline",
+        "Team pipeline",
+        "SLA report",
+        "Leads",
+    ]
     assert sdr_nav == ["SAL queue", "Leads"]
 
 

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from crm.roles import SALES, SDR
 from handoff import services
-from handoff.models import ContactAttempt, Handoff
+from handoff.models import ContactAttempt, Handoff, SalesProfile
 from leads.models import Lead, Stage
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
@@ -369,3 +369,53 @@ def test_screenshots_of_the_handoff_screens(new_page, live_server, width):
     rep = new_page(width=width, height=900)
     log_in(rep, live_server, "rita")
     rep.screenshot(path=str(SHOTS / f"handoff-pipeline-{width}.png"), full_page=True)
+
+
+def test_a_manager_hands_a_lead_to_another_rep_on_the_team_pipeline(
+    new_page, live_server
+):
+    world = _world()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    UserFactory(username="sam", first_name="Sam", last_name="Okafor", roles=[SALES])
+    mona = UserFactory(
+        username="mona", first_name="Mona", last_name="Berg", roles=[SALES]
+    )
+    SalesProfile.objects.create(user=mona, is_manager=True)
+    priya = world.handoffs["Priya"]
+    page = new_page(width=1440, height=900)
+    log_in(page, live_server, "mona")
+
+    page.get_by_role("link", name="Team pipeline").click()
+    card = page.locator(f"#lead-{priya.lead_id}")
+    expect(card).to_contain_text("Owner: Rita Alvarez")
+    card.get_by_text("Reassign…").click()
+    card.get_by_label("New owner").select_option(label="Sam Okafor")
+    card.get_by_role("button", name="Reassign", exact=True).click()
+    expect(card.locator(".field-error")).to_have_text("Say why the lead changes hands.")
+    card.screenshot(path=str(SHOTS / "handoff-team-card-refused.png"))
+    card.get_by_label("Reason").fill("Rita is on leave until the 20th.")
+    page.screenshot(path=str(SHOTS / "handoff-team-pipeline-1440.png"), full_page=True)
+    card.get_by_role("button", name="Reassign", exact=True).click()
+
+    expect(card).to_contain_text("Priya Raman is now Sam Okafor's lead.")
+    expect(card).to_contain_text("Owner: Sam Okafor")
+    card.screenshot(path=str(SHOTS / "handoff-team-card-reassigned.png"))
+    page.goto(f"{live_server.url}/leads/{priya.lead_id}/")
+    timeline = page.locator("section", has=page.get_by_role("heading", name="Timeline"))
+    expect(timeline).to_contain_text("Handed to Sam Okafor from Rita Alvarez")
+    page.screenshot(
+        path=str(SHOTS / "handoff-lead-reassigned-1440.png"), full_page=True
+    )
+    page.goto(f"{live_server.url}/pipeline/")
+    page.screenshot(path=str(SHOTS / "handoff-pipeline-manager-1440.png"))
+    sam = new_page(width=1440, height=900)
+    log_in(sam, live_server, "sam")
+    sam_card = sam.locator(f"#lead-{priya.lead_id}")
+    expect(sam_card).to_contain_text("Priya Raman")
+    sam.screenshot(path=str(SHOTS / "handoff-pipeline-new-owner-1440.png"))
+    sam_card.get_by_role("link", name=f"handoff #{priya.id}").click()
+    expect(sam.locator("h1")).to_contain_text("Priya Raman")
+    sam.screenshot(
+        path=str(SHOTS / "handoff-detail-new-owner-1440.png"), full_page=True
+    )
+    assert Lead.objects.get(id=priya.lead_id).owner.username == "sam"

@@ -117,6 +117,9 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # handoff: the pipeline is the reps'; the SLA report managers' (Admin).
     ("GET", "pipeline/"): REPS,
     ("POST", "pipeline/leads/<int:lead_id>/move/"): REPS,
+    # The team pipeline and its reassignments: managers (Admin by role).
+    ("GET", "pipeline/team/"): ADMINS,
+    ("POST", "pipeline/leads/<int:lead_id>/reassign/"): ADMINS,
     ("GET", "reports/sla/"): ADMINS,
 }
 
