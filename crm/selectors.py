@@ -61,9 +61,10 @@ def account_score_active(
 
 
 def lead_breakdown_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:
-    """Breakdown items, largest points first, each with ``sentence`` (what its
-    rule tests, ``scoring.sentences``), ``shown_value`` (the lead's value a fit
-    rule tested, in words) and its evidence touchpoints (three queries)."""
+    """Breakdown items in their stored order (fit rules first), each with
+    ``sentence`` (what its rule tests, ``scoring.sentences``), ``shown_value``
+    (the lead's value a fit rule tested, in words) and its evidence
+    touchpoints (three queries)."""
     if score is None:
         return []
     ids = {i for item in score.breakdown for i in item.get("touchpoints", [])}
@@ -81,7 +82,7 @@ def lead_breakdown_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:
                 touches[i] for i in item.get("touchpoints", []) if i in touches
             ],
         }
-        for item in breakdown_reasons(score.breakdown, sentences)
+        for item in breakdown_reasons(score.breakdown, sentences, largest_first=False)
     ]
 
 

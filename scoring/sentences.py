@@ -50,13 +50,16 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
 _WORD_ALTERNATION = re.compile(r"^(?:\(\?i\))?\(?([\w ]+(?:\|[\w ]+)*)\)?$")
 
 
-def rule_sentence(rule: Any, *, touchpoint_label: str = "") -> str:
+def rule_sentence(
+    rule: Any, *, touchpoint_label: str = "", with_limits: bool = True
+) -> str:
     """What ``rule`` tests, as a sentence starting in lower case.
 
     Fit and disqualifying rules: "<subject> <comparison>". Engagement and
     negative rules: "each <touchpoint kind>[ where <property comparison>]
     [ in the last N days][ (up to N)]"; ``touchpoint_label`` names the kind
-    (its code is used when it is empty).
+    (its code is used when it is empty). ``with_limits=False`` leaves the
+    look-back window and the cap out, for a page that shows them apart.
     """
     if rule.kind in ACTIVITY_KINDS:
         kind = touchpoint_label or str(rule.touchpoint_kind).replace("_", " ")
@@ -68,6 +71,8 @@ def rule_sentence(rule: Any, *, touchpoint_label: str = "") -> str:
                 rule.property_value,
             )
             text = f"{text} where {condition}"
+        if not with_limits:
+            return text
         if rule.lookback_days:
             days = rule.lookback_days
             text += f" in the last {days:,} day{'s' if days != 1 else ''}"
@@ -192,9 +197,10 @@ def _lower_first(text: str) -> str:
 
 
 def breakdown_reasons(
-    breakdown: Any, sentences: dict[int, str]
+    breakdown: Any, sentences: dict[int, str], *, largest_first: bool = True
 ) -> list[dict[str, Any]]:
-    """A stored score breakdown's items, largest points first, each with
+    """A stored score breakdown's items, largest points first (or in their
+    stored order with ``largest_first=False``), each with
     ``sentence`` (what its rule tests) and ``points`` as a Decimal.
 
     ``sentences`` maps rule ids to ``rule_sentence``; an item whose rule is
@@ -222,7 +228,8 @@ def breakdown_reasons(
                 "sentence": sentence or "",
             }
         )
-    items.sort(key=lambda i: i["points"], reverse=True)
+    if largest_first:
+        items.sort(key=lambda i: i["points"], reverse=True)
     return items
 
 

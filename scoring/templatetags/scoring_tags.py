@@ -100,7 +100,10 @@ def rule_points(rule: ScoringRule) -> str:
 def rule_condition(row: RuleRow) -> str:
     """When the rule holds, as a sentence: "Seniority is one of Vice president
     or Executive (C-level, founder)" (``scoring.sentences.rule_sentence``)."""
-    return capfirst(rule_sentence(row.rule, touchpoint_label=row.touchpoint_label))
+    sentence = rule_sentence(
+        row.rule, touchpoint_label=row.touchpoint_label, with_limits=False
+    )
+    return capfirst(sentence)
 
 
 @register.filter
