@@ -197,3 +197,12 @@ def person(user: Any) -> str:
     if user is None:
         return "nobody"
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def moved_by(transition: Any) -> str:
+    """Who moved a lead between stages: a person by full name, or which part
+    of Leadflow did ("Leadflow (scoring)")."""
+    if transition.actor_id:
+        return person(transition.actor)
+    return f"Leadflow ({transition.system_actor.replace('_', ' ')})"
