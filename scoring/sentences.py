@@ -45,6 +45,14 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "region": {code: str(label) for code, label in Region.choices},
     "account.industry": {code: str(label) for code, label in Industry.choices},
 }
+#: The operators that compare with one value, and their words.
+_VERBS = {
+    "equals": "is",
+    "contains": "contains",
+    "starts_with": "starts with",
+    "at_least": "is at least",
+    "at_most": "is at most",
+}
 # A pattern that only lists words ("marketing|growth", "(?i)^(vp|head of)")
 # reads as "contains marketing or growth"; anything else is shown as a pattern.
 _WORD_ALTERNATION = re.compile(r"^(?:\(\?i\))?\(?([\w ]+(?:\|[\w ]+)*)\)?$")
@@ -117,26 +125,18 @@ def condition_sentence(
 
     if operator == "is_empty":
         return f"{subject} is empty"
-    if operator == "equals":
-        return f"{subject} is {show(value)}"
+    if operator in _VERBS and not isinstance(value, list | dict):
+        return f"{subject} {_VERBS[operator]} {show(value)}"
     if operator == "one_of":
         options = value if isinstance(value, list) else [value]
         if len(options) == 1:
             return f"{subject} is {show(options[0])}"
         return f"{subject} is one of {_listed([show(o) for o in options], 'or')}"
-    if operator == "contains":
-        return f"{subject} contains {show(value)}"
-    if operator == "starts_with":
-        return f"{subject} starts with {show(value)}"
     if operator == "matches":
         words = _alternatives(str(value))
         if words:
             return f"{subject} contains {_listed(words, 'or')}"
         return f"{subject} matches the pattern {value}"
-    if operator == "at_least":
-        return f"{subject} is at least {show(value)}"
-    if operator == "at_most":
-        return f"{subject} is at most {show(value)}"
     if operator == "between" and isinstance(value, list) and len(value) == 2:
         return f"{subject} is between {show(value[0])} and {show(value[1])}"
     return f"{subject} {str(operator).replace('_', ' ')} {show(value)}".rstrip()

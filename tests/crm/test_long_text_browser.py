@@ -9,8 +9,6 @@ handoff's page at 1440x900. Screenshots land in var/screenshots/long-text-*.png
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -21,7 +19,7 @@ from handoff import services
 from handoff.models import ContactAttempt
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
-from tests.browser import collect_errors, log_in
+from tests.browser import SCREENSHOTS, collect_errors, log_in
 from tests.factories import (
     AccountFactory,
     CalendarFactory,
@@ -33,10 +31,6 @@ from tests.factories import (
     UserFactory,
 )
 
-SHOTS = Path(
-    os.environ.get("LEADFLOW_SCREENSHOTS")
-    or Path(__file__).resolve().parents[2] / "var" / "screenshots"
-)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
@@ -113,8 +107,8 @@ def test_long_unbroken_text_wraps_within_the_window(
     page.wait_for_load_state("networkidle")
     # Open the folded parts too, so their contents are measured.
     page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"long-text-{page_name}.png"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"long-text-{page_name}.png"))
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     text = page.inner_text("main")
     context.close()
