@@ -71,7 +71,9 @@ def rule_sentence(
     """
     if rule.kind in ACTIVITY_KINDS:
         kind = touchpoint_label or str(rule.touchpoint_kind).replace("_", " ")
-        text = f"each {_lower_first(kind)}"
+        # A rule that counts one touchpoint is worded for one: "a demo request".
+        once = with_limits and rule.max_occurrences == 1
+        text = f"{'a' if once else 'each'} {_lower_first(kind)}"
         if rule.property_name:
             condition = condition_sentence(
                 str(rule.property_name).replace("_", " "),
@@ -84,7 +86,7 @@ def rule_sentence(
         if rule.lookback_days:
             days = rule.lookback_days
             text += f" in the last {days:,} day{'s' if days != 1 else ''}"
-        if rule.max_occurrences:
+        if rule.max_occurrences and not once:
             text += f" (up to {rule.max_occurrences:,})"
         return text
     return condition_sentence(

@@ -327,7 +327,7 @@ def test_queue_row_shows_the_lead_the_score_reasons_and_latest_touchpoints(
         html,
     )
     assert reasons == [
-        ("+60.0", "Demo request", "each demo request"),
+        ("+60.0", "Demo request", "a demo request"),
         ("+15.0", "Director", "seniority is Director / head of"),
         ("+5.0", "In our market", "region is Europe"),
     ]

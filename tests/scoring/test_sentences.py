@@ -110,6 +110,7 @@ def test_imported_attributes_are_named_by_their_labels():
     [
         (activity(), "each webinar attended"),
         (activity(max_occurrences=3), "each webinar attended (up to 3)"),
+        (activity(max_occurrences=1), "a webinar attended"),
         (
             activity(lookback_days=30, max_occurrences=1000),
             "each webinar attended in the last 30 days (up to 1,000)",
