@@ -55,7 +55,10 @@ _VERBS = {
 }
 # A pattern that only lists words ("marketing|growth", "(?i)^(vp|head of)")
 # reads as "contains marketing or growth"; anything else is shown as a pattern.
-_WORD_ALTERNATION = re.compile(r"^(?:\(\?i\))?\(?([\w ]+(?:\|[\w ]+)*)\)?$")
+# Word boundaries (\b) around the list change nothing a person would notice.
+_WORD_ALTERNATION = re.compile(
+    r"^(?:\(\?i\))?(?:\\b)?\(?(?:\?:)?([\w ]+(?:\|[\w ]+)*)\)?(?:\\b)?$"
+)
 
 
 def rule_sentence(

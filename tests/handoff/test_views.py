@@ -322,8 +322,8 @@ def test_queue_row_shows_the_lead_the_score_reasons_and_latest_touchpoints(
     assert "Grace Hopper" in html
     assert "VP Engineering · Analytical Engines · DE" in html
     reasons = re.findall(
-        r'<span class="points points-fit">([^<]+)</span> <strong>([^<]+)</strong> '
-        r'<span class="muted small">([^<]+)<',
+        r'<span class="points points-fit">([^<]+)</span> <span><strong>([^<]+)'
+        r'</strong> <span class="muted small">([^<]+)<',
         html,
     )
     assert reasons == [

@@ -29,7 +29,7 @@ pytestmark = [
 @pytest.fixture
 def page(browser, live_server):
     UserFactory(username="maya", first_name="Maya", roles=[MARKETING])
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     collect_errors(page, errors)

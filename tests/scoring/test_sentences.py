@@ -52,6 +52,10 @@ FIT_CASES = [
         "job title contains vp, head of or chief",
     ),
     (
+        fit("job_title", "matches", r"\b(marketing|sales|growth)\b"),
+        "job title contains marketing, sales or growth",
+    ),
+    (
         fit("job_title", "matches", r"^vp\b.*sales$"),
         r"job title matches the pattern ^vp\b.*sales$",
     ),
