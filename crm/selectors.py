@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,11 @@ from django.shortcuts import get_object_or_404
 
 from handoff.models import ContactAttempt, Handoff, HandoffEvent
 from handoff.selectors import handoff_for_user, is_manager
+from leads.attribute_labels import attribute_groups
 from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
+from scoring import selectors as scoring_selectors
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, ScoringModel
+from scoring.sentences import VALUE_LABELS, breakdown_reasons, value_text
 
 #: Entries shown in a lead's timeline (touchpoints, stage moves and owner
 #: changes together).
@@ -58,25 +62,69 @@ def account_score_active(
 
 
 def lead_breakdown_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:
-    """Breakdown items with their evidence touchpoints resolved (one query)."""
+    """Breakdown items in their stored order (fit rules first), each with
+    ``sentence`` (what its rule tests, ``scoring.sentences``), ``shown_value``
+    (the lead's value a fit rule tested, in words) and its evidence
+    touchpoints (three queries)."""
     if score is None:
         return []
     ids = {i for item in score.breakdown for i in item.get("touchpoints", [])}
     touches = {
         t.id: t for t in Touchpoint.objects.filter(id__in=ids).select_related("kind")
     }
-    rows = []
-    for item in score.breakdown:
-        rows.append(
-            {
-                **item,
-                "points": Decimal(item["points"]),
-                "evidence": [
-                    touches[i] for i in item.get("touchpoints", []) if i in touches
-                ],
-            }
-        )
-    return rows
+    sentences = scoring_selectors.rule_sentences(
+        item.get("rule") for item in score.breakdown
+    )
+    return [
+        {
+            **item,
+            "shown_value": _shown_value(item),
+            "evidence": [
+                touches[i] for i in item.get("touchpoints", []) if i in touches
+            ],
+        }
+        for item in breakdown_reasons(score.breakdown, sentences, largest_first=False)
+    ]
+
+
+def lead_gate_rows(*, score: LeadScore | None) -> list[dict[str, Any]]:
+    """The disqualifying rules holding for the lead, each with ``sentence``
+    and ``shown_value`` as in ``lead_breakdown_rows`` (one query)."""
+    if score is None or not score.gated_by:
+        return []
+    sentences = scoring_selectors.rule_sentences(
+        item.get("rule") for item in score.gated_by
+    )
+    return [
+        {**item, "shown_value": _shown_value(item)}
+        for item in breakdown_reasons(score.gated_by, sentences)
+    ]
+
+
+def lead_attribute_groups(*, lead: Lead) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The lead's imported attributes with labels, grouped (Company, Contact,
+    Marketing, Other) and alphabetical within a group; values in words."""
+    attributes = lead.attributes if isinstance(lead.attributes, dict) else {}
+    return [
+        (group, [{**item, "shown": _attribute_value(item["value"])} for item in items])
+        for group, items in attribute_groups(attributes)
+    ]
+
+
+def _shown_value(item: dict[str, Any]) -> str:
+    """The lead's value a condition rule tested, in words ("" for activity)."""
+    attribute = item.get("attribute") or ""
+    if not attribute:
+        return ""
+    return value_text(item.get("value"), VALUE_LABELS.get(attribute))
+
+
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None or value == "":
+        return "—"
+    return value_text(value)
 
 
 def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | None:

@@ -107,6 +107,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "owner_choices": lead_selectors.lead_owner_choices(),
         "country_codes": sorted(COUNTRY_REGION),
         "sort_choices": [(key, label) for key, (label, _) in SORTS.items()],
+        "model": scoring_selectors.model_active(),
     }
     return render(request, "crm/lead_list.html", context)
 
@@ -141,6 +142,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             and (model.min_fit_score is None or score.fit_score >= model.min_fit_score)
         ),
         "breakdown": crm_selectors.lead_breakdown_rows(score=score),
+        "gates": crm_selectors.lead_gate_rows(score=score),
+        "attribute_groups": crm_selectors.lead_attribute_groups(lead=lead),
         "account_score": crm_selectors.account_score_active(lead=lead, model=model),
         "chart": crm_selectors.lead_score_chart(
             lead=lead, threshold=model.mql_threshold if model else None

@@ -14,8 +14,9 @@ from django.http import HttpRequest
 
 from handoff import selectors, services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome
-from handoff.templatetags.handoff_tags import person
+from handoff.templatetags.handoff_tags import person, top_reasons
 from leads.models import Lead, OwnerChange, Stage
+from scoring.selectors import rule_sentences
 
 FORWARD_LABELS = {
     Stage.SAL: "Qualify (SQL)",
@@ -71,6 +72,9 @@ class QueueRow:
     mine: bool
     can_claim: bool = False
     state: FormState = field(default_factory=FormState)
+    #: The largest positive items of the score breakdown, with what each
+    #: rule tests (``handoff_tags.top_reasons``).
+    reasons: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +114,12 @@ def form_choices() -> dict[str, Any]:
 def queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[QueueRow]:
     touchpoints = selectors.queue_touchpoints(handoffs)
     attempts = selectors.attempt_counts(h.id for h in handoffs)
+    sentences = rule_sentences(
+        item.get("rule")
+        for h in handoffs
+        for item in h.score_breakdown or []
+        if isinstance(item, dict)
+    )
     return [
         QueueRow(
             handoff=h,
@@ -119,6 +129,7 @@ def queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[Que
             mine=h.assigned_to_id == user.pk,
             # Unassigned rows are shown only to the team (or managers).
             can_claim=h.assigned_to_id is None,
+            reasons=top_reasons(h.score_breakdown, sentences),
         )
         for h in handoffs
     ]

@@ -22,6 +22,7 @@ from django.utils import timezone
 from leads.models import Lead, Touchpoint, TouchpointKind
 from scoring.engine import ACTIVITY_KINDS, ModelSpec, Rule
 from scoring.models import AccountScore, PublishPreview, ScoringModel, ScoringRule
+from scoring.sentences import rule_sentence
 
 #: Lead columns a fit rule may test, besides ``attributes.*`` and ``account.*``.
 LEAD_FACT_FIELDS = (
@@ -400,6 +401,27 @@ def attribute_suggestions() -> list[tuple[str, str]]:
 def touchpoint_kind_choices() -> list[tuple[str, str]]:
     """(code, label) of every touchpoint kind, by label."""
     return list(TouchpointKind.objects.order_by("label").values_list("code", "label"))
+
+
+def rule_sentences(rule_ids: Iterable[Any]) -> dict[int, str]:
+    """What each rule tests, as a sentence (``scoring.sentences.rule_sentence``),
+    by rule id: two queries (rules, touchpoint kinds) however many ids. Ids
+    that are not whole numbers or name no rule are left out."""
+    ids = {i for i in rule_ids if isinstance(i, int) and not isinstance(i, bool)}
+    if not ids:
+        return {}
+    rules = list(ScoringRule.objects.filter(id__in=ids))
+    labels = dict(
+        TouchpointKind.objects.filter(
+            code__in={r.touchpoint_kind for r in rules if r.touchpoint_kind}
+        ).values_list("code", "label")
+    )
+    return {
+        rule.id: rule_sentence(
+            rule, touchpoint_label=labels.get(rule.touchpoint_kind, "")
+        )
+        for rule in rules
+    }
 
 
 def touchpoint_kind_codes() -> set[str]:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+#: Where the browser tests save screenshots for people to look at
+#: (LEADFLOW_SCREENSHOTS=<dir> puts them elsewhere).
+SCREENSHOTS = Path(
+    os.environ.get("LEADFLOW_SCREENSHOTS")
+    or Path(__file__).resolve().parents[1] / "var" / "screenshots"
+)
 #: Every factory-made user's password.
 PASSWORD = "pw-for-tests"
 

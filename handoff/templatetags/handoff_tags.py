@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -21,6 +20,8 @@ from handoff import clock, rejections
 from handoff.clock import ClockReading, ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
+from scoring.selectors import rule_sentences
+from scoring.sentences import breakdown_reasons
 
 register = template.Library()
 
@@ -125,40 +126,28 @@ def follow_up_clock(handoff: Handoff | None, now: dt.datetime) -> dict[str, Any]
     return {"clock": follow_up_badge(reading, now)}
 
 
-def _points(item: dict[str, Any]) -> Decimal:
-    try:
-        return Decimal(str(item.get("points", 0)))
-    except InvalidOperation:
-        return Decimal(0)
+def top_reasons(
+    breakdown: list[dict[str, Any]] | None,
+    sentences: dict[int, str] | None = None,
+    limit: int = TOP_REASONS,
+) -> list[dict[str, Any]]:
+    """The largest positive contributions of a score breakdown, biggest first,
+    each with ``sentence`` (``scoring.sentences.breakdown_reasons``).
 
-
-@register.filter
-def top_reasons(breakdown: list[dict[str, Any]] | None, limit: int = TOP_REASONS):
-    """The largest positive contributions of a score breakdown, biggest first.
-
-    Each is ``{"label", "points"}`` with points as a Decimal; ties keep the
+    ``sentences`` maps rule ids to what the rule tests; ties keep the
     breakdown's order (fit rules before engagement).
     """
-    items = [
-        {"label": item.get("label", ""), "points": _points(item)}
-        for item in breakdown or []
-        if isinstance(item, dict)
-    ]
-    positive = [item for item in items if item["points"] > 0]
-    positive.sort(key=lambda item: item["points"], reverse=True)
-    return positive[: int(limit)]
+    items = breakdown_reasons(breakdown, sentences or {})
+    return [item for item in items if item["points"] > 0][: int(limit)]
 
 
-@register.filter
-def breakdown_sorted(breakdown: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Every item of a score snapshot, points as Decimals, largest first."""
-    items = [
-        {**item, "points": _points(item)}
-        for item in breakdown or []
-        if isinstance(item, dict)
-    ]
-    items.sort(key=lambda item: item["points"], reverse=True)
-    return items
+@register.simple_tag
+def breakdown_with_sentences(breakdown: list[dict[str, Any]] | None) -> list[dict]:
+    """Every item of a stored score breakdown, largest first, with what its
+    rule tests (``{% breakdown_with_sentences handoff.score_breakdown as
+    items %}``): one query for one breakdown, so not for lists."""
+    rules = (item.get("rule") for item in breakdown or [] if isinstance(item, dict))
+    return breakdown_reasons(breakdown, rule_sentences(rules))
 
 
 @register.filter
@@ -208,3 +197,12 @@ def person(user: Any) -> str:
     if user is None:
         return "nobody"
     return user.get_full_name() or user.get_username()
+
+
+@register.filter
+def moved_by(transition: Any) -> str:
+    """Who moved a lead between stages: a person by full name, or which part
+    of Leadflow did ("Leadflow (scoring)")."""
+    if transition.actor_id:
+        return person(transition.actor)
+    return f"Leadflow ({transition.system_actor.replace('_', ' ')})"

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
 from scoring.models import ScoringModel, ScoringRule
-from scoring.selectors import FACT_LABELS, PreviewProgress, RescoreProgress, RuleRow
+from scoring.selectors import PreviewProgress, RescoreProgress, RuleRow
+from scoring.sentences import rule_sentence
 
 register = template.Library()
 
-_OPERATOR_LABELS = dict(ScoringRule.Operator.choices)
+#: Scores, thresholds and points of a breakdown show one decimal everywhere.
+SCORE_PLACES = Decimal("0.1")
 _STATUS_NOTES = {
     ScoringModel.Status.DRAFT: "A draft: change its rules and settings, then "
     "publish it to rescore every lead.",
@@ -50,6 +53,42 @@ def signed(value: Decimal | int | None) -> str:
 
 
 @register.filter
+def score(value: Decimal | int | float | str | None) -> str:
+    """A score as every page shows it, one decimal: 32.94 -> "32.9",
+    20 -> "20.0", 1234.5 -> "1,234.5"; None or not a number -> "—"."""
+    number = _score_number(value)
+    if number is None:
+        return "—"
+    return f"{number:,}"
+
+
+@register.filter
+def score_signed(value: Decimal | int | float | str | None) -> str:
+    """Breakdown points, one decimal with their sign: "+32.9", "\u22125.0"
+    (a real minus sign), "0.0"."""
+    number = _score_number(value)
+    if number is None:
+        return "—"
+    if number > 0:
+        return f"+{number:,}"
+    if number < 0:
+        return f"\u2212{-number:,}"
+    return f"{abs(number):,}"
+
+
+def _score_number(value: Decimal | int | float | str | None) -> Decimal | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    return number.quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)
+
+
+@register.filter
 def rule_points(rule: ScoringRule) -> str:
     if rule.kind == ScoringRule.Kind.DISQUALIFYING:
         return "Blocks MQL"
@@ -59,17 +98,12 @@ def rule_points(rule: ScoringRule) -> str:
 
 @register.filter
 def rule_condition(row: RuleRow) -> str:
-    """When the rule holds, in words: 'Seniority is one of “vp”, “executive”'."""
-    rule = row.rule
-    if rule.kind in ("fit", "disqualifying"):
-        return _comparison(_attribute_label(rule.attribute), rule.operator, rule.value)
-    text = row.touchpoint_label
-    if rule.property_name:
-        condition = _comparison(
-            rule.property_name, rule.property_operator, rule.property_value
-        )
-        text = f"{text} where {condition}"
-    return text
+    """When the rule holds, as a sentence: "Seniority is one of Vice president
+    or Executive (C-level, founder)" (``scoring.sentences.rule_sentence``)."""
+    sentence = rule_sentence(
+        row.rule, touchpoint_label=row.touchpoint_label, with_limits=False
+    )
+    return capfirst(sentence)
 
 
 @register.filter
@@ -129,28 +163,20 @@ def status_note(model: ScoringModel) -> str:
     return _STATUS_NOTES.get(model.status, "")
 
 
-def _attribute_label(path: str) -> str:
-    if path in FACT_LABELS:
-        return FACT_LABELS[path]
-    if path.startswith("attributes."):
-        return f"Attribute {path.removeprefix('attributes.')}"
-    return path
-
-
-def _comparison(subject: str, operator: str, value: Any) -> str:
-    label = _OPERATOR_LABELS.get(operator, operator)
-    if operator == "is_empty":
-        return f"{subject} is empty"
-    if operator == "between" and isinstance(value, list) and len(value) == 2:
-        return f"{subject} is between {_value(value[0])} and {_value(value[1])}"
-    if isinstance(value, list):
-        return f"{subject} {label} {', '.join(_value(v) for v in value)}"
-    return f"{subject} {label} {_value(value)}"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return num(value)
-    return f"“{value}”"
+@register.inclusion_tag("scoring/partials/grade_legend.html")
+def grade_legend(model: ScoringModel | None) -> dict[str, Any]:
+    """What grades A to D mean under ``model`` (its fit-score bands); nothing
+    without an active model."""
+    if model is None:
+        return {"bands": []}
+    a, b, c = (
+        score(m) for m in (model.grade_a_min, model.grade_b_min, model.grade_c_min)
+    )
+    return {
+        "bands": [
+            ("A", f"fit {a} or more"),
+            ("B", f"fit {b} to under {a}"),
+            ("C", f"fit {c} to under {b}"),
+            ("D", f"fit under {c}"),
+        ]
+    }

@@ -92,3 +92,45 @@ def test_recycled_lead_shows_its_cool_down_and_does_not_qualify(client):
     assert response.context["recycle_hold"]["until"] == until
     assert response.context["qualifies"] is False
     assert "only a high-intent touchpoint" in response.content.decode()
+
+
+def test_lead_page_words_rules_and_labels_imported_attributes(client):
+    lead = LeadFactory(
+        seniority="director",
+        job_title="Director of Engineering",
+        country="BR",
+        region="latam",
+        first_name="Grace",
+        last_name="Hopper",
+        attributes={
+            "utm_campaign": "spring",
+            "Company_Size__c": "51-200",
+            "annual_revenue": 1200000,
+            "hs_lead_status": "OPEN",
+        },
+    )
+    lead_rescore(lead_id=lead.id, model=model_active(), now=NOW)
+    client.force_login(UserFactory(roles=[SALES]))
+
+    response = client.get(f"/leads/{lead.id}/")
+
+    director = next(
+        r for r in response.context["breakdown"] if r.get("attribute") == "seniority"
+    )
+    assert (director["sentence"], director["shown_value"]) == (
+        "seniority is Director / head of",
+        "Director / head of",
+    )
+    groups = [
+        (group, [(i["label"], i["shown"]) for i in items])
+        for group, items in response.context["attribute_groups"]
+    ]
+    assert groups == [
+        ("Company", [("Annual revenue", "1,200,000"), ("Company size", "51-200")]),
+        ("Marketing", [("Lead status", "OPEN"), ("UTM campaign", "spring")]),
+    ]
+    content = response.content.decode()
+    assert "seniority =" not in content
+    assert "Company_Size__c</dt>" not in content
+    assert '<span class="stat-value">15.0</span>' in content
+    assert '<td class="num points">+15.0</td>' in content

@@ -280,8 +280,8 @@ def test_a_page_costs_a_fixed_number_of_queries(
     client.get(URL)
 
     # session, user, permissions x2, the page, the capped count, the owner
-    # choices, groups of the navigation.
-    with django_assert_num_queries(8):
+    # choices, the active model (the grade legend), groups of the navigation.
+    with django_assert_num_queries(9):
         response = client.get(f"{URL}?sort=-score")
 
     assert len(emails(response)) == 50

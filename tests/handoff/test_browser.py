@@ -113,6 +113,12 @@ def _lead(first, last, title, seniority, company, employees, industry, country, 
         account=account,
         country=country,
         region=region,
+        attributes={
+            "hs_lead_status": "Open",
+            "Company_Size__c": "201-500",
+            "utm_campaign": "spring-webinar",
+            "annual_revenue": 12000000,
+        },
     )
 
 
@@ -352,7 +358,7 @@ def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     assert Lead.objects.get(id=priya.lead_id).stage == Stage.SQL
 
 
-@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("width", [1440, 390])
 def test_screenshots_of_the_handoff_screens(new_page, live_server, width):
     world = _world()
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,8 @@ from handoff.templatetags.handoff_tags import (
 )
 from leads import lifecycle
 from leads.models import Lead, Stage
+from scoring.models import ScoringRule
+from scoring.selectors import model_active
 from tests.factories import (
     AccountFactory,
     LeadFactory,
@@ -196,15 +198,20 @@ def test_top_reasons_are_the_largest_positive_contributions():
     breakdown = [
         {"label": "Director", "points": "15.00"},
         {"label": "Unsubscribed", "points": "-20.00"},
-        {"label": "Demo request", "points": "60.00"},
+        {"rule": 7, "label": "Demo request", "points": "60.00"},
         {"label": "Go-to-market team", "points": "5.00"},
         {"label": "E-mail click", "points": "2.86"},
     ]
 
-    assert top_reasons(breakdown) == [
-        {"label": "Demo request", "points": Decimal("60.00")},
-        {"label": "Director", "points": Decimal("15.00")},
-        {"label": "Go-to-market team", "points": Decimal("5.00")},
+    assert top_reasons(breakdown, {7: "each demo request"}) == [
+        {
+            "rule": 7,
+            "label": "Demo request",
+            "points": Decimal("60.00"),
+            "sentence": "each demo request",
+        },
+        {"label": "Director", "points": Decimal("15.00"), "sentence": ""},
+        {"label": "Go-to-market team", "points": Decimal("5.00"), "sentence": ""},
     ]
 
 
@@ -269,13 +276,24 @@ def test_queue_row_shows_the_lead_the_score_reasons_and_latest_touchpoints(
         account=account,
         country="DE",
     )
+    demo = ScoringRule.objects.get(model=model_active(), touchpoint_kind="demo_request")
     Handoff.objects.filter(id=handoff.id).update(
         grade="A",
         score=Decimal("85.00"),
         score_breakdown=[
-            {"label": "Director", "points": "15.00"},
-            {"label": "Demo request", "points": "60.00"},
-            {"label": "In our market", "points": "5.00"},
+            {
+                "label": "Director",
+                "points": "15.00",
+                "attribute": "seniority",
+                "value": "director",
+            },
+            {"rule": demo.id, "label": "Demo request", "points": "60.00"},
+            {
+                "label": "In our market",
+                "points": "5.00",
+                "attribute": "region",
+                "value": "europe",
+            },
             {"label": "E-mail click", "points": "2.86"},
         ],
     )
@@ -304,14 +322,16 @@ def test_queue_row_shows_the_lead_the_score_reasons_and_latest_touchpoints(
     assert "Grace Hopper" in html
     assert "VP Engineering · Analytical Engines · DE" in html
     reasons = re.findall(
-        r'<span class="points points-fit">([^<]+)</span> ([^<]+)<', html
+        r'<span class="points points-fit">([^<]+)</span> <span><strong>([^<]+)'
+        r'</strong> <span class="muted small">([^<]+)<',
+        html,
     )
     assert reasons == [
-        ("+60", "Demo request"),
-        ("+15", "Director"),
-        ("+5", "In our market"),
+        ("+60.0", "Demo request", "a demo request"),
+        ("+15.0", "Director", "seniority is Director / head of"),
+        ("+5.0", "In our market", "region is Europe"),
     ]
-    assert '<span class="queue-score" title="Score at handoff">85</span>' in html
+    assert '<span class="queue-score" title="Score at handoff">85.0</span>' in html
 
 
 def test_queue_queries_do_not_grow_with_its_rows(client, frozen, sdr, teammate):

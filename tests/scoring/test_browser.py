@@ -29,7 +29,7 @@ pytestmark = [
 @pytest.fixture
 def page(browser, live_server):
     UserFactory(username="maya", first_name="Maya", roles=[MARKETING])
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     collect_errors(page, errors)
@@ -85,7 +85,7 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     assert page.url == f"{live_server.url}/scoring/{draft.id}/#rule-{rule.id}"
     row = page.locator(f"#rule-{rule.id}")
     assert row.locator("td").nth(1).inner_text() == (
-        "Webinar attendance where topic contains “scoring”"
+        "Each webinar attendance where topic contains scoring"
     )
     page.screenshot(path=str(SHOTS / "scoring-draft.png"), full_page=True)
 

@@ -124,8 +124,8 @@ def test_a_published_model_is_read_only_with_a_clone_button(marketer_client):
     assert "Clone to new draft" in html
     assert "Add fit rule" not in html
     assert "/rules/reorder/" not in html
-    assert "Seniority is one of “executive”, “vp”" in html
-    assert "Page view where url contains “/pricing”" in html
+    assert "Seniority is one of Executive (C-level, founder) or Vice president" in html
+    assert "Each page view where url contains /pricing<" in html
     assert "at most 3 · half-life 14 days" in html
 
 
