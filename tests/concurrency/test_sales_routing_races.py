@@ -16,14 +16,13 @@ import pytest
 
 from handoff import services
 from handoff.models import Handoff, Team
-from leads import lifecycle
 from leads.models import Lead, Stage
 from tests.factories import (
-    LeadFactory,
     SlaFactory,
     TeamFactory,
     TeamMemberFactory,
     UserFactory,
+    mql_handoff_open,
 )
 from tests.threads import run_rounds
 
@@ -44,13 +43,7 @@ def test_two_sdrs_accepting_at_once_get_different_reps_and_lose_no_turn():
     sla = SlaFactory(accept_within_hours=8, sales_team=sales)
     ann = TeamMemberFactory(team=sla.team, user__username="ann").user
     bob = TeamMemberFactory(team=sla.team, user__username="bob").user
-    handoffs = []
-    for _ in range(2 * ROUNDS):
-        lead = LeadFactory()
-        lifecycle.lead_move(
-            lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring", now=MONDAY_10
-        )
-        handoffs.append(services.handoff_open(lead_id=lead.id, now=MONDAY_10))
+    handoffs = [mql_handoff_open(MONDAY_10) for _ in range(2 * ROUNDS)]
     mine = {
         sdr.id: [h for h in handoffs if h.assigned_to_id == sdr.id]
         for sdr in (ann, bob)

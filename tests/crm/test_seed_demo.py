@@ -928,8 +928,8 @@ def test_the_demo_has_slas_calendars_and_teams_next_to_the_migrations_ones():
         sla.name: (sla.sales_routing, sla.sales_team and sla.sales_team.name)
         for sla in ServiceLevelAgreement.objects.select_related("sales_team")
     } == {
-        **{name: ("sales_team", "Sales reps") for name in DEMO_SLAS},
-        **{name: ("sales_team", None) for name in MIGRATION_SLAS},
+        **dict.fromkeys(DEMO_SLAS, ("sales_team", "Sales reps")),
+        **dict.fromkeys(MIGRATION_SLAS, ("sales_team", None)),
     }
     assert Team.objects.get(name="Sales reps").strategy == "round_robin"
     holidays = set(Holiday.objects.values_list("calendar__name", "date", "name"))

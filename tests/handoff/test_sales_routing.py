@@ -12,16 +12,15 @@ from handoff import services
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent, ServiceLevelAgreement, Team
 from handoff.notifications import notification_send
-from leads import lifecycle
 from leads.models import AuditEvent, Lead, Stage
 from tests.clients import token_client
 from tests.factories import (
     AccountFactory,
-    LeadFactory,
     SlaFactory,
     TeamFactory,
     TeamMemberFactory,
     UserFactory,
+    mql_handoff_open,
 )
 
 pytestmark = pytest.mark.django_db
@@ -63,14 +62,8 @@ def ada(sales_sla):
     ).user
 
 
-def pending(*, now=MONDAY_10, **fields) -> Handoff:
-    lead = LeadFactory(**fields)
-    lifecycle.lead_move(
-        lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring", now=now
-    )
-    handoff = services.handoff_open(lead_id=lead.id, now=now)
-    assert handoff is not None
-    return handoff
+def pending(**lead_fields) -> Handoff:
+    return mql_handoff_open(MONDAY_10, **lead_fields)
 
 
 def accept(handoff: Handoff, actor, **kwargs) -> Handoff:

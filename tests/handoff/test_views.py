@@ -36,15 +36,14 @@ from handoff.templatetags.handoff_tags import (
     sla_badge,
     top_reasons,
 )
-from leads import lifecycle
 from leads.models import Lead, Stage
 from tests.factories import (
     AccountFactory,
-    LeadFactory,
     TeamFactory,
     TeamMemberFactory,
     TouchpointFactory,
     UserFactory,
+    mql_handoff_open,
 )
 
 pytestmark = pytest.mark.django_db
@@ -72,14 +71,7 @@ def teammate(sla, sdr):
     return TeamMemberFactory(team=sla.team, user__username="bo").user
 
 
-def open_at(opened: dt.datetime, **lead_fields) -> Handoff:
-    lead = LeadFactory(**lead_fields)
-    lifecycle.lead_move(
-        lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring", now=opened
-    )
-    handoff = services.handoff_open(lead_id=lead.id, now=opened)
-    assert handoff is not None
-    return handoff
+open_at = mql_handoff_open
 
 
 def open_for(user, opened: dt.datetime, **lead_fields) -> Handoff:
