@@ -309,7 +309,7 @@ def test_accepting_with_a_non_rep_shows_the_message_at_the_picker(
         HTTP_HX_REQUEST="true",
     )
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert (
         f'<p class="field-error" id="owner-error-queue-{handoff.id}">Ada '
         "is not an active sales rep; choose one who is.</p>"
