@@ -711,7 +711,7 @@ def test_pipeline_groups_my_leads_by_stage_with_the_follow_up_clock(
     services.lead_sales_move(
         lead_id=qualified.lead_id, actor=rep, to_stage=Stage.SQL, now=NOW
     )
-    accepted_for(admin, admin, first_name="Someone else's")
+    accepted_for(UserFactory(roles=[SALES]), admin, first_name="Someone else's")
     client.force_login(rep)
 
     response = client.get("/pipeline/")
