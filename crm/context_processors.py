@@ -10,6 +10,7 @@ from django.urls import reverse
 from crm.common.roles import ADMIN, MARKETING, SALES, SDR
 from crm.roles import user_roles
 from handoff.models import SalesProfile
+from handoff.selectors import pipeline_new_count
 from leads.views import IMPORT_PERMISSIONS
 
 #: Managers see the SAL queue, the team pipeline and the SLA report whatever
@@ -37,7 +38,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     for role, label, url_name in _NAV:
         url = reverse(url_name)
         if (role in held or ADMIN in held) and url not in {i["url"] for i in items}:
-            items.append({"label": label, "url": url})
+            items.append({"label": _label(label, role, user, roles), "url": url})
     # Every role reads the lead list; it is for whoever may view leads.
     if user.has_perm("leads.view_lead"):
         items.append({"label": "Leads", "url": reverse("crm:lead_list")})
@@ -56,6 +57,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "user_roles": roles,
         "user_role_label": ", ".join(roles) or "No role",
     }
+
+
+def _label(label: str, role: str, user: Any, roles: list[str]) -> str:
+    """The item's label; a rep's Pipeline counts the leads new to them."""
+    if role != SALES or SALES not in roles:
+        return label
+    new = pipeline_new_count(user=user)
+    return f"{label} ({new} new)" if new else label
 
 
 def _is_manager(user: Any, roles: list[str]) -> bool:

@@ -15,6 +15,20 @@ from handoff.models import ContactAttempt
 from handoff.services import FEEDBACK_MAX, NOTE_MAX
 
 
+class AcceptForm(forms.Form):
+    """The rep who gets the lead; empty leaves it to the SLA's sales routing.
+
+    Any user parses: whether they are an active sales rep is the service's
+    answer, so the form and the API refuse one with the same message.
+    """
+
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.all(),
+        required=False,
+        error_messages={"invalid_choice": "Choose a sales rep from the list."},
+    )
+
+
 class RejectForm(forms.Form):
     reason = forms.CharField(max_length=40, required=False)
     feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)

@@ -83,6 +83,18 @@ def recipients(kind: str, handoff: Handoff) -> list[str]:
     return sorted({p for p in people if p})
 
 
+def _sales_rule(handoff_id: int) -> str:
+    """How the accepted lead's rep was chosen ("" when no rep was routed)."""
+    detail = (
+        HandoffEvent.objects.filter(
+            handoff_id=handoff_id, kind=HandoffEvent.Kind.HANDED_TO_SALES
+        )
+        .values_list("detail", flat=True)
+        .first()
+    )
+    return detail.partition(": ")[2] if detail else ""
+
+
 def _event_id(kind: str, handoff_id: int) -> int | None:
     return (
         HandoffEvent.objects.filter(handoff_id=handoff_id, kind=EVENT_OF_KIND[kind])
@@ -121,6 +133,11 @@ def notification_send(*, kind: str, handoff_id: int) -> int:
         "lead_url": settings.SITE_URL
         + reverse("crm:lead_detail", args=[handoff.lead_id]),
     }
+    if kind == "handed_over":
+        context |= {
+            "pipeline_url": settings.SITE_URL + reverse("handoff:pipeline"),
+            "sales_rule": _sales_rule(handoff_id),
+        }
     subject = render_to_string(f"emails/handoff_{kind}_subject.txt", context)
     body = render_to_string(f"emails/handoff_{kind}_body.txt", context)
     event_id = _event_id(kind, handoff_id)

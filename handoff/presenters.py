@@ -7,13 +7,16 @@ POST); the ``*_text`` functions word the confirmation after a move.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
 from handoff import selectors, services
 from handoff.models import ContactAttempt, Handoff, SalesOutcome
+from handoff.routing import sales_route
 from handoff.templatetags.handoff_tags import person, top_reasons
 from leads.models import Lead, OwnerChange, Stage
 from scoring.selectors import rule_sentences
@@ -35,7 +38,7 @@ FORM_FIELDS = {
     "attempt": ("channel", "outcome", "note"),
     "back": ("reason", "feedback"),
     "forward": (),
-    "accept": (),
+    "accept": ("owner",),
     "reassign": ("to_user", "reason"),
 }
 
@@ -63,6 +66,18 @@ class FormState:
         return cls(open=form, errors={form: placed}, values={form: values})
 
 
+@dataclass(frozen=True)
+class AcceptChoice:
+    """The accept form's rep picker: the SLA's suggestion and its rule."""
+
+    #: The rep preselected (the routing's pick), or None.
+    suggested_id: int | None
+    #: The SLA's rule and what it picks, e.g. "Round robin in West picks Sam Rep".
+    rule: str
+    #: The empty choice's label: what an accept without a rep does.
+    blank: str
+
+
 @dataclass
 class QueueRow:
     handoff: Handoff
@@ -75,6 +90,7 @@ class QueueRow:
     #: The largest positive items of the score breakdown, with what each
     #: rule tests (``handoff_tags.top_reasons``).
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    accept: AcceptChoice | None = None
 
 
 @dataclass
@@ -111,7 +127,41 @@ def form_choices() -> dict[str, Any]:
     }
 
 
-def queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[QueueRow]:
+def accept_choices(
+    handoffs: list[Handoff], *, now: dt.datetime
+) -> dict[int, AcceptChoice]:
+    """Each handoff's rep suggestion, by handoff id.
+
+    The routing depends only on the SLA and the account's owner, so each
+    such pair is worked out once however many rows share it.
+    """
+    routes: dict[tuple[int, int | None], AcceptChoice] = {}
+    choices = {}
+    for h in handoffs:
+        account = h.lead.account
+        key = (h.sla_id, account.owner_id if account is not None else None)
+        if key not in routes:
+            route = sales_route(h, now=now)
+            routes[key] = AcceptChoice(
+                suggested_id=route.rep.pk if route.rep is not None else None,
+                rule=route.rule,
+                blank=(
+                    "No rep: the SDR keeps the lead"
+                    if route.keeps_with_sdr
+                    else "Choose a rep"
+                ),
+            )
+        choices[h.id] = routes[key]
+    return choices
+
+
+def queue_rows(
+    handoffs: list[Handoff],
+    *,
+    user: Any,
+    manager: bool,
+    now: dt.datetime | None = None,
+) -> list[QueueRow]:
     touchpoints = selectors.queue_touchpoints(handoffs)
     attempts = selectors.attempt_counts(h.id for h in handoffs)
     sentences = rule_sentences(
@@ -120,16 +170,21 @@ def queue_rows(handoffs: list[Handoff], *, user: Any, manager: bool) -> list[Que
         for item in h.score_breakdown or []
         if isinstance(item, dict)
     )
+    can_decide = {h.id: manager or h.assigned_to_id == user.pk for h in handoffs}
+    choices = accept_choices(
+        [h for h in handoffs if can_decide[h.id]], now=now or timezone.now()
+    )
     return [
         QueueRow(
             handoff=h,
             touchpoints=touchpoints.get(h.lead_id, []),
             attempt_count=attempts.get(h.id, 0),
-            can_decide=manager or h.assigned_to_id == user.pk,
+            can_decide=can_decide[h.id],
             mine=h.assigned_to_id == user.pk,
             # Unassigned rows are shown only to the team (or managers).
             can_claim=h.assigned_to_id is None,
             reasons=top_reasons(h.score_breakdown, sentences),
+            accept=choices.get(h.id),
         )
         for h in handoffs
     ]

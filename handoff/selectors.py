@@ -7,6 +7,7 @@ by the opening services).
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -395,35 +396,51 @@ def user_owned_work(*, user_id: int) -> dict[str, int]:
 
 def pipeline_handoffs_owned(user_id: int) -> QuerySet[Handoff]:
     """Accepted handoffs ``user_id`` owns whose lead is still with sales."""
+    return pipeline_handoffs_owned_by([user_id])
+
+
+def pipeline_handoffs_owned_by(user_ids: list[int]) -> QuerySet[Handoff]:
+    """Accepted handoffs these people own whose lead is still with sales."""
     return Handoff.objects.filter(
-        owner_id=user_id,
+        owner_id__in=user_ids,
         status=Handoff.Status.ACCEPTED,
         lead__stage__in=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY],
     )
 
 
 def assignment_candidates(
-    team: Team, *, day_start: dt.datetime, today: dt.date
+    team: Team, *, day_start: dt.datetime, today: dt.date, sales: bool = False
 ) -> list[assignment.Candidate]:
-    """The team's active members with their counters, loads and away flags."""
+    """The team's active members with their counters, loads and away flags.
+
+    An SDR's load is their pending handoffs and today's count the handoffs
+    assigned to them since ``day_start``; a sales rep's (``sales``) load is
+    their accepted leads still in the pipeline (SAL, SQL, opportunity) and
+    today's count the leads accepted to them since ``day_start``.
+    """
     members = list(
         TeamMember.objects.filter(team=team, is_active=True, user__is_active=True)
         .select_related("user__sales_profile")
         .order_by("id")
     )
     user_ids = [m.user_id for m in members]
-    open_counts = dict(
-        Handoff.objects.filter(assigned_to__in=user_ids, status=Handoff.Status.PENDING)
-        .values_list("assigned_to")
-        .annotate(n=Count("id"))
-        .values_list("assigned_to", "n")
-    )
-    today_counts = dict(
-        Handoff.objects.filter(assigned_to__in=user_ids, created_at__gte=day_start)
-        .values_list("assigned_to")
-        .annotate(n=Count("id"))
-        .values_list("assigned_to", "n")
-    )
+    if sales:
+        person, load = "owner", pipeline_handoffs_owned_by(user_ids)
+        today_qs = Handoff.objects.filter(
+            owner__in=user_ids,
+            status=Handoff.Status.ACCEPTED,
+            decided_at__gte=day_start,
+        )
+    else:
+        person = "assigned_to"
+        load = Handoff.objects.filter(
+            assigned_to__in=user_ids, status=Handoff.Status.PENDING
+        )
+        today_qs = Handoff.objects.filter(
+            assigned_to__in=user_ids, created_at__gte=day_start
+        )
+    open_counts = _counts_by(load, person)
+    today_counts = _counts_by(today_qs, person)
     result = []
     for m in members:
         profile = getattr(m.user, "sales_profile", None)
@@ -442,3 +459,49 @@ def assignment_candidates(
             )
         )
     return result
+
+
+def _counts_by(qs: QuerySet[Handoff], field: str) -> dict[int, int]:
+    return dict(
+        qs.order_by().values_list(field).annotate(n=Count("id")).values_list(field, "n")
+    )
+
+
+def team_candidates(
+    team: Team, *, sla: ServiceLevelAgreement, now: dt.datetime, sales: bool = False
+) -> list[assignment.Candidate]:
+    """``assignment_candidates`` with "today" in the SLA calendar's time zone."""
+    spec = sla.calendar.spec()
+    local_now = now.astimezone(zoneinfo.ZoneInfo(spec.time_zone))
+    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return assignment_candidates(
+        team,
+        day_start=day_start.astimezone(dt.UTC),
+        today=local_now.date(),
+        sales=sales,
+    )
+
+
+def is_active_sales_rep(user: Any) -> bool:
+    """Whether ``user`` is an active member of the Sales role."""
+    return bool(user.is_active) and user.groups.filter(name=SALES).exists()
+
+
+def pipeline_new_count(*, user: Any) -> int:
+    """Leads accepted to ``user`` that they have not followed up yet.
+
+    "New" is a lead still a SAL whose accepted handoff has no follow-up: no
+    contact attempt by the owner and no sales move since it was accepted.
+    """
+    return (
+        Handoff.objects.filter(
+            owner=user,
+            status=Handoff.Status.ACCEPTED,
+            followed_up_at__isnull=True,
+            lead__stage=Stage.SAL,
+            lead__owner=user,
+        )
+        .values("lead_id")
+        .distinct()
+        .count()
+    )

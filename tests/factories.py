@@ -9,8 +9,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
-from handoff.models import BusinessCalendar, ServiceLevelAgreement, Team, TeamMember
-from leads.models import Account, Campaign, Industry, Lead, Touchpoint
+from handoff import services as handoff_services
+from handoff.models import (
+    BusinessCalendar,
+    Handoff,
+    ServiceLevelAgreement,
+    Team,
+    TeamMember,
+)
+from leads import lifecycle
+from leads.models import Account, Campaign, Industry, Lead, Stage, Touchpoint
 
 User = get_user_model()
 
@@ -125,3 +133,14 @@ class SlaFactory(DjangoModelFactory[ServiceLevelAgreement]):
     calendar = factory.SubFactory(CalendarFactory)
     accept_within_hours = 8
     escalation_email = "escalations@leadflow.test"
+
+
+def mql_handoff_open(opened: dt.datetime, **lead_fields: object) -> Handoff:
+    """A new lead made an MQL at ``opened``, with its handoff opened then."""
+    lead = LeadFactory(**lead_fields)
+    lifecycle.lead_move(
+        lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring", now=opened
+    )
+    handoff = handoff_services.handoff_open(lead_id=lead.id, now=opened)
+    assert handoff is not None
+    return handoff

@@ -21,10 +21,17 @@ from crm.demo.defaults import (
     DEMO_AWAY_SDR,
     DEMO_AWAY_SINCE_DAYS,
     DEMO_MANAGER,
+    DEMO_REPS,
     DEMO_USERS,
 )
 from crm.demo.handoff_plans import _HandoffWorld
-from crm.demo.teams import DEFAULT_TEAM_MEMBERS, DEMO_CALENDARS, DEMO_SLAS, DEMO_TEAMS
+from crm.demo.teams import (
+    DEFAULT_TEAM_MEMBERS,
+    DEMO_CALENDARS,
+    DEMO_SALES_TEAM,
+    DEMO_SLAS,
+    DEMO_TEAMS,
+)
 from handoff import services as handoff_services
 from handoff.models import (
     BusinessCalendar,
@@ -41,6 +48,9 @@ def _handoff_setup(
     *, today: date, start: datetime, end: datetime, users: dict[str, int]
 ) -> _HandoffWorld:
     """Create the demo calendars, teams and SLAs; read what the history needs.
+
+    The demo SLAs hand accepted leads to the demo reps' sales team (round
+    robin); the history written before keeps its own owners.
 
     The migration's reasons, default calendar, team and SLAs stay as they
     are; the demo SDRs join the default SLA's team. Leftovers of an earlier
@@ -101,6 +111,14 @@ def _handoff_setup(
         teams[spec.name] = Team.objects.create(
             name=spec.name, strategy=Team.Strategy.ROUND_ROBIN
         )
+    sales_team = Team.objects.create(
+        name=DEMO_SALES_TEAM, strategy=Team.Strategy.ROUND_ROBIN
+    )
+    TeamMember.objects.bulk_create(
+        TeamMember(team=sales_team, user_id=users[name])
+        for name in DEMO_REPS
+        if name in users
+    )
     manager_email = next(u.email for u in DEMO_USERS if u.username == DEMO_MANAGER)
     for spec in DEMO_SLAS:
         sla = ServiceLevelAgreement(
@@ -109,6 +127,7 @@ def _handoff_setup(
             conditions=[dict(c) for c in spec.conditions],
             team=teams[spec.team] if spec.team else default.team,
             calendar=calendars[spec.calendar] if spec.calendar else default.calendar,
+            sales_team=sales_team,
             accept_within_hours=spec.accept_within_hours,
             at_risk_percent=spec.at_risk_percent,
             follow_up_within_hours=spec.follow_up_within_hours,
@@ -196,7 +215,7 @@ def _handoff_config_delete() -> dict[str, int]:
     non-demo SLA of a demo team) still uses them.
     """
     usernames = [u.username for u in DEMO_USERS]
-    team_names = [spec.name for spec in DEMO_TEAMS]
+    team_names = [spec.name for spec in DEMO_TEAMS] + [DEMO_SALES_TEAM]
     # Few rows: Django's collector is fine here, and it honours PROTECT.
     deleted: Counter[str] = Counter()
     for queryset in (

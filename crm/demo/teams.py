@@ -130,6 +130,9 @@ DEMO_TEAMS: tuple[_TeamSpec, ...] = (
     _TeamSpec("SDR North America", ("sdr1", "sdr3")),
     _TeamSpec("SDR EMEA", ("sdr2", "sdr4")),
 )
+#: The demo reps, round robin: each demo SLA's sales team, so an accept in the
+#: demo hands the lead to the next rep.
+DEMO_SALES_TEAM = "Sales reps"
 #: The migration's team, behind the default SLA and the demo-request lane,
 #: takes what no regional SLA covers: every SDR is in it.
 DEFAULT_TEAM_MEMBERS = ("sdr1", "sdr2", "sdr3", "sdr4")

@@ -44,6 +44,8 @@ class SlaAdminForm(forms.ModelForm):
             "conditions",
             "team",
             "calendar",
+            "sales_routing",
+            "sales_team",
             "accept_within_hours",
             "at_risk_percent",
             "follow_up_within_hours",
@@ -75,13 +77,15 @@ class ServiceLevelAgreementAdmin(admin.ModelAdmin):
         "reroute_only",
         "team",
         "calendar",
+        "sales_routing",
+        "sales_team",
         "accept_within_hours",
         "volume_commitment",
         "volume_period",
     )
     list_display_links = ("name",)
     list_filter = ("is_active", "is_default", "reroute_only", "team", "calendar")
-    list_select_related = ("team", "calendar")
+    list_select_related = ("team", "calendar", "sales_team")
     search_fields = ("name", "notes")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
@@ -101,6 +105,18 @@ class ServiceLevelAgreementAdmin(admin.ModelAdmin):
             },
         ),
         ("Who and when", {"fields": ("team", "calendar")}),
+        (
+            "Sales routing",
+            {
+                "fields": ("sales_routing", "sales_team"),
+                "description": (
+                    "Which sales rep an accepted lead goes to. An SDR may always "
+                    "pick another active rep in the accept form. With routing "
+                    "“Sales team” and no sales team set, the accepting SDR keeps "
+                    "the lead (the behaviour before sales routing existed)."
+                ),
+            },
+        ),
         (
             "Timers",
             {

@@ -18,7 +18,7 @@ from crm.common.fields import (
     StrictDateTimeField,
 )
 from crm.common.keyset import MAX_ID
-from crm.common.roles import SALES, SDR
+from crm.common.roles import SALES
 from handoff import business_hours, clock, services
 from handoff.clock import ClockState
 from handoff.models import ContactAttempt, Handoff, RejectionReason
@@ -173,10 +173,6 @@ class HandoffSerializer(serializers.ModelSerializer):
         return readings[key]
 
 
-#: Who may own an accepted lead.
-OWNER_ROLES = (SALES, SDR)
-
-
 class UsernameRelatedField(SafeSlugRelatedField):
     """A user by username; anything but a string is refused, not stringified."""
 
@@ -189,15 +185,15 @@ class UsernameRelatedField(SafeSlugRelatedField):
 class AcceptSerializer(serializers.Serializer):
     owner = UsernameRelatedField(
         slug_field="username",
-        queryset=User.objects.filter(is_active=True, groups__name__in=OWNER_ROLES)
+        queryset=User.objects.filter(is_active=True, groups__name=SALES)
         .distinct()
         .order_by("id"),
         required=False,
         allow_null=True,
-        help_text="Username of an active Sales or SDR user who will own the lead; "
-        "default: you.",
+        help_text="Username of the active sales rep who will own the lead; "
+        "default: the rep the SLA's sales routing picks.",
         error_messages={
-            "does_not_exist": "No active Sales or SDR user is called “{value}”.",
+            "does_not_exist": "No active sales rep is called “{value}”.",
             "invalid": "Give the owner's username.",
         },
     )

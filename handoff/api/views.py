@@ -112,13 +112,19 @@ class HandoffViewSet(
 
     @extend_schema(
         summary="Accept an MQL",
-        description="The lead becomes a SAL owned by `owner` (default: you) and "
-        "the sales follow-up clock starts. Only the assigned SDR or a manager "
-        "may decide.",
+        description="The lead becomes a SAL owned by `owner`, an active sales "
+        "rep, and the sales follow-up clock starts. Without `owner` the SLA's "
+        "`sales_routing` picks the rep: `sales_team` (the SLA's sales team's "
+        "strategy: round robin, weighted or least loaded; with no sales team "
+        "set, the assigned SDR keeps the lead), `account_owner` (the account's "
+        "owner when they are an active sales rep, else the sales team) or "
+        "`sdr_picks` (`owner` is required: 400 without it). The handoff's "
+        "events record the rep and the rule (`handed_to_sales`), and the rep "
+        "is e-mailed. Only the assigned SDR or a manager may decide.",
         request=AcceptSerializer,
         responses={200: HandoffSerializer, **DECISION_ERRORS},
         examples=[
-            OpenApiExample("Keep it", value={}, request_only=True),
+            OpenApiExample("The SLA's rep", value={}, request_only=True),
             OpenApiExample("Hand to a rep", value={"owner": "alex"}, request_only=True),
         ],
     )

@@ -201,6 +201,7 @@ class HandoffEvent(models.Model):
         REJECTED = "rejected", "Rejected"
         ATTEMPT = "attempt", "Contact attempt"
         FOLLOW_UP_BREACHED = "follow_up_breached", "Follow-up SLA breached"
+        HANDED_TO_SALES = "handed_to_sales", "Handed to sales"
 
     ONCE = ESCALATION_STEPS
 

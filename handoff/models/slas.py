@@ -20,6 +20,11 @@ class ServiceLevelAgreement(models.Model):
         WEEK = "week", "Week"
         MONTH = "month", "Month"
 
+    class SalesRouting(models.TextChoices):
+        SALES_TEAM = "sales_team", "Sales team"
+        ACCOUNT_OWNER = "account_owner", "Account owner's rep"
+        SDR_PICKS = "sdr_picks", "SDR picks"
+
     name = models.CharField(max_length=100, unique=True)
     priority = models.PositiveSmallIntegerField(
         default=100, help_text="Lower numbers are matched first."
@@ -43,6 +48,30 @@ class ServiceLevelAgreement(models.Model):
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="slas")
     calendar = models.ForeignKey(
         BusinessCalendar, on_delete=models.PROTECT, related_name="slas"
+    )
+    sales_routing = models.CharField(
+        max_length=16,
+        choices=SalesRouting.choices,
+        default=SalesRouting.SALES_TEAM,
+        help_text=(
+            "Which sales rep gets an accepted lead. Sales team: the sales team's "
+            "strategy picks a rep; with no sales team set, the accepting SDR (or "
+            "the assigned SDR when a manager accepts) keeps the lead, as before "
+            "sales routing existed. Account owner's rep: the account's owner when "
+            "they are an active sales rep, else the sales team, else the SDR "
+            "picks. SDR picks: the accepting SDR must choose a rep."
+        ),
+    )
+    sales_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales_slas",
+        help_text=(
+            "Sales reps who get this SLA's accepted leads, spread by the team's "
+            "strategy (round robin, weighted, least loaded)."
+        ),
     )
     accept_within_hours = models.DecimalField(
         max_digits=6,

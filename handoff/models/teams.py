@@ -12,7 +12,11 @@ from handoff.models.constraints import unique
 
 
 class Team(models.Model):
-    """SDRs who share a queue, and how new MQLs are spread among them."""
+    """People who share work, and how new work is spread among them.
+
+    An SDR team shares a queue of MQLs; a sales team (an SLA's
+    ``sales_team``) shares the SLA's accepted leads.
+    """
 
     class Strategy(models.TextChoices):
         ROUND_ROBIN = "round_robin", "Round robin"

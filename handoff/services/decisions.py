@@ -32,11 +32,11 @@ from handoff.rejections import (
     decision_label,
     rejection_destination,
 )
-from handoff.selectors import is_manager
+from handoff.routing import sales_route
+from handoff.selectors import is_active_sales_rep, is_manager
 from handoff.services.opening import _create_next
 from handoff.services.shared import (
     NOTE_MAX,
-    OWNER_ROLES,
     Status,
     _check_decider,
     _check_pending,
@@ -45,6 +45,7 @@ from handoff.services.shared import (
     _lock_handoff,
     _notify,
     _reason_get,
+    _turn_take,
 )
 from leads import lifecycle
 from leads import services as lead_services
@@ -61,6 +62,49 @@ def _follow_up_due(handoff: Handoff, now: dt.datetime) -> dt.datetime:
     )
 
 
+def _sales_rep(
+    handoff: Handoff, *, actor: Any, owner: Any | None, now: dt.datetime
+) -> tuple[Any | None, str]:
+    """The rep who gets the accepted lead and why; (None, "") keeps it with SDRs.
+
+    Locks the SLA's sales team first, so concurrent accepts take turns and
+    each sees the turn the previous one counted. A chosen ``owner`` who is in
+    the sales team has the turn counted too, so the next suggestion moves on.
+    """
+    sla = handoff.sla
+    team = (
+        Team.objects.select_for_update().get(id=sla.sales_team_id)
+        if sla.sales_team_id is not None
+        else None
+    )
+    if owner is not None:
+        member = (
+            TeamMember.objects.filter(team=team, user=owner, is_active=True).first()
+            if team is not None
+            else None
+        )
+        if member is not None:
+            _turn_take(team, member_id=member.id, served=member.assigned_count, now=now)
+        return owner, f"chosen by {_name(actor)}"
+    route = sales_route(handoff, now=now)
+    if route.keeps_with_sdr:
+        return None, ""
+    if route.rep is None:
+        raise DecisionInvalid({"owner": route.rule})
+    if route.candidate is not None and team is not None:
+        _turn_take(
+            team,
+            member_id=route.candidate.member_id,
+            served=route.candidate.assigned_count,
+            now=now,
+        )
+    return route.rep, route.rule
+
+
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()
+
+
 def handoff_accept(
     *,
     handoff_id: int,
@@ -68,33 +112,32 @@ def handoff_accept(
     owner: Any | None = None,
     now: dt.datetime | None = None,
 ) -> Handoff:
-    """Accept an MQL: the lead becomes a SAL owned by ``owner``.
+    """Accept an MQL: the lead becomes a SAL owned by a sales rep.
 
-    ``owner`` defaults to the assigned SDR (a manager accepting on their
-    behalf does not take the lead), else the actor; a chosen owner must be an
-    active SDR or sales rep (DecisionInvalid otherwise). Locks the handoff,
-    then the lead. Only the assigned SDR or a manager may decide; a handoff
-    decided or expired before raises HandoffAlreadyDecided and changes
-    nothing (the loser of a race gets it too). Starts the sales follow-up
-    clock.
+    The rep is ``owner`` when given (an active sales rep, DecisionInvalid
+    otherwise), else the one the SLA's sales routing picks
+    (``handoff.routing``: the sales team's strategy, the account owner's rep,
+    or DecisionInvalid when the SDR must pick and did not). An SLA routing to
+    its sales team with no sales team set keeps today's owner: the assigned
+    SDR (a manager accepting on their behalf does not take the lead), else
+    the actor. Locks the handoff, then the SLA's sales team, then the lead.
+    Only the assigned SDR or a manager may decide; a handoff decided or
+    expired before raises HandoffAlreadyDecided and changes nothing (the
+    loser of a race gets it too). Records a ``handed_to_sales`` event naming
+    the rep and the rule, starts the sales follow-up clock, and e-mails the
+    owner after commit when it is not the actor.
     """
     now = now or timezone.now()
-    if owner is not None and not (
-        owner.is_active and owner.groups.filter(name__in=OWNER_ROLES).exists()
-    ):
+    if owner is not None and not is_active_sales_rep(owner):
         raise DecisionInvalid(
-            {
-                "owner": (
-                    f"{owner} is not an active SDR, sales rep or admin; "
-                    "choose one who is."
-                )
-            }
+            {"owner": f"{_name(owner)} is not an active sales rep; choose one who is."}
         )
     with transaction.atomic():
         handoff = _lock_handoff(handoff_id, actor)
         _check_decider(handoff, actor)
         _check_pending(handoff)
-        new_owner = owner or handoff.assigned_to or actor
+        rep, how = _sales_rep(handoff, actor=actor, owner=owner, now=now)
+        new_owner = rep or handoff.assigned_to or actor
         try:
             lifecycle.lead_move(
                 lead_id=handoff.lead_id,
@@ -121,18 +164,30 @@ def handoff_accept(
                 "follow_up_due_at",
             ]
         )
-        detail = "" if new_owner == actor else f"owner: {new_owner}"
+        detail = "" if new_owner == actor else f"owner: {_name(new_owner)}"
         _event(handoff, HandoffEvent.Kind.ACCEPTED, at=now, actor=actor, detail=detail)
+        details = {"handoff_id": handoff.id, "owner_id": new_owner.pk}
+        if rep is not None:
+            _event(
+                handoff,
+                HandoffEvent.Kind.HANDED_TO_SALES,
+                at=now,
+                actor=actor,
+                detail=f"{_name(rep)}: {how}",
+            )
+            details |= {"sales_rep": _name(rep), "sales_routing": how}
         audit_record(
             actor=actor,
             action=AuditEvent.Action.HANDOFF_ACCEPT,
             lead_id=handoff.lead_id,
             at=now,
-            details={"handoff_id": handoff.id, "owner_id": new_owner.pk},
+            details=details,
         )
         if new_owner != actor:
             _notify("handed_over", handoff.id)
-    logger.info("handoff %s accepted by user %s", handoff_id, actor.pk)
+    logger.info(
+        "handoff %s accepted by user %s for user %s", handoff_id, actor.pk, new_owner.pk
+    )
     return handoff
 
 
@@ -164,12 +219,11 @@ def handoff_claim(
                 f"handoff {handoff.id}."
             )
         if member is not None:
-            team = Team.objects.select_for_update().get(id=member.team_id)
-            Team.objects.filter(id=team.id).update(turn=team.turn + 1)
-            TeamMember.objects.filter(id=member.id).update(
-                assigned_count=member.assigned_count + 1,
-                last_turn=team.turn + 1,
-                last_assigned_at=now,
+            _turn_take(
+                Team.objects.select_for_update().get(id=member.team_id),
+                member_id=member.id,
+                served=member.assigned_count,
+                now=now,
             )
         handoff.assigned_to = actor
         handoff.save(update_fields=["assigned_to"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -26,8 +25,8 @@ from handoff.models import (
     Team,
     TeamMember,
 )
-from handoff.selectors import assignment_candidates, sla_for_lead
-from handoff.services.shared import ESCALATION_BATCH, Status, _event
+from handoff.selectors import sla_for_lead, team_candidates
+from handoff.services.shared import ESCALATION_BATCH, Status, _event, _turn_take
 from leads.locks import lock_lead
 from leads.models import Lead, Stage
 from scoring.models import LeadScore
@@ -44,7 +43,10 @@ def _team_for(lead: Lead, sla: ServiceLevelAgreement) -> tuple[Team, int | None]
     owner_id = lead.account.owner_id if lead.account_id else None
     if owner_id:
         membership = (
-            TeamMember.objects.filter(user_id=owner_id, is_active=True)
+            # A sales team (an SLA's sales_team) shares accepted leads, not MQLs.
+            TeamMember.objects.filter(
+                user_id=owner_id, is_active=True, team__sales_slas__isnull=True
+            )
             .select_related("team")
             .order_by("id")
             .first()
@@ -66,12 +68,7 @@ def _assign(
     # The lock makes concurrent assignments in one team take turns, so each
     # sees the counters the previous one wrote: round robin stays fair.
     locked = Team.objects.select_for_update().get(id=team.id)
-    calendar = sla.calendar.spec()
-    local_now = now.astimezone(zoneinfo.ZoneInfo(calendar.time_zone))
-    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
-    candidates = assignment_candidates(
-        team, day_start=day_start.astimezone(dt.UTC), today=local_now.date()
-    )
+    candidates = team_candidates(team, sla=sla, now=now)
     chosen = assignment.choose(
         team.strategy,
         candidates,
@@ -90,10 +87,8 @@ def _assign(
     ]
     if chosen is None:
         return None, f"Nobody in {team} can take it ({'; '.join(skipped) or 'empty'})"
-    turn = locked.turn + 1
-    Team.objects.filter(id=team.id).update(turn=turn)
-    TeamMember.objects.filter(id=chosen.member_id).update(
-        assigned_count=chosen.assigned_count + 1, last_turn=turn, last_assigned_at=now
+    _turn_take(
+        locked, member_id=chosen.member_id, served=chosen.assigned_count, now=now
     )
     how = (
         "account owner"

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from crm.common.roles import ADMIN, SALES, SDR
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
-from handoff.models import Handoff, HandoffEvent, RejectionReason
+from handoff.models import Handoff, HandoffEvent, RejectionReason, Team, TeamMember
 from handoff.selectors import handoff_for_user, is_manager
 
 SYSTEM_ACTOR = "handoff"
@@ -46,6 +46,19 @@ def _notify_owner_change(change_id: int) -> None:
 
     # robust, as above: the reassignment stands if the broker is down.
     transaction.on_commit(lambda: send_owner_change_task.delay(change_id), robust=True)
+
+
+def _turn_take(team: Team, *, member_id: int, served: int, now: dt.datetime) -> None:
+    """Count a turn of ``team`` (locked by the caller) for one of its members.
+
+    ``served`` is the member's assignment count before this turn; the member
+    becomes the most recently served, so round robin moves on from them.
+    """
+    turn = team.turn + 1
+    Team.objects.filter(id=team.id).update(turn=turn)
+    TeamMember.objects.filter(id=member_id).update(
+        assigned_count=served + 1, last_turn=turn, last_assigned_at=now
+    )
 
 
 def _event(

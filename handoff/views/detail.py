@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 
 from handoff import selectors
 from handoff.models import Handoff
-from handoff.presenters import FormState, form_choices
+from handoff.presenters import FormState, accept_choices, form_choices
 from handoff.views.access import handoff_or_404, view_access
 
 
@@ -22,16 +22,21 @@ def _detail_context(user: Any, handoff_id: int) -> dict[str, Any]:
     can_log = handoff.status in (Handoff.Status.PENDING, Handoff.Status.ACCEPTED) and (
         manager or user.pk in (handoff.assigned_to_id, handoff.owner_id)
     )
+    now = timezone.now()
     return {
         "handoff": handoff,
         "lead": handoff.lead,
-        "now": timezone.now(),
+        "now": now,
         "can_decide": can_decide,
         "can_log": can_log,
         "attempts": list(selectors.attempt_list(handoff=handoff)),
         "events": selectors.event_list(handoff=handoff),
         "touchpoints": selectors.queue_touchpoints([handoff]).get(handoff.lead_id, []),
         "reasons": selectors.reasons_for_sdr() if can_decide else [],
+        "accept": accept_choices([handoff] if can_decide else [], now=now).get(
+            handoff.id
+        ),
+        "reps": selectors.sales_reps_active() if can_decide else [],
         "state": FormState(),
         **form_choices(),
     }

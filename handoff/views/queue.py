@@ -23,7 +23,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from handoff import presenters, selectors, services
 from handoff.exceptions import DecisionInvalid, HandoffError
-from handoff.forms import AttemptForm, AvailabilityForm, RejectForm, form_errors
+from handoff.forms import (
+    AcceptForm,
+    AttemptForm,
+    AvailabilityForm,
+    RejectForm,
+    form_errors,
+)
 from handoff.models import Handoff
 from handoff.presenters import (
     FormState,
@@ -117,6 +123,7 @@ def _queue_context(user: Any) -> dict[str, Any]:
             ),
         ],
         "reasons": selectors.reasons_for_sdr(),
+        "reps": selectors.sales_reps_active(),
         **form_choices(),
     }
 
@@ -162,6 +169,7 @@ def _queue_row_response(
         "row": row,
         "now": timezone.now(),
         "reasons": selectors.reasons_for_sdr(),
+        "reps": selectors.sales_reps_active(),
         **form_choices(),
     }
     return render(request, "handoff/partials/queue_row.html", context, status=status)
@@ -292,8 +300,12 @@ def _done(
 @decide_access
 @_refusals_answered("accept")
 def accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
-    """Accept an MQL: the lead becomes the actor's SAL (assigned SDR or manager)."""
-    handoff = services.handoff_accept(handoff_id=handoff_id, actor=request.user)
+    """Accept an MQL: the lead becomes a SAL of the rep picked (or the SLA's)."""
+    handoff = services.handoff_accept(
+        handoff_id=handoff_id,
+        actor=request.user,
+        **_cleaned(AcceptForm(request.POST)),
+    )
     return _done(
         request,
         accepted_text(handoff, request.user),

@@ -920,7 +920,18 @@ def test_the_demo_has_slas_calendars_and_teams_next_to_the_migrations_ones():
         "SDR North America": ["sdr1", "sdr3"],
         "SDR EMEA": ["sdr2", "sdr4"],
         "Sales development": ["sdr1", "sdr2", "sdr3", "sdr4"],
+        "Sales reps": ["rep1", "rep2", "rep3"],
     }
+    # Each demo SLA hands accepted leads to the reps in turn; the migration's
+    # SLAs keep theirs with the accepting SDR.
+    assert {
+        sla.name: (sla.sales_routing, sla.sales_team and sla.sales_team.name)
+        for sla in ServiceLevelAgreement.objects.select_related("sales_team")
+    } == {
+        **dict.fromkeys(DEMO_SLAS, ("sales_team", "Sales reps")),
+        **dict.fromkeys(MIGRATION_SLAS, ("sales_team", None)),
+    }
+    assert Team.objects.get(name="Sales reps").strategy == "round_robin"
     holidays = set(Holiday.objects.values_list("calendar__name", "date", "name"))
     assert ("North America business days", date(2026, 2, 16), "Presidents' Day") in (
         holidays

@@ -251,6 +251,8 @@ def _sla_form(records: Records, conditions: str) -> dict[str, str]:
         "conditions": conditions,
         "team": str(records.team.pk),
         "calendar": str(records.calendar.pk),
+        "sales_routing": "sales_team",
+        "sales_team": "",
         "accept_within_hours": "4",
         "at_risk_percent": "75",
         "follow_up_within_hours": "8",
@@ -307,6 +309,31 @@ def test_good_sla_conditions_are_saved_as_the_matching_code_reads_them(
         reverse("admin:handoff_servicelevelagreement_change", args=[sla.pk])
     )
     assert '"attribute": "region"' in page.content.decode()
+
+
+def test_the_sla_admin_sets_the_sales_routing_and_the_sales_team(
+    admin_role_client: Client, records: Records
+) -> None:
+    form = _sla_form(records, "[]") | {
+        "sales_routing": "account_owner",
+        "sales_team": str(records.team.pk),
+    }
+
+    response = admin_role_client.post(
+        reverse("admin:handoff_servicelevelagreement_add"), form
+    )
+
+    assert response.status_code == 302
+    sla = ServiceLevelAgreement.objects.get(name="Enterprise")
+    assert (sla.sales_routing, sla.sales_team) == ("account_owner", records.team)
+    page = admin_role_client.get(
+        reverse("admin:handoff_servicelevelagreement_change", args=[sla.pk])
+    ).content.decode()
+    assert "Which sales rep an accepted lead goes to." in page
+    assert (
+        '<option value="account_owner" selected>Account owner&#x27;s rep</option>'
+        in page
+    )
 
 
 # Reasons, teams and availability

@@ -501,9 +501,10 @@ def test_accept_for_a_sales_rep_makes_them_the_owner(world):
 @pytest.mark.parametrize(
     ("owner", "message"),
     [
-        ("maya", "No active Sales or SDR user is called “maya”."),
-        ("gone", "No active Sales or SDR user is called “gone”."),
-        ("nobody", "No active Sales or SDR user is called “nobody”."),
+        ("maya", "No active sales rep is called “maya”."),
+        ("gone", "No active sales rep is called “gone”."),
+        ("nobody", "No active sales rep is called “nobody”."),
+        ("bob", "No active sales rep is called “bob”."),
         ({"username": "rita"}, "Give the owner's username."),
         (7, "Give the owner's username."),
         ("ri\x00ta", "Remove the NUL character (\\u0000); it cannot be stored."),
@@ -527,7 +528,7 @@ def test_an_admin_accepts_any_handoff(world):
     admin = UserFactory(username="root", roles=[ADMIN])
 
     response = token_client(admin).post(
-        f"{HANDOFFS}{world.carl_1.id}/accept/", {"owner": "carl"}, format="json"
+        f"{HANDOFFS}{world.carl_1.id}/accept/", format="json"
     )
 
     assert response.status_code == 200

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from crm.roles import SALES, SDR
 from handoff import services
-from handoff.models import ContactAttempt, Handoff, SalesProfile
+from handoff.models import ContactAttempt, Handoff, SalesProfile, ServiceLevelAgreement
 from leads.models import Lead, Stage
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
@@ -356,6 +356,48 @@ def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     expect(page.locator("#count-sql")).to_have_text("2")
     assert page.evaluate("window.leadflowMarker") == "no reload"
     assert Lead.objects.get(id=priya.lead_id).stage == Stage.SQL
+
+
+def _nav_pipeline(page: Any) -> str:
+    return page.locator("nav a", has_text="Pipeline").inner_text().strip()
+
+
+def test_an_sdr_hands_a_lead_to_the_rep_they_pick_and_the_rep_sees_it(
+    new_page, live_server
+):
+    world = _world()
+    sales = TeamFactory(name="Sales West")
+    sam = UserFactory(username="sam", first_name="Sam", last_name="Reed", roles=[SALES])
+    for user in (sam, world.users["rita"]):
+        TeamMemberFactory(team=sales, user=user)
+    ServiceLevelAgreement.objects.update(sales_team=sales)
+    linus = world.handoffs["Linus"]
+    rep = new_page()
+    log_in(rep, live_server, "rita")
+    before = _nav_pipeline(rep)
+
+    page = new_page()
+    log_in(page, live_server, "ada")
+    row = page.locator(f"#handoff-{linus.id}")
+    picker = row.locator("select[name=owner]")
+    # The SLA's round robin suggests Sam (first in the team); Ada picks Rita.
+    expect(picker.locator("option:checked")).to_have_text("Sam Reed")
+    expect(row).to_contain_text("Round robin in Sales West picks Sam Reed")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    row.screenshot(path=str(SHOTS / "handoff-queue-rep-picker.png"))
+    picker.select_option(label="Rita Alvarez")
+    row.locator("button", has_text="Accept").click()
+    expect(row).to_contain_text(
+        "Accepted — Linus Berg is now a SAL owned by Rita Alvarez."
+    )
+
+    rep.reload()
+    expect(rep.locator("#stage-sal")).to_contain_text("Linus Berg")
+    new = int(before.split("(")[1].split()[0]) if "(" in before else 0
+    assert _nav_pipeline(rep) == f"Pipeline ({new + 1} new)"
+    rep.screenshot(path=str(SHOTS / "handoff-pipeline-new.png"), full_page=True)
+    lead = Lead.objects.get(id=linus.lead_id)
+    assert (lead.stage, lead.owner) == (Stage.SAL, world.users["rita"])
 
 
 @pytest.mark.parametrize("width", [1440, 390])

@@ -36,17 +36,16 @@ from handoff.templatetags.handoff_tags import (
     sla_badge,
     top_reasons,
 )
-from leads import lifecycle
 from leads.models import Lead, Stage
 from scoring.models import ScoringRule
 from scoring.selectors import model_active
 from tests.factories import (
     AccountFactory,
-    LeadFactory,
     TeamFactory,
     TeamMemberFactory,
     TouchpointFactory,
     UserFactory,
+    mql_handoff_open,
 )
 
 pytestmark = pytest.mark.django_db
@@ -74,14 +73,7 @@ def teammate(sla, sdr):
     return TeamMemberFactory(team=sla.team, user__username="bo").user
 
 
-def open_at(opened: dt.datetime, **lead_fields) -> Handoff:
-    lead = LeadFactory(**lead_fields)
-    lifecycle.lead_move(
-        lead_id=lead.id, to_stage=Stage.MQL, system_actor="scoring", now=opened
-    )
-    handoff = services.handoff_open(lead_id=lead.id, now=opened)
-    assert handoff is not None
-    return handoff
+open_at = mql_handoff_open
 
 
 def open_for(user, opened: dt.datetime, **lead_fields) -> Handoff:
@@ -739,7 +731,7 @@ def test_pipeline_groups_my_leads_by_stage_with_the_follow_up_clock(
     services.lead_sales_move(
         lead_id=qualified.lead_id, actor=rep, to_stage=Stage.SQL, now=NOW
     )
-    accepted_for(admin, admin, first_name="Someone else's")
+    accepted_for(UserFactory(roles=[SALES]), admin, first_name="Someone else's")
     client.force_login(rep)
 
     response = client.get("/pipeline/")
