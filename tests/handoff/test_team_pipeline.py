@@ -87,8 +87,8 @@ def unchanged(handoff, owner) -> None:
 
 @pytest.fixture
 def taken_over(sdr, rita):
-    """Accepted by the SDR for herself; Rita owns the lead now (sales took it)."""
-    handoff = accepted(sdr, sdr)
+    """Accepted by the SDR, who keeps it (no sales team); Rita owns the lead now."""
+    handoff = accepted(sdr, None)
     Lead.objects.filter(id=handoff.lead_id).update(owner=rita)
     return handoff
 
