@@ -17,6 +17,7 @@ from django.utils import timezone
 from crm.roles import SDR
 from handoff import services
 from handoff.models import ContactAttempt
+from leads.models import Account, Lead
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
 from tests.browser import SCREENSHOTS, collect_errors, log_in
@@ -35,7 +36,9 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
 ]
-LONG_NAME = "Bartholomew" * 455  # 5,005 characters, no space to break at
+# As long as each column holds (PostgreSQL enforces max_length), with no
+# space to break at.
+LONG_NAME = ("Bartholomew" * 455)[: Lead._meta.get_field("first_name").max_length]
 LONG_NOTE = "https://example.com/" + "a" * 1900  # a note may hold 2,000
 
 
@@ -55,15 +58,15 @@ def long_handoff():
     )
     SlaFactory(name="Inbound", team=team, calendar=calendar, accept_within_hours=10)
     account = AccountFactory(
-        name="Acme" * 300, domain="acme.example", industry="software"
+        name=("Acme" * 300)[: Account._meta.get_field("name").max_length],
+        domain="acme.example",
+        industry="software",
     )
-    # SQLite keeps text past a CharField's max_length, so the name can be
-    # as long as a broken import could make it.
     lead = LeadFactory(
         first_name=LONG_NAME,
-        last_name="",
+        last_name="Q" * Lead._meta.get_field("last_name").max_length,
         email="long@acme.example",
-        job_title="VP" + "x" * 600,
+        job_title=("VP" + "x" * 600)[: Lead._meta.get_field("job_title").max_length],
         seniority="vp",
         account=account,
         attributes={"hs_lead_status": "Open", "Company_Size__c": "z" * 2000},
