@@ -92,7 +92,8 @@ def _sales_rule(handoff_id: int) -> str:
         .values_list("detail", flat=True)
         .first()
     )
-    return detail.partition(": ")[2] if detail else ""
+    # Events written before the detail was one sentence read "Rep: rule".
+    return (detail.partition(": ")[2] or detail) if detail else ""
 
 
 def _event_id(kind: str, handoff_id: int) -> int | None:

@@ -18,6 +18,7 @@ from leads.models import Stage
 from scoring import selectors
 from scoring.engine import ModelSpec, ScoreResult
 from scoring.models import ScoringModel
+from scoring.numbers import score_text
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def mql_reason(
     its cool-down, named so the SDR sees why it is back early.
     """
     reason = (
-        f"Score {result.total} reached the MQL threshold {spec.mql_threshold} ({model})"
+        f"Score {score_text(result.total)} reached the MQL threshold "
+        f"{score_text(spec.mql_threshold)} ({model})"
     )
     if release is not None:
         reason += f"; high-intent {release.label.lower()} during the recycle cool-down"

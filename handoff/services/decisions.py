@@ -85,7 +85,7 @@ def _sales_rep(
         )
         if member is not None:
             _turn_take(team, member_id=member.id, served=member.assigned_count, now=now)
-        return owner, f"chosen by {_name(actor)}"
+        return owner, f"{_name(actor)} chose {_name(owner)}"
     route = sales_route(handoff, now=now)
     if route.keeps_with_sdr:
         return None, ""
@@ -164,7 +164,7 @@ def handoff_accept(
                 "follow_up_due_at",
             ]
         )
-        detail = "" if new_owner == actor else f"owner: {_name(new_owner)}"
+        detail = "" if new_owner == actor else f"now owned by {_name(new_owner)}"
         _event(handoff, HandoffEvent.Kind.ACCEPTED, at=now, actor=actor, detail=detail)
         details = {"handoff_id": handoff.id, "owner_id": new_owner.pk}
         if rep is not None:
@@ -173,7 +173,7 @@ def handoff_accept(
                 HandoffEvent.Kind.HANDED_TO_SALES,
                 at=now,
                 actor=actor,
-                detail=f"{_name(rep)}: {how}",
+                detail=how,
             )
             details |= {"sales_rep": _name(rep), "sales_routing": how}
         audit_record(

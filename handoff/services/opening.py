@@ -75,18 +75,17 @@ def _assign(
         exclude_user_ids=exclude_user_ids,
         prefer_user_id=prefer_user_id,
     )
-    names = dict(
-        TeamMember.objects.filter(
-            id__in=[c.member_id for c in candidates if assignment.skip_reason(c)]
-        ).values_list("user_id", "user__username")
+    names = _full_names(
+        [c.member_id for c in candidates if assignment.skip_reason(c)]
     )
     skipped = [
-        f"{names.get(c.user_id, c.user_id)} ({assignment.skip_reason(c)})"
+        f"{names.get(c.member_id, 'a former member')} ({assignment.skip_reason(c)})"
         for c in candidates
         if assignment.skip_reason(c)
     ]
     if chosen is None:
-        return None, f"Nobody in {team} can take it ({'; '.join(skipped) or 'empty'})"
+        why = "; ".join(skipped) or "the team has no active members"
+        return None, f"Nobody in {team} can take it ({why})"
     _turn_take(
         locked, member_id=chosen.member_id, served=chosen.assigned_count, now=now
     )
@@ -99,6 +98,17 @@ def _assign(
     if skipped:
         detail += f"; skipped {', '.join(skipped)}"
     return chosen.user_id, detail
+
+
+def _full_names(member_ids: list[int]) -> dict[int, str]:
+    """Team members' names as people read them: full name, else the username."""
+    rows = TeamMember.objects.filter(id__in=member_ids).values_list(
+        "id", "user__first_name", "user__last_name", "user__username"
+    )
+    return {
+        member_id: f"{first} {last}".strip() or username
+        for member_id, first, last, username in rows
+    }
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:

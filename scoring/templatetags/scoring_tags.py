@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -11,13 +11,12 @@ from django.utils.text import capfirst
 from django.utils.timezone import localtime
 
 from scoring.models import ScoringModel, ScoringRule
+from scoring.numbers import score_number, score_text
 from scoring.selectors import PreviewProgress, RescoreProgress, RuleRow
 from scoring.sentences import rule_sentence
 
 register = template.Library()
 
-#: Scores, thresholds and points of a breakdown show one decimal everywhere.
-SCORE_PLACES = Decimal("0.1")
 _STATUS_NOTES = {
     ScoringModel.Status.DRAFT: "A draft: change its rules and settings, then "
     "publish it to rescore every lead.",
@@ -56,17 +55,14 @@ def signed(value: Decimal | int | None) -> str:
 def score(value: Decimal | int | float | str | None) -> str:
     """A score as every page shows it, one decimal: 32.94 -> "32.9",
     20 -> "20.0", 1234.5 -> "1,234.5"; None or not a number -> "—"."""
-    number = _score_number(value)
-    if number is None:
-        return "—"
-    return f"{number:,}"
+    return score_text(value)
 
 
 @register.filter
 def score_signed(value: Decimal | int | float | str | None) -> str:
     """Breakdown points, one decimal with their sign: "+32.9", "\u22125.0"
     (a real minus sign), "0.0"."""
-    number = _score_number(value)
+    number = score_number(value)
     if number is None:
         return "—"
     if number > 0:
@@ -74,18 +70,6 @@ def score_signed(value: Decimal | int | float | str | None) -> str:
     if number < 0:
         return f"\u2212{-number:,}"
     return f"{abs(number):,}"
-
-
-def _score_number(value: Decimal | int | float | str | None) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not number.is_finite():
-        return None
-    return number.quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)
 
 
 @register.filter

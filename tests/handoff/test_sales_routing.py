@@ -84,7 +84,7 @@ def test_round_robin_sales_team_hands_each_accepted_lead_to_the_next_rep(
     event = HandoffEvent.objects.get(handoff=handoffs[1], kind="handed_to_sales")
     assert (event.actor, event.detail) == (
         ada,
-        "Rita Rep: Round robin in West picks Rita Rep",
+        "Round robin in West picks Rita Rep",
     )
     audit = AuditEvent.objects.filter(
         action=AuditEvent.Action.HANDOFF_ACCEPT, lead_id=lead.id
@@ -136,7 +136,7 @@ def test_account_owner_rep_gets_their_accounts_lead(sales_sla, ada, reps):
 
     assert handoff.owner == reps[2]
     assert HandoffEvent.objects.get(handoff=handoff, kind="handed_to_sales").detail == (
-        "Tom Rep: The account owner, Tom Rep"
+        "The account owner, Tom Rep"
     )
 
 
@@ -199,7 +199,7 @@ def test_explicit_owner_wins_over_the_routing_and_takes_the_turn(sales_sla, ada,
 
     assert first.owner == reps[2]
     assert HandoffEvent.objects.get(handoff=first, kind="handed_to_sales").detail == (
-        "Tom Rep: chosen by Ada"
+        "Ada chose Tom Rep"
     )
     # Tom's turn was counted: round robin goes on with Sam, then Rita.
     assert [accept(pending(), ada).owner for _ in range(2)] == [reps[0], reps[1]]

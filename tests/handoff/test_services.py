@@ -68,6 +68,33 @@ def test_round_robin_spreads_mqls_in_turn(sla, sdrs):
     assert [h.assigned_to for h in handoffs] == [*sdrs, *sdrs, sdrs[0]]
 
 
+def test_the_assignment_event_names_skipped_people_by_full_name(sla):
+    away = TeamMemberFactory(
+        team=sla.team, user__username="bo", user__first_name="Bo", user__last_name="Berg"
+    ).user
+    free = TeamMemberFactory(team=sla.team).user
+    services.availability_set(user=away, is_away=True)
+
+    handoff = open_for(make_mql())
+
+    assert handoff.assigned_to == free
+    event = HandoffEvent.objects.get(handoff=handoff)
+    assert event.detail == f"round robin in {sla.team}; skipped Bo Berg (away)"
+
+
+def test_nobody_free_is_said_with_full_names(sla):
+    away = TeamMemberFactory(
+        team=sla.team, user__username="bo", user__first_name="Bo", user__last_name="Berg"
+    ).user
+    services.availability_set(user=away, is_away=True)
+
+    handoff = open_for(make_mql())
+
+    assert handoff.assigned_to is None
+    event = HandoffEvent.objects.get(handoff=handoff)
+    assert event.detail == f"Nobody in {sla.team} can take it (Bo Berg (away))"
+
+
 def test_accept_moves_lead_to_sal_and_makes_the_sdr_owner(sla, sdrs):
     lead = make_mql()
     handoff = open_for(lead)

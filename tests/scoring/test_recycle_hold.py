@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 #: When the SDR recycled the lead, and how long it cools down.
 RECYCLED_AT = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 HOLD_UNTIL = RECYCLED_AT + dt.timedelta(days=30)
-REASON = "Score {total} reached the MQL threshold 60.00 (Default v1)"
+REASON = "Score {total} reached the MQL threshold 60.0 (Default v1)"
 
 Rescore = Callable[[Lead, dt.datetime], None]
 
@@ -150,7 +150,10 @@ def test_a_high_intent_touchpoint_after_the_recycle_makes_it_an_mql(
     # Then it is an MQL again, the hold is gone, and the reason says why
     lead.refresh_from_db()
     # fit 50 + 40 or 60 points two days old
-    total = {"trial_signup": "88.19", "demo_request": "107.29"}[kind]
+    total, shown = {
+        "trial_signup": ("88.19", "88.2"),
+        "demo_request": ("107.29", "107.3"),
+    }[kind]
     assert (lead.stage, lead.score, lead.recycle_until) == (
         "mql",
         Decimal(total),
@@ -160,7 +163,7 @@ def test_a_high_intent_touchpoint_after_the_recycle_makes_it_an_mql(
         (
             "nurture",
             "mql",
-            REASON.format(total=total)
+            REASON.format(total=shown)
             + f"; high-intent {label} during the recycle cool-down",
         )
     ]
@@ -203,7 +206,7 @@ def test_once_the_hold_has_passed_the_next_rescore_makes_it_an_mql(rescore):
         None,
     )
     assert _moves_after_recycle(lead) == [
-        ("nurture", "mql", REASON.format(total="76.73"))
+        ("nurture", "mql", REASON.format(total="76.7"))
     ]
 
 

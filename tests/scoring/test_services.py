@@ -110,7 +110,7 @@ def test_demo_request_alone_qualifies_and_promotes_to_mql(model):
     )
     # demo request 60 + go-to-market title 5 + in market 5
     assert (
-        transition.reason == "Score 70.00 reached the MQL threshold 60.00 (Default v1)"
+        transition.reason == "Score 70.0 reached the MQL threshold 60.0 (Default v1)"
     )
 
 

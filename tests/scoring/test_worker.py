@@ -104,7 +104,7 @@ def test_a_worker_scores_an_ingested_demo_request_and_makes_the_lead_an_mql(
         transition.actor,
     ) == ("lead", "mql", "scoring", None)
     assert transition.reason == (
-        "Score 85.00 reached the MQL threshold 60.00 (Default v1)"
+        "Score 85.0 reached the MQL threshold 60.0 (Default v1)"
     )
     assert worker.returncode is not None
     log.unlink()
