@@ -24,7 +24,7 @@ from crm.roles import START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
 from leads.exports import lead_csv_export
-from leads.geo import COUNTRY_REGION
+from leads.geo import country_names
 from leads.models import Stage
 from scoring import selectors as scoring_selectors
 
@@ -105,7 +105,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
             for code in Stage.values
         ],
         "owner_choices": lead_selectors.lead_owner_choices(),
-        "country_codes": sorted(COUNTRY_REGION),
+        "country_codes": sorted(country_names().items(), key=lambda item: item[1]),
         "sort_choices": [(key, label) for key, (label, _) in SORTS.items()],
         "model": scoring_selectors.model_active(),
     }

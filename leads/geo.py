@@ -6,6 +6,9 @@ Latin America, Turkey and Israel in Middle East & Africa.
 
 from __future__ import annotations
 
+from functools import cache
+
+from babel import Locale
 from django.db import models
 
 
@@ -57,3 +60,21 @@ def region_for_country(country: str) -> str:
 
 def is_known_country(country: str) -> bool:
     return (country or "").upper() in COUNTRY_REGION
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    territories = Locale("en").territories
+    return {code: territories.get(code, code) for code in COUNTRY_REGION}
+
+
+def country_name(country: str) -> str:
+    """The English name people use for a country code: "DE" is "Germany",
+    "KR" "South Korea" (Unicode CLDR's names); a code Leadflow does not know
+    is shown as given, and blank stays blank."""
+    return _country_names().get((country or "").upper(), country or "")
+
+
+def country_names() -> dict[str, str]:
+    """Every country code Leadflow accepts and its name."""
+    return dict(_country_names())

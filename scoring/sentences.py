@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from leads.attribute_labels import attribute_label
-from leads.geo import Region
+from leads.geo import Region, country_names
 from leads.models import Industry
 from leads.titles import Department, Seniority
 from scoring.engine import ACTIVITY_KINDS
@@ -43,6 +43,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "seniority": {code: str(label) for code, label in Seniority.choices},
     "department": {code: str(label) for code, label in Department.choices},
     "region": {code: str(label) for code, label in Region.choices},
+    "country": country_names(),
     "account.industry": {code: str(label) for code, label in Industry.choices},
 }
 #: The operators that compare with one value, and their words.

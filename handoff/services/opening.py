@@ -75,9 +75,7 @@ def _assign(
         exclude_user_ids=exclude_user_ids,
         prefer_user_id=prefer_user_id,
     )
-    names = _full_names(
-        [c.member_id for c in candidates if assignment.skip_reason(c)]
-    )
+    names = _full_names([c.member_id for c in candidates if assignment.skip_reason(c)])
     skipped = [
         f"{names.get(c.member_id, 'a former member')} ({assignment.skip_reason(c)})"
         for c in candidates

@@ -35,6 +35,8 @@ def test_lead_page_explains_the_score_and_draws_its_history(client):
     assert response.status_code == 200
     content = response.content.decode()
     assert "Grace Hopper" in content
+    assert " · United States" in content
+    assert " · US<" not in content
     assert [(r["label"], str(r["points"])) for r in response.context["breakdown"]] == [
         ("Director or head of a function", "15.00"),
         ("Works in a go-to-market team", "5.00"),

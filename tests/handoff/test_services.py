@@ -70,7 +70,10 @@ def test_round_robin_spreads_mqls_in_turn(sla, sdrs):
 
 def test_the_assignment_event_names_skipped_people_by_full_name(sla):
     away = TeamMemberFactory(
-        team=sla.team, user__username="bo", user__first_name="Bo", user__last_name="Berg"
+        team=sla.team,
+        user__username="bo",
+        user__first_name="Bo",
+        user__last_name="Berg",
     ).user
     free = TeamMemberFactory(team=sla.team).user
     services.availability_set(user=away, is_away=True)
@@ -84,7 +87,10 @@ def test_the_assignment_event_names_skipped_people_by_full_name(sla):
 
 def test_nobody_free_is_said_with_full_names(sla):
     away = TeamMemberFactory(
-        team=sla.team, user__username="bo", user__first_name="Bo", user__last_name="Berg"
+        team=sla.team,
+        user__username="bo",
+        user__first_name="Bo",
+        user__last_name="Berg",
     ).user
     services.availability_set(user=away, is_away=True)
 

@@ -312,7 +312,7 @@ def test_queue_row_shows_the_lead_the_score_reasons_and_latest_touchpoints(
     ]
     html = response.content.decode()
     assert "Grace Hopper" in html
-    assert "VP Engineering · Analytical Engines · DE" in html
+    assert "VP Engineering · Analytical Engines · Germany" in html
     reasons = re.findall(
         r'<span class="points points-fit">([^<]+)</span> <span><strong>([^<]+)'
         r'</strong> <span class="muted small">([^<]+)<',

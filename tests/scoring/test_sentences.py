@@ -38,9 +38,9 @@ FIT_CASES = [
     (fit("job_title", "equals", "CMO"), "job title is CMO"),
     (
         fit("country", "one_of", ["DE", "FR", "NL"]),
-        "country is one of DE, FR or NL",
+        "country is one of Germany, France or Netherlands",
     ),
-    (fit("country", "one_of", ["DE"]), "country is DE"),
+    (fit("country", "one_of", ["DE"]), "country is Germany"),
     (fit("job_title", "contains", "marketing"), "job title contains marketing"),
     (fit("email_domain", "starts_with", "acme"), "e-mail domain starts with acme"),
     (
@@ -96,6 +96,11 @@ def test_codes_read_as_their_labels():
         == "account industry is Software & internet"
     )
     assert rule_sentence(fit("region", "equals", "europe")) == "region is Europe"
+    assert (
+        rule_sentence(fit("country", "one_of", ["US", "GB", "KR"]))
+        == "country is one of United States, United Kingdom or South Korea"
+    )
+    assert rule_sentence(fit("country", "equals", "DE")) == "country is Germany"
 
 
 def test_imported_attributes_are_named_by_their_labels():

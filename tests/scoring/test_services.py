@@ -109,9 +109,7 @@ def test_demo_request_alone_qualifies_and_promotes_to_mql(model):
         "scoring",
     )
     # demo request 60 + go-to-market title 5 + in market 5
-    assert (
-        transition.reason == "Score 70.0 reached the MQL threshold 60.0 (Default v1)"
-    )
+    assert transition.reason == "Score 70.0 reached the MQL threshold 60.0 (Default v1)"
 
 
 def test_rescoring_twice_changes_nothing_the_second_time(model):
