@@ -48,9 +48,9 @@ from leads.admin.read_only import ReadOnlyAdminMixin
 
 User = get_user_model()
 
-admin.site.site_header = "Leadflow administration"
+admin.site.site_header = "Records"
 admin.site.site_title = "Leadflow"
-admin.site.index_title = "Records"
+admin.site.index_title = "Records behind the pages"
 # Lead and touchpoint lists are wide (nine columns plus filters); the app list
 # stays one click away on the index page and in the breadcrumbs.
 admin.site.enable_nav_sidebar = False

@@ -159,7 +159,7 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
         Handoff.objects.bulk_create(by_sequence[sequence], batch_size=INSERT_BATCH_SIZE)
     for plan in plans:
         for transition, h in plan.accepted_steps:
-            transition.reason = f"Accepted from handoff {h.row.id} ({h.sla})"
+            transition.reason = f"Accepted under the {h.sla} SLA"
 
 
 def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:

@@ -143,7 +143,7 @@ def handoff_accept(
                 lead_id=handoff.lead_id,
                 to_stage=Stage.SAL,
                 actor=actor,
-                reason=f"Accepted from handoff {handoff.id} ({handoff.sla})",
+                reason=f"Accepted under the {handoff.sla} SLA",
                 expected_stage=Stage.MQL,
                 now=now,
             )

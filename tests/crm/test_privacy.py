@@ -716,7 +716,7 @@ def test_erase_blanks_handoff_free_text_and_keeps_the_rows_reports_count(
         .values_list("reason", flat=True)
     ) == [
         "Score 72 crossed 60",
-        f"Accepted from handoff {worked.accepted.id} (Inbound)",
+        "Accepted under the Inbound SLA",
         "Sent back by sales: No budget",
         "",
         "Rejected by SDR: No fit",

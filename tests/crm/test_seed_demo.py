@@ -1096,9 +1096,7 @@ def test_accepted_handoffs_move_their_lead_to_sal_and_start_the_follow_up():
         transition = _transition_at(handoff.lead_id, handoff.decided_at)
         assert (transition.from_stage, transition.to_stage) == ("mql", "sal")
         assert transition.actor == handoff.decided_by == handoff.owner
-        assert transition.reason == (
-            f"Accepted from handoff {handoff.id} ({handoff.sla.name})"
-        )
+        assert transition.reason == (f"Accepted under the {handoff.sla.name} SLA")
         calendar = handoff.sla.calendar.spec()
         assert handoff.follow_up_due_at == business_hours.add_business_hours(
             handoff.decided_at, handoff.sla.follow_up_within_hours, calendar

@@ -223,12 +223,17 @@ def test_change_page_renders_for_superuser(
     assert response.status_code == 200
 
 
-def test_site_header_names_leadflow(admin_client: Client) -> None:
+def test_the_records_pages_wear_leadflows_header(admin_client: Client) -> None:
     response = admin_client.get(reverse("admin:index"))
 
-    assert response.context["site_header"] == "Leadflow administration"
+    assert response.context["site_header"] == "Records"
     assert response.context["site_title"] == "Leadflow"
-    assert response.context["title"] == "Records"
+    assert response.context["title"] == "Records behind the pages"
+    html = response.content.decode()
+    # The product's mark leads back to the product; its colours come after
+    # the admin's own stylesheets.
+    assert f'<a href="{reverse("crm:home")}" class="admin-brand">' in html
+    assert html.index("admin/css/base.css") < html.index("css/admin.css")
 
 
 def test_lead_changelist_queries_do_not_grow_with_rows(
