@@ -127,6 +127,10 @@ def test_a_published_model_is_read_only_with_a_clone_button(marketer_client):
     assert "Seniority is one of Executive (C-level, founder) or Vice president" in html
     assert "Each page view where url contains /pricing<" in html
     assert "at most 3 · half-life 14 days" in html
+    # Points in the format of every score: one decimal.
+    assert ">+20.0<" in html
+    assert ">+10.0 each<" in html
+    assert ">−10.0 each<" in html
 
 
 def test_a_draft_page_has_the_rule_editor(marketer_client, draft):
