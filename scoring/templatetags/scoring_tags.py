@@ -74,7 +74,7 @@ def score_signed(value: Decimal | int | float | str | None) -> str:
 
 @register.filter
 def rule_points(rule: ScoringRule) -> str:
-    """A rule's points in the format of every score: "+20.0", "−10.0 each"."""
+    """A rule's points in the format of every score: "+20.0", "\\u221210.0 each"."""
     if rule.kind == ScoringRule.Kind.DISQUALIFYING:
         return "Blocks MQL"
     suffix = " each" if rule.kind in ("engagement", "negative") else ""

@@ -130,7 +130,7 @@ def test_a_published_model_is_read_only_with_a_clone_button(marketer_client):
     # Points in the format of every score: one decimal.
     assert ">+20.0<" in html
     assert ">+10.0 each<" in html
-    assert ">−10.0 each<" in html
+    assert ">\u221210.0 each<" in html
 
 
 def test_a_draft_page_has_the_rule_editor(marketer_client, draft):
