@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from crm.common.people import full_name
 from handoff import assignment
 from handoff.models import Handoff, ServiceLevelAgreement, TeamMember
 from handoff.selectors import is_active_sales_rep, team_candidates
@@ -33,10 +34,6 @@ class SalesRoute:
     keeps_with_sdr: bool = False
 
 
-def _name(user: Any) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
     team = sla.sales_team
     candidates = team_candidates(team, sla=sla, now=now, sales=True)
@@ -49,7 +46,7 @@ def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
             "cap); choose a rep.",
         )
     rep = TeamMember.objects.select_related("user").get(id=chosen.member_id).user
-    return SalesRoute(rep, f"{strategy} in {team} picks {_name(rep)}", chosen)
+    return SalesRoute(rep, f"{strategy} in {team} picks {full_name(rep)}", chosen)
 
 
 def sales_route(handoff: Handoff, *, now: dt.datetime) -> SalesRoute:
@@ -70,7 +67,7 @@ def sales_route(handoff: Handoff, *, now: dt.datetime) -> SalesRoute:
         account = handoff.lead.account
         owner = account.owner if account is not None else None
         if owner is not None and is_active_sales_rep(owner):
-            return SalesRoute(owner, f"The account owner, {_name(owner)}")
+            return SalesRoute(owner, f"The account owner, {full_name(owner)}")
     if routing != Routing.SDR_PICKS and sla.sales_team_id is not None:
         return _team_route(sla, now=now)
     if routing == Routing.SALES_TEAM:

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crm.common.people import full_name
 from handoff import business_hours
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
 from handoff.models import (
@@ -85,7 +86,7 @@ def _sales_rep(
         )
         if member is not None:
             _turn_take(team, member_id=member.id, served=member.assigned_count, now=now)
-        return owner, f"{_name(actor)} chose {_name(owner)}"
+        return owner, f"{full_name(actor)} chose {full_name(owner)}"
     route = sales_route(handoff, now=now)
     if route.keeps_with_sdr:
         return None, ""
@@ -99,10 +100,6 @@ def _sales_rep(
             now=now,
         )
     return route.rep, route.rule
-
-
-def _name(user: Any) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def handoff_accept(
@@ -130,7 +127,10 @@ def handoff_accept(
     now = now or timezone.now()
     if owner is not None and not is_active_sales_rep(owner):
         raise DecisionInvalid(
-            {"owner": f"{_name(owner)} is not an active sales rep; choose one who is."}
+            {
+                "owner": f"{full_name(owner)} is not an active sales rep; "
+                "choose one who is."
+            }
         )
     with transaction.atomic():
         handoff = _lock_handoff(handoff_id, actor)
@@ -164,7 +164,7 @@ def handoff_accept(
                 "follow_up_due_at",
             ]
         )
-        detail = "" if new_owner == actor else f"now owned by {_name(new_owner)}"
+        detail = "" if new_owner == actor else f"now owned by {full_name(new_owner)}"
         _event(handoff, HandoffEvent.Kind.ACCEPTED, at=now, actor=actor, detail=detail)
         details = {"handoff_id": handoff.id, "owner_id": new_owner.pk}
         if rep is not None:
@@ -175,7 +175,7 @@ def handoff_accept(
                 actor=actor,
                 detail=how,
             )
-            details |= {"sales_rep": _name(rep), "sales_routing": how}
+            details |= {"sales_rep": full_name(rep), "sales_routing": how}
         audit_record(
             actor=actor,
             action=AuditEvent.Action.HANDOFF_ACCEPT,
@@ -232,7 +232,7 @@ def handoff_claim(
             HandoffEvent.Kind.ASSIGNED,
             at=now,
             actor=actor,
-            detail=f"taken from the team queue by {actor}",
+            detail=f"Taken from the team queue by {full_name(actor)}",
         )
         audit_record(
             actor=actor,
@@ -375,7 +375,7 @@ def handoff_reject(
             update_fields=["status", "decided_at", "decided_by", "reason", "feedback"]
         )
         _event(
-            handoff, HandoffEvent.Kind.REJECTED, at=now, actor=actor, detail=why.code
+            handoff, HandoffEvent.Kind.REJECTED, at=now, actor=actor, detail=why.label
         )
         audit_record(
             actor=actor,

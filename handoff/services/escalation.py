@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from crm.common.people import full_name
 from handoff.models import Handoff, HandoffEvent
 from handoff.services.opening import (
     _create_next,
@@ -108,7 +109,7 @@ def _expired_escalate(handoff_id: int, *, now: dt.datetime) -> None:
     handoff = Handoff.objects.select_related(
         "sla__calendar", "sla__team", "assigned_to"
     ).get(id=handoff_id)
-    late = handoff.assigned_to or "nobody (unassigned)"
+    late = full_name(handoff.assigned_to, nobody="nobody (unassigned)")
     _event(
         handoff,
         HandoffEvent.Kind.EXPIRED,

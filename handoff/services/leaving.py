@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crm.common.people import full_name
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent
 from handoff.selectors import pipeline_handoffs_owned, user_owned_work
@@ -100,7 +101,10 @@ def user_deactivate(
                     HandoffEvent.Kind.ASSIGNED,
                     at=now,
                     actor=actor,
-                    detail=f"reassigned from {person} to {to_user} (deactivated)",
+                    detail=(
+                        f"Reassigned from {full_name(person)} to "
+                        f"{full_name(to_user)} (deactivated)"
+                    ),
                 )
                 _notify("reassigned", handoff.id)
             elif handoff.status == Status.ACCEPTED and handoff.owner_id == person.pk:

@@ -476,8 +476,18 @@ class Leaver:
 def leaver() -> Leaver:
     """An SDR owning a SAL (and its accepted handoff), a pending handoff, an account."""
     sla = SlaFactory()
-    sdr = TeamMemberFactory(team=sla.team, user__username="sdr1").user
-    colleague = TeamMemberFactory(team=sla.team, user__username="sdr2").user
+    sdr = TeamMemberFactory(
+        team=sla.team,
+        user__username="sdr1",
+        user__first_name="Lena",
+        user__last_name="Hoffmann",
+    ).user
+    colleague = TeamMemberFactory(
+        team=sla.team,
+        user__username="sdr2",
+        user__first_name="Marcus",
+        user__last_name="Bell",
+    ).user
     services.availability_set(user=colleague, is_away=True)
     handoffs = []
     for _ in range(2):
@@ -562,7 +572,7 @@ def test_deactivate_and_reassign_hands_every_piece_of_work_over(
     assert (event.kind, event.actor.username, event.detail) == (
         "assigned",
         "admin",
-        "reassigned from sdr1 to sdr2 (deactivated)",
+        "Reassigned from Lena Hoffmann to Marcus Bell (deactivated)",
     )
     audit = AuditEvent.objects.get(action="user_deactivate")
     assert (audit.actor.username, audit.lead_id, audit.details) == (
