@@ -57,13 +57,14 @@ _WIDTH_WATCH = """
   document.addEventListener("htmx:afterSettle", () => report("after an htmx swap"));
 })();
 """
-#: What Chromium logs to the console for a response of status 400 or more.
-_FAILED_RESOURCE = "Failed to load resource: the server responded with a status of"
+#: What Chromium logs to the console for a failed request or a response of
+#: status 400 or more (each reported, or expected, through its own event).
+_FAILED_RESOURCE = "Failed to load resource:"
 
 
 @dataclass
 class PageWatch:
-    """What went wrong on one Playwright page, in people's words with the URL.
+    """What went wrong on one Playwright page, each problem with its URL.
 
     ``problems`` collects every console error, uncaught exception, failed
     request, response of status 400 or more that the test did not expect, and
@@ -126,7 +127,6 @@ class PageWatch:
             self._add(url, f"{scroll_width}px wide in a {inner_width}px window {when}")
 
     def _console(self, message: Any) -> None:
-        # A response of 400 or more is reported (or expected) by _response.
         if message.type != "error" or message.text.startswith(_FAILED_RESOURCE):
             return
         self._add(
