@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -101,6 +102,21 @@ class QueueSection:
     empty: str
     rows: list[QueueRow]
     total: int
+    #: Which page of the section the rows are (``selectors.QueuePage``).
+    page: Any = None
+    #: The query strings of the previous and next pages ("" on the first and
+    #: last), the other sections staying on their pages (``link_pages``).
+    previous_query: str = ""
+    next_query: str = ""
+
+    def link_pages(self, pages: dict[str, int]) -> None:
+        """Set the neighbouring pages' query strings; ``pages`` holds every
+        section's page number by key."""
+        number = self.page.number
+        if number > 1:
+            self.previous_query = urlencode({**pages, self.key: number - 1})
+        if number < self.page.pages:
+            self.next_query = urlencode({**pages, self.key: number + 1})
 
 
 @dataclass

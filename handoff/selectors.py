@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,8 +17,9 @@ from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from crm.common.roles import ADMIN, MARKETING, SALES
-from handoff import assignment
+from handoff import assignment, clock
 from handoff.models import (
+    BusinessCalendar,
     ContactAttempt,
     Handoff,
     HandoffEvent,
@@ -131,7 +133,8 @@ def _team_ids(user: Any) -> QuerySet[TeamMember]:
 
 
 def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
-    """The SAL queue: pending handoffs, soonest due first.
+    """The SAL queue: pending handoffs, soonest due (wall time) first;
+    ``queue_page`` orders a page by business time left.
 
     ``scope``: ``mine`` (assigned to ``user``), ``team`` (the user's teams,
     others' and unassigned ones) or ``all`` (managers only; others get their
@@ -221,12 +224,73 @@ def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:
     return handoff_list_queue(user=user, scope="all").exclude(assigned_to=user)
 
 
-def queue_page(qs: QuerySet[Handoff], *, limit: int) -> tuple[list[Handoff], int]:
-    """The first ``limit`` handoffs of a queue, and how many it holds in all."""
-    # The clocks read each SLA calendar's holidays: one query for the page.
-    handoffs = list(qs.prefetch_related("sla__calendar__holidays")[:limit])
-    total = len(handoffs) if len(handoffs) < limit else qs.count()
-    return handoffs, total
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a queue section, least business time left first."""
+
+    handoffs: list[Handoff]
+    #: Pending handoffs in the whole section.
+    total: int
+    #: This page's number (1 is the first) and how many pages there are.
+    number: int
+    pages: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row in the section (1 based)."""
+        return (self.number - 1) * self.size + 1 if self.handoffs else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.handoffs) - 1 if self.handoffs else 0
+
+
+def calendar_specs(calendar_ids: Iterable[int]) -> dict[int, Any]:
+    """The business calendars with their holidays, as ``business_hours``
+    specs by id, in two queries."""
+    calendars = BusinessCalendar.objects.filter(
+        id__in=set(calendar_ids)
+    ).prefetch_related("holidays")
+    return {c.id: c.spec() for c in calendars}
+
+
+def queue_page(
+    qs: QuerySet[Handoff], *, page: int, size: int, now: dt.datetime
+) -> QueuePage:
+    """Page ``page`` (clamped to the pages there are) of ``size`` handoffs
+    of a queue, ordered by the business time left on their SLA clocks.
+
+    The order needs every row's due time and calendar (a few bytes each, one
+    query); only the page's rows are loaded in full, with what a row shows.
+    """
+    rows = list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
+    specs = calendar_specs(calendar_id for _, _, calendar_id in rows)
+    order = clock.by_time_left(
+        [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows],
+        now=now,
+    )
+    pages = max(1, -(-len(order) // size))
+    number = min(max(page, 1), pages)
+    ids = order[(number - 1) * size : number * size]
+    loaded = qs.filter(id__in=ids).prefetch_related("sla__calendar__holidays")
+    by_id = {h.id: h for h in loaded}
+    handoffs = [by_id[i] for i in ids if i in by_id]
+    return QueuePage(handoffs, len(order), number, pages, size)
+
+
+def queue_counts(*, user: Any) -> dict[str, int]:
+    """How many handoffs each section of ``user``'s queue holds, by section
+    key (``mine``, ``team``): the badges after a decision."""
+    team = (
+        handoff_list_queue_others(user=user)
+        if is_manager(user)
+        else handoff_list_queue(user=user, scope="team")
+    )
+    return {
+        "mine": handoff_list_queue(user=user, scope="mine").count(),
+        "team": team.count(),
+    }
 
 
 def reasons_for_sdr() -> list[RejectionReason]:
