@@ -31,9 +31,10 @@ from handoff.models import (
     TeamMember,
 )
 from leads import selectors as lead_selectors
-from leads.models import Account, Lead, Stage, Touchpoint
+from leads.models import Account, Lead, Stage, StageTransition, Touchpoint
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
+from scoring.models import LeadScoreHistory
 
 #: Touchpoints shown with each row of the SAL queue.
 QUEUE_TOUCHPOINTS = 3
@@ -132,6 +133,16 @@ def _team_ids(user: Any) -> QuerySet[TeamMember]:
     return TeamMember.objects.filter(user=user).values("team_id")
 
 
+def team_ids_active(*, user: Any) -> set[int]:
+    """The teams ``user`` is an active member of: whose unassigned handoffs
+    they may take."""
+    return set(
+        TeamMember.objects.filter(user=user, is_active=True).values_list(
+            "team_id", flat=True
+        )
+    )
+
+
 def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     """The SAL queue: pending handoffs, soonest due (wall time) first;
     ``queue_page`` orders a page by business time left.
@@ -175,6 +186,48 @@ def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result
+
+
+def scores_when_qualified(handoffs: list[Handoff]) -> dict[int, LeadScoreHistory]:
+    """Each handoff's lead's score (with its model) as it stood when the lead
+    became an MQL: its latest score history row at or before ``mql_at``, by
+    handoff id; a lead with none stored then is left out. One query."""
+    if not handoffs:
+        return {}
+    when = Q()
+    for h in handoffs:
+        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
+    rows = (
+        LeadScoreHistory.objects.filter(when)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("lead_id")],
+                order_by=[F("at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .select_related("model")
+    )
+    by_lead = {row.lead_id: row for row in rows}
+    return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
+
+
+def mql_transitions(handoffs: list[Handoff]) -> dict[int, StageTransition]:
+    """Each handoff's move of its lead into MQL (the latest at or before
+    ``mql_at``), with who made it, by handoff id. One query."""
+    if not handoffs:
+        return {}
+    when = Q()
+    for h in handoffs:
+        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
+    rows = (
+        StageTransition.objects.filter(when, to_stage=Stage.MQL)
+        .select_related("actor")
+        .order_by("lead_id", "at", "id")
+    )
+    by_lead = {row.lead_id: row for row in rows}
+    return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
 def reasons_active(*, audience: str) -> QuerySet[RejectionReason]:

@@ -205,14 +205,23 @@ def queue_rows(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_row_response(
-    request: HttpRequest, handoff_id: int, *, state: FormState, status: int = 200
+    request: HttpRequest,
+    handoff_id: int,
+    *,
+    state: FormState,
+    status: int = 200,
+    counts: bool = False,
 ) -> HttpResponse:
+    """The queue row again (its forms' state in ``state``), or a notice once
+    the handoff is decided; ``counts`` adds the sections' new totals."""
     handoff = handoff_or_404(handoff_id, request.user)
     if not handoff.is_open:
         message = state.note or (
             f"This handoff is {handoff.get_status_display().lower()} now."
         )
-        return _queue_notice(request, handoff, message, tone=state.tone, status=status)
+        return _queue_notice(
+            request, handoff, message, tone=state.tone, status=status, counts=counts
+        )
     user = request.user
     manager = selectors.is_manager(user)
     row = presenters.queue_rows([handoff], user=user, manager=manager)[0]
@@ -222,7 +231,22 @@ def _queue_row_response(
         "now": timezone.now(),
         **_form_context(),
     }
-    return render(request, "handoff/partials/queue_row.html", context, status=status)
+    response = render(
+        request, "handoff/partials/queue_row.html", context, status=status
+    )
+    return _with_counts(request, response) if counts else response
+
+
+def _with_counts(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """``response`` followed by the queue's new section totals (and the
+    navigation's pipeline count), swapped in out of band by htmx."""
+    counts = render_to_string(
+        "handoff/partials/queue_counts.html",
+        {"queue_counts": selectors.queue_counts(user=request.user)},
+        request,
+    )
+    response.content = response.content + counts.encode()
+    return response
 
 
 def _queue_notice(
@@ -233,14 +257,20 @@ def _queue_notice(
     tone: str,
     status: int,
     handoff_id: int | None = None,
+    counts: bool = False,
 ) -> HttpResponse:
+    """A notice in place of a queue row; ``counts`` adds the sections' new
+    totals."""
     context = {
         "handoff": handoff,
         "handoff_id": handoff.id if handoff else handoff_id,
         "message": message,
         "tone": tone,
     }
-    return render(request, "handoff/partials/queue_notice.html", context, status=status)
+    response = render(
+        request, "handoff/partials/queue_notice.html", context, status=status
+    )
+    return _with_counts(request, response) if counts else response
 
 
 # Decisions and attempts (queue and handoff page; attempts also the pipeline)
@@ -290,6 +320,7 @@ def _refused(
         tone="error",
         status=status,
         handoff_id=handoff_id,
+        counts=True,
     )
 
 
@@ -343,7 +374,7 @@ def _done(
             request, handoff_id, state=FormState(note=text, tone="ok")
         )
     handoff = handoff_or_404(handoff_id, request.user)
-    return _queue_notice(request, handoff, text, tone="ok", status=200)
+    return _queue_notice(request, handoff, text, tone="ok", status=200, counts=True)
 
 
 @require_POST
@@ -375,7 +406,7 @@ def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
         messages.success(request, text)
         return redirect(_back_url(_source(request), handoff_id=handoff_id))
     return _queue_row_response(
-        request, handoff_id, state=FormState(note=text, tone="ok")
+        request, handoff_id, state=FormState(note=text, tone="ok"), counts=True
     )
 
 
