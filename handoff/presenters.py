@@ -199,7 +199,7 @@ def _moved_note(h: Handoff, move: Any, now_text: str) -> str:
         )
     else:
         how = (
-            f"Became an MQL on {_day(move.at)} ({moved_by(move)}) with no score "
+            f"Moved to MQL by {moved_by(move)} on {_day(move.at)}, with no score "
             "stored from then"
         )
     return f"{how}; {now_text}."
