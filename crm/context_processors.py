@@ -38,15 +38,25 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     for role, label, url_name in _NAV:
         url = reverse(url_name)
         if (role in held or ADMIN in held) and url not in {i["url"] for i in items}:
-            items.append({"label": _label(label, role, user, roles), "url": url})
+            items.append(
+                {
+                    "label": _label(label, role, user, roles),
+                    "url": url,
+                    "key": url_name.split(":")[-1],
+                }
+            )
     # Every role reads the lead list; it is for whoever may view leads.
     if user.has_perm("leads.view_lead"):
-        items.append({"label": "Leads", "url": reverse("crm:lead_list")})
+        items.append(
+            {"label": "Leads", "url": reverse("crm:lead_list"), "key": "leads"}
+        )
     # The CSV import shows for whoever may use it (Marketing, Admin).
     if user.has_perms(IMPORT_PERMISSIONS):
-        items.append({"label": "Import", "url": reverse("leads:import")})
+        items.append(
+            {"label": "Import", "url": reverse("leads:import"), "key": "import"}
+        )
     if user.is_staff:
-        items.append({"label": "Admin", "url": reverse("admin:index")})
+        items.append({"label": "Admin", "url": reverse("admin:index"), "key": "admin"})
     # The most specific match wins: /leads/import/ is Import, not Leads.
     matching = [item for item in items if request.path.startswith(item["url"])]
     current = max(matching, key=lambda item: len(item["url"]), default=None)

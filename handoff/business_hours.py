@@ -31,6 +31,7 @@ daylight-saving transitions, which ``zoneinfo`` does not expose.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Iterator
@@ -307,3 +308,40 @@ def _windows_from(calendar: Calendar, at: dt.datetime) -> Iterator[Window]:
                 yield window_start, window_end
                 previous_end = window_end
         day += _ONE_DAY
+
+
+def business_seconds_from(
+    origin: dt.datetime, moments: list[dt.datetime], calendar: Calendar
+) -> list[float]:
+    """``business_seconds_between(origin, m, calendar)`` for each of ``moments``,
+    in order, with one walk over the working windows they span.
+
+    The same values to the microsecond as one call per moment (each is a
+    difference of exact sums of windows), at the cost of one walk plus a
+    binary search per moment, so a queue of thousands orders in milliseconds.
+    """
+    origin = _to_utc(origin, "origin")
+    points = [_to_utc(m, "moment") for m in moments]
+    if not points:
+        return []
+    start = min(origin, *points)
+    end = max(origin, *points)
+    starts: list[dt.datetime] = []
+    ends: list[dt.datetime] = []
+    before: list[dt.timedelta] = []
+    total = dt.timedelta(0)
+    for window_start, window_end in _clipped_windows(calendar, start, end):
+        starts.append(window_start)
+        ends.append(window_end)
+        before.append(total)
+        total += window_end - window_start
+
+    def position(at: dt.datetime) -> dt.timedelta:
+        """Working time in ``[start, at)``."""
+        i = bisect.bisect_right(starts, at) - 1
+        if i < 0:
+            return dt.timedelta(0)
+        return before[i] + min(at, ends[i]) - starts[i]
+
+    zero = position(origin)
+    return [(position(at) - zero).total_seconds() for at in points]

@@ -19,6 +19,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from handoff import business_hours
 
@@ -98,3 +99,29 @@ def follow_up_clock(
     at_risk_left = float(window_hours) * 3600 * (100 - at_risk_percent) / 100
     state = ClockState.AT_RISK if seconds <= at_risk_left else ClockState.ON_TRACK
     return ClockReading(state, seconds, due_at)
+
+
+def by_time_left(
+    items: list[tuple[Any, dt.datetime, business_hours.Calendar]], *, now: dt.datetime
+) -> list[Any]:
+    """The keys of ``(key, due_at, calendar)`` items, least business time
+    left first: the order of the SDR clocks' "N h left" and "overdue" labels.
+
+    Wall due times can disagree with it: a handoff due Monday 10:00 has less
+    working time left on Friday evening than one due Friday 23:00 in a
+    calendar that works late. Ties go to the earlier due time, then the key.
+    """
+    by_calendar: dict[business_hours.Calendar, list[tuple[Any, dt.datetime]]] = {}
+    for key, due_at, calendar in items:
+        by_calendar.setdefault(calendar, []).append((key, due_at))
+    ranked = []
+    for calendar, group in by_calendar.items():
+        left = business_hours.business_seconds_from(
+            now, [due_at for _, due_at in group], calendar
+        )
+        ranked.extend(
+            (seconds, due_at, key)
+            for (key, due_at), seconds in zip(group, left, strict=True)
+        )
+    ranked.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [key for _, _, key in ranked]

@@ -10,16 +10,24 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from handoff import selectors, services
-from handoff.models import ContactAttempt, Handoff, SalesOutcome
+from handoff.models import (
+    ContactAttempt,
+    Handoff,
+    SalesOutcome,
+    ServiceLevelAgreement,
+)
 from handoff.routing import sales_route
-from handoff.templatetags.handoff_tags import person, top_reasons
+from handoff.templatetags.handoff_tags import moved_by, person, top_reasons
 from leads.models import Lead, OwnerChange, Stage
-from scoring.selectors import rule_sentences
+from scoring.selectors import model_active, rule_sentences
+from scoring.templatetags.scoring_tags import score
 
 FORWARD_LABELS = {
     Stage.SAL: "Qualify (SQL)",
@@ -91,6 +99,8 @@ class QueueRow:
     #: rule tests (``handoff_tags.top_reasons``).
     reasons: list[dict[str, Any]] = field(default_factory=list)
     accept: AcceptChoice | None = None
+    #: Why a lead scoring below today's MQL threshold is queued, or "".
+    queued_note: str = ""
 
 
 @dataclass
@@ -101,6 +111,21 @@ class QueueSection:
     empty: str
     rows: list[QueueRow]
     total: int
+    #: Which page of the section the rows are (``selectors.QueuePage``).
+    page: Any = None
+    #: The query strings of the previous and next pages ("" on the first and
+    #: last), the other sections staying on their pages (``link_pages``).
+    previous_query: str = ""
+    next_query: str = ""
+
+    def link_pages(self, pages: dict[str, int]) -> None:
+        """Set the neighbouring pages' query strings; ``pages`` holds every
+        section's page number by key."""
+        number = self.page.number
+        if number > 1:
+            self.previous_query = urlencode({**pages, self.key: number - 1})
+        if number < self.page.pages:
+            self.next_query = urlencode({**pages, self.key: number + 1})
 
 
 @dataclass
@@ -132,14 +157,19 @@ def accept_choices(
 ) -> dict[int, AcceptChoice]:
     """Each handoff's rep suggestion, by handoff id.
 
-    The routing depends only on the SLA and the account's owner, so each
-    such pair is worked out once however many rows share it.
+    The routing depends only on the SLA and, when the SLA routes to the
+    account's owner, on that owner, so each such pair is worked out once
+    however many rows share it.
     """
     routes: dict[tuple[int, int | None], AcceptChoice] = {}
     choices = {}
     for h in handoffs:
         account = h.lead.account
-        key = (h.sla_id, account.owner_id if account is not None else None)
+        by_owner = (
+            h.sla.sales_routing == ServiceLevelAgreement.SalesRouting.ACCOUNT_OWNER
+        )
+        owner_id = account.owner_id if account is not None and by_owner else None
+        key = (h.sla_id, owner_id)
         if key not in routes:
             route = sales_route(h, now=now)
             routes[key] = AcceptChoice(
@@ -153,6 +183,73 @@ def accept_choices(
             )
         choices[h.id] = routes[key]
     return choices
+
+
+def _day(at: dt.datetime) -> str:
+    return date_format(timezone.localtime(at), "j M Y")
+
+
+def _moved_note(h: Handoff, move: Any, now_text: str) -> str:
+    """Why a lead that did not qualify by its score is an MQL: its move."""
+    if move is None:
+        how = f"Became an MQL on {_day(h.mql_at)} with no score stored from then"
+    elif move.actor_id:
+        how = (
+            f"Moved to MQL by {person(move.actor)} on {_day(move.at)}, not by its score"
+        )
+    else:
+        how = (
+            f"Moved to MQL by {moved_by(move)} on {_day(move.at)}, with no score "
+            "stored from then"
+        )
+    return f"{how}; {now_text}."
+
+
+def queued_notes(handoffs: list[Handoff], *, model: Any) -> dict[int, str]:
+    """Why each queued lead whose score is below the active model's MQL
+    threshold is in the queue, in plain words with the numbers, by handoff id.
+
+    From the lead's score history: the score it qualified at and under which
+    model (another model now scores it lower, or the same one after decay or
+    a change of its details); from its stage transitions when no score stored
+    then reached the threshold (moved by a person, an import, the demo).
+    """
+    if model is None:
+        return {}
+    below = [h for h in handoffs if h.lead.score < model.mql_threshold]
+    if not below:
+        return {}
+    threshold = score(model.mql_threshold)
+    scored = {
+        handoff_id: row
+        for handoff_id, row in selectors.scores_when_qualified(below).items()
+        if row.total >= row.model.mql_threshold
+    }
+    moves = selectors.mql_transitions([h for h in below if h.id not in scored])
+    notes = {}
+    for h in below:
+        lead, past = h.lead, scored.get(h.id)
+        now = score(lead.score)
+        if past is None:
+            text = f"now {now}, below the MQL threshold of {threshold}"
+            notes[h.id] = _moved_note(h, moves.get(h.id), text)
+        elif past.model_id != model.id:
+            notes[h.id] = (
+                f"Qualified at {score(past.total)} under {past.model}; {model} "
+                f"scores it {now}, below its MQL threshold of {threshold}."
+            )
+        elif lead.fit_score < past.fit_score:
+            notes[h.id] = (
+                f"Qualified at {score(past.total)} under {past.model}; now {now} "
+                f"as its fit fell from {score(past.fit_score)} to "
+                f"{score(lead.fit_score)}, below the MQL threshold of {threshold}."
+            )
+        else:
+            notes[h.id] = (
+                f"Qualified at {score(past.total)} under {past.model}; now {now} "
+                f"after decay, below the MQL threshold of {threshold}."
+            )
+    return notes
 
 
 def queue_rows(
@@ -171,9 +268,13 @@ def queue_rows(
         if isinstance(item, dict)
     )
     can_decide = {h.id: manager or h.assigned_to_id == user.pk for h in handoffs}
+    unassigned = [h for h in handoffs if h.assigned_to_id is None]
+    # Who may take a handoff nobody has: the team's active members, managers.
+    teams = selectors.team_ids_active(user=user) if unassigned and not manager else ()
     choices = accept_choices(
         [h for h in handoffs if can_decide[h.id]], now=now or timezone.now()
     )
+    notes = queued_notes(handoffs, model=model_active()) if handoffs else {}
     return [
         QueueRow(
             handoff=h,
@@ -181,10 +282,10 @@ def queue_rows(
             attempt_count=attempts.get(h.id, 0),
             can_decide=can_decide[h.id],
             mine=h.assigned_to_id == user.pk,
-            # Unassigned rows are shown only to the team (or managers).
-            can_claim=h.assigned_to_id is None,
+            can_claim=h.assigned_to_id is None and (manager or h.team_id in teams),
             reasons=top_reasons(h.score_breakdown, sentences),
             accept=choices.get(h.id),
+            queued_note=notes.get(h.id, ""),
         )
         for h in handoffs
     ]

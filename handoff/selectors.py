@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,8 +17,9 @@ from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from crm.common.roles import ADMIN, MARKETING, SALES
-from handoff import assignment
+from handoff import assignment, clock
 from handoff.models import (
+    BusinessCalendar,
     ContactAttempt,
     Handoff,
     HandoffEvent,
@@ -29,9 +31,10 @@ from handoff.models import (
     TeamMember,
 )
 from leads import selectors as lead_selectors
-from leads.models import Account, Lead, Stage, Touchpoint
+from leads.models import Account, Lead, Stage, StageTransition, Touchpoint
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
+from scoring.models import LeadScoreHistory
 
 #: Touchpoints shown with each row of the SAL queue.
 QUEUE_TOUCHPOINTS = 3
@@ -130,8 +133,19 @@ def _team_ids(user: Any) -> QuerySet[TeamMember]:
     return TeamMember.objects.filter(user=user).values("team_id")
 
 
+def team_ids_active(*, user: Any) -> set[int]:
+    """The teams ``user`` is an active member of: whose unassigned handoffs
+    they may take."""
+    return set(
+        TeamMember.objects.filter(user=user, is_active=True).values_list(
+            "team_id", flat=True
+        )
+    )
+
+
 def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
-    """The SAL queue: pending handoffs, soonest due first.
+    """The SAL queue: pending handoffs, soonest due (wall time) first;
+    ``queue_page`` orders a page by business time left.
 
     ``scope``: ``mine`` (assigned to ``user``), ``team`` (the user's teams,
     others' and unassigned ones) or ``all`` (managers only; others get their
@@ -172,6 +186,48 @@ def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result
+
+
+def scores_when_qualified(handoffs: list[Handoff]) -> dict[int, LeadScoreHistory]:
+    """Each handoff's lead's score (with its model) as it stood when the lead
+    became an MQL: its latest score history row at or before ``mql_at``, by
+    handoff id; a lead with none stored then is left out. One query."""
+    if not handoffs:
+        return {}
+    when = Q()
+    for h in handoffs:
+        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
+    rows = (
+        LeadScoreHistory.objects.filter(when)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("lead_id")],
+                order_by=[F("at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .select_related("model")
+    )
+    by_lead = {row.lead_id: row for row in rows}
+    return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
+
+
+def mql_transitions(handoffs: list[Handoff]) -> dict[int, StageTransition]:
+    """Each handoff's move of its lead into MQL (the latest at or before
+    ``mql_at``), with who made it, by handoff id. One query."""
+    if not handoffs:
+        return {}
+    when = Q()
+    for h in handoffs:
+        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
+    rows = (
+        StageTransition.objects.filter(when, to_stage=Stage.MQL)
+        .select_related("actor")
+        .order_by("lead_id", "at", "id")
+    )
+    by_lead = {row.lead_id: row for row in rows}
+    return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
 def reasons_active(*, audience: str) -> QuerySet[RejectionReason]:
@@ -221,12 +277,73 @@ def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:
     return handoff_list_queue(user=user, scope="all").exclude(assigned_to=user)
 
 
-def queue_page(qs: QuerySet[Handoff], *, limit: int) -> tuple[list[Handoff], int]:
-    """The first ``limit`` handoffs of a queue, and how many it holds in all."""
-    # The clocks read each SLA calendar's holidays: one query for the page.
-    handoffs = list(qs.prefetch_related("sla__calendar__holidays")[:limit])
-    total = len(handoffs) if len(handoffs) < limit else qs.count()
-    return handoffs, total
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a queue section, least business time left first."""
+
+    handoffs: list[Handoff]
+    #: Pending handoffs in the whole section.
+    total: int
+    #: This page's number (1 is the first) and how many pages there are.
+    number: int
+    pages: int
+    size: int
+
+    @property
+    def first(self) -> int:
+        """The position of the page's first row in the section (1 based)."""
+        return (self.number - 1) * self.size + 1 if self.handoffs else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.handoffs) - 1 if self.handoffs else 0
+
+
+def calendar_specs(calendar_ids: Iterable[int]) -> dict[int, Any]:
+    """The business calendars with their holidays, as ``business_hours``
+    specs by id, in two queries."""
+    calendars = BusinessCalendar.objects.filter(
+        id__in=set(calendar_ids)
+    ).prefetch_related("holidays")
+    return {c.id: c.spec() for c in calendars}
+
+
+def queue_page(
+    qs: QuerySet[Handoff], *, page: int, size: int, now: dt.datetime
+) -> QueuePage:
+    """Page ``page`` (clamped to the pages there are) of ``size`` handoffs
+    of a queue, ordered by the business time left on their SLA clocks.
+
+    The order needs every row's due time and calendar (a few bytes each, one
+    query); only the page's rows are loaded in full, with what a row shows.
+    """
+    rows = list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
+    specs = calendar_specs(calendar_id for _, _, calendar_id in rows)
+    order = clock.by_time_left(
+        [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows],
+        now=now,
+    )
+    pages = max(1, -(-len(order) // size))
+    number = min(max(page, 1), pages)
+    ids = order[(number - 1) * size : number * size]
+    loaded = qs.filter(id__in=ids).prefetch_related("sla__calendar__holidays")
+    by_id = {h.id: h for h in loaded}
+    handoffs = [by_id[i] for i in ids if i in by_id]
+    return QueuePage(handoffs, len(order), number, pages, size)
+
+
+def queue_counts(*, user: Any) -> dict[str, int]:
+    """How many handoffs each section of ``user``'s queue holds, by section
+    key (``mine``, ``team``): the badges after a decision."""
+    team = (
+        handoff_list_queue_others(user=user)
+        if is_manager(user)
+        else handoff_list_queue(user=user, scope="team")
+    )
+    return {
+        "mine": handoff_list_queue(user=user, scope="mine").count(),
+        "team": team.count(),
+    }
 
 
 def reasons_for_sdr() -> list[RejectionReason]:

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
@@ -48,8 +49,10 @@ from handoff.views.access import (
 from handoff.views.detail import detail_response
 from handoff.views.pipeline import pipeline_card_response
 
-#: Rows per section of the SAL queue; more would make a page nobody scrolls.
-QUEUE_LIMIT = 100
+#: Rows per page of each section of the SAL queue.
+QUEUE_PAGE_SIZE = 25
+#: The query parameter holding each section's page number.
+SECTION_KEYS = ("mine", "team")
 SOURCES = ("queue", "detail", "pipeline")
 
 
@@ -71,58 +74,101 @@ def _queue_section(
     *,
     user: Any,
     manager: bool,
+    page: int,
+    now: Any,
 ) -> QueueSection:
-    handoffs, total = selectors.queue_page(qs, limit=QUEUE_LIMIT)
+    found = selectors.queue_page(qs, page=page, size=QUEUE_PAGE_SIZE, now=now)
     return QueueSection(
         key=key,
         title=title,
         description=description,
         empty=empty,
-        rows=presenters.queue_rows(handoffs, user=user, manager=manager),
-        total=total,
+        rows=presenters.queue_rows(found.handoffs, user=user, manager=manager, now=now),
+        total=found.total,
+        page=found,
     )
 
 
-def _queue_context(user: Any) -> dict[str, Any]:
+def _page_numbers(request: HttpRequest) -> dict[str, int]:
+    """Each section's page asked for (``?mine=2&team=1``); anything else is 1."""
+    return {key: _int(request.GET.get(key)) or 1 for key in SECTION_KEYS}
+
+
+def _queue_context(
+    user: Any, pages: dict[str, int], *, only: str | None = None
+) -> dict[str, Any]:
+    """What the queue's sections show, each on its page of ``pages``;
+    ``only`` a section key builds that section alone."""
     manager = selectors.is_manager(user)
-    mine = selectors.handoff_list_queue(user=user, scope="mine")
+    now = timezone.now()
     if manager:
-        others = selectors.handoff_list_queue_others(user=user)
         other_title, other_text = (
             "Everyone else",
             "Every other pending handoff, unassigned ones included. As a manager "
-            "you may decide any of them.",
+            "you may decide any of them, and take an unassigned one to work it.",
         )
     else:
-        others = selectors.handoff_list_queue(user=user, scope="team")
         other_title, other_text = (
             "Team",
-            "Your teammates' pending handoffs, and those nobody could take yet: "
-            "take one to work it.",
+            "Your teammates' pending handoffs are theirs to decide. Those nobody "
+            "could take yet are unassigned: take one of them to work it.",
         )
+    specs = {
+        "mine": (
+            "Mine",
+            "Assigned to you, least business time left first.",
+            "Nothing waiting for you. New MQLs appear here as they arrive.",
+            lambda: selectors.handoff_list_queue(user=user, scope="mine"),
+        ),
+        "team": (
+            other_title,
+            other_text,
+            "No other pending handoffs.",
+            lambda: (
+                selectors.handoff_list_queue_others(user=user)
+                if manager
+                else selectors.handoff_list_queue(user=user, scope="team")
+            ),
+        ),
+    }
+    sections = [
+        _queue_section(
+            key,
+            title,
+            description,
+            empty,
+            queryset(),
+            user=user,
+            manager=manager,
+            page=pages[key],
+            now=now,
+        )
+        for key, (title, description, empty, queryset) in specs.items()
+        if only in (None, key)
+    ]
+    shown = {**pages, **{s.key: s.page.number for s in sections}}
+    for section in sections:
+        section.link_pages(shown)
     return {
-        "now": timezone.now(),
-        "sections": [
-            _queue_section(
-                "mine",
-                "Mine",
-                "Assigned to you, soonest due first.",
-                "Nothing waiting for you. New MQLs appear here as they arrive.",
-                mine,
-                user=user,
-                manager=manager,
-            ),
-            _queue_section(
-                "team",
-                other_title,
-                other_text,
-                "No other pending handoffs.",
-                others,
-                user=user,
-                manager=manager,
-            ),
-        ],
-        "reasons": selectors.reasons_for_sdr(),
+        "now": now,
+        "sections": sections,
+        "pages": shown,
+        **_form_context(),
+    }
+
+
+def _form_context() -> dict[str, Any]:
+    """What the rows' forms offer: reasons, reps, channels and outcomes.
+
+    The reasons' options are rendered once for every row of the page (a row
+    whose refused form chose a reason renders its own).
+    """
+    reasons = selectors.reasons_for_sdr()
+    return {
+        "reasons": reasons,
+        "reason_options": render_to_string(
+            "handoff/partials/reason_options.html", {"reasons": reasons}
+        ),
         "reps": selectors.sales_reps_active(),
         **form_choices(),
     }
@@ -138,7 +184,7 @@ def _availability_context(user: Any) -> dict[str, Any]:
 @decide_access
 def queue(request: HttpRequest) -> HttpResponse:
     """The SAL queue: mine first, then the team's, soonest due first."""
-    context = _queue_context(request.user)
+    context = _queue_context(request.user, _page_numbers(request))
     context.update(_availability_context(request.user))
     return render(request, "handoff/queue.html", context)
 
@@ -146,21 +192,36 @@ def queue(request: HttpRequest) -> HttpResponse:
 @require_safe
 @decide_access
 def queue_rows(request: HttpRequest) -> HttpResponse:
-    """The queue's sections alone: what the page polls every 30 seconds."""
-    return render(
-        request, "handoff/partials/queue_sections.html", _queue_context(request.user)
-    )
+    """The queue's sections alone: what the page polls every 30 seconds, on
+    the pages the person is on; ``?section=mine`` (or ``team``) answers with
+    that section alone, which its page links swap in."""
+    section = request.GET.get("section")
+    if section in SECTION_KEYS:
+        context = _queue_context(request.user, _page_numbers(request), only=section)
+        context["section"] = context["sections"][0]
+        return render(request, "handoff/partials/queue_section.html", context)
+    context = _queue_context(request.user, _page_numbers(request))
+    return render(request, "handoff/partials/queue_sections.html", context)
 
 
 def _queue_row_response(
-    request: HttpRequest, handoff_id: int, *, state: FormState, status: int = 200
+    request: HttpRequest,
+    handoff_id: int,
+    *,
+    state: FormState,
+    status: int = 200,
+    counts: bool = False,
 ) -> HttpResponse:
+    """The queue row again (its forms' state in ``state``), or a notice once
+    the handoff is decided; ``counts`` adds the sections' new totals."""
     handoff = handoff_or_404(handoff_id, request.user)
     if not handoff.is_open:
         message = state.note or (
             f"This handoff is {handoff.get_status_display().lower()} now."
         )
-        return _queue_notice(request, handoff, message, tone=state.tone, status=status)
+        return _queue_notice(
+            request, handoff, message, tone=state.tone, status=status, counts=counts
+        )
     user = request.user
     manager = selectors.is_manager(user)
     row = presenters.queue_rows([handoff], user=user, manager=manager)[0]
@@ -168,11 +229,24 @@ def _queue_row_response(
     context = {
         "row": row,
         "now": timezone.now(),
-        "reasons": selectors.reasons_for_sdr(),
-        "reps": selectors.sales_reps_active(),
-        **form_choices(),
+        **_form_context(),
     }
-    return render(request, "handoff/partials/queue_row.html", context, status=status)
+    response = render(
+        request, "handoff/partials/queue_row.html", context, status=status
+    )
+    return _with_counts(request, response) if counts else response
+
+
+def _with_counts(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """``response`` followed by the queue's new section totals (and the
+    navigation's pipeline count), swapped in out of band by htmx."""
+    counts = render_to_string(
+        "handoff/partials/queue_counts.html",
+        {"queue_counts": selectors.queue_counts(user=request.user)},
+        request,
+    )
+    response.content = response.content + counts.encode()
+    return response
 
 
 def _queue_notice(
@@ -183,14 +257,20 @@ def _queue_notice(
     tone: str,
     status: int,
     handoff_id: int | None = None,
+    counts: bool = False,
 ) -> HttpResponse:
+    """A notice in place of a queue row; ``counts`` adds the sections' new
+    totals."""
     context = {
         "handoff": handoff,
         "handoff_id": handoff.id if handoff else handoff_id,
         "message": message,
         "tone": tone,
     }
-    return render(request, "handoff/partials/queue_notice.html", context, status=status)
+    response = render(
+        request, "handoff/partials/queue_notice.html", context, status=status
+    )
+    return _with_counts(request, response) if counts else response
 
 
 # Decisions and attempts (queue and handoff page; attempts also the pipeline)
@@ -240,6 +320,7 @@ def _refused(
         tone="error",
         status=status,
         handoff_id=handoff_id,
+        counts=True,
     )
 
 
@@ -293,7 +374,7 @@ def _done(
             request, handoff_id, state=FormState(note=text, tone="ok")
         )
     handoff = handoff_or_404(handoff_id, request.user)
-    return _queue_notice(request, handoff, text, tone="ok", status=200)
+    return _queue_notice(request, handoff, text, tone="ok", status=200, counts=True)
 
 
 @require_POST
@@ -325,7 +406,7 @@ def claim(request: HttpRequest, handoff_id: int) -> HttpResponse:
         messages.success(request, text)
         return redirect(_back_url(_source(request), handoff_id=handoff_id))
     return _queue_row_response(
-        request, handoff_id, state=FormState(note=text, tone="ok")
+        request, handoff_id, state=FormState(note=text, tone="ok"), counts=True
     )
 
 

@@ -2,7 +2,9 @@
 // before the page's own script.
 // - htmx swaps the fragments that explain a refusal (403, 409, 422) like a 200.
 // - A reason picker says where the lead goes, and shows the "duplicate of
-//   lead #" field only for the merge reason.
+//   lead #" field only for the merge reason. Once a reason is picked, its
+//   "Choose a reason…" placeholder can no longer be picked back, and the
+//   message of a refused submit about the reason goes away.
 // - A session that ended answers with the login page: go there for real.
 (function () {
   "use strict";
@@ -29,9 +31,36 @@
     }
   }
 
+  function reasonChosen(select) {
+    if (!select.value) {
+      return;
+    }
+    var placeholder = select.querySelector('option[value=""]');
+    if (placeholder) {
+      placeholder.disabled = true;
+      placeholder.hidden = true;
+    }
+    var field = select.closest(".field");
+    if (!field || !field.classList.contains("has-error")) {
+      return;
+    }
+    field.classList.remove("has-error");
+    select.removeAttribute("aria-invalid");
+    field.querySelectorAll(".field-error").forEach(function (message) {
+      var described = (select.getAttribute("aria-describedby") || "")
+        .split(" ")
+        .filter(function (id) {
+          return id && id !== message.id;
+        });
+      select.setAttribute("aria-describedby", described.join(" "));
+      message.remove();
+    });
+  }
+
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-reason-select]")) {
       showReason(event.target);
+      reasonChosen(event.target);
     }
   });
 
