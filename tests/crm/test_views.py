@@ -122,9 +122,9 @@ def test_sdr_start_page_is_the_sal_queue_and_sales_lands_on_the_pipeline(client)
     client.force_login(rep)
     pipeline = client.get("/pipeline/")
 
-    assert [t.name for t in queue.templates][:1] == ["handoff/queue.html"]
+    assert "handoff/queue.html" in [t.name for t in queue.templates]
     assert [s.title for s in queue.context["sections"]] == ["Mine", "Team"]
-    assert [t.name for t in pipeline.templates][:1] == ["handoff/pipeline.html"]
+    assert "handoff/pipeline.html" in [t.name for t in pipeline.templates]
     assert [c["stage"] for c in pipeline.context["columns"]] == [
         "sal",
         "sql",
