@@ -31,6 +31,17 @@ class _Outcome:
     at: datetime
 
 
+@dataclass
+class _OwnerMove:
+    """A manager handing a lead in the pipeline to another owner (lead_reassign)."""
+
+    at: datetime
+    actor: str
+    from_owner: str | None
+    to_owner: str
+    reason: str
+
+
 @dataclass(eq=False)
 class _HandoffPlan:
     """One handoff of the history, as the services would have left it."""
@@ -55,6 +66,11 @@ class _HandoffPlan:
     follow_up_at: datetime | None = None  # when the owner means to follow up
     followed_up_at: datetime | None = None
     follow_up_breached_at: datetime | None = None
+    #: After acceptance: who owned the lead from when (the first is the
+    #: accept's choice, later ones a manager's reassignments).
+    owners: list[tuple[datetime, str]] = field(default_factory=list)
+    #: The sales routing's rule that picked the rep ("" when the SDR kept it).
+    handed_rule: str = ""
     attempts: list[_Attempt] = field(default_factory=list)
     outcomes: list[_Outcome] = field(default_factory=list)
     row: Handoff | None = None  # once inserted
@@ -62,6 +78,19 @@ class _HandoffPlan:
     @property
     def sequence(self) -> int:
         return self.previous.sequence + 1 if self.previous else 1
+
+    @property
+    def owner(self) -> str | None:
+        """Who owns the accepted lead now (None before acceptance)."""
+        return self.owners[-1][1] if self.owners else None
+
+    def owner_at(self, at: datetime) -> str | None:
+        """Who owned the accepted lead at ``at``."""
+        owner = None
+        for since, name in self.owners:
+            if since <= at:
+                owner = name
+        return owner
 
 
 @dataclass

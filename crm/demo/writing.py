@@ -7,7 +7,13 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm.demo.defaults import DEMO_SOURCE, HISTORY_DAYS, INSERT_BATCH_SIZE, Stage
+from crm.demo.defaults import (
+    DEMO_NAMES,
+    DEMO_SOURCE,
+    HISTORY_DAYS,
+    INSERT_BATCH_SIZE,
+    Stage,
+)
 from crm.demo.handoff_plans import _HandoffPlan, _HandoffWorld
 from crm.demo.lead_plans import _LeadPlan
 from crm.demo.teams import COMMITMENT_HEADROOM, DEMO_SLAS, LATE_OPEN_EVERY
@@ -23,7 +29,7 @@ from handoff.models import (
     ServiceLevelAgreement,
 )
 from handoff.selectors import sla_for_lead
-from leads.models import Lead, StageTransition, Touchpoint
+from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
 from scoring.engine import Touch, evaluate_touches
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
 
@@ -66,6 +72,7 @@ def _score_snapshot(
 def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEvent]:
     """The audit trail the services would have written, in time order."""
     kind = HandoffEvent.Kind
+    names = DEMO_NAMES
     row = plan.row
 
     def event(
@@ -103,14 +110,28 @@ def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEv
             ),
         ]
     if plan.status == Handoff.Status.ACCEPTED:
-        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by))
+        # As handoff_accept records it: the owner named unless the SDR kept it.
+        first_owner = plan.owner_at(plan.decided_at)
+        detail = (
+            "" if first_owner == plan.decided_by else f"owner: {names[first_owner]}"
+        )
+        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by, detail))
+        if plan.handed_rule:
+            events.append(
+                event(
+                    plan.decided_at,
+                    kind.HANDED_TO_SALES,
+                    plan.decided_by,
+                    f"{names[first_owner]}: {plan.handed_rule}",
+                )
+            )
     elif plan.status == Handoff.Status.REJECTED:
         events.append(
             event(plan.decided_at, kind.REJECTED, plan.decided_by, plan.reason)
         )
     if plan.follow_up_breached_at:
         events.append(event(plan.follow_up_breached_at, kind.FOLLOW_UP_BREACHED))
-    events.sort(key=lambda e: e.at)
+    events.sort(key=lambda e: e.at)  # stable: accepted stays before handed over
     return events
 
 
@@ -145,9 +166,7 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
                 decided_by_id=users[h.decided_by] if h.decided_by else None,
                 reason=reason,
                 feedback=h.feedback,
-                owner_id=users[h.decided_by]
-                if h.status == Handoff.Status.ACCEPTED
-                else None,
+                owner_id=users[h.owner] if h.owner else None,
                 follow_up_due_at=h.follow_up_due_at,
                 followed_up_at=h.followed_up_at,
                 follow_up_breached_at=h.follow_up_breached_at,
@@ -163,7 +182,8 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
 
 
 def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
-    """Insert the attempts, events and sales outcomes of the chunk's handoffs."""
+    """Insert the attempts, events and sales outcomes of the chunk's handoffs,
+    and its leads' owner changes."""
     hw = world.handoff
     users = hw.users
     attempts: list[ContactAttempt] = []
@@ -196,9 +216,23 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
                 )
                 for o in h.outcomes
             ]
+    owner_changes = [
+        OwnerChange(
+            lead_id=plan.lead.id,
+            at=move.at,
+            actor_id=users[move.actor],
+            from_owner_id=users[move.from_owner] if move.from_owner else None,
+            to_owner_id=users[move.to_owner],
+            reason=move.reason,
+            notified_at=move.at,  # the new owner's e-mail went out then
+        )
+        for plan in plans
+        for move in plan.owner_moves
+    ]
     ContactAttempt.objects.bulk_create(attempts, batch_size=INSERT_BATCH_SIZE)
     HandoffEvent.objects.bulk_create(events, batch_size=INSERT_BATCH_SIZE)
     SalesOutcome.objects.bulk_create(outcomes, batch_size=INSERT_BATCH_SIZE)
+    OwnerChange.objects.bulk_create(owner_changes, batch_size=INSERT_BATCH_SIZE)
     return len(attempts), len(outcomes)
 
 
