@@ -108,6 +108,8 @@ class _HandoffWorld:
     away: dict[str, tuple[datetime, datetime]]  # username -> [from, until)
     spec: ModelSpec | None
     model_name: str
+    #: The active scoring model's id (None without one): the score history's.
+    model_id: int | None = None
     # Round robin as handoff.assignment keeps it: each team's turn counter,
     # each member's count, last turn and last assignment time.
     turn: dict[int, int] = field(default_factory=dict)

@@ -183,6 +183,7 @@ def _handoff_setup(
         away={DEMO_AWAY_SDR: (away_since, end + timedelta(days=DEMO_AWAY_FOR_DAYS))},
         spec=model_spec(model) if model is not None else None,
         model_name=str(model)[:120] if model is not None else "",
+        model_id=model.id if model is not None else None,
     )
 
 

@@ -31,9 +31,13 @@ from handoff.models import (
 from handoff.selectors import sla_for_lead
 from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
 from scoring.engine import Touch, evaluate_touches
+from scoring.models import LeadScoreHistory
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
 
 logger = logging.getLogger("crm.demo")
+
+#: At most this many points of a lead's score history come before the end.
+SCORE_HISTORY_POINTS = 4
 
 
 def _score_snapshot(
@@ -42,10 +46,6 @@ def _score_snapshot(
     """The lead's score at ``at`` under the active model, as a handoff keeps it."""
     if hw.spec is None:
         return {}
-    account = None
-    if lead.account is not None:
-        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
-    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
     touches = [
         Touch(
             id=tp.id,
@@ -56,9 +56,7 @@ def _score_snapshot(
         for tp in touchpoints
         if tp.occurred_at <= at
     ]
-    result = evaluate_touches(
-        hw.spec, facts_from_values(values, account, None), touches, at
-    )
+    result = evaluate_touches(hw.spec, _lead_facts(lead), touches, at)
     return {
         "score": result.total,
         "fit_score": result.fit_score,
@@ -67,6 +65,74 @@ def _score_snapshot(
         "score_breakdown": result.items,
         "scoring_model": hw.model_name,
     }
+
+
+def _lead_facts(lead: Lead) -> dict[str, Any]:
+    account = None
+    if lead.account is not None:
+        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
+    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
+    return facts_from_values(values, account, None)
+
+
+def _score_history(
+    hw: _HandoffWorld, plan: _LeadPlan, end: datetime
+) -> list[LeadScoreHistory]:
+    """The lead's total each time it changed before the end, as scoring kept it.
+
+    Real-time scoring rescored the lead as each day's touchpoints arrived
+    (at most SCORE_HISTORY_POINTS of those days, spread over its life) and
+    stored a row when the total moved; a lead active on one day only has
+    just the current score (nothing here). The final rescore at ``end``
+    (``model_rescore_all``) stores the current score, so a last row with the
+    same totals is left to it. Nothing without an active model.
+    """
+    if hw.spec is None or len({tp.occurred_at.date() for tp in plan.touchpoints}) < 2:
+        return []  # one day of activity: the current score is its history
+    facts = _lead_facts(plan.lead)
+    touches = sorted(
+        (
+            Touch(
+                id=tp.id,
+                kind=tp.kind_id,
+                occurred_at=tp.occurred_at,
+                properties=tp.properties,
+            )
+            for tp in plan.touchpoints
+        ),
+        key=lambda t: t.occurred_at,
+    )
+    received = {tp.id: tp.received_at for tp in plan.touchpoints}
+    # The moment after each day's last touchpoint arrived.
+    moments = list({t.occurred_at.date(): received[t.id] for t in touches}.values())
+    if len(moments) > SCORE_HISTORY_POINTS:
+        step = (len(moments) - 1) / (SCORE_HISTORY_POINTS - 1)
+        moments = [moments[round(i * step)] for i in range(SCORE_HISTORY_POINTS)]
+    rows: list[LeadScoreHistory] = []
+    last = None
+    for at in [*moments, end]:
+        result = evaluate_touches(
+            hw.spec, facts, [t for t in touches if t.occurred_at <= at], at
+        )
+        totals = (result.total, result.fit_score, result.engagement_score)
+        if totals == last:
+            continue
+        if at == end:
+            break
+        last = totals
+        rows.append(
+            LeadScoreHistory(
+                lead_id=plan.lead.id,
+                model_id=hw.model_id,
+                total=result.total,
+                fit_score=result.fit_score,
+                engagement_score=result.engagement_score,
+                at=at,
+            )
+        )
+    else:
+        rows = rows[:-1]  # the end's totals are the last row's: scoring stores it
+    return rows
 
 
 def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEvent]:
@@ -352,6 +418,14 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
     # The transitions hold their (now saved) lead; bulk_create copies its id.
     _transitions_insert(transitions)
     _handoff_children_insert(world, plans)
+    LeadScoreHistory.objects.bulk_create(
+        [
+            row
+            for plan in plans
+            for row in _score_history(world.handoff, plan, world.end)
+        ],
+        batch_size=INSERT_BATCH_SIZE,
+    )
     for plan in plans:
         if plan.waiting_since is not None:
             world.waiting[plan.lead.id] = plan.waiting_since
