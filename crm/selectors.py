@@ -35,6 +35,11 @@ class ScoreChart:
     first_at: Any
     last_at: Any
 
+    @property
+    def steady(self) -> bool:
+        """One stored score: the total has not changed since it was scored."""
+        return len(self.dots) == 1
+
 
 def lead_get_for_page(*, lead_id: int) -> Lead:
     """The lead (not erased) with account and owner, or 404."""
@@ -128,13 +133,16 @@ def _attribute_value(value: Any) -> str:
 
 
 def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | None:
-    """The lead's total over time as SVG coordinates (None with under 2 points)."""
+    """The lead's total over time as SVG coordinates (None if never scored).
+
+    A single stored score is drawn as a level line from its dot on the left.
+    """
     history = list(
         LeadScoreHistory.objects.filter(lead=lead)
         .order_by("at", "id")
         .values_list("at", "total")
     )
-    if len(history) < 2:
+    if not history:
         return None
     values = [total for _, total in history]
     low = min([*values, Decimal(0)])
@@ -155,8 +163,12 @@ def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | N
             1,
         )
         dots.append({"x": x, "y": y(total), "at": at, "total": total})
+    if len(dots) == 1:
+        line = f"{dots[0]['x']},{dots[0]['y']} {CHART_WIDTH - CHART_PAD},{dots[0]['y']}"
+    else:
+        line = " ".join(f"{d['x']},{d['y']}" for d in dots)
     return ScoreChart(
-        points=" ".join(f"{d['x']},{d['y']}" for d in dots),
+        points=line,
         dots=dots,
         low=low,
         high=high,

@@ -92,6 +92,7 @@ def decision_label(prefix: str, reason: RejectionReason, feedback: str) -> str:
     return f"{prefix}: {reason.label}" + (f" ({feedback[:200]})" if feedback else "")
 
 
-def account_owner_label(owner: object) -> str:
-    """The stage change's reason when the lead is handed to its account's owner."""
-    return f"Existing customer or open deal: handed to {owner}"
+def account_owner_label(owner_name: str) -> str:
+    """The stage change's reason when the lead is handed to its account's
+    owner, named as people read it (their full name)."""
+    return f"Existing customer or open deal: handed to {owner_name}"

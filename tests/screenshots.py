@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "var" / "screenshots"
 #: As in the demo of the README, small enough to seed in seconds.
 SEED_ARGS = {"leads": 500, "seed": 1}
-VIEWPORT = {"width": 1280, "height": 800}
+#: The screen the product targets.
+VIEWPORT = {"width": 1440, "height": 900}
 #: Seconds the dev server may take to answer its health check.
 SERVER_START_SECONDS = 60
 #: What a 403 or 404 answer makes Chromium log about the page itself.
@@ -54,6 +55,7 @@ ROLES = (
     ("sdr", "sdr1"),
     ("sdr-manager", "manager"),
     ("sales", "rep1"),
+    ("sales-manager", "salesmanager"),
     ("admin", "admin"),
 )
 
@@ -84,6 +86,7 @@ PAGES = (
     Page("queue", "/queue/"),
     Page("handoff", link=r"^/handoffs/\d+/$", parent="queue"),
     Page("pipeline", "/pipeline/"),
+    Page("team-pipeline", "/pipeline/team/"),
     Page("sla-report", "/reports/sla/"),
     Page("scoring-models", "/scoring/"),
     Page("scoring-model", "/scoring/{active_model}/"),

@@ -246,6 +246,10 @@ _STUDENT: str = _TEXTS["student"]
 _OUTSIDE_MARKETS: str = _TEXTS["outside_markets"]
 # What a rep writes when moving a lead forward, by stage: (share with feedback,
 # texts).
+# Why a manager hands a pipeline lead on: from the SDR who kept it to the
+# account's rep, or from one rep to another ("{previous}": the owner before).
+_HANDOVER_REASONS: tuple[str, ...] = tuple(_TEXTS["handover_reasons"])
+_REASSIGN_REASONS: tuple[str, ...] = tuple(_TEXTS["reassign_reasons"])
 _FORWARD_FEEDBACK: dict[str, tuple[float, tuple[str, ...]]] = _TEXTS["forward_feedback"]
 # Contact attempts: outcome -> notes an SDR or rep might write.
 _ATTEMPT_NOTES: dict[str, tuple[str, ...]] = _TEXTS["attempt_notes"]

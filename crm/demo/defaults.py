@@ -63,14 +63,19 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("rep1", "Daniel", "Okafor", roles.SALES),
     DemoUser("rep2", "Claire", "Dubois", roles.SALES),
     DemoUser("rep3", "Kenji", "Watanabe", roles.SALES),
+    DemoUser("salesmanager", "Helen", "Achterberg", roles.SALES, is_manager=True),
     DemoUser(
         "admin", "Sam", "Whitfield", roles.ADMIN, is_staff=True, is_superuser=True
     ),
 )
+#: Each demo login's full name, as the services write it in event details.
+DEMO_NAMES = {u.username: f"{u.first_name} {u.last_name}" for u in DEMO_USERS}
 #: Sales reps who take SQLs; each account belongs to one of them.
 DEMO_REPS = ("rep1", "rep2", "rep3")
 #: The manager of the SDR teams: told when a handoff breaches a demo SLA.
 DEMO_MANAGER = "manager"
+#: The sales manager: hands leads in the pipeline from one owner to another.
+DEMO_SALES_MANAGER = "salesmanager"
 #: The SDR on leave when the demo opens: away since a few days before today,
 #: back a week after it, so the queue shows assignment skipping them.
 DEMO_AWAY_SDR = "sdr4"

@@ -300,7 +300,7 @@ def _handoffs_finish(j: _Journey) -> None:
             and (first_move is None or planned < first_move)
         ):
             channel, outcome = j.rng.choice(_FOLLOW_UPS)
-            owner = plan.decided_by or DEMO_MANAGER
+            owner = plan.owner_at(planned) or plan.decided_by or DEMO_MANAGER
             plan.attempts.append(
                 _Attempt(owner, channel, outcome, _note(j, outcome), planned)
             )

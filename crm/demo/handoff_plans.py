@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crm.demo.defaults import DEMO_NAMES
 from handoff import assignment, business_hours
 from handoff.models import Handoff, RejectionReason, ServiceLevelAgreement, Team
 from handoff.selectors import sla_covers
@@ -29,6 +30,17 @@ class _Outcome:
     feedback: str
     actor: str
     at: datetime
+
+
+@dataclass
+class _OwnerMove:
+    """A manager handing a lead in the pipeline to another owner (lead_reassign)."""
+
+    at: datetime
+    actor: str
+    from_owner: str | None
+    to_owner: str
+    reason: str
 
 
 @dataclass(eq=False)
@@ -55,6 +67,11 @@ class _HandoffPlan:
     follow_up_at: datetime | None = None  # when the owner means to follow up
     followed_up_at: datetime | None = None
     follow_up_breached_at: datetime | None = None
+    #: After acceptance: who owned the lead from when (the first is the
+    #: accept's choice, later ones a manager's reassignments).
+    owners: list[tuple[datetime, str]] = field(default_factory=list)
+    #: The sales routing's rule that picked the rep ("" when the SDR kept it).
+    handed_rule: str = ""
     attempts: list[_Attempt] = field(default_factory=list)
     outcomes: list[_Outcome] = field(default_factory=list)
     row: Handoff | None = None  # once inserted
@@ -62,6 +79,19 @@ class _HandoffPlan:
     @property
     def sequence(self) -> int:
         return self.previous.sequence + 1 if self.previous else 1
+
+    @property
+    def owner(self) -> str | None:
+        """Who owns the accepted lead now (None before acceptance)."""
+        return self.owners[-1][1] if self.owners else None
+
+    def owner_at(self, at: datetime) -> str | None:
+        """Who owned the accepted lead at ``at``."""
+        owner = None
+        for since, name in self.owners:
+            if since <= at:
+                owner = name
+        return owner
 
 
 @dataclass
@@ -79,6 +109,8 @@ class _HandoffWorld:
     away: dict[str, tuple[datetime, datetime]]  # username -> [from, until)
     spec: ModelSpec | None
     model_name: str
+    #: The active scoring model's id (None without one): the score history's.
+    model_id: int | None = None
     # Round robin as handoff.assignment keeps it: each team's turn counter,
     # each member's count, last turn and last assignment time.
     turn: dict[int, int] = field(default_factory=dict)
@@ -145,7 +177,8 @@ class _HandoffWorld:
             exclude_user_ids=[self.users[name] for name in exclude if name],
         )
         skipped = [
-            f"{c.user_id}: {assignment.skip_reason(c)}"
+            f"{DEMO_NAMES.get(names[c.member_id], names[c.member_id])} "
+            f"({assignment.skip_reason(c)})"
             for c in candidates
             if assignment.skip_reason(c)
         ]
@@ -160,5 +193,5 @@ class _HandoffWorld:
         self.last_at[key] = max(at, self.last_at.get(key, at))
         detail = f"{team.get_strategy_display().lower()} in {team}"
         if skipped:
-            detail += f"; skipped user {', user '.join(skipped)}"
+            detail += f"; skipped {', '.join(skipped)}"
         return name, detail

@@ -49,8 +49,8 @@ def _handoff_setup(
 ) -> _HandoffWorld:
     """Create the demo calendars, teams and SLAs; read what the history needs.
 
-    The demo SLAs hand accepted leads to the demo reps' sales team (round
-    robin); the history written before keeps its own owners.
+    The demo SLAs hand an accepted lead to its account's owner, else to the
+    demo reps' sales team (round robin), as the history does.
 
     The migration's reasons, default calendar, team and SLAs stay as they
     are; the demo SDRs join the default SLA's team. Leftovers of an earlier
@@ -128,6 +128,7 @@ def _handoff_setup(
             team=teams[spec.team] if spec.team else default.team,
             calendar=calendars[spec.calendar] if spec.calendar else default.calendar,
             sales_team=sales_team,
+            sales_routing=ServiceLevelAgreement.SalesRouting.ACCOUNT_OWNER,
             accept_within_hours=spec.accept_within_hours,
             at_risk_percent=spec.at_risk_percent,
             follow_up_within_hours=spec.follow_up_within_hours,
@@ -182,6 +183,7 @@ def _handoff_setup(
         away={DEMO_AWAY_SDR: (away_since, end + timedelta(days=DEMO_AWAY_FOR_DAYS))},
         spec=model_spec(model) if model is not None else None,
         model_name=str(model)[:120] if model is not None else "",
+        model_id=model.id if model is not None else None,
     )
 
 

@@ -24,7 +24,7 @@ from crm.demo.catalogue import (
     _choice,
 )
 from crm.demo.defaults import Stage
-from crm.demo.handoff_plans import _HandoffPlan
+from crm.demo.handoff_plans import _HandoffPlan, _OwnerMove
 from crm.demo.teams import SYSTEM_DELAY_SECONDS
 from crm.demo.world import _World
 from leads.lifecycle import HistoryStep
@@ -67,6 +67,8 @@ class _Journey:
         # is working now (sales outcomes attach to it).
         self.handoffs: list[_HandoffPlan] = []
         self.accepted: _HandoffPlan | None = None
+        # A manager's reassignments of the lead in the sales pipeline.
+        self.owner_moves: list[_OwnerMove] = []
         # An MQL nobody has decided by the end: when its handoff opened.
         self.waiting_since: datetime | None = None
         # A recycle cool-down started by the last move (any other move ends it).

@@ -26,7 +26,7 @@ from crm.demo.catalogue import (
 )
 from crm.demo.defaults import DEMO_SOURCE, FREEMAIL_SHARE, HISTORY_DAYS, Channel, Stage
 from crm.demo.handoff_history import _handoffs_finish
-from crm.demo.handoff_plans import _HandoffPlan
+from crm.demo.handoff_plans import _HandoffPlan, _OwnerMove
 from crm.demo.journey_paths import (
     _journey_cold,
     _journey_hot,
@@ -34,6 +34,7 @@ from crm.demo.journey_paths import (
     _journey_warm,
 )
 from crm.demo.journeys import _business_time, _Journey, _Touch, _workday
+from crm.demo.showcase import _Showcase, _showcase_account, _showcase_journey
 from crm.demo.world import _World
 from leads.geo import region_for_country
 from leads.lifecycle import history_replay
@@ -128,17 +129,24 @@ class _LeadPlan:
     )
     #: For an MQL undecided at the end: when its handoff opened.
     waiting_since: datetime | None = None
+    #: A manager's reassignments of the lead in the sales pipeline.
+    owner_moves: list[_OwnerMove] = field(default_factory=list)
     touchpoints: list[Touchpoint] = field(default_factory=list)  # once built
 
 
-def _lead_plan(world: _World) -> _LeadPlan:
+def _lead_plan(world: _World, showcase: _Showcase | None = None) -> _LeadPlan:
     """One lead (unsaved, stage history applied), its touchpoints and transitions.
 
-    Also the handoffs its MQL episodes went through (unsaved plans).
+    Also the handoffs its MQL episodes went through (unsaved plans). A
+    ``showcase`` lead follows its script (``crm.demo.showcase``) instead of
+    a random journey.
     """
     rng = world.rng
     account: Account | None = None
-    if rng.random() < FREEMAIL_SHARE:
+    if showcase is not None:
+        account = _showcase_account(world, showcase)
+        country = _COUNTRY_BY_CODE[account.country if account else "US"]
+    elif rng.random() < FREEMAIL_SHARE:
         country = _COUNTRY_BY_CODE[_COUNTRY_CHOICE.pick(rng)]
     else:
         account = world.accounts[
@@ -154,7 +162,7 @@ def _lead_plan(world: _World) -> _LeadPlan:
         email = _unique_email(
             world, _freemail_local(rng, first_slug, last_slug), domain
         )
-        title = _FREEMAIL_TITLES.pick(rng)
+        title = _FREEMAIL_TITLES.pick(rng) if showcase is None else _TITLES.pick(rng)
     else:
         local = f"{first_slug}.{last_slug}"
         if rng.random() < 0.1:
@@ -189,7 +197,9 @@ def _lead_plan(world: _World) -> _LeadPlan:
         world, _business_time(rng, day, country.utc_offset), country.utc_offset, lead
     )
     student = seniority == "student"
-    if segment == "hot":
+    if showcase is not None:
+        _showcase_journey(journey, showcase)
+    elif segment == "hot":
         _journey_hot(journey, student=student)
     elif segment == "warm":
         _journey_warm(journey, student=student)
@@ -233,6 +243,7 @@ def _lead_plan(world: _World) -> _LeadPlan:
         handoffs=journey.handoffs,
         accepted_steps=accepted_steps,
         waiting_since=journey.waiting_since if lead.stage == Stage.MQL else None,
+        owner_moves=journey.owner_moves,
     )
 
 

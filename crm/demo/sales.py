@@ -6,14 +6,23 @@ from datetime import timedelta
 
 from crm.demo.catalogue import (
     _FORWARD_FEEDBACK,
+    _HANDOVER_REASONS,
     _OPPORTUNITY_LOST,
+    _REASSIGN_REASONS,
     _SAL_BACK,
     _SDR_DISQUALIFY,
     _SDR_RECYCLE,
     _SQL_BACK,
     _STUDENT,
 )
-from crm.demo.defaults import DEMO_MANAGER, MQL_PENDING_DAYS, Stage
+from crm.demo.defaults import (
+    DEMO_MANAGER,
+    DEMO_NAMES,
+    DEMO_REPS,
+    DEMO_SALES_MANAGER,
+    MQL_PENDING_DAYS,
+    Stage,
+)
 from crm.demo.handoff_history import (
     _account_rep,
     _feedback,
@@ -21,8 +30,9 @@ from crm.demo.handoff_history import (
     _sdr_decides,
     _text,
 )
-from crm.demo.handoff_plans import _HandoffPlan, _Outcome
+from crm.demo.handoff_plans import _HandoffPlan, _Outcome, _OwnerMove
 from crm.demo.journeys import _Journey
+from crm.demo.teams import DEMO_SALES_TEAM, REASSIGN_SHARE
 from handoff.rejections import (
     account_owner_label,
     decision_label,
@@ -72,7 +82,11 @@ def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -
     destination = rejection_destination(reason)
     if destination.to_account_owner:
         rep = _account_rep(j)
-        j.move(destination.to_stage, account_owner_label(rep), actor=handoff.decided_by)
+        j.move(
+            destination.to_stage,
+            account_owner_label(DEMO_NAMES[rep]),
+            actor=handoff.decided_by,
+        )
         j.owner = rep
         return
     label = decision_label("Rejected by SDR", reason, handoff.feedback)
@@ -87,11 +101,14 @@ def _sales_funnel(j: _Journey, *, accept: float, student: bool, recycle: bool) -
 
 
 def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
-    """After acceptance: the SDR qualifies the SAL, a rep works the deal."""
+    """After acceptance: the SLA's sales routing hands the lead to a rep, who
+    works the deal; a lead the SDR kept goes to the account's rep soon after."""
     rng = j.rng
-    j.owner = handoff.decided_by
     j.accepted = handoff
+    _hand_to_sales(j, handoff)
     _follow_up_plan(j, handoff)
+    if handoff.handed_rule == "" and j.later(0, 2):
+        _reassign(j, _account_rep(j), _HANDOVER_REASONS)
     if not j.later(2, 10):
         return
     roll = rng.random()
@@ -104,9 +121,10 @@ def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
     if roll < 0.4:
         return  # still being worked
     _sales_forward(j, Stage.SQL)
-    j.owner = _account_rep(j)
     if rng.random() < 0.4 and j.later(1, 5):
         j.page_view(rng.choice(("/pricing", "/security", "/integrations/salesforce")))
+    if rng.random() < REASSIGN_SHARE and j.later(1, 6):
+        _reassign(j, _other_rep(j), _REASSIGN_REASONS)
     if not j.later(3, 14):
         return
     roll = rng.random()
@@ -123,6 +141,56 @@ def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
         _sales_forward(j, Stage.CUSTOMER)
     elif roll < 0.7:
         _sales_back(j, _OPPORTUNITY_LOST.pick(rng), recycle=False)
+
+
+def _hand_to_sales(j: _Journey, handoff: _HandoffPlan, rep: str | None = None) -> None:
+    """Who owns the accepted lead, as ``handoff_accept`` decides it.
+
+    Under a demo SLA (sales routing: the account owner's rep, else the
+    sales team) the account's rep, or ``rep`` when given; a free-mail lead
+    goes round the sales team. Under an SLA with no sales team the accepting
+    SDR keeps the lead (``handed_rule`` stays empty).
+    """
+    sdr = handoff.decided_by or DEMO_MANAGER
+    if handoff.sla.sales_team_id is None:
+        handoff.owners = [(handoff.decided_at, sdr)]
+        j.owner = sdr
+        return
+    rep = rep or _account_rep(j)
+    if j.lead.account is not None:
+        handoff.handed_rule = f"The account owner, {DEMO_NAMES[rep]}"
+    else:
+        handoff.handed_rule = (
+            f"Round robin in {DEMO_SALES_TEAM} picks {DEMO_NAMES[rep]}"
+        )
+    handoff.owners = [(handoff.decided_at, rep)]
+    j.owner = rep
+
+
+def _other_rep(j: _Journey) -> str:
+    """A rep other than the lead's owner, for a reassignment."""
+    return j.rng.choice([rep for rep in DEMO_REPS if rep != j.owner])
+
+
+def _reassign(j: _Journey, to_owner: str, reasons: tuple[str, ...]) -> None:
+    """The sales manager hands the lead in the pipeline to ``to_owner`` now.
+
+    As ``lead_reassign`` records it: an owner change with a reason, the lead
+    and its accepted handoff (with the follow-up clock) moving to the new owner.
+    """
+    if not j.open or j.accepted is None or to_owner == j.owner:
+        return
+    previous = j.owner
+    reason = j.rng.choice(reasons).format(
+        rep=DEMO_NAMES[to_owner].split()[0],
+        previous=DEMO_NAMES[previous].split()[0] if previous else "",
+        first=j.lead.first_name,
+    )
+    j.owner_moves.append(
+        _OwnerMove(j.now, DEMO_SALES_MANAGER, previous, to_owner, reason)
+    )
+    j.accepted.owners.append((j.now, to_owner))
+    j.owner = to_owner
 
 
 def _recycle(j: _Journey, allowed: bool) -> None:

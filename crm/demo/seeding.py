@@ -44,6 +44,7 @@ from crm.demo.handoff_setup import (
     _team_members_write,
 )
 from crm.demo.lead_plans import _lead_plan
+from crm.demo.showcase import _showcase_slots
 from crm.demo.teams import DEMO_SLAS
 from crm.demo.world import _World
 from crm.demo.writing import _chunk_write, _commitments_set, _handoffs_open_present
@@ -55,7 +56,14 @@ from handoff.models import (
     SalesProfile,
     ServiceLevelAgreement,
 )
-from leads.models import Account, Campaign, Lead, StageTransition, Touchpoint
+from leads.models import (
+    Account,
+    Campaign,
+    Lead,
+    OwnerChange,
+    StageTransition,
+    Touchpoint,
+)
 from scoring.bulk import model_rescore_all
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, RescoreChunk
 from scoring.selectors import model_active
@@ -95,6 +103,7 @@ def demo_data_delete() -> dict[str, int]:
         ContactAttempt,
         SalesOutcome,
         Handoff,
+        OwnerChange,
         Touchpoint,
         StageTransition,
         LeadScore,
@@ -261,9 +270,14 @@ def _seed(
 
     stages: Counter[str] = Counter()
     touchpoint_count = transition_count = 0
+    # The first leads are scripted so every rep's pipeline shows each kind of work.
+    showcase = _showcase_slots(leads)
     for chunk_start in range(0, leads, LEAD_CHUNK_SIZE):
         size = min(LEAD_CHUNK_SIZE, leads - chunk_start)
-        plans = [_lead_plan(world) for _ in range(size)]
+        plans = [
+            _lead_plan(world, showcase[i] if i < len(showcase) else None)
+            for i in range(chunk_start, chunk_start + size)
+        ]
         stages.update(plan.lead.stage for plan in plans)
         touches, transitions = _chunk_write(world, plans)
         touchpoint_count += touches

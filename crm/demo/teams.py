@@ -21,6 +21,8 @@ FAST_SLA_BREACH_SHARE = 0.25
 FAST_SLA_HOURS = Decimal(2)
 #: Share of accepted handoffs whose owner follows up after the follow-up SLA.
 FOLLOW_UP_LATE_SHARE = 0.15
+#: Share of SQLs the sales manager hands from one rep to another.
+REASSIGN_SHARE = 0.08
 #: Of the MQLs the history leaves undecided, every this-many-th (the most
 #: recent first) has its handoff opened late, so it is at risk today.
 LATE_OPEN_EVERY = 3
@@ -131,7 +133,7 @@ DEMO_TEAMS: tuple[_TeamSpec, ...] = (
     _TeamSpec("SDR EMEA", ("sdr2", "sdr4")),
 )
 #: The demo reps, round robin: each demo SLA's sales team, so an accept in the
-#: demo hands the lead to the next rep.
+#: demo hands the lead to its account's rep, else to the next rep.
 DEMO_SALES_TEAM = "Sales reps"
 #: The migration's team, behind the default SLA and the demo-request lane,
 #: takes what no regional SLA covers: every SDR is in it.

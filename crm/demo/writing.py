@@ -7,7 +7,13 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from crm.demo.defaults import DEMO_SOURCE, HISTORY_DAYS, INSERT_BATCH_SIZE, Stage
+from crm.demo.defaults import (
+    DEMO_NAMES,
+    DEMO_SOURCE,
+    HISTORY_DAYS,
+    INSERT_BATCH_SIZE,
+    Stage,
+)
 from crm.demo.handoff_plans import _HandoffPlan, _HandoffWorld
 from crm.demo.lead_plans import _LeadPlan
 from crm.demo.teams import COMMITMENT_HEADROOM, DEMO_SLAS, LATE_OPEN_EVERY
@@ -23,11 +29,15 @@ from handoff.models import (
     ServiceLevelAgreement,
 )
 from handoff.selectors import sla_for_lead
-from leads.models import Lead, StageTransition, Touchpoint
+from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
 from scoring.engine import Touch, evaluate_touches
+from scoring.models import LeadScoreHistory
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
 
 logger = logging.getLogger("crm.demo")
+
+#: At most this many points of a lead's score history come before the end.
+SCORE_HISTORY_POINTS = 4
 
 
 def _score_snapshot(
@@ -36,10 +46,6 @@ def _score_snapshot(
     """The lead's score at ``at`` under the active model, as a handoff keeps it."""
     if hw.spec is None:
         return {}
-    account = None
-    if lead.account is not None:
-        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
-    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
     touches = [
         Touch(
             id=tp.id,
@@ -50,9 +56,7 @@ def _score_snapshot(
         for tp in touchpoints
         if tp.occurred_at <= at
     ]
-    result = evaluate_touches(
-        hw.spec, facts_from_values(values, account, None), touches, at
-    )
+    result = evaluate_touches(hw.spec, _lead_facts(lead), touches, at)
     return {
         "score": result.total,
         "fit_score": result.fit_score,
@@ -63,9 +67,80 @@ def _score_snapshot(
     }
 
 
-def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEvent]:
+def _lead_facts(lead: Lead) -> dict[str, Any]:
+    account = None
+    if lead.account is not None:
+        account = {f: getattr(lead.account, f) for f in ACCOUNT_FACT_FIELDS}
+    values = {f: getattr(lead, f) for f in (*LEAD_FACT_FIELDS, "attributes")}
+    return facts_from_values(values, account, None)
+
+
+def _score_history(
+    hw: _HandoffWorld, plan: _LeadPlan, end: datetime
+) -> list[LeadScoreHistory]:
+    """The lead's total each time it changed before the end, as scoring kept it.
+
+    Real-time scoring rescored the lead as each day's touchpoints arrived
+    (at most SCORE_HISTORY_POINTS of those days, spread over its life) and
+    stored a row when the total moved; a lead active on one day only has
+    just the current score (nothing here). The final rescore at ``end``
+    (``model_rescore_all``) stores the current score, so a last row with the
+    same totals is left to it. Nothing without an active model.
+    """
+    if hw.spec is None or len({tp.occurred_at.date() for tp in plan.touchpoints}) < 2:
+        return []  # one day of activity: the current score is its history
+    facts = _lead_facts(plan.lead)
+    touches = sorted(
+        (
+            Touch(
+                id=tp.id,
+                kind=tp.kind_id,
+                occurred_at=tp.occurred_at,
+                properties=tp.properties,
+            )
+            for tp in plan.touchpoints
+        ),
+        key=lambda t: t.occurred_at,
+    )
+    received = {tp.id: tp.received_at for tp in plan.touchpoints}
+    # The moment after each day's last touchpoint arrived.
+    moments = list({t.occurred_at.date(): received[t.id] for t in touches}.values())
+    if len(moments) > SCORE_HISTORY_POINTS:
+        step = (len(moments) - 1) / (SCORE_HISTORY_POINTS - 1)
+        moments = [moments[round(i * step)] for i in range(SCORE_HISTORY_POINTS)]
+    rows: list[LeadScoreHistory] = []
+    last = None
+    for at in [*moments, end]:
+        result = evaluate_touches(
+            hw.spec, facts, [t for t in touches if t.occurred_at <= at], at
+        )
+        totals = (result.total, result.fit_score, result.engagement_score)
+        if totals == last:
+            continue
+        if at == end:
+            break
+        last = totals
+        rows.append(
+            LeadScoreHistory(
+                lead_id=plan.lead.id,
+                model_id=hw.model_id,
+                total=result.total,
+                fit_score=result.fit_score,
+                engagement_score=result.engagement_score,
+                at=at,
+            )
+        )
+    else:
+        rows = rows[:-1]  # the end's totals are the last row's: scoring stores it
+    return rows
+
+
+def _handoff_events(
+    plan: _HandoffPlan, users: dict[str, int], reasons: dict[str, str]
+) -> list[HandoffEvent]:
     """The audit trail the services would have written, in time order."""
     kind = HandoffEvent.Kind
+    names = DEMO_NAMES
     row = plan.row
 
     def event(
@@ -89,7 +164,7 @@ def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEv
             event(attempt.at, kind.ATTEMPT, attempt.user, f"{channel}: {outcome}")
         )
     if plan.expired_at:
-        late = plan.assigned_to or "nobody (unassigned)"
+        late = names.get(plan.assigned_to or "", "nobody (unassigned)")
         events += [
             event(
                 plan.expired_at,
@@ -103,14 +178,30 @@ def _handoff_events(plan: _HandoffPlan, users: dict[str, int]) -> list[HandoffEv
             ),
         ]
     if plan.status == Handoff.Status.ACCEPTED:
-        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by))
+        # As handoff_accept records it: the owner named unless the SDR kept it.
+        first_owner = plan.owner_at(plan.decided_at)
+        detail = (
+            ""
+            if first_owner == plan.decided_by
+            else f"now owned by {names[first_owner]}"
+        )
+        events.append(event(plan.decided_at, kind.ACCEPTED, plan.decided_by, detail))
+        if plan.handed_rule:
+            events.append(
+                event(
+                    plan.decided_at,
+                    kind.HANDED_TO_SALES,
+                    plan.decided_by,
+                    plan.handed_rule,
+                )
+            )
     elif plan.status == Handoff.Status.REJECTED:
         events.append(
-            event(plan.decided_at, kind.REJECTED, plan.decided_by, plan.reason)
+            event(plan.decided_at, kind.REJECTED, plan.decided_by, reasons[plan.reason])
         )
     if plan.follow_up_breached_at:
         events.append(event(plan.follow_up_breached_at, kind.FOLLOW_UP_BREACHED))
-    events.sort(key=lambda e: e.at)
+    events.sort(key=lambda e: e.at)  # stable: accepted stays before handed over
     return events
 
 
@@ -145,9 +236,7 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
                 decided_by_id=users[h.decided_by] if h.decided_by else None,
                 reason=reason,
                 feedback=h.feedback,
-                owner_id=users[h.decided_by]
-                if h.status == Handoff.Status.ACCEPTED
-                else None,
+                owner_id=users[h.owner] if h.owner else None,
                 follow_up_due_at=h.follow_up_due_at,
                 followed_up_at=h.followed_up_at,
                 follow_up_breached_at=h.follow_up_breached_at,
@@ -163,7 +252,8 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
 
 
 def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
-    """Insert the attempts, events and sales outcomes of the chunk's handoffs."""
+    """Insert the attempts, events and sales outcomes of the chunk's handoffs,
+    and its leads' owner changes."""
     hw = world.handoff
     users = hw.users
     attempts: list[ContactAttempt] = []
@@ -182,7 +272,9 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
                 )
                 for a in h.attempts
             ]
-            events += _handoff_events(h, users)
+            events += _handoff_events(
+                h, users, {code: r.label for code, r in hw.reasons.items()}
+            )
             outcomes += [
                 SalesOutcome(
                     lead_id=plan.lead.id,
@@ -196,9 +288,23 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
                 )
                 for o in h.outcomes
             ]
+    owner_changes = [
+        OwnerChange(
+            lead_id=plan.lead.id,
+            at=move.at,
+            actor_id=users[move.actor],
+            from_owner_id=users[move.from_owner] if move.from_owner else None,
+            to_owner_id=users[move.to_owner],
+            reason=move.reason,
+            notified_at=move.at,  # the new owner's e-mail went out then
+        )
+        for plan in plans
+        for move in plan.owner_moves
+    ]
     ContactAttempt.objects.bulk_create(attempts, batch_size=INSERT_BATCH_SIZE)
     HandoffEvent.objects.bulk_create(events, batch_size=INSERT_BATCH_SIZE)
     SalesOutcome.objects.bulk_create(outcomes, batch_size=INSERT_BATCH_SIZE)
+    OwnerChange.objects.bulk_create(owner_changes, batch_size=INSERT_BATCH_SIZE)
     return len(attempts), len(outcomes)
 
 
@@ -318,6 +424,14 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
     # The transitions hold their (now saved) lead; bulk_create copies its id.
     _transitions_insert(transitions)
     _handoff_children_insert(world, plans)
+    LeadScoreHistory.objects.bulk_create(
+        [
+            row
+            for plan in plans
+            for row in _score_history(world.handoff, plan, world.end)
+        ],
+        batch_size=INSERT_BATCH_SIZE,
+    )
     for plan in plans:
         if plan.waiting_since is not None:
             world.waiting[plan.lead.id] = plan.waiting_since

@@ -303,7 +303,7 @@ def _rejection_plan(
             )
         return _Rejection(
             move,
-            account_owner_label(account_owner),
+            account_owner_label(full_name(account_owner)),
             after_move=lambda: lead_services.lead_owner_set(
                 lead_id=lead.id, owner=lead.account.owner
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -17,7 +18,10 @@ from django.db.models import Min
 
 from crm import demo
 from crm.demo import seeding, writing
+from crm.demo.defaults import DEMO_NAMES
+from crm.selectors import lead_score_chart
 from handoff import business_hours
+from handoff.clock import ClockState, follow_up_clock
 from handoff.models import (
     BusinessCalendar,
     ContactAttempt,
@@ -33,11 +37,21 @@ from handoff.models import (
 )
 from leads.freemail import is_freemail
 from leads.lifecycle import ALLOWED_MOVES, FUNNEL, stage_rank
-from leads.models import Account, Campaign, Lead, StageTransition, Touchpoint
+from leads.models import (
+    Account,
+    Campaign,
+    Lead,
+    OwnerChange,
+    StageTransition,
+    Touchpoint,
+)
 from scoring.bulk import model_rescore_all
 from scoring.models import LeadScore, LeadScoreHistory, RescoreChunk, ScoringModel
 
 User = get_user_model()
+
+#: Demo logins by the full name the history writes.
+USERNAMES = {name: username for username, name in DEMO_NAMES.items()}
 
 
 @pytest.fixture(autouse=True)
@@ -56,17 +70,18 @@ SEED = "11"
 
 LOGINS = (
     "Demo logins at http://127.0.0.1:8000/accounts/login/\n"
-    "  username  role       password\n"
-    "  marketer  Marketing  leadflow-demo\n"
-    "  sdr1      SDR        leadflow-demo\n"
-    "  sdr2      SDR        leadflow-demo\n"
-    "  sdr3      SDR        leadflow-demo\n"
-    "  sdr4      SDR        leadflow-demo\n"
-    "  manager   SDR        leadflow-demo\n"
-    "  rep1      Sales      leadflow-demo\n"
-    "  rep2      Sales      leadflow-demo\n"
-    "  rep3      Sales      leadflow-demo\n"
-    "  admin     Admin      leadflow-demo\n"
+    "  username      role       password\n"
+    "  marketer      Marketing  leadflow-demo\n"
+    "  sdr1          SDR        leadflow-demo\n"
+    "  sdr2          SDR        leadflow-demo\n"
+    "  sdr3          SDR        leadflow-demo\n"
+    "  sdr4          SDR        leadflow-demo\n"
+    "  manager       SDR        leadflow-demo\n"
+    "  rep1          Sales      leadflow-demo\n"
+    "  rep2          Sales      leadflow-demo\n"
+    "  rep3          Sales      leadflow-demo\n"
+    "  salesmanager  Sales      leadflow-demo\n"
+    "  admin         Admin      leadflow-demo\n"
 )
 SDRS = ("sdr1", "sdr2", "sdr3", "sdr4")
 REPS = ("rep1", "rep2", "rep3")
@@ -342,7 +357,7 @@ def test_reset_replaces_the_data_but_keeps_the_users():
     assert Lead.objects.count() == 25
     assert Touchpoint.objects.exclude(lead__in=Lead.objects.all()).count() == 0
     assert User.objects.get(username="marketer").id == marketer_id
-    assert User.objects.count() == len(demo.DEMO_USERS) == 10
+    assert User.objects.count() == len(demo.DEMO_USERS) == 11
 
 
 @pytest.mark.parametrize(
@@ -533,7 +548,7 @@ def test_stage_history_is_allowed_and_explains_each_lead_stage():
             ):
                 problems.append((lead.email, t.from_stage, t.to_stage, t.at))
             if t.reason.startswith("Existing customer or open deal: handed to "):
-                handed_to = t.reason.rpartition(" ")[2]
+                handed_to = USERNAMES[t.reason.rpartition("handed to ")[2]]
             previous_stage, previous_at = t.to_stage, t.at
         owner = lead.owner.username if lead.owner else None
         if handed_to is not None:
@@ -544,7 +559,8 @@ def test_stage_history_is_allowed_and_explains_each_lead_stage():
         elif stage_rank(highest) >= stage_rank("sql"):
             expected = REPS
         elif highest == "sal":
-            expected = SDRS
+            # The rep the SLA's sales routing picked, or the SDR who kept it.
+            expected = (*SDRS, *REPS)
         else:
             expected = (None,)
         if (
@@ -640,6 +656,12 @@ def test_demo_users_have_their_roles_and_can_log_in(client):
         "rep1": (["Sales"], False, False, "daniel.okafor@leadflow.example"),
         "rep2": (["Sales"], False, False, "claire.dubois@leadflow.example"),
         "rep3": (["Sales"], False, False, "kenji.watanabe@leadflow.example"),
+        "salesmanager": (
+            ["Sales"],
+            False,
+            False,
+            "helen.achterberg@leadflow.example",
+        ),
         "admin": (["Admin"], True, True, "sam.whitfield@leadflow.example"),
     }
     profiles = {
@@ -651,9 +673,11 @@ def test_demo_users_have_their_roles_and_can_log_in(client):
         **dict.fromkeys(("sdr1", "sdr2", "sdr3", *REPS), (False, False, None)),
         "sdr4": (False, True, date(2026, 3, 8)),
         "manager": (True, False, None),
+        "salesmanager": (True, False, None),
     }
     assert client.login(username="sdr1", password="leadflow-demo")
     assert client.login(username="manager", password="leadflow-demo")
+    assert client.login(username="salesmanager", password="leadflow-demo")
 
 
 # Output -----------------------------------------------------------------------
@@ -811,7 +835,7 @@ def test_scoring_the_demo_again_changes_nothing():
     model_rescore_all(model=ScoringModel.objects.get(status="active"), now=END)
 
     assert StageTransition.objects.count() == transitions
-    assert LeadScoreHistory.objects.count() == history == Lead.objects.count()
+    assert LeadScoreHistory.objects.count() == history > Lead.objects.count()
 
 
 @pytest.mark.django_db
@@ -820,13 +844,14 @@ def test_reset_deletes_the_scores_of_the_previous_demo():
     RescoreChunk.objects.create(
         model=ScoringModel.objects.get(status="active"), low=1, high=5_001
     )
+    history = LeadScoreHistory.objects.count()
 
     with transaction.atomic():
         deleted = demo.demo_data_delete()
 
     assert {label: deleted[label] for label in deleted if "scoring." in label} == {
         "scoring.LeadScore": 300,
-        "scoring.LeadScoreHistory": 300,
+        "scoring.LeadScoreHistory": history,
         "scoring.AccountScore": 0,
         "scoring.RescoreChunk": 1,
     }
@@ -922,13 +947,13 @@ def test_the_demo_has_slas_calendars_and_teams_next_to_the_migrations_ones():
         "Sales development": ["sdr1", "sdr2", "sdr3", "sdr4"],
         "Sales reps": ["rep1", "rep2", "rep3"],
     }
-    # Each demo SLA hands accepted leads to the reps in turn; the migration's
-    # SLAs keep theirs with the accepting SDR.
+    # Each demo SLA hands accepted leads to the account's rep, else to the
+    # reps in turn; the migration's SLAs keep theirs with the accepting SDR.
     assert {
         sla.name: (sla.sales_routing, sla.sales_team and sla.sales_team.name)
         for sla in ServiceLevelAgreement.objects.select_related("sales_team")
     } == {
-        **dict.fromkeys(DEMO_SLAS, ("sales_team", "Sales reps")),
+        **dict.fromkeys(DEMO_SLAS, ("account_owner", "Sales reps")),
         **dict.fromkeys(MIGRATION_SLAS, ("sales_team", None)),
     }
     assert Team.objects.get(name="Sales reps").strategy == "round_robin"
@@ -1033,7 +1058,7 @@ def rejection_problems() -> list[int]:
         elif handoff.reason.action == "account_owner":
             owner = handoff.lead.account.owner
             if transition.reason != (
-                f"Existing customer or open deal: handed to {owner.username}"
+                f"Existing customer or open deal: handed to {owner.get_full_name()}"
             ):
                 problems.append(handoff.id)
         else:
@@ -1054,7 +1079,7 @@ def test_rejections_move_the_lead_where_their_reason_says():
 
 @pytest.mark.django_db
 def test_a_bigger_demo_has_every_kind_of_rejection_each_where_it_belongs():
-    seed_demo("--leads", "1000", "--seed", "8", "--today", TODAY)
+    seed_demo("--leads", "1000", "--seed", "9", "--today", TODAY)
 
     codes = set(
         Handoff.objects.filter(status="rejected").values_list("reason__code", flat=True)
@@ -1095,8 +1120,8 @@ def test_accepted_handoffs_move_their_lead_to_sal_and_start_the_follow_up():
     for handoff in accepted:
         transition = _transition_at(handoff.lead_id, handoff.decided_at)
         assert (transition.from_stage, transition.to_stage) == ("mql", "sal")
-        assert transition.actor == handoff.decided_by == handoff.owner
-        assert transition.reason == (f"Accepted under the {handoff.sla.name} SLA")
+        assert transition.actor == handoff.decided_by
+        assert transition.reason == f"Accepted under the {handoff.sla.name} SLA"
         calendar = handoff.sla.calendar.spec()
         assert handoff.follow_up_due_at == business_hours.add_business_hours(
             handoff.decided_at, handoff.sla.follow_up_within_hours, calendar
@@ -1155,7 +1180,7 @@ def test_breached_handoffs_expired_escalated_and_went_to_another_sdr():
         kinds = dict(handoff.events.values_list("kind", "detail"))
         assert kinds["expired"] == (
             f"Not decided by {handoff.due_at:%Y-%m-%d %H:%M} UTC by "
-            f"{handoff.assigned_to.username}"
+            f"{handoff.assigned_to.get_full_name()}"
         )
         assert kinds["escalated"] == (
             handoff.sla.escalation_email or "no escalation contact"
@@ -1229,3 +1254,163 @@ def test_reset_leaves_no_handoff_rows_and_keeps_what_the_migrations_made():
     assert Handoff.objects.filter(status="pending").count() == (
         Lead.objects.filter(stage="mql").count()
     )
+
+
+# Every role has work ---------------------------------------------------------
+
+
+def _follow_up_states(handoffs) -> set[str]:
+    return {
+        follow_up_clock(
+            now=END,
+            due_at=h.follow_up_due_at,
+            followed_up_at=h.followed_up_at,
+            breached_at=h.follow_up_breached_at,
+            calendar=h.sla.calendar.spec(),
+            window_hours=h.sla.follow_up_within_hours,
+            at_risk_percent=h.sla.at_risk_percent,
+        ).state
+        for h in handoffs
+    }
+
+
+@pytest.mark.django_db
+def test_every_rep_has_leads_at_each_pipeline_stage_each_clock_and_recent_closes():
+    seed_small()
+
+    for username in REPS:
+        rep = User.objects.get(username=username)
+        stages = set(Lead.objects.filter(owner=rep).values_list("stage", flat=True))
+        assert {"sal", "sql", "opportunity"} <= stages, username
+        running = Handoff.objects.filter(
+            status="accepted", owner=rep, lead__stage="sal"
+        ).select_related("sla__calendar")
+        assert {
+            ClockState.ON_TRACK,
+            ClockState.AT_RISK,
+            ClockState.BREACHED,
+        } <= _follow_up_states(running), username
+        closed = SalesOutcome.objects.filter(
+            actor=rep, at__gte=END - timedelta(days=30), at__lt=END
+        ).select_related("reason")
+        assert any(o.to_stage == "customer" for o in closed), username
+        lost = [o for o in closed if o.to_stage in ("nurture", "disqualified")]
+        assert lost, username
+        assert all(o.reason.audience == "sales" for o in lost)
+        assert {o.to_stage for o in lost} == {"nurture", "disqualified"}, username
+
+
+@pytest.mark.django_db
+def test_accepted_leads_are_handed_to_a_rep_as_the_accept_service_records_it():
+    seed_small()
+
+    reps = set(User.objects.filter(username__in=REPS).values_list("id", flat=True))
+    accepted = Handoff.objects.filter(status="accepted").select_related(
+        "sla", "lead__account", "decided_by"
+    )
+    handed = 0
+    for handoff in accepted:
+        events = {e.kind: e for e in handoff.events.all()}
+        if handoff.sla.sales_team_id is None:
+            # No sales team: the accepting SDR keeps the lead.
+            assert "handed_to_sales" not in events
+            assert events["accepted"].detail == ""
+            continue
+        handed += 1
+        changes = OwnerChange.objects.filter(lead_id=handoff.lead_id).order_by("at")
+        first = changes[0].from_owner if changes else handoff.owner
+        assert first.id in reps
+        name = first.get_full_name()
+        rule = (
+            f"The account owner, {name}"
+            if handoff.lead.account_id
+            else f"Round robin in Sales reps picks {name}"
+        )
+        handed_event = events["handed_to_sales"]
+        assert (handed_event.at, handed_event.actor, handed_event.detail) == (
+            handoff.decided_at,
+            handoff.decided_by,
+            rule,
+        )
+        assert events["accepted"].detail == f"now owned by {name}"
+        if handoff.lead.stage in ("sal", "sql", "opportunity"):
+            latest = handoff.lead.handoffs.filter(status="accepted").latest(
+                "decided_at"
+            )
+            if latest == handoff:
+                assert handoff.lead.owner_id == handoff.owner_id
+    assert handed > 0
+    # The follow-up call is the owner's.
+    for handoff in accepted.exclude(followed_up_at=None):
+        attempt = handoff.attempts.filter(at=handoff.followed_up_at).first()
+        if attempt is not None:
+            assert (
+                attempt.user_id == handoff.owner_id
+                or OwnerChange.objects.filter(lead_id=handoff.lead_id).exists()
+            )
+
+
+@pytest.mark.django_db
+def test_the_sales_manager_opens_a_team_pipeline_with_past_reassignments(client):
+    seed_small()
+
+    manager = User.objects.get(username="salesmanager")
+    assert (manager.get_full_name(), manager.sales_profile.is_manager) == (
+        "Helen Achterberg",
+        True,
+    )
+    changes = list(OwnerChange.objects.select_related("actor", "to_owner", "lead"))
+    assert changes
+    for change in changes:
+        assert change.actor == manager
+        assert change.to_owner.username in REPS
+        assert change.from_owner != change.to_owner
+        assert change.reason.strip()
+        moved = _transition_at(change.lead_id, change.at)
+        assert moved is None  # a reassignment is no stage move
+        stages = StageTransition.objects.filter(
+            lead_id=change.lead_id, at__lte=change.at
+        ).order_by("-at")
+        assert stages[0].to_stage in ("sal", "sql", "opportunity")
+    assert client.login(username="salesmanager", password="leadflow-demo")
+    start = client.get("/", follow=True)
+    assert start.redirect_chain[-1][0] == "/pipeline/"
+    assert b'href="/pipeline/team/"' in start.content
+    team = client.get("/pipeline/team/")
+    assert team.status_code == 200
+    owners = {card.lead.owner.username for card in _team_cards(team)}
+    assert set(REPS) <= owners
+
+
+def _team_cards(response) -> list:
+    return [card for column in response.context["columns"] for card in column["cards"]]
+
+
+@pytest.mark.django_db
+def test_every_demo_lead_has_a_score_history_ending_at_its_current_score():
+    seed_small()
+
+    model = ScoringModel.objects.get(status="active")
+    history = defaultdict(list)
+    for row in LeadScoreHistory.objects.order_by("lead_id", "at", "id"):
+        assert row.model_id == model.id
+        history[row.lead_id].append(row)
+    scores = {s.lead_id: s for s in LeadScore.objects.filter(model=model)}
+    created = dict(Lead.objects.values_list("id", "created_at"))
+    assert set(history) == set(created)
+    for lead_id, rows in history.items():
+        totals = [(r.total, r.fit_score, r.engagement_score) for r in rows]
+        current = scores[lead_id]
+        assert totals[-1] == (
+            current.total,
+            current.fit_score,
+            current.engagement_score,
+        )
+        assert rows[-1].at == END
+        # A row only where the score moved, over the lead's life.
+        assert all(a != b for a, b in itertools.pairwise(totals))
+        assert all(created[lead_id] <= r.at <= END for r in rows)
+    several = [rows for rows in history.values() if len(rows) >= 3]
+    assert len(several) >= 30
+    for lead in Lead.objects.all()[:50]:
+        assert lead_score_chart(lead=lead, threshold=model.mql_threshold)

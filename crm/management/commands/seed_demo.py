@@ -252,6 +252,9 @@ class Command(BaseCommand):
     def _write_logins(self) -> None:
         # SITE_URL is where people open Leadflow (make run sets it to its port).
         self.stdout.write(f"Demo logins at {settings.SITE_URL}{reverse('login')}")
-        self.stdout.write(f"  {'username':<10}{'role':<11}password")
+        width = max(len("username"), *(len(u.username) for u in DEMO_USERS)) + 2
+        self.stdout.write(f"  {'username':<{width}}{'role':<11}password")
         for user in DEMO_USERS:
-            self.stdout.write(f"  {user.username:<10}{user.role:<11}{DEMO_PASSWORD}")
+            self.stdout.write(
+                f"  {user.username:<{width}}{user.role:<11}{DEMO_PASSWORD}"
+            )
