@@ -7,14 +7,25 @@ by the opening services).
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import re
 import zoneinfo
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models import (
+    Count,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Window,
+)
 from django.db.models.functions import RowNumber
 
+from crm.common.keyset import MAX_ID
 from crm.common.roles import ADMIN, MARKETING, SALES
 from handoff import assignment
 from handoff.models import (
@@ -216,6 +227,22 @@ def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
     )
 
 
+def attempt_summaries(
+    handoff_ids: Iterable[int],
+) -> dict[int, tuple[int, dt.datetime | None]]:
+    """Contact attempts per handoff and when the latest was, in one query."""
+    ids = list(handoff_ids)
+    if not ids:
+        return {}
+    rows = (
+        ContactAttempt.objects.filter(handoff_id__in=ids)
+        .values_list("handoff_id")
+        .annotate(n=Count("id"), last=Max("at"))
+        .values_list("handoff_id", "n", "last")
+    )
+    return {handoff_id: (n, last) for handoff_id, n, last in rows}
+
+
 def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:
     """A manager's other queue: every pending handoff not assigned to them."""
     return handoff_list_queue(user=user, scope="all").exclude(assigned_to=user)
@@ -262,9 +289,144 @@ def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
     return latest
 
 
-def pipeline_leads(*, user: Any, stages: list[str], limit: int) -> list[Lead]:
-    """The first ``limit`` leads ``user`` owns in the given stages."""
-    return list(lead_selectors.lead_list_owned(user=user, stages=stages)[:limit])
+class InvalidPipelineCursor(ValueError):
+    """A column position this module did not make (tampered or mistyped)."""
+
+
+class FollowUp(enum.IntEnum):
+    """Where a lead's follow-up stands, in the order a column shows them."""
+
+    #: The clock runs (on track, at risk or overdue): soonest due first.
+    DUE = 0
+    #: Followed up: longest since the last contact first.
+    DONE = 1
+    #: No clock (no accepted handoff, or no follow-up window): longest in
+    #: the stage first.
+    NONE = 2
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_CURSOR = re.compile(r"([0-2])\.(-?\d{1,19})\.(\d{1,19})")
+
+
+@dataclass(frozen=True)
+class PipelineCursor:
+    """A card's place in its column: its follow-up group, the time it is
+    sorted by within the group, and its lead id (ties)."""
+
+    group: int
+    at: dt.datetime
+    lead_id: int
+
+    @property
+    def token(self) -> str:
+        """The position as URL-safe text, e.g. ``0.1772460000000000.42``."""
+        micros = (self.at - _EPOCH) // dt.timedelta(microseconds=1)
+        return f"{self.group}.{micros}.{self.lead_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> PipelineCursor:
+        """The position ``token`` names; InvalidPipelineCursor if it names none."""
+        match = _CURSOR.fullmatch(token)
+        if match is None:
+            raise InvalidPipelineCursor(token)
+        group, micros, lead_id = (int(part) for part in match.groups())
+        try:
+            at = _EPOCH + dt.timedelta(microseconds=micros)
+        except OverflowError:
+            raise InvalidPipelineCursor(token) from None
+        if not 1 <= lead_id <= MAX_ID:
+            raise InvalidPipelineCursor(token)
+        return cls(group=group, at=at, lead_id=lead_id)
+
+
+@dataclass(frozen=True)
+class PipelineColumnPage:
+    """A page of a pipeline column and where the next page starts (or None)."""
+
+    leads: list[Lead]
+    next: PipelineCursor | None
+
+
+def _follow_up_keys(leads: QuerySet[Lead]) -> list[tuple[int, dt.datetime, int]]:
+    """Each lead of ``leads`` as (``FollowUp`` group, time, lead id), in the
+    order the rep must work them: three lean queries, however long the list.
+
+    The follow-up clock is the lead's latest accepted handoff's. Running
+    clocks sort by their due time: within one SLA calendar that is also the
+    order of the business time left that the badges show, and across
+    calendars it is the order in which the deadlines arrive. A wall-clock
+    key never changes as time passes, so a page boundary stays put. The
+    last contact is the latest of the follow-up and the handoff's contact
+    attempts; a lead without a clock sorts by when it entered its stage.
+    """
+    ids = leads.order_by().values("id")
+    latest: dict[int, tuple[int, dt.datetime | None, dt.datetime | None]] = {}
+    handoffs = (
+        Handoff.objects.filter(lead_id__in=ids, status=Handoff.Status.ACCEPTED)
+        .order_by("lead_id", "-decided_at", "-id")
+        .values_list("lead_id", "id", "follow_up_due_at", "followed_up_at")
+    )
+    for lead_id, handoff_id, due_at, followed_up_at in handoffs:
+        latest.setdefault(lead_id, (handoff_id, due_at, followed_up_at))
+    last_attempts = dict(
+        ContactAttempt.objects.filter(
+            handoff__lead_id__in=ids, handoff__status=Handoff.Status.ACCEPTED
+        )
+        .values_list("handoff_id")
+        .annotate(last=Max("at"))
+        .values_list("handoff_id", "last")
+    )
+    keys = []
+    for lead_id, stage_changed_at in leads.order_by().values_list(
+        "id", "stage_changed_at"
+    ):
+        handoff_id, due_at, followed_up_at = latest.get(lead_id, (0, None, None))
+        if followed_up_at is not None:
+            attempt = last_attempts.get(handoff_id) or followed_up_at
+            keys.append((FollowUp.DONE, max(followed_up_at, attempt), lead_id))
+        elif due_at is not None:
+            keys.append((FollowUp.DUE, due_at, lead_id))
+        else:
+            keys.append((FollowUp.NONE, stage_changed_at or _EPOCH, lead_id))
+    keys.sort()
+    return keys
+
+
+def _column_page(
+    leads: QuerySet[Lead],
+    *,
+    after: PipelineCursor | None,
+    shown: list[int],
+    size: int,
+) -> PipelineColumnPage:
+    """The ``size`` leads after ``after`` in follow-up order, leaving out
+    ``shown`` (cards already on the page out of order, e.g. moved in)."""
+    keys = _follow_up_keys(leads)
+    if after is not None:
+        position = (after.group, after.at, after.lead_id)
+        keys = [key for key in keys if key > position]
+    if shown:
+        left_out = set(shown)
+        keys = [key for key in keys if key[2] not in left_out]
+    page = keys[:size]
+    by_id = leads.in_bulk([lead_id for _, _, lead_id in page])
+    cursor = None
+    if len(keys) > size:
+        group, at, lead_id = page[-1]
+        cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
+    return PipelineColumnPage(
+        leads=[by_id[lead_id] for _, _, lead_id in page if lead_id in by_id],
+        next=cursor,
+    )
+
+
+def pipeline_column(
+    *, user: Any, stage: str, after: PipelineCursor | None, shown: list[int], size: int
+) -> PipelineColumnPage:
+    """A page of the leads ``user`` owns in ``stage``, in follow-up order."""
+    leads = lead_selectors.lead_list_owned(user=user, stages=[stage])
+    return _column_page(leads, after=after, shown=shown, size=size)
 
 
 def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
@@ -300,12 +462,18 @@ def _team_pipeline(stages: list[str], owner_id: int | None) -> QuerySet[Lead]:
     return leads.select_related("account", "owner").order_by("-stage_changed_at", "-id")
 
 
-def pipeline_team_leads(
-    *, stages: list[str], owner_id: int | None, limit: int
-) -> list[Lead]:
-    """A manager's team pipeline: the first ``limit`` leads in the given
-    stages, of every owner or of ``owner_id`` only, with their owners."""
-    return list(_team_pipeline(stages, owner_id)[:limit])
+def pipeline_team_column(
+    *,
+    stage: str,
+    owner_id: int | None,
+    after: PipelineCursor | None,
+    shown: list[int],
+    size: int,
+) -> PipelineColumnPage:
+    """A page of the team pipeline's leads in ``stage`` (of every owner, or of
+    ``owner_id`` only), with their owners, in follow-up order."""
+    leads = _team_pipeline([stage], owner_id)
+    return _column_page(leads, after=after, shown=shown, size=size)
 
 
 def pipeline_team_stage_counts(

@@ -9,61 +9,142 @@ first).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from handoff import selectors, services
 from handoff.forms import ReassignForm
 from handoff.presenters import FormState, pipeline_cards, reassigned_text
+from handoff.templatetags.handoff_tags import person
 from handoff.views.access import team_access
 from handoff.views.pipeline import (
-    PIPELINE_LIMIT,
+    COLUMN_PAGE,
     PIPELINE_STAGES,
-    board_columns,
+    BadPosition,
+    bad_position_response,
+    board_column,
     card_form_post,
+    column_position,
 )
 
 
-def _rep_filter(request: HttpRequest) -> tuple[int | None, str]:
-    """The rep the page is filtered by (None: everyone), and a problem with it."""
+@dataclass(frozen=True)
+class RepFilter:
+    """The rep the page is filtered by (None: everyone), and what to say."""
+
+    rep: Any | None = None
+    problem: str = ""
+
+    @property
+    def rep_id(self) -> int | None:
+        return self.rep.pk if self.rep is not None else None
+
+    @property
+    def query(self) -> dict[str, Any]:
+        """The filter as a column's "Show more" carries it."""
+        return {"rep": self.rep.pk} if self.rep is not None else {}
+
+
+def _rep_filter(request: HttpRequest, owners: list[Any]) -> RepFilter:
+    """The ``rep`` of the query among ``owners``; any other value is refused
+    with a message and shows every rep."""
     raw = request.GET.get("rep", "").strip()
     if not raw:
-        return None, ""
-    if raw.isdigit():
-        return int(raw), ""
-    return None, "That rep filter is not one of the list; showing every rep."
+        return RepFilter()
+    by_id = {str(owner.pk): owner for owner in owners}
+    if raw in by_id:
+        return RepFilter(rep=by_id[raw])
+    return RepFilter(problem="That rep is not one of the list; showing every rep.")
 
 
 def _team_context() -> dict[str, Any]:
     return {"now": timezone.now(), "reps": selectors.sales_reps_active()}
 
 
+def _empty_text(rep_filter: RepFilter, total: int) -> str:
+    """What the board says when none of its columns holds a lead."""
+    if total:
+        return ""
+    if rep_filter.rep is not None:
+        return f"{person(rep_filter.rep)} has no accepted leads in the pipeline."
+    return "No rep has an accepted lead in the pipeline."
+
+
 @require_safe
 @team_access
 def pipeline_team(request: HttpRequest) -> HttpResponse:
     """Every rep's accepted leads by stage (or one rep's), to hand them over."""
-    rep_id, problem = _rep_filter(request)
     stages = list(PIPELINE_STAGES)
-    leads = selectors.pipeline_team_leads(
-        stages=stages, owner_id=rep_id, limit=PIPELINE_LIMIT
-    )
-    columns = board_columns(
-        pipeline_cards(leads),
-        selectors.pipeline_team_stage_counts(stages=stages, owner_id=rep_id),
-    )
+    owners = selectors.pipeline_owners(stages=stages)
+    rep_filter = _rep_filter(request, owners)
     context = _team_context()
+    counts = selectors.pipeline_team_stage_counts(
+        stages=stages, owner_id=rep_filter.rep_id
+    )
+    columns = [
+        board_column(
+            stage,
+            selectors.pipeline_team_column(
+                stage=stage,
+                owner_id=rep_filter.rep_id,
+                after=None,
+                shown=[],
+                size=COLUMN_PAGE,
+            ),
+            count=counts[stage],
+            url=reverse("handoff:pipeline_team_column", args=[stage]),
+            now=context["now"],
+            query=rep_filter.query,
+        )
+        for stage in stages
+    ]
     context.update(
         columns=columns,
-        rep_id=rep_id,
-        filter_problem=problem,
-        owners=selectors.pipeline_owners(stages=stages),
+        rep_id=rep_filter.rep_id,
+        filter_problem=rep_filter.problem,
+        board_empty=_empty_text(rep_filter, sum(counts.values())),
+        owners=owners,
     )
     return render(request, "handoff/pipeline_team.html", context)
+
+
+@require_safe
+@team_access
+def pipeline_team_column(request: HttpRequest, stage: str) -> HttpResponse:
+    """The next page of a team pipeline column (htmx "Show more")."""
+    try:
+        after, shown = column_position(request, stage)
+    except BadPosition:
+        return bad_position_response()
+    owners = selectors.pipeline_owners(stages=list(PIPELINE_STAGES))
+    rep_filter = _rep_filter(request, owners)
+    page = selectors.pipeline_team_column(
+        stage=stage,
+        owner_id=rep_filter.rep_id,
+        after=after,
+        shown=shown,
+        size=COLUMN_PAGE,
+    )
+    context = _team_context()
+    column = board_column(
+        stage,
+        page,
+        count=0,
+        url=reverse("handoff:pipeline_team_column", args=[stage]),
+        now=context["now"],
+        query=rep_filter.query,
+    )
+    context.update(
+        column=column, card_template="handoff/partials/pipeline_team_card.html"
+    )
+    return render(request, "handoff/partials/pipeline_more.html", context)
 
 
 def team_card_response(
@@ -75,6 +156,7 @@ def team_card_response(
         raise Http404("No such lead.")
     card = pipeline_cards([lead])[0]
     card.state = state
+    card.replaced = True
     context = _team_context()
     context["card"] = card
     return render(
