@@ -276,9 +276,11 @@ def event_list(*, handoff: Handoff) -> list[HandoffEvent]:
 
 
 def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
-    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries."""
+    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries
+    (without its score breakdown)."""
     handoffs = (
         Handoff.objects.filter(lead_id__in=lead_ids, status=Handoff.Status.ACCEPTED)
+        .defer("score_breakdown")
         .select_related("sla__calendar")
         .prefetch_related("sla__calendar__holidays")
         .order_by("lead_id", "-decided_at", "-id")
@@ -342,15 +344,21 @@ class PipelineCursor:
 
 @dataclass(frozen=True)
 class PipelineColumnPage:
-    """A page of a pipeline column and where the next page starts (or None)."""
+    """A page of a pipeline column, where the next page starts (or None) and
+    how many leads the whole column holds."""
 
     leads: list[Lead]
     next: PipelineCursor | None
+    count: int
 
 
-def _follow_up_keys(leads: QuerySet[Lead]) -> list[tuple[int, dt.datetime, int]]:
-    """Each lead of ``leads`` as (``FollowUp`` group, time, lead id), in the
-    order the rep must work them: three lean queries, however long the list.
+#: A lead's place in its column: (``FollowUp`` group, time, lead id).
+FollowUpKey = tuple[int, dt.datetime, int]
+
+
+def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
+    """The place of each lead of ``leads`` in its stage's column, each column
+    in the order the rep must work it: three lean queries for a whole board.
 
     The follow-up clock is the lead's latest accepted handoff's. Running
     clocks sort by their due time: within one SLA calendar that is also the
@@ -377,56 +385,75 @@ def _follow_up_keys(leads: QuerySet[Lead]) -> list[tuple[int, dt.datetime, int]]
         .annotate(last=Max("at"))
         .values_list("handoff_id", "last")
     )
-    keys = []
-    for lead_id, stage_changed_at in leads.order_by().values_list(
-        "id", "stage_changed_at"
-    ):
+    columns: dict[str, list[FollowUpKey]] = {}
+    rows = leads.order_by().values_list("id", "stage", "stage_changed_at")
+    for lead_id, stage, stage_changed_at in rows:
         handoff_id, due_at, followed_up_at = latest.get(lead_id, (0, None, None))
         if followed_up_at is not None:
             attempt = last_attempts.get(handoff_id) or followed_up_at
-            keys.append((FollowUp.DONE, max(followed_up_at, attempt), lead_id))
+            key = (FollowUp.DONE, max(followed_up_at, attempt), lead_id)
         elif due_at is not None:
-            keys.append((FollowUp.DUE, due_at, lead_id))
+            key = (FollowUp.DUE, due_at, lead_id)
         else:
-            keys.append((FollowUp.NONE, stage_changed_at or _EPOCH, lead_id))
-    keys.sort()
-    return keys
+            key = (FollowUp.NONE, stage_changed_at or _EPOCH, lead_id)
+        columns.setdefault(stage, []).append(key)
+    for keys in columns.values():
+        keys.sort()
+    return columns
 
 
-def _column_page(
+def _board_pages(
     leads: QuerySet[Lead],
+    stages: list[str],
     *,
-    after: PipelineCursor | None,
-    shown: list[int],
     size: int,
-) -> PipelineColumnPage:
-    """The ``size`` leads after ``after`` in follow-up order, leaving out
-    ``shown`` (cards already on the page out of order, e.g. moved in)."""
-    keys = _follow_up_keys(leads)
-    if after is not None:
-        position = (after.group, after.at, after.lead_id)
-        keys = [key for key in keys if key > position]
-    if shown:
-        left_out = set(shown)
-        keys = [key for key in keys if key[2] not in left_out]
-    page = keys[:size]
-    by_id = leads.in_bulk([lead_id for _, _, lead_id in page])
-    cursor = None
-    if len(keys) > size:
-        group, at, lead_id = page[-1]
-        cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
-    return PipelineColumnPage(
-        leads=[by_id[lead_id] for _, _, lead_id in page if lead_id in by_id],
-        next=cursor,
-    )
+    after: PipelineCursor | None = None,
+    shown: Iterable[int] = (),
+) -> dict[str, PipelineColumnPage]:
+    """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
+    follow-up order, leaving out ``shown`` (cards the page already shows out
+    of order, e.g. moved in), loaded with one query for the whole board."""
+    columns = _follow_up_keys(leads)
+    left_out = set(shown)
+    picks: dict[str, tuple[list[FollowUpKey], bool, int]] = {}
+    for stage in stages:
+        keys = columns.get(stage, [])
+        count = len(keys)
+        if after is not None:
+            position = (after.group, after.at, after.lead_id)
+            keys = [key for key in keys if key > position]
+        if left_out:
+            keys = [key for key in keys if key[2] not in left_out]
+        picks[stage] = (keys[:size], len(keys) > size, count)
+    by_id = leads.in_bulk([key[2] for page, _, _ in picks.values() for key in page])
+    pages = {}
+    for stage, (page, more, count) in picks.items():
+        cursor = None
+        if more:
+            group, at, lead_id = page[-1]
+            cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
+        pages[stage] = PipelineColumnPage(
+            leads=[by_id[key[2]] for key in page if key[2] in by_id],
+            next=cursor,
+            count=count,
+        )
+    return pages
+
+
+def pipeline_board(
+    *, user: Any, stages: list[str], size: int
+) -> dict[str, PipelineColumnPage]:
+    """The first page of each column of the leads ``user`` owns, by stage."""
+    leads = lead_selectors.lead_list_owned(user=user, stages=stages)
+    return _board_pages(leads, stages, size=size)
 
 
 def pipeline_column(
-    *, user: Any, stage: str, after: PipelineCursor | None, shown: list[int], size: int
+    *, user: Any, stage: str, after: PipelineCursor, shown: list[int], size: int
 ) -> PipelineColumnPage:
-    """A page of the leads ``user`` owns in ``stage``, in follow-up order."""
+    """The page after ``after`` of the leads ``user`` owns in ``stage``."""
     leads = lead_selectors.lead_list_owned(user=user, stages=[stage])
-    return _column_page(leads, after=after, shown=shown, size=size)
+    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
 
 
 def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
@@ -462,18 +489,25 @@ def _team_pipeline(stages: list[str], owner_id: int | None) -> QuerySet[Lead]:
     return leads.select_related("account", "owner").order_by("-stage_changed_at", "-id")
 
 
+def pipeline_team_board(
+    *, stages: list[str], owner_id: int | None, size: int
+) -> dict[str, PipelineColumnPage]:
+    """The first page of each column of the team pipeline (of every owner,
+    or of ``owner_id`` only), with the leads' owners."""
+    return _board_pages(_team_pipeline(stages, owner_id), stages, size=size)
+
+
 def pipeline_team_column(
     *,
     stage: str,
     owner_id: int | None,
-    after: PipelineCursor | None,
+    after: PipelineCursor,
     shown: list[int],
     size: int,
 ) -> PipelineColumnPage:
-    """A page of the team pipeline's leads in ``stage`` (of every owner, or of
-    ``owner_id`` only), with their owners, in follow-up order."""
+    """The page after ``after`` of the team pipeline's ``stage`` column."""
     leads = _team_pipeline([stage], owner_id)
-    return _column_page(leads, after=after, shown=shown, size=size)
+    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
 
 
 def pipeline_team_stage_counts(

@@ -76,27 +76,36 @@ def _sales_context() -> dict[str, Any]:
     }
 
 
-def board_column(
-    stage: str,
-    page: selectors.PipelineColumnPage,
+def board_columns(
+    pages: dict[str, selectors.PipelineColumnPage],
     *,
-    count: int,
-    url: str,
+    url_name: str,
     now: dt.datetime,
     query: dict[str, Any] | None = None,
-) -> BoardColumn:
-    """A column of ``page``'s cards; "Show more" reads ``url`` with ``query``
-    and the position after the page."""
-    more_url = ""
-    if page.next is not None:
-        more_url = f"{url}?{urlencode({**(query or {}), 'after': page.next.token})}"
-    return BoardColumn(
-        stage=stage,
-        title=STAGE_TITLES[stage],
-        cards=pipeline_cards(page.leads, now=now),
-        count=count,
-        more_url=more_url,
+) -> list[BoardColumn]:
+    """The board's columns of ``pages`` (their cards built together); each
+    "Show more" reads ``url_name`` for its stage with ``query`` and the
+    position after its page."""
+    cards = pipeline_cards(
+        [lead for page in pages.values() for lead in page.leads], now=now
     )
+    by_lead = {card.lead.id: card for card in cards}
+    columns = []
+    for stage, page in pages.items():
+        more_url = ""
+        if page.next is not None:
+            url = reverse(url_name, args=[stage])
+            more_url = f"{url}?{urlencode({**(query or {}), 'after': page.next.token})}"
+        columns.append(
+            BoardColumn(
+                stage=stage,
+                title=STAGE_TITLES[stage],
+                cards=[by_lead[lead.id] for lead in page.leads],
+                count=page.count,
+                more_url=more_url,
+            )
+        )
+    return columns
 
 
 def column_position(
@@ -136,19 +145,10 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     user = request.user
     context = _sales_context()
     now = context["now"]
-    counts = _stage_counts(user)
-    columns = [
-        board_column(
-            stage,
-            selectors.pipeline_column(
-                user=user, stage=stage, after=None, shown=[], size=COLUMN_PAGE
-            ),
-            count=counts[stage],
-            url=reverse("handoff:pipeline_column", args=[stage]),
-            now=now,
-        )
-        for stage in PIPELINE_STAGES
-    ]
+    pages = selectors.pipeline_board(
+        user=user, stages=list(PIPELINE_STAGES), size=COLUMN_PAGE
+    )
+    columns = board_columns(pages, url_name="handoff:pipeline_column", now=now)
     closed = selectors.sales_outcomes_closed(
         user=user,
         stages=CLOSED_STAGES,
@@ -170,14 +170,10 @@ def pipeline_column(request: HttpRequest, stage: str) -> HttpResponse:
     page = selectors.pipeline_column(
         user=request.user, stage=stage, after=after, shown=shown, size=COLUMN_PAGE
     )
-    column = board_column(
-        stage,
-        page,
-        count=0,
-        url=reverse("handoff:pipeline_column", args=[stage]),
-        now=timezone.now(),
-    )
     context = _sales_context()
+    (column,) = board_columns(
+        {stage: page}, url_name="handoff:pipeline_column", now=context["now"]
+    )
     context.update(column=column, card_template="handoff/partials/pipeline_card.html")
     return render(request, "handoff/partials/pipeline_more.html", context)
 

@@ -15,7 +15,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -29,7 +28,7 @@ from handoff.views.pipeline import (
     PIPELINE_STAGES,
     BadPosition,
     bad_position_response,
-    board_column,
+    board_columns,
     card_form_post,
     column_position,
 )
@@ -85,31 +84,20 @@ def pipeline_team(request: HttpRequest) -> HttpResponse:
     owners = selectors.pipeline_owners(stages=stages)
     rep_filter = _rep_filter(request, owners)
     context = _team_context()
-    counts = selectors.pipeline_team_stage_counts(
-        stages=stages, owner_id=rep_filter.rep_id
+    pages = selectors.pipeline_team_board(
+        stages=stages, owner_id=rep_filter.rep_id, size=COLUMN_PAGE
     )
-    columns = [
-        board_column(
-            stage,
-            selectors.pipeline_team_column(
-                stage=stage,
-                owner_id=rep_filter.rep_id,
-                after=None,
-                shown=[],
-                size=COLUMN_PAGE,
-            ),
-            count=counts[stage],
-            url=reverse("handoff:pipeline_team_column", args=[stage]),
-            now=context["now"],
-            query=rep_filter.query,
-        )
-        for stage in stages
-    ]
+    columns = board_columns(
+        pages,
+        url_name="handoff:pipeline_team_column",
+        now=context["now"],
+        query=rep_filter.query,
+    )
     context.update(
         columns=columns,
         rep_id=rep_filter.rep_id,
         filter_problem=rep_filter.problem,
-        board_empty=_empty_text(rep_filter, sum(counts.values())),
+        board_empty=_empty_text(rep_filter, sum(c.count for c in columns)),
         owners=owners,
     )
     return render(request, "handoff/pipeline_team.html", context)
@@ -133,11 +121,9 @@ def pipeline_team_column(request: HttpRequest, stage: str) -> HttpResponse:
         size=COLUMN_PAGE,
     )
     context = _team_context()
-    column = board_column(
-        stage,
-        page,
-        count=0,
-        url=reverse("handoff:pipeline_team_column", args=[stage]),
+    (column,) = board_columns(
+        {stage: page},
+        url_name="handoff:pipeline_team_column",
         now=context["now"],
         query=rep_filter.query,
     )
