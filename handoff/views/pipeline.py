@@ -111,13 +111,14 @@ def board_columns(
 def column_position(
     request: HttpRequest, stage: str
 ) -> tuple[selectors.PipelineCursor | None, list[int]]:
-    """Where a "Show more" of ``stage``'s column starts, and the cards the page
-    shows already out of order. Http404 for another stage; BadPosition for
-    a position this page did not make."""
+    """Where a "Show more" of ``stage``'s column starts (``after``), and the
+    cards the page shows already out of order (``shown``: lead ids, comma
+    separated). Http404 for another stage; BadPosition for a position no
+    page made."""
     if stage not in PIPELINE_STAGES:
         raise Http404("No such column.")
     raw = request.GET.get("after", "")
-    shown = request.GET.getlist("shown")
+    shown = [i for i in request.GET.get("shown", "").split(",") if i]
     if not raw or len(shown) > SHOWN_LIMIT or not all(i.isdigit() for i in shown):
         raise BadPosition
     try:

@@ -163,8 +163,8 @@ def test_a_card_moved_into_a_column_is_not_shown_twice(
     marked = client.get(f"{url}&shown={moved.lead_id}", **HTMX).content.decode()
 
     assert 'hx-swap-oob="afterbegin:#stage-sql"' in response
-    assert f'<input type="hidden" name="shown" value="{moved.lead_id}">' in response
-    assert 'hx-include="#stage-sql input[name=shown]"' in page
+    assert f'id="lead-{moved.lead_id}" ' in response
+    assert f'data-shown="{moved.lead_id}"' in response
     assert names(page) == ["L1", "L2", "L3"]  # L1 accepted, L2 and L3 qualified
     # Its move is its latest contact, so the next page has it last ...
     assert names(again) == ["L4", "L1"]
@@ -243,9 +243,10 @@ def test_a_position_no_page_gave_is_refused_in_words(client, frozen, sdr, rep):
 
     bad = client.get("/pipeline/stages/sal/?after=yesterday", **HTMX)
     missing = client.get("/pipeline/stages/sal/", **HTMX)
+    shown = client.get("/pipeline/stages/sal/?after=0.0.1&shown=1,me", **HTMX)
     stage = client.get("/pipeline/stages/customer/?after=0.0.1", **HTMX)
 
-    assert bad.status_code == missing.status_code == 400
+    assert bad.status_code == missing.status_code == shown.status_code == 400
     assert bad.content.decode() == (
         "That part of the column could not be found. Reload the page to see it."
     )
