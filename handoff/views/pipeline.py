@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST, require_safe
 
 from handoff import selectors, services
@@ -69,9 +70,16 @@ def _stage_counts(user: Any) -> dict[str, int]:
 
 def _sales_context() -> dict[str, Any]:
     reasons = selectors.reasons_active(audience=RejectionReason.Audience.SALES)
+    choices = sales_reason_choices(list(reasons))
     return {
         "now": timezone.now(),
-        "sales_reasons": sales_reason_choices(list(reasons)),
+        "sales_reasons": choices,
+        # Every card's send-back picker with nothing chosen, built once.
+        "sales_reason_options": format_html_join(
+            "",
+            '<option value="{}" data-action="{}" data-effect="{}">{}</option>',
+            ((c.code, c.action, c.effect, c.label) for c in choices),
+        ),
         **form_choices(),
     }
 
