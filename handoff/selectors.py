@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     Max,
     OuterRef,
@@ -557,15 +558,17 @@ def sales_reps_active() -> list[Any]:
 def pipeline_owners(*, stages: list[str]) -> list[Any]:
     """Who the team pipeline can be filtered by: the active sales reps and
     anyone else who owns a lead in the given stages, by name."""
-    return list(
-        get_user_model()
-        .objects.filter(
-            Q(is_active=True, groups__name=SALES)
-            | Q(id__in=Lead.objects.filter(stage__in=stages).values("owner_id"))
-        )
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
+    # Asked per person (the index on owner and stage), never per lead.
+    user_model = get_user_model()
+    people = user_model.objects.annotate(
+        owns=Exists(Lead.objects.filter(owner_id=OuterRef("pk"), stage__in=stages)),
+        sells=Exists(
+            user_model.groups.through.objects.filter(
+                user_id=OuterRef("pk"), group__name=SALES
+            )
+        ),
+    ).order_by("first_name", "last_name", "username")
+    return [p for p in people if p.owns or (p.sells and p.is_active)]
 
 
 def sales_outcomes_closed(
