@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
@@ -128,15 +130,23 @@ def pipeline_team_column(request: HttpRequest, stage: str) -> HttpResponse:
         query=rep_filter.query,
     )
     context.update(
-        column=column, card_template="handoff/partials/pipeline_team_card.html"
+        column=column,
+        card_template="handoff/partials/pipeline_team_card.html",
+        rep_id=rep_filter.rep_id,
     )
     return render(request, "handoff/partials/pipeline_more.html", context)
 
 
 def team_card_response(
-    request: HttpRequest, lead_id: int, *, state: FormState, status: int = 200
+    request: HttpRequest,
+    lead_id: int,
+    *,
+    state: FormState,
+    status: int = 200,
+    counts: dict[str, int] | None = None,
 ) -> HttpResponse:
-    """A lead's team card again after a reassignment, with ``state`` shown."""
+    """A lead's team card again after a reassignment, with ``state`` shown,
+    and the board's column ``counts`` when they changed."""
     lead = selectors.pipeline_team_lead_get(lead_id=lead_id)
     if lead is None:
         raise Http404("No such lead.")
@@ -144,16 +154,25 @@ def team_card_response(
     card.state = state
     card.replaced = True
     context = _team_context()
-    context["card"] = card
-    return render(
-        request, "handoff/partials/pipeline_team_card.html", context, status=status
-    )
+    context.update(card=card, counts=counts, rep_id=_board_rep(request))
+    template = "handoff/partials/pipeline_team_reassigned.html"
+    return render(request, template, context, status=status)
+
+
+def _board_rep(request: HttpRequest) -> int | None:
+    """The rep the board a card form came from is filtered by, if any."""
+    raw = request.POST.get("board_rep", "")
+    return int(raw) if raw.isdigit() else None
 
 
 @require_POST
 @team_access
 def reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """Hand a lead in the pipeline to another active rep, with a reason."""
+    """Hand a lead in the pipeline to another active rep, with a reason.
+
+    On a board filtered by a rep, the lead leaves that rep's columns: the
+    answer carries their new counts.
+    """
     form = ReassignForm(request.POST)
     change = card_form_post(
         request,
@@ -167,7 +186,16 @@ def reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     if isinstance(change, HttpResponse):
         return change
     text = reassigned_text(change)
+    rep_id = _board_rep(request)
     if not request.htmx:
         messages.success(request, text)
-        return redirect("handoff:pipeline_team")
-    return team_card_response(request, lead_id, state=FormState(note=text))
+        query = f"?{urlencode({'rep': rep_id})}" if rep_id is not None else ""
+        return redirect(reverse("handoff:pipeline_team") + query)
+    counts = None
+    if rep_id is not None:
+        counts = selectors.pipeline_team_stage_counts(
+            stages=list(PIPELINE_STAGES), owner_id=rep_id
+        )
+    return team_card_response(
+        request, lead_id, state=FormState(note=text), counts=counts
+    )

@@ -22,7 +22,13 @@ from crm.roles import SALES
 from handoff import services
 from handoff.models import ContactAttempt, Handoff, SalesProfile
 from leads.models import Stage
-from tests.factories import LeadFactory, UserFactory, mql_handoff_open
+from tests.factories import (
+    CalendarFactory,
+    LeadFactory,
+    SlaFactory,
+    UserFactory,
+    mql_handoff_open,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -223,6 +229,29 @@ def test_a_column_is_sorted_by_what_the_rep_must_do_first(
     ]
 
 
+def test_across_calendars_the_deadline_that_comes_first_is_first(
+    client, frozen, sdr, rep, admin
+):
+    # 14:00 UTC is 23:00 in Tokyo: its calendar's clock stands still tonight.
+    utc = accepted_for(rep, admin, NOW, "Utc")
+    tokyo = accepted_for(rep, admin, NOW, "Tokyo")
+    Handoff.objects.filter(id=utc.id).update(
+        follow_up_due_at=NOW + dt.timedelta(hours=2)
+    )
+    Handoff.objects.filter(id=tokyo.id).update(
+        sla=SlaFactory(calendar=CalendarFactory(time_zone="Asia/Tokyo")),
+        # Tuesday 09:30 in Tokyo: half a working hour away, ten hours of wall time.
+        follow_up_due_at=dt.datetime(2026, 3, 3, 0, 30, tzinfo=dt.UTC),
+    )
+    client.force_login(rep)
+
+    html = client.get("/pipeline/").content.decode()
+
+    assert names(html) == ["Utc", "Tokyo"]
+    clocks = re.findall(r'class="clock clock-[a-z-]+"[^>]*>([^<]+)<', html)
+    assert clocks == ["Follow up within 2 h", "Follow up within 30 min"]
+
+
 def test_the_board_costs_the_same_queries_however_many_cards(
     client, frozen, sdr, rep, admin
 ):
@@ -297,3 +326,38 @@ def test_an_empty_filter_and_empty_columns_say_so(client, frozen, rep, manager):
 
     assert "Rita Alvarez has no accepted leads in the pipeline." in html
     assert html.count("No leads in this stage.") == 3
+
+
+def test_a_reassignment_on_a_filtered_board_updates_its_counts(
+    client, frozen, sdr, rep, manager, admin
+):
+    handoffs = leads_due_in_turn(rep, admin, 2)
+    other = UserFactory(first_name="Sam", last_name="Okafor", roles=[SALES])
+    client.force_login(manager)
+    page = client.get(f"/pipeline/team/?rep={rep.id}").content.decode()
+    lead_id = handoffs[0].lead_id
+
+    response = client.post(
+        f"/pipeline/leads/{lead_id}/reassign/",
+        {
+            "to_user": other.id,
+            "reason": "Rita is on leave",
+            "expected_owner_id": rep.id,
+            "board_rep": rep.id,
+        },
+        **HTMX,
+    ).content.decode()
+    plain = client.post(
+        f"/pipeline/leads/{handoffs[1].lead_id}/reassign/",
+        {
+            "to_user": other.id,
+            "reason": "Rita is on leave",
+            "expected_owner_id": rep.id,
+            "board_rep": rep.id,
+        },
+    )
+
+    assert f'<input type="hidden" name="board_rep" value="{rep.id}">' in page
+    assert "Handed over — L1 Test is now Sam Okafor" in response
+    assert '<span class="count" id="count-sal" hx-swap-oob="true">1</span>' in response
+    assert plain.url == f"/pipeline/team/?rep={rep.id}"
