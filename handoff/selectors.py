@@ -380,8 +380,11 @@ def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
         .order_by("-at")
         .values("at")[:1]
     )
+    # Every handoff of these leads (a lead has a few), the accepted ones
+    # picked here: a status condition tempts the planner into scanning the
+    # status index once per lead.
     handoffs = (
-        Handoff.objects.filter(lead_id__in=ids, status=Handoff.Status.ACCEPTED)
+        Handoff.objects.filter(lead_id__in=ids)
         .annotate(
             done=Q(followed_up_at__isnull=False),
             # Followed up: the last contact; else the due time (or None).
@@ -397,10 +400,12 @@ def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
             ),
         )
         .order_by("lead_id", "-decided_at", "-id")
-        .values_list("lead_id", "done", "key_at")
+        .values_list("lead_id", "status", "done", "key_at")
     )
     latest: dict[int, FollowUpKey] = {}
-    for lead_id, done, key_at in handoffs:
+    for lead_id, status, done, key_at in handoffs:
+        if status != Handoff.Status.ACCEPTED:
+            continue
         if lead_id not in latest and key_at is not None:
             group = FollowUp.DONE if done else FollowUp.DUE
             latest[lead_id] = (group, key_at, lead_id)
