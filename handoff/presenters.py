@@ -20,11 +20,22 @@ from handoff import selectors, services
 from handoff.models import (
     ContactAttempt,
     Handoff,
+    RejectionReason,
     SalesOutcome,
     ServiceLevelAgreement,
 )
 from handoff.routing import sales_route
-from handoff.templatetags.handoff_tags import moved_by, person, top_reasons
+from handoff.templatetags.handoff_tags import (
+    Clock,
+    follow_up_badge,
+    follow_up_reading,
+    moved_by,
+    person,
+    reason_effect,
+    reason_needs,
+    top_reasons,
+    working_day_seconds,
+)
 from leads.models import Lead, OwnerChange, Stage
 from scoring.selectors import model_active, rule_sentences
 from scoring.templatetags.scoring_tags import score
@@ -134,6 +145,11 @@ class PipelineCard:
     handoff: Handoff | None
     attempt_count: int
     state: FormState = field(default_factory=FormState)
+    #: The follow-up clock's badge (``handoff_tags.follow_up_badge``).
+    clock: Clock = field(default_factory=lambda: Clock("No accepted handoff", "none"))
+    #: Shown again after a POST rather than in its column's order: the
+    #: column's "Show more" leaves it out of the next pages.
+    replaced: bool = False
 
     @property
     def forward_label(self) -> str:
@@ -142,6 +158,49 @@ class PipelineCard:
     @property
     def next_stage(self) -> str:
         return services.SALES_FORWARD.get(self.lead.stage, "")
+
+    def _form(self, name: str, kind: str) -> dict[str, str]:
+        """A form's errors or values with every field present (blank if none)."""
+        given = getattr(self.state, kind).get(name, {})
+        return {key: given.get(key, "") for key in (*FORM_FIELDS[name], "form")}
+
+    @property
+    def forward_errors(self) -> dict[str, str]:
+        return self._form("forward", "errors")
+
+    @property
+    def back_errors(self) -> dict[str, str]:
+        return self._form("back", "errors")
+
+    @property
+    def back_values(self) -> dict[str, str]:
+        return self._form("back", "values")
+
+    @property
+    def attempt_errors(self) -> dict[str, str]:
+        return self._form("attempt", "errors")
+
+    @property
+    def attempt_values(self) -> dict[str, str]:
+        return self._form("attempt", "values")
+
+    @property
+    def reassign_errors(self) -> dict[str, str]:
+        return self._form("reassign", "errors")
+
+    @property
+    def reassign_values(self) -> dict[str, str]:
+        return self._form("reassign", "values")
+
+
+@dataclass(frozen=True)
+class ReasonChoice:
+    """A sales send-back reason as the card's picker shows it."""
+
+    code: str
+    label: str
+    action: str
+    effect: str
 
 
 def form_choices() -> dict[str, Any]:
@@ -291,19 +350,60 @@ def queue_rows(
     ]
 
 
-def pipeline_cards(leads: list[Lead]) -> list[PipelineCard]:
+def pipeline_cards(
+    leads: list[Lead], *, now: dt.datetime | None = None
+) -> list[PipelineCard]:
+    """Each lead's card: its latest accepted handoff, attempts and follow-up
+    clock at ``now`` (each SLA calendar read once for the page)."""
+    now = now or timezone.now()
     handoffs = selectors.handoffs_accepted_latest([lead.id for lead in leads])
-    attempts = selectors.attempt_counts(h.id for h in handoffs.values())
-    return [
-        PipelineCard(
-            lead=lead,
-            handoff=handoffs.get(lead.id),
-            attempt_count=attempts.get(handoffs[lead.id].id, 0)
-            if lead.id in handoffs
-            else 0,
+    attempts = selectors.attempt_summaries(h.id for h in handoffs.values())
+    calendars: dict[int, Any] = {}
+    cards = []
+    for lead in leads:
+        handoff = handoffs.get(lead.id)
+        card = PipelineCard(lead=lead, handoff=handoff, attempt_count=0)
+        if handoff is not None:
+            count, last_attempt = attempts.get(handoff.id, (0, None))
+            card.attempt_count = count
+            card.clock = _follow_up_clock(handoff, now, last_attempt, calendars)
+        cards.append(card)
+    return cards
+
+
+def _follow_up_clock(
+    handoff: Handoff,
+    now: dt.datetime,
+    last_attempt: dt.datetime | None,
+    calendars: dict[int, Any],
+) -> Clock:
+    calendar_row = handoff.sla.calendar
+    if calendar_row.id not in calendars:
+        calendars[calendar_row.id] = calendar_row.spec()
+    calendar = calendars[calendar_row.id]
+    reading = follow_up_reading(handoff, now, calendar)
+    return follow_up_badge(
+        reading,
+        now,
+        day_seconds=working_day_seconds(calendar),
+        last_contact_at=last_attempt or reading.done_at,
+    )
+
+
+def sales_reason_choices(reasons: list[RejectionReason]) -> list[ReasonChoice]:
+    """The send-back picker's options, worded once for every card."""
+    choices = []
+    for reason in reasons:
+        needs = reason_needs(reason)
+        choices.append(
+            ReasonChoice(
+                code=reason.code,
+                label=f"{reason.label} ({needs})" if needs else reason.label,
+                action=reason.action,
+                effect=reason_effect(reason),
+            )
         )
-        for lead in leads
-    ]
+    return choices
 
 
 def accepted_text(handoff: Handoff, user: Any) -> str:

@@ -7,15 +7,30 @@ by the opening services).
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Greatest, RowNumber
 
+from crm.common.keyset import MAX_ID
 from crm.common.roles import ADMIN, MARKETING, SALES
 from handoff import assignment, clock
 from handoff.models import (
@@ -272,6 +287,22 @@ def attempt_counts(handoff_ids: Iterable[int]) -> dict[int, int]:
     )
 
 
+def attempt_summaries(
+    handoff_ids: Iterable[int],
+) -> dict[int, tuple[int, dt.datetime | None]]:
+    """Contact attempts per handoff and when the latest was, in one query."""
+    ids = list(handoff_ids)
+    if not ids:
+        return {}
+    rows = (
+        ContactAttempt.objects.filter(handoff_id__in=ids)
+        .values_list("handoff_id")
+        .annotate(n=Count("id"), last=Max("at"))
+        .values_list("handoff_id", "n", "last")
+    )
+    return {handoff_id: (n, last) for handoff_id, n, last in rows}
+
+
 def handoff_list_queue_others(*, user: Any) -> QuerySet[Handoff]:
     """A manager's other queue: every pending handoff not assigned to them."""
     return handoff_list_queue(user=user, scope="all").exclude(assigned_to=user)
@@ -366,9 +397,11 @@ def event_list(*, handoff: Handoff) -> list[HandoffEvent]:
 
 
 def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
-    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries."""
+    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries
+    (without its score breakdown)."""
     handoffs = (
         Handoff.objects.filter(lead_id__in=lead_ids, status=Handoff.Status.ACCEPTED)
+        .defer("score_breakdown")
         .select_related("sla__calendar")
         .prefetch_related("sla__calendar__holidays")
         .order_by("lead_id", "-decided_at", "-id")
@@ -379,9 +412,192 @@ def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
     return latest
 
 
-def pipeline_leads(*, user: Any, stages: list[str], limit: int) -> list[Lead]:
-    """The first ``limit`` leads ``user`` owns in the given stages."""
-    return list(lead_selectors.lead_list_owned(user=user, stages=stages)[:limit])
+class InvalidPipelineCursor(ValueError):
+    """A column position this module did not make (tampered or mistyped)."""
+
+
+class FollowUp(enum.IntEnum):
+    """Where a lead's follow-up stands, in the order a column shows them."""
+
+    #: The clock runs (on track, at risk or overdue): soonest due first.
+    DUE = 0
+    #: Followed up: longest since the last contact first.
+    DONE = 1
+    #: No clock (no accepted handoff, or no follow-up window): longest in
+    #: the stage first.
+    NONE = 2
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_CURSOR = re.compile(r"([0-2])\.(-?\d{1,19})\.(\d{1,19})")
+
+
+@dataclass(frozen=True)
+class PipelineCursor:
+    """A card's place in its column: its follow-up group, the time it is
+    sorted by within the group, and its lead id (ties)."""
+
+    group: int
+    at: dt.datetime
+    lead_id: int
+
+    @property
+    def token(self) -> str:
+        """The position as URL-safe text, e.g. ``0.1772460000000000.42``."""
+        micros = (self.at - _EPOCH) // dt.timedelta(microseconds=1)
+        return f"{self.group}.{micros}.{self.lead_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> PipelineCursor:
+        """The position ``token`` names; InvalidPipelineCursor if it names none."""
+        match = _CURSOR.fullmatch(token)
+        if match is None:
+            raise InvalidPipelineCursor(token)
+        group, micros, lead_id = (int(part) for part in match.groups())
+        try:
+            at = _EPOCH + dt.timedelta(microseconds=micros)
+        except OverflowError:
+            raise InvalidPipelineCursor(token) from None
+        if not 1 <= lead_id <= MAX_ID:
+            raise InvalidPipelineCursor(token)
+        return cls(group=group, at=at, lead_id=lead_id)
+
+
+@dataclass(frozen=True)
+class PipelineColumnPage:
+    """A page of a pipeline column, where the next page starts (or None) and
+    how many leads the whole column holds."""
+
+    leads: list[Lead]
+    next: PipelineCursor | None
+    count: int
+
+
+#: A lead's place in its column: (``FollowUp`` group, time, lead id).
+FollowUpKey = tuple[int, dt.datetime, int]
+
+
+def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
+    """The place of each lead of ``leads`` in its stage's column, each column
+    in the order the rep must work it: two lean queries for a whole board
+    (three when some leads have no clock).
+
+    The follow-up clock is the lead's latest accepted handoff's. Running
+    clocks sort by their due time: within one SLA calendar that is also the
+    order of the business time left that the badges show, and across
+    calendars it is the order in which the deadlines arrive. A wall-clock
+    key never changes as time passes, so a page boundary stays put. The
+    last contact is the latest of the follow-up and the handoff's contact
+    attempts; a lead without a clock sorts by when it entered its stage.
+    """
+    ids = leads.order_by().values("id")
+    last_attempt = (
+        ContactAttempt.objects.filter(handoff_id=OuterRef("pk"))
+        .order_by("-at")
+        .values("at")[:1]
+    )
+    # Every handoff of these leads (a lead has a few), the accepted ones
+    # picked here: a status condition tempts the planner into scanning the
+    # status index once per lead.
+    handoffs = (
+        Handoff.objects.filter(lead_id__in=ids)
+        .annotate(
+            done=Q(followed_up_at__isnull=False),
+            # Followed up: the last contact; else the due time (or None).
+            key_at=Case(
+                When(
+                    followed_up_at__isnull=False,
+                    then=Greatest(
+                        "followed_up_at",
+                        Coalesce(Subquery(last_attempt), "followed_up_at"),
+                    ),
+                ),
+                default=F("follow_up_due_at"),
+            ),
+        )
+        .order_by("lead_id", "-decided_at", "-id")
+        .values_list("lead_id", "status", "done", "key_at")
+    )
+    latest: dict[int, FollowUpKey] = {}
+    for lead_id, status, done, key_at in handoffs:
+        if status != Handoff.Status.ACCEPTED:
+            continue
+        if lead_id not in latest and key_at is not None:
+            group = FollowUp.DONE if done else FollowUp.DUE
+            latest[lead_id] = (group, key_at, lead_id)
+        latest.setdefault(lead_id, (FollowUp.NONE, _EPOCH, lead_id))
+    columns: dict[str, list[FollowUpKey]] = {}
+    clockless = []
+    for lead_id, stage in leads.order_by().values_list("id", "stage"):
+        key = latest.get(lead_id)
+        if key is None or key[0] == FollowUp.NONE:
+            clockless.append(lead_id)
+        else:
+            columns.setdefault(stage, []).append(key)
+    if clockless:
+        rows = Lead.objects.filter(id__in=clockless).values_list(
+            "id", "stage", "stage_changed_at"
+        )
+        for lead_id, stage, stage_changed_at in rows:
+            key = (FollowUp.NONE, stage_changed_at or _EPOCH, lead_id)
+            columns.setdefault(stage, []).append(key)
+    for keys in columns.values():
+        keys.sort()
+    return columns
+
+
+def _board_pages(
+    leads: QuerySet[Lead],
+    stages: list[str],
+    *,
+    size: int,
+    after: PipelineCursor | None = None,
+    shown: Iterable[int] = (),
+) -> dict[str, PipelineColumnPage]:
+    """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
+    follow-up order, leaving out ``shown`` (cards the page already shows out
+    of order, e.g. moved in), loaded with one query for the whole board."""
+    columns = _follow_up_keys(leads)
+    left_out = set(shown)
+    picks: dict[str, tuple[list[FollowUpKey], bool, int]] = {}
+    for stage in stages:
+        keys = columns.get(stage, [])
+        count = len(keys)
+        if after is not None:
+            position = (after.group, after.at, after.lead_id)
+            keys = [key for key in keys if key > position]
+        if left_out:
+            keys = [key for key in keys if key[2] not in left_out]
+        picks[stage] = (keys[:size], len(keys) > size, count)
+    by_id = leads.in_bulk([key[2] for page, _, _ in picks.values() for key in page])
+    pages = {}
+    for stage, (page, more, count) in picks.items():
+        cursor = None
+        if more:
+            group, at, lead_id = page[-1]
+            cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
+        pages[stage] = PipelineColumnPage(
+            leads=[by_id[key[2]] for key in page if key[2] in by_id],
+            next=cursor,
+            count=count,
+        )
+    return pages
+
+
+def pipeline_board(
+    *, user: Any, stages: list[str], size: int
+) -> dict[str, PipelineColumnPage]:
+    """The first page of each column of the leads ``user`` owns, by stage."""
+    leads = lead_selectors.lead_list_owned(user=user, stages=stages)
+    return _board_pages(leads, stages, size=size)
+
+
+def pipeline_column(
+    *, user: Any, stage: str, after: PipelineCursor, shown: list[int], size: int
+) -> PipelineColumnPage:
+    """The page after ``after`` of the leads ``user`` owns in ``stage``."""
+    leads = lead_selectors.lead_list_owned(user=user, stages=[stage])
+    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
 
 
 def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
@@ -417,12 +633,25 @@ def _team_pipeline(stages: list[str], owner_id: int | None) -> QuerySet[Lead]:
     return leads.select_related("account", "owner").order_by("-stage_changed_at", "-id")
 
 
-def pipeline_team_leads(
-    *, stages: list[str], owner_id: int | None, limit: int
-) -> list[Lead]:
-    """A manager's team pipeline: the first ``limit`` leads in the given
-    stages, of every owner or of ``owner_id`` only, with their owners."""
-    return list(_team_pipeline(stages, owner_id)[:limit])
+def pipeline_team_board(
+    *, stages: list[str], owner_id: int | None, size: int
+) -> dict[str, PipelineColumnPage]:
+    """The first page of each column of the team pipeline (of every owner,
+    or of ``owner_id`` only), with the leads' owners."""
+    return _board_pages(_team_pipeline(stages, owner_id), stages, size=size)
+
+
+def pipeline_team_column(
+    *,
+    stage: str,
+    owner_id: int | None,
+    after: PipelineCursor,
+    shown: list[int],
+    size: int,
+) -> PipelineColumnPage:
+    """The page after ``after`` of the team pipeline's ``stage`` column."""
+    leads = _team_pipeline([stage], owner_id)
+    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
 
 
 def pipeline_team_stage_counts(
@@ -450,15 +679,17 @@ def sales_reps_active() -> list[Any]:
 def pipeline_owners(*, stages: list[str]) -> list[Any]:
     """Who the team pipeline can be filtered by: the active sales reps and
     anyone else who owns a lead in the given stages, by name."""
-    return list(
-        get_user_model()
-        .objects.filter(
-            Q(is_active=True, groups__name=SALES)
-            | Q(id__in=Lead.objects.filter(stage__in=stages).values("owner_id"))
-        )
-        .distinct()
-        .order_by("first_name", "last_name", "username")
-    )
+    # Asked per person (the index on owner and stage), never per lead.
+    user_model = get_user_model()
+    people = user_model.objects.annotate(
+        owns=Exists(Lead.objects.filter(owner_id=OuterRef("pk"), stage__in=stages)),
+        sells=Exists(
+            user_model.groups.through.objects.filter(
+                user_id=OuterRef("pk"), group__name=SALES
+            )
+        ),
+    ).order_by("first_name", "last_name", "username")
+    return [p for p in people if p.owns or (p.sells and p.is_active)]
 
 
 def sales_outcomes_closed(

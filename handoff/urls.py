@@ -16,8 +16,14 @@ urlpatterns = [
     # Sales rep: accepted leads and their moves.
     path("pipeline/", views.pipeline, name="pipeline"),
     path("pipeline/leads/<int:lead_id>/move/", views.sales_move, name="sales_move"),
+    path("pipeline/stages/<str:stage>/", views.pipeline_column, name="pipeline_column"),
     # Managers: every rep's pipeline, and handing a lead to another rep.
     path("pipeline/team/", views.pipeline_team, name="pipeline_team"),
+    path(
+        "pipeline/team/stages/<str:stage>/",
+        views.pipeline_team_column,
+        name="pipeline_team_column",
+    ),
     path("pipeline/leads/<int:lead_id>/reassign/", views.reassign, name="reassign"),
     # Managers: SLA compliance, speed to lead, volume commitment.
     path("reports/sla/", views.sla_report, name="report"),

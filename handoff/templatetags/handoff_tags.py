@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import pluralize
 from django.utils.timesince import timesince
 
-from handoff import clock, rejections
+from handoff import business_hours, clock, rejections
 from handoff.clock import ClockReading, ClockState
 from handoff.models import Handoff, RejectionReason
 from leads.models import Stage
@@ -81,14 +82,70 @@ def sla_badge(reading: ClockReading) -> Clock:
     return _running_badge(reading, "{} left", "{} overdue")
 
 
-def follow_up_badge(reading: ClockReading, now: dt.datetime) -> Clock:
+def business_duration_text(seconds: float, day_seconds: float) -> str:
+    """Working seconds in words, in working days of ``day_seconds`` once a
+    day is reached: "1 business day 3 h", "4 business days" (hours are left
+    out from three days on), else as ``duration_text``."""
+    days = int(abs(seconds) // day_seconds) if day_seconds > 0 else 0
+    if days < 1:
+        return duration_text(seconds)
+    text = f"{days} business day{pluralize(days)}"
+    hours = int((abs(seconds) - days * day_seconds) // 3600)
+    if days < 3 and hours:
+        text += f" {hours} h"
+    return text
+
+
+def working_day_seconds(calendar: business_hours.Calendar) -> float:
+    """How long one working day of ``calendar`` is, in seconds."""
+    day = dt.date(2000, 1, 3)
+    start = dt.datetime.combine(day, calendar.day_start)
+    return (dt.datetime.combine(day, calendar.day_end) - start).total_seconds()
+
+
+def follow_up_badge(
+    reading: ClockReading,
+    now: dt.datetime,
+    *,
+    day_seconds: float = 8 * 3600,
+    last_contact_at: dt.datetime | None = None,
+) -> Clock:
     """The sales rep's follow-up clock (``handoff.clock.follow_up_clock``),
-    worded."""
+    worded: "Follow up within 6 h", "Follow-up overdue by 3 business days"
+    (``day_seconds`` is a working day of the SLA's calendar), or once done
+    "Last contact 3 weeks ago" (``last_contact_at``, else the follow-up:
+    "Followed up 2 hours ago")."""
     if reading.done_at is not None:
-        return Clock(f"Followed up {timesince(reading.done_at, now)} ago", DONE)
+        if last_contact_at is not None:
+            ago = timesince(max(last_contact_at, reading.done_at), now, depth=1)
+            return Clock(f"Last contact {ago} ago", DONE)
+        ago = timesince(reading.done_at, now, depth=1)
+        return Clock(f"Followed up {ago} ago", DONE)
     if reading.state == ClockState.STOPPED:
         return Clock("No follow-up clock", NONE)
-    return _running_badge(reading, "{} left to follow up", "Follow-up overdue by {}")
+    seconds = reading.seconds_left or 0.0
+    duration = business_duration_text(seconds, day_seconds)
+    if reading.state == ClockState.BREACHED:
+        text = f"Follow-up overdue by {duration}"
+    else:
+        text = f"Follow up within {duration}"
+    return Clock(text, _CSS_STATE[reading.state], reading.due_at)
+
+
+def follow_up_reading(
+    handoff: Handoff, now: dt.datetime, calendar: business_hours.Calendar
+) -> ClockReading:
+    """Where an accepted handoff's follow-up clock stands at ``now``."""
+    sla = handoff.sla
+    return clock.follow_up_clock(
+        now=now,
+        due_at=handoff.follow_up_due_at,
+        followed_up_at=handoff.followed_up_at,
+        breached_at=handoff.follow_up_breached_at,
+        calendar=calendar,
+        window_hours=sla.follow_up_within_hours,
+        at_risk_percent=sla.at_risk_percent,
+    )
 
 
 @register.inclusion_tag("handoff/partials/clock.html")
@@ -113,17 +170,10 @@ def follow_up_clock(handoff: Handoff | None, now: dt.datetime) -> dict[str, Any]
     """The follow-up clock badge of an accepted handoff; none without one."""
     if handoff is None:
         return {"clock": Clock("No accepted handoff", NONE)}
-    sla = handoff.sla
-    reading = clock.follow_up_clock(
-        now=now,
-        due_at=handoff.follow_up_due_at,
-        followed_up_at=handoff.followed_up_at,
-        breached_at=handoff.follow_up_breached_at,
-        calendar=sla.calendar.spec(),
-        window_hours=sla.follow_up_within_hours,
-        at_risk_percent=sla.at_risk_percent,
-    )
-    return {"clock": follow_up_badge(reading, now)}
+    calendar = handoff.sla.calendar.spec()
+    reading = follow_up_reading(handoff, now, calendar)
+    badge = follow_up_badge(reading, now, day_seconds=working_day_seconds(calendar))
+    return {"clock": badge}
 
 
 def top_reasons(

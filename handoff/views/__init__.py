@@ -18,7 +18,7 @@ are built in ``handoff.presenters``.
 """
 
 from handoff.views.detail import handoff_detail
-from handoff.views.pipeline import pipeline, sales_move
+from handoff.views.pipeline import pipeline, pipeline_column, sales_move
 from handoff.views.queue import (
     accept,
     attempt_add,
@@ -29,7 +29,7 @@ from handoff.views.queue import (
     reject,
 )
 from handoff.views.reports import sla_report
-from handoff.views.team import pipeline_team, reassign
+from handoff.views.team import pipeline_team, pipeline_team_column, reassign
 
 __all__ = [
     "accept",
@@ -38,7 +38,9 @@ __all__ = [
     "claim",
     "handoff_detail",
     "pipeline",
+    "pipeline_column",
     "pipeline_team",
+    "pipeline_team_column",
     "queue",
     "queue_rows",
     "reassign",

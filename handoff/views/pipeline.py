@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST, require_safe
 
 from handoff import selectors, services
@@ -29,17 +33,35 @@ from handoff.presenters import (
     form_choices,
     moved_text,
     pipeline_cards,
+    sales_reason_choices,
 )
 from handoff.views.access import STATUS_FOR, pipeline_access
 from leads.models import Lead, Stage
 
-#: Leads on the pipeline board (its columns are a person's own leads).
-PIPELINE_LIMIT = 200
+#: Cards in a page of a pipeline column; "Show more" appends the next page.
+COLUMN_PAGE = 20
+#: Most cards a "Show more" leaves out as already shown out of order.
+SHOWN_LIMIT = 500
 PIPELINE_STAGES = (Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
 CLOSED_STAGES = (Stage.CUSTOMER, Stage.NURTURE, Stage.DISQUALIFIED)
 #: How far back the pipeline's "Recently closed" list goes.
 RECENTLY_CLOSED = dt.timedelta(days=30)
 RECENTLY_CLOSED_LIMIT = 20
+#: How each column is sorted, as its header says.
+COLUMN_ORDER = "Overdue and soonest due first, then longest since last contact"
+
+
+@dataclass
+class BoardColumn:
+    """A column of a pipeline board: a page of its cards, how many it holds,
+    and the address of its next page ("" when none follows)."""
+
+    stage: str
+    title: str
+    cards: list[PipelineCard]
+    count: int
+    more_url: str = ""
+    order: str = COLUMN_ORDER
 
 
 def _stage_counts(user: Any) -> dict[str, int]:
@@ -47,28 +69,82 @@ def _stage_counts(user: Any) -> dict[str, int]:
 
 
 def _sales_context() -> dict[str, Any]:
+    reasons = selectors.reasons_active(audience=RejectionReason.Audience.SALES)
+    choices = sales_reason_choices(list(reasons))
     return {
         "now": timezone.now(),
-        "sales_reasons": list(
-            selectors.reasons_active(audience=RejectionReason.Audience.SALES)
+        "sales_reasons": choices,
+        # Every card's send-back picker with nothing chosen, built once.
+        "sales_reason_options": format_html_join(
+            "",
+            '<option value="{}" data-action="{}" data-effect="{}">{}</option>',
+            ((c.code, c.action, c.effect, c.label) for c in choices),
         ),
         **form_choices(),
     }
 
 
 def board_columns(
-    cards: list[PipelineCard], counts: dict[str, int]
-) -> list[dict[str, Any]]:
-    """The pipeline board's columns: each stage's cards and how many it holds."""
-    return [
-        {
-            "stage": stage,
-            "title": STAGE_TITLES[stage],
-            "cards": [c for c in cards if c.lead.stage == stage],
-            "count": counts[stage],
-        }
-        for stage in PIPELINE_STAGES
-    ]
+    pages: dict[str, selectors.PipelineColumnPage],
+    *,
+    url_name: str,
+    now: dt.datetime,
+    query: dict[str, Any] | None = None,
+) -> list[BoardColumn]:
+    """The board's columns of ``pages`` (their cards built together); each
+    "Show more" reads ``url_name`` for its stage with ``query`` and the
+    position after its page."""
+    cards = pipeline_cards(
+        [lead for page in pages.values() for lead in page.leads], now=now
+    )
+    by_lead = {card.lead.id: card for card in cards}
+    columns = []
+    for stage, page in pages.items():
+        more_url = ""
+        if page.next is not None:
+            url = reverse(url_name, args=[stage])
+            more_url = f"{url}?{urlencode({**(query or {}), 'after': page.next.token})}"
+        columns.append(
+            BoardColumn(
+                stage=stage,
+                title=STAGE_TITLES[stage],
+                cards=[by_lead[lead.id] for lead in page.leads],
+                count=page.count,
+                more_url=more_url,
+            )
+        )
+    return columns
+
+
+def column_position(
+    request: HttpRequest, stage: str
+) -> tuple[selectors.PipelineCursor | None, list[int]]:
+    """Where a "Show more" of ``stage``'s column starts (``after``), and the
+    cards the page shows already out of order (``shown``: lead ids, comma
+    separated). Http404 for another stage; BadPosition for a position no
+    page made."""
+    if stage not in PIPELINE_STAGES:
+        raise Http404("No such column.")
+    raw = request.GET.get("after", "")
+    shown = [i for i in request.GET.get("shown", "").split(",") if i]
+    if not raw or len(shown) > SHOWN_LIMIT or not all(i.isdigit() for i in shown):
+        raise BadPosition
+    try:
+        after = selectors.PipelineCursor.parse(raw)
+    except selectors.InvalidPipelineCursor:
+        raise BadPosition from None
+    return after, [int(i) for i in shown]
+
+
+class BadPosition(Exception):
+    """A "Show more" asked for a position of a column no page gave it."""
+
+
+def bad_position_response() -> HttpResponse:
+    return HttpResponseBadRequest(
+        "That part of the column could not be found. Reload the page to see it.",
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 @require_safe
@@ -76,26 +152,50 @@ def board_columns(
 def pipeline(request: HttpRequest) -> HttpResponse:
     """My accepted leads by stage, with their follow-up clocks."""
     user = request.user
-    leads = selectors.pipeline_leads(
-        user=user, stages=list(PIPELINE_STAGES), limit=PIPELINE_LIMIT
-    )
-    columns = board_columns(pipeline_cards(leads), _stage_counts(user))
     context = _sales_context()
+    now = context["now"]
+    pages = selectors.pipeline_board(
+        user=user, stages=list(PIPELINE_STAGES), size=COLUMN_PAGE
+    )
+    columns = board_columns(pages, url_name="handoff:pipeline_column", now=now)
     closed = selectors.sales_outcomes_closed(
         user=user,
         stages=CLOSED_STAGES,
-        since=context["now"] - RECENTLY_CLOSED,
+        since=now - RECENTLY_CLOSED,
         limit=RECENTLY_CLOSED_LIMIT,
     )
     context.update(columns=columns, closed=closed, manager=selectors.is_manager(user))
     return render(request, "handoff/pipeline.html", context)
 
 
+@require_safe
+@pipeline_access
+def pipeline_column(request: HttpRequest, stage: str) -> HttpResponse:
+    """The next page of one of my columns (htmx "Show more")."""
+    try:
+        after, shown = column_position(request, stage)
+    except BadPosition:
+        return bad_position_response()
+    page = selectors.pipeline_column(
+        user=request.user, stage=stage, after=after, shown=shown, size=COLUMN_PAGE
+    )
+    context = _sales_context()
+    (column,) = board_columns(
+        {stage: page}, url_name="handoff:pipeline_column", now=context["now"]
+    )
+    context.update(column=column, card_template="handoff/partials/pipeline_card.html")
+    return render(request, "handoff/partials/pipeline_more.html", context)
+
+
 def _pipeline_card(user: Any, lead_id: int) -> PipelineCard | None:
     lead = selectors.pipeline_lead_get(
         user=user, stages=list(PIPELINE_STAGES), lead_id=lead_id
     )
-    return pipeline_cards([lead])[0] if lead else None
+    if lead is None:
+        return None
+    card = pipeline_cards([lead])[0]
+    card.replaced = True
+    return card
 
 
 def pipeline_card_response(

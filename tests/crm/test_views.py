@@ -125,7 +125,7 @@ def test_sdr_start_page_is_the_sal_queue_and_sales_lands_on_the_pipeline(client)
     assert "handoff/queue.html" in [t.name for t in queue.templates]
     assert [s.title for s in queue.context["sections"]] == ["Mine", "Team"]
     assert "handoff/pipeline.html" in [t.name for t in pipeline.templates]
-    assert [c["stage"] for c in pipeline.context["columns"]] == [
+    assert [c.stage for c in pipeline.context["columns"]] == [
         "sal",
         "sql",
         "opportunity",

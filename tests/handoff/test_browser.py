@@ -7,6 +7,7 @@ Screenshots land in var/screenshots/handoff-*.png for people to look at
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,6 +357,40 @@ def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     expect(page.locator("#count-sql")).to_have_text("2")
     assert page.evaluate("window.leadflowMarker") == "no reload"
     assert Lead.objects.get(id=priya.lead_id).stage == Stage.SQL
+
+
+def test_a_rep_pages_a_column_while_moving_its_cards(
+    new_page, live_server, monkeypatch
+):
+    world = _world()
+    monkeypatch.setattr(
+        importlib.import_module("handoff.views.pipeline"), "COLUMN_PAGE", 1
+    )
+    henrik, priya = world.handoffs["Henrik"], world.handoffs["Priya"]
+    page = new_page(width=1440, height=900)
+    log_in(page, live_server, "rita")
+    sal = page.locator("#stage-sal")
+    # Henrik's follow-up is overdue, so he comes first.
+    expect(sal.locator(".pipe-card")).to_have_count(1)
+    expect(sal).to_contain_text("Henrik Dahl")
+    expect(page.locator("#count-sal")).to_have_text("2")
+
+    page.locator(f"#lead-{henrik.lead_id}").locator(
+        "button", has_text="Qualify (SQL)"
+    ).click()
+    expect(page.locator("#stage-sql")).to_contain_text("Henrik Dahl")
+    expect(page.locator("#count-sal")).to_have_text("1")
+    expect(page.locator("#count-sql")).to_have_text("2")
+    page.locator("#more-sal").get_by_role("button", name="Show more").click()
+
+    expect(sal).to_contain_text("Priya Raman")
+    expect(page.locator("#more-sal button")).to_have_count(0)
+    expect(page.locator("#count-sal")).to_have_text("1")
+    ids = page.locator(".pipe-card").evaluate_all("cards => cards.map(c => c.id)")
+    assert len(ids) == len(set(ids))
+    assert f"lead-{priya.lead_id}" in ids
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "handoff-pipeline-paged-1440.png"), full_page=True)
 
 
 def _nav_pipeline(page: Any) -> str:

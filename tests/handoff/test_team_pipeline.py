@@ -346,7 +346,7 @@ def test_a_manager_sees_every_reps_pipeline_and_filters_by_rep(
 
     def names(response):
         return {
-            c["stage"]: sorted(card.lead.first_name for card in c["cards"])
+            c.stage: sorted(card.lead.first_name for card in c.cards)
             for c in response.context["columns"]
         }
 
@@ -367,9 +367,7 @@ def test_a_rep_gets_no_team_pipeline_and_still_only_their_own(client, sdr, rita,
     mine = client.get("/pipeline/")
 
     assert team.status_code == 403
-    cards = [
-        card.lead.first_name for c in mine.context["columns"] for card in c["cards"]
-    ]
+    cards = [card.lead.first_name for c in mine.context["columns"] for card in c.cards]
     assert cards == ["Ada"]
     assert "/pipeline/team/" not in mine.content.decode()
 

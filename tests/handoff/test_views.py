@@ -147,12 +147,19 @@ def test_sla_clock_counts_business_hours_and_colours_by_state(now, text, state):
 @pytest.mark.parametrize(
     ("now", "followed_up_at", "breached_at", "text", "state"),
     [
-        (NOW, None, None, "16 h left to follow up", "on-track"),
+        (NOW, None, None, "Follow up within 2 business days", "on-track"),
+        (
+            dt.datetime(2026, 3, 3, 10, 0, tzinfo=dt.UTC),
+            None,
+            None,
+            "Follow up within 1 business day 4 h",
+            "on-track",
+        ),
         (
             dt.datetime(2026, 3, 4, 11, 0, tzinfo=dt.UTC),
             None,
             None,
-            "3 h left to follow up",
+            "Follow up within 3 h",
             "at-risk",
         ),
         (
@@ -160,6 +167,13 @@ def test_sla_clock_counts_business_hours_and_colours_by_state(now, text, state):
             None,
             dt.datetime(2026, 3, 4, 14, 0, tzinfo=dt.UTC),
             "Follow-up overdue by 1 h 30 min",
+            "breached",
+        ),
+        (
+            dt.datetime(2026, 3, 12, 15, 0, tzinfo=dt.UTC),
+            None,
+            dt.datetime(2026, 3, 4, 14, 0, tzinfo=dt.UTC),
+            "Follow-up overdue by 6 business days",
             "breached",
         ),
         (
@@ -738,20 +752,20 @@ def test_pipeline_groups_my_leads_by_stage_with_the_follow_up_clock(
 
     assert response.status_code == 200
     columns = {
-        c["stage"]: [card.lead.first_name for card in c["cards"]]
+        c.stage: [card.lead.first_name for card in c.cards]
         for c in response.context["columns"]
     }
     assert columns == {
-        "sal": ["Fresh", "Late"],
+        "sal": ["Late", "Fresh"],
         "sql": ["Qualified"],
         "opportunity": [],
     }
     html = response.content.decode()
     clocks = re.findall(r'class="clock clock-([a-z-]+)"[^>]*>([^<]+)<', html)
     assert clocks == [
-        ("on-track", "15 h left to follow up"),
-        ("breached", "Follow-up overdue by 8 h"),
-        ("done", "Followed up 0\xa0minutes ago"),
+        ("breached", "Follow-up overdue by 1 business day"),
+        ("on-track", "Follow up within 1 business day 7 h"),
+        ("done", "Last contact 0\xa0minutes ago"),
     ]
     assert ">Qualify (SQL)</button>" in html
     assert ">Open opportunity</button>" in html
@@ -849,7 +863,7 @@ def test_logging_follow_up_on_the_pipeline_stops_the_clock(
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="lead-{handoff.lead_id}"' in html
-    assert "Followed up 0\xa0minutes ago" in html
+    assert "Last contact 0\xa0minutes ago" in html
     assert Handoff.objects.get(id=handoff.id).followed_up_at == NOW
 
 

@@ -116,9 +116,11 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "availability/"): SDRS,
     # handoff: the pipeline is the reps'; the SLA report managers' (Admin).
     ("GET", "pipeline/"): REPS,
+    ("GET", "pipeline/stages/<str:stage>/"): REPS,
     ("POST", "pipeline/leads/<int:lead_id>/move/"): REPS,
     # The team pipeline and its reassignments: managers (Admin by role).
     ("GET", "pipeline/team/"): ADMINS,
+    ("GET", "pipeline/team/stages/<str:stage>/"): ADMINS,
     ("POST", "pipeline/leads/<int:lead_id>/reassign/"): ADMINS,
     ("GET", "reports/sla/"): ADMINS,
 }
@@ -315,6 +317,7 @@ def _page_url(route: str, world: World) -> str:
                 "preview_id": lambda: world.preview.id,
                 "uidb64": lambda: world.reset_link[0],
                 "token": lambda: world.reset_link[1],
+                "stage": lambda: "sql",
             }[name]()
         )
 
