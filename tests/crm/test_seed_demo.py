@@ -1383,7 +1383,7 @@ def test_the_sales_manager_opens_a_team_pipeline_with_past_reassignments(client)
 
 
 def _team_cards(response) -> list:
-    return [card for column in response.context["columns"] for card in column["cards"]]
+    return [card for column in response.context["columns"] for card in column.cards]
 
 
 @pytest.mark.django_db
