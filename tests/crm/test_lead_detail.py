@@ -11,6 +11,7 @@ from crm.roles import SALES
 from leads.lifecycle import lead_move
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
+from scoring.templatetags.scoring_tags import score
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +137,21 @@ def test_lead_page_words_rules_and_labels_imported_attributes(client):
     assert "Company_Size__c</dt>" not in content
     assert '<span class="stat-value">15.0</span>' in content
     assert '<td class="num points">+15.0</td>' in content
+
+
+def test_a_lead_scored_once_draws_a_level_line_and_says_its_score_is_unchanged(
+    client,
+):
+    lead = LeadFactory(country="US", region="north_america")
+    TouchpointFactory(lead=lead, kind_id="email_click", occurred_at=NOW)
+    lead_rescore(lead_id=lead.id, model=model_active(), now=NOW)
+    lead.refresh_from_db()
+    client.force_login(UserFactory(roles=[SALES]))
+
+    response = client.get(f"/leads/{lead.id}/")
+
+    chart = response.context["chart"]
+    assert chart.steady
+    assert len(chart.dots) == 1
+    shown = score(lead.score)
+    assert f"{shown} since 1 Jun 2026, unchanged" in response.content.decode()
