@@ -37,7 +37,7 @@ def page(browser):
         (MARKETING, "/marketing/", "Marketing"),
         (SDR, "/queue/", "SAL queue"),
         (SALES, "/pipeline/", "Pipeline"),
-        (ADMIN, "/admin/", "Records"),
+        (ADMIN, "/admin/", "Records behind the pages"),
     ],
 )
 def test_each_role_logs_in_and_sees_its_start_page(

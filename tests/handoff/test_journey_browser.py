@@ -182,7 +182,7 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
     accepted = _section(rep, "Accepted (SAL)")
     card = _card(accepted, "Linus Berg")
     # The SLA gives the rep 16 business hours, round the clock.
-    expect(card).to_contain_text(re.compile(r"(15 h 5\d min|16 h) left to follow up"))
+    expect(card).to_contain_text(re.compile(r"Follow up within (15 h 5\d min|16 h)"))
     _shot(rep, "pipeline-new")
 
     with rep.expect_navigation() as opened:
@@ -233,8 +233,9 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
     events = _section(rep, "Handoffs")
     for seen in (
         "Accepted · Ada Park",
-        "owner: Rita Alvarez",
+        "Now owned by Rita Alvarez",
         "Handed to sales · Ada Park",
+        "Ada Park chose Rita Alvarez",
         "Contact attempt · Rita Alvarez",
         "Booked a discovery call for Thursday.",
     ):
