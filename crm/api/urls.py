@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
+from crm.api.reports import FunnelReportView
 from handoff.api.views import HandoffViewSet, RejectionReasonViewSet
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
@@ -44,5 +45,6 @@ urlpatterns = [
     path("leads/<int:pk>/export/", LeadExportView.as_view(), name="lead-export"),
     path("leads/<int:pk>/erase/", LeadEraseView.as_view(), name="lead-erase"),
     path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
+    path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("", include(router.urls)),
 ]

@@ -140,6 +140,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/v1/leads/{id}/"): SIGNED_IN,
     ("GET", "/api/v1/leads/{id}/export/"): SIGNED_IN,
     ("POST", "/api/v1/leads/{id}/erase/"): ADMINS,
+    ("GET", "/api/v1/reports/funnel/"): MARKETERS,
     ("GET", "/api/v1/touchpoints/"): SIGNED_IN,
     ("POST", "/api/v1/touchpoints/"): MARKETERS,
     ("POST", "/api/v1/touchpoints/batch/"): MARKETERS,

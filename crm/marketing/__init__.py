@@ -1,0 +1,1 @@
+"""The marketer's figures: the funnel (and, as they come, campaigns and plans)."""

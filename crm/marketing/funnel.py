@@ -1,0 +1,147 @@
+"""The funnel lead -> MQL -> SAL -> SQL -> opportunity -> customer over a period.
+
+Two ways to count, as a marketer asks two questions:
+
+- **cohort**: the leads created in the period, each counted at every funnel
+  stage up to the furthest it ever reached (``Lead.highest_stage``), so a lead
+  recycled later never rewrites a closed month. Days between stages are from
+  the lead's first entry into the previous stage to its first entry into this
+  one (``Lead.entered_<stage>_at``; a lead's creation for ``lead``), over the
+  cohort's leads that have both.
+- **flow**: how many leads entered each stage during the period, whenever they
+  were created: distinct leads with a stage change into it in the period (a
+  lead created in the period for ``lead``); a recycled lead that qualifies
+  again counts again. Days between stages are over the leads whose first
+  entry into the stage fell in the period.
+
+The period is ``[start, end)`` in UTC days. Rates are this stage's count over
+the previous stage's (None when the previous is 0); days are medians
+(PostgreSQL's ``percentile_cont``, the same in Python on SQLite), rounded to
+one decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet
+
+from crm.common.percentiles import PercentileSeconds, percentile_cont
+from leads.lifecycle import FUNNEL, stage_rank
+from leads.models import Lead, StageTransition
+
+MODES = ("cohort", "flow")
+_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class FunnelStage:
+    stage: str
+    count: int
+    #: This stage's count over the previous stage's (None for the first, or
+    #: when the previous stage counts nobody), rounded to four places.
+    rate_from_previous: Decimal | None
+    #: Median days from entering the previous stage to entering this one.
+    median_days_from_previous: Decimal | None
+
+
+def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+    return midnight(start), midnight(end)
+
+
+def _entered(stage: str) -> str:
+    return "created_at" if stage == FUNNEL[0] else f"entered_{stage}_at"
+
+
+def _median_days(leads: QuerySet[Lead], previous: str, stage: str) -> Decimal | None:
+    """Median days from first entering ``previous`` to first entering
+    ``stage`` over ``leads`` that did both, in that order."""
+    before, after = _entered(previous), _entered(stage)
+    both = leads.filter(
+        **{f"{before}__isnull": False, f"{after}__isnull": False},
+        **{f"{after}__gte": F(before)},
+    )
+    if connection.vendor == "postgresql":
+        seconds = both.aggregate(
+            median=PercentileSeconds(F(after) - F(before), fraction=0.5)
+        )["median"]
+    else:
+        seconds = percentile_cont(
+            [(b - a).total_seconds() for a, b in both.values_list(before, after)],
+            0.5,
+        )
+    if seconds is None:
+        return None
+    return Decimal(str(seconds / _DAY)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _rate(count: int, previous: int | None) -> Decimal | None:
+    if not previous:
+        return None
+    return (Decimal(count) / Decimal(previous)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
+
+
+def _cohort_counts(cohort: QuerySet[Lead]) -> dict[str, int]:
+    reached = dict(
+        cohort.values_list("highest_stage").annotate(n=Count("id")).order_by()
+    )
+    return {
+        stage: sum(n for top, n in reached.items() if stage_rank(top) >= rank)
+        for rank, stage in enumerate(FUNNEL)
+    }
+
+
+def _flow_counts(low: dt.datetime, high: dt.datetime) -> dict[str, int]:
+    entered = dict(
+        StageTransition.objects.filter(
+            at__gte=low, at__lt=high, to_stage__in=FUNNEL[1:]
+        )
+        .values_list("to_stage")
+        .annotate(n=Count("lead_id", distinct=True))
+        .order_by()
+    )
+    created = Lead.objects.filter(created_at__gte=low, created_at__lt=high).count()
+    return {FUNNEL[0]: created} | {stage: entered.get(stage, 0) for stage in FUNNEL[1:]}
+
+
+def funnel(*, start: dt.date, end: dt.date, mode: str) -> list[FunnelStage]:
+    """The six funnel stages in order for ``[start, end)`` counted by ``mode``."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+    if end <= start:
+        raise ValueError("end must come after start.")
+    low, high = _bounds(start, end)
+    if mode == "cohort":
+        cohort = Lead.objects.filter(created_at__gte=low, created_at__lt=high)
+        counts = _cohort_counts(cohort)
+    else:
+        counts = _flow_counts(low, high)
+    stages: list[FunnelStage] = []
+    for rank, stage in enumerate(FUNNEL):
+        if rank == 0:
+            stages.append(FunnelStage(stage, counts[stage], None, None))
+            continue
+        previous = FUNNEL[rank - 1]
+        if mode == "cohort":
+            timed = cohort
+        else:
+            timed = Lead.objects.filter(
+                Q(**{f"{_entered(stage)}__gte": low, f"{_entered(stage)}__lt": high})
+            )
+        stages.append(
+            FunnelStage(
+                stage,
+                counts[stage],
+                _rate(counts[stage], counts[previous]),
+                _median_days(timed, previous, stage),
+            )
+        )
+    return stages
