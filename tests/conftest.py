@@ -21,7 +21,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from crm.celery import app as celery_app
-from crm.roles import ADMIN, MARKETING
+from crm.roles import ADMIN, MARKETING, SALES
 from tests.clients import token_client
 from tests.factories import CampaignFactory, SlaFactory, TeamMemberFactory, UserFactory
 
@@ -190,6 +190,34 @@ def sdr(sla: Any) -> Any:
     return TeamMemberFactory(
         team=sla.team, user__username="ada", user__first_name="Ada"
     ).user
+
+
+@pytest.fixture
+def rita() -> Any:
+    """Rita Alvarez, a sales rep (username ``rita``)."""
+    return UserFactory(
+        username="rita", first_name="Rita", last_name="Alvarez", roles=[SALES]
+    )
+
+
+@pytest.fixture
+def sam() -> Any:
+    """Sam Okafor, a sales rep (username ``sam``)."""
+    return UserFactory(
+        username="sam", first_name="Sam", last_name="Okafor", roles=[SALES]
+    )
+
+
+@pytest.fixture
+def mona() -> Any:
+    """Mona Berg, a sales manager: the Sales role and the manager flag."""
+    from handoff.models import SalesProfile
+
+    user = UserFactory(
+        username="mona", first_name="Mona", last_name="Berg", roles=[SALES]
+    )
+    SalesProfile.objects.create(user=user, is_manager=True)
+    return user
 
 
 # Domain data

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from crm.roles import SALES
 from handoff import services
-from handoff.models import ContactAttempt, Handoff, SalesProfile
+from handoff.models import ContactAttempt, Handoff
 from leads.models import Stage
 from tests.factories import (
     CalendarFactory,
@@ -54,19 +54,13 @@ def small_pages(monkeypatch):
 
 
 @pytest.fixture
-def rep():
-    return UserFactory(
-        username="rita", first_name="Rita", last_name="Alvarez", roles=[SALES]
-    )
+def rep(rita):
+    return rita
 
 
 @pytest.fixture
-def manager():
-    user = UserFactory(
-        username="mona", first_name="Mona", last_name="Berg", roles=[SALES]
-    )
-    SalesProfile.objects.create(user=user, is_manager=True)
-    return user
+def manager(mona):
+    return mona
 
 
 def accepted_for(rep, admin, opened, name) -> Handoff:

@@ -68,15 +68,21 @@ def test_round_robin_spreads_mqls_in_turn(sla, sdrs):
     assert [h.assigned_to for h in handoffs] == [*sdrs, *sdrs, sdrs[0]]
 
 
-def test_the_assignment_event_names_skipped_people_by_full_name(sla):
-    away = TeamMemberFactory(
+@pytest.fixture
+def bo_away(sla):
+    """Bo Berg (username ``bo``), of the SLA's team, away."""
+    bo = TeamMemberFactory(
         team=sla.team,
         user__username="bo",
         user__first_name="Bo",
         user__last_name="Berg",
     ).user
+    services.availability_set(user=bo, is_away=True)
+    return bo
+
+
+def test_the_assignment_event_names_skipped_people_by_full_name(sla, bo_away):
     free = TeamMemberFactory(team=sla.team).user
-    services.availability_set(user=away, is_away=True)
 
     handoff = open_for(make_mql())
 
@@ -85,15 +91,7 @@ def test_the_assignment_event_names_skipped_people_by_full_name(sla):
     assert event.detail == f"round robin in {sla.team}; skipped Bo Berg (away)"
 
 
-def test_nobody_free_is_said_with_full_names(sla):
-    away = TeamMemberFactory(
-        team=sla.team,
-        user__username="bo",
-        user__first_name="Bo",
-        user__last_name="Berg",
-    ).user
-    services.availability_set(user=away, is_away=True)
-
+def test_nobody_free_is_said_with_full_names(sla, bo_away):
     handoff = open_for(make_mql())
 
     assert handoff.assigned_to is None

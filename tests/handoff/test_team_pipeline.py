@@ -14,7 +14,7 @@ from crm.privacy.erasure import lead_erase
 from crm.roles import SALES, SDR
 from handoff import services
 from handoff.exceptions import DecisionInvalid, HandoffNotYours, LeadOwnerChanged
-from handoff.models import Handoff, SalesProfile
+from handoff.models import Handoff
 from handoff.notifications import owner_change_send
 from handoff.services import sales as sales_services
 from handoff.tasks import send_owner_change_task
@@ -29,26 +29,8 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def rita():
-    return UserFactory(
-        username="rita", first_name="Rita", last_name="Alvarez", roles=[SALES]
-    )
-
-
-@pytest.fixture
-def sam():
-    return UserFactory(
-        username="sam", first_name="Sam", last_name="Okafor", roles=[SALES]
-    )
-
-
-@pytest.fixture
-def manager():
-    user = UserFactory(
-        username="mona", first_name="Mona", last_name="Berg", roles=[SALES]
-    )
-    SalesProfile.objects.create(user=user, is_manager=True)
-    return user
+def manager(mona):
+    return mona
 
 
 def accepted(sdr, owner, *, first_name="Ada", last_name="Lovelace") -> Handoff:
