@@ -158,19 +158,25 @@ def _queue_context(
 
 
 def _form_context() -> dict[str, Any]:
-    """What the rows' forms offer: reasons, reps, channels and outcomes.
+    """What the rows' forms show when the page renders them: the accept
+    form's reps.
 
-    The reasons' options are rendered once for every row of the page (a row
-    whose refused form chose a reason renders its own).
+    The reject and log-attempt forms are fetched when a row opens them
+    (``reject_form``, ``attempt_form``); a row answered after a refused POST
+    shows its failed form open, so ``_queue_row_response`` adds theirs.
     """
+    return {"reps": selectors.sales_reps_active()}
+
+
+def _reason_context() -> dict[str, Any]:
+    """The reject form's reasons, their options rendered once (a form whose
+    refused POST chose a reason renders its own)."""
     reasons = selectors.reasons_for_sdr()
     return {
         "reasons": reasons,
         "reason_options": render_to_string(
             "handoff/partials/reason_options.html", {"reasons": reasons}
         ),
-        "reps": selectors.sales_reps_active(),
-        **form_choices(),
     }
 
 
@@ -231,6 +237,10 @@ def _queue_row_response(
         "now": timezone.now(),
         **_form_context(),
     }
+    if state.open == "reject":
+        context.update(_reason_context())
+    elif state.open == "attempt":
+        context.update(form_choices())
     response = render(
         request, "handoff/partials/queue_row.html", context, status=status
     )
@@ -271,6 +281,75 @@ def _queue_notice(
         request, "handoff/partials/queue_notice.html", context, status=status
     )
     return _with_counts(request, response) if counts else response
+
+
+# A row's forms, fetched when opened
+# ------------------------------------------------------------------------------
+
+#: The template of each form a queue row fetches when it is opened.
+ROW_FORMS = {
+    "reject": "handoff/partials/reject_form.html",
+    "attempt": "handoff/partials/attempt_form.html",
+}
+
+
+def _row_form(request: HttpRequest, handoff_id: int, form: str) -> HttpResponse:
+    """A queue row's ``form`` for one handoff, as the row would show it open.
+
+    The same checks as its POST: a handoff the user may not see is a 404; one
+    decided already, or not theirs to decide, answers with a note in place
+    of the form (409, 403).
+    """
+    handoff = handoff_or_404(handoff_id, request.user)
+    if not handoff.is_open:
+        return _form_note(
+            request,
+            f"This handoff is {handoff.get_status_display().lower()} now.",
+            status=409,
+        )
+    if not (
+        selectors.is_manager(request.user) or handoff.assigned_to_id == request.user.pk
+    ):
+        return _form_note(
+            request,
+            "Only the SDR it is assigned to or a manager can decide this handoff.",
+            status=403,
+        )
+    context = {
+        "handoff": handoff,
+        "source": "queue",
+        "target": "closest .queue-row",
+        "errors": {},
+        "values": {},
+    }
+    if form == "reject":
+        context.update(_reason_context())
+    else:
+        context.update(form_choices())
+    return render(request, ROW_FORMS[form], context)
+
+
+def _form_note(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(
+        request,
+        "handoff/partials/queue_form_note.html",
+        {"message": message},
+        status=status,
+    )
+
+
+@require_safe
+@decide_access
+def reject_form(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The queue row's reject form, fetched when "Reject…" is opened."""
+    return _row_form(request, handoff_id, "reject")
+
+
+@require_safe
+@decide_access
+def attempt_form(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The queue row's log-attempt form, fetched when "Log attempt" is opened."""
+    return _row_form(request, handoff_id, "attempt")
 
 
 # Decisions and attempts (queue and handoff page; attempts also the pipeline)
