@@ -24,7 +24,7 @@ from handoff.models import (
     SalesOutcome,
     ServiceLevelAgreement,
 )
-from handoff.routing import sales_route
+from handoff.routing import TeamRoutes, sales_route
 from handoff.templatetags.handoff_tags import (
     Clock,
     follow_up_badge,
@@ -218,9 +218,11 @@ def accept_choices(
 
     The routing depends only on the SLA and, when the SLA routes to the
     account's owner, on that owner, so each such pair is worked out once
-    however many rows share it.
+    however many rows share it; a sales team's pick once for every SLA that
+    routes to it in the same calendar.
     """
     routes: dict[tuple[int, int | None], AcceptChoice] = {}
+    team_routes: TeamRoutes = {}
     choices = {}
     for h in handoffs:
         account = h.lead.account
@@ -230,7 +232,7 @@ def accept_choices(
         owner_id = account.owner_id if account is not None and by_owner else None
         key = (h.sla_id, owner_id)
         if key not in routes:
-            route = sales_route(h, now=now)
+            route = sales_route(h, now=now, team_routes=team_routes)
             routes[key] = AcceptChoice(
                 suggested_id=route.rep.pk if route.rep is not None else None,
                 rule=route.rule,

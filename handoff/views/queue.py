@@ -13,7 +13,6 @@ from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -65,30 +64,6 @@ def _source(request: HttpRequest) -> str:
 # ------------------------------------------------------------------------------
 
 
-def _queue_section(
-    key: str,
-    title: str,
-    description: str,
-    empty: str,
-    qs: QuerySet[Handoff],
-    *,
-    user: Any,
-    manager: bool,
-    page: int,
-    now: Any,
-) -> QueueSection:
-    found = selectors.queue_page(qs, page=page, size=QUEUE_PAGE_SIZE, now=now)
-    return QueueSection(
-        key=key,
-        title=title,
-        description=description,
-        empty=empty,
-        rows=presenters.queue_rows(found.handoffs, user=user, manager=manager, now=now),
-        total=found.total,
-        page=found,
-    )
-
-
 def _page_numbers(request: HttpRequest) -> dict[str, int]:
     """Each section's page asked for (``?mine=2&team=1``); anything else is 1."""
     return {key: _int(request.GET.get(key)) or 1 for key in SECTION_KEYS}
@@ -131,20 +106,33 @@ def _queue_context(
             ),
         ),
     }
-    sections = [
-        _queue_section(
-            key,
-            title,
-            description,
-            empty,
-            queryset(),
+    chosen = {key: spec for key, spec in specs.items() if only in (None, key)}
+    found = selectors.queue_pages(
+        {key: (spec[3](), pages[key]) for key, spec in chosen.items()},
+        size=QUEUE_PAGE_SIZE,
+        now=now,
+    )
+    # Every section's rows at once: what they read is read once per request.
+    rows = {
+        row.handoff.id: row
+        for row in presenters.queue_rows(
+            [h for page in found.values() for h in page.handoffs],
             user=user,
             manager=manager,
-            page=pages[key],
             now=now,
         )
-        for key, (title, description, empty, queryset) in specs.items()
-        if only in (None, key)
+    }
+    sections = [
+        QueueSection(
+            key=key,
+            title=title,
+            description=description,
+            empty=empty,
+            rows=[rows[h.id] for h in found[key].handoffs],
+            total=found[key].total,
+            page=found[key],
+        )
+        for key, (title, description, empty, _) in chosen.items()
     ]
     shown = {**pages, **{s.key: s.page.number for s in sections}}
     for section in sections:

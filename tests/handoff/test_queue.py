@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.roles import SALES
@@ -129,6 +131,37 @@ def test_the_poll_keeps_the_page_and_a_page_past_the_end_shows_the_last(
 
 # Order
 # ------------------------------------------------------------------------------
+
+
+def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
+    teammate = TeamMemberFactory(team=sla.team, user__username="bo").user
+    for hours in (1, 2):
+        opened(sdr, due=NOW + dt.timedelta(hours=hours))
+        opened(teammate, due=NOW + dt.timedelta(hours=hours))
+    client.force_login(sdr)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/queue/")
+
+    assert [len(s.rows) for s in response.context["sections"]] == [2, 2]
+    tables = [
+        "handoff_businesscalendar",
+        "handoff_holiday",
+        "leads_touchpoint",
+        "handoff_contactattempt",
+        "scoring_scoringmodel",
+    ]
+    read = {
+        table: sum(f'FROM "{table}"' in q["sql"] for q in queries.captured_queries)
+        for table in tables
+    }
+    assert read == dict.fromkeys(tables, 1)
+    rows_loaded = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "handoff_handoff"."id", "handoff_handoff"."')
+    ]
+    assert len(rows_loaded) == 1
 
 
 def test_business_seconds_from_agrees_with_one_call_per_moment():

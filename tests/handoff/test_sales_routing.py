@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from handoff import services
+from handoff import routing, services
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent, ServiceLevelAgreement, Team
 from handoff.notifications import notification_send
@@ -275,6 +275,35 @@ def test_the_queue_offers_active_reps_with_the_routings_pick_preselected(
         f'<option value="{reps[2].pk}">Tom Rep</option>',
     ]
     assert "Round robin in West picks Sam Rep" in page
+
+
+def test_slas_sharing_a_sales_team_ask_its_pick_once_per_page(
+    client, monkeypatch, sales_sla, ada, reps
+):
+    other = SlaFactory(
+        team=sales_sla.team,
+        calendar=sales_sla.calendar,
+        sales_team=sales_sla.sales_team,
+    )
+    first, second = pending(), pending()
+    Handoff.objects.filter(id=second.id).update(sla=other)
+    asked = []
+    team_route = routing._team_route
+
+    def counted(sla, *, now):
+        asked.append(sla.id)
+        return team_route(sla, now=now)
+
+    monkeypatch.setattr(routing, "_team_route", counted)
+    client.force_login(ada)
+
+    page = client.get("/queue/").content.decode()
+
+    assert len(asked) == 1
+    for handoff in (first, second):
+        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+        assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
+    assert page.count("Round robin in West picks Sam Rep") == 2
 
 
 def test_accepting_in_the_queue_with_a_picked_rep_hands_the_lead_to_them(
