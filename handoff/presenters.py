@@ -219,7 +219,7 @@ def accept_choices(
     The routing depends only on the SLA and, when the SLA routes to the
     account's owner, on that owner, so each such pair is worked out once
     however many rows share it; a sales team's pick once for every SLA that
-    routes to it in the same calendar.
+    routes to it in the same time zone.
     """
     routes: dict[tuple[int, int | None], AcceptChoice] = {}
     team_routes: TeamRoutes = {}

@@ -49,8 +49,9 @@ def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
     return SalesRoute(rep, f"{strategy} in {team} picks {full_name(rep)}", chosen)
 
 
-#: Team routes already worked out, by sales team and SLA calendar.
-TeamRoutes = dict[tuple[int, int], SalesRoute]
+#: Team routes already worked out, by sales team and the time zone of the
+#: SLA calendar (which day the team's counts are of).
+TeamRoutes = dict[tuple[int, str], SalesRoute]
 
 
 def sales_route(
@@ -65,7 +66,7 @@ def sales_route(
       sales rep, else the sales team, else nobody (the SDR picks);
     - SDR picks: nobody; the accepting SDR must choose.
 
-    A sales team's pick depends only on the team and the calendar its day
+    A sales team's pick depends only on the team and the time zone its day
     is counted in: ``team_routes``, when given, keeps each pick so the SLAs
     sharing them ask once (for a page; the accept asks afresh).
 
@@ -81,7 +82,7 @@ def sales_route(
     if routing != Routing.SDR_PICKS and sla.sales_team_id is not None:
         if team_routes is None:
             return _team_route(sla, now=now)
-        key = (sla.sales_team_id, sla.calendar_id)
+        key = (sla.sales_team_id, sla.calendar.time_zone)
         if key not in team_routes:
             team_routes[key] = _team_route(sla, now=now)
         return team_routes[key]

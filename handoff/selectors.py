@@ -430,7 +430,7 @@ def _queue_rows_loaded(
         return {}
     handoffs = (
         Handoff.objects.filter(id__in=ids, status=Handoff.Status.PENDING)
-        .select_related("lead__account", "assigned_to", "sla", "team")
+        .select_related("lead__account", "assigned_to", "sla__sales_team", "team")
         .only(*QUEUE_ROW_FIELDS)
     )
     loaded = {}
