@@ -203,28 +203,30 @@ def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
     return result
 
 
+def _latest_before_mql(rows: QuerySet[Any], handoffs: list[Handoff]) -> QuerySet[Any]:
+    """Of ``rows`` (a model with ``lead`` and ``at``), each handoff's lead's
+    latest at or before the handoff's ``mql_at``: one query, whose size does
+    not grow with the handoffs (one subquery per handoff, on the lead and
+    time index)."""
+    latest = (
+        rows.filter(lead_id=OuterRef("lead_id"), at__lte=OuterRef("mql_at"))
+        .order_by("-at", "-id")
+        .values("id")[:1]
+    )
+    picked = Handoff.objects.filter(id__in=[h.id for h in handoffs]).values(
+        picked=Subquery(latest)
+    )
+    return rows.model.objects.filter(id__in=picked)
+
+
 def scores_when_qualified(handoffs: list[Handoff]) -> dict[int, LeadScoreHistory]:
     """Each handoff's lead's score (with its model) as it stood when the lead
     became an MQL: its latest score history row at or before ``mql_at``, by
     handoff id; a lead with none stored then is left out. One query."""
     if not handoffs:
         return {}
-    when = Q()
-    for h in handoffs:
-        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
-    rows = (
-        LeadScoreHistory.objects.filter(when)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("lead_id")],
-                order_by=[F("at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank=1)
-        .select_related("model")
-    )
-    by_lead = {row.lead_id: row for row in rows}
+    rows = _latest_before_mql(LeadScoreHistory.objects.all(), handoffs)
+    by_lead = {row.lead_id: row for row in rows.select_related("model")}
     return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
@@ -233,15 +235,9 @@ def mql_transitions(handoffs: list[Handoff]) -> dict[int, StageTransition]:
     ``mql_at``), with who made it, by handoff id. One query."""
     if not handoffs:
         return {}
-    when = Q()
-    for h in handoffs:
-        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
-    rows = (
-        StageTransition.objects.filter(when, to_stage=Stage.MQL)
-        .select_related("actor")
-        .order_by("lead_id", "at", "id")
-    )
-    by_lead = {row.lead_id: row for row in rows}
+    moves = StageTransition.objects.filter(to_stage=Stage.MQL)
+    rows = _latest_before_mql(moves, handoffs)
+    by_lead = {row.lead_id: row for row in rows.select_related("actor")}
     return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
