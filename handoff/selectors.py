@@ -74,6 +74,12 @@ def is_manager(user: Any) -> bool:
     return result
 
 
+def is_manager_known(user: Any) -> bool | None:
+    """What ``is_manager`` found for ``user`` in this request, or None when
+    it was not asked yet (then it costs nothing to ask this)."""
+    return getattr(user, "_leadflow_is_manager", None)
+
+
 def lead_sla_facts(lead: Lead) -> dict[str, Any]:
     """What an SLA condition can test: scoring's lead facts plus the score."""
     account = None

@@ -162,6 +162,11 @@ def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
         if q["sql"].startswith('SELECT "handoff_handoff"."id", "handoff_handoff"."')
     ]
     assert len(rows_loaded) == 1
+    # Whether they manage (asked once, the navigation too) and are away.
+    profiles = [
+        q for q in queries.captured_queries if "handoff_salesprofile" in q["sql"]
+    ]
+    assert len(profiles) == 2
 
 
 def test_business_seconds_from_agrees_with_one_call_per_moment():
