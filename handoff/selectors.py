@@ -11,7 +11,7 @@ import enum
 import re
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -321,6 +321,9 @@ class QueuePage:
     number: int
     pages: int
     size: int
+    #: The business seconds left on each of the page's SLA clocks, by
+    #: handoff id, as the order counted them (``clock.time_left``).
+    seconds_left: dict[int, float] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -399,26 +402,26 @@ def queue_pages(
         calendar_id for rows in found.values() for _, _, calendar_id in rows
     )
     specs = {id_: calendar.spec() for id_, calendar in calendars.items()}
-    picked = {}
+    picked, left = {}, {}
     for key, rows in found.items():
-        order = clock.by_time_left(
-            [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows],
-            now=now,
-        )
+        items = [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows]
+        left.update(clock.time_left(items, now=now))
+        order = clock.ordered_by_time_left(items, left)
         pages = max(1, -(-len(order) // size))
         number = min(max(sections[key][1], 1), pages)
-        picked[key] = (
-            order[(number - 1) * size : number * size],
-            len(order),
-            number,
-            pages,
-        )
+        ids = order[(number - 1) * size : number * size]
+        picked[key] = (ids, len(order), number, pages)
     loaded = _queue_rows_loaded(
         [id_ for ids, *_ in picked.values() for id_ in ids], calendars
     )
     return {
         key: QueuePage(
-            [loaded[i] for i in ids if i in loaded], total, number, pages, size
+            [loaded[i] for i in ids if i in loaded],
+            total,
+            number,
+            pages,
+            size,
+            {i: left[i] for i in ids},
         )
         for key, (ids, total, number, pages) in picked.items()
     }

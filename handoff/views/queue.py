@@ -120,6 +120,11 @@ def _queue_context(
             user=user,
             manager=manager,
             now=now,
+            seconds_left={
+                id_: seconds
+                for page in found.values()
+                for id_, seconds in page.seconds_left.items()
+            },
         )
     }
     sections = [

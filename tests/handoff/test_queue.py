@@ -169,6 +169,30 @@ def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
     assert len(profiles) == 2
 
 
+def test_the_rows_clocks_reuse_the_time_left_the_order_counted(
+    client, frozen, monkeypatch, sdr
+):
+    handoff = opened(sdr, due=NOW + dt.timedelta(hours=2))
+
+    def counted_again(*args, **kwargs):
+        raise AssertionError("the time left was counted twice")
+
+    monkeypatch.setattr(business_hours, "business_seconds_between", counted_again)
+    client.force_login(sdr)
+
+    response = client.get("/queue/")
+
+    assert response.status_code == 200
+    row = response.context["sections"][0].rows[0]
+    assert (row.handoff.id, row.clock.text, row.clock.state) == (
+        handoff.id,
+        "2 h left",
+        "on-track",
+    )
+    badge = '<span class="clock clock-on-track" title="Due Mon 2 Mar, 16:00 UTC">'
+    assert f"{badge}2 h left</span>" in response.content.decode()
+
+
 def test_business_seconds_from_agrees_with_one_call_per_moment():
     calendar = business_hours.Calendar(
         time_zone="Europe/Berlin",
