@@ -116,6 +116,9 @@ class QueueRow:
     queued_note: str = ""
     #: The SLA clock's badge (``handoff_tags.sla_badge``).
     clock: Clock | None = None
+    #: The accept form's rep options, rendered once for every row with the
+    #: same choice (the form renders its own when this is empty).
+    accept_options: str = ""
 
 
 @dataclass

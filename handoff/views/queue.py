@@ -8,7 +8,7 @@ screen's fragment and redirects back to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -32,7 +32,9 @@ from handoff.forms import (
 )
 from handoff.models import Handoff
 from handoff.presenters import (
+    AcceptChoice,
     FormState,
+    QueueRow,
     QueueSection,
     accepted_text,
     attempt_text,
@@ -76,6 +78,7 @@ def _queue_context(
     ``only`` a section key builds that section alone."""
     manager = selectors.is_manager(user)
     now = timezone.now()
+    reps = selectors.sales_reps_active()
     if manager:
         other_title, other_text = (
             "Everyone else",
@@ -127,6 +130,7 @@ def _queue_context(
             },
         )
     }
+    _share_rep_options(rows.values(), reps)
     sections = [
         QueueSection(
             key=key,
@@ -146,13 +150,27 @@ def _queue_context(
         "now": now,
         "sections": sections,
         "pages": shown,
-        **_form_context(),
+        "reps": reps,
     }
 
 
+def _share_rep_options(rows: Iterable[QueueRow], reps: list[Any]) -> None:
+    """Render the accept form's rep options once per distinct choice (the
+    SLA's suggestion and rule) and give them to every row offering it."""
+    rendered: dict[AcceptChoice, str] = {}
+    for row in rows:
+        if row.accept is None:
+            continue
+        if row.accept not in rendered:
+            rendered[row.accept] = render_to_string(
+                "handoff/partials/rep_options.html",
+                {"reps": reps, "choice": row.accept, "values": {}},
+            )
+        row.accept_options = rendered[row.accept]
+
+
 def _form_context() -> dict[str, Any]:
-    """What the rows' forms show when the page renders them: the accept
-    form's reps.
+    """What a row answered alone shows in its forms: the accept form's reps.
 
     The reject and log-attempt forms are fetched when a row opens them
     (``reject_form``, ``attempt_form``); a row answered after a refused POST
