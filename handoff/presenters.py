@@ -357,7 +357,7 @@ def queue_rows(
     the business time left on their SLA clocks when the page's order counted
     it already (``selectors.QueuePage``)."""
     now = now or timezone.now()
-    touchpoints = selectors.queue_touchpoints(handoffs)
+    touchpoints = selectors.queue_touchpoints(handoffs, brief=True)
     attempts = selectors.attempt_counts(h.id for h in handoffs)
     sentences = rule_sentences(
         item.get("rule")

@@ -184,8 +184,12 @@ def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     ).order_by("due_at", "id")
 
 
-def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
-    """The latest touchpoints of each handoff's lead, in one query per page."""
+def queue_touchpoints(
+    handoffs: list[Handoff], *, brief: bool = False
+) -> dict[int, list[Touchpoint]]:
+    """The latest touchpoints of each handoff's lead, in one query per page;
+    ``brief`` loads only what a queue row shows of them (the time and the
+    kind's label)."""
     lead_ids = [h.lead_id for h in handoffs]
     if not lead_ids:
         return {}
@@ -204,6 +208,8 @@ def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
         .select_related("kind")
         .order_by("lead_id", "rank")
     )
+    if brief:
+        rows = rows.only("lead_id", "occurred_at", "kind__label")
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result

@@ -156,6 +156,10 @@ def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
         for table in tables
     }
     assert read == dict.fromkeys(tables, 1)
+    sql = [q["sql"] for q in queries.captured_queries]
+    touchpoints = next(q for q in sql if 'FROM "leads_touchpoint"' in q)
+    # A row shows a touchpoint's kind and time, never its properties.
+    assert '"leads_touchpoint"."properties"' not in touchpoints
     rows_loaded = [
         q
         for q in queries.captured_queries
