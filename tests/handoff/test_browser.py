@@ -318,6 +318,7 @@ def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
     tomas = page.locator(f"#handoff-{world.handoffs['Tomás'].id}")
     tomas.locator("summary", has_text="Log attempt").click()
     expect(tomas.locator("select[name=channel]")).to_be_visible()
+    tomas.screenshot(path=str(SHOTS / "handoff-queue-row-attempt.png"))
     page.evaluate(refresh)
     expect(page.locator(".queue-updated")).to_have_text(
         "Refresh paused while you edit a row."
