@@ -10,7 +10,7 @@ from django.urls import reverse
 from crm.common.roles import ADMIN, MARKETING, SALES, SDR
 from crm.roles import user_roles
 from handoff.models import SalesProfile
-from handoff.selectors import pipeline_new_count
+from handoff.selectors import is_manager_known, pipeline_new_count
 from leads.views import IMPORT_PERMISSIONS
 
 #: Managers see the SAL queue, the team pipeline and the SLA report whatever
@@ -81,10 +81,14 @@ def _is_manager(user: Any, roles: list[str]) -> bool:
     """``handoff.selectors.is_manager`` with the roles already loaded.
 
     The manager flag lives on the SDRs' and reps' SalesProfile, so only they
-    cost a query; every other page (Marketing's lead list) stays as it was.
+    cost a query, and not on a page that asked ``is_manager`` already (the
+    SAL queue); every other page (Marketing's lead list) stays as it was.
     """
     if ADMIN in roles:
         return True
     if not {SDR, SALES} & set(roles):
         return False
+    known = is_manager_known(user)
+    if known is not None:
+        return known
     return SalesProfile.objects.filter(user=user, is_manager=True).exists()

@@ -59,11 +59,20 @@ def sla_clock(
     now: dt.datetime,
     due_at: dt.datetime,
     at_risk_at: dt.datetime,
-    calendar: business_hours.Calendar,
+    calendar: business_hours.Calendar | None,
+    seconds_left: float | None = None,
 ) -> ClockReading:
     """The SDR's clock of a pending handoff (a decided one's is ``STOPPED``):
-    breached from ``due_at``, at risk from ``at_risk_at``, on track before."""
-    seconds = business_hours.business_seconds_between(now, due_at, calendar)
+    breached from ``due_at``, at risk from ``at_risk_at``, on track before.
+
+    ``seconds_left``, when the caller counted it already for the same ``now``
+    (``time_left``), is used as the business time left instead of counting
+    it again in ``calendar`` (then not needed)."""
+    if seconds_left is None:
+        if calendar is None:
+            raise ValueError("sla_clock needs the calendar or the seconds left.")
+        seconds_left = business_hours.business_seconds_between(now, due_at, calendar)
+    seconds = seconds_left
     if now >= due_at:
         state = ClockState.BREACHED
     elif now >= at_risk_at:
@@ -101,6 +110,24 @@ def follow_up_clock(
     return ClockReading(state, seconds, due_at)
 
 
+def time_left(
+    items: list[tuple[Any, dt.datetime, business_hours.Calendar]], *, now: dt.datetime
+) -> dict[Any, float]:
+    """The business seconds from ``now`` to each ``(key, due_at, calendar)``
+    item's due time (negative once overdue), by key: one walk over the
+    working windows per calendar however many items share it."""
+    by_calendar: dict[business_hours.Calendar, list[tuple[Any, dt.datetime]]] = {}
+    for key, due_at, calendar in items:
+        by_calendar.setdefault(calendar, []).append((key, due_at))
+    left = {}
+    for calendar, group in by_calendar.items():
+        seconds = business_hours.business_seconds_from(
+            now, [due_at for _, due_at in group], calendar
+        )
+        left.update(zip((key for key, _ in group), seconds, strict=True))
+    return left
+
+
 def by_time_left(
     items: list[tuple[Any, dt.datetime, business_hours.Calendar]], *, now: dt.datetime
 ) -> list[Any]:
@@ -111,17 +138,13 @@ def by_time_left(
     working time left on Friday evening than one due Friday 23:00 in a
     calendar that works late. Ties go to the earlier due time, then the key.
     """
-    by_calendar: dict[business_hours.Calendar, list[tuple[Any, dt.datetime]]] = {}
-    for key, due_at, calendar in items:
-        by_calendar.setdefault(calendar, []).append((key, due_at))
-    ranked = []
-    for calendar, group in by_calendar.items():
-        left = business_hours.business_seconds_from(
-            now, [due_at for _, due_at in group], calendar
-        )
-        ranked.extend(
-            (seconds, due_at, key)
-            for (key, due_at), seconds in zip(group, left, strict=True)
-        )
-    ranked.sort(key=lambda item: (item[0], item[1], item[2]))
+    return ordered_by_time_left(items, time_left(items, now=now))
+
+
+def ordered_by_time_left(
+    items: list[tuple[Any, dt.datetime, business_hours.Calendar]],
+    left: dict[Any, float],
+) -> list[Any]:
+    """``by_time_left`` with the time left of each key already counted."""
+    ranked = sorted((left[key], due_at, key) for key, due_at, _ in items)
     return [key for _, _, key in ranked]

@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from handoff import selectors, services
+from handoff import clock, selectors, services
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -24,8 +24,9 @@ from handoff.models import (
     SalesOutcome,
     ServiceLevelAgreement,
 )
-from handoff.routing import sales_route
+from handoff.routing import TeamRoutes, sales_route
 from handoff.templatetags.handoff_tags import (
+    NONE,
     Clock,
     follow_up_badge,
     follow_up_reading,
@@ -33,6 +34,7 @@ from handoff.templatetags.handoff_tags import (
     person,
     reason_effect,
     reason_needs,
+    sla_badge,
     top_reasons,
     working_day_seconds,
 )
@@ -112,6 +114,11 @@ class QueueRow:
     accept: AcceptChoice | None = None
     #: Why a lead scoring below today's MQL threshold is queued, or "".
     queued_note: str = ""
+    #: The SLA clock's badge (``handoff_tags.sla_badge``).
+    clock: Clock | None = None
+    #: The accept form's rep options, rendered once for every row with the
+    #: same choice (the form renders its own when this is empty).
+    accept_options: str = ""
 
 
 @dataclass
@@ -218,9 +225,11 @@ def accept_choices(
 
     The routing depends only on the SLA and, when the SLA routes to the
     account's owner, on that owner, so each such pair is worked out once
-    however many rows share it.
+    however many rows share it; a sales team's pick once for every SLA that
+    routes to it in the same time zone.
     """
     routes: dict[tuple[int, int | None], AcceptChoice] = {}
+    team_routes: TeamRoutes = {}
     choices = {}
     for h in handoffs:
         account = h.lead.account
@@ -230,7 +239,7 @@ def accept_choices(
         owner_id = account.owner_id if account is not None and by_owner else None
         key = (h.sla_id, owner_id)
         if key not in routes:
-            route = sales_route(h, now=now)
+            route = sales_route(h, now=now, team_routes=team_routes)
             routes[key] = AcceptChoice(
                 suggested_id=route.rep.pk if route.rep is not None else None,
                 rule=route.rule,
@@ -311,14 +320,44 @@ def queued_notes(handoffs: list[Handoff], *, model: Any) -> dict[int, str]:
     return notes
 
 
+def _sla_clocks(
+    handoffs: list[Handoff], now: dt.datetime, seconds_left: dict[int, float]
+) -> dict[int, Clock]:
+    """Each handoff's SLA clock badge at ``now``, by id; the time left is
+    counted (each calendar's spec made once) unless ``seconds_left`` has it."""
+    specs: dict[int, Any] = {}
+    clocks = {}
+    for h in handoffs:
+        if h.status != Handoff.Status.PENDING:
+            clocks[h.id] = Clock(h.get_status_display(), NONE)
+            continue
+        calendar = h.sla.calendar
+        if h.id not in seconds_left and calendar.id not in specs:
+            specs[calendar.id] = calendar.spec()
+        reading = clock.sla_clock(
+            now=now,
+            due_at=h.due_at,
+            at_risk_at=h.at_risk_at,
+            calendar=specs.get(calendar.id),
+            seconds_left=seconds_left.get(h.id),
+        )
+        clocks[h.id] = sla_badge(reading)
+    return clocks
+
+
 def queue_rows(
     handoffs: list[Handoff],
     *,
     user: Any,
     manager: bool,
     now: dt.datetime | None = None,
+    seconds_left: dict[int, float] | None = None,
 ) -> list[QueueRow]:
-    touchpoints = selectors.queue_touchpoints(handoffs)
+    """The queue's rows of ``handoffs`` at ``now``; ``seconds_left`` holds
+    the business time left on their SLA clocks when the page's order counted
+    it already (``selectors.QueuePage``)."""
+    now = now or timezone.now()
+    touchpoints = selectors.queue_touchpoints(handoffs, brief=True)
     attempts = selectors.attempt_counts(h.id for h in handoffs)
     sentences = rule_sentences(
         item.get("rule")
@@ -330,9 +369,8 @@ def queue_rows(
     unassigned = [h for h in handoffs if h.assigned_to_id is None]
     # Who may take a handoff nobody has: the team's active members, managers.
     teams = selectors.team_ids_active(user=user) if unassigned and not manager else ()
-    choices = accept_choices(
-        [h for h in handoffs if can_decide[h.id]], now=now or timezone.now()
-    )
+    choices = accept_choices([h for h in handoffs if can_decide[h.id]], now=now)
+    clocks = _sla_clocks(handoffs, now, seconds_left or {})
     notes = queued_notes(handoffs, model=model_active()) if handoffs else {}
     return [
         QueueRow(
@@ -345,6 +383,7 @@ def queue_rows(
             reasons=top_reasons(h.score_breakdown, sentences),
             accept=choices.get(h.id),
             queued_note=notes.get(h.id, ""),
+            clock=clocks[h.id],
         )
         for h in handoffs
     ]

@@ -49,7 +49,14 @@ def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
     return SalesRoute(rep, f"{strategy} in {team} picks {full_name(rep)}", chosen)
 
 
-def sales_route(handoff: Handoff, *, now: dt.datetime) -> SalesRoute:
+#: Team routes already worked out, by sales team and the time zone of the
+#: SLA calendar (which day the team's counts are of).
+TeamRoutes = dict[tuple[int, str], SalesRoute]
+
+
+def sales_route(
+    handoff: Handoff, *, now: dt.datetime, team_routes: TeamRoutes | None = None
+) -> SalesRoute:
     """The rep the SLA's sales routing gives ``handoff``'s lead now.
 
     - sales team: the sales team's strategy; with no sales team set, nobody
@@ -58,6 +65,10 @@ def sales_route(handoff: Handoff, *, now: dt.datetime) -> SalesRoute:
     - account owner's rep: the lead's account owner when they are an active
       sales rep, else the sales team, else nobody (the SDR picks);
     - SDR picks: nobody; the accepting SDR must choose.
+
+    A sales team's pick depends only on the team and the time zone its day
+    is counted in: ``team_routes``, when given, keeps each pick so the SLAs
+    sharing them ask once (for a page; the accept asks afresh).
 
     Reads only: the caller that acts on it holds the sales team's row lock.
     """
@@ -69,7 +80,12 @@ def sales_route(handoff: Handoff, *, now: dt.datetime) -> SalesRoute:
         if owner is not None and is_active_sales_rep(owner):
             return SalesRoute(owner, f"The account owner, {full_name(owner)}")
     if routing != Routing.SDR_PICKS and sla.sales_team_id is not None:
-        return _team_route(sla, now=now)
+        if team_routes is None:
+            return _team_route(sla, now=now)
+        key = (sla.sales_team_id, sla.calendar.time_zone)
+        if key not in team_routes:
+            team_routes[key] = _team_route(sla, now=now)
+        return team_routes[key]
     if routing == Routing.SALES_TEAM:
         return SalesRoute(
             None,

@@ -11,7 +11,7 @@ import enum
 import re
 import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -72,6 +72,12 @@ def is_manager(user: Any) -> bool:
         result = bool(profile and profile.is_manager)
     user._leadflow_is_manager = result
     return result
+
+
+def is_manager_known(user: Any) -> bool | None:
+    """What ``is_manager`` found for ``user`` in this request, or None when
+    it was not asked yet (then it costs nothing to ask this)."""
+    return getattr(user, "_leadflow_is_manager", None)
 
 
 def lead_sla_facts(lead: Lead) -> dict[str, Any]:
@@ -160,7 +166,7 @@ def team_ids_active(*, user: Any) -> set[int]:
 
 def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     """The SAL queue: pending handoffs, soonest due (wall time) first;
-    ``queue_page`` orders a page by business time left.
+    ``queue_pages`` orders a page by business time left.
 
     ``scope``: ``mine`` (assigned to ``user``), ``team`` (the user's teams,
     others' and unassigned ones) or ``all`` (managers only; others get their
@@ -178,8 +184,12 @@ def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     ).order_by("due_at", "id")
 
 
-def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
-    """The latest touchpoints of each handoff's lead, in one query per page."""
+def queue_touchpoints(
+    handoffs: list[Handoff], *, brief: bool = False
+) -> dict[int, list[Touchpoint]]:
+    """The latest touchpoints of each handoff's lead, in one query per page;
+    ``brief`` loads only what a queue row shows of them (the time and the
+    kind's label)."""
     lead_ids = [h.lead_id for h in handoffs]
     if not lead_ids:
         return {}
@@ -198,9 +208,27 @@ def queue_touchpoints(handoffs: list[Handoff]) -> dict[int, list[Touchpoint]]:
         .select_related("kind")
         .order_by("lead_id", "rank")
     )
+    if brief:
+        rows = rows.only("lead_id", "occurred_at", "kind__label")
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result
+
+
+def _latest_before_mql(rows: QuerySet[Any], handoffs: list[Handoff]) -> QuerySet[Any]:
+    """Of ``rows`` (a model with ``lead`` and ``at``), each handoff's lead's
+    latest at or before the handoff's ``mql_at``: one query, whose size does
+    not grow with the handoffs (one subquery per handoff, on the lead and
+    time index)."""
+    latest = (
+        rows.filter(lead_id=OuterRef("lead_id"), at__lte=OuterRef("mql_at"))
+        .order_by("-at", "-id")
+        .values("id")[:1]
+    )
+    picked = Handoff.objects.filter(id__in=[h.id for h in handoffs]).values(
+        picked=Subquery(latest)
+    )
+    return rows.model.objects.filter(id__in=picked)
 
 
 def scores_when_qualified(handoffs: list[Handoff]) -> dict[int, LeadScoreHistory]:
@@ -209,22 +237,8 @@ def scores_when_qualified(handoffs: list[Handoff]) -> dict[int, LeadScoreHistory
     handoff id; a lead with none stored then is left out. One query."""
     if not handoffs:
         return {}
-    when = Q()
-    for h in handoffs:
-        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
-    rows = (
-        LeadScoreHistory.objects.filter(when)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("lead_id")],
-                order_by=[F("at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank=1)
-        .select_related("model")
-    )
-    by_lead = {row.lead_id: row for row in rows}
+    rows = _latest_before_mql(LeadScoreHistory.objects.all(), handoffs)
+    by_lead = {row.lead_id: row for row in rows.select_related("model")}
     return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
@@ -233,15 +247,9 @@ def mql_transitions(handoffs: list[Handoff]) -> dict[int, StageTransition]:
     ``mql_at``), with who made it, by handoff id. One query."""
     if not handoffs:
         return {}
-    when = Q()
-    for h in handoffs:
-        when |= Q(lead_id=h.lead_id, at__lte=h.mql_at)
-    rows = (
-        StageTransition.objects.filter(when, to_stage=Stage.MQL)
-        .select_related("actor")
-        .order_by("lead_id", "at", "id")
-    )
-    by_lead = {row.lead_id: row for row in rows}
+    moves = StageTransition.objects.filter(to_stage=Stage.MQL)
+    rows = _latest_before_mql(moves, handoffs)
+    by_lead = {row.lead_id: row for row in rows.select_related("actor")}
     return {h.id: by_lead[h.lead_id] for h in handoffs if h.lead_id in by_lead}
 
 
@@ -319,6 +327,9 @@ class QueuePage:
     number: int
     pages: int
     size: int
+    #: The business seconds left on each of the page's SLA clocks, by
+    #: handoff id, as the order counted them (``clock.time_left``).
+    seconds_left: dict[int, float] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -333,34 +344,113 @@ class QueuePage:
 def calendar_specs(calendar_ids: Iterable[int]) -> dict[int, Any]:
     """The business calendars with their holidays, as ``business_hours``
     specs by id, in two queries."""
-    calendars = BusinessCalendar.objects.filter(
-        id__in=set(calendar_ids)
-    ).prefetch_related("holidays")
-    return {c.id: c.spec() for c in calendars}
+    return {id_: c.spec() for id_, c in calendars_with_holidays(calendar_ids).items()}
 
 
-def queue_page(
-    qs: QuerySet[Handoff], *, page: int, size: int, now: dt.datetime
-) -> QueuePage:
-    """Page ``page`` (clamped to the pages there are) of ``size`` handoffs
-    of a queue, ordered by the business time left on their SLA clocks.
+def calendars_with_holidays(calendar_ids: Iterable[int]) -> dict[int, BusinessCalendar]:
+    """The business calendars with their holidays loaded, by id, in two
+    queries (none for no ids)."""
+    ids = set(calendar_ids)
+    if not ids:
+        return {}
+    calendars = BusinessCalendar.objects.filter(id__in=ids).prefetch_related("holidays")
+    return {c.id: c for c in calendars}
+
+
+#: What a queue row shows of its handoff, lead and account (the SLA, team
+#: and assigned SDR are loaded whole): nothing else is read from the database.
+QUEUE_ROW_FIELDS = (
+    "id",
+    "status",
+    "mql_at",
+    "due_at",
+    "at_risk_at",
+    "score",
+    "grade",
+    "score_breakdown",
+    "sla",
+    "team",
+    "assigned_to",
+    "lead__id",
+    "lead__first_name",
+    "lead__last_name",
+    "lead__email",
+    "lead__job_title",
+    "lead__country",
+    "lead__stage",
+    "lead__score",
+    "lead__fit_score",
+    "lead__account__id",
+    "lead__account__name",
+    "lead__account__owner",
+)
+
+
+def queue_pages(
+    sections: dict[str, tuple[QuerySet[Handoff], int]], *, size: int, now: dt.datetime
+) -> dict[str, QueuePage]:
+    """Each section's page, by key: ``sections`` maps a key to a queue's
+    handoffs and the page number asked for (clamped to the pages there are);
+    a page holds ``size`` handoffs, least business time left on their SLA
+    clocks first.
 
     The order needs every row's due time and calendar (a few bytes each, one
-    query); only the page's rows are loaded in full, with what a row shows.
+    query per section); the calendars and their holidays are read once for
+    every section (two queries), and the pages' rows in one query with only
+    what a row shows (``QUEUE_ROW_FIELDS``), their SLAs sharing the
+    calendars read. A row decided between the two reads is left out.
     """
-    rows = list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
-    specs = calendar_specs(calendar_id for _, _, calendar_id in rows)
-    order = clock.by_time_left(
-        [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows],
-        now=now,
+    found = {
+        key: list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
+        for key, (qs, _) in sections.items()
+    }
+    calendars = calendars_with_holidays(
+        calendar_id for rows in found.values() for _, _, calendar_id in rows
     )
-    pages = max(1, -(-len(order) // size))
-    number = min(max(page, 1), pages)
-    ids = order[(number - 1) * size : number * size]
-    loaded = qs.filter(id__in=ids).prefetch_related("sla__calendar__holidays")
-    by_id = {h.id: h for h in loaded}
-    handoffs = [by_id[i] for i in ids if i in by_id]
-    return QueuePage(handoffs, len(order), number, pages, size)
+    specs = {id_: calendar.spec() for id_, calendar in calendars.items()}
+    picked, left = {}, {}
+    for key, rows in found.items():
+        items = [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows]
+        left.update(clock.time_left(items, now=now))
+        order = clock.ordered_by_time_left(items, left)
+        pages = max(1, -(-len(order) // size))
+        number = min(max(sections[key][1], 1), pages)
+        ids = order[(number - 1) * size : number * size]
+        picked[key] = (ids, len(order), number, pages)
+    loaded = _queue_rows_loaded(
+        [id_ for ids, *_ in picked.values() for id_ in ids], calendars
+    )
+    return {
+        key: QueuePage(
+            [loaded[i] for i in ids if i in loaded],
+            total,
+            number,
+            pages,
+            size,
+            {i: left[i] for i in ids},
+        )
+        for key, (ids, total, number, pages) in picked.items()
+    }
+
+
+def _queue_rows_loaded(
+    ids: list[int], calendars: dict[int, BusinessCalendar]
+) -> dict[int, Handoff]:
+    """The pending handoffs of ``ids`` with what a queue row shows, by id."""
+    if not ids:
+        return {}
+    handoffs = (
+        Handoff.objects.filter(id__in=ids, status=Handoff.Status.PENDING)
+        .select_related("lead__account", "assigned_to", "sla__sales_team", "team")
+        .only(*QUEUE_ROW_FIELDS)
+    )
+    loaded = {}
+    for handoff in handoffs:
+        calendar = calendars.get(handoff.sla.calendar_id)
+        if calendar is not None:
+            handoff.sla.calendar = calendar
+        loaded[handoff.id] = handoff
+    return loaded
 
 
 def queue_counts(*, user: Any) -> dict[str, int]:

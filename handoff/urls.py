@@ -12,6 +12,17 @@ urlpatterns = [
     path("handoffs/<int:handoff_id>/claim/", views.claim, name="claim"),
     path("handoffs/<int:handoff_id>/reject/", views.reject, name="reject"),
     path("handoffs/<int:handoff_id>/attempts/", views.attempt_add, name="attempt_add"),
+    # The queue row's forms, fetched when the row opens them.
+    path(
+        "handoffs/<int:handoff_id>/reject/form/",
+        views.reject_form,
+        name="reject_form",
+    ),
+    path(
+        "handoffs/<int:handoff_id>/attempts/form/",
+        views.attempt_form,
+        name="attempt_form",
+    ),
     path("availability/", views.availability, name="availability"),
     # Sales rep: accepted leads and their moves.
     path("pipeline/", views.pipeline, name="pipeline"),

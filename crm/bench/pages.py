@@ -10,6 +10,11 @@ the process (no network), the part of it this process spent on the CPU
 (Python: views, templates; not the database's time, and steady when other
 processes load the machine) and the queries it made.
 
+The requests run as production serves them, whatever the environment says:
+with ``settings.DEBUG`` off (templates without their debug information,
+secure requests) and plain static file storage, so no collected manifest
+is needed. The first line of output says so.
+
 Nothing is written but the sessions: each user's session is stored directly
 (no login, so no ``last_login`` update and no login audit row) and deleted
 at the end. The last line of output is one JSON object for scripts.
@@ -35,7 +40,7 @@ from django.contrib.auth import (
 from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from crm.bench.stats import percentile
 from handoff.selectors import is_manager
@@ -45,6 +50,21 @@ Say = Callable[[str], None]
 #: The demo's logins the pages are requested as.
 SDR_USER, MANAGER_USER, REP_USER = "sdr1", "manager", "rep1"
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _production_like() -> dict[str, Any]:
+    """The settings the requests run under: production's DEBUG off, with
+    static files named by plain storage (a manifest needs ``collectstatic``
+    first)."""
+    return {
+        "DEBUG": False,
+        "STORAGES": {
+            **settings.STORAGES,
+            "staticfiles": {
+                "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+            },
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -157,7 +177,7 @@ def _request(client: Client, page: Page) -> tuple[float, float, int]:
     extra = HTMX if page.htmx else {}
     with CaptureQueriesContext(connection) as captured:
         start, cpu = time.perf_counter(), time.process_time()
-        response = client.get(page.path, secure=not settings.DEBUG, **extra)
+        response = client.get(page.path, secure=True, **extra)
         elapsed = (time.perf_counter() - start) * 1000
         cpu = (time.process_time() - cpu) * 1000
     if response.status_code != 200:
@@ -182,7 +202,13 @@ def measure(page: Page, client: Client, *, runs: int, warmup: int) -> Figures:
 
 
 def run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
-    """Measure every page; print a line each and the JSON figures last."""
+    """Measure every page with DEBUG off; print a line each and the JSON
+    figures last."""
+    with override_settings(**_production_like()):
+        return _run(options, say=say)
+
+
+def _run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
     runs, warmup = options["runs"], options["warmup"]
     if runs < 1:
         raise CommandError("--runs must be 1 or more: how often each page is timed.")
@@ -192,7 +218,8 @@ def run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
     clients = {name: _signed_in_client(user) for name, user in users.items()}
     say(
         f"{runs} runs per page after {warmup} warm-up, on "
-        f"{connection.vendor}:{connection.settings_dict['NAME']}"
+        f"{connection.vendor}:{connection.settings_dict['NAME']}, "
+        "with DEBUG off as in production"
     )
     figures, skipped = [], []
     try:
@@ -212,6 +239,7 @@ def run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
         "database": f"{connection.vendor}:{connection.settings_dict['NAME']}",
         "runs": runs,
         "warmup": warmup,
+        "debug": False,
         "pages": figures,
         "skipped": skipped,
     }

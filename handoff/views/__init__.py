@@ -22,11 +22,13 @@ from handoff.views.pipeline import pipeline, pipeline_column, sales_move
 from handoff.views.queue import (
     accept,
     attempt_add,
+    attempt_form,
     availability,
     claim,
     queue,
     queue_rows,
     reject,
+    reject_form,
 )
 from handoff.views.reports import sla_report
 from handoff.views.team import pipeline_team, pipeline_team_column, reassign
@@ -34,6 +36,7 @@ from handoff.views.team import pipeline_team, pipeline_team_column, reassign
 __all__ = [
     "accept",
     "attempt_add",
+    "attempt_form",
     "availability",
     "claim",
     "handoff_detail",
@@ -45,6 +48,7 @@ __all__ = [
     "queue_rows",
     "reassign",
     "reject",
+    "reject_form",
     "sales_move",
     "sla_report",
 ]

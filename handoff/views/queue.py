@@ -8,12 +8,11 @@ screen's fragment and redirects back to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,7 +32,9 @@ from handoff.forms import (
 )
 from handoff.models import Handoff
 from handoff.presenters import (
+    AcceptChoice,
     FormState,
+    QueueRow,
     QueueSection,
     accepted_text,
     attempt_text,
@@ -65,30 +66,6 @@ def _source(request: HttpRequest) -> str:
 # ------------------------------------------------------------------------------
 
 
-def _queue_section(
-    key: str,
-    title: str,
-    description: str,
-    empty: str,
-    qs: QuerySet[Handoff],
-    *,
-    user: Any,
-    manager: bool,
-    page: int,
-    now: Any,
-) -> QueueSection:
-    found = selectors.queue_page(qs, page=page, size=QUEUE_PAGE_SIZE, now=now)
-    return QueueSection(
-        key=key,
-        title=title,
-        description=description,
-        empty=empty,
-        rows=presenters.queue_rows(found.handoffs, user=user, manager=manager, now=now),
-        total=found.total,
-        page=found,
-    )
-
-
 def _page_numbers(request: HttpRequest) -> dict[str, int]:
     """Each section's page asked for (``?mine=2&team=1``); anything else is 1."""
     return {key: _int(request.GET.get(key)) or 1 for key in SECTION_KEYS}
@@ -101,6 +78,7 @@ def _queue_context(
     ``only`` a section key builds that section alone."""
     manager = selectors.is_manager(user)
     now = timezone.now()
+    reps = selectors.sales_reps_active()
     if manager:
         other_title, other_text = (
             "Everyone else",
@@ -131,20 +109,39 @@ def _queue_context(
             ),
         ),
     }
-    sections = [
-        _queue_section(
-            key,
-            title,
-            description,
-            empty,
-            queryset(),
+    chosen = {key: spec for key, spec in specs.items() if only in (None, key)}
+    found = selectors.queue_pages(
+        {key: (spec[3](), pages[key]) for key, spec in chosen.items()},
+        size=QUEUE_PAGE_SIZE,
+        now=now,
+    )
+    # Every section's rows at once: what they read is read once per request.
+    rows = {
+        row.handoff.id: row
+        for row in presenters.queue_rows(
+            [h for page in found.values() for h in page.handoffs],
             user=user,
             manager=manager,
-            page=pages[key],
             now=now,
+            seconds_left={
+                id_: seconds
+                for page in found.values()
+                for id_, seconds in page.seconds_left.items()
+            },
         )
-        for key, (title, description, empty, queryset) in specs.items()
-        if only in (None, key)
+    }
+    _share_rep_options(rows.values(), reps)
+    sections = [
+        QueueSection(
+            key=key,
+            title=title,
+            description=description,
+            empty=empty,
+            rows=[rows[h.id] for h in found[key].handoffs],
+            total=found[key].total,
+            page=found[key],
+        )
+        for key, (title, description, empty, _) in chosen.items()
     ]
     shown = {**pages, **{s.key: s.page.number for s in sections}}
     for section in sections:
@@ -153,24 +150,44 @@ def _queue_context(
         "now": now,
         "sections": sections,
         "pages": shown,
-        **_form_context(),
+        "reps": reps,
     }
 
 
-def _form_context() -> dict[str, Any]:
-    """What the rows' forms offer: reasons, reps, channels and outcomes.
+def _share_rep_options(rows: Iterable[QueueRow], reps: list[Any]) -> None:
+    """Render the accept form's rep options once per distinct choice (the
+    SLA's suggestion and rule) and give them to every row offering it."""
+    rendered: dict[AcceptChoice, str] = {}
+    for row in rows:
+        if row.accept is None:
+            continue
+        if row.accept not in rendered:
+            rendered[row.accept] = render_to_string(
+                "handoff/partials/rep_options.html",
+                {"reps": reps, "choice": row.accept, "values": {}},
+            )
+        row.accept_options = rendered[row.accept]
 
-    The reasons' options are rendered once for every row of the page (a row
-    whose refused form chose a reason renders its own).
+
+def _form_context() -> dict[str, Any]:
+    """What a row answered alone shows in its forms: the accept form's reps.
+
+    The reject and log-attempt forms are fetched when a row opens them
+    (``reject_form``, ``attempt_form``); a row answered after a refused POST
+    shows its failed form open, so ``_queue_row_response`` adds theirs.
     """
+    return {"reps": selectors.sales_reps_active()}
+
+
+def _reason_context() -> dict[str, Any]:
+    """The reject form's reasons, their options rendered once (a form whose
+    refused POST chose a reason renders its own)."""
     reasons = selectors.reasons_for_sdr()
     return {
         "reasons": reasons,
         "reason_options": render_to_string(
             "handoff/partials/reason_options.html", {"reasons": reasons}
         ),
-        "reps": selectors.sales_reps_active(),
-        **form_choices(),
     }
 
 
@@ -231,6 +248,10 @@ def _queue_row_response(
         "now": timezone.now(),
         **_form_context(),
     }
+    if state.open == "reject":
+        context.update(_reason_context())
+    elif state.open == "attempt":
+        context.update(form_choices())
     response = render(
         request, "handoff/partials/queue_row.html", context, status=status
     )
@@ -271,6 +292,75 @@ def _queue_notice(
         request, "handoff/partials/queue_notice.html", context, status=status
     )
     return _with_counts(request, response) if counts else response
+
+
+# A row's forms, fetched when opened
+# ------------------------------------------------------------------------------
+
+#: The template of each form a queue row fetches when it is opened.
+ROW_FORMS = {
+    "reject": "handoff/partials/reject_form.html",
+    "attempt": "handoff/partials/attempt_form.html",
+}
+
+
+def _row_form(request: HttpRequest, handoff_id: int, form: str) -> HttpResponse:
+    """A queue row's ``form`` for one handoff, as the row would show it open.
+
+    The same checks as its POST: a handoff the user may not see is a 404; one
+    decided already, or not theirs to decide, answers with a note in place
+    of the form (409, 403).
+    """
+    handoff = handoff_or_404(handoff_id, request.user)
+    if not handoff.is_open:
+        return _form_note(
+            request,
+            f"This handoff is {handoff.get_status_display().lower()} now.",
+            status=409,
+        )
+    if not (
+        selectors.is_manager(request.user) or handoff.assigned_to_id == request.user.pk
+    ):
+        return _form_note(
+            request,
+            "Only the SDR it is assigned to or a manager can decide this handoff.",
+            status=403,
+        )
+    context = {
+        "handoff": handoff,
+        "source": "queue",
+        "target": "closest .queue-row",
+        "errors": {},
+        "values": {},
+    }
+    if form == "reject":
+        context.update(_reason_context())
+    else:
+        context.update(form_choices())
+    return render(request, ROW_FORMS[form], context)
+
+
+def _form_note(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(
+        request,
+        "handoff/partials/queue_form_note.html",
+        {"message": message},
+        status=status,
+    )
+
+
+@require_safe
+@decide_access
+def reject_form(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The queue row's reject form, fetched when "Reject…" is opened."""
+    return _row_form(request, handoff_id, "reject")
+
+
+@require_safe
+@decide_access
+def attempt_form(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The queue row's log-attempt form, fetched when "Log attempt" is opened."""
+    return _row_form(request, handoff_id, "attempt")
 
 
 # Decisions and attempts (queue and handoff page; attempts also the pipeline)

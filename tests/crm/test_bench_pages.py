@@ -6,8 +6,11 @@ import io
 import json
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
+from django.core.signals import request_started
 
 from crm.roles import SALES, SDR
 from handoff.models import SalesProfile
@@ -54,6 +57,33 @@ def test_times_every_page_and_deletes_its_sessions(demo_users):
     assert " queries " in lines[1]
     assert Session.objects.count() == 0
     assert all(u.last_login is None for u in demo_users.values())
+
+
+def test_the_pages_are_served_with_debug_off_as_in_production(demo_users, settings):
+    settings.DEBUG = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        },
+    }
+    seen = []
+
+    def note_settings(**kwargs):
+        seen.append((django_settings.DEBUG, type(storages["staticfiles"]).__name__))
+
+    request_started.connect(note_settings)
+    try:
+        lines = bench("--runs", "1", "--warmup", "0")
+    finally:
+        request_started.disconnect(note_settings)
+
+    assert len(seen) == 6
+    assert set(seen) == {(False, "StaticFilesStorage")}
+    assert lines[0].endswith("with DEBUG off as in production")
+    assert json.loads(lines[-1])["debug"] is False
+    assert django_settings.DEBUG is True
+    assert type(storages["staticfiles"]).__name__ == "ManifestStaticFilesStorage"
 
 
 def test_the_team_pipeline_is_skipped_when_the_manager_may_not_open_it(demo_users):

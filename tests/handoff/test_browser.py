@@ -281,6 +281,8 @@ def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
 
     row = page.locator(f"#handoff-{amara.id}")
     row.locator("summary", has_text="Reject").click()
+    # The form is fetched when the row opens it.
+    expect(row.locator("select[name=reason]")).to_be_visible()
     duplicate = row.locator("[data-duplicate-field]")
     expect(duplicate).to_be_hidden()
     row.locator("select[name=reason]").select_option("duplicate")
@@ -315,6 +317,8 @@ def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
     )
     tomas = page.locator(f"#handoff-{world.handoffs['Tomás'].id}")
     tomas.locator("summary", has_text="Log attempt").click()
+    expect(tomas.locator("select[name=channel]")).to_be_visible()
+    tomas.screenshot(path=str(SHOTS / "handoff-queue-row-attempt.png"))
     page.evaluate(refresh)
     expect(page.locator(".queue-updated")).to_have_text(
         "Refresh paused while you edit a row."

@@ -14,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.roles import SALES
@@ -129,6 +131,70 @@ def test_the_poll_keeps_the_page_and_a_page_past_the_end_shows_the_last(
 
 # Order
 # ------------------------------------------------------------------------------
+
+
+def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
+    teammate = TeamMemberFactory(team=sla.team, user__username="bo").user
+    for hours in (1, 2):
+        opened(sdr, due=NOW + dt.timedelta(hours=hours))
+        opened(teammate, due=NOW + dt.timedelta(hours=hours))
+    client.force_login(sdr)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/queue/")
+
+    assert [len(s.rows) for s in response.context["sections"]] == [2, 2]
+    tables = [
+        "handoff_businesscalendar",
+        "handoff_holiday",
+        "leads_touchpoint",
+        "handoff_contactattempt",
+        "scoring_scoringmodel",
+    ]
+    read = {
+        table: sum(f'FROM "{table}"' in q["sql"] for q in queries.captured_queries)
+        for table in tables
+    }
+    assert read == dict.fromkeys(tables, 1)
+    sql = [q["sql"] for q in queries.captured_queries]
+    touchpoints = next(q for q in sql if 'FROM "leads_touchpoint"' in q)
+    # A row shows a touchpoint's kind and time, never its properties.
+    assert '"leads_touchpoint"."properties"' not in touchpoints
+    rows_loaded = [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "handoff_handoff"."id", "handoff_handoff"."')
+    ]
+    assert len(rows_loaded) == 1
+    # Whether they manage (asked once, the navigation too) and are away.
+    profiles = [
+        q for q in queries.captured_queries if "handoff_salesprofile" in q["sql"]
+    ]
+    assert len(profiles) == 2
+
+
+def test_the_rows_clocks_reuse_the_time_left_the_order_counted(
+    client, frozen, monkeypatch, sdr
+):
+    handoff = opened(sdr, due=NOW + dt.timedelta(hours=2))
+
+    def counted_again(*args, **kwargs):
+        raise AssertionError("the time left was counted twice")
+
+    monkeypatch.setattr(business_hours, "business_seconds_between", counted_again)
+    client.force_login(sdr)
+
+    response = client.get("/queue/")
+
+    assert response.status_code == 200
+    row = response.context["sections"][0].rows[0]
+    assert (row.handoff.id, row.clock.text, row.clock.state) == (
+        handoff.id,
+        "2 h left",
+        "on-track",
+    )
+    badge = '<span class="clock clock-on-track" title="Due Mon 2 Mar, 16:00 UTC">'
+    assert f"{badge}2 h left</span>" in response.content.decode()
 
 
 def test_business_seconds_from_agrees_with_one_call_per_moment():
@@ -403,9 +469,86 @@ def test_a_lead_at_the_threshold_says_nothing_more(client, frozen, sdr):
 
 
 def test_the_reason_placeholder_cannot_be_chosen(client, frozen, sdr):
-    opened(sdr)
+    handoff = opened(sdr)
     client.force_login(sdr)
 
-    html = client.get("/queue/").content.decode()
+    html = client.get(f"/handoffs/{handoff.id}/reject/form/", **HTMX).content.decode()
 
     assert '<option value="" disabled hidden selected>Choose a reason…</option>' in html
+
+
+# The forms a row fetches when opened
+# ------------------------------------------------------------------------------
+
+
+def test_a_row_fetches_its_reject_and_attempt_forms_when_opened(client, frozen, sdr):
+    handoff = opened(sdr)
+    client.force_login(sdr)
+
+    row = client.get("/queue/").content.decode()
+
+    assert (
+        f'<details class="queue-more" hx-get="/handoffs/{handoff.id}/reject/form/" '
+        'hx-trigger="toggle once"' in row
+    )
+    assert f'hx-get="/handoffs/{handoff.id}/attempts/form/"' in row
+    # Without JavaScript the opened row leads to the handoff's page.
+    assert f'<a href="/handoffs/{handoff.id}/">Reject it on its handoff page</a>' in row
+    assert 'name="reason"' not in row
+    assert 'name="channel"' not in row
+    reject = client.get(f"/handoffs/{handoff.id}/reject/form/", **HTMX)
+    attempt = client.get(f"/handoffs/{handoff.id}/attempts/form/", **HTMX)
+    assert (reject.status_code, attempt.status_code) == (200, 200)
+    reject_html, attempt_html = reject.content.decode(), attempt.content.decode()
+    assert f'hx-post="/handoffs/{handoff.id}/reject/"' in reject_html
+    assert '<input type="hidden" name="source" value="queue">' in reject_html
+    assert 'hx-target="closest .queue-row"' in reject_html
+    assert '<option value="no_fit" data-action="disqualify"' in reject_html
+    assert f'hx-post="/handoffs/{handoff.id}/attempts/"' in attempt_html
+    assert '<option value="call">Call</option>' in attempt_html
+    assert '<input type="hidden" name="source" value="queue">' in attempt_html
+
+
+def test_a_row_form_follows_the_posts_rules(client, frozen, sla, sdr):
+    teammate = TeamMemberFactory(team=sla.team, user__username="bo").user
+    theirs = opened(teammate)
+    decided = opened(sdr)
+    Handoff.objects.filter(id=decided.id).update(
+        status=Handoff.Status.ACCEPTED, decided_at=NOW
+    )
+    hidden = opened(UserFactory(username="cy"))
+    Handoff.objects.filter(id=hidden.id).update(team=SlaFactory().team)
+    client.force_login(sdr)
+
+    not_theirs = client.get(f"/handoffs/{theirs.id}/reject/form/", **HTMX)
+    gone = client.get(f"/handoffs/{decided.id}/attempts/form/", **HTMX)
+    missing = client.get(f"/handoffs/{hidden.id}/reject/form/", **HTMX)
+
+    assert not_theirs.status_code == 403
+    assert (
+        "Only the SDR it is assigned to or a manager can decide this handoff."
+        in not_theirs.content.decode()
+    )
+    assert 'name="reason"' not in not_theirs.content.decode()
+    assert gone.status_code == 409
+    assert "This handoff is accepted now." in gone.content.decode()
+    assert missing.status_code == 404
+    assert client.post(f"/handoffs/{theirs.id}/reject/form/").status_code == 405
+
+
+def test_a_refused_reject_shows_the_row_with_its_form_open(client, frozen, sdr):
+    handoff = opened(sdr)
+    client.force_login(sdr)
+
+    response = client.post(
+        f"/handoffs/{handoff.id}/reject/",
+        {"source": "queue", "reason": "no_fit", "feedback": ""},
+        **HTMX,
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert '<details class="queue-more" open>\n            <summary>Reject…' in html
+    assert '<option value="no_fit" data-action="disqualify"' in html
+    assert " selected>No fit" in html
+    assert f'hx-get="/handoffs/{handoff.id}/attempts/form/"' in html

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 from django.conf import settings
 from django.core import mail
 
-from handoff import services
+from handoff import routing, services
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent, ServiceLevelAgreement, Team
 from handoff.notifications import notification_send
@@ -24,6 +25,8 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+#: The queue's views module (``handoff.views`` exports its view ``queue``).
+queue_views = importlib.import_module("handoff.views.queue")
 
 MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 Routing = ServiceLevelAgreement.SalesRouting
@@ -275,6 +278,59 @@ def test_the_queue_offers_active_reps_with_the_routings_pick_preselected(
         f'<option value="{reps[2].pk}">Tom Rep</option>',
     ]
     assert "Round robin in West picks Sam Rep" in page
+
+
+def test_slas_sharing_a_sales_team_ask_its_pick_once_per_page(
+    client, monkeypatch, sales_sla, ada, reps
+):
+    other = SlaFactory(
+        team=sales_sla.team,
+        calendar=sales_sla.calendar,
+        sales_team=sales_sla.sales_team,
+    )
+    first, second = pending(), pending()
+    Handoff.objects.filter(id=second.id).update(sla=other)
+    asked = []
+    team_route = routing._team_route
+
+    def counted(sla, *, now):
+        asked.append(sla.id)
+        return team_route(sla, now=now)
+
+    monkeypatch.setattr(routing, "_team_route", counted)
+    client.force_login(ada)
+
+    page = client.get("/queue/").content.decode()
+
+    assert len(asked) == 1
+    for handoff in (first, second):
+        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+        assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
+    assert page.count("Round robin in West picks Sam Rep") == 2
+
+
+def test_rows_with_the_same_choice_share_one_rendering_of_the_rep_options(
+    client, monkeypatch, sales_sla, ada, reps
+):
+    handoffs = [pending(), pending()]
+    rendered = []
+    render = queue_views.render_to_string
+
+    def counted(template, *args, **kwargs):
+        rendered.append(template)
+        return render(template, *args, **kwargs)
+
+    monkeypatch.setattr(queue_views, "render_to_string", counted)
+    client.force_login(ada)
+
+    page = client.get("/queue/").content.decode()
+
+    assert rendered.count("handoff/partials/rep_options.html") == 1
+    for handoff in handoffs:
+        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+        form = form[: form.index("</select>")]
+        assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
+        assert f'<option value="{reps[1].pk}">Rita Rep</option>' in form
 
 
 def test_accepting_in_the_queue_with_a_picked_rep_hands_the_lead_to_them(

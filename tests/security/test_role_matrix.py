@@ -113,6 +113,8 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "handoffs/<int:handoff_id>/claim/"): SDRS,
     ("POST", "handoffs/<int:handoff_id>/reject/"): SDRS,
     ("POST", "handoffs/<int:handoff_id>/attempts/"): WORKERS,
+    ("GET", "handoffs/<int:handoff_id>/reject/form/"): SDRS,
+    ("GET", "handoffs/<int:handoff_id>/attempts/form/"): SDRS,
     ("POST", "availability/"): SDRS,
     # handoff: the pipeline is the reps'; the SLA report managers' (Admin).
     ("GET", "pipeline/"): REPS,

@@ -1,7 +1,8 @@
 """``manage.py bench_pages``: server time and queries of the busiest pages.
 
 Requests the SAL queue, its polled fragment and the pipelines as the demo's
-users against the configured database; the last line of the output is one
+users against the configured database, with DEBUG off as production serves
+them (whatever the environment sets); the last line of the output is one
 JSON object with the figures (see ``crm.bench.pages``).
 """
 
@@ -19,7 +20,8 @@ from crm.bench.options import count, positive
 class Command(BaseCommand):
     help = (
         "Time the SAL queue, its polled fragment and the pipelines as the demo's "
-        "users (p50/p95/max milliseconds and queries per page); the last output "
+        "users with DEBUG off, as in production (p50/p95/max milliseconds and "
+        "queries per page); the last output "
         "line is a JSON object with the figures."
     )
 
