@@ -51,7 +51,7 @@ from handoff.views.detail import detail_response
 from handoff.views.pipeline import pipeline_card_response
 
 #: Rows per page of each section of the SAL queue.
-QUEUE_PAGE_SIZE = 25
+QUEUE_PAGE_SIZE = 20
 #: The query parameter holding each section's page number.
 SECTION_KEYS = ("mine", "team")
 SOURCES = ("queue", "detail", "pipeline")

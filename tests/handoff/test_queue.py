@@ -72,8 +72,8 @@ def ids(html: str) -> list[int]:
 # ------------------------------------------------------------------------------
 
 
-def test_each_section_shows_25_rows_a_page_and_its_total(client, frozen, sdr):
-    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(27)]
+def test_each_section_shows_20_rows_a_page_and_its_total(client, frozen, sdr):
+    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(22)]
     client.force_login(sdr)
 
     first = client.get("/queue/")
@@ -81,23 +81,23 @@ def test_each_section_shows_25_rows_a_page_and_its_total(client, frozen, sdr):
 
     mine = first.context["sections"][0]
     assert (len(mine.rows), mine.total, mine.page.number, mine.page.pages) == (
-        25,
-        27,
+        20,
+        22,
         1,
         2,
     )
     html = first.content.decode()
-    assert ids(html) == [h.id for h in handoffs[:25]]
-    assert '<span class="count" id="queue-mine-count">27</span>' in html
-    assert "1\u201325 of 27, least time left first" in html
+    assert ids(html) == [h.id for h in handoffs[:20]]
+    assert '<span class="count" id="queue-mine-count">22</span>' in html
+    assert "1\u201320 of 22, least time left first" in html
     assert 'href="/queue/?mine=2&amp;team=1"' in html
     assert 'hx-get="/queue/rows/?section=mine&amp;mine=2&amp;team=1"' in html
-    assert ids(second.content.decode()) == [h.id for h in handoffs[25:]]
-    assert "26\u201327 of 27" in second.content.decode()
+    assert ids(second.content.decode()) == [h.id for h in handoffs[20:]]
+    assert "21\u201322 of 22" in second.content.decode()
 
 
 def test_a_section_link_answers_with_that_section_alone(client, frozen, sdr):
-    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(26)]
+    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(21)]
     client.force_login(sdr)
 
     html = client.get(
@@ -113,7 +113,7 @@ def test_a_section_link_answers_with_that_section_alone(client, frozen, sdr):
 def test_the_poll_keeps_the_page_and_a_page_past_the_end_shows_the_last(
     client, frozen, sdr
 ):
-    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(26)]
+    handoffs = [opened(sdr, due=NOW + dt.timedelta(minutes=i + 1)) for i in range(21)]
     client.force_login(sdr)
 
     page = client.get("/queue/").content.decode()
