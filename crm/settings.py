@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from babel.numbers import list_currencies
 from celery.schedules import crontab
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
+_ISO_CURRENCIES = frozenset(list_currencies())
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(str(BASE_DIR / ".env"))
@@ -220,6 +222,14 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="leadflow@localhost")
 # The address people open Leadflow at, for links in e-mails (no trailing slash).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The one currency of every amount (deal values, campaign spend): an ISO 4217
+# code such as USD, EUR or GBP.
+CURRENCY = env.str("CURRENCY", default="USD").strip().upper()
+if CURRENCY not in _ISO_CURRENCIES:
+    raise ImproperlyConfigured(
+        f"CURRENCY={CURRENCY!r} is not an ISO 4217 currency code; use one such "
+        "as USD, EUR or GBP."
+    )
 
 # CELERY
 # ------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
+from crm.common.money import money_text
 from leads.geo import country_name as _country_name
 
 register = template.Library()
@@ -13,3 +16,9 @@ register = template.Library()
 def country_name(code: str | None) -> str:
     """A country code as its name: "DE" -> "Germany"; blank stays blank."""
     return _country_name(code or "")
+
+
+@register.filter
+def money(amount: Any) -> str:
+    """An amount in the settings' currency: 12500 -> "$12,500"; None -> "—"."""
+    return money_text(amount)

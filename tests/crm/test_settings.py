@@ -18,6 +18,7 @@ CONFIG_VARS = {
     "CELERY_BROKER_URL",
     "EMAIL_URL",
     "SECURE_HSTS_SECONDS",
+    "CURRENCY",
 }
 PROBE = """
 import json, django
@@ -147,3 +148,10 @@ def test_production_without_secret_key_refuses_to_start():
     result = _run(["manage.py", "check"], **env)
     assert result.returncode != 0
     assert "Set SECRET_KEY when DEBUG is false." in result.stderr
+
+
+def test_a_currency_that_is_not_iso_4217_stops_the_start_with_what_to_use():
+    result = _run(["-c", PROBE], DEBUG="true", CURRENCY="dollars")
+
+    assert result.returncode != 0
+    assert "CURRENCY='DOLLARS' is not an ISO 4217 currency code" in result.stderr
