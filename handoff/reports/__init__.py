@@ -91,9 +91,12 @@ from handoff.reports.trend import (
 from handoff.reports.volume import (
     PACE_TOLERANCE,
     VolumePace,
+    WeekVolume,
     pace_of,
+    volume_by_week,
     volume_pacing,
     volume_period_bounds,
+    weekly_commitment,
 )
 from handoff.reports.workload import WorkloadRow, workload_list
 
@@ -129,6 +132,7 @@ __all__ = [
     "TrendChart",
     "TrendColumn",
     "VolumePace",
+    "WeekVolume",
     "WorkloadRow",
     "compliance_by_sdr",
     "compliance_by_sla",
@@ -140,7 +144,9 @@ __all__ = [
     "sales_outcomes",
     "sla_report",
     "speed_to_lead",
+    "volume_by_week",
     "volume_pacing",
     "volume_period_bounds",
+    "weekly_commitment",
     "workload_list",
 ]

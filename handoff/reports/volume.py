@@ -6,12 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, FilteredRelation, Q
+from django.db.models.functions import TruncWeek
 
-from handoff.models import ServiceLevelAgreement
+from handoff.models import Handoff, ServiceLevelAgreement
 from handoff.reports.scope import _day
 
 #: Pacing within this share of the expected volume is "on pace".
 PACE_TOLERANCE = 0.10
+#: A monthly commitment as a weekly one: 12 months over 52 weeks.
+WEEKS_PER_MONTH = 52 / 12
+#: A delivered MQL: an MQL's first handoff (a reassignment is not a second one).
+FIRST_HANDOFF = {"sequence": 1}
 
 
 def volume_period_bounds(
@@ -112,7 +117,7 @@ def volume_pacing(
     recent = FilteredRelation(
         "handoffs",
         condition=Q(
-            handoffs__sequence=1,
+            handoffs__sequence=FIRST_HANDOFF["sequence"],
             handoffs__created_at__gte=since,
             handoffs__created_at__lt=now,
         ),
@@ -158,3 +163,74 @@ def volume_pacing(
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class WeekVolume:
+    """MQLs delivered in one Monday-to-Sunday UTC week, clipped to a period."""
+
+    week_start: dt.date
+    #: Days of this week inside the period (1 to 7).
+    days: int
+    delivered: int
+    #: The active SLAs' commitments for those days (monthly ones as weekly).
+    committed: float
+
+    @property
+    def committed_rounded(self) -> int:
+        return round(self.committed)
+
+    @property
+    def pace(self) -> str:
+        return pace_of(delivered=self.delivered, expected=self.committed)
+
+    @property
+    def pace_label(self) -> str:
+        return {"ahead": "ahead", "on_pace": "on pace", "behind": "behind"}[self.pace]
+
+
+def weekly_commitment() -> float:
+    """The active SLAs' volume commitments added up per week."""
+    total = 0.0
+    for sla in ServiceLevelAgreement.objects.filter(
+        is_active=True, volume_commitment__gt=0
+    ).only("volume_commitment", "volume_period"):
+        weekly = sla.volume_period == ServiceLevelAgreement.Period.WEEK
+        total += sla.volume_commitment / (1 if weekly else WEEKS_PER_MONTH)
+    return total
+
+
+def volume_by_week(*, start: dt.date, end: dt.date) -> list[WeekVolume]:
+    """MQLs delivered per UTC week of ``[start, end)`` against the commitment.
+
+    Delivered counts as the volume commitment does (``FIRST_HANDOFF``
+    created in the week); a week the period cuts short is compared with the
+    commitment for its days only. Two queries.
+    """
+    low = dt.datetime.combine(start, dt.time.min, dt.UTC)
+    high = dt.datetime.combine(end, dt.time.min, dt.UTC)
+    counts = {
+        (week.date() if isinstance(week, dt.datetime) else week): n
+        for week, n in Handoff.objects.filter(
+            **FIRST_HANDOFF, created_at__gte=low, created_at__lt=high
+        )
+        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
+        .values_list("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    per_day = weekly_commitment() / 7
+    weeks = []
+    monday = start - dt.timedelta(days=start.weekday())
+    while monday < end:
+        days = (min(monday + dt.timedelta(days=7), end) - max(monday, start)).days
+        weeks.append(
+            WeekVolume(
+                week_start=monday,
+                days=days,
+                delivered=counts.get(monday, 0),
+                committed=per_day * days,
+            )
+        )
+        monday += dt.timedelta(days=7)
+    return weeks
