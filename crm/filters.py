@@ -16,7 +16,9 @@ from django import forms
 from django.utils import timezone
 
 from crm.common.keyset import SortKey
-from leads.api.filters import LeadFilter
+from crm.templatetags.crm_tags import stage_short
+from leads.api.filters import BoundedIsoDateTimeFilter, LeadFilter
+from leads.lifecycle import FUNNEL
 
 #: Sort choices of the page: query value -> (label, sort). The first is the default.
 SORTS: dict[str, tuple[str, SortKey]] = {
@@ -39,17 +41,35 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+#: The funnel's stages as the marketing dashboard's links name them.
+FUNNEL_CHOICES = [(stage, stage_short(stage)) for stage in FUNNEL]
+
+
 class LeadListFilter(LeadFilter):
     created_from = django_filters.DateFilter(label="Created from")
     created_to = django_filters.DateFilter(label="Created to")
+    # The marketing funnel's links: a cohort stage, or a stage entered in a period.
+    reached = django_filters.ChoiceFilter(
+        choices=FUNNEL_CHOICES, label="Reached this stage or later"
+    )
+    entered = django_filters.ChoiceFilter(
+        choices=FUNNEL_CHOICES[1:], label="Entered this stage"
+    )
+    entered_after = BoundedIsoDateTimeFilter(label="Entered at or after")
+    entered_before = BoundedIsoDateTimeFilter(label="Entered before")
 
     class Meta(LeadFilter.Meta):
         form = LeadListForm
 
     def criteria(self) -> dict[str, Any]:
-        """LeadFilter's criteria, with the whole days of created_from/created_to."""
+        """LeadFilter's criteria, with the whole days of created_from/created_to
+        and the funnel's stage filters."""
         criteria = super().criteria()
         data = self.form.cleaned_data
+        criteria["reached_stage"] = data.get("reached") or ""
+        criteria["entered_stage"] = data.get("entered") or ""
+        criteria["entered_after"] = data.get("entered_after")
+        criteria["entered_before"] = data.get("entered_before")
         if data.get("created_from"):
             criteria["created_after"] = _start_of_day(data["created_from"])
         if data.get("created_to") and data["created_to"] < dt.date.max:
@@ -61,3 +81,49 @@ class LeadListFilter(LeadFilter):
     def sort_key(self) -> SortKey:
         """The chosen sort (call after ``is_valid()``), newest first by default."""
         return SORTS.get(self.form.cleaned_data.get("sort") or "", SORTS["-created"])[1]
+
+
+#: The query parameters the marketing funnel's links add to the lead list.
+FUNNEL_PARAMS = (
+    "created_after",
+    "created_before",
+    "reached",
+    "entered",
+    "entered_after",
+    "entered_before",
+)
+
+
+def _utc_day(moment: dt.datetime) -> str:
+    day = moment.astimezone(dt.UTC)
+    return f"{day.day} {day:%b %Y}"
+
+
+def funnel_filter_text(filters: LeadListFilter) -> str:
+    """The funnel link's filters as a sentence ("" when none apply).
+
+    Call after ``is_valid()``. Periods are shown by their UTC days, the end
+    day being the last one included.
+    """
+    data = filters.form.cleaned_data
+    parts = []
+
+    def span(low: dt.datetime | None, high: dt.datetime | None) -> str:
+        if low and high:
+            last = high - dt.timedelta(days=1)
+            return f"{_utc_day(low)} \u2013 {_utc_day(last)} (UTC)"
+        if low:
+            return f"from {_utc_day(low)} (UTC)"
+        return f"before {_utc_day(high)} (UTC)" if high else ""
+
+    labels = dict(FUNNEL_CHOICES)
+    if data.get("created_after") or data.get("created_before"):
+        parts.append(
+            f"created {span(data.get('created_after'), data.get('created_before'))}"
+        )
+    if data.get("reached"):
+        parts.append(f"that reached {labels[data['reached']]} or later")
+    if data.get("entered"):
+        when = span(data.get("entered_after"), data.get("entered_before"))
+        parts.append(f"that entered {labels[data['entered']]} {when}".rstrip())
+    return " ".join(["leads", *parts]) if parts else ""

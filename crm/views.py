@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_safe
 from crm import selectors as crm_selectors
 from crm.common.keyset import InvalidCursor
 from crm.common.roles import MARKETING
-from crm.filters import SORTS, LeadListFilter
+from crm.filters import FUNNEL_PARAMS, SORTS, LeadListFilter, funnel_filter_text
+from crm.marketing import dashboard
 from crm.roles import START_PAGES, primary_role, role_required
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
@@ -45,10 +46,30 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 @role_required(MARKETING)
 def marketing_home(request: HttpRequest) -> HttpResponse:
-    week_ago = timezone.now() - dt.timedelta(days=7)
+    """The marketer's dashboard: the funnel of a period against the one
+    before, MQL volume against commitments, and where leads stand today."""
+    now = timezone.now()
+    week_ago = now - dt.timedelta(days=7)
     stage_counts = lead_selectors.lead_stage_counts()
     total = sum(row["count"] for row in stage_counts)
-    context = {
+    form = dashboard.DashboardForm(request.GET, today=now.astimezone(dt.UTC).date())
+    context: dict[str, Any] = {"form": form, "periods": dashboard.PERIODS}
+    if form.is_valid():
+        period, mode = form.cleaned_data["range"], form.cleaned_data["mode"]
+        rows = dashboard.funnel_rows(period=period, mode=mode)
+        weeks = dashboard.mql_weeks(period=period)
+        context |= {
+            "period": period,
+            "previous": period.previous(),
+            "mode": mode,
+            "mode_label": dashboard.MODE_LABELS[mode],
+            "funnel_rows": rows,
+            "funnel_chart": dashboard.funnel_chart(rows, period),
+            "mql_weeks": weeks,
+            "volume_chart": dashboard.volume_chart(weeks),
+            "acceptance": dashboard.acceptance(period=period, now=now),
+        }
+    context |= {
         "stage_counts": stage_counts,
         "lead_total": total,
         "mql_count": next(r["count"] for r in stage_counts if r["stage"] == Stage.MQL),
@@ -56,7 +77,8 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
         "recent_leads": lead_selectors.lead_list_recent(limit=8),
         "recent_transitions": lead_selectors.transition_list_recent(limit=8),
     }
-    return render(request, "crm/marketing_home.html", context)
+    status = 200 if form.is_valid() else 400
+    return render(request, "crm/marketing_home.html", context, status=status)
 
 
 @require_safe
@@ -96,6 +118,17 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "next_url": _with_query(request.path, query, cursor=next_token),
         "previous_url": _with_query(request.path, query, cursor=previous_token),
         "export_url": _with_query(reverse("crm:lead_export"), query),
+        "funnel_filter": funnel_filter_text(filters) if filters.is_valid() else "",
+        "funnel_errors": [
+            f"{filters.form.fields[name].label}: {error}"
+            for name in FUNNEL_PARAMS
+            for error in filters.form.errors.get(name, [])
+        ],
+        "funnel_params": [
+            (name, value)
+            for name in FUNNEL_PARAMS
+            for value in request.GET.getlist(name)[:1]
+        ],
         "stage_options": [
             {
                 "value": code,

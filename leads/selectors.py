@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from crm.common.keyset import (
     Cursor,
@@ -22,6 +22,7 @@ from crm.common.keyset import (
     ordering_for,
 )
 from leads.edit_scope import LEAD_SOURCE_FIELDS
+from leads.lifecycle import FUNNEL, stage_rank
 from leads.models import Lead, Stage, StageTransition, Touchpoint, WebForm
 
 
@@ -125,6 +126,10 @@ def lead_filter(
     score_max: Decimal | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    reached_stage: str = "",
+    entered_stage: str = "",
+    entered_after: datetime | None = None,
+    entered_before: datetime | None = None,
     q: str = "",
 ) -> QuerySet[Lead]:
     """The lead list filters, one definition for the API and the lead list page.
@@ -132,8 +137,12 @@ def lead_filter(
     Empty criteria do not filter. ``stages``: any of these stage codes;
     ``owner``: the owner's username; ``country``: ISO code in any case;
     ``score_min``/``score_max``: inclusive; ``created_after`` inclusive and
-    ``created_before`` exclusive; ``q``: every word (up to SEARCH_MAX_TERMS)
-    appears in the first or last name, the e-mail or the company name.
+    ``created_before`` exclusive; ``reached_stage``: a funnel stage the lead
+    reached or passed (its highest stage, as the cohort funnel counts);
+    ``entered_stage``: a stage the lead moved into, at a time in
+    ``[entered_after, entered_before)`` when given (as the flow funnel
+    counts); ``q``: every word (up to SEARCH_MAX_TERMS) appears in the first
+    or last name, the e-mail or the company name.
     """
     if stages:
         queryset = queryset.filter(stage__in=list(stages))
@@ -149,6 +158,19 @@ def lead_filter(
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before is not None:
         queryset = queryset.filter(created_at__lt=created_before)
+    if reached_stage:
+        queryset = queryset.filter(
+            highest_stage__in=FUNNEL[max(stage_rank(reached_stage), 0) :]
+        )
+    if entered_stage:
+        moves = StageTransition.objects.filter(
+            lead_id=OuterRef("pk"), to_stage=entered_stage
+        )
+        if entered_after is not None:
+            moves = moves.filter(at__gte=entered_after)
+        if entered_before is not None:
+            moves = moves.filter(at__lt=entered_before)
+        queryset = queryset.filter(Exists(moves))
     for term in q.split()[:SEARCH_MAX_TERMS]:
         queryset = queryset.filter(
             Q(email__icontains=term)
