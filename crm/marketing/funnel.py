@@ -14,8 +14,10 @@ Two ways to count, as a marketer asks two questions:
   again counts again. Days between stages are over the leads whose first
   entry into the stage fell in the period.
 
-The period is ``[start, end)`` in UTC days. Rates are this stage's count over
-the previous stage's (None when the previous is 0); days are medians
+Erased people are left out, as the lead list leaves them out, so a count
+and the list it links to agree. The period is ``[start, end)`` in UTC days.
+Rates are this stage's count over the previous stage's (None when the
+previous is 0); days are medians
 (PostgreSQL's ``percentile_cont``, the same in Python on SQLite), rounded to
 one decimal.
 """
@@ -46,6 +48,11 @@ class FunnelStage:
     rate_from_previous: Decimal | None
     #: Median days from entering the previous stage to entering this one.
     median_days_from_previous: Decimal | None
+
+
+def _people() -> QuerySet[Lead]:
+    """The leads the funnel counts: not erased, as the lead list shows them."""
+    return Lead.objects.filter(erased_at__isnull=True)
 
 
 def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -102,13 +109,16 @@ def _cohort_counts(cohort: QuerySet[Lead]) -> dict[str, int]:
 def _flow_counts(low: dt.datetime, high: dt.datetime) -> dict[str, int]:
     entered = dict(
         StageTransition.objects.filter(
-            at__gte=low, at__lt=high, to_stage__in=FUNNEL[1:]
+            lead__erased_at__isnull=True,
+            at__gte=low,
+            at__lt=high,
+            to_stage__in=FUNNEL[1:],
         )
         .values_list("to_stage")
         .annotate(n=Count("lead_id", distinct=True))
         .order_by()
     )
-    created = Lead.objects.filter(created_at__gte=low, created_at__lt=high).count()
+    created = _people().filter(created_at__gte=low, created_at__lt=high).count()
     return {FUNNEL[0]: created} | {stage: entered.get(stage, 0) for stage in FUNNEL[1:]}
 
 
@@ -120,7 +130,7 @@ def funnel(*, start: dt.date, end: dt.date, mode: str) -> list[FunnelStage]:
         raise ValueError("end must come after start.")
     low, high = _bounds(start, end)
     if mode == "cohort":
-        cohort = Lead.objects.filter(created_at__gte=low, created_at__lt=high)
+        cohort = _people().filter(created_at__gte=low, created_at__lt=high)
         counts = _cohort_counts(cohort)
     else:
         counts = _flow_counts(low, high)
@@ -133,7 +143,7 @@ def funnel(*, start: dt.date, end: dt.date, mode: str) -> list[FunnelStage]:
         if mode == "cohort":
             timed = cohort
         else:
-            timed = Lead.objects.filter(
+            timed = _people().filter(
                 Q(**{f"{_entered(stage)}__gte": low, f"{_entered(stage)}__lt": high})
             )
         stages.append(

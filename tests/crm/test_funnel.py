@@ -194,3 +194,15 @@ def test_other_roles_may_not_read_the_funnel(client, role):
     response = client.get(URL, {"start": "2026-03-01", "end": "2026-04-01"})
 
     assert response.status_code == 403
+
+
+def test_an_erased_person_is_left_out_as_the_lead_list_leaves_them_out(leads):
+    Lead = LeadFactory._meta.model
+    Lead.objects.filter(created_at=day(3, 2)).update(erased_at=day(5, 1))
+
+    cohort = rows(funnel(start=MARCH, end=APRIL, mode="cohort"))
+    flow = rows(funnel(start=MARCH, end=APRIL, mode="flow"))
+
+    # A (the one that went the whole way) is gone from every stage.
+    assert [count for _, count, _, _ in cohort] == [3, 2, 1, 0, 0, 0]
+    assert [count for _, count, _, _ in flow] == [3, 3, 2, 0, 0, 0]
