@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
-from handoff.models import ContactAttempt, Handoff, HandoffEvent
+from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from handoff.selectors import handoff_for_user, is_manager
 from leads.attribute_labels import attribute_groups
 from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
@@ -179,7 +179,8 @@ def lead_score_chart(*, lead: Lead, threshold: Decimal | None) -> ScoreChart | N
 
 
 def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
-    """Touchpoints, stage moves and owner changes, newest first, as one list."""
+    """Touchpoints, stage moves (with the deal of a move that opened or won
+    one) and owner changes, newest first, as one list."""
     touches = (
         Touchpoint.objects.filter(lead=lead)
         .select_related("kind", "campaign")
@@ -198,7 +199,22 @@ def lead_timeline(*, lead: Lead) -> list[dict[str, Any]]:
         .select_related("actor", "from_owner", "to_owner")
         .order_by("-at", "-id")[:TIMELINE_LIMIT]
     )
-    entries += [{"type": "stage", "at": m.at, "transition": m} for m in moves]
+    deals = {
+        (o.at, o.to_stage): o
+        for o in SalesOutcome.objects.filter(lead=lead, amount__isnull=False).only(
+            "at", "to_stage", "amount", "expected_close_on"
+        )
+    }
+    entries += [
+        {
+            "type": "stage",
+            "at": m.at,
+            "transition": m,
+            # A sales move's deal amount (and expected close date), if any.
+            "deal": deals.get((m.at, m.to_stage)),
+        }
+        for m in moves
+    ]
     entries += [{"type": "owner", "at": c.at, "change": c} for c in owners]
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries[:TIMELINE_LIMIT]

@@ -52,12 +52,26 @@ class AttemptForm(forms.Form):
 
 
 class SalesForwardForm(forms.Form):
-    """One stage forward; the service checks it is the next one."""
+    """One stage forward; the service checks it is the next one, and the deal
+    amount and expected close date the move needs (as text, so the pipeline
+    and the API word a refusal the same)."""
 
     to_stage = forms.CharField(
         max_length=16, error_messages={"required": "Choose the stage to move to."}
     )
     feedback = forms.CharField(max_length=FEEDBACK_MAX, required=False)
+    amount = forms.CharField(
+        max_length=40,
+        required=False,
+        error_messages={"max_length": "Give the amount as a number, like 25000."},
+    )
+    expected_close_on = forms.CharField(
+        max_length=40,
+        required=False,
+        error_messages={
+            "max_length": "Give the expected close date as a date, like 2027-01-15."
+        },
+    )
 
 
 class SalesBackForm(forms.Form):

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from crm.common.money import money_text
 from handoff import clock, selectors, services
 from handoff.models import (
     ContactAttempt,
@@ -58,7 +59,7 @@ FORM_FIELDS = {
     "reject": ("reason", "feedback", "duplicate_of"),
     "attempt": ("channel", "outcome", "note"),
     "back": ("reason", "feedback"),
-    "forward": (),
+    "forward": ("amount", "expected_close_on"),
     "accept": ("owner",),
     "reassign": ("to_user", "reason"),
 }
@@ -157,6 +158,22 @@ class PipelineCard:
     #: Shown again after a POST rather than in its column's order: the
     #: column's "Show more" leaves it out of the next pages.
     replaced: bool = False
+    #: An opportunity's opening move: its deal amount and expected close date.
+    deal: SalesOutcome | None = None
+
+    @property
+    def deal_text(self) -> str:
+        """The open deal as its card shows it, e.g. "$25,000 · closes 15 Jan 2027"."""
+        return deal_text(self.deal) if self.deal is not None else ""
+
+    @property
+    def forward_values(self) -> dict[str, str]:
+        """The forward form's input: what was posted, else the amount won
+        pre-filled with the deal amount."""
+        values = self._form("forward", "values")
+        if self.state.open != "forward" and self.deal is not None:
+            values["amount"] = amount_input(self.deal.amount)
+        return values
 
     @property
     def forward_label(self) -> str:
@@ -397,11 +414,16 @@ def pipeline_cards(
     now = now or timezone.now()
     handoffs = selectors.handoffs_accepted_latest([lead.id for lead in leads])
     attempts = selectors.attempt_summaries(h.id for h in handoffs.values())
+    deals = selectors.deals_open(
+        lead.id for lead in leads if lead.stage == Stage.OPPORTUNITY
+    )
     calendars: dict[int, Any] = {}
     cards = []
     for lead in leads:
         handoff = handoffs.get(lead.id)
-        card = PipelineCard(lead=lead, handoff=handoff, attempt_count=0)
+        card = PipelineCard(
+            lead=lead, handoff=handoff, attempt_count=0, deal=deals.get(lead.id)
+        )
         if handoff is not None:
             count, last_attempt = attempts.get(handoff.id, (0, None))
             card.attempt_count = count
@@ -476,9 +498,28 @@ def moved_text(outcome: SalesOutcome) -> str:
         )
     return {
         Stage.SQL: f"Qualified — {lead} is now an SQL.",
-        Stage.OPPORTUNITY: f"Opportunity opened for {lead}.",
-        Stage.CUSTOMER: f"Closed won — {lead} is a customer.",
+        Stage.OPPORTUNITY: f"Opportunity opened for {lead}: {deal_text(outcome)}.",
+        Stage.CUSTOMER: (
+            f"Closed won — {lead} is a customer ({money_text(outcome.amount)})."
+        ),
     }.get(outcome.to_stage, f"{lead} moved to {outcome.to_stage}.")
+
+
+def deal_text(outcome: SalesOutcome) -> str:
+    """A move's deal in words: "$25,000 · closes 15 Jan 2027", or the
+    amount alone when it names no close date."""
+    text = money_text(outcome.amount)
+    if outcome.expected_close_on is not None:
+        text += f" · closes {date_format(outcome.expected_close_on, 'j M Y')}"
+    return text
+
+
+def amount_input(amount: Any) -> str:
+    """An amount as a form field holds it: 25000, or 25000.50 with cents."""
+    if amount is None:
+        return ""
+    whole = amount.to_integral_value()
+    return f"{whole:f}" if whole == amount else f"{amount:.2f}"
 
 
 def reassigned_text(change: OwnerChange) -> str:

@@ -12,6 +12,7 @@ import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -25,6 +26,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     When,
     Window,
 )
@@ -793,6 +795,40 @@ def sales_outcomes_closed(
     )
 
 
+def _deal_opened(lead_ref: Any) -> QuerySet[SalesOutcome]:
+    """The latest opportunity opening of ``lead_ref`` (an id or OuterRef)."""
+    return SalesOutcome.objects.filter(
+        lead_id=lead_ref, to_stage=Stage.OPPORTUNITY, reason__isnull=True
+    ).order_by("-at", "-id")
+
+
+def deals_open(lead_ids: Iterable[int]) -> dict[int, SalesOutcome]:
+    """Each lead's latest opportunity opening (its deal amount and expected
+    close date), by lead id; leads never opened are left out."""
+    deals: dict[int, SalesOutcome] = {}
+    rows = SalesOutcome.objects.filter(
+        lead_id__in=list(lead_ids), to_stage=Stage.OPPORTUNITY, reason__isnull=True
+    ).order_by("lead_id", "-at", "-id")
+    for outcome in rows.only("lead_id", "amount", "expected_close_on", "at"):
+        deals.setdefault(outcome.lead_id, outcome)
+    return deals
+
+
+def deal_value_total(*, user: Any | None, owner_id: int | None = None) -> Decimal:
+    """The summed deal amounts of the open opportunities ``user`` owns (or,
+    with ``user`` None, of the team's: every owner's, or ``owner_id``'s)."""
+    if user is not None:
+        leads = Lead.objects.filter(owner=user, stage=Stage.OPPORTUNITY)
+    else:
+        leads = _team_pipeline([Stage.OPPORTUNITY], owner_id)
+    total = (
+        leads.order_by()
+        .annotate(deal=Subquery(_deal_opened(OuterRef("pk")).values("amount")[:1]))
+        .aggregate(total=Sum("deal"))["total"]
+    )
+    return total or Decimal("0")
+
+
 def sla_list() -> QuerySet[ServiceLevelAgreement]:
     """Every SLA, by priority (the report's filter)."""
     return ServiceLevelAgreement.objects.order_by("priority", "id")
@@ -801,6 +837,15 @@ def sla_list() -> QuerySet[ServiceLevelAgreement]:
 def team_list() -> QuerySet[Team]:
     """Every team, by name (the report's filter)."""
     return Team.objects.order_by("name")
+
+
+def sales_lead_for(*, user: Any, lead_id: int) -> Lead | None:
+    """The lead ``user`` may move in the sales pipeline: any (not erased) for
+    a manager, else only one they own; None otherwise."""
+    leads = Lead.objects.filter(id=lead_id, erased_at__isnull=True)
+    if not is_manager(user):
+        leads = leads.filter(owner_id=user.pk)
+    return leads.only("id", "owner_id").first()
 
 
 def lead_get(*, lead_id: int) -> Lead | None:

@@ -10,7 +10,11 @@ from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
 from crm.api.reports import FunnelReportView
-from handoff.api.views import HandoffViewSet, RejectionReasonViewSet
+from handoff.api.views import (
+    HandoffViewSet,
+    LeadSalesMoveView,
+    RejectionReasonViewSet,
+)
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
 from scoring.api.views import ScoringModelViewSet
@@ -44,6 +48,11 @@ urlpatterns = [
     # Before the router, so these win over its lead routes.
     path("leads/<int:pk>/export/", LeadExportView.as_view(), name="lead-export"),
     path("leads/<int:pk>/erase/", LeadEraseView.as_view(), name="lead-erase"),
+    path(
+        "leads/<int:pk>/sales-moves/",
+        LeadSalesMoveView.as_view(),
+        name="lead-sales-moves",
+    ),
     path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("", include(router.urls)),

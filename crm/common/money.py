@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_symbol
 from django.conf import settings
 
 
@@ -21,3 +21,8 @@ def money_text(amount: Decimal | int | float | None, *, cents: bool = False) -> 
         locale="en_US",
         currency_digits=cents,
     )
+
+
+def currency_symbol() -> str:
+    """The symbol of ``settings.CURRENCY`` as labels show it: "$", "€"."""
+    return get_currency_symbol(settings.CURRENCY, locale="en_US")

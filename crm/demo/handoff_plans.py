@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from crm.demo.defaults import DEMO_NAMES
@@ -30,6 +31,10 @@ class _Outcome:
     feedback: str
     actor: str
     at: datetime
+    #: The deal amount (opening an opportunity) or the amount won (customer).
+    amount: Decimal | None = None
+    #: When an opened opportunity is expected to close.
+    expected_close_on: date | None = None
 
 
 @dataclass

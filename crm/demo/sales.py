@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+from datetime import date, timedelta
+from decimal import Decimal
 
 from crm.demo.catalogue import (
     _FORWARD_FEEDBACK,
@@ -212,13 +214,66 @@ _FORWARD_LABELS = {
 }
 
 
+#: A deal's range by the account's size (employees up to the bound), before
+#: the random spread; a lead with no account buys the smallest plan.
+_DEAL_SIZES = (
+    (50, 8_000, 20_000),
+    (250, 15_000, 45_000),
+    (1_000, 30_000, 80_000),
+    (None, 50_000, 120_000),
+)
+
+
+def _deal_amount(j: _Journey, rng: random.Random) -> Decimal:
+    """A realistic deal amount for the lead's company, rounded to 500."""
+    account = j.lead.account
+    employees = (account.employee_count if account is not None else None) or 0
+    low, high = next(
+        (low, high)
+        for bound, low, high in _DEAL_SIZES
+        if bound is None or employees <= bound
+    )
+    return Decimal(round(rng.uniform(low, high) / 500) * 500)
+
+
+def _deal_terms(j: _Journey, to_stage: str) -> tuple[Decimal | None, date | None]:
+    """What ``lead_sales_move`` needs for the move: the deal amount and the
+    expected close date of an opened opportunity, the amount won (the deal
+    amount, at times discounted) of a closed one.
+
+    Drawn from a generator of their own (seeded by the lead and the moment),
+    so the deals leave the rest of the demo exactly as it was without them.
+    """
+    rng = random.Random(f"deal:{j.lead.email}:{j.now.isoformat()}")
+    if to_stage == Stage.OPPORTUNITY:
+        close_on = (j.now + timedelta(days=rng.randint(14, 75))).date()
+        return _deal_amount(j, rng), close_on
+    if to_stage == Stage.CUSTOMER:
+        opened = [o for o in j.accepted.outcomes if o.to_stage == Stage.OPPORTUNITY]
+        deal = opened[-1].amount if opened and opened[-1].amount else None
+        deal = deal or _deal_amount(j, rng)
+        discount = rng.choice((1, 1, 1, 0.95, 0.9, 0.85))
+        return Decimal(round(deal * Decimal(str(discount)) / 100) * 100), None
+    return None, None
+
+
 def _sales_forward(j: _Journey, to_stage: str) -> None:
     """The lead's owner moves it one funnel stage on (lead_sales_move)."""
     if not j.open or j.accepted is None:
         return
     feedback = _text(j, _FORWARD_FEEDBACK[to_stage], rep="")
+    amount, close_on = _deal_terms(j, to_stage)
     j.accepted.outcomes.append(
-        _Outcome(j.stage, to_stage, "", feedback, j.owner or DEMO_MANAGER, j.now)
+        _Outcome(
+            j.stage,
+            to_stage,
+            "",
+            feedback,
+            j.owner or DEMO_MANAGER,
+            j.now,
+            amount=amount,
+            expected_close_on=close_on,
+        )
     )
     j.move(to_stage, _FORWARD_LABELS[to_stage], actor=j.owner or DEMO_MANAGER)
 

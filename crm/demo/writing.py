@@ -283,6 +283,8 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
                     to_stage=o.to_stage,
                     reason=hw.reasons[o.reason] if o.reason else None,
                     feedback=o.feedback,
+                    amount=o.amount,
+                    expected_close_on=o.expected_close_on,
                     actor_id=users[o.actor],
                     at=o.at,
                 )

@@ -15,6 +15,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 
 from handoff.exceptions import DecisionInvalid, HandoffAlreadyDecided, HandoffNotYours
 from handoff.models import Handoff
+from leads.models import Lead
 
 
 class Conflict(APIException):
@@ -39,6 +40,8 @@ def domain_errors() -> Iterator[None]:
     except Handoff.DoesNotExist as exc:
         # Deleted (its lead erased) between the lookup and the service's lock.
         raise NotFound("No such handoff.") from exc
+    except Lead.DoesNotExist as exc:
+        raise NotFound("No such lead.") from exc
 
 
 class DetailSerializer(serializers.Serializer):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from crm.common.roles import SALES
+from handoff.selectors import is_manager
 from leads.api.permissions import RoleModelPermissions
 
 VIEW = "handoff.view_handoff"
@@ -54,3 +57,16 @@ class HandoffPermissions(RoutedRoleModelPermissions):
         if perms is not None:
             return user.has_perms(perms)
         return super().has_permission(request, view)
+
+
+class MovesSalesLeads(BasePermission):
+    """Sales reps (for their own leads), managers and Admin move leads in the
+    sales pipeline; which lead is the view's and the service's question."""
+
+    message = "Your role may not move leads in the sales pipeline."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return is_manager(user) or user.groups.filter(name=SALES).exists()

@@ -19,9 +19,10 @@ from crm.common.fields import (
 )
 from crm.common.keyset import MAX_ID
 from crm.common.roles import SALES
+from crm.common.text import text_problem
 from handoff import business_hours, clock, services
 from handoff.clock import ClockState
-from handoff.models import ContactAttempt, Handoff, RejectionReason
+from handoff.models import ContactAttempt, Handoff, RejectionReason, SalesOutcome
 from leads.ingestion import EARLIEST_OCCURRED_AT
 
 User = get_user_model()
@@ -288,5 +289,114 @@ class RejectionReasonSerializer(serializers.ModelSerializer):
             "min_attempts",
             "is_active",
             "reroute_sla",
+        ]
+        read_only_fields = fields
+
+
+AMOUNT_INPUT_MAX = 40
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "format": "decimal"}, {"type": "number"}],
+        "nullable": True,
+        "example": "25000.00",
+    }
+)
+class AmountInField(serializers.Field):
+    """An amount as JSON gives it (a decimal string or a number); the service
+    checks its value, so the API and the pipeline refuse one alike."""
+
+    default_error_messages = {
+        "invalid": "Give the amount as a number, like 25000.",
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        text = str(data)
+        if len(text) > AMOUNT_INPUT_MAX or text_problem(text):
+            self.fail("invalid")
+        return text
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SalesMoveSerializer(serializers.Serializer):
+    """A rep's move of an accepted lead: forward to the next stage (with the
+    deal amount and close date the move needs), or back with a reason."""
+
+    to_stage = SafeCharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The next stage: `sql` from SAL, `opportunity` from SQL, "
+        "`customer` (closed won) from opportunity. Ignored with `reason`.",
+    )
+    amount = AmountInField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Opening an opportunity: the deal amount (more than 0, at most "
+        "1,000,000,000, two decimals at most). Closing won: the amount won. "
+        "In the configured currency.",
+    )
+    expected_close_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={
+            "invalid": "Give the expected close date as a date, like 2027-01-15.",
+            "datetime": "Give the expected close date as a date, like 2027-01-15.",
+        },
+        help_text="Opening an opportunity: when you expect the deal to close "
+        "(today up to 3 years ahead).",
+    )
+    reason = SafeCharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="To send the lead back: the code of an active sales reason "
+        "(GET /api/v1/rejection-reasons/?audience=sales&active=true).",
+    )
+    feedback = SafeCharField(
+        max_length=services.FEEDBACK_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="For marketing; some reasons require it.",
+    )
+
+
+class SalesOutcomeSerializer(serializers.ModelSerializer):
+    """A recorded sales move, with the deal amount it records (if any)."""
+
+    lead = serializers.IntegerField(source="lead_id", read_only=True)
+    reason = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    actor = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = SalesOutcome
+        fields = [
+            "id",
+            "lead",
+            "from_stage",
+            "to_stage",
+            "reason",
+            "feedback",
+            "amount",
+            "expected_close_on",
+            "actor",
+            "at",
         ]
         read_only_fields = fields

@@ -15,9 +15,12 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from crm.common.keyset import MAX_ID
 from handoff import selectors, services
 from handoff.api.errors import (
     DECISION_ERRORS,
@@ -28,7 +31,11 @@ from handoff.api.errors import (
     domain_errors,
 )
 from handoff.api.filters import HandoffFilter, RejectionReasonFilter
-from handoff.api.permissions import HandoffPermissions, RoutedRoleModelPermissions
+from handoff.api.permissions import (
+    HandoffPermissions,
+    MovesSalesLeads,
+    RoutedRoleModelPermissions,
+)
 from handoff.api.serializers import (
     AcceptSerializer,
     ContactAttemptInSerializer,
@@ -36,6 +43,8 @@ from handoff.api.serializers import (
     HandoffSerializer,
     RejectionReasonSerializer,
     RejectSerializer,
+    SalesMoveSerializer,
+    SalesOutcomeSerializer,
 )
 from handoff.models import Handoff, RejectionReason
 from leads.api.parsers import SafeJSONParser
@@ -244,3 +253,77 @@ class RejectionReasonViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [RoutedRoleModelPermissions]
     pagination_class = None
     queryset = RejectionReason.objects.order_by("audience", "position", "label", "id")
+
+
+class LeadSalesMoveView(APIView):
+    """``POST /api/v1/leads/<id>/sales-moves/``: a rep moves their lead."""
+
+    permission_classes = [MovesSalesLeads]
+    parser_classes = [SafeJSONParser]
+
+    @extend_schema(
+        operation_id="leads_sales_moves_create",
+        summary="Move a lead in the sales pipeline",
+        description="A rep moves a lead they own (a manager or Admin: any "
+        "lead) one stage forward, SAL -> SQL -> opportunity -> customer (closed "
+        "won), or back with a sales `reason` (the reason says where it goes: "
+        "nurture or disqualified). Opening an opportunity needs `amount` (the "
+        "deal amount) and `expected_close_on`; closing won needs `amount` (the "
+        "amount won). The same checks as the pipeline page.",
+        request=SalesMoveSerializer,
+        responses={
+            201: SalesOutcomeSerializer,
+            **INVALID,
+            **ERRORS,
+            403: OpenApiResponse(
+                DetailSerializer,
+                description="Your role may not move leads in the sales pipeline "
+                "(Marketing, SDRs who are not managers).",
+            ),
+            404: OpenApiResponse(
+                DetailSerializer,
+                description="No such lead, or not one you may move.",
+            ),
+            409: OpenApiResponse(
+                DetailSerializer,
+                description="The lead moved meanwhile (already at that stage, or "
+                "out of the pipeline); nothing was changed. Reload it.",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Open an opportunity",
+                value={
+                    "to_stage": "opportunity",
+                    "amount": "25000.00",
+                    "expected_close_on": "2027-01-15",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Closed won",
+                value={"to_stage": "customer", "amount": "23500.00"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Lost on price",
+                value={"reason": "sales_lost_price", "feedback": "Went cheaper"},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        lead = None
+        if 1 <= pk <= MAX_ID:
+            lead = selectors.sales_lead_for(user=request.user, lead_id=pk)
+        if lead is None:
+            raise NotFound("No such lead, or not one you may move.")
+        incoming = SalesMoveSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        with domain_errors():
+            outcome = services.lead_sales_move(
+                lead_id=lead.id, actor=request.user, **incoming.validated_data
+            )
+        return Response(
+            SalesOutcomeSerializer(outcome).data, status=status.HTTP_201_CREATED
+        )

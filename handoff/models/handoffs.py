@@ -259,6 +259,11 @@ class SalesOutcome(models.Model):
         related_name="sales_outcomes",
     )
     feedback = models.TextField(blank=True)
+    #: The deal's value in ``settings.CURRENCY``: the amount expected when an
+    #: opportunity opens, the amount won when it closes won; None otherwise.
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    #: When the rep expects an opened opportunity to close; None otherwise.
+    expected_close_on = models.DateField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

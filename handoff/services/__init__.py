@@ -36,6 +36,7 @@ from handoff.services.opening import (
 from handoff.services.sales import (
     SALES_FORWARD,
     SALES_STAGES,
+    deal_terms,
     lead_reassign,
     lead_sales_move,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "SYSTEM_ACTOR",
     "attempt_log",
     "availability_set",
+    "deal_terms",
     "escalation_run",
     "handoff_accept",
     "handoff_claim",

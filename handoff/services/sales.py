@@ -4,6 +4,7 @@ and a manager handing a lead in the pipeline to another rep."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -42,6 +43,81 @@ SALES_FORWARD = {
 SALES_STAGES = frozenset(SALES_FORWARD)
 #: The longest reason a reassignment keeps (OwnerChange.reason).
 REASSIGN_REASON_MAX = 500
+#: The largest deal amount a rep may give (in ``settings.CURRENCY``).
+DEAL_AMOUNT_MAX = Decimal("1000000000")
+#: How far ahead an opportunity's expected close date may be.
+CLOSE_DATE_HORIZON_YEARS = 3
+
+
+def _amount_clean(value: Any, *, what: str) -> tuple[Decimal | None, str]:
+    """``value`` as an amount in cents, or the problem in the user's words."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, f"Give the {what}."
+    if isinstance(value, bool | float):
+        value = str(value)
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        return None, f"Give the {what} as a number, like 25000."
+    if not amount.is_finite():
+        return None, f"Give the {what} as a number, like 25000."
+    if amount <= 0:
+        return None, f"The {what} must be more than zero."
+    if amount > DEAL_AMOUNT_MAX:
+        return None, f"The {what} can be at most 1,000,000,000."
+    if amount != amount.quantize(Decimal("0.01")):
+        return None, f"Give the {what} in whole cents (two decimals at most)."
+    return amount.quantize(Decimal("0.01")), ""
+
+
+def _close_date_clean(value: Any, *, today: dt.date) -> tuple[dt.date | None, str]:
+    """The expected close date, or the problem in the user's words."""
+    if value is None or value == "":
+        return None, "Give the date you expect the deal to close."
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        try:
+            value = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            return None, "Give the expected close date as a date, like 2027-01-15."
+    if value < today:
+        return None, "The expected close date cannot be in the past."
+    try:
+        horizon = today.replace(year=today.year + CLOSE_DATE_HORIZON_YEARS)
+    except ValueError:  # 29 February
+        horizon = today.replace(year=today.year + CLOSE_DATE_HORIZON_YEARS, day=28)
+    if value > horizon:
+        return None, (
+            "The expected close date can be at most "
+            f"{CLOSE_DATE_HORIZON_YEARS} years ahead."
+        )
+    return value, ""
+
+
+def deal_terms(
+    to_stage: str, *, amount: Any, expected_close_on: Any, today: dt.date
+) -> dict[str, Any]:
+    """The deal facts a forward move to ``to_stage`` records, checked.
+
+    Opening an opportunity needs the deal amount (more than zero, at most
+    1,000,000,000) and the expected close date (today up to three years
+    ahead); closing won needs the amount won (more than zero). Other moves
+    record neither. DecisionInvalid names each field to fix.
+    """
+    errors: dict[str, str] = {}
+    terms: dict[str, Any] = {}
+    if to_stage == Stage.OPPORTUNITY:
+        terms["amount"], errors["amount"] = _amount_clean(amount, what="deal amount")
+        terms["expected_close_on"], errors["expected_close_on"] = _close_date_clean(
+            expected_close_on, today=today
+        )
+    elif to_stage == Stage.CUSTOMER:
+        terms["amount"], errors["amount"] = _amount_clean(amount, what="amount won")
+    errors = {field: text for field, text in errors.items() if text}
+    if errors:
+        raise DecisionInvalid(errors)
+    return terms
 
 
 def lead_sales_move(
@@ -51,12 +127,17 @@ def lead_sales_move(
     to_stage: str = "",
     reason: str = "",
     feedback: str = "",
+    amount: Any = None,
+    expected_close_on: Any = None,
     now: dt.datetime | None = None,
 ) -> SalesOutcome:
     """A rep moves an accepted lead forward, or back with a sales reason.
 
     Forward (``to_stage`` the next funnel stage): SAL -> SQL -> opportunity ->
-    customer (closed won). Back: give ``reason`` (a sales rejection reason);
+    customer (closed won). Opening an opportunity records the deal
+    ``amount`` and ``expected_close_on``; closing won records the ``amount``
+    won (see ``deal_terms``: DecisionInvalid naming each field, nothing
+    changed). Back: give ``reason`` (a sales rejection reason);
     its action says where the lead goes (recycle: nurture with the cool-down;
     disqualify). Only the lead's owner or a manager may move it. Locks the
     lead's accepted handoff (if any) and then the lead; records a
@@ -75,6 +156,7 @@ def lead_sales_move(
             raise HandoffAlreadyDecided(_not_in_pipeline(lead))
         why = None
         text = ""
+        terms: dict[str, Any] = {}
         move: dict[str, Any]
         if reason:
             why = _reason_get(reason, audience=RejectionReason.Audience.SALES)
@@ -83,6 +165,11 @@ def lead_sales_move(
             label = decision_label("Sent back by sales", why, text)
         else:
             expected = SALES_FORWARD[lead.stage]
+            if _already_at_or_past(lead.stage, to_stage):
+                raise HandoffAlreadyDecided(
+                    f"{lead} is already {lead.get_stage_display()}: someone moved "
+                    "it meanwhile and nothing was changed. Reload the page."
+                )
             if to_stage != expected:
                 raise DecisionInvalid(
                     {
@@ -93,6 +180,12 @@ def lead_sales_move(
                         )
                     }
                 )
+            terms = deal_terms(
+                expected,
+                amount=amount,
+                expected_close_on=expected_close_on,
+                today=timezone.localdate(now),
+            )
             text = str(feedback or "").strip()[:FEEDBACK_MAX]
             move = {"to_stage": expected}
             label = {
@@ -118,6 +211,7 @@ def lead_sales_move(
             feedback=text,
             actor=actor,
             at=now,
+            **terms,
         )
         audit_record(
             actor=actor,
@@ -129,6 +223,8 @@ def lead_sales_move(
                 "from_stage": from_stage,
                 "to_stage": move["to_stage"],
                 "reason": why.code if why else "",
+                # The deal's amount and close date, when the move records them.
+                **{name: str(value) for name, value in terms.items()},
             },
         )
         if handoff is not None:
@@ -136,6 +232,16 @@ def lead_sales_move(
                 followed_up_at=now
             )
     return outcome
+
+
+#: The funnel's order of the stages a sales move goes through.
+_FUNNEL = (Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+
+
+def _already_at_or_past(stage: str, to_stage: str) -> bool:
+    """Whether a lead at ``stage`` already reached ``to_stage`` (a move made
+    twice, or after someone else made it)."""
+    return to_stage in _FUNNEL and _FUNNEL.index(to_stage) <= _FUNNEL.index(stage)
 
 
 def _lock_accepted_handoff(lead_id: int) -> Handoff | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST, require_safe
 
+from crm.common.money import currency_symbol
 from handoff import selectors, services
 from handoff.exceptions import DecisionInvalid, HandoffError
 from handoff.forms import SalesBackForm, SalesForwardForm, form_errors
@@ -62,6 +64,15 @@ class BoardColumn:
     count: int
     more_url: str = ""
     order: str = COLUMN_ORDER
+    #: The summed deal amounts of the column's leads (opportunities only).
+    total: Decimal | None = None
+
+
+def deal_totals(columns: list[BoardColumn], total: Decimal) -> None:
+    """Give the opportunity column its total deal value."""
+    for column in columns:
+        if column.stage == Stage.OPPORTUNITY:
+            column.total = total
 
 
 def _stage_counts(user: Any) -> dict[str, int]:
@@ -73,6 +84,7 @@ def _sales_context() -> dict[str, Any]:
     choices = sales_reason_choices(list(reasons))
     return {
         "now": timezone.now(),
+        "currency": currency_symbol(),
         "sales_reasons": choices,
         # Every card's send-back picker with nothing chosen, built once.
         "sales_reason_options": format_html_join(
@@ -158,6 +170,7 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         user=user, stages=list(PIPELINE_STAGES), size=COLUMN_PAGE
     )
     columns = board_columns(pages, url_name="handoff:pipeline_column", now=now)
+    deal_totals(columns, selectors.deal_value_total(user=user))
     closed = selectors.sales_outcomes_closed(
         user=user,
         stages=CLOSED_STAGES,
@@ -289,5 +302,6 @@ def sales_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         card=_pipeline_card(request.user, lead_id),
         closed_outcome=outcome if outcome.to_stage in CLOSED_STAGES else None,
         counts=_stage_counts(request.user),
+        deal_total=selectors.deal_value_total(user=request.user),
     )
     return render(request, "handoff/partials/pipeline_notice.html", context)

@@ -33,6 +33,7 @@ from handoff.views.pipeline import (
     board_columns,
     card_form_post,
     column_position,
+    deal_totals,
 )
 
 
@@ -94,6 +95,9 @@ def pipeline_team(request: HttpRequest) -> HttpResponse:
         url_name="handoff:pipeline_team_column",
         now=context["now"],
         query=rep_filter.query,
+    )
+    deal_totals(
+        columns, selectors.deal_value_total(user=None, owner_id=rep_filter.rep_id)
     )
     context.update(
         columns=columns,

@@ -225,7 +225,8 @@ def handoff_dump() -> dict[str, list[tuple]]:
     outcomes = list(
         SalesOutcome.objects.values_list(
             "lead__email", "handoff__sequence", "from_stage", "to_stage",
-            "reason__code", "feedback", "actor__username", "at",
+            "reason__code", "feedback", "actor__username", "at", "amount",
+            "expected_close_on",
         )
     )  # fmt: skip
     slas = [
@@ -1189,6 +1190,24 @@ def test_breached_handoffs_expired_escalated_and_went_to_another_sdr():
         assert handoff.decided_at is None
 
 
+def _assert_deal_terms(outcome: SalesOutcome) -> None:
+    """An opened opportunity has a deal of 8k-120k closing within weeks; a
+    won one the amount won (the deal, at most 15% off); others neither."""
+    if outcome.to_stage == "opportunity":
+        assert 8_000 <= outcome.amount <= 120_000
+        assert outcome.amount % 500 == 0
+        days = (outcome.expected_close_on - outcome.at.date()).days
+        assert 13 <= days <= 76
+    elif outcome.to_stage == "customer":
+        opened = SalesOutcome.objects.get(
+            handoff=outcome.handoff, to_stage="opportunity"
+        )
+        assert opened.amount * Decimal("0.84") <= outcome.amount <= opened.amount
+        assert outcome.expected_close_on is None
+    else:
+        assert (outcome.amount, outcome.expected_close_on) == (None, None)
+
+
 @pytest.mark.django_db
 def test_sales_outcomes_match_the_moves_after_acceptance():
     seed_small()
@@ -1211,7 +1230,9 @@ def test_sales_outcomes_match_the_moves_after_acceptance():
                 ("sql", "opportunity"),
                 ("opportunity", "customer"),
             }
+            _assert_deal_terms(outcome)
         else:
+            assert (outcome.amount, outcome.expected_close_on) == (None, None)
             assert outcome.reason.audience == "sales"
             expected = (
                 "disqualified" if outcome.reason.action == "disqualify" else ("nurture")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,18 @@ PIPELINE = [
 ]
 # fmt: on
 FORWARD = [Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
+#: What opening an opportunity and closing it won record.
+DEALS = {
+    Stage.OPPORTUNITY: {"amount": "48000", "expected_close_in": 45},
+    Stage.CUSTOMER: {"amount": "45500"},
+}
+
+
+def _deal_terms(to_stage: str, now: dt.datetime) -> dict[str, Any]:
+    terms = dict(DEALS.get(to_stage, {}))
+    if days := terms.pop("expected_close_in", None):
+        terms["expected_close_on"] = now.date() + dt.timedelta(days=days)
+    return terms
 
 
 @dataclass
@@ -224,6 +237,7 @@ def _world() -> World:
                 actor=rita,
                 to_stage=to_stage,
                 now=accepted + dt.timedelta(hours=2 + step),
+                **_deal_terms(to_stage, now),
             )
         if stage == Stage.NURTURE:
             services.lead_sales_move(
@@ -361,6 +375,41 @@ def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     expect(page.locator("#count-sql")).to_have_text("2")
     assert page.evaluate("window.leadflowMarker") == "no reload"
     assert Lead.objects.get(id=priya.lead_id).stage == Stage.SQL
+
+
+def test_a_rep_opens_an_opportunity_with_its_deal_on_the_pipeline(
+    new_page, live_server
+):
+    world = _world()
+    page = new_page(width=1440, height=900)
+    log_in(page, live_server, "rita")
+    sofia = page.locator(f"#lead-{world.handoffs['Sofia'].lead_id}")
+    expect(page.locator("#deal-total")).to_have_text("Deal value $48,000")
+
+    sofia.get_by_label("Deal amount ($)").fill("0")
+    sofia.get_by_label("Expected close date").fill("2099-01-01")
+    sofia.get_by_role("button", name="Open opportunity").click()
+
+    expect(sofia).to_contain_text("The deal amount must be more than zero.")
+    expect(sofia).to_contain_text(
+        "The expected close date can be at most 3 years ahead."
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    sofia.screenshot(path=str(SHOTS / "handoff-pipeline-deal-refused.png"))
+    close_on = timezone.localdate() + dt.timedelta(days=40)
+    sofia.get_by_label("Deal amount ($)").fill("25000")
+    sofia.get_by_label("Expected close date").fill(close_on.isoformat())
+    sofia.get_by_role("button", name="Open opportunity").click()
+
+    opportunity = page.locator("#stage-opportunity")
+    closes = f"{close_on.day} {close_on:%b %Y}"
+    expect(opportunity).to_contain_text(f"$25,000 · closes {closes}")
+    expect(page.locator("#deal-total")).to_have_text("Deal value $73,000")
+    expect(page.locator("#count-opportunity")).to_have_text("2")
+    won = opportunity.get_by_label("Amount won ($)")
+    expect(won.first).to_have_value(re.compile(r"^(25000|48000)$"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+    page.screenshot(path=str(SHOTS / "handoff-pipeline-deals-1440.png"), full_page=True)
 
 
 def test_a_rep_pages_a_column_while_moving_its_cards(

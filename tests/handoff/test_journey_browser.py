@@ -200,20 +200,23 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
 
     _nav(rep).get_by_role("link", name="Pipeline").click()
     expect(_nav(rep).get_by_role("link", name="Pipeline", exact=True)).to_be_visible()
-    for button, column in (
-        ("Qualify (SQL)", "Qualified (SQL)"),
-        ("Open opportunity", "Opportunity"),
-    ):
-        rep.get_by_role("article", name="Linus Berg").get_by_role(
-            "button", name=button
-        ).click()
-        expect(_card(_section(rep, column), "Linus Berg")).to_be_visible()
-    _card(_section(rep, "Opportunity"), "Linus Berg").get_by_role(
-        "button", name="Closed won"
-    ).click()
+    linus = rep.get_by_role("article", name="Linus Berg")
+    linus.get_by_role("button", name="Qualify (SQL)").click()
+    expect(_card(_section(rep, "Qualified (SQL)"), "Linus Berg")).to_be_visible()
+    linus.get_by_label("Deal amount ($)").fill("30000")
+    linus.get_by_label("Expected close date").fill(
+        (timezone.localdate() + dt.timedelta(days=30)).isoformat()
+    )
+    linus.get_by_role("button", name="Open opportunity").click()
+    opportunity = _card(_section(rep, "Opportunity"), "Linus Berg")
+    expect(opportunity).to_contain_text("$30,000 · closes")
+    expect(opportunity.get_by_label("Amount won ($)")).to_have_value("30000")
+    opportunity.get_by_label("Amount won ($)").fill("28500")
+    opportunity.get_by_role("button", name="Closed won").click()
     closed = _section(rep, "Recently closed")
     expect(closed).to_contain_text("Linus Berg")
     expect(closed).to_contain_text("Customer")
+    expect(closed).to_contain_text("$28,500")
     _shot(rep, "pipeline-closed")
 
     closed.get_by_role("link", name="Linus Berg").click()
@@ -229,6 +232,8 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
     ):
         expect(timeline.nth(entry)).to_contain_text(moved)
         expect(timeline.nth(entry)).to_contain_text(by)
+    expect(timeline.nth(0)).to_contain_text("$28,500")
+    expect(timeline.nth(1)).to_contain_text("$30,000 · closes")
     rep.get_by_text("Events and attempts").click()
     events = _section(rep, "Handoffs")
     for seen in (

@@ -142,6 +142,8 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/v1/leads/{id}/"): SIGNED_IN,
     ("GET", "/api/v1/leads/{id}/export/"): SIGNED_IN,
     ("POST", "/api/v1/leads/{id}/erase/"): ADMINS,
+    # Reps move their own leads in the pipeline; managers and Admin any.
+    ("POST", "/api/v1/leads/{id}/sales-moves/"): REPS,
     ("GET", "/api/v1/reports/funnel/"): MARKETERS,
     ("GET", "/api/v1/touchpoints/"): SIGNED_IN,
     ("POST", "/api/v1/touchpoints/"): MARKETERS,
@@ -172,6 +174,7 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/leads/"): {"email": "new@acme.example", "first_name": "Nia"},
     ("PATCH", "/api/v1/leads/{id}/"): {"first_name": "Zed"},
     ("POST", "/api/v1/handoffs/{id}/accept/"): {},
+    ("POST", "/api/v1/leads/{id}/sales-moves/"): {"to_stage": "sql"},
     ("POST", "/api/v1/handoffs/{id}/reject/"): {"reason": "no_budget"},
     ("POST", "/api/v1/handoffs/{id}/attempts/"): {
         "channel": "call",
@@ -339,6 +342,8 @@ def _api_url(path: str, world: World) -> str:
             else world.own_handoff()
         )
         object_id = handoff.id
+    elif path.endswith("/sales-moves/"):
+        object_id = world.accepted.lead_id
     elif path.startswith("/api/v1/leads/"):
         object_id = world.lead.id
     elif path.startswith("/api/v1/touchpoints/"):
