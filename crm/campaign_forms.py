@@ -66,9 +66,9 @@ class SpendForm(forms.Form):
     """One line of actual spend: the month (YYYY-MM), the amount, a note."""
 
     month = forms.CharField(
+        label="Month (YYYY-MM)",
         max_length=7,
         widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}),
-        help_text="The month the money was spent in, as YYYY-MM.",
     )
     amount = forms.DecimalField(
         min_value=0,
