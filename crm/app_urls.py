@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import views
+from crm import campaign_views, views
 
 app_name = "crm"
 urlpatterns = [
@@ -9,5 +9,32 @@ urlpatterns = [
     path("leads/", views.lead_list, name="lead_list"),
     path("leads/csv/", views.lead_export, name="lead_export"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign_new"),
+    path(
+        "campaigns/<int:campaign_id>/",
+        campaign_views.campaign_detail,
+        name="campaign_detail",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/edit/",
+        campaign_views.campaign_edit,
+        name="campaign_edit",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/spend/",
+        campaign_views.spend_add,
+        name="spend_add",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/spend/<int:spend_id>/",
+        campaign_views.spend_edit,
+        name="spend_edit",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/spend/<int:spend_id>/delete/",
+        campaign_views.spend_delete,
+        name="spend_delete",
+    ),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -13,18 +13,20 @@ from handoff.models import SalesProfile
 from handoff.selectors import is_manager_known, pipeline_new_count
 from leads.views import IMPORT_PERMISSIONS
 
-#: Managers see the SAL queue, the team pipeline and the SLA report whatever
-#: their role; Admin sees everything.
+#: Managers see the SAL queue, the team pipeline, the SLA report and the
+#: campaigns whatever their role; Admin sees everything.
 MANAGERS = "managers"
 
 _NAV = [
     (MARKETING, "Marketing", "crm:marketing_home"),
+    (MARKETING, "Campaigns", "crm:campaign_list"),
     (MARKETING, "Scoring", "scoring:list"),
     (SDR, "SAL queue", "handoff:queue"),
     (MANAGERS, "SAL queue", "handoff:queue"),
     (SALES, "Pipeline", "handoff:pipeline"),
     (MANAGERS, "Team pipeline", "handoff:pipeline_team"),
     (MANAGERS, "SLA report", "handoff:report"),
+    (MANAGERS, "Campaigns", "crm:campaign_list"),
 ]
 
 

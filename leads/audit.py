@@ -26,6 +26,9 @@ What is written where (the action codes are AuditEvent.Action):
   the names of the fields that changed, never their values;
 - ``campaign_delete``, ``account_delete``: ``leads.campaigns`` and
   ``leads.accounts`` (the admin's delete pages call them);
+- ``campaign_create``, ``campaign_edit``, ``spend_add``, ``spend_edit``,
+  ``spend_delete``: ``leads.campaigns`` (the campaign pages call them), with
+  the names of the fields that changed on an edit;
 - ``user_deactivate``, ``user_delete``: ``handoff.services`` (the user
   admin's "Deactivate and reassign" page and its delete page).
 

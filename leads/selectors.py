@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from crm.common.keyset import (
     Cursor,
@@ -23,7 +33,15 @@ from crm.common.keyset import (
 )
 from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.lifecycle import FUNNEL, stage_rank
-from leads.models import Lead, Stage, StageTransition, Touchpoint, WebForm
+from leads.models import (
+    Campaign,
+    CampaignSpend,
+    Lead,
+    Stage,
+    StageTransition,
+    Touchpoint,
+    WebForm,
+)
 
 
 def lead_stage_counts() -> list[dict[str, Any]]:
@@ -283,3 +301,81 @@ def web_form_get_active(*, key: str) -> WebForm | None:
         .filter(key=key, is_active=True, kind__is_active=True)
         .first()
     )
+
+
+# Campaigns and their spend
+# ------------------------------------------------------------------------------
+
+#: The campaign list's sorts: key -> (label, ordering).
+CAMPAIGN_SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "name": ("Name", ("name",)),
+    "-spend": ("Spend to date, highest first", ("-spend_to_date", "name")),
+    "spend": ("Spend to date, lowest first", ("spend_to_date", "name")),
+}
+
+
+def campaign_list_with_spend(*, today: date, sort: str = "name") -> QuerySet[Campaign]:
+    """Every campaign with ``spend_to_date`` (every line up to this month)
+    and ``spend_this_month`` (this month's lines), both 0 without lines,
+    sorted by ``CAMPAIGN_SORTS[sort]`` (by name for an unknown key)."""
+    this_month = today.replace(day=1)
+    zero = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=2))
+    _, ordering = CAMPAIGN_SORTS.get(sort, CAMPAIGN_SORTS["name"])
+    return Campaign.objects.annotate(
+        spend_to_date=Coalesce(
+            Sum("spend_lines__amount", filter=Q(spend_lines__month__lte=this_month)),
+            zero,
+        ),
+        spend_this_month=Coalesce(
+            Sum("spend_lines__amount", filter=Q(spend_lines__month=this_month)), zero
+        ),
+    ).order_by(*ordering)
+
+
+@dataclass(frozen=True)
+class SpendMonth:
+    """One month of a campaign's ledger: its lines and their total."""
+
+    month: date
+    lines: list[CampaignSpend]
+    total: Decimal
+
+
+def campaign_spend_by_month(*, campaign_id: int) -> list[SpendMonth]:
+    """The campaign's spend lines grouped by month, the latest month first,
+    each month's lines in the order they were added."""
+    months: dict[date, list[CampaignSpend]] = {}
+    lines = CampaignSpend.objects.filter(campaign_id=campaign_id).order_by(
+        "-month", "id"
+    )
+    for line in lines:
+        months.setdefault(line.month, []).append(line)
+    return [
+        SpendMonth(
+            month=month,
+            lines=group,
+            total=sum((line.amount for line in group), Decimal(0)),
+        )
+        for month, group in months.items()
+    ]
+
+
+def campaign_first_touch_leads(*, campaign_id: int) -> dict[str, int]:
+    """How many leads, by current stage, had their first touch (earliest
+    touchpoint, ties by id) in this campaign; stages without one left out."""
+    earlier = Touchpoint.objects.filter(lead_id=OuterRef("lead_id")).filter(
+        Q(occurred_at__lt=OuterRef("occurred_at"))
+        | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
+    )
+    firsts = (
+        Touchpoint.objects.filter(campaign_id=campaign_id)
+        .exclude(Exists(earlier))
+        .values("lead_id")
+    )
+    rows = (
+        Lead.objects.filter(id__in=firsts)
+        .values("stage")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return {row["stage"]: row["count"] for row in rows}

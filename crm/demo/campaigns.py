@@ -1,4 +1,5 @@
-"""The demo campaigns and the marketing e-mails sent to the list."""
+"""The demo campaigns, their monthly spend and the marketing e-mails sent to
+the list."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from crm.demo.catalogue import _BLOG_POSTS, _NEWSLETTER_SUBJECTS, _SITE, catalogue_load
-from leads.models import Campaign
+from leads.models import Campaign, CampaignSpend
 
 
 @dataclass(frozen=True)
@@ -119,3 +120,51 @@ def _sends_build(campaigns: dict[str, Campaign], end: datetime) -> list[_Send]:
             )
     sends.sort(key=lambda s: (s.at, s.email_id))
     return sends
+
+
+#: How far a month's actual spend strays from the budget's share of it:
+#: most months land within 15%, about one in four overspends by up to 35%.
+_SPEND_SPREAD = (0.85, 1.12)
+_OVERSPEND = (1.12, 1.35)
+_OVERSPEND_CHANCE = 0.25
+_SPEND_NOTES = ("Platform invoice", "Agency fee", "Media buy", "Sponsorship", "")
+
+
+def _month_starts(first: date, last: date) -> list[date]:
+    """The first day of every month from ``first``'s through ``last``'s."""
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _spend_build(
+    rng: random.Random, campaigns: list[Campaign], start: date, today: date
+) -> list[CampaignSpend]:
+    """One spend line (unsaved) per campaign per month it ran in, over the
+    months from ``start`` through ``today``: the budget's share for the days
+    it ran that month, give or take (some months over, most a little under).
+    Campaigns must be saved (their ids are set)."""
+    lines = []
+    for campaign in campaigns:
+        run_days = (campaign.ends_on - campaign.starts_on).days + 1
+        for month in _month_starts(start, today):
+            following = (month + timedelta(days=32)).replace(day=1)
+            first_day = max(month, campaign.starts_on, start)
+            last_day = min(following - timedelta(days=1), campaign.ends_on, today)
+            days = (last_day - first_day).days + 1
+            if days <= 0 or not campaign.budget:
+                continue
+            spread = _OVERSPEND if rng.random() < _OVERSPEND_CHANCE else _SPEND_SPREAD
+            share = campaign.budget * Decimal(days) / Decimal(run_days)
+            amount = share * Decimal(str(round(rng.uniform(*spread), 3)))
+            lines.append(
+                CampaignSpend(
+                    campaign_id=campaign.id,
+                    month=month,
+                    amount=amount.quantize(Decimal("0.01")),
+                    note=rng.choice(_SPEND_NOTES),
+                )
+            )
+    return lines

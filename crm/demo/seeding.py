@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 
 from crm.common import roles
 from crm.demo.accounts import _accounts_build
-from crm.demo.campaigns import _campaigns_build, _sends_build
+from crm.demo.campaigns import _campaigns_build, _sends_build, _spend_build
 from crm.demo.defaults import (
     DEFAULT_LEADS,
     DEFAULT_SEED,
@@ -59,6 +59,7 @@ from handoff.models import (
 from leads.models import (
     Account,
     Campaign,
+    CampaignSpend,
     Lead,
     OwnerChange,
     StageTransition,
@@ -112,6 +113,7 @@ def demo_data_delete() -> dict[str, int]:
         RescoreChunk,
         Lead,
         Account,
+        CampaignSpend,
         Campaign,
     ):
         queryset = model.objects.all()
@@ -243,6 +245,10 @@ def _seed(
     handoff_world = _handoff_setup(today=today, start=start, end=end, users=users)
     keyed = _campaigns_build(rng, today)
     Campaign.objects.bulk_create([c for _, c in keyed])
+    # Its own random stream: the spend leaves the rest of the demo as it was.
+    CampaignSpend.objects.bulk_create(
+        _spend_build(random.Random(seed), [c for _, c in keyed], start.date(), today)
+    )
     campaigns = dict(keyed)
     sends = _sends_build(campaigns, end)
     world = _World(

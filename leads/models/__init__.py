@@ -11,6 +11,7 @@ forms, import jobs) and ``audit`` (the audit log). Import them from here.
 
 from leads.models.activity import (
     Campaign,
+    CampaignSpend,
     OwnerChange,
     StageTransition,
     Touchpoint,
@@ -32,6 +33,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "Campaign",
+    "CampaignSpend",
     "ImportJob",
     "Industry",
     "Lead",

@@ -88,6 +88,51 @@ class Campaign(models.Model):
         return self.name
 
 
+class CampaignSpend(models.Model):
+    """What a campaign actually cost in one month, apart from its planned
+    budget; a month may have several lines (an invoice each). Written only
+    by ``leads.campaigns``."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="spend_lines"
+    )
+    # The first day of the month the money was spent in.
+    month = models.DateField()
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="campaign_spend_not_negative",
+                violation_error_message="The amount must not be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(month__day=1),
+                name="campaign_spend_month_first_day",
+                violation_error_message="The month is its first day.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "month"], name="campaign_spend_month_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.month:%Y-%m}: {self.amount}"
+
+
 class Touchpoint(models.Model):
     """One thing a lead did. Immutable once stored."""
 

@@ -19,6 +19,7 @@ def country_name(code: str | None) -> str:
 
 
 @register.filter
-def money(amount: Any) -> str:
-    """An amount in the settings' currency: 12500 -> "$12,500"; None -> "—"."""
-    return money_text(amount)
+def money(amount: Any, detail: str = "") -> str:
+    """An amount in the settings' currency: 12500 -> "$12,500"; None -> "—";
+    ``amount|money:"cents"`` -> "$12,500.00"."""
+    return money_text(amount, cents=detail == "cents")

@@ -40,6 +40,7 @@ from leads.lifecycle import ALLOWED_MOVES, FUNNEL, stage_rank
 from leads.models import (
     Account,
     Campaign,
+    CampaignSpend,
     Lead,
     OwnerChange,
     StageTransition,
@@ -609,6 +610,48 @@ def test_touchpoints_fall_in_the_90_days_before_today_after_the_lead_was_created
         <= timedelta(seconds=30)
     ]
     assert odd == []
+
+
+@pytest.mark.django_db
+def test_each_campaign_has_a_spend_line_per_month_it_ran_around_its_budget():
+    seed_small()
+
+    start, today = START.date(), END.date()
+    ratios = []
+    for campaign in Campaign.objects.all():
+        run_days = (campaign.ends_on - campaign.starts_on).days + 1
+        lines = list(CampaignSpend.objects.filter(campaign=campaign).order_by("month"))
+        expected = sorted(
+            {
+                day.replace(day=1)
+                for offset in range((today - start).days + 1)
+                if campaign.starts_on
+                <= (day := start + timedelta(days=offset))
+                <= campaign.ends_on
+            }
+        )
+        assert [line.month for line in lines] == expected, campaign.name
+        for line in lines:
+            following = (line.month + timedelta(days=32)).replace(day=1)
+            first = max(line.month, campaign.starts_on, start)
+            last = min(following - timedelta(days=1), campaign.ends_on)
+            share = campaign.budget * ((last - first).days + 1) / run_days
+            ratios.append(line.amount / share)
+    assert all(Decimal("0.84") <= r <= Decimal("1.36") for r in ratios)
+    assert any(r > Decimal("1.12") for r in ratios)
+    assert any(r < 1 for r in ratios)
+
+
+@pytest.mark.django_db
+def test_a_reset_deletes_the_demo_spend_with_its_campaigns():
+    seed_small()
+    assert CampaignSpend.objects.exists()
+
+    seed_demo("--leads", "20", "--seed", "3", "--today", TODAY, "--reset")
+
+    assert set(CampaignSpend.objects.values_list("campaign_id", flat=True)) == set(
+        Campaign.objects.values_list("id", flat=True)
+    )
 
 
 @pytest.mark.django_db

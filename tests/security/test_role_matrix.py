@@ -76,6 +76,17 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "leads/"): SIGNED_IN,
     ("GET", "leads/csv/"): SIGNED_IN,
     ("GET", "leads/<int:lead_id>/"): SIGNED_IN,
+    # crm: campaigns and their spend are Marketing's (managers may read).
+    ("GET", "campaigns/"): MARKETERS,
+    ("GET", "campaigns/new/"): MARKETERS,
+    ("POST", "campaigns/new/"): MARKETERS,
+    ("GET", "campaigns/<int:campaign_id>/"): MARKETERS,
+    ("GET", "campaigns/<int:campaign_id>/edit/"): MARKETERS,
+    ("POST", "campaigns/<int:campaign_id>/edit/"): MARKETERS,
+    ("POST", "campaigns/<int:campaign_id>/spend/"): MARKETERS,
+    ("GET", "campaigns/<int:campaign_id>/spend/<int:spend_id>/"): MARKETERS,
+    ("POST", "campaigns/<int:campaign_id>/spend/<int:spend_id>/"): MARKETERS,
+    ("POST", "campaigns/<int:campaign_id>/spend/<int:spend_id>/delete/"): MARKETERS,
     # leads: CSV import is Marketing's.
     ("GET", "leads/import/"): MARKETERS,
     ("POST", "leads/import/"): MARKETERS,
@@ -168,6 +179,12 @@ HTML_POST_DATA: dict[str, dict[str, Any]] = {
     "handoffs/<int:handoff_id>/attempts/": {"channel": "call", "outcome": "no_answer"},
     "availability/": {"is_away": "on"},
     "pipeline/leads/<int:lead_id>/move/": {"to_stage": "sql"},
+    "campaigns/new/": {"name": "Spring", "channel": "email", "budget": "10"},
+    "campaigns/<int:campaign_id>/spend/": {"month": "2026-03", "amount": "5"},
+    "campaigns/<int:campaign_id>/spend/<int:spend_id>/": {
+        "month": "2026-03",
+        "amount": "5",
+    },
 }
 API_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/forms/{form_key}/submit/"): {"email": "visitor@acme.example"},
@@ -318,6 +335,8 @@ def _page_url(route: str, world: World) -> str:
         return str(
             {
                 "job_id": lambda: world.job.id,
+                "campaign_id": lambda: world.campaign.id,
+                "spend_id": lambda: world.spend.id,
                 "pk": lambda: world.draft.id,
                 "rule_id": lambda: world.rule.id,
                 "preview_id": lambda: world.preview.id,

@@ -10,6 +10,7 @@ test asks for it, so a case costs what it uses.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cached_property
 from typing import Any
 
@@ -23,7 +24,15 @@ from handoff import services as handoff_services
 from handoff.models import Handoff
 from leads import lifecycle
 from leads.imports.jobs import import_job_upload
-from leads.models import ImportJob, Lead, Stage, Touchpoint, WebForm
+from leads.models import (
+    Campaign,
+    CampaignSpend,
+    ImportJob,
+    Lead,
+    Stage,
+    Touchpoint,
+    WebForm,
+)
 from scoring import previews
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
@@ -183,3 +192,15 @@ class World:
         person = self.user or UserFactory(username=f"{self.name}-forgetful")
         uid = urlsafe_base64_encode(force_bytes(person.pk))
         return uid, default_token_generator.make_token(person)
+
+    @cached_property
+    def campaign(self) -> Campaign:
+        return Campaign.objects.create(
+            name=f"{self.name}'s webinar", channel=Campaign.Channel.WEBINAR
+        )
+
+    @cached_property
+    def spend(self) -> CampaignSpend:
+        return CampaignSpend.objects.create(
+            campaign=self.campaign, month=dt.date(2026, 3, 1), amount=100
+        )
