@@ -69,6 +69,17 @@ def campaign_delete(*, campaign_id: int, actor: Any | None) -> None:
     )
 
 
+def _changes_applied(row: Any, wanted: dict[str, Any]) -> list[str]:
+    """Set ``wanted``'s values that differ on ``row`` (not saved); the names
+    of the fields changed, sorted."""
+    changed = sorted(
+        name for name, value in wanted.items() if getattr(row, name) != value
+    )
+    for name in changed:
+        setattr(row, name, wanted[name])
+    return changed
+
+
 #: The campaign fields a person sets on the campaign pages.
 CAMPAIGN_FIELDS = (
     "name",
@@ -128,13 +139,9 @@ def campaign_update(*, campaign_id: int, actor: Any | None, **fields: Any) -> Ca
     if unknown:
         raise TypeError(f"Not campaign fields: {sorted(unknown)}")
     campaign = Campaign.objects.select_for_update().get(id=campaign_id)
-    changed = sorted(
-        name for name, value in fields.items() if getattr(campaign, name) != value
-    )
+    changed = _changes_applied(campaign, fields)
     if not changed:
         return campaign
-    for name in changed:
-        setattr(campaign, name, fields[name])
     _campaign_checked_save(campaign)
     audit_record(
         actor=actor,
@@ -209,13 +216,9 @@ def spend_update(
         id=spend_id, campaign_id=campaign_id
     )
     wanted = {"month": month_start(month), "amount": amount, "note": note}
-    changed = sorted(
-        name for name, value in wanted.items() if getattr(line, name) != value
-    )
+    changed = _changes_applied(line, wanted)
     if not changed:
         return line
-    for name in changed:
-        setattr(line, name, wanted[name])
     _spend_checked_save(line)
     audit_record(
         actor=actor,

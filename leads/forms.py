@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from leads.campaigns import CAMPAIGN_FIELDS
 from leads.capture import normalize_origin
 from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
@@ -191,16 +192,7 @@ class CampaignAdminForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = (
-            "name",
-            "channel",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "budget",
-            "starts_on",
-            "ends_on",
-        )
+        fields = CAMPAIGN_FIELDS
         labels = {
             "utm_source": "UTM source",
             "utm_medium": "UTM medium",
