@@ -9,12 +9,10 @@ with its errors (400), never a server error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -26,9 +24,7 @@ from django.views.decorators.http import (
 
 from crm.campaign_forms import CampaignForm, SpendForm
 from crm.common.money import money_text
-from crm.common.roles import ADMIN, MARKETING
-from crm.roles import user_roles
-from handoff.selectors import is_manager
+from crm.marketing.access import marketing_access, may_edit_marketing
 from leads import campaigns as campaign_services
 from leads import selectors as lead_selectors
 from leads.models import Campaign, CampaignSpend, Stage
@@ -36,30 +32,18 @@ from leads.models import Campaign, CampaignSpend, Stage
 _REFUSAL = "Campaigns are for the Marketing role."
 
 
+def campaign_access(*, edit: bool) -> Callable:
+    """Log in first; then Marketing or Admin, or (to read only) a manager."""
+    return marketing_access(edit=edit, refusal=_REFUSAL)
+
+
 def _may_edit(user: Any) -> bool:
-    return bool({MARKETING, ADMIN} & set(user_roles(user)))
+    return may_edit_marketing(user)
 
 
 def _posted(request: HttpRequest) -> Any:
     """The posted data (even when empty), or None for a GET."""
     return request.POST if request.method == "POST" else None
-
-
-def campaign_access(*, edit: bool) -> Callable:
-    """Log in first; then Marketing or Admin, or (to read only) a manager."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        @login_required
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
-            if not (_may_edit(user) or (not edit and is_manager(user))):
-                raise PermissionDenied(_REFUSAL)
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 @require_safe

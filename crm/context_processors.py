@@ -26,6 +26,7 @@ _NAV = [
     (SALES, "Pipeline", "handoff:pipeline"),
     (MANAGERS, "Team pipeline", "handoff:pipeline_team"),
     (MANAGERS, "SLA report", "handoff:report"),
+    (MANAGERS, "Marketing", "crm:marketing_home"),
     (MANAGERS, "Campaigns", "crm:campaign_list"),
 ]
 

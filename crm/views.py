@@ -18,10 +18,10 @@ from django.views.decorators.http import require_GET, require_safe
 
 from crm import selectors as crm_selectors
 from crm.common.keyset import InvalidCursor
-from crm.common.roles import MARKETING
 from crm.filters import FUNNEL_PARAMS, SORTS, LeadListFilter, funnel_filter_text
 from crm.marketing import dashboard
-from crm.roles import START_PAGES, primary_role, role_required
+from crm.marketing.access import marketing_access
+from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
 from leads.exports import lead_csv_export
@@ -44,7 +44,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@role_required(MARKETING)
+@marketing_access(
+    edit=False,
+    refusal="This page is for the Marketing role; managers may read it too.",
+)
 def marketing_home(request: HttpRequest) -> HttpResponse:
     """The marketer's dashboard: the funnel of a period against the one
     before, MQL volume against commitments, and where leads stand today."""

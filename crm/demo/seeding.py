@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -215,6 +215,7 @@ def demo_seed(
         summary = _seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
+    _planner_statistics_refresh()
     elapsed = round(time.monotonic() - started, 1)
     logger.info(
         "demo data seeded: seed %s, today %s, %s leads, %s touchpoints, "
@@ -228,6 +229,18 @@ def demo_seed(
         elapsed,
     )
     return dataclasses.replace(summary, elapsed_seconds=elapsed)
+
+
+def _planner_statistics_refresh() -> None:
+    """Give PostgreSQL's planner statistics of the tables just filled.
+
+    Without them (autovacuum may not have run yet, or is off) the planner
+    guesses and reads whole tables where an index would do: the SAL queue's
+    touchpoints took 26 ms instead of 0.4 ms on a fresh 100,000-lead demo.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def _seed(

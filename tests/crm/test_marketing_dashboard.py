@@ -343,3 +343,24 @@ def test_the_page_passes_chart_data_as_json_and_loads_the_vendored_chart(
     assert '<script id="volume-chart-data" type="application/json">' in page
     assert "vendor/chartjs/chart-4.5.1.umd.min.js" in page
     assert "<script>" not in page
+
+
+def test_a_manager_reads_the_dashboard_and_finds_it_in_the_navigation(client, mona):
+    client.force_login(mona)
+
+    response = client.get("/marketing/")
+
+    assert response.status_code == 200
+    labels = [item["label"] for item in response.context["nav_items"]]
+    assert "Marketing" in labels
+
+
+def test_an_sdr_without_the_manager_flag_may_not_open_the_dashboard(client):
+    from crm.roles import SDR
+
+    client.force_login(UserFactory(roles=[SDR]))
+
+    response = client.get("/marketing/")
+
+    assert response.status_code == 403
+    assert "managers may read it too" in response.content.decode()

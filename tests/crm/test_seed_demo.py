@@ -1478,3 +1478,20 @@ def test_every_demo_lead_has_a_score_history_ending_at_its_current_score():
     assert len(several) >= 30
     for lead in Lead.objects.all()[:50]:
         assert lead_score_chart(lead=lead, threshold=model.mql_threshold)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_demo_leaves_planner_statistics_on_postgresql():
+    from django.db import connection
+
+    def estimated_rows(table: str) -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+            return cursor.fetchone()[0]
+
+    seed_small()
+
+    # Never analysed, PostgreSQL estimates -1 rows; analysed, about the rows.
+    assert estimated_rows("leads_lead") == Lead.objects.count()
+    assert estimated_rows("leads_touchpoint") == Touchpoint.objects.count()

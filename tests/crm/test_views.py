@@ -145,6 +145,7 @@ def test_navigation_shows_the_sla_report_to_managers_only(client):
         "Pipeline",
         "Team pipeline",
         "SLA report",
+        "Marketing",
         "Campaigns",
         "Leads",
     ]
