@@ -16,8 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 
 from crm.common import roles
 from crm.demo.accounts import _accounts_build
@@ -303,6 +302,9 @@ def _seed(
         transition_count += transitions
         if progress is not None:
             progress(size)
+    # The bulk load left the planner without statistics of what it wrote;
+    # the scoring, handoff and clean-up statements below need them.
+    _planner_statistics_refresh()
     _team_members_write(world.handoff)
     # Accounts with a deal in the works (or whose lead an SDR handed over)
     # belong to the rep who works them.
@@ -384,13 +386,17 @@ def _timestamps_fix(world: _World, keyed: list[tuple[str, Campaign]]) -> None:
         Campaign.objects.filter(id=campaign.id).update(
             created_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
         )
-    first_lead = Subquery(
-        Lead.objects.filter(account=OuterRef("pk"))
-        .order_by("created_at")
-        .values("created_at")[:1]
-    )
-    created = Coalesce(first_lead, Value(world.start))
-    Account.objects.update(created_at=created, updated_at=created)
+    # Set-based: one aggregate over the leads, not a subquery per account,
+    # which the planner can turn into a walk of the created-at index per row.
+    Account.objects.update(created_at=world.start, updated_at=world.start)
+    account_table, lead_table = Account._meta.db_table, Lead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {account_table} SET created_at = f.first, updated_at = f.first "  # nosec B608: names from model meta
+            f"FROM (SELECT account_id, MIN(created_at) AS first FROM {lead_table} "
+            "WHERE account_id IS NOT NULL GROUP BY account_id) AS f "
+            f"WHERE {account_table}.id = f.account_id"
+        )
     Lead.objects.update(updated_at=F("stage_changed_at"))
     # The demo SLAs were agreed a week before the history starts.
     agreed = world.start - timedelta(days=7) + timedelta(hours=9)
