@@ -1,10 +1,15 @@
 """``manage.py bench_pages``: server time and queries of the busiest pages.
 
-Signs the demo users in (``sdr1``, ``manager``, ``rep1``) and requests each
-page with Django's test ``Client`` against the configured database: the SAL
-queue and its polled fragment (for an SDR and for the manager), the sales
-pipeline (a rep) and the team pipeline (the manager, when the demo's manager
-may open it). Each page is requested ``warmup`` times unmeasured, then
+Signs the demo users in (``sdr1``, ``manager``, ``rep1``, ``marketer``) and
+requests each page with Django's test ``Client`` against the configured
+database: the SAL queue and its polled fragment (for an SDR and for the
+manager), the sales pipeline (a rep) and the team pipeline (the manager, when
+the demo's manager may open it); the lead list (first page, a page 1,000
+pages deep by cursor, filtered by stage and country, sorted by score, a name
+search), the page of the lead with the most touchpoints among the newest, the
+SLA report and the marketer's pages for this quarter. A page the data cannot
+give (a list too short for the deep page) is skipped with the reason. Each
+page is requested ``warmup`` times unmeasured, then
 ``runs`` times; the figures are the milliseconds the request took inside
 the process (no network), the part of it this process spent on the CPU
 (Python: views, templates; not the database's time, and steady when other
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
@@ -39,16 +45,24 @@ from django.contrib.auth import (
 )
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from crm.bench.stats import percentile
+from crm.common.keyset import Cursor, encode_cursor, ordering_for
+from crm.views import LEAD_PAGE_SIZE
 from handoff.selectors import is_manager
+from leads.models import Lead, Touchpoint
+from leads.selectors import LEAD_SORT_DEFAULT, lead_list_filtered
 
 Say = Callable[[str], None]
 
 #: The demo's logins the pages are requested as.
 SDR_USER, MANAGER_USER, REP_USER = "sdr1", "manager", "rep1"
+MARKETER_USER = "marketer"
+#: How deep the deep lead-list page is, in pages of the list.
+DEEP_PAGE = 1_000
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -76,6 +90,11 @@ class Page:
     path: str
     htmx: bool = False
     managers_only: bool = False
+    #: Works out the path at run time from the data (``{}`` in ``path``).
+    fill: Callable[[], str] | None = None
+
+    def url(self) -> str:
+        return self.path.format(self.fill()) if self.fill is not None else self.path
 
     @property
     def label(self) -> str:
@@ -89,7 +108,68 @@ PAGES = (
     Page("SAL queue, polled fragment", MANAGER_USER, "/queue/rows/", htmx=True),
     Page("Sales pipeline", REP_USER, "/pipeline/"),
     Page("Team pipeline", MANAGER_USER, "/pipeline/team/", managers_only=True),
+    Page("Lead list", MARKETER_USER, "/leads/"),
+    Page(
+        f"Lead list, page {DEEP_PAGE:,} by cursor",
+        MARKETER_USER,
+        "/leads/?cursor={}",
+        fill=lambda: _deep_cursor(),
+    ),
+    Page("Lead list, stage and country", MARKETER_USER, "/leads/?stage=mql&country=DE"),
+    Page("Lead list, by score", MARKETER_USER, "/leads/?sort=-score"),
+    Page("Lead list, name search", MARKETER_USER, "/leads/?q={}", fill=lambda: _name()),
+    Page("Lead page", MARKETER_USER, "/leads/{}/", fill=lambda: str(_busy_lead())),
+    Page("SLA report", MANAGER_USER, "/reports/sla/", managers_only=True),
+    Page("Marketing dashboard, quarter", MARKETER_USER, "/marketing/?period=quarter"),
+    Page("Campaigns", MARKETER_USER, "/campaigns/"),
 )
+
+
+class PageUnavailable(Exception):
+    """The data has no such page to time (the reason is the message)."""
+
+
+def _deep_cursor() -> str:
+    """The list's cursor after ``DEEP_PAGE`` pages of the default order."""
+    sort = LEAD_SORT_DEFAULT
+    rows = (
+        lead_list_filtered()
+        .order_by(*ordering_for(sort, Lead))
+        .values_list("created_at", "id")[DEEP_PAGE * LEAD_PAGE_SIZE - 1 :][:1]
+    )
+    if not rows:
+        raise PageUnavailable(
+            f"the lead list has fewer than {DEEP_PAGE * LEAD_PAGE_SIZE + 1:,} leads"
+        )
+    row = rows[0]
+    return encode_cursor(Cursor(row[0], row[1]), sort=sort, model=Lead)
+
+
+def _name() -> str:
+    """The most common last name among the newest leads: a search with hits."""
+    names = Counter(
+        Lead.objects.exclude(last_name="")
+        .order_by("-created_at")
+        .values_list("last_name", flat=True)[:500]
+    )
+    if not names:
+        raise PageUnavailable("no lead has a last name to search for")
+    return names.most_common(1)[0][0]
+
+
+def _busy_lead() -> int:
+    """The lead with the most touchpoints among the newest 500."""
+    newest = Lead.objects.order_by("-created_at").values("id")[:500]
+    busiest = (
+        Touchpoint.objects.filter(lead_id__in=newest)
+        .values("lead_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "lead_id")
+        .first()
+    )
+    if busiest is None:
+        raise PageUnavailable("no lead has touchpoints")
+    return busiest["lead_id"]
 
 
 @dataclass(frozen=True)
@@ -171,28 +251,31 @@ def _users(usernames: set[str]) -> dict[str, Any]:
     return found
 
 
-def _request(client: Client, page: Page) -> tuple[float, float, int]:
+def _request(client: Client, page: Page, path: str) -> tuple[float, float, int]:
     """One request's milliseconds (wall, CPU) and queries; anything but 200
     stops the run."""
     extra = HTMX if page.htmx else {}
     with CaptureQueriesContext(connection) as captured:
         start, cpu = time.perf_counter(), time.process_time()
-        response = client.get(page.path, secure=True, **extra)
+        response = client.get(path, secure=True, **extra)
         elapsed = (time.perf_counter() - start) * 1000
         cpu = (time.process_time() - cpu) * 1000
     if response.status_code != 200:
         raise CommandError(
-            f"{page.label} answered {response.status_code} at {page.path}; "
+            f"{page.label} answered {response.status_code} at {path}; "
             "nothing was measured for it."
         )
     return elapsed, cpu, len(captured)
 
 
-def measure(page: Page, client: Client, *, runs: int, warmup: int) -> Figures:
-    """``page`` requested ``warmup`` times, then ``runs`` times measured."""
+def measure(
+    page: Page, client: Client, *, path: str, runs: int, warmup: int
+) -> Figures:
+    """``page`` at ``path`` requested ``warmup`` times, then ``runs`` times
+    measured."""
     for _ in range(warmup):
-        _request(client, page)
-    results = [_request(client, page) for _ in range(runs)]
+        _request(client, page, path)
+    results = [_request(client, page, path) for _ in range(runs)]
     return Figures(
         page,
         [ms for ms, _, _ in results],
@@ -229,7 +312,15 @@ def _run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
                 skipped.append({"page": page.label, "reason": reason})
                 say(f"{page.label:<42} skipped: {reason}")
                 continue
-            result = measure(page, clients[page.username][0], runs=runs, warmup=warmup)
+            try:
+                path = page.url()
+            except PageUnavailable as exc:
+                skipped.append({"page": page.label, "reason": str(exc)})
+                say(f"{page.label:<42} skipped: {exc}")
+                continue
+            result = measure(
+                page, clients[page.username][0], path=path, runs=runs, warmup=warmup
+            )
             figures.append(result.as_dict())
             say(result.line())
     finally:

@@ -12,9 +12,9 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.core.signals import request_started
 
-from crm.roles import SALES, SDR
+from crm.roles import MARKETING, SALES, SDR
 from handoff.models import SalesProfile
-from tests.factories import UserFactory
+from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,33 @@ def demo_users():
         "sdr1": UserFactory(username="sdr1", roles=[SDR]),
         "manager": UserFactory(username="manager", roles=[SDR]),
         "rep1": UserFactory(username="rep1", roles=[SALES]),
+        "marketer": UserFactory(username="marketer", roles=[MARKETING]),
     }
     SalesProfile.objects.create(user=users["manager"], is_manager=True)
+    TouchpointFactory(lead=LeadFactory(last_name="Okafor"))
     return users
+
+
+MEASURED = [
+    "SAL queue (sdr1)",
+    "SAL queue (manager)",
+    "SAL queue, polled fragment (sdr1)",
+    "SAL queue, polled fragment (manager)",
+    "Sales pipeline (rep1)",
+    "Team pipeline (manager)",
+    "Lead list (marketer)",
+    "Lead list, stage and country (marketer)",
+    "Lead list, by score (marketer)",
+    "Lead list, name search (marketer)",
+    "Lead page (marketer)",
+    "SLA report (manager)",
+    "Marketing dashboard, quarter (marketer)",
+    "Campaigns (marketer)",
+]
+SHORT_LIST = {
+    "page": "Lead list, page 1,000 by cursor (marketer)",
+    "reason": "the lead list has fewer than 50,001 leads",
+}
 
 
 def bench(*args: str) -> list[str]:
@@ -40,15 +64,9 @@ def test_times_every_page_and_deletes_its_sessions(demo_users):
     lines = bench("--runs", "3", "--warmup", "1")
 
     figures = json.loads(lines[-1])
-    assert (figures["runs"], figures["warmup"], figures["skipped"]) == (3, 1, [])
-    assert [p["page"] for p in figures["pages"]] == [
-        "SAL queue (sdr1)",
-        "SAL queue (manager)",
-        "SAL queue, polled fragment (sdr1)",
-        "SAL queue, polled fragment (manager)",
-        "Sales pipeline (rep1)",
-        "Team pipeline (manager)",
-    ]
+    assert (figures["runs"], figures["warmup"]) == (3, 1)
+    assert figures["skipped"] == [SHORT_LIST]
+    assert [p["page"] for p in figures["pages"]] == MEASURED
     for page in figures["pages"]:
         assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"], page
         assert page["queries_min"] > 0, page
@@ -78,7 +96,7 @@ def test_the_pages_are_served_with_debug_off_as_in_production(demo_users, settin
     finally:
         request_started.disconnect(note_settings)
 
-    assert len(seen) == 6
+    assert len(seen) == len(MEASURED)
     assert set(seen) == {(False, "StaticFilesStorage")}
     assert lines[0].endswith("with DEBUG off as in production")
     assert json.loads(lines[-1])["debug"] is False
@@ -86,7 +104,7 @@ def test_the_pages_are_served_with_debug_off_as_in_production(demo_users, settin
     assert type(storages["staticfiles"]).__name__ == "ManifestStaticFilesStorage"
 
 
-def test_the_team_pipeline_is_skipped_when_the_manager_may_not_open_it(demo_users):
+def test_the_managers_pages_are_skipped_when_the_manager_may_not_open_it(demo_users):
     SalesProfile.objects.filter(user=demo_users["manager"]).update(is_manager=False)
 
     figures = json.loads(bench("--runs", "1", "--warmup", "0")[-1])
@@ -95,9 +113,26 @@ def test_the_team_pipeline_is_skipped_when_the_manager_may_not_open_it(demo_user
         {
             "page": "Team pipeline (manager)",
             "reason": "manager has no manager flag, so may not open it",
-        }
+        },
+        SHORT_LIST,
+        {
+            "page": "SLA report (manager)",
+            "reason": "manager has no manager flag, so may not open it",
+        },
     ]
-    assert len(figures["pages"]) == 5
+    assert len(figures["pages"]) == len(MEASURED) - 2
+
+
+def test_the_deep_page_is_timed_when_the_list_is_long_enough(demo_users, monkeypatch):
+    monkeypatch.setattr("crm.bench.pages.DEEP_PAGE", 1)
+    LeadFactory.create_batch(50)
+
+    figures = json.loads(bench("--runs", "1", "--warmup", "0")[-1])
+
+    assert figures["skipped"] == []
+    assert "Lead list, page 1,000 by cursor (marketer)" in [
+        p["page"] for p in figures["pages"]
+    ]
 
 
 def test_missing_demo_users_are_a_clear_error(demo_users):
