@@ -38,95 +38,16 @@ from crm.marketing.planner import (
     standing_rows,
     work_back,
 )
-from handoff.models import SalesOutcome
-from leads import lifecycle
-from leads.models import CampaignSpend, Stage
-from tests.factories import CampaignFactory, LeadFactory, TouchpointFactory
+from leads.models import Stage
+from tests.crm.planner_reference import Q1, Q2, Q3, at, journey, reference_quarter
 
 pytestmark = pytest.mark.django_db
-
-Q1, Q2, Q3 = dt.date(2026, 1, 1), dt.date(2026, 4, 1), dt.date(2026, 7, 1)
-
-
-def at(month: int, day: int, year: int = 2026) -> dt.datetime:
-    return dt.datetime(year, month, day, 9, 0, tzinfo=dt.UTC)
-
-
-def journey(created: dt.datetime, *moves: tuple[str, dt.datetime]):
-    lead = LeadFactory(created_at=created)
-    for stage, when in moves:
-        lifecycle.lead_move(
-            lead_id=lead.id, to_stage=stage, system_actor="test", now=when
-        )
-    return lead
-
-
-def won(lead, amount: str, when: dt.datetime, to_stage: str = Stage.CUSTOMER):
-    SalesOutcome.objects.create(
-        lead=lead,
-        from_stage=Stage.OPPORTUNITY,
-        to_stage=to_stage,
-        amount=Decimal(amount),
-        at=when,
-    )
 
 
 @pytest.fixture
 def reference():
     """The reference quarter of the module's docstring."""
-    search = CampaignFactory(name="Search", channel="paid_search")
-    webinar = CampaignFactory(name="Webinar", channel="webinar")
-    email = CampaignFactory(name="Newsletter", channel="email")
-    created = at(1, 5)
-    full = [
-        (Stage.MQL, at(1, 7)),
-        (Stage.SAL, at(1, 8)),
-        (Stage.SQL, at(1, 11)),
-        (Stage.OPPORTUNITY, at(1, 21)),
-        (Stage.CUSTOMER, at(2, 10)),
-    ]
-    l1 = journey(created, *full)
-    l2 = journey(created, *full)
-    l3 = journey(
-        created,
-        (Stage.MQL, at(1, 7)),
-        (Stage.SAL, at(1, 9)),
-        (Stage.SQL, at(1, 11)),
-        (Stage.OPPORTUNITY, at(1, 21)),
-    )
-    l4 = journey(created, (Stage.MQL, at(1, 7)), (Stage.SAL, at(1, 9)))
-    l5 = journey(created, (Stage.MQL, at(1, 12)))
-    l6 = journey(created)
-    l7 = journey(created)
-    l8 = journey(created)
-    journey(created)
-    journey(created)
-    for lead in (l1, l2, l3, l4):
-        TouchpointFactory(lead=lead, campaign=search, occurred_at=at(1, 5))
-    for lead in (l5, l6):
-        TouchpointFactory(lead=lead, campaign=webinar, occurred_at=at(1, 5))
-        # A later touch elsewhere does not move the first touch.
-        TouchpointFactory(lead=lead, campaign=search, occurred_at=at(1, 6))
-    for lead in (l7, l8):
-        TouchpointFactory(lead=lead, campaign=None, occurred_at=at(1, 5))
-    for month in (1, 2, 3):
-        CampaignSpend.objects.create(
-            campaign=search, month=dt.date(2026, month, 1), amount=Decimal(3000)
-        )
-    CampaignSpend.objects.create(
-        campaign=webinar, month=dt.date(2026, 3, 1), amount=Decimal(2000)
-    )
-    CampaignSpend.objects.create(
-        campaign=email, month=dt.date(2026, 3, 1), amount=Decimal(310)
-    )
-    CampaignSpend.objects.create(
-        campaign=email, month=dt.date(2025, 12, 1), amount=Decimal(1000)
-    )
-    won(l1, "10000", at(2, 10))
-    won(l2, "15000", at(2, 10))
-    # Outside the reference, and an opportunity opened (not won): ignored.
-    won(l3, "99999", at(4, 5))
-    won(l3, "50000", at(1, 21), to_stage=Stage.OPPORTUNITY)
+    reference_quarter()
 
 
 def needed(plan):
