@@ -4,6 +4,13 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from crm.roles import sync_role_permissions
+
+
+def forwards(apps, schema_editor):
+    # Admin holds every permission, the new model's too.
+    sync_role_permissions(apps)
+
 
 class Migration(migrations.Migration):
 
@@ -36,4 +43,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='mql_plan_end_after_start', violation_error_message="The plan's end must come after its start.")],
             },
         ),
+        migrations.RunPython(forwards, migrations.RunPython.noop),
     ]
