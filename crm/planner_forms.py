@@ -98,31 +98,35 @@ class PlanForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.errors:
-            return data
-        start, last = data["date_from"], data["date_to"]
-        self._check_span(start, last, "date_to", "plan")
-        target, kind = data["target"], data["target_kind"]
-        args: dict[str, Any] = {
-            "start": start,
-            "end": last + dt.timedelta(days=1),
-        }
+        args: dict[str, Any] = {}
+        # Each part is checked when its own fields are clean, so one pass
+        # names every problem there is.
+        start, last = data.get("date_from"), data.get("date_to")
+        if start is not None and last is not None:
+            self._check_span(start, last, "date_to", "plan")
+            args |= {"start": start, "end": last + dt.timedelta(days=1)}
+        target, kind = data.get("target"), data.get("target_kind")
         if kind == "customers":
-            if target != target.to_integral_value():
-                self.add_error("target", "Give a whole number of customers.")
-            elif target > MAX_CUSTOMERS:
-                self.add_error("target", f"Give at most {MAX_CUSTOMERS:,} customers.")
-            args["target_customers"] = int(target)
             if data.get("average_deal") is not None:
                 self.add_error(
                     "average_deal",
                     "An average deal size is for a revenue target; leave it "
                     "empty for customers.",
                 )
-        else:
+            if target is not None:
+                if target != target.to_integral_value():
+                    self.add_error("target", "Give a whole number of customers.")
+                elif target > MAX_CUSTOMERS:
+                    self.add_error(
+                        "target", f"Give at most {MAX_CUSTOMERS:,} customers."
+                    )
+                args["target_customers"] = int(target)
+        elif kind == "revenue":
             args["target_revenue"] = target
             args["average_deal"] = data.get("average_deal")
-        if (data.get("reference") or "default") == "custom":
+        if (data.get("reference") or "default") == "custom" and not (
+            self.has_error("reference_from") or self.has_error("reference_to")
+        ):
             ref_from, ref_to = data.get("reference_from"), data.get("reference_to")
             if ref_from is None or ref_to is None:
                 self.add_error(

@@ -254,3 +254,15 @@ def test_confirming_without_a_preview_is_refused(marketer_client, saved):
 def test_an_unknown_plan_is_a_404(marketer_client):
     assert marketer_client.get("/planner/424242/").status_code == 404
     assert marketer_client.post("/planner/424242/delete/").status_code == 404
+
+
+def test_every_problem_is_named_at_once(marketer_client):
+    page = marketer_client.get(
+        "/planner/", PLAN | {"target": "abc", "reference": "custom"}
+    )
+
+    assert page.status_code == 400
+    assert page.context["form"].errors == {
+        "target": ["Enter the target as a number, like 40 or 250000."],
+        "reference_to": ["Give both reference dates, or use the default reference."],
+    }
