@@ -20,6 +20,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crm.marketing.planner import (
     ChannelCosts,
@@ -394,3 +396,35 @@ def test_a_plan_survives_its_stored_form(reference):
     )
 
     assert again == plan
+
+
+@given(
+    customers=st.integers(min_value=1, max_value=500),
+    steps=st.lists(
+        st.tuples(st.integers(1, 50), st.integers(1, 50)), min_size=5, max_size=5
+    ),
+)
+def test_each_need_is_the_least_that_covers_the_next_stage(customers, steps):
+    # Counts that only shrink down the funnel, from random step sizes.
+    counts = [1000]
+    for kept, of in steps:
+        counts.append(max(1, counts[-1] * min(kept, of) // max(kept, of)))
+    reference = [
+        ReferenceStage(stage, count, None, None)
+        for stage, count in zip(
+            ("lead", "mql", "sal", "sql", "opportunity", "customer"),
+            counts,
+            strict=True,
+        )
+    ]
+
+    stages = work_back(
+        customers=customers, reference=reference, last_day=dt.date(2026, 6, 30)
+    )
+
+    assert stages[-1].needed == customers
+    for rank in range(1, 6):
+        need, before = stages[rank].needed, stages[rank - 1].needed
+        # Enough at the reference conversion, and one fewer would not be.
+        assert before * counts[rank] >= need * counts[rank - 1]
+        assert (before - 1) * counts[rank] < need * counts[rank - 1]
