@@ -266,3 +266,16 @@ def test_every_problem_is_named_at_once(marketer_client):
         "target": ["Enter the target as a number, like 40 or 250000."],
         "reference_to": ["Give both reference dates, or use the default reference."],
     }
+
+
+def test_the_admin_lists_saved_plans_read_only(admin_role_client, saved):
+    listing = admin_role_client.get("/admin/crm/mqlplan/")
+    page = admin_role_client.get(f"/admin/crm/mqlplan/{saved.id}/change/")
+    delete = admin_role_client.post(
+        f"/admin/crm/mqlplan/{saved.id}/delete/", {"post": "yes"}
+    )
+
+    assert listing.status_code == page.status_code == 200
+    assert "Q2 push" in _text(listing)
+    assert delete.status_code == 403
+    assert MqlPlan.objects.filter(id=saved.id).exists()
