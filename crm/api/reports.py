@@ -26,13 +26,14 @@ from rest_framework.views import APIView
 from crm.common.roles import ADMIN, MARKETING
 from crm.marketing.funnel import MODES, funnel
 from crm.marketing.planner import (
+    MAX_CUSTOMERS,
     REFERENCE_KINDS,
     TARGET_KINDS,
     PlanError,
     plan_build,
     plan_data,
 )
-from crm.planner_forms import MAX_CUSTOMERS, MAX_MONEY
+from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
 
 #: The longest period a report spans: ten years of days.
@@ -190,6 +191,15 @@ class PlanQuerySerializer(PeriodSerializer):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("start", "end", "reference_start", "reference_end"):
+            day = attrs.get(name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise serializers.ValidationError(
+                    {
+                        name: f"Give a date between {FIRST_DAY.isoformat()} "
+                        f"and {LAST_DAY.isoformat()}."
+                    }
+                )
         attrs = super().validate(attrs)
         customers = attrs.get("target_customers")
         revenue = attrs.get("target_revenue")

@@ -186,6 +186,21 @@ def test_a_revenue_target_with_a_typed_average_and_reference(api, reference):
             "Give a reference_end after reference_start.",
         ),
         (
+            {"start": "0001-01-01", "end": "0001-04-01", "target_customers": 1},
+            "start",
+            "Give a date between 2000-01-01 and 2100-12-31.",
+        ),
+        (
+            Q2
+            | {
+                "target_customers": 1,
+                "reference_start": "0001-01-01",
+                "reference_end": "2026-01-01",
+            },
+            "reference_start",
+            "Give a date between 2000-01-01 and 2100-12-31.",
+        ),
+        (
             Q2 | {"target_revenue": "abc"},
             "target_revenue",
             "A valid number is required.",
