@@ -35,7 +35,7 @@ from django.utils.safestring import SafeString, mark_safe
 from rest_framework.authtoken import admin as _drf_token_admin  # noqa: F401
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from crm.models import FailedTask
+from crm.models import FailedTask, MqlPlan
 from handoff.exceptions import DecisionInvalid
 from handoff.selectors import user_owned_work
 from handoff.services import (
@@ -353,4 +353,43 @@ class FailedTaskAdmin(admin.ModelAdmin):
     def has_change_permission(
         self, request: HttpRequest, obj: FailedTask | None = None
     ) -> bool:
+        return False
+
+
+@admin.register(MqlPlan)
+class MqlPlanAdmin(admin.ModelAdmin):
+    """Saved MQL plans, read-only: the planner (``/planner/``) saves and
+    deletes them through ``crm.marketing.plans``, with their audit rows."""
+
+    list_display = ("name", "start", "end", "target_kind", "target_value", "created_by")
+    list_select_related = ("created_by",)
+    search_fields = ("name",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "name",
+        "start",
+        "end",
+        "reference_start",
+        "reference_end",
+        "target_kind",
+        "target_value",
+        "average_deal",
+        "figures",
+        "computed_at",
+        "created_by",
+        "created_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: MqlPlan | None = None
+    ) -> bool:
+        return False
+
+    def has_delete_permission(
+        self, request: HttpRequest, obj: MqlPlan | None = None
+    ) -> bool:
+        # Deleting goes through the planner's page, which writes its audit row.
         return False

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import campaign_views, views
+from crm import campaign_views, planner_views, views
 
 app_name = "crm"
 urlpatterns = [
@@ -35,6 +35,19 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/spend/<int:spend_id>/delete/",
         campaign_views.spend_delete,
         name="spend_delete",
+    ),
+    path("planner/", planner_views.planner, name="planner"),
+    path("planner/save/", planner_views.plan_save, name="plan_save"),
+    path("planner/<int:plan_id>/", planner_views.plan_detail, name="plan_detail"),
+    path(
+        "planner/<int:plan_id>/commit/",
+        planner_views.plan_commit,
+        name="plan_commit",
+    ),
+    path(
+        "planner/<int:plan_id>/delete/",
+        planner_views.plan_delete,
+        name="plan_delete",
     ),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -20,6 +20,7 @@ MANAGERS = "managers"
 _NAV = [
     (MARKETING, "Marketing", "crm:marketing_home"),
     (MARKETING, "Campaigns", "crm:campaign_list"),
+    (MARKETING, "Planner", "crm:planner"),
     (MARKETING, "Scoring", "scoring:list"),
     (SDR, "SAL queue", "handoff:queue"),
     (MANAGERS, "SAL queue", "handoff:queue"),
@@ -28,6 +29,7 @@ _NAV = [
     (MANAGERS, "SLA report", "handoff:report"),
     (MANAGERS, "Marketing", "crm:marketing_home"),
     (MANAGERS, "Campaigns", "crm:campaign_list"),
+    (MANAGERS, "Planner", "crm:planner"),
 ]
 
 

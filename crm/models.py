@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import models
 
 
@@ -37,3 +40,65 @@ class FailedTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} [{self.task_id}] {self.exception_class}"
+
+
+class MqlPlan(models.Model):
+    """A saved MQL plan: a target for a period worked back to the leads it
+    takes, with the figures as they were computed (``crm.marketing.planner``'s
+    ``plan_data``), so the plan does not change when history does.
+
+    Written only by ``crm.marketing.plans``.
+    """
+
+    class TargetKind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        REVENUE = "revenue", "Revenue"
+
+    name = models.CharField(max_length=200)
+    start = models.DateField(help_text="First day of the plan period (UTC).")
+    end = models.DateField(
+        help_text="The day after the plan's last day: the period is [start, end)."
+    )
+    reference_start = models.DateField()
+    reference_end = models.DateField(
+        help_text="The day after the reference period's last day."
+    )
+    target_kind = models.CharField(max_length=16, choices=TargetKind.choices)
+    target_value = models.DecimalField(max_digits=16, decimal_places=2)
+    average_deal = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The average deal size a revenue target used.",
+    )
+    figures = models.JSONField(
+        help_text="The stages, reference and spend as computed (planner data)."
+    )
+    computed_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "MQL plan"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")),
+                name="mql_plan_end_after_start",
+                violation_error_message="The plan's end must come after its start.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)

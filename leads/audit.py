@@ -30,7 +30,11 @@ What is written where (the action codes are AuditEvent.Action):
   ``spend_delete``: ``leads.campaigns`` (the campaign pages call them), with
   the names of the fields that changed on an edit;
 - ``user_deactivate``, ``user_delete``: ``handoff.services`` (the user
-  admin's "Deactivate and reassign" page and its delete page).
+  admin's "Deactivate and reassign" page and its delete page);
+- ``sla_commitment``: ``handoff.services.slas`` (an SLA's volume commitment
+  set from a saved MQL plan), with the old and new values;
+- ``plan_create``, ``plan_delete``: ``crm.marketing.plans`` (the planner's
+  saved MQL plans).
 
 Not audited here, on purpose: leads created or updated by the public form
 (the visitor's own data) and by imports (one ``import`` row per job); stage

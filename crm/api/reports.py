@@ -3,10 +3,16 @@ same selectors (``crm.marketing``).
 
 ``GET /api/v1/reports/funnel/?start=YYYY-MM-DD&end=YYYY-MM-DD&mode=cohort|flow``:
 the Marketing and Admin roles.
+
+``GET /api/v1/reports/plan/?start=&end=&target_customers=N`` (or
+``target_revenue=X`` with an optional ``average_deal=X``, and optional
+``reference_start``/``reference_end``): the MQL planner's figures, the same
+selector as the ``/planner/`` page.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,6 +25,15 @@ from rest_framework.views import APIView
 
 from crm.common.roles import ADMIN, MARKETING
 from crm.marketing.funnel import MODES, funnel
+from crm.marketing.planner import (
+    MAX_CUSTOMERS,
+    REFERENCE_KINDS,
+    TARGET_KINDS,
+    PlanError,
+    plan_build,
+    plan_data,
+)
+from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
 
 #: The longest period a report spans: ten years of days.
@@ -139,3 +154,229 @@ class FunnelReportView(APIView):
                 ],
             }
         )
+
+
+class PlanQuerySerializer(PeriodSerializer):
+    start = serializers.DateField(help_text="First day of the plan period (UTC).")
+    end = serializers.DateField(
+        help_text="The day after the plan's last day (UTC): the period is [start, end)."
+    )
+    reference_start = serializers.DateField(
+        required=False,
+        help_text="First day of the reference period; with reference_end, or "
+        "leave both out for the default (the previous quarter when the plan "
+        "starts on a quarter's first day, else the 90 days before it).",
+    )
+    reference_end = serializers.DateField(
+        required=False, help_text="The day after the reference period's last day."
+    )
+    target_customers = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_CUSTOMERS
+    )
+    target_revenue = serializers.DecimalField(
+        required=False,
+        max_digits=16,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_MONEY,
+    )
+    average_deal = serializers.DecimalField(
+        required=False,
+        max_digits=16,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=MAX_MONEY,
+        help_text="With target_revenue: the average deal size; else the mean "
+        "amount won in the reference period.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("start", "end", "reference_start", "reference_end"):
+            day = attrs.get(name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                raise serializers.ValidationError(
+                    {
+                        name: f"Give a date between {FIRST_DAY.isoformat()} "
+                        f"and {LAST_DAY.isoformat()}."
+                    }
+                )
+        attrs = super().validate(attrs)
+        customers = attrs.get("target_customers")
+        revenue = attrs.get("target_revenue")
+        if (customers is None) == (revenue is None):
+            raise serializers.ValidationError(
+                {
+                    "target_customers": "Give exactly one of target_customers "
+                    "and target_revenue."
+                }
+            )
+        if "average_deal" in attrs and revenue is None:
+            raise serializers.ValidationError(
+                {"average_deal": "average_deal goes with target_revenue only."}
+            )
+        ref_start, ref_end = attrs.get("reference_start"), attrs.get("reference_end")
+        if (ref_start is None) != (ref_end is None):
+            raise serializers.ValidationError(
+                {
+                    "reference_end": "Give both reference_start and reference_end, "
+                    "or neither for the default reference period."
+                }
+            )
+        if ref_start is not None:
+            if ref_end <= ref_start:
+                raise serializers.ValidationError(
+                    {"reference_end": "Give a reference_end after reference_start."}
+                )
+            if (ref_end - ref_start).days > MAX_DAYS:
+                raise serializers.ValidationError(
+                    {
+                        "reference_end": f"Give a reference period of at most "
+                        f"{MAX_DAYS:,} days."
+                    }
+                )
+        return attrs
+
+
+class PlanStageSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    needed = serializers.IntegerField(help_text="Leads needed, rounded up.")
+    rate_used = serializers.FloatField(
+        allow_null=True,
+        help_text="Conversion from the previous stage in the reference period; "
+        "null for the first stage.",
+    )
+    median_days_from_previous = serializers.FloatField(allow_null=True)
+    enter_by = serializers.DateField(
+        allow_null=True,
+        help_text="The day by which they must have entered the stage; null "
+        "when a later step has no median days in the reference.",
+    )
+
+
+class PlanChannelSerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    label = serializers.CharField()
+    spend = serializers.DecimalField(max_digits=32, decimal_places=2)
+    leads = serializers.IntegerField()
+    mqls = serializers.IntegerField()
+    cost_per_lead = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+    cost_per_mql = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+    planned_leads = serializers.DecimalField(
+        max_digits=32, decimal_places=1, allow_null=True
+    )
+    planned_mqls = serializers.DecimalField(
+        max_digits=32, decimal_places=1, allow_null=True
+    )
+    spend_for_leads = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+    spend_for_mqls = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+
+
+class PlanSpendSerializer(serializers.Serializer):
+    total_for_leads = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+    total_for_mqls = serializers.DecimalField(
+        max_digits=32, decimal_places=2, allow_null=True
+    )
+    channels = PlanChannelSerializer(many=True)
+
+
+class PlanReferenceStageSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    count = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    median_days = serializers.FloatField(allow_null=True)
+
+
+class PlanReferenceSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    kind = serializers.ChoiceField(choices=list(REFERENCE_KINDS))
+    average_deal = serializers.DecimalField(
+        max_digits=16, decimal_places=2, allow_null=True
+    )
+    average_deal_source = serializers.CharField(
+        allow_blank=True, help_text="history, typed, or blank for a customer target."
+    )
+    won_deals = serializers.IntegerField(allow_null=True)
+    stages = PlanReferenceStageSerializer(many=True)
+
+
+class PlanSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    target_kind = serializers.ChoiceField(choices=list(TARGET_KINDS))
+    target_value = serializers.DecimalField(max_digits=16, decimal_places=2)
+    stages = PlanStageSerializer(many=True)
+    spend = PlanSpendSerializer()
+    reference = PlanReferenceSerializer()
+
+
+class PlanReportView(APIView):
+    """The MQL planner: a target for a period worked back to the leads it takes."""
+
+    permission_classes = [IsMarketingOrAdmin]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        summary="An MQL plan for a target",
+        parameters=[
+            OpenApiParameter("start", str, required=True, description="YYYY-MM-DD"),
+            OpenApiParameter(
+                "end", str, required=True, description="YYYY-MM-DD, not included"
+            ),
+            OpenApiParameter("reference_start", str, description="YYYY-MM-DD"),
+            OpenApiParameter(
+                "reference_end", str, description="YYYY-MM-DD, not included"
+            ),
+            OpenApiParameter(
+                "target_customers", int, description="Customers to win (or revenue)"
+            ),
+            OpenApiParameter(
+                "target_revenue", str, description="Revenue to win, e.g. 250000.00"
+            ),
+            OpenApiParameter(
+                "average_deal", str, description="Average deal size for revenue"
+            ),
+        ],
+        responses={
+            200: PlanSerializer,
+            400: OpenApiResponse(
+                description="A bad period or target, a conversion of 0% in the "
+                "reference period, or no average deal size: and what to fix."
+            ),
+            401: OpenApiResponse(description="No or bad credentials."),
+            403: OpenApiResponse(description="Your role may not see reports."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = PlanQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            plan = plan_build(**query.validated_data)
+        except PlanError as error:
+            raise serializers.ValidationError({"detail": str(error)}) from error
+        data = plan_data(plan)
+        for stage, ref in zip(data["stages"], data["reference"]["stages"], strict=True):
+            stage["rate_used"] = _number(stage["rate_used"])
+            stage["median_days_from_previous"] = _number(
+                stage.pop("days_from_previous")
+            )
+            ref["rate"] = _number(ref["rate"])
+            ref["median_days"] = _number(ref["median_days"])
+        body = {
+            "start": plan.start,
+            "end": plan.end,
+            "target_kind": plan.target_kind,
+            "target_value": plan.target_value,
+            **data,
+        }
+        return Response(PlanSerializer(body).data)

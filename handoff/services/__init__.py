@@ -11,7 +11,8 @@ The use-cases live by sub-domain: ``opening`` (a handoff for a new MQL and
 its SDR), ``decisions`` (accept, reject, claim, contact attempts),
 ``escalation`` (the SLA timer ladder), ``sales`` (the pipeline moves and a
 manager's reassignments), ``teams`` (away flags, team membership) and
-``leaving`` (deactivating or deleting a user); ``shared`` holds what they
+``leaving`` (deactivating or deleting a user), ``slas`` (an SLA's volume
+commitment); ``shared`` holds what they
 share. This module re-exports their public names.
 """
 
@@ -47,9 +48,15 @@ from handoff.services.shared import (
     OWNER_ROLES,
     SYSTEM_ACTOR,
 )
+from handoff.services.slas import (
+    COMMITMENT_MAX,
+    CommitmentChange,
+    sla_commitment_set,
+)
 from handoff.services.teams import availability_set, team_member_add
 
 __all__ = [
+    "COMMITMENT_MAX",
     "ESCALATION_BATCH",
     "FEEDBACK_MAX",
     "NOTE_MAX",
@@ -57,6 +64,7 @@ __all__ = [
     "SALES_FORWARD",
     "SALES_STAGES",
     "SYSTEM_ACTOR",
+    "CommitmentChange",
     "attempt_log",
     "availability_set",
     "deal_terms",
@@ -73,6 +81,7 @@ __all__ = [
     "lead_sales_move",
     "mqls_reconcile",
     "owned_work_text",
+    "sla_commitment_set",
     "team_member_add",
     "user_deactivate",
     "user_delete",

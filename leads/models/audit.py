@@ -44,6 +44,9 @@ class AuditEvent(models.Model):
         ACCOUNT_DELETE = "account_delete", "Account deleted, its leads detached"
         USER_DEACTIVATE = "user_deactivate", "User deactivated, their work reassigned"
         USER_DELETE = "user_delete", "User who owned nothing deleted"
+        PLAN_CREATE = "plan_create", "MQL plan saved"
+        PLAN_DELETE = "plan_delete", "MQL plan deleted"
+        SLA_COMMITMENT = "sla_commitment", "SLA volume commitment changed"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

@@ -147,6 +147,7 @@ def test_navigation_shows_the_sla_report_to_managers_only(client):
         "SLA report",
         "Marketing",
         "Campaigns",
+        "Planner",
         "Leads",
     ]
     assert sdr_nav == ["SAL queue", "Leads"]

@@ -87,6 +87,12 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "campaigns/<int:campaign_id>/spend/<int:spend_id>/"): MARKETERS,
     ("POST", "campaigns/<int:campaign_id>/spend/<int:spend_id>/"): MARKETERS,
     ("POST", "campaigns/<int:campaign_id>/spend/<int:spend_id>/delete/"): MARKETERS,
+    # crm: the MQL planner and saved plans are Marketing's (managers may read).
+    ("GET", "planner/"): MARKETERS,
+    ("POST", "planner/save/"): MARKETERS,
+    ("GET", "planner/<int:plan_id>/"): MARKETERS,
+    ("POST", "planner/<int:plan_id>/commit/"): MARKETERS,
+    ("POST", "planner/<int:plan_id>/delete/"): MARKETERS,
     # leads: CSV import is Marketing's.
     ("GET", "leads/import/"): MARKETERS,
     ("POST", "leads/import/"): MARKETERS,
@@ -156,6 +162,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # Reps move their own leads in the pipeline; managers and Admin any.
     ("POST", "/api/v1/leads/{id}/sales-moves/"): REPS,
     ("GET", "/api/v1/reports/funnel/"): MARKETERS,
+    ("GET", "/api/v1/reports/plan/"): MARKETERS,
     ("GET", "/api/v1/touchpoints/"): SIGNED_IN,
     ("POST", "/api/v1/touchpoints/"): MARKETERS,
     ("POST", "/api/v1/touchpoints/batch/"): MARKETERS,
@@ -181,6 +188,13 @@ HTML_POST_DATA: dict[str, dict[str, Any]] = {
     "pipeline/leads/<int:lead_id>/move/": {"to_stage": "sql"},
     "campaigns/new/": {"name": "Spring", "channel": "email", "budget": "10"},
     "campaigns/<int:campaign_id>/spend/": {"month": "2026-03", "amount": "5"},
+    "planner/save/": {
+        "date_from": "2026-04-01",
+        "date_to": "2026-06-30",
+        "target_kind": "customers",
+        "target": "3",
+        "name": "Q2",
+    },
     "campaigns/<int:campaign_id>/spend/<int:spend_id>/": {
         "month": "2026-03",
         "amount": "5",
@@ -337,6 +351,7 @@ def _page_url(route: str, world: World) -> str:
                 "job_id": lambda: world.job.id,
                 "campaign_id": lambda: world.campaign.id,
                 "spend_id": lambda: world.spend.id,
+                "plan_id": lambda: world.plan.id,
                 "pk": lambda: world.draft.id,
                 "rule_id": lambda: world.rule.id,
                 "preview_id": lambda: world.preview.id,

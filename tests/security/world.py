@@ -11,6 +11,7 @@ test asks for it, so a case costs what it uses.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -19,11 +20,20 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
+from crm.marketing.planner import (
+    Plan,
+    ReferenceStage,
+    plan_data,
+    spend_plan,
+    work_back,
+)
+from crm.models import MqlPlan
 from crm.roles import SALES, SDR
 from handoff import services as handoff_services
 from handoff.models import Handoff
 from leads import lifecycle
 from leads.imports.jobs import import_job_upload
+from leads.lifecycle import FUNNEL
 from leads.models import (
     Campaign,
     CampaignSpend,
@@ -197,6 +207,42 @@ class World:
     def campaign(self) -> Campaign:
         return Campaign.objects.create(
             name=f"{self.name}'s webinar", channel=Campaign.Channel.WEBINAR
+        )
+
+    @cached_property
+    def plan(self) -> MqlPlan:
+        """A saved plan of one customer at conversions of 1 (no history)."""
+        reference = [
+            ReferenceStage(stage, 1, Decimal(1), Decimal(1)) for stage in FUNNEL
+        ]
+        plan = Plan(
+            start=dt.date(2026, 4, 1),
+            end=dt.date(2026, 7, 1),
+            reference_start=dt.date(2026, 1, 1),
+            reference_end=dt.date(2026, 4, 1),
+            reference_kind="previous_quarter",
+            target_kind="customers",
+            target_value=Decimal(1),
+            average_deal=None,
+            average_deal_source="",
+            won_deals=None,
+            reference=reference,
+            stages=work_back(
+                customers=1, reference=reference, last_day=dt.date(2026, 6, 30)
+            ),
+            spend=spend_plan(channels=[], leads_needed=1, mqls_needed=1),
+            computed_at=dt.datetime(2026, 3, 31, tzinfo=dt.UTC),
+        )
+        return MqlPlan.objects.create(
+            name=f"{self.name}'s plan",
+            start=plan.start,
+            end=plan.end,
+            reference_start=plan.reference_start,
+            reference_end=plan.reference_end,
+            target_kind=plan.target_kind,
+            target_value=plan.target_value,
+            figures=plan_data(plan),
+            computed_at=plan.computed_at,
         )
 
     @cached_property
