@@ -325,6 +325,10 @@ def _seed(
             stages[from_stage] -= count
             stages[Stage.MQL] += count
             promoted += count
+    # The scores and the history's handoffs were written after the first
+    # statistics: without fresh ones, opening each handoff below looks its
+    # lead's score up through the wrong index (200 ms a handoff at 1M leads).
+    _planner_statistics_refresh()
     # After scoring, so each MQL's handoff keeps its score.
     _handoffs_open_present(world)
     _commitments_set(world)
