@@ -7,9 +7,9 @@ manager), the sales pipeline (a rep) and the team pipeline (the manager, when
 the demo's manager may open it); the lead list (first page, a page 1,000
 pages deep by cursor, filtered by stage and country, sorted by score, a name
 search), the page of the lead with the most touchpoints among the newest, the
-SLA report and the marketer's pages for this quarter. A page the data cannot
-give (a list too short for the deep page) is skipped with the reason. Each
-page is requested ``warmup`` times unmeasured, then
+SLA report, the marketer's pages for this quarter and a plan for the next.
+A page the data cannot give (a list too short for the deep page) is skipped
+with the reason. Each page is requested ``warmup`` times unmeasured, then
 ``runs`` times; the figures are the milliseconds the request took inside
 the process (no network), the part of it this process spent on the CPU
 (Python: views, templates; not the database's time, and steady when other
@@ -27,6 +27,7 @@ at the end. The last line of output is one JSON object for scripts.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections import Counter
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import (
@@ -48,9 +50,11 @@ from django.db import connection
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
 
 from crm.bench.stats import percentile
 from crm.common.keyset import Cursor, encode_cursor, ordering_for
+from crm.marketing.dashboard import preset_period
 from crm.views import LEAD_PAGE_SIZE
 from handoff.selectors import is_manager
 from leads.models import Lead, Touchpoint
@@ -122,7 +126,34 @@ PAGES = (
     Page("SLA report", MANAGER_USER, "/reports/sla/", managers_only=True),
     Page("Marketing dashboard, quarter", MARKETER_USER, "/marketing/?period=quarter"),
     Page("Campaigns", MARKETER_USER, "/campaigns/"),
+    Page(
+        "MQL planner, next quarter", MARKETER_USER, "/planner/?{}", fill=lambda: _plan()
+    ),
 )
+
+
+def _plan() -> str:
+    """A plan for 50 customers next quarter, against the default reference
+    (this quarter)."""
+    today = timezone.now().date()
+    start = preset_period("quarter", today).start
+    first = (start + dt.timedelta(days=95)).replace(day=1)
+    reference = Lead.objects.filter(
+        entered_customer_at__gte=dt.datetime.combine(start, dt.time.min, dt.UTC),
+        entered_customer_at__lt=dt.datetime.combine(first, dt.time.min, dt.UTC),
+    )
+    if not reference.exists():
+        raise PageUnavailable("no lead became a customer this quarter to plan from")
+    last = (first + dt.timedelta(days=95)).replace(day=1) - dt.timedelta(days=1)
+    return urlencode(
+        {
+            "date_from": first.isoformat(),
+            "date_to": last.isoformat(),
+            "target_kind": "customers",
+            "target": "50",
+            "reference": "default",
+        }
+    )
 
 
 class PageUnavailable(Exception):

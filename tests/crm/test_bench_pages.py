@@ -11,9 +11,11 @@ from django.contrib.sessions.models import Session
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.core.signals import request_started
+from django.utils import timezone
 
 from crm.roles import MARKETING, SALES, SDR
 from handoff.models import SalesProfile
+from leads.lifecycle import FUNNEL
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,10 @@ SHORT_LIST = {
     "page": "Lead list, page 1,000 by cursor (marketer)",
     "reason": "the lead list has fewer than 50,001 leads",
 }
+NO_PLAN = {
+    "page": "MQL planner, next quarter (marketer)",
+    "reason": "no lead became a customer this quarter to plan from",
+}
 
 
 def bench(*args: str) -> list[str]:
@@ -65,7 +71,7 @@ def test_times_every_page_and_deletes_its_sessions(demo_users):
 
     figures = json.loads(lines[-1])
     assert (figures["runs"], figures["warmup"]) == (3, 1)
-    assert figures["skipped"] == [SHORT_LIST]
+    assert figures["skipped"] == [SHORT_LIST, NO_PLAN]
     assert [p["page"] for p in figures["pages"]] == MEASURED
     for page in figures["pages"]:
         assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"], page
@@ -119,19 +125,31 @@ def test_the_managers_pages_are_skipped_when_the_manager_may_not_open_it(demo_us
             "page": "SLA report (manager)",
             "reason": "manager has no manager flag, so may not open it",
         },
+        NO_PLAN,
     ]
     assert len(figures["pages"]) == len(MEASURED) - 2
 
 
-def test_the_deep_page_is_timed_when_the_list_is_long_enough(demo_users, monkeypatch):
+def test_the_deep_page_and_the_plan_are_timed_when_the_data_allows(
+    demo_users, monkeypatch
+):
     monkeypatch.setattr("crm.bench.pages.DEEP_PAGE", 1)
     LeadFactory.create_batch(50)
+    now = timezone.now()
+    LeadFactory(
+        stage="customer",
+        highest_stage="customer",
+        **{f"entered_{stage}_at": now for stage in FUNNEL[1:]},
+    )
 
     figures = json.loads(bench("--runs", "1", "--warmup", "0")[-1])
 
     assert figures["skipped"] == []
-    assert "Lead list, page 1,000 by cursor (marketer)" in [
-        p["page"] for p in figures["pages"]
+    assert [p["page"] for p in figures["pages"]] == [
+        *MEASURED[:7],
+        "Lead list, page 1,000 by cursor (marketer)",
+        *MEASURED[7:],
+        "MQL planner, next quarter (marketer)",
     ]
 
 
