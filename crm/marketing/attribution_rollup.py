@@ -224,16 +224,20 @@ def attribution_days_rebuild(
     return RebuildResult(days=done, rows=rows)
 
 
-def _marks_take() -> list[dt.date]:
-    """Delete up to MARKS_PER_RUN marks, committed, and return their days."""
+def _marks_take(*, since: dt.date | None = None, limit: int | None) -> list[dt.date]:
+    """Delete the oldest ``limit`` marks (all with None; from ``since`` on
+    when given), committed, and return their days."""
     table = AttributionMark._meta.db_table
+    where, params = ("WHERE day >= %s", [since]) if since is not None else ("", [])
+    pick = f"SELECT id FROM {table} {where} ORDER BY id"
+    if limit is not None:
+        pick += " LIMIT %s"
+        params.append(limit)
     with transaction.atomic(), connection.cursor() as cursor:
-        # The oldest marks first; DELETE ... RETURNING on PostgreSQL and
-        # SQLite 3.35+. Two takers never get the same row.
+        # DELETE ... RETURNING on PostgreSQL and SQLite 3.35+. Two takers
+        # never get the same row.
         cursor.execute(
-            f"DELETE FROM {table} WHERE id IN "
-            f"(SELECT id FROM {table} ORDER BY id LIMIT %s) RETURNING day",
-            [MARKS_PER_RUN],
+            f"DELETE FROM {table} WHERE id IN ({pick}) RETURNING day", params
         )
         found = cursor.fetchall()
     days = set()
@@ -251,19 +255,24 @@ def attribution_marked_rebuild(*, now: dt.datetime) -> RebuildResult:
     that run. If a rebuild fails, the days not yet rebuilt are marked again
     before the error propagates. Safe to run in several processes at once.
     """
-    days = _marks_take()
+    result = _rebuild_or_remark(_marks_take(limit=MARKS_PER_RUN), now=now)
+    if result.days:
+        logger.info("campaign attribution rebuilt for %s marked days", len(result.days))
+    return result
+
+
+def _rebuild_or_remark(days: list[dt.date], *, now: dt.datetime) -> RebuildResult:
+    """Rebuild ``days``; if one fails, mark the rest again and re-raise."""
     done: list[dt.date] = []
     rows = 0
     try:
-        for day in days:
+        for day in sorted(set(days)):
             rows += attribution_day_rebuild(day=day, now=now)
             done.append(day)
     except Exception:
         with transaction.atomic():
             attribution_days_mark(moments=[d for d in days if d not in done])
         raise
-    if done:
-        logger.info("campaign attribution rebuilt for %s marked days", len(done))
     return RebuildResult(days=done, rows=rows)
 
 
@@ -303,10 +312,13 @@ def attribution_all_rebuild(
 ) -> RebuildResult:
     """Rebuild every day with conversions (from ``since`` on when given).
 
-    Each day in its own transaction under its lock, as the marked rebuild,
-    so both may run at once. Marks are left for the marked rebuild.
+    Takes the marks of those days first, as the marked rebuild does (their
+    days are rebuilt here), then rebuilds each day in its own transaction
+    under its lock, so both may run at once.
     """
-    result = attribution_days_rebuild(days=conversion_days(since=since), now=now)
+    taken = _marks_take(since=since, limit=None)
+    days = set(conversion_days(since=since)) | set(taken)
+    result = _rebuild_or_remark(sorted(days), now=now)
     logger.info(
         "campaign attribution rebuilt for %s days, %s rows",
         len(result.days),
