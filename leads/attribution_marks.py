@@ -66,6 +66,17 @@ def attribution_days_mark(*, moments: Iterable[dt.datetime | dt.date | None]) ->
     return len(days)
 
 
+def attribution_marks_taken() -> None:
+    """Forget which days this transaction marked: the rebuild took (deleted)
+    the marks, so a later change in the same transaction marks again. Only
+    matters when the rebuild runs inside a transaction that marked too (a
+    test, a command wrapping both)."""
+    connection = transaction.get_connection()
+    connection.run_on_commit = [
+        entry for entry in connection.run_on_commit if not isinstance(entry[1], _Marked)
+    ]
+
+
 def lead_conversion_moments(lead: object) -> list[dt.datetime | None]:
     """When ``lead`` (a Lead) converted: created, and first entered MQL, SQL
     and customer."""

@@ -44,7 +44,7 @@ from django.db.models.functions import TruncDate
 from crm.models import AttributionDay, CampaignCredit
 from handoff.models import SalesOutcome
 from leads.attribution import MODELS, Touch, credit
-from leads.attribution_marks import attribution_days_mark
+from leads.attribution_marks import attribution_days_mark, attribution_marks_taken
 from leads.models import AttributionMark, Lead, Stage, Touchpoint
 
 logger = logging.getLogger(__name__)
@@ -240,6 +240,7 @@ def _marks_take(*, since: dt.date | None = None, limit: int | None) -> list[dt.d
             f"DELETE FROM {table} WHERE id IN ({pick}) RETURNING day", params
         )
         found = cursor.fetchall()
+    attribution_marks_taken()
     days = set()
     for (day,) in found:
         days.add(dt.date.fromisoformat(day) if isinstance(day, str) else day)
