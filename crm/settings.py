@@ -276,6 +276,7 @@ CELERY_TASK_ROUTES = {
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},
     "handoff.send_owner_change": {"queue": "timers"},
+    "crm.rebuild_all_attribution": {"queue": "bulk"},
 }
 # Beat's once-a-minute timers; the reliability harness runs them more often
 # (TIMER_INTERVAL_SECONDS) to fit its deadlines into a CI run.
@@ -295,6 +296,18 @@ CELERY_BEAT_SCHEDULE = {
     "every-minute-reconcile-rescores": {
         "task": "scoring.reconcile",
         "schedule": _EVERY_MINUTE,
+    },
+    # * * * * *: rebuild the campaign credits of the days marked since the
+    # last run (lead created, stage first entered, deal won, lead erased).
+    "every-minute-rebuild-campaign-attribution": {
+        "task": "crm.rebuild_attribution",
+        "schedule": _EVERY_MINUTE,
+    },
+    # 15 3 * * *: rebuild the campaign credits of every day with conversions
+    # (backdated touchpoints and admin edits leave no mark).
+    "nightly-rebuild-campaign-attribution": {
+        "task": "crm.rebuild_all_attribution",
+        "schedule": crontab(hour=3, minute=15),
     },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {

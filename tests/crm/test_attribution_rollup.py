@@ -4,11 +4,14 @@ rebuild takes and writes, and that it equals a direct per-lead computation."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
+import re
 from collections import defaultdict
 from decimal import Decimal
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 
 from crm.marketing import attribution_rollup
@@ -21,6 +24,7 @@ from crm.marketing.attribution_rollup import (
 from crm.marketing.campaign_report import campaign_report
 from crm.models import AttributionDay, CampaignCredit
 from crm.privacy.erasure import lead_erase
+from crm.tasks import rebuild_attribution_task
 from handoff.models import SalesOutcome
 from leads import lifecycle
 from leads.attribution import MODELS, Touch, credit
@@ -278,3 +282,34 @@ def test_the_roll_up_equals_a_direct_computation_per_lead(seed):
                 got[(model, kind, None)] = getattr(report.unattributed, name)
         want = {k: v for k, v in expected.items() if k[0] == model and v}
         assert got == want
+
+
+def test_the_minute_task_rebuilds_the_marked_days(small):
+    assert rebuild_attribution_task.delay().get() == 1
+    assert rebuild_attribution_task.delay().get() == 0
+    assert len(credits()) == 6
+
+
+def test_the_command_rebuilds_every_day_and_says_so(small):
+    out = io.StringIO()
+
+    call_command("rebuild_attribution", stdout=out)
+
+    assert re.fullmatch(
+        r"Rebuilt 1 days, 2026-04-02 to 2026-04-02: 6 credit rows under every "
+        r"attribution model, in \d+\.\d s\.\n",
+        out.getvalue(),
+    )
+
+
+def test_the_command_with_a_later_since_finds_nothing(small):
+    out = io.StringIO()
+
+    call_command("rebuild_attribution", "--since", "2026-04-03", stdout=out)
+
+    assert out.getvalue() == "No days with conversions to rebuild.\n"
+
+
+def test_the_command_refuses_a_bad_date():
+    with pytest.raises(CommandError, match="--since '2026-02-30' is not a date"):
+        call_command("rebuild_attribution", "--since", "2026-02-30")
