@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
-from crm.api.reports import FunnelReportView
+from crm.api.reports import CampaignReportView, FunnelReportView
 from handoff.api.views import (
     HandoffViewSet,
     LeadSalesMoveView,
@@ -55,5 +55,6 @@ urlpatterns = [
     ),
     path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
+    path("reports/campaigns/", CampaignReportView.as_view(), name="report-campaigns"),
     path("", include(router.urls)),
 ]

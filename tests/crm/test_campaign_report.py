@@ -1,4 +1,5 @@
-"""The campaign report over a small April worked out by hand.
+"""The campaign report over a small April worked out by hand
+(``tests/crm/campaign_april.py``).
 
 Campaigns A (paid search) and B (e-mail); the touches and moves:
 
@@ -23,74 +24,22 @@ from decimal import Decimal
 
 import pytest
 
-from crm.marketing.attribution_rollup import attribution_all_rebuild
 from crm.marketing.campaign_report import (
     campaign_report,
     period_spend,
     rows_sorted,
 )
-from handoff.models import SalesOutcome
-from leads import lifecycle
 from leads.attribution import UnknownModel
-from leads.models import Campaign, CampaignSpend, Stage
-from tests.factories import CampaignFactory, LeadFactory, TouchpointFactory
+from leads.models import Stage
+from tests.crm.campaign_april import APRIL, MAY, NOW, april_build, at, moves
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
-APRIL, MAY = dt.date(2026, 4, 1), dt.date(2026, 5, 1)
-NOW = dt.datetime(2026, 5, 2, 6, 0, tzinfo=dt.UTC)
-
-
-def at(month: int, day: int, hour: int = 9, minute: int = 0) -> dt.datetime:
-    return dt.datetime(2026, month, day, hour, minute, tzinfo=dt.UTC)
-
-
-def moves(lead, *steps: tuple[str, dt.datetime]) -> None:
-    for stage, when in steps:
-        lifecycle.lead_move(
-            lead_id=lead.id, to_stage=stage, system_actor="test", now=when
-        )
 
 
 @pytest.fixture
 def april():
-    a = CampaignFactory(name="A", channel=Campaign.Channel.PAID_SEARCH)
-    b = CampaignFactory(name="B", channel=Campaign.Channel.EMAIL)
-    l1 = LeadFactory(created_at=at(4, 2))
-    for campaign, day in ((a, 1), (b, 3), (a, 5)):
-        TouchpointFactory(lead=l1, campaign=campaign, occurred_at=at(4, day, 10))
-    moves(
-        l1,
-        (Stage.MQL, at(4, 4)),
-        (Stage.SAL, at(4, 5, 12)),
-        (Stage.SQL, at(4, 6)),
-        (Stage.OPPORTUNITY, at(4, 7)),
-        (Stage.CUSTOMER, at(4, 10)),
-    )
-    SalesOutcome.objects.create(
-        lead=l1,
-        from_stage=Stage.OPPORTUNITY,
-        to_stage=Stage.CUSTOMER,
-        amount=Decimal("10000.00"),
-        at=at(4, 10),
-    )
-    l2 = LeadFactory(created_at=at(4, 3))
-    moves(l2, (Stage.MQL, at(4, 8)))
-    l3 = LeadFactory(created_at=at(4, 4))
-    TouchpointFactory(lead=l3, campaign=b, occurred_at=at(4, 4, 8))
-    TouchpointFactory(lead=l3, campaign=None, occurred_at=at(4, 4, 8, 30))
-    moves(l3, (Stage.MQL, at(4, 12)))
-    l4 = LeadFactory(created_at=at(4, 5), erased_at=at(4, 20))
-    TouchpointFactory(lead=l4, campaign=a, occurred_at=at(4, 5, 8))
-    l5 = LeadFactory(created_at=at(3, 30))
-    TouchpointFactory(lead=l5, campaign=a, occurred_at=at(3, 29))
-    moves(l5, (Stage.MQL, at(4, 2)))
-    CampaignSpend.objects.create(campaign=a, month=dt.date(2026, 3, 1), amount=3100)
-    CampaignSpend.objects.create(campaign=a, month=dt.date(2026, 4, 1), amount=2000)
-    CampaignSpend.objects.create(campaign=a, month=dt.date(2026, 4, 1), amount=1000)
-    CampaignSpend.objects.create(campaign=a, month=dt.date(2026, 5, 1), amount=1000)
-    CampaignSpend.objects.create(campaign=b, month=dt.date(2026, 4, 1), amount=600)
-    attribution_all_rebuild(now=NOW)
-    return a, b
+    return april_build()
 
 
 def figures(row) -> tuple:
