@@ -293,3 +293,61 @@ def rows_sorted(rows: list[CampaignRow], *, sort: str) -> list[CampaignRow]:
     by_name = sorted(present, key=SORTS["name"])
     ordered = sorted(by_name, key=value, reverse=sort.startswith("-"))  # type: ignore[arg-type]
     return ordered + sorted(absent, key=SORTS["name"])
+
+
+def campaign_by_model(
+    *, campaign_id: int, start: dt.date, end: dt.date
+) -> dict[str, Figures]:
+    """One campaign's figures over ``[start, end)`` under every attribution
+    model, in MODELS' order (one grouped query and the spend ledger)."""
+    grouped = (
+        CampaignCredit.objects.filter(
+            campaign_id=campaign_id, day__gte=start, day__lt=end
+        )
+        .values("model", "kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    per_model: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for line in grouped:
+        per_model[line["model"]][_KIND_FIELD[line["kind"]]] = line["total"]
+    spend = period_spend(start=start, end=end).get(campaign_id, ZERO)
+    return {
+        model: Figures(**_figures(per_model[model] | {"spend": spend}))
+        for model in MODELS
+    }
+
+
+def csv_rows(report: CampaignReport, rows: list[CampaignRow]) -> list[list[object]]:
+    """The campaign table as CSV rows: a header, ``rows`` in their order, then
+    Unattributed and Total. Money to the cent, credited counts as stored,
+    rates and ROI as fractions; blank where undefined."""
+    header = ["Campaign", "Channel", *(label for _key, label in CSV_COLUMNS)]
+
+    def line(name: str, channel: str, figures: Figures) -> list[object]:
+        values = [getattr(figures, key) for key, _label in CSV_COLUMNS]
+        return [name, channel, *("" if v is None else v for v in values)]
+
+    return [
+        header,
+        *(line(row.name, row.channel_label, row) for row in rows),
+        line("Unattributed", "", report.unattributed),
+        line("Total", "", report.total),
+    ]
+
+
+#: The figure columns of the campaign table, in order: attribute -> label.
+CSV_COLUMNS = [
+    ("spend", "Spend"),
+    ("leads", "Leads"),
+    ("mqls", "MQLs"),
+    ("sqls", "SQLs"),
+    ("customers", "Customers"),
+    ("revenue", "Revenue"),
+    ("cost_per_lead", "Cost per lead"),
+    ("cost_per_mql", "Cost per MQL"),
+    ("cost_per_sql", "Cost per SQL"),
+    ("cost_per_customer", "Cost per customer"),
+    ("mql_to_sql_rate", "MQL-to-SQL rate"),
+    ("roi", "ROI"),
+]
