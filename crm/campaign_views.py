@@ -63,6 +63,16 @@ def _posted(request: HttpRequest) -> Any:
     return request.POST if request.method == "POST" else None
 
 
+#: Column headers shorter than the CSV's, so the table fits the page.
+SHORT_LABELS = {
+    "cost_per_lead": "Cost / lead",
+    "cost_per_mql": "Cost / MQL",
+    "cost_per_sql": "Cost / SQL",
+    "cost_per_customer": "Cost / customer",
+    "mql_to_sql_rate": "MQL → SQL",
+}
+
+
 def _utc_today() -> dt.date:
     return timezone.now().astimezone(dt.UTC).date()
 
@@ -92,7 +102,7 @@ def _columns(query: QueryDict, order: str) -> list[dict[str, Any]]:
     """The campaign table's sortable headers: each links to the page sorted
     by it (highest first for figures, A to Z for text; again: reversed)."""
     columns = [("name", "Campaign", False), ("channel", "Channel", False)]
-    columns += [(key, label, True) for key, label in CSV_COLUMNS]
+    columns += [(key, SHORT_LABELS.get(key, label), True) for key, label in CSV_COLUMNS]
     headers = []
     for key, label, numeric in columns:
         first = f"-{key}" if numeric else key
