@@ -34,7 +34,7 @@ from decimal import Decimal
 from django.db.models import Count, Max, Min, Sum
 
 from crm.models import AttributionDay, CampaignCredit
-from leads.attribution import MODELS, UnknownModel
+from leads.attribution import MODELS, PLACES, UnknownModel
 from leads.models import AttributionMark, Campaign, CampaignSpend
 
 #: The labels of the attribution models, in MODELS' order.
@@ -223,7 +223,8 @@ def campaign_report(*, start: dt.date, end: dt.date, model: str) -> CampaignRepo
         .order_by()
     )
     for line in grouped:
-        credits[line["campaign_id"]][_KIND_FIELD[line["kind"]]] = line["total"]
+        total = line["total"].quantize(PLACES)
+        credits[line["campaign_id"]][_KIND_FIELD[line["kind"]]] = total
     spend = period_spend(start=start, end=end)
     wanted = {key for key in credits if key is not None} | set(spend)
     campaigns = Campaign.objects.filter(id__in=wanted).order_by("name", "id")
@@ -310,7 +311,8 @@ def campaign_by_model(
     )
     per_model: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for line in grouped:
-        per_model[line["model"]][_KIND_FIELD[line["kind"]]] = line["total"]
+        total = line["total"].quantize(PLACES)
+        per_model[line["model"]][_KIND_FIELD[line["kind"]]] = total
     spend = period_spend(start=start, end=end).get(campaign_id, ZERO)
     return {
         model: Figures(**_figures(per_model[model] | {"spend": spend}))
@@ -324,9 +326,14 @@ def csv_rows(report: CampaignReport, rows: list[CampaignRow]) -> list[list[objec
     rates and ROI as fractions; blank where undefined."""
     header = ["Campaign", "Channel", *(label for _key, label in CSV_COLUMNS)]
 
+    def cell(key: str, value: Decimal | None) -> object:
+        if value is None:
+            return ""
+        return value.quantize(CENT if key in _MONEY else PLACES)
+
     def line(name: str, channel: str, figures: Figures) -> list[object]:
-        values = [getattr(figures, key) for key, _label in CSV_COLUMNS]
-        return [name, channel, *("" if v is None else v for v in values)]
+        values = [cell(key, getattr(figures, key)) for key, _label in CSV_COLUMNS]
+        return [name, channel, *values]
 
     return [
         header,
@@ -336,6 +343,11 @@ def csv_rows(report: CampaignReport, rows: list[CampaignRow]) -> list[list[objec
     ]
 
 
+#: Columns of money to the cent (the rest: credited counts, revenue, rates
+#: and ROI to four places).
+_MONEY = frozenset(
+    {"spend", "cost_per_lead", "cost_per_mql", "cost_per_sql", "cost_per_customer"}
+)
 #: The figure columns of the campaign table, in order: attribute -> label.
 CSV_COLUMNS = [
     ("spend", "Spend"),

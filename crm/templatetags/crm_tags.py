@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -27,6 +27,6 @@ def percent(fraction: Decimal | None) -> str:
     -1.2 -> "\u2212120.0%" (a real minus sign); None -> "—"."""
     if fraction is None:
         return "—"
-    value = (Decimal(fraction) * 100).quantize(Decimal("0.1"))
+    value = (Decimal(fraction) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     text = f"{abs(value):,}%"
     return f"\u2212{text}" if value < 0 else text
