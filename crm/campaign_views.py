@@ -32,6 +32,7 @@ from crm.common.money import currency_symbol, money_text
 from crm.marketing.access import marketing_access, may_edit_marketing
 from crm.marketing.campaign_report import (
     CSV_COLUMNS,
+    DEFAULT_MODEL,
     MODEL_LABELS,
     CampaignReport,
     campaign_by_model,
@@ -82,6 +83,7 @@ def _report_context(form: CampaignReportForm) -> dict[str, Any]:
     context: dict[str, Any] = {
         "form": form,
         "periods": PERIODS,
+        "default_model": DEFAULT_MODEL,
         "models": [
             {"code": code, "label": label, "sentence": MODELS[code]}
             for code, label in MODEL_LABELS.items()

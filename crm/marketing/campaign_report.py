@@ -103,9 +103,6 @@ class Figures:
             return None
         return ((self.revenue - self.spend) / self.spend).quantize(RATE)
 
-    def counts(self) -> dict[str, Decimal]:
-        return {f.name: getattr(self, f.name) for f in fields(Figures)}
-
 
 def _figures(values: dict[str, Decimal]) -> dict[str, Decimal]:
     return {f.name: values.get(f.name, ZERO) for f in fields(Figures)}
