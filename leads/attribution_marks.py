@@ -34,13 +34,26 @@ class _Marked:
 
 
 def _marked_in_transaction() -> set[dt.date]:
+    """The days this transaction marked, as far as they were not rolled back.
+
+    Cached on the connection with the on-commit list it was read from:
+    Django replaces that list (a new object) when a savepoint rolls back or
+    the transaction ends, and only appends to it otherwise, so the cache
+    holds while the list is the same object, and a chunk moving thousands of
+    leads in one transaction does not scan its on-commit list for each.
+    """
     connection = transaction.get_connection()
-    return {
+    cached = getattr(connection, "_attribution_marked", None)
+    if cached is not None and cached[0] is connection.run_on_commit:
+        return cached[1]
+    days = {
         day
         for _sids, callback, _robust in connection.run_on_commit
         if isinstance(callback, _Marked)
         for day in callback.days
     }
+    connection._attribution_marked = (connection.run_on_commit, days)
+    return days
 
 
 def _day(moment: dt.datetime | dt.date) -> dt.date:
@@ -62,6 +75,7 @@ def attribution_days_mark(*, moments: Iterable[dt.datetime | dt.date | None]) ->
         days = [day for day in days if day not in already]
         if days:
             transaction.on_commit(_Marked(set(days)))
+            already.update(days)
     AttributionMark.objects.bulk_create([AttributionMark(day=day) for day in days])
     return len(days)
 

@@ -84,6 +84,20 @@ def test_a_day_is_marked_once_per_transaction_unless_rolled_back():
     assert marked() == [dt.date(2026, 4, 1), dt.date(2026, 4, 2), dt.date(2026, 4, 3)]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_each_transaction_marks_its_days_again():
+    for _ in range(2):
+        with transaction.atomic():
+            attribution_days_mark(moments=[at(4, 1)])
+            attribution_days_mark(moments=[at(4, 1, 12)])
+    with pytest.raises(RuntimeError):
+        mark_and_fail()
+    with transaction.atomic():
+        attribution_days_mark(moments=[at(4, 1)])
+
+    assert marked() == [dt.date(2026, 4, 1)] * 3
+
+
 def mark_and_fail() -> None:
     with transaction.atomic():
         attribution_days_mark(moments=[at(4, 1)])
