@@ -150,26 +150,29 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         sort = "name"
     today = timezone.localdate()
     form = CampaignReportForm(request.GET, today=_utc_today())
+    report_query = request.GET.copy()
+    report_query.pop("sort", None)
     context = _report_context(form) | {
         "campaigns": lead_selectors.campaign_list_with_spend(today=today, sort=sort),
         "sort": sort,
         "this_month": today.replace(day=1),
         "can_edit": _may_edit(request.user),
+        # The budget table's sort links keep the period and model.
+        "report_query": f"{report_query.urlencode()}&" if report_query else "",
     }
     if form.is_valid():
         period, order = form.cleaned_data["range"], form.cleaned_data["order"]
         report = campaign_report(
             start=period.start, end=period.end, model=form.cleaned_data["model"]
         )
-        query = request.GET.copy()
-        query.pop("sort", None)
         context |= {
             "report": report,
             "rows": rows_sorted(report.rows, sort=order),
             "order": order,
-            "columns": _columns(query, order),
+            # Sorting the ROI table keeps the budget table's sort.
+            "columns": _columns(request.GET, order),
             "chart": _chart(report),
-            "csv_query": query.urlencode(),
+            "csv_query": report_query.urlencode(),
         }
     status = 200 if form.is_valid() else 400
     return render(request, "crm/campaign_list.html", context, status=status)
