@@ -82,6 +82,11 @@ def test_the_list_sorts_by_a_column_and_says_how(marketer_client, april):
     assert 'aria-sort="descending"' in html
     html = marketer_client.get(f"/campaigns/?{APRIL}&order=leads").content.decode()
     assert [row[0] for row in roi_rows(html)] == ["B", "A"]
+    # Each table's sort links keep the other's order, the period and the model.
+    period = APRIL.replace("&", "&amp;")
+    assert f'href="?{period}&amp;order=leads&amp;sort=-spend"' in html
+    html = marketer_client.get(f"/campaigns/?{APRIL}&sort=-spend").content.decode()
+    assert f'href="?{period}&amp;sort=-spend&amp;order=-roi"' in html
 
 
 @pytest.mark.parametrize(
