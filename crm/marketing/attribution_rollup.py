@@ -23,17 +23,21 @@ and two rebuilds of a day leave one correct set of rows. What to rebuild:
 the days the services marked (``leads.attribution_marks``), taken every
 minute by ``attribution_marked_rebuild``, which deletes and commits the
 marks it takes before it reads anything, so a change committed later keeps
-its mark for the next run; and nightly every day with conversions
-(``attribution_all_rebuild``), which catches what marks do not (a backdated
-touchpoint, an admin's edit of a touchpoint's campaign).
+its mark for the next run, and rebuilds them the latest first within a time
+budget, marking the rest again; nightly every day with conversions is marked
+(``attribution_all_mark``), which catches what marks do not (a backdated
+touchpoint, an admin's edit of a touchpoint's campaign) a minute's budget
+at a time. ``attribution_all_rebuild`` rebuilds every such day at once (the
+``rebuild_attribution`` command, the demo).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -55,6 +59,9 @@ TOUCH_CHUNK = 900
 #: Marks taken per run at most, so a flood of marks is worked off in bounded
 #: runs (the rest waits a minute) rather than held in one worker's memory.
 MARKS_PER_RUN = 50_000
+#: How long a marked run starts new days for: under the minute between two
+#: beats, so runs rarely overlap (they may: every day's rebuild is locked).
+MARKED_RUN_SECONDS = 45.0
 #: First key of the advisory lock that serialises the rebuilds of a day (the
 #: second is the day's ordinal); any constant no other lock in the product uses.
 _LOCK_CLASS = 0x0A77
@@ -210,6 +217,8 @@ class RebuildResult:
 
     days: list[dt.date]
     rows: int
+    #: Days taken but left for the next run (marked again): out of time.
+    left: int = 0
 
 
 def attribution_days_rebuild(
@@ -247,34 +256,69 @@ def _marks_take(*, since: dt.date | None = None, limit: int | None) -> list[dt.d
     return sorted(days)
 
 
-def attribution_marked_rebuild(*, now: dt.datetime) -> RebuildResult:
-    """Rebuild the days marked since the last run.
+def attribution_marked_rebuild(
+    *,
+    now: dt.datetime,
+    budget_seconds: float | None = MARKED_RUN_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> RebuildResult:
+    """Rebuild the days marked since the last run, the latest day first.
 
     First deletes (and commits) the marks it takes, then rebuilds their days:
     a change committed after that leaves a mark for the next run, so nothing
     is missed, and a mark taken by another run concurrently is rebuilt by
-    that run. If a rebuild fails, the days not yet rebuilt are marked again
-    before the error propagates. Safe to run in several processes at once.
+    that run. Starts no new day once ``budget_seconds`` have passed (None:
+    no limit; at least one day is always rebuilt): the days left are marked
+    again for the next run, so a backlog (the nightly marking of every day)
+    is worked off a minute at a time, today's figures first. If a rebuild
+    fails, the days not yet rebuilt are marked again before the error
+    propagates. Safe to run in several processes at once.
     """
-    result = _rebuild_or_remark(_marks_take(limit=MARKS_PER_RUN), now=now)
+    days = sorted(set(_marks_take(limit=MARKS_PER_RUN)), reverse=True)
+    deadline = None if budget_seconds is None else clock() + budget_seconds
+    result = _rebuild_or_remark(days, now=now, until=deadline, clock=clock)
     if result.days:
-        logger.info("campaign attribution rebuilt for %s marked days", len(result.days))
+        logger.info(
+            "campaign attribution rebuilt for %s marked days, %s left for the next run",
+            len(result.days),
+            result.left,
+        )
     return result
 
 
-def _rebuild_or_remark(days: list[dt.date], *, now: dt.datetime) -> RebuildResult:
-    """Rebuild ``days``; if one fails, mark the rest again and re-raise."""
+def _rebuild_or_remark(
+    days: list[dt.date],
+    *,
+    now: dt.datetime,
+    until: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RebuildResult:
+    """Rebuild ``days`` in their order, starting none after ``until`` (but
+    at least one); mark the rest again. If one fails, mark it and the rest
+    again and re-raise."""
     done: list[dt.date] = []
     rows = 0
     try:
-        for day in sorted(set(days)):
+        for day in days:
+            if done and until is not None and clock() >= until:
+                break
             rows += attribution_day_rebuild(day=day, now=now)
             done.append(day)
-    except Exception:
-        with transaction.atomic():
-            attribution_days_mark(moments=[d for d in days if d not in done])
-        raise
-    return RebuildResult(days=done, rows=rows)
+    finally:
+        left = [day for day in days if day not in set(done)]
+        if left:
+            with transaction.atomic():
+                attribution_days_mark(moments=left)
+    return RebuildResult(days=done, rows=rows, left=len(left))
+
+
+def attribution_all_mark(*, since: dt.date | None = None) -> int:
+    """Mark every day with conversions (from ``since`` on when given) for the
+    marked rebuild: the nightly catch-up of what no mark announces, worked
+    off by the minute runs within their time budget. Returns the days
+    marked."""
+    with transaction.atomic():
+        return attribution_days_mark(moments=conversion_days(since=since))
 
 
 def conversion_days(*, since: dt.date | None = None) -> list[dt.date]:

@@ -24,7 +24,7 @@ from crm.marketing.attribution_rollup import (
 from crm.marketing.campaign_report import campaign_report
 from crm.models import AttributionDay, CampaignCredit
 from crm.privacy.erasure import lead_erase
-from crm.tasks import rebuild_attribution_task
+from crm.tasks import rebuild_all_attribution_task, rebuild_attribution_task
 from handoff.models import SalesOutcome
 from leads import lifecycle
 from leads.attribution import MODELS, Touch, credit
@@ -327,3 +327,35 @@ def test_the_command_with_a_later_since_finds_nothing(small):
 def test_the_command_refuses_a_bad_date():
     with pytest.raises(CommandError, match="--since '2026-02-30' is not a date"):
         call_command("rebuild_attribution", "--since", "2026-02-30")
+
+
+def test_a_marked_run_out_of_time_leaves_the_older_days_for_the_next(small):
+    attribution_days_mark(moments=[at(4, 1), at(4, 3)])
+    ticks = iter([0.0, 50.0])
+
+    result = attribution_marked_rebuild(
+        now=NOW, budget_seconds=45, clock=lambda: next(ticks)
+    )
+
+    # Started at 0 s, 3 April is rebuilt first; at 50 s the budget is spent.
+    assert (result.days, result.left) == ([dt.date(2026, 4, 3)], 2)
+    assert sorted(marked()) == [dt.date(2026, 4, 1), dt.date(2026, 4, 2)]
+    assert attribution_marked_rebuild(now=NOW, budget_seconds=0).days == [
+        dt.date(2026, 4, 2)
+    ]
+    assert attribution_marked_rebuild(now=NOW, budget_seconds=None).days == [
+        dt.date(2026, 4, 1)
+    ]
+    assert marked() == []
+
+
+def test_the_nightly_task_marks_every_day_with_conversions(small):
+    _campaign, lead = small
+    lifecycle.lead_move(
+        lead_id=lead.id, to_stage=Stage.MQL, system_actor="test", now=at(4, 5)
+    )
+    attribution_marked_rebuild(now=NOW)
+
+    assert rebuild_all_attribution_task.delay().get() == 2
+
+    assert marked() == [dt.date(2026, 4, 2), dt.date(2026, 4, 5)]
