@@ -10,6 +10,7 @@ urlpatterns = [
     path("leads/csv/", views.lead_export, name="lead_export"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path("campaigns/", campaign_views.campaign_list, name="campaign_list"),
+    path("campaigns/csv/", campaign_views.campaign_csv, name="campaign_csv"),
     path("campaigns/new/", campaign_views.campaign_new, name="campaign_new"),
     path(
         "campaigns/<int:campaign_id>/",

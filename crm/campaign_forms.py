@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 
+from crm.marketing.campaign_report import DEFAULT_MODEL, MODEL_LABELS, SORTS
+from crm.marketing.periods import PeriodForm
 from leads.models import Campaign
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -86,3 +88,36 @@ class SpendForm(forms.Form):
             if 2000 <= year <= 2100 and 1 <= month <= 12:
                 return dt.date(year, month, 1)
         raise forms.ValidationError("Enter the month as YYYY-MM, for example 2026-03.")
+
+
+class CampaignReportForm(PeriodForm):
+    """The campaign report's GET parameters: a period (this quarter by
+    default), an attribution model (linear by default) and, on the list, the
+    column the table is sorted by (``order``: a SORTS key, "-" first for
+    highest first; by name by default)."""
+
+    default_period = "quarter"
+
+    model = forms.ChoiceField(
+        choices=list(MODEL_LABELS.items()), required=False, label="Attribution"
+    )
+    order = forms.ChoiceField(
+        choices=[(f"{sign}{key}", key) for key in SORTS for sign in ("", "-")],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, today=today, **kwargs)
+        self.fields["model"].error_messages["invalid_choice"] = (
+            "Pick first touch, last touch, linear, U-shaped, W-shaped or time decay."
+        )
+        self.fields["order"].error_messages["invalid_choice"] = (
+            "Sort by one of the table's columns."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            data["model"] = data.get("model") or DEFAULT_MODEL
+            data["order"] = data.get("order") or "name"
+        return data

@@ -102,3 +102,64 @@ class MqlPlan(models.Model):
     @property
     def last_day(self) -> dt.date:
         return self.end - dt.timedelta(days=1)
+
+
+class CampaignCredit(models.Model):
+    """The credit campaigns earned for the conversions of one UTC day under
+    one attribution model: the daily roll-up the campaign report sums.
+
+    Rebuilt a whole day at a time by ``crm.marketing.attribution_rollup``,
+    never edited: a rebuild replaces every row of its day in one transaction.
+    ``campaign`` None holds the unattributed credit (touches with no campaign,
+    or a conversion with no touches).
+    """
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", "Leads"
+        MQL = "mql", "MQLs"
+        SQL = "sql", "SQLs"
+        CUSTOMER = "customer", "Customers"
+        REVENUE = "revenue", "Revenue"
+
+    day = models.DateField()
+    model = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # DO_NOTHING: a campaign with touchpoints cannot be deleted (PROTECT on
+    # Touchpoint.campaign), and one without any earns no credit.
+    campaign = models.ForeignKey(
+        "leads.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=4)
+
+    class Meta:
+        indexes = [
+            # The report: WHERE model = ? AND day >= ? AND day < ? GROUP BY
+            # campaign, kind, answered from the index alone.
+            models.Index(
+                fields=["model", "day", "campaign", "kind", "amount"],
+                name="campaign_credit_report_idx",
+            ),
+            # A rebuild deletes its day's rows.
+            models.Index(fields=["day"], name="campaign_credit_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.kind} {self.campaign_id}: {self.amount}"
+
+
+class AttributionDay(models.Model):
+    """When a UTC day's campaign credits were last rebuilt ("figures as of")."""
+
+    day = models.DateField(primary_key=True)
+    rebuilt_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: rebuilt {self.rebuilt_at:%Y-%m-%d %H:%M}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 
-from crm.marketing.dashboard import preset_period
+from crm.marketing.periods import preset_period
 from crm.marketing.planner import MAX_CUSTOMERS, TARGET_KINDS
 
 #: The longest plan or reference period, in days: two years.

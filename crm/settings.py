@@ -296,6 +296,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.reconcile",
         "schedule": _EVERY_MINUTE,
     },
+    # * * * * *: rebuild the campaign credits of the days marked since the
+    # last run (lead created, stage first entered, deal won, lead erased).
+    "every-minute-rebuild-campaign-attribution": {
+        "task": "crm.rebuild_attribution",
+        "schedule": _EVERY_MINUTE,
+    },
+    # 15 3 * * *: mark every day with conversions, for the minute runs to
+    # rebuild (backdated touchpoints and admin edits leave no mark).
+    "nightly-rebuild-campaign-attribution": {
+        "task": "crm.rebuild_all_attribution",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {
         "task": "scoring.apply_decay",

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_safe
 from crm import selectors as crm_selectors
 from crm.common.keyset import InvalidCursor
 from crm.filters import FUNNEL_PARAMS, SORTS, LeadListFilter, funnel_filter_text
-from crm.marketing import dashboard
+from crm.marketing import dashboard, periods
 from crm.marketing.access import marketing_access
 from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
@@ -56,7 +56,7 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
     stage_counts = lead_selectors.lead_stage_counts()
     total = sum(row["count"] for row in stage_counts)
     form = dashboard.DashboardForm(request.GET, today=now.astimezone(dt.UTC).date())
-    context: dict[str, Any] = {"form": form, "periods": dashboard.PERIODS}
+    context: dict[str, Any] = {"form": form, "periods": periods.PERIODS}
     if form.is_valid():
         period, mode = form.cleaned_data["range"], form.cleaned_data["mode"]
         rows = dashboard.funnel_rows(period=period, mode=mode)

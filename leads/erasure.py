@@ -35,6 +35,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils.crypto import salted_hmac
 
+from leads.attribution_marks import attribution_days_mark, lead_conversion_moments
 from leads.emails import ERASED_EMAIL_DOMAIN
 from leads.models import Account, Lead, StageTransition, Touchpoint
 from leads.rescore import leads_mark_for_rescore
@@ -92,6 +93,8 @@ def lead_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
         ]
     )
     cleared = Touchpoint.objects.filter(lead_id=lead.id).update(properties={})
+    # Erased leads leave campaign attribution: rebuild the days they counted in.
+    attribution_days_mark(moments=lead_conversion_moments(lead))
     leads_mark_for_rescore([lead.id], now=now)
     logger.info(
         "lead %s: personal data erased, %s touchpoints cleared", lead.id, cleared

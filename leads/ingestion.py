@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from crm.common.text import text_problem
 from leads.accounts import accounts_for_domains
+from leads.attribution_marks import attribution_days_mark
 from leads.emails import normalize_email
 from leads.models import Campaign, Lead, Touchpoint, TouchpointKind
 from leads.rescore import leads_mark_for_rescore
@@ -118,6 +119,8 @@ def leads_for_emails(
             existing[lead.email.lower()] = lead
             if lead.created_at == now and lead.stage_changed_at == now:
                 created_ids.add(lead.id)
+        if created_ids:
+            attribution_days_mark(moments=[now])
     return existing, created_ids
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from leads.attribution_marks import attribution_days_mark
 from leads.exceptions import InvalidStageTransition, StageChangedConcurrently
 from leads.locks import lock_lead
 from leads.models import Lead, StageTransition
@@ -68,6 +69,8 @@ ALLOWED_MOVES: dict[str, frozenset[str]] = {
 _REASON_REQUIRED_TO = frozenset({Stage.NURTURE, Stage.DISQUALIFIED})
 
 _ENTERED_FIELD = {stage.value: f"entered_{stage.value}_at" for stage in Stage}
+#: Stages whose first entry is a conversion campaign attribution credits.
+_ATTRIBUTED_STAGES = frozenset({Stage.MQL, Stage.SQL, Stage.CUSTOMER})
 
 
 def stage_rank(stage: str) -> int:
@@ -184,6 +187,8 @@ def lead_move(
     if hold_until is not None and to_stage != Stage.NURTURE:
         raise ValueError("hold_until applies only to a move to nurture.")
     changed = _apply(lead, to_stage, at)
+    if _ENTERED_FIELD[to_stage] in changed and to_stage in _ATTRIBUTED_STAGES:
+        attribution_days_mark(moments=[at])
     if hold_until is not None or lead.recycle_until is not None:
         lead.recycle_until = hold_until
         changed.append("recycle_until")

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leads.accounts import account_for_email, account_upsert
+from leads.attribution_marks import attribution_days_mark
 from leads.audit import audit_record
 from leads.edit_scope import LEAD_EDITABLE_FIELDS, UTM_FIELDS, LeadEditScope
 from leads.emails import normalize_email
@@ -94,6 +95,7 @@ def lead_create(
         raise LeadAlreadyExists(
             f"A lead with the e-mail {lead.email} already exists."
         ) from exc
+    attribution_days_mark(moments=[at])
     if actor is not None:
         audit_record(
             actor=actor,

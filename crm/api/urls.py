@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
-from crm.api.reports import FunnelReportView, PlanReportView
+from crm.api.reports import CampaignReportView, FunnelReportView, PlanReportView
 from handoff.api.views import (
     HandoffViewSet,
     LeadSalesMoveView,
@@ -56,5 +56,6 @@ urlpatterns = [
     path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("reports/plan/", PlanReportView.as_view(), name="report-plan"),
+    path("reports/campaigns/", CampaignReportView.as_view(), name="report-campaigns"),
     path("", include(router.urls)),
 ]

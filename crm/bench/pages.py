@@ -54,7 +54,7 @@ from django.utils import timezone
 
 from crm.bench.stats import percentile
 from crm.common.keyset import Cursor, encode_cursor, ordering_for
-from crm.marketing.dashboard import preset_period
+from crm.marketing.periods import preset_period
 from crm.views import LEAD_PAGE_SIZE
 from handoff.selectors import is_manager
 from leads.models import Lead, Touchpoint

@@ -17,6 +17,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.db.models import Count, F
+from django.utils import timezone
 
 from crm.common import roles
 from crm.demo.accounts import _accounts_build
@@ -47,6 +48,8 @@ from crm.demo.showcase import _showcase_slots
 from crm.demo.teams import DEMO_SLAS
 from crm.demo.world import _World
 from crm.demo.writing import _chunk_write, _commitments_set, _handoffs_open_present
+from crm.marketing.attribution_rollup import attribution_all_rebuild
+from crm.models import AttributionDay, CampaignCredit
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -57,6 +60,7 @@ from handoff.models import (
 )
 from leads.models import (
     Account,
+    AttributionMark,
     Campaign,
     CampaignSpend,
     Lead,
@@ -112,6 +116,9 @@ def demo_data_delete() -> dict[str, int]:
         RescoreChunk,
         Lead,
         Account,
+        CampaignCredit,
+        AttributionDay,
+        AttributionMark,
         CampaignSpend,
         Campaign,
     ):
@@ -214,6 +221,8 @@ def demo_seed(
         summary = _seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
+    # The campaign pages' figures: the roll-up of every day with conversions.
+    attribution_all_rebuild(now=timezone.now())
     _planner_statistics_refresh()
     elapsed = round(time.monotonic() - started, 1)
     logger.info(

@@ -18,6 +18,7 @@ from django import forms
 from django.urls import reverse
 
 from crm.marketing.funnel import MODES, FunnelStage, funnel
+from crm.marketing.periods import Period, PeriodForm
 from crm.templatetags.crm_tags import stage_short
 from handoff.reports import (
     ReasonRow,
@@ -31,119 +32,25 @@ from handoff.reports import (
 from handoff.reports.sales import CountRow
 from leads.lifecycle import FUNNEL
 
-#: Period choices of the picker: value -> label. The first is the default.
-PERIODS = {
-    "month": "This month",
-    "quarter": "This quarter",
-    "90d": "Last 90 days",
-    "custom": "Custom dates",
-}
 MODE_LABELS = {"cohort": "Cohort", "flow": "Flow"}
-#: The longest custom period, in days: two years.
-MAX_PERIOD_DAYS = 731
-#: Custom dates the picker takes (the previous period must fit after FIRST_DAY).
-FIRST_DAY = dt.date(1970, 1, 1)
-LAST_DAY = dt.date(9998, 12, 31)
 #: Rejection reasons shown on the dashboard, for SDRs and for sales each.
 TOP_REASONS = 3
 
 
-@dataclass(frozen=True)
-class Period:
-    """Whole UTC days ``[start, end)`` and how the page names them."""
+class DashboardForm(PeriodForm):
+    """The picker's GET parameters and the funnel mode; every choice has a
+    default."""
 
-    start: dt.date
-    end: dt.date
-    label: str
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def last_day(self) -> dt.date:
-        return self.end - dt.timedelta(days=1)
-
-    def previous(self) -> Period:
-        start = self.start - dt.timedelta(days=self.days)
-        return Period(start, self.start, "Previous period")
-
-    @property
-    def span(self) -> str:
-        return f"{_day(self.start)} \u2013 {_day(self.last_day)}"
-
-
-def _day(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
-
-
-def preset_period(key: str, today: dt.date) -> Period:
-    """The preset ``key`` (not ``custom``) up to the end of ``today``."""
-    end = today + dt.timedelta(days=1)
-    if key == "month":
-        start = today.replace(day=1)
-    elif key == "quarter":
-        start = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
-    elif key == "90d":
-        start = end - dt.timedelta(days=90)
-    else:
-        raise ValueError(f"No preset period {key!r}.")
-    return Period(start, end, PERIODS[key])
-
-
-class DashboardForm(forms.Form):
-    """The picker's GET parameters; every choice has a default."""
-
-    period = forms.ChoiceField(choices=list(PERIODS.items()), required=False)
-    date_from = forms.DateField(required=False, label="From")
-    date_to = forms.DateField(required=False, label="To")
     mode = forms.ChoiceField(choices=list(MODE_LABELS.items()), required=False)
 
     def __init__(self, *args: object, today: dt.date, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.today = today
-        for name in ("date_from", "date_to"):
-            self.fields[name].error_messages["invalid"] = (
-                "Enter a date like 2026-01-31."
-            )
-        self.fields["period"].error_messages["invalid_choice"] = (
-            "Pick this month, this quarter, the last 90 days or custom dates."
-        )
+        super().__init__(*args, today=today, **kwargs)
         self.fields["mode"].error_messages["invalid_choice"] = "Pick cohort or flow."
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
-        if self.errors:
-            return data
-        key = data.get("period") or ""
-        start, end = data.get("date_from"), data.get("date_to")
-        if not key:
-            key = "custom" if start or end else "month"
-            data["period"] = key
-        data["mode"] = data.get("mode") or MODES[0]
-        if key != "custom":
-            data["range"] = preset_period(key, self.today)
-            return data
-        if start is None or end is None:
-            raise forms.ValidationError("Give both a from and a to date.")
-        for day in (start, end):
-            if not FIRST_DAY <= day <= LAST_DAY:
-                raise forms.ValidationError(
-                    f"Pick dates between {_day(FIRST_DAY)} and {_day(LAST_DAY)}."
-                )
-        if end < start:
-            raise forms.ValidationError("The to date comes before the from date.")
-        days = (end - start).days + 1
-        if days > MAX_PERIOD_DAYS:
-            raise forms.ValidationError(
-                f"Pick at most {MAX_PERIOD_DAYS} days (this is {days:,})."
-            )
-        if start - dt.timedelta(days=days) < FIRST_DAY:
-            raise forms.ValidationError(
-                f"Pick a later from date: the period before it starts before "
-                f"{_day(FIRST_DAY)}."
-            )
-        data["range"] = Period(start, end + dt.timedelta(days=1), "Custom dates")
+        if not self.errors:
+            data["mode"] = data.get("mode") or MODES[0]
         return data
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm.models import FailedTask
 from crm.privacy.export import merged_ids
 from handoff.models import ContactAttempt, Handoff, SalesOutcome
+from leads.attribution_marks import attribution_days_mark
 from leads.audit import audit_record
 from leads.erasure import (
     account_personal_name_erase,
@@ -30,7 +31,14 @@ from leads.erasure import (
 from leads.exceptions import ImportFileError
 from leads.imports.reading import csv_open
 from leads.locks import lock_leads
-from leads.models import AuditEvent, ImportJob, Lead, OwnerChange, StageTransition
+from leads.models import (
+    AuditEvent,
+    ImportJob,
+    Lead,
+    OwnerChange,
+    Stage,
+    StageTransition,
+)
 from scoring.models import LeadScore
 
 if TYPE_CHECKING:
@@ -55,6 +63,10 @@ def handoff_personal_data_erase(*, lead: Lead, now: dt.datetime) -> dict[str, in
     """
     handoffs = Handoff.objects.filter(lead_id=lead.id)
     outcomes = SalesOutcome.objects.filter(lead_id=lead.id)
+    # The erased lead leaves campaign attribution: its won deals' days too.
+    attribution_days_mark(
+        moments=outcomes.filter(to_stage=Stage.CUSTOMER).values_list("at", flat=True)
+    )
     quoted = {
         text[:200]
         for text in [

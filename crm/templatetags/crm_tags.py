@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django import template
 
 from leads.models import Stage
@@ -17,3 +19,14 @@ def stage_short(code: str) -> str:
     label = str(_STAGE_LABELS.get(code, code))
     # "Marketing-qualified (MQL)" -> "MQL"; "Opportunity" stays as it is.
     return label.partition("(")[2].rstrip(")") or label
+
+
+@register.filter
+def percent(fraction: Decimal | None) -> str:
+    """A fraction as a percent with one decimal: 0.4445 -> "44.5%",
+    -1.2 -> "\u2212120.0%" (a real minus sign); None -> "—"."""
+    if fraction is None:
+        return "—"
+    value = (Decimal(fraction) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    text = f"{abs(value):,}%"
+    return f"\u2212{text}" if value < 0 else text

@@ -30,6 +30,7 @@ from handoff.services.shared import (
 from handoff.templatetags.handoff_tags import person
 from leads import lifecycle
 from leads import services as lead_services
+from leads.attribution_marks import attribution_days_mark
 from leads.audit import audit_record
 from leads.locks import lock_lead
 from leads.models import AuditEvent, OwnerChange, Stage
@@ -213,6 +214,9 @@ def lead_sales_move(
             at=now,
             **terms,
         )
+        if outcome.to_stage == Stage.CUSTOMER:
+            # A won deal's amount is revenue campaign attribution credits.
+            attribution_days_mark(moments=[now])
         audit_record(
             actor=actor,
             action=AuditEvent.Action.SALES_MOVE,

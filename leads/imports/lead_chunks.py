@@ -20,6 +20,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Concat, Lower
 
 from leads.accounts import accounts_for_domains, accounts_match_domains
+from leads.attribution_marks import attribution_days_mark, lead_conversion_moments
 from leads.domains import account_domain_candidates
 from leads.edit_scope import LEAD_SOURCE_FIELDS
 from leads.imports.chunks import IMPORT_ACTOR, ImportChunk, ImportRun
@@ -153,6 +154,9 @@ def lead_chunk(run: ImportRun, records: list[Record]) -> ImportChunk:
     # which the transitions need.
     Lead.objects.bulk_create(new_leads)
     StageTransition.objects.bulk_create(transitions)
+    attribution_days_mark(
+        moments=[m for lead in new_leads for m in lead_conversion_moments(lead)]
+    )
     for lead in changed_leads:
         lead.updated_at = run.now
     if changed_leads:

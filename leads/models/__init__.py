@@ -10,6 +10,7 @@ forms, import jobs) and ``audit`` (the audit log). Import them from here.
 """
 
 from leads.models.activity import (
+    AttributionMark,
     Campaign,
     CampaignSpend,
     OwnerChange,
@@ -31,6 +32,7 @@ from leads.models.people import (
 __all__ = [
     "IMPORT_MAX_BYTES",
     "Account",
+    "AttributionMark",
     "AuditEvent",
     "Campaign",
     "CampaignSpend",

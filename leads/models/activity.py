@@ -271,3 +271,22 @@ class OwnerChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: owner {self.from_owner_id} -> {self.to_owner_id}"
+
+
+class AttributionMark(models.Model):
+    """A UTC day whose campaign attribution must be rebuilt.
+
+    Insert-only, so marking never waits on a lock held by a rebuild or by
+    another writer: the services that change a conversion (a lead created, a
+    stage first entered, a deal won, a lead erased) add a row for the day of
+    the conversion in their own transaction, and the rebuild
+    (``crm.marketing.attribution_rollup``) deletes the rows it takes before
+    it reads the data. A day may be marked many times; one rebuild serves
+    every mark of the day it took.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField()
+
+    def __str__(self) -> str:
+        return f"attribution of {self.day:%Y-%m-%d}"

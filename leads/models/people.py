@@ -281,6 +281,23 @@ class Lead(models.Model):
                 fields=["stage", "-score", "-id"], name="lead_stage_score_idx"
             ),
             models.Index(fields=["-score", "-id"], name="lead_score_idx"),
+            # Campaign attribution's rebuild of a day: the leads that first
+            # became an MQL, SQL or customer on it.
+            models.Index(
+                fields=["entered_mql_at"],
+                name="lead_entered_mql_idx",
+                condition=Q(entered_mql_at__isnull=False),
+            ),
+            models.Index(
+                fields=["entered_sql_at"],
+                name="lead_entered_sql_idx",
+                condition=Q(entered_sql_at__isnull=False),
+            ),
+            models.Index(
+                fields=["entered_customer_at"],
+                name="lead_entered_customer_idx",
+                condition=Q(entered_customer_at__isnull=False),
+            ),
             # The reconciler's scan for leads whose rescore is overdue.
             models.Index(
                 fields=["rescore_requested_at"],

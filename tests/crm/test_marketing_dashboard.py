@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from crm.marketing.dashboard import DashboardForm, Period, preset_period
+from crm.marketing.dashboard import DashboardForm
+from crm.marketing.periods import Period, preset_period
 from crm.roles import MARKETING
 from handoff.models import Handoff, RejectionReason
 from handoff.reports import volume_by_week

@@ -1414,8 +1414,9 @@ def test_batch_for_1000_new_leads_is_set_based(api, django_assert_max_num_querie
     ]
     # Token, 2 x permissions, kinds, leads by e-mail, accounts by domain and
     # read back, leads read back, known external ids, one UPDATE of the rescore
-    # marks (on PostgreSQL after locking them in id order), 2 savepoints and
-    # their releases: 14, plus the INSERTs, which the database's
+    # marks (on PostgreSQL after locking them in id order), one INSERT of the
+    # day's attribution mark, 2 savepoints and their releases: 15, plus the
+    # INSERTs, which the database's
     # bound-parameter limit splits (one each on PostgreSQL; SQLite allows 999
     # parameters a statement).
     inserts = (
@@ -1424,7 +1425,7 @@ def test_batch_for_1000_new_leads_is_set_based(api, django_assert_max_num_querie
         + _insert_statements(Touchpoint, 1000)
     )
     locks = 1 if connection.vendor == "postgresql" else 0
-    with django_assert_max_num_queries(14 + inserts + locks):
+    with django_assert_max_num_queries(15 + inserts + locks):
         response = api.post(BATCH, {"touchpoints": items}, format="json")
 
     assert response.json()["created"] == 1000

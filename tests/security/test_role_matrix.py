@@ -78,6 +78,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "leads/<int:lead_id>/"): SIGNED_IN,
     # crm: campaigns and their spend are Marketing's (managers may read).
     ("GET", "campaigns/"): MARKETERS,
+    ("GET", "campaigns/csv/"): MARKETERS,
     ("GET", "campaigns/new/"): MARKETERS,
     ("POST", "campaigns/new/"): MARKETERS,
     ("GET", "campaigns/<int:campaign_id>/"): MARKETERS,
@@ -163,6 +164,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/leads/{id}/sales-moves/"): REPS,
     ("GET", "/api/v1/reports/funnel/"): MARKETERS,
     ("GET", "/api/v1/reports/plan/"): MARKETERS,
+    ("GET", "/api/v1/reports/campaigns/"): MARKETERS,
     ("GET", "/api/v1/touchpoints/"): SIGNED_IN,
     ("POST", "/api/v1/touchpoints/"): MARKETERS,
     ("POST", "/api/v1/touchpoints/batch/"): MARKETERS,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0011_campaign_spend'),
+        ('leads', '0012_attribution_mark'),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ def forwards(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0007_campaign_spend_roles'),
+        ('crm', '0008_campaign_credit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
