@@ -16,7 +16,7 @@ from crm.roles import MARKETING
 from handoff.models import Handoff, RejectionReason
 from leads import lifecycle
 from leads.lifecycle import FUNNEL
-from leads.models import Campaign, Stage
+from leads.models import AuditEvent, Campaign, Stage
 from tests.factories import (
     CampaignFactory,
     LeadFactory,
@@ -388,3 +388,21 @@ def test_the_api_refuses_a_bad_filter_with_what_to_fix(
 
     assert response.status_code == 400
     assert response.json() == {field: [message]}
+
+
+# The export of a filtered list
+# ------------------------------------------------------------------------------
+
+
+def test_an_export_of_a_filtered_list_records_its_filters(marketer, world):
+    response = marketer.get("/leads/csv/", {"region": "europe", "sla": world.emea.id})
+
+    assert response.status_code == 200
+    rows = b"".join(response.streaming_content).decode().splitlines()
+    # A header and one, three and five (all in Europe and handed off under EMEA).
+    assert len(rows) == 4
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LEAD_EXPORT_CSV)
+    assert event.details == {
+        "filter": {"region": "europe", "sla": world.emea.id},
+        "rows": 3,
+    }
