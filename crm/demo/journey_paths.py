@@ -59,7 +59,7 @@ _COLD_ENTRIES = _Choice(
     ]
 )
 _WARM_ENTRIES = _Choice(
-    [("download", 45), ("webinar", 28), ("event", 10), ("blog", 12), ("partner", 5)]
+    [("download", 45), ("webinar", 28), ("event", 14), ("blog", 12), ("partner", 5)]
 )
 _HOT_ENTRIES = _Choice(
     [
@@ -69,7 +69,7 @@ _HOT_ENTRIES = _Choice(
         ("pricing", 20),
         ("home", 15),
         ("partner", 5),
-        ("event", 5),
+        ("event", 10),
     ]
 )
 

@@ -151,10 +151,13 @@ def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
 
 def _buyer_research(j: _Journey) -> None:
     """While a deal is open the buying group keeps reading: the newsletter and
-    launch e-mails, the pricing page (where retargeting finds them), a webinar."""
+    launch e-mails, the pricing page (where retargeting finds them), a report
+    to download, a webinar."""
     rng = j.rng
     if j.later(0, 4):
         j.email(click=0.5)
+    if rng.random() < 0.5 and j.later(0, 5):
+        j.download()
     if rng.random() < 0.6 and j.later(0, 5):
         j.pricing_view()
     if rng.random() < 0.35 and j.later(0, 6):

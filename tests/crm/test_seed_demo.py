@@ -1126,7 +1126,7 @@ def test_rejections_move_the_lead_where_their_reason_says():
 
 @pytest.mark.django_db
 def test_a_bigger_demo_has_every_kind_of_rejection_each_where_it_belongs():
-    seed_demo("--leads", "1500", "--seed", "9", "--today", TODAY)
+    seed_demo("--leads", "3000", "--seed", "9", "--today", TODAY)
 
     codes = set(
         Handoff.objects.filter(status="rejected").values_list("reason__code", flat=True)
