@@ -16,9 +16,13 @@ from django import forms
 from django.utils import timezone
 
 from crm.common.keyset import SortKey
+from crm.marketing.filters import FunnelFilters, IdChoiceField
 from crm.templatetags.crm_tags import stage_short
+from handoff.models import ServiceLevelAgreement
 from leads.api.filters import BoundedIsoDateTimeFilter, LeadFilter
+from leads.geo import Region
 from leads.lifecycle import FUNNEL
+from leads.models import Campaign, Lead
 
 #: Sort choices of the page: query value -> (label, sort). The first is the default.
 SORTS: dict[str, tuple[str, SortKey]] = {
@@ -45,6 +49,10 @@ def _start_of_day(day: dt.date) -> dt.datetime:
 FUNNEL_CHOICES = [(stage, stage_short(stage)) for stage in FUNNEL]
 
 
+class IdChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = IdChoiceField
+
+
 class LeadListFilter(LeadFilter):
     created_from = django_filters.DateFilter(label="Created from")
     created_to = django_filters.DateFilter(label="Created to")
@@ -57,6 +65,18 @@ class LeadListFilter(LeadFilter):
     )
     entered_after = BoundedIsoDateTimeFilter(label="Entered at or after")
     entered_before = BoundedIsoDateTimeFilter(label="Entered before")
+    # The dashboard's filters (crm.marketing.filters says what each means).
+    campaign = IdChoiceFilter(
+        queryset=Campaign.objects.all(), what="campaign", label="Campaign"
+    )
+    channel = django_filters.ChoiceFilter(
+        choices=Campaign.Channel.choices, label="Channel"
+    )
+    source = django_filters.ChoiceFilter(choices=Lead.Source.choices, label="Source")
+    region = django_filters.ChoiceFilter(choices=Region.choices, label="Region")
+    sla = IdChoiceFilter(
+        queryset=ServiceLevelAgreement.objects.all(), what="SLA", label="SLA"
+    )
 
     class Meta(LeadFilter.Meta):
         form = LeadListForm
@@ -70,6 +90,7 @@ class LeadListFilter(LeadFilter):
         criteria["entered_stage"] = data.get("entered") or ""
         criteria["entered_after"] = data.get("entered_after")
         criteria["entered_before"] = data.get("entered_before")
+        criteria |= self.funnel_filters().criteria()
         if data.get("created_from"):
             criteria["created_after"] = _start_of_day(data["created_from"])
         if data.get("created_to") and data["created_to"] < dt.date.max:
@@ -77,6 +98,18 @@ class LeadListFilter(LeadFilter):
                 data["created_to"] + dt.timedelta(days=1)
             )
         return criteria
+
+    def funnel_filters(self) -> FunnelFilters:
+        """The dashboard's filters among the parameters (after ``is_valid()``)."""
+        data = self.form.cleaned_data
+        campaign, sla = data.get("campaign"), data.get("sla")
+        return FunnelFilters(
+            campaign_id=campaign.id if campaign else None,
+            channel=data.get("channel") or "",
+            source=data.get("source") or "",
+            region=data.get("region") or "",
+            sla_id=sla.id if sla else None,
+        )
 
     def sort_key(self) -> SortKey:
         """The chosen sort (call after ``is_valid()``), newest first by default."""
@@ -91,6 +124,11 @@ FUNNEL_PARAMS = (
     "entered",
     "entered_after",
     "entered_before",
+    "campaign",
+    "channel",
+    "source",
+    "region",
+    "sla",
 )
 
 
@@ -126,4 +164,15 @@ def funnel_filter_text(filters: LeadListFilter) -> str:
     if data.get("entered"):
         when = span(data.get("entered_after"), data.get("entered_before"))
         parts.append(f"that entered {labels[data['entered']]} {when}".rstrip())
+    if data.get("campaign"):
+        parts.append(f"with a touchpoint of the campaign {data['campaign'].name}")
+    if data.get("channel"):
+        channel = Campaign.Channel(data["channel"]).label
+        parts.append(f"with a touchpoint of a {channel} campaign")
+    if data.get("source"):
+        parts.append(f"from the source {Lead.Source(data['source']).label}")
+    if data.get("region"):
+        parts.append(f"in {Region(data['region']).label}")
+    if data.get("sla"):
+        parts.append(f"handed off under the SLA {data['sla'].name}")
     return " ".join(["leads", *parts]) if parts else ""

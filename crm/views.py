@@ -21,6 +21,11 @@ from crm.common.keyset import InvalidCursor
 from crm.filters import FUNNEL_PARAMS, SORTS, LeadListFilter, funnel_filter_text
 from crm.marketing import dashboard, periods
 from crm.marketing.access import marketing_access
+from crm.marketing.filters import (
+    FunnelFilterForm,
+    campaign_choices,
+    sla_choices,
+)
 from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
@@ -56,11 +61,20 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
     stage_counts = lead_selectors.lead_stage_counts()
     total = sum(row["count"] for row in stage_counts)
     form = dashboard.DashboardForm(request.GET, today=now.astimezone(dt.UTC).date())
-    context: dict[str, Any] = {"form": form, "periods": periods.PERIODS}
-    if form.is_valid():
+    filter_form = FunnelFilterForm(request.GET)
+    valid = form.is_valid() & filter_form.is_valid()
+    context: dict[str, Any] = {
+        "form": form,
+        "filter_form": filter_form,
+        "periods": periods.PERIODS,
+        "campaigns": campaign_choices(),
+        "slas": sla_choices(),
+    }
+    if valid:
         period, mode = form.cleaned_data["range"], form.cleaned_data["mode"]
-        rows = dashboard.funnel_rows(period=period, mode=mode)
-        weeks = dashboard.mql_weeks(period=period)
+        filters = filter_form.filters()
+        rows = dashboard.funnel_rows(period=period, mode=mode, filters=filters)
+        weeks = dashboard.mql_weeks(period=period, filters=filters)
         context |= {
             "period": period,
             "previous": period.previous(),
@@ -70,7 +84,9 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
             "funnel_chart": dashboard.funnel_chart(rows, period),
             "mql_weeks": weeks,
             "volume_chart": dashboard.volume_chart(weeks),
-            "acceptance": dashboard.acceptance(period=period, now=now),
+            "acceptance": dashboard.acceptance(period=period, now=now, filters=filters),
+            "filters": filters,
+            "filter_summary": filter_form.summary(),
         }
     context |= {
         "stage_counts": stage_counts,
@@ -80,7 +96,7 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
         "recent_leads": lead_selectors.lead_list_recent(limit=8),
         "recent_transitions": lead_selectors.transition_list_recent(limit=8),
     }
-    status = 200 if form.is_valid() else 400
+    status = 200 if valid else 400
     return render(request, "crm/marketing_home.html", context, status=status)
 
 

@@ -102,8 +102,10 @@ def export_filter_record(criteria: dict[str, Any]) -> dict[str, Any]:
     kept = {
         name: _criterion(value)
         for name, value in criteria.items()
-        if value not in (None, "", []) and name != "q"
+        if value not in (None, "", [], ()) and name not in ("q", "scopes")
     }
+    for scope in criteria.get("scopes") or ():
+        kept[scope.name] = _criterion(scope.value)
     if criteria.get("q"):
         kept["q"] = True
     return kept

@@ -134,6 +134,17 @@ _EXPORT_VALUES = tuple(
 )
 
 
+@dataclass(frozen=True)
+class LeadScope:
+    """A lead filter that a higher app defines (the SLA a lead was handed off
+    under): ``condition`` filters Lead rows; ``name`` and ``value`` are what an
+    export's audit row keeps of it."""
+
+    name: str
+    value: Any
+    condition: Any
+
+
 def lead_filter(
     queryset: QuerySet[Lead],
     *,
@@ -148,6 +159,11 @@ def lead_filter(
     entered_stage: str = "",
     entered_after: datetime | None = None,
     entered_before: datetime | None = None,
+    campaign_id: int | None = None,
+    channel: str = "",
+    source: str = "",
+    region: str = "",
+    scopes: Sequence[LeadScope] = (),
     q: str = "",
 ) -> QuerySet[Lead]:
     """The lead list filters, one definition for the API and the lead list page.
@@ -159,7 +175,10 @@ def lead_filter(
     reached or passed (its highest stage, as the cohort funnel counts);
     ``entered_stage``: a stage the lead moved into, at a time in
     ``[entered_after, entered_before)`` when given (as the flow funnel
-    counts); ``q``: every word (up to SEARCH_MAX_TERMS) appears in the first
+    counts); ``campaign_id``: the lead has a touchpoint of this campaign;
+    ``channel``: a touchpoint of a campaign in this channel; ``source``,
+    ``region``: the lead's own; ``scopes``: further filters of higher apps;
+    ``q``: every word (up to SEARCH_MAX_TERMS) appears in the first
     or last name, the e-mail or the company name.
     """
     if stages:
@@ -189,6 +208,28 @@ def lead_filter(
         if entered_before is not None:
             moves = moves.filter(at__lt=entered_before)
         queryset = queryset.filter(Exists(moves))
+    if campaign_id is not None:
+        queryset = queryset.filter(
+            Exists(
+                Touchpoint.objects.filter(
+                    lead_id=OuterRef("pk"), campaign_id=campaign_id
+                )
+            )
+        )
+    if channel:
+        queryset = queryset.filter(
+            Exists(
+                Touchpoint.objects.filter(
+                    lead_id=OuterRef("pk"), campaign__channel=channel
+                )
+            )
+        )
+    if source:
+        queryset = queryset.filter(source=source)
+    if region:
+        queryset = queryset.filter(region=region)
+    for scope in scopes:
+        queryset = queryset.filter(scope.condition)
     for term in q.split()[:SEARCH_MAX_TERMS]:
         queryset = queryset.filter(
             Q(email__icontains=term)

@@ -1,8 +1,9 @@
 """Marketing reports over the API: the same figures as the pages, from the
 same selectors (``crm.marketing``).
 
-``GET /api/v1/reports/funnel/?start=YYYY-MM-DD&end=YYYY-MM-DD&mode=cohort|flow``:
-the Marketing and Admin roles.
+``GET /api/v1/reports/funnel/?start=YYYY-MM-DD&end=YYYY-MM-DD&mode=cohort|flow``
+with the dashboard's filters (``campaign``, ``sla``: ids; ``channel``,
+``source``, ``region``: codes): the Marketing and Admin roles.
 
 ``GET /api/v1/reports/campaigns/?start=YYYY-MM-DD&end=YYYY-MM-DD&model=...``:
 campaign ROI per campaign, per channel, unattributed and in total under an
@@ -27,8 +28,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.common.keyset import MAX_ID
 from crm.common.roles import ADMIN, MARKETING
 from crm.marketing.campaign_report import DEFAULT_MODEL, campaign_report
+from crm.marketing.filters import FunnelFilters
 from crm.marketing.funnel import MODES, funnel
 from crm.marketing.planner import (
     MAX_CUSTOMERS,
@@ -40,7 +43,10 @@ from crm.marketing.planner import (
 )
 from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
+from handoff.models import ServiceLevelAgreement
 from leads.attribution import MODELS
+from leads.geo import Region
+from leads.models import Campaign, Lead
 
 #: The longest period a report spans: ten years of days.
 MAX_DAYS = 3660
@@ -85,6 +91,49 @@ class FunnelQuerySerializer(PeriodSerializer):
         help_text="cohort: leads created in the period, counted at every stage "
         "they ever reached; flow: leads that entered each stage in the period.",
     )
+    campaign = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="A campaign's id: leads with at least one touchpoint of it.",
+    )
+    channel = serializers.ChoiceField(
+        choices=Campaign.Channel.values,
+        required=False,
+        help_text="A channel code: leads with a touchpoint of a campaign in it.",
+    )
+    source = serializers.ChoiceField(
+        choices=Lead.Source.values, required=False, help_text="The lead's source."
+    )
+    region = serializers.ChoiceField(
+        choices=Region.values, required=False, help_text="The lead's region."
+    )
+    sla = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="An SLA's id: leads that were handed off under it.",
+    )
+
+    def validate_campaign(self, value: int) -> int:
+        if not Campaign.objects.filter(id=value).exists():
+            raise serializers.ValidationError(f"There is no campaign {value}.")
+        return value
+
+    def validate_sla(self, value: int) -> int:
+        if not ServiceLevelAgreement.objects.filter(id=value).exists():
+            raise serializers.ValidationError(f"There is no SLA {value}.")
+        return value
+
+    def filters(self) -> FunnelFilters:
+        data = self.validated_data
+        return FunnelFilters(
+            campaign_id=data.get("campaign"),
+            channel=data.get("channel", ""),
+            source=data.get("source", ""),
+            region=data.get("region", ""),
+            sla_id=data.get("sla"),
+        )
 
 
 class FunnelStageSerializer(serializers.Serializer):
@@ -106,6 +155,10 @@ class FunnelSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     mode = serializers.ChoiceField(choices=MODES)
+    filters = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="The filters applied, as their query parameters (empty: none).",
+    )
     stages = FunnelStageSerializer(many=True)
 
 
@@ -129,10 +182,35 @@ class FunnelReportView(APIView):
             OpenApiParameter(
                 "mode", str, enum=list(MODES), description="cohort (default) or flow"
             ),
+            OpenApiParameter(
+                "campaign",
+                int,
+                description="A campaign's id: leads with at least one touchpoint "
+                "of that campaign.",
+            ),
+            OpenApiParameter(
+                "channel",
+                str,
+                enum=list(Campaign.Channel.values),
+                description="Leads with a touchpoint of a campaign in this channel.",
+            ),
+            OpenApiParameter(
+                "source", str, enum=list(Lead.Source.values), description="Lead.source"
+            ),
+            OpenApiParameter(
+                "region", str, enum=list(Region.values), description="Lead.region"
+            ),
+            OpenApiParameter(
+                "sla",
+                int,
+                description="An SLA's id: leads that were handed off under it.",
+            ),
         ],
         responses={
             200: FunnelSerializer,
-            400: OpenApiResponse(description="A bad period or mode, and what to fix."),
+            400: OpenApiResponse(
+                description="A bad period, mode or filter, and what to fix."
+            ),
             401: OpenApiResponse(description="No or bad credentials."),
             403: OpenApiResponse(description="Your role may not see reports."),
         },
@@ -141,12 +219,19 @@ class FunnelReportView(APIView):
         query = FunnelQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         period = query.validated_data
-        stages = funnel(start=period["start"], end=period["end"], mode=period["mode"])
+        filters = query.filters()
+        stages = funnel(
+            start=period["start"],
+            end=period["end"],
+            mode=period["mode"],
+            filters=filters,
+        )
         return Response(
             {
                 "start": period["start"].isoformat(),
                 "end": period["end"].isoformat(),
                 "mode": period["mode"],
+                "filters": filters.params(),
                 "stages": [
                     {
                         "stage": s.stage,

@@ -59,7 +59,7 @@ _COLD_ENTRIES = _Choice(
     ]
 )
 _WARM_ENTRIES = _Choice(
-    [("download", 45), ("webinar", 28), ("event", 10), ("blog", 12), ("partner", 5)]
+    [("download", 45), ("webinar", 28), ("event", 14), ("blog", 12), ("partner", 5)]
 )
 _HOT_ENTRIES = _Choice(
     [
@@ -69,7 +69,7 @@ _HOT_ENTRIES = _Choice(
         ("pricing", 20),
         ("home", 15),
         ("partner", 5),
-        ("event", 5),
+        ("event", 10),
     ]
 )
 
@@ -124,11 +124,13 @@ def _journey_warm(j: _Journey, *, student: bool) -> None:
             j.blog_view()
     if not j.pricing_seen and j.rng.random() < 0.7 and j.later(0, 10):
         j.pricing_view()
+    # Most warm leads qualify in the end: with the hot ones, some 15-25 per
+    # cent of all leads become MQLs, as in a B2B funnel.
     roll = j.rng.random()
-    if roll < 0.12 and j.soon(5, 240):
+    if roll < 0.6 and j.soon(5, 240):
         j.move(Stage.MQL)
-        _sales_funnel(j, accept=0.55, student=student, recycle=True)
-    elif roll < 0.16 and j.later(3, 20):
+        _sales_funnel(j, accept=0.78, student=student, recycle=True)
+    elif roll < 0.68 and j.later(3, 20):
         j.move(Stage.NURTURE, "Early research, not ready to talk to sales")
 
 
@@ -156,4 +158,4 @@ def _journey_hot(j: _Journey, *, student: bool) -> None:
     # Scoring notices the high-intent touchpoint within minutes to hours.
     if j.soon(5, 90):
         j.move(Stage.MQL)
-        _sales_funnel(j, accept=0.7, student=student, recycle=True)
+        _sales_funnel(j, accept=0.85, student=student, recycle=True)

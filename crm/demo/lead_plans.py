@@ -100,11 +100,11 @@ def _attributes(rng: random.Random, segment: str) -> dict:
 
 def _segment(rng: random.Random, seniority: str, freemail: bool) -> str:
     """How engaged this lead is: cold, warm, hot, or a job seeker."""
-    hot, warm, job_seeker = 0.04, 0.20, 0.02
+    hot, warm, job_seeker = 0.1, 0.20, 0.02
     if seniority in ("student", "entry"):
-        hot, warm, job_seeker = 0.01, 0.12, 0.10
+        hot, warm, job_seeker = 0.02, 0.12, 0.10
     elif seniority in ("executive", "vp", "director"):
-        hot, warm = 0.06, 0.24
+        hot, warm = 0.14, 0.24
     if freemail:
         hot, job_seeker = hot / 2, job_seeker * 2
     roll = rng.random()

@@ -111,7 +111,7 @@ def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
     _follow_up_plan(j, handoff)
     if handoff.handed_rule == "" and j.later(0, 2):
         _reassign(j, _account_rep(j), _HANDOVER_REASONS)
-    if not j.later(2, 10):
+    if not j.later(1, 8):
         return
     roll = rng.random()
     if roll < 0.25:
@@ -127,22 +127,43 @@ def _sales_cycle(j: _Journey, handoff: _HandoffPlan, *, recycle: bool) -> None:
         j.page_view(rng.choice(("/pricing", "/security", "/integrations/salesforce")))
     if rng.random() < REASSIGN_SHARE and j.later(1, 6):
         _reassign(j, _other_rep(j), _REASSIGN_REASONS)
-    if not j.later(3, 14):
+    if not j.later(2, 12):
         return
     roll = rng.random()
-    if roll < 0.2:
+    if roll < 0.12:
         _sales_back(j, _SQL_BACK.pick(rng), recycle=False)
         return
-    if roll < 0.35:
+    if roll < 0.22:
         return
     _sales_forward(j, Stage.OPPORTUNITY)
-    if not j.later(10, 35):
+    _buyer_research(j)
+    # A deal closes weeks later, won more often than lost (it got this far);
+    # recent opportunities have not closed yet, so about 25-35 per cent of a
+    # period's opportunities end as customers.
+    if not j.later(5, 26):
         return
     roll = rng.random()
-    if roll < 0.4:
+    if roll < 0.6:
         _sales_forward(j, Stage.CUSTOMER)
-    elif roll < 0.7:
+    elif roll < 0.85:
         _sales_back(j, _OPPORTUNITY_LOST.pick(rng), recycle=False)
+
+
+def _buyer_research(j: _Journey) -> None:
+    """While a deal is open the buying group keeps reading: the newsletter and
+    launch e-mails, the pricing page (where retargeting finds them), a report
+    to download, a webinar."""
+    rng = j.rng
+    if j.later(0, 4):
+        j.email(click=0.5)
+    if rng.random() < 0.5 and j.later(0, 5):
+        j.download()
+    if rng.random() < 0.6 and j.later(0, 5):
+        j.pricing_view()
+    if rng.random() < 0.35 and j.later(0, 6):
+        j.webinar()
+    if rng.random() < 0.5 and j.later(0, 6):
+        j.email(click=0.4)
 
 
 def _hand_to_sales(j: _Journey, handoff: _HandoffPlan, rep: str | None = None) -> None:
@@ -224,8 +245,28 @@ _DEAL_SIZES = (
 )
 
 
+#: How an industry's deals compare with the size's range: regulated and
+#: large-ticket industries pay more, the public and non-profit sector less.
+_INDUSTRY_FACTORS = {
+    "financial_services": 1.35,
+    "healthcare": 1.2,
+    "telecom": 1.2,
+    "energy": 1.15,
+    "software": 1.0,
+    "manufacturing": 1.0,
+    "logistics": 0.95,
+    "professional_services": 0.9,
+    "retail": 0.9,
+    "media": 0.85,
+    "government": 0.8,
+    "education": 0.65,
+    "nonprofit": 0.55,
+}
+
+
 def _deal_amount(j: _Journey, rng: random.Random) -> Decimal:
-    """A realistic deal amount for the lead's company, rounded to 500."""
+    """A realistic deal amount for the lead's company, by its size and
+    industry, rounded to 500 (in the ``CURRENCY`` setting's units)."""
     account = j.lead.account
     employees = (account.employee_count if account is not None else None) or 0
     low, high = next(
@@ -233,7 +274,9 @@ def _deal_amount(j: _Journey, rng: random.Random) -> Decimal:
         for bound, low, high in _DEAL_SIZES
         if bound is None or employees <= bound
     )
-    return Decimal(round(rng.uniform(low, high) / 500) * 500)
+    industry = account.industry if account is not None else ""
+    factor = _INDUSTRY_FACTORS.get(industry, 1.0)
+    return Decimal(max(1, round(rng.uniform(low, high) * factor / 500)) * 500)
 
 
 def _deal_terms(j: _Journey, to_stage: str) -> tuple[Decimal | None, date | None]:

@@ -245,10 +245,17 @@ def _planner_statistics_refresh() -> None:
     Without them (autovacuum may not have run yet, or is off) the planner
     guesses and reads whole tables where an index would do: the SAL queue's
     touchpoints took 26 ms instead of 0.4 ms on a fresh 100,000-lead demo.
+
+    Only the project's own tables: a bare ``ANALYZE`` also samples the
+    shared catalogs (``pg_authid``, ``pg_database``), whose lock every other
+    database's ``ANALYZE`` on the server waits for.
     """
     if connection.vendor == "postgresql":
+        tables = sorted(connection.introspection.django_table_names(True))
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute(
+                "ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables)
+            )
 
 
 def _seed(

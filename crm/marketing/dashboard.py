@@ -15,8 +15,10 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django import forms
+from django.db.models import QuerySet
 from django.urls import reverse
 
+from crm.marketing.filters import NO_FILTERS, FunnelFilters
 from crm.marketing.funnel import MODES, FunnelStage, funnel
 from crm.marketing.periods import Period, PeriodForm
 from crm.templatetags.crm_tags import stage_short
@@ -31,6 +33,7 @@ from handoff.reports import (
 )
 from handoff.reports.sales import CountRow
 from leads.lifecycle import FUNNEL
+from leads.models import Lead
 
 MODE_LABELS = {"cohort": "Cohort", "flow": "Flow"}
 #: Rejection reasons shown on the dashboard, for SDRs and for sales each.
@@ -93,8 +96,11 @@ def _midnight(day: dt.date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
-def funnel_list_url(*, stage: str, period: Period, mode: str) -> str:
-    """The lead list of exactly the leads a funnel count counts."""
+def funnel_list_url(
+    *, stage: str, period: Period, mode: str, filters: FunnelFilters = NO_FILTERS
+) -> str:
+    """The lead list of exactly the leads a funnel count counts, the
+    dashboard's filters included."""
     if mode == "cohort":
         params = {
             "created_after": _midnight(period.start),
@@ -113,23 +119,31 @@ def funnel_list_url(*, stage: str, period: Period, mode: str) -> str:
             "entered_after": _midnight(period.start),
             "entered_before": _midnight(period.end),
         }
+    params |= filters.params()
     return f"{reverse('crm:lead_list')}?{urlencode(params)}"
 
 
-def funnel_rows(*, period: Period, mode: str) -> list[FunnelRow]:
-    """The funnel's stages in order, each against the previous period."""
+def funnel_rows(
+    *, period: Period, mode: str, filters: FunnelFilters = NO_FILTERS
+) -> list[FunnelRow]:
+    """The funnel's stages in order, each against the previous period, over
+    the leads ``filters`` picks."""
     previous = period.previous()
-    now_stages = funnel(start=period.start, end=period.end, mode=mode)
-    before_stages = funnel(start=previous.start, end=previous.end, mode=mode)
+    now_stages = funnel(start=period.start, end=period.end, mode=mode, filters=filters)
+    before_stages = funnel(
+        start=previous.start, end=previous.end, mode=mode, filters=filters
+    )
     return [
         FunnelRow(
             stage=current.stage,
             label=stage_short(current.stage),
             current=current,
             previous=before,
-            url=funnel_list_url(stage=current.stage, period=period, mode=mode),
+            url=funnel_list_url(
+                stage=current.stage, period=period, mode=mode, filters=filters
+            ),
             previous_url=funnel_list_url(
-                stage=current.stage, period=previous, mode=mode
+                stage=current.stage, period=previous, mode=mode, filters=filters
             ),
         )
         for current, before in zip(now_stages, before_stages, strict=True)
@@ -171,20 +185,38 @@ class Acceptance:
         return (Decimal(100) * self.accepted / self.decided).quantize(Decimal("0.1"))
 
 
-def _scope(period: Period, now: dt.datetime) -> ReportScope:
+def _filtered_leads(filters: FunnelFilters) -> QuerySet[Lead] | None:
+    """The leads the campaign, channel, source and region filters pick, or
+    None when none of them is set (the SLA filter applies to handoffs)."""
+    if not filters.narrows_leads:
+        return None
+    return FunnelFilters(
+        campaign_id=filters.campaign_id,
+        channel=filters.channel,
+        source=filters.source,
+        region=filters.region,
+    ).apply(Lead.objects.all())
+
+
+def _scope(period: Period, now: dt.datetime, filters: FunnelFilters) -> ReportScope:
     return ReportScope(
         start=dt.datetime.combine(period.start, dt.time.min, dt.UTC),
         end=dt.datetime.combine(period.end, dt.time.min, dt.UTC),
         now=now,
         label=period.span,
+        sla_id=filters.sla_id,
+        leads=_filtered_leads(filters),
     )
 
 
-def acceptance(*, period: Period, now: dt.datetime) -> Acceptance:
+def acceptance(
+    *, period: Period, now: dt.datetime, filters: FunnelFilters = NO_FILTERS
+) -> Acceptance:
     """SDR decisions on the handoffs assigned in the period, and the top
     reasons SDRs rejected and sales sent leads back (the SLA report's
-    selectors over the same period)."""
-    scope = _scope(period, now)
+    selectors over the same period). Every filter applies: the SLA to the
+    handoffs, the others to the handoffs' leads."""
+    scope = _scope(period, now, filters)
     totals = compliance_totals(scope=scope)
     return Acceptance(
         accepted=totals.accepted,
@@ -194,9 +226,21 @@ def acceptance(*, period: Period, now: dt.datetime) -> Acceptance:
     )
 
 
-def mql_weeks(*, period: Period) -> list[WeekVolume]:
-    """MQLs delivered per week of the period against the SLAs' commitments."""
-    return volume_by_week(start=period.start, end=period.end)
+def mql_weeks(
+    *, period: Period, filters: FunnelFilters = NO_FILTERS
+) -> list[WeekVolume]:
+    """MQLs delivered per week of the period against the SLAs' commitments.
+
+    The SLA filter keeps that SLA's MQLs and commitment only; the campaign,
+    channel, source and region filters narrow the MQLs delivered, not the
+    commitment (it is not made per lead), which the page says.
+    """
+    return volume_by_week(
+        start=period.start,
+        end=period.end,
+        sla_id=filters.sla_id,
+        leads=_filtered_leads(filters),
+    )
 
 
 def volume_chart(weeks: list[WeekVolume]) -> dict[str, object]:

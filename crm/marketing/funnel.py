@@ -14,6 +14,14 @@ Two ways to count, as a marketer asks two questions:
   again counts again. Days between stages are over the leads whose first
   entry into the stage fell in the period.
 
+Filters (``crm.marketing.filters.FunnelFilters``) narrow the leads counted,
+combined with AND: campaign = leads with at least one touchpoint of that
+campaign; channel = leads with a touchpoint of a campaign in that channel
+(``Campaign.channel``); source = ``Lead.source``; region = ``Lead.region``;
+SLA = leads that were handed off under that SLA, at any time. In flow mode
+the filters pick the leads whose stage changes count. With no filter the
+queries are the unfiltered ones.
+
 Erased people are left out, as the lead list leaves them out, so a count
 and the list it links to agree. The period is ``[start, end)`` in UTC days.
 Rates are this stage's count over the previous stage's (None when the
@@ -32,6 +40,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 
 from crm.common.percentiles import PercentileSeconds, percentile_cont
+from crm.marketing.filters import NO_FILTERS, FunnelFilters
 from leads.lifecycle import FUNNEL, stage_rank
 from leads.models import Lead, StageTransition
 
@@ -50,9 +59,10 @@ class FunnelStage:
     median_days_from_previous: Decimal | None
 
 
-def _people() -> QuerySet[Lead]:
-    """The leads the funnel counts: not erased, as the lead list shows them."""
-    return Lead.objects.filter(erased_at__isnull=True)
+def _people(filters: FunnelFilters = NO_FILTERS) -> QuerySet[Lead]:
+    """The leads the funnel counts: not erased, as the lead list shows them,
+    narrowed by ``filters``."""
+    return filters.apply(Lead.objects.filter(erased_at__isnull=True))
 
 
 def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -106,10 +116,16 @@ def _cohort_counts(cohort: QuerySet[Lead]) -> dict[str, int]:
     }
 
 
-def _flow_counts(low: dt.datetime, high: dt.datetime) -> dict[str, int]:
+def _flow_counts(
+    low: dt.datetime, high: dt.datetime, filters: FunnelFilters
+) -> dict[str, int]:
+    moves = StageTransition.objects.all()
+    if filters:
+        moves = moves.filter(lead__in=_people(filters).values("id"))
+    else:
+        moves = moves.filter(lead__erased_at__isnull=True)
     entered = dict(
-        StageTransition.objects.filter(
-            lead__erased_at__isnull=True,
+        moves.filter(
             at__gte=low,
             at__lt=high,
             to_stage__in=FUNNEL[1:],
@@ -118,22 +134,29 @@ def _flow_counts(low: dt.datetime, high: dt.datetime) -> dict[str, int]:
         .annotate(n=Count("lead_id", distinct=True))
         .order_by()
     )
-    created = _people().filter(created_at__gte=low, created_at__lt=high).count()
+    created = _people(filters).filter(created_at__gte=low, created_at__lt=high).count()
     return {FUNNEL[0]: created} | {stage: entered.get(stage, 0) for stage in FUNNEL[1:]}
 
 
-def funnel(*, start: dt.date, end: dt.date, mode: str) -> list[FunnelStage]:
-    """The six funnel stages in order for ``[start, end)`` counted by ``mode``."""
+def funnel(
+    *,
+    start: dt.date,
+    end: dt.date,
+    mode: str,
+    filters: FunnelFilters = NO_FILTERS,
+) -> list[FunnelStage]:
+    """The six funnel stages in order for ``[start, end)`` counted by ``mode``,
+    over the leads ``filters`` picks."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
     if end <= start:
         raise ValueError("end must come after start.")
     low, high = _bounds(start, end)
     if mode == "cohort":
-        cohort = _people().filter(created_at__gte=low, created_at__lt=high)
+        cohort = _people(filters).filter(created_at__gte=low, created_at__lt=high)
         counts = _cohort_counts(cohort)
     else:
-        counts = _flow_counts(low, high)
+        counts = _flow_counts(low, high, filters)
     stages: list[FunnelStage] = []
     for rank, stage in enumerate(FUNNEL):
         if rank == 0:
@@ -143,7 +166,7 @@ def funnel(*, start: dt.date, end: dt.date, mode: str) -> list[FunnelStage]:
         if mode == "cohort":
             timed = cohort
         else:
-            timed = _people().filter(
+            timed = _people(filters).filter(
                 Q(**{f"{_entered(stage)}__gte": low, f"{_entered(stage)}__lt": high})
             )
         stages.append(

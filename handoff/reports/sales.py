@@ -37,13 +37,15 @@ class SalesOutcomes:
 def sales_outcomes(*, scope: ReportScope) -> SalesOutcomes:
     """Sales reps' moves made in the period (by ``at``), by stage and by reason.
 
-    The SLA and team filters apply through the move's handoff. One query.
+    The SLA, team and lead filters apply through the move's handoff. One query.
     """
     qs = SalesOutcome.objects.filter(at__gte=scope.start, at__lt=scope.end)
     if scope.sla_id:
         qs = qs.filter(handoff__sla_id=scope.sla_id)
     if scope.team_id:
         qs = qs.filter(handoff__team_id=scope.team_id)
+    if scope.leads is not None:
+        qs = qs.filter(handoff__lead__in=scope.leads.values("id"))
     rows = list(
         qs.order_by()
         .values("to_stage", "reason__code", "reason__label")

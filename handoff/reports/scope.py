@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -27,6 +28,9 @@ class ReportScope:
     label: str = ""
     sla_id: int | None = None
     team_id: int | None = None
+    #: Only the handoffs of these leads (a Lead queryset a higher app
+    #: narrowed, e.g. the marketer's dashboard filters); None for all.
+    leads: QuerySet[Any] | None = None
 
     @property
     def days(self) -> float:
@@ -75,4 +79,6 @@ def _period_handoffs(scope: ReportScope) -> QuerySet[Handoff]:
         qs = qs.filter(sla_id=scope.sla_id)
     if scope.team_id:
         qs = qs.filter(team_id=scope.team_id)
+    if scope.leads is not None:
+        qs = qs.filter(lead__in=scope.leads.values("id"))
     return qs.order_by()

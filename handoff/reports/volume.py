@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, FilteredRelation, Q
+from django.db.models import Count, FilteredRelation, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
 from handoff.models import Handoff, ServiceLevelAgreement
@@ -189,37 +190,51 @@ class WeekVolume:
         return {"ahead": "ahead", "on_pace": "on pace", "behind": "behind"}[self.pace]
 
 
-def weekly_commitment() -> float:
-    """The active SLAs' volume commitments added up per week."""
+def weekly_commitment(*, sla_id: int | None = None) -> float:
+    """The active SLAs' volume commitments added up per week (only that SLA's
+    with ``sla_id``)."""
     total = 0.0
-    for sla in ServiceLevelAgreement.objects.filter(
-        is_active=True, volume_commitment__gt=0
-    ).only("volume_commitment", "volume_period"):
+    slas = ServiceLevelAgreement.objects.filter(is_active=True, volume_commitment__gt=0)
+    if sla_id is not None:
+        slas = slas.filter(id=sla_id)
+    for sla in slas.only("volume_commitment", "volume_period"):
         weekly = sla.volume_period == ServiceLevelAgreement.Period.WEEK
         total += sla.volume_commitment / (1 if weekly else WEEKS_PER_MONTH)
     return total
 
 
-def volume_by_week(*, start: dt.date, end: dt.date) -> list[WeekVolume]:
+def volume_by_week(
+    *,
+    start: dt.date,
+    end: dt.date,
+    sla_id: int | None = None,
+    leads: QuerySet[Any] | None = None,
+) -> list[WeekVolume]:
     """MQLs delivered per UTC week of ``[start, end)`` against the commitment.
 
     Delivered counts as the volume commitment does (``FIRST_HANDOFF``
     created in the week); a week the period cuts short is compared with the
-    commitment for its days only. Two queries.
+    commitment for its days only. With ``sla_id``, that SLA's handoffs and
+    commitment only; ``leads`` (a Lead queryset) narrows the delivered MQLs
+    but not the commitment, which is not per lead. Two queries.
     """
     low = dt.datetime.combine(start, dt.time.min, dt.UTC)
     high = dt.datetime.combine(end, dt.time.min, dt.UTC)
+    handoffs = Handoff.objects.filter(
+        **FIRST_HANDOFF, created_at__gte=low, created_at__lt=high
+    )
+    if sla_id is not None:
+        handoffs = handoffs.filter(sla_id=sla_id)
+    if leads is not None:
+        handoffs = handoffs.filter(lead__in=leads.values("id"))
     counts = {
         (week.date() if isinstance(week, dt.datetime) else week): n
-        for week, n in Handoff.objects.filter(
-            **FIRST_HANDOFF, created_at__gte=low, created_at__lt=high
-        )
-        .annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
+        for week, n in handoffs.annotate(week=TruncWeek("created_at", tzinfo=dt.UTC))
         .values_list("week")
         .annotate(n=Count("id"))
         .order_by()
     }
-    per_day = weekly_commitment() / 7
+    per_day = weekly_commitment(sla_id=sla_id) / 7
     weeks = []
     monday = start - dt.timedelta(days=start.weekday())
     while monday < end:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import random
 import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,6 +21,7 @@ from django.db.models import Min
 from crm import demo
 from crm.demo import seeding, writing
 from crm.demo.defaults import DEMO_NAMES
+from crm.demo.sales import _deal_amount
 from crm.selectors import lead_score_chart
 from handoff import business_hours
 from handoff.clock import ClockState, follow_up_clock
@@ -1123,7 +1126,7 @@ def test_rejections_move_the_lead_where_their_reason_says():
 
 @pytest.mark.django_db
 def test_a_bigger_demo_has_every_kind_of_rejection_each_where_it_belongs():
-    seed_demo("--leads", "1000", "--seed", "9", "--today", TODAY)
+    seed_demo("--leads", "3000", "--seed", "9", "--today", TODAY)
 
     codes = set(
         Handoff.objects.filter(status="rejected").values_list("reason__code", flat=True)
@@ -1234,10 +1237,11 @@ def test_breached_handoffs_expired_escalated_and_went_to_another_sdr():
 
 
 def _assert_deal_terms(outcome: SalesOutcome) -> None:
-    """An opened opportunity has a deal of 8k-120k closing within weeks; a
-    won one the amount won (the deal, at most 15% off); others neither."""
+    """An opened opportunity has a deal of 4.5k-162k (8k-120k by company size,
+    times 0.55-1.35 by industry) closing within weeks; a won one the amount
+    won (the deal, at most 15% off); others neither."""
     if outcome.to_stage == "opportunity":
-        assert 8_000 <= outcome.amount <= 120_000
+        assert 4_500 <= outcome.amount <= 162_000
         assert outcome.amount % 500 == 0
         days = (outcome.expected_close_on - outcome.at.date()).days
         assert 13 <= days <= 76
@@ -1249,6 +1253,28 @@ def _assert_deal_terms(outcome: SalesOutcome) -> None:
         assert outcome.expected_close_on is None
     else:
         assert (outcome.amount, outcome.expected_close_on) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("employees", "industry", "amount"),
+    [
+        # The same draw (seed 3: 0.23796 of the range) for every company:
+        # 10,855.56 for up to 50 people, 66,657.52 for over 1,000, times the
+        # industry's factor, rounded to 500.
+        (40, "software", Decimal("11000")),
+        (40, "financial_services", Decimal("14500")),  # 14,654.9
+        (40, "nonprofit", Decimal("6000")),  # 5,970.6
+        (5_000, "software", Decimal("66500")),
+        (5_000, "education", Decimal("43500")),  # 43,327.4
+    ],
+)
+def test_a_deal_grows_with_the_company_and_depends_on_its_industry(
+    employees, industry, amount
+):
+    account = SimpleNamespace(employee_count=employees, industry=industry)
+    journey = SimpleNamespace(lead=SimpleNamespace(account=account))
+
+    assert _deal_amount(journey, random.Random(3)) == amount
 
 
 @pytest.mark.django_db
