@@ -18,10 +18,10 @@ cohort mode (the leads created in it, counted at every stage they reached):
   day minus the sum of the median days between it and customer, rounded up
   to whole days. A step without a median (no lead did both) leaves the
   stages before it without a date.
-- **spend**: the reference period's MQLs by channel of first touch, as a mix,
-  times the MQLs needed, at each channel's cost per MQL (spend over MQLs);
-  the same for leads at cost per lead. A channel without spend counts at zero
-  cost.
+- **spend**: the reference period's MQLs by channel of first touch (the
+  campaigns page's figures under the first-touch model), as a mix, times the
+  MQLs needed, at each channel's cost per MQL (spend over MQLs); the same for
+  leads at cost per lead. A channel without spend counts at zero cost.
 
 "So far" is the funnel in flow mode over the plan period up to today: how
 many leads entered each stage, against the need pro rata to the days passed.
@@ -37,14 +37,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from django.db.models import Avg, Count, OuterRef, Q, Subquery
+from django.db.models import Avg, Count
 from django.utils import timezone
 
+from crm.marketing.campaign_report import campaign_report
 from crm.marketing.funnel import FunnelStage, funnel
 from crm.templatetags.crm_tags import stage_short
 from handoff.models import SalesOutcome, ServiceLevelAgreement
 from leads.lifecycle import FUNNEL
-from leads.models import Campaign, CampaignSpend, Lead, Stage, Touchpoint
+from leads.models import Stage
 
 #: The most customers a plan works back from: beyond this a typo is likelier.
 MAX_CUSTOMERS = 1_000_000
@@ -454,55 +455,36 @@ def _days_inside(month: dt.date, start: dt.date, end: dt.date) -> tuple[int, int
 
 
 def reference_channel_costs(start: dt.date, end: dt.date) -> list[ChannelCosts]:
-    """Per channel for ``[start, end)``: spend (each month's spend lines
-    prorated by its days inside the period) and the leads created in the
-    period whose first touch (earliest touchpoint, ties by id) is in one of
-    its campaigns, with how many of them reached MQL. Leads whose first
-    touch names no campaign, or who have no touchpoint, are one row of
-    their own (``NO_CAMPAIGN``), at no cost."""
-    spend: dict[str, Fraction] = {}
-    lines = CampaignSpend.objects.filter(
-        month__gte=start.replace(day=1), month__lt=end
-    ).values_list("campaign__channel", "month", "amount")
-    for channel, month, amount in lines:
-        inside, month_days = _days_inside(month, start, end)
-        if inside:
-            spend[channel] = spend.get(channel, Fraction(0)) + Fraction(
-                amount
-            ) * Fraction(inside, month_days)
-    first_channel = Subquery(
-        Touchpoint.objects.filter(lead_id=OuterRef("pk"))
-        .order_by("occurred_at", "id")
-        .values("campaign__channel")[:1]
-    )
-    people = (
-        Lead.objects.filter(
-            erased_at__isnull=True,
-            created_at__gte=_midnight(start),
-            created_at__lt=_midnight(end),
-        )
-        .annotate(first_channel=first_channel)
-        .values("first_channel")
-        .annotate(
-            leads=Count("id"), mqls=Count("id", filter=Q(highest_stage__in=FUNNEL[1:]))
-        )
-        .order_by()
-    )
-    counts = {
-        row["first_channel"] or NO_CAMPAIGN: (row["leads"], row["mqls"])
-        for row in people
-    }
-    labels = dict(Campaign.Channel.choices) | {NO_CAMPAIGN: NO_CAMPAIGN_LABEL}
-    return [
+    """Per channel for ``[start, end)``, as the campaigns page counts them
+    under the first-touch model: spend (each month's spend prorated by its
+    days inside the period), the leads created in the period credited to a
+    campaign of the channel by their first touch, and the MQLs of the period
+    likewise. Leads whose first touch names no campaign, or who have no
+    touchpoint, are one row of their own (``NO_CAMPAIGN``), at no cost."""
+    report = campaign_report(start=start, end=end, model="first_touch")
+    rows = [
         ChannelCosts(
-            channel=code,
-            label=str(labels.get(code, code)),
-            spend=_money(spend.get(code, Fraction(0))),
-            leads=counts.get(code, (0, 0))[0],
-            mqls=counts.get(code, (0, 0))[1],
+            channel=row.channel,
+            label=str(row.label),
+            spend=row.spend.quantize(_CENTS, rounding=ROUND_HALF_UP),
+            leads=int(row.leads),
+            mqls=int(row.mqls),
         )
-        for code in sorted(set(spend) | set(counts))
+        for row in report.channels
+        if row.spend or row.leads or row.mqls
     ]
+    none = report.unattributed
+    if none.leads or none.mqls:
+        rows.append(
+            ChannelCosts(
+                channel=NO_CAMPAIGN,
+                label=NO_CAMPAIGN_LABEL,
+                spend=Decimal("0.00"),
+                leads=int(none.leads),
+                mqls=int(none.mqls),
+            )
+        )
+    return sorted(rows, key=lambda row: row.channel)
 
 
 def _reference_stages(stages: list[FunnelStage]) -> list[ReferenceStage]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from crm.marketing.attribution_rollup import attribution_all_rebuild
 from handoff.models import SalesOutcome
 from leads import lifecycle
 from leads.models import CampaignSpend, Stage
@@ -106,3 +107,5 @@ def reference_quarter() -> None:
     # Outside the reference, and an opportunity opened (not won): ignored.
     won(l3, "99999", at(4, 5))
     won(l3, "50000", at(1, 21), to_stage=Stage.OPPORTUNITY)
+    # The campaigns' daily roll-up, as its minute task leaves it.
+    attribution_all_rebuild(now=at(7, 1))
