@@ -45,7 +45,7 @@ from leads import campaigns as campaign_services
 from leads import selectors as lead_selectors
 from leads.attribution import MODELS
 from leads.exports import csv_cell
-from leads.models import Campaign, CampaignSpend, Stage
+from leads.models import Campaign, CampaignSpend
 
 _REFUSAL = "Campaigns are for the Marketing role."
 
@@ -252,8 +252,8 @@ def _campaign_form(
 @campaign_access(edit=False)
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """A campaign's ROI over a period under an attribution model, with the
-    six models side by side; its facts, spend ledger by month and
-    first-touch leads."""
+    six models side by side; its facts, spend ledger by month and a link to
+    the leads it touched."""
     campaign = get_object_or_404(Campaign, id=campaign_id)
     return _campaign_page(request, campaign, SpendForm())
 
@@ -279,7 +279,6 @@ def _campaign_page(
         status = 400
     months = lead_selectors.campaign_spend_by_month(campaign_id=campaign.id)
     total = sum((month.total for month in months), 0)
-    first_touch = lead_selectors.campaign_first_touch_leads(campaign_id=campaign.id)
     context = report_context | {
         "campaign": campaign,
         "months": months,
@@ -287,11 +286,6 @@ def _campaign_page(
         "budget_left": max(campaign.budget - total, 0),
         "overspend": max(total - campaign.budget, 0),
         "spend_form": spend_form,
-        "first_touch_total": sum(first_touch.values()),
-        "first_touch_stages": [
-            {"stage": code, "label": label, "count": first_touch.get(code, 0)}
-            for code, label in Stage.choices
-        ],
         "can_edit": _may_edit(request.user),
     }
     return render(request, "crm/campaign_detail.html", context, status=status)

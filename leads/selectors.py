@@ -399,24 +399,3 @@ def campaign_spend_by_month(*, campaign_id: int) -> list[SpendMonth]:
         )
         for month, group in months.items()
     ]
-
-
-def campaign_first_touch_leads(*, campaign_id: int) -> dict[str, int]:
-    """How many leads, by current stage, had their first touch (earliest
-    touchpoint, ties by id) in this campaign; stages without one left out."""
-    earlier = Touchpoint.objects.filter(lead_id=OuterRef("lead_id")).filter(
-        Q(occurred_at__lt=OuterRef("occurred_at"))
-        | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
-    )
-    firsts = (
-        Touchpoint.objects.filter(campaign_id=campaign_id)
-        .exclude(Exists(earlier))
-        .values("lead_id")
-    )
-    rows = (
-        Lead.objects.filter(id__in=firsts)
-        .values("stage")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
-    return {row["stage"]: row["count"] for row in rows}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff.models import SalesProfile
-from leads.models import AuditEvent, Campaign, CampaignSpend, Stage
+from leads.models import AuditEvent, Campaign, CampaignSpend
 from tests.factories import (
     CampaignFactory,
     LeadFactory,
@@ -240,15 +240,20 @@ def test_the_list_shows_spend_to_date_and_this_month_and_sorts_by_spend(
     assert marketer_client.get("/campaigns/?sort=bogus").status_code == 200
 
 
-def test_the_page_counts_leads_first_touched_by_the_campaign(marketer_client):
-    campaign = CampaignFactory()
-    for stage in (Stage.MQL, Stage.MQL, Stage.LEAD):
-        TouchpointFactory(lead=LeadFactory(stage=stage), campaign=campaign)
+def test_the_page_links_to_exactly_the_leads_the_campaign_touched(marketer_client):
+    campaign, other = CampaignFactory(), CampaignFactory()
+    touched = [LeadFactory(last_name=f"Touched{n}") for n in range(3)]
+    for lead in touched:
+        TouchpointFactory(lead=lead, campaign=campaign)
+    TouchpointFactory(lead=LeadFactory(last_name="Elsewhere"), campaign=other)
 
     page = marketer_client.get(f"/campaigns/{campaign.id}/").content.decode()
+    link = f"/leads/?campaign={campaign.id}"
+    listed = marketer_client.get(link).content.decode()
 
-    assert "Leads first touched here" in page
-    assert '<span class="stat-value">3</span>' in page
+    assert f'href="{link}"' in page
+    assert all(f"Touched{n}" in listed for n in range(3))
+    assert "Elsewhere" not in listed
 
 
 def test_marketing_navigation_has_campaigns(marketer_client):

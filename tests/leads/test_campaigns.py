@@ -17,11 +17,9 @@ from leads.campaigns import (
     spend_delete,
     spend_update,
 )
-from leads.models import AuditEvent, Campaign, CampaignSpend, Stage
+from leads.models import AuditEvent, Campaign, CampaignSpend
 from tests.factories import (
     CampaignFactory,
-    LeadFactory,
-    TouchpointFactory,
     UserFactory,
 )
 
@@ -252,16 +250,3 @@ def test_spend_by_month_groups_lines_with_totals():
         (4, 1, Decimal("5")),
         (3, 2, Decimal("12.50")),
     ]
-
-
-def test_first_touch_counts_only_leads_whose_earliest_touch_was_the_campaign():
-    at = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
-    ours, other = CampaignFactory(), CampaignFactory()
-    first_ours = LeadFactory(stage=Stage.MQL)
-    TouchpointFactory(lead=first_ours, campaign=ours, occurred_at=at)
-    TouchpointFactory(lead=first_ours, campaign=other, occurred_at=at + dt.timedelta(1))
-    first_other = LeadFactory()
-    TouchpointFactory(lead=first_other, campaign=other, occurred_at=at)
-    TouchpointFactory(lead=first_other, campaign=ours, occurred_at=at + dt.timedelta(1))
-
-    assert selectors.campaign_first_touch_leads(campaign_id=ours.id) == {Stage.MQL: 1}
