@@ -1,7 +1,8 @@
 """The marketer's and the sales rep's journeys in Chromium at 1440x900 under
 ``page_watch``: the dashboard's modes and filters down to the lead list, and
 a deal opened with its amount and closed won in the pipeline, then read on the
-lead's page. Screenshots land in var/screenshots/marketer-*.png."""
+lead's page and, as revenue, on the campaign that touched the lead.
+Screenshots land in var/screenshots/marketer-*.png."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.roles import MARKETING, SALES, SDR
+from crm.tasks import rebuild_attribution_task
 from handoff import services
 from handoff.models import SalesOutcome
 from leads import lifecycle
@@ -116,7 +118,9 @@ def test_the_marketer_filters_the_funnel_and_follows_a_count_to_its_leads(
         context.close()
 
 
-def test_a_rep_opens_a_deal_with_its_amount_and_closes_it_won(browser, live_server):
+def test_a_rep_closes_a_deal_won_and_the_revenue_reaches_its_campaign(
+    browser, live_server
+):
     ada = UserFactory(
         username="sdr.ada", first_name="Ada", last_name="Park", roles=[SDR]
     )
@@ -142,6 +146,15 @@ def test_a_rep_opens_a_deal_with_its_amount_and_closes_it_won(browser, live_serv
         first_name="Linus",
         last_name="Berg",
         email="linus.berg@nordvik.example",
+    )
+    webinar = CampaignFactory(name="Nordic webinar", channel=Campaign.Channel.WEBINAR)
+    TouchpointFactory(
+        lead=handoff.lead,
+        campaign=webinar,
+        occurred_at=timezone.now() - dt.timedelta(hours=4),
+    )
+    UserFactory(
+        username="mkt.mia", first_name="Mia", last_name="Park", roles=[MARKETING]
     )
     services.handoff_accept(handoff_id=handoff.id, actor=ada, owner=rita)
     close_on = timezone.localdate() + dt.timedelta(days=45)
@@ -180,6 +193,22 @@ def test_a_rep_opens_a_deal_with_its_amount_and_closes_it_won(browser, live_serv
                 re.compile(r"\$42,000 · closes \d{1,2} \w{3} \d{4}")
             )
             _shot(page, "lead-won")
+    finally:
+        context.close()
+
+    # The campaigns' roll-up, as the beat's minute task brings it up to date.
+    rebuild_attribution_task()
+    context, page = _open(browser)
+    try:
+        with page_watch(page):
+            log_in(page, live_server, "mkt.mia")
+            page.goto(f"{live_server.url}/campaigns/")
+            row = page.locator("table.campaign-roi tbody tr", has_text="Nordic webinar")
+            expect(row).to_contain_text("$39,500")
+            row.get_by_role("link", name="Nordic webinar").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Nordic webinar")
+            expect(page.locator("table.campaign-roi")).to_contain_text("$39,500")
+            _shot(page, "campaign-revenue")
     finally:
         context.close()
 
