@@ -20,6 +20,7 @@ uncaught exception.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -86,6 +87,13 @@ PAGES = (
     Page("campaigns", "/campaigns/"),
     Page("campaign", link=r"^/campaigns/\d+/$", parent="campaigns"),
     Page("campaign-new", "/campaigns/new/"),
+    Page("campaigns-w-shaped", "/campaigns/?period=90d&model=w_shaped"),
+    Page("planner", "/planner/"),
+    Page(
+        "plan",
+        "/planner/?date_from={next_quarter}&date_to={next_quarter_end}"
+        "&target_kind=customers&target=40&reference=default",
+    ),
     Page("queue", "/queue/"),
     Page("handoff", link=r"^/handoffs/\d+/$", parent="queue"),
     Page("pipeline", "/pipeline/"),
@@ -159,9 +167,22 @@ def demo_database(folder: Path) -> dict[str, int]:
         "draft_model": draft.id,
         "draft_rule": draft.rules.order_by("id").values_list("id", flat=True)[0],
         "lead": Lead.objects.order_by("id").values_list("id", flat=True)[0],
+        **_next_quarter(),
     }
     connections.close_all()
     return ids
+
+
+def _next_quarter() -> dict[str, str]:
+    """The first and last day of next quarter, for a plan to shoot."""
+    today = dt.datetime.now(dt.UTC).date()
+    start = today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1)
+    first = (start + dt.timedelta(days=95)).replace(day=1)
+    following = (first + dt.timedelta(days=95)).replace(day=1)
+    return {
+        "next_quarter": first.isoformat(),
+        "next_quarter_end": (following - dt.timedelta(days=1)).isoformat(),
+    }
 
 
 def free_port() -> int:
