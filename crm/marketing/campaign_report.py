@@ -28,7 +28,7 @@ import calendar
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
 from django.db.models import Count, Max, Min, Sum
@@ -60,10 +60,6 @@ _KIND_FIELD = {
 }
 
 
-def _per(spend: Decimal, count: Decimal) -> Decimal | None:
-    return (spend / count).quantize(CENT) if count else None
-
-
 @dataclass(frozen=True)
 class Figures:
     """Spend and credited conversions of a row, and what follows from them."""
@@ -74,22 +70,30 @@ class Figures:
     sqls: Decimal
     customers: Decimal
     revenue: Decimal
+    #: False for the unattributed row: no campaign, so no spend to divide
+    #: (its costs are unknown, not zero).
+    has_spend: bool = field(default=True, kw_only=True)
+
+    def _per(self, count: Decimal) -> Decimal | None:
+        if not self.has_spend or not count:
+            return None
+        return (self.spend / count).quantize(CENT)
 
     @property
     def cost_per_lead(self) -> Decimal | None:
-        return _per(self.spend, self.leads)
+        return self._per(self.leads)
 
     @property
     def cost_per_mql(self) -> Decimal | None:
-        return _per(self.spend, self.mqls)
+        return self._per(self.mqls)
 
     @property
     def cost_per_sql(self) -> Decimal | None:
-        return _per(self.spend, self.sqls)
+        return self._per(self.sqls)
 
     @property
     def cost_per_customer(self) -> Decimal | None:
-        return _per(self.spend, self.customers)
+        return self._per(self.customers)
 
     @property
     def mql_to_sql_rate(self) -> Decimal | None:
@@ -104,15 +108,16 @@ class Figures:
         return ((self.revenue - self.spend) / self.spend).quantize(RATE)
 
 
+#: The figures' amounts (every field but ``has_spend``).
+AMOUNTS = tuple(f.name for f in fields(Figures) if f.type == "Decimal")
+
+
 def _figures(values: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {f.name: values.get(f.name, ZERO) for f in fields(Figures)}
+    return {name: values.get(name, ZERO) for name in AMOUNTS}
 
 
 def _sum(rows: list[Figures]) -> dict[str, Decimal]:
-    return {
-        f.name: sum((getattr(row, f.name) for row in rows), ZERO)
-        for f in fields(Figures)
-    }
+    return {name: sum((getattr(row, name) for row in rows), ZERO) for name in AMOUNTS}
 
 
 @dataclass(frozen=True)
@@ -242,7 +247,7 @@ def campaign_report(*, start: dt.date, end: dt.date, model: str) -> CampaignRepo
     for values in credits.values():
         for name, amount in values.items():
             left[name] += amount
-    unattributed = Figures(**_figures({**left, "spend": ZERO}))
+    unattributed = Figures(**_figures({**left, "spend": ZERO}), has_spend=False)
     channels = []
     for code, label in Campaign.Channel.choices:
         members = [row for row in rows if row.channel == code]

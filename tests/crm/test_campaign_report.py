@@ -107,7 +107,8 @@ def test_linear_costs_rates_and_roi(april):
         D("4.5556"),
     )
     unattributed = report.unattributed
-    assert (unattributed.cost_per_mql, unattributed.roi) == (D("0.00"), None)
+    # No campaign, no spend to divide: its costs are unknown, not zero.
+    assert (unattributed.cost_per_mql, unattributed.roi) == (None, None)
     assert (unattributed.cost_per_sql, unattributed.mql_to_sql_rate) == (None, 0)
     assert report.total.roi == D("1.7778")
 
