@@ -48,6 +48,7 @@ from crm.demo.showcase import _showcase_slots
 from crm.demo.teams import DEMO_SLAS
 from crm.demo.world import _World
 from crm.demo.writing import _chunk_write, _commitments_set, _handoffs_open_present
+from crm.marketing.rollup import funnel_rollup_rebuild
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -198,7 +199,8 @@ def demo_seed(
     the end of the history for the ones scoring promoted, as of when they
     became MQLs for the older ones, so the SAL queue holds work on track, at
     risk and overdue); the handoff task the promotions enqueue after commit
-    finds it and opens none.
+    finds it and opens none. At the very end the funnel's roll-up is rebuilt
+    (``crm.marketing.rollup``), so the dashboard reads the new history.
     """
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"leads must be between 1 and {MAX_LEADS:,}, not {leads}.")
@@ -216,6 +218,7 @@ def demo_seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
     _planner_statistics_refresh()
+    funnel_rollup_rebuild()
     elapsed = round(time.monotonic() - started, 1)
     logger.info(
         "demo data seeded: seed %s, today %s, %s leads, %s touchpoints, "

@@ -287,6 +287,18 @@ class Lead(models.Model):
                 name="lead_rescore_pending_idx",
                 condition=Q(rescore_requested_at__isnull=False),
             ),
+            # The funnel roll-up's scan for leads changed since its last run.
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),
+            # The funnel's flow medians and their roll-up: the leads that first
+            # entered a stage on a day.
+            *(
+                models.Index(
+                    fields=[f"entered_{stage}_at"],
+                    name=f"lead_entered_{stage[:5]}_idx",
+                    condition=Q(**{f"entered_{stage}_at__isnull": False}),
+                )
+                for stage in ("mql", "sal", "sql", "opportunity", "customer")
+            ),
         ]
 
     def __str__(self) -> str:
