@@ -22,13 +22,14 @@ from crm.models import (
     FunnelFlowHours,
     FunnelRollupState,
 )
+from crm.roles import MARKETING
 from crm.tasks import rebuild_funnel_task
 from leads import lifecycle
 from leads.erasure import lead_personal_data_erase
 from leads.locks import lock_lead
 from leads.models import Lead, Stage
 from leads.services import lead_update
-from tests.factories import LeadFactory
+from tests.factories import LeadFactory, UserFactory
 from tests.threads import run_rounds
 
 pytestmark = pytest.mark.django_db
@@ -425,3 +426,26 @@ def test_concurrent_rebuilds_of_the_same_days_leave_one_set_of_rows():
         FunnelFlowHours.objects.count(),
     ) == expected_rows
     assert sum(FunnelFlowCount.objects.values_list("leads", flat=True)) == 20
+
+
+@pytest.fixture
+def marketer(client):
+    client.force_login(
+        UserFactory(first_name="Mia", last_name="Park", roles=[MARKETING])
+    )
+    return client
+
+
+def test_the_dashboard_says_when_the_rollup_figures_are_from(marketer, rollup_on):
+    journey(at(3, 2), (Stage.MQL, at(3, 3)))
+    rollup.funnel_rollup_rebuild(now=REBUILT_AT)
+    query = "?period=custom&date_from=2026-03-01&date_to=2026-03-31&mode=cohort"
+
+    page = marketer.get(f"/marketing/{query}").content.decode()
+    by_region = marketer.get(f"/marketing/{query}&region=north_america")
+    by_channel = marketer.get(f"/marketing/{query}&channel=email")
+
+    assert "Funnel figures as of 07:31 UTC." in page
+    assert "Funnel figures as of 07:31 UTC." in by_region.content.decode()
+    assert "Funnel figures as of" not in by_channel.content.decode()
+    assert by_region.context["funnel_rows"][1].current.count == 1
