@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -289,6 +290,7 @@ def funnel_rollup_rebuild(
     to run while other rebuilds and refreshes run; a second run is a no-op.
     """
     now = now or timezone.now()
+    started = time.monotonic()
     today = _utc_day(now)
     first = since
     if first is None:
@@ -327,7 +329,12 @@ def funnel_rollup_rebuild(
         day = end + dt.timedelta(days=1)
     if since is None or FunnelRollupState.objects.filter(id=_STATE_ID).exists():
         _advance(scanned_until=now)
-    logger.info("funnel roll-up rebuilt: %s days from %s", count, first)
+    logger.info(
+        "funnel roll-up rebuilt: %s days from %s in %.1f s",
+        count,
+        first,
+        time.monotonic() - started,
+    )
     return RollupRun(days=count)
 
 

@@ -20,6 +20,7 @@ from tests.crm.test_settings import _run
 MINUTE_ENTRIES = [
     "every-minute-expire-overdue-handoffs",
     "every-minute-reconcile-rescores",
+    "every-minute-rebuild-funnel-rollup",
 ]
 
 
@@ -69,11 +70,14 @@ def test_every_entry_of_the_beat_schedule_runs_when_due():
     assert runner.calls == [
         "handoff.escalate",
         "scoring.reconcile",
+        "crm.rebuild_funnel",
         "handoff.escalate",
         "scoring.reconcile",
+        "crm.rebuild_funnel",
         "scoring.apply_decay",
         "handoff.escalate",
         "scoring.reconcile",
+        "crm.rebuild_funnel",
     ]
 
 
