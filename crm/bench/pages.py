@@ -1,14 +1,16 @@
 """``manage.py bench_pages``: server time and queries of the busiest pages.
 
-Signs the demo users in (``sdr1``, ``manager``, ``rep1``) and requests each
-page with Django's test ``Client`` against the configured database: the SAL
-queue and its polled fragment (for an SDR and for the manager), the sales
-pipeline (a rep) and the team pipeline (the manager, when the demo's manager
-may open it). Each page is requested ``warmup`` times unmeasured, then
-``runs`` times; the figures are the milliseconds the request took inside
-the process (no network), the part of it this process spent on the CPU
-(Python: views, templates; not the database's time, and steady when other
-processes load the machine) and the queries it made.
+Signs the demo users in (``sdr1``, ``manager``, ``rep1``, ``marketer``) and
+requests each page with Django's test ``Client`` against the configured
+database: the SAL queue and its polled fragment (for an SDR and for the
+manager), the sales pipeline (a rep), the team pipeline (the manager, when
+the demo's manager may open it) and the marketing dashboard for this quarter,
+unfiltered and by source and by region (the marketer). Each page is
+requested ``warmup`` times unmeasured, then ``runs`` times; the figures are
+the milliseconds the request took inside the process (no network), the part
+of it this process spent on the CPU (Python: views, templates; not the
+database's time, and steady when other processes load the machine) and the
+queries it made.
 
 The requests run as production serves them, whatever the environment says:
 with ``settings.DEBUG`` off (templates without their debug information,
@@ -49,6 +51,7 @@ Say = Callable[[str], None]
 
 #: The demo's logins the pages are requested as.
 SDR_USER, MANAGER_USER, REP_USER = "sdr1", "manager", "rep1"
+MARKETING_USER = "marketer"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -89,6 +92,17 @@ PAGES = (
     Page("SAL queue, polled fragment", MANAGER_USER, "/queue/rows/", htmx=True),
     Page("Sales pipeline", REP_USER, "/pipeline/"),
     Page("Team pipeline", MANAGER_USER, "/pipeline/team/", managers_only=True),
+    Page("Dashboard, quarter", MARKETING_USER, "/marketing/?period=quarter"),
+    Page(
+        "Dashboard, quarter by source",
+        MARKETING_USER,
+        "/marketing/?period=quarter&source=paid_search",
+    ),
+    Page(
+        "Dashboard, quarter by region",
+        MARKETING_USER,
+        "/marketing/?period=quarter&region=europe",
+    ),
 )
 
 

@@ -12,7 +12,7 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.core.signals import request_started
 
-from crm.roles import SALES, SDR
+from crm.roles import MARKETING, SALES, SDR
 from handoff.models import SalesProfile
 from tests.factories import UserFactory
 
@@ -25,6 +25,7 @@ def demo_users():
         "sdr1": UserFactory(username="sdr1", roles=[SDR]),
         "manager": UserFactory(username="manager", roles=[SDR]),
         "rep1": UserFactory(username="rep1", roles=[SALES]),
+        "marketer": UserFactory(username="marketer", roles=[MARKETING]),
     }
     SalesProfile.objects.create(user=users["manager"], is_manager=True)
     return users
@@ -48,6 +49,9 @@ def test_times_every_page_and_deletes_its_sessions(demo_users):
         "SAL queue, polled fragment (manager)",
         "Sales pipeline (rep1)",
         "Team pipeline (manager)",
+        "Dashboard, quarter (marketer)",
+        "Dashboard, quarter by source (marketer)",
+        "Dashboard, quarter by region (marketer)",
     ]
     for page in figures["pages"]:
         assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"], page
@@ -78,7 +82,7 @@ def test_the_pages_are_served_with_debug_off_as_in_production(demo_users, settin
     finally:
         request_started.disconnect(note_settings)
 
-    assert len(seen) == 6
+    assert len(seen) == 9
     assert set(seen) == {(False, "StaticFilesStorage")}
     assert lines[0].endswith("with DEBUG off as in production")
     assert json.loads(lines[-1])["debug"] is False
@@ -97,7 +101,7 @@ def test_the_team_pipeline_is_skipped_when_the_manager_may_not_open_it(demo_user
             "reason": "manager has no manager flag, so may not open it",
         }
     ]
-    assert len(figures["pages"]) == 5
+    assert len(figures["pages"]) == 8
 
 
 def test_missing_demo_users_are_a_clear_error(demo_users):
