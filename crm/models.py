@@ -163,3 +163,117 @@ class AttributionDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: rebuilt {self.rebuilt_at:%Y-%m-%d %H:%M}"
+
+
+# The funnel's daily roll-up (``crm.marketing.rollup``): small tables a period's
+# funnel sums instead of reading every lead. Each row belongs to one UTC day
+# and is rebuilt with the rest of that day's rows; ``source`` and ``region``
+# are the lead's ('' when blank), so the source and region filters read the
+# roll-up too. Stages and hours are as ``crm.marketing.funnel`` defines them.
+
+
+class FunnelCohortCount(models.Model):
+    """Leads created on ``day`` (not erased) by the furthest stage they reached."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=16, blank=True)
+    highest_stage = models.CharField(max_length=20)
+    leads = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "region", "highest_stage"],
+                name="funnel_cohort_count_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.day} {self.source}/{self.region} {self.highest_stage}: {self.leads}"
+        )
+
+
+class FunnelCohortHours(models.Model):
+    """Leads created on ``day`` by whole hours from entering the stage before
+    ``stage`` to entering ``stage``."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=16, blank=True)
+    stage = models.CharField(max_length=20)
+    hours = models.PositiveIntegerField()
+    leads = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "region", "stage", "hours"],
+                name="funnel_cohort_hours_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage} {self.hours} h: {self.leads}"
+
+
+class FunnelFlowCount(models.Model):
+    """Leads that entered ``stage`` on ``day``, by the last earlier day on which
+    each had entered it (``previous_day``, NULL for a first entry).
+
+    A period ``[a, b)`` counts a lead once: on its first day in the period,
+    the row whose ``previous_day`` is before ``a`` (or NULL).
+    """
+
+    day = models.DateField()
+    previous_day = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=16, blank=True)
+    stage = models.CharField(max_length=20)
+    leads = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="funnel_flow_count_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} (before {self.previous_day}) {self.stage}: {self.leads}"
+
+
+class FunnelFlowHours(models.Model):
+    """Leads that first entered ``stage`` on ``day`` by whole hours from
+    entering the stage before."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=20, blank=True)
+    region = models.CharField(max_length=16, blank=True)
+    stage = models.CharField(max_length=20)
+    hours = models.PositiveIntegerField()
+    leads = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "source", "region", "stage", "hours"],
+                name="funnel_flow_hours_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage} {self.hours} h: {self.leads}"
+
+
+class FunnelRollupState(models.Model):
+    """How far the roll-up has been brought up to date (one row, ``id=1``).
+
+    ``scanned_until``: leads changed before it (less an overlap, see
+    ``crm.marketing.rollup``) are in the roll-up. ``refreshed_at``: when the
+    last refresh began, shown as "figures as of". No row: never built, so the
+    funnel reads the leads.
+    """
+
+    scanned_until = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"funnel roll-up as of {self.refreshed_at:%Y-%m-%d %H:%M} UTC"

@@ -146,6 +146,10 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# The funnel sums its daily roll-up (crm.marketing.rollup) instead of reading
+# every lead: on for PostgreSQL, where a million leads make the live funnel
+# slow; off on the embedded SQLite default, whose demos are small.
+FUNNEL_ROLLUP = env.bool("FUNNEL_ROLLUP", default=not EMBEDDED_DATABASE)
 
 
 def _development_secret() -> str:
@@ -272,6 +276,7 @@ CELERY_TASK_ROUTES = {
     "scoring.preview_publish": {"queue": "bulk"},
     "scoring.preview_chunk": {"queue": "bulk"},
     "leads.import_csv": {"queue": "bulk"},
+    "crm.rebuild_funnel_all": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},
@@ -307,6 +312,17 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-rebuild-campaign-attribution": {
         "task": "crm.rebuild_all_attribution",
         "schedule": crontab(hour=3, minute=15),
+    },
+    # * * * * *: rebuild the funnel roll-up's days that changed leads touch.
+    "every-minute-rebuild-funnel-rollup": {
+        "task": "crm.rebuild_funnel",
+        "schedule": _EVERY_MINUTE,
+    },
+    # 45 3 * * *: rebuild every day of the funnel roll-up (catches leads deleted
+    # outright and changes committed after the refresh's overlap).
+    "nightly-rebuild-funnel-rollup": {
+        "task": "crm.rebuild_funnel_all",
+        "schedule": crontab(hour=3, minute=45),
     },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {

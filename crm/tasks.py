@@ -5,7 +5,8 @@ since the last run (within a time budget, the latest day first), and nightly
 every day with conversions is marked, so the minute runs rebuild them all
 (beat keys in ``crm.settings``). Both are safe with several workers and
 beats: the marked run takes each mark once, and every day's rebuild holds
-that day's lock.
+that day's lock. The funnel roll-up is brought up to date every minute from
+the leads changed since the last run, and rebuilt in full nightly.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crm.marketing.attribution_rollup import (
     attribution_all_mark,
     attribution_marked_rebuild,
 )
+from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
 
 
 @shared_task(name="crm.rebuild_attribution", ignore_result=True, **PERIODIC_RETRY)
@@ -38,3 +40,23 @@ def rebuild_all_attribution_task() -> int:
     of a touchpoint's campaign). Marking twice only repeats the marks.
     Returns the days marked."""
     return attribution_all_mark()
+
+
+@shared_task(name="crm.rebuild_funnel", ignore_result=True, **PERIODIC_RETRY)
+def rebuild_funnel_task() -> int:
+    """Rebuild the funnel roll-up's days touched by leads changed since the
+    last run (everything on the first run); return how many days.
+
+    Idempotent and safe with two workers or two beats: days are rebuilt from
+    the leads under a per-day lock, and the recorded scan only moves forward.
+    """
+    return funnel_rollup_refresh().days
+
+
+@shared_task(name="crm.rebuild_funnel_all", ignore_result=True, **PERIODIC_RETRY)
+def rebuild_funnel_all_task() -> int:
+    """Rebuild every day of the funnel roll-up; return how many days.
+
+    Idempotent: a second run writes the same rows.
+    """
+    return funnel_rollup_rebuild().days

@@ -26,6 +26,7 @@ from crm.marketing.filters import (
     campaign_choices,
     sla_choices,
 )
+from crm.marketing.funnel import funnel_as_of
 from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
@@ -81,6 +82,7 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
             "mode": mode,
             "mode_label": dashboard.MODE_LABELS[mode],
             "funnel_rows": rows,
+            "funnel_as_of": funnel_as_of(filters),
             "funnel_chart": dashboard.funnel_chart(rows, period),
             "mql_weeks": weeks,
             "volume_chart": dashboard.volume_chart(weeks),

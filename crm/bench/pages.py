@@ -7,7 +7,8 @@ manager), the sales pipeline (a rep) and the team pipeline (the manager, when
 the demo's manager may open it); the lead list (first page, a page 1,000
 pages deep by cursor, filtered by stage and country, sorted by score, a name
 search), the page of the lead with the most touchpoints among the newest, the
-SLA report, the marketer's pages for this quarter and a plan for the next.
+SLA report, the marketer's pages for this quarter (the dashboard also by
+source and by region) and a plan for the next.
 A page the data cannot give (a list too short for the deep page) is skipped
 with the reason. Each page is requested ``warmup`` times unmeasured, then
 ``runs`` times; the figures are the milliseconds the request took inside
@@ -125,6 +126,16 @@ PAGES = (
     Page("Lead page", MARKETER_USER, "/leads/{}/", fill=lambda: str(_busy_lead())),
     Page("SLA report", MANAGER_USER, "/reports/sla/", managers_only=True),
     Page("Marketing dashboard, quarter", MARKETER_USER, "/marketing/?period=quarter"),
+    Page(
+        "Marketing dashboard, quarter by source",
+        MARKETER_USER,
+        "/marketing/?period=quarter&source=paid_search",
+    ),
+    Page(
+        "Marketing dashboard, quarter by region",
+        MARKETER_USER,
+        "/marketing/?period=quarter&region=europe",
+    ),
     Page("Campaigns", MARKETER_USER, "/campaigns/"),
     Page(
         "MQL planner, next quarter", MARKETER_USER, "/planner/?{}", fill=lambda: _plan()

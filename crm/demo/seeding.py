@@ -49,6 +49,7 @@ from crm.demo.teams import DEMO_SLAS
 from crm.demo.world import _World
 from crm.demo.writing import _chunk_write, _commitments_set, _handoffs_open_present
 from crm.marketing.attribution_rollup import attribution_all_rebuild
+from crm.marketing.rollup import funnel_rollup_rebuild
 from crm.models import AttributionDay, CampaignCredit
 from handoff.models import (
     ContactAttempt,
@@ -204,7 +205,8 @@ def demo_seed(
     the end of the history for the ones scoring promoted, as of when they
     became MQLs for the older ones, so the SAL queue holds work on track, at
     risk and overdue); the handoff task the promotions enqueue after commit
-    finds it and opens none.
+    finds it and opens none. At the very end the funnel's roll-up is rebuilt
+    (``crm.marketing.rollup``), so the dashboard reads the new history.
     """
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"leads must be between 1 and {MAX_LEADS:,}, not {leads}.")
@@ -224,6 +226,7 @@ def demo_seed(
     # The campaign pages' figures: the roll-up of every day with conversions.
     attribution_all_rebuild(now=timezone.now())
     _planner_statistics_refresh()
+    funnel_rollup_rebuild()
     elapsed = round(time.monotonic() - started, 1)
     logger.info(
         "demo data seeded: seed %s, today %s, %s leads, %s touchpoints, "

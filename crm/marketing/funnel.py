@@ -25,27 +25,39 @@ queries are the unfiltered ones.
 Erased people are left out, as the lead list leaves them out, so a count
 and the list it links to agree. The period is ``[start, end)`` in UTC days.
 Rates are this stage's count over the previous stage's (None when the
-previous is 0); days are medians
-(PostgreSQL's ``percentile_cont``, the same in Python on SQLite), rounded to
-one decimal.
+previous is 0). Days between stages are medians of the spans truncated to
+whole hours (the floor of seconds / 3600): PostgreSQL's ``percentile_cont``
+over those hours (the same in Python on SQLite), shown in days rounded to
+one decimal. Whole hours make the medians additive, which the roll-up needs.
+
+With ``FUNNEL_ROLLUP`` on, once the daily roll-up has been built
+(``crm.marketing.rollup``), a funnel with no filter or only the source and
+region filters sums the roll-up instead of reading the leads, with the same
+figures; the campaign, channel and SLA filters always read the leads.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 
-from crm.common.percentiles import PercentileSeconds, percentile_cont
+from crm.common.percentiles import (
+    PercentileWholeHours,
+    percentile_cont,
+    percentile_cont_counted,
+)
+from crm.marketing import rollup
 from crm.marketing.filters import NO_FILTERS, FunnelFilters
 from leads.lifecycle import FUNNEL, stage_rank
 from leads.models import Lead, StageTransition
 
 MODES = ("cohort", "flow")
-_DAY = 86400.0
+_HOURS_A_DAY = Decimal(24)
 
 
 @dataclass(frozen=True)
@@ -72,30 +84,36 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return midnight(start), midnight(end)
 
 
-def _entered(stage: str) -> str:
-    return "created_at" if stage == FUNNEL[0] else f"entered_{stage}_at"
+_entered = rollup.entered_field
+
+
+def _days(hours: float | None) -> Decimal | None:
+    """A median in hours as days, rounded to one decimal."""
+    if hours is None:
+        return None
+    return (Decimal(repr(hours)) / _HOURS_A_DAY).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
 
 
 def _median_days(leads: QuerySet[Lead], previous: str, stage: str) -> Decimal | None:
     """Median days from first entering ``previous`` to first entering
-    ``stage`` over ``leads`` that did both, in that order."""
+    ``stage`` (in whole hours) over ``leads`` that did both, in that order."""
     before, after = _entered(previous), _entered(stage)
     both = leads.filter(
         **{f"{before}__isnull": False, f"{after}__isnull": False},
         **{f"{after}__gte": F(before)},
     )
     if connection.vendor == "postgresql":
-        seconds = both.aggregate(
-            median=PercentileSeconds(F(after) - F(before), fraction=0.5)
+        hours = both.aggregate(
+            median=PercentileWholeHours(F(after) - F(before), fraction=0.5)
         )["median"]
     else:
-        seconds = percentile_cont(
-            [(b - a).total_seconds() for a, b in both.values_list(before, after)],
+        hours = percentile_cont(
+            [rollup.whole_hours(a, b) for a, b in both.values_list(before, after)],
             0.5,
         )
-    if seconds is None:
-        return None
-    return Decimal(str(seconds / _DAY)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return _days(hours)
 
 
 def _rate(count: int, previous: int | None) -> Decimal | None:
@@ -151,6 +169,8 @@ def funnel(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
     if end <= start:
         raise ValueError("end must come after start.")
+    if rollup.rollup_serves(filters) and rollup.rollup_as_of() is not None:
+        return _from_rollup(start=start, end=end, mode=mode, filters=filters)
     low, high = _bounds(start, end)
     if mode == "cohort":
         cohort = _people(filters).filter(created_at__gte=low, created_at__lt=high)
@@ -175,6 +195,30 @@ def funnel(
                 counts[stage],
                 _rate(counts[stage], counts[previous]),
                 _median_days(timed, previous, stage),
+            )
+        )
+    return stages
+
+
+def funnel_as_of(filters: FunnelFilters = NO_FILTERS) -> dt.datetime | None:
+    """When the figures ``funnel`` gives for ``filters`` were last brought up to
+    date, if it reads the roll-up for them; None when it reads the leads."""
+    return rollup.rollup_as_of() if rollup.rollup_serves(filters) else None
+
+
+def _from_rollup(
+    *, start: dt.date, end: dt.date, mode: str, filters: FunnelFilters
+) -> list[FunnelStage]:
+    counts = rollup.rollup_counts(start=start, end=end, mode=mode, filters=filters)
+    hours = rollup.rollup_hours(start=start, end=end, mode=mode, filters=filters)
+    stages = [FunnelStage(FUNNEL[0], counts[FUNNEL[0]], None, None)]
+    for previous, stage in itertools.pairwise(FUNNEL):
+        stages.append(
+            FunnelStage(
+                stage,
+                counts[stage],
+                _rate(counts[stage], counts[previous]),
+                _days(percentile_cont_counted(hours[stage], 0.5)),
             )
         )
     return stages

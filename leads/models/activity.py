@@ -224,6 +224,8 @@ class StageTransition(models.Model):
             models.Index(fields=["lead", "at"], name="transition_lead_at_idx"),
             # Funnel and velocity reports: moves into a stage over a period.
             models.Index(fields=["to_stage", "at"], name="transition_to_at_idx"),
+            # The dashboard's latest stage changes (newest first, LIMIT 8).
+            models.Index(fields=["-at", "-id"], name="transition_recent_idx"),
         ]
 
     def __str__(self) -> str:

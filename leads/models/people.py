@@ -281,28 +281,30 @@ class Lead(models.Model):
                 fields=["stage", "-score", "-id"], name="lead_stage_score_idx"
             ),
             models.Index(fields=["-score", "-id"], name="lead_score_idx"),
-            # Campaign attribution's rebuild of a day: the leads that first
-            # became an MQL, SQL or customer on it.
-            models.Index(
-                fields=["entered_mql_at"],
-                name="lead_entered_mql_idx",
-                condition=Q(entered_mql_at__isnull=False),
-            ),
-            models.Index(
-                fields=["entered_sql_at"],
-                name="lead_entered_sql_idx",
-                condition=Q(entered_sql_at__isnull=False),
-            ),
-            models.Index(
-                fields=["entered_customer_at"],
-                name="lead_entered_customer_idx",
-                condition=Q(entered_customer_at__isnull=False),
-            ),
             # The reconciler's scan for leads whose rescore is overdue.
             models.Index(
                 fields=["rescore_requested_at"],
                 name="lead_rescore_pending_idx",
                 condition=Q(rescore_requested_at__isnull=False),
+            ),
+            # The funnel roll-up's scan for leads changed since its last run.
+            models.Index(fields=["updated_at"], name="lead_updated_idx"),
+            # The leads that first entered a stage on a day: the funnel's flow
+            # medians and its roll-up, and campaign attribution's rebuild of a
+            # day (first MQL, SQL and customer).
+            *(
+                models.Index(
+                    fields=[f"entered_{stage}_at"],
+                    name=name,
+                    condition=Q(**{f"entered_{stage}_at__isnull": False}),
+                )
+                for stage, name in (
+                    ("mql", "lead_entered_mql_idx"),
+                    ("sal", "lead_entered_sal_idx"),
+                    ("sql", "lead_entered_sql_idx"),
+                    ("opportunity", "lead_entered_oppor_idx"),
+                    ("customer", "lead_entered_customer_idx"),
+                )
             ),
         ]
 

@@ -48,6 +48,8 @@ MEASURED = [
     "Lead page (marketer)",
     "SLA report (manager)",
     "Marketing dashboard, quarter (marketer)",
+    "Marketing dashboard, quarter by source (marketer)",
+    "Marketing dashboard, quarter by region (marketer)",
     "Campaigns (marketer)",
 ]
 SHORT_LIST = {

@@ -21,6 +21,7 @@ MINUTE_ENTRIES = [
     "every-minute-expire-overdue-handoffs",
     "every-minute-reconcile-rescores",
     "every-minute-rebuild-campaign-attribution",
+    "every-minute-rebuild-funnel-rollup",
 ]
 
 
@@ -71,13 +72,16 @@ def test_every_entry_of_the_beat_schedule_runs_when_due():
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
+        "crm.rebuild_funnel",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
+        "crm.rebuild_funnel",
         "scoring.apply_decay",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
+        "crm.rebuild_funnel",
     ]
 
 

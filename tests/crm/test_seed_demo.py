@@ -22,6 +22,8 @@ from crm import demo
 from crm.demo import seeding, writing
 from crm.demo.defaults import DEMO_NAMES
 from crm.demo.sales import _deal_amount
+from crm.marketing.funnel import funnel
+from crm.models import FunnelCohortCount, FunnelRollupState
 from crm.selectors import lead_score_chart
 from handoff import business_hours
 from handoff.clock import ClockState, follow_up_clock
@@ -1521,3 +1523,18 @@ def test_the_demo_leaves_planner_statistics_on_postgresql():
     # Never analysed, PostgreSQL estimates -1 rows; analysed, about the rows.
     assert estimated_rows("leads_lead") == Lead.objects.count()
     assert estimated_rows("leads_touchpoint") == Touchpoint.objects.count()
+
+
+@pytest.mark.django_db
+def test_the_demo_ends_with_the_funnel_rollup_built_from_its_leads(settings):
+    seed_demo("--leads", "40", "--today", TODAY)
+    settings.FUNNEL_ROLLUP = True
+    start, end = date(2025, 1, 1), date(2027, 1, 1)
+    from_rollup = funnel(start=start, end=end, mode="flow")
+    settings.FUNNEL_ROLLUP = False
+
+    assert FunnelRollupState.objects.count() == 1
+    assert sum(FunnelCohortCount.objects.values_list("leads", flat=True)) == (
+        Lead.objects.filter(erased_at__isnull=True).count()
+    )
+    assert from_rollup == funnel(start=start, end=end, mode="flow")
