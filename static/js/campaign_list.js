@@ -1,5 +1,5 @@
 // Campaigns: the spend and revenue chart per channel, drawn from the
-// json_script data beside its table; a preset period or a model applies at once.
+// json_script data beside its table (the picker is campaign_picker.js).
 (function () {
   "use strict";
 
@@ -50,33 +50,6 @@
     });
   }
 
-  function picker() {
-    var form = document.getElementById("campaign-picker");
-    if (!form) {
-      return;
-    }
-    var period = form.elements.namedItem("period");
-    var model = form.elements.namedItem("model");
-    var dates = [form.elements.namedItem("date_from"), form.elements.namedItem("date_to")];
-    period.addEventListener("change", function () {
-      if (period.value !== "custom") {
-        dates.forEach(function (field) { field.value = ""; });
-        form.submit();
-      } else {
-        dates[0].focus();
-      }
-    });
-    model.addEventListener("change", function () {
-      if (period.value !== "custom" || (dates[0].value && dates[1].value)) {
-        form.submit();
-      }
-    });
-    dates.forEach(function (field) {
-      field.addEventListener("input", function () { period.value = "custom"; });
-    });
-  }
-
-  picker();
   if (window.Chart) {
     channelChart();
   }

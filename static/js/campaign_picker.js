@@ -1,4 +1,5 @@
-// A campaign's page: a preset period or a model applies at once.
+// The campaign pages' picker (templates/crm/partials/campaign_picker.html):
+// a preset period or a model applies at once.
 (function () {
   "use strict";
 
