@@ -86,6 +86,10 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
 
     kinds = importlib.import_module("leads.migrations.0002_touchpoint_kinds")
     kinds.add_kinds(apps, None)
+    more_kinds = importlib.import_module(
+        "leads.migrations.0015_call_and_sms_touchpoint_kinds"
+    )
+    more_kinds.add_kinds(apps, None)
     default_model = importlib.import_module("scoring.migrations.0002_default_model")
     default_model.create_default_model(apps, None)
     handoff_lists = importlib.import_module("handoff.migrations.0002_standard_lists")

@@ -15,7 +15,7 @@ from crm.common.text import text_problem
 from leads.domains import account_domain_problem
 from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
-from leads.geo import Region, is_known_country
+from leads.geo import Region, country_from_text
 from leads.ingestion import TouchpointIn, json_object_problem
 from leads.models import Account, Industry, Lead, Touchpoint
 from leads.titles import Department, Seniority
@@ -32,16 +32,26 @@ class JSONObjectField(serializers.JSONField):
 
 
 class CountryField(SafeCharField):
+    """A country as an ISO 3166 code (DE, DEU, any case) or its English name
+    (Germany), stored as the alpha-2 code; anything else is a 400."""
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=2, allow_blank=True, **kwargs)
+        kwargs.setdefault(
+            "help_text",
+            "ISO 3166 code (US, DE; alpha-3 such as DEU too) or the English name "
+            "(Germany); stored as the two-letter code.",
+        )
+        super().__init__(max_length=100, allow_blank=True, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data).strip().upper()
-        if value and not is_known_country(value):
+        value = super().to_internal_value(data).strip()
+        code = country_from_text(value)
+        if code is None:
             raise serializers.ValidationError(
-                f"{value} is not an ISO 3166 two-letter country code (e.g. US, DE)."
+                f"{value} is not a country Leadflow knows; send an ISO 3166 code "
+                "(e.g. US, DE) or the English name (e.g. Germany)."
             )
-        return value
+        return code
 
 
 _LIFECYCLE = (

@@ -98,8 +98,8 @@ class ImportMappingForm(forms.Form):
     preset = forms.ChoiceField(choices=PRESET_CHOICES, label="Preset")
     keep_unmapped = forms.BooleanField(
         required=False,
-        label="Keep the columns not imported as free-form attributes "
-        "(typed as number, yes/no or text)",
+        label="Keep the columns not mapped as free-form attributes "
+        "(typed as number, yes/no or text); skipped columns are never stored",
     )
     dry_run = forms.BooleanField(
         required=False,
@@ -113,8 +113,9 @@ class ImportMappingForm(forms.Form):
         self.columns = columns
         if kind == ImportJob.Kind.TOUCHPOINTS:
             self.fields["keep_unmapped"].label = (
-                "Keep the columns not imported as free-form touchpoint properties "
-                "(typed as number, yes/no or text)"
+                "Keep the columns not mapped as free-form touchpoint properties "
+                "(typed as number, yes/no or text); skipped columns are never "
+                "stored"
             )
         choices = import_target_choices(kind)
         for sample in columns:
@@ -141,7 +142,7 @@ class ImportMappingForm(forms.Form):
         }
 
     def mapping(self) -> dict[str, str]:
-        """CSV column -> field ("" skips it), from the cleaned data."""
+        """CSV column -> field ("" unmapped, ``SKIP`` skipped), from the form."""
         return {
             sample.column: self.cleaned_data[self.field_name(sample.position)]
             for sample in self.columns

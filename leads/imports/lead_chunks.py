@@ -113,6 +113,8 @@ def lead_chunk(run: ImportRun, records: list[Record]) -> ImportChunk:
     changed_accounts: dict[int, Account] = {}
     account_columns: set[str] = set()
     for row in kept:
+        for warning in row.warnings:
+            chunk.note(row.line, warning)
         lead = existing.get(row.email.lower())
         account = accounts.get(row.line)
         account_changes = _account_apply(account, row.account)

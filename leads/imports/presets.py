@@ -20,6 +20,10 @@ TOUCHPOINTS = ImportJob.Kind.TOUCHPOINTS
 #: The mapping target that keeps a column as a free-form attribute (leads) or
 #: property (touchpoints) under the column's own name.
 FREEFORM = {LEADS: "attributes", TOUCHPOINTS: "properties"}
+#: The mapping target of a column skipped on purpose: never stored, not even
+#: as a free-form value when unmapped columns are kept. A column mapped to ""
+#: is merely unmapped (kept or dropped as ``keep_unmapped`` says).
+SKIP = "skip"
 
 
 def normalize_word(text: str) -> str:
@@ -124,6 +128,7 @@ _HUBSPOT_LEADS = {
     "Lifecycle Stage": "stage",
     "Create Date": "created_at",
     "Original Source": "source",
+    "Lead Source": "source",
     # HubSpot's lead status is a sales-activity flag, not a lifecycle stage.
     "Lead Status": "attributes",
     "Contact owner": "owner",
@@ -291,13 +296,65 @@ def stage_from_word(word: str) -> str | None:
     return STAGE_WORDS.get(normalize_word(word))
 
 
+# Touchpoint kinds of other CRMs
+# ------------------------------------------------------------------------------
+
+#: Activity words of HubSpot (event and engagement types such as EMAIL_OPEN,
+#: FORM_SUBMISSION, CALL, MEETING, and their labels such as "Email Opened"),
+#: Salesforce (task and activity types: "Call", "Logged Call", "Email") and
+#: Marketo (activity types: "Open Email", "Click Email", "Fill Out Form",
+#: "Visit Webpage", "Send SMS"), mapped to our touchpoint kind codes. Our own
+#: kinds' codes and labels come first (``touchpoint_chunks.kind_words``); a
+#: word here counts only while its kind is active.
+#:
+#: A booked or scheduled meeting is ``demo_request``: the lead asked to talk
+#: to sales, the high-intent kind that stands for it. Sent e-mails are not
+#: listed: a send is our action, not the lead's, and no kind stands for it.
+_ACTIVITY_GROUPS: dict[str, str] = {
+    "page_view": "PAGE_VIEW|Page Viewed|Visit Webpage|Visited Webpage|Web Page Visit"
+    "|Page Visit|Website Visit|Viewed Page",
+    "content_download": "Downloaded Content|Download|File Download|Asset Download"
+    "|Content Downloaded",
+    "email_open": "EMAIL_OPEN|Email Opened|Open Email|Opened Email",
+    "email_click": "EMAIL_CLICK|Email Clicked|Click Email|Clicked Email"
+    "|Click Link in Email|Email Link Clicked",
+    "email_bounce": "EMAIL_BOUNCE|Email Bounced|Email Bounced Soft|Bounced Email"
+    "|Hard Bounce|Soft Bounce",
+    "unsubscribe": "Unsubscribed|Unsubscribe Email|EMAIL_UNSUBSCRIBE"
+    "|Email Unsubscribed|Opted Out",
+    "form_submit": "FORM_SUBMISSION|Form Submitted|Fill Out Form|Filled Out Form"
+    "|Form Fill|Form Submit",
+    "webinar_registered": "Webinar Registered|Registered for Webinar"
+    "|Webinar Registration|Register for Webinar",
+    "webinar_attended": "Webinar Attended|Attended Webinar|Attend Webinar"
+    "|Webinar Attendance",
+    "demo_request": "Demo Requested|Request Demo|Requested Demo|MEETING"
+    "|Meeting Booked|Booked Meeting|Scheduled Meeting|Meeting Scheduled",
+    "trial_signup": "Trial Started|Started Trial|Free Trial|Trial Signup",
+    "cart_add": "Add to Cart|Added to Cart",
+    "call": "CALL|Logged Call|Call Logged|Phone Call|Inbound Call"
+    "|Outbound Call|Received Call",
+    "sms": "SMS|Send SMS|SMS Sent|Received SMS|SMS Received|Text Message",
+    "chat": "Chat|Chat Started|Live Chat|Chat Conversation|Conversation Started"
+    "|CONVERSATION_SESSION",
+}
+ACTIVITY_WORDS: dict[str, str] = {
+    normalize_word(word): kind
+    for kind, words in _ACTIVITY_GROUPS.items()
+    for word in words.split("|")
+}
+
+
 # Sources, industries, choices
 # ------------------------------------------------------------------------------
 
 Source = Lead.Source
 
-#: HubSpot "Original Source" and Salesforce "Lead Source" values. A value not
-#: listed becomes ``other``: a source we do not know is not the file's fault.
+#: HubSpot "Original Source" / "Lead Source" values (internal names such as
+#: ORGANIC_SEARCH and labels such as "Organic Search") and Salesforce "Lead
+#: Source" values, mapped to our source codes. A value not listed is not the
+#: file's fault: the lead's source becomes ``other`` and the text is kept as
+#: the attribute ``source`` (``leads.imports.rows``).
 SOURCE_WORDS: dict[str, str] = {
     # HubSpot (internal names and labels normalise alike)
     "organicsearch": Source.ORGANIC_SEARCH,
@@ -332,8 +389,9 @@ for _code, _label in Source.choices:
     SOURCE_WORDS.setdefault(normalize_word(_label), _code)
 
 
-def source_from_word(word: str) -> str:
-    return SOURCE_WORDS.get(normalize_word(word), Source.OTHER)
+def source_from_word(word: str) -> str | None:
+    """Our source code for a source word of any supported CRM, or None."""
+    return SOURCE_WORDS.get(normalize_word(word))
 
 
 #: HubSpot and Salesforce industry values (and LinkedIn's, which HubSpot uses).
@@ -384,82 +442,3 @@ def _choice_words(choices: list[tuple[str, str]]) -> dict[str, str]:
 
 SENIORITY_WORDS = _choice_words(Seniority.choices)
 DEPARTMENT_WORDS = _choice_words(Department.choices)
-
-
-# Countries
-# ------------------------------------------------------------------------------
-
-#: English names and common spellings of countries seen in CRM exports; ISO
-#: two-letter codes are accepted as they are (leads.geo knows them all).
-COUNTRY_NAMES: dict[str, str] = {
-    normalize_word(name): code
-    for code, names in {
-        "US": "United States|United States of America|USA|U.S.|U.S.A.|America",
-        "GB": "United Kingdom|UK|U.K.|Great Britain|Britain|England|Scotland|Wales"
-        "|Northern Ireland",
-        "DE": "Germany|Deutschland",
-        "FR": "France",
-        "ES": "Spain|España",
-        "IT": "Italy|Italia",
-        "NL": "Netherlands|The Netherlands|Holland",
-        "BE": "Belgium",
-        "LU": "Luxembourg",
-        "CH": "Switzerland|Schweiz|Suisse",
-        "AT": "Austria|Österreich",
-        "IE": "Ireland",
-        "PT": "Portugal",
-        "DK": "Denmark",
-        "SE": "Sweden",
-        "NO": "Norway",
-        "FI": "Finland",
-        "IS": "Iceland",
-        "PL": "Poland",
-        "CZ": "Czech Republic|Czechia",
-        "SK": "Slovakia",
-        "HU": "Hungary",
-        "RO": "Romania",
-        "BG": "Bulgaria",
-        "GR": "Greece",
-        "HR": "Croatia",
-        "SI": "Slovenia",
-        "RS": "Serbia",
-        "EE": "Estonia",
-        "LV": "Latvia",
-        "LT": "Lithuania",
-        "UA": "Ukraine",
-        "RU": "Russia|Russian Federation",
-        "TR": "Turkey|Türkiye",
-        "IL": "Israel",
-        "AE": "United Arab Emirates|UAE",
-        "SA": "Saudi Arabia",
-        "EG": "Egypt",
-        "ZA": "South Africa",
-        "NG": "Nigeria",
-        "KE": "Kenya",
-        "MA": "Morocco",
-        "CA": "Canada",
-        "MX": "Mexico|México",
-        "BR": "Brazil|Brasil",
-        "AR": "Argentina",
-        "CL": "Chile",
-        "CO": "Colombia",
-        "PE": "Peru",
-        "AU": "Australia",
-        "NZ": "New Zealand",
-        "JP": "Japan",
-        "CN": "China|People's Republic of China",
-        "HK": "Hong Kong",
-        "TW": "Taiwan",
-        "KR": "South Korea|Korea|Republic of Korea",
-        "IN": "India",
-        "PK": "Pakistan",
-        "BD": "Bangladesh",
-        "SG": "Singapore",
-        "MY": "Malaysia",
-        "ID": "Indonesia",
-        "TH": "Thailand",
-        "VN": "Vietnam|Viet Nam",
-        "PH": "Philippines",
-    }.items()
-    for name in names.split("|")
-}

@@ -19,10 +19,12 @@ from django.core.exceptions import ValidationError
 from crm.common.text import text_problem
 from leads.emails import normalize_email
 from leads.exceptions import ImportFileError
+from leads.geo import country_from_text
 from leads.imports.presets import (
     DEPARTMENT_WORDS,
     FREEFORM,
     SENIORITY_WORDS,
+    SKIP,
     TARGET_FIELDS,
     freeform_key,
     industry_from_word,
@@ -39,7 +41,6 @@ from leads.imports.values import (
     TEXT,
     TRUE_WORDS,
     as_number,
-    country_code,
     domain_from,
     email_problem,
     money,
@@ -78,15 +79,17 @@ class ColumnPlan:
 def mapping_check(
     *, kind: str, header: list[str], mapping: dict[str, str], keep_unmapped: bool
 ) -> ColumnPlan:
-    """Check a mapping (CSV column -> field, "" = skip) against the header.
+    """Check a mapping (CSV column -> field) against the header.
 
-    Unmapped columns become free-form attributes/properties when
-    ``keep_unmapped``. Raises ImportFileError naming the fix: a column the
-    file lacks, an unknown field, a field fed by two columns, a required
-    field (the e-mail; for touchpoints also kind and time) left unmapped, or
-    two columns that would write the same free-form key.
+    A column mapped to ``SKIP`` is never stored. Unmapped columns (mapped to
+    "" or not named) become free-form attributes/properties when
+    ``keep_unmapped`` and are dropped otherwise. Raises ImportFileError
+    naming the fix: a column the file lacks, an unknown field, a field fed by
+    two columns, a required field (the e-mail; for touchpoints also kind and
+    time) left unmapped, or two columns that would write the same free-form
+    key.
     """
-    known = {f.code for f in TARGET_FIELDS[kind]}
+    known = {f.code for f in TARGET_FIELDS[kind]} | {SKIP}
     positions = {name: i for i, name in enumerate(header)}
     for column, target in mapping.items():
         if column not in positions:
@@ -104,6 +107,8 @@ def mapping_check(
     by_field: dict[str, str] = {}
     for position, column in enumerate(header):
         target = mapping.get(column, "")
+        if target == SKIP:
+            continue
         if target == FREEFORM[kind] or (not target and keep_unmapped):
             freeform[position] = freeform_key(column, position)
             continue
@@ -179,6 +184,10 @@ class LeadRow:
     stage: str | None = None
     stage_word: str = ""
     created_at: dt.datetime | None = None
+    # Cells kept as attributes because no field value matched (field -> text),
+    # and what the import says about each (the job's notes).
+    kept: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -225,13 +234,20 @@ def _cells(record: Record, plan: ColumnPlan) -> list[str]:
 
 
 def _freeform(
-    cells: list[str], plan: ColumnPlan, types: dict[int, str]
+    cells: list[str],
+    plan: ColumnPlan,
+    types: dict[int, str],
+    *,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The free-form columns' values, then ``extra`` under keys not taken."""
     values = {
         key: typed_value(cells[position], types.get(position, TEXT))
         for position, key in plan.freeform.items()
         if cells[position]
     }
+    for key, value in (extra or {}).items():
+        values.setdefault(key, value)
     if problem := json_object_problem(values):
         raise RowRejected(f"{FREEFORM[plan.kind].capitalize()}: {problem}")
     return values
@@ -279,11 +295,11 @@ def lead_row_clean(
         if not value or code == "email":
             continue
         try:
-            _lead_value(row, code, value, now=now, tz=tz)
+            _lead_value(row, code, value, now=now, tz=tz, column=plan.header[position])
         except ValueError as exc:
             problems.append(f"{plan.header[position]}: {exc}")
     try:
-        row.attributes = _freeform(cells, plan, types)
+        row.attributes = _freeform(cells, plan, types, extra=row.kept)
     except RowRejected as exc:
         problems.append(str(exc))
     if problems:
@@ -292,9 +308,20 @@ def lead_row_clean(
 
 
 def _lead_value(
-    row: LeadRow, code: str, value: str, *, now: dt.datetime, tz: dt.tzinfo | None
+    row: LeadRow,
+    code: str,
+    value: str,
+    *,
+    now: dt.datetime,
+    tz: dt.tzinfo | None,
+    column: str,
 ) -> None:
-    """Put one non-blank cell into ``row``; ValueError with the reason if bad."""
+    """Put one non-blank cell into ``row``; ValueError with the reason if bad.
+
+    A country or source no table knows does not reject the row: the field is
+    left out, the text is kept as the attribute of that name, and the row
+    carries a warning saying so.
+    """
     if code in _TEXT_LIMITS and len(value) > _TEXT_LIMITS[code]:
         raise ValueError(
             f"keep it to {_TEXT_LIMITS[code]} characters (this one has {len(value)})."
@@ -304,13 +331,31 @@ def _lead_value(
     ):
         row.fields[code] = value
     elif code == "country":
-        row.fields["country"] = country_code(value)
+        country = country_from_text(value)
+        if country is None:
+            row.kept["country"] = value
+            row.warnings.append(
+                f"{column}: {value!r} is not a country Leadflow recognises, so the "
+                "country was not set; the text is kept as the attribute country. "
+                "Write an ISO code (DE, DEU) or the English name (Germany)."
+            )
+        else:
+            row.fields["country"] = country
     elif code == "seniority_override":
         row.fields[code] = _choice(value, SENIORITY_WORDS, "seniority")
     elif code == "department":
         row.fields[code] = _choice(value, DEPARTMENT_WORDS, "department")
     elif code == "source":
-        row.fields["source"] = source_from_word(value)
+        source = source_from_word(value)
+        if source is None:
+            row.fields["source"] = Lead.Source.OTHER
+            row.kept["source"] = value
+            row.warnings.append(
+                f"{column}: {value!r} is not a lead source Leadflow knows, so the "
+                "source is other; the text is kept as the attribute source."
+            )
+        else:
+            row.fields["source"] = source
     elif code in {"do_not_email", "do_not_call"}:
         row.fields[code] = yes_no(value)
     elif code == "owner":

@@ -9,7 +9,7 @@ from typing import TextIO
 from django.db.models import QuerySet
 
 from leads.exports import csv_cell
-from leads.imports.presets import TARGET_FIELDS
+from leads.imports.presets import SKIP, TARGET_FIELDS
 from leads.imports.reading import csv_open
 from leads.models import ImportJob
 
@@ -64,8 +64,10 @@ def import_job_samples(*, job_id: int) -> list[ColumnSample]:
 
 
 def import_target_choices(kind: str) -> list[tuple[str, str]]:
-    """The mapping choices of a kind: "not imported" first, then the fields."""
-    return [("", "— not imported —")] + [
+    """The mapping choices of a kind: "not mapped" and "skip" first, then the
+    fields. A not-mapped column is kept as free-form when the job keeps
+    unmapped columns; a skipped one never is."""
+    return [("", "— not mapped —"), (SKIP, "— skip: never stored —")] + [
         (target.code, target.label) for target in TARGET_FIELDS[kind]
     ]
 

@@ -8,7 +8,7 @@ twice.
 from __future__ import annotations
 
 from leads.imports.chunks import IMPORT_ACTOR, ImportChunk, ImportRun
-from leads.imports.presets import normalize_word
+from leads.imports.presets import ACTIVITY_WORDS, normalize_word
 from leads.imports.reading import Record
 from leads.imports.rows import RowRejected, TouchpointRow, touchpoint_row_clean
 from leads.ingestion import TouchpointIn, touchpoints_ingest
@@ -16,13 +16,19 @@ from leads.models import Campaign, Touchpoint, TouchpointKind
 
 
 def kind_words() -> dict[str, str]:
-    """Active touchpoint kinds by normalised code and label ("Page view")."""
+    """Active touchpoint kinds by normalised word: their codes, their labels
+    ("Page view"), then the other CRMs' words for them (``ACTIVITY_WORDS``:
+    "Visit Webpage", "EMAIL_OPEN"). An earlier word wins."""
     words: dict[str, str] = {}
-    for code, label in TouchpointKind.objects.filter(is_active=True).values_list(
-        "code", "label"
-    ):
+    kinds = TouchpointKind.objects.filter(is_active=True).values_list("code", "label")
+    for code, _label in kinds:
         words[normalize_word(code)] = code
+    for code, label in kinds:
         words.setdefault(normalize_word(label), code)
+    active = set(words.values())
+    for word, code in ACTIVITY_WORDS.items():
+        if code in active:
+            words.setdefault(word, code)
     return words
 
 

@@ -1,4 +1,4 @@
-"""Reading one cell of an import: numbers, yes/no, dates, countries, domains.
+"""Reading one cell of an import: numbers, yes/no, dates, domains.
 
 Pure functions over strings (no database). Each returns the typed value or
 raises ValueError with a reason a person can act on; ``leads.imports.rows``
@@ -20,8 +20,6 @@ from django.utils import timezone
 
 from leads.domains import account_domain_problem
 from leads.exceptions import ImportFileError
-from leads.geo import is_known_country
-from leads.imports.presets import COUNTRY_NAMES, normalize_word
 from leads.ingestion import CLOCK_SKEW, EARLIEST_OCCURRED_AT
 
 #: Largest employee count accepted (the API's limit too).
@@ -160,20 +158,6 @@ def _from_parts(
         )
     except ValueError:  # 2/30/2026, 25:00 ...
         return None
-
-
-def country_code(value: str) -> str:
-    """ISO code for ``US``, ``de``, ``United Kingdom`` ...; ValueError if unknown."""
-    text = value.strip()
-    if len(text) == 2 and is_known_country(text):
-        return text.upper()
-    code = COUNTRY_NAMES.get(normalize_word(text))
-    if code is None:
-        raise ValueError(
-            f"{value!r} is not a country we know; use an ISO two-letter code such "
-            "as US, DE or GB, or the English name."
-        )
-    return code
 
 
 def email_problem(raw: str, error: ValidationError) -> str:

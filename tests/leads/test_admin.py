@@ -155,7 +155,7 @@ def _messages(response) -> list[tuple[int, str]]:
         ("admin:leads_touchpoint_changelist", "?kind__code__exact=demo_request", 1),
         ("admin:leads_touchpoint_changelist", "?source=form", 1),
         ("admin:leads_touchpoint_changelist", "?source=api", 0),
-        ("admin:leads_touchpointkind_changelist", "", 13),
+        ("admin:leads_touchpointkind_changelist", "", 15),
         ("admin:leads_touchpointkind_changelist", "?q=demo", 1),
         ("admin:leads_touchpointkind_changelist", "?is_high_intent__exact=1", 3),
         ("admin:leads_stagetransition_changelist", "", 1),

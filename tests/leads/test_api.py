@@ -45,6 +45,27 @@ def nothing_stored() -> tuple[int, int, int]:
 # ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("country", "code", "region"),
+    [
+        ("DEU", "DE", "europe"),
+        (" germany ", "DE", "europe"),
+        ("United States of America", "US", "north_america"),
+        ("Korea, Republic of", "KR", "apac"),
+        ("UK", "GB", "europe"),
+        ("Antarctica", "AQ", ""),
+    ],
+)
+def test_post_reads_a_country_from_its_code_or_english_name(api, country, code, region):
+    response = api.post(
+        LEADS, {"email": "ada@acme.example", "country": country}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["country"], response.json()["region"]) == (code, region)
+    assert Lead.objects.values_list("country", "region").get() == (code, region)
+
+
 def test_post_new_email_creates_the_lead_with_its_account(api):
     response = api.post(
         LEADS,
@@ -186,7 +207,8 @@ for _ in range(10):
             {"email": "a@b.example", "country": "ZZ"},
             {
                 "country": [
-                    "ZZ is not an ISO 3166 two-letter country code (e.g. US, DE)."
+                    "ZZ is not a country Leadflow knows; send an ISO 3166 code "
+                    "(e.g. US, DE) or the English name (e.g. Germany)."
                 ]
             },
         ),
@@ -500,7 +522,10 @@ def test_patch_names_a_refused_field_next_to_a_bad_value(api):
 
     assert response.status_code == 400
     assert response.json() == {
-        "country": ["XX is not an ISO 3166 two-letter country code (e.g. US, DE)."],
+        "country": [
+            "XX is not a country Leadflow knows; send an ISO 3166 code "
+            "(e.g. US, DE) or the English name (e.g. Germany)."
+        ],
         "region": ["region is read-only; it follows country."],
     }
 
@@ -548,7 +573,10 @@ def test_patch_bad_value_changes_nothing(api):
 
     assert response.status_code == 400
     assert response.json() == {
-        "country": ["XX is not an ISO 3166 two-letter country code (e.g. US, DE)."]
+        "country": [
+            "XX is not a country Leadflow knows; send an ISO 3166 code "
+            "(e.g. US, DE) or the English name (e.g. Germany)."
+        ]
     }
     lead.refresh_from_db()
     assert (lead.first_name, lead.country) == ("Ada", "US")
@@ -1070,9 +1098,10 @@ def _future(minutes: int) -> str:
 
 
 UNKNOWN_FAX = (
-    "Unknown touchpoint kind 'fax'; use one of: cart_add, chat, content_download, "
-    "demo_request, email_bounce, email_click, email_open, form_submit, page_view, "
-    "trial_signup, unsubscribe, webinar_attended, webinar_registered."
+    "Unknown touchpoint kind 'fax'; use one of: call, cart_add, chat, "
+    "content_download, demo_request, email_bounce, email_click, email_open, "
+    "form_submit, page_view, sms, trial_signup, unsubscribe, webinar_attended, "
+    "webinar_registered."
 )
 NOT_A_TIME = "Not a valid date and time; use ISO 8601 such as 2026-03-01T09:30:00Z."
 BEFORE_2000 = "This time is before the year 2000; check it."

@@ -43,6 +43,16 @@ def test_url_is_the_public_contract(web_form):
     assert reverse("form-submit", kwargs={"form_key": "contact"}) == URL
 
 
+def test_a_form_reads_the_country_as_the_visitor_wrote_its_name(api_client, web_form):
+    response = api_client.post(
+        URL, {"email": "ada@northwind.example", "country": "Türkiye"}, format="json"
+    )
+
+    assert response.status_code == 202
+    lead = Lead.objects.get()
+    assert (lead.country, lead.region) == ("TR", "mea")
+
+
 def test_json_submission_creates_the_lead_and_a_touchpoint(api_client, web_form):
     response = api_client.post(
         URL,
@@ -651,7 +661,8 @@ def test_body_over_64_kb_is_413_and_stores_nothing(api_client, web_form):
             {"email": "ada@x.example", "country": "XX"},
             {
                 "country": [
-                    "XX is not an ISO 3166 two-letter country code (e.g. US, DE)."
+                    "XX is not a country Leadflow knows; send an ISO 3166 code "
+                    "(e.g. US, DE) or the English name (e.g. Germany)."
                 ]
             },
         ),

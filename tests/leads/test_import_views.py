@@ -134,6 +134,78 @@ def test_marketer_imports_a_file_through_the_pages(
     assert reverse("leads:import_detail", args=[job.id]).encode() in listing.content
 
 
+HUBSPOT_EXPORT = (
+    "Record ID,First Name,Email,Country/Region,Lead Source,Internal Notes,Plan\n"
+    "301,Ada,ada@acme.example,GERMANY,Paid Social,call her back,Pro\n"
+    "302,Bob,bob@acme.example,Atlantis,Podcast Ad,owes us,Free\n"
+    "303,Cem,cem@acme.example,Türkiye,REFERRALS,,Team\n"
+)
+
+
+def test_a_skipped_column_and_an_unknown_country_on_the_pages(
+    client, csv_owner_marketer, django_capture_on_commit_callbacks
+):
+    upload(client, HUBSPOT_EXPORT, time_zone="UTC")
+    job = ImportJob.objects.get()
+    page = client.get(reverse("leads:import_mapping", args=[job.id]))
+    assert b'<option value="skip">\xe2\x80\x94 skip: never stored' in page.content
+    assert [r["field"].value() for r in page.context["form"].mapping_rows()] == [
+        "",
+        "first_name",
+        "email",
+        "country",
+        "source",
+        "",
+        "",
+    ]
+
+    # Skip the notes; keep the other columns not mapped (Record ID, Plan).
+    mapping = {**job.mapping, "Internal Notes": "skip"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("leads:import_mapping", args=[job.id]),
+            mapping_post(job, mapping, keep_unmapped="on"),
+        )
+
+    job.refresh_from_db()
+    assert (job.status, job.rows_created, job.rows_rejected) == ("done", 3, 0)
+    leads = {
+        lead.first_name: (lead.country, lead.source, lead.attributes)
+        for lead in Lead.objects.all()
+    }
+    assert leads == {
+        "Ada": ("DE", "paid_social", {"record_id": 301, "plan": "Pro"}),
+        "Bob": (
+            "",
+            "other",
+            {
+                "record_id": 302,
+                "plan": "Free",
+                "country": "Atlantis",
+                "source": "Podcast Ad",
+            },
+        ),
+        "Cem": ("TR", "referral", {"record_id": 303, "plan": "Team"}),
+    }
+    detail = client.get(reverse("leads:import_detail", args=[job.id]))
+    assert [(n["line"], n["message"]) for n in detail.context["notes"]] == [
+        (
+            3,
+            "Country/Region: 'Atlantis' is not a country Leadflow recognises, so "
+            "the country was not set; the text is kept as the attribute country. "
+            "Write an ISO code (DE, DEU) or the English name (Germany).",
+        ),
+        (
+            3,
+            "Lead Source: 'Podcast Ad' is not a lead source Leadflow knows, so the "
+            "source is other; the text is kept as the attribute source.",
+        ),
+    ]
+    assert b"&#x27;Atlantis&#x27; is not a country Leadflow recognises" in (
+        detail.content
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [

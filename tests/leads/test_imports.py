@@ -582,11 +582,6 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
         ),
         (",Bob,US,1,2025-01-01", "email: the e-mail is blank; every lead needs one."),
         (
-            "bob@acme.example,Bob,Atlantis,1,2025-01-01",
-            "country: 'Atlantis' is not a country we know; use an ISO two-letter "
-            "code such as US, DE or GB, or the English name.",
-        ),
-        (
             "bob@acme.example,Bob,US,lots,2025-01-01",
             "employee_count: 'lots' is not a whole number such as 250 or 1,200.",
         ),
@@ -619,10 +614,9 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
             "unquoted comma or a missing cell.",
         ),
         (
-            "bob@,Bob,Atlantis,1,2025-01-01",
-            "email: 'bob@' is not a valid e-mail address. country: 'Atlantis' is "
-            "not a country we know; use an ISO two-letter code such as US, DE or "
-            "GB, or the English name.",
+            "bob@,Bob,Atlantis,lots,2025-01-01",
+            "email: 'bob@' is not a valid e-mail address. employee_count: 'lots' "
+            "is not a whole number such as 250 or 1,200.",
         ),
         (
             "good@acme.example,Again,US,1,2025-01-01",
@@ -1201,10 +1195,10 @@ def test_touchpoints_are_ingested_with_campaigns_and_typed_properties():
     assert [(r["line"], r["reason"]) for r in job.rejected_rows] == [
         (
             5,
-            "kind: 'fax' is not a touchpoint kind; use one of cart_add, chat, "
+            "kind: 'fax' is not a touchpoint kind; use one of call, cart_add, chat, "
             "content_download, demo_request, email_bounce, email_click, email_open, "
-            "form_submit, page_view, trial_signup, unsubscribe, webinar_attended, "
-            "webinar_registered.",
+            "form_submit, page_view, sms, trial_signup, unsubscribe, "
+            "webinar_attended, webinar_registered.",
         ),
         (
             6,

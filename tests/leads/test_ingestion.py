@@ -168,9 +168,9 @@ def test_ingest_answers_each_item_in_order(changed, django_capture_on_commit_cal
     assert [o.lead_created for o in outcomes] == [False, False, True, False, False]
     assert outcomes[1].errors == {
         "kind": [
-            "Unknown touchpoint kind 'fax'; use one of: cart_add, chat, "
+            "Unknown touchpoint kind 'fax'; use one of: call, cart_add, chat, "
             "content_download, demo_request, email_bounce, email_click, "
-            "email_open, form_submit, page_view, trial_signup, unsubscribe, "
+            "email_open, form_submit, page_view, sms, trial_signup, unsubscribe, "
             "webinar_attended, webinar_registered."
         ]
     }

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from leads.exceptions import ImportFileError
 from leads.imports.jobs import import_job_create
-from leads.imports.presets import LEADFLOW, PRESETS, target_codes
+from leads.imports.presets import LEADFLOW, PRESETS, SKIP, target_codes
 from leads.imports.reading import encoding_check
 from leads.imports.run import import_job_run
 from leads.imports.selectors import import_job_rejects_write
@@ -30,10 +30,11 @@ def mapping_option(values: list[str] | None, *, kind: str) -> dict[str, str]:
             raise CommandError(
                 f'Error: argument --map: {item!r} is not "CSV column=field"; for '
                 'example --map "E-Mail Address=email" (an empty field, as in '
-                '--map "Notes=", skips the column). Fields: '
-                f"{', '.join(target_codes(kind))}."
+                '--map "Notes=", skips the column, even with --keep-unmapped). '
+                f"Fields: {', '.join(target_codes(kind))}."
             )
-        mapping[column.strip()] = target.strip()
+        # An empty field skips the column, even with --keep-unmapped.
+        mapping[column.strip()] = target.strip() or SKIP
     return mapping
 
 
@@ -57,12 +58,13 @@ class ImportCommand(BaseCommand):
             action="append",
             metavar='"CSV column=field"',
             help="Map a column to a field, overriding the preset; repeatable. An "
-            f"empty field skips the column. Fields: {fields}.",
+            "empty field skips the column: it is not stored, even with "
+            f"--keep-unmapped. Fields: {fields}.",
         )
         parser.add_argument(
             "--keep-unmapped",
             action="store_true",
-            help="Keep columns mapped to no field as free-form "
+            help="Keep columns mapped to no field (skipped ones aside) as free-form "
             f"{'attributes' if self.kind == ImportJob.Kind.LEADS else 'properties'} "
             "(typed as number, yes/no or text).",
         )
