@@ -32,6 +32,7 @@ from crm.common.keyset import (
     ordering_for,
 )
 from leads.edit_scope import LEAD_SOURCE_FIELDS
+from leads.geo import country_from_text
 from leads.lifecycle import FUNNEL, stage_rank
 from leads.models import (
     Campaign,
@@ -169,7 +170,7 @@ def lead_filter(
     """The lead list filters, one definition for the API and the lead list page.
 
     Empty criteria do not filter. ``stages``: any of these stage codes;
-    ``owner``: the owner's username; ``country``: ISO code in any case;
+    ``owner``: the owner's username; ``country``: ISO code or English name, any case;
     ``score_min``/``score_max``: inclusive; ``created_after`` inclusive and
     ``created_before`` exclusive; ``reached_stage``: a funnel stage the lead
     reached or passed (its highest stage, as the cohort funnel counts);
@@ -186,7 +187,9 @@ def lead_filter(
     if owner:
         queryset = queryset.filter(owner__username=owner)
     if country.strip():
-        queryset = queryset.filter(country=country.strip().upper())
+        # A text naming no country filters on itself, so it matches nothing.
+        code = country_from_text(country) or country.strip().upper()
+        queryset = queryset.filter(country=code)
     if score_min is not None:
         queryset = queryset.filter(score__gte=score_min)
     if score_max is not None:

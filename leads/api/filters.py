@@ -90,7 +90,8 @@ class LeadFilter(django_filters.FilterSet):
         field_name="owner__username", help_text="The owner's username."
     )
     country = django_filters.CharFilter(
-        field_name="country", help_text="ISO country code (any letter case)."
+        field_name="country",
+        help_text="ISO country code or English name (any letter case).",
     )
     score_min = django_filters.NumberFilter(
         field_name="score",

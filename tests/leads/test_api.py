@@ -664,6 +664,8 @@ def listed() -> dict[str, Lead]:
         ("stage=mql&stage=sal", ["dee", "bob", "ada"]),
         ("owner=sam", ["ada"]),
         ("country=us", ["cy", "bob"]),
+        ("country=United%20States", ["cy", "bob"]),
+        ("country=Narnia", []),
         ("score_min=55.5", ["dee", "bob", "ada"]),
         ("score_max=10", ["eve", "cy"]),
         ("score_min=10&score_max=55.5", ["dee", "cy", "bob"]),
