@@ -5,6 +5,7 @@ Marketo, through the commands."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 from django.core.management import call_command
@@ -23,7 +24,7 @@ from leads.imports.run import import_job_run
 from leads.imports.touchpoint_chunks import kind_words
 from leads.models import ImportJob, Lead, Touchpoint, TouchpointKind
 from scoring.models import ScoringModel
-from tests.factories import LeadFactory
+from tests.factories import LeadFactory, TouchpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -407,3 +408,22 @@ def test_an_activity_export_arrives_through_the_command(tmp_path, capsys):
         ("a-7", "demo_request", {}),
         ("a-8", "form_submit", {}),
     ]
+
+
+def test_unapplying_the_kinds_migration_keeps_a_kind_with_touchpoints():
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "leads.migrations.0015_call_and_sms_touchpoint_kinds"
+    )
+    TouchpointFactory(kind_id="call")
+
+    migration.remove_kinds(apps, None)
+
+    assert set(
+        TouchpointKind.objects.filter(code__in=["call", "sms"]).values_list(
+            "code", flat=True
+        )
+    ) == {"call"}
+    migration.add_kinds(apps, None)
+    assert TouchpointKind.objects.get(code="sms").label == "SMS"
