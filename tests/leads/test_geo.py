@@ -154,3 +154,13 @@ def test_the_template_filter_shows_the_name():
     )
 
     assert template.render(Context({"a": "FR", "b": None})) == "[France][]"
+
+
+@given(st.text(max_size=60))
+def test_any_text_reads_as_blank_a_known_country_or_none(text):
+    code = country_from_text(text)
+
+    if not text.strip():
+        assert code == ""
+    else:
+        assert code is None or code in KNOWN_COUNTRIES
