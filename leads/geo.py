@@ -82,7 +82,7 @@ COUNTRY_ALIASES: dict[str, str] = {
     "America": "US",
     "UAE": "AE",
     "Turkey": "TR",
-    "Korea": "KR",
+    "Korea": "KR",  # in CRM exports, South Korea (the North is written out)
     "Republic of Korea": "KR",
     "Holland": "NL",
     "Ivory Coast": "CI",

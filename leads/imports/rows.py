@@ -184,9 +184,9 @@ class LeadRow:
     stage: str | None = None
     stage_word: str = ""
     created_at: dt.datetime | None = None
-    # Cells kept as attributes because no field value matched (field -> text),
+    # Cells no table could read (field -> column, text), kept as attributes,
     # and what the import says about each (the job's notes).
-    kept: dict[str, str] = field(default_factory=dict)
+    unread: dict[str, tuple[str, str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -233,21 +233,40 @@ def _cells(record: Record, plan: ColumnPlan) -> list[str]:
     return [cell.strip() for cell in record.cells]
 
 
+#: Why a cell no table could read is kept, by field; {column}, {value}, {key}.
+_UNREAD = {
+    "country": "{column}: {value!r} is not a country Leadflow recognises, so the "
+    "country was not set; the text is kept as the attribute {key}. Write an ISO "
+    "code (DE, DEU) or the English name (Germany).",
+    "source": "{column}: {value!r} is not a lead source Leadflow knows, so the "
+    "source is other; the text is kept as the attribute {key}.",
+}
+
+
 def _freeform(
     cells: list[str],
     plan: ColumnPlan,
     types: dict[int, str],
     *,
-    extra: dict[str, str] | None = None,
+    row: LeadRow | None = None,
 ) -> dict[str, Any]:
-    """The free-form columns' values, then ``extra`` under keys not taken."""
+    """The free-form columns' values; for a lead ``row``, also its unread
+    cells, each under its field's name (``country``) or, when a free-form
+    column has that key, under its column's (``country_region``), with the
+    row's warning naming the key."""
     values = {
         key: typed_value(cells[position], types.get(position, TEXT))
         for position, key in plan.freeform.items()
         if cells[position]
     }
-    for key, value in (extra or {}).items():
-        values.setdefault(key, value)
+    for code, (column, value) in (row.unread if row else {}).items():
+        key = code
+        if key in values:
+            key = freeform_key(column, plan.header.index(column))
+        while key in values:
+            key += "_text"
+        values[key] = value
+        row.warnings.append(_UNREAD[code].format(column=column, value=value, key=key))
     if problem := json_object_problem(values):
         raise RowRejected(f"{FREEFORM[plan.kind].capitalize()}: {problem}")
     return values
@@ -299,7 +318,7 @@ def lead_row_clean(
         except ValueError as exc:
             problems.append(f"{plan.header[position]}: {exc}")
     try:
-        row.attributes = _freeform(cells, plan, types, extra=row.kept)
+        row.attributes = _freeform(cells, plan, types, row=row)
     except RowRejected as exc:
         problems.append(str(exc))
     if problems:
@@ -318,9 +337,9 @@ def _lead_value(
 ) -> None:
     """Put one non-blank cell into ``row``; ValueError with the reason if bad.
 
-    A country or source no table knows does not reject the row: the field is
-    left out, the text is kept as the attribute of that name, and the row
-    carries a warning saying so.
+    A country or source no table knows does not reject the row: the country
+    is left out (the source is other), and the text goes to ``row.unread``
+    to be kept as an attribute with a warning (``_freeform``).
     """
     if code in _TEXT_LIMITS and len(value) > _TEXT_LIMITS[code]:
         raise ValueError(
@@ -333,12 +352,7 @@ def _lead_value(
     elif code == "country":
         country = country_from_text(value)
         if country is None:
-            row.kept["country"] = value
-            row.warnings.append(
-                f"{column}: {value!r} is not a country Leadflow recognises, so the "
-                "country was not set; the text is kept as the attribute country. "
-                "Write an ISO code (DE, DEU) or the English name (Germany)."
-            )
+            row.unread["country"] = (column, value)
         else:
             row.fields["country"] = country
     elif code == "seniority_override":
@@ -349,11 +363,7 @@ def _lead_value(
         source = source_from_word(value)
         if source is None:
             row.fields["source"] = Lead.Source.OTHER
-            row.kept["source"] = value
-            row.warnings.append(
-                f"{column}: {value!r} is not a lead source Leadflow knows, so the "
-                "source is other; the text is kept as the attribute source."
-            )
+            row.unread["source"] = (column, value)
         else:
             row.fields["source"] = source
     elif code in {"do_not_email", "do_not_call"}:

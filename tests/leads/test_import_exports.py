@@ -152,6 +152,26 @@ def test_an_unrecognised_country_leaves_an_existing_leads_country_alone():
     )
 
 
+def test_an_unrecognised_country_never_overwrites_a_kept_column_of_that_name():
+    # HubSpot's preset maps both columns to country; the second stays unmapped.
+    job = run(
+        "Email,Country/Region,Country\nada@acme.example,Gondor,Middle-earth\n",
+        kind="leads",
+        preset=HUBSPOT,
+        keep_unmapped=True,
+    )
+
+    assert Lead.objects.get().attributes == {
+        "country": "Middle-earth",
+        "country_region": "Gondor",
+    }
+    assert [note["message"] for note in job.notes] == [
+        "Country/Region: 'Gondor' is not a country Leadflow recognises, so the "
+        "country was not set; the text is kept as the attribute country_region. "
+        "Write an ISO code (DE, DEU) or the English name (Germany)."
+    ]
+
+
 def test_a_dry_run_warns_about_an_unrecognised_country_and_stores_nothing():
     job = run(
         "email,country\nada@acme.example,Narnia\nbob@acme.example,france\n",
