@@ -301,7 +301,7 @@ def stage_from_word(word: str) -> str | None:
 
 #: Activity words of HubSpot (event and engagement types such as EMAIL_OPEN,
 #: FORM_SUBMISSION, CALL, MEETING, and their labels such as "Email Opened"),
-#: Salesforce (task and activity types: "Call", "Logged Call", "Email") and
+#: Salesforce (task and activity types: "Call", "Logged Call", "Meeting") and
 #: Marketo (activity types: "Open Email", "Click Email", "Fill Out Form",
 #: "Visit Webpage", "Send SMS"), mapped to our touchpoint kind codes. Our own
 #: kinds' codes and labels come first (``touchpoint_chunks.kind_words``); a
