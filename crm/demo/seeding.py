@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import os
 import random
 import time
 from collections import Counter
@@ -240,7 +241,7 @@ def demo_seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
     # The campaign pages' figures: the roll-up of every day with conversions.
-    attribution_all_rebuild(now=timezone.now())
+    attribution_all_rebuild(now=timezone.now(), workers=_workers())
     _planner_statistics_refresh()
     funnel_rollup_rebuild()
     elapsed = round(time.monotonic() - started, 1)
@@ -256,6 +257,11 @@ def demo_seed(
         elapsed,
     )
     return dataclasses.replace(summary, elapsed_seconds=elapsed)
+
+
+def _workers() -> int:
+    """Processes for the work after the load that can share the cores."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _planner_statistics_refresh() -> None:
