@@ -101,15 +101,7 @@ class LeadListFilter(LeadFilter):
 
     def funnel_filters(self) -> FunnelFilters:
         """The dashboard's filters among the parameters (after ``is_valid()``)."""
-        data = self.form.cleaned_data
-        campaign, sla = data.get("campaign"), data.get("sla")
-        return FunnelFilters(
-            campaign_id=campaign.id if campaign else None,
-            channel=data.get("channel") or "",
-            source=data.get("source") or "",
-            region=data.get("region") or "",
-            sla_id=sla.id if sla else None,
-        )
+        return FunnelFilters.from_cleaned(self.form.cleaned_data)
 
     def sort_key(self) -> SortKey:
         """The chosen sort (call after ``is_valid()``), newest first by default."""

@@ -318,6 +318,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.rebuild_funnel",
         "schedule": _EVERY_MINUTE,
     },
+    # * * * * *: count the dashboard's "Today" figures (leads by stage, the
+    # week's touchpoints), which the page reads from the cache.
+    "every-minute-refresh-today": {
+        "task": "crm.refresh_today",
+        "schedule": _EVERY_MINUTE,
+    },
     # 45 3 * * *: rebuild every day of the funnel roll-up (catches leads deleted
     # outright and changes committed after the refresh's overlap).
     "nightly-rebuild-funnel-rollup": {

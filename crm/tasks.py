@@ -20,6 +20,7 @@ from crm.marketing.attribution_rollup import (
     attribution_marked_rebuild,
 )
 from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
+from crm.marketing.today import today_refresh
 
 
 @shared_task(name="crm.rebuild_attribution", ignore_result=True, **PERIODIC_RETRY)
@@ -51,6 +52,15 @@ def rebuild_funnel_task() -> int:
     the leads under a per-day lock, and the recorded scan only moves forward.
     """
     return funnel_rollup_refresh().days
+
+
+@shared_task(name="crm.refresh_today", ignore_result=True, **PERIODIC_RETRY)
+def refresh_today_task() -> int:
+    """Count the dashboard's "Today" figures for the pages; return the leads.
+
+    Reads only; two runs at once store the same kind of figures.
+    """
+    return today_refresh(now=timezone.now()).lead_total
 
 
 @shared_task(name="crm.rebuild_funnel_all", ignore_result=True, **PERIODIC_RETRY)

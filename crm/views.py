@@ -27,6 +27,7 @@ from crm.marketing.filters import (
     sla_choices,
 )
 from crm.marketing.funnel import funnel_as_of
+from crm.marketing.today import today_figures
 from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
@@ -58,9 +59,6 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
     """The marketer's dashboard: the funnel of a period against the one
     before, MQL volume against commitments, and where leads stand today."""
     now = timezone.now()
-    week_ago = now - dt.timedelta(days=7)
-    stage_counts = lead_selectors.lead_stage_counts()
-    total = sum(row["count"] for row in stage_counts)
     form = dashboard.DashboardForm(request.GET, today=now.astimezone(dt.UTC).date())
     filter_form = FunnelFilterForm(request.GET)
     valid = form.is_valid() & filter_form.is_valid()
@@ -90,11 +88,13 @@ def marketing_home(request: HttpRequest) -> HttpResponse:
             "filters": filters,
             "filter_summary": filter_form.summary(),
         }
+    figures = today_figures(now=now)
     context |= {
-        "stage_counts": stage_counts,
-        "lead_total": total,
-        "mql_count": next(r["count"] for r in stage_counts if r["stage"] == Stage.MQL),
-        "touchpoints_week": lead_selectors.touchpoint_count_since(since=week_ago),
+        "today": figures,
+        "stage_counts": figures.stage_counts,
+        "lead_total": figures.lead_total,
+        "mql_count": figures.mql_count,
+        "touchpoints_week": figures.touchpoints_week,
         "recent_leads": lead_selectors.lead_list_recent(limit=8),
         "recent_transitions": lead_selectors.transition_list_recent(limit=8),
     }

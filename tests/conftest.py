@@ -21,6 +21,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from crm.celery import app as celery_app
+from crm.marketing.today import CACHE_KEY as TODAY_CACHE_KEY
 from crm.roles import ADMIN, MARKETING, SALES
 from tests.clients import token_client
 from tests.factories import CampaignFactory, SlaFactory, TeamMemberFactory, UserFactory
@@ -95,6 +96,15 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     handoff_lists = importlib.import_module("handoff.migrations.0002_standard_lists")
     handoff_lists.seed(apps, None)
     sync_role_permissions(apps)
+
+
+@pytest.fixture(autouse=True)
+def _no_counted_figures() -> Iterator[None]:
+    """The dashboard keeps its "Today" counts in the cache; each test's data
+    is its own, so no test reads another's figures."""
+    cache.delete(TODAY_CACHE_KEY)
+    yield
+    cache.delete(TODAY_CACHE_KEY)
 
 
 @pytest.fixture(autouse=True)

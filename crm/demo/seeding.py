@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import os
 import random
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from crm.common import roles
 from crm.demo.accounts import _accounts_build
+from crm.demo.bulk_load import LoadWindow, rows_insert
 from crm.demo.campaigns import _campaigns_build, _sends_build, _spend_build
 from crm.demo.defaults import (
     DEFAULT_LEADS,
@@ -28,7 +30,6 @@ from crm.demo.defaults import (
     DEMO_PASSWORD,
     DEMO_USERS,
     HISTORY_DAYS,
-    INSERT_BATCH_SIZE,
     LEAD_CHUNK_SIZE,
     LEADS_PER_ACCOUNT,
     MAX_LEADS,
@@ -75,6 +76,22 @@ from scoring.selectors import model_active
 from scoring.services import SYSTEM_ACTOR as SCORING_ACTOR
 
 logger = logging.getLogger("crm.demo")
+
+#: The tables the seed fills in bulk: loaded without their foreign keys and
+#: secondary indexes (``LoadWindow``), which come back at the end.
+LOADED_MODELS = (
+    Account,
+    Lead,
+    Touchpoint,
+    StageTransition,
+    LeadScore,
+    LeadScoreHistory,
+    Handoff,
+    HandoffEvent,
+    ContactAttempt,
+    SalesOutcome,
+    OwnerChange,
+)
 
 
 def demo_data_counts() -> dict[str, int]:
@@ -224,7 +241,7 @@ def demo_seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
     # The campaign pages' figures: the roll-up of every day with conversions.
-    attribution_all_rebuild(now=timezone.now())
+    attribution_all_rebuild(now=timezone.now(), workers=_workers())
     _planner_statistics_refresh()
     funnel_rollup_rebuild()
     elapsed = round(time.monotonic() - started, 1)
@@ -240,6 +257,11 @@ def demo_seed(
         elapsed,
     )
     return dataclasses.replace(summary, elapsed_seconds=elapsed)
+
+
+def _workers() -> int:
+    """Processes for the work after the load that can share the cores."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _planner_statistics_refresh() -> None:
@@ -294,8 +316,11 @@ def _seed(
         handoff=handoff_world,
     )
 
+    # The bulk tables' keys and secondary indexes wait until the rows are in.
+    window = LoadWindow(LOADED_MODELS)
+    window.open()
     accounts = _accounts_build(rng, max(MIN_ACCOUNTS, leads // LEADS_PER_ACCOUNT))
-    Account.objects.bulk_create(accounts, batch_size=INSERT_BATCH_SIZE)
+    rows_insert(Account, accounts)
     world.accounts = accounts
     # Bigger companies have more people who find us.
     world.account_cum = list(
@@ -321,6 +346,7 @@ def _seed(
         transition_count += transitions
         if progress is not None:
             progress(size)
+    window.indexes_restore()
     # The bulk load left the planner without statistics of what it wrote;
     # the scoring, handoff and clean-up statements below need them.
     _planner_statistics_refresh()
@@ -353,6 +379,8 @@ def _seed(
     _commitments_set(world)
     # After scoring: a lifecycle move stamps updated_at with the wall clock.
     _timestamps_fix(world, keyed)
+    # Last: adding the keys back checks every row written above.
+    window.close()
     statuses = dict(
         Handoff.objects.values_list("status").annotate(n=Count("id")).order_by()
     )

@@ -7,11 +7,11 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from crm.demo.bulk_load import rows_insert
 from crm.demo.defaults import (
     DEMO_NAMES,
     DEMO_SOURCE,
     HISTORY_DAYS,
-    INSERT_BATCH_SIZE,
     Stage,
 )
 from crm.demo.handoff_plans import _HandoffPlan, _HandoffWorld
@@ -245,7 +245,7 @@ def _handoffs_insert(world: _World, plans: list[_LeadPlan]) -> None:
             by_sequence.setdefault(h.sequence, []).append(h.row)
     # A handoff points at the one it replaced, so that one needs its id first.
     for sequence in sorted(by_sequence):
-        Handoff.objects.bulk_create(by_sequence[sequence], batch_size=INSERT_BATCH_SIZE)
+        rows_insert(Handoff, by_sequence[sequence])
     for plan in plans:
         for transition, h in plan.accepted_steps:
             transition.reason = f"Accepted under the {h.sla} SLA"
@@ -303,10 +303,10 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
         for plan in plans
         for move in plan.owner_moves
     ]
-    ContactAttempt.objects.bulk_create(attempts, batch_size=INSERT_BATCH_SIZE)
-    HandoffEvent.objects.bulk_create(events, batch_size=INSERT_BATCH_SIZE)
-    SalesOutcome.objects.bulk_create(outcomes, batch_size=INSERT_BATCH_SIZE)
-    OwnerChange.objects.bulk_create(owner_changes, batch_size=INSERT_BATCH_SIZE)
+    rows_insert(ContactAttempt, attempts)
+    rows_insert(HandoffEvent, events)
+    rows_insert(SalesOutcome, outcomes)
+    rows_insert(OwnerChange, owner_changes)
     return len(attempts), len(outcomes)
 
 
@@ -388,16 +388,16 @@ def _commitments_set(world: _World) -> None:
 
 
 def _leads_insert(leads: list[Lead]) -> None:
-    # bulk_create sets the ids on SQLite (3.35+) and PostgreSQL (RETURNING).
-    Lead.objects.bulk_create(leads, batch_size=INSERT_BATCH_SIZE)
+    # Sets the ids: the touchpoints, handoffs and transitions need them.
+    rows_insert(Lead, leads)
 
 
 def _touchpoints_insert(touchpoints: list[Touchpoint]) -> None:
-    Touchpoint.objects.bulk_create(touchpoints, batch_size=INSERT_BATCH_SIZE)
+    rows_insert(Touchpoint, touchpoints)
 
 
 def _transitions_insert(transitions: list[StageTransition]) -> None:
-    StageTransition.objects.bulk_create(transitions, batch_size=INSERT_BATCH_SIZE)
+    rows_insert(StageTransition, transitions)
 
 
 def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
@@ -423,16 +423,16 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
     # Before the transitions: an acceptance's transition names its handoff.
     _handoffs_insert(world, plans)
     transitions = [t for plan in plans for t in plan.transitions]
-    # The transitions hold their (now saved) lead; bulk_create copies its id.
+    # The transitions hold their (now saved) lead, which lends them its id.
     _transitions_insert(transitions)
     _handoff_children_insert(world, plans)
-    LeadScoreHistory.objects.bulk_create(
+    rows_insert(
+        LeadScoreHistory,
         [
             row
             for plan in plans
             for row in _score_history(world.handoff, plan, world.end)
         ],
-        batch_size=INSERT_BATCH_SIZE,
     )
     for plan in plans:
         if plan.waiting_since is not None:

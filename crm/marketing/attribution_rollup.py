@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.db.models.functions import TruncDate
 
@@ -353,18 +354,53 @@ def conversion_days(*, since: dt.date | None = None) -> list[dt.date]:
     return sorted(days)
 
 
+def _days_rebuild_worker(days: list[dt.date], now: dt.datetime) -> RebuildResult:
+    try:
+        return _rebuild_or_remark(days, now=now)
+    finally:
+        connections.close_all()
+
+
+def _rebuild_in_processes(
+    days: list[dt.date], *, now: dt.datetime, workers: int
+) -> RebuildResult:
+    """``_rebuild_or_remark`` of ``days`` dealt round to forked processes."""
+    shares = [days[i::workers] for i in range(workers)]
+    # A forked child must not share the parent's connection: each opens its own.
+    connections.close_all()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        results = pool.starmap(_days_rebuild_worker, [(share, now) for share in shares])
+    return RebuildResult(
+        days=sorted(day for result in results for day in result.days),
+        rows=sum(result.rows for result in results),
+        left=sum(result.left for result in results),
+    )
+
+
 def attribution_all_rebuild(
-    *, now: dt.datetime, since: dt.date | None = None
+    *, now: dt.datetime, since: dt.date | None = None, workers: int = 1
 ) -> RebuildResult:
     """Rebuild every day with conversions (from ``since`` on when given).
 
     Takes the marks of those days first, as the marked rebuild does (their
     days are rebuilt here), then rebuilds each day in its own transaction
-    under its lock, so both may run at once.
+    under its lock, so both may run at once. With ``workers`` above 1 on
+    PostgreSQL, that many processes share the days (each its own
+    connection; crediting is Python work, so this uses the machine's
+    cores). Inside a transaction the other processes could not see its
+    rows, so there it rebuilds alone.
     """
     taken = _marks_take(since=since, limit=None)
-    days = set(conversion_days(since=since)) | set(taken)
-    result = _rebuild_or_remark(sorted(days), now=now)
+    days = sorted(set(conversion_days(since=since)) | set(taken))
+    if (
+        workers > 1
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and len(days) > 1
+    ):
+        result = _rebuild_in_processes(days, now=now, workers=workers)
+    else:
+        result = _rebuild_or_remark(days, now=now)
     logger.info(
         "campaign attribution rebuilt for %s days, %s rows",
         len(result.days),

@@ -39,6 +39,19 @@ class FunnelFilters:
     region: str = ""
     sla_id: int | None = None
 
+    @classmethod
+    def from_cleaned(cls, data: dict[str, Any]) -> FunnelFilters:
+        """The filters among a valid form's ``cleaned_data`` (campaign and SLA
+        as model instances, the rest as codes; absent ones unset)."""
+        campaign, sla = data.get("campaign"), data.get("sla")
+        return cls(
+            campaign_id=campaign.id if campaign else None,
+            channel=data.get("channel") or "",
+            source=data.get("source") or "",
+            region=data.get("region") or "",
+            sla_id=sla.id if sla else None,
+        )
+
     def __bool__(self) -> bool:
         return self.narrows_leads or self.sla_id is not None
 
@@ -147,15 +160,7 @@ class FunnelFilterForm(forms.Form):
 
     def filters(self) -> FunnelFilters:
         """The chosen filters (call after ``is_valid()``)."""
-        data = self.cleaned_data
-        campaign, sla = data.get("campaign"), data.get("sla")
-        return FunnelFilters(
-            campaign_id=campaign.id if campaign else None,
-            channel=data.get("channel") or "",
-            source=data.get("source") or "",
-            region=data.get("region") or "",
-            sla_id=sla.id if sla else None,
-        )
+        return FunnelFilters.from_cleaned(self.cleaned_data)
 
     def summary(self) -> list[str]:
         """The chosen filters as the page names them (call after ``is_valid()``)."""

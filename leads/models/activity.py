@@ -136,13 +136,18 @@ class CampaignSpend(models.Model):
 class Touchpoint(models.Model):
     """One thing a lead did. Immutable once stored."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touchpoints")
+    # The keys have no index of their own: each starts one of Meta.indexes,
+    # and every index costs each of the millions of inserts.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="touchpoints", db_index=False
+    )
     kind = models.ForeignKey(
         TouchpointKind,
         to_field="code",
         db_column="kind",
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     occurred_at = models.DateTimeField()
     # PROTECT: a campaign with touchpoints is history that attribution reports
@@ -153,6 +158,7 @@ class Touchpoint(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="touchpoints",
+        db_index=False,
     )
     properties = models.JSONField(
         default=dict, blank=True, validators=[validate_json_object]
@@ -182,6 +188,7 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["campaign", "occurred_at"], name="touchpoint_camp_idx"
             ),
+            # Counts by kind and time; by time alone, kind by kind.
             models.Index(fields=["kind", "occurred_at"], name="touchpoint_kind_idx"),
         ]
 

@@ -175,12 +175,14 @@ class Lead(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
+    # No index of its own: lead_owner_stage_idx starts with the owner.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,
     )
 
     # Lifecycle: written only by leads/lifecycle.py.

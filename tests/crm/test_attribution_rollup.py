@@ -359,3 +359,27 @@ def test_the_nightly_task_marks_every_day_with_conversions(small):
     assert rebuild_all_attribution_task.delay().get() == 2
 
     assert marked() == [dt.date(2026, 4, 2), dt.date(2026, 4, 5)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_processes_sharing_the_days_write_what_one_process_writes():
+    campaigns = [CampaignFactory(name=name) for name in ("A", "B")]
+    for day in range(1, 8):
+        lead = lead_create(email=f"p{day}@example.com", now=at(4, day))
+        TouchpointFactory(
+            lead=lead, campaign=campaigns[day % 2], occurred_at=at(4, day)
+        )
+        lifecycle.lead_move(
+            lead_id=lead.id, to_stage=Stage.MQL, system_actor="test", now=at(4, day + 1)
+        )
+    alone = attribution_all_rebuild(now=NOW)
+    written_alone = credits()
+    CampaignCredit.objects.all().delete()
+
+    shared = attribution_all_rebuild(now=NOW, workers=2)
+
+    assert shared.days == alone.days == [dt.date(2026, 4, d) for d in range(1, 9)]
+    assert (shared.rows, shared.left) == (alone.rows, 0)
+    assert credits() == written_alone
+    assert marked() == []
