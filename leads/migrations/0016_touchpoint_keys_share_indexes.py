@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0014_funnel_rollup_indexes'),
+        ('leads', '0015_call_and_sms_touchpoint_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
