@@ -39,7 +39,7 @@ def test_every_role_lists_the_models(role, draft):
     assert [
         (m["name"], m["version"], m["status"], m["rules_count"])
         for m in response.json()["results"]
-    ] == [("Default", 2, "draft", 20), ("Default", 1, "active", 20)]
+    ] == [("Default", 2, "draft", 11), ("Default", 1, "active", 11)]
 
 
 def test_a_model_in_the_list_has_its_settings_and_progress(api):
@@ -55,14 +55,15 @@ def test_a_model_in_the_list_has_its_settings_and_progress(api):
         "mql_threshold": "60.00",
         "min_fit_score": None,
         "default_half_life_days": 30,
-        "grade_a_min": "40.00",
-        "grade_b_min": "25.00",
-        "grade_c_min": "10.00",
-        "notes": "Created with Leadflow. Clone it into a draft to change it.",
+        "grade_a_min": "20.00",
+        "grade_b_min": "15.00",
+        "grade_c_min": "8.00",
+        "notes": "Created with Leadflow: scores what leads do, with no market or "
+        "industry gate. Clone it into a draft to fit it to your business.",
         "created_at": item["created_at"],
         "published_at": item["published_at"],
         "published_by": None,
-        "rules_count": 20,
+        "rules_count": 11,
         "progress": {
             "state": "none",
             "total": 0,
@@ -81,8 +82,8 @@ def test_one_model_comes_with_its_rules_in_order(api):
 
     body = api.get(f"{MODELS}{active.id}/").json()
 
-    assert len(body["rules"]) == 20
-    assert [r["position"] for r in body["rules"]] == list(range(1, 21))
+    assert len(body["rules"]) == 11
+    assert [r["position"] for r in body["rules"]] == list(range(1, 12))
     assert body["rules"][0] == {
         "id": body["rules"][0]["id"],
         "position": 1,
@@ -100,12 +101,12 @@ def test_one_model_comes_with_its_rules_in_order(api):
         "lookback_days": None,
         "half_life_days": None,
     }
-    assert body["rules"][8]["label"] == "Pricing page view"
+    assert body["rules"][5]["label"] == "Pricing page view"
     assert (
-        body["rules"][8]["property_name"],
-        body["rules"][8]["property_operator"],
-        body["rules"][8]["property_value"],
-        body["rules"][8]["max_occurrences"],
+        body["rules"][5]["property_name"],
+        body["rules"][5]["property_operator"],
+        body["rules"][5]["property_value"],
+        body["rules"][5]["max_occurrences"],
     ) == ("url", "contains", "/pricing", 3)
 
 
@@ -131,7 +132,7 @@ def test_publish_answers_202_with_the_model_and_its_progress(
         "active",
         "maya",
     )
-    assert len(body["rules"]) == 20
+    assert len(body["rules"]) == 11
     # The rescore runs after the commit; the answer shows where it stood then.
     assert body["progress"] == {
         "state": "running",

@@ -68,7 +68,7 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     expect(page.locator("#id_touchpoint_kind")).to_be_hidden()
     page.check("#id_kind_1")
     page.fill("#id_label", "Scoring webinar attended")
-    page.fill("#id_points", "30")
+    page.fill("#id_points", "35")
     page.select_option("#id_touchpoint_kind", "webinar_attended")
     page.fill("#id_property_name", "topic")
     page.select_option("#id_property_operator", "contains")
@@ -90,8 +90,8 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     page.screenshot(path=str(SHOTS / "scoring-draft.png"), full_page=True)
 
     page.click("text=Publish…")
-    # The webinar attendee: director 15 + go-to-market title 5 + market 5, plus
-    # 12 (the default webinar rule) and 30 (the new rule) = 67: an MQL.
+    # The webinar attendee under the neutral default: director 15, plus 12
+    # (the default webinar rule) and 35 (the new rule) = 62: an MQL.
     assert page.inner_text("#sim-scored") == "4"
     assert page.inner_text("#sim-new-mqls") == "1"
     page.screenshot(path=str(SHOTS / "scoring-publish.png"), full_page=True)
@@ -106,7 +106,7 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     assert page.inner_text("#rescore-text").startswith("Rescored 4 leads; finished ")
     assert model_active().id == draft.id
     attendee = Lead.objects.get(id=directors[0].id)
-    assert (attendee.score, attendee.stage) == (67, "mql")
+    assert (attendee.score, attendee.stage) == (62, "mql")
     page.screenshot(path=str(SHOTS / "scoring-published.png"), full_page=True)
 
 

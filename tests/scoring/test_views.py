@@ -17,7 +17,7 @@ from scoring.selectors import model_active
 from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
 
 
 def _messages(response) -> list[str]:
@@ -103,8 +103,9 @@ def test_the_list_shows_each_model_with_status_rules_and_progress(
         for row in response.context["rows"]
     ]
     assert rows == [
-        ("Default", 1, "active", 20, "none"),
-        ("Default", 2, "draft", 20, "none"),
+        ("B2B demo", 1, "active", 20, "none"),
+        ("B2B demo", 2, "draft", 20, "none"),
+        ("Default", 1, "archived", 11, "none"),
     ]
     assert b'<span class="badge badge-draft">Draft</span>' in response.content
 
@@ -149,11 +150,11 @@ def test_clone_makes_a_draft_and_opens_it(marketer_client, marketer):
     response = marketer_client.post(f"/scoring/{active.id}/clone/")
 
     draft = ScoringModel.objects.get(status="draft")
-    assert (draft.name, draft.version, draft.created_by) == ("Default", 2, marketer)
+    assert (draft.name, draft.version, draft.created_by) == ("B2B demo", 2, marketer)
     assert response.url == f"/scoring/{draft.id}/"
     assert _messages(response) == [
-        "Default v2 is a new draft with the rules of Default v1. Change it, then "
-        "publish it."
+        "B2B demo v2 is a new draft with the rules of B2B demo v1. Change it, "
+        "then publish it."
     ]
 
 
@@ -642,7 +643,7 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
 
 
 def test_progress_while_the_rescore_runs(marketer_client, directors_draft):
-    ScoringModel.objects.filter(name="Default").update(status="archived")
+    ScoringModel.objects.filter(status="active").update(status="archived")
     ScoringModel.objects.filter(id=directors_draft.id).update(
         status="active", rescore_total=1200, rescore_done=300
     )
