@@ -52,8 +52,8 @@ class RuleForm(forms.Form):
         widget=forms.TextInput(
             attrs={"list": "attribute-options", "autocomplete": "off"}
         ),
-        help_text="Pick a lead or account field, or type attributes.<name> for a "
-        "custom attribute.",
+        help_text="Pick a lead or account field, or attributes.<name> for an "
+        "attribute of your leads' data (listed below).",
     )
     operator = forms.ChoiceField(
         label="Comparison", required=False, choices=OPERATOR_CHOICES

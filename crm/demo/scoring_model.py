@@ -76,7 +76,7 @@ ACTIVITY_RULES: list[tuple[str, str, int, str, str, str, Any, int, int]] = [
         "/pricing",
         3,
         14,
-    ),  # noqa: E501
+    ),
     ("engagement", "Content download", 8, "content_download", "", "", None, 3, 30),
     ("engagement", "Webinar attended", 12, "webinar_attended", "", "", None, 2, 30),
     ("engagement", "Demo request", 60, "demo_request", "", "", None, 1, 30),

@@ -243,3 +243,88 @@ def test_publishing_with_no_leads_is_finished_at_once(
         0,
         100,
     )
+
+
+# The rule editor's suggestions
+# ------------------------------------------------------------------------------
+
+KEYS = "/api/v1/scoring/attribute-keys/"
+
+
+def _attribute_data() -> None:
+    for attributes in (
+        {"plan": "Enterprise", "seats": 5},
+        {"plan": "enterprise", "seats": 5},
+        {"plan": "Starter"},
+        {"tier.level": "gold"},
+    ):
+        LeadFactory(attributes=attributes)
+
+
+@pytest.mark.parametrize("role", [MARKETING, ADMIN])
+def test_marketing_and_admin_get_the_attribute_keys_with_counts(role):
+    _attribute_data()
+
+    response = client_for(role).get(KEYS)
+
+    assert response.status_code == 200
+    # "tier.level" has a dot: a rule cannot name it, so it is not offered.
+    assert response.json() == {
+        "keys": [
+            {"key": "plan", "label": "Plan", "path": "attributes.plan", "leads": 3},
+            {"key": "seats", "label": "Seats", "path": "attributes.seats", "leads": 2},
+        ],
+        "sampled": 4,
+    }
+
+
+def test_the_values_of_a_key_come_most_frequent_first(api):
+    _attribute_data()
+
+    response = api.get(f"{KEYS}plan/values/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "key": "plan",
+        "label": "Plan",
+        "values": [
+            {"value": "Enterprise", "leads": 2},
+            {"value": "Starter", "leads": 1},
+        ],
+        "leads": 3,
+        "sampled": 4,
+    }
+    assert api.get(f"{KEYS}attributes.seats/values/").json()["values"] == [
+        {"value": "5", "leads": 2}
+    ]
+    assert api.get(f"{KEYS}unknown/values/").json()["values"] == []
+
+
+def test_a_key_a_rule_cannot_name_is_refused_with_the_reason(api):
+    response = api.get(f"{KEYS}tier.level/values/")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "“tier.level” is not a key a rule can test: use a key without "
+        "dots or surrounding spaces, of at most 89 characters, such as plan."
+    }
+
+
+@pytest.mark.parametrize("role", [SDR, SALES])
+def test_roles_that_do_not_edit_rules_get_no_suggestions(role):
+    client = client_for(role)
+
+    assert client.get(KEYS).status_code == 403
+    assert client.get(f"{KEYS}plan/values/").status_code == 403
+    assert APIClient().get(KEYS).status_code == 401
+
+
+def test_the_schema_documents_the_suggestions(api):
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+
+    keys = schema["paths"]["/api/v1/scoring/attribute-keys/"]["get"]
+    values = schema["paths"]["/api/v1/scoring/attribute-keys/{key}/values/"]["get"]
+    assert sorted(keys["responses"]) == ["200", "401", "403"]
+    assert sorted(values["responses"]) == ["200", "400", "401", "403", "404"]
+    operators = schema["components"]["schemas"]["ScoringRuleOperatorEnum"]["enum"]
+    assert {"not_equals", "none_of"} <= set(operators)

@@ -78,7 +78,9 @@ def test_a_fresh_install_has_a_neutral_default_model_with_no_gates():
 def test_under_the_neutral_default_a_lead_anywhere_becomes_an_mql_by_what_it_does():
     # A student in Brazil at a retailer: the demo's B2B model gates all three.
     account = AccountFactory(employee_count=3, industry="retail")
-    lead = LeadFactory(account=account, seniority="student", country="BR", region="latam")
+    lead = LeadFactory(
+        account=account, seniority="student", country="BR", region="latam"
+    )
     TouchpointFactory(
         lead=lead, kind_id="demo_request", occurred_at=NOW - dt.timedelta(days=30)
     )
@@ -154,7 +156,9 @@ def test_demo_request_alone_qualifies_and_promotes_to_mql(model):
         "scoring",
     )
     # demo request 60 + go-to-market title 5 + in market 5
-    assert transition.reason == "Score 70.0 reached the MQL threshold 60.0 (B2B demo v1)"
+    assert transition.reason == (
+        "Score 70.0 reached the MQL threshold 60.0 (B2B demo v1)"
+    )
 
 
 def test_rescoring_twice_changes_nothing_the_second_time(model):
