@@ -219,8 +219,9 @@ def _rule_form_page(
 def attribute_values(request: HttpRequest) -> HttpResponse:
     """The rule form's fragment under the attribute field: the most frequent
     values of the ``attributes.<key>`` it names, each a button that fills the
-    value field. Empty for a lead or account field, or a key a rule cannot
-    name (the form says why when it is saved)."""
+    value field. Empty for a lead or account field, and for a path that is
+    not one top-level key of the data (``attributes.a.b`` tests a nested
+    value; the suggestions count top-level keys)."""
     path = request.GET.get("attribute", "").strip()
     key = path.removeprefix(suggestions.PREFIX)
     found = None
