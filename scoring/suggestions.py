@@ -226,9 +226,12 @@ def _values_python(key: str, limit: int) -> tuple[int, int, list[tuple[str, int]
             continue
         leads += 1
         text = _as_text(document[key])
-        if text is None or not text.strip() or len(text) > VALUE_TEXT_MAX:
+        if text is None or len(text) > VALUE_TEXT_MAX:
             continue
-        spellings[text.strip().lower()][text] += 1
+        # Spaces only, as PostgreSQL's btrim: both paths group alike.
+        norm = text.strip(" ").lower()
+        if norm:
+            spellings[norm][text] += 1
     ranked = sorted(
         spellings.items(), key=lambda item: (-sum(item[1].values()), item[0])
     )[:limit]

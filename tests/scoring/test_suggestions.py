@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leads.models import Lead
 from scoring import suggestions
@@ -122,3 +124,39 @@ def test_with_no_leads_there_is_nothing_to_suggest():
 )
 def test_a_key_is_offered_only_when_a_rule_can_name_it(key, testable):
     assert suggestions.rule_can_test(key) is testable
+
+
+KEYS = st.sampled_from(["plan", "Plan", "seats", "tier", "a.b"])
+SCALARS = st.one_of(
+    st.sampled_from(["Gold", "gold", " gold ", "GOLD", "Silver", "", "  ", "x" * 201]),
+    st.integers(-3, 3),
+    st.sampled_from([2.5, 0.1, -1.25]),
+    st.booleans(),
+    st.none(),
+)
+DOCUMENTS = st.dictionaries(
+    KEYS, st.one_of(SCALARS, st.lists(SCALARS, max_size=2), st.just({"x": 1}))
+)
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(documents=st.lists(DOCUMENTS, max_size=8), limit=st.integers(1, 4))
+def test_postgresql_and_python_count_alike(documents, limit):
+    with transaction.atomic():
+        for document in documents:
+            LeadFactory(attributes=document)
+        # The SQL counts against the same documents read in Python.
+        assert suggestions._keys_pg()[0] == suggestions._keys_python()[0]
+        assert sorted(suggestions._keys_pg()[1]) == sorted(
+            suggestions._keys_python()[1]
+        )
+        for key in ("plan", "Plan", "seats", "tier", "a.b", "none"):
+            assert suggestions._values_pg(key, limit) == suggestions._values_python(
+                key, limit
+            )
+        transaction.set_rollback(True)
