@@ -18,6 +18,9 @@ share it and a property test can compare them.
 - Each rule's points are rounded half-up to 0.01; the fit, engagement and
   total scores are sums of the rounded items, so a breakdown always adds up
   exactly to the score shown.
+- ``not_equals`` ("is not") and ``none_of`` ("is none of") hold exactly when
+  ``equals`` and ``one_of`` do not, so they also hold for a lead whose value
+  is blank or missing: a lead with no country "is not Germany".
 - ``matches`` patterns run on RE2 (time linear in the text, never
   backtracking), against the first MATCHED_TEXT_MAX characters of a value.
 """
@@ -56,7 +59,9 @@ OCCURRENCES_MAX = 1_000
 
 OPERATORS = (
     "equals",
+    "not_equals",
     "one_of",
+    "none_of",
     "contains",
     "starts_with",
     "matches",
@@ -246,11 +251,16 @@ def compile_condition(operator: str, expected: Any) -> Condition:
         return _is_empty
     if operator == "equals":
         return _equals(expected)
-    if operator == "one_of":
+    if operator == "not_equals":
+        equals = _equals(expected)
+        return lambda actual: not equals(actual)
+    if operator in ("one_of", "none_of"):
         options = [
             _equals(option)
             for option in (expected if isinstance(expected, list) else [expected])
         ]
+        if operator == "none_of":
+            return lambda actual: not any(o(actual) for o in options)
         return lambda actual: actual is not None and any(o(actual) for o in options)
     if operator == "contains":
         needle = _text(expected)

@@ -17,7 +17,11 @@ from scoring.models import ScoringModel, ScoringRule
 #: What the value field expects for each comparison (shown under it).
 VALUE_HELP = {
     "equals": "The exact value, such as director. Case does not matter.",
+    "not_equals": "The one value to leave out, such as DE. Case does not matter. "
+    "Also holds when the field is empty or missing.",
     "one_of": "Options separated by commas, such as vp, executive.",
+    "none_of": "Options to leave out, separated by commas, such as retail, "
+    "hospitality. Also holds when the field is empty or missing.",
     "contains": "Text the value contains, such as /pricing.",
     "starts_with": "Text the value starts with.",
     "matches": r"A regular expression, such as \b(marketing|sales)\b; "
@@ -48,8 +52,8 @@ class RuleForm(forms.Form):
         widget=forms.TextInput(
             attrs={"list": "attribute-options", "autocomplete": "off"}
         ),
-        help_text="Pick a lead or account field, or type attributes.<name> for a "
-        "custom attribute.",
+        help_text="Pick a lead or account field, or attributes.<name> for an "
+        "attribute of your leads' data (listed below).",
     )
     operator = forms.ChoiceField(
         label="Comparison", required=False, choices=OPERATOR_CHOICES

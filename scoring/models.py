@@ -121,7 +121,9 @@ class ScoringRule(models.Model):
 
     class Operator(models.TextChoices):
         EQUALS = "equals", "equals"
+        NOT_EQUALS = "not_equals", "is not"
         ONE_OF = "one_of", "is one of"
+        NONE_OF = "none_of", "is none of"
         CONTAINS = "contains", "contains"
         STARTS_WITH = "starts_with", "starts with"
         MATCHES = "matches", "matches pattern"

@@ -3,8 +3,9 @@
 ``rule_sentence`` words what a rule tests, for the score breakdowns (the lead
 page, the SAL queue, a handoff's page) and the model page's rule list:
 ``job_title matches (marketing|growth)`` reads "job title contains marketing
-or growth", ``account.employee_count between [50, 500]`` "account employee
-count is between 50 and 500", an engagement rule "each webinar attended (up
+or growth", ``country not_equals DE`` "country is not Germany",
+``account.employee_count between [50, 500]`` "account employee count is
+between 50 and 500", an engagement rule "each webinar attended (up
 to 3)". Pure: it reads the rule's fields (a ``ScoringRule``, an engine
 ``Rule`` or anything with the same attributes) and the label of its
 touchpoint kind, which the caller looks up.
@@ -49,6 +50,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
 #: The operators that compare with one value, and their words.
 _VERBS = {
     "equals": "is",
+    "not_equals": "is not",
     "contains": "contains",
     "starts_with": "starts with",
     "at_least": "is at least",
@@ -138,6 +140,11 @@ def condition_sentence(
         if len(options) == 1:
             return f"{subject} is {show(options[0])}"
         return f"{subject} is one of {_listed([show(o) for o in options], 'or')}"
+    if operator == "none_of":
+        options = value if isinstance(value, list) else [value]
+        if len(options) == 1:
+            return f"{subject} is not {show(options[0])}"
+        return f"{subject} is none of {_listed([show(o) for o in options], 'or')}"
     if operator == "matches":
         words = _alternatives(str(value))
         if words:

@@ -7,6 +7,7 @@ from scoring import views
 app_name = "scoring"
 urlpatterns = [
     path("", views.model_list, name="list"),
+    path("attribute-values/", views.attribute_values, name="attribute_values"),
     path("<int:pk>/", views.model_detail, name="detail"),
     path("<int:pk>/progress/", views.model_progress, name="progress"),
     path("<int:pk>/clone/", views.model_clone, name="clone"),

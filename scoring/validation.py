@@ -63,7 +63,7 @@ MODEL_INPUT_FIELDS = (
 )
 KINDS = (FIT, ENGAGEMENT, NEGATIVE, DISQUALIFYING)
 NUMERIC_OPERATORS = frozenset({"at_least", "at_most"})
-TEXT_OPERATORS = frozenset({"equals", "contains", "starts_with"})
+TEXT_OPERATORS = frozenset({"equals", "not_equals", "contains", "starts_with"})
 # Column limits of ScoringRule and ScoringModel (a longer value would be refused
 # by PostgreSQL with a server error instead of a message).
 LABEL_MAX = 200
@@ -380,7 +380,7 @@ def _value(operator: str, value: Any) -> Any:
     """The comparison value in the shape the engine expects for ``operator``."""
     if operator == "is_empty":
         return None
-    if operator == "one_of":
+    if operator in ("one_of", "none_of"):
         options = _items(value)
         if not options:
             raise ValidationError("Enter at least one option, separated by commas.")
@@ -409,6 +409,11 @@ def _value(operator: str, value: Any) -> Any:
     if value in NO_VALUE:
         raise ValidationError("Enter the value to compare with.")
     if isinstance(value, list | dict):
+        if operator == "not_equals":
+            raise ValidationError(
+                "Enter one value, not a list; to leave out several values, "
+                "choose “is none of”."
+            )
         raise ValidationError("Enter one value, not a list.")
     if operator == "matches":
         pattern = _text(value, max_length=PATTERN_MAX, what="pattern")

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from scoring import previews, selectors
+from scoring import previews, selectors, suggestions
 from scoring.exceptions import ModelNotEditable, ModelNotPublishable
 from scoring.forms import (
     VALUE_HELP,
@@ -207,10 +207,29 @@ def _rule_form_page(
         "rule": rule,
         "form": form,
         "attribute_suggestions": selectors.attribute_suggestions(),
+        "data_keys": suggestions.attribute_keys(),
         "kind_descriptions": selectors.KIND_DESCRIPTIONS.items(),
         "value_help": VALUE_HELP,
     }
     return render(request, "scoring/rule_form.html", context)
+
+
+@require_GET
+@editor_required
+def attribute_values(request: HttpRequest) -> HttpResponse:
+    """The rule form's fragment under the attribute field: the most frequent
+    values of the ``attributes.<key>`` it names, each a button that fills the
+    value field. Empty for a lead or account field, and for a path that is
+    not one top-level key of the data (``attributes.a.b`` tests a nested
+    value; the suggestions count top-level keys)."""
+    path = request.GET.get("attribute", "").strip()
+    key = path.removeprefix(suggestions.PREFIX)
+    found = None
+    if path.startswith(suggestions.PREFIX) and suggestions.rule_can_test(key):
+        found = suggestions.attribute_values(key=key)
+    return render(
+        request, "scoring/partials/attribute_values.html", {"suggested": found}
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -91,8 +91,10 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
         "leads.migrations.0015_call_and_sms_touchpoint_kinds"
     )
     more_kinds.add_kinds(apps, None)
-    default_model = importlib.import_module("scoring.migrations.0002_default_model")
-    default_model.create_default_model(apps, None)
+    default_model = importlib.import_module(
+        "scoring.migrations.0007_neutral_default_model"
+    )
+    default_model.create_neutral_default(apps, None)
     handoff_lists = importlib.import_module("handoff.migrations.0002_standard_lists")
     handoff_lists.seed(apps, None)
     sync_role_permissions(apps)
@@ -236,6 +238,18 @@ def mona() -> Any:
 
 # Domain data
 # ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def b2b_model() -> Any:
+    """The demo's B2B scoring model as the active one, in place of the neutral
+    default: fit points for seniority, size and industry, and gates for
+    competitors, students and leads outside North America and Europe."""
+    from django.utils import timezone
+
+    from crm.demo.scoring_model import demo_model_activate
+
+    return demo_model_activate(now=timezone.now())
 
 
 @pytest.fixture

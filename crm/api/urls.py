@@ -17,7 +17,11 @@ from handoff.api.views import (
 )
 from leads.api.forms import FormSubmitView
 from leads.api.views import TouchpointViewSet
-from scoring.api.views import ScoringModelViewSet
+from scoring.api.views import (
+    AttributeKeysView,
+    AttributeValuesView,
+    ScoringModelViewSet,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -57,5 +61,16 @@ urlpatterns = [
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("reports/plan/", PlanReportView.as_view(), name="report-plan"),
     path("reports/campaigns/", CampaignReportView.as_view(), name="report-campaigns"),
+    path(
+        "scoring/attribute-keys/",
+        AttributeKeysView.as_view(),
+        name="scoring-attribute-keys",
+    ),
+    # Any key, dots and slashes included: the view says which a rule can name.
+    path(
+        "scoring/attribute-keys/<path:key>/values/",
+        AttributeValuesView.as_view(),
+        name="scoring-attribute-values",
+    ),
     path("", include(router.urls)),
 ]

@@ -24,7 +24,8 @@ The package: ``defaults`` (public constants, demo logins, result types),
 ``accounts``, ``journeys`` and ``journey_paths`` (touchpoints and stages),
 ``lead_plans``, ``sales`` and ``handoff_history`` (what happened after MQL),
 ``teams``, ``handoff_plans`` and ``handoff_setup`` (SDR teams, calendars,
-SLAs), ``writing`` (bulk inserts) and ``seeding`` (``demo_seed``).
+SLAs), ``scoring_model`` (the demo's B2B scoring model), ``writing`` (bulk
+inserts) and ``seeding`` (``demo_seed``).
 """
 
 from crm.demo.defaults import (

@@ -45,6 +45,7 @@ from crm.demo.handoff_setup import (
     _team_members_write,
 )
 from crm.demo.lead_plans import _lead_plan
+from crm.demo.scoring_model import demo_model_activate
 from crm.demo.showcase import _showcase_slots
 from crm.demo.teams import DEMO_SLAS
 from crm.demo.world import _World
@@ -72,7 +73,6 @@ from leads.models import (
 )
 from scoring.bulk import model_rescore_all
 from scoring.models import AccountScore, LeadScore, LeadScoreHistory, RescoreChunk
-from scoring.selectors import model_active
 from scoring.services import SYSTEM_ACTOR as SCORING_ACTOR
 
 logger = logging.getLogger("crm.demo")
@@ -213,7 +213,9 @@ def demo_seed(
     chunk. The history sends no signals and enqueues no tasks: it is past,
     it triggers no present-day work.
 
-    Last, every lead is scored under the active scoring model as of the end
+    Last, the demo's B2B model becomes the active scoring model
+    (``crm.demo.scoring_model``: kept when a version of it is active already)
+    and every lead is scored under it as of the end
     of the history (00:00 UTC on ``today``) with the bulk path, so the demo
     opens with scores and breakdowns; leads that qualify move to ``mql``
     through the lifecycle (system actor ``scoring``), and those moves, being
@@ -295,6 +297,9 @@ def _seed(
     end = datetime(today.year, today.month, today.day, tzinfo=UTC)
     start = end - timedelta(days=HISTORY_DAYS)
 
+    # The demo's story needs its B2B model (gates included), whatever model
+    # the install had: the history's scores and the final rescore use it.
+    model = demo_model_activate(now=end)
     handoff_world = _handoff_setup(today=today, start=start, end=end, users=users)
     keyed = _campaigns_build(rng, today)
     Campaign.objects.bulk_create([c for _, c in keyed])
@@ -355,21 +360,19 @@ def _seed(
     # belong to the rep who works them.
     _account_owners_write(world)
 
-    model = model_active()
     promoted = 0
-    if model is not None:
-        # As of the end of the history, so the same seed scores the same.
-        model_rescore_all(model=model, now=end)
-        moves = (
-            StageTransition.objects.filter(system_actor=SCORING_ACTOR)
-            .values_list("from_stage")
-            .annotate(count=Count("id"))
-            .order_by()
-        )
-        for from_stage, count in moves:
-            stages[from_stage] -= count
-            stages[Stage.MQL] += count
-            promoted += count
+    # As of the end of the history, so the same seed scores the same.
+    model_rescore_all(model=model, now=end)
+    moves = (
+        StageTransition.objects.filter(system_actor=SCORING_ACTOR)
+        .values_list("from_stage")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for from_stage, count in moves:
+        stages[from_stage] -= count
+        stages[Stage.MQL] += count
+        promoted += count
     # The scores and the history's handoffs were written after the first
     # statistics: without fresh ones, opening each handoff below looks its
     # lead's score up through the wrong index (200 ms a handoff at 1M leads).
@@ -392,7 +395,7 @@ def _seed(
         transitions=transition_count + promoted,
         leads_per_stage={stage.value: stages[stage.value] for stage in Stage},
         elapsed_seconds=0.0,
-        scoring_model=str(model) if model is not None else "",
+        scoring_model=str(model),
         mqls_from_scoring=promoted,
         handoffs_per_status={
             status: statuses.get(status, 0) for status in Handoff.Status.values

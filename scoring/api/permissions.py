@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
 from leads.api.permissions import RoleModelPermissions
 
 
@@ -12,3 +17,18 @@ class PublishPermission(RoleModelPermissions):
         **RoleModelPermissions.perms_map,
         "POST": ["%(app_label)s.change_%(model_name)s"],
     }
+
+
+class EditorPermission(BasePermission):
+    """The rule editor's helpers: for those who may change scoring models
+    (``scoring.change_scoringmodel``: the Marketing and Admin roles)."""
+
+    message = "Only the Marketing and Admin roles edit scoring rules."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.has_perm("scoring.change_scoringmodel")
+        )

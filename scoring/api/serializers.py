@@ -88,3 +88,49 @@ class ScoringModelDetailSerializer(ScoringModelSerializer):
     class Meta(ScoringModelSerializer.Meta):
         fields = [*ScoringModelSerializer.Meta.fields, "rules"]
         read_only_fields = fields
+
+
+class AttributeKeySerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The key in the leads' `attributes`.")
+    label = serializers.CharField(help_text="What the pages call it.")
+    path = serializers.CharField(
+        help_text="What a rule's `attribute` says to test it: `attributes.<key>`."
+    )
+    leads = serializers.IntegerField(help_text="Sampled leads that have the key.")
+
+
+class AttributeKeysSerializer(serializers.Serializer):
+    """The keys of the leads' attributes (scoring.suggestions.attribute_keys)."""
+
+    keys = AttributeKeySerializer(
+        many=True,
+        help_text="Keys a rule can test, the most frequent first (ties by key).",
+    )
+    sampled = serializers.IntegerField(
+        help_text="Leads read: the newest ones that were not erased, at most "
+        "20,000; below that the counts are exact."
+    )
+
+
+class AttributeValueSerializer(serializers.Serializer):
+    value = serializers.CharField(
+        help_text="Its most frequent spelling (values differing only in case or "
+        "surrounding spaces are one value, as rules compare them)."
+    )
+    leads = serializers.IntegerField(help_text="Sampled leads with this value.")
+
+
+class AttributeValuesSerializer(serializers.Serializer):
+    """One key's most frequent values (scoring.suggestions.attribute_values)."""
+
+    key = serializers.CharField()
+    label = serializers.CharField()
+    values = AttributeValueSerializer(
+        many=True,
+        help_text="At most 10, the most frequent first: text, numbers and yes/no "
+        "values up to 200 characters (no blanks, nulls, lists or objects).",
+    )
+    leads = serializers.IntegerField(
+        help_text="Sampled leads that have the key, with any value."
+    )
+    sampled = serializers.IntegerField(help_text="Leads read, as for the keys.")

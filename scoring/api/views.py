@@ -1,4 +1,5 @@
-"""Views of the scoring API: list and read models, publish a draft."""
+"""Views of the scoring API: list and read models, publish a draft; the
+attribute keys and values the rule editor suggests."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from scoring import selectors
-from scoring.api.permissions import PublishPermission
+from scoring import selectors, suggestions
+from scoring.api.permissions import EditorPermission, PublishPermission
 from scoring.api.serializers import (
+    AttributeKeysSerializer,
+    AttributeValuesSerializer,
     ScoringModelDetailSerializer,
     ScoringModelSerializer,
 )
@@ -95,4 +99,55 @@ class ScoringModelViewSet(
         published = self.get_queryset().get(id=model.id)
         return Response(
             self.get_serializer(published).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class AttributeKeysView(APIView):
+    """The keys of the leads' attributes, for writing rules."""
+
+    permission_classes = [EditorPermission]
+
+    @extend_schema(
+        summary="Attribute keys in the leads' data",
+        description="The keys of `attributes` in the newest 20,000 leads that "
+        "were not erased, each with how many of them have it, the most frequent "
+        "first (at most 200). Only keys a rule can name as `attributes.<key>` "
+        "(no dots, no surrounding spaces, at most 89 characters). For the "
+        "Marketing and Admin roles.",
+        responses={200: AttributeKeysSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(AttributeKeysSerializer(suggestions.attribute_keys()).data)
+
+
+class AttributeValuesView(APIView):
+    """The most frequent values of one attribute key, for writing rules."""
+
+    permission_classes = [EditorPermission]
+
+    @extend_schema(
+        summary="The most frequent values of an attribute key",
+        description="The values of `attributes.<key>` in the same leads as the "
+        "keys, each with how many leads have it, the most frequent first (at "
+        "most 10). A key no lead has answers with no values.",
+        responses={
+            200: AttributeValuesSerializer,
+            400: OpenApiResponse(
+                description="A key a rule cannot name; `detail` says why."
+            ),
+            404: OpenApiResponse(
+                description="No key in the path, or one with a line break."
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, key: str) -> Response:
+        key = key.removeprefix(suggestions.PREFIX)
+        if not suggestions.rule_can_test(key):
+            return Response(
+                {"detail": suggestions.untestable_key_message(key)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            AttributeValuesSerializer(suggestions.attribute_values(key=key)).data
         )

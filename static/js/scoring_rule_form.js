@@ -50,5 +50,35 @@
       showValue(select);
     }
   });
+  // Suggestions from the leads' data: a key fills the attribute (and htmx
+  // fetches its values); a value fills the value field, or is added to the
+  // options of "is one of" and "is none of".
+  var attribute = document.getElementById("id_attribute");
+  var value = document.getElementById("id_value");
+  var operator = document.getElementById("id_operator");
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-fill-attribute], [data-fill-value]");
+    if (!button) {
+      return;
+    }
+    if (button.hasAttribute("data-fill-attribute")) {
+      attribute.value = button.getAttribute("data-fill-attribute");
+      attribute.dispatchEvent(new Event("change", { bubbles: true }));
+      attribute.focus();
+      return;
+    }
+    var picked = button.getAttribute("data-fill-value");
+    var listed = operator && (operator.value === "one_of" || operator.value === "none_of");
+    if (listed && value.value.trim()) {
+      var options = value.value.split(",").map(function (o) { return o.trim(); });
+      if (options.indexOf(picked) === -1) {
+        value.value = options.filter(Boolean).concat([picked]).join(", ");
+      }
+    } else {
+      value.value = picked;
+    }
+    value.focus();
+  });
+
   showKind();
 })();

@@ -44,8 +44,8 @@ TRIALS = 20
 
 
 def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
-    # Given 20 leads, each with a fresh demo request (fit 25 + 60 = 85, over
-    # the default model's threshold of 60) and marked for a rescore
+    # Given 20 leads, each with a fresh demo request (director 15 + 60 = 75,
+    # over the neutral default model's threshold of 60) and marked for a rescore
     sdr = TeamMemberFactory(team=SlaFactory().team).user
     now = timezone.now()
     leads = LeadFactory.create_batch(TRIALS, country="US", region="north_america")
@@ -67,7 +67,7 @@ def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
     # ... and each lead has one score, one history row, one move, one handoff
     scores = LeadScore.objects.filter(lead_id__in=ids)
     assert sorted((s.lead_id, s.total) for s in scores) == [
-        (lead_id, Decimal("85.00")) for lead_id in ids
+        (lead_id, Decimal("75.00")) for lead_id in ids
     ]
     assert Counter(
         LeadScoreHistory.objects.values_list("lead_id", flat=True)
@@ -85,7 +85,7 @@ def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
         Lead.objects.filter(id__in=ids).values_list(
             "stage", "score", "rescore_requested_at"
         )
-    ) == {(Stage.MQL, Decimal("85.00"), None)}
+    ) == {(Stage.MQL, Decimal("75.00"), None)}
 
 
 BATCHES = 3
@@ -132,7 +132,7 @@ def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_onc
         (lead_id, sdr.id) for lead_id in sorted(ids)
     ]
     assert set(Lead.objects.values_list("stage", "score", "rescore_requested_at")) == {
-        (Stage.MQL, Decimal("85.00"), None)
+        (Stage.MQL, Decimal("75.00"), None)
     }
 
 

@@ -24,7 +24,7 @@ def sdr_api(client):
     return client
 
 
-def test_lead_detail_explains_its_score(sdr_api):
+def test_lead_detail_explains_its_score(sdr_api, b2b_model):
     lead = LeadFactory(
         country="US", region="north_america", seniority="student", job_title="Student"
     )

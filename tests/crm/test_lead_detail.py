@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def test_lead_page_explains_the_score_and_draws_its_history(client):
+def test_lead_page_explains_the_score_and_draws_its_history(client, b2b_model):
     lead = LeadFactory(
         country="US", region="north_america", first_name="Grace", last_name="Hopper"
     )
@@ -51,7 +51,7 @@ def test_lead_page_explains_the_score_and_draws_its_history(client):
     assert kinds == ["touchpoint", "stage", "touchpoint"]
 
 
-def test_gated_lead_shows_the_rule(client):
+def test_gated_lead_shows_the_rule(client, b2b_model):
     lead = LeadFactory(
         seniority="student", job_title="Student", country="BR", region="latam"
     )

@@ -764,7 +764,7 @@ def test_output_summarises_what_was_written_and_lists_the_logins():
         for status in ("pending", "accepted", "rejected", "expired")
     ]
     mqls = StageTransition.objects.filter(system_actor="scoring").count()
-    assert lines[23] == f"Scored every lead under Default v1: {mqls:,} became MQLs."
+    assert lines[23] == f"Scored every lead under B2B demo v1: {mqls:,} became MQLs."
     pending = Handoff.objects.filter(status="pending")
     on_track = pending.filter(at_risk_at__gt=END).count()
     at_risk = pending.filter(at_risk_at__lte=END, due_at__gt=END).count()

@@ -442,7 +442,7 @@ def test_patch_changes_fields_and_derived_ones(
 
 
 def test_patch_of_an_account_rescores_every_lead_of_it(
-    api, marketer, changed, django_capture_on_commit_callbacks
+    api, marketer, changed, django_capture_on_commit_callbacks, b2b_model
 ):
     acme = AccountFactory(domain="acme.example", industry="software")
     leads = LeadFactory.create_batch(3, account=acme)
@@ -459,7 +459,8 @@ def test_patch_of_an_account_rescores_every_lead_of_it(
     assert response.status_code == 200
     assert Account.objects.get(id=acme.id).industry == "retail"
     assert changed == [ids, [leads[0].id]]
-    # Rescored (eager Celery): the target-industry points are gone, the marks cleared.
+    # Rescored (eager Celery) under the demo's B2B model: the target-industry
+    # points are gone, the marks cleared.
     stored = Lead.objects.filter(id__in=ids).values_list(
         "fit_score", "rescore_requested_at"
     )

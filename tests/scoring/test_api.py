@@ -39,7 +39,7 @@ def test_every_role_lists_the_models(role, draft):
     assert [
         (m["name"], m["version"], m["status"], m["rules_count"])
         for m in response.json()["results"]
-    ] == [("Default", 2, "draft", 20), ("Default", 1, "active", 20)]
+    ] == [("Default", 2, "draft", 11), ("Default", 1, "active", 11)]
 
 
 def test_a_model_in_the_list_has_its_settings_and_progress(api):
@@ -55,14 +55,15 @@ def test_a_model_in_the_list_has_its_settings_and_progress(api):
         "mql_threshold": "60.00",
         "min_fit_score": None,
         "default_half_life_days": 30,
-        "grade_a_min": "40.00",
-        "grade_b_min": "25.00",
-        "grade_c_min": "10.00",
-        "notes": "Created with Leadflow. Clone it into a draft to change it.",
+        "grade_a_min": "20.00",
+        "grade_b_min": "15.00",
+        "grade_c_min": "8.00",
+        "notes": "Created with Leadflow: scores what leads do, with no market or "
+        "industry gate. Clone it into a draft to fit it to your business.",
         "created_at": item["created_at"],
         "published_at": item["published_at"],
         "published_by": None,
-        "rules_count": 20,
+        "rules_count": 11,
         "progress": {
             "state": "none",
             "total": 0,
@@ -81,8 +82,8 @@ def test_one_model_comes_with_its_rules_in_order(api):
 
     body = api.get(f"{MODELS}{active.id}/").json()
 
-    assert len(body["rules"]) == 20
-    assert [r["position"] for r in body["rules"]] == list(range(1, 21))
+    assert len(body["rules"]) == 11
+    assert [r["position"] for r in body["rules"]] == list(range(1, 12))
     assert body["rules"][0] == {
         "id": body["rules"][0]["id"],
         "position": 1,
@@ -100,12 +101,12 @@ def test_one_model_comes_with_its_rules_in_order(api):
         "lookback_days": None,
         "half_life_days": None,
     }
-    assert body["rules"][8]["label"] == "Pricing page view"
+    assert body["rules"][5]["label"] == "Pricing page view"
     assert (
-        body["rules"][8]["property_name"],
-        body["rules"][8]["property_operator"],
-        body["rules"][8]["property_value"],
-        body["rules"][8]["max_occurrences"],
+        body["rules"][5]["property_name"],
+        body["rules"][5]["property_operator"],
+        body["rules"][5]["property_value"],
+        body["rules"][5]["max_occurrences"],
     ) == ("url", "contains", "/pricing", 3)
 
 
@@ -131,7 +132,7 @@ def test_publish_answers_202_with_the_model_and_its_progress(
         "active",
         "maya",
     )
-    assert len(body["rules"]) == 20
+    assert len(body["rules"]) == 11
     # The rescore runs after the commit; the answer shows where it stood then.
     assert body["progress"] == {
         "state": "running",
@@ -242,3 +243,88 @@ def test_publishing_with_no_leads_is_finished_at_once(
         0,
         100,
     )
+
+
+# The rule editor's suggestions
+# ------------------------------------------------------------------------------
+
+KEYS = "/api/v1/scoring/attribute-keys/"
+
+
+def _attribute_data() -> None:
+    for attributes in (
+        {"plan": "Enterprise", "seats": 5},
+        {"plan": "enterprise", "seats": 5},
+        {"plan": "Starter"},
+        {"tier.level": "gold"},
+    ):
+        LeadFactory(attributes=attributes)
+
+
+@pytest.mark.parametrize("role", [MARKETING, ADMIN])
+def test_marketing_and_admin_get_the_attribute_keys_with_counts(role):
+    _attribute_data()
+
+    response = client_for(role).get(KEYS)
+
+    assert response.status_code == 200
+    # "tier.level" has a dot: a rule cannot name it, so it is not offered.
+    assert response.json() == {
+        "keys": [
+            {"key": "plan", "label": "Plan", "path": "attributes.plan", "leads": 3},
+            {"key": "seats", "label": "Seats", "path": "attributes.seats", "leads": 2},
+        ],
+        "sampled": 4,
+    }
+
+
+def test_the_values_of_a_key_come_most_frequent_first(api):
+    _attribute_data()
+
+    response = api.get(f"{KEYS}plan/values/")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "key": "plan",
+        "label": "Plan",
+        "values": [
+            {"value": "Enterprise", "leads": 2},
+            {"value": "Starter", "leads": 1},
+        ],
+        "leads": 3,
+        "sampled": 4,
+    }
+    assert api.get(f"{KEYS}attributes.seats/values/").json()["values"] == [
+        {"value": "5", "leads": 2}
+    ]
+    assert api.get(f"{KEYS}unknown/values/").json()["values"] == []
+
+
+def test_a_key_a_rule_cannot_name_is_refused_with_the_reason(api):
+    response = api.get(f"{KEYS}tier.level/values/")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "“tier.level” is not a key a rule can test: use a key without "
+        "dots or surrounding spaces, of at most 89 characters, such as plan."
+    }
+
+
+@pytest.mark.parametrize("role", [SDR, SALES])
+def test_roles_that_do_not_edit_rules_get_no_suggestions(role):
+    client = client_for(role)
+
+    assert client.get(KEYS).status_code == 403
+    assert client.get(f"{KEYS}plan/values/").status_code == 403
+    assert APIClient().get(KEYS).status_code == 401
+
+
+def test_the_schema_documents_the_suggestions(api):
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()
+
+    keys = schema["paths"]["/api/v1/scoring/attribute-keys/"]["get"]
+    values = schema["paths"]["/api/v1/scoring/attribute-keys/{key}/values/"]["get"]
+    assert sorted(keys["responses"]) == ["200", "401", "403"]
+    assert sorted(values["responses"]) == ["200", "400", "401", "403", "404"]
+    operators = schema["components"]["schemas"]["ScoringRuleOperatorEnum"]["enum"]
+    assert {"not_equals", "none_of"} <= set(operators)

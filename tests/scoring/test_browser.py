@@ -68,7 +68,7 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     expect(page.locator("#id_touchpoint_kind")).to_be_hidden()
     page.check("#id_kind_1")
     page.fill("#id_label", "Scoring webinar attended")
-    page.fill("#id_points", "30")
+    page.fill("#id_points", "35")
     page.select_option("#id_touchpoint_kind", "webinar_attended")
     page.fill("#id_property_name", "topic")
     page.select_option("#id_property_operator", "contains")
@@ -90,8 +90,8 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     page.screenshot(path=str(SHOTS / "scoring-draft.png"), full_page=True)
 
     page.click("text=Publish…")
-    # The webinar attendee: director 15 + go-to-market title 5 + market 5, plus
-    # 12 (the default webinar rule) and 30 (the new rule) = 67: an MQL.
+    # The webinar attendee under the neutral default: director 15, plus 12
+    # (the default webinar rule) and 35 (the new rule) = 62: an MQL.
     assert page.inner_text("#sim-scored") == "4"
     assert page.inner_text("#sim-new-mqls") == "1"
     page.screenshot(path=str(SHOTS / "scoring-publish.png"), full_page=True)
@@ -106,7 +106,7 @@ def test_add_a_rule_to_a_draft_and_publish_it(page, live_server):
     assert page.inner_text("#rescore-text").startswith("Rescored 4 leads; finished ")
     assert model_active().id == draft.id
     attendee = Lead.objects.get(id=directors[0].id)
-    assert (attendee.score, attendee.stage) == (67, "mql")
+    assert (attendee.score, attendee.stage) == (62, "mql")
     page.screenshot(path=str(SHOTS / "scoring-published.png"), full_page=True)
 
 
@@ -195,3 +195,50 @@ def test_a_refused_pattern_and_a_failed_publish_on_the_page(page, live_server):
     page.wait_for_load_state()
     expect(page.locator(".badge-active")).to_be_visible()
     page.screenshot(path=str(SHOTS / "scoring-publish-retried.png"), full_page=True)
+
+
+def test_the_rule_form_suggests_keys_and_values_from_the_leads_data(page, live_server):
+    for plan, size in [
+        ("Enterprise", "6-20"),
+        ("enterprise", "21-50"),
+        ("Starter", "6-20"),
+        ("Team", None),
+    ]:
+        attributes = {"plan_interest": plan}
+        if size:
+            attributes["team_size"] = size
+        LeadFactory(attributes=attributes)
+    draft = services.model_clone(model=model_active())
+
+    page.goto(f"{live_server.url}/scoring/{draft.id}/rules/add/?kind=disqualifying")
+    page.fill("#id_label", "Not on a paid plan")
+    page.click("summary >> text=Attributes in your leads' data")
+    page.click("[data-fill-attribute='attributes.plan_interest']")
+    assert page.input_value("#id_attribute") == "attributes.plan_interest"
+    values = page.locator("#attribute-values [data-fill-value]")
+    expect(values).to_have_count(3)
+    assert [" ".join(t.split()) for t in values.all_inner_texts()] == [
+        "Enterprise 2",
+        "Starter 1",
+        "Team 1",
+    ]
+    page.select_option("#id_operator", "none_of")
+    expect(page.locator("[data-value-for=id_operator] .help")).to_contain_text(
+        "Also holds when the field is empty or missing."
+    )
+    page.click("[data-fill-value='Enterprise']")
+    page.click("[data-fill-value='Team']")
+    assert page.input_value("#id_value") == "Enterprise, Team"
+    page.screenshot(path=str(SHOTS / "scoring-rule-suggestions.png"), full_page=True)
+    page.click("button[type=submit] >> text=Add rule")
+
+    rule = ScoringRule.objects.get(model=draft, label="Not on a paid plan")
+    assert (rule.attribute, rule.operator, rule.value) == (
+        "attributes.plan_interest",
+        "none_of",
+        ["Enterprise", "Team"],
+    )
+    row = page.locator(f"#rule-{rule.id}")
+    assert row.locator("td").nth(1).inner_text() == (
+        "Plan interest is none of Enterprise or Team"
+    )

@@ -82,6 +82,24 @@ def touch(n: int, kind: str, days_ago: float, **properties) -> Touch:
         ("is_empty", "  ", None, True),
         ("is_empty", "x", None, False),
         ("equals", True, "true", True),
+        ("not_equals", "DE", "de", False),
+        ("not_equals", " de ", "DE", False),
+        ("not_equals", "FR", "DE", True),
+        ("not_equals", 250, "250.0", False),
+        ("not_equals", 251, "250", True),
+        # Blank or missing is "not Germany" too.
+        ("not_equals", None, "DE", True),
+        ("not_equals", "", "DE", True),
+        ("not_equals", "  ", "DE", True),
+        ("not_equals", True, "true", False),
+        ("not_equals", False, "true", True),
+        ("none_of", "retail", ["Retail", "hospitality"], False),
+        ("none_of", "Hospitality ", ["retail", "hospitality"], False),
+        ("none_of", "software", ["retail", "hospitality"], True),
+        ("none_of", None, ["retail", "hospitality"], True),
+        ("none_of", "", ["retail", "hospitality"], True),
+        ("none_of", 5, ["5.00", "x"], False),
+        ("none_of", "retail", "retail", False),
     ],
 )
 def test_condition_operators(operator, actual, expected, holds):
@@ -110,6 +128,10 @@ def _reference(operator, actual, expected):
     """The plain definition of a condition, parsing the rule's value each time."""
     if operator == "is_empty":
         return actual is None or actual in ("", [], {}) or _text(actual) == ""
+    if operator == "not_equals":
+        return not _reference("equals", actual, expected)
+    if operator == "none_of":
+        return not _reference("one_of", actual, expected)
     if actual is None:
         return False
     if operator == "equals":
@@ -481,3 +503,52 @@ def test_touch_order_does_not_change_the_score():
     forward = evaluate_touches(spec(rule), {}, touches, NOW)
     backward = evaluate_touches(spec(rule), {}, list(reversed(touches)), NOW)
     assert forward == backward
+
+
+def test_a_lead_with_no_country_is_not_germany_and_a_retailer_is_gated():
+    not_germany = Rule(
+        id=1,
+        kind="fit",
+        label="Outside Germany",
+        points=D(10),
+        attribute="country",
+        operator="not_equals",
+        value="DE",
+    )
+    not_retail = Rule(
+        id=2,
+        kind="disqualifying",
+        label="Retail or hospitality",
+        points=D(0),
+        attribute="account.industry",
+        operator="one_of",
+        value=["retail", "hospitality"],
+    )
+    outside_verticals = Rule(
+        id=3,
+        kind="fit",
+        label="Not in retail or hospitality",
+        points=D(7),
+        attribute="account.industry",
+        operator="none_of",
+        value=["retail", "hospitality"],
+    )
+    model = spec(not_germany, not_retail, outside_verticals, threshold="5")
+
+    def score(facts):
+        result = evaluate_touches(model, facts, [], NOW)
+        return result.fit_score, [g["rule"] for g in result.gated_by], result.qualifies
+
+    # No country, no account: both negative conditions hold.
+    assert score({}) == (D("17.00"), [], True)
+    assert score({"country": "", "account": None}) == (D("17.00"), [], True)
+    assert score({"country": "de", "account": {"industry": "software"}}) == (
+        D("7.00"),
+        [],
+        True,
+    )
+    assert score({"country": "US", "account": {"industry": "Retail"}}) == (
+        D("10.00"),
+        [2],
+        False,
+    )

@@ -33,6 +33,14 @@ ATTRIBUTES = [
 POINTS = st.decimals(min_value=-20, max_value=60, places=2)
 
 
+def _negated_condition():
+    """ "is not" and "is none of": they hold for a blank or missing value too."""
+    return st.one_of(
+        st.tuples(st.just("not_equals"), st.sampled_from(WORDS) | NUMBERS),
+        st.tuples(st.just("none_of"), st.lists(SCALARS, min_size=1, max_size=3)),
+    )
+
+
 def _condition():
     text_ops = st.tuples(
         st.sampled_from(["equals", "contains", "starts_with"]), st.sampled_from(WORDS)
@@ -47,15 +55,17 @@ def _condition():
         st.tuples(NUMBERS, NUMBERS).map(lambda p: sorted(p)),
     )
     empty = st.tuples(st.just("is_empty"), st.none())
-    return st.one_of(text_ops, list_op, pattern, numeric, between, empty)
+    return st.one_of(
+        text_ops, list_op, pattern, numeric, between, empty, _negated_condition()
+    )
 
 
 @st.composite
-def rules(draw):
+def rules(draw, condition=_condition):
     kind = draw(st.sampled_from(["fit", "engagement", "negative", "disqualifying"]))
     rule = {"kind": kind, "label": f"{kind} rule", "points": draw(POINTS)}
     if kind in ("fit", "disqualifying"):
-        operator, value = draw(_condition())
+        operator, value = draw(condition())
         rule |= {
             "attribute": draw(st.sampled_from(ATTRIBUTES)),
             "operator": operator,
@@ -71,7 +81,7 @@ def rules(draw):
             "half_life_days": draw(st.none() | st.integers(1, 60)),
         }
         if draw(st.booleans()):
-            operator, value = draw(_condition())
+            operator, value = draw(condition())
             rule |= {
                 "property_name": draw(st.sampled_from(["url", "n"])),
                 "property_operator": operator,
@@ -250,4 +260,24 @@ QUALIFYING_RULES = [
 def test_per_lead_and_bulk_paths_agree_on_recycle_holds(lead_dicts):
     test_per_lead_and_bulk_paths_agree.hypothesis.inner_test(
         rule_dicts=QUALIFYING_RULES, lead_dicts=lead_dicts
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rule_dicts=st.lists(rules(condition=_negated_condition), min_size=1, max_size=6),
+    lead_dicts=st.lists(leads(), min_size=1, max_size=4),
+)
+def test_the_paths_agree_on_is_not_and_none_of_on_postgresql(rule_dicts, lead_dicts):
+    # On PostgreSQL the bulk path reads attributes and properties as jsonb
+    # (a missing key and a JSON null both arrive as None), where "is not"
+    # and "is none of" hold: the same leads must score the same on both paths.
+    test_per_lead_and_bulk_paths_agree.hypothesis.inner_test(
+        rule_dicts=rule_dicts, lead_dicts=lead_dicts
     )

@@ -26,12 +26,12 @@ from scoring.services import lead_rescore
 from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
 
 #: When the SDR recycled the lead, and how long it cools down.
 RECYCLED_AT = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 HOLD_UNTIL = RECYCLED_AT + dt.timedelta(days=30)
-REASON = "Score {total} reached the MQL threshold 60.0 (Default v1)"
+REASON = "Score {total} reached the MQL threshold 60.0 (B2B demo v1)"
 
 Rescore = Callable[[Lead, dt.datetime], None]
 

@@ -87,6 +87,11 @@ def test_a_fit_rule_is_stored_normalised_at_the_end(spring_draft):
         ("at_most", "0.5", 0.5),
         ("matches", r"\b(sales|marketing)\b", r"\b(sales|marketing)\b"),
         ("is_empty", "ignored", None),
+        ("not_equals", " DE ", "DE"),
+        ("not_equals", 5, 5),
+        ("none_of", "retail, education", ["retail", "education"]),
+        ("none_of", ["retail", 5], ["retail", 5]),
+        ("none_of", "retail", ["retail"]),
     ],
 )
 def test_condition_values_are_stored_in_the_shape_the_engine_reads(
@@ -260,6 +265,37 @@ def test_fit_points_may_be_negative_and_disqualifying_points_are_zero(spring_dra
             {"operator": "matches", "value": "a" * 201},
             "value",
             "Keep the pattern to 200 characters or fewer (it has 201).",
+        ),
+        (
+            {"operator": "not_equals", "value": ""},
+            "value",
+            "Enter the value to compare with.",
+        ),
+        (
+            {"operator": "not_equals", "value": ["DE", "FR"]},
+            "value",
+            "Enter one value, not a list; to leave out several values, choose "
+            "“is none of”.",
+        ),
+        (
+            {"operator": "none_of", "value": " , "},
+            "value",
+            "Enter at least one option, separated by commas.",
+        ),
+        (
+            {"operator": "none_of", "value": ["x"] * 201},
+            "value",
+            "Enter at most 200 options.",
+        ),
+        (
+            {"operator": "none_of", "value": ["retail", {"a": 1}]},
+            "value",
+            "Enter text or a number.",
+        ),
+        (
+            {"operator": "is not"},
+            "operator",
+            "“is not” is not a comparison; choose one from the list.",
         ),
     ],
 )

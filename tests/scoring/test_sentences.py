@@ -41,6 +41,12 @@ FIT_CASES = [
         "country is one of Germany, France or Netherlands",
     ),
     (fit("country", "one_of", ["DE"]), "country is Germany"),
+    (fit("country", "not_equals", "DE"), "country is not Germany"),
+    (
+        fit("account.industry", "none_of", ["retail", "education"]),
+        "account industry is none of Retail & e-commerce or Education",
+    ),
+    (fit("attributes.plan", "none_of", ["free"]), "plan is not free"),
     (fit("job_title", "contains", "marketing"), "job title contains marketing"),
     (fit("email_domain", "starts_with", "acme"), "e-mail domain starts with acme"),
     (

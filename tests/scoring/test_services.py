@@ -36,8 +36,9 @@ NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def model() -> ScoringModel:
-    return model_active()
+def model(b2b_model: ScoringModel) -> ScoringModel:
+    """The demo's B2B model: these tests work its fit points and gates out."""
+    return b2b_model
 
 
 def _fit_lead(**kwargs) -> Lead:
@@ -53,9 +54,55 @@ def _fit_lead(**kwargs) -> Lead:
     return LeadFactory(**{**defaults, **kwargs})
 
 
-def test_default_model_is_active_with_its_rules(model):
+def test_a_fresh_install_has_a_neutral_default_model_with_no_gates():
+    model = model_active()
+
     assert (model.name, model.version, model.status) == ("Default", 1, "active")
-    assert model.rules.count() == 20
+    assert model.mql_threshold == Decimal(60)
+    rules = list(model.rules.values_list("kind", "label", "points"))
+    assert rules == [
+        ("fit", "Decision maker: C-level or VP", Decimal(20)),
+        ("fit", "Director or head of a function", Decimal(15)),
+        ("fit", "Manager", Decimal(8)),
+        ("engagement", "Demo request", Decimal(60)),
+        ("engagement", "Trial sign-up", Decimal(40)),
+        ("engagement", "Pricing page view", Decimal(10)),
+        ("engagement", "Webinar attended", Decimal(12)),
+        ("engagement", "Content download", Decimal(8)),
+        ("engagement", "E-mail click", Decimal(3)),
+        ("negative", "Unsubscribed", Decimal(-10)),
+        ("negative", "E-mail bounced", Decimal(-15)),
+    ]
+
+
+def test_under_the_neutral_default_a_lead_anywhere_becomes_an_mql_by_what_it_does():
+    # A student in Brazil at a retailer: the demo's B2B model gates all three.
+    account = AccountFactory(employee_count=3, industry="retail")
+    lead = LeadFactory(
+        account=account, seniority="student", country="BR", region="latam"
+    )
+    TouchpointFactory(
+        lead=lead, kind_id="demo_request", occurred_at=NOW - dt.timedelta(days=30)
+    )
+
+    result = lead_rescore(lead_id=lead.id, model=model_active(), now=NOW)
+
+    # 60 points halved by 30 days of the rule's 30-day half-life: 30, no fit.
+    assert (result.total, result.fit_score, result.gated_by) == (
+        Decimal("30.00"),
+        Decimal("0.00"),
+        [],
+    )
+    TouchpointFactory(lead=lead, kind_id="trial_signup", occurred_at=NOW)
+
+    result = lead_rescore(lead_id=lead.id, model=model_active(), now=NOW)
+
+    assert (result.total, result.grade, result.qualifies) == (
+        Decimal("70.00"),
+        "D",
+        True,
+    )
+    assert Lead.objects.get(id=lead.id).stage == "mql"
 
 
 def test_rescore_stores_score_breakdown_history_and_lead_columns(model):
@@ -109,7 +156,9 @@ def test_demo_request_alone_qualifies_and_promotes_to_mql(model):
         "scoring",
     )
     # demo request 60 + go-to-market title 5 + in market 5
-    assert transition.reason == "Score 70.0 reached the MQL threshold 60.0 (Default v1)"
+    assert transition.reason == (
+        "Score 70.0 reached the MQL threshold 60.0 (B2B demo v1)"
+    )
 
 
 def test_rescoring_twice_changes_nothing_the_second_time(model):
@@ -214,7 +263,8 @@ def test_ingested_touchpoints_are_rescored_after_commit(
     lead.refresh_from_db()
     assert lead.stage == "mql"
     assert lead.rescore_requested_at is None
-    assert lead.score == Decimal("85.00")  # 60 + director 15 + title 5 + market 5
+    # Under the neutral default: demo request 60 + director 15.
+    assert lead.score == Decimal("75.00")
 
 
 def test_duplicate_and_out_of_order_delivery_converge(

@@ -29,7 +29,7 @@ from scoring.services import (
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory
 from tests.scoring.builders import published_with_account_rule
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 

@@ -16,13 +16,13 @@ from scoring.selectors import model_active, model_progress
 from scoring.tasks import reconcile_task, rescore_chunk_task
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
 
 
 def test_clone_makes_the_next_draft_version_with_the_same_rules():
     active = model_active()
     draft = services.model_clone(model=active)
-    assert (draft.name, draft.version, draft.status) == ("Default", 2, "draft")
+    assert (draft.name, draft.version, draft.status) == ("B2B demo", 2, "draft")
     assert list(draft.rules.values_list("label", "points")) == list(
         active.rules.values_list("label", "points")
     )
@@ -70,7 +70,7 @@ def test_only_drafts_can_be_published(status):
         model = model_active()
     with pytest.raises(ModelNotPublishable, match="Only a draft can be published"):
         services.model_publish(model_id=model.id)
-    assert model_active().name == "Default"
+    assert model_active().name == "B2B demo"
 
 
 def test_an_empty_draft_is_refused():

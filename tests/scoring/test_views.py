@@ -17,7 +17,7 @@ from scoring.selectors import model_active
 from scoring.simulation import model_simulate
 from tests.factories import AccountFactory, LeadFactory, TouchpointFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
 
 
 def _messages(response) -> list[str]:
@@ -103,8 +103,9 @@ def test_the_list_shows_each_model_with_status_rules_and_progress(
         for row in response.context["rows"]
     ]
     assert rows == [
-        ("Default", 1, "active", 20, "none"),
-        ("Default", 2, "draft", 20, "none"),
+        ("B2B demo", 1, "active", 20, "none"),
+        ("B2B demo", 2, "draft", 20, "none"),
+        ("Default", 1, "archived", 11, "none"),
     ]
     assert b'<span class="badge badge-draft">Draft</span>' in response.content
 
@@ -149,11 +150,11 @@ def test_clone_makes_a_draft_and_opens_it(marketer_client, marketer):
     response = marketer_client.post(f"/scoring/{active.id}/clone/")
 
     draft = ScoringModel.objects.get(status="draft")
-    assert (draft.name, draft.version, draft.created_by) == ("Default", 2, marketer)
+    assert (draft.name, draft.version, draft.created_by) == ("B2B demo", 2, marketer)
     assert response.url == f"/scoring/{draft.id}/"
     assert _messages(response) == [
-        "Default v2 is a new draft with the rules of Default v1. Change it, then "
-        "publish it."
+        "B2B demo v2 is a new draft with the rules of B2B demo v1. Change it, "
+        "then publish it."
     ]
 
 
@@ -642,7 +643,7 @@ def test_publishing_rescores_and_the_page_shows_the_progress(
 
 
 def test_progress_while_the_rescore_runs(marketer_client, directors_draft):
-    ScoringModel.objects.filter(name="Default").update(status="archived")
+    ScoringModel.objects.filter(status="active").update(status="archived")
     ScoringModel.objects.filter(id=directors_draft.id).update(
         status="active", rescore_total=1200, rescore_done=300
     )
@@ -738,3 +739,134 @@ def test_retrying_a_publish_that_did_not_fail_is_refused(
     assert response.status_code == 302
     assert _messages(response) == ["Only a publish that failed can be retried."]
     assert ScoringModel.objects.get(id=directors_draft.id).status == "draft"
+
+
+# "is not", "is none of" and the suggestions from the leads' data
+# ------------------------------------------------------------------------------
+
+
+def test_a_rule_saying_is_not_or_none_of_is_added_and_reads_as_a_sentence(
+    marketer_client, draft
+):
+    marketer_client.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "Outside Germany",
+            "points": "5",
+            "attribute": "country",
+            "operator": "not_equals",
+            "value": "DE",
+        },
+    )
+    marketer_client.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "disqualifying",
+            "label": "Not our verticals",
+            "attribute": "account.industry",
+            "operator": "none_of",
+            "value": "retail, education",
+        },
+    )
+
+    outside = ScoringRule.objects.get(model=draft, label="Outside Germany")
+    verticals = ScoringRule.objects.get(model=draft, label="Not our verticals")
+    assert (outside.operator, outside.value) == ("not_equals", "DE")
+    assert (verticals.operator, verticals.value) == (
+        "none_of",
+        ["retail", "education"],
+    )
+    html = marketer_client.get(f"/scoring/{draft.id}/").content.decode()
+    assert "Country is not Germany" in html
+    assert "Account industry is none of Retail &amp; e-commerce or Education" in html
+    form = marketer_client.get(f"/scoring/{draft.id}/rules/{verticals.id}/")
+    assert form.context["form"].initial["value"] == "retail, education"
+    assert '<option value="none_of" selected>is none of</option>' in (
+        form.content.decode()
+    )
+
+
+def test_none_of_without_options_is_refused_next_to_the_value(marketer_client, draft):
+    before = _rules(draft)
+
+    response = marketer_client.post(
+        f"/scoring/{draft.id}/rules/add/",
+        {
+            "kind": "fit",
+            "label": "Not these",
+            "points": "5",
+            "attribute": "country",
+            "operator": "none_of",
+            "value": " , ",
+        },
+    )
+
+    assert response.context["form"].errors == {
+        "value": ["Enter at least one option, separated by commas."]
+    }
+    assert _rules(draft) == before
+
+
+def test_the_rule_form_lists_the_attribute_keys_of_the_leads_data(
+    marketer_client, draft
+):
+    LeadFactory(attributes={"plan_interest": "Enterprise", "team_size": "6-20"})
+    LeadFactory(attributes={"plan_interest": "Starter"})
+
+    response = marketer_client.get(f"/scoring/{draft.id}/rules/add/")
+
+    html = response.content.decode()
+    assert [(k.path, k.leads) for k in response.context["data_keys"].keys] == [
+        ("attributes.plan_interest", 2),
+        ("attributes.team_size", 1),
+    ]
+    assert (
+        '<option value="attributes.plan_interest">Plan interest · 2 leads</option>'
+        in (html)
+    )
+    assert '<option value="attributes.team_size">Team size · 1 lead</option>' in html
+    assert 'data-fill-attribute="attributes.plan_interest"' in html
+    assert 'hx-get="/scoring/attribute-values/"' in html
+
+
+def test_the_values_of_the_picked_key_come_as_buttons_with_counts(marketer_client):
+    for plan in ("Enterprise", "enterprise", "Starter"):
+        LeadFactory(attributes={"plan": plan})
+
+    response = marketer_client.get(
+        "/scoring/attribute-values/", {"attribute": "attributes.plan"}
+    )
+
+    html = response.content.decode()
+    assert response.context["suggested"].values[0].value == "Enterprise"
+    assert "Most frequent values of Plan (3 of the newest 3 leads have it)" in html
+    assert html.count("data-fill-value=") == 2
+    assert 'data-fill-value="Enterprise"' in html
+    assert 'data-fill-value="Starter"' in html
+
+
+@pytest.mark.parametrize(
+    "attribute", ["seniority", "attributes.a.b", "", "attributes."]
+)
+def test_no_values_are_suggested_for_a_field_or_a_key_a_rule_cannot_name(
+    marketer_client, attribute
+):
+    LeadFactory(attributes={"a": {"b": 1}})
+
+    response = marketer_client.get(
+        "/scoring/attribute-values/", {"attribute": attribute}
+    )
+
+    assert response.status_code == 200
+    assert response.context["suggested"] is None
+    assert response.content.decode().strip() == ""
+
+
+@pytest.mark.parametrize("role", [SDR, SALES])
+def test_the_suggestions_are_for_rule_editors_only(client, role):
+    client.force_login(UserFactory(roles=[role]))
+
+    response = client.get("/scoring/attribute-values/", {"attribute": "attributes.x"})
+
+    assert response.status_code == 403

@@ -32,6 +32,7 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("b2b_model"),
 ]
 
 #: How long the worker may take to start and score the lead.
@@ -95,7 +96,7 @@ def test_a_worker_scores_an_ingested_demo_request_and_makes_the_lead_an_mql(
     assert scored.grade == "B"
     assert scored.scored_at is not None
     score = LeadScore.objects.get(lead=scored)
-    assert (score.total, score.model.name) == (Decimal("85.00"), "Default")
+    assert (score.total, score.model.name) == (Decimal("85.00"), "B2B demo")
     transition = StageTransition.objects.get(lead=scored)
     assert (
         transition.from_stage,
@@ -104,7 +105,7 @@ def test_a_worker_scores_an_ingested_demo_request_and_makes_the_lead_an_mql(
         transition.actor,
     ) == ("lead", "mql", "scoring", None)
     assert transition.reason == (
-        "Score 85.0 reached the MQL threshold 60.0 (Default v1)"
+        "Score 85.0 reached the MQL threshold 60.0 (B2B demo v1)"
     )
     assert worker.returncode is not None
     log.unlink()
