@@ -1,0 +1,52 @@
+"""The rule analytics page's GET parameters: a period, a model and a search."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+
+from crm.marketing.periods import PeriodForm
+from crm.marketing.rule_analytics import MAX_SEARCH
+
+
+class RuleAnalyticsForm(PeriodForm):
+    """A period (the last 90 days by default: enough leads for the intervals
+    to say something), a published model (the active one by default, given
+    as ``models``) and a feedback search."""
+
+    default_period = "90d"
+
+    model = forms.TypedChoiceField(coerce=int, required=False, label="Model")
+    q = forms.CharField(
+        required=False, max_length=MAX_SEARCH, strip=True, label="Search feedback"
+    )
+
+    def __init__(
+        self, *args: Any, today: dt.date, models: list[Any], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, today=today, **kwargs)
+        self.models = {model.id: model for model in models}
+        self.fields["model"].choices = [("", "The active model")] + [
+            (model.id, f"{model} ({model.get_status_display().lower()})")
+            for model in models
+        ]
+        self.fields["model"].error_messages["invalid_choice"] = (
+            "Pick the active model or one published before it."
+        )
+        self.fields["q"].error_messages["max_length"] = (
+            f"Search for at most {MAX_SEARCH} characters."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        chosen = data.get("model")
+        if chosen in (None, ""):
+            active = [m for m in self.models.values() if m.status == "active"]
+            data["scoring_model"] = active[0] if active else None
+        else:
+            data["scoring_model"] = self.models[chosen]
+        return data

@@ -1,0 +1,135 @@
+"""The rule analytics page, ``/scoring/analytics/``: which rules predict what
+SDRs and sales did. Marketing and Admin read it, and managers.
+
+The figures come from ``crm.marketing.rule_analytics.rule_analytics``, the
+selector ``GET /api/v1/reports/rules/`` serves too. Bad parameters show the
+picker again with what to fix (400).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from crm.marketing import periods
+from crm.marketing.access import marketing_access
+from crm.marketing.rule_analytics import (
+    BAND_POINTS,
+    CLEAR_LIFT,
+    RuleAnalytics,
+    analytics_models,
+    rule_analytics,
+)
+from crm.rule_analytics_forms import RuleAnalyticsForm
+from scoring.models import ScoringModel
+
+_REFUSAL = "Rule analytics are for the Marketing role; managers may read them too."
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+def _charts(report: RuleAnalytics) -> dict[str, Any]:
+    """The page's three charts as plain numbers (the tables have them exactly)."""
+    weekly = next(t for t in report.rejections if t.key == "week")
+    bands = report.quality.bands
+    return {
+        "lift": {
+            "labels": [row.label for row in report.rules],
+            "lift": [row.sql.lift.value for row in report.rules],
+            "interval": [
+                [row.sql.lift.low, row.sql.lift.high]
+                if row.sql.lift.low is not None
+                else None
+                for row in report.rules
+            ],
+        },
+        "bands": {
+            "labels": [f"{band.low:g}\u2013{band.high:g}" for band in bands],
+            "rate": [_percent(band.mql_to_sql.value) for band in bands],
+            "mqls": [band.mql_to_sql.total for band in bands],
+        },
+        "weeks": {
+            "labels": [row.label.removeprefix("Week of ") for row in weekly.rows],
+            "datasets": [
+                {
+                    "label": column.label,
+                    "audience": column.audience,
+                    "data": [row.counts[i] for row in weekly.rows],
+                }
+                for i, column in enumerate(weekly.columns)
+            ],
+        },
+    }
+
+
+def _band_links(report: RuleAnalytics, period: periods.Period) -> list[str | None]:
+    """The lead list of each band's MQLs: only for the active model, whose
+    total is the score on the lead that the list filters by."""
+    if report.model.status != ScoringModel.Status.ACTIVE:
+        return [None] * len(report.quality.bands)
+    base = reverse("crm:lead_list")
+    return [
+        f"{base}?"
+        + urlencode(
+            {
+                "created_from": period.start.isoformat(),
+                "created_to": period.last_day.isoformat(),
+                "reached": "mql",
+                "score_min": f"{band.low:f}",
+                "score_max": f"{band.high:f}",
+            }
+        )
+        for band in report.quality.bands
+    ]
+
+
+@require_safe
+@marketing_access(edit=False, refusal=_REFUSAL)
+def rule_analytics_page(request: HttpRequest) -> HttpResponse:
+    """Per rule: leads it fired on and the lift of SDR acceptance, SQL and
+    customer; the score's ranking quality; rejection reasons by campaign,
+    SLA, rule, grade and week; the latest feedback, searchable."""
+    today = timezone.now().astimezone(dt.UTC).date()
+    models = list(analytics_models())
+    form = RuleAnalyticsForm(request.GET, today=today, models=models)
+    context: dict[str, Any] = {
+        "form": form,
+        "periods": periods.PERIODS,
+        "band_points": BAND_POINTS,
+        "clear_lift": CLEAR_LIFT,
+    }
+    if not form.is_valid():
+        return render(request, "crm/rule_analytics.html", context, status=400)
+    period = form.cleaned_data["range"]
+    model = form.cleaned_data["scoring_model"]
+    if model is not None:
+        report = rule_analytics(
+            model=model,
+            start=period.start,
+            end=period.end,
+            search=form.cleaned_data["q"],
+        )
+        context |= {
+            "report": report,
+            "charts": _charts(report),
+            "bands": list(
+                zip(report.quality.bands, _band_links(report, period), strict=True)
+            ),
+        }
+    context["period"] = period
+    # The feedback search keeps the picker's choices.
+    context["kept_params"] = [
+        (name, request.GET[name])
+        for name in ("period", "date_from", "date_to", "model")
+        if request.GET.get(name)
+    ]
+    return render(request, "crm/rule_analytics.html", context)
