@@ -53,9 +53,10 @@ def _charts(report: RuleAnalytics) -> dict[str, Any]:
             ],
         },
         "bands": {
-            "labels": [f"{band.low:g}\u2013{band.high:g}" for band in bands],
+            "labels": [f"{band.low:g}" for band in bands],
             "rate": [_percent(band.mql_to_sql.value) for band in bands],
             "mqls": [band.mql_to_sql.total for band in bands],
+            "width": BAND_POINTS,
         },
         "weeks": {
             "labels": [row.label.removeprefix("Week of ") for row in weekly.rows],

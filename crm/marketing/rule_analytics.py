@@ -181,9 +181,29 @@ class RejectionRow:
 
 
 @dataclass(frozen=True)
+class RejectionPart:
+    """The SDR reasons' or the sales reasons' columns of a table."""
+
+    audience: str
+    title: str
+    columns: list[ReasonColumn]
+    #: (label, counts per column, total) per row with a count.
+    rows: list[tuple[str, list[int], int]]
+    totals: list[int]
+
+    @property
+    def grand_total(self) -> int:
+        return sum(self.totals)
+
+
+_PART_TITLES = {SDR: "SDR rejections", SALES: "Sales send-backs"}
+
+
+@dataclass(frozen=True)
 class RejectionTable:
     key: str
     title: str
+    heading: str
     columns: list[ReasonColumn]
     rows: list[RejectionRow]
 
@@ -196,6 +216,33 @@ class RejectionTable:
     @property
     def grand_total(self) -> int:
         return sum(row.total for row in self.rows)
+
+    @property
+    def parts(self) -> list[RejectionPart]:
+        """The table split by audience (SDR first), for a page narrower than
+        every reason side by side."""
+        parts = []
+        for audience in (SDR, SALES):
+            indexes = [i for i, c in enumerate(self.columns) if c.audience == audience]
+            if not indexes:
+                continue
+            rows = []
+            for row in self.rows:
+                counts = [row.counts[i] for i in indexes]
+                if any(counts):
+                    rows.append((row.label, counts, sum(counts)))
+            if self.key != "week":
+                rows.sort(key=lambda r: -r[2])
+            parts.append(
+                RejectionPart(
+                    audience=audience,
+                    title=_PART_TITLES[audience],
+                    columns=[self.columns[i] for i in indexes],
+                    rows=rows,
+                    totals=[sum(r[1][j] for r in rows) for j in range(len(indexes))],
+                )
+            )
+        return parts
 
 
 @dataclass(frozen=True)
@@ -573,12 +620,13 @@ def _rule_rejections_python(rows: QuerySet[Any]) -> Counter[tuple[str, int]]:
     return counts
 
 
+#: Each table's key, title and row heading.
 _DIMENSIONS = (
-    ("campaign", "By first-touch campaign"),
-    ("agreement", "By SLA"),
-    ("rule", "By rule that fired (at handoff)"),
-    ("graded", "By grade (at handoff)"),
-    ("week", "By week"),
+    ("campaign", "By first-touch campaign", "Campaign"),
+    ("agreement", "By SLA", "SLA"),
+    ("rule", "By rule that fired (at handoff)", "Rule"),
+    ("graded", "By grade (at handoff)", "Grade"),
+    ("week", "By week", "Week"),
 )
 
 
@@ -588,9 +636,9 @@ def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[Rejectio
     reasons first), its rows largest first (weeks in order)."""
     querysets = _rejections(since, until)
     counted: dict[str, Counter[tuple[Any, int]]] = {
-        key: Counter() for key, _ in _DIMENSIONS
+        key: Counter() for key, *_ in _DIMENSIONS
     }
-    plain = [key for key, _ in _DIMENSIONS if key != "rule"]
+    plain = [key for key, *_ in _DIMENSIONS if key != "rule"]
     for rows in querysets.values():
         # One grouped query per audience over every plain dimension at once
         # (a few thousand combinations at most); each table adds them up.
@@ -605,7 +653,7 @@ def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[Rejectio
     columns = [ReasonColumn(r.id, r.code, r.label, r.audience) for r in reasons]
     labels = _dimension_labels(counted)
     tables = []
-    for key, title in _DIMENSIONS:
+    for key, title, heading in _DIMENSIONS:
         by_value: dict[Any, list[int]] = {}
         for (value, why), n in counted[key].items():
             if key == "week":
@@ -620,7 +668,7 @@ def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[Rejectio
             rows.sort(key=lambda r: r.key)
         else:
             rows.sort(key=lambda r: (-r.total, r.label))
-        tables.append(RejectionTable(key, title, columns, rows))
+        tables.append(RejectionTable(key, title, heading, columns, rows))
     return tables
 
 

@@ -24,6 +24,8 @@
     if (!canvas) {
       return;
     }
+    // A row per rule, every label shown.
+    canvas.parentNode.style.height = lift.labels.length * 26 + 90 + "px";
     // A floating bar from the interval's low to its high, and a point at the
     // lift; a log scale puts 0.5 and 2 as far from 1.
     new window.Chart(canvas, {
@@ -34,9 +36,13 @@
           {
             type: "scatter",
             label: "Lift of reaching SQL",
-            data: lift.lift.map(function (value, i) {
-              return value ? { x: value, y: lift.labels[i] } : null;
-            }),
+            data: lift.lift
+              .map(function (value, i) {
+                return { x: value, y: lift.labels[i] };
+              })
+              .filter(function (point) {
+                return point.x > 0;
+              }),
             backgroundColor: INK,
             pointRadius: 4
           },
@@ -60,9 +66,15 @@
           x: {
             type: "logarithmic",
             title: { display: true, text: "Lift (log scale; 1 = no difference)", color: INK },
-            ticks: { color: INK }
+            ticks: {
+              color: INK,
+              callback: function (value) {
+                var text = String(value);
+                return /^(0\.)?0*(1|2|5)0*$/.test(text) ? text : "";
+              }
+            }
           },
-          y: { type: "category", ticks: { color: INK }, grid: { display: false } }
+          y: { type: "category", ticks: { color: INK, autoSkip: false }, grid: { display: false } }
         }
       }
     });
@@ -85,7 +97,7 @@
         animation: false,
         plugins: { legend: { display: false } },
         scales: {
-          x: { title: { display: true, text: "Score", color: INK }, ticks: { color: INK }, grid: { display: false } },
+          x: { title: { display: true, text: "Score band (from; " + bands.width + " points each)", color: INK }, ticks: { color: INK }, grid: { display: false } },
           y: { min: 0, title: { display: true, text: "MQL to SQL (%)", color: INK }, ticks: { color: INK } }
         }
       }
@@ -103,7 +115,7 @@
         labels: weeks.labels,
         datasets: weeks.datasets.map(function (set, i) {
           return {
-            label: set.label + (set.audience === "sdr" ? " (SDR)" : " (sales)"),
+            label: (set.audience === "sdr" ? "SDR: " : "Sales: ") + set.label,
             data: set.data,
             backgroundColor: REASON_COLOURS[i % REASON_COLOURS.length],
             stack: "reasons"
@@ -114,7 +126,7 @@
         responsive: true,
         maintainAspectRatio: false,
         animation: false,
-        plugins: { legend: { position: "right", labels: { color: INK, boxWidth: 12 } } },
+        plugins: { legend: { position: "bottom", labels: { color: INK, boxWidth: 12 } } },
         scales: {
           x: { stacked: true, ticks: { color: INK }, grid: { display: false } },
           y: { stacked: true, min: 0, title: { display: true, text: "Rejections", color: INK }, ticks: { color: INK, precision: 0 } }

@@ -175,6 +175,23 @@ def _assert_hand_worked(report) -> None:
     assert _table(report, "week").rows[0].key == dt.date(2026, 1, 12)
     assert _table(report, "campaign").totals == [2, 1, 1]
     assert _table(report, "campaign").grand_total == 4
+    # The page shows the SDR and the sales reasons apart.
+    sdr, sales = _table(report, "campaign").parts
+    assert (sdr.title, [c.label for c in sdr.columns]) == (
+        "SDR rejections",
+        ["No budget", "Wrong person"],
+    )
+    assert sdr.rows == [
+        ("Spring webinar", [1, 0], 1),
+        ("No campaign", [1, 0], 1),
+        ("Trade show", [0, 1], 1),
+    ]
+    assert (sdr.totals, sdr.grand_total) == ([2, 1], 3)
+    assert (sales.title, sales.rows, sales.totals) == (
+        "Sales send-backs",
+        [("Spring webinar", [1], 1)],
+        [1],
+    )
 
 
 def test_the_hand_worked_figures():
