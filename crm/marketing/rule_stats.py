@@ -82,7 +82,10 @@ def wilson_interval(
     denominator = 1 + z2 / total
     centre = (p + z2 / (2 * total)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total))
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or all successes the bound is exactly 0 or 1; floats miss by 1e-17.
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == total else min(1.0, centre + half)
+    return low, high
 
 
 def lift(fired: Rate, rest: Rate, z: float = Z95) -> Lift:
