@@ -187,8 +187,8 @@ class RejectionPart:
     audience: str
     title: str
     columns: list[ReasonColumn]
-    #: (label, counts per column, total) per row with a count.
-    rows: list[tuple[str, list[int], int]]
+    #: The table's rows with a count here, their counts these columns'.
+    rows: list[RejectionRow]
     totals: list[int]
 
     @property
@@ -230,16 +230,18 @@ class RejectionTable:
             for row in self.rows:
                 counts = [row.counts[i] for i in indexes]
                 if any(counts):
-                    rows.append((row.label, counts, sum(counts)))
+                    rows.append(RejectionRow(row.key, row.label, counts))
             if self.key != "week":
-                rows.sort(key=lambda r: -r[2])
+                rows.sort(key=lambda r: -r.total)
             parts.append(
                 RejectionPart(
                     audience=audience,
                     title=_PART_TITLES[audience],
                     columns=[self.columns[i] for i in indexes],
                     rows=rows,
-                    totals=[sum(r[1][j] for r in rows) for j in range(len(indexes))],
+                    totals=[
+                        sum(r.counts[j] for r in rows) for j in range(len(indexes))
+                    ],
                 )
             )
         return parts

@@ -181,15 +181,15 @@ def _assert_hand_worked(report) -> None:
         "SDR rejections",
         ["No budget", "Wrong person"],
     )
-    assert sdr.rows == [
-        ("Spring webinar", [1, 0], 1),
-        ("No campaign", [1, 0], 1),
-        ("Trade show", [0, 1], 1),
+    assert [(r.label, r.counts) for r in sdr.rows] == [
+        ("Spring webinar", [1, 0]),
+        ("No campaign", [1, 0]),
+        ("Trade show", [0, 1]),
     ]
     assert (sdr.totals, sdr.grand_total) == ([2, 1], 3)
-    assert (sales.title, sales.rows, sales.totals) == (
+    assert (sales.title, [(r.label, r.counts) for r in sales.rows], sales.totals) == (
         "Sales send-backs",
-        [("Spring webinar", [1], 1)],
+        [("Spring webinar", [1])],
         [1],
     )
 

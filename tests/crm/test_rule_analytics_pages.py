@@ -49,6 +49,8 @@ def test_marketing_and_admin_read_the_page_from_the_navigation(client, world, ro
     assert '<span class="stat-value" id="stat-precision">75.0%</span>' in text
     assert f'id="rule-{world.rules["dir"].id}"' in text
     assert "Wants to revisit after the budget review" in text
+    spring = world.campaigns["spring"]
+    assert f'<a href="/campaigns/{spring.id}/">Spring webinar</a>' in text
     assert 'id="analytics-charts"' in text
 
 
