@@ -736,6 +736,10 @@ class RuleReportSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
     model = serializers.SerializerMethodField()
+    counted_at = serializers.DateTimeField(
+        help_text="When the figures were counted; they are reused for five "
+        "minutes (the feedback is read every time)."
+    )
     leads = serializers.IntegerField(help_text="Scored leads created in the period.")
     median_points = _decimal(2, allow_null=True)
     rules = RuleRowSerializer(many=True)

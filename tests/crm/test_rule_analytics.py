@@ -10,13 +10,23 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 
 from crm.marketing import rule_analytics as ra
+from handoff.models import Handoff
 from scoring.models import ScoringModel
 from tests.crm.rule_analytics_data import FEB, JAN, build
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_counted_figures():
+    """Counted figures are cached by model id, which tests reuse."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def approx(value: float) -> object:
@@ -234,6 +244,29 @@ def test_the_hand_worked_figures_on_postgresql_and_both_paths_agree():
     assert ra._rule_counts(cohort, params) == ra._rule_counts_python(cohort, params)
     for rows in ra._rejections(since, until).values():
         assert ra._rule_rejections(rows) == ra._rule_rejections_python(rows)
+
+
+def test_the_counts_are_reused_for_five_minutes_but_the_feedback_is_read_anew():
+    world = build()
+    first = ra.rule_analytics(
+        model=world.model,
+        start=JAN,
+        end=FEB,
+        now=dt.datetime(2026, 2, 2, tzinfo=dt.UTC),
+    )
+    world.leads["L9"].delete()
+    Handoff.objects.filter(id=world.handoffs["L6"].id).update(feedback="Changed")
+
+    again = ra.rule_analytics(model=world.model, start=JAN, end=FEB, search="changed")
+    cache.clear()
+    recounted = ra.rule_analytics(model=world.model, start=JAN, end=FEB)
+
+    assert (
+        first.counted_at == again.counted_at == dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+    )
+    assert (first.leads, again.leads, recounted.leads) == (10, 10, 9)
+    assert [f.text for f in again.feedback] == ["Changed"]
+    assert recounted.counted_at > first.counted_at
 
 
 def test_a_period_without_leads_has_no_rates_and_no_lifts():

@@ -5,6 +5,7 @@ hand-built world, and the 400s that say what to fix."""
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from handoff.models import SalesProfile
@@ -14,6 +15,16 @@ from tests.crm.rule_analytics_data import build
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_counted_figures():
+    """Counted figures are cached by model id, which tests reuse."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
 PAGE = "/scoring/analytics/"
 URL = "/api/v1/reports/rules/"
 JAN = {"start": "2026-01-01", "end": "2026-02-01"}
