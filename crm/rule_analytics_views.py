@@ -93,6 +93,23 @@ def _band_links(report: RuleAnalytics, period: periods.Period) -> list[str | Non
     ]
 
 
+def _lead_links(report: RuleAnalytics, period: periods.Period) -> dict[str, str]:
+    """The lead list of the period's leads, and of those that reached SQL and
+    customer (the active model only: its leads are the ones the list shows)."""
+    if report.model.status != ScoringModel.Status.ACTIVE:
+        return {}
+    base = reverse("crm:lead_list")
+    created = {
+        "created_from": period.start.isoformat(),
+        "created_to": period.last_day.isoformat(),
+    }
+    return {
+        "leads": f"{base}?{urlencode(created)}",
+        "sqls": f"{base}?{urlencode(created | {'reached': 'sql'})}",
+        "customers": f"{base}?{urlencode(created | {'reached': 'customer'})}",
+    }
+
+
 @require_safe
 @marketing_access(edit=False, refusal=_REFUSAL)
 def rule_analytics_page(request: HttpRequest) -> HttpResponse:
@@ -122,6 +139,7 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
         context |= {
             "report": report,
             "charts": _charts(report),
+            "lead_links": _lead_links(report, period),
             "bands": list(
                 zip(report.quality.bands, _band_links(report, period), strict=True)
             ),

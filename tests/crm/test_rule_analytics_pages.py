@@ -55,6 +55,7 @@ def test_marketing_and_admin_read_the_page_from_the_navigation(client, world, ro
     assert response.status_code == 200
     text = _text(response)
     assert 'id="nav-rule_analytics"' in text
+    # The model is archived: no lead list links.
     assert '<span class="stat-value" id="stat-leads">10</span>' in text
     assert '<span class="stat-value" id="stat-auc-sql">0.92</span>' in text
     assert '<span class="stat-value" id="stat-precision">75.0%</span>' in text
@@ -97,9 +98,7 @@ def test_the_active_model_is_the_default(client, world, marketer_client):
     assert response.context["report"].leads == 0
 
 
-def test_the_band_links_go_to_the_lead_list_for_the_active_model_only(
-    marketer_client, world
-):
+def test_the_lead_list_links_are_for_the_active_model_only(marketer_client, world):
     archived = marketer_client.get(PAGE, JANUARY | {"model": world.model.id})
     ScoringModel.objects.filter(status=ScoringModel.Status.ACTIVE).update(
         status=ScoringModel.Status.ARCHIVED
@@ -110,6 +109,13 @@ def test_the_band_links_go_to_the_lead_list_for_the_active_model_only(
     active = marketer_client.get(PAGE, JANUARY | {"model": world.model.id})
 
     assert [link for _, link in archived.context["bands"]] == [None] * 5
+    assert archived.context["lead_links"] == {}
+    assert active.context["lead_links"] == {
+        "leads": "/leads/?created_from=2026-01-01&created_to=2026-01-31",
+        "sqls": "/leads/?created_from=2026-01-01&created_to=2026-01-31&reached=sql",
+        "customers": "/leads/?created_from=2026-01-01&created_to=2026-01-31"
+        "&reached=customer",
+    }
     assert next(link for _, link in active.context["bands"]) == (
         "/leads/?created_from=2026-01-01&created_to=2026-01-31&reached=mql"
         "&score_min=10&score_max=19.99"
