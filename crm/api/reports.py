@@ -732,10 +732,16 @@ class FeedbackLineSerializer(serializers.Serializer):
     handoff = serializers.IntegerField(source="handoff_id", allow_null=True)
 
 
+class ScoringModelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="__str__", help_text="Name and version.")
+    status = serializers.CharField(help_text="active or archived.")
+
+
 class RuleReportSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
-    model = serializers.SerializerMethodField()
+    model = ScoringModelRefSerializer()
     counted_at = serializers.DateTimeField(
         help_text="When the figures were counted; they are reused for five "
         "minutes (the feedback is read every time)."
@@ -747,10 +753,6 @@ class RuleReportSerializer(serializers.Serializer):
     rejections = RejectionTableSerializer(many=True)
     search = serializers.CharField(allow_blank=True)
     feedback = FeedbackLineSerializer(many=True)
-
-    def get_model(self, report: Any) -> dict[str, Any]:
-        model = report.model
-        return {"id": model.id, "name": str(model), "status": model.status}
 
 
 class RuleReportView(APIView):
