@@ -55,5 +55,10 @@ urlpatterns = [
         rule_analytics_views.rule_analytics_page,
         name="rule_analytics",
     ),
+    path(
+        "scoring/analytics/candidates/add/",
+        rule_analytics_views.rule_candidate_add,
+        name="rule_candidate_add",
+    ),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -12,14 +12,16 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_safe
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST, require_safe
 
 from crm.marketing import periods
-from crm.marketing.access import marketing_access
+from crm.marketing.access import marketing_access, may_edit_marketing
 from crm.marketing.rule_analytics import (
     BAND_POINTS,
     CLEAR_LIFT,
@@ -27,10 +29,21 @@ from crm.marketing.rule_analytics import (
     analytics_models,
     rule_analytics,
 )
-from crm.rule_analytics_forms import RuleAnalyticsForm
+from crm.marketing.rule_candidates import (
+    POINTS_MAX,
+    POINTS_PER_LOG_LIFT,
+    TOUCH_REPEAT,
+    CandidateRefused,
+    candidate_add_to_draft,
+    rule_candidates,
+)
+from crm.rule_analytics_forms import CandidateAddForm, RuleAnalyticsForm
 from scoring.models import ScoringModel
 
 _REFUSAL = "Rule analytics are for the Marketing role; managers may read them too."
+_ADD_REFUSAL = "Only the Marketing role adds candidate rules to a draft."
+#: The GET parameters the page's forms keep.
+_KEPT = ("period", "date_from", "date_to", "model", "min_support")
 
 
 def _percent(value: float | None) -> float | None:
@@ -124,6 +137,10 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
         "periods": periods.PERIODS,
         "band_points": BAND_POINTS,
         "clear_lift": CLEAR_LIFT,
+        "points_per_log_lift": POINTS_PER_LOG_LIFT,
+        "points_max": POINTS_MAX,
+        "touch_repeat": TOUCH_REPEAT,
+        "may_add": may_edit_marketing(request.user),
     }
     if not form.is_valid():
         return render(request, "crm/rule_analytics.html", context, status=400)
@@ -143,12 +160,68 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
             "bands": list(
                 zip(report.quality.bands, _band_links(report, period), strict=True)
             ),
+            "candidates": rule_candidates(
+                model=model,
+                start=period.start,
+                end=period.end,
+                min_support=form.cleaned_data["min_support"],
+            ),
         }
     context["period"] = period
-    # The feedback search keeps the picker's choices.
-    context["kept_params"] = [
-        (name, request.GET[name])
-        for name in ("period", "date_from", "date_to", "model")
-        if request.GET.get(name)
-    ]
+    # The feedback search and the candidates' buttons keep the picker's choices.
+    context["kept_params"] = _kept(request.GET)
     return render(request, "crm/rule_analytics.html", context)
+
+
+def _kept(params: Any) -> list[tuple[str, str]]:
+    return [(name, params[name]) for name in _KEPT if params.get(name)]
+
+
+@require_POST
+@marketing_access(edit=True, refusal=_ADD_REFUSAL)
+def rule_candidate_add(request: HttpRequest) -> HttpResponse:
+    """Add a candidate rule to the newest draft (cloned from the active model
+    when there is none), then back to the page with what happened."""
+    today = timezone.now().astimezone(dt.UTC).date()
+    form = CandidateAddForm(request.POST, today=today, models=list(analytics_models()))
+    back = reverse("crm:rule_analytics")
+    kept = _kept(request.POST)
+    if kept:
+        back += "?" + urlencode(kept)
+    back += "#candidates"
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        messages.error(request, "The rule was not added: " + " ".join(errors))
+        return redirect(back)
+    data = form.cleaned_data
+    if data["scoring_model"] is None:
+        messages.error(request, "No scoring model is active; publish one first.")
+        return redirect(back)
+    try:
+        added = candidate_add_to_draft(
+            key=data["candidate"],
+            model=data["scoring_model"],
+            start=data["range"].start,
+            end=data["range"].end,
+            min_support=data["min_support"],
+            actor=request.user,
+        )
+    except CandidateRefused as exc:
+        messages.error(request, f"The rule was not added. {exc}")
+        return redirect(back)
+    created = (
+        " (a new draft, cloned from the active model)" if added.created_draft else ""
+    )
+    messages.success(
+        request,
+        format_html(
+            'Rule “{}” added with {} points to draft <a href="{}">{}</a>{}. '
+            "Review it there; publishing the draft puts it to work.",
+            added.rule.label,
+            f"{added.rule.points.normalize():f}",
+            reverse("scoring:detail", args=[added.draft.id]),
+            str(added.draft),
+            created,
+        ),
+    )
+    return redirect(back)

@@ -14,9 +14,10 @@ attribution model (linear by default); the same roles.
 ``reference_start``/``reference_end``): the MQL planner's figures, the same
 selector as the ``/planner/`` page.
 
-``GET /api/v1/reports/rules/?start=&end=&model=ID&q=TEXT``: rule analytics
-(each rule's lifts, the score's quality, rejection reasons and feedback),
-the same selector as the ``/scoring/analytics/`` page.
+``GET /api/v1/reports/rules/?start=&end=&model=ID&q=TEXT&min_support=N``: rule
+analytics (each rule's lifts, the score's quality, rejection reasons and
+feedback, and candidate rules from the data), the same selectors as the
+``/scoring/analytics/`` page.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ from crm.marketing.rule_analytics import (
     MAX_SEARCH,
     analytics_models,
     rule_analytics,
+)
+from crm.marketing.rule_candidates import (
+    MIN_SUPPORT_DEFAULT,
+    MIN_SUPPORT_MAX,
+    rule_candidates,
 )
 from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
@@ -614,6 +620,14 @@ class RuleQuerySerializer(PeriodSerializer):
         max_length=MAX_SEARCH,
         help_text="Only feedback containing this text (any case).",
     )
+    min_support = serializers.IntegerField(
+        required=False,
+        default=MIN_SUPPORT_DEFAULT,
+        min_value=1,
+        max_value=MIN_SUPPORT_MAX,
+        help_text="Leads a candidate rule must hold for "
+        f"(default {MIN_SUPPORT_DEFAULT}).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -738,6 +752,42 @@ class ScoringModelRefSerializer(serializers.Serializer):
     status = serializers.CharField(help_text="active or archived.")
 
 
+class CandidateSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="What adding it on the page sends.")
+    source = serializers.CharField(
+        help_text="touch, touch_often, field, size, attribute or number."
+    )
+    label = serializers.CharField()
+    leads = serializers.IntegerField(help_text="Leads of the period it holds for.")
+    rest = serializers.IntegerField(help_text="The period's other leads.")
+    sql = ComparisonSerializer(help_text="Leads that reached SQL or later.")
+    customer = ComparisonSerializer(help_text="Leads that became customers.")
+    rule = serializers.DictField(
+        allow_null=True,
+        help_text="The rule's fields (as the rule editor takes them, without "
+        "points); null when the rule language cannot say it.",
+    )
+    suggested_points = serializers.IntegerField(
+        source="points",
+        help_text="10 x ln(the SQL lift's bound nearest 1), at most 25 either "
+        "way; 0 without a clear lift.",
+    )
+    addable = serializers.BooleanField()
+    not_addable_because = serializers.CharField(
+        source="reason_not_addable", allow_blank=True
+    )
+    covered_by = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Labels of the active model's rules that already test it.",
+    )
+
+
+class CandidateReportSerializer(serializers.Serializer):
+    min_support = serializers.IntegerField()
+    counted_at = serializers.DateTimeField()
+    candidates = CandidateSerializer(many=True)
+
+
 class RuleReportSerializer(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
@@ -753,6 +803,9 @@ class RuleReportSerializer(serializers.Serializer):
     rejections = RejectionTableSerializer(many=True)
     search = serializers.CharField(allow_blank=True)
     feedback = FeedbackLineSerializer(many=True)
+    candidates = CandidateReportSerializer(
+        help_text="Candidate rules from the data, best SQL lift's lower bound first."
+    )
 
 
 class RuleReportView(APIView):
@@ -774,6 +827,11 @@ class RuleReportView(APIView):
                 "model", int, description="A published model's id (default: active)"
             ),
             OpenApiParameter("q", str, description="Search the feedback texts"),
+            OpenApiParameter(
+                "min_support",
+                int,
+                description="Leads a candidate rule must hold for (default 30)",
+            ),
         ],
         responses={
             200: RuleReportSerializer,
@@ -794,4 +852,12 @@ class RuleReportView(APIView):
             end=params["end"],
             search=params.get("q", ""),
         )
-        return Response(RuleReportSerializer(report).data)
+        candidates = rule_candidates(
+            model=params["scoring_model"],
+            start=params["start"],
+            end=params["end"],
+            min_support=params["min_support"],
+        )
+        return Response(
+            RuleReportSerializer(dict(vars(report), candidates=candidates)).data
+        )

@@ -324,7 +324,8 @@ def _cohort_sql(
         Handoff._meta.db_table,
     )
     sql = (
-        "SELECT s.total AS score_total, "  # nosec B608: names from model meta, values bound
+        "SELECT s.lead_id AS lead_id, "  # nosec B608: names from model meta, values bound
+        "s.total AS score_total, "
         f"CASE WHEN l.highest_stage IN ({_placeholders(_MQL_OR_LATER)}) "
         "THEN 1 ELSE 0 END "
         "AS reached_mql, "

@@ -50,3 +50,19 @@ def interval(bounds: tuple[float | None, float | None] | None, kind: str = "") -
         low, high = (percent(Decimal(b)).removesuffix("%") for b in bounds)
         return f"{low}\u2013{high}%"
     return f"{ratio(bounds[0])}\u2013{ratio(bounds[1])}"
+
+
+_CANDIDATE_SOURCES = {
+    "touch": "touchpoint",
+    "touch_often": "touchpoint, often",
+    "field": "lead or account field",
+    "size": "account size",
+    "attribute": "free-form attribute",
+    "number": "free-form attribute, quartile bin",
+}
+
+
+@register.filter
+def candidate_source(code: str) -> str:
+    """Where a candidate rule comes from, in words: "touch" -> "touchpoint"."""
+    return _CANDIDATE_SOURCES.get(code, code)

@@ -309,5 +309,6 @@ def test_the_schema_documents_the_rule_report(api_client):
         "end",
         "model",
         "q",
+        "min_support",
     }
     assert set(operation["responses"]) == {"200", "400", "401", "403"}
