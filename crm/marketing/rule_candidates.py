@@ -731,6 +731,12 @@ def candidate_add_to_draft(
     if draft is None:
         draft = drafts.model_clone(model=active, actor=actor)
     already = _covered_by(candidate, draft.rules.all())
+    if already and created:
+        raise CandidateRefused(
+            f"The active model already tests “{candidate.label}” with the rule "
+            f"“{already[0]}”, so a draft cloned from it would too; change that "
+            "rule in a draft instead."
+        )
     if already:
         raise CandidateRefused(
             f"Draft {draft} already tests “{candidate.label}” with the rule "
