@@ -40,6 +40,8 @@ from crm.marketing.rule_candidates import (
 from crm.rule_analytics_forms import CandidateAddForm, RuleAnalyticsForm
 from scoring.models import ScoringModel
 
+#: Candidate rules shown at first; the rest are one click away.
+CANDIDATES_SHOWN = 25
 _REFUSAL = "Rule analytics are for the Marketing role; managers may read them too."
 _ADD_REFUSAL = "Only the Marketing role adds candidate rules to a draft."
 #: The GET parameters the page's forms keep.
@@ -153,6 +155,12 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
             end=period.end,
             search=form.cleaned_data["q"],
         )
+        candidates = rule_candidates(
+            model=model,
+            start=period.start,
+            end=period.end,
+            min_support=form.cleaned_data["min_support"],
+        )
         context |= {
             "report": report,
             "charts": _charts(report),
@@ -160,11 +168,10 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
             "bands": list(
                 zip(report.quality.bands, _band_links(report, period), strict=True)
             ),
-            "candidates": rule_candidates(
-                model=model,
-                start=period.start,
-                end=period.end,
-                min_support=form.cleaned_data["min_support"],
+            "candidates": candidates,
+            "candidate_rows": (
+                candidates.candidates[:CANDIDATES_SHOWN],
+                candidates.candidates[CANDIDATES_SHOWN:],
             ),
         }
     context["period"] = period

@@ -128,6 +128,17 @@ NOT_OFTEN = (
 )
 
 
+DOTTED = "A rule reads a dot in an attribute's name as a nested value."
+UNNAMEABLE = "A rule cannot name this attribute (too long, or spaces around it)."
+TOO_LONG = f"A rule compares at most {VALUE_TEXT_MAX} characters."
+_SHORT_REASONS = {
+    NOT_OFTEN: f"No “{TOUCH_REPEAT}+ times” rule",
+    DOTTED: "A dot in the name",
+    UNNAMEABLE: "Name not usable",
+    TOO_LONG: "Value too long",
+}
+
+
 class CandidateRefused(Exception):
     """A candidate that cannot be added: the message says what to do."""
 
@@ -156,6 +167,15 @@ class Candidate:
     @property
     def addable(self) -> bool:
         return self.rule is not None and self.points != 0
+
+    @property
+    def reason_short(self) -> str:
+        """``reason_not_addable`` in a few words, for a table cell."""
+        if self.rule is None:
+            return _SHORT_REASONS.get(self.why_not, "Not a rule")
+        if self.points == 0:
+            return "No clear lift"
+        return ""
 
     @property
     def reason_not_addable(self) -> str:
@@ -412,9 +432,9 @@ def _attribute_problem(key: str) -> str:
     """Why ``attributes.<key>`` cannot be a rule's attribute, or ""."""
     path = f"attributes.{key}"
     if "." in key:
-        return "A rule reads a dot in an attribute's name as a nested value."
+        return DOTTED
     if len(path) > ATTRIBUTE_MAX or not known_attribute(path):
-        return "A rule cannot name this attribute (too long, or spaces around it)."
+        return UNNAMEABLE
     return ""
 
 
@@ -521,7 +541,7 @@ def _candidates(counts: _Counts, min_support: int) -> list[Candidate]:
             label = f"attributes.{name} is “{value}”"
             problem = _attribute_problem(name)
             if not problem and len(value) > VALUE_TEXT_MAX:
-                problem = f"A rule compares at most {VALUE_TEXT_MAX} characters."
+                problem = TOO_LONG
             rule = (
                 None
                 if problem

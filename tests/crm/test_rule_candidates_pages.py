@@ -79,14 +79,21 @@ def test_the_page_lists_the_candidates_with_their_buttons(marketer_client, world
     assert report.min_support == 3
     assert len(report.candidates) == 20
     assert report.candidates[0].key == "touch_often:demo_request"
-    # An addable candidate: a form with the page's choices and its key.
+    # An addable candidate no rule of the active model tests: a form with the
+    # page's choices and its key.
     assert text.count('action="/scoring/analytics/candidates/add/"') == sum(
-        1 for c in report.candidates if c.addable
+        1 for c in report.candidates if c.addable and not c.covered_by
     )
+    assert 'value="touch:demo_request"' not in text
     assert '<input type="hidden" name="candidate" value="attribute:plan:pro">' in text
     assert '<input type="hidden" name="min_support" value="3">' in text
-    # One the rule language cannot say: why, and no button.
-    assert "no “3 or more times” condition" in text
+    # One the rule language cannot say: why in short (the whole on hover).
+    assert (
+        '<span class="muted small" title="A rule adds points for every touchpoint '
+        "it counts; the rule language has no “3 or more times” condition. Add the "
+        'kind&#x27;s own candidate, or a rule on the kind in the editor.">'
+        "No “3+ times” rule</span>"
+    ) in text
     assert 'value="touch_often:demo_request"' not in text
     # Tested by a rule of the active model.
     assert 'in the model</span><span class="ra-sub">VP</span>' in text
@@ -401,3 +408,20 @@ def test_the_api_refuses_a_bad_minimum_support(world):
 
     assert response.status_code == 400
     assert "min_support" in response.json()
+
+
+def test_past_the_first_candidates_the_rest_are_one_click_away(
+    marketer_client, world, monkeypatch
+):
+    monkeypatch.setattr("crm.rule_analytics_views.CANDIDATES_SHOWN", 5)
+
+    response = marketer_client.get(PAGE, JANUARY)
+
+    first, rest = response.context["candidate_rows"]
+    assert [c.key for c in first + rest] == [
+        c.key for c in response.context["candidates"].candidates
+    ]
+    assert len(first) == 5
+    text = _text(response)
+    assert "<summary>15 more candidates, by the same order</summary>" in text
+    assert 'id="candidate-table-more"' in text
