@@ -66,3 +66,9 @@ _CANDIDATE_SOURCES = {
 def candidate_source(code: str) -> str:
     """Where a candidate rule comes from, in words: "touch" -> "touchpoint"."""
     return _CANDIDATE_SOURCES.get(code, code)
+
+
+@register.filter
+def signed(value: int) -> str:
+    """Whole points with their sign: 3 -> "+3", -3 -> "\u22123" (a real minus)."""
+    return f"+{value}" if value > 0 else f"\u2212{-value}" if value < 0 else "0"

@@ -425,3 +425,11 @@ def test_past_the_first_candidates_the_rest_are_one_click_away(
     text = _text(response)
     assert "<summary>15 more candidates, by the same order</summary>" in text
     assert 'id="candidate-table-more"' in text
+
+
+def test_negative_suggested_points_carry_a_real_minus(marketer_client, world):
+    response = marketer_client.get(PAGE, JANUARY)
+
+    text = _text(response)
+    row = text[text.index('data-candidate="field:seniority:director"') :]
+    assert '<td class="num">\u22123</td>' in row[: row.index("</tr>")]
