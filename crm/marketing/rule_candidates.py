@@ -98,6 +98,9 @@ POINTS_PER_LOG_LIFT = 10
 POINTS_MAX = 25
 #: The longest candidate key a form may send.
 KEY_MAX = 700
+#: Keys of the advisory lock that serialises adding candidates (PostgreSQL):
+#: "CAND", then the active model's id.
+_LOCK_SPACE = 0x43414E44
 
 #: Lead and account fields offered as candidates: (rule attribute, SQL column,
 #: what people call it).
@@ -720,7 +723,9 @@ def candidate_add_to_draft(
     refused, as is one that cannot be a rule, one without a clear lift or
     one the draft already tests. Refusals raise ``CandidateRefused`` with what
     to do; nothing is written then (the clone too is undone). The draft's
-    services lock it and write its audit rows.
+    services lock it and write its audit rows. Adds are serialised per active
+    model (an advisory lock on PostgreSQL; SQLite has one writer), so two at
+    once with no draft make one draft, not two.
     """
     problem = candidate_key_problem(key)
     if problem:
@@ -742,6 +747,14 @@ def candidate_add_to_draft(
             "No scoring model is active, so there is no draft to add to; "
             "publish a model first."
         )
+    if connection.vendor == "postgresql":
+        # Two marketers adding at once would each clone a draft when there is
+        # none. Not a row lock on the active model: publishing locks the draft
+        # and then the active model, the other way round.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, active.id]
+            )
     draft = (
         ScoringModel.objects.filter(name=active.name, status=ScoringModel.Status.DRAFT)
         .order_by("-version", "-id")
