@@ -503,7 +503,7 @@ def _candidates(counts: _Counts, min_support: int) -> list[Candidate]:
             label = f"Did “{kinds.get(name, name)}” in the period"
             rule = {
                 "kind": "engagement",
-                "label": f"{kinds.get(name, name)} (candidate)",
+                "label": f"{kinds.get(name, name)}, counted once",
                 "touchpoint_kind": name,
                 "max_occurrences": 1,
             }

@@ -26,7 +26,7 @@ candidate).
 
 Every lead is in marketing and has no source. Touchpoints: each P1 lead
 three demo requests in January, P2 one, P4 one in February (after the
-period); P3 none.
+period); each P3 and P4 lead one page view in January.
 
 Left out: a lead created in February, an erased lead and a lead scored only
 by another model, each a vp at Big with plan "Pro" that became a customer.
@@ -197,6 +197,8 @@ def build() -> World:
                 lead=lead, kind_id="demo_request", occurred_at=at(20, hour)
             )
     TouchpointFactory(lead=leads["P2"][0], kind_id="demo_request", occurred_at=at(20))
+    for lead in leads["P3a"] + leads["P3b"] + leads["P4"]:
+        TouchpointFactory(lead=lead, kind_id="page_view", occurred_at=at(21))
     TouchpointFactory(
         lead=leads["P4"][0], kind_id="demo_request", occurred_at=at(3, month=2)
     )

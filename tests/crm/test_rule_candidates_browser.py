@@ -41,7 +41,7 @@ def test_a_marketer_adds_a_candidate_rule_to_a_draft(browser, live_server):
             page.wait_for_load_state("networkidle")
 
             rows = page.locator("#candidate-table tbody tr")
-            expect(rows).to_have_count(20)
+            expect(rows).to_have_count(21)
             row = page.locator('tr[data-candidate="attribute:plan:pro"]')
             expect(row.locator("td").nth(7)).to_have_text("+3")
             page.locator("#candidates").screenshot(
@@ -58,7 +58,7 @@ def test_a_marketer_adds_a_candidate_rule_to_a_draft(browser, live_server):
             )
             # Back on the same period and support, at the candidates.
             assert page.url.endswith("&min_support=3#candidates")
-            expect(rows).to_have_count(20)
+            expect(rows).to_have_count(21)
             message.get_by_role("link", name="Cand v2").click()
             page.wait_for_load_state("networkidle")
             assert page.url == f"{live_server.url}/scoring/{draft.id}/"

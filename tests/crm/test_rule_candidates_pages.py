@@ -77,7 +77,7 @@ def test_the_page_lists_the_candidates_with_their_buttons(marketer_client, world
     assert 'id="candidates-title">Candidate rules</h2>' in text
     report = response.context["candidates"]
     assert report.min_support == 3
-    assert len(report.candidates) == 20
+    assert len(report.candidates) == 21
     assert report.candidates[0].key == "touch_often:demo_request"
     # An addable candidate no rule of the active model tests: a form with the
     # page's choices and its key.
@@ -210,10 +210,27 @@ def test_a_touchpoint_candidate_becomes_an_engagement_rule(marketer_client, worl
     marketer_client.post(ADD, JANUARY | {"candidate": "touch:demo_request"})
 
     added = draft.rules.get(touchpoint_kind="demo_request")
-    assert (added.kind, added.max_occurrences, added.points) == (
+    assert (added.label, added.kind, added.max_occurrences, added.points) == (
+        "Demo request, counted once",
         "engagement",
         1,
         Decimal(3),
+    )
+
+
+def test_a_touchpoint_candidate_with_a_lift_below_1_becomes_a_negative_rule(
+    marketer_client, world
+):
+    marketer_client.post(ADD, JANUARY | {"candidate": "touch:page_view"})
+
+    draft = ScoringModel.objects.get(status=ScoringModel.Status.DRAFT)
+    added = draft.rules.get(touchpoint_kind="page_view")
+    # 1/10 against 9/10: round(10 ln 0.7215) = -3.
+    assert (added.label, added.kind, added.max_occurrences, added.points) == (
+        "Page view, counted once",
+        "negative",
+        1,
+        Decimal(-3),
     )
 
 
@@ -369,7 +386,7 @@ def test_the_api_lists_the_candidates(world):
 
     candidates = body["candidates"]
     assert candidates["min_support"] == 3
-    assert len(candidates["candidates"]) == 20
+    assert len(candidates["candidates"]) == 21
     pro = next(c for c in candidates["candidates"] if c["key"] == "attribute:plan:pro")
     assert pro["leads"] == 10
     assert pro["rest"] == 10
@@ -423,7 +440,7 @@ def test_past_the_first_candidates_the_rest_are_one_click_away(
     ]
     assert len(first) == 5
     text = _text(response)
-    assert "<summary>15 more candidates, by the same order</summary>" in text
+    assert "<summary>16 more candidates, by the same order</summary>" in text
     assert 'id="candidate-table-more"' in text
 
 
