@@ -14,6 +14,7 @@ from crm.marketing.rule_candidates import (
     KEY_MAX,
     MIN_SUPPORT_DEFAULT,
     MIN_SUPPORT_MAX,
+    MIN_SUPPORT_MIN,
 )
 
 
@@ -30,7 +31,7 @@ class RuleAnalyticsForm(PeriodForm):
     )
     min_support = forms.IntegerField(
         required=False,
-        min_value=1,
+        min_value=MIN_SUPPORT_MIN,
         max_value=MIN_SUPPORT_MAX,
         label="Minimum support",
         help_text="Leads a candidate rule must hold for.",
@@ -53,7 +54,9 @@ class RuleAnalyticsForm(PeriodForm):
         )
         support = self.fields["min_support"].error_messages
         support["invalid"] = "Enter the minimum support as a whole number of leads."
-        support["min_value"] = "The minimum support is at least 1 lead."
+        support["min_value"] = (
+            f"The minimum support is at least {MIN_SUPPORT_MIN} leads."
+        )
         support["max_value"] = f"The minimum support is at most {MIN_SUPPORT_MAX:,}."
 
     def clean(self) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from crm.marketing.rule_analytics import (
 from crm.marketing.rule_candidates import (
     MIN_SUPPORT_DEFAULT,
     MIN_SUPPORT_MAX,
+    MIN_SUPPORT_MIN,
     rule_candidates,
 )
 from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
@@ -623,7 +624,7 @@ class RuleQuerySerializer(PeriodSerializer):
     min_support = serializers.IntegerField(
         required=False,
         default=MIN_SUPPORT_DEFAULT,
-        min_value=1,
+        min_value=MIN_SUPPORT_MIN,
         max_value=MIN_SUPPORT_MAX,
         help_text="Leads a candidate rule must hold for "
         f"(default {MIN_SUPPORT_DEFAULT}).",

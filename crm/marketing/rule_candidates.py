@@ -80,6 +80,10 @@ from scoring.validation import ATTRIBUTE_MAX, VALUE_TEXT_MAX, known_attribute
 #: too wide to rank on (Wilson's half-width is still about 0.15 at 30).
 MIN_SUPPORT_DEFAULT = 30
 MIN_SUPPORT_MAX = 1_000_000
+#: The smallest minimum support: a value only one lead holds is no pattern,
+#: and leaving those out of the counts keeps a free-text attribute (a value
+#: per lead) from filling the cache with one group per lead.
+MIN_SUPPORT_MIN = 2
 #: "Did it often": touchpoints of one kind in the period.
 TOUCH_REPEAT = 3
 #: Quantile bins of a numeric attribute (quartiles).
@@ -332,8 +336,9 @@ def _count_fields_sql(cohort: str, params: list[Any], groups: dict) -> None:
         "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(l.attributes) = "
         "'object' THEN l.attributes ELSE '{}' END) e "
         "WHERE jsonb_typeof(e.value) IN ('string', 'number', 'boolean') "
-        "GROUP BY 1, 2, 3",
-        params,
+        # Numbers are binned later, so every one counts.
+        "GROUP BY 1, 2, 3 HAVING count(*) >= %s OR jsonb_typeof(e.value) = 'number'",
+        [*params, MIN_SUPPORT_MIN],
     )
     for key, kind, value, n, sql, cust in rows:
         if kind == "number":
@@ -377,6 +382,13 @@ def _count_fields_python(cohort: str, params: list[Any], groups: dict) -> None:
                     text = _text_value(value)
                     if text:
                         _add(groups, (ATTRIBUTE, key, text), 1, sql, cust)
+    rare = [
+        key
+        for key, row in groups.items()
+        if key[0] == ATTRIBUTE and row[0] < MIN_SUPPORT_MIN
+    ]
+    for key in rare:
+        del groups[key]
 
 
 def _count_touches(
@@ -654,8 +666,10 @@ def rule_candidates(
     while the counts are cached (``FIGURES_SECONDS``)."""
     if end <= start:
         raise ValueError("The period ends before it starts.")
-    if not 1 <= min_support <= MIN_SUPPORT_MAX:
-        raise ValueError(f"The minimum support is 1 to {MIN_SUPPORT_MAX:,} leads.")
+    if not MIN_SUPPORT_MIN <= min_support <= MIN_SUPPORT_MAX:
+        raise ValueError(
+            f"The minimum support is {MIN_SUPPORT_MIN} to {MIN_SUPPORT_MAX:,} leads."
+        )
     key = _cache_key(model, start, end)
     cached = cache.get(key)
     if cached is None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from crm.marketing import rule_candidates as rc
 from crm.marketing.rule_stats import Z95, Lift
+from leads.models import Lead
 from scoring.models import ScoringModel
 from tests.crm.rule_candidates_data import FEB, JAN, build
 
@@ -208,7 +209,7 @@ def test_the_default_minimum_support_is_30_and_leaves_none_here():
     assert rc.MIN_SUPPORT_DEFAULT == 30
 
 
-@pytest.mark.parametrize("support", [0, -1, rc.MIN_SUPPORT_MAX + 1])
+@pytest.mark.parametrize("support", [1, 0, -1, rc.MIN_SUPPORT_MAX + 1])
 def test_a_minimum_support_out_of_range_is_refused(support):
     world = build()
 
@@ -216,9 +217,31 @@ def test_a_minimum_support_out_of_range_is_refused(support):
         rc.rule_candidates(model=world.model, start=JAN, end=FEB, min_support=support)
 
 
+def _one_lead_notes(world) -> None:
+    """A free-text attribute: a value per lead, two leads sharing one."""
+    for n, lead in enumerate(world.leads["P3b"]):
+        note = "same" if n < 2 else f"only lead {n}"
+        Lead.objects.filter(id=lead.id).update(
+            attributes={**lead.attributes, "note": note}
+        )
+
+
+def test_a_text_value_only_one_lead_holds_is_not_counted():
+    world = build()
+    _one_lead_notes(world)
+
+    counts = rc._count(world.model.id, JAN, FEB)
+
+    notes = {k: row for k, row in counts.groups.items() if k[1] == "note"}
+    assert notes == {(rc.ATTRIBUTE, "note", "same"): [2, 0, 0]}
+    report = rc.rule_candidates(model=world.model, start=JAN, end=FEB, min_support=2)
+    assert "attribute:note:same" in [c.key for c in report.candidates]
+
+
 @pytest.mark.postgres
 def test_the_hand_worked_candidates_on_postgresql_and_both_paths_agree():
     world = build()
+    _one_lead_notes(world)
 
     _assert_hand_worked(
         rc.rule_candidates(model=world.model, start=JAN, end=FEB, min_support=3)
@@ -230,6 +253,9 @@ def test_the_hand_worked_candidates_on_postgresql_and_both_paths_agree():
     rc._count_fields_python(cohort, params, in_python)
     assert in_sql == in_python
     assert in_sql[(rc.NUMBER, "seats", Decimal(10))] == [1, 1, 1]
+    assert {k: row for k, row in in_sql.items() if k[1] == "note"} == {
+        (rc.ATTRIBUTE, "note", "same"): [2, 0, 0]
+    }
 
 
 def test_the_counts_are_kept_five_minutes_and_the_support_only_filters_them(

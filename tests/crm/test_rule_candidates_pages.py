@@ -122,7 +122,7 @@ def test_the_default_minimum_support_is_shown(marketer_client, world):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0", "The minimum support is at least 1 lead."),
+        ("1", "The minimum support is at least 2 leads."),
         ("many", "Enter the minimum support as a whole number of leads."),
         ("1000001", "The minimum support is at most 1,000,000."),
     ],
@@ -307,7 +307,7 @@ def test_a_candidate_of_a_bigger_support_is_stale_at_a_smaller_page(
     ("change", "message"),
     [
         ({"candidate": ""}, "Pick a candidate rule to add."),
-        ({"min_support": "0"}, "The minimum support is at least 1 lead."),
+        ({"min_support": "0"}, "The minimum support is at least 2 leads."),
         ({"date_from": "soon"}, "Enter a date like 2026-01-31."),
     ],
 )
