@@ -34,7 +34,8 @@ unpivoted with ``VALUES``, attributes expanded with ``jsonb_each``, each lead's
 touchpoints of the period counted per kind); elsewhere (SQLite) the fields and
 attributes are read lead by lead to the same counts, the touchpoints with the
 same grouped query. The counts are cached for ``FIGURES_SECONDS`` per model
-and period (whatever the minimum support, which only filters them).
+and period (whatever the minimum support, which only filters them); a text
+value only one lead holds is not kept (``MIN_SUPPORT_MIN``).
 
 **Suggested points**: ``POINTS_PER_LOG_LIFT`` times the natural log of the SQL
 lift's bound nearest to 1 (the lower bound of a lift clearly above 1, the

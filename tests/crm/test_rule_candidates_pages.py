@@ -12,7 +12,7 @@ from django.test import Client
 
 from crm.roles import MARKETING, SALES, SDR
 from handoff.models import SalesProfile
-from leads.models import AuditEvent
+from leads.models import AuditEvent, Lead
 from scoring.models import ScoringModel, ScoringRule
 from scoring.services import model_clone
 from tests.clients import token_client
@@ -450,3 +450,24 @@ def test_negative_suggested_points_carry_a_real_minus(marketer_client, world):
     text = _text(response)
     row = text[text.index('data-candidate="field:seniority:director"') :]
     assert '<td class="num">\u22123</td>' in row[: row.index("</tr>")]
+
+
+def test_a_value_with_markup_is_shown_as_text_on_the_page_and_in_the_message(
+    marketer_client, world
+):
+    for lead in world.leads["P1b"]:
+        Lead.objects.filter(id=lead.id).update(
+            attributes={**lead.attributes, "tag": "<b>hot</b>"}
+        )
+
+    page = _text(marketer_client.get(PAGE, JANUARY))
+    response = marketer_client.post(
+        ADD, JANUARY | {"candidate": "attribute:tag:<b>hot</b>"}, follow=True
+    )
+
+    assert "attributes.tag is “&lt;b&gt;hot&lt;/b&gt;”" in page
+    assert "<b>hot</b>" not in page
+    [message] = _messages(response)
+    assert message.startswith(
+        "Rule “attributes.tag is “&lt;b&gt;hot&lt;/b&gt;”” added with "
+    )
