@@ -52,7 +52,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -697,7 +697,7 @@ def _with_cover(candidate: Candidate, rules: list[ScoringRule]) -> Candidate:
     covered = _covered_by(candidate, rules)
     if not covered:
         return candidate
-    return Candidate(**{**candidate.__dict__, "covered_by": covered})
+    return replace(candidate, covered_by=covered)
 
 
 # Adding one to a draft -----------------------------------------------------
