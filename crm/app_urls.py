@@ -1,6 +1,6 @@
 from django.urls import path
 
-from crm import campaign_views, planner_views, views
+from crm import campaign_views, planner_views, rule_analytics_views, views
 
 app_name = "crm"
 urlpatterns = [
@@ -49,6 +49,16 @@ urlpatterns = [
         "planner/<int:plan_id>/delete/",
         planner_views.plan_delete,
         name="plan_delete",
+    ),
+    path(
+        "scoring/analytics/",
+        rule_analytics_views.rule_analytics_page,
+        name="rule_analytics",
+    ),
+    path(
+        "scoring/analytics/candidates/add/",
+        rule_analytics_views.rule_candidate_add,
+        name="rule_candidate_add",
     ),
     path("healthz/", views.healthz, name="healthz"),
 ]

@@ -22,6 +22,7 @@ _NAV = [
     (MARKETING, "Campaigns", "crm:campaign_list"),
     (MARKETING, "Planner", "crm:planner"),
     (MARKETING, "Scoring", "scoring:list"),
+    (MARKETING, "Rule analytics", "crm:rule_analytics"),
     (SDR, "SAL queue", "handoff:queue"),
     (MANAGERS, "SAL queue", "handoff:queue"),
     (SALES, "Pipeline", "handoff:pipeline"),
@@ -30,6 +31,7 @@ _NAV = [
     (MANAGERS, "Marketing", "crm:marketing_home"),
     (MANAGERS, "Campaigns", "crm:campaign_list"),
     (MANAGERS, "Planner", "crm:planner"),
+    (MANAGERS, "Rule analytics", "crm:rule_analytics"),
 ]
 
 

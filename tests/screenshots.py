@@ -94,6 +94,7 @@ PAGES = (
         "/planner/?date_from={next_quarter}&date_to={next_quarter_end}"
         "&target_kind=customers&target=40&reference=default",
     ),
+    Page("rule-analytics", "/scoring/analytics/?period=90d"),
     Page("queue", "/queue/"),
     Page("handoff", link=r"^/handoffs/\d+/$", parent="queue"),
     Page("pipeline", "/pipeline/"),

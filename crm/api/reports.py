@@ -13,6 +13,11 @@ attribution model (linear by default); the same roles.
 ``target_revenue=X`` with an optional ``average_deal=X``, and optional
 ``reference_start``/``reference_end``): the MQL planner's figures, the same
 selector as the ``/planner/`` page.
+
+``GET /api/v1/reports/rules/?start=&end=&model=ID&q=TEXT&min_support=N``: rule
+analytics (each rule's lifts, the score's quality, rejection reasons and
+feedback, and candidate rules from the data), the same selectors as the
+``/scoring/analytics/`` page.
 """
 
 from __future__ import annotations
@@ -41,12 +46,24 @@ from crm.marketing.planner import (
     plan_build,
     plan_data,
 )
+from crm.marketing.rule_analytics import (
+    MAX_SEARCH,
+    analytics_models,
+    rule_analytics,
+)
+from crm.marketing.rule_candidates import (
+    MIN_SUPPORT_DEFAULT,
+    MIN_SUPPORT_MAX,
+    MIN_SUPPORT_MIN,
+    rule_candidates,
+)
 from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
 from handoff.models import ServiceLevelAgreement
 from leads.attribution import MODELS
 from leads.geo import Region
 from leads.models import Campaign, Lead
+from scoring.models import ScoringModel
 
 #: The longest period a report spans: ten years of days.
 MAX_DAYS = 3660
@@ -585,3 +602,263 @@ class PlanReportView(APIView):
             **data,
         }
         return Response(PlanSerializer(body).data)
+
+
+class RuleQuerySerializer(PeriodSerializer):
+    start = serializers.DateField(
+        help_text="First day (UTC) of the period: leads created from this day."
+    )
+    model = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="A published scoring model's id (active or archived); the "
+        "active model by default.",
+    )
+    q = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=MAX_SEARCH,
+        help_text="Only feedback containing this text (any case).",
+    )
+    min_support = serializers.IntegerField(
+        required=False,
+        default=MIN_SUPPORT_DEFAULT,
+        min_value=MIN_SUPPORT_MIN,
+        max_value=MIN_SUPPORT_MAX,
+        help_text="Leads a candidate rule must hold for "
+        f"(default {MIN_SUPPORT_DEFAULT}).",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        models = analytics_models()
+        if "model" in attrs:
+            chosen = models.filter(id=attrs["model"]).first()
+            if chosen is None:
+                raise serializers.ValidationError(
+                    {"model": f"There is no published scoring model {attrs['model']}."}
+                )
+        else:
+            chosen = models.filter(status=ScoringModel.Status.ACTIVE).first()
+            if chosen is None:
+                raise serializers.ValidationError(
+                    {"model": "No scoring model is active; give a published one."}
+                )
+        attrs["scoring_model"] = chosen
+        return attrs
+
+
+class RateSerializer(serializers.Serializer):
+    hits = serializers.IntegerField()
+    total = serializers.IntegerField()
+    rate = serializers.FloatField(
+        allow_null=True, source="value", help_text="hits / total; null when 0."
+    )
+    low = serializers.FloatField(allow_null=True, help_text="Wilson 95% low.")
+    high = serializers.FloatField(allow_null=True, help_text="Wilson 95% high.")
+
+
+class LiftSerializer(serializers.Serializer):
+    value = serializers.FloatField(
+        allow_null=True,
+        help_text="Rate fired / rate not fired; null when a side is empty or "
+        "the not-fired rate is 0.",
+    )
+    low = serializers.FloatField(
+        allow_null=True,
+        help_text="Log-method 95% low; null when a side has no success.",
+    )
+    high = serializers.FloatField(allow_null=True)
+
+
+class ComparisonSerializer(serializers.Serializer):
+    fired = RateSerializer()
+    not_fired = RateSerializer(source="rest")
+    lift = LiftSerializer()
+
+
+class RuleRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="rule_id")
+    label = serializers.CharField()
+    kind = serializers.CharField()
+    points = _decimal(2)
+    fired = serializers.IntegerField(help_text="Leads of the period it fired on.")
+    not_fired = serializers.IntegerField(source="rest")
+    sdr_acceptance = ComparisonSerializer(
+        source="acceptance", help_text="Accepted over decided handoffs' leads."
+    )
+    sql = ComparisonSerializer(help_text="Leads that reached SQL or later.")
+    customer = ComparisonSerializer(help_text="Leads that became customers.")
+    weight = serializers.CharField(
+        allow_blank=True, help_text="over-weighted, under-weighted or blank."
+    )
+
+
+class BandSerializer(serializers.Serializer):
+    low = _decimal(2)
+    high = _decimal(2)
+    mql_to_sql = RateSerializer()
+
+
+class ScoreQualitySerializer(serializers.Serializer):
+    mql_threshold = _decimal(2, source="threshold")
+    auc_sql = serializers.FloatField(allow_null=True)
+    auc_customer = serializers.FloatField(allow_null=True)
+    sqls = serializers.IntegerField()
+    customers = serializers.IntegerField()
+    precision_at_threshold = RateSerializer()
+    bands = BandSerializer(many=True)
+
+
+class ReasonColumnSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="reason_id")
+    code = serializers.CharField()
+    label = serializers.CharField()
+    audience = serializers.CharField(help_text="sdr or sales.")
+
+
+class RejectionRowSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The campaign or SLA id, rule label, grade or week's Monday; "
+        "null for none.",
+    )
+    label = serializers.CharField()
+    counts = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Per reason, as in reasons."
+    )
+    total = serializers.IntegerField()
+
+
+class RejectionTableSerializer(serializers.Serializer):
+    dimension = serializers.CharField(source="key")
+    title = serializers.CharField()
+    reasons = ReasonColumnSerializer(many=True, source="columns")
+    rows = RejectionRowSerializer(many=True)
+
+
+class FeedbackLineSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    audience = serializers.CharField()
+    reason = serializers.CharField()
+    text = serializers.CharField()
+    lead = serializers.IntegerField(source="lead_id")
+    handoff = serializers.IntegerField(source="handoff_id", allow_null=True)
+
+
+class ScoringModelRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="__str__", help_text="Name and version.")
+    status = serializers.CharField(help_text="active or archived.")
+
+
+class CandidateSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="What adding it on the page sends.")
+    source = serializers.CharField(
+        help_text="touch, touch_often, field, size, attribute or number."
+    )
+    label = serializers.CharField()
+    leads = serializers.IntegerField(help_text="Leads of the period it holds for.")
+    rest = serializers.IntegerField(help_text="The period's other leads.")
+    sql = ComparisonSerializer(help_text="Leads that reached SQL or later.")
+    customer = ComparisonSerializer(help_text="Leads that became customers.")
+    rule = serializers.DictField(
+        allow_null=True,
+        help_text="The rule's fields (as the rule editor takes them, without "
+        "points); null when the rule language cannot say it.",
+    )
+    suggested_points = serializers.IntegerField(
+        source="points",
+        help_text="10 x ln(the SQL lift's bound nearest 1), at most 25 either "
+        "way; 0 without a clear lift.",
+    )
+    addable = serializers.BooleanField()
+    not_addable_because = serializers.CharField(
+        source="reason_not_addable", allow_blank=True
+    )
+    covered_by = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Labels of the active model's rules that already test it.",
+    )
+
+
+class CandidateReportSerializer(serializers.Serializer):
+    min_support = serializers.IntegerField()
+    counted_at = serializers.DateTimeField()
+    candidates = CandidateSerializer(many=True)
+
+
+class RuleReportSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    model = ScoringModelRefSerializer()
+    counted_at = serializers.DateTimeField(
+        help_text="When the figures were counted; they are reused for five "
+        "minutes (the feedback is read every time)."
+    )
+    leads = serializers.IntegerField(help_text="Scored leads created in the period.")
+    median_points = _decimal(2, allow_null=True)
+    rules = RuleRowSerializer(many=True)
+    score_quality = ScoreQualitySerializer(source="quality")
+    rejections = RejectionTableSerializer(many=True)
+    search = serializers.CharField(allow_blank=True)
+    feedback = FeedbackLineSerializer(many=True)
+    candidates = CandidateReportSerializer(
+        help_text="Candidate rules from the data, best SQL lift's lower bound first."
+    )
+
+
+class RuleReportView(APIView):
+    """Rule analytics: each rule's lift of acceptance, SQL and customer, the
+    score's quality, and rejection reasons; the /scoring/analytics/ page's
+    selector."""
+
+    permission_classes = [IsMarketingOrAdmin]
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(
+        summary="Rule analytics over a period",
+        parameters=[
+            OpenApiParameter("start", str, required=True, description="YYYY-MM-DD"),
+            OpenApiParameter(
+                "end", str, required=True, description="YYYY-MM-DD, not included"
+            ),
+            OpenApiParameter(
+                "model", int, description="A published model's id (default: active)"
+            ),
+            OpenApiParameter("q", str, description="Search the feedback texts"),
+            OpenApiParameter(
+                "min_support",
+                int,
+                description="Leads a candidate rule must hold for (default 30)",
+            ),
+        ],
+        responses={
+            200: RuleReportSerializer,
+            400: OpenApiResponse(
+                description="A bad period, model or search, and what to fix."
+            ),
+            401: OpenApiResponse(description="No or bad credentials."),
+            403: OpenApiResponse(description="Your role may not see reports."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = RuleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        report = rule_analytics(
+            model=params["scoring_model"],
+            start=params["start"],
+            end=params["end"],
+            search=params.get("q", ""),
+        )
+        candidates = rule_candidates(
+            model=params["scoring_model"],
+            start=params["start"],
+            end=params["end"],
+            min_support=params["min_support"],
+        )
+        return Response(
+            RuleReportSerializer(dict(vars(report), candidates=candidates)).data
+        )

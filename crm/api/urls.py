@@ -9,7 +9,12 @@ from rest_framework.routers import DefaultRouter
 from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
-from crm.api.reports import CampaignReportView, FunnelReportView, PlanReportView
+from crm.api.reports import (
+    CampaignReportView,
+    FunnelReportView,
+    PlanReportView,
+    RuleReportView,
+)
 from handoff.api.views import (
     HandoffViewSet,
     LeadSalesMoveView,
@@ -61,6 +66,7 @@ urlpatterns = [
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("reports/plan/", PlanReportView.as_view(), name="report-plan"),
     path("reports/campaigns/", CampaignReportView.as_view(), name="report-campaigns"),
+    path("reports/rules/", RuleReportView.as_view(), name="report-rules"),
     path(
         "scoring/attribute-keys/",
         AttributeKeysView.as_view(),

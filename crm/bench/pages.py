@@ -137,6 +137,7 @@ PAGES = (
         "/marketing/?period=quarter&region=europe",
     ),
     Page("Campaigns", MARKETER_USER, "/campaigns/"),
+    Page("Rule analytics, 90 days", MARKETER_USER, "/scoring/analytics/?period=90d"),
     Page(
         "MQL planner, next quarter", MARKETER_USER, "/planner/?{}", fill=lambda: _plan()
     ),

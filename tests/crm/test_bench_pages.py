@@ -51,6 +51,7 @@ MEASURED = [
     "Marketing dashboard, quarter by source (marketer)",
     "Marketing dashboard, quarter by region (marketer)",
     "Campaigns (marketer)",
+    "Rule analytics, 90 days (marketer)",
 ]
 SHORT_LIST = {
     "page": "Lead list, page 1,000 by cursor (marketer)",

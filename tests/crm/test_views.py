@@ -148,6 +148,7 @@ def test_navigation_shows_the_sla_report_to_managers_only(client):
         "Marketing",
         "Campaigns",
         "Planner",
+        "Rule analytics",
         "Leads",
     ]
     assert sdr_nav == ["SAL queue", "Leads"]

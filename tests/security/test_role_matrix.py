@@ -94,6 +94,10 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "planner/<int:plan_id>/"): MARKETERS,
     ("POST", "planner/<int:plan_id>/commit/"): MARKETERS,
     ("POST", "planner/<int:plan_id>/delete/"): MARKETERS,
+    # crm: rule analytics are Marketing's (managers may read); adding a
+    # candidate rule to a draft is Marketing's alone.
+    ("GET", "scoring/analytics/"): MARKETERS,
+    ("POST", "scoring/analytics/candidates/add/"): MARKETERS,
     # leads: CSV import is Marketing's.
     ("GET", "leads/import/"): MARKETERS,
     ("POST", "leads/import/"): MARKETERS,
@@ -166,6 +170,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/reports/funnel/"): MARKETERS,
     ("GET", "/api/v1/reports/plan/"): MARKETERS,
     ("GET", "/api/v1/reports/campaigns/"): MARKETERS,
+    ("GET", "/api/v1/reports/rules/"): MARKETERS,
     ("GET", "/api/v1/touchpoints/"): SIGNED_IN,
     ("POST", "/api/v1/touchpoints/"): MARKETERS,
     ("POST", "/api/v1/touchpoints/batch/"): MARKETERS,
@@ -200,6 +205,7 @@ HTML_POST_DATA: dict[str, dict[str, Any]] = {
         "target": "3",
         "name": "Q2",
     },
+    "scoring/analytics/candidates/add/": {"period": "90d", "candidate": "touch:x"},
     "campaigns/<int:campaign_id>/spend/<int:spend_id>/": {
         "month": "2026-03",
         "amount": "5",
