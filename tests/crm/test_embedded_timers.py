@@ -22,6 +22,7 @@ MINUTE_ENTRIES = [
     "every-minute-reconcile-rescores",
     "every-minute-rebuild-campaign-attribution",
     "every-minute-rebuild-funnel-rollup",
+    "every-minute-refresh-today",
 ]
 
 
