@@ -74,15 +74,18 @@ def test_every_entry_of_the_beat_schedule_runs_when_due():
         "scoring.reconcile",
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
+        "crm.refresh_today",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
+        "crm.refresh_today",
         "scoring.apply_decay",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
+        "crm.refresh_today",
     ]
 
 
