@@ -37,13 +37,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from django.core.exceptions import ValidationError
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from leads.lifecycle import stage_rank
 from leads.models import Lead
@@ -60,6 +56,9 @@ from scoring.engine import (
 )
 from scoring.exceptions import SuggestionRefused
 from scoring.validation import RULE_INPUT_FIELDS, RULE_POINTS_MAX, rule_clean
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 #: The outcomes a suggestion can be fitted to (the stage a lead must reach).
 OUTCOMES = ("sql", "customer")
@@ -89,9 +88,11 @@ REGULARISATION_C = 0.5
 RECENT_DAYS = 30
 #: Counted up to this many times ("3+ times" weighs as much as three).
 REPEAT_CAP = 3
-#: Half-life of the suggested activity rules: ten years, so that a touchpoint
-#: counts (nearly) fully whatever its age; recency has rules of its own.
-SUGGESTED_HALF_LIFE_DAYS = 3650
+#: Half-life of the suggested activity rules: a billion days, so that a
+#: touchpoint counts fully whatever its age (its decay factor rounds to
+#: 1.000000 for any touchpoint younger than about two thousand years, so no
+#: point moves by a cent); recency has rules of its own.
+SUGGESTED_HALF_LIFE_DAYS = 1_000_000_000
 #: Employee-count bands tried as fit rules: [low, high], high None for "and up".
 EMPLOYEE_BANDS: tuple[tuple[int, int | None], ...] = (
     (1, 10),
@@ -178,6 +179,13 @@ class Suggestion:
     scale: float
     candidates: int
     threshold_reference: Decimal
+
+
+def cut_off_time(day: dt.date | None) -> dt.datetime | None:
+    """The start (UTC) of ``day``: leads created before it are fitted on."""
+    if day is None:
+        return None
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
 def outcome_check(outcome: Any) -> str:
@@ -439,6 +447,9 @@ def features_read(
 ) -> sparse.csr_matrix:
     """The leads x candidates matrix: what each candidate gives each lead at
     1 point (population order), from the engine."""
+    import numpy as np  # the numeric stack loads (1.5 s) only when fitting
+    from scipy import sparse
+
     spec = spec_of([{**c.fields, "points": 1} for c in candidates], like=None)
     results = scores_evaluate(
         spec=spec, population=population, lead_ids=population.ids, now=now
@@ -484,6 +495,8 @@ def f1_at(scores: Sequence[Any], outcomes: Sequence[int], cut: Any) -> float:
 
 def auc(outcomes: Sequence[int], scores: Sequence[float]) -> float:
     """ROC AUC of ``scores`` for ``outcomes`` (0.5: no better than chance)."""
+    from sklearn.metrics import roc_auc_score  # see features_read
+
     return float(roc_auc_score(outcomes, scores))
 
 
@@ -492,6 +505,9 @@ def suggestion_fit(
 ) -> Suggestion:
     """Fit the suggestion (see the module's docstring) on the leads created
     before ``until``; refuses (SuggestionRefused) what cannot be fitted."""
+    import numpy as np  # see features_read
+    from sklearn.linear_model import LogisticRegression
+
     outcome = outcome_check(outcome)
     population = population_read(outcome=outcome, until=until)
     _rows_read(population)
@@ -628,7 +644,8 @@ def explanation_text(
         f"Method: L1-regularised logistic regression over {suggestion.candidates} "
         f"candidate rules that fire for at least {MIN_SUPPORT} training leads; "
         f"points are coefficient x {suggestion.scale:.1f}, rounded. Activity "
-        "rules count touchpoints without decay; recency has rules of its own.",
+        "rules never decay (a half-life of a billion days); recency has rules "
+        "of its own.",
         "",
         "Rules (points; why; leads; outcome rate with vs without):",
     ]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -177,3 +179,59 @@ def model_suggest(
         auc_suggested=auc_suggested,
         rules=len(suggestion.rules),
     )
+
+
+#: Where the page reads how the last suggestion asked for from it went (the
+#: shared cache: the task runs in a worker). One at a time is enough: a
+#: suggestion reads every lead, and two at once would only compete.
+STATUS_KEY = "scoring:suggestion-status"
+#: A suggestion still "running" after this long was lost with its worker.
+STATUS_TIMEOUT = 60 * 60
+
+
+def suggestion_status() -> dict[str, Any] | None:
+    """How the last suggestion asked for from the page went: ``state``
+    (``running``, ``finished`` or ``refused``), ``outcome``, ``until``,
+    ``started_at`` (ISO), and ``result`` (SuggestionResult.as_json) or
+    ``detail`` (why it was refused); None before any."""
+    return cache.get(STATUS_KEY)
+
+
+def suggestion_status_set(**status: Any) -> None:
+    """Record the state of the page's suggestion (see suggestion_status)."""
+    cache.set(STATUS_KEY, status, STATUS_TIMEOUT)
+
+
+def model_suggest_run(
+    *, outcome: str, until: str | None, name: str, actor_id: int | None
+) -> dict[str, Any]:
+    """model_suggest for the page's background task: records the result or the
+    refusal where the page reads it (suggestion_status) and answers it. A
+    second run makes a second draft."""
+    actor = get_user_model().objects.filter(id=actor_id).first() if actor_id else None
+    started = suggestion_status() or {}
+    common = {
+        "outcome": outcome,
+        "until": until,
+        "started_at": started.get("started_at"),
+    }
+    try:
+        result = model_suggest(
+            outcome=outcome,
+            until=dt.datetime.fromisoformat(until) if until else None,
+            name=name,
+            actor=actor,
+        )
+    except SuggestionRefused as exc:
+        suggestion_status_set(state="refused", detail=str(exc), **common)
+        return {"detail": str(exc)}
+    except Exception:
+        suggestion_status_set(
+            state="refused",
+            detail="The suggestion failed; the logs say why. Nothing was created.",
+            **common,
+        )
+        raise
+    answer = result.as_json()
+    suggestion_status_set(state="finished", result=answer, **common)
+    return answer

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scoring.exceptions import SuggestionRefused
 from scoring.services.suggestions import model_suggest
-from scoring.suggestion import OUTCOMES
+from scoring.suggestion import OUTCOMES, cut_off_time
 
 
 def cut_off(text: str | None) -> dt.datetime | None:
@@ -25,7 +25,7 @@ def cut_off(text: str | None) -> dt.datetime | None:
         raise CommandError(
             f"--until {text!r} is not a date: write it as YYYY-MM-DD."
         ) from None
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+    return cut_off_time(day)
 
 
 class Command(BaseCommand):
