@@ -106,6 +106,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # scoring: the model editor is Marketing's (others read models by API).
     ("GET", "scoring/"): MARKETERS,
     ("GET", "scoring/<int:pk>/"): MARKETERS,
+    ("POST", "scoring/suggest/"): MARKETERS,
     ("GET", "scoring/<int:pk>/progress/"): MARKETERS,
     ("POST", "scoring/<int:pk>/clone/"): MARKETERS,
     ("GET", "scoring/<int:pk>/settings/"): MARKETERS,
@@ -172,6 +173,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/scoring-models/"): SIGNED_IN,
     ("GET", "/api/v1/scoring-models/{id}/"): SIGNED_IN,
     ("POST", "/api/v1/scoring-models/{id}/publish/"): MARKETERS,
+    ("POST", "/api/v1/scoring-models/suggest/"): MARKETERS,
     ("GET", "/api/v1/handoffs/"): SIGNED_IN,
     ("GET", "/api/v1/handoffs/{id}/"): SIGNED_IN,
     ("POST", "/api/v1/handoffs/{id}/accept/"): SDRS,
