@@ -38,11 +38,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
 from leads.lifecycle import stage_rank
-from leads.models import Lead
+from leads.models import Lead, Touchpoint
 from scoring import selectors
 from scoring.bulk import chunk_evaluate, chunk_leads, lead_id_ranges
 from scoring.engine import (
@@ -81,6 +82,9 @@ MAX_RULES = 30
 #: Most values of one free-form attribute, and of all of them, tried as rules.
 ATTRIBUTE_VALUES_MAX = 10
 ATTRIBUTE_CANDIDATES_MAX = 60
+#: Latest touchpoints read for the pages worth a rule of their own.
+PATH_SAMPLE = 50_000
+PATH_SEGMENT_MAX = 60
 #: Inverse strength of the L1 penalty (scikit-learn's C): strong enough to
 #: zero out candidates that only repeat another one.
 REGULARISATION_C = 0.5
@@ -292,6 +296,7 @@ def candidates_build(
                 "activity",
             ),
         ]
+    found += _path_candidates(kinds)
     train_rows = [population.rows[i] for i in population.train_ids]
     for path, column, name in VALUE_FIELDS:
         counts = Counter(
@@ -331,6 +336,11 @@ def candidates_build(
                 # "Fired or not": at least once, within its own window.
                 fields["max_occurrences"] = 1
                 fields["half_life_days"] = SUGGESTED_HALF_LIFE_DAYS
+                if rule.property_name:
+                    # Its touchpoints (a page, a form) at any age, as the
+                    # kinds above: a look-back measured from the cut-off
+                    # misses what older leads did.
+                    found += _ever(f"m:{position:04d}", fields, rule.label)
             found.append(Candidate(f"m:{position:04d}", fields, "active"))
     valid = []
     kind_codes = set(kinds)
@@ -348,6 +358,63 @@ def candidates_build(
 
 
 NO_VALUE = (None, "", [], {})
+
+
+def _path_candidates(kinds: dict[str, str]) -> list[Candidate]:
+    """Pages as rules: for the URL-valued properties of a sample of the latest
+    touchpoints (PATH_SAMPLE), their frequent first path segments ("/pricing"),
+    as "at least once" and "up to 3 times" rules with a property condition."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    sample = Touchpoint.objects.order_by("-id").values_list("kind_id", "properties")[
+        :PATH_SAMPLE
+    ]
+    for kind, properties in sample:
+        for name, value in (properties or {}).items():
+            if not isinstance(value, str) or "." in name or not name.strip():
+                continue
+            path = urlsplit(value.strip()).path if "://" in value else ""
+            segment = path.strip("/").split("/")[0].lower()
+            if segment and len(segment) <= PATH_SEGMENT_MAX:
+                counts[(kind, name, f"/{segment}")] += 1
+    per_kind_property: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    for (kind, name, segment), count in counts.items():
+        if count >= MIN_SUPPORT:
+            per_kind_property[(kind, name)].append((count, segment))
+    found = []
+    for (kind, name), segments in sorted(per_kind_property.items()):
+        segments.sort(key=lambda cs: (-cs[0], cs[1]))
+        for _, segment in segments[:ATTRIBUTE_VALUES_MAX]:
+            fields = {
+                "touchpoint_kind": kind,
+                "property_name": name,
+                "property_operator": "contains",
+                "property_value": segment,
+                "half_life_days": SUGGESTED_HALF_LIFE_DAYS,
+            }
+            what = f"{kinds.get(kind, kind)} of {segment}"
+            found += _ever(f"p:{kind}:{name}:{segment}", fields, what)
+    return found
+
+
+def _ever(key: str, fields: dict[str, Any], label: str) -> list[Candidate]:
+    """An activity rule without a look-back: once, and up to 3 times."""
+    ever = {**fields, "lookback_days": None}
+    return [
+        Candidate(
+            f"{key}:1",
+            {**ever, "label": f"{label}: at least once", "max_occurrences": 1},
+            "active",
+        ),
+        Candidate(
+            f"{key}:3",
+            {
+                **ever,
+                "label": f"{label}: each time, up to {REPEAT_CAP}",
+                "max_occurrences": REPEAT_CAP,
+            },
+            "active",
+        ),
+    ]
 
 
 def _equals(path: str, value: str, label: str) -> dict[str, Any]:
