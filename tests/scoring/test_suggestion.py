@@ -21,6 +21,8 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crm.roles import SDR
 from leads.models import Lead, Touchpoint
@@ -33,6 +35,7 @@ from scoring.services.suggestions import (
     model_suggest,
     suggestion_status,
 )
+from scoring.suggestion import best_f1_threshold, f1_at
 from tests.clients import token_client
 from tests.factories import LeadFactory, UserFactory
 
@@ -346,3 +349,21 @@ def test_other_roles_cannot_suggest_from_the_page(client):
 
     assert response.status_code == 403
     assert suggestion_status() is None
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=20), st.booleans()),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_the_threshold_is_the_highest_cut_with_the_best_f1(pairs):
+    scores = [score for score, _ in pairs]
+    outcomes = [int(won) for _, won in pairs]
+
+    cut = best_f1_threshold(scores, outcomes)
+
+    best = max(f1_at(scores, outcomes, c) for c in set(scores))
+    assert f1_at(scores, outcomes, cut) == best
+    assert cut == max(c for c in set(scores) if f1_at(scores, outcomes, c) == best)
