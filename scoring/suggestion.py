@@ -56,7 +56,12 @@ from scoring.engine import (
     Rule,
 )
 from scoring.exceptions import SuggestionRefused
-from scoring.validation import RULE_INPUT_FIELDS, RULE_POINTS_MAX, rule_clean
+from scoring.validation import (
+    NOTES_MAX,
+    RULE_INPUT_FIELDS,
+    RULE_POINTS_MAX,
+    rule_clean,
+)
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -729,6 +734,15 @@ def explanation_text(
             f"{_percent(rule.rate_with)} of them reached {suggestion.outcome} "
             f"vs {_percent(rule.rate_without)} of the others{lift}."
         )
+    # The notes hold NOTES_MAX characters: long labels (free-form values)
+    # could pass it; the rule list on the page shows every rule anyway.
+    shown = len(lines)
+    while len("\n".join(lines)) > NOTES_MAX - 200 and len(lines) > shown - len(
+        suggestion.rules
+    ):
+        lines.pop()
+    if len(lines) < shown:
+        lines.append(f"... and {shown - len(lines)} more rules: see the rules below.")
     if suggestion.disqualifying:
         lines.append(
             f"Kept from the active model: {len(suggestion.disqualifying)} "

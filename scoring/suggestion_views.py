@@ -8,6 +8,8 @@ refused. On the embedded default the task runs before the page reloads.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -20,6 +22,18 @@ from scoring.suggestion_forms import SuggestForm
 from scoring.tasks import SUGGEST_QUEUE, suggest_model_task
 from scoring.views import editor_required
 
+#: A suggestion "running" longer than this was lost (its worker stopped): the
+#: form may start another. Above the tasks' hard time limit.
+RUNNING_LOST_AFTER = dt.timedelta(minutes=20)
+
+
+def _lost(status: dict) -> bool:
+    started = status.get("started_at")
+    return (
+        not started
+        or timezone.now() - dt.datetime.fromisoformat(started) > RUNNING_LOST_AFTER
+    )
+
 
 @require_POST
 @editor_required
@@ -31,7 +45,7 @@ def model_suggest(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"{label}: {' '.join(errors)}")
         return redirect("scoring:list")
     status = suggestion_status()
-    if status and status.get("state") == "running":
+    if status and status.get("state") == "running" and not _lost(status):
         messages.error(
             request,
             "A suggestion is already being fitted; wait for it to finish.",

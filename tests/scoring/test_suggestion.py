@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,8 +37,18 @@ from scoring.services.suggestions import (
     STATUS_KEY,
     model_suggest,
     suggestion_status,
+    suggestion_status_set,
 )
-from scoring.suggestion import best_f1_threshold, f1_at
+from scoring.suggestion import (
+    MAX_RULES,
+    Population,
+    SuggestedRule,
+    Suggestion,
+    best_f1_threshold,
+    explanation_text,
+    f1_at,
+)
+from scoring.validation import NOTES_MAX
 from tests.clients import token_client
 from tests.factories import LeadFactory, UserFactory
 
@@ -367,3 +380,72 @@ def test_the_threshold_is_the_highest_cut_with_the_best_f1(pairs):
     best = max(f1_at(scores, outcomes, c) for c in set(scores))
     assert f1_at(scores, outcomes, cut) == best
     assert cut == max(c for c in set(scores) if f1_at(scores, outcomes, c) == best)
+
+
+def test_a_running_suggestion_shows_and_blocks_a_second_one(marketer_client):
+    started = timezone.now() - dt.timedelta(minutes=3)
+    suggestion_status_set(
+        state="running", outcome="sql", until=None, started_at=started.isoformat()
+    )
+
+    page = marketer_client.get(reverse("scoring:list")).content.decode()
+    response = marketer_client.post(reverse("scoring:suggest"), {"outcome": "sql"})
+
+    assert f"Fitting points for sql since {started:%H:%M} UTC" in page
+    assert response.status_code == 302
+    assert suggestion_status()["started_at"] == started.isoformat()
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages == ["A suggestion is already being fitted; wait for it to finish."]
+
+
+def test_a_suggestion_lost_with_its_worker_does_not_block_the_next(marketer_client):
+    started = timezone.now() - dt.timedelta(minutes=21)
+    suggestion_status_set(
+        state="running", outcome="sql", until=None, started_at=started.isoformat()
+    )
+
+    marketer_client.post(reverse("scoring:suggest"), {"outcome": "customer"})
+
+    status = suggestion_status()
+    assert (status["state"], status["outcome"]) == ("refused", "customer")
+    assert status["detail"].startswith("No leads were created before")
+
+
+def test_an_explanation_fits_the_notes_however_long_the_labels():
+    rules = [
+        SuggestedRule(
+            fields={"label": f"{n:02d}" + "x" * 198, "points": Decimal(5)},
+            coefficient=0.5,
+            support=40,
+            rate_with=0.5,
+            rate_without=0.1,
+        )
+        for n in range(MAX_RULES)
+    ]
+    population = Population(ids=list(range(500)), outcomes=[0, 1] * 250, train=400)
+    suggestion = Suggestion(
+        outcome="sql",
+        until=UNTIL,
+        population=population,
+        rules=rules,
+        disqualifying=[],
+        scale=10.0,
+        candidates=40,
+        threshold_reference=Decimal(60),
+    )
+
+    text = explanation_text(
+        suggestion=suggestion,
+        threshold=Decimal(60),
+        train_f1=0.5,
+        auc_active=0.6,
+        auc_suggested=0.7,
+        active_name="Default v1",
+    )
+
+    assert len(text) <= NOTES_MAX
+    shown = text.count("x" * 198)
+    assert 0 < shown < MAX_RULES
+    assert text.endswith(
+        f"... and {MAX_RULES - shown} more rules: see the rules below."
+    )
