@@ -590,11 +590,20 @@ def suggestion_fit(
     train = matrix[: population.train]
     y = np.array(population.outcomes[: population.train])
     fired = np.asarray((train > 0).sum(axis=0)).ravel()
-    kept = [
-        n
-        for n in range(len(candidates))
-        if MIN_SUPPORT <= fired[n] <= population.train - MIN_SUPPORT
-    ]
+    kept = []
+    # Two candidates that give every training lead the same (a page rule of
+    # the active model and the same page found in the touchpoints) would
+    # split one weight between them: keep the first, by key.
+    columns = train.tocsc()
+    seen: set[tuple[bytes, bytes]] = set()
+    for n in range(len(candidates)):
+        if not MIN_SUPPORT <= fired[n] <= population.train - MIN_SUPPORT:
+            continue
+        column = columns[:, n]
+        signature = (column.indices.tobytes(), column.data.tobytes())
+        if signature not in seen:
+            seen.add(signature)
+            kept.append(n)
     if not kept:
         raise SuggestionRefused(
             f"No candidate rule fires for at least {MIN_SUPPORT} of the training "
