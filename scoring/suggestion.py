@@ -7,7 +7,11 @@ as a draft. The steps:
    created, and whether each reached the outcome stage (``highest_stage`` at
    or beyond ``sql`` or ``customer``). The first TRAIN_SHARE of them train,
    the later ones test, so the test asks what a real deployment asks: does
-   a model fitted on the past rank the leads that came after?
+   a model fitted on the past rank the leads that came after? Every lead is
+   scored as it stood OBSERVATION_DAYS after it was created, or at the
+   cut-off if sooner (its touchpoints before then; recency counted back from
+   then), and its outcome is the furthest stage it reached (``highest_stage``
+   today): what was known then, and what came of it.
 2. Candidate rules, each an ordinary rule of the rule language: a touchpoint
    kind done at least once, counted up to three times, done in the last
    RECENT_DAYS days; a lead or account field equal to one of its frequent
@@ -44,7 +48,7 @@ from django.core.exceptions import ValidationError
 
 from leads.lifecycle import stage_rank
 from leads.models import Lead, Touchpoint
-from scoring import selectors
+from scoring import selectors, store
 from scoring.bulk import chunk_evaluate, chunk_leads, lead_id_ranges
 from scoring.engine import (
     ACTIVITY_KINDS,
@@ -90,11 +94,17 @@ ATTRIBUTE_CANDIDATES_MAX = 60
 #: Latest touchpoints read for the pages worth a rule of their own.
 PATH_SAMPLE = 50_000
 PATH_SEGMENT_MAX = 60
-#: Inverse strength of the L1 penalty (scikit-learn's C): strong enough to
-#: zero out candidates that only repeat another one.
-REGULARISATION_C = 0.5
-#: "Recently": a touchpoint in the last this many days before the cut-off.
-RECENT_DAYS = 30
+#: Inverse strengths of the L1 penalty (scikit-learn's C) tried, strongest
+#: first: the one whose fit on the earlier training leads ranks the later
+#: ones best is used, so that few successes get a strong penalty (few rules)
+#: and many get a weaker one.
+REGULARISATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: Leads are scored this many days after they were created (or at the cut-off
+#: if sooner): the age at which most leads of a B2B funnel have shown what
+#: they will, and before most of them reach SQL.
+OBSERVATION_DAYS = 30
+#: "Recently": a touchpoint in the last this many days before it is scored.
+RECENT_DAYS = 7
 #: Counted up to this many times ("3+ times" weighs as much as three).
 REPEAT_CAP = 3
 #: Half-life of the suggested activity rules: a billion days, so that a
@@ -166,6 +176,9 @@ class Population:
     outcomes: list[int]
     train: int  # the first ``train`` leads train, the rest test
     rows: dict[int, dict[str, Any]] = field(repr=False, default_factory=dict)
+    #: When each lead is scored: OBSERVATION_DAYS after it was created, or at
+    #: the cut-off if that comes first.
+    seen_at: dict[int, dt.datetime] = field(repr=False, default_factory=dict)
 
     @property
     def train_ids(self) -> list[int]:
@@ -188,6 +201,7 @@ class Suggestion:
     scale: float
     candidates: int
     threshold_reference: Decimal
+    strength: float = REGULARISATION_CS[2]
 
 
 def cut_off_time(day: dt.date | None) -> dt.datetime | None:
@@ -214,15 +228,15 @@ def population_read(*, outcome: str, until: dt.datetime) -> Population:
     rows = list(
         Lead.objects.filter(created_at__lt=until, erased_at__isnull=True)
         .order_by("created_at", "id")
-        .values_list("id", "highest_stage")
+        .values_list("id", "highest_stage", "created_at")
     )
     day = f"{until:%Y-%m-%d}"
     if not rows:
         raise SuggestionRefused(
             f"No leads were created before {day}: choose a later cut-off date."
         )
-    ids = [lead_id for lead_id, _ in rows]
-    outcomes = [int(stage_rank(stage) >= rank) for _, stage in rows]
+    ids = [lead_id for lead_id, _, _ in rows]
+    outcomes = [int(stage_rank(stage) >= rank) for _, stage, _ in rows]
     train = int(len(ids) * TRAIN_SHARE)
     if sum(outcomes) == 0:
         raise SuggestionRefused(
@@ -248,7 +262,11 @@ def population_read(*, outcome: str, until: dt.datetime) -> Population:
                 f"{won:,} reached {outcome} and {lost:,} did not; a suggestion "
                 f"needs at least {low} of each there. Choose {advice}{easier}."
             )
-    return Population(ids=ids, outcomes=outcomes, train=train)
+    seen_at = {
+        lead_id: min(created + dt.timedelta(days=OBSERVATION_DAYS), until)
+        for lead_id, _, created in rows
+    }
+    return Population(ids=ids, outcomes=outcomes, train=train, seen_at=seen_at)
 
 
 def _rows_read(population: Population) -> None:
@@ -495,10 +513,14 @@ def scores_evaluate(
     spec: ModelSpec,
     population: Population,
     lead_ids: Iterable[int],
-    now: dt.datetime,
 ) -> dict[int, Any]:
-    """Each lead's ``scoring.engine.ScoreResult`` under ``spec`` at ``now``: the
-    bulk path's own evaluation, chunk by chunk, stores nothing."""
+    """Each lead's ``scoring.engine.ScoreResult`` under ``spec`` as it stood
+    when it is observed (``population.seen_at``): the bulk path's own
+    evaluation (``chunk_evaluate``) of the touchpoints before that moment,
+    with recency and decay counted back from it. Every lead is scored at
+    the same age, so a rule means the same for old and new leads, and
+    nothing a lead did later (a meeting once it converted) predicts its
+    outcome. One touchpoint read per chunk; stores nothing."""
     wanted = set(lead_ids)
     results: dict[int, Any] = {}
     for low, high in lead_id_ranges():
@@ -507,15 +529,27 @@ def scores_evaluate(
             for i in range(low, high)
             if i in wanted and i in population.rows
         ]
-        if leads:
+        if not leads:
+            continue
+        touches = store.touches_by_lead(spec, low, high)
+        for lead in leads:
+            seen_at = population.seen_at[lead["id"]]
+            before = [t for t in touches.get(lead["id"], ()) if t.occurred_at < seen_at]
             results.update(
-                chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
+                chunk_evaluate(
+                    spec=spec,
+                    leads=[lead],
+                    low=low,
+                    high=high,
+                    now=seen_at,
+                    touches={lead["id"]: before},
+                )
             )
     return results
 
 
 def features_read(
-    *, candidates: list[Candidate], population: Population, now: dt.datetime
+    *, candidates: list[Candidate], population: Population
 ) -> sparse.csr_matrix:
     """The leads x candidates matrix: what each candidate gives each lead at
     1 point (population order), from the engine."""
@@ -523,9 +557,7 @@ def features_read(
     from scipy import sparse
 
     spec = spec_of([{**c.fields, "points": 1} for c in candidates], like=None)
-    results = scores_evaluate(
-        spec=spec, population=population, lead_ids=population.ids, now=now
-    )
+    results = scores_evaluate(spec=spec, population=population, lead_ids=population.ids)
     row_of = {lead_id: n for n, lead_id in enumerate(population.ids)}
     rows, cols, values = [], [], []
     for lead_id, result in results.items():
@@ -573,20 +605,44 @@ def auc(outcomes: Sequence[int], scores: Sequence[float]) -> float:
     return float(roc_auc_score(outcomes, scores))
 
 
+def _regression(strength: float) -> Any:
+    from sklearn.linear_model import LogisticRegression  # see features_read
+
+    return LogisticRegression(
+        C=strength, l1_ratio=1.0, solver="liblinear", random_state=0, max_iter=1000
+    )
+
+
+def _penalty_choose(features: Any, outcomes: Any) -> float:
+    """The C of REGULARISATION_CS whose fit on the earliest 80% of the training
+    leads ranks the rest best (ROC AUC); the stronger penalty on a tie. Falls
+    back to the middle one when that part lacks either class."""
+    cut = int(features.shape[0] * TRAIN_SHARE)
+    later = outcomes[cut:]
+    if len(set(outcomes[:cut].tolist())) < 2 or len(set(later.tolist())) < 2:
+        return REGULARISATION_CS[len(REGULARISATION_CS) // 2]
+    best, best_auc = REGULARISATION_CS[0], -1.0
+    for strength in REGULARISATION_CS:
+        regression = _regression(strength).fit(features[:cut], outcomes[:cut])
+        score = auc(later.tolist(), regression.decision_function(features[cut:]))
+        if score > best_auc + 1e-9:
+            best, best_auc = strength, score
+    return best
+
+
 def suggestion_fit(
     *, outcome: str, until: dt.datetime, active: ModelSpec | None
 ) -> Suggestion:
     """Fit the suggestion (see the module's docstring) on the leads created
     before ``until``; refuses (SuggestionRefused) what cannot be fitted."""
     import numpy as np  # see features_read
-    from sklearn.linear_model import LogisticRegression
 
     outcome = outcome_check(outcome)
     population = population_read(outcome=outcome, until=until)
     _rows_read(population)
     kinds = dict(selectors.touchpoint_kind_choices())
     candidates = candidates_build(population=population, active=active, kinds=kinds)
-    matrix = features_read(candidates=candidates, population=population, now=until)
+    matrix = features_read(candidates=candidates, population=population)
     train = matrix[: population.train]
     y = np.array(population.outcomes[: population.train])
     fired = np.asarray((train > 0).sum(axis=0)).ravel()
@@ -609,13 +665,8 @@ def suggestion_fit(
             f"No candidate rule fires for at least {MIN_SUPPORT} of the training "
             "leads (and misses as many): choose a later cut-off date."
         )
-    regression = LogisticRegression(
-        C=REGULARISATION_C,
-        l1_ratio=1.0,
-        solver="liblinear",
-        random_state=0,
-        max_iter=1000,
-    )
+    strength = _penalty_choose(train[:, kept], y)
+    regression = _regression(strength)
     regression.fit(train[:, kept], y)
     coefficients = regression.coef_.ravel()
     chosen = sorted(
@@ -686,6 +737,7 @@ def suggestion_fit(
         scale=scale,
         candidates=len(kept),
         threshold_reference=reference,
+        strength=strength,
     )
 
 
@@ -723,7 +775,11 @@ def explanation_text(
         f"MQL threshold {threshold}: the score that best separates the training "
         f"leads (highest F1, {train_f1:.2f}); the points are scaled so that it "
         f"sits near today's threshold of {suggestion.threshold_reference}.",
-        f"Method: L1-regularised logistic regression over {suggestion.candidates} "
+        f"Each lead is scored as it stood {OBSERVATION_DAYS} days after it was "
+        "created (or at the cut-off, if sooner), with what it did until then.",
+        f"Method: L1-regularised logistic regression (C={suggestion.strength}, "
+        "the penalty that ranked the latest training leads best) over "
+        f"{suggestion.candidates} "
         f"candidate rules that fire for at least {MIN_SUPPORT} training leads; "
         f"points are coefficient x {suggestion.scale:.1f}, rounded. Activity "
         "rules never decay (a half-life of a billion days); recency has rules "

@@ -1,6 +1,6 @@
 """The "Suggest points" form of the scoring models page and its status.
 
-A suggestion reads every lead (about a minute at 100,000 leads), so the page
+A suggestion reads every lead (minutes at 100,000 leads), so the page
 asks a worker for it (``scoring.tasks.suggest_model_task``) and shows how it
 went on its next load: running, the draft with its AUCs, or why it was
 refused. On the embedded default the task runs before the page reloads.

@@ -108,8 +108,8 @@ class ScoringModelViewSet(
         "reached `outcome` (an L1-regularised logistic regression on the "
         "earliest 80%) and stores them as a new draft, with the explanation in "
         "its `notes`; answers its id and the ROC AUC of the active model and of "
-        "the draft on the later 20%. Runs while the request waits (seconds for "
-        "tens of thousands of leads).",
+        "the draft on the later 20%. Runs while the request waits (about 15 s "
+        "per 10,000 leads).",
         request=SuggestRequestSerializer,
         responses={
             201: SuggestionSerializer,

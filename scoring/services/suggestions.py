@@ -128,7 +128,7 @@ def model_suggest(
         spec = selectors.model_spec(draft)
         train_ids, test_ids = population.train_ids, population.test_ids
         scored = scores_evaluate(
-            spec=spec, population=population, lead_ids=population.ids, now=until
+            spec=spec, population=population, lead_ids=population.ids
         )
         train_scores = [scored[i].total for i in train_ids]
         train_outcomes = population.outcomes[: population.train]
@@ -138,7 +138,7 @@ def model_suggest(
         auc_active = None
         if active is not None:
             current = scores_evaluate(
-                spec=active, population=population, lead_ids=test_ids, now=until
+                spec=active, population=population, lead_ids=test_ids
             )
             auc_active = auc(test_outcomes, [float(current[i].total) for i in test_ids])
         notes = explanation_text(

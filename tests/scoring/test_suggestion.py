@@ -41,6 +41,7 @@ from scoring.services.suggestions import (
 )
 from scoring.suggestion import (
     MAX_RULES,
+    RECENT_DAYS,
     Population,
     SuggestedRule,
     Suggestion,
@@ -165,8 +166,8 @@ def test_a_suggested_draft_publishes_and_scores_demo_leads_higher(
     assert (
         out.getvalue() == f"Published {active} (id {active.id}); rescoring 500 leads.\n"
     )
-    # Scored today, the demo requests are no longer "in the last 30 days".
-    lasting = active.rules.exclude(label__contains="in the last 30 days")
+    # Scored today, the demo requests are no longer recent.
+    lasting = active.rules.exclude(label__contains=f"in the last {RECENT_DAYS} days")
     assert demo.scores.get(model=active).total == sum(r.points for r in lasting)
     assert other.scores.get(model=active).total == 0
 
