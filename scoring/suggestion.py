@@ -8,7 +8,7 @@ as a draft. The steps:
    or beyond ``sql`` or ``customer``). The first TRAIN_SHARE of them train,
    the later ones test, so the test asks what a real deployment asks: does
    a model fitted on the past rank the leads that came after? Every lead is
-   scored as it stood OBSERVATION_DAYS after it was created, or at the
+   scored as it stood OBSERVATION_DAYS after the day it was created, or at the
    cut-off if sooner (its touchpoints before then; recency counted back from
    then), and its outcome is the furthest stage it reached (``highest_stage``
    today): what was known then, and what came of it.
@@ -103,6 +103,8 @@ REGULARISATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0)
 #: if sooner): the age at which most leads of a B2B funnel have shown what
 #: they will, and before most of them reach SQL.
 OBSERVATION_DAYS = 30
+#: From the start of the day a lead was created to when it is scored.
+OBSERVATION = dt.timedelta(days=OBSERVATION_DAYS + 1)
 #: "Recently": a touchpoint in the last this many days before it is scored.
 RECENT_DAYS = 7
 #: Counted up to this many times ("3+ times" weighs as much as three).
@@ -262,8 +264,9 @@ def population_read(*, outcome: str, until: dt.datetime) -> Population:
                 f"{won:,} reached {outcome} and {lost:,} did not; a suggestion "
                 f"needs at least {low} of each there. Choose {advice}{easier}."
             )
+    # Whole UTC days, so that a chunk's leads are scored in a few groups.
     seen_at = {
-        lead_id: min(created + dt.timedelta(days=OBSERVATION_DAYS), until)
+        lead_id: min(cut_off_time(created.date()) + OBSERVATION, until)
         for lead_id, _, created in rows
     }
     return Population(ids=ids, outcomes=outcomes, train=train, seen_at=seen_at)
@@ -532,17 +535,24 @@ def scores_evaluate(
         if not leads:
             continue
         touches = store.touches_by_lead(spec, low, high)
+        groups: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
         for lead in leads:
-            seen_at = population.seen_at[lead["id"]]
-            before = [t for t in touches.get(lead["id"], ()) if t.occurred_at < seen_at]
+            groups[population.seen_at[lead["id"]]].append(lead)
+        for seen_at, group in sorted(groups.items()):
+            before = {
+                lead["id"]: [
+                    t for t in touches.get(lead["id"], ()) if t.occurred_at < seen_at
+                ]
+                for lead in group
+            }
             results.update(
                 chunk_evaluate(
                     spec=spec,
-                    leads=[lead],
+                    leads=group,
                     low=low,
                     high=high,
                     now=seen_at,
-                    touches={lead["id"]: before},
+                    touches=before,
                 )
             )
     return results
