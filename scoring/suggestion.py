@@ -14,16 +14,20 @@ as a draft. The steps:
    today): what was known then, and what came of it.
 2. Candidate rules, each an ordinary rule of the rule language: a touchpoint
    kind done at least once, counted up to three times, done in the last
-   RECENT_DAYS days; a lead or account field equal to one of its frequent
-   values (country, region, seniority, department, source, industry), an
-   employee-count band, a frequent value of a free-form attribute; each rule
-   of the active model (fired or not). The engine scores every candidate
-   with 1 point (``scoring.bulk.chunk_evaluate``), so a lead's features are
-   exactly what the rules would give it, and the fitted coefficients become
-   the rules' points without translation. Candidates that fire for fewer than
-   MIN_SUPPORT training leads (or miss fewer) are dropped.
+   RECENT_DAYS days; a page people visit (a frequent first path segment of
+   the URL-valued properties of the latest touchpoints, such as /pricing);
+   a lead or account field equal to one of its frequent values (country,
+   region, seniority, department, source, industry), an employee-count
+   band, a frequent value of a free-form attribute; each rule of the active
+   model (fired or not). The engine scores every candidate with 1 point
+   (``scoring.bulk.chunk_evaluate``), so a lead's features are exactly what
+   the rules would give it, and the fitted coefficients become the rules'
+   points without translation. Candidates that fire for fewer than
+   MIN_SUPPORT training leads (or miss fewer), and those that give every
+   training lead the same as an earlier one, are dropped.
 3. An L1-regularised logistic regression (scikit-learn, fixed random state,
-   features in a sorted order) on the training leads. Coefficients under
+   features in a sorted order, the penalty chosen on the latest training
+   leads among REGULARISATION_CS) on the training leads. Coefficients under
    MIN_COEFFICIENT are dropped; the rest are scaled so that the linear score
    that best separates the training leads (highest F1) lands on the active
    model's MQL threshold, and rounded to whole points.
