@@ -11,3 +11,7 @@ class ModelNotPublishable(ScoringError):
 
 class ModelNotEditable(ScoringError):
     """Only drafts can be edited; clone an active or archived model first."""
+
+
+class SuggestionRefused(ScoringError):
+    """The outcomes asked for cannot support a suggestion; the message says why."""

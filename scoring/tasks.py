@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.common.tasks import PERIODIC_RETRY, TRANSIENT_RETRY
 from scoring import previews, selectors
-from scoring.services import chunks, rescoring, rollups
+from scoring.services import chunks, rescoring, rollups, suggestions
 
 #: Leads re-enqueued per reconciler run; the next minute takes the rest.
 RECONCILE_LIMIT = 5_000
@@ -117,3 +117,21 @@ def preview_publish_task(preview_id: int) -> int:
 def preview_chunk_task(chunk_id: int) -> int:
     """Count one chunk of a publish preview; a redelivered chunk counts once."""
     return previews.publish_preview_chunk_run(chunk_id=chunk_id)
+
+
+#: Where a suggestion runs: the bulk worker (it reads every lead, like a rescore).
+SUGGEST_QUEUE = "bulk"
+
+
+@shared_task(name="scoring.suggest_model", ignore_result=True)
+def suggest_model_task(
+    outcome: str, until: str | None, name: str, actor_id: int | None
+) -> None:
+    """Fit suggested points into a new draft, for the scoring models page.
+
+    Not retried: a second run would make a second draft. Records the outcome
+    where the page reads it (scoring.services.suggestions.suggestion_status).
+    """
+    suggestions.model_suggest_run(
+        outcome=outcome, until=until, name=name, actor_id=actor_id
+    )

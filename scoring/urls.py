@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from scoring import views
+from scoring import suggestion_views, views
 
 app_name = "scoring"
 urlpatterns = [
     path("", views.model_list, name="list"),
     path("attribute-values/", views.attribute_values, name="attribute_values"),
+    path("suggest/", suggestion_views.model_suggest, name="suggest"),
     path("<int:pk>/", views.model_detail, name="detail"),
     path("<int:pk>/progress/", views.model_progress, name="progress"),
     path("<int:pk>/clone/", views.model_clone, name="clone"),

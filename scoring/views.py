@@ -32,7 +32,9 @@ from scoring.forms import (
 )
 from scoring.models import PublishPreview, ScoringModel, ScoringRule
 from scoring.services import drafts, publishing
+from scoring.services import suggestions as model_suggestions
 from scoring.simulation import GRADES
+from scoring.suggestion_forms import SuggestForm
 from scoring.templatetags.scoring_tags import preview_text, progress_text
 
 EDIT_PERMISSION = "scoring.change_scoringmodel"
@@ -79,6 +81,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
             for model in models
         ],
         "active": selectors.model_active(),
+        "suggest_form": SuggestForm(),
+        "suggestion": model_suggestions.suggestion_status(),
     }
     return render(request, "scoring/model_list.html", context)
 

@@ -134,3 +134,42 @@ class AttributeValuesSerializer(serializers.Serializer):
         help_text="Sampled leads that have the key, with any value."
     )
     sampled = serializers.IntegerField(help_text="Leads read, as for the keys.")
+
+
+class SuggestRequestSerializer(serializers.Serializer):
+    """What to fit suggested points to (scoring.services.suggestions.model_suggest)."""
+
+    outcome = serializers.CharField(
+        help_text="The stage a lead must have reached: `sql` or `customer`."
+    )
+    until = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text="Fit only on leads created before this day (UTC); default: 60 "
+        "days ago, so that they had time to reach the outcome.",
+    )
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, default=""
+    )
+
+
+class SuggestionSerializer(serializers.Serializer):
+    """The draft a suggestion created, with its validation on the later leads."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    outcome = serializers.CharField()
+    until = serializers.DateField()
+    train_leads = serializers.IntegerField(help_text="The earliest 80% of the leads.")
+    test_leads = serializers.IntegerField(help_text="The leads created after them.")
+    auc_active = serializers.FloatField(
+        allow_null=True,
+        help_text="ROC AUC of the active model's scores on the test leads "
+        "(null without an active model).",
+    )
+    auc_suggested = serializers.FloatField(
+        help_text="ROC AUC of the draft's scores on the same leads."
+    )
+    rules = serializers.IntegerField(help_text="Rules with points the draft got.")
+    mql_threshold = serializers.DecimalField(max_digits=9, decimal_places=2)

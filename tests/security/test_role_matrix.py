@@ -110,6 +110,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # scoring: the model editor is Marketing's (others read models by API).
     ("GET", "scoring/"): MARKETERS,
     ("GET", "scoring/<int:pk>/"): MARKETERS,
+    ("POST", "scoring/suggest/"): MARKETERS,
     ("GET", "scoring/<int:pk>/progress/"): MARKETERS,
     ("POST", "scoring/<int:pk>/clone/"): MARKETERS,
     ("GET", "scoring/<int:pk>/settings/"): MARKETERS,
@@ -180,6 +181,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/scoring-models/{id}/publish/"): MARKETERS,
     ("GET", "/api/v1/scoring/attribute-keys/"): MARKETERS,
     ("GET", "/api/v1/scoring/attribute-keys/{key}/values/"): MARKETERS,
+    ("POST", "/api/v1/scoring-models/suggest/"): MARKETERS,
     ("GET", "/api/v1/handoffs/"): SIGNED_IN,
     ("GET", "/api/v1/handoffs/{id}/"): SIGNED_IN,
     ("POST", "/api/v1/handoffs/{id}/accept/"): SDRS,
