@@ -42,6 +42,7 @@ from leads.models import (
     Touchpoint,
     WebForm,
 )
+from leads.search import word_condition
 
 
 def lead_stage_counts() -> list[dict[str, Any]]:
@@ -231,12 +232,7 @@ def lead_filter(
     for scope in scopes:
         queryset = queryset.filter(scope.condition)
     for term in q.split()[:SEARCH_MAX_TERMS]:
-        queryset = queryset.filter(
-            Q(email__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-            | Q(account__name__icontains=term)
-        )
+        queryset = queryset.filter(word_condition(term))
     return queryset
 
 
