@@ -260,7 +260,12 @@ def lead_page(
         decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None
     )
     page = keyset_page(
-        lead_list_filtered(**criteria), sort=sort, cursor=position, size=size
+        lead_list_filtered(**criteria),
+        sort=sort,
+        cursor=position,
+        size=size,
+        # A search's matches come from the trigram indexes in no order.
+        ids_first=bool(str(criteria.get("q") or "").split()),
     )
 
     def token(at: Cursor | None) -> str | None:

@@ -3,7 +3,9 @@ PostgreSQL read through the trigram indexes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import string
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +13,9 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crm.common.keyset import SortKey, encode_cursor
 from leads import selectors
+from leads.models import Lead
 from leads.search import contains_pattern
 from tests.factories import AccountFactory, LeadFactory
 
@@ -167,3 +171,56 @@ def test_the_indexes_exist_with_the_expression_the_search_writes():
     assert set(rows) == {"account_name_trgm_idx", "lead_search_trgm_idx"}
     assert "gin_trgm_ops" in rows["lead_search_trgm_idx"]
     assert "USING gin (name gin_trgm_ops)" in rows["account_name_trgm_idx"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sort",
+    [
+        selectors.LEAD_SORT_DEFAULT,
+        SortKey("created_at", descending=False),
+        SortKey("score", descending=True),
+    ],
+)
+def test_a_search_pages_by_cursor_to_its_end_and_back(sort):
+    base = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    matching = []
+    for i in range(12):
+        lead = LeadFactory(
+            email=f"p{i}@example.com",
+            first_name="Pat" if i % 3 else "Sam",
+            last_name="Quinn",
+            # Ties in time and in score: the id breaks them.
+            created_at=base + dt.timedelta(hours=i // 2),
+            score=Decimal(i % 4),
+        )
+        if i % 3:
+            matching.append(lead)
+    expected = sorted(
+        matching,
+        key=lambda lead: (getattr(lead, sort.field), lead.pk),
+        reverse=sort.descending,
+    )
+
+    seen, cursor, pages = [], None, []
+    while True:
+        page, cursor, _ = selectors.lead_page(
+            q="pat quinn", sort=sort, size=3, cursor=cursor
+        )
+        pages.append(page)
+        seen += [lead.pk for lead in page.items]
+        if cursor is None:
+            break
+
+    assert seen == [lead.pk for lead in expected]
+    assert len(pages) == 3
+    # Back from the last page: the page before it, in the same order.
+    back, _, _ = selectors.lead_page(
+        q="pat quinn",
+        sort=sort,
+        size=3,
+        cursor=encode_cursor(pages[-1].previous_cursor, sort=sort, model=Lead),
+    )
+    assert [lead.pk for lead in back.items] == [lead.pk for lead in expected[3:6]]
+    # The page's rows come with their owner and account joined.
+    assert all("account" in lead._state.fields_cache for lead in back.items)
