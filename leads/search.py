@@ -15,10 +15,11 @@ are looked up once, before the leads (an init plan), so the lead side is a
 bitmap OR of two index scans instead of a join tested row by row. A word is
 split on white space, so it never spans two of the joined fields.
 
-A shorter word has no trigram to look up; it is asked as before, each field
-with ``icontains`` (correct, read row by row: such a word matches so many
-leads that the newest page fills quickly from the created-at index). SQLite
-always asks that way, with the same answers.
+A word of one or two characters has no trigram to look up (the index would
+be read whole, slower than the table); it is asked as before, each field
+with ``icontains``: correct, read row by row (such a word matches so many
+leads that the newest page fills quickly from the created-at index and the
+count stops at its cap). SQLite always asks that way, with the same answers.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from django.db.models.sql.compiler import SQLCompiler
 
 from leads.models import Account
 
-#: pg_trgm's trigrams are three characters: a shorter word has none to look up.
+#: A word shorter than a trigram has none to look up: the index would be read
+#: whole, slower than the table (a two-letter word's capped count: about
+#: 190 ms through the index at 1M leads, 40 ms row by row).
 TRIGRAM_MIN_LENGTH = 3
 
 #: The fields of the lead's search text, in the order of the index expression.
@@ -100,10 +103,22 @@ def contains_pattern(word: str) -> str:
     return f"%{escaped}%"
 
 
+def has_trigram(word: str) -> bool:
+    """Whether the trigram indexes can look ``word`` up.
+
+    Only its length counts. A longer word whose letters are split by
+    punctuation ("1-2", "a.b") still gives pg_trgm whole one-letter words to
+    look up, and even one of dots only, read through the whole index, is
+    faster than the table (at 1M leads "1-2" takes 4 ms, against 5 s row by
+    row; "..." 1.6 s against 3.8 s).
+    """
+    return len(word) >= TRIGRAM_MIN_LENGTH
+
+
 def word_condition(word: str) -> Q:
     """The condition that ``word`` appears in a lead's names, e-mail or
     company name (see the module's description for how it is asked)."""
-    if connection.vendor != "postgresql" or len(word) < TRIGRAM_MIN_LENGTH:
+    if connection.vendor != "postgresql" or not has_trigram(word):
         return (
             Q(email__icontains=word)
             | Q(first_name__icontains=word)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from crm.common.keyset import SortKey, encode_cursor
 from leads import selectors
 from leads.models import Lead
-from leads.search import contains_pattern
+from leads.search import contains_pattern, has_trigram
 from tests.factories import AccountFactory, LeadFactory
 
 
@@ -42,6 +42,8 @@ def people() -> dict[str, Any]:
         ),
         "ann": LeadFactory(email="a_q@x.example", first_name="Ann", last_name="Lee"),
         "axq": LeadFactory(email="axq@y.example", first_name="", last_name="Back\\s"),
+        "snake": LeadFactory(email="snake_case@z.example", first_name="Sid"),
+        "plain": LeadFactory(email="snakexcase@z.example", first_name="Pia"),
     }
 
 
@@ -72,10 +74,15 @@ def found(people: dict[str, Any], q: str) -> set[str]:
         ("100%", {"cy"}),
         ("x%", set()),
         ("k\\s", {"axq"}),
+        ("ack\\s", {"axq"}),
+        ("snake_case", {"snake"}),
+        ("snake%case", set()),
+        ("...", set()),
+        ("a.b", set()),
         # Words shorter than a trigram: the same answers, read row by row.
         ("ob", {"ada", "dee", "bob", "cy"}),  # Robotics, Bob, Globex
         ("cy", {"cy"}),
-        ("_", {"ann"}),
+        ("_", {"ann", "snake"}),
         ("ob ada", {"ada"}),
         ("nothing", set()),
     ],
@@ -117,6 +124,21 @@ def test_search_agrees_with_matching_by_hand(people, words):
     q = " ".join(words)
 
     assert found(people, q) == expected_by_hand(people, q)
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("abc", True),
+        ("x@gmail", True),
+        ("a.b", True),
+        ("...", True),
+        ("ma", False),
+        ("é", False),
+    ],
+)
+def test_a_word_of_three_characters_or_more_is_looked_up_by_trigram(word, expected):
+    assert has_trigram(word) is expected
 
 
 def test_a_pattern_matches_its_word_literally():
