@@ -44,6 +44,7 @@ from leads.models import (
     TouchpointKind,
     WebForm,
 )
+from leads.search import word_condition
 
 
 def lead_stage_counts() -> list[dict[str, Any]]:
@@ -240,12 +241,7 @@ def lead_filter(
     for scope in scopes:
         queryset = queryset.filter(scope.condition)
     for term in q.split()[:SEARCH_MAX_TERMS]:
-        queryset = queryset.filter(
-            Q(email__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-            | Q(account__name__icontains=term)
-        )
+        queryset = queryset.filter(word_condition(term))
     return queryset
 
 
@@ -273,7 +269,12 @@ def lead_page(
         decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None
     )
     page = keyset_page(
-        lead_list_filtered(**criteria), sort=sort, cursor=position, size=size
+        lead_list_filtered(**criteria),
+        sort=sort,
+        cursor=position,
+        size=size,
+        # A search's matches come from the trigram indexes in no order.
+        ids_first=bool(str(criteria.get("q") or "").split()),
     )
 
     def token(at: Cursor | None) -> str | None:

@@ -178,19 +178,33 @@ def ordering_for(sort: SortKey, model: type[Model]) -> list[OrderBy]:
 
 
 def keyset_page(
-    queryset: QuerySet[T], *, sort: SortKey, cursor: Cursor | None, size: int
+    queryset: QuerySet[T],
+    *,
+    sort: SortKey,
+    cursor: Cursor | None,
+    size: int,
+    ids_first: bool = False,
 ) -> KeysetPage[T]:
     """One page of ``queryset`` in ``sort`` order, after or before ``cursor``.
 
     Reads ``size + 1`` rows with one query to learn whether more follow. A
     page reached forwards always offers a way back (when it had a cursor); a
     page reached backwards always offers a way forwards.
+
+    ``ids_first``: the query picks the page's ids from the bare table in a
+    subquery and joins ``queryset``'s related rows to those only. Worth it
+    when the database must sort many matching rows to find the page (a
+    search through an index that is not in sort order): it then sorts
+    narrow rows and joins ``size + 1``, not every match.
     """
     nullable = sort.field != "id" and _field(queryset.model, sort).null
     flip = cursor is not None and cursor.before
-    qs = queryset.order_by(*_ordering(sort, nullable=nullable, flip=flip))
+    ordering = _ordering(sort, nullable=nullable, flip=flip)
+    qs = queryset.order_by(*ordering)
     if cursor is not None:
         qs = qs.filter(_after(sort, cursor, nullable=nullable, flip=flip))
+    if ids_first:
+        qs = queryset.filter(pk__in=qs.values("pk")[: size + 1]).order_by(*ordering)
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]

@@ -98,6 +98,11 @@ class KeysetPagination(CursorPagination):
     (``crm.common.keyset``). With ``?ordering=a,b`` the first field decides.
     """
 
+    #: A query parameter that, when given, makes the page pick its ids first
+    #: (``keyset_page(ids_first=True)``): a search whose matches come from an
+    #: index in no order.
+    ids_first_param: str | None = None
+
     def paginate_queryset(
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
@@ -115,8 +120,15 @@ class KeysetPagination(CursorPagination):
             )
         except InvalidCursor as exc:
             raise NotFound(self.invalid_cursor_message) from exc
+        ids_first = self.ids_first_param is not None and bool(
+            request.query_params.get(self.ids_first_param, "").split()
+        )
         self.keyset: KeysetPage[Any] = keyset_page(
-            queryset, sort=self.sort, cursor=cursor, size=self.page_size
+            queryset,
+            sort=self.sort,
+            cursor=cursor,
+            size=self.page_size,
+            ids_first=ids_first,
         )
         return self.keyset.items
 
@@ -135,6 +147,7 @@ class KeysetPagination(CursorPagination):
 
 class LeadPagination(KeysetPagination):
     ordering = ("-created_at",)
+    ids_first_param = "q"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

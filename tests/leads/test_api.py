@@ -789,6 +789,46 @@ def test_cursor_pages_visit_every_lead_once_in_order_both_ways(api, ordering, ke
     assert backward == forward[-2::-1]
 
 
+@pytest.mark.parametrize(
+    ("ordering", "key"),
+    [
+        ("", lambda lead: (-lead.created_at.timestamp(), -lead.id)),
+        ("last_name", lambda lead: (lead.last_name, lead.id)),
+        (
+            "-stage_changed_at",
+            lambda lead: (
+                lead.stage_changed_at is None,
+                -(lead.stage_changed_at or T0).timestamp(),
+                -lead.id,
+            ),
+        ),
+    ],
+)
+def test_a_searchs_cursor_pages_visit_every_match_once_in_order_both_ways(
+    api, ordering, key
+):
+    for i in range(14):
+        LeadFactory(
+            first_name="Quinn" if i % 4 else "Other",
+            last_name=f"Name{i % 2}",
+            created_at=T0 + dt.timedelta(days=i % 4),
+            stage_changed_at=None if i % 5 == 0 else T0 + dt.timedelta(hours=i % 3),
+        )
+    matches = Lead.objects.filter(first_name="Quinn")
+    expected = [lead.id for lead in sorted(matches, key=key)]
+
+    url = f"{LEADS}?page_size=3&q=quinn&ordering={ordering}"
+    forward = _walk(api, url, "next")
+
+    assert [len(page) for page in forward] == [3, 3, 3, 1]
+    assert [i for page in forward for i in page] == expected
+    last = api.get(url)
+    for _ in range(3):
+        last = api.get(last.json()["next"])
+    backward = _walk(api, last.json()["previous"], "previous")
+    assert backward == forward[-2::-1]
+
+
 def test_cursor_of_another_ordering_or_tampered_is_404(api):
     LeadFactory.create_batch(3)
     next_url = api.get(f"{LEADS}?page_size=1&ordering=-score").json()["next"]
