@@ -139,7 +139,30 @@ class Handoff(models.Model):
                 ),
                 name="handoff_follow_up_idx",
             ),
-            models.Index(fields=["created_at"], name="handoff_created_idx"),
+            # The reports of a period (compliance, weekly volume): every
+            # column they read is in the index, so a quarter's handoffs are
+            # counted from it alone (index-only scans).
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "id",
+                    "status",
+                    "sequence",
+                    "sla",
+                    "team",
+                    "lead",
+                    "decided_at",
+                    "due_at",
+                ],
+                name="handoff_period_idx",
+            ),
+            # Rejections per reason, and each reason's latest feedback.
+            models.Index(
+                fields=["reason", "-decided_at", "-id"],
+                include=["created_at", "sla", "team", "lead"],
+                condition=Q(status="rejected"),
+                name="handoff_rejected_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,8 +6,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import Count
 
 from handoff.models import Handoff
 from handoff.reports.display import _person_name
@@ -46,8 +46,8 @@ def rejection_reasons(*, scope: ReportScope) -> list[ReasonRow]:
     """SDR rejections in the scope per reason, most frequent first.
 
     Each row carries the latest FEEDBACK_SNIPPETS non-empty feedback texts
-    (user text: the template escapes it). Two queries; the snippets come from
-    one window query however many reasons there are.
+    (user text: the template escapes it). Two queries on PostgreSQL; the
+    snippets come from one query however many reasons there are.
     """
     rejected = _period_handoffs(scope).filter(status=Status.REJECTED)
     counts = list(
@@ -58,27 +58,32 @@ def rejection_reasons(*, scope: ReportScope) -> list[ReasonRow]:
     total = sum(row["n"] for row in counts)
     snippets: dict[int, list[FeedbackSnippet]] = defaultdict(list)
     if counts:
-        latest = (
+        # One slice per reason, newest first, joined in one UNION ALL: each
+        # reads its few rows from handoff_rejected_idx, however many
+        # rejections the period holds.
+        slices = [
             rejected.exclude(feedback="")
-            .annotate(
-                rank=Window(
-                    RowNumber(),
-                    partition_by=[F("reason_id")],
-                    order_by=[F("decided_at").desc(), F("id").desc()],
-                )
-            )
-            .filter(rank__lte=FEEDBACK_SNIPPETS)
-            .order_by("reason_id", "rank")
+            .filter(reason_id=row["reason"])
+            .order_by("-decided_at", "-id")
             .values(
+                "id",
                 "reason_id",
                 "feedback",
                 "decided_at",
                 "decided_by__username",
                 "decided_by__first_name",
                 "decided_by__last_name",
-            )
-        )
-        for row in latest:
+            )[:FEEDBACK_SNIPPETS]
+            for row in counts
+        ]
+        if connection.features.supports_slicing_ordering_in_compound:
+            latest = list(slices[0].union(*slices[1:], all=True))
+        else:  # SQLite: no LIMIT inside a UNION, so a query per reason
+            latest = [row for part in slices for row in part]
+        # A UNION keeps no order: newest first again, per reason.
+        for row in sorted(
+            latest, key=lambda r: (r["decided_at"], r["id"]), reverse=True
+        ):
             snippets[row["reason_id"]].append(
                 FeedbackSnippet(
                     text=row["feedback"],

@@ -276,6 +276,10 @@ class Lead(models.Model):
             models.Index(fields=["stage", "-created_at", "-id"], name="lead_stage_idx"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["country"], name="lead_country_idx"),
+            # The dashboard's source and region filters pick lead ids from
+            # these alone (index-only), not from the whole table.
+            models.Index(fields=["source", "id"], name="lead_source_idx"),
+            models.Index(fields=["region", "id"], name="lead_region_idx"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
             models.Index(fields=["highest_stage"], name="lead_highest_stage_idx"),
             # Lead lists by stage, best score first (keyset pagination).
