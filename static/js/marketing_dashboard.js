@@ -57,7 +57,7 @@
         color: INK,
         callback: function (value) {
           var text = String(value);
-          return /^(1|2|5)0*$/.test(text) ? Number(value).toLocaleString() : "";
+          return /^10*$/.test(text) ? Number(value).toLocaleString() : "";
         }
       }
     };
