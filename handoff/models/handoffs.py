@@ -139,9 +139,9 @@ class Handoff(models.Model):
                 ),
                 name="handoff_follow_up_idx",
             ),
-            # The reports of a period (compliance, weekly volume): every
-            # column they read is in the index, so a quarter's handoffs are
-            # counted from it alone (index-only scans).
+            # The reports of a period (compliance, weekly volume) and an SDR's
+            # handoffs of the day (the daily cap): every column they read is
+            # in the index, so they count from it alone (index-only scans).
             models.Index(
                 fields=["created_at"],
                 include=[
@@ -151,6 +151,7 @@ class Handoff(models.Model):
                     "sla",
                     "team",
                     "lead",
+                    "assigned_to",
                     "decided_at",
                     "due_at",
                 ],
