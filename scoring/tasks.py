@@ -123,14 +123,20 @@ def preview_chunk_task(chunk_id: int) -> int:
 SUGGEST_QUEUE = "bulk"
 
 
-@shared_task(name="scoring.suggest_model", ignore_result=True)
+@shared_task(
+    name="scoring.suggest_model",
+    ignore_result=True,
+    **(TRANSIENT_RETRY | {"max_retries": 3}),
+)
 def suggest_model_task(
     outcome: str, until: str | None, name: str, actor_id: int | None
 ) -> None:
     """Fit suggested points into a new draft, for the scoring models page.
 
-    Not retried: a second run would make a second draft. Records the outcome
-    where the page reads it (scoring.services.suggestions.suggestion_status).
+    Retried on a lost connection: the draft is written in one transaction,
+    so a failed run left nothing and the retry makes the one draft. Records
+    the outcome where the page reads it
+    (scoring.services.suggestions.suggestion_status).
     """
     suggestions.model_suggest_run(
         outcome=outcome, until=until, name=name, actor_id=actor_id
