@@ -19,6 +19,7 @@ from crm.marketing.attribution_rollup import (
     attribution_all_mark,
     attribution_marked_rebuild,
 )
+from crm.marketing.replay import replay_run
 from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
 from crm.marketing.today import today_refresh
 
@@ -70,3 +71,13 @@ def rebuild_funnel_all_task() -> int:
     Idempotent: a second run writes the same rows.
     """
     return funnel_rollup_rebuild().days
+
+
+@shared_task(name="crm.replay_model", ignore_result=True)
+def replay_model_task(replay_id: int) -> None:
+    """Compute a draft model's replay on history (``crm.marketing.replay``).
+
+    Not retried: a failure is stored on the replay, which the user starts
+    again; a rerun of a replay already done does nothing.
+    """
+    replay_run(replay_id=replay_id)
