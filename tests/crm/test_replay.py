@@ -40,7 +40,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crm.marketing import replay as replays
 from handoff.models import Handoff, RejectionReason
@@ -505,3 +508,46 @@ def test_the_publish_confirmation_shows_the_latest_replay(
         "2 no longer; of the draft's MQLs the SDRs accepted 1 and rejected 1."
     ) in " ".join(html.split())
     assert f'href="/scoring/{draft.id}/#replay"' in html
+
+
+class _Rollback(Exception):
+    """Undoes one generated example's rows."""
+
+
+@given(
+    touches=st.lists(
+        st.tuples(
+            st.sampled_from(["page_view", "demo_request"]),
+            st.integers(min_value=0, max_value=30 * 24 - 1),
+        ),
+        max_size=8,
+    ),
+    seniority=st.sampled_from(["director", "manager"]),
+    created_hours=st.integers(min_value=0, max_value=30 * 24 - 1),
+)
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_any_lead_replays_as_the_per_lead_engine_scores_it_every_day(
+    world, touches, seniority, created_hours
+) -> None:
+    # Touches and creation anywhere from 20 February to 21 March: before,
+    # inside and after the period.
+    origin = at(20, month=2, hour=0)
+    try:
+        with transaction.atomic():
+            lead = _lead(
+                [(kind, origin + dt.timedelta(hours=h)) for kind, h in touches],
+                seniority=seniority,
+                created_at=origin + dt.timedelta(hours=created_hours),
+            )
+            for model in (world["draft"], world["active"]):
+                spec = model_spec(model)
+                (replayed,) = replays.mql_days(specs=[spec], start=START, end=END)
+                expected = _per_lead_every_day(spec, [lead.id], START, END)
+                assert replayed.get(lead.id) == expected.get(lead.id)
+            raise _Rollback
+    except _Rollback:
+        pass
