@@ -1,6 +1,12 @@
 from django.urls import path
 
-from crm import campaign_views, planner_views, rule_analytics_views, views
+from crm import (
+    campaign_views,
+    planner_views,
+    replay_views,
+    rule_analytics_views,
+    views,
+)
 
 app_name = "crm"
 urlpatterns = [
@@ -38,6 +44,12 @@ urlpatterns = [
         name="spend_delete",
     ),
     path("planner/", planner_views.planner, name="planner"),
+    path("scoring/<int:pk>/replay/", replay_views.replay_start, name="replay_start"),
+    path(
+        "scoring/<int:pk>/replay/panel/",
+        replay_views.replay_panel,
+        name="replay_panel",
+    ),
     path("planner/save/", planner_views.plan_save, name="plan_save"),
     path("planner/<int:plan_id>/", planner_views.plan_detail, name="plan_detail"),
     path(

@@ -14,11 +14,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from crm.common.tasks import PERIODIC_RETRY
+from crm.common.tasks import PERIODIC_RETRY, TRANSIENT_RETRY
 from crm.marketing.attribution_rollup import (
     attribution_all_mark,
     attribution_marked_rebuild,
 )
+from crm.marketing.replay import replay_run
 from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
 from crm.marketing.today import today_refresh
 
@@ -70,3 +71,14 @@ def rebuild_funnel_all_task() -> int:
     Idempotent: a second run writes the same rows.
     """
     return funnel_rollup_rebuild().days
+
+
+@shared_task(name="crm.replay_model", ignore_result=True, **TRANSIENT_RETRY)
+def replay_model_task(replay_id: int) -> None:
+    """Compute a draft model's replay on history (``crm.marketing.replay``).
+
+    A transient error (a lost database connection) is retried: the rerun
+    starts the replay over; any other failure is stored on the replay, which
+    the user starts again. A rerun of a replay already done does nothing.
+    """
+    replay_run(replay_id=replay_id)

@@ -393,3 +393,57 @@ class PublishPreviewChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.preview_id}: [{self.low}, {self.high})"
+
+
+class ModelReplay(models.Model):
+    """A draft model replayed on a past period [start, end) next to the active
+    model: what it would have made MQL, week by week. Computed in the
+    background by ``crm.marketing.replay`` (it reads handoffs, which scoring
+    must not); this row holds the request, its progress and the result."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    draft = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="replays"
+    )
+    # The model the draft was compared with (the active one when it started).
+    active = models.ForeignKey(
+        ScoringModel, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    start = models.DateField()
+    end = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="replay_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Replay {self.id} of model {self.draft_id} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0

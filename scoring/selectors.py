@@ -21,7 +21,13 @@ from django.utils import timezone
 
 from leads.models import Lead, Touchpoint, TouchpointKind
 from scoring.engine import ACTIVITY_KINDS, ModelSpec, Rule
-from scoring.models import AccountScore, PublishPreview, ScoringModel, ScoringRule
+from scoring.models import (
+    AccountScore,
+    ModelReplay,
+    PublishPreview,
+    ScoringModel,
+    ScoringRule,
+)
 from scoring.sentences import rule_sentence
 
 #: Lead columns a fit rule may test, besides ``attributes.*`` and ``account.*``.
@@ -571,3 +577,8 @@ def publish_preview_progress(preview: PublishPreview) -> PreviewProgress:
 def publish_preview_find(*, model_id: int, preview_id: int) -> PublishPreview:
     """One preview of one model; raises PublishPreview.DoesNotExist otherwise."""
     return PublishPreview.objects.get(id=preview_id, model_id=model_id)
+
+
+def replay_latest(model: ScoringModel) -> ModelReplay | None:
+    """The model's latest replay on history (any status), for its page."""
+    return ModelReplay.objects.filter(draft=model).first()

@@ -9,6 +9,7 @@ message on the page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -97,7 +99,18 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "groups": selectors.rule_groups(model),
         "progress": selectors.model_progress(model),
     }
+    if model.is_editable:
+        start, end = _replay_period()
+        context["replay"] = selectors.replay_latest(model)
+        context["replay_start"] = start
+        context["replay_end"] = end
     return render(request, "scoring/model_detail.html", context)
+
+
+def _replay_period() -> tuple[dt.date, dt.date]:
+    """The replay form's default period: the last 90 days, [today - 90, today)."""
+    today = timezone.now().date()
+    return today - dt.timedelta(days=90), today
 
 
 @never_cache
@@ -314,11 +327,13 @@ def model_publish(request: HttpRequest, pk: int) -> HttpResponse:
             return _refused(request, model.id, exc)
         progress = selectors.publish_preview_progress(preview)
     simulation = progress.counts if progress else None
+    replay = selectors.replay_latest(model)
     context = {
         "model": model,
         "active": selectors.model_active(),
         "progress": progress,
         "simulation": simulation,
+        "replay": replay,
         "grade_rows": [
             {
                 "grade": grade,

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api.auth import TokenObtainView
 from crm.api.leads import ScoredLeadViewSet
 from crm.api.privacy import LeadEraseView, LeadExportView
+from crm.api.replays import ModelReplayStartView, ModelReplayView
 from crm.api.reports import (
     CampaignReportView,
     FunnelReportView,
@@ -63,6 +64,16 @@ urlpatterns = [
         name="lead-sales-moves",
     ),
     path("forms/<slug:form_key>/submit/", FormSubmitView.as_view(), name="form-submit"),
+    path(
+        "scoring-models/<int:pk>/replay/",
+        ModelReplayStartView.as_view(),
+        name="scoring-model-replay",
+    ),
+    path(
+        "scoring-models/replays/<int:pk>/",
+        ModelReplayView.as_view(),
+        name="scoring-model-replay-detail",
+    ),
     path("reports/funnel/", FunnelReportView.as_view(), name="report-funnel"),
     path("reports/plan/", PlanReportView.as_view(), name="report-plan"),
     path("reports/campaigns/", CampaignReportView.as_view(), name="report-campaigns"),

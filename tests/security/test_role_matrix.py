@@ -119,6 +119,8 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "scoring/<int:pk>/publish/"): MARKETERS,
     ("POST", "scoring/<int:pk>/publish/preview/"): MARKETERS,
     ("POST", "scoring/<int:pk>/publish/retry/"): MARKETERS,
+    ("POST", "scoring/<int:pk>/replay/"): MARKETERS,
+    ("GET", "scoring/<int:pk>/replay/panel/"): MARKETERS,
     ("GET", "scoring/<int:pk>/publish/preview/<int:preview_id>/"): MARKETERS,
     ("GET", "scoring/attribute-values/"): MARKETERS,
     ("GET", "scoring/<int:pk>/rules/add/"): MARKETERS,
@@ -182,6 +184,8 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/scoring/attribute-keys/"): MARKETERS,
     ("GET", "/api/v1/scoring/attribute-keys/{key}/values/"): MARKETERS,
     ("POST", "/api/v1/scoring-models/suggest/"): MARKETERS,
+    ("POST", "/api/v1/scoring-models/{id}/replay/"): MARKETERS,
+    ("GET", "/api/v1/scoring-models/replays/{id}/"): MARKETERS,
     ("GET", "/api/v1/handoffs/"): SIGNED_IN,
     ("GET", "/api/v1/handoffs/{id}/"): SIGNED_IN,
     ("POST", "/api/v1/handoffs/{id}/accept/"): SDRS,
@@ -208,6 +212,7 @@ HTML_POST_DATA: dict[str, dict[str, Any]] = {
         "name": "Q2",
     },
     "scoring/analytics/candidates/add/": {"period": "90d", "candidate": "touch:x"},
+    "scoring/<int:pk>/replay/": {"start": "2026-01-05", "end": "2026-02-02"},
     "campaigns/<int:campaign_id>/spend/<int:spend_id>/": {
         "month": "2026-03",
         "amount": "5",
@@ -395,8 +400,10 @@ def _api_url(path: str, world: World) -> str:
         object_id = world.lead.id
     elif path.startswith("/api/v1/touchpoints/"):
         object_id = world.touchpoint.id
-    elif path.endswith("/publish/"):
+    elif path.endswith(("/publish/", "/replay/")):
         object_id = world.draft.id
+    elif path.startswith("/api/v1/scoring-models/replays/"):
+        object_id = world.replay.id
     else:
         object_id = world.active_model.id
     return path.replace("{id}", str(object_id))

@@ -46,7 +46,7 @@ from leads.models import (
 from scoring import previews
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
-from scoring.models import PublishPreview, ScoringModel, ScoringRule
+from scoring.models import ModelReplay, PublishPreview, ScoringModel, ScoringRule
 from tests.factories import (
     LeadFactory,
     SlaFactory,
@@ -177,6 +177,15 @@ class World:
     @cached_property
     def rule(self) -> ScoringRule:
         return self.draft.rules.order_by("id").first()
+
+    @cached_property
+    def replay(self) -> ModelReplay:
+        return ModelReplay.objects.create(
+            draft=self.draft,
+            active=self.active_model,
+            start=dt.date(2026, 1, 5),
+            end=dt.date(2026, 2, 2),
+        )
 
     @cached_property
     def preview(self) -> PublishPreview:
