@@ -78,7 +78,13 @@ class ModelReplayStartView(APIView):
         request=ReplayRequestSerializer,
         responses={
             202: ReplayStartedSerializer,
-            400: OpenApiResponse(description="Not a replayable draft or period."),
+            400: OpenApiResponse(
+                description="Not a replayable draft or period; `detail` says "
+                "what to change. Nothing is stored."
+            ),
+            401: OpenApiResponse(description="No or bad credentials."),
+            403: OpenApiResponse(description="Your role may not replay models."),
+            404: OpenApiResponse(description="No scoring model with this id."),
         },
         summary="Replay a draft model on a past period",
     )
@@ -111,7 +117,13 @@ class ModelReplayView(APIView):
     permission_classes = [IsMarketingOrAdmin]
 
     @extend_schema(
-        responses={200: ModelReplaySerializer}, summary="A replay's progress and result"
+        responses={
+            200: ModelReplaySerializer,
+            401: OpenApiResponse(description="No or bad credentials."),
+            403: OpenApiResponse(description="Your role may not see replays."),
+            404: OpenApiResponse(description="No replay with this id."),
+        },
+        summary="A replay's progress and result",
     )
     def get(self, request: Request, pk: int) -> Response:
         replay = get_object_or_404(ModelReplay, pk=pk)
