@@ -25,12 +25,20 @@ as a draft. The steps:
    points without translation. Candidates that fire for fewer than
    MIN_SUPPORT training leads (or miss fewer), and those that give every
    training lead the same as an earlier one, are dropped.
-3. An L1-regularised logistic regression (scikit-learn, fixed random state,
-   features in a sorted order, the penalty chosen on the latest training
-   leads among REGULARISATION_CS) on the training leads. Coefficients under
-   MIN_COEFFICIENT are dropped; the rest are scaled so that the linear score
-   that best separates the training leads (highest F1) lands on the active
-   model's MQL threshold, and rounded to whole points.
+3. An L2-regularised (ridge) logistic regression (scikit-learn, features in
+   a sorted order, each divided by its standard deviation so that the
+   penalty treats rare and common rules alike) on the training leads, the
+   penalty chosen on the time-ordered validation: among REGULARISATION_CS,
+   the one whose fit on the earliest 80% of the training leads ranks the
+   latest 20% best. An L2 penalty shares the weight of rules that mark the
+   same leads (a demo request and repeated pricing-page views) between them;
+   an L1 penalty keeps one and zeroes the other, which reads as "the other
+   does not matter". Only rules with real support keep their coefficient
+   (``supported``): the lift's 95% interval on the side of 1 the coefficient
+   points to. Those are scaled so that the linear score that best separates
+   the training leads (highest F1) lands on the active model's MQL
+   threshold, and rounded to whole points; a rule under one point is
+   dropped.
 
 Activity rules of a suggestion count touchpoints without decay (a half-life
 of SUGGESTED_HALF_LIFE_DAYS): recency is a rule of its own, so its weight is
@@ -86,9 +94,6 @@ MIN_TEST_CLASS = 10
 #: Fewest training leads a rule must fire for (and not fire for) to be kept:
 #: a rule about fewer leads cannot be argued with.
 MIN_SUPPORT = 30
-#: Smallest coefficient (log-odds per point of the feature) kept: below it a
-#: rule changes the odds by less than 10%.
-MIN_COEFFICIENT = 0.1
 #: Most rules a suggestion proposes (the largest coefficients): a model a
 #: person can read, and an explanation that fits the model's notes.
 MAX_RULES = 30
@@ -98,11 +103,13 @@ ATTRIBUTE_CANDIDATES_MAX = 60
 #: Latest touchpoints read for the pages worth a rule of their own.
 PATH_SAMPLE = 50_000
 PATH_SEGMENT_MAX = 60
-#: Inverse strengths of the L1 penalty (scikit-learn's C) tried, strongest
-#: first: the one whose fit on the earlier training leads ranks the later
-#: ones best is used, so that few successes get a strong penalty (few rules)
-#: and many get a weaker one.
-REGULARISATION_CS = (0.01, 0.03, 0.1, 0.3, 1.0)
+#: Inverse strengths of the L2 penalty (scikit-learn's C, on standardised
+#: columns) tried, strongest first: the one whose fit on the earlier training
+#: leads ranks the later ones best is used, so that few successes get a
+#: strong penalty (small points) and many get a weaker one.
+REGULARISATION_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+#: The normal quantile of the lift's 95% interval (see ``supported``).
+LIFT_Z = 1.96
 #: Leads are scored this many days after they were created (or at the cut-off
 #: if sooner): the age at which most leads of a B2B funnel have shown what
 #: they will, and before most of them reach SQL.
@@ -623,8 +630,33 @@ def _regression(strength: float) -> Any:
     from sklearn.linear_model import LogisticRegression  # see features_read
 
     return LogisticRegression(
-        C=strength, l1_ratio=1.0, solver="liblinear", random_state=0, max_iter=1000
+        C=strength, l1_ratio=0.0, solver="lbfgs", random_state=0, max_iter=2000
     )
+
+
+def _spread(features: Any) -> Any:
+    """Each column's standard deviation (1 for a constant column): the fit runs
+    on columns divided by it, so that the penalty weighs a rule's effect per
+    standard deviation, the same for a rare rule and a common one."""
+    import numpy as np  # see features_read
+
+    mean = np.asarray(features.mean(axis=0)).ravel()
+    square = np.asarray(features.multiply(features).mean(axis=0)).ravel()
+    spread = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    spread[spread == 0] = 1.0
+    return spread
+
+
+def coefficients_fit(features: Any, outcomes: Any, strength: float) -> Any:
+    """The L2-regularised logistic regression's coefficients on ``features``
+    standardised (see _spread), given back per unit of each column: a rule's
+    log-odds per point."""
+    from scipy import sparse
+
+    spread = _spread(features)
+    scaled = features @ sparse.diags(1.0 / spread)
+    regression = _regression(strength).fit(scaled, outcomes)
+    return regression.coef_.ravel() / spread
 
 
 def _penalty_choose(features: Any, outcomes: Any) -> float:
@@ -637,11 +669,37 @@ def _penalty_choose(features: Any, outcomes: Any) -> float:
         return REGULARISATION_CS[len(REGULARISATION_CS) // 2]
     best, best_auc = REGULARISATION_CS[0], -1.0
     for strength in REGULARISATION_CS:
-        regression = _regression(strength).fit(features[:cut], outcomes[:cut])
-        score = auc(later.tolist(), regression.decision_function(features[cut:]))
+        weights = coefficients_fit(features[:cut], outcomes[:cut], strength)
+        score = auc(later.tolist(), (features[cut:] @ weights).tolist())
         if score > best_auc + 1e-9:
             best, best_auc = strength, score
     return best
+
+
+def lift_interval(
+    won_with: int, count_with: int, won_without: int, count_without: int
+) -> tuple[float, float] | None:
+    """The 95% interval (log method) of the lift: the outcome rate of the leads
+    a rule fires for over that of the others; None when either rate is 0."""
+    if not (won_with and won_without and count_with and count_without):
+        return None
+    lift = (won_with / count_with) / (won_without / count_without)
+    spread = math.sqrt(
+        1 / won_with - 1 / count_with + 1 / won_without - 1 / count_without
+    )
+    return lift * math.exp(-LIFT_Z * spread), lift * math.exp(LIFT_Z * spread)
+
+
+def supported(coefficient: float, interval: tuple[float, float] | None) -> bool:
+    """Whether a rule's coefficient has real support: the leads it fires for
+    surely reach the outcome more often (positive points) or less often
+    (negative points) than the others, the lift's 95% interval lying wholly
+    on that side of 1. (The penalty shrinks every coefficient, so their size
+    is no test; a rule whose points round to 0 is dropped later.)"""
+    if coefficient == 0 or interval is None:
+        return False
+    low, high = interval
+    return low > 1 if coefficient > 0 else high < 1
 
 
 def suggestion_fit(
@@ -680,14 +738,27 @@ def suggestion_fit(
             "leads (and misses as many): choose a later cut-off date."
         )
     strength = _penalty_choose(train[:, kept], y)
-    regression = _regression(strength)
-    regression.fit(train[:, kept], y)
-    coefficients = regression.coef_.ravel()
+    coefficients = coefficients_fit(train[:, kept], y, strength)
+    # Each rule's training leads and how many of them reached the outcome.
+    fires = (columns[:, kept] > 0).astype(np.float64)
+    count_with = np.asarray(fires.sum(axis=0)).ravel()
+    won_with = np.asarray(fires.T @ y.astype(np.float64)).ravel()
+    won = int(y.sum())
     chosen = sorted(
         (
             (n, float(c))
-            for n, c in zip(kept, coefficients, strict=True)
-            if abs(c) >= MIN_COEFFICIENT
+            for n, c, has, has_won in zip(
+                kept, coefficients, count_with, won_with, strict=True
+            )
+            if supported(
+                float(c),
+                lift_interval(
+                    int(has_won),
+                    int(has),
+                    won - int(has_won),
+                    population.train - int(has),
+                ),
+            )
         ),
         key=lambda nc: (-abs(nc[1]), candidates[nc[0]].key),
     )[:MAX_RULES]
@@ -791,13 +862,17 @@ def explanation_text(
         f"sits near today's threshold of {suggestion.threshold_reference}.",
         f"Each lead is scored as it stood {OBSERVATION_DAYS} days after it was "
         "created (or at the cut-off, if sooner), with what it did until then.",
-        f"Method: L1-regularised logistic regression (C={suggestion.strength}, "
-        "the penalty that ranked the latest training leads best) over "
-        f"{suggestion.candidates} "
-        f"candidate rules that fire for at least {MIN_SUPPORT} training leads; "
-        f"points are coefficient x {suggestion.scale:.1f}, rounded. Activity "
-        "rules never decay (a half-life of a billion days); recency has rules "
-        "of its own.",
+        "Method: L2-regularised (ridge) logistic regression over "
+        f"{suggestion.candidates} candidate rules that fire for at least "
+        f"{MIN_SUPPORT} training leads, each standardised, with the penalty "
+        f"C={suggestion.strength} chosen on the time-ordered validation (fitted "
+        "on the earliest 80% of the training leads, it ranked the latest 20% "
+        "best). Unlike an L1 penalty, it shares the weight of rules that mark "
+        "the same leads instead of keeping one of them. A rule is kept only if "
+        "the 95% interval of its lift lies on the side of 1 its points say and "
+        "it weighs at least one point; points are coefficient x "
+        f"{suggestion.scale:.1f}, rounded. Activity rules never decay (a "
+        "half-life of a billion days); recency has rules of its own.",
         "",
         "Rules (points; why; leads; outcome rate with vs without):",
     ]

@@ -450,3 +450,49 @@ def test_an_explanation_fits_the_notes_however_long_the_labels():
     assert text.endswith(
         f"... and {MAX_RULES - shown} more rules: see the rules below."
     )
+
+
+def collinear_dataset(count: int = 600) -> list[Lead]:
+    """Two rules about nearly the same leads, each predictive on its own:
+    every fifth lead requests a demo and downloads content, every other fifth
+    only downloads content. Half of both groups reach SQL (lead ``i`` when
+    ``i % 10`` is 0 or 1), and one in twenty of the rest (``i % 20 == 3``)."""
+    leads, touches = [], []
+    for i in range(count):
+        created = START + dt.timedelta(hours=i)
+        demo = i % 5 == 0
+        content = i % 5 in (0, 1)
+        reached = i % 10 in (0, 1) or i % 20 == 3
+        lead = LeadFactory(highest_stage="sql" if reached else "lead")
+        Lead.objects.filter(id=lead.id).update(created_at=created)
+        touches.append(Touchpoint(lead=lead, kind_id="page_view", occurred_at=created))
+        for kind, does in (("demo_request", demo), ("content_download", content)):
+            if does:
+                touches.append(
+                    Touchpoint(
+                        lead=lead,
+                        kind_id=kind,
+                        occurred_at=created + dt.timedelta(minutes=5),
+                    )
+                )
+        leads.append(lead)
+    Touchpoint.objects.bulk_create(touches)
+    return leads
+
+
+def test_two_rules_marking_the_same_leads_both_get_points():
+    # An L1 penalty keeps one of two such rules and gives the other nothing,
+    # which reads as "it does not matter".
+    neutral_active_model()
+    collinear_dataset()
+
+    result = model_suggest(outcome="sql", until=START + dt.timedelta(hours=600))
+
+    points = dict(
+        result.model.rules.filter(label__endswith=": at least once").values_list(
+            "touchpoint_kind", "points"
+        )
+    )
+    assert points.get("demo_request", 0) > 0
+    assert points.get("content_download", 0) > 0
+    assert "L2-regularised (ridge) logistic regression" in result.model.notes
