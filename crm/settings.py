@@ -278,6 +278,7 @@ CELERY_TASK_ROUTES = {
     "leads.import_csv": {"queue": "bulk"},
     "crm.rebuild_funnel_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
+    "scoring.suggest_model": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},

@@ -15,3 +15,14 @@ class ModelNotEditable(ScoringError):
 
 class SuggestionRefused(ScoringError):
     """The outcomes asked for cannot support a suggestion; the message says why."""
+
+
+class SuggestionRunning(ScoringError):
+    """A suggestion is already queued or running: one at a time."""
+
+    def __init__(self, running: object | None = None) -> None:
+        self.running = running
+        super().__init__(
+            "A suggestion is already being fitted: wait for it to finish, then "
+            "start another."
+        )

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.common.people import full_name
 from leads.models import Account, Lead
 
 
@@ -447,3 +448,124 @@ class ModelReplay(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class ModelSuggestion(models.Model):
+    """A request for suggested points (``scoring.suggestion``) and its run in
+    the background: the stage it is at and its progress, then the draft it
+    created with its validation, or why it failed. Written only by
+    ``scoring.services.suggestions``, with conditional updates."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Stage(models.TextChoices):
+        READING = "reading", "Reading the leads"
+        CANDIDATES = "candidates", "Scoring the candidate rules"
+        FITTING = "fitting", "Fitting the points"
+        VALIDATING = "validating", "Validating on the later leads"
+        DRAFTING = "drafting", "Creating the draft"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    outcome = models.CharField(max_length=10)
+    # Leads created before this moment are fitted on.
+    cut_off = models.DateTimeField()
+    name = models.CharField(max_length=120)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    # True while queued or running, NULL after: the unique index lets one
+    # suggestion at a time hold it (a suggestion reads every lead; two at
+    # once would only compete), whatever the number of web processes.
+    in_progress = models.BooleanField(null=True, default=True, unique=True)
+    stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    # Which delivery of the task holds the run, and how many claims it had:
+    # only the latest claim may finish it (see suggestion_run).
+    worker = models.CharField(max_length=64, blank=True)
+    claims = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    draft = models.ForeignKey(
+        ScoringModel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    auc_active = models.FloatField(null=True, blank=True)
+    auc_suggested = models.FloatField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Suggestion {self.id} for {self.outcome} ({self.status})"
+
+    #: Share of the whole run each stage takes (about what it takes on the
+    #: demo data), so that the bar moves on evenly through the stages.
+    STAGE_WEIGHTS = {
+        Stage.READING: 5,
+        Stage.CANDIDATES: 55,
+        Stage.FITTING: 15,
+        Stage.VALIDATING: 20,
+        Stage.DRAFTING: 5,
+    }
+
+    #: What each stage counts.
+    STAGE_UNITS = {
+        Stage.READING: "leads read",
+        Stage.CANDIDATES: "leads scored",
+        Stage.FITTING: "fits",
+        Stage.VALIDATING: "leads scored",
+        Stage.DRAFTING: "rules",
+    }
+
+    @property
+    def requester(self) -> str:
+        """Who asked for it, as pages name people ("" for nobody: the command)."""
+        return full_name(self.requested_by, nobody="")
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress_text(self) -> str:
+        """Where the run is, in words: "Scoring the candidate rules: 3,000 of
+        11,000 leads scored"."""
+        if self.status == self.Status.QUEUED or not self.stage:
+            return "Waiting for the worker…"
+        label = self.Stage(self.stage).label
+        if not self.total:
+            return f"{label}…"
+        unit = self.STAGE_UNITS[self.Stage(self.stage)]
+        return f"{label}: {self.done:,} of {self.total:,} {unit}"
+
+    @property
+    def percent(self) -> int:
+        """The whole run's progress, 0 to 100."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.stage:
+            return 0
+        before = 0
+        for stage, weight in self.STAGE_WEIGHTS.items():
+            if stage == self.stage:
+                share = min(self.done / self.total, 1.0) if self.total else 0.0
+                return min(99, int(before + weight * share))
+            before += weight
+        return 0

@@ -24,6 +24,7 @@ from scoring.engine import ACTIVITY_KINDS, ModelSpec, Rule
 from scoring.models import (
     AccountScore,
     ModelReplay,
+    ModelSuggestion,
     PublishPreview,
     ScoringModel,
     ScoringRule,
@@ -577,6 +578,11 @@ def publish_preview_progress(preview: PublishPreview) -> PreviewProgress:
 def publish_preview_find(*, model_id: int, preview_id: int) -> PublishPreview:
     """One preview of one model; raises PublishPreview.DoesNotExist otherwise."""
     return PublishPreview.objects.get(id=preview_id, model_id=model_id)
+
+
+def suggestion_latest() -> ModelSuggestion | None:
+    """The latest suggestion of points (any status), for the models page."""
+    return ModelSuggestion.objects.select_related("draft").first()
 
 
 def replay_latest(model: ScoringModel) -> ModelReplay | None:

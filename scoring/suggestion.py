@@ -50,7 +50,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,15 @@ from scoring.validation import (
 
 if TYPE_CHECKING:
     from scipy import sparse
+
+#: Told how a suggestion goes: the stage (a ``ModelSuggestion.Stage`` code),
+#: how much of it is done and its total.
+Progress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """The progress of a suggestion nobody follows."""
+
 
 #: The outcomes a suggestion can be fitted to (the stage a lead must reach).
 OUTCOMES = ("sql", "customer")
@@ -283,13 +292,16 @@ def population_read(*, outcome: str, until: dt.datetime) -> Population:
     return Population(ids=ids, outcomes=outcomes, train=train, seen_at=seen_at)
 
 
-def _rows_read(population: Population) -> None:
+def _rows_read(population: Population, progress: Progress = no_progress) -> None:
     """Read the fact columns of the population's leads (chunk by chunk)."""
     wanted = set(population.ids)
+    total = len(wanted)
+    progress("reading", 0, total)
     for low, high in lead_id_ranges():
         for row in chunk_leads(low=low, high=high):
             if row["id"] in wanted:
                 population.rows[row["id"]] = row
+        progress("reading", len(population.rows), total)
 
 
 def _text(value: Any) -> str:
@@ -527,6 +539,7 @@ def scores_evaluate(
     spec: ModelSpec,
     population: Population,
     lead_ids: Iterable[int],
+    progress: Callable[[int], None] | None = None,
 ) -> dict[int, Any]:
     """Each lead's ``scoring.engine.ScoreResult`` under ``spec`` as it stood
     when it is observed (``population.seen_at``): the bulk path's own
@@ -534,7 +547,8 @@ def scores_evaluate(
     with recency and decay counted back from it. Every lead is scored at
     the same age, so a rule means the same for old and new leads, and
     nothing a lead did later (a meeting once it converted) predicts its
-    outcome. One touchpoint read per chunk; stores nothing."""
+    outcome. One touchpoint read per chunk, after which ``progress`` hears
+    how many leads are scored so far; stores nothing."""
     wanted = set(lead_ids)
     results: dict[int, Any] = {}
     for low, high in lead_id_ranges():
@@ -566,11 +580,16 @@ def scores_evaluate(
                     touches=before,
                 )
             )
+        if progress is not None:
+            progress(len(results))
     return results
 
 
 def features_read(
-    *, candidates: list[Candidate], population: Population
+    *,
+    candidates: list[Candidate],
+    population: Population,
+    progress: Progress = no_progress,
 ) -> sparse.csr_matrix:
     """The leads x candidates matrix: what each candidate gives each lead at
     1 point (population order), from the engine."""
@@ -578,7 +597,14 @@ def features_read(
     from scipy import sparse
 
     spec = spec_of([{**c.fields, "points": 1} for c in candidates], like=None)
-    results = scores_evaluate(spec=spec, population=population, lead_ids=population.ids)
+    total = len(population.ids)
+    progress("candidates", 0, total)
+    results = scores_evaluate(
+        spec=spec,
+        population=population,
+        lead_ids=population.ids,
+        progress=lambda done: progress("candidates", done, total),
+    )
     row_of = {lead_id: n for n, lead_id in enumerate(population.ids)}
     rows, cols, values = [], [], []
     for lead_id, result in results.items():
@@ -659,16 +685,21 @@ def coefficients_fit(features: Any, outcomes: Any, strength: float) -> Any:
     return regression.coef_.ravel() / spread
 
 
-def _penalty_choose(features: Any, outcomes: Any) -> float:
+def _penalty_choose(
+    features: Any, outcomes: Any, progress: Callable[[int], None] | None = None
+) -> float:
     """The C of REGULARISATION_CS whose fit on the earliest 80% of the training
     leads ranks the rest best (ROC AUC); the stronger penalty on a tie. Falls
-    back to the middle one when that part lacks either class."""
+    back to the middle one when that part lacks either class. ``progress``
+    hears the number of fits done."""
     cut = int(features.shape[0] * TRAIN_SHARE)
     later = outcomes[cut:]
     if len(set(outcomes[:cut].tolist())) < 2 or len(set(later.tolist())) < 2:
         return REGULARISATION_CS[len(REGULARISATION_CS) // 2]
     best, best_auc = REGULARISATION_CS[0], -1.0
-    for strength in REGULARISATION_CS:
+    for done, strength in enumerate(REGULARISATION_CS):
+        if progress is not None:
+            progress(done)
         weights = coefficients_fit(features[:cut], outcomes[:cut], strength)
         score = auc(later.tolist(), (features[cut:] @ weights).tolist())
         if score > best_auc + 1e-9:
@@ -703,18 +734,27 @@ def supported(coefficient: float, interval: tuple[float, float] | None) -> bool:
 
 
 def suggestion_fit(
-    *, outcome: str, until: dt.datetime, active: ModelSpec | None
+    *,
+    outcome: str,
+    until: dt.datetime,
+    active: ModelSpec | None,
+    progress: Progress = no_progress,
 ) -> Suggestion:
     """Fit the suggestion (see the module's docstring) on the leads created
-    before ``until``; refuses (SuggestionRefused) what cannot be fitted."""
+    before ``until``; refuses (SuggestionRefused) what cannot be fitted.
+    ``progress`` hears each stage: reading, candidates (leads scored),
+    fitting (fits done)."""
     import numpy as np  # see features_read
 
     outcome = outcome_check(outcome)
+    progress("reading", 0, 0)
     population = population_read(outcome=outcome, until=until)
-    _rows_read(population)
+    _rows_read(population, progress)
     kinds = dict(selectors.touchpoint_kind_choices())
     candidates = candidates_build(population=population, active=active, kinds=kinds)
-    matrix = features_read(candidates=candidates, population=population)
+    matrix = features_read(
+        candidates=candidates, population=population, progress=progress
+    )
     train = matrix[: population.train]
     y = np.array(population.outcomes[: population.train])
     fired = np.asarray((train > 0).sum(axis=0)).ravel()
@@ -737,8 +777,13 @@ def suggestion_fit(
             f"No candidate rule fires for at least {MIN_SUPPORT} of the training "
             "leads (and misses as many): choose a later cut-off date."
         )
-    strength = _penalty_choose(train[:, kept], y)
+    fits = len(REGULARISATION_CS) + 1
+    strength = _penalty_choose(
+        train[:, kept], y, lambda done: progress("fitting", done, fits)
+    )
+    progress("fitting", fits - 1, fits)
     coefficients = coefficients_fit(train[:, kept], y, strength)
+    progress("fitting", fits, fits)
     # Each rule's training leads and how many of them reached the outcome.
     fires = (columns[:, kept] > 0).astype(np.float64)
     count_with = np.asarray(fires.sum(axis=0)).ravel()

@@ -1,71 +1,73 @@
-"""The "Suggest points" form of the scoring models page and its status.
+"""The "Suggest points" form of the scoring models page and its progress.
 
-A suggestion reads every lead (minutes at 100,000 leads), so the page
-asks a worker for it (``scoring.tasks.suggest_model_task``) and shows how it
-went on its next load: running, the draft with its AUCs, or why it was
-refused. On the embedded default the task runs before the page reloads.
+A suggestion reads every lead (minutes at 100,000 leads), so the page asks a
+worker for it (``scoring.services.suggestions.suggestion_request``) and shows
+its ``ModelSuggestion`` row: a progress bar with the stage it is at, polled
+every 2 seconds (``suggestion_panel``), then the draft with its AUCs, or
+why it failed. One at a time: a second request while one runs is refused
+with a message. On the embedded default the task runs before the page
+reloads.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
 
-from scoring.services.suggestions import suggestion_status, suggestion_status_set
+from scoring import selectors
+from scoring.exceptions import SuggestionRefused, SuggestionRunning
+from scoring.services.suggestions import suggestion_request
 from scoring.suggestion import cut_off_time
 from scoring.suggestion_forms import SuggestForm
-from scoring.tasks import SUGGEST_QUEUE, suggest_model_task
 from scoring.views import editor_required
 
-#: A suggestion "running" longer than this was lost (its worker stopped): the
-#: form may start another. Above the tasks' hard time limit.
-RUNNING_LOST_AFTER = dt.timedelta(minutes=20)
 
-
-def _lost(status: dict) -> bool:
-    started = status.get("started_at")
-    return (
-        not started
-        or timezone.now() - dt.datetime.fromisoformat(started) > RUNNING_LOST_AFTER
-    )
+def _section_url() -> str:
+    return reverse("scoring:list") + "#suggest"
 
 
 @require_POST
 @editor_required
 def model_suggest(request: HttpRequest) -> HttpResponse:
+    """Queue a suggestion of the posted outcome, cut-off and name; back to the
+    page, whose section follows it."""
     form = SuggestForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
             label = form.fields[field].label if field in form.fields else field
             messages.error(request, f"{label}: {' '.join(errors)}")
-        return redirect("scoring:list")
-    status = suggestion_status()
-    if status and status.get("state") == "running" and not _lost(status):
-        messages.error(
-            request,
-            "A suggestion is already being fitted; wait for it to finish.",
-        )
-        return redirect("scoring:list")
+        return redirect(_section_url())
     data = form.cleaned_data
-    until = cut_off_time(data["until"])
-    suggestion_status_set(
-        state="running",
-        outcome=data["outcome"],
-        until=until.isoformat() if until else None,
-        started_at=timezone.now().isoformat(),
+    try:
+        suggestion = suggestion_request(
+            outcome=data["outcome"],
+            until=cut_off_time(data["until"]),
+            name=data["name"],
+            actor=request.user,
+        )
+    except (SuggestionRefused, SuggestionRunning) as exc:
+        messages.error(request, str(exc))
+        return redirect(_section_url())
+    messages.success(
+        request,
+        f"Fitting points for {suggestion.outcome} from the leads created before "
+        f"{suggestion.cut_off:%-d %b %Y}: the progress shows below, then a link "
+        "to the draft.",
     )
-    suggest_model_task.apply_async(
-        args=[
-            data["outcome"],
-            until.isoformat() if until else None,
-            data["name"],
-            request.user.id,
-        ],
-        queue=SUGGEST_QUEUE,
+    return redirect(_section_url())
+
+
+@never_cache
+@require_safe
+@editor_required
+def suggestion_panel(request: HttpRequest) -> HttpResponse:
+    """The section's status part, polled while a suggestion runs."""
+    return render(
+        request,
+        "scoring/partials/suggest_status.html",
+        {"suggestion": selectors.suggestion_latest()},
     )
-    return redirect("scoring:list")

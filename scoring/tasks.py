@@ -12,6 +12,7 @@ list them.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -119,25 +120,19 @@ def preview_chunk_task(chunk_id: int) -> int:
     return previews.publish_preview_chunk_run(chunk_id=chunk_id)
 
 
-#: Where a suggestion runs: the bulk worker (it reads every lead, like a rescore).
-SUGGEST_QUEUE = "bulk"
-
-
 @shared_task(
-    name="scoring.suggest_model",
-    ignore_result=True,
-    **(TRANSIENT_RETRY | {"max_retries": 3}),
+    name="scoring.suggest_model", ignore_result=True, bind=True, **TRANSIENT_RETRY
 )
-def suggest_model_task(
-    outcome: str, until: str | None, name: str, actor_id: int | None
-) -> None:
-    """Fit suggested points into a new draft, for the scoring models page.
+def suggest_model_task(self: Any, suggestion_id: int) -> None:
+    """Run a queued suggestion of points (scoring.services.suggestions).
 
-    Retried on a lost connection: the draft is written in one transaction,
-    so a failed run left nothing and the retry makes the one draft. Records
-    the outcome where the page reads it
-    (scoring.services.suggestions.suggestion_status).
+    Claims the ``ModelSuggestion`` row first with a conditional update: a
+    retry or a redelivery of the same message (the same task id) claims it
+    back, a task of another id finds it running and does nothing, and only
+    the latest claim may store its draft, in the draft's own transaction:
+    never two drafts for one request. A refusal or a failure is stored on
+    the row for the page and the API.
     """
-    suggestions.model_suggest_run(
-        outcome=outcome, until=until, name=name, actor_id=actor_id
+    suggestions.suggestion_run(
+        suggestion_id=suggestion_id, worker=self.request.id or ""
     )

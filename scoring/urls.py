@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.model_list, name="list"),
     path("attribute-values/", views.attribute_values, name="attribute_values"),
     path("suggest/", suggestion_views.model_suggest, name="suggest"),
+    path("suggest/panel/", suggestion_views.suggestion_panel, name="suggest_panel"),
     path("<int:pk>/", views.model_detail, name="detail"),
     path("<int:pk>/progress/", views.model_progress, name="progress"),
     path("<int:pk>/clone/", views.model_clone, name="clone"),

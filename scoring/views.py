@@ -34,7 +34,6 @@ from scoring.forms import (
 )
 from scoring.models import PublishPreview, ScoringModel, ScoringRule
 from scoring.services import drafts, publishing
-from scoring.services import suggestions as model_suggestions
 from scoring.simulation import GRADES
 from scoring.suggestion_forms import SuggestForm
 from scoring.templatetags.scoring_tags import preview_text, progress_text
@@ -84,7 +83,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
         ],
         "active": selectors.model_active(),
         "suggest_form": SuggestForm(),
-        "suggestion": model_suggestions.suggestion_status(),
+        "suggestion": selectors.suggestion_latest(),
     }
     return render(request, "scoring/model_list.html", context)
 

@@ -32,3 +32,14 @@ class EditorPermission(BasePermission):
             and user.is_authenticated
             and user.has_perm("scoring.change_scoringmodel")
         )
+
+
+class SuggestPermission(RoleModelPermissions):
+    """Suggesting points makes a draft: it needs ``add``, to follow a
+    suggestion as well as to ask for one (the Marketing and Admin roles)."""
+
+    perms_map = {
+        **RoleModelPermissions.perms_map,
+        "GET": ["%(app_label)s.add_%(model_name)s"],
+        "HEAD": ["%(app_label)s.add_%(model_name)s"],
+    }

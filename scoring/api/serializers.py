@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scoring import selectors
-from scoring.models import ScoringModel, ScoringRule
+from scoring.models import ModelSuggestion, ScoringModel, ScoringRule
+from scoring.suggestion import OUTCOMES
 from scoring.validation import RULE_INPUT_FIELDS
 
 
@@ -137,10 +139,16 @@ class AttributeValuesSerializer(serializers.Serializer):
 
 
 class SuggestRequestSerializer(serializers.Serializer):
-    """What to fit suggested points to (scoring.services.suggestions.model_suggest)."""
+    """What to fit suggested points to
+    (scoring.services.suggestions.suggestion_request)."""
 
-    outcome = serializers.CharField(
-        help_text="The stage a lead must have reached: `sql` or `customer`."
+    outcome = serializers.ChoiceField(
+        choices=list(OUTCOMES),
+        help_text="The stage a lead must have reached: `sql` or `customer`.",
+        error_messages={
+            "invalid_choice": "Unknown outcome {input!r}: choose sql or customer "
+            "(the stage a lead must have reached to count as a success)."
+        },
     )
     until = serializers.DateField(
         required=False,
@@ -149,14 +157,18 @@ class SuggestRequestSerializer(serializers.Serializer):
         "days ago, so that they had time to reach the outcome.",
     )
     name = serializers.CharField(
-        required=False, allow_blank=True, max_length=120, default=""
+        required=False,
+        allow_blank=True,
+        max_length=120,
+        default="",
+        help_text="The draft's name (default: Suggested points).",
     )
 
 
 class SuggestionSerializer(serializers.Serializer):
     """The draft a suggestion created, with its validation on the later leads."""
 
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(help_text="The draft's id.")
     name = serializers.CharField()
     version = serializers.IntegerField()
     outcome = serializers.CharField()
@@ -173,3 +185,59 @@ class SuggestionSerializer(serializers.Serializer):
     )
     rules = serializers.IntegerField(help_text="Rules with points the draft got.")
     mql_threshold = serializers.DecimalField(max_digits=9, decimal_places=2)
+
+
+class ModelSuggestionSerializer(serializers.ModelSerializer):
+    """A suggestion run: its stage and progress, then its draft and AUCs."""
+
+    percent = serializers.IntegerField(
+        read_only=True, help_text="The whole run's progress, 0 to 100."
+    )
+    progress_text = serializers.CharField(
+        read_only=True, help_text="Where the run is, in words."
+    )
+    url = serializers.SerializerMethodField(help_text="Where to poll this run.")
+    result = SuggestionSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="Once done: the draft's figures (as the command prints them).",
+    )
+
+    class Meta:
+        model = ModelSuggestion
+        fields = [
+            "id",
+            "url",
+            "status",
+            "stage",
+            "done",
+            "total",
+            "percent",
+            "progress_text",
+            "outcome",
+            "cut_off",
+            "name",
+            "error",
+            "draft",
+            "auc_active",
+            "auc_suggested",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "status": {"help_text": "queued, running, done or failed."},
+            "stage": {
+                "help_text": "While running: reading, candidates, fitting, "
+                "validating or drafting."
+            },
+            "done": {"help_text": "How much of the stage is done."},
+            "total": {"help_text": "The stage's total (leads, fits or rules)."},
+            "error": {"help_text": "Once failed: why, and what to change."},
+            "draft": {"help_text": "Once done: the draft's id."},
+        }
+
+    def get_url(self, suggestion: ModelSuggestion) -> str:
+        return reverse("scoring-model-suggestion", args=[suggestion.id])

@@ -1,9 +1,13 @@
-"""Views of the scoring API: list and read models, publish a draft; the
-attribute keys and values the rule editor suggests."""
+"""Views of the scoring API: list and read models, publish a draft, suggest
+points in the background and follow the run; the attribute keys and values
+the rule editor suggests."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -12,21 +16,28 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leads.api.permissions import RoleModelPermissions
 from scoring import selectors, suggestions
-from scoring.api.permissions import EditorPermission, PublishPermission
+from scoring.api.permissions import (
+    EditorPermission,
+    PublishPermission,
+    SuggestPermission,
+)
 from scoring.api.serializers import (
     AttributeKeysSerializer,
     AttributeValuesSerializer,
+    ModelSuggestionSerializer,
     ScoringModelDetailSerializer,
     ScoringModelSerializer,
-    SuggestionSerializer,
     SuggestRequestSerializer,
 )
-from scoring.exceptions import ModelNotPublishable, SuggestionRefused
-from scoring.models import ScoringModel
+from scoring.exceptions import (
+    ModelNotPublishable,
+    SuggestionRefused,
+    SuggestionRunning,
+)
+from scoring.models import ModelSuggestion, ScoringModel
 from scoring.services import publishing
-from scoring.services.suggestions import model_suggest
+from scoring.services.suggestions import suggestion_request
 from scoring.suggestion import cut_off_time
 
 ERRORS = {
@@ -108,30 +119,37 @@ class ScoringModelViewSet(
 
     @extend_schema(
         summary="Suggest points fitted from outcomes",
-        description="Fits points to whether the leads created before `until` "
-        "reached `outcome` (an L1-regularised logistic regression on the "
-        "earliest 80%) and stores them as a new draft, with the explanation in "
-        "its `notes`; answers its id and the ROC AUC of the active model and of "
-        "the draft on the later 20%. Runs while the request waits (about 15 s "
-        "per 10,000 leads).",
+        description="Queues a suggestion: in the background, points are fitted "
+        "to whether the leads created before `until` reached `outcome` (an "
+        "L2-regularised logistic regression on the earliest 80%, the penalty "
+        "chosen on the time-ordered validation) and stored as a new draft, with "
+        "the explanation in its `notes`. Answers 202 with the run; poll its "
+        "`url` for the stage and progress, then the draft's id and the ROC AUC "
+        "of the active model and of the draft on the later 20%. One at a time.",
         request=SuggestRequestSerializer,
         responses={
-            201: SuggestionSerializer,
+            202: ModelSuggestionSerializer,
             400: OpenApiResponse(
-                description="An unknown outcome, or too few leads of either "
-                "class before `until`; `detail` says what to change. Nothing is "
-                "created."
+                description="An unknown outcome, a date that is not one or a "
+                "name too long: each field's message says what to change. Nothing "
+                "is stored. (Too few leads of either class is found by the run: "
+                "it ends `failed`, its `error` saying what to change.)"
             ),
             **ERRORS,
+            404: OpenApiResponse(description="Not found."),
+            409: OpenApiResponse(
+                description="A suggestion is already queued or running; `detail` "
+                "says so and `running` is that run. Wait for it."
+            ),
         },
     )
-    @action(detail=False, methods=["post"], permission_classes=[RoleModelPermissions])
+    @action(detail=False, methods=["post"], permission_classes=[SuggestPermission])
     def suggest(self, request: Request) -> Response:
         given = SuggestRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
         try:
-            result = model_suggest(
+            suggestion = suggestion_request(
                 outcome=data["outcome"],
                 until=cut_off_time(data.get("until")),
                 name=data["name"],
@@ -139,10 +157,38 @@ class ScoringModelViewSet(
             )
         except SuggestionRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        except SuggestionRunning as exc:
+            body: dict[str, Any] = {"detail": str(exc)}
+            if exc.running is not None:
+                body["running"] = ModelSuggestionSerializer(exc.running).data
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        suggestion.refresh_from_db()
         return Response(
-            SuggestionSerializer(result.as_json()).data,
-            status=status.HTTP_201_CREATED,
+            ModelSuggestionSerializer(suggestion).data,
+            status=status.HTTP_202_ACCEPTED,
         )
+
+    @extend_schema(
+        summary="A suggestion's progress and result",
+        description="`status` queued, running (with `stage`, `done` of `total` "
+        "and `percent`), done (with `draft`, `auc_active`, `auc_suggested` and "
+        "`result`) or failed (with `error`).",
+        responses={
+            200: ModelSuggestionSerializer,
+            **ERRORS,
+            404: OpenApiResponse(description="No suggestion with this id."),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=r"suggestions/(?P<suggestion_id>[0-9]+)",
+        url_name="suggestion",
+        permission_classes=[SuggestPermission],
+    )
+    def suggestion(self, request: Request, suggestion_id: str) -> Response:
+        suggestion = get_object_or_404(ModelSuggestion, pk=int(suggestion_id))
+        return Response(ModelSuggestionSerializer(suggestion).data)
 
 
 class AttributeKeysView(APIView):

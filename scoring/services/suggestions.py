@@ -1,31 +1,45 @@
-"""Suggested points stored as a draft model (see scoring.suggestion for the fit)."""
+"""Suggested points stored as a draft model (see scoring.suggestion for the fit),
+and their run in the background on a ``scoring.ModelSuggestion`` row.
+
+``suggestion_request`` stores the request (one at a time) and enqueues the
+task ``scoring.suggest_model``; ``suggestion_run`` claims the row with a
+conditional update, tells it the stage and progress as the fit goes, and
+marks it done in the same transaction as the draft it creates, only while
+its claim is the latest: a retried or duplicate delivery of the task never
+makes a second draft. The command ``suggest_model`` runs the same two
+services in the terminal.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
+from crm.common.tasks import TRANSIENT
 from scoring import selectors
-from scoring.exceptions import SuggestionRefused
-from scoring.models import ScoringModel
+from scoring.exceptions import SuggestionRefused, SuggestionRunning
+from scoring.models import ModelSuggestion, ScoringModel
 from scoring.services.drafts import _rule_edit_audit, model_update, rule_create
 from scoring.suggestion import (
     MATURITY_DAYS,
     SUGGESTED_HALF_LIFE_DAYS,
+    Progress,
     auc,
     best_f1_threshold,
     explanation_text,
     f1_at,
+    no_progress,
     outcome_check,
     scores_evaluate,
+    spec_of,
     suggestion_fit,
 )
 
@@ -33,6 +47,17 @@ logger = logging.getLogger(__name__)
 
 #: The name of a suggested draft when none is given.
 DEFAULT_NAME = "Suggested points"
+#: A suggestion running longer than this was lost with its worker (above the
+#: tasks' hard time limit of 15 minutes): another may claim it or start.
+RUNNING_LOST_AFTER = dt.timedelta(minutes=20)
+#: A suggestion queued longer than this was lost with its message: the bulk
+#: queue may be busy with a full rescore, so much longer than a run.
+QUEUED_LOST_AFTER = dt.timedelta(hours=2)
+#: Where a suggestion runs: the bulk worker (it reads every lead, like a rescore).
+SUGGEST_QUEUE = "bulk"
+
+Status = ModelSuggestion.Status
+Stage = ModelSuggestion.Stage
 
 
 @dataclass(frozen=True)
@@ -89,12 +114,21 @@ def _draft_create(*, name: str, actor: Any | None) -> ScoringModel:
     raise AssertionError("unreachable")
 
 
+def _name_check(name: str) -> str:
+    name = (name or DEFAULT_NAME).strip() or DEFAULT_NAME
+    if len(name) > ScoringModel._meta.get_field("name").max_length:
+        raise SuggestionRefused("Give the draft a name of at most 120 characters.")
+    return name
+
+
 def model_suggest(
     *,
     outcome: str,
     until: dt.datetime | None = None,
     name: str = "",
     actor: Any | None = None,
+    progress: Progress = no_progress,
+    finish: Callable[[SuggestionResult], None] | None = None,
 ) -> SuggestionResult:
     """Fit points to the outcomes of the leads created before ``until``
     (default: MATURITY_DAYS ago, so that they had time to reach it) and store
@@ -102,53 +136,73 @@ def model_suggest(
 
     Refuses (SuggestionRefused, nothing stored) an unknown outcome and a
     window without enough leads of each class; a name longer than a model's
-    name. In one transaction: the draft (the next version of
-    ``name``), its rules through ``rule_create`` (each validated as a rule a
-    person adds), its threshold and explanation through ``model_update``.
-    The rules are scored with the engine on the training leads (to choose
-    the threshold) and on the test leads (the AUCs) before commit; any
-    failure leaves nothing behind. Reads every lead once per pass (three
-    passes); a second call makes another draft (the next version).
+    name. The suggested rules are scored with the engine on the training
+    leads (to choose the threshold) and on the test leads (the AUCs), then,
+    in one transaction: the draft (the next version of ``name``), its rules
+    through ``rule_create`` (each validated as a rule a person adds), its
+    threshold and explanation through ``model_update``, and ``finish`` (which
+    may raise to roll it all back). ``progress`` hears every stage; it is
+    never called inside the transaction, so that others see it. Any failure
+    leaves nothing behind. Reads every lead once per pass (three passes); a
+    second call makes another draft (the next version).
     """
     outcome = outcome_check(outcome)
-    name = (name or DEFAULT_NAME).strip() or DEFAULT_NAME
-    if len(name) > ScoringModel._meta.get_field("name").max_length:
-        raise SuggestionRefused("Give the draft a name of at most 120 characters.")
+    name = _name_check(name)
     until = until or timezone.now() - dt.timedelta(days=MATURITY_DAYS)
     active_model = selectors.model_active()
     active = selectors.model_spec(active_model) if active_model else None
-    suggestion = suggestion_fit(outcome=outcome, until=until, active=active)
+    suggestion = suggestion_fit(
+        outcome=outcome, until=until, active=active, progress=progress
+    )
     population = suggestion.population
+    train_ids, test_ids = population.train_ids, population.test_ids
+    # The draft's rules as the engine will read them once stored (the same
+    # fields, the active model's default half-life), scored before anything
+    # is written, so that the progress is seen and a failure stores nothing.
+    fields = [rule.fields for rule in suggestion.rules] + [
+        {**rule, "points": Decimal(0)} for rule in suggestion.disqualifying
+    ]
+    spec = spec_of(fields, like=active)
+    total = len(population.ids) + (len(test_ids) if active is not None else 0)
+    progress(Stage.VALIDATING, 0, total)
+    scored = scores_evaluate(
+        spec=spec,
+        population=population,
+        lead_ids=population.ids,
+        progress=lambda done: progress(Stage.VALIDATING, done, total),
+    )
+    train_scores = [scored[i].total for i in train_ids]
+    train_outcomes = population.outcomes[: population.train]
+    threshold = max(best_f1_threshold(train_scores, train_outcomes), Decimal(0))
+    test_outcomes = population.outcomes[population.train :]
+    auc_suggested = auc(test_outcomes, [float(scored[i].total) for i in test_ids])
+    auc_active = None
+    if active is not None:
+        current = scores_evaluate(
+            spec=active,
+            population=population,
+            lead_ids=test_ids,
+            progress=lambda done: progress(
+                Stage.VALIDATING, len(population.ids) + done, total
+            ),
+        )
+        auc_active = auc(test_outcomes, [float(current[i].total) for i in test_ids])
+    notes = explanation_text(
+        suggestion=suggestion,
+        threshold=threshold,
+        train_f1=f1_at(train_scores, train_outcomes, threshold),
+        auc_active=auc_active,
+        auc_suggested=auc_suggested,
+        active_name=str(active_model) if active_model else None,
+    )
+    rules = len(suggestion.rules) + len(suggestion.disqualifying)
+    progress(Stage.DRAFTING, 0, rules)
     with transaction.atomic():
         draft = _draft_create(name=name, actor=actor)
         for rule in suggestion.rules:
             rule_create(model=draft, actor=actor, **rule.fields)
-        for fields in suggestion.disqualifying:
-            rule_create(model=draft, actor=actor, **fields)
-        spec = selectors.model_spec(draft)
-        train_ids, test_ids = population.train_ids, population.test_ids
-        scored = scores_evaluate(
-            spec=spec, population=population, lead_ids=population.ids
-        )
-        train_scores = [scored[i].total for i in train_ids]
-        train_outcomes = population.outcomes[: population.train]
-        threshold = max(best_f1_threshold(train_scores, train_outcomes), Decimal(0))
-        test_outcomes = population.outcomes[population.train :]
-        auc_suggested = auc(test_outcomes, [float(scored[i].total) for i in test_ids])
-        auc_active = None
-        if active is not None:
-            current = scores_evaluate(
-                spec=active, population=population, lead_ids=test_ids
-            )
-            auc_active = auc(test_outcomes, [float(current[i].total) for i in test_ids])
-        notes = explanation_text(
-            suggestion=suggestion,
-            threshold=threshold,
-            train_f1=f1_at(train_scores, train_outcomes, threshold),
-            auc_active=auc_active,
-            auc_suggested=auc_suggested,
-            active_name=str(active_model) if active_model else None,
-        )
+        for rule_fields in suggestion.disqualifying:
+            rule_create(model=draft, actor=actor, **rule_fields)
         settings: dict[str, Any] = {"mql_threshold": threshold, "notes": notes}
         if active_model is not None:
             settings["default_half_life_days"] = active_model.default_half_life_days
@@ -161,6 +215,18 @@ def model_suggest(
             until=f"{until:%Y-%m-%d}",
             half_life_days=SUGGESTED_HALF_LIFE_DAYS,
         )
+        result = SuggestionResult(
+            model=draft,
+            outcome=outcome,
+            until=until,
+            train_leads=population.train,
+            test_leads=len(test_ids),
+            auc_active=auc_active,
+            auc_suggested=auc_suggested,
+            rules=len(suggestion.rules),
+        )
+        if finish is not None:
+            finish(result)
     logger.info(
         "scoring model %s suggested for %s: %s rules, AUC %.3f (active %s)",
         draft.id,
@@ -169,69 +235,187 @@ def model_suggest(
         auc_suggested,
         auc_active,
     )
-    return SuggestionResult(
-        model=draft,
-        outcome=outcome,
-        until=until,
-        train_leads=population.train,
-        test_leads=len(test_ids),
-        auc_active=auc_active,
-        auc_suggested=auc_suggested,
-        rules=len(suggestion.rules),
+    return result
+
+
+def _lost_release(now: dt.datetime) -> None:
+    """Mark failed the suggestions lost with their worker or their message
+    (queued or running for too long), so that they hold no place."""
+    lost = Q(status=Status.RUNNING, started_at__lt=now - RUNNING_LOST_AFTER) | Q(
+        status=Status.QUEUED, created_at__lt=now - QUEUED_LOST_AFTER
+    )
+    ModelSuggestion.objects.filter(lost).update(
+        status=Status.FAILED,
+        in_progress=None,
+        error="The suggestion was lost with its worker: start it again.",
+        finished_at=now,
     )
 
 
-#: Where the page reads how the last suggestion asked for from it went (the
-#: shared cache: the task runs in a worker). One at a time is enough: a
-#: suggestion reads every lead, and two at once would only compete.
-STATUS_KEY = "scoring:suggestion-status"
-#: A suggestion still "running" after this long was lost with its worker.
-STATUS_TIMEOUT = 60 * 60
+def suggestion_request(
+    *,
+    outcome: str,
+    until: dt.datetime | None = None,
+    name: str = "",
+    actor: Any | None = None,
+    now: dt.datetime | None = None,
+    enqueue: bool = True,
+) -> ModelSuggestion:
+    """Store a queued suggestion for ``outcome`` over the leads created before
+    ``until`` (default: MATURITY_DAYS before ``now``) and, with ``enqueue``,
+    run it on the bulk worker after commit (task ``scoring.suggest_model``).
+
+    Refuses an unknown outcome or a name too long (SuggestionRefused) and a
+    second suggestion while one is queued or running (SuggestionRunning, with
+    that one): the row's unique ``in_progress`` decides between concurrent
+    requests. One lost with its worker is marked failed first and does not
+    block. Nothing is stored when refused.
+    """
+    outcome = outcome_check(outcome)
+    name = _name_check(name)
+    now = now or timezone.now()
+    until = until or now - dt.timedelta(days=MATURITY_DAYS)
+    user = actor if actor is not None and actor.is_authenticated else None
+    with transaction.atomic():
+        _lost_release(now)
+        try:
+            with transaction.atomic():
+                suggestion = ModelSuggestion.objects.create(
+                    requested_by=user,
+                    outcome=outcome,
+                    cut_off=until,
+                    name=name,
+                    created_at=now,
+                )
+        except IntegrityError:
+            running = ModelSuggestion.objects.filter(in_progress=True).first()
+            raise SuggestionRunning(running) from None
+        if enqueue:
+            from scoring.tasks import suggest_model_task  # tasks import this module
+
+            suggestion_id = suggestion.id
+            transaction.on_commit(
+                lambda: suggest_model_task.apply_async(
+                    (suggestion_id,), queue=SUGGEST_QUEUE
+                )
+            )
+    return suggestion
 
 
-def suggestion_status() -> dict[str, Any] | None:
-    """How the last suggestion asked for from the page went: ``state``
-    (``running``, ``finished`` or ``refused``), ``outcome``, ``until``,
-    ``started_at`` (ISO), and ``result`` (SuggestionResult.as_json) or
-    ``detail`` (why it was refused); None before any."""
-    return cache.get(STATUS_KEY)
+class _Superseded(Exception):
+    """Another delivery claimed the suggestion since this one did."""
 
 
-def suggestion_status_set(**status: Any) -> None:
-    """Record the state of the page's suggestion (see suggestion_status)."""
-    cache.set(STATUS_KEY, status, STATUS_TIMEOUT)
-
-
-def model_suggest_run(
-    *, outcome: str, until: str | None, name: str, actor_id: int | None
-) -> dict[str, Any]:
-    """model_suggest for the page's background task: records the result or the
-    refusal where the page reads it (suggestion_status) and answers it. A
-    second run makes a second draft."""
-    actor = get_user_model().objects.filter(id=actor_id).first() if actor_id else None
-    started = suggestion_status() or {}
-    common = {
-        "outcome": outcome,
-        "until": until,
-        "started_at": started.get("started_at"),
-    }
-    try:
-        result = model_suggest(
-            outcome=outcome,
-            until=dt.datetime.fromisoformat(until) if until else None,
-            name=name,
-            actor=actor,
+def _claim(suggestion_id: int, worker: str, now: dt.datetime) -> int | None:
+    """Claim the suggestion for ``worker``; the claim's number, or None when it
+    is not this worker's to run (done, failed, or running elsewhere)."""
+    claimable = Q(status=Status.QUEUED) | Q(
+        status=Status.RUNNING, started_at__lt=now - RUNNING_LOST_AFTER
+    )
+    if worker:
+        # A retry of the same task (after a lost connection) takes it back.
+        claimable |= Q(status=Status.RUNNING, worker=worker)
+    with transaction.atomic():
+        claimed = ModelSuggestion.objects.filter(claimable, id=suggestion_id).update(
+            status=Status.RUNNING,
+            worker=worker,
+            claims=F("claims") + 1,
+            started_at=now,
+            stage=Stage.READING,
+            done=0,
+            total=0,
+            error="",
         )
+        if claimed != 1:
+            return None
+        # The row stays locked (PostgreSQL) until commit: this is our claim.
+        return ModelSuggestion.objects.values_list("claims", flat=True).get(
+            id=suggestion_id
+        )
+
+
+def suggestion_run(
+    *,
+    suggestion_id: int,
+    worker: str = "",
+    now: dt.datetime | None = None,
+    listener: Progress = no_progress,
+) -> ModelSuggestion | None:
+    """Run a queued suggestion (``model_suggest``): claim it with a conditional
+    update, store its stage and progress as it goes (conditional on the
+    claim), and mark it done with its draft and AUCs in the draft's own
+    transaction, only while the claim is still the latest: a duplicate or
+    retried delivery that lost the claim rolls its draft back, so at most
+    one draft is ever made. A refusal or an unexpected failure is stored on
+    the row (the latter raised too); a lost connection is raised as it is,
+    for the task's retry, which claims the row back (same ``worker``).
+    Nothing happens for a row that is gone, done, failed or running under
+    another worker. ``listener`` hears the progress too (the command prints
+    it). Answers the row as it ends, or None.
+    """
+    now = now or timezone.now()
+    claim = _claim(suggestion_id, worker, now)
+    if claim is None:
+        logger.info("suggestion %s not claimed by %r", suggestion_id, worker)
+        return None
+    suggestion = ModelSuggestion.objects.select_related("requested_by").get(
+        id=suggestion_id
+    )
+    mine = ModelSuggestion.objects.filter(
+        id=suggestion_id, status=Status.RUNNING, claims=claim
+    )
+
+    def progress(stage: str, done: int, total: int) -> None:
+        mine.update(stage=stage, done=done, total=total)
+        listener(stage, done, total)
+
+    def finish(result: SuggestionResult) -> None:
+        figures = result.as_json()
+        finished = mine.update(
+            status=Status.DONE,
+            in_progress=None,
+            stage=Stage.DRAFTING,
+            done=figures["rules"],
+            total=figures["rules"],
+            draft=result.model,
+            auc_active=result.auc_active,
+            auc_suggested=result.auc_suggested,
+            result=figures,
+            finished_at=timezone.now(),
+        )
+        if finished != 1:
+            raise _Superseded
+
+    def fail(error: str) -> None:
+        mine.update(
+            status=Status.FAILED,
+            in_progress=None,
+            error=error[:500],
+            finished_at=timezone.now(),
+        )
+
+    try:
+        model_suggest(
+            outcome=suggestion.outcome,
+            until=suggestion.cut_off,
+            name=suggestion.name,
+            actor=suggestion.requested_by,
+            progress=progress,
+            finish=finish,
+        )
+    except _Superseded:
+        logger.warning(
+            "suggestion %s was claimed again; its draft rolled back", suggestion_id
+        )
+        return None
     except SuggestionRefused as exc:
-        suggestion_status_set(state="refused", detail=str(exc), **common)
-        return {"detail": str(exc)}
+        fail(str(exc))
+    except TRANSIENT:
+        raise
     except Exception:
-        suggestion_status_set(
-            state="refused",
-            detail="The suggestion failed; the logs say why. Nothing was created.",
-            **common,
+        logger.exception("suggestion %s failed", suggestion_id)
+        fail(
+            "The suggestion failed unexpectedly; the logs say why. Nothing was created."
         )
         raise
-    answer = result.as_json()
-    suggestion_status_set(state="finished", result=answer, **common)
-    return answer
+    return ModelSuggestion.objects.get(id=suggestion_id)

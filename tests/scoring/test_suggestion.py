@@ -1,5 +1,6 @@
 """Suggested points fitted from outcomes: the fit, its refusals, the command,
-the API, the page, and publish_model.
+the API, the page, and publish_model. (The background run on its
+``ModelSuggestion`` row: tests/scoring/test_suggestion_runs.py.)
 
 The hand-built dataset: 500 leads created an hour apart, each with one page
 view (no information: every lead has it). Lead ``i`` requested a demo when
@@ -19,11 +20,8 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.contrib.messages import get_messages
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,14 +29,9 @@ from crm.roles import SDR
 from leads.models import Lead, Touchpoint
 from scoring import services
 from scoring.exceptions import SuggestionRefused
-from scoring.models import ScoringModel
+from scoring.models import ModelSuggestion, ScoringModel
 from scoring.selectors import model_active
-from scoring.services.suggestions import (
-    STATUS_KEY,
-    model_suggest,
-    suggestion_status,
-    suggestion_status_set,
-)
+from scoring.services.suggestions import model_suggest
 from scoring.suggestion import (
     MAX_RULES,
     RECENT_DAYS,
@@ -98,13 +91,6 @@ def demo_dataset(count: int = 500) -> list[Lead]:
         leads.append(lead)
     Touchpoint.objects.bulk_create(touches)
     return leads
-
-
-@pytest.fixture(autouse=True)
-def _no_suggestion_status():
-    cache.delete(STATUS_KEY)
-    yield
-    cache.delete(STATUS_KEY)
 
 
 @pytest.fixture
@@ -282,32 +268,91 @@ def test_publish_model_refuses_what_it_cannot_publish(dataset):
     assert model_active().id == active.id
 
 
-def test_the_api_suggests_a_draft(dataset, api):
-    response = api.post(
-        "/api/v1/scoring-models/suggest/",
-        {"outcome": "sql", "until": "2026-03-23", "name": "From the API"},
-        format="json",
-    )
+def test_the_api_suggests_a_draft_in_the_background(
+    dataset, api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/scoring-models/suggest/",
+            {"outcome": "sql", "until": "2026-03-23", "name": "From the API"},
+            format="json",
+        )
 
-    assert response.status_code == 201
-    body = response.json()
+    assert response.status_code == 202
+    queued = response.json()
+    suggestion = ModelSuggestion.objects.get()
+    assert (queued["id"], queued["status"], queued["percent"]) == (
+        suggestion.id,
+        "queued",
+        0,
+    )
+    assert queued["url"] == f"/api/v1/scoring-models/suggestions/{suggestion.id}/"
+    # Celery is eager here: the run ended as the request committed.
+    body = api.get(queued["url"]).json()
     draft = ScoringModel.objects.get(name="From the API")
-    assert body["id"] == draft.id
-    assert (body["train_leads"], body["test_leads"], body["auc_active"]) == (
-        400,
-        100,
-        0.5,
-    )
-    assert body["auc_suggested"] == round(DEMO_ONLY_AUC, 4)
+    assert (body["status"], body["percent"], body["draft"]) == ("done", 100, draft.id)
+    assert body["auc_active"] == 0.5
+    assert body["auc_suggested"] == pytest.approx(DEMO_ONLY_AUC)
+    assert (body["result"]["train_leads"], body["result"]["test_leads"]) == (400, 100)
+    assert body["result"]["auc_suggested"] == round(DEMO_ONLY_AUC, 4)
 
 
-def test_the_api_says_what_to_change(dataset, api):
-    response = api.post(
-        "/api/v1/scoring-models/suggest/", {"outcome": "won"}, format="json"
-    )
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        (
+            {"outcome": "won"},
+            {
+                "outcome": [
+                    "Unknown outcome 'won': choose sql or customer (the stage a "
+                    "lead must have reached to count as a success)."
+                ]
+            },
+        ),
+        (
+            {"outcome": "sql", "until": "23/03/2026"},
+            {
+                "until": [
+                    "Date has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DD."
+                ]
+            },
+        ),
+        (
+            {"outcome": "sql", "name": "x" * 121},
+            {"name": ["Ensure this field has no more than 120 characters."]},
+        ),
+        ({}, {"outcome": ["This field is required."]}),
+    ],
+)
+def test_the_api_says_which_field_to_change(dataset, api, payload, errors):
+    response = api.post("/api/v1/scoring-models/suggest/", payload, format="json")
 
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("Unknown outcome 'won'")
+    assert response.json() == errors
+    assert not ModelSuggestion.objects.exists()
+    assert ScoringModel.objects.filter(status="draft").count() == 0
+
+
+def test_the_api_reports_a_window_that_cannot_be_fitted(
+    dataset, api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/scoring-models/suggest/",
+            {"outcome": "customer", "until": "2026-03-23"},
+            format="json",
+        )
+
+    body = api.get(response.json()["url"]).json()
+    assert (response.status_code, body["status"], body["draft"]) == (
+        202,
+        "failed",
+        None,
+    )
+    assert body["error"].startswith(
+        "None of the 500 leads created before 2026-03-23 reached customer"
+    )
     assert ScoringModel.objects.filter(status="draft").count() == 0
 
 
@@ -321,31 +366,39 @@ def test_only_marketing_and_admin_may_suggest(dataset):
     assert response.status_code == 403
 
 
-def test_the_page_suggests_and_shows_the_draft(dataset, marketer_client):
-    response = marketer_client.post(
-        reverse("scoring:suggest"),
-        {"outcome": "sql", "until": "2026-03-23", "name": "From the page"},
-    )
+def test_the_page_suggests_and_shows_the_draft(
+    dataset, marketer_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_client.post(
+            reverse("scoring:suggest"),
+            {"outcome": "sql", "until": "2026-03-23", "name": "From the page"},
+        )
 
     assert response.status_code == 302
+    assert response.url == reverse("scoring:list") + "#suggest"
     draft = ScoringModel.objects.get(name="From the page")
-    status = suggestion_status()
-    assert status["state"] == "finished"
-    assert status["result"]["id"] == draft.id
+    suggestion = ModelSuggestion.objects.get()
+    assert (suggestion.status, suggestion.draft_id) == ("done", draft.id)
     page = marketer_client.get(reverse("scoring:list")).content.decode()
     assert reverse("scoring:detail", args=[draft.id]) in page
     assert f"AUC on later leads {DEMO_ONLY_AUC:.3f}" in page
+    assert "(active model 0.500)" in page
+    assert "hx-get" not in page.split('id="suggest-status"')[1].split(">")[0]
     detail = marketer_client.get(reverse("scoring:detail", args=[draft.id]))
     assert "Demo request" in detail.content.decode()
 
 
-def test_the_page_shows_why_a_suggestion_was_refused(dataset, marketer_client):
-    marketer_client.post(
-        reverse("scoring:suggest"), {"outcome": "customer", "until": "2026-03-23"}
-    )
+def test_the_page_shows_why_a_suggestion_failed(
+    dataset, marketer_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(
+            reverse("scoring:suggest"), {"outcome": "customer", "until": "2026-03-23"}
+        )
 
     page = marketer_client.get(reverse("scoring:list")).content.decode()
-    assert "Last suggestion refused: None of the 500 leads" in page
+    assert "Last suggestion failed: None of the 500 leads" in page
     assert not ScoringModel.objects.filter(status="draft").exists()
 
 
@@ -362,7 +415,7 @@ def test_other_roles_cannot_suggest_from_the_page(client):
     response = client.post(reverse("scoring:suggest"), {"outcome": "sql"})
 
     assert response.status_code == 403
-    assert suggestion_status() is None
+    assert not ModelSuggestion.objects.exists()
 
 
 @given(
@@ -381,35 +434,6 @@ def test_the_threshold_is_the_highest_cut_with_the_best_f1(pairs):
     best = max(f1_at(scores, outcomes, c) for c in set(scores))
     assert f1_at(scores, outcomes, cut) == best
     assert cut == max(c for c in set(scores) if f1_at(scores, outcomes, c) == best)
-
-
-def test_a_running_suggestion_shows_and_blocks_a_second_one(marketer_client):
-    started = timezone.now() - dt.timedelta(minutes=3)
-    suggestion_status_set(
-        state="running", outcome="sql", until=None, started_at=started.isoformat()
-    )
-
-    page = marketer_client.get(reverse("scoring:list")).content.decode()
-    response = marketer_client.post(reverse("scoring:suggest"), {"outcome": "sql"})
-
-    assert f"Fitting points for sql since {started:%H:%M} UTC" in page
-    assert response.status_code == 302
-    assert suggestion_status()["started_at"] == started.isoformat()
-    messages = [str(m) for m in get_messages(response.wsgi_request)]
-    assert messages == ["A suggestion is already being fitted; wait for it to finish."]
-
-
-def test_a_suggestion_lost_with_its_worker_does_not_block_the_next(marketer_client):
-    started = timezone.now() - dt.timedelta(minutes=21)
-    suggestion_status_set(
-        state="running", outcome="sql", until=None, started_at=started.isoformat()
-    )
-
-    marketer_client.post(reverse("scoring:suggest"), {"outcome": "customer"})
-
-    status = suggestion_status()
-    assert (status["state"], status["outcome"]) == ("refused", "customer")
-    assert status["detail"].startswith("No leads were created before")
 
 
 def test_an_explanation_fits_the_notes_however_long_the_labels():

@@ -1,17 +1,24 @@
-"""``manage.py suggest_model``: a draft model with points fitted from outcomes."""
+"""``manage.py suggest_model``: a draft model with points fitted from outcomes.
+
+It runs in the terminal, through the same services and the same
+``ModelSuggestion`` row as the page and the API (so it waits its turn: one
+suggestion at a time), printing each stage as it starts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from scoring.exceptions import SuggestionRefused
-from scoring.services.suggestions import model_suggest
+from scoring.exceptions import SuggestionRefused, SuggestionRunning
+from scoring.models import ModelSuggestion
+from scoring.services.suggestions import suggestion_request, suggestion_run
 from scoring.suggestion import OUTCOMES, cut_off_time
 
 
@@ -51,14 +58,35 @@ class Command(BaseCommand):
         until = cut_off(options["until"])
         started = time.monotonic()
         try:
-            result = model_suggest(
-                outcome=options["outcome"], until=until, name=options["name"]
+            suggestion = suggestion_request(
+                outcome=options["outcome"],
+                until=until,
+                name=options["name"],
+                enqueue=False,
             )
-        except SuggestionRefused as exc:
+        except (SuggestionRefused, SuggestionRunning) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(
-            f"Draft {result.model} ({result.rules} rules, MQL threshold "
-            f"{result.model.mql_threshold}) in {time.monotonic() - started:.1f} s, "
-            f"suggested {timezone.now():%Y-%m-%d %H:%M} UTC."
+        stages: list[str] = []
+
+        def listener(stage: str, done: int, total: int) -> None:
+            if not stages or stages[-1] != stage:
+                stages.append(stage)
+                label = ModelSuggestion.Stage(stage).label
+                self.stdout.write(f"{label}… ({time.monotonic() - started:.1f} s)")
+
+        suggestion_run(
+            suggestion_id=suggestion.id,
+            worker=f"command-{os.getpid()}",
+            listener=listener,
         )
-        self.stdout.write(json.dumps(result.as_json()))
+        suggestion.refresh_from_db()
+        if suggestion.status != ModelSuggestion.Status.DONE:
+            raise CommandError(suggestion.error or "The suggestion did not finish.")
+        draft = suggestion.draft
+        self.stdout.write(
+            f"Draft {draft} ({suggestion.result['rules']} rules, MQL threshold "
+            f"{draft.mql_threshold}) in {time.monotonic() - started:.1f} s, "
+            f"suggested {timezone.now():%Y-%m-%d %H:%M} UTC (suggestion "
+            f"{suggestion.id})."
+        )
+        self.stdout.write(json.dumps(suggestion.result))
