@@ -65,9 +65,10 @@ def model_suggest(request: HttpRequest) -> HttpResponse:
 @require_safe
 @editor_required
 def suggestion_panel(request: HttpRequest) -> HttpResponse:
-    """The section's status part, polled while a suggestion runs."""
+    """The section, polled while a suggestion runs (its form comes back
+    enabled once the suggestion is over)."""
     return render(
         request,
-        "scoring/partials/suggest_status.html",
-        {"suggestion": selectors.suggestion_latest()},
+        "scoring/partials/suggest_form.html",
+        {"suggestion": selectors.suggestion_latest(), "suggest_form": SuggestForm()},
     )

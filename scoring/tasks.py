@@ -2,7 +2,8 @@
 
 Queues (see CELERY_TASK_ROUTES): ``realtime`` for rescoring the leads a write
 changed (after ingestion) and refreshing their accounts' roll-ups, ``bulk``
-for chunks of a full rescore and of a publish preview,
+for chunks of a full rescore and of a publish preview and for suggestions
+of points,
 ``default`` for the periodic bookkeeping, so a publish never starves
 real-time scoring. The publish preview's tasks are sent to PREVIEW_QUEUE
 explicitly, so they keep off the default queue whether or not the routes

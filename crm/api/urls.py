@@ -26,6 +26,7 @@ from leads.api.views import TouchpointViewSet
 from scoring.api.views import (
     AttributeKeysView,
     AttributeValuesView,
+    ModelSuggestionView,
     ScoringModelViewSet,
 )
 
@@ -68,6 +69,11 @@ urlpatterns = [
         "scoring-models/<int:pk>/replay/",
         ModelReplayStartView.as_view(),
         name="scoring-model-replay",
+    ),
+    path(
+        "scoring-models/suggestions/<int:pk>/",
+        ModelSuggestionView.as_view(),
+        name="scoring-model-suggestion",
     ),
     path(
         "scoring-models/replays/<int:pk>/",

@@ -190,6 +190,14 @@ class SuggestionSerializer(serializers.Serializer):
 class ModelSuggestionSerializer(serializers.ModelSerializer):
     """A suggestion run: its stage and progress, then its draft and AUCs."""
 
+    # Blank until the run starts, so the schema must allow "".
+    stage = serializers.ChoiceField(
+        choices=ModelSuggestion.Stage.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Once running: reading, candidates, fitting, validating or "
+        "drafting (blank while queued).",
+    )
     percent = serializers.IntegerField(
         read_only=True, help_text="The whole run's progress, 0 to 100."
     )
@@ -229,10 +237,6 @@ class ModelSuggestionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "status": {"help_text": "queued, running, done or failed."},
-            "stage": {
-                "help_text": "While running: reading, candidates, fitting, "
-                "validating or drafting."
-            },
             "done": {"help_text": "How much of the stage is done."},
             "total": {"help_text": "The stage's total (leads, fits or rules)."},
             "error": {"help_text": "Once failed: why, and what to change."},

@@ -168,6 +168,15 @@ class ScoringModelViewSet(
             status=status.HTTP_202_ACCEPTED,
         )
 
+
+class ModelSuggestionView(APIView):
+    """A suggestion of points: its progress, then its draft and AUCs."""
+
+    permission_classes = [SuggestPermission]
+    # What the role permissions are checked on: following a suggestion needs
+    # the permission to ask for one (``add_scoringmodel``).
+    queryset = ScoringModel.objects.none()
+
     @extend_schema(
         summary="A suggestion's progress and result",
         description="`status` queued, running (with `stage`, `done` of `total` "
@@ -179,15 +188,8 @@ class ScoringModelViewSet(
             404: OpenApiResponse(description="No suggestion with this id."),
         },
     )
-    @action(
-        detail=False,
-        methods=["get"],
-        url_path=r"suggestions/(?P<suggestion_id>[0-9]+)",
-        url_name="suggestion",
-        permission_classes=[SuggestPermission],
-    )
-    def suggestion(self, request: Request, suggestion_id: str) -> Response:
-        suggestion = get_object_or_404(ModelSuggestion, pk=int(suggestion_id))
+    def get(self, request: Request, pk: int) -> Response:
+        suggestion = get_object_or_404(ModelSuggestion, pk=pk)
         return Response(ModelSuggestionSerializer(suggestion).data)
 
 

@@ -384,7 +384,7 @@ def test_the_page_suggests_and_shows_the_draft(
     assert reverse("scoring:detail", args=[draft.id]) in page
     assert f"AUC on later leads {DEMO_ONLY_AUC:.3f}" in page
     assert "(active model 0.500)" in page
-    assert "hx-get" not in page.split('id="suggest-status"')[1].split(">")[0]
+    assert "hx-get" not in page.split('id="suggest"')[1].split(">")[0]
     detail = marketer_client.get(reverse("scoring:detail", args=[draft.id]))
     assert "Demo request" in detail.content.decode()
 

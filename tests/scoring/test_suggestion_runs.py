@@ -329,7 +329,13 @@ def test_the_page_shows_the_progress_bar_while_a_suggestion_runs(marketer_client
         assert (
             "Scoring the candidate rules: 250 of 500 leads scored (32% in all)."
         ) in html
+        # The form waits for this one to finish.
+        assert (
+            '<button type="submit" class="btn" disabled '
+            'aria-describedby="suggest-one-at-a-time">Suggest points</button>'
+        ) in html
     assert panel["Cache-Control"].startswith("max-age=0")
+    assert "vendor/htmx-2.0.11.min.js" in page
 
 
 def test_the_page_refuses_a_second_suggestion_while_one_runs(marketer_client):

@@ -111,6 +111,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "scoring/"): MARKETERS,
     ("GET", "scoring/<int:pk>/"): MARKETERS,
     ("POST", "scoring/suggest/"): MARKETERS,
+    ("GET", "scoring/suggest/panel/"): MARKETERS,
     ("GET", "scoring/<int:pk>/progress/"): MARKETERS,
     ("POST", "scoring/<int:pk>/clone/"): MARKETERS,
     ("GET", "scoring/<int:pk>/settings/"): MARKETERS,
@@ -184,6 +185,7 @@ API_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/scoring/attribute-keys/"): MARKETERS,
     ("GET", "/api/v1/scoring/attribute-keys/{key}/values/"): MARKETERS,
     ("POST", "/api/v1/scoring-models/suggest/"): MARKETERS,
+    ("GET", "/api/v1/scoring-models/suggestions/{id}/"): MARKETERS,
     ("POST", "/api/v1/scoring-models/{id}/replay/"): MARKETERS,
     ("GET", "/api/v1/scoring-models/replays/{id}/"): MARKETERS,
     ("GET", "/api/v1/handoffs/"): SIGNED_IN,
@@ -404,6 +406,8 @@ def _api_url(path: str, world: World) -> str:
         object_id = world.draft.id
     elif path.startswith("/api/v1/scoring-models/replays/"):
         object_id = world.replay.id
+    elif path.startswith("/api/v1/scoring-models/suggestions/"):
+        object_id = world.suggestion.id
     else:
         object_id = world.active_model.id
     return path.replace("{id}", str(object_id))

@@ -46,7 +46,13 @@ from leads.models import (
 from scoring import previews
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
-from scoring.models import ModelReplay, PublishPreview, ScoringModel, ScoringRule
+from scoring.models import (
+    ModelReplay,
+    ModelSuggestion,
+    PublishPreview,
+    ScoringModel,
+    ScoringRule,
+)
 from tests.factories import (
     LeadFactory,
     SlaFactory,
@@ -185,6 +191,17 @@ class World:
             active=self.active_model,
             start=dt.date(2026, 1, 5),
             end=dt.date(2026, 2, 2),
+        )
+
+    @cached_property
+    def suggestion(self) -> ModelSuggestion:
+        # Done, so that it blocks no new suggestion.
+        return ModelSuggestion.objects.create(
+            outcome="sql",
+            cut_off=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+            name="Suggested points",
+            status=ModelSuggestion.Status.DONE,
+            in_progress=None,
         )
 
     @cached_property
