@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from crm.roles import MARKETING
 from leads.models import Lead
 from scoring import previews, services
-from scoring.models import PublishPreview, ScoringModel, ScoringRule
+from scoring.models import ModelSuggestion, PublishPreview, ScoringModel, ScoringRule
 from scoring.selectors import model_active, model_spec
 from tests.browser import collect_errors, log_in
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
@@ -242,3 +242,48 @@ def test_the_rule_form_suggests_keys_and_values_from_the_leads_data(page, live_s
     assert row.locator("td").nth(1).inner_text() == (
         "Plan interest is none of Enterprise or Team"
     )
+
+
+def test_the_suggest_section_follows_a_running_suggestion(page, live_server):
+    draft = services.model_clone(model=model_active())
+    suggestion = ModelSuggestion.objects.create(
+        outcome="sql",
+        cut_off=timezone.now(),
+        name="Suggested points",
+        status=ModelSuggestion.Status.RUNNING,
+        stage=ModelSuggestion.Stage.CANDIDATES,
+        done=2_500,
+        total=5_000,
+    )
+
+    page.goto(f"{live_server.url}/scoring/#suggest")
+    status = page.locator("#suggest-text")
+    expect(status).to_have_text(
+        "Scoring the candidate rules: 2,500 of 5,000 leads scored (32% in all)."
+    )
+    expect(page.locator("#suggest button[type=submit]")).to_be_disabled()
+    ModelSuggestion.objects.filter(id=suggestion.id).update(
+        stage=ModelSuggestion.Stage.VALIDATING, done=0, total=600
+    )
+    expect(status).to_have_text(
+        "Validating on the later leads: 0 of 600 leads scored (75% in all).",
+        timeout=10_000,
+    )
+    page.locator("#suggest").screenshot(path=str(SHOTS / "scoring-suggest-running.png"))
+    ModelSuggestion.objects.filter(id=suggestion.id).update(
+        status=ModelSuggestion.Status.DONE,
+        in_progress=None,
+        draft=draft,
+        auc_active=0.61,
+        auc_suggested=0.74,
+        result={"rules": 12},
+        finished_at=timezone.now(),
+    )
+
+    # Polled every 2 seconds, the section shows the draft once it is done.
+    expect(page.locator("#suggest-text a")).to_have_text(
+        f"{draft.name} v{draft.version}", timeout=10_000
+    )
+    expect(status).to_contain_text("12 rules, AUC on later leads 0.740")
+    expect(page.locator("#suggest button[type=submit]")).to_be_enabled()
+    page.locator("#suggest").screenshot(path=str(SHOTS / "scoring-suggest-done.png"))
