@@ -1,0 +1,452 @@
+"""Website tracking end to end in Chromium: the marketer's site is another
+origin (a threaded ``http.server`` on its own port) carrying the snippet, or
+Segment's own analytics-next, and the Leadflow live server collects.
+
+The snippet: anonymous page views stay apart from leads until identify, which
+turns them into the lead's touchpoints (original times, the campaign of the
+UTM keys, marked as before identification) and rescores the lead once; later
+events become touchpoints directly. Consent required: no cookie and no request
+until consent; Do Not Track or Global Privacy Control: nothing at all.
+
+analytics-next 1.84.3 (vendored under tracking_site/, MIT) with inline CDN
+settings, so it never calls Segment, sends to ``<leadflow>/segment/v1/<p|t|i>``
+as text/plain with the write key in the body and as Basic auth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from crm.roles import MARKETING
+from leads.models import Lead, Touchpoint, TrackedEvent, Visitor
+from leads.models.tracking import BEFORE_IDENTIFICATION
+from leads.tracking import install
+from leads.tracking.services import tracking_source_create
+from tests.browser import page_watch
+from tests.factories import CampaignFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+VIEWPORT = {"width": 1280, "height": 800}
+SITE_FILES = Path(__file__).resolve().parent / "tracking_site"
+ANALYTICS_NEXT = SITE_FILES / "analytics-next-1.84.3.umd.js"
+UTM = "utm_source=linkedin&utm_medium=paid_social&utm_campaign=spring"
+#: Reads a document's cookie by name from the page.
+READ_COOKIE = (
+    "name => (document.cookie.split('; ').find(c => c.startsWith(name + '='))"
+    " || '').slice(name.length + 1)"
+)
+
+
+@dataclass
+class Site:
+    """The marketer's website: pages by path, served on its own origin."""
+
+    origin: str
+    pages: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    """A threaded HTTP server on 127.0.0.1 (the live server is localhost: a
+    different origin), answering ``pages``; the query string is ignored."""
+    pages: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/analytics-next.js":
+                body, kind = ANALYTICS_NEXT.read_bytes(), "text/javascript"
+            elif path in pages:
+                body, kind = pages[path].encode(), "text/html; charset=utf-8"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Site(origin=f"http://127.0.0.1:{server.server_port}", pages=pages)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def browser_page(browser) -> Iterator[Any]:
+    """A page that may reach only this machine: a request to any other host is
+    refused and reported."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.outside = []
+
+    def local_only(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host in {"127.0.0.1", "localhost"}:
+            route.continue_()
+        else:
+            page.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    yield page
+    context.close()
+
+
+def _marketer() -> Any:
+    return UserFactory(username="maya", roles=[MARKETING])
+
+
+def _site_source(site: Site) -> Any:
+    return tracking_source_create(
+        name="Marketing site",
+        kind="site",
+        origins=[site.origin],
+        actor=_marketer(),
+    )
+
+
+def _page_html(body: str, head: str = "", title: str = "Acme") -> str:
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"{head}</head><body>{body}</body></html>"
+    )
+
+
+def _collector_requests(page: Any) -> list[Any]:
+    """Every request the page makes to the collector, as they happen."""
+    sent: list[Any] = []
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request) if "/segment/" in request.url else None
+        ),
+    )
+    return sent
+
+
+def _call(page: Any, path: str, script: str) -> Any:
+    """Run ``script`` on the page and wait for the collector to answer ``path``."""
+    with page.expect_response(
+        lambda response: urlsplit(response.url).path == path
+    ) as answer:
+        page.evaluate(script)
+    response = answer.value
+    assert response.status == 200, response.text()
+    return response
+
+
+def test_the_snippet_keeps_a_visit_anonymous_until_identify_then_moves_it_to_the_lead(
+    browser_page, site, live_server, changed
+):
+    source = _site_source(site)
+    spring = CampaignFactory(
+        name="Spring launch",
+        utm_source="linkedin",
+        utm_medium="paid_social",
+        utm_campaign="spring",
+    )
+    tag = install.snippet_tag(source, live_server.url)
+    site.pages["/pricing"] = _page_html("<h1>Pricing</h1>", tag, title="Pricing")
+    site.pages["/features"] = _page_html("<h1>Features</h1>", tag, title="Features")
+    page = browser_page
+
+    with page_watch(page):
+        # Given a visit from a campaign link, then a second page.
+        with page.expect_response(lambda r: r.url.endswith("/segment/v1/p")) as first:
+            page.goto(site.url(f"/pricing?{UTM}"))
+        assert first.value.status == 200
+        assert first.value.headers["access-control-allow-origin"] == site.origin
+        with page.expect_response(lambda r: r.url.endswith("/segment/v1/p")):
+            page.goto(site.url("/features"))
+        anonymous_id = page.evaluate(f"({READ_COOKIE})('lf_aid')")
+
+        # Then both page views are kept for an anonymous visitor, no lead.
+        visitor = Visitor.objects.get()
+        assert visitor.anonymous_id == anonymous_id
+        assert visitor.lead is None
+        assert (visitor.utm_source, visitor.utm_medium, visitor.utm_campaign) == (
+            "linkedin",
+            "paid_social",
+            "spring",
+        )
+        assert visitor.landing_url == site.url(f"/pricing?{UTM}")
+        assert visitor.campaign == spring
+        events = list(TrackedEvent.objects.order_by("occurred_at"))
+        assert [(e.event, e.kind_id, e.lead_id) for e in events] == [
+            ("page", "page_view", None),
+            ("page", "page_view", None),
+        ]
+        assert [e.properties["path"] for e in events] == ["/pricing", "/features"]
+        assert [e.campaign for e in events] == [spring, None]
+        assert not Lead.objects.exists()
+        assert not Touchpoint.objects.exists()
+        times = [e.occurred_at for e in events]
+
+        # When the visitor gives their e-mail.
+        changed.clear()
+        _call(
+            page,
+            "/segment/v1/i",
+            "leadflow.identify('ada@example.com', {first_name: 'Ada'})",
+        )
+
+        # Then the lead exists and holds the visit as touchpoints at the
+        # original times, with the campaign, marked as before identification.
+        lead = Lead.objects.get()
+        assert (lead.email, lead.first_name) == ("ada@example.com", "Ada")
+        assert (lead.utm_source, lead.utm_campaign) == ("linkedin", "spring")
+        touches = list(lead.touchpoints.order_by("occurred_at"))
+        assert [(t.kind_id, t.occurred_at, t.campaign) for t in touches] == [
+            ("page_view", times[0], spring),
+            ("page_view", times[1], None),
+        ]
+        assert [t.properties[BEFORE_IDENTIFICATION] for t in touches] == [True, True]
+        assert [t.properties["anonymous_id"] for t in touches] == [anonymous_id] * 2
+        assert Visitor.objects.get().lead == lead
+        # ... and the lead was marked for one rescore, which ran.
+        assert [ids for ids in changed if lead.id in ids] == [[lead.id]]
+        lead.refresh_from_db()
+        assert lead.scored_at is not None
+
+        # When the identified visitor requests a demo.
+        _call(page, "/segment/v1/t", "leadflow.track('Demo Requested', {plan: 'team'})")
+
+        # Then it is a touchpoint at once, not history.
+        demo = lead.touchpoints.get(kind_id="demo_request")
+        assert demo.properties["plan"] == "team"
+        assert BEFORE_IDENTIFICATION not in demo.properties
+        assert demo.source == f"tracking:{source.id}"
+        assert not TrackedEvent.objects.filter(kind__isnull=False).exists()
+    assert page.outside == []
+
+
+def test_the_snippet_waits_for_consent_when_the_site_requires_it(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    tag = install.snippet_tag(source, live_server.url, consent_required=True)
+    site.pages["/"] = _page_html("<h1>Welcome</h1>", tag)
+    page = browser_page
+    sent = _collector_requests(page)
+
+    with page_watch(page):
+        # Given a visit before the banner was answered.
+        page.goto(site.url(f"/?{UTM}"))
+        page.wait_for_load_state("networkidle")
+        page.evaluate("leadflow.track('Demo Requested')")
+        page.evaluate("leadflow.identify('ada@example.com')")
+        page.wait_for_timeout(300)
+
+        # Then nothing was stored in the browser or sent.
+        assert page.context.cookies() == []
+        assert sent == []
+        assert not Visitor.objects.exists()
+
+        # When the visitor consents, this page's view goes.
+        _call(page, "/segment/v1/p", "leadflow.consent(true)")
+        cookie = page.evaluate(f"({READ_COOKIE})('lf_aid')")
+        assert Visitor.objects.get().anonymous_id == cookie
+        assert [urlsplit(r.url).path for r in sent] == ["/segment/v1/p"]
+
+        # When they take it back, the cookie goes and nothing more is sent.
+        page.evaluate("leadflow.consent(false)")
+        page.evaluate("leadflow.track('Pricing Viewed')")
+        page.wait_for_timeout(300)
+        assert page.context.cookies() == []
+        assert len(sent) == 1
+    assert TrackedEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})",
+        "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl',"
+        " {get: () => true})",
+    ],
+    ids=["do-not-track", "global-privacy-control"],
+)
+def test_the_snippet_does_nothing_for_a_browser_that_asks_not_to_be_tracked(
+    browser_page, site, live_server, signal
+):
+    source = _site_source(site)
+    site.pages["/"] = _page_html(
+        "<h1>Welcome</h1>", install.snippet_tag(source, live_server.url)
+    )
+    page = browser_page
+    page.add_init_script(signal)
+    sent = _collector_requests(page)
+
+    with page_watch(page):
+        page.goto(site.url(f"/?{UTM}"))
+        page.wait_for_load_state("networkidle")
+        page.evaluate("leadflow.consent(true)")
+        page.evaluate("leadflow.identify('ada@example.com')")
+        page.evaluate("leadflow.track('Demo Requested')")
+        page.wait_for_timeout(300)
+
+    assert page.context.cookies() == []
+    assert sent == []
+    assert not Visitor.objects.exists()
+    assert not Lead.objects.exists()
+
+
+def test_the_snippet_gives_leadflow_forms_the_visitors_anonymous_id(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    form = (
+        f"<form id='contact' method='post' "
+        f"action='{live_server.url}/api/v1/forms/contact/submit/'>"
+        "<input name='email'></form>"
+        "<form id='other' method='post' action='/newsletter'><input name='email'></form>"
+    )
+    site.pages["/"] = _page_html(form, install.snippet_tag(source, live_server.url))
+    page = browser_page
+
+    with page_watch(page):
+        with page.expect_response(lambda r: r.url.endswith("/segment/v1/p")):
+            page.goto(site.url("/"))
+        cookie = page.evaluate(f"({READ_COOKIE})('lf_aid')")
+        given = page.locator("#contact input[name=anonymous_id]")
+
+        assert given.get_attribute("type") == "hidden"
+        assert given.input_value() == cookie
+        assert page.locator("#other input[name=anonymous_id]").count() == 0
+
+
+def test_calls_made_before_the_snippet_loads_are_kept_and_sent(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    tag = install.snippet_tag(source, live_server.url)
+    early = "<script>leadflow.track('Webinar Registered', {webinar: 'May'});</script>"
+    site.pages["/"] = _page_html("<h1>Webinar</h1>", tag + early)
+    page = browser_page
+
+    with page_watch(page):
+        with page.expect_response(lambda r: r.url.endswith("/segment/v1/t")):
+            page.goto(site.url("/"))
+
+    event = TrackedEvent.objects.get(event="Webinar Registered")
+    assert event.properties["webinar"] == "May"
+    assert event.kind_id == "webinar_registered"
+
+
+# Segment's own browser SDK
+# ------------------------------------------------------------------------------
+
+#: Loads analytics-next with its settings inline (no CDN request) and the
+#: Segment.io destination sending to Leadflow.
+ANALYTICS_NEXT_PAGE = """
+<script src="/analytics-next.js"></script>
+<script>
+  window.analyticsReady = AnalyticsNext.AnalyticsBrowser.load({
+    writeKey: "%(key)s",
+    cdnURL: location.origin,
+    cdnSettings: {
+      integrations: {
+        "Segment.io": {apiKey: "%(key)s", apiHost: "%(api_host)s", protocol: "http"}
+      }
+    }
+  }).then(function (loaded) { window.analytics = loaded[0]; return true; });
+</script>
+"""
+
+
+def test_segments_analytics_next_sends_unchanged_to_leadflow(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    api_host = urlsplit(live_server.url).netloc + "/segment/v1"
+    site.pages["/"] = _page_html(
+        "<h1>Demo</h1>",
+        ANALYTICS_NEXT_PAGE % {"key": source.write_key, "api_host": api_host},
+    )
+    page = browser_page
+    sent = _collector_requests(page)
+
+    with page_watch(page):
+        page.goto(site.url(f"/?{UTM}"))
+        assert page.evaluate("window.analyticsReady") is True
+        _call(page, "/segment/v1/p", "analytics.page()")
+        _call(page, "/segment/v1/t", "analytics.track('Demo Requested', {plan: 'x'})")
+        assert not Lead.objects.exists()
+        _call(
+            page,
+            "/segment/v1/i",
+            "analytics.identify('ada@example.com', {email: 'ada@example.com'})",
+        )
+
+    # What it sent: one-letter paths, text/plain JSON with the key in the body
+    # and as the Basic-auth user name.
+    basic = "Basic " + base64.b64encode(f"{source.write_key}:".encode()).decode()
+    assert [urlsplit(r.url).path for r in sent] == [
+        "/segment/v1/p",
+        "/segment/v1/t",
+        "/segment/v1/i",
+    ]
+    for request in sent:
+        assert request.method == "POST"
+        assert request.headers["content-type"] == "text/plain"
+        assert request.headers["authorization"] == basic
+        body = json.loads(request.post_data)
+        assert body["writeKey"] == source.write_key
+        assert body["messageId"].startswith("ajs-next-")
+    # Then the demo request is the lead's touchpoint.
+    lead = Lead.objects.get(email="ada@example.com")
+    demo = lead.touchpoints.get(kind_id="demo_request")
+    assert demo.properties["plan"] == "x"
+    assert demo.properties[BEFORE_IDENTIFICATION] is True
+    assert lead.touchpoints.filter(kind_id="page_view").count() == 1
+    assert page.outside == []
+
+
+def test_marketer_pages_install_a_source_and_map_an_event(
+    browser_page, live_server, site
+):
+    """The settings pages in the browser: create a site source, read its tag,
+    map an unknown event (screenshots for people under var/screenshots)."""
+    from tests.browser import SCREENSHOTS, log_in
+
+    UserFactory(username="mkt.mia", roles=[MARKETING])
+    page = browser_page
+    with page_watch(page):
+        log_in(page, live_server, "mkt.mia")
+        page.click("#nav-tracking")
+        page.click("text=New source")
+        page.fill("#id_name", "Marketing site")
+        page.fill("#id_origins", site.origin)
+        page.click("button[type=submit]")
+        assert page.locator("h1").inner_text().startswith("Marketing site")
+        tag = page.locator("#install-tag").input_value()
+        assert 'data-key="lf_' in tag
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "tracking-source.png"), full_page=True)
+    assert get_user_model().objects.filter(username="mkt.mia").exists()
