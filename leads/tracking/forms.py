@@ -11,9 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from leads.models import TouchpointKind, TrackingSource
+from leads.tracking.services import MAX_RETENTION_DAYS
 
-#: The longest retention a source may have: two years of anonymous history.
-MAX_RETENTION_DAYS = 730
 #: The event mapping form's choice for "keep counting, never a touchpoint".
 IGNORE = "__ignore__"
 
@@ -72,16 +71,6 @@ class TrackingSourceForm(forms.Form):
         if source is not None:
             # The kind decides how the source is installed: it stays.
             self.fields["kind"].disabled = True
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
-        if data.get("kind") == TrackingSource.Kind.SITE and not data.get("origins"):
-            self.add_error(
-                "origins",
-                "Add the address of the site the snippet goes on, e.g. "
-                "https://www.example.com.",
-            )
-        return data
 
     def errors_from(self, exc: ValidationError) -> None:
         """Show a service's refusal on the form: field errors on their field,

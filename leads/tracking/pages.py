@@ -109,9 +109,7 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
             "source": source,
             "is_site": source.kind == TrackingSource.Kind.SITE,
             "tag": install.snippet_tag(source, base_url),
-            "consent_tag": install.snippet_tag(
-                source, base_url, consent_required=True
-            ),
+            "consent_tag": install.snippet_tag(source, base_url, consent_required=True),
             "segment_host": install.segment_host(base_url),
             "api_host": install.segment_host(base_url) + "/v1",
             "previous_key_valid": previous_key_valid,
@@ -228,10 +226,13 @@ def _mapped_message(event: str, kind: str | None, converted: int) -> str:
         TouchpointKind.objects.filter(code=kind).values_list("label", flat=True).first()
         or kind
     )
-    kept = (
-        f" {converted} kept event{'s' if converted != 1 else ''} of identified "
-        f"leads became touchpoints."
-        if converted
-        else " No kept event of an identified lead had to be converted."
-    )
+    if not converted:
+        kept = " No kept event had to change."
+    else:
+        plural = "s" if converted != 1 else ""
+        kept = (
+            f" {converted} kept event{plural} converted: those of identified leads "
+            f"are touchpoints now, anonymous visitors' ones become touchpoints "
+            f"when they are identified."
+        )
     return f"“{event}” now counts as {label}.{kept}"
