@@ -26,14 +26,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from playwright.sync_api import expect
 
 from crm.roles import MARKETING
-from leads.models import Lead, Touchpoint, TrackedEvent, Visitor
+from leads.models import Lead, Touchpoint, TrackedEvent, TrackingSource, Visitor
 from leads.models.tracking import BEFORE_IDENTIFICATION
 from leads.tracking import install
 from leads.tracking.services import tracking_source_create
-from tests.browser import page_watch
+from tests.browser import SCREENSHOTS, log_in, page_watch
 from tests.factories import CampaignFactory, UserFactory
 
 pytestmark = [
@@ -143,9 +144,7 @@ def _collector_requests(page: Any) -> list[Any]:
     sent: list[Any] = []
     page.on(
         "request",
-        lambda request: (
-            sent.append(request) if "/segment/" in request.url else None
-        ),
+        lambda request: sent.append(request) if "/segment/" in request.url else None,
     )
     return sent
 
@@ -325,7 +324,8 @@ def test_the_snippet_gives_leadflow_forms_the_visitors_anonymous_id(
         f"<form id='contact' method='post' "
         f"action='{live_server.url}/api/v1/forms/contact/submit/'>"
         "<input name='email'></form>"
-        "<form id='other' method='post' action='/newsletter'><input name='email'></form>"
+        "<form id='other' method='post' action='/newsletter'>"
+        "<input name='email'></form>"
     )
     site.pages["/"] = _page_html(form, install.snippet_tag(source, live_server.url))
     page = browser_page
@@ -350,9 +350,11 @@ def test_calls_made_before_the_snippet_loads_are_kept_and_sent(
     site.pages["/"] = _page_html("<h1>Webinar</h1>", tag + early)
     page = browser_page
 
-    with page_watch(page):
-        with page.expect_response(lambda r: r.url.endswith("/segment/v1/t")):
-            page.goto(site.url("/"))
+    with (
+        page_watch(page),
+        page.expect_response(lambda r: r.url.endswith("/segment/v1/t")),
+    ):
+        page.goto(site.url("/"))
 
     event = TrackedEvent.objects.get(event="Webinar Registered")
     assert event.properties["webinar"] == "May"
@@ -428,25 +430,88 @@ def test_segments_analytics_next_sends_unchanged_to_leadflow(
     assert page.outside == []
 
 
-def test_marketer_pages_install_a_source_and_map_an_event(
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"tracking-{name}.png"), full_page=True)
+
+
+def test_the_marketer_installs_a_site_maps_an_event_and_reads_the_lead(
     browser_page, live_server, site
 ):
-    """The settings pages in the browser: create a site source, read its tag,
-    map an unknown event (screenshots for people under var/screenshots)."""
-    from tests.browser import SCREENSHOTS, log_in
-
-    UserFactory(username="mkt.mia", roles=[MARKETING])
+    """The settings pages in Chromium under ``page_watch``: a refused form,
+    a source made and its tag, a new key, the event table with a mapping made
+    in one step, and the lead page's history from before identification.
+    Screenshots land in var/screenshots/tracking-*.png."""
+    UserFactory(username="mkt.mia", first_name="Mia", roles=[MARKETING])
     page = browser_page
     with page_watch(page):
         log_in(page, live_server, "mkt.mia")
         page.click("#nav-tracking")
+        expect(page.locator("h1")).to_have_text("Website tracking")
+        _shot(page, "empty-list")
         page.click("text=New source")
+        # A website without its origin is refused, saying what to add.
         page.fill("#id_name", "Marketing site")
+        page.click("button[type=submit]")
+        expect(page.locator(".field-error")).to_contain_text(
+            "A website source needs the origin of the site"
+        )
+        _shot(page, "new-refused")
         page.fill("#id_origins", site.origin)
         page.click("button[type=submit]")
-        assert page.locator("h1").inner_text().startswith("Marketing site")
+        expect(page.locator("h1")).to_contain_text("Marketing site")
+        source = TrackingSource.objects.get()
         tag = page.locator("#install-tag").input_value()
-        assert 'data-key="lf_' in tag
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "tracking-source.png"), full_page=True)
-    assert get_user_model().objects.filter(username="mkt.mia").exists()
+        assert tag == install.snippet_tag(source, settings.SITE_URL)
+        _shot(page, "site-source")
+
+        # A new key: asked first, the old one shown with its last day.
+        old_key = source.write_key
+        page.click("text=New write key")
+        _shot(page, "rotate-confirm")
+        page.click("button:has-text('Make a new key')")
+        expect(page.locator(".message")).to_contain_text(
+            "The old one keeps working until"
+        )
+        expect(page.locator("dl.facts")).to_contain_text(old_key)
+        _shot(page, "site-source-rotated")
+
+        # The site's visitor does things no kind is named after.
+        source.refresh_from_db()
+        site.pages["/"] = _page_html(
+            "<h1>Acme</h1>", install.snippet_tag(source, live_server.url)
+        )
+        visit = page.context.new_page()
+        with visit.expect_response(lambda r: r.url.endswith("/segment/v1/p")):
+            visit.goto(site.url(f"/?{UTM}"))
+        for event in ("Pricing Calculator Used", "Pricing Calculator Used", "Video"):
+            _call(visit, "/segment/v1/t", f"leadflow.track({json.dumps(event)})")
+        _call(visit, "/segment/v1/i", "leadflow.identify('ada@example.com')")
+        visit.close()
+
+        page.goto(f"{live_server.url}/leads/tracking/events/")
+        first = page.locator("table.tracking-events tbody tr").first
+        expect(first.locator("th")).to_have_text("Pricing Calculator Used")
+        expect(first.locator("td.num")).to_have_text("2")
+        _shot(page, "events")
+        first.locator("select").select_option("demo_request")
+        first.locator("button:has-text('Save')").click()
+        expect(page.locator(".message")).to_contain_text(
+            "“Pricing Calculator Used” now counts as Demo request. 2 kept events"
+        )
+        _shot(page, "events-mapped")
+
+        lead = Lead.objects.get(email="ada@example.com")
+        assert lead.touchpoints.filter(kind_id="demo_request").count() == 2
+        page.goto(f"{live_server.url}/leads/{lead.id}/")
+        expect(page.locator("#visitor-title")).to_have_text("Website visitor")
+        expect(page.locator(".badge-history").first).to_have_text(
+            "Before identification"
+        )
+        _shot(page, "lead")
+
+        page.goto(f"{live_server.url}/leads/tracking/")
+        row = page.locator("table.tracking-sources tbody tr")
+        expect(row.locator("td.num")).to_have_text(["1", "1", "5"])
+        _shot(page, "list")
+    assert page.outside == []
