@@ -121,7 +121,9 @@ def test_the_list_shows_each_source_with_its_counts(marketer_client):
 
     page = marketer_client.get("/leads/tracking/").content.decode()
 
-    row = re.search(r"<tr>\s*<th scope=\"row\">.*?</tr>", page, re.S).group(0)
+    row = re.search(
+        r"<tr>\s*<td><a href=\"/leads/tracking/\d+/\">.*?</tr>", page, re.S
+    ).group(0)
     cells = re.findall(r'<td class="num">(\d+)</td>', row)
     assert cells == ["3", "1", "4"]
     assert "Marketing site" in row
@@ -295,7 +297,7 @@ def test_the_event_table_lists_unmapped_events_first_with_their_kept_counts(
 
     page = marketer_client.get("/leads/tracking/events/").content.decode()
 
-    events = re.findall(r'<span class="cell-event">([^<]+)</span>', page)
+    events = re.findall(r'<strong class="cell-event">([^<]+)</strong>', page)
     assert events[:2] == ["Pricing Viewed", "Whitepaper Read"]
     # The migration's default mappings follow, with their kinds.
     assert "Demo Requested" in events[2:]
