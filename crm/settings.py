@@ -356,7 +356,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "leads.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"form_submit": env.str("FORM_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "form_submit": env.str("FORM_RATE", default="20/min"),
+        # Messages per tracking write key (/segment/v1/): a busy site's
+        # snippet, or a server SDK's batches, stay well under 200 a second.
+        "tracking": env.str("TRACKING_RATE", default="12000/min"),
+    },
     # Rate limits key on the client IP: trust X-Forwarded-For only for this many
     # proxies in front of the app (0: use REMOTE_ADDR), or a client could send a
     # new forged address with every request and never be limited. Behind a
