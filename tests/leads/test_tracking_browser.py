@@ -397,7 +397,12 @@ ANALYTICS_NEXT_PAGE = """
     cdnURL: location.origin,
     cdnSettings: {
       integrations: {
-        "Segment.io": {apiKey: "%(key)s", apiHost: "%(api_host)s", protocol: "http"}
+        "Segment.io": {
+          apiKey: "%(key)s",
+          apiHost: "%(api_host)s",
+          protocol: "http",
+          deliveryStrategy: %(delivery)s
+        }
       }
     }
   }).then(function (loaded) { window.analytics = loaded[0]; return true; });
@@ -412,7 +417,8 @@ def test_segments_analytics_next_sends_unchanged_to_leadflow(
     api_host = urlsplit(live_server.url).netloc + "/segment/v1"
     site.pages["/"] = _page_html(
         "<h1>Demo</h1>",
-        ANALYTICS_NEXT_PAGE % {"key": source.write_key, "api_host": api_host},
+        ANALYTICS_NEXT_PAGE
+        % {"key": source.write_key, "api_host": api_host, "delivery": "null"},
     )
     page = browser_page
     sent = _collector_requests(page)
@@ -450,6 +456,46 @@ def test_segments_analytics_next_sends_unchanged_to_leadflow(
     assert demo.properties["plan"] == "x"
     assert demo.properties[BEFORE_IDENTIFICATION] is True
     assert lead.touchpoints.filter(kind_id="page_view").count() == 1
+    assert page.outside == []
+
+
+def test_segments_analytics_next_batching_sends_one_batch_to_leadflow(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    api_host = urlsplit(live_server.url).netloc + "/segment/v1"
+    batching = '{strategy: "batching", config: {size: 3, timeout: 5000}}'
+    site.pages["/"] = _page_html(
+        "<h1>Demo</h1>",
+        ANALYTICS_NEXT_PAGE
+        % {"key": source.write_key, "api_host": api_host, "delivery": batching},
+    )
+    page = browser_page
+    sent = _collector_requests(page)
+
+    with page_watch(page):
+        page.goto(site.url(f"/?{UTM}"))
+        assert page.evaluate("window.analyticsReady") is True
+        _call(
+            page,
+            "/segment/v1/b",
+            """() => {
+              analytics.page();
+              analytics.track('Demo Requested', {plan: 'x'});
+              analytics.identify('ada@example.com', {email: 'ada@example.com'});
+            }""",
+        )
+
+    # One batch of the three, in order, with the key in the body.
+    [request] = sent
+    body = json.loads(request.post_data)
+    assert body["writeKey"] == source.write_key
+    assert [m["type"] for m in body["batch"]] == ["page", "track", "identify"]
+    lead = Lead.objects.get(email="ada@example.com")
+    assert sorted(lead.touchpoints.values_list("kind_id", flat=True)) == [
+        "demo_request",
+        "page_view",
+    ]
     assert page.outside == []
 
 
