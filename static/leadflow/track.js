@@ -236,7 +236,10 @@
         return;
       }
       if (given === false) {
-        consented = !consentRequired;
+        // Until consent(true), on this page; a site whose banner knows the
+        // visitor refused calls consent(false) on every page (the queue
+        // stub keeps the call, and it is replayed before the page view).
+        consented = false;
         pagePending = false;
         tokenPending = "";
         writeCookie("", 0);

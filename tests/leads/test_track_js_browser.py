@@ -268,3 +268,17 @@ def test_leadflow_forms_get_the_anonymous_id_even_when_added_later(sent, pages):
     )
 
     assert page.evaluate("window.sentId") == messages[0]["body"]["anonymousId"]
+
+
+def test_a_refusal_queued_before_the_script_loads_sends_nothing(sent, pages):
+    page, messages = sent
+    refusal = "<script>leadflow.consent(false);</script>"
+    pages["/"] = f"<html><head>{TAG}{refusal}</head></html>"
+
+    page.goto(f"{SITE}/")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("leadflow.track('Demo Requested')")
+    page.wait_for_timeout(200)
+
+    assert messages == []
+    assert page.context.cookies() == []
