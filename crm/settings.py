@@ -276,6 +276,7 @@ CELERY_TASK_ROUTES = {
     "scoring.preview_publish": {"queue": "bulk"},
     "scoring.preview_chunk": {"queue": "bulk"},
     "leads.import_csv": {"queue": "bulk"},
+    "leads.apply_tracking_retention": {"queue": "bulk"},
     "crm.rebuild_funnel_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
@@ -330,6 +331,11 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-rebuild-funnel-rollup": {
         "task": "crm.rebuild_funnel_all",
         "schedule": crontab(hour=3, minute=45),
+    },
+    # 10 4 * * *: delete anonymous tracking history past its source's retention.
+    "nightly-apply-tracking-retention": {
+        "task": "leads.apply_tracking_retention",
+        "schedule": crontab(hour=4, minute=10),
     },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {

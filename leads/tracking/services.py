@@ -26,6 +26,7 @@ from leads.models import (
     TouchpointKind,
     TrackedEvent,
     TrackingSource,
+    Visitor,
     event_key,
 )
 from leads.tracking.mapping import PAGE_EVENT, event_kinds_load
@@ -361,3 +362,57 @@ def event_mapping_delete(
         details={"event_mapping_id": mapping.pk, "event_key": key},
         at=at,
     )
+
+
+#: Rows deleted per statement by retention, so no delete holds many locks or
+#: runs long while the snippet keeps sending.
+RETENTION_BATCH = 5_000
+
+
+def tracking_retention_apply(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete what each source keeps only ``retention_days``: its visitors
+    never identified and not seen since (their events go with them), and
+    its unmapped events older than that (kept for a mapping that never
+    came). Returns the counts deleted (``visitors``, ``events``).
+
+    Deletes in batches of RETENTION_BATCH, each its own transaction, so a
+    large backlog never holds locks long; a second run deletes only what
+    became old since. A visitor identified meanwhile is not deleted (the
+    condition is checked in the DELETE itself).
+    """
+    at = now or timezone.now()
+    deleted = {"visitors": 0, "events": 0}
+    for source in TrackingSource.objects.order_by("id"):
+        cutoff = at - dt.timedelta(days=source.retention_days)
+        deleted["visitors"] += _delete_in_batches(
+            Visitor.objects.filter(
+                source=source, lead__isnull=True, last_seen_at__lt=cutoff
+            )
+        )
+        deleted["events"] += _delete_in_batches(
+            TrackedEvent.objects.filter(
+                source=source, kind__isnull=True, occurred_at__lt=cutoff
+            )
+        )
+    if any(deleted.values()):
+        logger.info(
+            "tracking retention: %s visitors and %s unmapped events deleted",
+            deleted["visitors"],
+            deleted["events"],
+        )
+    return deleted
+
+
+def _delete_in_batches(queryset: Any) -> int:
+    label = queryset.model._meta.label
+    total = 0
+    while True:
+        batch = queryset.order_by("id").values_list("id", flat=True)
+        ids = list(batch[:RETENTION_BATCH])
+        if not ids:
+            return total
+        with transaction.atomic():
+            # The conditions hold in the DELETE too: a visitor identified
+            # since the read stays (and is not read again).
+            _, by_model = queryset.filter(id__in=ids).delete()
+        total += by_model.get(label, 0)

@@ -357,7 +357,8 @@ def test_batch_stores_valid_messages_and_names_refused_ones(site):
             },
             {
                 "index": 2,
-                "error": "type must be one of: identify, track, page, screen, group, alias.",
+                "error": "type must be one of: identify, track, page, screen, "
+                "group, alias.",
             },
         ],
     }
