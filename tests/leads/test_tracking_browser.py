@@ -30,7 +30,14 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from crm.roles import MARKETING
-from leads.models import Lead, Touchpoint, TrackedEvent, TrackingSource, Visitor
+from leads.models import (
+    Lead,
+    Touchpoint,
+    TrackedEvent,
+    TrackingSource,
+    Visitor,
+    WebForm,
+)
 from leads.models.tracking import BEFORE_IDENTIFICATION
 from leads.tracking import install
 from leads.tracking.links import lead_token
@@ -382,6 +389,43 @@ def test_an_email_link_identifies_the_visitor_it_brings(
         "page_view",
         site.url("/offer?x=1"),
     )
+
+
+def test_a_leadflow_form_on_the_site_identifies_the_visitor(
+    browser_page, site, live_server
+):
+    source = _site_source(site)
+    WebForm.objects.create(
+        key="contact",
+        name="Contact us",
+        kind_id="form_submit",
+        allowed_origins=site.origin,
+    )
+    form = (
+        f"<form method='post' action='{live_server.url}/api/v1/forms/contact/submit/'>"
+        "<input name='email' id='email'><button type='submit'>Send</button></form>"
+    )
+    site.pages["/contact"] = _page_html(
+        form, install.snippet_tag(source, live_server.url)
+    )
+    page = browser_page
+
+    with page_watch(page):
+        _send(page, "/segment/v1/p", lambda: page.goto(site.url(f"/contact?{UTM}")))
+        anonymous_id = page.evaluate(f"({READ_COOKIE})('lf_aid')")
+        page.fill("#email", "ada@example.com")
+        with page.expect_navigation():
+            page.click("text=Send")
+
+    lead = Lead.objects.get(email="ada@example.com")
+    assert Visitor.objects.get().lead == lead
+    assert sorted(lead.touchpoints.values_list("kind_id", flat=True)) == [
+        "form_submit",
+        "page_view",
+    ]
+    view = lead.touchpoints.get(kind_id="page_view")
+    assert view.properties[BEFORE_IDENTIFICATION] is True
+    assert view.properties["anonymous_id"] == anonymous_id
 
 
 # Segment's own browser SDK
