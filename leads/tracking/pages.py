@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -111,7 +112,9 @@ def source_detail(request: HttpRequest, source_id: int) -> HttpResponse:
             "tag": install.snippet_tag(source, base_url),
             "consent_tag": install.snippet_tag(source, base_url, consent_required=True),
             "segment_host": install.segment_host(base_url),
-            "api_host": install.segment_host(base_url) + "/v1",
+            # analytics-next's Segment.io settings: apiHost has no scheme.
+            "api_host": urlsplit(base_url).netloc + install.SEGMENT_PATH + "/v1",
+            "api_protocol": urlsplit(base_url).scheme,
             "previous_key_valid": previous_key_valid,
         },
     )

@@ -154,6 +154,7 @@ def test_creating_a_site_source_shows_its_install_tag(marketer_client, settings)
         f'data-key="{source.write_key}"'
     )
     assert _textarea(page, "install-tag") == f"{QUEUE_STUB}\n{tag}></script>"
+    assert '<code>apiHost: "crm.example.org/segment/v1"</code>' in page
     assert _textarea(page, "consent-tag") == (
         f'{QUEUE_STUB}\n{tag} data-consent="required"></script>'
     )
