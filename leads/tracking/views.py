@@ -67,8 +67,25 @@ BATCH_MAX_MESSAGES = 2_500
 RATE_KEY = "tracking-rate:%s:%s"
 
 
+#: The ``code`` of each refusal, as Segment's SDKs read it with ``message``.
+ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+}
+
+
 def _error(status: int, message: str, **headers: str) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
+    """A refusal: ``error`` says what to fix; ``code`` and ``message`` repeat
+    it the way Segment's SDKs report an answer (``APIError``)."""
+    response = JsonResponse(
+        {"error": message, "code": ERROR_CODES[status], "message": message},
+        status=status,
+    )
     for name, value in headers.items():
         response[name] = value
     return response
