@@ -19,6 +19,7 @@ from leads.models import (
     Visitor,
 )
 from leads.models.tracking import BEFORE_IDENTIFICATION
+from leads.templatetags.leads_tags import device
 from leads.tracking.install import QUEUE_STUB
 from leads.tracking.services import event_mapping_set, tracking_source_create
 from tests.factories import CampaignFactory, LeadFactory, TouchpointFactory, UserFactory
@@ -430,3 +431,33 @@ def test_event_mapping_set_is_what_the_event_table_reads(marketer_client):
     row = page[page.index("Quote Asked") :][:1500]
     assert "Demo request" in row
     assert '<option value="demo_request" selected>' in row
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "shown"),
+    [
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, "
+            "like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1"
+            ".15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "Safari on iPhone",
+        ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "Firefox on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("curl/8.5.0", "Unknown browser"),
+        ("", "Unknown browser"),
+    ],
+)
+def test_a_visitors_device_reads_as_browser_and_system(user_agent, shown):
+    assert device(user_agent) == shown
