@@ -277,8 +277,11 @@ def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
     rejected = []
     for index, raw in enumerate(raws):
         try:
-            if is_batch and len(json.dumps(raw, separators=(",", ":"))) > (
-                MESSAGE_MAX_BYTES
+            # Only a body over the message limit can hold a message over it.
+            if (
+                is_batch
+                and len(body) > MESSAGE_MAX_BYTES
+                and len(json.dumps(raw, separators=(",", ":"))) > MESSAGE_MAX_BYTES
             ):
                 raise MessageError(
                     f"The message is over {MESSAGE_MAX_BYTES // 1024} KB; send less."
