@@ -11,6 +11,7 @@ from crm.common.roles import ADMIN, MARKETING, SALES, SDR
 from crm.roles import user_roles
 from handoff.models import SalesProfile
 from handoff.selectors import is_manager_known, pipeline_new_count
+from leads.tracking.pages import MANAGE_TRACKING
 from leads.views import IMPORT_PERMISSIONS
 
 #: Managers see the SAL queue, the team pipeline, the SLA report and the
@@ -61,6 +62,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.has_perms(IMPORT_PERMISSIONS):
         items.append(
             {"label": "Import", "url": reverse("leads:import"), "key": "import"}
+        )
+    # Website tracking's settings, for whoever may manage them (Marketing, Admin).
+    if user.has_perm(MANAGE_TRACKING):
+        items.append(
+            {"label": "Tracking", "url": reverse("leads:tracking"), "key": "tracking"}
         )
     if user.is_staff:
         items.append({"label": "Admin", "url": reverse("admin:index"), "key": "admin"})

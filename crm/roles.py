@@ -84,7 +84,9 @@ def _lead_work(**handoff_actions: str) -> dict[str, dict[str, str]]:
     }
 
 
-# app label -> model -> actions. "__all__" grants every permission there is.
+# app label -> model -> actions. "__all__" grants every permission there is;
+# under the model "*", each action is a whole codename (a custom permission
+# that is not "<action>_<model>").
 ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
     MARKETING: {
         "leads": {
@@ -95,6 +97,12 @@ ROLE_PERMISSIONS: dict[str, dict[str, dict[str, str]] | str] = {
             "touchpoint": "view add",
             "touchpointkind": "view add change",
             "stagetransition": "view",
+            "trackingsource": "view",
+            "visitor": "view",
+            "trackedevent": "view",
+            "eventmapping": "view",
+            # Website tracking's settings: sources, keys, event mappings.
+            "*": "manage_tracking",
         },
         "scoring": _view(
             _SCORING_MODELS,
@@ -134,7 +142,7 @@ def sync_role_permissions(apps: Apps) -> None:
             group.permissions.set(permission_model.objects.all())
             continue
         codenames = [
-            (app_label, f"{action}_{model}")
+            (app_label, action if model == "*" else f"{action}_{model}")
             for app_label, models in grants.items()
             for model, actions in models.items()
             for action in actions.split()

@@ -276,6 +276,7 @@ CELERY_TASK_ROUTES = {
     "scoring.preview_publish": {"queue": "bulk"},
     "scoring.preview_chunk": {"queue": "bulk"},
     "leads.import_csv": {"queue": "bulk"},
+    "leads.apply_tracking_retention": {"queue": "bulk"},
     "crm.rebuild_funnel_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
     "scoring.suggest_model": {"queue": "bulk"},
@@ -332,6 +333,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.rebuild_funnel_all",
         "schedule": crontab(hour=3, minute=45),
     },
+    # 10 4 * * *: delete anonymous tracking history past its source's retention.
+    "nightly-apply-tracking-retention": {
+        "task": "leads.apply_tracking_retention",
+        "schedule": crontab(hour=4, minute=10),
+    },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {
         "task": "scoring.apply_decay",
@@ -357,7 +363,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "leads.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"form_submit": env.str("FORM_RATE", default="20/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "form_submit": env.str("FORM_RATE", default="20/min"),
+        # Messages per tracking write key (/segment/v1/): a busy site's
+        # snippet, or a server SDK's batches, stay well under 200 a second.
+        "tracking": env.str("TRACKING_RATE", default="12000/min"),
+    },
     # Rate limits key on the client IP: trust X-Forwarded-For only for this many
     # proxies in front of the app (0: use REMOTE_ADDR), or a client could send a
     # new forged address with every request and never be limited. Behind a

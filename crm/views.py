@@ -34,6 +34,7 @@ from leads import selectors as lead_selectors
 from leads.exports import lead_csv_export
 from leads.geo import country_names
 from leads.models import Stage
+from leads.tracking import selectors as tracking_selectors
 from scoring import selectors as scoring_selectors
 
 #: Leads per page of the lead list.
@@ -203,6 +204,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             lead=lead, threshold=model.mql_threshold if model else None
         ),
         "timeline": crm_selectors.lead_timeline(lead=lead),
+        "visitors": tracking_selectors.lead_visitors(lead),
     }
     return render(request, "crm/lead_detail.html", context)
 

@@ -20,8 +20,10 @@ from django.utils import timezone
 
 from leads.edit_scope import UTM_FIELDS
 from leads.ingestion import MAX_JSON_BYTES, TouchpointIn, touchpoints_ingest
-from leads.models import Touchpoint, WebForm
+from leads.models import Touchpoint, TrackingSource, WebForm
+from leads.rescore import rescore_announced_once
 from leads.services import lead_fill_blanks
+from leads.tracking.stitching import visitor_identify_safely
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class FormSubmission:
     utm_term: str = ""
     utm_content: str = ""
     page_url: str = ""
+    # The tracking snippet's anonymous id of the visitor who submitted it.
+    anonymous_id: str = ""
     # The form's other fields, kept as given in the touchpoint's properties.
     fields: dict[str, Any] = field(default_factory=dict)
 
@@ -144,6 +148,7 @@ def form_submission_capture(
     form: WebForm,
     data: FormSubmission,
     ip: str | None,
+    origin: str | None = None,
     now: dt.datetime | None = None,
 ) -> Touchpoint:
     """Create the lead by e-mail, or complete it, and record the form's touchpoint.
@@ -163,11 +168,59 @@ def form_submission_capture(
     person to review. The lead is marked for a rescore and announced after
     commit.
 
+    With the tracking snippet's ``anonymous_id``, sent by a browser on
+    ``origin``: a website tracking source allowing that origin and knowing
+    that visitor has it identified as the lead in the same transaction
+    (``leads.tracking.stitching``: its history joins the lead), announced
+    with the form's touchpoint as one rescore. An id no such source knows
+    is only kept in the touchpoint's properties.
+
     Not idempotent: a second submission records a second touchpoint, as a
     person who sends a form twice did so twice. Raises ValidationError with
     field errors (nothing stored) for an address or value the services refuse.
     """
     at = now or timezone.now()
+    with rescore_announced_once():
+        touchpoint = _capture(form=form, data=data, ip=ip, now=at)
+        if data.anonymous_id and origin:
+            _visitor_identify(data.anonymous_id, origin, touchpoint.lead, at)
+    return touchpoint
+
+
+def _visitor_identify(
+    anonymous_id: str, origin: str, lead: Any, now: dt.datetime
+) -> None:
+    """Identify the visitor of the website sources that allow ``origin``."""
+    try:
+        wanted = normalize_origin(origin)
+    except ValidationError:
+        return
+    sources = [
+        source
+        for source in TrackingSource.objects.filter(
+            kind=TrackingSource.Kind.SITE,
+            is_active=True,
+            visitors__anonymous_id=anonymous_id,
+        )
+        if wanted in {_normalized(o) for o in source.origins}
+    ]
+    for source in sources:
+        visitor_identify_safely(
+            source=source, anonymous_ids=[anonymous_id], email=lead.email, now=now
+        )
+
+
+def _normalized(origin: str) -> str | None:
+    try:
+        return normalize_origin(origin)
+    except ValidationError:
+        return None
+
+
+def _capture(
+    *, form: WebForm, data: FormSubmission, ip: str | None, now: dt.datetime
+) -> Touchpoint:
+    at = now
     person = {name: value for name in PERSON_FIELDS if (value := getattr(data, name))}
     utm = {name: value for name in UTM_FIELDS if (value := getattr(data, name))}
     attributes = {"company": data.company} if data.company else {}
@@ -179,6 +232,8 @@ def form_submission_capture(
     differs.update(differs.pop("attributes", {}))
 
     properties: dict[str, Any] = {**data.fields, **utm}
+    if data.anonymous_id:
+        properties["anonymous_id"] = data.anonymous_id
     # The review key is the service's to write: a form field of that name
     # would pass for values the lead refused.
     properties.pop(DIFFERS_PROPERTY, None)

@@ -5,7 +5,9 @@ commit: every write that changes what a lead's score reads ends here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -15,6 +17,32 @@ from leads.models import Lead
 from leads.signals import leads_changed
 
 logger = logging.getLogger(__name__)
+
+# The leads marked inside ``rescore_announced_once``, announced at its end.
+_pending: ContextVar[set[int] | None] = ContextVar("rescore_pending", default=None)
+
+
+@contextmanager
+def rescore_announced_once() -> Iterator[None]:
+    """Within the block, every ``leads_mark_for_rescore`` marks its leads as
+    usual but the announcement is one ``leads_changed`` after commit, with
+    every lead marked in the block (a use-case that writes through several
+    services still enqueues one rescore per lead). Use it inside the
+    transaction; a block that raises announces nothing. Nested blocks join
+    the outer one.
+    """
+    if _pending.get() is not None:
+        yield
+        return
+    ids: set[int] = set()
+    token = _pending.set(ids)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    if ids:
+        announced = sorted(ids)
+        transaction.on_commit(lambda: _send_leads_changed(announced))
 
 
 def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
@@ -34,6 +62,10 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
         # transactions taking overlapping sets in different orders deadlock.
         list(leads_for_update(id__in=ids, no_key=True).values_list("id", flat=True))
     Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
+    pending = _pending.get()
+    if pending is not None:
+        pending.update(ids)
+        return
     transaction.on_commit(lambda: _send_leads_changed(ids))
 
 

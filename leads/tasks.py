@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from crm.common.tasks import PERIODIC_RETRY
+from leads.tracking.services import tracking_retention_apply
+
 
 @shared_task(name="leads.import_csv", acks_late=True, ignore_result=True)
 def import_csv_task(job_id: int) -> None:
@@ -18,3 +21,11 @@ def import_csv_task(job_id: int) -> None:
     from leads.imports.run import import_job_run
 
     import_job_run(job_id=job_id)
+
+
+@shared_task(name="leads.apply_tracking_retention", **PERIODIC_RETRY)
+def tracking_retention_task() -> dict[str, int]:
+    """Delete anonymous tracking history past its source's retention
+    (``leads.tracking.services.tracking_retention_apply``). Idempotent: a
+    rerun deletes only what became old since; batches are bounded."""
+    return tracking_retention_apply()

@@ -97,6 +97,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     default_model.create_neutral_default(apps, None)
     handoff_lists = importlib.import_module("handoff.migrations.0002_standard_lists")
     handoff_lists.seed(apps, None)
+    tracking = importlib.import_module("leads.migrations.0019_tracking")
+    tracking.add_mappings(apps, None)
     sync_role_permissions(apps)
 
 

@@ -109,6 +109,13 @@ PAGES = (
     Page("scoring-rule-delete", "/scoring/{draft_model}/rules/{draft_rule}/delete/"),
     Page("scoring-publish", "/scoring/{draft_model}/publish/"),
     Page("imports", "/leads/import/"),
+    Page("tracking", "/leads/tracking/"),
+    Page("tracking-new", "/leads/tracking/new/"),
+    Page("tracking-source", "/leads/tracking/{tracking_source}/"),
+    Page("tracking-source-edit", "/leads/tracking/{tracking_source}/edit/"),
+    Page("tracking-source-rotate", "/leads/tracking/{tracking_source}/rotate/"),
+    Page("tracking-server-source", "/leads/tracking/{tracking_server}/"),
+    Page("tracking-events", "/leads/tracking/events/"),
     Page("admin", "/admin/"),
     Page("admin-leads", "/admin/leads/lead/"),
     Page("admin-lead", "/admin/leads/lead/{lead}/change/"),
@@ -155,6 +162,7 @@ def demo_database(folder: Path) -> dict[str, int]:
     from django.db import connections
 
     from leads.models import Lead
+    from leads.tracking.services import tracking_source_create
     from scoring.models import ScoringModel
     from scoring.services import drafts
 
@@ -163,11 +171,22 @@ def demo_database(folder: Path) -> dict[str, int]:
     admin = get_user_model().objects.get(username="admin")
     active = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
     draft = drafts.model_clone(model=active, actor=admin)
+    site = tracking_source_create(
+        name="Marketing site",
+        kind="site",
+        origins=["https://www.example.com"],
+        actor=admin,
+    )
+    server = tracking_source_create(
+        name="Product backend", kind="server", origins=[], actor=admin
+    )
     ids = {
         "active_model": active.id,
         "draft_model": draft.id,
         "draft_rule": draft.rules.order_by("id").values_list("id", flat=True)[0],
         "lead": Lead.objects.order_by("id").values_list("id", flat=True)[0],
+        "tracking_source": site.id,
+        "tracking_server": server.id,
         **_next_quarter(),
     }
     connections.close_all()

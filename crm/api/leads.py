@@ -20,6 +20,7 @@ from leads.api.serializers import LeadSerializer
 from leads.api.views import LeadViewSet
 from leads.edit_scope import LeadEditScope
 from leads.models import Lead
+from leads.tracking.links import lead_token
 from scoring.models import LeadScore, ScoringModel
 
 BREAKDOWN_ITEM = {
@@ -69,8 +70,30 @@ class ScoredLeadSerializer(LeadSerializer):
         return score.gated_by if score else []
 
 
+class LeadDetailSerializer(ScoredLeadSerializer):
+    """One lead as its detail shows it: with ``tracking_token``."""
+
+    tracking_token = serializers.SerializerMethodField(
+        help_text="Signed token naming this lead for e-mail links: add "
+        "?lf_t=<token> to a link and the tracking snippet identifies the "
+        "reader as this lead (valid 90 days)."
+    )
+
+    class Meta(ScoredLeadSerializer.Meta):
+        fields = [*ScoredLeadSerializer.Meta.fields, "tracking_token"]
+        read_only_fields = fields
+
+    def get_tracking_token(self, lead: Lead) -> str:
+        return lead_token(lead)
+
+
 class ScoredLeadViewSet(LeadViewSet):
     serializer_class = ScoredLeadSerializer
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+        if self.action == "retrieve":
+            return LeadDetailSerializer
+        return super().get_serializer_class()
 
     def edit_scope(self, user: Any) -> LeadEditScope:
         # A manager's team is the handoff app's to know (crm.lead_access).

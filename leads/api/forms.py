@@ -88,6 +88,13 @@ class FormSubmissionSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="The page the form is on; default the Referer header.",
     )
+    anonymous_id = SafeCharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="The tracking snippet's anonymous id (it adds this hidden field "
+        "to the site's forms): the visitor's browsing history joins the lead.",
+    )
 
     def validate_email(self, value: str) -> str:
         try:
@@ -248,7 +255,10 @@ class FormSubmitView(APIView):
             "only from the form's allowed origins (a request without `Origin` is "
             "accepted). Add a hidden input named `website` that people leave "
             "empty: a submission with it filled is answered as received and "
-            "discarded. The answer is the same for a new and a known e-mail."
+            "discarded. The answer is the same for a new and a known e-mail. "
+            "With `anonymous_id` (the tracking snippet adds it), the visitor a "
+            "website tracking source of the page's origin knows is identified "
+            "as the lead: its browsing history joins the lead."
         ),
         auth=[],
         request={
@@ -279,5 +289,6 @@ class FormSubmitView(APIView):
             form=self.web_form,
             data=incoming.to_submission(referer=request.headers.get("Referer", "")),
             ip=BaseThrottle().get_ident(request),
+            origin=request.headers.get("Origin"),
         )
         return Response(RECEIVED, status=status.HTTP_202_ACCEPTED)

@@ -6,7 +6,9 @@ Models hold data, constraints and single-row behaviour. Writes go through
 
 The models live by sub-domain: ``people`` (accounts, leads), ``activity``
 (touchpoints, campaigns, stage transitions, owner changes), ``intake`` (web
-forms, import jobs) and ``audit`` (the audit log). Import them from here.
+forms, import jobs), ``tracking`` (website tracking: sources, visitors,
+tracked events, event mappings) and ``audit`` (the audit log). Import them
+from here.
 """
 
 from leads.models.activity import (
@@ -28,14 +30,26 @@ from leads.models.people import (
     validate_country,
     validate_json_object,
 )
+from leads.models.tracking import (
+    BEFORE_IDENTIFICATION,
+    TRACKING_SOURCE_PREFIX,
+    EventMapping,
+    TrackedEvent,
+    TrackingSource,
+    Visitor,
+    event_key,
+)
 
 __all__ = [
+    "BEFORE_IDENTIFICATION",
     "IMPORT_MAX_BYTES",
+    "TRACKING_SOURCE_PREFIX",
     "Account",
     "AttributionMark",
     "AuditEvent",
     "Campaign",
     "CampaignSpend",
+    "EventMapping",
     "ImportJob",
     "Industry",
     "Lead",
@@ -44,7 +58,11 @@ __all__ = [
     "StageTransition",
     "Touchpoint",
     "TouchpointKind",
+    "TrackedEvent",
+    "TrackingSource",
+    "Visitor",
     "WebForm",
+    "event_key",
     "validate_country",
     "validate_json_object",
 ]

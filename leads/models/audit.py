@@ -47,6 +47,11 @@ class AuditEvent(models.Model):
         PLAN_CREATE = "plan_create", "MQL plan saved"
         PLAN_DELETE = "plan_delete", "MQL plan deleted"
         SLA_COMMITMENT = "sla_commitment", "SLA volume commitment changed"
+        TRACKING_CREATE = "tracking_create", "Tracking source created"
+        TRACKING_EDIT = "tracking_edit", "Tracking source edited"
+        TRACKING_ROTATE = "tracking_rotate", "Tracking write key rotated"
+        EVENT_MAPPING_SET = "event_mapping_set", "Event mapping set"
+        EVENT_MAPPING_DELETE = "event_mapping_delete", "Event mapping deleted"
 
     at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(

@@ -1,0 +1,461 @@
+"""Checked tracking messages stored, set-based: a fixed number of queries
+per request whatever the number of events, besides one transaction per
+identification.
+
+Per request: the visitors (read, the missing ones created), then the
+identifications (``leads.tracking.stitching``), then in one transaction the
+events: an identified visitor's mapped events become touchpoints through
+``leads.ingestion.touchpoints_ingest`` (source ``tracking:<id>``,
+``external_id`` the messageId), every other event is a TrackedEvent
+(inserted ignoring a messageId already stored), and the visitors' counters
+move. A messageId already stored, as a touchpoint or as a tracked event,
+changes nothing. A bot's events and an anonymous visitor's beyond
+ANONYMOUS_EVENTS_CAP are counted (visitor and source), never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from leads.edit_scope import UTM_FIELDS
+from leads.ingestion import TouchpointIn, touchpoints_ingest
+from leads.models import (
+    Campaign,
+    Lead,
+    Touchpoint,
+    TrackedEvent,
+    TrackingSource,
+    Visitor,
+)
+from leads.tracking.bots import is_bot_user_agent
+from leads.tracking.links import lead_from_token
+from leads.tracking.mapping import EventKinds, event_kinds_load
+from leads.tracking.protocol import (
+    USER_KEY_PREFIX,
+    Message,
+    lead_fields_from_traits,
+)
+from leads.tracking.stitching import visitor_identify
+
+logger = logging.getLogger(__name__)
+
+#: Anonymous events stored per visitor; later ones are counted only. A
+#: person browsing for months stays far below; a script replaying one
+#: anonymous id cannot fill the table.
+ANONYMOUS_EVENTS_CAP = 1_000
+#: A visitor sending more than BURST_LIMIT events within BURST_WINDOW is a
+#: bot (marked, nothing more stored): no person triggers five events a
+#: second for a minute, while a page load with a few tracked clicks is
+#: far below.
+BURST_WINDOW = dt.timedelta(minutes=1)
+BURST_LIMIT = 300
+
+
+@dataclass
+class IngestResult:
+    """What one request's messages did."""
+
+    received: int = 0
+    # Events stored now, as touchpoints or tracked events (a repeat of a
+    # stored messageId is not counted).
+    stored: int = 0
+    duplicates: int = 0
+    # Counted, not stored: a bot's, or beyond a visitor's cap.
+    dropped: int = 0
+    identified: int = 0
+    # Identifications the sender asked for that could not be made (a token
+    # expired, an e-mail refused): index -> why.
+    notes: dict[int, str] = field(default_factory=dict)
+
+
+def messages_ingest(
+    *,
+    source: TrackingSource,
+    messages: Sequence[Message],
+    user_agent: str = "",
+    now: dt.datetime | None = None,
+) -> IngestResult:
+    """Store checked messages of ``source``; see the module's docstring.
+
+    ``user_agent`` is the HTTP client's (a browser's, when the request came
+    with an Origin), used for messages that name none in their context.
+    Idempotent by messageId per source.
+    """
+    at = now or timezone.now()
+    result = IngestResult(received=len(messages))
+    if not messages:
+        return result
+    kinds = event_kinds_load()
+    visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
+    _identifications(source, messages, visitors, result=result, now=at)
+    if any(m.is_event for m in messages):
+        # Their lead may have changed above (one query).
+        ids = [v.id for v in visitors.values()]
+        leads = dict(Visitor.objects.filter(id__in=ids).values_list("id", "lead_id"))
+        for visitor in visitors.values():
+            visitor.lead_id = leads.get(visitor.id)
+        _events_store(source, messages, visitors, kinds, result=result, now=at)
+    if result.dropped:
+        TrackingSource.objects.filter(pk=source.pk).update(
+            dropped_count=F("dropped_count") + result.dropped
+        )
+    return result
+
+
+def _visitors_for(
+    source: TrackingSource,
+    messages: Sequence[Message],
+    *,
+    user_agent: str,
+    now: dt.datetime,
+) -> dict[str, Visitor]:
+    """The visitors the messages name, keyed by anonymous id; the missing
+    ones created with their first touch (three queries at most)."""
+    first: dict[str, Message] = {}
+    for message in sorted(messages, key=lambda m: m.occurred_at):
+        keys = [message.visitor_key]
+        if message.previous_id:
+            keys.append(message.previous_id)
+        for key in keys:
+            current = first.get(key)
+            # The first event is the first touch; an identify only if alone.
+            if current is None or (not current.is_event and message.is_event):
+                first[key] = message
+    found = {
+        v.anonymous_id: v
+        for v in Visitor.objects.filter(source=source, anonymous_id__in=list(first))
+    }
+    missing = [key for key in first if key not in found]
+    if missing:
+        campaigns = _campaigns_by_utm([first[k] for k in missing])
+        new = []
+        for key in sorted(missing):
+            message = first[key]
+            agent = message.user_agent or user_agent
+            visitor = Visitor(
+                source=source,
+                anonymous_id=key,
+                first_seen_at=min(message.occurred_at, now),
+                last_seen_at=now,
+                user_agent=agent[:500],
+                is_bot=bool(agent) and is_bot_user_agent(agent),
+            )
+            if message.is_event:
+                visitor.referrer = message.referrer
+                visitor.landing_url = message.url
+                for name, value in message.utm.items():
+                    setattr(visitor, name, value)
+                visitor.campaign_id = campaigns.get(_utm_key(message))
+            new.append(visitor)
+        Visitor.objects.bulk_create(new, ignore_conflicts=True)
+        found.update(
+            (v.anonymous_id, v)
+            for v in Visitor.objects.filter(source=source, anonymous_id__in=missing)
+        )
+    return found
+
+
+def _utm_key(message: Message) -> tuple[str, str, str]:
+    return (
+        message.utm.get("utm_source", ""),
+        message.utm.get("utm_medium", ""),
+        message.utm.get("utm_campaign", ""),
+    )
+
+
+def _campaigns_by_utm(messages: Sequence[Message]) -> dict[tuple[str, str, str], int]:
+    """Campaign id per UTM keys (one query), as ``touchpoints_ingest`` matches
+    them: all three keys equal, the campaign name required."""
+    names = {m.utm["utm_campaign"] for m in messages if m.utm.get("utm_campaign")}
+    if not names:
+        return {}
+    return {
+        (c.utm_source, c.utm_medium, c.utm_campaign): c.id
+        for c in Campaign.objects.filter(utm_campaign__in=names)
+    }
+
+
+def _identifications(
+    source: TrackingSource,
+    messages: Sequence[Message],
+    visitors: dict[str, Visitor],
+    *,
+    result: IngestResult,
+    now: dt.datetime,
+) -> None:
+    """Identify the visitors the messages name, each (visitor, e-mail) once
+    per request, skipping a visitor already this e-mail's lead."""
+    lead_emails = dict(
+        Lead.objects.filter(
+            id__in={v.lead_id for v in visitors.values() if v.lead_id}
+        ).values_list("id", "email")
+    )
+    done: set[tuple[str, str]] = set()
+    for index, message in enumerate(messages):
+        email = message.email
+        if message.token and email is None:
+            lead = lead_from_token(message.token)
+            if lead is None:
+                result.notes[index] = (
+                    "context.leadflow_token is not valid or has expired; the "
+                    "visitor stays anonymous."
+                )
+                continue
+            email = lead.email
+        keys = [message.visitor_key]
+        if message.previous_id:
+            keys = [message.previous_id, *keys]
+        if email is None and message.user_id is not None:
+            # An opaque userId identified before (identify with an e-mail)
+            # names the lead of its ``user:`` visitor.
+            user_visitor = visitors.get(f"{USER_KEY_PREFIX}{message.user_id}")
+            if user_visitor is not None and user_visitor.lead_id:
+                email = lead_emails.get(user_visitor.lead_id)
+        if email is None:
+            continue
+        if (
+            message.user_id is not None
+            and message.anonymous_id is not None
+            and "@" not in message.user_id
+        ):
+            # Remember an opaque userId, so its later messages without an
+            # anonymousId (server SDKs) reach the same lead; an e-mail as
+            # userId names its lead by itself.
+            keys.append(f"{USER_KEY_PREFIX}{message.user_id}")
+        keys = [k for k in dict.fromkeys(keys) if (k, email.lower()) not in done]
+        if not keys:
+            continue
+        done.update((k, email.lower()) for k in keys)
+        known = [visitors.get(k) for k in keys]
+        if any(v is not None and v.is_bot for v in known):
+            result.notes[index] = "Sent by a bot; the visitor stays anonymous."
+            continue
+        if (
+            message.type != "identify"
+            and all(v is not None and v.lead_id for v in known)
+            and all(
+                lead_emails.get(v.lead_id, "").lower() == email.lower()
+                for v in known
+                if v is not None
+            )
+        ):
+            continue  # already this lead's: nothing to do
+        try:
+            identification = visitor_identify(
+                source=source,
+                anonymous_ids=keys,
+                email=email,
+                fields=lead_fields_from_traits(message.traits),
+                now=now,
+            )
+        except ValidationError as exc:
+            result.notes[index] = "The e-mail cannot identify a lead: " + " ".join(
+                exc.messages
+            )
+            continue
+        if identification.linked:
+            result.identified += 1
+        lead_emails[identification.lead.id] = identification.lead.email
+        for key in keys:
+            if key in visitors:
+                visitors[key].lead_id = identification.lead.id
+
+
+def _events_store(
+    source: TrackingSource,
+    messages: Sequence[Message],
+    visitors: dict[str, Visitor],
+    kinds: EventKinds,
+    *,
+    result: IngestResult,
+    now: dt.datetime,
+) -> None:
+    events = [m for m in messages if m.is_event]
+    touchpoint_source = source.touchpoint_source
+    known = set(
+        Touchpoint.objects.filter(
+            source=touchpoint_source,
+            external_id__in={m.message_id for m in events},
+        ).values_list("external_id", flat=True)
+    )
+    known.update(
+        TrackedEvent.objects.filter(
+            source=source, message_id__in={m.message_id for m in events}
+        ).values_list("message_id", flat=True)
+    )
+    campaigns = _campaigns_by_utm(events)
+    seen: set[str] = set(known)
+    result.duplicates += sum(1 for m in events if m.message_id in known)
+    received: dict[int, list[Message]] = {}
+    pending: dict[int, int] = {}
+    touchpoints: list[TouchpointIn] = []
+    tracked: list[TrackedEvent] = []
+    for message in events:
+        visitor = visitors[message.visitor_key]
+        received.setdefault(visitor.id, []).append(message)
+        if message.message_id in seen:
+            continue
+        seen.add(message.message_id)
+        if visitor.is_bot:
+            result.dropped += 1
+            continue
+        kind = kinds.kind_for(message.event_key, page=message.type != "track")
+        if visitor.lead_id and kind:
+            touchpoints.append(
+                TouchpointIn(
+                    kind=kind,
+                    occurred_at=message.occurred_at,
+                    lead_id=visitor.lead_id,
+                    utm_source=message.utm.get("utm_source", "")[:100],
+                    utm_medium=message.utm.get("utm_medium", "")[:100],
+                    utm_campaign=message.utm.get("utm_campaign", ""),
+                    properties=message.properties,
+                    external_id=message.message_id,
+                )
+            )
+            continue
+        if not visitor.lead_id:
+            stored_before = visitor.events_count + pending.get(visitor.id, 0)
+            if stored_before >= ANONYMOUS_EVENTS_CAP:
+                result.dropped += 1
+                continue
+            pending[visitor.id] = pending.get(visitor.id, 0) + 1
+        tracked.append(
+            TrackedEvent(
+                source=source,
+                visitor_id=visitor.id,
+                lead_id=visitor.lead_id,
+                event=message.event,
+                event_key=message.event_key,
+                # Unmapped with a lead: kept for a mapping set later.
+                kind_id=kind if not visitor.lead_id else None,
+                occurred_at=message.occurred_at,
+                received_at=now,
+                campaign_id=campaigns.get(_utm_key(message)),
+                properties=message.properties,
+                message_id=message.message_id,
+            )
+        )
+    with transaction.atomic():
+        # Leads first (touchpoints), then visitors: the order stitching
+        # takes them in, so the two never wait on each other in a circle.
+        if touchpoints:
+            for outcome in touchpoints_ingest(
+                items=touchpoints, source=touchpoint_source, now=now
+            ):
+                if outcome.status == "created":
+                    result.stored += 1
+                elif outcome.status == "duplicate":
+                    result.duplicates += 1
+                else:
+                    logger.warning(
+                        "tracking source %s: event not recorded (%s): %s",
+                        source.pk,
+                        outcome.status,
+                        outcome.errors,
+                    )
+        if tracked:
+            # In messageId order, as touchpoints: no deadlock on the index.
+            tracked.sort(key=lambda e: e.message_id)
+            TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
+            result.stored += len(tracked)
+        _visitors_count(received, campaigns=campaigns, now=now)
+
+
+def _visitors_count(
+    received: dict[int, list[Message]],
+    *,
+    campaigns: dict[tuple[str, str, str], int],
+    now: dt.datetime,
+) -> None:
+    """Move the visitors' counters: events received, last seen, the burst
+    window, the bot mark for a visitor over BURST_LIMIT, and the first touch
+    of a visitor that had none (known first by an identify). The rows are
+    locked in id order (FOR NO KEY UPDATE) and written in one statement."""
+    rows = list(
+        Visitor.objects.filter(id__in=sorted(received))
+        .order_by("id")
+        .select_for_update(no_key=True)
+    )
+    lacking: set[int] = set()
+    for visitor in rows:
+        if not visitor.landing_url and any(m.url for m in received[visitor.id]):
+            lacking.add(visitor.id)
+            first = min(received[visitor.id], key=lambda m: m.occurred_at)
+            visitor.landing_url = first.url
+            visitor.referrer = first.referrer
+            for name, value in first.utm.items():
+                setattr(visitor, name, value)
+            visitor.campaign_id = campaigns.get(_utm_key(first))
+        count = len(received[visitor.id])
+        visitor.events_count += count
+        visitor.last_seen_at = max(visitor.last_seen_at, now)
+        if (
+            visitor.burst_started_at is None
+            or now - visitor.burst_started_at >= BURST_WINDOW
+        ):
+            visitor.burst_started_at = now
+            visitor.burst_count = count
+        else:
+            visitor.burst_count += count
+        if visitor.burst_count > BURST_LIMIT and not visitor.is_bot:
+            visitor.is_bot = True
+            logger.warning(
+                "visitor %s sent %s events within %s s: marked a bot",
+                visitor.id,
+                visitor.burst_count,
+                int(BURST_WINDOW.total_seconds()),
+            )
+    first_touch = [v for v in rows if v.id in lacking]
+    if first_touch:
+        Visitor.objects.bulk_update(
+            first_touch, ["landing_url", "referrer", *UTM_FIELDS, "campaign"]
+        )
+    _counters_write(rows)
+
+
+#: The counters every request moves, written in one statement.
+_COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
+_COUNTERS_SQL = """
+    UPDATE {table} AS v
+    SET events_count = d.events_count, last_seen_at = d.last_seen_at,
+        burst_started_at = d.burst_started_at, burst_count = d.burst_count,
+        is_bot = d.is_bot
+    FROM (VALUES {rows}) AS d(id, events_count, last_seen_at, burst_started_at,
+                              burst_count, is_bot)
+    WHERE v.id = d.id
+"""
+_COUNTERS_ROW = (
+    "(%s::bigint, %s::integer, %s::timestamptz, %s::timestamptz, %s::integer, "
+    "%s::boolean)"
+)
+
+
+def _counters_write(rows: list[Visitor]) -> None:
+    """Write the visitors' counters: one UPDATE ... FROM (VALUES ...) on
+    PostgreSQL (``bulk_update``'s CASE per row and field costs more in
+    Python than the statement costs the database), ``bulk_update`` elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
+        return
+    # Only the table name and placeholders are formatted in; values are
+    # parameters.
+    sql = _COUNTERS_SQL.format(  # nosec B608
+        table=Visitor._meta.db_table, rows=", ".join([_COUNTERS_ROW] * len(rows))
+    )
+    params: list[object] = []
+    for v in rows:
+        params += [v.id, v.events_count, v.last_seen_at, v.burst_started_at]
+        params += [v.burst_count, v.is_bot]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
