@@ -365,8 +365,10 @@ def _cohort_sql(
         Stage.CUSTOMER,
         Handoff.Status.ACCEPTED,
         *_DECIDED,
-        since,
-        until,
+        # As the ORM writes them: SQLite compares text, and a raw parameter
+        # would read "...00:00:00+00:00", after a lead stored at midnight.
+        connection.ops.adapt_datetimefield_value(since),
+        connection.ops.adapt_datetimefield_value(until),
     ]
     if model_id is not None:
         sql += " AND s.model_id = %s"
@@ -811,6 +813,10 @@ def rejection_tables_from(
         for (value, why), n in counted[key].items():
             if key == "week":
                 value = _week_start(value)
+            elif key == "graded":
+                # A send-back without a handoff has no grade, like a handoff
+                # without one: one "No grade" row.
+                value = value or ""
             row = by_value.setdefault(value, [0] * len(columns))
             row[next(i for i, c in enumerate(columns) if c.reason_id == why)] += n
         rows = [
@@ -820,7 +826,9 @@ def rejection_tables_from(
         if key == "week":
             rows.sort(key=lambda r: r.key)
         else:
-            rows.sort(key=lambda r: (-r.total, r.label))
+            # The key last: two campaigns may share a name, and the order
+            # must not depend on the order the counts were read in.
+            rows.sort(key=lambda r: (-r.total, r.label, str(r.key)))
         tables.append(RejectionTable(key, title, heading, columns, rows))
     return tables
 
