@@ -30,7 +30,9 @@ interval gets no flag (it could be either), nor does a lift without an
 interval (no SQL on one side).
 
 **Score quality** over the cohort: ROC AUC of the total for reaching SQL and
-for becoming a customer (Mann-Whitney, ties counting one half), precision at
+for becoming a customer (Mann-Whitney over whole points of the total,
+rounded down, so that it adds up over the roll-up's days: totals within one
+point tie, a tie counting one half), precision at
 the model's MQL threshold (of the cohort's leads scoring at or above it, the
 share that reached SQL) and the MQL-to-SQL rate by bands of ``BAND_POINTS``
 points of the total (of the cohort's leads that reached MQL).
@@ -51,6 +53,12 @@ one more query counts each rule's leads over the breakdowns' items with
 and, on PostgreSQL, one per audience over the handoffs' breakdowns. Where
 there is no jsonb (SQLite) the per-rule counts read the breakdowns and count
 in Python, to the same figures (the tests compare both on PostgreSQL).
+
+**The daily roll-up** (``crm.marketing.rule_rollup`` builds it): with
+``RULE_ROLLUP`` on and the roll-up built, every figure but the feedback is
+summed from it instead (``rollup_by_points``, ``rollup_rule_counts``,
+``rollup_rejection_counts``), to the same figures; ``as_of`` says when it
+was brought up to date.
 """
 
 from __future__ import annotations
