@@ -475,8 +475,8 @@ def test_the_page_says_when_the_rollup_figures_are_from(marketer, hand_world):
     page = marketer.get(f"/scoring/analytics/{query}")
 
     text = page.content.decode()
-    assert "Figures as of 20 Apr 2026, 07:31 UTC" in text
-    assert "Figures as of" not in live.content.decode()
+    assert "figures as of 20 Apr 2026, 07:31 UTC, from the daily roll-up" in text
+    assert "figures as of" not in live.content.decode()
     assert page.context["report"].leads == live.context["report"].leads == 10
 
 
