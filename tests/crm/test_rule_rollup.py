@@ -39,6 +39,7 @@ from tests.factories import (
     TouchpointFactory,
     UserFactory,
 )
+from tests.threads import run_rounds
 
 pytestmark = pytest.mark.django_db
 
@@ -441,6 +442,32 @@ def test_the_command_refuses_a_day_that_is_not_a_date(since):
     with pytest.raises(CommandError):
         call_command("rebuild_rule_rollup", "--since", since)
     assert RuleCohortScore.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_rebuilds_of_the_same_days_leave_one_set_of_rows():
+    model, _ = _models()[0]
+    for day in range(10):
+        _scored(FIRST + dt.timedelta(days=day, hours=10), model)
+    rounds = [
+        [
+            lambda: rule_rollup.rule_rollup_rebuild_days(
+                first=FIRST.date(), last=dt.date(2026, 2, 20)
+            ),
+            lambda: rule_rollup.rule_rollup_rebuild_days(
+                first=dt.date(2026, 2, 5), last=dt.date(2026, 2, 25)
+            ),
+            lambda: rule_rollup.rule_rollup_refresh(now=REBUILT_AT),
+        ]
+        for _ in range(4)
+    ]
+
+    results = run_rounds(rounds)
+
+    assert [kind for round_ in results for kind, _ in round_] == ["ok"] * 12
+    assert RuleCohortScore.objects.count() == 10
+    assert sum(RuleCohortScore.objects.values_list("leads", flat=True)) == 10
 
 
 # Reading -------------------------------------------------------------------
