@@ -277,3 +277,122 @@ class FunnelRollupState(models.Model):
 
     def __str__(self) -> str:
         return f"funnel roll-up as of {self.refreshed_at:%Y-%m-%d %H:%M} UTC"
+
+
+# Rule analytics' daily roll-up (``crm.marketing.rule_rollup``): what a period's
+# rule analytics sums instead of reading every scored lead and every rejection.
+# The cohort rows belong to the UTC day the lead was created and to the scoring
+# model of the score; the rejection rows to the UTC day of the rejection. Each
+# day's rows are rebuilt together, from the same definitions as the live path
+# (``crm.marketing.rule_analytics``).
+
+
+class RuleCohortScore(models.Model):
+    """Scored leads created on ``day`` (not erased) whose total under
+    ``model`` falls in the whole point ``points`` (rounded down), and how many
+    of them an SDR decided, accepted, and reached MQL, SQL and customer, and
+    scored at or above the model's MQL threshold (with their SQLs): the
+    cohort's totals and the score's quality add up from these over days."""
+
+    model = models.ForeignKey(
+        "scoring.ScoringModel", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    points = models.IntegerField()
+    leads = models.PositiveIntegerField()
+    decided = models.PositiveIntegerField()
+    accepted = models.PositiveIntegerField()
+    mqls = models.PositiveIntegerField()
+    sqls = models.PositiveIntegerField()
+    customers = models.PositiveIntegerField()
+    at_threshold = models.PositiveIntegerField()
+    at_threshold_sqls = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "day", "points"], name="rule_cohort_score_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} model {self.model_id} {self.points}: {self.leads}"
+
+
+class RuleCohortCount(models.Model):
+    """Of the scored leads created on ``day`` under ``model``, those a rule
+    fired on (its breakdown item or disqualifying gate), with their outcomes.
+
+    ``rule_id`` is the id the breakdown names, not a key: a stored breakdown
+    may name a rule deleted since, which the page does not show.
+    """
+
+    model = models.ForeignKey(
+        "scoring.ScoringModel", on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField()
+    rule_id = models.BigIntegerField()
+    leads = models.PositiveIntegerField()
+    decided = models.PositiveIntegerField()
+    accepted = models.PositiveIntegerField()
+    sqls = models.PositiveIntegerField()
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "day", "rule_id"], name="rule_cohort_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} model {self.model_id} rule {self.rule_id}: {self.leads}"
+
+
+class RuleRejectionCount(models.Model):
+    """SDR rejections and sales send-backs made on ``day``, by reason, the
+    lead's first-touch campaign, the SLA and the grade at handoff."""
+
+    day = models.DateField()
+    reason_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    sla_id = models.BigIntegerField(null=True, blank=True)
+    # NULL for a send-back without a handoff, '' for a handoff without a
+    # grade: the live tables keep the two apart, so the roll-up does.
+    grade = models.CharField(max_length=1, null=True, blank=True)  # noqa: DJ001
+    rejections = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rule_rejection_count_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} reason {self.reason_id}: {self.rejections}"
+
+
+class RuleRejectionRule(models.Model):
+    """Rejections made on ``day`` by reason whose handoff's breakdown holds a
+    rule of this label (a rejection once per label)."""
+
+    day = models.DateField()
+    reason_id = models.BigIntegerField(null=True, blank=True)
+    # Text, not a bounded field: the label as the stored breakdown holds it.
+    label = models.TextField()
+    rejections = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rule_rejection_rule_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.label}: {self.rejections}"
+
+
+class RuleRollupState(models.Model):
+    """How far rule analytics' roll-up has been brought up to date (one row,
+    ``id=1``), as ``FunnelRollupState`` for the funnel. No row: never built,
+    so rule analytics read the leads."""
+
+    scanned_until = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rule roll-up as of {self.refreshed_at:%Y-%m-%d %H:%M} UTC"

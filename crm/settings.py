@@ -150,6 +150,10 @@ else:
 # every lead: on for PostgreSQL, where a million leads make the live funnel
 # slow; off on the embedded SQLite default, whose demos are small.
 FUNNEL_ROLLUP = env.bool("FUNNEL_ROLLUP", default=not EMBEDDED_DATABASE)
+# Rule analytics sum their daily roll-up (crm.marketing.rule_rollup) instead of
+# reading every scored lead and rejection of the period: on for PostgreSQL,
+# where a million leads take the live count past ten seconds.
+RULE_ROLLUP = env.bool("RULE_ROLLUP", default=not EMBEDDED_DATABASE)
 
 
 def _development_secret() -> str:
@@ -278,6 +282,7 @@ CELERY_TASK_ROUTES = {
     "leads.import_csv": {"queue": "bulk"},
     "leads.apply_tracking_retention": {"queue": "bulk"},
     "crm.rebuild_funnel_all": {"queue": "bulk"},
+    "crm.rebuild_rule_rollup_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
     "scoring.suggest_model": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
@@ -337,6 +342,18 @@ CELERY_BEAT_SCHEDULE = {
     "nightly-apply-tracking-retention": {
         "task": "leads.apply_tracking_retention",
         "schedule": crontab(hour=4, minute=10),
+    },
+    # * * * * *: rebuild rule analytics' roll-up days that changed, rescored or
+    # decided leads and new rejections touch.
+    "every-minute-rebuild-rule-rollup": {
+        "task": "crm.rebuild_rule_rollup",
+        "schedule": _EVERY_MINUTE,
+    },
+    # 55 3 * * *: rebuild every day of rule analytics' roll-up (catches leads
+    # deleted outright and first-touch campaigns changed by late touchpoints).
+    "nightly-rebuild-rule-rollup": {
+        "task": "crm.rebuild_rule_rollup_all",
+        "schedule": crontab(hour=3, minute=55),
     },
     # 30 2 * * *: re-apply engagement decay to every lead (bulk path).
     "nightly-apply-score-decay": {

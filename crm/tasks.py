@@ -6,7 +6,9 @@ every day with conversions is marked, so the minute runs rebuild them all
 (beat keys in ``crm.settings``). Both are safe with several workers and
 beats: the marked run takes each mark once, and every day's rebuild holds
 that day's lock. The funnel roll-up is brought up to date every minute from
-the leads changed since the last run, and rebuilt in full nightly.
+the leads changed since the last run, and rebuilt in full nightly; so is
+rule analytics' roll-up, from the leads changed, rescored or decided and the
+rejections made since the last run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from crm.marketing.attribution_rollup import (
 )
 from crm.marketing.replay import replay_run
 from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
+from crm.marketing.rule_rollup import rule_rollup_rebuild, rule_rollup_refresh
 from crm.marketing.today import today_refresh
 
 
@@ -71,6 +74,27 @@ def rebuild_funnel_all_task() -> int:
     Idempotent: a second run writes the same rows.
     """
     return funnel_rollup_rebuild().days
+
+
+@shared_task(name="crm.rebuild_rule_rollup", ignore_result=True, **PERIODIC_RETRY)
+def rebuild_rule_rollup_task() -> int:
+    """Rebuild rule analytics' roll-up days touched by leads changed,
+    rescored or decided and by rejections made since the last run
+    (everything on the first run); return how many days.
+
+    Idempotent and safe with two workers or two beats: days are rebuilt under
+    a per-day lock, and the recorded scan only moves forward.
+    """
+    return rule_rollup_refresh().days
+
+
+@shared_task(name="crm.rebuild_rule_rollup_all", ignore_result=True, **PERIODIC_RETRY)
+def rebuild_rule_rollup_all_task() -> int:
+    """Rebuild every day of rule analytics' roll-up; return how many days.
+
+    Idempotent: a second run writes the same rows.
+    """
+    return rule_rollup_rebuild().days
 
 
 @shared_task(name="crm.replay_model", ignore_result=True, **TRANSIENT_RETRY)

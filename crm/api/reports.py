@@ -797,6 +797,11 @@ class RuleReportSerializer(serializers.Serializer):
         help_text="When the figures were counted; they are reused for five "
         "minutes (the feedback is read every time)."
     )
+    as_of = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the daily roll-up the figures were summed from was "
+        "brought up to date (every minute); null when counted from the leads.",
+    )
     leads = serializers.IntegerField(help_text="Scored leads created in the period.")
     median_points = _decimal(2, allow_null=True)
     rules = RuleRowSerializer(many=True)

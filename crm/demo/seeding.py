@@ -52,6 +52,7 @@ from crm.demo.world import _World
 from crm.demo.writing import _chunk_write, _commitments_set, _handoffs_open_present
 from crm.marketing.attribution_rollup import attribution_all_rebuild
 from crm.marketing.rollup import funnel_rollup_rebuild
+from crm.marketing.rule_rollup import rule_rollup_rebuild
 from crm.models import AttributionDay, CampaignCredit
 from handoff.models import (
     ContactAttempt,
@@ -246,6 +247,7 @@ def demo_seed(
     attribution_all_rebuild(now=timezone.now(), workers=_workers())
     _planner_statistics_refresh(vacuum=True)
     funnel_rollup_rebuild()
+    rule_rollup_rebuild()
     elapsed = round(time.monotonic() - started, 1)
     logger.info(
         "demo data seeded: seed %s, today %s, %s leads, %s touchpoints, "

@@ -10,7 +10,10 @@ columns compare.
 A lead's fit does not change in a replay and engagement only decays between
 touches, so its score can only start to qualify as of a day it had a
 touchpoint, the period's first day, or the day it was created: each lead is
-scored as of the end of those days only, with the bulk path's evaluation
+scored as of the end of those days only (and as of the period's start, to
+leave out the leads already qualified under that model before the period
+began: a lead counts only when it would cross the threshold during the
+period), with the bulk path's evaluation
 (``scoring.bulk.chunk_evaluate``) by chunks of lead ids, and no longer under
 a model once it qualified under it. Account roll-ups and lead facts are read
 as they stand today.
@@ -197,8 +200,11 @@ def mql_days(
     chunk_size: int = BULK_CHUNK_SIZE,
     progress: Callable[[int], Any] | None = None,
 ) -> list[dict[int, dt.date]]:
-    """For each spec, the leads whose score under it qualifies as of the end
-    of a day of [start, end), with the first such day."""
+    """For each spec, the leads whose score under it crosses the threshold
+    during [start, end): the first day as of whose end it qualifies. A lead
+    whose score under a spec already qualified at the period's start (the
+    end of the day before) is left out for that spec: it was already
+    qualified, not newly qualifying in the period."""
     first = [{} for _ in specs]  # type: list[dict[int, dt.date]]
     end_at = _moment(end - DAY)
     start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
@@ -247,8 +253,10 @@ def _chunk_mql_days(
     for lead_id, lead_touches in touches.items():
         lead_touches.sort(key=lambda t: t.occurred_at)
         times[lead_id] = [t.occurred_at for t in lead_touches]
-    # Each lead's moments: the end of the first day, of its creation day and
-    # of each day it had a touchpoint, within the period and once it existed.
+    # Each lead's moments: the period's start (the leads that already existed,
+    # to leave out those already qualified then), the end of the first day, of
+    # its creation day and of each day it had a touchpoint, within the period
+    # and once it existed.
     at: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
     for lead in leads:
         created = lead["created_at"]
@@ -256,13 +264,22 @@ def _chunk_mql_days(
         for occurred_at in times.get(lead["id"], ()):
             if start_at <= occurred_at < end_at:
                 days.add(occurred_at.astimezone(dt.UTC).date())
+        if created < start_at:
+            at[start_at].append(lead)
         for day in days:
             moment = _moment(day)
             if start_at < moment <= end_at and created < moment:
                 at[moment].append(lead)
+    # Per model, the leads already qualified at the period's start: they
+    # cannot newly qualify during it, under either model.
+    already: list[set[int]] = [set() for _ in specs]
     for moment in sorted(at):
-        for spec, found in zip(specs, first, strict=True):
-            group = [lead for lead in at[moment] if lead["id"] not in found]
+        for spec, found, before_start in zip(specs, first, already, strict=True):
+            group = [
+                lead
+                for lead in at[moment]
+                if lead["id"] not in found and lead["id"] not in before_start
+            ]
             if not group:
                 continue
             before: dict[int, list[Touch]] = {}
@@ -279,6 +296,11 @@ def _chunk_mql_days(
                 now=moment,
                 touches=before,
             )
+            if moment == start_at:
+                before_start.update(
+                    lead_id for lead_id, result in results.items() if result.qualifies
+                )
+                continue
             day = moment.date() - DAY
             for lead_id, result in results.items():
                 if result.qualifies:

@@ -30,7 +30,9 @@ interval gets no flag (it could be either), nor does a lift without an
 interval (no SQL on one side).
 
 **Score quality** over the cohort: ROC AUC of the total for reaching SQL and
-for becoming a customer (Mann-Whitney, ties counting one half), precision at
+for becoming a customer (Mann-Whitney over whole points of the total,
+rounded down, so that it adds up over the roll-up's days: totals within one
+point tie, a tie counting one half), precision at
 the model's MQL threshold (of the cohort's leads scoring at or above it, the
 share that reached SQL) and the MQL-to-SQL rate by bands of ``BAND_POINTS``
 points of the total (of the cohort's leads that reached MQL).
@@ -51,6 +53,12 @@ one more query counts each rule's leads over the breakdowns' items with
 and, on PostgreSQL, one per audience over the handoffs' breakdowns. Where
 there is no jsonb (SQLite) the per-rule counts read the breakdowns and count
 in Python, to the same figures (the tests compare both on PostgreSQL).
+
+**The daily roll-up** (``crm.marketing.rule_rollup`` builds it): with
+``RULE_ROLLUP`` on and the roll-up built, every figure but the feedback is
+summed from it instead (``rollup_by_points``, ``rollup_rule_counts``,
+``rollup_rejection_counts``), to the same figures; ``as_of`` says when it
+was brought up to date.
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import (
@@ -74,6 +83,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -81,6 +91,13 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from crm.marketing.rule_stats import Lift, Rate, lift, roc_auc
+from crm.models import (
+    RuleCohortCount,
+    RuleCohortScore,
+    RuleRejectionCount,
+    RuleRejectionRule,
+    RuleRollupState,
+)
 from handoff.models import (
     Handoff,
     RejectionReason,
@@ -274,6 +291,9 @@ class RuleAnalytics:
     search: str
     #: When the figures were counted (they are reused for FIGURES_SECONDS).
     counted_at: dt.datetime
+    #: When the daily roll-up they were summed from was brought up to date;
+    #: None when they were counted from the leads.
+    as_of: dt.datetime | None
     #: The cohort's size, and its leads an SDR decided.
     leads: int
     decided: int
@@ -311,13 +331,15 @@ def _placeholders(values: tuple[str, ...]) -> str:
 
 
 def _cohort_sql(
-    model_id: int, since: dt.datetime, until: dt.datetime
+    model_id: int | None, since: dt.datetime, until: dt.datetime
 ) -> tuple[str, list[Any]]:
     """The cohort's select list (``_GROUP_COLUMNS`` as 0/1 flags, the
-    breakdown and gates) and FROM ... WHERE, with its parameters. One
-    definition for every path. A lead's handoffs are grouped once and
-    joined (not a subquery per lead, which PostgreSQL would run again for
-    every breakdown item it expands)."""
+    breakdown and gates, the score's model and the lead's ``created_at``)
+    and FROM ... WHERE, with its parameters; ``model_id`` None: the scores
+    under every model (the roll-up's rebuild). One definition for every
+    path. A lead's handoffs are grouped once and joined (not a subquery per
+    lead, which PostgreSQL would run again for every breakdown item it
+    expands)."""
     score, lead, handoff = (
         LeadScore._meta.db_table,
         Lead._meta.db_table,
@@ -335,13 +357,14 @@ def _cohort_sql(
         "THEN 1 ELSE 0 END "
         "AS reached_sql, "
         "CASE WHEN l.highest_stage = %s THEN 1 ELSE 0 END AS reached_customer, "
-        "s.breakdown AS items, s.gated_by AS gates "
+        "s.breakdown AS items, s.gated_by AS gates, "
+        "s.model_id AS model_id, l.created_at AS created_at "
         f"FROM {score} s JOIN {lead} l ON l.id = s.lead_id "
         "LEFT JOIN (SELECT lead_id, "
         "MAX(CASE WHEN status = %s THEN 1 ELSE 0 END) AS accepted "
         f"FROM {handoff} WHERE status IN (%s, %s) GROUP BY lead_id) h "
         "ON h.lead_id = s.lead_id "
-        "WHERE s.model_id = %s AND l.created_at >= %s AND l.created_at < %s "
+        "WHERE l.created_at >= %s AND l.created_at < %s "
         "AND l.erased_at IS NULL"
     )
     params = [
@@ -350,10 +373,14 @@ def _cohort_sql(
         Stage.CUSTOMER,
         Handoff.Status.ACCEPTED,
         *_DECIDED,
-        model_id,
-        since,
-        until,
+        # As the ORM writes them: SQLite compares text, and a raw parameter
+        # would read "...00:00:00+00:00", after a lead stored at midnight.
+        connection.ops.adapt_datetimefield_value(since),
+        connection.ops.adapt_datetimefield_value(until),
     ]
+    if model_id is not None:
+        sql += " AND s.model_id = %s"
+        params.append(model_id)
     return sql, params
 
 
@@ -455,30 +482,84 @@ def _band_low(total: Decimal) -> Decimal:
     return Decimal(math.floor(total / BAND_POINTS) * BAND_POINTS)
 
 
-def _quality(model: ScoringModel, groups: list[dict[str, Any]]) -> ScoreQuality:
+#: Per whole point of the total (rounded down), the cohort's leads, how many
+#: of them were decided, accepted and reached MQL, SQL and customer, and how
+#: many scored at or above the MQL threshold with their SQLs: all the score's
+#: figures need, at a size that does not grow with the leads (the roll-up
+#: keeps them per day).
+_SCORE_FIGURES = (
+    "leads",
+    "decided",
+    "accepted",
+    "mqls",
+    "sqls",
+    "customers",
+    "at_threshold",
+    "at_threshold_sqls",
+)
+_FIGURE_FLAGS = (
+    None,
+    "was_decided",
+    "was_accepted",
+    "reached_mql",
+    "reached_sql",
+    "reached_customer",
+)
+
+
+def whole_points(total: Decimal) -> int:
+    """The whole point a total falls in, rounded down (-0.5 is -1)."""
+    return math.floor(total)
+
+
+def by_points_add(
+    by_points: dict[int, list[int]],
+    *,
+    total: Decimal,
+    threshold: Decimal,
+    n: int,
+    flags: dict[str, Any],
+) -> None:
+    """Add ``n`` leads of this total and outcome flags to ``by_points``."""
+    row = by_points.setdefault(whole_points(total), [0] * len(_SCORE_FIGURES))
+    for i, flag in enumerate(_FIGURE_FLAGS):
+        if flag is None or flags[flag]:
+            row[i] += n
+    if total >= threshold:
+        row[6] += n
+        row[7] += n if flags["reached_sql"] else 0
+
+
+def _by_points(
+    groups: list[dict[str, Any]], threshold: Decimal
+) -> dict[int, list[int]]:
+    """The groups of ``_groups`` as ``_SCORE_FIGURES`` per whole point."""
+    by_points: dict[int, list[int]] = {}
+    for g in groups:
+        by_points_add(
+            by_points, total=g["score_total"], threshold=threshold, n=g["n"], flags=g
+        )
+    return by_points
+
+
+def _quality(model: ScoringModel, by_points: dict[int, list[int]]) -> ScoreQuality:
     threshold = model.mql_threshold
     sql_groups, customer_groups = [], []
     above = [0, 0]
     bands: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])
-    for g in groups:
-        total, n = g["score_total"], g["n"]
-        sql_groups.append(
-            (total, n if g["reached_sql"] else 0, 0 if g["reached_sql"] else n)
-        )
-        customer_groups.append(
-            (
-                total,
-                n if g["reached_customer"] else 0,
-                0 if g["reached_customer"] else n,
-            )
-        )
-        if total >= threshold:
-            above[0] += n if g["reached_sql"] else 0
-            above[1] += n
-        if g["reached_mql"]:
-            band = bands[_band_low(total)]
-            band[0] += n if g["reached_sql"] else 0
-            band[1] += n
+    for points, figures in by_points.items():
+        n, _decided, _accepted, mqls, sqls, customers, at_threshold, at_sqls = figures
+        # Ranked by whole points: leads within one point tie (count one half).
+        sql_groups.append((Decimal(points), sqls, n - sqls))
+        customer_groups.append((Decimal(points), customers, n - customers))
+        above[0] += at_sqls
+        above[1] += at_threshold
+        if mqls:
+            # Bands start on whole points, so a point lies in one band; SQL or
+            # later is MQL or later (``highest_stage``), so its SQLs are MQLs.
+            band = bands[_band_low(Decimal(points))]
+            band[0] += sqls
+            band[1] += mqls
     return ScoreQuality(
         threshold=threshold,
         auc_sql=roc_auc(sql_groups),
@@ -575,16 +656,25 @@ def rule_analytics(
 def _counted(
     model: ScoringModel, start: dt.date, end: dt.date, now: dt.datetime
 ) -> RuleAnalytics:
-    """Every figure but the feedback, counted now."""
+    """Every figure but the feedback, summed from the daily roll-up when it
+    serves (``RULE_ROLLUP`` and built), else counted from the leads now."""
     since, until = _bounds(start, end)
-    cohort, params = _cohort_sql(model.id, since, until)
-    with transaction.atomic():
-        groups = _groups(cohort, params)
-        counts = _rule_counts(cohort, params)
-    totals = [
-        sum(g["n"] for g in groups),
-        *(sum(g["n"] for g in groups if g[name]) for name in _OUTCOMES),
-    ]
+    as_of = rule_rollup_as_of() if settings.RULE_ROLLUP else None
+    if as_of is not None:
+        by_points = rollup_by_points(model_id=model.id, start=start, end=end)
+        counts = rollup_rule_counts(model_id=model.id, start=start, end=end)
+        rejections = rejection_tables_from(
+            rollup_rejection_counts(start=start, end=end)
+        )
+    else:
+        cohort, params = _cohort_sql(model.id, since, until)
+        with transaction.atomic():
+            by_points = _by_points(_groups(cohort, params), model.mql_threshold)
+            counts = _rule_counts(cohort, params)
+        rejections = rejection_tables(since=since, until=until)
+    sums = [sum(column) for column in zip(*by_points.values(), strict=True)]
+    leads, decided, accepted, _mqls, sqls, customers, *_ = sums or [0] * 6
+    totals = [leads, decided, accepted, sqls, customers]
     rules, median = _rule_rows(model, counts, totals)
     return RuleAnalytics(
         model=model,
@@ -592,12 +682,13 @@ def _counted(
         end=end,
         search="",
         counted_at=now,
+        as_of=as_of,
         leads=totals[0],
         decided=totals[1],
         median_points=median,
         rules=rules,
-        quality=_quality(model, groups),
-        rejections=rejection_tables(since=since, until=until),
+        quality=_quality(model, by_points),
+        rejections=rejections,
     )
 
 
@@ -682,22 +773,42 @@ _DIMENSIONS = (
 )
 
 
+#: The dimensions counted from the rejection's own columns (not the rule's).
+PLAIN_DIMENSIONS = [key for key, *_ in _DIMENSIONS if key != "rule"]
+
+
+def rejection_counts(
+    *, since: dt.datetime, until: dt.datetime
+) -> dict[str, Counter[tuple[Any, int]]]:
+    """Per dimension key: (value, reason id) -> the period's rejections,
+    counted from the handoffs and sales outcomes (the roll-up's reference)."""
+    counted: dict[str, Counter[tuple[Any, int]]] = {
+        key: Counter() for key, *_ in _DIMENSIONS
+    }
+    for rows in _rejections(since, until).values():
+        # One grouped query per audience over every plain dimension at once
+        # (a few thousand combinations at most); each table adds them up.
+        for row in (
+            rows.values(*PLAIN_DIMENSIONS, "why").annotate(n=Count("id")).order_by()
+        ):
+            for key in PLAIN_DIMENSIONS:
+                counted[key][(row[key], row["why"])] += row["n"]
+        counted["rule"].update(_rule_rejections(rows))
+    return counted
+
+
 def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[RejectionTable]:
     """The period's rejections per reason by each dimension (the module's
     docstring); a table per dimension, its columns the reasons used (SDR
     reasons first), its rows largest first (weeks in order)."""
-    querysets = _rejections(since, until)
-    counted: dict[str, Counter[tuple[Any, int]]] = {
-        key: Counter() for key, *_ in _DIMENSIONS
-    }
-    plain = [key for key, *_ in _DIMENSIONS if key != "rule"]
-    for rows in querysets.values():
-        # One grouped query per audience over every plain dimension at once
-        # (a few thousand combinations at most); each table adds them up.
-        for row in rows.values(*plain, "why").annotate(n=Count("id")).order_by():
-            for key in plain:
-                counted[key][(row[key], row["why"])] += row["n"]
-        counted["rule"].update(_rule_rejections(rows))
+    return rejection_tables_from(rejection_counts(since=since, until=until))
+
+
+def rejection_tables_from(
+    counted: dict[str, Counter[tuple[Any, int]]],
+) -> list[RejectionTable]:
+    """``rejection_tables`` from counts per dimension (``rejection_counts``,
+    or the roll-up's sums)."""
     reason_ids = {why for counter in counted.values() for _, why in counter}
     reasons = RejectionReason.objects.filter(id__in=reason_ids).order_by(
         "-audience", "position", "label"
@@ -710,6 +821,10 @@ def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[Rejectio
         for (value, why), n in counted[key].items():
             if key == "week":
                 value = _week_start(value)
+            elif key == "graded":
+                # A send-back without a handoff has no grade, like a handoff
+                # without one: one "No grade" row.
+                value = value or ""
             row = by_value.setdefault(value, [0] * len(columns))
             row[next(i for i, c in enumerate(columns) if c.reason_id == why)] += n
         rows = [
@@ -719,7 +834,9 @@ def rejection_tables(*, since: dt.datetime, until: dt.datetime) -> list[Rejectio
         if key == "week":
             rows.sort(key=lambda r: r.key)
         else:
-            rows.sort(key=lambda r: (-r.total, r.label))
+            # The key last: two campaigns may share a name, and the order
+            # must not depend on the order the counts were read in.
+            rows.sort(key=lambda r: (-r.total, r.label, str(r.key)))
         tables.append(RejectionTable(key, title, heading, columns, rows))
     return tables
 
@@ -787,3 +904,76 @@ def feedback_lines(
     ]
     lines.sort(key=lambda line: line.at, reverse=True)
     return lines[:FEEDBACK_LINES]
+
+
+# The daily roll-up (``crm.marketing.rule_rollup`` builds it) -----------------
+
+_ROLLUP_STATE_ID = 1
+
+
+def rule_rollup_as_of() -> dt.datetime | None:
+    """When the roll-up was last brought up to date (None: never built)."""
+    return (
+        RuleRollupState.objects.filter(id=_ROLLUP_STATE_ID)
+        .values_list("refreshed_at", flat=True)
+        .first()
+    )
+
+
+def rollup_by_points(
+    *, model_id: int, start: dt.date, end: dt.date
+) -> dict[int, list[int]]:
+    """``_by_points`` for ``[start, end)``, summed from the roll-up."""
+    rows = (
+        RuleCohortScore.objects.filter(model_id=model_id, day__gte=start, day__lt=end)
+        .values_list("points")
+        .annotate(*(Sum(name) for name in _SCORE_FIGURES))
+        .order_by()
+    )
+    return {points: [int(n) for n in figures] for points, *figures in rows}
+
+
+def rollup_rule_counts(
+    *, model_id: int, start: dt.date, end: dt.date
+) -> dict[int, list[int]]:
+    """``_rule_counts`` for ``[start, end)``, from the roll-up."""
+    rows = (
+        RuleCohortCount.objects.filter(model_id=model_id, day__gte=start, day__lt=end)
+        .values_list("rule_id")
+        .annotate(
+            Sum("leads"), Sum("decided"), Sum("accepted"), Sum("sqls"), Sum("customers")
+        )
+        .order_by()
+    )
+    return {rule: [int(n) for n in figures] for rule, *figures in rows}
+
+
+def rollup_rejection_counts(
+    *, start: dt.date, end: dt.date
+) -> dict[str, Counter[tuple[Any, int]]]:
+    """``rejection_counts`` for ``[start, end)``, from the roll-up; a week's
+    count is its days' sum."""
+    counted: dict[str, Counter[tuple[Any, int]]] = {
+        key: Counter() for key, *_ in _DIMENSIONS
+    }
+    rows = RuleRejectionCount.objects.filter(day__gte=start, day__lt=end)
+    columns = {"campaign": "campaign_id", "agreement": "sla_id", "graded": "grade"}
+    for key, column in columns.items():
+        for value, why, n in (
+            rows.values_list(column, "reason_id")
+            .annotate(n=Sum("rejections"))
+            .order_by()
+        ):
+            counted[key][value, why] += n
+    for day, why, n in (
+        rows.values_list("day", "reason_id").annotate(n=Sum("rejections")).order_by()
+    ):
+        counted["week"][day - dt.timedelta(days=day.weekday()), why] += n
+    for label, why, n in (
+        RuleRejectionRule.objects.filter(day__gte=start, day__lt=end)
+        .values_list("label", "reason_id")
+        .annotate(n=Sum("rejections"))
+        .order_by()
+    ):
+        counted["rule"][label, why] += n
+    return counted

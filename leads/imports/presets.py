@@ -307,9 +307,13 @@ def stage_from_word(word: str) -> str | None:
 #: kinds' codes and labels come first (``touchpoint_chunks.kind_words``); a
 #: word here counts only while its kind is active.
 #:
-#: A booked or scheduled meeting is ``demo_request``: the lead asked to talk
-#: to sales, the high-intent kind that stands for it. Sent e-mails are not
-#: listed: a send is our action, not the lead's, and no kind stands for it.
+#: A booked or scheduled meeting ("Meeting Booked", "Meeting Scheduled": the
+#: lead took a slot through a scheduling link) is ``demo_request``: the lead
+#: asked to talk to sales, the high-intent kind that stands for it. A bare
+#: "MEETING" (HubSpot's engagement type, Salesforce's event and task type) is
+#: a meeting a rep logged, before or long after any hand-raise, so it is not
+#: high intent: it is ``call``, the neutral kind of a conversation a rep has
+#: with the lead and logs. Sent e-mails are in ``OUTBOUND_EMAIL_WORDS``.
 _ACTIVITY_GROUPS: dict[str, str] = {
     "page_view": "PAGE_VIEW|Page Viewed|Visit Webpage|Visited Webpage|Web Page Visit"
     "|Page Visit|Website Visit|Viewed Page",
@@ -328,12 +332,12 @@ _ACTIVITY_GROUPS: dict[str, str] = {
     "|Webinar Registration|Register for Webinar",
     "webinar_attended": "Webinar Attended|Attended Webinar|Attend Webinar"
     "|Webinar Attendance",
-    "demo_request": "Demo Requested|Request Demo|Requested Demo|MEETING"
+    "demo_request": "Demo Requested|Request Demo|Requested Demo"
     "|Meeting Booked|Booked Meeting|Scheduled Meeting|Meeting Scheduled",
     "trial_signup": "Trial Started|Started Trial|Free Trial|Trial Signup",
     "cart_add": "Add to Cart|Added to Cart",
     "call": "CALL|Logged Call|Call Logged|Phone Call|Inbound Call"
-    "|Outbound Call|Received Call",
+    "|Outbound Call|Received Call|MEETING|Logged Meeting|Meeting Logged",
     "sms": "SMS|Send SMS|SMS Sent|Received SMS|SMS Received|Text Message",
     "chat": "Chat|Chat Started|Live Chat|Chat Conversation|Conversation Started"
     "|CONVERSATION_SESSION",
@@ -343,6 +347,30 @@ ACTIVITY_WORDS: dict[str, str] = {
     for kind, words in _ACTIVITY_GROUPS.items()
     for word in words.split("|")
 }
+
+#: E-mails sent to the lead, by a rep or a campaign: Salesforce's "Send Email"
+#: and "Email Sent" (and its task type "Email", a logged outbound e-mail),
+#: Marketo's "Send Email" and "Email Delivered", HubSpot's EMAIL_SENT. A send
+#: is our action, not the lead's engagement (the lead's are the open, the
+#: click, the bounce), so, as scoring and attribution in other CRMs ignore
+#: sends, such a row is skipped with a note (counted unchanged, never
+#: rejected) unless an active kind of ours has that word.
+OUTBOUND_EMAIL_WORDS: frozenset[str] = frozenset(
+    normalize_word(word)
+    for word in [
+        "Send Email",
+        "Email Sent",
+        "Sent Email",
+        "EMAIL_SENT",
+        "EMAIL_SEND",
+        "Email Send",
+        "Email Delivered",
+        "Delivered Email",
+        "EMAIL_DELIVERED",
+        "Outbound Email",
+        "Email",
+    ]
+)
 
 
 # Sources, industries, choices

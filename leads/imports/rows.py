@@ -23,6 +23,7 @@ from leads.geo import country_from_text
 from leads.imports.presets import (
     DEPARTMENT_WORDS,
     FREEFORM,
+    OUTBOUND_EMAIL_WORDS,
     SENIORITY_WORDS,
     SKIP,
     TARGET_FIELDS,
@@ -55,6 +56,11 @@ from leads.models import Account, Lead, Stage
 
 class RowRejected(Exception):
     """This record cannot be stored; the message says why and what to fix."""
+
+
+class RowSkipped(Exception):
+    """This record is not stored on purpose and is no error: the message is
+    the note the import shows for it."""
 
 
 # The mapping of a file
@@ -411,8 +417,9 @@ def touchpoint_row_clean(
 ) -> TouchpointRow:
     """Check a touchpoint record; ``kinds`` maps normalised code/label -> code.
 
-    RowRejected names every bad cell of the row (column: reason). ``tz``: as
-    in ``parse_when``.
+    RowRejected names every bad cell of the row (column: reason); RowSkipped
+    says why a well-formed row is not a touchpoint (an e-mail sent to the
+    lead, ``OUTBOUND_EMAIL_WORDS``). ``tz``: as in ``parse_when``.
     """
     cells = _cells(record, plan)
     values = {code: cells[position] for position, code in plan.fields.items()}
@@ -430,6 +437,11 @@ def touchpoint_row_clean(
     )
     raw_kind = values.get("kind", "")
     kind = kinds.get(normalize_word(raw_kind), "")
+    if not kind and normalize_word(raw_kind) in OUTBOUND_EMAIL_WORDS:
+        raise RowSkipped(
+            f"{header('kind')}: {raw_kind!r} is an e-mail sent to the lead, not "
+            "the lead's engagement: not imported (its opens and clicks are)."
+        )
     if not kind:
         problems.append(
             f"{header('kind')}: {raw_kind!r} is not a touchpoint kind; use one of "

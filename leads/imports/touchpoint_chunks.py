@@ -10,7 +10,12 @@ from __future__ import annotations
 from leads.imports.chunks import IMPORT_ACTOR, ImportChunk, ImportRun
 from leads.imports.presets import ACTIVITY_WORDS, normalize_word
 from leads.imports.reading import Record
-from leads.imports.rows import RowRejected, TouchpointRow, touchpoint_row_clean
+from leads.imports.rows import (
+    RowRejected,
+    RowSkipped,
+    TouchpointRow,
+    touchpoint_row_clean,
+)
 from leads.ingestion import TouchpointIn, touchpoints_ingest
 from leads.models import Campaign, Touchpoint, TouchpointKind
 
@@ -37,7 +42,8 @@ def touchpoint_chunk(run: ImportRun, records: list[Record]) -> ImportChunk:
 
     One query for the campaigns named, then ``touchpoints_ingest`` (a fixed
     number of queries for the batch); a dry run asks only which external ids
-    are already stored.
+    are already stored. A skipped row (an e-mail sent to the lead) counts as
+    unchanged, with a note.
     """
     chunk = ImportChunk()
     rows: list[TouchpointRow] = []
@@ -55,6 +61,9 @@ def touchpoint_chunk(run: ImportRun, records: list[Record]) -> ImportChunk:
             )
         except RowRejected as exc:
             chunk.reject(record.line, record.cells, str(exc))
+        except RowSkipped as exc:
+            chunk.unchanged += 1
+            chunk.note(record.line, str(exc))
     campaigns = _campaigns_by_name({row.campaign for row in rows if row.campaign})
     column = run.plan.header[run.plan.column_of("campaign") or 0]
     valid: list[TouchpointRow] = []

@@ -23,6 +23,7 @@ MINUTE_ENTRIES = [
     "every-minute-rebuild-campaign-attribution",
     "every-minute-rebuild-funnel-rollup",
     "every-minute-refresh-today",
+    "every-minute-rebuild-rule-rollup",
 ]
 
 
@@ -75,17 +76,20 @@ def test_every_entry_of_the_beat_schedule_runs_when_due():
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
         "crm.refresh_today",
+        "crm.rebuild_rule_rollup",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
         "crm.refresh_today",
+        "crm.rebuild_rule_rollup",
         "scoring.apply_decay",
         "handoff.escalate",
         "scoring.reconcile",
         "crm.rebuild_attribution",
         "crm.rebuild_funnel",
         "crm.refresh_today",
+        "crm.rebuild_rule_rollup",
     ]
 
 

@@ -17,12 +17,21 @@ L2    demo 3 Mar, demo 6 Mar (a manager)    6 Mar: 2.5+20 =  0: never
                                             22.5 (decay)
 L3    page view 9 Mar, demo 10 Mar          10 Mar (30)      9 Mar (20+10)
 L4    page view 12 Mar                      10: never        12 Mar (30)
-L5    two page views 27 Feb                 10: never        2 Mar, the first
-                                                             day (20+18.66)
+L5    two page views 2 Mar                  10: never        2 Mar, the first
+                                                             day (20+19.9)
 L6    demo 4 Mar, erased                    left out         left out
 L7    demo 17 Mar (after the period)        never            never
 L8    created 20 Mar, demo 21 Mar           left out         left out
+L9    two page views 27 Feb                 10: never        left out: already
+                                                             38.7 at the start
+L10   demo 1 Mar 20:00, demo 2 Mar          left out:        20: never
+                                            already 30 at
+                                            the start
 ===== ==================================== ================ ================
+
+A lead counts only when it would cross the threshold during the period: L9
+and L10 would qualify on the first day, but were already qualified under
+that model when the period began.
 
 Week of 2 March: draft L1 (accepted, reached sql); active L5 (accepted,
 customer). Week of 9 March: draft L3 (rejected: No budget); active L3 and L4
@@ -155,12 +164,20 @@ def world() -> dict[str, Any]:
         "L3": _lead([("page_view", at(9)), ("demo_request", at(10))]),
         "L4": _lead([("page_view", at(12))]),
         "L5": _lead(
-            [("page_view", at(27, month=2)), ("page_view", at(27, month=2, hour=11))],
+            [("page_view", at(2, hour=8)), ("page_view", at(2, hour=9))],
             highest_stage="customer",
         ),
         "L6": _lead([("demo_request", at(4))], erased_at=at(20)),
         "L7": _lead([("demo_request", at(17))]),
         "L8": _lead([("demo_request", at(21))], created_at=at(20)),
+        "L9": _lead(
+            [("page_view", at(27, month=2)), ("page_view", at(27, month=2, hour=11))],
+            highest_stage="mql",
+        ),
+        "L10": _lead(
+            [("demo_request", at(1, hour=20)), ("demo_request", at(2))],
+            highest_stage="mql",
+        ),
     }
     _decide(leads["L1"], "accepted")
     _decide(leads["L3"], "rejected", budget)
@@ -239,8 +256,29 @@ def test_decay_keeps_the_manager_short_and_the_days_are_the_first_crossings(
     }
 
 
+def test_a_lead_already_qualified_when_the_period_began_never_newly_qualifies(
+    world,
+) -> None:
+    leads = world["leads"]
+    specs = [model_spec(world["draft"]), model_spec(world["active"])]
+
+    draft_days, active_days = replays.mql_days(specs=specs, start=START, end=END)
+    # A period starting on the day of their crossing counts them that day.
+    earlier_draft, earlier_active = replays.mql_days(
+        specs=specs, start=dt.date(2026, 3, 1), end=END
+    )
+    (from_feb,) = replays.mql_days(specs=specs[1:], start=dt.date(2026, 2, 27), end=END)
+
+    assert leads["L10"].id not in draft_days
+    assert leads["L9"].id not in active_days
+    assert earlier_draft[leads["L10"].id] == dt.date(2026, 3, 1)
+    assert leads["L9"].id not in earlier_active
+    assert from_feb[leads["L9"].id] == dt.date(2026, 2, 27)
+
+
 def _per_lead_every_day(spec, lead_ids, start, end) -> dict[int, dt.date]:
-    """The per-lead engine, as of the end of every day of the period."""
+    """The per-lead engine, as of the end of every day of the period, leaving
+    out the leads it already qualified at the period's start."""
     from leads.models import Lead
 
     found: dict[int, dt.date] = {}
@@ -251,6 +289,16 @@ def _per_lead_every_day(spec, lead_ids, start, end) -> dict[int, dt.date]:
             .get()
         )
         touches = touches_by_lead(spec, lead_id, lead_id + 1).get(lead_id, [])
+        start_at = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+        if row["created_at"] < start_at and (
+            evaluate_touches(
+                spec,
+                facts_from_row(row, None),
+                [t for t in touches if t.occurred_at < start_at],
+                start_at,
+            ).qualifies
+        ):
+            continue  # already qualified when the period began
         day = start
         while day < end:
             moment = dt.datetime.combine(
@@ -305,7 +353,7 @@ def test_the_task_stores_progress_and_the_result(
     replay.refresh_from_db()
     assert replay.status == ModelReplay.Status.DONE
     assert replay.active_id == world["active"].id
-    assert replay.total == replay.done == 7  # the leads not erased
+    assert replay.total == replay.done == 9  # the leads not erased
     assert replay.percent == 100
     assert replay.finished_at is not None
     assert replay.result["totals"]["draft"]["mql"] == 2

@@ -14,6 +14,7 @@ from leads.exceptions import ImportFileError
 from leads.imports.jobs import import_job_create
 from leads.imports.presets import (
     HUBSPOT,
+    OUTBOUND_EMAIL_WORDS,
     SKIP,
     mapping_suggest,
     normalize_word,
@@ -349,8 +350,11 @@ def test_the_fresh_install_scoring_model_gives_calls_and_sms_no_points():
         ("Send SMS", "sms"),
         ("Chat", "chat"),
         ("Chat Started", "chat"),
-        ("MEETING", "demo_request"),
+        ("MEETING", "call"),
+        ("Meeting", "call"),
+        ("Logged Meeting", "call"),
         ("Meeting Booked", "demo_request"),
+        ("Meeting Scheduled", "demo_request"),
         ("Scheduled Meeting", "demo_request"),
         ("Webinar Attended", "webinar_attended"),
         ("webinar attended", "webinar_attended"),
@@ -364,6 +368,14 @@ def test_the_fresh_install_scoring_model_gives_calls_and_sms_no_points():
 )
 def test_activity_words_of_other_crms_map_to_our_kinds(word, kind):
     assert kind_words()[normalize_word(word)] == kind
+
+
+@pytest.mark.parametrize(
+    "word", ["Send Email", "Email Sent", "EMAIL_SENT", "Email Delivered", "Email"]
+)
+def test_an_email_sent_to_the_lead_is_no_kind_of_engagement(word):
+    assert normalize_word(word) not in kind_words()
+    assert normalize_word(word) in OUTBOUND_EMAIL_WORDS
 
 
 def test_a_word_of_an_inactive_kind_is_not_read():
@@ -386,6 +398,9 @@ ada@acme.example,chat started,2026-01-07 08:00,a-6,
 ada@acme.example,Meeting Booked,2026-01-07 08:30,a-7,
 ada@acme.example,FILL OUT FORM,2026-01-07 08:40,a-8,
 ada@acme.example,Fax Sent,2026-01-07 09:00,a-9,
+ada@acme.example,MEETING,2026-01-08 11:00,a-10,
+ada@acme.example,Send Email,2026-01-08 12:00,a-11,
+ada@acme.example,Email Sent,2026-01-08 12:05,a-12,
 """
 
 
@@ -406,13 +421,20 @@ def test_an_activity_export_arrives_through_the_command(tmp_path, capsys):
     job = ImportJob.objects.get()
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
-        f"Imported {path} (job {job.id}): 8 created, 0 updated, 0 unchanged, "
+        f"Imported {path} (job {job.id}): 9 created, 0 updated, 2 unchanged, "
         "1 rejected."
     )
     assert out[2].startswith(
         "  line 10: Activity Type: 'Fax Sent' is not a touchpoint kind; use one of "
         "call, cart_add, chat,"
     )
+    assert out[3:] == [
+        "Notes (first 10):",
+        "  line 12: Activity Type: 'Send Email' is an e-mail sent to the lead, not "
+        "the lead's engagement: not imported (its opens and clicks are).",
+        "  line 13: Activity Type: 'Email Sent' is an e-mail sent to the lead, not "
+        "the lead's engagement: not imported (its opens and clicks are).",
+    ]
     stored = list(
         Touchpoint.objects.order_by("external_id").values_list(
             "external_id", "kind", "properties"
@@ -420,6 +442,7 @@ def test_an_activity_export_arrives_through_the_command(tmp_path, capsys):
     )
     assert stored == [
         ("a-1", "email_open", {}),
+        ("a-10", "call", {}),
         ("a-2", "email_click", {}),
         ("a-3", "page_view", {"page_url": "https://acme.example/pricing"}),
         ("a-4", "call", {}),
