@@ -12,7 +12,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0010_funnel_rollup"),
+        ("crm", "0011_rule_rollup"),
         ("leads", "0019_tracking"),
     ]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
