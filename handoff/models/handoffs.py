@@ -157,9 +157,10 @@ class Handoff(models.Model):
                 include=["status", "followed_up_at", "follow_up_due_at"],
                 name="handoff_lead_decided_idx",
             ),
-            # The reports of a period (compliance, weekly volume) and an SDR's
-            # handoffs of the day (the daily cap): every column they read is
-            # in the index, so they count from it alone (index-only scans).
+            # The reports of a period (compliance, speed to lead, weekly
+            # volume) and an SDR's handoffs of the day (the daily cap): every
+            # column they read is in the index, so they count from it alone
+            # (index-only scans, never the wide rows).
             models.Index(
                 fields=["created_at"],
                 include=[
@@ -172,6 +173,8 @@ class Handoff(models.Model):
                     "assigned_to",
                     "decided_at",
                     "due_at",
+                    "mql_at",
+                    "first_attempt_at",
                 ],
                 name="handoff_period_idx",
             ),
@@ -318,7 +321,17 @@ class SalesOutcome(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["at"], name="sales_outcome_at_idx")]
+        indexes = [
+            models.Index(fields=["at"], name="sales_outcome_at_idx"),
+            # Each lead's latest opportunity opening (its deal on the
+            # pipelines' cards and in their totals): one index step per lead.
+            models.Index(
+                fields=["lead", "-at", "-id"],
+                include=["amount", "expected_close_on"],
+                condition=Q(to_stage="opportunity", reason__isnull=True),
+                name="sales_outcome_deal_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Lead {self.lead_id}: {self.from_stage} -> {self.to_stage}"
