@@ -246,7 +246,7 @@ def accept_choices(
     routes to it in the same time zone.
     """
     routes: dict[tuple[int, int | None], AcceptChoice] = {}
-    team_routes: TeamRoutes = {}
+    team_routes = TeamRoutes()
     choices = {}
     for h in handoffs:
         account = h.lead.account

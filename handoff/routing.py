@@ -9,13 +9,13 @@ rep among the team is chosen by ``handoff.assignment``, as SDRs are.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crm.common.people import full_name
 from handoff import assignment
 from handoff.models import Handoff, ServiceLevelAgreement, TeamMember
-from handoff.selectors import is_active_sales_rep, team_candidates
+from handoff.selectors import Loads, is_active_sales_rep, team_candidates
 
 Routing = ServiceLevelAgreement.SalesRouting
 
@@ -34,9 +34,11 @@ class SalesRoute:
     keeps_with_sdr: bool = False
 
 
-def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
+def _team_route(
+    sla: ServiceLevelAgreement, *, now: dt.datetime, loads: Loads | None = None
+) -> SalesRoute:
     team = sla.sales_team
-    candidates = team_candidates(team, sla=sla, now=now, sales=True)
+    candidates = team_candidates(team, sla=sla, now=now, sales=True, loads=loads)
     chosen = assignment.choose(team.strategy, candidates)
     strategy = team.get_strategy_display()
     if chosen is None:
@@ -49,9 +51,15 @@ def _team_route(sla: ServiceLevelAgreement, *, now: dt.datetime) -> SalesRoute:
     return SalesRoute(rep, f"{strategy} in {team} picks {full_name(rep)}", chosen)
 
 
-#: Team routes already worked out, by sales team and the time zone of the
-#: SLA calendar (which day the team's counts are of).
-TeamRoutes = dict[tuple[int, str], SalesRoute]
+@dataclass
+class TeamRoutes:
+    """Team routes already worked out for a page."""
+
+    #: The picks by sales team and the time zone of the SLA calendar (which
+    #: day the team's counts are of).
+    routes: dict[tuple[int, str], SalesRoute] = field(default_factory=dict)
+    #: Each team's reps' loads, the same in every time zone.
+    loads: Loads = field(default_factory=dict)
 
 
 def sales_route(
@@ -68,7 +76,8 @@ def sales_route(
 
     A sales team's pick depends only on the team and the time zone its day
     is counted in: ``team_routes``, when given, keeps each pick so the SLAs
-    sharing them ask once (for a page; the accept asks afresh).
+    sharing them ask once, and each team's loads so a second time zone
+    counts only its day (for a page; the accept asks afresh).
 
     Reads only: the caller that acts on it holds the sales team's row lock.
     """
@@ -83,9 +92,9 @@ def sales_route(
         if team_routes is None:
             return _team_route(sla, now=now)
         key = (sla.sales_team_id, sla.calendar.time_zone)
-        if key not in team_routes:
-            team_routes[key] = _team_route(sla, now=now)
-        return team_routes[key]
+        if key not in team_routes.routes:
+            team_routes.routes[key] = _team_route(sla, now=now, loads=team_routes.loads)
+        return team_routes.routes[key]
     if routing == Routing.SALES_TEAM:
         return SalesRoute(
             None,

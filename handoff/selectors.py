@@ -891,8 +891,18 @@ def pipeline_handoffs_owned_by(user_ids: list[int]) -> QuerySet[Handoff]:
     )
 
 
+#: Each team's members' loads by user id, by team id: what a page asking
+#: several routes of one team counts once (a load does not depend on the day).
+Loads = dict[int, dict[int, int]]
+
+
 def assignment_candidates(
-    team: Team, *, day_start: dt.datetime, today: dt.date, sales: bool = False
+    team: Team,
+    *,
+    day_start: dt.datetime,
+    today: dt.date,
+    sales: bool = False,
+    loads: Loads | None = None,
 ) -> list[assignment.Candidate]:
     """The team's active members with their counters, loads and away flags.
 
@@ -900,6 +910,10 @@ def assignment_candidates(
     assigned to them since ``day_start``; a sales rep's (``sales``) load is
     their accepted leads still in the pipeline (SAL, SQL, opportunity) and
     today's count the leads accepted to them since ``day_start``.
+
+    ``loads``, when given, keeps the team's loads for the next call of the
+    same request (the accept form's suggestions); the decision services
+    pass none and count afresh under the team's lock.
     """
     members = list(
         TeamMember.objects.filter(team=team, is_active=True, user__is_active=True)
@@ -908,7 +922,7 @@ def assignment_candidates(
     )
     user_ids = [m.user_id for m in members]
     if sales:
-        person, load = "owner", pipeline_handoffs_owned_by(user_ids)
+        person = "owner"
         today_qs = Handoff.objects.filter(
             owner__in=user_ids,
             status=Handoff.Status.ACCEPTED,
@@ -916,13 +930,15 @@ def assignment_candidates(
         )
     else:
         person = "assigned_to"
-        load = Handoff.objects.filter(
-            assigned_to__in=user_ids, status=Handoff.Status.PENDING
-        )
         today_qs = Handoff.objects.filter(
             assigned_to__in=user_ids, created_at__gte=day_start
         )
-    open_counts = _counts_by(load, person)
+    if loads is not None and team.id in loads:
+        open_counts = loads[team.id]
+    else:
+        open_counts = _counts_by(_loads_of(user_ids, sales=sales), person)
+        if loads is not None:
+            loads[team.id] = open_counts
     today_counts = _counts_by(today_qs, person)
     result = []
     for m in members:
@@ -944,6 +960,16 @@ def assignment_candidates(
     return result
 
 
+def _loads_of(user_ids: list[int], *, sales: bool) -> QuerySet[Handoff]:
+    """What counts towards these people's loads: a sales rep's accepted
+    leads still in the pipeline, an SDR's pending handoffs."""
+    if sales:
+        return pipeline_handoffs_owned_by(user_ids)
+    return Handoff.objects.filter(
+        assigned_to__in=user_ids, status=Handoff.Status.PENDING
+    )
+
+
 def _counts_by(qs: QuerySet[Handoff], field: str) -> dict[int, int]:
     # COUNT(*), not of a column: the queue and period indexes answer alone.
     return dict(
@@ -952,7 +978,12 @@ def _counts_by(qs: QuerySet[Handoff], field: str) -> dict[int, int]:
 
 
 def team_candidates(
-    team: Team, *, sla: ServiceLevelAgreement, now: dt.datetime, sales: bool = False
+    team: Team,
+    *,
+    sla: ServiceLevelAgreement,
+    now: dt.datetime,
+    sales: bool = False,
+    loads: Loads | None = None,
 ) -> list[assignment.Candidate]:
     """``assignment_candidates`` with "today" in the SLA calendar's time zone."""
     spec = sla.calendar.spec()
@@ -963,6 +994,7 @@ def team_candidates(
         day_start=day_start.astimezone(dt.UTC),
         today=local_now.date(),
         sales=sales,
+        loads=loads,
     )
 
 

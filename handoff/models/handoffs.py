@@ -139,9 +139,28 @@ class Handoff(models.Model):
                 ),
                 name="handoff_follow_up_idx",
             ),
-            # The reports of a period (compliance, weekly volume) and an SDR's
-            # handoffs of the day (the daily cap): every column they read is
-            # in the index, so they count from it alone (index-only scans).
+            # A sales team's routing counts per rep (the accept form's
+            # suggestion, the accept): the leads accepted to them since the
+            # day's start, and their accepted leads (``lead`` joined to the
+            # lead's stage): both read from the index alone, never the wide
+            # rows of every handoff.
+            models.Index(
+                fields=["owner", "decided_at"],
+                include=["lead"],
+                condition=Q(status="accepted"),
+                name="handoff_accepted_owner_idx",
+            ),
+            # The pipelines' follow-up order and cards: each lead's handoffs,
+            # latest decision first, with what the order reads of them.
+            models.Index(
+                fields=["lead", "-decided_at", "-id"],
+                include=["status", "followed_up_at", "follow_up_due_at"],
+                name="handoff_lead_decided_idx",
+            ),
+            # The reports of a period (compliance, speed to lead, weekly
+            # volume) and an SDR's handoffs of the day (the daily cap): every
+            # column they read is in the index, so they count from it alone
+            # (index-only scans, never the wide rows).
             models.Index(
                 fields=["created_at"],
                 include=[
@@ -154,6 +173,8 @@ class Handoff(models.Model):
                     "assigned_to",
                     "decided_at",
                     "due_at",
+                    "mql_at",
+                    "first_attempt_at",
                 ],
                 name="handoff_period_idx",
             ),
@@ -204,6 +225,11 @@ class ContactAttempt(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [
+            # A handoff's latest attempt (the pipelines' order by last
+            # contact): one backward step in the index per handoff.
+            models.Index(fields=["handoff", "at"], name="attempt_handoff_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} ({self.get_outcome_display()})"
@@ -295,7 +321,17 @@ class SalesOutcome(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["at"], name="sales_outcome_at_idx")]
+        indexes = [
+            models.Index(fields=["at"], name="sales_outcome_at_idx"),
+            # Each lead's latest opportunity opening (its deal on the
+            # pipelines' cards and in their totals): one index step per lead.
+            models.Index(
+                fields=["lead", "-at", "-id"],
+                include=["amount", "expected_close_on"],
+                condition=Q(to_stage="opportunity", reason__isnull=True),
+                name="sales_outcome_deal_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Lead {self.lead_id}: {self.from_stage} -> {self.to_stage}"

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 
-from handoff import routing, services
+from handoff import routing, selectors, services
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent, ServiceLevelAgreement, Team
 from handoff.notifications import notification_send
@@ -17,6 +17,7 @@ from leads.models import AuditEvent, Lead, Stage
 from tests.clients import token_client
 from tests.factories import (
     AccountFactory,
+    CalendarFactory,
     SlaFactory,
     TeamFactory,
     TeamMemberFactory,
@@ -293,9 +294,9 @@ def test_slas_sharing_a_sales_team_ask_its_pick_once_per_page(
     asked = []
     team_route = routing._team_route
 
-    def counted(sla, *, now):
+    def counted(sla, **kwargs):
         asked.append(sla.id)
-        return team_route(sla, now=now)
+        return team_route(sla, **kwargs)
 
     monkeypatch.setattr(routing, "_team_route", counted)
     client.force_login(ada)
@@ -307,6 +308,43 @@ def test_slas_sharing_a_sales_team_ask_its_pick_once_per_page(
         form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
         assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
     assert page.count("Round robin in West picks Sam Rep") == 2
+
+
+def test_a_sales_team_in_two_time_zones_counts_its_reps_loads_once_per_page(
+    client, monkeypatch, sales_sla, ada, reps
+):
+    # given a least-loaded sales team, a second SLA of it whose calendar
+    # counts its day in another time zone, and a lead already accepted to Sam
+    Team.objects.filter(id=sales_sla.sales_team_id).update(
+        strategy=Team.Strategy.LEAST_LOADED
+    )
+    other = SlaFactory(
+        team=sales_sla.team,
+        calendar=CalendarFactory(time_zone="America/New_York"),
+        sales_team=sales_sla.sales_team,
+    )
+    first, second = pending(), pending()
+    Handoff.objects.filter(id=second.id).update(sla=other)
+    accept(pending(), ada, owner=reps[0])
+    counted = []
+    loads_of = selectors._loads_of
+
+    def spy(user_ids, **kwargs):
+        counted.append(sorted(user_ids))
+        return loads_of(user_ids, **kwargs)
+
+    monkeypatch.setattr(selectors, "_loads_of", spy)
+    client.force_login(ada)
+
+    # when the queue shows both handoffs' accept forms
+    page = client.get("/queue/").content.decode()
+
+    # then each time zone got its pick, from one count of the team's loads:
+    # Sam holds a lead, so the least loaded turn passes him over in both
+    assert counted == [sorted(r.pk for r in reps)]
+    for handoff in (first, second):
+        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+        assert f'<option value="{reps[1].pk}" selected>Rita Rep</option>' in form
 
 
 def test_rows_with_the_same_choice_share_one_rendering_of_the_rep_options(
