@@ -283,6 +283,7 @@ CELERY_TASK_ROUTES = {
     "crm.rebuild_funnel_all": {"queue": "bulk"},
     "crm.rebuild_rule_rollup_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
+    "crm.count_rule_candidates": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},
