@@ -804,12 +804,12 @@ def candidates_wait(
     start: dt.date,
     end: dt.date,
     min_support: int = MIN_SUPPORT_DEFAULT,
-    seconds: float = WAIT_SECONDS,
+    seconds: float | None = None,
 ) -> CandidateState:
     """``candidates_state``, but while counting (not while stale) look again
-    every ``WAIT_POLL_SECONDS`` for up to ``seconds``; still counting after
-    that, the state says so."""
-    deadline = time.monotonic() + seconds
+    every ``WAIT_POLL_SECONDS`` for up to ``seconds`` (``WAIT_SECONDS``);
+    still counting after that, the state says so."""
+    deadline = time.monotonic() + (WAIT_SECONDS if seconds is None else seconds)
     while True:
         state = candidates_state(
             model=model, start=start, end=end, min_support=min_support
