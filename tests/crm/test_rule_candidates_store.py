@@ -6,10 +6,11 @@ world of ``rule_candidates_data``."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 
 from crm.marketing import rule_candidates
@@ -88,6 +89,30 @@ def test_two_requests_with_nothing_stored_start_one_count(world, no_worker):
     assert (first.status, second.status) == (COUNTING, COUNTING)
     assert first.report is None
     no_worker.assert_called_once_with(world.model.id, "2026-01-01", "2026-02-01")
+
+
+@pytest.mark.redis
+def test_concurrent_requests_on_redis_start_one_count(world, no_worker):
+    """The claim is Redis's atomic SET NX: of eight requests at once, one
+    enqueues the count."""
+    assert "Redis" in type(caches["default"]).__name__
+    barrier = threading.Barrier(8)
+    states = []
+
+    def request() -> None:
+        barrier.wait()
+        states.append(
+            candidates_state(model=world.model, start=START, end=END, min_support=3)
+        )
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [state.status for state in states] == [COUNTING] * 8
+    no_worker.assert_called_once()
 
 
 def test_the_task_stores_the_counts_and_releases_the_claim(world, no_worker):
