@@ -196,7 +196,22 @@ def test_the_page_renders_while_the_candidates_are_counting(
     assert 'hx-trigger="every 2s"' in text
     assert 'hx-get="/scoring/analytics/candidates/?period=custom' in text
     assert 'id="candidate-table"' not in text
+    assert "vendor/htmx-2.0.11.min.js" in text
     no_worker.assert_called_once()
+
+
+def test_the_page_with_counted_candidates_has_the_table_and_no_polling(
+    marketer_client, world, no_worker
+):
+    _count_at(world, timezone.now())
+
+    text = _text(marketer_client.get(PAGE, JANUARY))
+
+    assert 'data-state="ready"' in text
+    assert 'id="candidate-table"' in text
+    assert "hx-get" not in text
+    assert "vendor/htmx-2.0.11.min.js" not in text
+    no_worker.assert_not_called()
 
 
 def test_the_fragment_shows_the_table_when_ready(marketer_client, world, no_worker):
