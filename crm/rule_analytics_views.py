@@ -184,14 +184,15 @@ def _candidates_context(state: CandidateState, request: HttpRequest) -> dict[str
     """The candidates fragment's context: the state, its rows split at
     CANDIDATES_SHOWN, and the URL it polls while not ready."""
     rows = state.report.candidates if state.report else []
-    poll = reverse("crm:rule_candidates")
-    if request.GET:
-        poll += "?" + request.GET.urlencode()
+    params = request.GET.copy()
+    params.pop("part", None)
+    poll = reverse("crm:rule_candidates") + "?" + params.urlencode()
     return {
         "candidates": state.report,
         "candidate_state": state,
         "candidate_rows": (rows[:CANDIDATES_SHOWN], rows[CANDIDATES_SHOWN:]),
         "candidates_poll": poll,
+        "candidates_more": poll + ("&" if params else "") + "part=more",
         "stale_minutes": int(STALE_AFTER.total_seconds() // 60),
     }
 
@@ -201,7 +202,8 @@ def _candidates_context(state: CandidateState, request: HttpRequest) -> dict[str
 def rule_candidates_fragment(request: HttpRequest) -> HttpResponse:
     """The page's candidate rules section (htmx polls it while they are
     counted): counting, or the table with when it was counted; a stale one
-    with its age while it is counted again."""
+    with its age while it is counted again. With ``part=more``, the table of
+    the candidates past the first CANDIDATES_SHOWN (loaded when opened)."""
     today = timezone.now().astimezone(dt.UTC).date()
     form = RuleAnalyticsForm(request.GET, today=today, models=list(analytics_models()))
     if not form.is_valid() or form.cleaned_data["scoring_model"] is None:
@@ -223,6 +225,16 @@ def rule_candidates_fragment(request: HttpRequest) -> HttpResponse:
         "kept_params": _kept(request.GET),
         "may_add": may_edit_marketing(request.user),
     }
+    if request.GET.get("part") == "more":
+        return render(
+            request,
+            "crm/partials/candidate_table.html",
+            context
+            | {
+                "rows": context["candidate_rows"][1],
+                "table_id": "candidate-table-more",
+            },
+        )
     return render(request, "crm/partials/rule_candidates.html", context)
 
 
