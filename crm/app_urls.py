@@ -68,6 +68,11 @@ urlpatterns = [
         name="rule_analytics",
     ),
     path(
+        "scoring/analytics/candidates/",
+        rule_analytics_views.rule_candidates_fragment,
+        name="rule_candidates",
+    ),
+    path(
         "scoring/analytics/candidates/add/",
         rule_analytics_views.rule_candidate_add,
         name="rule_candidate_add",

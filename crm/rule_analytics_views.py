@@ -32,10 +32,12 @@ from crm.marketing.rule_analytics import (
 from crm.marketing.rule_candidates import (
     POINTS_MAX,
     POINTS_PER_LOG_LIFT,
+    STALE_AFTER,
     TOUCH_REPEAT,
     CandidateRefused,
+    CandidateState,
     candidate_add_to_draft,
-    rule_candidates,
+    candidates_state,
 )
 from crm.rule_analytics_forms import CandidateAddForm, RuleAnalyticsForm
 from scoring.models import ScoringModel
@@ -155,12 +157,6 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
             end=period.end,
             search=form.cleaned_data["q"],
         )
-        candidates = rule_candidates(
-            model=model,
-            start=period.start,
-            end=period.end,
-            min_support=form.cleaned_data["min_support"],
-        )
         context |= {
             "report": report,
             "charts": _charts(report),
@@ -168,16 +164,78 @@ def rule_analytics_page(request: HttpRequest) -> HttpResponse:
             "bands": list(
                 zip(report.quality.bands, _band_links(report, period), strict=True)
             ),
-            "candidates": candidates,
-            "candidate_rows": (
-                candidates.candidates[:CANDIDATES_SHOWN],
-                candidates.candidates[CANDIDATES_SHOWN:],
+            **_candidates_context(
+                candidates_state(
+                    model=model,
+                    start=period.start,
+                    end=period.end,
+                    min_support=form.cleaned_data["min_support"],
+                ),
+                request,
             ),
         }
     context["period"] = period
     # The feedback search and the candidates' buttons keep the picker's choices.
     context["kept_params"] = _kept(request.GET)
     return render(request, "crm/rule_analytics.html", context)
+
+
+def _candidates_context(state: CandidateState, request: HttpRequest) -> dict[str, Any]:
+    """The candidates fragment's context: the state, its rows split at
+    CANDIDATES_SHOWN, and the URL it polls while not ready."""
+    rows = state.report.candidates if state.report else []
+    params = request.GET.copy()
+    params.pop("part", None)
+    poll = reverse("crm:rule_candidates") + "?" + params.urlencode()
+    return {
+        "candidates": state.report,
+        "candidate_state": state,
+        "candidate_rows": (rows[:CANDIDATES_SHOWN], rows[CANDIDATES_SHOWN:]),
+        "candidates_poll": poll,
+        "candidates_more": poll + ("&" if params else "") + "part=more",
+        "stale_minutes": int(STALE_AFTER.total_seconds() // 60),
+    }
+
+
+@require_safe
+@marketing_access(edit=False, refusal=_REFUSAL)
+def rule_candidates_fragment(request: HttpRequest) -> HttpResponse:
+    """The page's candidate rules section (htmx polls it while they are
+    counted): counting, or the table with when it was counted; a stale one
+    with its age while it is counted again. With ``part=more``, the table of
+    the candidates past the first CANDIDATES_SHOWN (loaded when opened)."""
+    today = timezone.now().astimezone(dt.UTC).date()
+    form = RuleAnalyticsForm(request.GET, today=today, models=list(analytics_models()))
+    if not form.is_valid() or form.cleaned_data["scoring_model"] is None:
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return HttpResponse(
+            " ".join(errors) or "No scoring model is active; publish one first.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    period = form.cleaned_data["range"]
+    state = candidates_state(
+        model=form.cleaned_data["scoring_model"],
+        start=period.start,
+        end=period.end,
+        min_support=form.cleaned_data["min_support"],
+    )
+    context = {
+        **_candidates_context(state, request),
+        "kept_params": _kept(request.GET),
+        "may_add": may_edit_marketing(request.user),
+    }
+    if request.GET.get("part") == "more":
+        return render(
+            request,
+            "crm/partials/candidate_table.html",
+            context
+            | {
+                "rows": context["candidate_rows"][1],
+                "table_id": "candidate-table-more",
+            },
+        )
+    return render(request, "crm/partials/rule_candidates.html", context)
 
 
 def _kept(params: Any) -> list[tuple[str, str]]:

@@ -285,6 +285,7 @@ CELERY_TASK_ROUTES = {
     "crm.rebuild_rule_rollup_all": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
     "scoring.suggest_model": {"queue": "bulk"},
+    "crm.count_rule_candidates": {"queue": "bulk"},
     "handoff.open_for_mql": {"queue": "realtime"},
     "handoff.escalate": {"queue": "timers"},
     "handoff.send_notification": {"queue": "timers"},

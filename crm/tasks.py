@@ -13,6 +13,8 @@ rejections made since the last run.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from crm.marketing.attribution_rollup import (
 )
 from crm.marketing.replay import replay_run
 from crm.marketing.rollup import funnel_rollup_rebuild, funnel_rollup_refresh
+from crm.marketing.rule_candidates import candidate_counts_refresh
 from crm.marketing.rule_rollup import rule_rollup_rebuild, rule_rollup_refresh
 from crm.marketing.today import today_refresh
 
@@ -106,3 +109,18 @@ def replay_model_task(replay_id: int) -> None:
     the user starts again. A rerun of a replay already done does nothing.
     """
     replay_run(replay_id=replay_id)
+
+
+@shared_task(name="crm.count_rule_candidates", ignore_result=True, **TRANSIENT_RETRY)
+def count_rule_candidates_task(model_id: int, start: str, end: str) -> None:
+    """Count and store the candidate rules of a model's period (ISO days,
+    ``[start, end)``) for the rule analytics page and API.
+
+    Reads only; a rerun stores the figures of the moment again, and a model
+    gone meanwhile stores nothing. The period's claim is released either way.
+    """
+    candidate_counts_refresh(
+        model_id=model_id,
+        start=dt.date.fromisoformat(start),
+        end=dt.date.fromisoformat(end),
+    )

@@ -52,10 +52,15 @@ from crm.marketing.rule_analytics import (
     rule_analytics,
 )
 from crm.marketing.rule_candidates import (
+    COUNTING,
     MIN_SUPPORT_DEFAULT,
     MIN_SUPPORT_MAX,
     MIN_SUPPORT_MIN,
-    rule_candidates,
+    READY,
+    STALE,
+    WAIT_SECONDS,
+    candidates_state,
+    candidates_wait,
 )
 from crm.planner_forms import FIRST_DAY, LAST_DAY, MAX_MONEY
 from crm.roles import user_roles
@@ -621,6 +626,11 @@ class RuleQuerySerializer(PeriodSerializer):
         max_length=MAX_SEARCH,
         help_text="Only feedback containing this text (any case).",
     )
+    candidates = serializers.ChoiceField(
+        required=False,
+        choices=["wait"],
+        help_text="wait: wait for candidates still counting (a bounded time).",
+    )
     min_support = serializers.IntegerField(
         required=False,
         default=MIN_SUPPORT_DEFAULT,
@@ -784,9 +794,22 @@ class CandidateSerializer(serializers.Serializer):
 
 
 class CandidateReportSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[READY, STALE, COUNTING],
+        help_text="ready: counted less than 15 minutes ago; stale: older, shown "
+        "while they are counted again; counting: none counted yet, ask again "
+        "in a few seconds (or pass candidates=wait).",
+    )
+    counted_at = serializers.DateTimeField(
+        allow_null=True,
+        source="state.counted_at",
+        help_text="When the candidates were counted; null while counting.",
+    )
+    age_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Seconds since counted_at; null while counting."
+    )
     min_support = serializers.IntegerField()
-    counted_at = serializers.DateTimeField()
-    candidates = CandidateSerializer(many=True)
+    candidates = CandidateSerializer(many=True, help_text="Empty while counting.")
 
 
 class RuleReportSerializer(serializers.Serializer):
@@ -810,7 +833,9 @@ class RuleReportSerializer(serializers.Serializer):
     search = serializers.CharField(allow_blank=True)
     feedback = FeedbackLineSerializer(many=True)
     candidates = CandidateReportSerializer(
-        help_text="Candidate rules from the data, best SQL lift's lower bound first."
+        help_text="Candidate rules from the data, best SQL lift's lower bound "
+        "first. Counted in the background and kept, so the report answers at "
+        "once: status says whether they are ready, stale or still counting."
     )
 
 
@@ -838,6 +863,14 @@ class RuleReportView(APIView):
                 int,
                 description="Leads a candidate rule must hold for (default 30)",
             ),
+            OpenApiParameter(
+                "candidates",
+                str,
+                enum=["wait"],
+                description="wait: while the candidates are still counting, "
+                f"wait for them up to {WAIT_SECONDS} s (the status says "
+                "counting if they are not ready by then)",
+            ),
         ],
         responses={
             200: RuleReportSerializer,
@@ -846,6 +879,7 @@ class RuleReportView(APIView):
             ),
             401: OpenApiResponse(description="No or bad credentials."),
             403: OpenApiResponse(description="Your role may not see reports."),
+            404: OpenApiResponse(description="No such report."),
         },
     )
     def get(self, request: Request) -> Response:
@@ -858,12 +892,26 @@ class RuleReportView(APIView):
             end=params["end"],
             search=params.get("q", ""),
         )
-        candidates = rule_candidates(
+        look = (
+            candidates_wait
+            if params.get("candidates") == "wait"
+            else (candidates_state)
+        )
+        state = look(
             model=params["scoring_model"],
             start=params["start"],
             end=params["end"],
             min_support=params["min_support"],
         )
+        candidates = {
+            "status": state.status,
+            "state": state,
+            "age_seconds": (
+                None if state.age is None else int(state.age.total_seconds())
+            ),
+            "min_support": params["min_support"],
+            "candidates": state.report.candidates if state.report else [],
+        }
         return Response(
             RuleReportSerializer(dict(vars(report), candidates=candidates)).data
         )

@@ -33,9 +33,18 @@ property condition) is marked with that rule's label.
 unpivoted with ``VALUES``, attributes expanded with ``jsonb_each``, each lead's
 touchpoints of the period counted per kind); elsewhere (SQLite) the fields and
 attributes are read lead by lead to the same counts, the touchpoints with the
-same grouped query. The counts are cached for ``FIGURES_SECONDS`` per model
-and period (whatever the minimum support, which only filters them); a text
-value only one lead holds is not kept (``MIN_SUPPORT_MIN``).
+same grouped query. A text value only one lead holds is not kept
+(``MIN_SUPPORT_MIN``).
+
+**Off the request path**: counting takes seconds at 100k leads and tens of
+seconds at a million, so pages and the API never count. The counts are
+stored per model and period (whatever the minimum support, which only
+filters them) with the time they were counted, for ``KEEP_SECONDS``, by the
+task ``crm.count_rule_candidates`` (``candidate_counts_refresh``).
+``candidates_state`` reads the store: *ready* when the counts are younger
+than ``STALE_AFTER``, *stale* (shown with their age) and *counting* (none
+yet) while a count runs. It starts that count itself, claimed in the cache
+(``cache.add``) for ``CLAIM_SECONDS`` so that two requests start one count.
 
 **Suggested points**: ``POINTS_PER_LOG_LIFT`` times the natural log of the SQL
 lift's bound nearest to 1 (the lower bound of a lift clearly above 1, the
@@ -50,6 +59,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -62,7 +72,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.marketing.rule_analytics import (
-    FIGURES_SECONDS,
     Comparison,
     _bounds,
     _cohort_sql,
@@ -103,6 +112,18 @@ POINTS_PER_LOG_LIFT = 10
 POINTS_MAX = 25
 #: The longest candidate key a form may send.
 KEY_MAX = 700
+#: How long counted candidates are kept: a day, so a page reopened the next
+#: morning shows the old figures with their age at once while they recount.
+KEEP_SECONDS = 24 * 60 * 60
+#: Counts older than this are shown as stale and recounted.
+STALE_AFTER = dt.timedelta(minutes=15)
+#: How long a started count holds its claim: past the task's hard time limit
+#: (15 minutes at most), so a count lost with its worker is started again.
+CLAIM_SECONDS = 16 * 60
+#: The longest ``?candidates=wait`` blocks an API request, and how often it
+#: looks: under a gateway's usual 60 s, above a 1M count's 10-30 s.
+WAIT_SECONDS = 45
+WAIT_POLL_SECONDS = 0.5
 #: Keys of the advisory lock that serialises adding candidates (PostgreSQL):
 #: "CAND", then the active model's id.
 _LOCK_SPACE = 0x43414E44
@@ -648,35 +669,32 @@ def _covered_by(candidate: Candidate, rules: Iterable[ScoringRule]) -> list[str]
 def _cache_key(model: ScoringModel, start: dt.date, end: dt.date) -> str:
     published = model.published_at.isoformat() if model.published_at else ""
     return (
-        f"rule-candidates:1:{model.id}:{model.status}:{published}:"
+        f"rule-candidates:2:{model.id}:{model.status}:{published}:"
         f"{start.isoformat()}:{end.isoformat()}"
     )
 
 
-def rule_candidates(
-    *,
-    model: ScoringModel,
-    start: dt.date,
-    end: dt.date,
-    min_support: int = MIN_SUPPORT_DEFAULT,
-    now: dt.datetime | None = None,
-) -> CandidateReport:
-    """Candidate rules over the leads of ``model``'s cohort created in
-    ``[start, end)`` that hold for at least ``min_support`` of them (the
-    module's docstring). Reads only: four queries, or none but the rules'
-    while the counts are cached (``FIGURES_SECONDS``)."""
+def _claim_key(key: str) -> str:
+    return f"{key}:claim"
+
+
+def _check(start: dt.date, end: dt.date, min_support: int) -> None:
     if end <= start:
         raise ValueError("The period ends before it starts.")
     if not MIN_SUPPORT_MIN <= min_support <= MIN_SUPPORT_MAX:
         raise ValueError(
             f"The minimum support is {MIN_SUPPORT_MIN} to {MIN_SUPPORT_MAX:,} leads."
         )
-    key = _cache_key(model, start, end)
-    cached = cache.get(key)
-    if cached is None:
-        cached = (now or timezone.now(), _count(model.id, start, end))
-        cache.set(key, cached, FIGURES_SECONDS)
-    counted_at, counts = cached
+
+
+def _report(
+    model: ScoringModel,
+    start: dt.date,
+    end: dt.date,
+    min_support: int,
+    stored: tuple[dt.datetime, _Counts],
+) -> CandidateReport:
+    counted_at, counts = stored
     active = model_active()
     rules = list(active.rules.all()) if active else []
     candidates = [
@@ -691,6 +709,136 @@ def rule_candidates(
         leads=counts.totals[0],
         candidates=candidates,
     )
+
+
+def candidate_counts_refresh(
+    *, model_id: int, start: dt.date, end: dt.date, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """Count the candidates of model ``model_id``'s period ``[start, end)``
+    and store the counts for ``KEEP_SECONDS`` with when they were counted;
+    return that time, or None when the model is gone (nothing stored).
+
+    Reads only (four queries); releases the period's claim when done, even
+    on an error, so a later request can start the count again. A second run
+    stores the figures of the moment again.
+    """
+    key = None
+    try:
+        model = ScoringModel.objects.filter(id=model_id).first()
+        if model is None:
+            return None
+        key = _cache_key(model, start, end)
+        counted_at = now or timezone.now()
+        cache.set(key, (counted_at, _count(model.id, start, end)), KEEP_SECONDS)
+        return counted_at
+    finally:
+        if key is not None:
+            cache.delete(_claim_key(key))
+
+
+@dataclass(frozen=True)
+class CandidateState:
+    """What the store holds for a model, period and minimum support."""
+
+    #: READY, STALE (``report`` is older than STALE_AFTER; a recount runs)
+    #: or COUNTING (no ``report`` yet).
+    status: str
+    report: CandidateReport | None
+    #: Since when ``report`` was counted; None while counting.
+    age: dt.timedelta | None
+
+    @property
+    def counted_at(self) -> dt.datetime | None:
+        return self.report.counted_at if self.report else None
+
+
+READY, STALE, COUNTING = "ready", "stale", "counting"
+
+
+def _count_start(model: ScoringModel, start: dt.date, end: dt.date, key: str) -> None:
+    """Enqueue the count unless one is claimed: ``cache.add`` sets the claim
+    only when absent (atomically on Redis), so of two requests one enqueues."""
+    # The task's module imports this one's services: import it here.
+    from crm.tasks import count_rule_candidates_task
+
+    if cache.add(_claim_key(key), timezone.now().isoformat(), CLAIM_SECONDS):
+        count_rule_candidates_task.delay(model.id, start.isoformat(), end.isoformat())
+
+
+def candidates_state(
+    *,
+    model: ScoringModel,
+    start: dt.date,
+    end: dt.date,
+    min_support: int = MIN_SUPPORT_DEFAULT,
+    now: dt.datetime | None = None,
+) -> CandidateState:
+    """The stored candidates of ``model``'s period ``[start, end)`` that
+    hold for at least ``min_support`` leads, never counted here: when none
+    are stored or they are older than ``STALE_AFTER``, a count is started
+    (once per period, ``_count_start``) and the state says so. Reads the
+    cache and the active model's rules; raises ValueError on a bad period
+    or minimum support."""
+    _check(start, end, min_support)
+    now = now or timezone.now()
+    key = _cache_key(model, start, end)
+    stored = cache.get(key)
+    if stored is None or now - stored[0] >= STALE_AFTER:
+        _count_start(model, start, end, key)
+        # Without a worker (Celery eager, the embedded default) the count
+        # has just run.
+        stored = cache.get(key) or stored
+    if stored is None:
+        return CandidateState(status=COUNTING, report=None, age=None)
+    age = max(now - stored[0], dt.timedelta(0))
+    return CandidateState(
+        status=STALE if age >= STALE_AFTER else READY,
+        report=_report(model, start, end, min_support, stored),
+        age=age,
+    )
+
+
+def candidates_wait(
+    *,
+    model: ScoringModel,
+    start: dt.date,
+    end: dt.date,
+    min_support: int = MIN_SUPPORT_DEFAULT,
+    seconds: float | None = None,
+) -> CandidateState:
+    """``candidates_state``, but while counting (not while stale) look again
+    every ``WAIT_POLL_SECONDS`` for up to ``seconds`` (``WAIT_SECONDS``);
+    still counting after that, the state says so."""
+    deadline = time.monotonic() + (WAIT_SECONDS if seconds is None else seconds)
+    while True:
+        state = candidates_state(
+            model=model, start=start, end=end, min_support=min_support
+        )
+        if state.status != COUNTING or time.monotonic() >= deadline:
+            return state
+        time.sleep(WAIT_POLL_SECONDS)
+
+
+def rule_candidates(
+    *,
+    model: ScoringModel,
+    start: dt.date,
+    end: dt.date,
+    min_support: int = MIN_SUPPORT_DEFAULT,
+    now: dt.datetime | None = None,
+) -> CandidateReport:
+    """Candidate rules over the leads of ``model``'s cohort created in
+    ``[start, end)`` that hold for at least ``min_support`` of them (the
+    module's docstring), from the stored counts whatever their age (the ones
+    a page showed), counted here and stored only when none are: adding a
+    candidate needs them, and pages show candidates only once counted."""
+    _check(start, end, min_support)
+    key = _cache_key(model, start, end)
+    stored = cache.get(key)
+    if stored is None:
+        stored = (now or timezone.now(), _count(model.id, start, end))
+        cache.set(key, stored, KEEP_SECONDS)
+    return _report(model, start, end, min_support, stored)
 
 
 def _with_cover(candidate: Candidate, rules: list[ScoringRule]) -> Candidate:

@@ -310,5 +310,6 @@ def test_the_schema_documents_the_rule_report(api_client):
         "model",
         "q",
         "min_support",
+        "candidates",
     }
-    assert set(operation["responses"]) == {"200", "400", "401", "403"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}

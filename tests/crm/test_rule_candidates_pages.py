@@ -441,7 +441,22 @@ def test_past_the_first_candidates_the_rest_are_one_click_away(
     assert len(first) == 5
     text = _text(response)
     assert "<summary>16 more candidates, by the same order</summary>" in text
-    assert 'id="candidate-table-more"' in text
+    # The rest load when opened.
+    assert 'id="candidate-table-more"' not in text
+    assert (
+        'hx-get="/scoring/analytics/candidates/?period=custom&amp;date_from=2026-01-01'
+        '&amp;date_to=2026-01-31&amp;min_support=3&amp;part=more" '
+        'hx-trigger="toggle once"'
+    ) in text
+    more = marketer_client.get(
+        "/scoring/analytics/candidates/", JANUARY | {"part": "more"}
+    )
+    assert more.status_code == 200
+    more_text = _text(more)
+    assert 'id="candidate-table-more"' in more_text
+    assert more_text.count("<tr data-candidate=") == 16
+    assert f'data-candidate="{rest[0].key}"' in more_text
+    assert f'data-candidate="{first[0].key}"' not in more_text
 
 
 def test_negative_suggested_points_carry_a_real_minus(marketer_client, world):

@@ -97,6 +97,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     # crm: rule analytics are Marketing's (managers may read); adding a
     # candidate rule to a draft is Marketing's alone.
     ("GET", "scoring/analytics/"): MARKETERS,
+    ("GET", "scoring/analytics/candidates/"): MARKETERS,
     ("POST", "scoring/analytics/candidates/add/"): MARKETERS,
     # leads: CSV import is Marketing's.
     ("GET", "leads/import/"): MARKETERS,

@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("scoring", "0008_model_replay"),
+    ]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="leadscore",
+            index=models.Index(
+                fields=["computed_at"], name="lead_score_computed_idx"
+            ),
+        ),
+    ]
