@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scoring", "0008_model_replay"),
+        ("scoring", "0009_model_suggestion"),
     ]
 
     operations = [
