@@ -56,6 +56,8 @@ NOTHING_TO_BLANK = {
     "external_ids_replaced": 0,
     "accounts_renamed": 0,
     "stage_reasons_person_redacted": 0,
+    "visitors_deleted": 0,
+    "tracked_events_deleted": 0,
     "touchpoints_cleared": 2,
 }
 
@@ -742,6 +744,8 @@ def test_erase_blanks_handoff_free_text_and_keeps_the_rows_reports_count(
         "external_ids_replaced": 0,
         "accounts_renamed": 0,
         "stage_reasons_person_redacted": 0,
+        "visitors_deleted": 0,
+        "tracked_events_deleted": 0,
         "touchpoints_cleared": 2,
     }
 
