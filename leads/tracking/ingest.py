@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from leads.edit_scope import UTM_FIELDS
-from leads.ingestion import TouchpointIn, touchpoints_ingest
+from leads.ingestion import BATCH_LIMIT, TouchpointIn, touchpoints_ingest
 from leads.models import (
     Campaign,
     Lead,
@@ -356,21 +356,27 @@ def _events_store(
                 message_id=message.message_id,
             )
         )
-    if touchpoints:
+    outcomes = [
+        outcome
+        for start in range(0, len(touchpoints), BATCH_LIMIT)
         for outcome in touchpoints_ingest(
-            items=touchpoints, source=touchpoint_source, now=now
-        ):
-            if outcome.status == "created":
-                result.stored += 1
-            elif outcome.status == "duplicate":
-                result.duplicates += 1
-            else:
-                logger.warning(
-                    "tracking source %s: event not recorded (%s): %s",
-                    source.pk,
-                    outcome.status,
-                    outcome.errors,
-                )
+            items=touchpoints[start : start + BATCH_LIMIT],
+            source=touchpoint_source,
+            now=now,
+        )
+    ]
+    for outcome in outcomes:
+        if outcome.status == "created":
+            result.stored += 1
+        elif outcome.status == "duplicate":
+            result.duplicates += 1
+        else:
+            logger.warning(
+                "tracking source %s: event not recorded (%s): %s",
+                source.pk,
+                outcome.status,
+                outcome.errors,
+            )
     if tracked:
         # In messageId order, as touchpoints: no deadlock on the index.
         tracked.sort(key=lambda e: e.message_id)

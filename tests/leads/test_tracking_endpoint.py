@@ -722,3 +722,21 @@ def test_a_shared_device_identified_as_another_lead_sends_for_it_from_then_on(si
     assert list(ada.touchpoints.values_list("external_id", flat=True)) == ["m1"]
     assert list(bob.touchpoints.values_list("external_id", flat=True)) == ["m2"]
     assert Visitor.objects.get().lead == bob
+
+
+def test_a_batch_of_over_a_thousand_events_of_a_known_lead_is_stored(server):
+    LeadFactory(email="ada@example.com")
+    batch = [
+        {
+            "type": "track",
+            "userId": "ada@example.com",
+            "event": "Signed Up",
+            "messageId": f"m{i}",
+        }
+        for i in range(1_200)
+    ]
+
+    response = post("batch", {"batch": batch}, key=server.write_key)
+
+    assert response.status_code == 200
+    assert Touchpoint.objects.count() == 1_200
