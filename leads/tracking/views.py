@@ -34,8 +34,12 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 from crm.common import strict_json
 from leads.api.throttling import CACHE_ERRORS
@@ -73,7 +77,6 @@ ERROR_CODES = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
-    405: "method_not_allowed",
     413: "too_large",
     429: "rate_limited",
 }
@@ -195,16 +198,40 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     return None
 
 
-@csrf_exempt
+#: Every path under /segment/v1/ (crm/urls.py mounts one route each).
+PATHS = (*TYPES, "batch", "import", *SHORT_TYPES, "b")
+
+
+class SegmentView(APIView):
+    """``POST /segment/v1/<type>``: Segment messages for a tracking source.
+
+    No session, no token: the write key authenticates (module docstring).
+    Left out of the API document, as it speaks Segment's protocol, not
+    Leadflow's API.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    # The per-key rate limit counts messages, not requests (_rate_exceeded).
+    throttle_classes = []
+    # The body is read raw (text/plain, gzip): no DRF parsing.
+    parser_classes = []
+    renderer_classes = [JSONRenderer]
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _preflight(request._request)
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, path_type: str) -> HttpResponse:
+        return segment_receive(request._request, path_type)
+
+
 def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
     """Receive Segment messages for a tracking source (module docstring)."""
-    if request.method == "OPTIONS":
-        return _preflight(request)
     origin = request.headers.get("Origin")
-    if path_type not in (*TYPES, *SHORT_TYPES, *BATCH_PATHS):
+    if path_type not in PATHS:
         return _error(404, f"There is no /segment/v1/{path_type} endpoint.")
-    if request.method != "POST":
-        return _error(405, "Send POST.", Allow="POST, OPTIONS")
     is_batch = path_type in BATCH_PATHS
     body = _body(request, BATCH_MAX_BYTES if is_batch else MESSAGE_MAX_BYTES)
     if isinstance(body, HttpResponse):

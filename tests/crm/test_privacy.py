@@ -234,6 +234,8 @@ def _expected_export(person: Person, *, exported_at: str) -> dict[str, Any]:
                 "received_at": "2026-01-07T11:30:00Z",
             },
         ],
+        "visitors": [],
+        "tracked_events": [],
         "stage_history": [
             {
                 "from_stage": "lead",
@@ -277,6 +279,8 @@ def test_export_is_audited_with_counts_only(person, users):
     assert event.details == {
         "counts": {
             "touchpoints": 2,
+            "visitors": 0,
+            "tracked_events": 0,
             "stage_history": 1,
             "scores": 0,
             "score_history": 0,
@@ -662,6 +666,8 @@ def test_export_contains_the_handoffs_attempts_and_sales_outcomes(
         "counts"
     ] == {
         "touchpoints": 2,
+        "visitors": 0,
+        "tracked_events": 0,
         "stage_history": 5,
         "scores": 0,
         "score_history": 0,
