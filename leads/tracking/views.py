@@ -35,6 +35,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -202,6 +203,19 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
 PATHS = (*TYPES, "batch", "import", *SHORT_TYPES, "b")
 
 
+class _JSONAlways(BaseContentNegotiation):
+    """Answer JSON whatever ``Accept`` says: SDKs and beacons send what they
+    like, and a 406 would lose their events."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> None:
+        return None
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
 class SegmentView(APIView):
     """``POST /segment/v1/<type>``: Segment messages for a tracking source.
 
@@ -217,6 +231,7 @@ class SegmentView(APIView):
     # The body is read raw (text/plain, gzip): no DRF parsing.
     parser_classes = []
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = _JSONAlways
 
     @extend_schema(exclude=True)
     def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -740,3 +740,12 @@ def test_a_batch_of_over_a_thousand_events_of_a_known_lead_is_stored(server):
 
     assert response.status_code == 200
     assert Touchpoint.objects.count() == 1_200
+
+
+def test_any_accept_header_gets_the_json_answer(site):
+    response = post(
+        "t", track_msg("a1", "m1", "X"), key=site.write_key, HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
