@@ -39,7 +39,6 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from crm.common import strict_json
@@ -55,9 +54,7 @@ from leads.tracking.protocol import (
     TYPES,
     MessageError,
     message_parse,
-)
-from leads.tracking.protocol import (
-    _time as time_parse,
+    time_parse,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,6 +65,8 @@ BATCH_PATHS = {"batch", "import", "b"}
 PREFLIGHT_MAX_AGE = 7_200
 #: Most messages one batch may carry (500 KB of the smallest messages).
 BATCH_MAX_MESSAGES = 2_500
+#: Seconds of the period in a rate such as "12000/min" (as DRF reads rates).
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Cache key prefix of the per-key rate counters.
 RATE_KEY = "tracking-rate:%s:%s"
 
@@ -182,7 +181,8 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get("tracking")
     if not rate:
         return None
-    allowed, period = SimpleRateThrottle.parse_rate(None, rate)
+    allowed_text, _, unit = rate.partition("/")
+    allowed, period = int(allowed_text), RATE_PERIODS[unit[:1]]
     now = int(timezone.now().timestamp())
     window = now // period
     key = RATE_KEY % (source.pk, window)
