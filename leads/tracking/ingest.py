@@ -189,6 +189,8 @@ def _identifications(
 ) -> None:
     """Identify the visitors the messages name, each (visitor, e-mail) once
     per request, skipping a visitor already this e-mail's lead."""
+    if not any(m.email or m.token or m.user_id is not None for m in messages):
+        return  # nothing here can identify anyone: spare the query below
     lead_emails = dict(
         Lead.objects.filter(
             id__in={v.lead_id for v in visitors.values() if v.lead_id}
