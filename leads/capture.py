@@ -23,7 +23,7 @@ from leads.ingestion import MAX_JSON_BYTES, TouchpointIn, touchpoints_ingest
 from leads.models import Touchpoint, TrackingSource, WebForm
 from leads.rescore import rescore_announced_once
 from leads.services import lead_fill_blanks
-from leads.tracking.stitching import visitor_identify_safely
+from leads.tracking.stitching import visitor_identify_safely, visitors_lock
 
 logger = logging.getLogger(__name__)
 
@@ -180,34 +180,41 @@ def form_submission_capture(
     field errors (nothing stored) for an address or value the services refuse.
     """
     at = now or timezone.now()
+    sources = (
+        _tracking_sources(data.anonymous_id, origin)
+        if data.anonymous_id and origin
+        else []
+    )
     with rescore_announced_once():
+        # The visitors' locks before the lead's, as every tracking write.
+        for source in sources:
+            visitors_lock(source, [data.anonymous_id])
         touchpoint = _capture(form=form, data=data, ip=ip, now=at)
-        if data.anonymous_id and origin:
-            _visitor_identify(data.anonymous_id, origin, touchpoint.lead, at)
+        for source in sources:
+            visitor_identify_safely(
+                source=source,
+                anonymous_ids=[data.anonymous_id],
+                email=touchpoint.lead.email,
+                now=at,
+            )
     return touchpoint
 
 
-def _visitor_identify(
-    anonymous_id: str, origin: str, lead: Any, now: dt.datetime
-) -> None:
-    """Identify the visitor of the website sources that allow ``origin``."""
+def _tracking_sources(anonymous_id: str, origin: str) -> list[TrackingSource]:
+    """The active website sources allowing ``origin`` that know the visitor."""
     try:
         wanted = normalize_origin(origin)
     except ValidationError:
-        return
-    sources = [
+        return []
+    return [
         source
         for source in TrackingSource.objects.filter(
             kind=TrackingSource.Kind.SITE,
             is_active=True,
             visitors__anonymous_id=anonymous_id,
-        )
+        ).order_by("id")
         if wanted in {_normalized(o) for o in source.origins}
     ]
-    for source in sources:
-        visitor_identify_safely(
-            source=source, anonymous_ids=[anonymous_id], email=lead.email, now=now
-        )
 
 
 def _normalized(origin: str) -> str | None:

@@ -19,7 +19,9 @@ are not "theirs" by a foreign key's meaning, and the steps here reach them:
   not deleted: its industry and size still count in reports, and the lead
   keeps its link;
 - stage reasons typed by a person (the admin's move action): the person's
-  e-mail, names and phone are replaced by ``[erased]`` in them.
+  e-mail, names and phone are replaced by ``[erased]`` in them;
+- website tracking: the lead's visitors (the snippet's cookie id, user
+  agent, pages) and the events kept for it are deleted.
 
 Names shorter than ``MIN_NAME_LENGTH`` are not searched for: "Al" would
 match half the words of a reason and every third account.
@@ -37,7 +39,14 @@ from django.utils.crypto import salted_hmac
 
 from leads.attribution_marks import attribution_days_mark, lead_conversion_moments
 from leads.emails import ERASED_EMAIL_DOMAIN
-from leads.models import Account, Lead, StageTransition, Touchpoint
+from leads.models import (
+    Account,
+    Lead,
+    StageTransition,
+    Touchpoint,
+    TrackedEvent,
+    Visitor,
+)
 from leads.rescore import leads_mark_for_rescore
 
 logger = logging.getLogger(__name__)
@@ -247,3 +256,24 @@ def stage_reasons_erase(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
             StageTransition.objects.filter(id=transition.id).update(reason=reason)
             redacted += 1
     return {"stage_reasons_person_redacted": redacted}
+
+
+def tracking_history_erase(*, lead: Lead, now: dt.datetime) -> dict[str, int]:
+    """Delete the lead's website tracking records: its visitors (the
+    snippet's cookie id, user agent, landing page and referrer are the
+    person's) and the events kept for it, unmapped or not yet converted.
+    Its touchpoints from tracking stay, with the other touchpoints'
+    treatment (properties cleared by ``lead_personal_data_erase``).
+    Returns counts for the audit event."""
+    events, _ = TrackedEvent.objects.filter(lead_id=lead.id).delete()
+    _, by_model = Visitor.objects.filter(lead_id=lead.id).delete()
+    visitors = by_model.get(Visitor._meta.label, 0)
+    events += by_model.get(TrackedEvent._meta.label, 0)
+    if visitors or events:
+        logger.info(
+            "lead %s: %s visitors and %s tracked events deleted",
+            lead.id,
+            visitors,
+            events,
+        )
+    return {"visitors_deleted": visitors, "tracked_events_deleted": events}

@@ -12,12 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers
 
 from crm.lead_access import lead_edit_scope
 from leads.api.serializers import LeadSerializer
-from leads.api.views import LeadViewSet
+from leads.api.views import ERRORS, LeadViewSet
 from leads.edit_scope import LeadEditScope
 from leads.models import Lead
 from leads.tracking.links import lead_token
@@ -87,6 +92,16 @@ class LeadDetailSerializer(ScoredLeadSerializer):
         return lead_token(lead)
 
 
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="One lead",
+        responses={
+            200: LeadDetailSerializer,
+            404: OpenApiResponse(description="No such lead."),
+            **ERRORS,
+        },
+    )
+)
 class ScoredLeadViewSet(LeadViewSet):
     serializer_class = ScoredLeadSerializer
 

@@ -27,6 +27,7 @@ from leads.erasure import (
     redact_person,
     stage_reasons_erase,
     touchpoint_external_ids_erase,
+    tracking_history_erase,
 )
 from leads.exceptions import ImportFileError
 from leads.imports.reading import csv_open
@@ -250,6 +251,7 @@ ERASE_STEPS: list[EraseStep] = [
     touchpoint_external_ids_erase,
     account_personal_name_erase,
     stage_reasons_erase,
+    tracking_history_erase,
     lead_personal_data_erase,
 ]
 

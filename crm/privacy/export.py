@@ -14,7 +14,14 @@ from django.utils import timezone
 
 from handoff.models import ContactAttempt, Handoff, HandoffEvent, SalesOutcome
 from leads.audit import audit_record
-from leads.models import AuditEvent, Lead, StageTransition, Touchpoint
+from leads.models import (
+    AuditEvent,
+    Lead,
+    StageTransition,
+    Touchpoint,
+    TrackedEvent,
+    Visitor,
+)
 from scoring.models import LeadScore, LeadScoreHistory
 
 if TYPE_CHECKING:
@@ -102,6 +109,32 @@ def touchpoints_export_section(lead: Lead) -> list[dict[str, Any]]:
             "id kind=kind_id occurred_at campaign=campaign.name properties source "
             "external_id received_at"
         ),
+        related=("campaign",),
+        order=("occurred_at", "id"),
+    )
+
+
+def visitors_export_section(lead: Lead) -> list[dict[str, Any]]:
+    """The browsers and devices website tracking identified as the lead
+    (the snippet's cookie id, user agent, first touch), first seen first."""
+    return _rows(
+        Visitor.objects.filter(lead_id=lead.id),
+        (
+            "source=source.name anonymous_id identified_at first_seen_at "
+            "last_seen_at utm_source utm_medium utm_campaign utm_term utm_content "
+            "referrer landing_url campaign=campaign.name user_agent events_count"
+        ),
+        related=("source", "campaign"),
+        order=("first_seen_at", "id"),
+    )
+
+
+def tracked_events_export_section(lead: Lead) -> list[dict[str, Any]]:
+    """The lead's tracked events that are no touchpoints (names no touchpoint
+    kind stands for), oldest first."""
+    return _rows(
+        TrackedEvent.objects.filter(lead_id=lead.id),
+        "event occurred_at campaign=campaign.name properties message_id",
         related=("campaign",),
         order=("occurred_at", "id"),
     )
@@ -219,6 +252,8 @@ EXPORT_SECTIONS: list[tuple[str, ExportSection]] = [
     ("lead", lead_export_section),
     ("account", account_export_section),
     ("touchpoints", touchpoints_export_section),
+    ("visitors", visitors_export_section),
+    ("tracked_events", tracked_events_export_section),
     ("stage_history", stage_history_export_section),
     ("scores", scores_export_section),
     ("score_history", score_history_export_section),

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from leads.edit_scope import UTM_FIELDS
-from leads.ingestion import TouchpointIn, touchpoints_ingest
+from leads.ingestion import BATCH_LIMIT, TouchpointIn, touchpoints_ingest
 from leads.models import (
     Campaign,
     Lead,
@@ -97,12 +97,8 @@ def messages_ingest(
     visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
     _identifications(source, messages, visitors, result=result, now=at)
     if any(m.is_event for m in messages):
-        # Their lead may have changed above (one query).
-        ids = [v.id for v in visitors.values()]
-        leads = dict(Visitor.objects.filter(id__in=ids).values_list("id", "lead_id"))
-        for visitor in visitors.values():
-            visitor.lead_id = leads.get(visitor.id)
-        _events_store(source, messages, visitors, kinds, result=result, now=at)
+        with transaction.atomic():
+            _events_store(source, messages, visitors, kinds, result=result, now=at)
     if result.dropped:
         TrackingSource.objects.filter(pk=source.pk).update(
             dropped_count=F("dropped_count") + result.dropped
@@ -193,6 +189,8 @@ def _identifications(
 ) -> None:
     """Identify the visitors the messages name, each (visitor, e-mail) once
     per request, skipping a visitor already this e-mail's lead."""
+    if not any(m.email or m.token or m.user_id is not None for m in messages):
+        return  # nothing here can identify anyone: spare the query below
     lead_emails = dict(
         Lead.objects.filter(
             id__in={v.lead_id for v in visitors.values() if v.lead_id}
@@ -279,6 +277,22 @@ def _events_store(
     now: dt.datetime,
 ) -> None:
     events = [m for m in messages if m.is_event]
+    # The event visitors first, locked FOR NO KEY UPDATE in id order and read
+    # again: whether each is identified is decided under the lock, so an
+    # identification running now either commits first (its lead is read
+    # here) or waits and then moves the events stored here. Stitching takes
+    # the visitors before the lead too, so neither waits on the other in a
+    # circle.
+    event_ids = sorted({visitors[m.visitor_key].id for m in events})
+    locked = {
+        v.id: v
+        for v in Visitor.objects.filter(id__in=event_ids)
+        .order_by("id")
+        .select_for_update(no_key=True)
+    }
+    for key, visitor in list(visitors.items()):
+        if visitor.id in locked:
+            visitors[key] = locked[visitor.id]
     touchpoint_source = source.touchpoint_source
     known = set(
         Touchpoint.objects.filter(
@@ -344,33 +358,39 @@ def _events_store(
                 message_id=message.message_id,
             )
         )
-    with transaction.atomic():
-        # Leads first (touchpoints), then visitors: the order stitching
-        # takes them in, so the two never wait on each other in a circle.
-        if touchpoints:
-            for outcome in touchpoints_ingest(
-                items=touchpoints, source=touchpoint_source, now=now
-            ):
-                if outcome.status == "created":
-                    result.stored += 1
-                elif outcome.status == "duplicate":
-                    result.duplicates += 1
-                else:
-                    logger.warning(
-                        "tracking source %s: event not recorded (%s): %s",
-                        source.pk,
-                        outcome.status,
-                        outcome.errors,
-                    )
-        if tracked:
-            # In messageId order, as touchpoints: no deadlock on the index.
-            tracked.sort(key=lambda e: e.message_id)
-            TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
-            result.stored += len(tracked)
-        _visitors_count(received, campaigns=campaigns, now=now)
+    outcomes = [
+        outcome
+        for start in range(0, len(touchpoints), BATCH_LIMIT)
+        for outcome in touchpoints_ingest(
+            items=touchpoints[start : start + BATCH_LIMIT],
+            source=touchpoint_source,
+            now=now,
+        )
+    ]
+    for outcome in outcomes:
+        if outcome.status == "created":
+            result.stored += 1
+        elif outcome.status == "duplicate":
+            result.duplicates += 1
+        else:
+            logger.warning(
+                "tracking source %s: event not recorded (%s): %s",
+                source.pk,
+                outcome.status,
+                outcome.errors,
+            )
+    if tracked:
+        # In messageId order, as touchpoints: no deadlock on the index.
+        tracked.sort(key=lambda e: e.message_id)
+        TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
+        result.stored += len(tracked)
+    _visitors_count(
+        [locked[i] for i in event_ids], received, campaigns=campaigns, now=now
+    )
 
 
 def _visitors_count(
+    rows: list[Visitor],
     received: dict[int, list[Message]],
     *,
     campaigns: dict[tuple[str, str, str], int],
@@ -378,13 +398,9 @@ def _visitors_count(
 ) -> None:
     """Move the visitors' counters: events received, last seen, the burst
     window, the bot mark for a visitor over BURST_LIMIT, and the first touch
-    of a visitor that had none (known first by an identify). The rows are
-    locked in id order (FOR NO KEY UPDATE) and written in one statement."""
-    rows = list(
-        Visitor.objects.filter(id__in=sorted(received))
-        .order_by("id")
-        .select_for_update(no_key=True)
-    )
+    of a visitor that had none (known first by an identify). ``rows`` are
+    the visitors locked by the caller; the counters are written in one
+    statement."""
     lacking: set[int] = set()
     for visitor in rows:
         if not visitor.landing_url and any(m.url for m in received[visitor.id]):

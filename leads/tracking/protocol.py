@@ -143,7 +143,7 @@ def _text(value: Any, limit: int) -> str:
     return value[:limit]
 
 
-def _time(value: Any, name: str) -> dt.datetime | None:
+def time_parse(value: Any, name: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 40:
@@ -224,8 +224,8 @@ def message_parse(
     if anonymous_id is None and user_id is None:
         raise MessageError("Give userId or anonymousId (or both).")
     message_id = _id(raw.get("messageId"), "messageId") or message_id_derived(raw)
-    timestamp = _time(raw.get("timestamp"), "timestamp")
-    own_sent_at = _time(raw.get("sentAt"), "sentAt") or sent_at
+    timestamp = time_parse(raw.get("timestamp"), "timestamp")
+    own_sent_at = time_parse(raw.get("sentAt"), "sentAt") or sent_at
     at = occurred_at(timestamp, own_sent_at, now=now)
     if at > now + CLOCK_SKEW:
         raise MessageError(

@@ -83,6 +83,17 @@ def _visitors_ensure(source: TrackingSource, keys: list[str], now: dt.datetime) 
     )
 
 
+def visitors_lock(source: TrackingSource, anonymous_ids: list[str]) -> list[Visitor]:
+    """The source's visitors with these anonymous ids, locked FOR NO KEY
+    UPDATE in id order (tracked events may still be inserted for them). Call
+    inside a transaction, before locking any lead."""
+    return list(
+        Visitor.objects.filter(source=source, anonymous_id__in=anonymous_ids)
+        .order_by("id")
+        .select_for_update(no_key=True)
+    )
+
+
 def visitor_identify(
     *,
     source: TrackingSource,
@@ -101,7 +112,9 @@ def visitor_identify(
     mapped history becomes touchpoints (original times and campaigns,
     ``before_identification: true`` and ``anonymous_id`` in properties),
     its unmapped events get the lead, and the lead is announced once after
-    commit (one rescore). A visitor already this lead's is left as it is,
+    commit (one rescore). The visitors are locked before the lead (the
+    order every tracking write takes). A visitor already this lead's is left
+    as it is,
     so a repeat, or two requests identifying the same visitor at once,
     changes nothing more; a visitor of another lead (a shared device) is
     relinked for what it sends from now on, its earlier history staying
@@ -111,19 +124,14 @@ def visitor_identify(
     at = now or timezone.now()
     with transaction.atomic(), rescore_announced_once():
         _visitors_ensure(source, anonymous_ids, at)
-        visitors = Visitor.objects.filter(source=source, anonymous_id__in=anonymous_ids)
+        # The visitors' locks first (FOR NO KEY UPDATE, id order), then the
+        # lead's (lead_fill_blanks): ingestion of events takes the visitors
+        # before the leads too, so neither waits on the other in a circle.
+        visitors = visitors_lock(source, anonymous_ids)
         first = min(visitors, key=lambda v: (v.first_seen_at, v.id))
         utm = {name: value for name in UTM_FIELDS if (value := getattr(first, name))}
-        # The lead's lock first, then the visitors' (FOR NO KEY UPDATE, id
-        # order): ingestion takes leads before visitors too, so neither
-        # waits for a row the other holds.
         filled = _fill_blanks(email, {**(fields or {}), **utm}, at)
         lead = filled.lead
-        visitors = list(
-            Visitor.objects.filter(source=source, anonymous_id__in=anonymous_ids)
-            .order_by("id")
-            .select_for_update(no_key=True)
-        )
         moved = 0
         linked = False
         for visitor in visitors:

@@ -1,11 +1,12 @@
-"""The Segment-compatible endpoint, mounted at /segment/v1/ by crm/urls.py."""
+"""The Segment-compatible endpoint, mounted at /segment/v1/ by crm/urls.py:
+one route per path the SDKs post to (no trailing slash, as they send)."""
 
-from django.urls import re_path
+from django.urls import path
 
 from leads.tracking import views
 
 app_name = "tracking"
 urlpatterns = [
-    # No trailing slash, as the SDKs post (a slash is tolerated).
-    re_path(r"^(?P<path_type>[a-z]{1,10})/?$", views.segment_receive, name="receive"),
+    path(name, views.SegmentView.as_view(), {"path_type": name}, name=name)
+    for name in views.PATHS
 ]

@@ -34,8 +34,12 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.csrf import csrf_exempt
-from rest_framework.throttling import SimpleRateThrottle
+from drf_spectacular.utils import extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from crm.common import strict_json
 from leads.api.throttling import CACHE_ERRORS
@@ -50,9 +54,7 @@ from leads.tracking.protocol import (
     TYPES,
     MessageError,
     message_parse,
-)
-from leads.tracking.protocol import (
-    _time as time_parse,
+    time_parse,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ BATCH_PATHS = {"batch", "import", "b"}
 PREFLIGHT_MAX_AGE = 7_200
 #: Most messages one batch may carry (500 KB of the smallest messages).
 BATCH_MAX_MESSAGES = 2_500
+#: Seconds of the period in a rate such as "12000/min" (as DRF reads rates).
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Cache key prefix of the per-key rate counters.
 RATE_KEY = "tracking-rate:%s:%s"
 
@@ -73,7 +77,6 @@ ERROR_CODES = {
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
-    405: "method_not_allowed",
     413: "too_large",
     429: "rate_limited",
 }
@@ -178,7 +181,8 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get("tracking")
     if not rate:
         return None
-    allowed, period = SimpleRateThrottle.parse_rate(None, rate)
+    allowed_text, _, unit = rate.partition("/")
+    allowed, period = int(allowed_text), RATE_PERIODS[unit[:1]]
     now = int(timezone.now().timestamp())
     window = now // period
     key = RATE_KEY % (source.pk, window)
@@ -195,16 +199,54 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     return None
 
 
-@csrf_exempt
+#: Every path under /segment/v1/ (crm/urls.py mounts one route each).
+PATHS = (*TYPES, "batch", "import", *SHORT_TYPES, "b")
+
+
+class _JSONAlways(BaseContentNegotiation):
+    """Answer JSON whatever ``Accept`` says: SDKs and beacons send what they
+    like, and a 406 would lose their events."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> None:
+        return None
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        return renderers[0], renderers[0].media_type
+
+
+class SegmentView(APIView):
+    """``POST /segment/v1/<type>``: Segment messages for a tracking source.
+
+    No session, no token: the write key authenticates (module docstring).
+    Left out of the API document, as it speaks Segment's protocol, not
+    Leadflow's API.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    # The per-key rate limit counts messages, not requests (_rate_exceeded).
+    throttle_classes = []
+    # The body is read raw (text/plain, gzip): no DRF parsing.
+    parser_classes = []
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = _JSONAlways
+
+    @extend_schema(exclude=True)
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return _preflight(request._request)
+
+    @extend_schema(exclude=True)
+    def post(self, request: Request, path_type: str) -> HttpResponse:
+        return segment_receive(request._request, path_type)
+
+
 def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
     """Receive Segment messages for a tracking source (module docstring)."""
-    if request.method == "OPTIONS":
-        return _preflight(request)
     origin = request.headers.get("Origin")
-    if path_type not in (*TYPES, *SHORT_TYPES, *BATCH_PATHS):
+    if path_type not in PATHS:
         return _error(404, f"There is no /segment/v1/{path_type} endpoint.")
-    if request.method != "POST":
-        return _error(405, "Send POST.", Allow="POST, OPTIONS")
     is_batch = path_type in BATCH_PATHS
     body = _body(request, BATCH_MAX_BYTES if is_batch else MESSAGE_MAX_BYTES)
     if isinstance(body, HttpResponse):

@@ -163,3 +163,36 @@ def test_one_batch_delivered_ten_times_at_once_is_stored_once(key):
     _ok(results)
     assert TrackedEvent.objects.count() == 50
     assert sum(Visitor.objects.values_list("events_count", flat=True)) == 50 * PARALLEL
+
+
+def test_events_arriving_while_their_visitor_is_identified_all_reach_the_lead(key):
+    """Each round: a new visitor's first events and its identification at
+    once. Whichever commits first, no event stays anonymous."""
+    rounds = []
+    for r in range(12):
+        events = {
+            "batch": [
+                {
+                    "type": "track",
+                    "event": "Demo Requested",
+                    "anonymousId": f"fresh-{r}",
+                    "messageId": f"f-{r}-{i}",
+                }
+                for i in range(5)
+            ]
+        }
+        identify = {"anonymousId": f"fresh-{r}", "userId": f"fresh{r}@example.com"}
+        rounds.append(
+            [
+                lambda events=events: _post(key, "batch", events),
+                lambda identify=identify: _post(key, "i", identify),
+            ]
+        )
+
+    for results in run_rounds(rounds):
+        _ok(results)
+
+    assert not TrackedEvent.objects.exists()
+    assert Touchpoint.objects.count() == 12 * 5
+    for lead in Lead.objects.all():
+        assert lead.touchpoints.count() == 5

@@ -56,6 +56,8 @@ NOTHING_TO_BLANK = {
     "external_ids_replaced": 0,
     "accounts_renamed": 0,
     "stage_reasons_person_redacted": 0,
+    "visitors_deleted": 0,
+    "tracked_events_deleted": 0,
     "touchpoints_cleared": 2,
 }
 
@@ -232,6 +234,8 @@ def _expected_export(person: Person, *, exported_at: str) -> dict[str, Any]:
                 "received_at": "2026-01-07T11:30:00Z",
             },
         ],
+        "visitors": [],
+        "tracked_events": [],
         "stage_history": [
             {
                 "from_stage": "lead",
@@ -275,6 +279,8 @@ def test_export_is_audited_with_counts_only(person, users):
     assert event.details == {
         "counts": {
             "touchpoints": 2,
+            "visitors": 0,
+            "tracked_events": 0,
             "stage_history": 1,
             "scores": 0,
             "score_history": 0,
@@ -660,6 +666,8 @@ def test_export_contains_the_handoffs_attempts_and_sales_outcomes(
         "counts"
     ] == {
         "touchpoints": 2,
+        "visitors": 0,
+        "tracked_events": 0,
         "stage_history": 5,
         "scores": 0,
         "score_history": 0,
@@ -742,6 +750,8 @@ def test_erase_blanks_handoff_free_text_and_keeps_the_rows_reports_count(
         "external_ids_replaced": 0,
         "accounts_renamed": 0,
         "stage_reasons_person_redacted": 0,
+        "visitors_deleted": 0,
+        "tracked_events_deleted": 0,
         "touchpoints_cleared": 2,
     }
 

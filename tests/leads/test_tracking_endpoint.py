@@ -668,3 +668,84 @@ def test_absurd_rate_marks_the_visitor_a_bot(site, monkeypatch):
 
     assert TrackedEvent.objects.count() == 4
     assert not AuditEvent.objects.filter(action="tracking_edit").exists()
+
+
+def test_screen_calls_are_page_views(server):
+    post(
+        "s",
+        {"anonymousId": "a1", "name": "Settings", "messageId": "s1"},
+        key=server.write_key,
+    )
+
+    event = TrackedEvent.objects.get()
+    assert (event.event, event.kind_id, event.properties) == (
+        "page",
+        "page_view",
+        {"name": "Settings"},
+    )
+
+
+def test_alias_identifies_the_previous_id_with_the_user_ids_email(site):
+    post("p", page_msg("a1", "m1"), key=site.write_key)
+
+    response = post(
+        "a", {"previousId": "a1", "userId": "ada@example.com"}, key=site.write_key
+    )
+
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    assert Visitor.objects.get(anonymous_id="a1").lead == lead
+    assert Touchpoint.objects.get().lead == lead
+
+
+def test_group_calls_are_answered_and_store_nothing(server):
+    response = post(
+        "g",
+        {"anonymousId": "a1", "groupId": "acme", "traits": {"name": "Acme"}},
+        key=server.write_key,
+    )
+
+    assert response.json() == {"success": True}
+    assert not TrackedEvent.objects.exists()
+    assert not Lead.objects.exists()
+
+
+def test_a_shared_device_identified_as_another_lead_sends_for_it_from_then_on(site):
+    post("i", {"anonymousId": "a1", "userId": "ada@example.com"}, key=site.write_key)
+    post("t", track_msg("a1", "m1", "Demo Requested"), key=site.write_key)
+
+    post("i", {"anonymousId": "a1", "userId": "bob@example.com"}, key=site.write_key)
+    post("t", track_msg("a1", "m2", "Demo Requested"), key=site.write_key)
+
+    ada = Lead.objects.get(email="ada@example.com")
+    bob = Lead.objects.get(email="bob@example.com")
+    assert list(ada.touchpoints.values_list("external_id", flat=True)) == ["m1"]
+    assert list(bob.touchpoints.values_list("external_id", flat=True)) == ["m2"]
+    assert Visitor.objects.get().lead == bob
+
+
+def test_a_batch_of_over_a_thousand_events_of_a_known_lead_is_stored(server):
+    LeadFactory(email="ada@example.com")
+    batch = [
+        {
+            "type": "track",
+            "userId": "ada@example.com",
+            "event": "Signed Up",
+            "messageId": f"m{i}",
+        }
+        for i in range(1_200)
+    ]
+
+    response = post("batch", {"batch": batch}, key=server.write_key)
+
+    assert response.status_code == 200
+    assert Touchpoint.objects.count() == 1_200
+
+
+def test_any_accept_header_gets_the_json_answer(site):
+    response = post(
+        "t", track_msg("a1", "m1", "X"), key=site.write_key, HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"success": True}

@@ -355,3 +355,32 @@ def test_command_refuses_an_existing_name_without_rotate():
         "A tracking source named 'Backend' exists; add --rotate to give it a new "
         "write key."
     )
+
+
+# Erasure
+# ------------------------------------------------------------------------------
+
+
+def test_erasing_a_lead_deletes_its_visitors_and_kept_events(site):
+    from crm.privacy.erasure import lead_erase
+
+    _page(site, "anon-1", "m1")
+    body = {
+        "writeKey": site.write_key,
+        "anonymousId": "anon-1",
+        "userId": "ada@northwind.example",
+    }
+    Client().post("/segment/v1/i", json.dumps(body), content_type="application/json")
+    body = {"writeKey": site.write_key, "anonymousId": "anon-1", "event": "Odd Thing"}
+    Client().post("/segment/v1/t", json.dumps(body), content_type="application/json")
+    _page(site, "anon-2", "m2")  # someone else
+    lead = Lead.objects.get()
+    assert TrackedEvent.objects.filter(lead=lead).count() == 1
+
+    lead_erase(lead=lead, actor=None)
+
+    assert list(Visitor.objects.values_list("anonymous_id", flat=True)) == ["anon-2"]
+    assert list(TrackedEvent.objects.values_list("message_id", flat=True)) == ["m2"]
+    assert Touchpoint.objects.get(lead=lead).properties == {}
+    details = AuditEvent.objects.get(action="erase").details
+    assert (details["visitors_deleted"], details["tracked_events_deleted"]) == (1, 1)

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from crm.api.auth import TokenObtainView
 from crm.roles import SDR
 from leads.api.forms import FormSubmitView
+from leads.tracking.views import SegmentView
 from tests.factories import UserFactory
 from tests.security.routes import Route, all_routes
 
@@ -30,11 +31,13 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 #: Views that need no CSRF protection because no cookie authenticates them:
-#: the public web form (anonymous by design) and the token endpoint (the
-#: password in the body is the credential). Nothing else may be exempt.
+#: the public web form (anonymous by design), the token endpoint (the
+#: password in the body is the credential) and the Segment-compatible
+#: tracking endpoint (a write key). Nothing else may be exempt.
 NO_SESSION_VIEWS = {
     FormSubmitView: "public web form: no authentication, per-IP rate limit",
     TokenObtainView: "token endpoint: username and password in the body",
+    SegmentView: "Segment tracking API: a write key, no session",
 }
 #: The only source files that may mention csrf_exempt (for the views above).
 CSRF_EXEMPT_MAY_APPEAR_IN = {"leads/api/forms.py", "crm/api/auth.py"}

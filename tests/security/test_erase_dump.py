@@ -47,6 +47,7 @@ from leads.models import (
     Stage,
     StageTransition,
     Touchpoint,
+    Visitor,
     WebForm,
 )
 from leads.services import lead_create
@@ -67,6 +68,7 @@ MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 #: Export key of every model that points at a lead, or at a lead's handoff.
 EXPORTED_AS = {
     Touchpoint: "touchpoints",
+    Visitor: "visitors",
     StageTransition: "stage_history",
     LeadScore: "scores",
     LeadScoreHistory: "score_history",

@@ -36,6 +36,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from crm.roles import ADMIN, MARKETING, SALES, SDR
 from leads.models import AuditEvent, Lead
+from leads.tracking.views import PATHS as SEGMENT_PATHS
 from tests.security.world import ANONYMOUS, PASSWORD, World
 
 pytestmark = pytest.mark.django_db
@@ -153,6 +154,9 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "pipeline/team/stages/<str:stage>/"): ADMINS,
     ("POST", "pipeline/leads/<int:lead_id>/reassign/"): ADMINS,
     ("GET", "reports/sla/"): ADMINS,
+    # Segment's tracking API: the write key in the body or Basic auth is the
+    # credential, never a session (an empty post is a 400 saying so).
+    **{("POST", f"segment/v1/{name}"): EVERYONE for name in SEGMENT_PATHS},
 }
 
 #: API operations (paths and methods as in /api/v1/schema/).
