@@ -28,6 +28,7 @@ from django.utils import timezone
 from leads.edit_scope import UTM_FIELDS
 from leads.ingestion import BATCH_LIMIT, TouchpointIn, touchpoints_ingest
 from leads.models import (
+    BEFORE_IDENTIFICATION,
     Campaign,
     Lead,
     Touchpoint,
@@ -95,10 +96,12 @@ def messages_ingest(
         return result
     kinds = event_kinds_load()
     visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
-    _identifications(source, messages, visitors, result=result, now=at)
+    moments = _identifications(source, messages, visitors, result=result, now=at)
     if any(m.is_event for m in messages):
         with transaction.atomic():
-            _events_store(source, messages, visitors, kinds, result=result, now=at)
+            _events_store(
+                source, messages, visitors, kinds, moments, result=result, now=at
+            )
     if result.dropped:
         TrackingSource.objects.filter(pk=source.pk).update(
             dropped_count=F("dropped_count") + result.dropped
@@ -186,11 +189,15 @@ def _identifications(
     *,
     result: IngestResult,
     now: dt.datetime,
-) -> None:
+) -> dict[str, dt.datetime]:
     """Identify the visitors the messages name, each (visitor, e-mail) once
-    per request, skipping a visitor already this e-mail's lead."""
+    per request, skipping a visitor already this e-mail's lead. Returns, per
+    anonymous id identified here, the time of the message that identified
+    it: the events of the same request sent before it are history from
+    before identification."""
+    moments: dict[str, dt.datetime] = {}
     if not any(m.email or m.token or m.user_id is not None for m in messages):
-        return  # nothing here can identify anyone: spare the query below
+        return moments  # nothing here can identify anyone: spare the query
     lead_emails = dict(
         Lead.objects.filter(
             id__in={v.lead_id for v in visitors.values() if v.lead_id}
@@ -265,6 +272,8 @@ def _identifications(
         for key in keys:
             if key in visitors:
                 visitors[key].lead_id = identification.lead.id
+            moments.setdefault(key, message.occurred_at)
+    return moments
 
 
 def _events_store(
@@ -272,6 +281,7 @@ def _events_store(
     messages: Sequence[Message],
     visitors: dict[str, Visitor],
     kinds: EventKinds,
+    moments: dict[str, dt.datetime],
     *,
     result: IngestResult,
     now: dt.datetime,
@@ -323,6 +333,17 @@ def _events_store(
             continue
         kind = kinds.kind_for(message.event_key, page=message.type != "track")
         if visitor.lead_id and kind:
+            identified_at = moments.get(message.visitor_key)
+            properties = message.properties
+            if identified_at is not None and message.occurred_at < identified_at:
+                # Sent before the identify of the same request (a batch):
+                # history from before identification, marked as stitched
+                # history is.
+                properties = {
+                    **properties,
+                    BEFORE_IDENTIFICATION: True,
+                    "anonymous_id": message.visitor_key,
+                }
             touchpoints.append(
                 TouchpointIn(
                     kind=kind,
@@ -331,7 +352,7 @@ def _events_store(
                     utm_source=message.utm.get("utm_source", "")[:100],
                     utm_medium=message.utm.get("utm_medium", "")[:100],
                     utm_campaign=message.utm.get("utm_campaign", ""),
-                    properties=message.properties,
+                    properties=properties,
                     external_id=message.message_id,
                 )
             )

@@ -132,7 +132,10 @@ def _preflight(request: HttpRequest) -> HttpResponse:
         refused = _error(403, "This origin may not send tracking events.")
         return _cors(refused, None, False)
     response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    response["Access-Control-Allow-Headers"] = "Content-Type, Authorization"
+    # analytics-next adds X-Retry-Count when it sends a message again.
+    response["Access-Control-Allow-Headers"] = (
+        "Content-Type, Authorization, X-Retry-Count"
+    )
     response["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
     return _cors(response, origin, True)
 

@@ -214,7 +214,9 @@ def test_preflight_of_an_allowed_origin(site):
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == SITE
     assert response["Access-Control-Allow-Methods"] == "POST, OPTIONS"
-    assert response["Access-Control-Allow-Headers"] == "Content-Type, Authorization"
+    assert response["Access-Control-Allow-Headers"] == (
+        "Content-Type, Authorization, X-Retry-Count"
+    )
 
 
 def test_preflight_of_another_origin_is_403(site):
@@ -531,6 +533,32 @@ def test_later_events_of_an_identified_visitor_become_touchpoints(site):
     assert (touchpoint.kind_id, touchpoint.external_id) == ("demo_request", "m2")
     assert "before_identification" not in touchpoint.properties
     assert TrackedEvent.objects.get().lead == Lead.objects.get()
+
+
+def test_a_batch_marks_what_came_before_its_identify(site):
+    identify = {
+        "type": "identify",
+        "anonymousId": "a1",
+        "messageId": "m2",
+        "timestamp": "2026-05-01T10:02:00Z",
+        "traits": {"email": "ada@example.com"},
+    }
+    batch = [
+        {"type": "page", **page_msg("a1", "m1")},
+        identify,
+        {"type": "track", **track_msg("a1", "m3", "demo_request")},
+    ]
+
+    response = post("b", {"batch": batch}, key=site.write_key)
+
+    assert response.status_code == 200
+    lead = Lead.objects.get()
+    marked = {
+        t.external_id: t.properties.get("before_identification")
+        for t in lead.touchpoints.all()
+    }
+    assert marked == {"m1": True, "m3": None}
+    assert lead.touchpoints.get(external_id="m1").properties["anonymous_id"] == "a1"
 
 
 def test_second_device_joins_the_same_lead(site):
