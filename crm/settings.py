@@ -411,6 +411,8 @@ SPECTACULAR_SETTINGS = {
         "SeniorityEnum": "leads.titles.Seniority",
         "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
         "ScoringRuleOperatorEnum": "scoring.models.ScoringRule.Operator",
+        "ContactAttemptOutcomeEnum": "handoff.models.ContactAttempt.Outcome",
+        "SuggestionOutcomeEnum": "scoring.suggestion.OUTCOMES",
     },
 }
 # A batch of 1,000 touchpoints with their properties fits well within this;

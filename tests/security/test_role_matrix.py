@@ -100,6 +100,19 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "scoring/analytics/"): MARKETERS,
     ("GET", "scoring/analytics/candidates/"): MARKETERS,
     ("POST", "scoring/analytics/candidates/add/"): MARKETERS,
+    # leads: website tracking's sources and event table are Marketing's.
+    ("GET", "leads/tracking/"): MARKETERS,
+    ("GET", "leads/tracking/new/"): MARKETERS,
+    ("POST", "leads/tracking/new/"): MARKETERS,
+    ("GET", "leads/tracking/events/"): MARKETERS,
+    ("POST", "leads/tracking/events/"): MARKETERS,
+    ("POST", "leads/tracking/events/<int:mapping_id>/remove/"): MARKETERS,
+    ("GET", "leads/tracking/<int:source_id>/"): MARKETERS,
+    ("GET", "leads/tracking/<int:source_id>/edit/"): MARKETERS,
+    ("POST", "leads/tracking/<int:source_id>/edit/"): MARKETERS,
+    ("GET", "leads/tracking/<int:source_id>/rotate/"): MARKETERS,
+    ("POST", "leads/tracking/<int:source_id>/rotate/"): MARKETERS,
+    ("POST", "leads/tracking/<int:source_id>/active/"): MARKETERS,
     # leads: CSV import is Marketing's.
     ("GET", "leads/import/"): MARKETERS,
     ("POST", "leads/import/"): MARKETERS,
@@ -374,6 +387,8 @@ def _page_url(route: str, world: World) -> str:
         return str(
             {
                 "job_id": lambda: world.job.id,
+                "source_id": lambda: world.tracking_source.id,
+                "mapping_id": lambda: world.event_mapping.id,
                 "campaign_id": lambda: world.campaign.id,
                 "spend_id": lambda: world.spend.id,
                 "plan_id": lambda: world.plan.id,

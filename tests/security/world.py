@@ -37,12 +37,15 @@ from leads.lifecycle import FUNNEL
 from leads.models import (
     Campaign,
     CampaignSpend,
+    EventMapping,
     ImportJob,
     Lead,
     Stage,
     Touchpoint,
+    TrackingSource,
     WebForm,
 )
+from leads.tracking.services import event_mapping_set, tracking_source_create
 from scoring import previews
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
@@ -222,6 +225,17 @@ class World:
         return WebForm.objects.create(
             key="contact", name="Contact us", kind_id="form_submit"
         )
+
+    @cached_property
+    def tracking_source(self) -> TrackingSource:
+        return tracking_source_create(
+            name="Website", kind="site", origins=["https://www.example.com"], actor=None
+        )
+
+    @cached_property
+    def event_mapping(self) -> EventMapping:
+        event_mapping_set(event="Pricing Viewed", kind="page_view", actor=None)
+        return EventMapping.objects.get(event_key="pricing viewed")
 
     @cached_property
     def reset_link(self) -> tuple[str, str]:
