@@ -422,8 +422,10 @@ class TouchpointInSerializer(serializers.Serializer):
                 if not value or len(value) > field.max_length or text_problem(value):
                     return None
             elif isinstance(field, serializers.IntegerField):
-                if type(value) is not int or not (
-                    field.min_value <= value <= field.max_value
+                if (
+                    type(value) is not int
+                    or (field.min_value is not None and value < field.min_value)
+                    or (field.max_value is not None and value > field.max_value)
                 ):
                     return None
             else:
