@@ -372,7 +372,9 @@ EMBEDDED_TIMERS = CELERY_TASK_ALWAYS_EAGER and env.bool("EMBEDDED_TIMERS", defau
 # https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token authentication, reading the user's permissions in the
+        # same query (crm/api/token_auth.py).
+        "crm.api.token_auth.TokenPermissionsAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["leads.api.permissions.RoleModelPermissions"],

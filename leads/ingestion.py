@@ -214,7 +214,9 @@ def touchpoints_ingest(
     outcomes: list[TouchpointOutcome | None] = [None] * len(items)
     with transaction.atomic():
         kinds = set(
-            TouchpointKind.objects.filter(is_active=True).values_list("code", flat=True)
+            TouchpointKind.objects.filter(is_active=True)
+            .order_by()
+            .values_list("code", flat=True)
         )
         errors = [_item_errors(item, kinds=kinds, now=now) for item in items]
         emails: dict[int, str] = {}
@@ -228,9 +230,9 @@ def touchpoints_ingest(
         # Each known lead with the lead it was merged into (its touchpoints'
         # lead since the merge), for telling a repeat from a conflict.
         known_ids = dict(
-            Lead.objects.filter(id__in=lead_ids, erased_at__isnull=True).values_list(
-                "id", "merged_into_id"
-            )
+            Lead.objects.filter(id__in=lead_ids, erased_at__isnull=True)
+            .order_by()
+            .values_list("id", "merged_into_id")
         )
         for i, item in enumerate(items):
             if item.lead_id is not None and item.lead_id not in known_ids:

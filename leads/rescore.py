@@ -56,10 +56,12 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
     ids = sorted(set(lead_ids))
     if not ids:
         return
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and len(ids) > 1:
         # Lock in id order first, as rescores lock their leads: an UPDATE
         # takes its rows in whatever order its plan reads them, and two
         # transactions taking overlapping sets in different orders deadlock.
+        # One lead has no order to keep: the UPDATE's own row lock (the same
+        # FOR NO KEY UPDATE strength) is all, and one statement fewer.
         list(leads_for_update(id__in=ids, no_key=True).values_list("id", flat=True))
     Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     pending = _pending.get()

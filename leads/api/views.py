@@ -384,6 +384,11 @@ class TouchpointViewSet(
         parsed: list[dict[str, Any] | None] = []
         item_errors: dict[int, Any] = {}
         for i, item in enumerate(envelope.validated_data["touchpoints"]):
+            # The quick checks accept the plain valid items; the rest take the
+            # serializer's full path, which names their problems.
+            if (data := validator.quick_validation(item)) is not None:
+                parsed.append(data)
+                continue
             try:
                 parsed.append(validator.run_validation(item))
             except serializers.ValidationError as exc:
