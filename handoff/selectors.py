@@ -394,31 +394,34 @@ def queue_pages(
     """Each section's page, by key: ``sections`` maps a key to a queue's
     handoffs and the page number asked for (clamped to the pages there are);
     a page holds ``size`` handoffs, least business time left on their SLA
-    clocks first.
+    clocks first (ties: the earlier due time, then the id).
 
-    The order needs every row's due time and calendar (a few bytes each, one
-    query per section); the calendars and their holidays are read once for
-    every section (two queries), and the pages' rows in one query with only
-    what a row shows (``QUEUE_ROW_FIELDS``), their SLAs sharing the
-    calendars read. A row decided between the two reads is left out.
+    Within one business calendar the time left grows with the due time, so
+    the order by due time is that calendar's order: each calendar's first
+    ``number * size`` handoffs are read in SQL (due time order, on the queue
+    indexes) and only those are counted and merged, however many the section
+    holds. The calendars and their holidays are read once for every section
+    (two queries), and the pages' rows in one query with only what a row
+    shows (``QUEUE_ROW_FIELDS``), their SLAs sharing the calendars read. A
+    row decided between the reads is left out.
     """
-    found = {
-        key: list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
-        for key, (qs, _) in sections.items()
-    }
-    calendars = calendars_with_holidays(
-        calendar_id for rows in found.values() for _, _, calendar_id in rows
-    )
+    by_calendar: dict[int, list[int]] = {}
+    for sla_id, calendar_id in ServiceLevelAgreement.objects.values_list(
+        "id", "calendar_id"
+    ):
+        by_calendar.setdefault(calendar_id, []).append(sla_id)
+    calendars = calendars_with_holidays(by_calendar)
     specs = {id_: calendar.spec() for id_, calendar in calendars.items()}
     picked, left = {}, {}
-    for key, rows in found.items():
-        items = [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows]
+    for key, (qs, asked) in sections.items():
+        total = qs.count()
+        pages = max(1, -(-total // size))
+        number = min(max(asked, 1), pages)
+        items = _queue_candidates(qs, by_calendar, specs, limit=number * size)
         left.update(clock.time_left(items, now=now))
         order = clock.ordered_by_time_left(items, left)
-        pages = max(1, -(-len(order) // size))
-        number = min(max(sections[key][1], 1), pages)
         ids = order[(number - 1) * size : number * size]
-        picked[key] = (ids, len(order), number, pages)
+        picked[key] = (ids, total, number, pages)
     loaded = _queue_rows_loaded(
         [id_ for ids, *_ in picked.values() for id_ in ids], calendars
     )
@@ -433,6 +436,27 @@ def queue_pages(
         )
         for key, (ids, total, number, pages) in picked.items()
     }
+
+
+def _queue_candidates(
+    qs: QuerySet[Handoff],
+    by_calendar: dict[int, list[int]],
+    specs: dict[int, Any],
+    *,
+    limit: int,
+) -> list[tuple[int, dt.datetime, Any]]:
+    """The first ``limit`` handoffs of ``qs`` by due time in each business
+    calendar (``by_calendar`` maps a calendar to its SLAs), as ``(id,
+    due_at, calendar spec)``: the merge of these holds the section's first
+    ``limit`` by business time left. One query per calendar, none split by
+    SLA when there is one calendar."""
+    rows = qs.order_by("due_at", "id").values_list("id", "due_at")
+    items = []
+    for calendar_id, sla_ids in by_calendar.items():
+        of_calendar = rows if len(by_calendar) == 1 else rows.filter(sla_id__in=sla_ids)
+        spec = specs[calendar_id]
+        items += [(id_, due_at, spec) for id_, due_at in of_calendar[:limit]]
+    return items
 
 
 def _queue_rows_loaded(
