@@ -19,14 +19,17 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     Exists,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
     Window,
 )
@@ -589,14 +592,9 @@ class PipelineColumnPage:
     count: int
 
 
-#: A lead's place in its column: (``FollowUp`` group, time, lead id).
-FollowUpKey = tuple[int, dt.datetime, int]
-
-
-def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
-    """The place of each lead of ``leads`` in its stage's column, each column
-    in the order the rep must work it: two lean queries for a whole board
-    (three when some leads have no clock).
+def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """``leads`` with their place in their stage's column (``fu_group``,
+    ``fu_at``), ordered as the rep must work the column.
 
     The follow-up clock is the lead's latest accepted handoff's. Running
     clocks sort by their due time: within one SLA calendar that is also the
@@ -605,61 +603,64 @@ def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
     key never changes as time passes, so a page boundary stays put. The
     last contact is the latest of the follow-up and the handoff's contact
     attempts; a lead without a clock sorts by when it entered its stage.
+
+    The place is worked out in SQL from ``handoff_lead_decided_idx`` (each
+    lead's handoffs, latest decision first, with the follow-up times) and
+    ``attempt_handoff_at_idx``: none of it is stored on the lead, so the
+    database still reads each lead of the column once to order it.
     """
-    ids = leads.order_by().values("id")
+    latest = Handoff.objects.filter(
+        lead_id=OuterRef("pk"), status=Handoff.Status.ACCEPTED
+    ).order_by("-decided_at", "-id")
     last_attempt = (
         ContactAttempt.objects.filter(handoff_id=OuterRef("pk"))
         .order_by("-at")
         .values("at")[:1]
     )
-    # Every handoff of these leads (a lead has a few), the accepted ones
-    # picked here: a status condition tempts the planner into scanning the
-    # status index once per lead.
-    handoffs = (
-        Handoff.objects.filter(lead_id__in=ids)
-        .annotate(
-            done=Q(followed_up_at__isnull=False),
-            # Followed up: the last contact; else the due time (or None).
-            key_at=Case(
-                When(
-                    followed_up_at__isnull=False,
-                    then=Greatest(
-                        "followed_up_at",
-                        Coalesce(Subquery(last_attempt), "followed_up_at"),
-                    ),
+    # Two lookups of the latest accepted handoff per lead, each returning
+    # its part of the place whole: CASE over a subquery's columns would
+    # repeat the lookup in every branch.
+    clock = latest.annotate(
+        group=Case(
+            When(followed_up_at__isnull=False, then=Value(int(FollowUp.DONE))),
+            When(follow_up_due_at__isnull=False, then=Value(int(FollowUp.DUE))),
+            default=Value(int(FollowUp.NONE)),
+            output_field=IntegerField(),
+        ),
+        key_at=Case(
+            When(
+                followed_up_at__isnull=False,
+                then=Greatest(
+                    "followed_up_at",
+                    Coalesce(Subquery(last_attempt), "followed_up_at"),
                 ),
-                default=F("follow_up_due_at"),
             ),
-        )
-        .order_by("lead_id", "-decided_at", "-id")
-        .values_list("lead_id", "status", "done", "key_at")
+            default=F("follow_up_due_at"),
+            output_field=DateTimeField(),
+        ),
     )
-    latest: dict[int, FollowUpKey] = {}
-    for lead_id, status, done, key_at in handoffs:
-        if status != Handoff.Status.ACCEPTED:
-            continue
-        if lead_id not in latest and key_at is not None:
-            group = FollowUp.DONE if done else FollowUp.DUE
-            latest[lead_id] = (group, key_at, lead_id)
-        latest.setdefault(lead_id, (FollowUp.NONE, _EPOCH, lead_id))
-    columns: dict[str, list[FollowUpKey]] = {}
-    clockless = []
-    for lead_id, stage in leads.order_by().values_list("id", "stage"):
-        key = latest.get(lead_id)
-        if key is None or key[0] == FollowUp.NONE:
-            clockless.append(lead_id)
-        else:
-            columns.setdefault(stage, []).append(key)
-    if clockless:
-        rows = Lead.objects.filter(id__in=clockless).values_list(
-            "id", "stage", "stage_changed_at"
-        )
-        for lead_id, stage, stage_changed_at in rows:
-            key = (FollowUp.NONE, stage_changed_at or _EPOCH, lead_id)
-            columns.setdefault(stage, []).append(key)
-    for keys in columns.values():
-        keys.sort()
-    return columns
+    return leads.annotate(
+        fu_group=Coalesce(
+            Subquery(clock.values("group")[:1]),
+            Value(int(FollowUp.NONE)),
+            output_field=IntegerField(),
+        ),
+        fu_at=Coalesce(
+            Subquery(clock.values("key_at")[:1]),
+            "stage_changed_at",
+            Value(_EPOCH),
+            output_field=DateTimeField(),
+        ),
+    ).order_by("fu_group", "fu_at", "id")
+
+
+def _after(cursor: PipelineCursor) -> Q:
+    """The leads placed after ``cursor`` in follow-up order."""
+    return (
+        Q(fu_group__gt=cursor.group)
+        | Q(fu_group=cursor.group, fu_at__gt=cursor.at)
+        | Q(fu_group=cursor.group, fu_at=cursor.at, id__gt=cursor.lead_id)
+    )
 
 
 def _board_pages(
@@ -672,30 +673,32 @@ def _board_pages(
 ) -> dict[str, PipelineColumnPage]:
     """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
     follow-up order, leaving out ``shown`` (cards the page already shows out
-    of order, e.g. moved in), loaded with one query for the whole board."""
-    columns = _follow_up_keys(leads)
-    left_out = set(shown)
-    picks: dict[str, tuple[list[FollowUpKey], bool, int]] = {}
-    for stage in stages:
-        keys = columns.get(stage, [])
-        count = len(keys)
-        if after is not None:
-            position = (after.group, after.at, after.lead_id)
-            keys = [key for key in keys if key > position]
-        if left_out:
-            keys = [key for key in keys if key[2] not in left_out]
-        picks[stage] = (keys[:size], len(keys) > size, count)
-    by_id = leads.in_bulk([key[2] for page, _, _ in picks.values() for key in page])
+    of order, e.g. moved in). One query per column picks and loads its page
+    (ORDER BY the follow-up place, LIMIT ``size`` + 1), one loads the
+    pages' leads and one counts every column."""
+    counts = _stage_counts(leads, stages)
+    ordered = _follow_up_ordered(leads)
+    if after is not None:
+        ordered = ordered.filter(_after(after))
+    left_out = list(shown)
+    if left_out:
+        ordered = ordered.exclude(id__in=left_out)
+    # Each column's place keys alone (no lead row is loaded to sort), then
+    # the shown cards' leads in one query for the board.
+    keys = ordered.values_list("id", "fu_group", "fu_at")
+    picks = {stage: list(keys.filter(stage=stage)[: size + 1]) for stage in stages}
+    by_id = leads.in_bulk([row[0] for rows in picks.values() for row in rows[:size]])
     pages = {}
-    for stage, (page, more, count) in picks.items():
+    for stage, rows in picks.items():
         cursor = None
-        if more:
-            group, at, lead_id = page[-1]
-            cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
+        if len(rows) > size:
+            rows = rows[:size]
+            lead_id, group, at = rows[-1]
+            cursor = PipelineCursor(group=group, at=at, lead_id=lead_id)
         pages[stage] = PipelineColumnPage(
-            leads=[by_id[key[2]] for key in page if key[2] in by_id],
+            leads=[by_id[row[0]] for row in rows if row[0] in by_id],
             next=cursor,
-            count=count,
+            count=counts[stage],
         )
     return pages
 
