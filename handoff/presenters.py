@@ -112,14 +112,13 @@ class QueueRow:
     #: The largest positive items of the score breakdown, with what each
     #: rule tests (``handoff_tags.top_reasons``).
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: The accept form's rep picker, when the row shows that form open (a
+    #: refused accept); otherwise the form is fetched when opened.
     accept: AcceptChoice | None = None
     #: Why a lead scoring below today's MQL threshold is queued, or "".
     queued_note: str = ""
     #: The SLA clock's badge (``handoff_tags.sla_badge``).
     clock: Clock | None = None
-    #: The accept form's rep options, rendered once for every row with the
-    #: same choice (the form renders its own when this is empty).
-    accept_options: str = ""
 
 
 @dataclass
@@ -386,7 +385,6 @@ def queue_rows(
     unassigned = [h for h in handoffs if h.assigned_to_id is None]
     # Who may take a handoff nobody has: the team's active members, managers.
     teams = selectors.team_ids_active(user=user) if unassigned and not manager else ()
-    choices = accept_choices([h for h in handoffs if can_decide[h.id]], now=now)
     clocks = _sla_clocks(handoffs, now, seconds_left or {})
     notes = queued_notes(handoffs, model=model_active()) if handoffs else {}
     return [
@@ -398,7 +396,6 @@ def queue_rows(
             mine=h.assigned_to_id == user.pk,
             can_claim=h.assigned_to_id is None and (manager or h.team_id in teams),
             reasons=top_reasons(h.score_breakdown, sentences),
-            accept=choices.get(h.id),
             queued_note=notes.get(h.id, ""),
             clock=clocks[h.id],
         )

@@ -19,14 +19,17 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     Exists,
     F,
+    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
     Window,
 )
@@ -394,31 +397,34 @@ def queue_pages(
     """Each section's page, by key: ``sections`` maps a key to a queue's
     handoffs and the page number asked for (clamped to the pages there are);
     a page holds ``size`` handoffs, least business time left on their SLA
-    clocks first.
+    clocks first (ties: the earlier due time, then the id).
 
-    The order needs every row's due time and calendar (a few bytes each, one
-    query per section); the calendars and their holidays are read once for
-    every section (two queries), and the pages' rows in one query with only
-    what a row shows (``QUEUE_ROW_FIELDS``), their SLAs sharing the
-    calendars read. A row decided between the two reads is left out.
+    Within one business calendar the time left grows with the due time, so
+    the order by due time is that calendar's order: each calendar's first
+    ``number * size`` handoffs are read in SQL (due time order, on the queue
+    indexes) and only those are counted and merged, however many the section
+    holds. The calendars and their holidays are read once for every section
+    (two queries), and the pages' rows in one query with only what a row
+    shows (``QUEUE_ROW_FIELDS``), their SLAs sharing the calendars read. A
+    row decided between the reads is left out.
     """
-    found = {
-        key: list(qs.order_by().values_list("id", "due_at", "sla__calendar_id"))
-        for key, (qs, _) in sections.items()
-    }
-    calendars = calendars_with_holidays(
-        calendar_id for rows in found.values() for _, _, calendar_id in rows
-    )
+    by_calendar: dict[int, list[int]] = {}
+    for sla_id, calendar_id in ServiceLevelAgreement.objects.values_list(
+        "id", "calendar_id"
+    ):
+        by_calendar.setdefault(calendar_id, []).append(sla_id)
+    calendars = calendars_with_holidays(by_calendar)
     specs = {id_: calendar.spec() for id_, calendar in calendars.items()}
     picked, left = {}, {}
-    for key, rows in found.items():
-        items = [(id_, due_at, specs[calendar_id]) for id_, due_at, calendar_id in rows]
+    for key, (qs, asked) in sections.items():
+        total = qs.count()
+        pages = max(1, -(-total // size))
+        number = min(max(asked, 1), pages)
+        items = _queue_candidates(qs, by_calendar, specs, limit=number * size)
         left.update(clock.time_left(items, now=now))
         order = clock.ordered_by_time_left(items, left)
-        pages = max(1, -(-len(order) // size))
-        number = min(max(sections[key][1], 1), pages)
         ids = order[(number - 1) * size : number * size]
-        picked[key] = (ids, len(order), number, pages)
+        picked[key] = (ids, total, number, pages)
     loaded = _queue_rows_loaded(
         [id_ for ids, *_ in picked.values() for id_ in ids], calendars
     )
@@ -433,6 +439,27 @@ def queue_pages(
         )
         for key, (ids, total, number, pages) in picked.items()
     }
+
+
+def _queue_candidates(
+    qs: QuerySet[Handoff],
+    by_calendar: dict[int, list[int]],
+    specs: dict[int, Any],
+    *,
+    limit: int,
+) -> list[tuple[int, dt.datetime, Any]]:
+    """The first ``limit`` handoffs of ``qs`` by due time in each business
+    calendar (``by_calendar`` maps a calendar to its SLAs), as ``(id,
+    due_at, calendar spec)``: the merge of these holds the section's first
+    ``limit`` by business time left. One query per calendar, none split by
+    SLA when there is one calendar."""
+    rows = qs.order_by("due_at", "id").values_list("id", "due_at")
+    items = []
+    for calendar_id, sla_ids in by_calendar.items():
+        of_calendar = rows if len(by_calendar) == 1 else rows.filter(sla_id__in=sla_ids)
+        spec = specs[calendar_id]
+        items += [(id_, due_at, spec) for id_, due_at in of_calendar[:limit]]
+    return items
 
 
 def _queue_rows_loaded(
@@ -565,14 +592,9 @@ class PipelineColumnPage:
     count: int
 
 
-#: A lead's place in its column: (``FollowUp`` group, time, lead id).
-FollowUpKey = tuple[int, dt.datetime, int]
-
-
-def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
-    """The place of each lead of ``leads`` in its stage's column, each column
-    in the order the rep must work it: two lean queries for a whole board
-    (three when some leads have no clock).
+def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """``leads`` with their place in their stage's column (``fu_group``,
+    ``fu_at``), ordered as the rep must work the column.
 
     The follow-up clock is the lead's latest accepted handoff's. Running
     clocks sort by their due time: within one SLA calendar that is also the
@@ -581,61 +603,64 @@ def _follow_up_keys(leads: QuerySet[Lead]) -> dict[str, list[FollowUpKey]]:
     key never changes as time passes, so a page boundary stays put. The
     last contact is the latest of the follow-up and the handoff's contact
     attempts; a lead without a clock sorts by when it entered its stage.
+
+    The place is worked out in SQL from ``handoff_lead_decided_idx`` (each
+    lead's handoffs, latest decision first, with the follow-up times) and
+    ``attempt_handoff_at_idx``: none of it is stored on the lead, so the
+    database still reads each lead of the column once to order it.
     """
-    ids = leads.order_by().values("id")
+    latest = Handoff.objects.filter(
+        lead_id=OuterRef("pk"), status=Handoff.Status.ACCEPTED
+    ).order_by("-decided_at", "-id")
     last_attempt = (
         ContactAttempt.objects.filter(handoff_id=OuterRef("pk"))
         .order_by("-at")
         .values("at")[:1]
     )
-    # Every handoff of these leads (a lead has a few), the accepted ones
-    # picked here: a status condition tempts the planner into scanning the
-    # status index once per lead.
-    handoffs = (
-        Handoff.objects.filter(lead_id__in=ids)
-        .annotate(
-            done=Q(followed_up_at__isnull=False),
-            # Followed up: the last contact; else the due time (or None).
-            key_at=Case(
-                When(
-                    followed_up_at__isnull=False,
-                    then=Greatest(
-                        "followed_up_at",
-                        Coalesce(Subquery(last_attempt), "followed_up_at"),
-                    ),
+    # Two lookups of the latest accepted handoff per lead, each returning
+    # its part of the place whole: CASE over a subquery's columns would
+    # repeat the lookup in every branch.
+    clock = latest.annotate(
+        group=Case(
+            When(followed_up_at__isnull=False, then=Value(int(FollowUp.DONE))),
+            When(follow_up_due_at__isnull=False, then=Value(int(FollowUp.DUE))),
+            default=Value(int(FollowUp.NONE)),
+            output_field=IntegerField(),
+        ),
+        key_at=Case(
+            When(
+                followed_up_at__isnull=False,
+                then=Greatest(
+                    "followed_up_at",
+                    Coalesce(Subquery(last_attempt), "followed_up_at"),
                 ),
-                default=F("follow_up_due_at"),
             ),
-        )
-        .order_by("lead_id", "-decided_at", "-id")
-        .values_list("lead_id", "status", "done", "key_at")
+            default=F("follow_up_due_at"),
+            output_field=DateTimeField(),
+        ),
     )
-    latest: dict[int, FollowUpKey] = {}
-    for lead_id, status, done, key_at in handoffs:
-        if status != Handoff.Status.ACCEPTED:
-            continue
-        if lead_id not in latest and key_at is not None:
-            group = FollowUp.DONE if done else FollowUp.DUE
-            latest[lead_id] = (group, key_at, lead_id)
-        latest.setdefault(lead_id, (FollowUp.NONE, _EPOCH, lead_id))
-    columns: dict[str, list[FollowUpKey]] = {}
-    clockless = []
-    for lead_id, stage in leads.order_by().values_list("id", "stage"):
-        key = latest.get(lead_id)
-        if key is None or key[0] == FollowUp.NONE:
-            clockless.append(lead_id)
-        else:
-            columns.setdefault(stage, []).append(key)
-    if clockless:
-        rows = Lead.objects.filter(id__in=clockless).values_list(
-            "id", "stage", "stage_changed_at"
-        )
-        for lead_id, stage, stage_changed_at in rows:
-            key = (FollowUp.NONE, stage_changed_at or _EPOCH, lead_id)
-            columns.setdefault(stage, []).append(key)
-    for keys in columns.values():
-        keys.sort()
-    return columns
+    return leads.annotate(
+        fu_group=Coalesce(
+            Subquery(clock.values("group")[:1]),
+            Value(int(FollowUp.NONE)),
+            output_field=IntegerField(),
+        ),
+        fu_at=Coalesce(
+            Subquery(clock.values("key_at")[:1]),
+            "stage_changed_at",
+            Value(_EPOCH),
+            output_field=DateTimeField(),
+        ),
+    ).order_by("fu_group", "fu_at", "id")
+
+
+def _after(cursor: PipelineCursor) -> Q:
+    """The leads placed after ``cursor`` in follow-up order."""
+    return (
+        Q(fu_group__gt=cursor.group)
+        | Q(fu_group=cursor.group, fu_at__gt=cursor.at)
+        | Q(fu_group=cursor.group, fu_at=cursor.at, id__gt=cursor.lead_id)
+    )
 
 
 def _board_pages(
@@ -648,30 +673,32 @@ def _board_pages(
 ) -> dict[str, PipelineColumnPage]:
     """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
     follow-up order, leaving out ``shown`` (cards the page already shows out
-    of order, e.g. moved in), loaded with one query for the whole board."""
-    columns = _follow_up_keys(leads)
-    left_out = set(shown)
-    picks: dict[str, tuple[list[FollowUpKey], bool, int]] = {}
-    for stage in stages:
-        keys = columns.get(stage, [])
-        count = len(keys)
-        if after is not None:
-            position = (after.group, after.at, after.lead_id)
-            keys = [key for key in keys if key > position]
-        if left_out:
-            keys = [key for key in keys if key[2] not in left_out]
-        picks[stage] = (keys[:size], len(keys) > size, count)
-    by_id = leads.in_bulk([key[2] for page, _, _ in picks.values() for key in page])
+    of order, e.g. moved in). One query per column picks and loads its page
+    (ORDER BY the follow-up place, LIMIT ``size`` + 1), one loads the
+    pages' leads and one counts every column."""
+    counts = _stage_counts(leads, stages)
+    ordered = _follow_up_ordered(leads)
+    if after is not None:
+        ordered = ordered.filter(_after(after))
+    left_out = list(shown)
+    if left_out:
+        ordered = ordered.exclude(id__in=left_out)
+    # Each column's place keys alone (no lead row is loaded to sort), then
+    # the shown cards' leads in one query for the board.
+    keys = ordered.values_list("id", "fu_group", "fu_at")
+    picks = {stage: list(keys.filter(stage=stage)[: size + 1]) for stage in stages}
+    by_id = leads.in_bulk([row[0] for rows in picks.values() for row in rows[:size]])
     pages = {}
-    for stage, (page, more, count) in picks.items():
+    for stage, rows in picks.items():
         cursor = None
-        if more:
-            group, at, lead_id = page[-1]
-            cursor = PipelineCursor(group=int(group), at=at, lead_id=lead_id)
+        if len(rows) > size:
+            rows = rows[:size]
+            lead_id, group, at = rows[-1]
+            cursor = PipelineCursor(group=group, at=at, lead_id=lead_id)
         pages[stage] = PipelineColumnPage(
-            leads=[by_id[key[2]] for key in page if key[2] in by_id],
+            leads=[by_id[row[0]] for row in rows if row[0] in by_id],
             next=cursor,
-            count=count,
+            count=counts[stage],
         )
     return pages
 

@@ -14,6 +14,11 @@ urlpatterns = [
     path("handoffs/<int:handoff_id>/attempts/", views.attempt_add, name="attempt_add"),
     # The queue row's forms, fetched when the row opens them.
     path(
+        "handoffs/<int:handoff_id>/accept/form/",
+        views.accept_form,
+        name="accept_form",
+    ),
+    path(
         "handoffs/<int:handoff_id>/reject/form/",
         views.reject_form,
         name="reject_form",

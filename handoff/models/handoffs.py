@@ -119,6 +119,15 @@ class Handoff(models.Model):
             models.Index(
                 fields=["status", "assigned_to", "due_at"], name="handoff_queue_idx"
             ),
+            # The SAL queue's team section: a team's pending handoffs counted
+            # and each calendar's first page read by due time, index-only (the
+            # SLA picks the calendar, the assignee is left out of the section).
+            models.Index(
+                fields=["team", "due_at", "id"],
+                include=["assigned_to", "sla"],
+                condition=Q(status="pending"),
+                name="handoff_pending_team_idx",
+            ),
             # The escalation ladder's scans.
             models.Index(
                 fields=["at_risk_at"],

@@ -21,6 +21,7 @@ from handoff.views.detail import handoff_detail
 from handoff.views.pipeline import pipeline, pipeline_column, sales_move
 from handoff.views.queue import (
     accept,
+    accept_form,
     attempt_add,
     attempt_form,
     availability,
@@ -35,6 +36,7 @@ from handoff.views.team import pipeline_team, pipeline_team_column, reassign
 
 __all__ = [
     "accept",
+    "accept_form",
     "attempt_add",
     "attempt_form",
     "availability",

@@ -8,7 +8,7 @@ screen's fragment and redirects back to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
@@ -32,10 +32,9 @@ from handoff.forms import (
 )
 from handoff.models import Handoff
 from handoff.presenters import (
-    AcceptChoice,
     FormState,
-    QueueRow,
     QueueSection,
+    accept_choices,
     accepted_text,
     attempt_text,
     form_choices,
@@ -78,7 +77,6 @@ def _queue_context(
     ``only`` a section key builds that section alone."""
     manager = selectors.is_manager(user)
     now = timezone.now()
-    reps = selectors.sales_reps_active()
     if manager:
         other_title, other_text = (
             "Everyone else",
@@ -130,7 +128,6 @@ def _queue_context(
             },
         )
     }
-    _share_rep_options(rows.values(), reps)
     sections = [
         QueueSection(
             key=key,
@@ -150,33 +147,15 @@ def _queue_context(
         "now": now,
         "sections": sections,
         "pages": shown,
-        "reps": reps,
     }
 
 
-def _share_rep_options(rows: Iterable[QueueRow], reps: list[Any]) -> None:
-    """Render the accept form's rep options once per distinct choice (the
-    SLA's suggestion and rule) and give them to every row offering it."""
-    rendered: dict[AcceptChoice, str] = {}
-    for row in rows:
-        if row.accept is None:
-            continue
-        if row.accept not in rendered:
-            rendered[row.accept] = render_to_string(
-                "handoff/partials/rep_options.html",
-                {"reps": reps, "choice": row.accept, "values": {}},
-            )
-        row.accept_options = rendered[row.accept]
-
-
-def _form_context() -> dict[str, Any]:
-    """What a row answered alone shows in its forms: the accept form's reps.
-
-    The reject and log-attempt forms are fetched when a row opens them
-    (``reject_form``, ``attempt_form``); a row answered after a refused POST
-    shows its failed form open, so ``_queue_row_response`` adds theirs.
-    """
-    return {"reps": selectors.sales_reps_active()}
+def _accept_context(handoff: Handoff) -> dict[str, Any]:
+    """The accept form's rep picker for ``handoff``: the active reps and the
+    SLA's suggestion with its rule (worked out now; the accept routes again
+    under the team's lock)."""
+    choice = accept_choices([handoff], now=timezone.now())[handoff.id]
+    return {"reps": selectors.sales_reps_active(), "choice": choice}
 
 
 def _reason_context() -> dict[str, Any]:
@@ -243,12 +222,15 @@ def _queue_row_response(
     manager = selectors.is_manager(user)
     row = presenters.queue_rows([handoff], user=user, manager=manager)[0]
     row.state = state
-    context = {
-        "row": row,
-        "now": timezone.now(),
-        **_form_context(),
-    }
-    if state.open == "reject":
+    context = {"row": row, "now": timezone.now()}
+    # The row's forms are fetched when opened (``accept_form``, ``reject_form``,
+    # ``attempt_form``); a row answered after a refused POST shows its failed
+    # form open, so what that form offers is added here.
+    if state.open == "accept":
+        accept = _accept_context(handoff)
+        row.accept = accept["choice"]
+        context["reps"] = accept["reps"]
+    elif state.open == "reject":
         context.update(_reason_context())
     elif state.open == "attempt":
         context.update(form_choices())
@@ -299,6 +281,7 @@ def _queue_notice(
 
 #: The template of each form a queue row fetches when it is opened.
 ROW_FORMS = {
+    "accept": "handoff/partials/accept_form.html",
     "reject": "handoff/partials/reject_form.html",
     "attempt": "handoff/partials/attempt_form.html",
 }
@@ -333,7 +316,9 @@ def _row_form(request: HttpRequest, handoff_id: int, form: str) -> HttpResponse:
         "errors": {},
         "values": {},
     }
-    if form == "reject":
+    if form == "accept":
+        context.update(_accept_context(handoff))
+    elif form == "reject":
         context.update(_reason_context())
     else:
         context.update(form_choices())
@@ -347,6 +332,14 @@ def _form_note(request: HttpRequest, message: str, *, status: int) -> HttpRespon
         {"message": message},
         status=status,
     )
+
+
+@require_safe
+@decide_access
+def accept_form(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """The queue row's accept form, fetched when "Accept…" is opened: the SLA's
+    suggested rep is worked out for this handoff alone, not for every row."""
+    return _row_form(request, handoff_id, "accept")
 
 
 @require_safe

@@ -318,7 +318,10 @@ def test_an_sdr_rejects_one_lead_with_a_reason_and_accepts_another(
     row.locator("button", has_text="Reject").click()
     expect(row).to_contain_text("Rejected: No fit — Amara Okafor is now disqualified.")
 
-    page.locator(f"#handoff-{linus.id}").locator("button", has_text="Accept").click()
+    linus_row = page.locator(f"#handoff-{linus.id}")
+    # The accept form is fetched when the row opens it.
+    linus_row.locator("summary", has_text="Accept").click()
+    linus_row.locator("button", has_text="Accept").click()
     expect(page.locator(f"#handoff-{linus.id}")).to_contain_text(
         "Accepted — Linus Berg is now your SAL."
     )
@@ -467,6 +470,8 @@ def test_an_sdr_hands_a_lead_to_the_rep_they_pick_and_the_rep_sees_it(
     page = new_page()
     log_in(page, live_server, "ada")
     row = page.locator(f"#handoff-{linus.id}")
+    expect(row.locator("select[name=owner]")).to_have_count(0)
+    row.locator("summary", has_text="Accept").click()
     picker = row.locator("select[name=owner]")
     # The SLA's round robin suggests Sam (first in the team); Ada picks Rita.
     expect(picker.locator("option:checked")).to_have_text("Sam Reed")

@@ -261,6 +261,27 @@ def test_the_board_costs_the_same_queries_however_many_cards(
     assert len(more.captured_queries) == len(few.captured_queries)
 
 
+def test_each_column_picks_its_page_in_the_database(
+    client, frozen, small_pages, sdr, rep, admin
+):
+    leads_due_in_turn(rep, admin, 5)
+    client.force_login(rep)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/pipeline/").content.decode()
+
+    assert names(page) == ["L5", "L4"]
+    # One ordered query per column, limited to the page and one more card;
+    # only the shown cards' leads are loaded whole.
+    picks = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "ORDER BY" in q["sql"] and q["sql"].rstrip().endswith("LIMIT 3")
+    ]
+    assert len(picks) == 3
+    assert all('FROM "leads_lead"' in sql for sql in picks)
+
+
 def test_a_position_no_page_gave_is_refused_in_words(client, frozen, sdr, rep):
     client.force_login(rep)
 

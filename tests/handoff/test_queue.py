@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm.roles import SALES
-from handoff import business_hours, clock, services
+from handoff import business_hours, clock, selectors, services
 from handoff.models import Handoff, SalesProfile, TeamMember
 from leads import lifecycle
 from leads.models import Lead, Stage
@@ -251,6 +251,54 @@ def test_rows_are_ordered_by_business_time_left_across_calendars(
         r'class="clock clock-[a-z-]+"[^>]*>([^<]+)<', response.content.decode()
     )
     assert clocks == ["2 h left", "5 h left", "2 h left", "5 h left"]
+
+
+def test_pages_across_calendars_follow_the_business_time_left_order(
+    monkeypatch, sla, sdr
+):
+    """Each calendar's rows are read in due time order, as many as the pages
+    up to the one asked hold; merged, each page is the slice of the order by
+    business time left over the whole section, and only the rows read are
+    counted."""
+    utc, new_york = _two_calendars(sla.team)
+    rng = random.Random(3)
+    handoffs = [
+        opened(
+            sdr,
+            due=FRIDAY_4PM + dt.timedelta(minutes=rng.randint(-600, 6000)),
+            sla=rng.choice([utc, new_york]),
+        )
+        for _ in range(14)
+    ]
+    items = [(h.id, h.due_at, h.sla.calendar.spec()) for h in handoffs]
+    expected = clock.by_time_left(items, now=FRIDAY_4PM)
+    counted = []
+    time_left = clock.time_left
+
+    def spy(items, **kwargs):
+        counted.append(len(items))
+        return time_left(items, **kwargs)
+
+    monkeypatch.setattr(clock, "time_left", spy)
+    mine = selectors.handoff_list_queue(user=sdr, scope="mine")
+
+    pages = [
+        selectors.queue_pages({"mine": (mine, n)}, size=4, now=FRIDAY_4PM)["mine"]
+        for n in (1, 2, 3, 4)
+    ]
+
+    assert [[h.id for h in page.handoffs] for page in pages] == [
+        expected[0:4],
+        expected[4:8],
+        expected[8:12],
+        expected[12:14],
+    ]
+    assert [(p.total, p.number, p.pages) for p in pages] == [
+        (14, n, 4) for n in (1, 2, 3, 4)
+    ]
+    # At most 4 rows a page up to the one asked, of each calendar.
+    assert all(n <= 2 * 4 * page for n, page in zip(counted, (1, 2, 3, 4), strict=True))
+    assert counted[0] < len(handoffs)
 
 
 def test_by_time_left_breaks_ties_by_due_time():

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import pytest
 from django.conf import settings
 from django.core import mail
 
-from handoff import routing, selectors, services
+from handoff import presenters, services
 from handoff.exceptions import DecisionInvalid
 from handoff.models import Handoff, HandoffEvent, ServiceLevelAgreement, Team
 from handoff.notifications import notification_send
@@ -26,8 +25,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-#: The queue's views module (``handoff.views`` exports its view ``queue``).
-queue_views = importlib.import_module("handoff.views.queue")
 
 MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 Routing = ServiceLevelAgreement.SalesRouting
@@ -261,16 +258,25 @@ def test_the_rep_gets_one_e_mail_after_commit(
 # ------------------------------------------------------------------------------
 
 
-def test_the_queue_offers_active_reps_with_the_routings_pick_preselected(
+def _accept_form(client, handoff: Handoff) -> str:
+    """The queue row's accept form, as the row fetches it when opened."""
+    response = client.get(
+        f"/handoffs/{handoff.id}/accept/form/", HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_accept_form_offers_active_reps_with_the_routings_pick_preselected(
     client, sales_sla, ada, reps
 ):
     rep("Old Rep", is_active=False)
     handoff = pending()
     client.force_login(ada)
 
-    page = client.get("/queue/").content.decode()
+    html = _accept_form(client, handoff)
 
-    form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+    form = html[html.index(f'id="owner-queue-{handoff.id}"') :]
     form = form[: form.index("</select>")]
     assert [line.strip() for line in form.splitlines()[1:] if "<option" in line] == [
         '<option value="">Choose a rep</option>',
@@ -278,40 +284,46 @@ def test_the_queue_offers_active_reps_with_the_routings_pick_preselected(
         f'<option value="{reps[0].pk}" selected>Sam Rep</option>',
         f'<option value="{reps[2].pk}">Tom Rep</option>',
     ]
-    assert "Round robin in West picks Sam Rep" in page
+    assert "Round robin in West picks Sam Rep" in html
+    assert f'hx-post="/handoffs/{handoff.id}/accept/"' in html
+    assert '<input type="hidden" name="source" value="queue">' in html
+    assert 'hx-target="closest .queue-row"' in html
 
 
-def test_slas_sharing_a_sales_team_ask_its_pick_once_per_page(
+def test_the_queue_works_out_no_rep_until_an_accept_form_is_opened(
     client, monkeypatch, sales_sla, ada, reps
 ):
-    other = SlaFactory(
-        team=sales_sla.team,
-        calendar=sales_sla.calendar,
-        sales_team=sales_sla.sales_team,
-    )
-    first, second = pending(), pending()
-    Handoff.objects.filter(id=second.id).update(sla=other)
+    handoff = pending()
     asked = []
-    team_route = routing._team_route
+    sales_route = presenters.sales_route
 
-    def counted(sla, **kwargs):
-        asked.append(sla.id)
-        return team_route(sla, **kwargs)
+    def counted(h, **kwargs):
+        asked.append(h.id)
+        return sales_route(h, **kwargs)
 
-    monkeypatch.setattr(routing, "_team_route", counted)
+    monkeypatch.setattr(presenters, "sales_route", counted)
     client.force_login(ada)
 
     page = client.get("/queue/").content.decode()
+    fragment = client.get("/queue/rows/", HTTP_HX_REQUEST="true").content.decode()
 
-    assert len(asked) == 1
-    for handoff in (first, second):
-        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
-        assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
-    assert page.count("Round robin in West picks Sam Rep") == 2
+    assert asked == []
+    for html in (page, fragment):
+        assert (
+            f'<details class="queue-more queue-accept" '
+            f'hx-get="/handoffs/{handoff.id}/accept/form/" hx-trigger="toggle once"'
+        ) in html
+        # Without JavaScript the opened row leads to the handoff's page.
+        assert (
+            f'<a href="/handoffs/{handoff.id}/">Accept it on its handoff page</a>'
+        ) in html
+        assert 'name="owner"' not in html
+    _accept_form(client, handoff)
+    assert asked == [handoff.id]
 
 
-def test_a_sales_team_in_two_time_zones_counts_its_reps_loads_once_per_page(
-    client, monkeypatch, sales_sla, ada, reps
+def test_a_sales_team_in_two_time_zones_picks_by_each_calendars_day(
+    client, sales_sla, ada, reps
 ):
     # given a least-loaded sales team, a second SLA of it whose calendar
     # counts its day in another time zone, and a lead already accepted to Sam
@@ -326,49 +338,28 @@ def test_a_sales_team_in_two_time_zones_counts_its_reps_loads_once_per_page(
     first, second = pending(), pending()
     Handoff.objects.filter(id=second.id).update(sla=other)
     accept(pending(), ada, owner=reps[0])
-    counted = []
-    loads_of = selectors._loads_of
-
-    def spy(user_ids, **kwargs):
-        counted.append(sorted(user_ids))
-        return loads_of(user_ids, **kwargs)
-
-    monkeypatch.setattr(selectors, "_loads_of", spy)
     client.force_login(ada)
 
-    # when the queue shows both handoffs' accept forms
-    page = client.get("/queue/").content.decode()
+    # when each row's accept form is opened
+    forms = [_accept_form(client, h) for h in (first, second)]
 
-    # then each time zone got its pick, from one count of the team's loads:
-    # Sam holds a lead, so the least loaded turn passes him over in both
-    assert counted == [sorted(r.pk for r in reps)]
-    for handoff in (first, second):
-        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
+    # then Sam holds a lead, so the least loaded turn passes him over in both
+    for handoff, html in zip((first, second), forms, strict=True):
+        form = html[html.index(f'id="owner-queue-{handoff.id}"') :]
         assert f'<option value="{reps[1].pk}" selected>Rita Rep</option>' in form
 
 
-def test_rows_with_the_same_choice_share_one_rendering_of_the_rep_options(
-    client, monkeypatch, sales_sla, ada, reps
-):
-    handoffs = [pending(), pending()]
-    rendered = []
-    render = queue_views.render_to_string
-
-    def counted(template, *args, **kwargs):
-        rendered.append(template)
-        return render(template, *args, **kwargs)
-
-    monkeypatch.setattr(queue_views, "render_to_string", counted)
+def test_an_accept_form_follows_the_posts_rules(client, sales_sla, ada, reps):
+    teammate = TeamMemberFactory(team=sales_sla.team, user__username="bo").user
+    theirs = pending()
+    Handoff.objects.filter(id=theirs.id).update(assigned_to=teammate)
     client.force_login(ada)
 
-    page = client.get("/queue/").content.decode()
+    response = client.get(f"/handoffs/{theirs.id}/accept/form/", HTTP_HX_REQUEST="true")
 
-    assert rendered.count("handoff/partials/rep_options.html") == 1
-    for handoff in handoffs:
-        form = page[page.index(f'id="owner-queue-{handoff.id}"') :]
-        form = form[: form.index("</select>")]
-        assert f'<option value="{reps[0].pk}" selected>Sam Rep</option>' in form
-        assert f'<option value="{reps[1].pk}">Rita Rep</option>' in form
+    assert response.status_code == 403
+    assert 'name="owner"' not in response.content.decode()
+    assert client.post(f"/handoffs/{theirs.id}/accept/form/").status_code == 405
 
 
 def test_accepting_in_the_queue_with_a_picked_rep_hands_the_lead_to_them(

@@ -931,4 +931,5 @@ def test_take_it_makes_an_unassigned_row_mine(client, frozen, sdr):
     assert ">Take it</button>" in page
     assert response.status_code == 200
     assert Handoff.objects.get(id=handoff.id).assigned_to == sdr
-    assert ">Accept</button>" in response.content.decode()
+    # The row is the taker's to decide now: it offers the accept form.
+    assert f'hx-get="/handoffs/{handoff.id}/accept/form/"' in response.content.decode()

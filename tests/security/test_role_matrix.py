@@ -155,6 +155,7 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "handoffs/<int:handoff_id>/claim/"): SDRS,
     ("POST", "handoffs/<int:handoff_id>/reject/"): SDRS,
     ("POST", "handoffs/<int:handoff_id>/attempts/"): WORKERS,
+    ("GET", "handoffs/<int:handoff_id>/accept/form/"): SDRS,
     ("GET", "handoffs/<int:handoff_id>/reject/form/"): SDRS,
     ("GET", "handoffs/<int:handoff_id>/attempts/form/"): SDRS,
     ("POST", "availability/"): SDRS,
