@@ -40,15 +40,22 @@ import datetime as dt
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from crm.marketing.daily_rollup import (
+    day_runs,
+    days_lock,
+    midnight,
+    scan_advance,
+    utc_day,
+)
 from crm.marketing.filters import FunnelFilters
 from crm.models import (
     FunnelCohortCount,
@@ -88,14 +95,6 @@ def whole_hours(before: dt.datetime, after: dt.datetime) -> int:
     return (after - before) // _HOUR
 
 
-def _utc_day(at: dt.datetime) -> dt.date:
-    return at.astimezone(dt.UTC).date()
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
 _TIMED = FUNNEL[1:]
 _ENTERED = [entered_field(stage) for stage in _TIMED]
 
@@ -115,17 +114,6 @@ def _spans(
 # Rebuilding ----------------------------------------------------------------
 
 
-def _lock_days(days: Iterable[dt.date]) -> None:
-    # In day order, so two rebuilds of overlapping days cannot deadlock.
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for day in sorted(days):
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, day.toordinal()]
-            )
-
-
 def _cohort_rows(
     low: dt.datetime, high: dt.datetime
 ) -> tuple[list[FunnelCohortCount], list[FunnelCohortHours]]:
@@ -135,7 +123,7 @@ def _cohort_rows(
         erased_at__isnull=True, created_at__gte=low, created_at__lt=high
     ).values_list("created_at", "source", "region", "highest_stage", *_ENTERED)
     for created_at, source, region, highest, *entered in leads.iterator(2000):
-        day = _utc_day(created_at)
+        day = utc_day(created_at)
         counts[day, source, region, highest] += 1
         for stage, _, span in _spans(created_at, tuple(entered)):
             hours[day, source, region, stage, span] += 1
@@ -161,7 +149,7 @@ def _flow_count_rows(low: dt.datetime, high: dt.datetime) -> list[FunnelFlowCoun
     days: dict[tuple[int, str], set[dt.date]] = defaultdict(set)
     where: dict[int, tuple[str, str]] = {}
     for lead_id, stage, at, source, region in moves.iterator(2000):
-        days[lead_id, stage].add(_utc_day(at))
+        days[lead_id, stage].add(utc_day(at))
         where[lead_id] = (source, region)
     before: dict[tuple[int, str], dt.date] = {}
     ids = sorted(where)
@@ -177,7 +165,7 @@ def _flow_count_rows(low: dt.datetime, high: dt.datetime) -> list[FunnelFlowCoun
             .order_by()
         )
         for lead_id, stage, at in last:
-            before[lead_id, stage] = _utc_day(at)
+            before[lead_id, stage] = utc_day(at)
     counts: Counter[tuple] = Counter()
     for (lead_id, stage), entered_on in days.items():
         previous = before.get((lead_id, stage))
@@ -204,7 +192,7 @@ def _flow_hours_rows(low: dt.datetime, high: dt.datetime) -> list[FunnelFlowHour
     for created_at, source, region, *entered in leads.iterator(2000):
         for stage, at, span in _spans(created_at, tuple(entered)):
             if low <= at < high:
-                hours[_utc_day(at), source, region, stage, span] += 1
+                hours[utc_day(at), source, region, stage, span] += 1
     return [
         FunnelFlowHours(day=d, source=s, region=r, stage=st, hours=h, leads=n)
         for (d, s, r, st, h), n in hours.items()
@@ -223,50 +211,15 @@ def funnel_rollup_rebuild_days(*, first: dt.date, last: dt.date) -> None:
     if last < first:
         raise ValueError("last must not come before first.")
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    _lock_days(days)
+    days_lock(_LOCK_SPACE, days)
     for table in _TABLES:
         table.objects.filter(day__gte=first, day__lte=last).delete()
-    low, high = _midnight(first), _midnight(last + dt.timedelta(days=1))
+    low, high = midnight(first), midnight(last + dt.timedelta(days=1))
     cohort_counts, cohort_hours = _cohort_rows(low, high)
     FunnelCohortCount.objects.bulk_create(cohort_counts, batch_size=1000)
     FunnelCohortHours.objects.bulk_create(cohort_hours, batch_size=1000)
     FunnelFlowCount.objects.bulk_create(_flow_count_rows(low, high), batch_size=1000)
     FunnelFlowHours.objects.bulk_create(_flow_hours_rows(low, high), batch_size=1000)
-
-
-def _runs(days: Iterable[dt.date]) -> Iterator[tuple[dt.date, dt.date]]:
-    """Sorted ``days`` as runs of consecutive days, at most DAYS_PER_RUN long."""
-    start = end = None
-    for day in sorted(set(days)):
-        follows = start is not None and day == end + dt.timedelta(days=1)
-        if follows and (day - start).days < DAYS_PER_RUN:
-            end = day
-            continue
-        if start is not None:
-            yield start, end
-        start = end = day
-    if start is not None:
-        yield start, end
-
-
-def _advance(*, scanned_until: dt.datetime) -> None:
-    """Record a scan that began at ``scanned_until``, unless a later one is
-    already recorded (two refreshes may finish out of order)."""
-    moved = FunnelRollupState.objects.filter(
-        id=_STATE_ID, scanned_until__lt=scanned_until
-    ).update(scanned_until=scanned_until, refreshed_at=scanned_until)
-    if moved or FunnelRollupState.objects.filter(id=_STATE_ID).exists():
-        return
-    try:
-        with transaction.atomic():
-            FunnelRollupState.objects.create(
-                id=_STATE_ID, scanned_until=scanned_until, refreshed_at=scanned_until
-            )
-    except IntegrityError:
-        # Another rebuild recorded itself first: keep the later of the two.
-        FunnelRollupState.objects.filter(
-            id=_STATE_ID, scanned_until__lt=scanned_until
-        ).update(scanned_until=scanned_until, refreshed_at=scanned_until)
 
 
 @dataclass(frozen=True)
@@ -291,14 +244,14 @@ def funnel_rollup_rebuild(
     """
     now = now or timezone.now()
     started = time.monotonic()
-    today = _utc_day(now)
+    today = utc_day(now)
     first = since
     if first is None:
         starts = [
             Lead.objects.aggregate(d=Min("created_at"))["d"],
             StageTransition.objects.aggregate(d=Min("at"))["d"],
         ]
-        days = [_utc_day(at) for at in starts if at is not None]
+        days = [utc_day(at) for at in starts if at is not None]
         days += [
             d
             for table in _TABLES
@@ -312,7 +265,7 @@ def funnel_rollup_rebuild(
     last = max(
         [
             today,
-            *(_utc_day(at) for at in ends if at is not None),
+            *(utc_day(at) for at in ends if at is not None),
             *(
                 d
                 for table in _TABLES
@@ -328,7 +281,7 @@ def funnel_rollup_rebuild(
         count += (end - day).days + 1
         day = end + dt.timedelta(days=1)
     if since is None or FunnelRollupState.objects.filter(id=_STATE_ID).exists():
-        _advance(scanned_until=now)
+        scan_advance(FunnelRollupState, _STATE_ID, scanned_until=now)
     logger.info(
         "funnel roll-up rebuilt: %s days from %s in %.1f s",
         count,
@@ -344,7 +297,7 @@ def _changed_days(since: dt.datetime) -> tuple[set[dt.date], int]:
     leads = 0
     for created_at, *entered in changed.values_list("created_at", *_ENTERED):
         leads += 1
-        days.update(_utc_day(at) for at in (created_at, *entered) if at is not None)
+        days.update(utc_day(at) for at in (created_at, *entered) if at is not None)
     moved_on = (
         StageTransition.objects.filter(lead__updated_at__gte=since)
         .annotate(day=TruncDate("at", tzinfo=dt.UTC))
@@ -371,9 +324,9 @@ def funnel_rollup_refresh(*, now: dt.datetime | None = None) -> RollupRun:
     if state is None:
         return funnel_rollup_rebuild(now=now)
     days, leads = _changed_days(state.scanned_until - OVERLAP)
-    for first, last in _runs(days):
+    for first, last in day_runs(days, longest=DAYS_PER_RUN):
         funnel_rollup_rebuild_days(first=first, last=last)
-    _advance(scanned_until=now)
+    scan_advance(FunnelRollupState, _STATE_ID, scanned_until=now)
     if days:
         logger.info(
             "funnel roll-up refreshed: %s days for %s changed leads", len(days), leads

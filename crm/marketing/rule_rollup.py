@@ -48,12 +48,19 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from crm.marketing import rule_analytics as live
+from crm.marketing.daily_rollup import (
+    day_runs,
+    days_lock,
+    midnight,
+    scan_advance,
+    utc_day,
+)
 from crm.marketing.rollup import RollupRun
 from crm.models import (
     RuleCohortCount,
@@ -82,14 +89,6 @@ _TABLES = (RuleCohortScore, RuleCohortCount, RuleRejectionCount, RuleRejectionRu
 _DAY_FIELD = {live.SDR: "decided_at", live.SALES: "at"}
 
 
-def _utc_day(at: dt.datetime) -> dt.date:
-    return at.astimezone(dt.UTC).date()
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
 def _as_date(value: dt.date | str) -> dt.date:
     # SQLite's date() answers text.
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
@@ -104,17 +103,6 @@ def _day_sql(column: str) -> str:
 
 
 # Rebuilding ----------------------------------------------------------------
-
-
-def _lock_days(days: Iterable[dt.date]) -> None:
-    # In day order, so two rebuilds of overlapping days cannot deadlock.
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for day in sorted(days):
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, day.toordinal()]
-            )
 
 
 def _score_rows(cohort: str, params: list[Any]) -> list[RuleCohortScore]:
@@ -298,51 +286,16 @@ def rule_rollup_rebuild_days(*, first: dt.date, last: dt.date) -> None:
     if last < first:
         raise ValueError("last must not come before first.")
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-    _lock_days(days)
+    days_lock(_LOCK_SPACE, days)
     for table in _TABLES:
         table.objects.filter(day__gte=first, day__lte=last).delete()
-    low, high = _midnight(first), _midnight(last + dt.timedelta(days=1))
+    low, high = midnight(first), midnight(last + dt.timedelta(days=1))
     cohort, params = live._cohort_sql(None, low, high)
     RuleCohortScore.objects.bulk_create(_score_rows(cohort, params), batch_size=1000)
     RuleCohortCount.objects.bulk_create(_count_rows(cohort, params), batch_size=1000)
     counts, labels = _rejection_rows(low, high)
     RuleRejectionCount.objects.bulk_create(counts, batch_size=1000)
     RuleRejectionRule.objects.bulk_create(labels, batch_size=1000)
-
-
-def _runs(days: Iterable[dt.date]) -> Iterator[tuple[dt.date, dt.date]]:
-    """Sorted ``days`` as runs of consecutive days, at most DAYS_PER_RUN long."""
-    start = end = None
-    for day in sorted(set(days)):
-        follows = start is not None and day == end + dt.timedelta(days=1)
-        if follows and (day - start).days < DAYS_PER_RUN:
-            end = day
-            continue
-        if start is not None:
-            yield start, end
-        start = end = day
-    if start is not None:
-        yield start, end
-
-
-def _advance(*, scanned_until: dt.datetime) -> None:
-    """Record a scan that began at ``scanned_until``, unless a later one is
-    already recorded (two refreshes may finish out of order)."""
-    moved = RuleRollupState.objects.filter(
-        id=_STATE_ID, scanned_until__lt=scanned_until
-    ).update(scanned_until=scanned_until, refreshed_at=scanned_until)
-    if moved or RuleRollupState.objects.filter(id=_STATE_ID).exists():
-        return
-    try:
-        with transaction.atomic():
-            RuleRollupState.objects.create(
-                id=_STATE_ID, scanned_until=scanned_until, refreshed_at=scanned_until
-            )
-    except IntegrityError:
-        # Another rebuild recorded itself first: keep the later of the two.
-        RuleRollupState.objects.filter(
-            id=_STATE_ID, scanned_until__lt=scanned_until
-        ).update(scanned_until=scanned_until, refreshed_at=scanned_until)
 
 
 def _edge_days(aggregate: type[Min] | type[Max]) -> list[dt.date]:
@@ -352,7 +305,7 @@ def _edge_days(aggregate: type[Min] | type[Max]) -> list[dt.date]:
         Handoff.objects.aggregate(d=aggregate("decided_at"))["d"],
         SalesOutcome.objects.aggregate(d=aggregate("at"))["d"],
     ]
-    days = [_utc_day(at) for at in moments if at is not None]
+    days = [utc_day(at) for at in moments if at is not None]
     days += [
         d
         for table in _TABLES
@@ -377,7 +330,7 @@ def rule_rollup_rebuild(
     """
     now = now or timezone.now()
     started = time.monotonic()
-    today = _utc_day(now)
+    today = utc_day(now)
     first = since if since is not None else min(_edge_days(Min), default=today)
     last = max([today, *_edge_days(Max)])
     count = 0
@@ -388,7 +341,7 @@ def rule_rollup_rebuild(
         count += (end - day).days + 1
         day = end + dt.timedelta(days=1)
     if since is None or RuleRollupState.objects.filter(id=_STATE_ID).exists():
-        _advance(scanned_until=now)
+        scan_advance(RuleRollupState, _STATE_ID, scanned_until=now)
     logger.info(
         "rule roll-up rebuilt: %s days from %s in %.1f s",
         count,
@@ -412,7 +365,7 @@ def _changed_days(since: dt.datetime) -> tuple[set[dt.date], int]:
     leads = 0
     for created_at in changed:
         leads += 1
-        days.add(_utc_day(created_at))
+        days.add(utc_day(created_at))
     created_day = TruncDate("lead__created_at", tzinfo=dt.UTC)
     for rows in (
         LeadScore.objects.filter(computed_at__gte=since),
@@ -452,9 +405,9 @@ def rule_rollup_refresh(*, now: dt.datetime | None = None) -> RollupRun:
     if state is None:
         return rule_rollup_rebuild(now=now)
     days, leads = _changed_days(state.scanned_until - OVERLAP)
-    for first, last in _runs(days):
+    for first, last in day_runs(days, longest=DAYS_PER_RUN):
         rule_rollup_rebuild_days(first=first, last=last)
-    _advance(scanned_until=now)
+    scan_advance(RuleRollupState, _STATE_ID, scanned_until=now)
     if days:
         logger.info(
             "rule roll-up refreshed: %s days for %s changed leads", len(days), leads
