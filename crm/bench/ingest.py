@@ -149,7 +149,7 @@ def run(
     finally:
         if not keep:
             _clean_up()
-    _report(singles, batch, size=size, workers=workers, threads=threads, say=say)
+    report(singles, batch, size=size, workers=workers, threads=threads, say=say)
 
 
 # Set-up and clean-up
@@ -249,18 +249,29 @@ def _run(
     return phase
 
 
-def _report(
-    singles: Phase, batch: Phase, *, size: int, workers: int, threads: int, say: Say
+def report(
+    singles: Phase,
+    batch: Phase,
+    *,
+    size: int,
+    workers: int,
+    threads: int,
+    say: Say,
+    unit: str = "touchpoints",
+    batch_key: str = "batch_per_s",
 ) -> None:
+    """Print both phases (rates in ``unit`` per second) and, last, the JSON
+    summary the benchmark commands end with (the batch rate under
+    ``batch_key``)."""
     single_rate = singles.requests / singles.seconds if singles.seconds else 0.0
     batch_rate = batch.requests * size / batch.seconds if batch.seconds else 0.0
-    for name, phase, rate, unit in [
-        ("single", singles, single_rate, "touchpoints/s"),
-        ("batch", batch, batch_rate, f"touchpoints/s ({size} per request)"),
+    for name, phase, rate, per in [
+        ("single", singles, single_rate, f"{unit}/s"),
+        ("batch", batch, batch_rate, f"{unit}/s ({size} per request)"),
     ]:
         say(
             f"{name:6}: {phase.requests} requests in {phase.seconds:.2f} s, "
-            f"{rate:,.0f} {unit}; p50 {phase.percentile(50):.1f} ms, "
+            f"{rate:,.0f} {per}; p50 {phase.percentile(50):.1f} ms, "
             f"p95 {phase.percentile(95):.1f} ms; {len(phase.errors)} errors"
         )
         for error in phase.errors[:3]:
@@ -277,7 +288,7 @@ def _report(
         "single_p95_ms": round(singles.percentile(95), 2),
         "batches": batch.requests,
         "batch_size": size,
-        "batch_per_s": round(batch_rate, 1),
+        batch_key: round(batch_rate, 1),
         "batch_p50_ms": round(batch.percentile(50), 2),
         "batch_p95_ms": round(batch.percentile(95), 2),
         "errors": len(singles.errors) + len(batch.errors),

@@ -26,11 +26,10 @@ import threading
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection
 
-from crm.bench.ingest import Phase, Say, _gunicorn, _run
+from crm.bench.ingest import Say, _gunicorn, _run, report
 from leads.models import Account, Lead, Touchpoint, TrackingSource
 from leads.tracking.services import tracking_source_create
 
@@ -167,7 +166,16 @@ def run(
         os.environ.pop("TRACKING_RATE", None)
         if not keep:
             _clean_up(source)
-    _report(singles, batch, size=size, workers=workers, threads=threads, say=say)
+    report(
+        singles,
+        batch,
+        size=size,
+        workers=workers,
+        threads=threads,
+        say=say,
+        unit="messages",
+        batch_key="batch_messages_per_s",
+    )
 
 
 def _clean_up(source: TrackingSource) -> None:
@@ -175,39 +183,3 @@ def _clean_up(source: TrackingSource) -> None:
     TrackingSource.objects.filter(pk=source.pk).delete()  # visitors, events
     Lead.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
     Account.objects.filter(domain=BENCH_DOMAIN).delete()
-
-
-def _report(
-    singles: Phase, batch: Phase, *, size: int, workers: int, threads: int, say: Say
-) -> None:
-    single_rate = singles.requests / singles.seconds if singles.seconds else 0.0
-    batch_rate = batch.requests * size / batch.seconds if batch.seconds else 0.0
-    for name, phase, rate, unit in [
-        ("single", singles, single_rate, "messages/s"),
-        ("batch", batch, batch_rate, f"messages/s ({size} per request)"),
-    ]:
-        say(
-            f"{name:6}: {phase.requests} requests in {phase.seconds:.2f} s, "
-            f"{rate:,.0f} {unit}; p50 {phase.percentile(50):.1f} ms, "
-            f"p95 {phase.percentile(95):.1f} ms; {len(phase.errors)} errors"
-        )
-        for error in phase.errors[:3]:
-            say(f"        {error}")
-    summary = {
-        "database": connection.vendor,
-        "celery": "eager" if settings.CELERY_TASK_ALWAYS_EAGER else "broker",
-        "debug": settings.DEBUG,
-        "workers": workers,
-        "threads": threads,
-        "single": singles.requests,
-        "single_per_s": round(single_rate, 1),
-        "single_p50_ms": round(singles.percentile(50), 2),
-        "single_p95_ms": round(singles.percentile(95), 2),
-        "batches": batch.requests,
-        "batch_size": size,
-        "batch_messages_per_s": round(batch_rate, 1),
-        "batch_p50_ms": round(batch.percentile(50), 2),
-        "batch_p95_ms": round(batch.percentile(95), 2),
-        "errors": len(singles.errors) + len(batch.errors),
-    }
-    say(json.dumps(summary))
