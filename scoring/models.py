@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.common.people import full_name
-from leads.models import Account, Lead
+from leads.models import Account, Lead, Stage
 
 
 class ScoringModel(models.Model):
@@ -521,6 +521,11 @@ class ModelSuggestion(models.Model):
 
     def __str__(self) -> str:
         return f"Suggestion {self.id} for {self.outcome} ({self.status})"
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome stage as the pages name it, e.g. "Sales-qualified (SQL)"."""
+        return Stage(self.outcome).label
 
     #: Share of the whole run each stage takes (about what it takes on the
     #: demo data), so that the bar moves on evenly through the stages.

@@ -59,7 +59,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from leads.lifecycle import stage_rank
-from leads.models import Lead, Touchpoint
+from leads.models import Lead, Stage, Touchpoint
 from scoring import selectors, store
 from scoring.bulk import chunk_evaluate, chunk_leads, lead_id_ranges
 from scoring.engine import (
@@ -890,7 +890,8 @@ def explanation_text(
     test_won = sum(p.outcomes[p.train :])
     day = f"{suggestion.until:%Y-%m-%d}"
     lines = [
-        f"Suggested points for reaching {suggestion.outcome} (or beyond), from the "
+        f"Suggested points for reaching {Stage(suggestion.outcome).label} (or beyond), "
+        "from the "
         f"{len(p.ids):,} leads created before {day}.",
         f"Fitted on the earliest {p.train:,} ({train_won:,} reached it); tested "
         f"on the {len(p.ids) - p.train:,} created after them ({test_won:,} "
