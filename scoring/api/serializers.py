@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from scoring import selectors
 from scoring.models import ModelSuggestion, ScoringModel, ScoringRule
+from scoring.services.suggestions import WAIT_MAX_SECONDS
 from scoring.suggestion import OUTCOMES
 from scoring.validation import RULE_INPUT_FIELDS
 
@@ -136,6 +137,22 @@ class AttributeValuesSerializer(serializers.Serializer):
         help_text="Sampled leads that have the key, with any value."
     )
     sampled = serializers.IntegerField(help_text="Leads read, as for the keys.")
+
+
+class SuggestWaitSerializer(serializers.Serializer):
+    """How long the suggest request waits for its run (query string)."""
+
+    wait = serializers.IntegerField(
+        min_value=0,
+        max_value=WAIT_MAX_SECONDS,
+        default=20,
+        error_messages={
+            "invalid": "Give whole seconds from 0 to 25.",
+            "min_value": "Give whole seconds from 0 to 25.",
+            "max_value": "Give whole seconds from 0 to 25: longer than 25 s, "
+            "poll the run's url instead.",
+        },
+    )
 
 
 class SuggestRequestSerializer(serializers.Serializer):

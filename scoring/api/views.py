@@ -8,7 +8,12 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -29,6 +34,7 @@ from scoring.api.serializers import (
     ScoringModelDetailSerializer,
     ScoringModelSerializer,
     SuggestRequestSerializer,
+    SuggestWaitSerializer,
 )
 from scoring.exceptions import (
     ModelNotPublishable,
@@ -37,7 +43,7 @@ from scoring.exceptions import (
 )
 from scoring.models import ModelSuggestion, ScoringModel
 from scoring.services import publishing
-from scoring.services.suggestions import suggestion_request
+from scoring.services.suggestions import suggestion_request, suggestion_wait
 from scoring.suggestion import cut_off_time
 
 ERRORS = {
@@ -123,17 +129,31 @@ class ScoringModelViewSet(
         "to whether the leads created before `until` reached `outcome` (an "
         "L2-regularised logistic regression on the earliest 80%, the penalty "
         "chosen on the time-ordered validation) and stored as a new draft, with "
-        "the explanation in its `notes`. Answers 202 with the run; poll its "
-        "`url` for the stage and progress, then the draft's id and the ROC AUC "
-        "of the active model and of the draft on the later 20%. One at a time.",
+        "the explanation in its `notes`. The request waits for the run up to "
+        "`wait` seconds (default 20, at most 25; 0 answers at once): done, it "
+        "answers 201 with the run, whose `draft` is the new draft's id and "
+        "`auc_active`, `auc_suggested` and `result` the ROC AUC of the active "
+        "model and of the draft on the later 20%; still running, 202 with the "
+        "run: poll its `url` for the stage and progress. One at a time.",
+        parameters=[
+            OpenApiParameter(
+                "wait",
+                int,
+                description="Seconds to wait for the run to finish (0 to 25, "
+                "default 20).",
+            )
+        ],
         request=SuggestRequestSerializer,
         responses={
+            201: ModelSuggestionSerializer,
             202: ModelSuggestionSerializer,
             400: OpenApiResponse(
-                description="An unknown outcome, a date that is not one or a "
-                "name too long: each field's message says what to change. Nothing "
-                "is stored. (Too few leads of either class is found by the run: "
-                "it ends `failed`, its `error` saying what to change.)"
+                description="An unknown outcome, a date that is not one, a name "
+                "too long or a `wait` outside 0 to 25: each field's message says "
+                "what to change, and nothing is stored. Or the run failed within "
+                "the wait (too few leads of either class before the cut-off): "
+                "`detail` says what to change, `suggestion` is the failed run, and "
+                "no draft was made."
             ),
             **ERRORS,
             404: OpenApiResponse(description="Not found."),
@@ -145,6 +165,8 @@ class ScoringModelViewSet(
     )
     @action(detail=False, methods=["post"], permission_classes=[SuggestPermission])
     def suggest(self, request: Request) -> Response:
+        waiting = SuggestWaitSerializer(data=request.query_params)
+        waiting.is_valid(raise_exception=True)
         given = SuggestRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         data = given.validated_data
@@ -162,11 +184,18 @@ class ScoringModelViewSet(
             if exc.running is not None:
                 body["running"] = ModelSuggestionSerializer(exc.running).data
             return Response(body, status=status.HTTP_409_CONFLICT)
-        suggestion.refresh_from_db()
-        return Response(
-            ModelSuggestionSerializer(suggestion).data,
-            status=status.HTTP_202_ACCEPTED,
+        suggestion = suggestion_wait(
+            suggestion.id, seconds=waiting.validated_data["wait"]
         )
+        body = ModelSuggestionSerializer(suggestion).data
+        if suggestion.status == ModelSuggestion.Status.FAILED:
+            return Response(
+                {"detail": suggestion.error, "suggestion": body},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if suggestion.status == ModelSuggestion.Status.DONE:
+            return Response(body, status=status.HTTP_201_CREATED)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class ModelSuggestionView(APIView):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -300,6 +301,27 @@ def suggestion_request(
                 )
             )
     return suggestion
+
+
+#: Longest the suggest endpoint waits for a run to finish before answering
+#: that it is still running (the web workers give a request 30 s).
+WAIT_MAX_SECONDS = 25
+#: How often a waiting request reads the run again.
+WAIT_POLL_SECONDS = 0.25
+
+
+def suggestion_wait(suggestion_id: int, *, seconds: float) -> ModelSuggestion:
+    """The suggestion once it is done or failed, or as it stands after
+    ``seconds`` (at most WAIT_MAX_SECONDS), read again every
+    WAIT_POLL_SECONDS. Reads only: the bulk worker runs it meanwhile (or
+    ran it already, when Celery is eager)."""
+    deadline = time.monotonic() + min(seconds, WAIT_MAX_SECONDS)
+    finished = {ModelSuggestion.Status.DONE, ModelSuggestion.Status.FAILED}
+    while True:
+        suggestion = ModelSuggestion.objects.get(pk=suggestion_id)
+        if suggestion.status in finished or time.monotonic() >= deadline:
+            return suggestion
+        time.sleep(WAIT_POLL_SECONDS)
 
 
 class _Superseded(Exception):

@@ -273,7 +273,7 @@ def test_the_api_suggests_a_draft_in_the_background(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
-            "/api/v1/scoring-models/suggest/",
+            "/api/v1/scoring-models/suggest/?wait=0",
             {"outcome": "sql", "until": "2026-03-23", "name": "From the API"},
             format="json",
         )
@@ -339,7 +339,7 @@ def test_the_api_reports_a_window_that_cannot_be_fitted(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
-            "/api/v1/scoring-models/suggest/",
+            "/api/v1/scoring-models/suggest/?wait=0",
             {"outcome": "customer", "until": "2026-03-23"},
             format="json",
         )
@@ -354,6 +354,76 @@ def test_the_api_reports_a_window_that_cannot_be_fitted(
         "None of the 500 leads created before 2026-03-23 reached customer"
     )
     assert ScoringModel.objects.filter(status="draft").count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_waits_for_the_draft_and_answers_its_id_and_figures(marketer):
+    # Committed for real: the eager task runs as the request commits.
+    neutral_active_model()
+    demo_dataset()
+
+    response = token_client(marketer).post(
+        "/api/v1/scoring-models/suggest/",
+        {"outcome": "sql", "until": "2026-03-23", "name": "Waited for"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    draft = ScoringModel.objects.get(name="Waited for")
+    assert (body["status"], body["draft"]) == ("done", draft.id)
+    assert body["auc_active"] == 0.5
+    assert body["auc_suggested"] == pytest.approx(DEMO_ONLY_AUC)
+    assert (body["result"]["id"], body["result"]["rules"]) == (
+        draft.id,
+        draft.rules.count(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_answers_400_when_the_run_fails_within_the_wait(marketer):
+    neutral_active_model()
+    demo_dataset()
+
+    response = token_client(marketer).post(
+        "/api/v1/scoring-models/suggest/",
+        {"outcome": "customer", "until": "2026-03-23"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["detail"].startswith(
+        "None of the 500 leads created before 2026-03-23 reached customer"
+    )
+    assert (body["suggestion"]["status"], body["suggestion"]["draft"]) == (
+        "failed",
+        None,
+    )
+    assert ScoringModel.objects.filter(status="draft").count() == 0
+
+
+def test_the_api_answers_202_when_the_run_outlasts_the_wait(dataset, api):
+    # The test's transaction never commits: the queued run never starts.
+    response = api.post(
+        "/api/v1/scoring-models/suggest/?wait=1", {"outcome": "sql"}, format="json"
+    )
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "queued"
+
+
+@pytest.mark.parametrize("wait", ["26", "-1", "soon"])
+def test_the_api_says_how_long_it_may_wait(dataset, api, wait):
+    response = api.post(
+        f"/api/v1/scoring-models/suggest/?wait={wait}",
+        {"outcome": "sql"},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["wait"][0].startswith("Give whole seconds from 0 to 25")
+    assert not ModelSuggestion.objects.exists()
 
 
 def test_only_marketing_and_admin_may_suggest(dataset):
