@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -314,7 +314,10 @@ def suggestion_wait(suggestion_id: int, *, seconds: float) -> ModelSuggestion:
     """The suggestion once it is done or failed, or as it stands after
     ``seconds`` (at most WAIT_MAX_SECONDS), read again every
     WAIT_POLL_SECONDS. Reads only: the bulk worker runs it meanwhile (or
-    ran it already, when Celery is eager)."""
+    ran it already, when Celery is eager). Inside a transaction it does not
+    wait: the run is enqueued when that transaction commits."""
+    if connection.in_atomic_block:
+        seconds = 0
     deadline = time.monotonic() + min(seconds, WAIT_MAX_SECONDS)
     finished = {ModelSuggestion.Status.DONE, ModelSuggestion.Status.FAILED}
     while True:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from decimal import Decimal
 from io import StringIO
 
@@ -31,7 +32,11 @@ from scoring import services
 from scoring.exceptions import SuggestionRefused
 from scoring.models import ModelSuggestion, ScoringModel
 from scoring.selectors import model_active
-from scoring.services.suggestions import model_suggest
+from scoring.services.suggestions import (
+    model_suggest,
+    suggestion_request,
+    suggestion_wait,
+)
 from scoring.suggestion import (
     MAX_RULES,
     RECENT_DAYS,
@@ -403,14 +408,28 @@ def test_the_api_answers_400_when_the_run_fails_within_the_wait(marketer):
     assert ScoringModel.objects.filter(status="draft").count() == 0
 
 
-def test_the_api_answers_202_when_the_run_outlasts_the_wait(dataset, api):
-    # The test's transaction never commits: the queued run never starts.
+def test_the_api_answers_202_at_once_when_its_run_waits_for_a_commit(dataset, api):
+    # Inside the test's transaction the run is only enqueued at its commit:
+    # waiting could not see it finish.
+    started = time.monotonic()
     response = api.post(
-        "/api/v1/scoring-models/suggest/?wait=1", {"outcome": "sql"}, format="json"
+        "/api/v1/scoring-models/suggest/", {"outcome": "sql"}, format="json"
     )
 
+    assert time.monotonic() - started < 5
     assert response.status_code == 202
     assert response.json()["status"] == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_for_a_run_that_does_not_finish_ends_at_the_bound():
+    queued = suggestion_request(outcome="sql", enqueue=False)
+
+    started = time.monotonic()
+    seen = suggestion_wait(queued.id, seconds=0.6)
+
+    assert 0.6 <= time.monotonic() - started < 3
+    assert seen.status == "queued"
 
 
 @pytest.mark.parametrize("wait", ["26", "-1", "soon"])
