@@ -37,17 +37,16 @@ from leads.imports.reading import Record
 from leads.imports.values import (
     BOOLEAN,
     FALSE_WORDS,
-    MAX_EMPLOYEES,
     NUMBER,
     TEXT,
     TRUE_WORDS,
     as_number,
     domain_from,
     email_problem,
+    employee_count,
     money,
     parse_when,
     typed_value,
-    whole_number,
     yes_no,
 )
 from leads.ingestion import json_object_problem
@@ -246,6 +245,9 @@ _UNREAD = {
     "code (DE, DEU) or the English name (Germany).",
     "source": "{column}: {value!r} is not a lead source Leadflow knows, so the "
     "source is other; the text is kept as the attribute {key}.",
+    "employee_count": "{column}: {value!r} is not a number of employees, so the "
+    "account's was not set; the text is kept as the attribute {key}. Write a "
+    "number (250) or a range (201-500, 10,000+).",
 }
 
 
@@ -393,7 +395,11 @@ def _lead_value(
     elif code == "industry":
         row.account["industry"] = industry_from_word(value)
     elif code == "employee_count":
-        row.account["employee_count"] = whole_number(value, maximum=MAX_EMPLOYEES)
+        count = employee_count(value)
+        if count is None:
+            row.unread["employee_count"] = (column, value)
+        else:
+            row.account["employee_count"] = count
     elif code == "annual_revenue":
         row.account["annual_revenue"] = money(value)
 

@@ -190,6 +190,32 @@ def whole_number(value: str, *, maximum: int) -> int:
     raise ValueError(f"{value!r} is not a whole number such as 250 or 1,200.")
 
 
+#: Employee ranges as enrichment tools write them: "11-50", "1,001 - 5,000"
+#: (or with an en or em dash), "51 to 200", "10,000+", "10K+". Group 1 is
+#: the number before the dash, "to" or plus; group 2 its "k".
+_EMPLOYEE_RANGE = re.compile(
+    r"(\d+)(k?)\s*(?:(?:-|\u2013|\u2014|to)\s*\d+k?|\+)", re.IGNORECASE
+)
+
+
+def employee_count(value: str) -> int | None:
+    """A company's number of employees: a whole number (``1,200``), or the
+    lower end of a range as exports and enrichment tools write them
+    (``11-50``, ``1,001-5,000``, ``10,000+``, ``10K+``): the count it
+    surely has, which falls in the same size band as the range. None when
+    the text is neither. Raises ValueError for a number over MAX_EMPLOYEES."""
+    text = value.strip().replace(",", "").replace("_", "")
+    if re.fullmatch(r"\d+(\.0+)?", text.replace(" ", "")):
+        return whole_number(text, maximum=MAX_EMPLOYEES)
+    match = _EMPLOYEE_RANGE.fullmatch(text)
+    if match is None:
+        return None
+    number = int(match.group(1)) * (1000 if match.group(2) else 1)
+    if number > MAX_EMPLOYEES:
+        raise ValueError(f"{value!r} is too large (at most {MAX_EMPLOYEES:,}).")
+    return number
+
+
 def money(value: str) -> Decimal:
     text = re.sub(r"(?i)^(usd|us\$|\$)\s*|\s*(usd)$", "", value.strip())
     text = text.replace(",", "").replace(" ", "")

@@ -153,6 +153,49 @@ def test_an_unrecognised_country_leaves_an_existing_leads_country_alone():
     )
 
 
+@pytest.mark.parametrize(
+    ("cell", "count"),
+    [
+        ("1,200", 1200),
+        ("11-50", 11),
+        ("1,001 - 5,000", 1001),
+        ("51\u201375", 51),
+        ("201 to 500", 201),
+        ("10,000+", 10000),
+        ("10K+", 10000),
+    ],
+)
+def test_an_employee_count_is_read_as_a_number_or_a_ranges_lower_end(cell, count):
+    job = run(
+        f'Email,Company Name,Number of Employees\nada@acme.example,Acme,"{cell}"\n',
+        kind="leads",
+        preset=HUBSPOT,
+    )
+
+    assert (job.rows_created, job.rows_rejected, job.notes) == (1, 0, [])
+    assert Lead.objects.get().account.employee_count == count
+
+
+def test_an_unreadable_employee_count_is_kept_with_a_note_not_rejected():
+    job = run(
+        "Email,Company Name,Number of Employees\nada@acme.example,Acme,about fifty\n",
+        kind="leads",
+        preset=HUBSPOT,
+    )
+
+    assert (job.rows_created, job.rows_rejected) == (1, 0)
+    lead = Lead.objects.get()
+    assert (lead.account.employee_count, lead.attributes) == (
+        None,
+        {"employee_count": "about fifty"},
+    )
+    assert [note["message"] for note in job.notes] == [
+        "Number of Employees: 'about fifty' is not a number of employees, so the "
+        "account's was not set; the text is kept as the attribute employee_count. "
+        "Write a number (250) or a range (201-500, 10,000+)."
+    ]
+
+
 def test_an_unrecognised_country_never_overwrites_a_kept_column_of_that_name():
     # HubSpot's preset maps both columns to country; the second stays unmapped.
     job = run(

@@ -582,8 +582,8 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
         ),
         (",Bob,US,1,2025-01-01", "email: the e-mail is blank; every lead needs one."),
         (
-            "bob@acme.example,Bob,US,lots,2025-01-01",
-            "employee_count: 'lots' is not a whole number such as 250 or 1,200.",
+            "bob@acme.example,Bob,US,20000000,2025-01-01",
+            "employee_count: '20000000' is too large (at most 10,000,000).",
         ),
         (
             "bob@acme.example,Bob,US,1,2027-01-01",
@@ -614,9 +614,9 @@ GOOD = "good@acme.example,Good,US,1,2025-01-01"
             "unquoted comma or a missing cell.",
         ),
         (
-            "bob@,Bob,Atlantis,lots,2025-01-01",
-            "email: 'bob@' is not a valid e-mail address. employee_count: 'lots' "
-            "is not a whole number such as 250 or 1,200.",
+            "bob@,Bob,Atlantis,20000000,2025-01-01",
+            "email: 'bob@' is not a valid e-mail address. employee_count: "
+            "'20000000' is too large (at most 10,000,000).",
         ),
         (
             "good@acme.example,Again,US,1,2025-01-01",
