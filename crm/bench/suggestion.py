@@ -38,6 +38,7 @@ from leads.imports.jobs import import_job_create
 from leads.imports.presets import HUBSPOT
 from leads.imports.run import import_job_run
 from leads.models import ImportJob, Lead, Touchpoint
+from scoring.exceptions import SuggestionRefused
 from scoring.services.suggestions import model_suggest
 from scoring.suggestion import (
     EMPLOYEE_BANDS,
@@ -494,9 +495,17 @@ def run(options: dict[str, Any], *, say: Callable[[str], None]) -> dict[str, Any
                 report[f"{kind}_created"] = job.rows_created
                 report[f"{kind}_rejected"] = job.rows_rejected
             for outcome in ("sql", "customer"):
-                result = model_suggest(
-                    outcome=outcome, until=until, name=f"Bench suggestion {outcome}"
-                )
+                try:
+                    result = model_suggest(
+                        outcome=outcome,
+                        until=until,
+                        name=f"Bench suggestion {outcome}",
+                    )
+                except SuggestionRefused as exc:
+                    # Too small an export for this outcome: say so, go on.
+                    report[outcome] = {"refused": str(exc)}
+                    say(f"{outcome}: refused: {exc}")
+                    continue
                 plain = plain_auc(outcome=outcome, until=until)
                 rules = [
                     {"label": rule.label, "points": int(rule.points)}
