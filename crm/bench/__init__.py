@@ -5,4 +5,6 @@ reliability harness's): leads, accounts and touchpoints written straight to
 the database, API users, lead pools and touchpoint payloads for the API.
 ``scoring`` and ``ingest`` are the two benchmarks; ``stats`` and ``procs``
 the percentile, memory and process helpers they (and the harness) share.
+``suggestion`` builds its own HubSpot-style export instead and measures the
+suggested points on it through the import path.
 """
