@@ -340,22 +340,14 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
-#: The importer takes "Number of Employees" as a whole number and rejects the
-#: row of a range such as "11-50", so the ranges are kept as a free-form
-#: attribute, as ``--map "Number of Employees=attributes"`` does.
-LEAD_MAPPING = {"Number of Employees": "attributes"}
-
-
 def _import(kind: str, filename: str, content: str) -> ImportJob:
     """Import ``content`` as ``import_leads``/``import_touchpoints --preset
-    hubspot --keep-unmapped`` do (leads with LEAD_MAPPING): create the job,
-    then run it here."""
+    hubspot --keep-unmapped`` do: create the job, then run it here."""
     job = import_job_create(
         kind=kind,
         filename=filename,
         content=content.encode("utf-8"),
         preset=HUBSPOT,
-        mapping=LEAD_MAPPING if kind == ImportJob.Kind.LEADS else None,
         keep_unmapped=True,
         enqueue=False,
     )
