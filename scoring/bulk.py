@@ -15,7 +15,9 @@ query for the recycle holds of all of them).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -115,7 +117,7 @@ def chunk_rescore(
     and rerunning it recomputes the same values (idempotent).
     """
     read_at = timezone.now()
-    with transaction.atomic():
+    with _gc_paused(), transaction.atomic():
         seen = _rescore_state(low=low, high=high)
         leads = chunk_leads(low=low, high=high)
         if not leads:
@@ -226,6 +228,26 @@ def leads_rescore_set(
             now=now,
         )
     return len(results)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a chunk is scored.
+
+    A chunk allocates a few hundred thousand objects (touchpoints, facts,
+    results) that all stay alive until it ends, so every collection the
+    allocations trigger walks them all and frees nothing: a third of the
+    chunk's CPU time. They hold no reference cycles; whatever else the
+    chunk leaves for the collector waits for the next collection after it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 _RESCORE_STATE_LOCK_SQL = (
