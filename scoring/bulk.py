@@ -15,7 +15,9 @@ query for the recycle holds of all of them).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import multiprocessing.util
@@ -115,7 +117,7 @@ def chunk_rescore(
     and rerunning it recomputes the same values (idempotent).
     """
     read_at = timezone.now()
-    with transaction.atomic():
+    with _gc_paused(), transaction.atomic():
         seen = _rescore_state(low=low, high=high)
         leads = chunk_leads(low=low, high=high)
         if not leads:
@@ -228,6 +230,33 @@ def leads_rescore_set(
     return len(results)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a chunk is scored.
+
+    A chunk allocates a few hundred thousand objects (touchpoints, facts,
+    results) that all stay alive until it ends, so every collection the
+    allocations trigger walks them all and frees nothing: a third of the
+    chunk's CPU time. They hold no reference cycles; whatever else the
+    chunk leaves for the collector waits for the next collection after it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+_RESCORE_STATE_LOCK_SQL = (
+    f"SELECT id, scored_at, rescore_requested_at FROM {Lead._meta.db_table} "  # nosec B608: name from model meta, values bound
+    "WHERE id >= %s AND id < %s AND erased_at IS NULL AND id = ANY(%s) "
+    "ORDER BY id FOR NO KEY UPDATE"
+)
+
+
 def _rescore_state(
     *, low: int, high: int, ids: list[int] | None = None
 ) -> dict[int, tuple[Any, Any]]:
@@ -236,6 +265,16 @@ def _rescore_state(
     in_chunk = Q(id__gte=low, id__lt=high, erased_at__isnull=True)
     if ids is None:
         query = Lead.objects.filter(in_chunk)
+    elif connection.vendor == "postgresql":
+        # The ids as one array parameter: the ORM's ``id__in`` quotes a
+        # chunk's thousands of ids one by one on the client, which cost more
+        # than the statement.
+        with connection.cursor() as cursor:
+            cursor.execute(_RESCORE_STATE_LOCK_SQL, [low, high, ids])
+            return {
+                lead_id: (scored_at, mark)
+                for lead_id, scored_at, mark in cursor.fetchall()
+            }
     else:
         # NO KEY: touchpoint inserts (a key-share lock on the lead) go on.
         query = leads_for_update(in_chunk, id__in=ids, no_key=True)

@@ -217,6 +217,7 @@ def _lead_for_rescore_pg(
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MISSING = object()
 
 
 def touches_by_lead(
@@ -270,18 +271,28 @@ def touches_by_lead(
         if ids is not None:
             sql += " AND lead_id = ANY(%s)"
             params.append(list(ids))
-        decoded: dict[str, Any] = {}
+        # All rows at once (iterating the cursor costs a call per row) and
+        # the values decoded through one cache (a JSON text -> its value).
+        decoded: dict[str | None, Any] = {None: None}
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for lead_id, touch_id, kind, micros, *texts in cursor:
-                values = []
-                for text in texts:
-                    if text is not None and text not in decoded:
-                        decoded[text] = json.loads(text)
-                    values.append(None if text is None else decoded[text])
-                occurred_at = _EPOCH + dt.timedelta(microseconds=micros)
-                properties = dict(zip(props, values, strict=True))
-                touches[lead_id].append(Touch(touch_id, kind, occurred_at, properties))
+            rows = cursor.fetchall()
+        epoch, microseconds = _EPOCH, dt.timedelta(microseconds=1)
+        for lead_id, touch_id, kind, micros, *texts in rows:
+            values = []
+            for text in texts:
+                value = decoded.get(text, _MISSING)
+                if value is _MISSING:
+                    value = decoded[text] = json.loads(text)
+                values.append(value)
+            touches[lead_id].append(
+                Touch(
+                    touch_id,
+                    kind,
+                    epoch + micros * microseconds,
+                    dict(zip(props, values, strict=True)),
+                )
+            )
     else:
         # SQLite's JSON_EXTRACT loses the difference between "5" and 5, so read
         # the documents whole there; the embedded default is small anyway.
