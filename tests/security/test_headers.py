@@ -356,12 +356,14 @@ def test_no_page_breaks_the_content_security_policy_in_chromium(browser, live_se
             ):
                 visited.append(f"{username} {path} {_open(page, live_server, path)}")
         if username == world["sdr"]:
-            # htmx at work under the policy: accepting swaps the row, the
-            # refresh swaps all rows in place.
+            # htmx at work under the policy: opening the accept form fetches
+            # it, accepting swaps the row, the refresh swaps all rows in place.
             _open(page, live_server, "/queue/")
             row = page.locator(f"#handoff-{world['handoff'].id}")
-            with page.expect_response(lambda r: "/accept/" in r.url):
-                row.locator("button", has_text="Accept").click()
+            with page.expect_response(lambda r: "/accept/form/" in r.url):
+                row.get_by_text("Accept…").click()
+            with page.expect_response(lambda r: r.url.endswith("/accept/")):
+                row.get_by_role("button", name="Accept", exact=True).click()
             with page.expect_response(lambda r: "/queue/rows/" in r.url):
                 page.evaluate(
                     "htmx.ajax('GET', '/queue/rows/', "
