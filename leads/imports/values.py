@@ -203,10 +203,13 @@ def employee_count(value: str) -> int | None:
     lower end of a range as exports and enrichment tools write them
     (``11-50``, ``1,001-5,000``, ``10,000+``, ``10K+``): the count it
     surely has, which falls in the same size band as the range. None when
-    the text is neither. Raises ValueError for a number over MAX_EMPLOYEES."""
+    the text is neither. Raises ValueError for a negative number or one over
+    MAX_EMPLOYEES."""
     text = value.strip().replace(",", "").replace("_", "")
     if re.fullmatch(r"\d+(\.0+)?", text.replace(" ", "")):
         return whole_number(text, maximum=MAX_EMPLOYEES)
+    if re.fullmatch(r"-\d+(\.\d+)?", text.replace(" ", "")):
+        raise ValueError(f"{value!r} is negative; give a count such as 250.")
     match = _EMPLOYEE_RANGE.fullmatch(text)
     if match is None:
         return None
