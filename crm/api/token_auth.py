@@ -45,7 +45,9 @@ def _statement() -> tuple[str, list[str]]:
     name = "ct.app_label || '.' || p.codename"
     columns = ", ".join(f'u."{f.column}"' for f in fields)
     sql = (
-        f'SELECT t."created", {columns}, '  # table and column names from the models
+        # Only the models' table and column names are formatted in; the token
+        # key is a parameter.
+        f'SELECT t."created", {columns}, '  # nosec B608
         f"ARRAY(SELECT {name} FROM {user_perms.db_table} up "
         f"JOIN {perm} p ON p.id = up.permission_id "
         f"JOIN {content_type} ct ON ct.id = p.content_type_id "
