@@ -10,8 +10,11 @@ as a draft. The steps:
    a model fitted on the past rank the leads that came after? Every lead is
    scored as it stood OBSERVATION_DAYS after the day it was created, or at the
    cut-off if sooner (its touchpoints before then; recency counted back from
-   then), and its outcome is the furthest stage it reached (``highest_stage``
-   today): what was known then, and what came of it.
+   then), leaving out what it did from the day it reached the outcome on
+   (the calls and meetings sales logs once a lead is qualified follow the
+   outcome and do not foretell it). Its outcome is the furthest stage it
+   reached (``highest_stage`` today): what was known then, and what came of
+   it.
 2. Candidate rules, each an ordinary rule of the rule language: a touchpoint
    kind done at least once, counted up to three times, done in the last
    RECENT_DAYS days; a page people visit (a frequent first path segment of
@@ -30,7 +33,10 @@ as a draft. The steps:
    penalty treats rare and common rules alike) on the training leads, the
    penalty chosen on the time-ordered validation: among REGULARISATION_CS,
    the one whose fit on the earliest 80% of the training leads ranks the
-   latest 20% best. An L2 penalty shares the weight of rules that mark the
+   latest 20% best, every training lead scored for this choice as if the
+   cut-off were the end of the training period (so the latest validation
+   leads are as young as the latest test leads, whose short history a
+   weaker penalty reads better). An L2 penalty shares the weight of rules that mark the
    same leads (a demo request and repeated pricing-page views) between them;
    an L1 penalty keeps one and zeroes the other, which reads as "the other
    does not matter". Only rules with real support keep their coefficient
@@ -57,9 +63,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.db.models import Min
 
 from leads.lifecycle import stage_rank
-from leads.models import Lead, Stage, Touchpoint
+from leads.models import Lead, Stage, StageTransition, Touchpoint
 from scoring import selectors, store
 from scoring.bulk import chunk_evaluate, chunk_leads, lead_id_ranges
 from scoring.engine import (
@@ -201,6 +208,9 @@ class Population:
     #: When each lead is scored: OBSERVATION_DAYS after it was created, or at
     #: the cut-off if that comes first.
     seen_at: dict[int, dt.datetime] = field(repr=False, default_factory=dict)
+    created_at: dict[int, dt.datetime] = field(repr=False, default_factory=dict)
+    #: When a lead first reached the outcome stage or a later one.
+    reached_at: dict[int, dt.datetime] = field(repr=False, default_factory=dict)
 
     @property
     def train_ids(self) -> list[int]:
@@ -284,12 +294,57 @@ def population_read(*, outcome: str, until: dt.datetime) -> Population:
                 f"{won:,} reached {outcome} and {lost:,} did not; a suggestion "
                 f"needs at least {low} of each there. Choose {advice}{easier}."
             )
-    # Whole UTC days, so that a chunk's leads are scored in a few groups.
-    seen_at = {
-        lead_id: min(cut_off_time(created.date()) + OBSERVATION, until)
-        for lead_id, _, created in rows
+    population = Population(ids=ids, outcomes=outcomes, train=train)
+    population.created_at = {lead_id: created for lead_id, _, created in rows}
+    population.reached_at = outcome_moments(outcome=outcome, until=until)
+    population.seen_at = seen_times(population, population.ids, until)
+    return population
+
+
+def seen_times(
+    population: Population, lead_ids: Iterable[int], until: dt.datetime
+) -> dict[int, dt.datetime]:
+    """When each of ``lead_ids`` is scored, with ``until`` as the cut-off:
+    OBSERVATION_DAYS after the day it was created, or at ``until`` if that
+    comes first. Whole UTC days, so that a chunk's leads are scored in a few
+    groups."""
+    return {
+        lead_id: min(
+            cut_off_time(population.created_at[lead_id].date()) + OBSERVATION, until
+        )
+        for lead_id in lead_ids
     }
-    return Population(ids=ids, outcomes=outcomes, train=train, seen_at=seen_at)
+
+
+def activity_end(population: Population, lead_id: int) -> dt.datetime | None:
+    """The start of the day the lead reached the outcome: what it did from
+    then on (the calls and meetings sales logs once a lead is qualified)
+    follows the outcome and does not foretell it, so it is not counted.
+    None when the lead did not reach it, or when its history puts the outcome
+    on the day it was created (an import that gave no stage dates)."""
+    moment = population.reached_at.get(lead_id)
+    if moment is None or moment.date() <= population.created_at[lead_id].date():
+        return None
+    return cut_off_time(moment.date())
+
+
+def outcome_moments(*, outcome: str, until: dt.datetime) -> dict[int, dt.datetime]:
+    """When each lead created before ``until`` first reached the outcome stage
+    or a later one (its earliest such stage transition), for the leads whose
+    history says so (one query)."""
+    later = [
+        stage for stage in Stage.values if stage_rank(stage) >= stage_rank(outcome)
+    ]
+    return dict(
+        StageTransition.objects.filter(
+            to_stage__in=later,
+            lead__created_at__lt=until,
+            lead__erased_at__isnull=True,
+        )
+        .values("lead_id")
+        .annotate(first=Min("at"))
+        .values_list("lead_id", "first")
+    )
 
 
 def _rows_read(population: Population, progress: Progress = no_progress) -> None:
@@ -540,16 +595,20 @@ def scores_evaluate(
     population: Population,
     lead_ids: Iterable[int],
     progress: Callable[[int], None] | None = None,
+    seen_at: dict[int, dt.datetime] | None = None,
 ) -> dict[int, Any]:
     """Each lead's ``scoring.engine.ScoreResult`` under ``spec`` as it stood
-    when it is observed (``population.seen_at``): the bulk path's own
-    evaluation (``chunk_evaluate``) of the touchpoints before that moment,
-    with recency and decay counted back from it. Every lead is scored at
-    the same age, so a rule means the same for old and new leads, and
-    nothing a lead did later (a meeting once it converted) predicts its
-    outcome. One touchpoint read per chunk, after which ``progress`` hears
-    how many leads are scored so far; stores nothing."""
+    when it is observed (``seen_at``, by default ``population.seen_at``):
+    the bulk path's own evaluation (``chunk_evaluate``) of the touchpoints
+    before that moment and before the day it reached the outcome
+    (``activity_end``), with recency and decay counted back from that
+    moment. Every lead is scored at the same age, so a rule means the same
+    for old and new leads, and nothing a lead did later (a meeting once it
+    converted) predicts its outcome. One touchpoint
+    read per chunk, after which ``progress`` hears how many leads are scored
+    so far; stores nothing."""
     wanted = set(lead_ids)
+    seen_at = population.seen_at if seen_at is None else seen_at
     results: dict[int, Any] = {}
     for low, high in lead_id_ranges():
         leads = [
@@ -562,21 +621,22 @@ def scores_evaluate(
         touches = store.touches_by_lead(spec, low, high)
         groups: dict[dt.datetime, list[dict[str, Any]]] = defaultdict(list)
         for lead in leads:
-            groups[population.seen_at[lead["id"]]].append(lead)
-        for seen_at, group in sorted(groups.items()):
-            before = {
-                lead["id"]: [
-                    t for t in touches.get(lead["id"], ()) if t.occurred_at < seen_at
+            groups[seen_at[lead["id"]]].append(lead)
+        for moment, group in sorted(groups.items()):
+            before = {}
+            for lead in group:
+                end = activity_end(population, lead["id"])
+                end = moment if end is None else min(end, moment)
+                before[lead["id"]] = [
+                    t for t in touches.get(lead["id"], ()) if t.occurred_at < end
                 ]
-                for lead in group
-            }
             results.update(
                 chunk_evaluate(
                     spec=spec,
                     leads=group,
                     low=low,
                     high=high,
-                    now=seen_at,
+                    now=moment,
                     touches=before,
                 )
             )
@@ -589,23 +649,27 @@ def features_read(
     *,
     candidates: list[Candidate],
     population: Population,
-    progress: Progress = no_progress,
+    lead_ids: Sequence[int] | None = None,
+    seen_at: dict[int, dt.datetime] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> sparse.csr_matrix:
     """The leads x candidates matrix: what each candidate gives each lead at
-    1 point (population order), from the engine."""
+    1 point (rows in the order of ``lead_ids``, by default the population's),
+    scored when ``seen_at`` says (by default ``population.seen_at``), from
+    the engine. ``progress`` hears how many leads are scored so far."""
     import numpy as np  # the numeric stack loads (1.5 s) only when fitting
     from scipy import sparse
 
+    lead_ids = population.ids if lead_ids is None else lead_ids
     spec = spec_of([{**c.fields, "points": 1} for c in candidates], like=None)
-    total = len(population.ids)
-    progress("candidates", 0, total)
     results = scores_evaluate(
         spec=spec,
         population=population,
-        lead_ids=population.ids,
-        progress=lambda done: progress("candidates", done, total),
+        lead_ids=lead_ids,
+        progress=progress,
+        seen_at=seen_at,
     )
-    row_of = {lead_id: n for n, lead_id in enumerate(population.ids)}
+    row_of = {lead_id: n for n, lead_id in enumerate(lead_ids)}
     rows, cols, values = [], [], []
     for lead_id, result in results.items():
         for item in result.items:
@@ -614,9 +678,37 @@ def features_read(
             values.append(float(item["points"]))
     return sparse.csr_matrix(
         (values, (rows, cols)),
-        shape=(len(population.ids), len(candidates)),
+        shape=(len(lead_ids), len(candidates)),
         dtype=np.float64,
     )
+
+
+def validation_plan(population: Population) -> tuple[dict[int, dt.datetime], list[int]]:
+    """How the training leads are scored when the penalty is chosen: as if the
+    cut-off were the moment the first test lead was created (``seen_times``),
+    so that the latest training leads are seen as young as the latest test
+    leads are; and which training leads that moves (the rest keep their
+    scores)."""
+    boundary = population.created_at[population.ids[population.train]]
+    seen = seen_times(population, population.train_ids, boundary)
+    moved = [i for i in population.train_ids if seen[i] != population.seen_at[i]]
+    return seen, moved
+
+
+def rows_replace(matrix: Any, positions: Sequence[int], rows: Any) -> Any:
+    """``matrix`` with its rows at ``positions`` replaced by the rows of
+    ``rows``, in order (sparse)."""
+    import numpy as np  # see features_read
+    from scipy import sparse
+
+    height = matrix.shape[0]
+    keep = np.ones(height)
+    keep[list(positions)] = 0.0
+    place = sparse.csr_matrix(
+        (np.ones(len(positions)), (list(positions), list(range(len(positions))))),
+        shape=(height, len(positions)),
+    )
+    return (sparse.diags(keep) @ matrix + place @ rows).tocsr()
 
 
 def best_f1_threshold(scores: Sequence[Any], outcomes: Sequence[int]) -> Any:
@@ -689,7 +781,10 @@ def _penalty_choose(
     features: Any, outcomes: Any, progress: Callable[[int], None] | None = None
 ) -> float:
     """The C of REGULARISATION_CS whose fit on the earliest 80% of the training
-    leads ranks the rest best (ROC AUC); the stronger penalty on a tie. Falls
+    leads ranks the rest best (ROC AUC); the stronger penalty on a tie.
+    ``features`` are the training leads as seen with the end of the training
+    period as cut-off (``validation_plan``): the validation asks what the
+    test asks, of leads as young as the test's latest. Falls
     back to the middle one when that part lacks either class. ``progress``
     hears the number of fits done."""
     cut = int(features.shape[0] * TRAIN_SHARE)
@@ -752,10 +847,25 @@ def suggestion_fit(
     _rows_read(population, progress)
     kinds = dict(selectors.touchpoint_kind_choices())
     candidates = candidates_build(population=population, active=active, kinds=kinds)
+    seen_early, moved = validation_plan(population)
+    total = len(population.ids) + len(moved)
+    progress("candidates", 0, total)
     matrix = features_read(
-        candidates=candidates, population=population, progress=progress
+        candidates=candidates,
+        population=population,
+        progress=lambda done: progress("candidates", done, total),
+    )
+    scored = len(population.ids)
+    early = features_read(
+        candidates=candidates,
+        population=population,
+        lead_ids=moved,
+        seen_at=seen_early,
+        progress=lambda done: progress("candidates", scored + done, total),
     )
     train = matrix[: population.train]
+    position = {lead_id: n for n, lead_id in enumerate(population.train_ids)}
+    train_early = rows_replace(train, [position[i] for i in moved], early)
     y = np.array(population.outcomes[: population.train])
     fired = np.asarray((train > 0).sum(axis=0)).ravel()
     kept = []
@@ -779,7 +889,7 @@ def suggestion_fit(
         )
     fits = len(REGULARISATION_CS) + 1
     strength = _penalty_choose(
-        train[:, kept], y, lambda done: progress("fitting", done, fits)
+        train_early[:, kept], y, lambda done: progress("fitting", done, fits)
     )
     progress("fitting", fits - 1, fits)
     coefficients = coefficients_fit(train[:, kept], y, strength)
@@ -907,7 +1017,9 @@ def explanation_text(
         f"leads (highest F1, {train_f1:.2f}); the points are scaled so that it "
         f"sits near today's threshold of {suggestion.threshold_reference}.",
         f"Each lead is scored as it stood {OBSERVATION_DAYS} days after it was "
-        "created (or at the cut-off, if sooner), with what it did until then.",
+        "created (or at the cut-off, if sooner), with what it did until then; "
+        "what it did from the day it reached the outcome on (sales' calls and "
+        "meetings) does not count.",
         "Method: L2-regularised (ridge) logistic regression over "
         f"{suggestion.candidates} candidate rules that fire for at least "
         f"{MIN_SUPPORT} training leads, each standardised, with the penalty "

@@ -43,6 +43,7 @@ from scoring.services.suggestions import model_suggest
 from scoring.suggestion import (
     EMPLOYEE_BANDS,
     TRAIN_SHARE,
+    activity_end,
     auc,
     cut_off_time,
     population_read,
@@ -175,7 +176,10 @@ def export_build(
     chiefs, -1.4 for students), "Use case" (+1.1 for revenue operations,
     -1.3 for a personal project), company size, and a base rate rising over
     time. A customer is an SQL that also started a trial (+1.2) or is a
-    larger company, or came for revenue operations.
+    larger company, or came for revenue operations. An SQL is qualified a few
+    days after the last of those first 30 days' events, and the rep's calls
+    and a meeting follow; the export gives the day it became an SQL and a
+    customer ("Became a ... Date", blank for one in ten).
     """
     rng = random.Random(seed)
     first_names, last_names = FIRST_NAMES.split(), LAST_NAMES.split()
@@ -199,6 +203,8 @@ def export_build(
             "Lead Status",
             "Original Source",
             "Create Date",
+            "Became a Sales Qualified Lead Date",
+            "Became a Customer Date",
             "Use case",
             "Preferred language",
             "How did you hear about us?",
@@ -278,6 +284,7 @@ def export_build(
         )
         sql = rng.random() < 1 / (1 + math.exp(-logit))
         customer = False
+        sql_day = customer_day = None
         if sql:
             customer_logit = (
                 -1.6
@@ -286,10 +293,16 @@ def export_build(
                 + use_customer
             )
             customer = rng.random() < 1 / (1 + math.exp(-customer_logit))
-            # The rep's calls and meetings come with the qualification.
+            # Qualified a few days after what decided it (the last of the
+            # first 30 days' events); the rep's calls and meetings follow.
+            sql_day = max((e[0] for e in seen), default=0.0) + 1 + rng.random() * 10
             for _ in range(rng.randint(1, 3)):
-                events.append((20 + rng.random() * 40, "CALL", "", ""))
-            events.append((25 + rng.random() * 40, "MEETING", "", ""))
+                events.append((sql_day + rng.random() * 20, "CALL", "", ""))
+            events.append((sql_day + 1 + rng.random() * 25, "MEETING", "", ""))
+            if customer:
+                customer_day = sql_day + 20 + rng.random() * 60
+                if created + dt.timedelta(days=customer_day) >= now:
+                    customer, customer_day = False, None  # not won yet
         if customer:
             stage = "customer"
         elif sql:
@@ -317,6 +330,9 @@ def export_build(
                 rng.choice(LEAD_STATUSES),
                 rng.choice(SOURCES),
                 _stamp(created),
+                # Some exports lose a stage's date (set by hand, migrated).
+                _day_stamp(created, sql_day, rng),
+                _day_stamp(created, customer_day, rng),
                 use_case,
                 rng.choice(LANGUAGES),
                 rng.choice(["Google", "a friend", "LinkedIn ad", "podcast", "", ""]),
@@ -329,6 +345,14 @@ def export_build(
             acts_csv.writerow([email, word, _stamp(moment), url, campaign])
             counts["activities"] += 1
     return leads_out.getvalue(), acts_out.getvalue(), dict(counts)
+
+
+def _day_stamp(created: dt.datetime, day: float | None, rng: random.Random) -> str:
+    """When a stage was reached, ``day`` days after ``created``, as the export
+    writes it; blank for one in ten (and when it was not reached)."""
+    if day is None or rng.random() < 0.1:
+        return ""
+    return _stamp(created + dt.timedelta(days=day))
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -376,7 +400,8 @@ def plain_auc(*, outcome: str, until: dt.datetime) -> float:
     training leads (the suggestion's split): every field and attribute value
     one-hot (values of at least PLAIN_MIN_COUNT training leads), the company
     size band, and the log of the count of every touchpoint kind and every
-    page visited before the lead is scored (when the suggestion scores it)."""
+    page visited before the lead is scored (what the suggestion counts: until
+    it is scored, and before the day it reached the outcome)."""
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import MaxAbsScaler
@@ -409,7 +434,8 @@ def plain_auc(*, outcome: str, until: dt.datetime) -> float:
         "lead_id", "kind_id", "occurred_at", "properties"
     )
     for lead_id, kind, occurred_at, properties in touches.iterator(chunk_size=5000):
-        if occurred_at >= population.seen_at[lead_id]:
+        end = activity_end(population, lead_id)
+        if occurred_at >= population.seen_at[lead_id] or (end and occurred_at >= end):
             continue
         features = rows[lead_id]
         features[f"kind {kind}"] += 1

@@ -57,18 +57,35 @@ _ACCOUNT_FIELDS = ("name", "industry", "employee_count", "annual_revenue")
 _PENDING_ACCOUNT = Account(name="(to be created)")
 
 
-def import_path(stage: str, at: dt.datetime) -> list[HistoryStep]:
+def import_path(
+    stage: str, at: dt.datetime, dates: dict[str, dt.datetime] | None = None
+) -> list[HistoryStep]:
     """The moves that bring a new lead from ``lead`` to an imported stage.
 
     Along the funnel (``customer`` passes mql, sal, sql and opportunity) so
     funnel reports count the lead at every stage; ``nurture`` and
-    ``disqualified`` are one step from ``lead``. All at ``at``, the lead's
-    created date: the other CRM does not say when each stage was reached.
+    ``disqualified`` are one step from ``lead``. Each move is at its date in
+    ``dates`` (stage code -> moment, from the export's "Became a ... Date"
+    columns) or, without one, at the earliest date given for a later stage
+    (a lead that became a customer on a day had passed sql by then), else at
+    the move before it; never before ``at`` (the lead's created date) nor
+    before the move before it. Without dates every move is at ``at``: the
+    other CRM did not say when each stage was reached. Dates of stages the
+    lead did not reach are ignored.
     """
     reason = f"Imported as {stage}"
     if stage in (Stage.NURTURE, Stage.DISQUALIFIED):
         return [HistoryStep(stage, at, reason)]
-    return [HistoryStep(s, at, reason) for s in FUNNEL[1 : stage_rank(stage) + 1]]
+    path = FUNNEL[1 : stage_rank(stage) + 1]
+    dates = dates or {}
+    steps = []
+    previous = at
+    for n, step_stage in enumerate(path):
+        later = [dates[s] for s in path[n:] if s in dates]
+        moment = max(min(later) if later else previous, previous)
+        steps.append(HistoryStep(step_stage, moment, reason))
+        previous = moment
+    return steps
 
 
 def lead_chunk(run: ImportRun, records: list[Record]) -> ImportChunk:
@@ -338,7 +355,7 @@ def _lead_new(
     lead_fields_apply(lead, {"job_title": "", **row.fields})
     if account is not _PENDING_ACCOUNT:
         lead.account = account
-    steps = import_path(row.stage, at) if row.stage else []
+    steps = import_path(row.stage, at, row.stage_dates) if row.stage else []
     transitions = history_replay(lead, steps, system_actor=IMPORT_ACTOR)
     return lead, transitions
 

@@ -68,6 +68,10 @@ LEAD_FIELDS: tuple[TargetField, ...] = (
     TargetField("do_not_call", "Do not call (yes/no)"),
     TargetField("stage", "Lifecycle stage"),
     TargetField("created_at", "Created date"),
+    TargetField("mql_at", "Became an MQL (date)"),
+    TargetField("sql_at", "Became an SQL (date)"),
+    TargetField("opportunity_at", "Became an opportunity (date)"),
+    TargetField("customer_at", "Became a customer (date)"),
     TargetField("account_name", "Company name"),
     TargetField("account_domain", "Company domain or website"),
     TargetField("industry", "Industry"),
@@ -75,6 +79,16 @@ LEAD_FIELDS: tuple[TargetField, ...] = (
     TargetField("annual_revenue", "Annual revenue (USD)"),
     TargetField("attributes", "Keep as attribute"),
 )
+
+#: The date fields that say when a lead reached a stage, by stage code: the
+#: imported history puts each move at its date (see
+#: ``leads.imports.lead_chunks.import_path``).
+STAGE_DATE_FIELDS: dict[str, str] = {
+    "mql_at": "mql",
+    "sql_at": "sql",
+    "opportunity_at": "opportunity",
+    "customer_at": "customer",
+}
 
 TOUCHPOINT_FIELDS: tuple[TargetField, ...] = (
     TargetField("lead_email", "Lead e-mail", required=True),
@@ -127,6 +141,10 @@ _HUBSPOT_LEADS = {
     "Annual Revenue": "annual_revenue",
     "Lifecycle Stage": "stage",
     "Create Date": "created_at",
+    "Became a Marketing Qualified Lead Date": "mql_at",
+    "Became a Sales Qualified Lead Date": "sql_at",
+    "Became an Opportunity Date": "opportunity_at",
+    "Became a Customer Date": "customer_at",
     "Original Source": "source",
     "Lead Source": "source",
     # HubSpot's lead status is a sales-activity flag, not a lifecycle stage.
@@ -150,6 +168,9 @@ _SALESFORCE_LEADS = {
     "Status": "stage",
     "Lead Status": "stage",
     "Created Date": "created_at",
+    # A Salesforce lead is converted (to a contact and an opportunity) when
+    # sales takes it on: the moment it became sales-qualified.
+    "Converted Date": "sql_at",
     "Lead Owner": "owner",
     "Email Opt Out": "do_not_email",
     "Do Not Call": "do_not_call",

@@ -26,6 +26,7 @@ from leads.imports.presets import (
     OUTBOUND_EMAIL_WORDS,
     SENIORITY_WORDS,
     SKIP,
+    STAGE_DATE_FIELDS,
     TARGET_FIELDS,
     freeform_key,
     industry_from_word,
@@ -189,6 +190,8 @@ class LeadRow:
     stage: str | None = None
     stage_word: str = ""
     created_at: dt.datetime | None = None
+    # When the row says the lead reached a stage (stage code -> moment).
+    stage_dates: dict[str, dt.datetime] = field(default_factory=dict)
     # Cells no table could read (field -> column, text), kept as attributes,
     # and what the import says about each (the job's notes).
     unread: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -388,6 +391,8 @@ def _lead_value(
         row.stage, row.stage_word = stage, value
     elif code == "created_at":
         row.created_at = parse_when(value, now=now, tz=tz)
+    elif code in STAGE_DATE_FIELDS:
+        row.stage_dates[STAGE_DATE_FIELDS[code]] = parse_when(value, now=now, tz=tz)
     elif code == "account_name":
         row.account["name"] = value
     elif code == "account_domain":

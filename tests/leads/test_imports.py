@@ -396,6 +396,84 @@ def test_import_path_walks_the_funnel():
     ]
 
 
+def test_import_path_puts_each_move_at_its_date_or_the_next_known_one():
+    created = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    sql = dt.datetime(2025, 6, 20, tzinfo=dt.UTC)
+    customer = dt.datetime(2025, 8, 2, tzinfo=dt.UTC)
+
+    steps = import_path("customer", created, {"sql": sql, "customer": customer})
+
+    assert [(s.to_stage, s.at) for s in steps] == [
+        ("mql", sql),  # it had passed mql and sal by the day it became sql
+        ("sal", sql),
+        ("sql", sql),
+        ("opportunity", customer),
+        ("customer", customer),
+    ]
+
+
+def test_import_path_never_goes_back_in_time_and_ignores_stages_not_reached():
+    created = dt.datetime(2025, 6, 10, tzinfo=dt.UTC)
+    early = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)  # before the lead was created
+    mql = dt.datetime(2025, 7, 1, tzinfo=dt.UTC)
+    sql = dt.datetime(2025, 6, 20, tzinfo=dt.UTC)  # written before the mql date
+
+    steps = import_path("sql", created, {"mql": mql, "sql": sql, "customer": early})
+
+    assert [(s.to_stage, s.at) for s in steps] == [
+        ("mql", sql),
+        ("sal", sql),
+        ("sql", sql),
+    ]
+    assert [s.at for s in import_path("opportunity", created, {"mql": early})] == [
+        created
+    ] * 4
+
+
+def test_hubspot_stage_dates_become_the_times_of_the_imported_history():
+    text = (
+        "Email,Lifecycle Stage,Create Date,Became a Marketing Qualified Lead Date,"
+        "Became a Sales Qualified Lead Date,Became a Customer Date\n"
+        "ann@acme.example,customer,2025-06-01 09:00,2025-06-03 10:00,"
+        "2025-06-15 16:30,2025-09-01 12:00\n"
+        "bo@acme.example,salesqualifiedlead,2025-06-02 09:00,,,\n"
+        "cy@acme.example,lead,2025-06-02 09:00,,2025-07-01 08:00,\n"
+        "dee@acme.example,opportunity,2025-06-02 09:00,,tomorrow,\n"
+    )
+
+    job = run(text, preset=HUBSPOT, time_zone="UTC")
+
+    assert counts(job) == (3, 0, 0, 1)
+    assert job.rejected_rows[0]["line"] == 5
+    assert "'tomorrow' is not a date" in job.rejected_rows[0]["reason"]
+    moves = {
+        (t.lead.email, t.to_stage): t.at
+        for t in StageTransition.objects.select_related("lead")
+    }
+    utc = dt.UTC
+    assert {k: v for k, v in moves.items() if k[0] == "ann@acme.example"} == {
+        ("ann@acme.example", "mql"): dt.datetime(2025, 6, 3, 10, tzinfo=utc),
+        ("ann@acme.example", "sal"): dt.datetime(2025, 6, 15, 16, 30, tzinfo=utc),
+        ("ann@acme.example", "sql"): dt.datetime(2025, 6, 15, 16, 30, tzinfo=utc),
+        ("ann@acme.example", "opportunity"): dt.datetime(2025, 9, 1, 12, tzinfo=utc),
+        ("ann@acme.example", "customer"): dt.datetime(2025, 9, 1, 12, tzinfo=utc),
+    }
+    ann = Lead.objects.get(email="ann@acme.example")
+    assert ann.entered_sql_at == dt.datetime(2025, 6, 15, 16, 30, tzinfo=utc)
+    # Without dates every move is at the created date, as before.
+    assert {v for k, v in moves.items() if k[0] == "bo@acme.example"} == {
+        dt.datetime(2025, 6, 2, 9, tzinfo=utc)
+    }
+    # A date of a stage the lead never reached makes no history.
+    assert not [k for k in moves if k[0] == "cy@acme.example"]
+
+
+def test_salesforce_converted_date_is_when_the_lead_became_sales_qualified():
+    assert mapping_suggest(
+        ["Email", "Converted Date", "Created Date"], kind="leads", preset=SALESFORCE
+    ) == {"Email": "email", "Converted Date": "sql_at", "Created Date": "created_at"}
+
+
 def test_existing_lead_keeps_its_stage_and_history_and_the_job_says_so():
     lead = LeadFactory(email="old@acme.example", first_name="Old", stage="mql")
 

@@ -27,7 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm.roles import SDR
-from leads.models import Lead, Touchpoint
+from leads.models import Lead, StageTransition, Touchpoint
 from scoring import services
 from scoring.exceptions import SuggestionRefused
 from scoring.models import ModelSuggestion, ScoringModel
@@ -46,6 +46,9 @@ from scoring.suggestion import (
     best_f1_threshold,
     explanation_text,
     f1_at,
+    population_read,
+    rows_replace,
+    validation_plan,
 )
 from scoring.validation import NOTES_MAX
 from tests.clients import token_client
@@ -609,3 +612,99 @@ def test_two_rules_marking_the_same_leads_both_get_points():
     assert points.get("demo_request", 0) > 0
     assert points.get("content_download", 0) > 0
     assert "L2-regularised (ridge) logistic regression" in result.model.notes
+
+
+@pytest.mark.parametrize(
+    ("qualified_after", "calls_count"),
+    [
+        (dt.timedelta(days=1), False),
+        # An import without stage dates puts the outcome on the day the lead
+        # was created: nothing says when it came, so every call counts.
+        (dt.timedelta(0), True),
+    ],
+)
+def test_what_sales_logs_once_a_lead_is_qualified_gets_no_points(
+    qualified_after, calls_count
+):
+    # Most leads that reached SQL got a rep's call an hour after they did: a
+    # sign of the outcome, and no sign of what was coming.
+    neutral_active_model()
+    demo_dataset()
+    calls, moves = [], []
+    reached = Lead.objects.filter(highest_stage="sql").order_by("id")
+    for n, (lead_id, created) in enumerate(reached.values_list("id", "created_at")):
+        qualified = created + qualified_after
+        moves.append(
+            StageTransition(
+                lead_id=lead_id,
+                from_stage="sal",
+                to_stage="sql",
+                at=qualified,
+                system_actor="sales",
+            )
+        )
+        if n % 4:
+            calls.append(
+                Touchpoint(
+                    lead_id=lead_id,
+                    kind_id="call",
+                    occurred_at=qualified + dt.timedelta(hours=1),
+                )
+            )
+    assert len(moves) == 113
+    # Reps call three in four of them, and some of the others (every fifth):
+    # a strong sign, not a perfect one.
+    others = Lead.objects.exclude(highest_stage="sql").order_by("id")
+    for lead_id, created in others.values_list("id", "created_at")[::5]:
+        calls.append(
+            Touchpoint(
+                lead_id=lead_id,
+                kind_id="call",
+                occurred_at=created + dt.timedelta(hours=1),
+            )
+        )
+    StageTransition.objects.bulk_create(moves)
+    Touchpoint.objects.bulk_create(calls)
+
+    result = model_suggest(outcome="sql", until=UNTIL + dt.timedelta(days=2))
+
+    kinds = {r[3] for r in _rules(result.model)}
+    assert ("call" in kinds) is calls_count
+    if not calls_count:
+        assert "demo_request" in kinds
+        assert "from the day it reached the outcome on" in result.model.notes
+
+
+def test_the_penalty_is_chosen_on_leads_as_young_as_the_test_leads():
+    neutral_active_model()
+    demo_dataset(count=1200)  # 50 days of leads, an hour apart
+    until = START + dt.timedelta(hours=1200)
+
+    population = population_read(outcome="sql", until=until)
+    seen, moved = validation_plan(population)
+
+    boundary = START + dt.timedelta(hours=960)  # the first test lead's creation
+    assert population.created_at[population.ids[population.train]] == boundary
+    day = dt.timedelta(days=1)
+    for lead_id in population.train_ids:
+        created = population.created_at[lead_id]
+        start_of_day = created.replace(hour=0)
+        assert seen[lead_id] == min(start_of_day + 31 * day, boundary)
+        # With the real cut-off, every training lead is seen 31 days after
+        # the day it was created (all of them are older than that).
+        assert population.seen_at[lead_id] == min(start_of_day + 31 * day, until)
+    assert moved == [
+        i for i in population.train_ids if seen[i] != population.seen_at[i]
+    ]
+    assert moved  # the latest training leads are cut short
+
+
+def test_rows_replace_swaps_the_rows_it_is_given_and_keeps_the_others():
+    from scipy import sparse
+
+    matrix = sparse.csr_matrix([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    rows = sparse.csr_matrix([[7.0, 7.0], [0.0, 5.0]])
+
+    result = rows_replace(matrix, [2, 0], rows)
+
+    assert result.toarray().tolist() == [[0.0, 5.0], [0.0, 2.0], [7.0, 7.0]]

@@ -87,8 +87,11 @@ def test_a_run_tells_each_stage_and_its_progress_as_it_goes(dataset):
     reading = [(d, t) for _, stage, d, t in seen if stage == "reading" and t]
     assert reading[-1] == (500, 500)
     scored = [(d, t) for _, stage, d, t in seen if stage == "candidates"]
-    assert scored[0] == (0, 500)
-    assert scored[-1] == (500, 500)
+    # Every lead, then the 400 training leads again as they stood when the
+    # training period ended (the penalty's validation): all of them were
+    # younger than the observation period then.
+    assert scored[0] == (0, 900)
+    assert scored[-1] == (900, 900)
     fits = [(d, t) for _, stage, d, t in seen if stage == "fitting"]
     assert fits[-1][0] == fits[-1][1]
     # The draft's 500 leads, then the active model's 100 test leads.
