@@ -36,14 +36,17 @@ as a draft. The steps:
    latest 20% best, every training lead scored for this choice as if the
    cut-off were the end of the training period (so the latest validation
    leads are as young as the latest test leads, whose short history a
-   weaker penalty reads better). An L2 penalty shares the weight of rules that mark the
-   same leads (a demo request and repeated pricing-page views) between them;
-   an L1 penalty keeps one and zeroes the other, which reads as "the other
-   does not matter". Only rules with real support keep their coefficient
-   (``supported``): the lift's 95% interval on the side of 1 the coefficient
-   points to. Those are scaled so that the linear score that best separates
-   the training leads (highest F1) lands on the active model's MQL
-   threshold, and rounded to whole points; a rule under one point is
+   weaker penalty reads better). An L2 penalty shares the weight of rules
+   that mark the same leads (a demo request and repeated pricing-page views)
+   between them; an L1 penalty keeps one and zeroes the other, which reads
+   as "the other does not matter". Only rules with real support keep their
+   coefficient (``supported``): the lift's 95% interval on the side of 1 the
+   coefficient points to (at most MAX_RULES, the largest), and the
+   regression is fitted again on just those until the rules kept are the
+   rules fitted (a rule's points are then its weight among the rules the
+   draft has). Those are scaled so that the linear score that best
+   separates the training leads (highest F1) lands on the active model's
+   MQL threshold, and rounded to whole points; a rule under one point is
    dropped.
 
 Activity rules of a suggestion count touchpoints without decay (a half-life
@@ -124,6 +127,9 @@ PATH_SEGMENT_MAX = 60
 #: leads ranks the later ones best is used, so that few successes get a
 #: strong penalty (small points) and many get a weaker one.
 REGULARISATION_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+#: Most fits again on the rules kept (see ``suggestion_fit``); they agree
+#: after one or two.
+REFITS_MAX = 5
 #: The normal quantile of the lift's 95% interval (see ``supported``).
 LIFT_Z = 1.96
 #: Leads are scored this many days after they were created (or at the cut-off
@@ -887,36 +893,48 @@ def suggestion_fit(
             f"No candidate rule fires for at least {MIN_SUPPORT} of the training "
             "leads (and misses as many): choose a later cut-off date."
         )
-    fits = len(REGULARISATION_CS) + 1
+    fits = len(REGULARISATION_CS) + 1 + REFITS_MAX
     strength = _penalty_choose(
         train_early[:, kept], y, lambda done: progress("fitting", done, fits)
     )
-    progress("fitting", fits - 1, fits)
-    coefficients = coefficients_fit(train[:, kept], y, strength)
-    progress("fitting", fits, fits)
     # Each rule's training leads and how many of them reached the outcome.
-    fires = (columns[:, kept] > 0).astype(np.float64)
+    fires = (columns > 0).astype(np.float64)
     count_with = np.asarray(fires.sum(axis=0)).ravel()
     won_with = np.asarray(fires.T @ y.astype(np.float64)).ravel()
     won = int(y.sum())
-    chosen = sorted(
-        (
-            (n, float(c))
-            for n, c, has, has_won in zip(
-                kept, coefficients, count_with, won_with, strict=True
-            )
-            if supported(
-                float(c),
-                lift_interval(
-                    int(has_won),
-                    int(has),
-                    won - int(has_won),
-                    population.train - int(has),
-                ),
-            )
-        ),
-        key=lambda nc: (-abs(nc[1]), candidates[nc[0]].key),
-    )[:MAX_RULES]
+
+    def backed(n: int, coefficient: float) -> bool:
+        return supported(
+            coefficient,
+            lift_interval(
+                int(won_with[n]),
+                int(count_with[n]),
+                won - int(won_with[n]),
+                population.train - int(count_with[n]),
+            ),
+        )
+
+    # Fit, keep the rules with real support (the MAX_RULES largest), and fit
+    # again on just those, until the rules kept are the rules fitted: the
+    # points are then the fit of the rules the draft has, not shares of a
+    # fit whose other rules were dropped.
+    fitted = kept
+    chosen: list[tuple[int, float]] = []
+    for refit in range(REFITS_MAX + 1):
+        progress("fitting", len(REGULARISATION_CS) + refit, fits)
+        coefficients = coefficients_fit(train[:, fitted], y, strength)
+        chosen = sorted(
+            (
+                (n, float(c))
+                for n, c in zip(fitted, coefficients, strict=True)
+                if backed(n, float(c))
+            ),
+            key=lambda nc: (-abs(nc[1]), candidates[nc[0]].key),
+        )[:MAX_RULES]
+        if not chosen or sorted(n for n, _ in chosen) == sorted(fitted):
+            break
+        fitted = [n for n, _ in chosen]
+    progress("fitting", fits, fits)
     if not chosen:
         raise SuggestionRefused(
             f"No rule changes the odds of reaching {outcome} enough to propose "
@@ -1028,7 +1046,8 @@ def explanation_text(
         "best). Unlike an L1 penalty, it shares the weight of rules that mark "
         "the same leads instead of keeping one of them. A rule is kept only if "
         "the 95% interval of its lift lies on the side of 1 its points say and "
-        "it weighs at least one point; points are coefficient x "
+        "it weighs at least one point, and the kept rules are fitted again on "
+        "their own; points are coefficient x "
         f"{suggestion.scale:.1f}, rounded. Activity rules never decay (a "
         "half-life of a billion days); recency has rules of its own.",
         "",

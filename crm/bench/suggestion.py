@@ -10,7 +10,9 @@ hubspot --keep-unmapped`` and ``import_touchpoints --preset hubspot
 ``model_suggest`` (the service behind ``suggest_model``) and compares, on the
 same time-ordered test leads, its ROC AUC with the active model's and with a
 plain logistic regression's on the same columns (every value one-hot, every
-touchpoint kind and page counted, as seen when the suggestion scores them).
+touchpoint kind and page counted, as seen when the suggestion scores them),
+with the 95% interval of the suggestion's AUC minus the plain one's (a
+paired bootstrap of the test leads).
 
 Everything runs inside one transaction rolled back at the end: the imported
 leads, touchpoints, jobs and the drafts leave no row behind, so it can run on
@@ -38,7 +40,9 @@ from leads.imports.jobs import import_job_create
 from leads.imports.presets import HUBSPOT
 from leads.imports.run import import_job_run
 from leads.models import ImportJob, Lead, Touchpoint
+from scoring.bulk import chunk_leads
 from scoring.exceptions import SuggestionRefused
+from scoring.selectors import model_spec
 from scoring.services.suggestions import model_suggest
 from scoring.suggestion import (
     EMPLOYEE_BANDS,
@@ -47,12 +51,15 @@ from scoring.suggestion import (
     auc,
     cut_off_time,
     population_read,
+    scores_evaluate,
 )
 
 #: Days over which the contacts were created, ending at the cut-off.
 CREATION_DAYS = 300
 #: The cut-off lies this many days before today, so the latest leads had time.
 CUT_OFF_AGO_DAYS = 45
+#: Resamples of the paired bootstrap of the AUC difference.
+BOOTSTRAP_ROUNDS = 1000
 #: Fewest training leads a value must have to be a column of the plain fit.
 PLAIN_MIN_COUNT = 5
 
@@ -395,13 +402,14 @@ def _page(value: Any) -> str:
     return f"/{segment}" if segment else "/"
 
 
-def plain_auc(*, outcome: str, until: dt.datetime) -> float:
-    """The ROC AUC on the test leads of a plain logistic regression fitted on the
-    training leads (the suggestion's split): every field and attribute value
-    one-hot (values of at least PLAIN_MIN_COUNT training leads), the company
-    size band, and the log of the count of every touchpoint kind and every
-    page visited before the lead is scored (what the suggestion counts: until
-    it is scored, and before the day it reached the outcome)."""
+def plain_scores(*, outcome: str, until: dt.datetime) -> list[float]:
+    """The scores of the test leads (in the suggestion's order) by a plain
+    logistic regression fitted on the training leads (the suggestion's
+    split): every field and attribute value one-hot (values of at least
+    PLAIN_MIN_COUNT training leads), the company size band, and the log of
+    the count of every touchpoint kind and every page visited before the
+    lead is scored (what the suggestion counts: until it is scored, and
+    before the day it reached the outcome)."""
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import MaxAbsScaler
@@ -471,8 +479,41 @@ def plain_auc(*, outcome: str, until: dt.datetime) -> float:
     test_x = scaler.transform(matrix(test_ids))
     regression = LogisticRegression(max_iter=2000)
     regression.fit(train_x, population.outcomes[: population.train])
-    scores = regression.decision_function(test_x)
-    return auc(population.outcomes[population.train :], [float(s) for s in scores])
+    return [float(s) for s in regression.decision_function(test_x)]
+
+
+def suggested_scores(*, model: Any, outcome: str, until: dt.datetime) -> list[float]:
+    """The scores of the test leads (in the suggestion's order) by the draft
+    ``model``, as ``model_suggest`` scored them for its AUC."""
+    population = population_read(outcome=outcome, until=until)
+    for row in chunk_leads(low=min(population.ids), high=max(population.ids) + 1):
+        population.rows[row["id"]] = row
+    scored = scores_evaluate(
+        spec=model_spec(model), population=population, lead_ids=population.test_ids
+    )
+    return [float(scored[i].total) for i in population.test_ids]
+
+
+def difference_interval(
+    outcomes: list[int], first: list[float], second: list[float], *, seed: int
+) -> tuple[float, float]:
+    """The 95% interval of AUC(first) - AUC(second) on the same leads, by a
+    paired bootstrap (BOOTSTRAP_ROUNDS resamples of the leads, seeded)."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    y, a, b = np.array(outcomes), np.array(first), np.array(second)
+    differences = []
+    while len(differences) < BOOTSTRAP_ROUNDS:
+        pick = rng.integers(0, len(y), len(y))
+        if y[pick].min() == y[pick].max():
+            continue
+        differences.append(
+            roc_auc_score(y[pick], a[pick]) - roc_auc_score(y[pick], b[pick])
+        )
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return float(low), float(high)
 
 
 class _RollBack(Exception):
@@ -524,7 +565,17 @@ def run(options: dict[str, Any], *, say: Callable[[str], None]) -> dict[str, Any
                     report[outcome] = {"refused": str(exc)}
                     say(f"{outcome}: refused: {exc}")
                     continue
-                plain = plain_auc(outcome=outcome, until=until)
+                plain_test = plain_scores(outcome=outcome, until=until)
+                test_outcomes = population_read(outcome=outcome, until=until).outcomes[
+                    -len(plain_test) :
+                ]
+                plain = auc(test_outcomes, plain_test)
+                low, high = difference_interval(
+                    test_outcomes,
+                    suggested_scores(model=result.model, outcome=outcome, until=until),
+                    plain_test,
+                    seed=options["seed"],
+                )
                 rules = [
                     {"label": rule.label, "points": int(rule.points)}
                     for rule in result.model.rules.order_by("-points", "label")
@@ -537,12 +588,14 @@ def run(options: dict[str, Any], *, say: Callable[[str], None]) -> dict[str, Any
                     if result.auc_active is None
                     else round(result.auc_active, 4),
                     "auc_plain": round(plain, 4),
+                    "suggested_minus_plain_95": [round(low, 4), round(high, 4)],
                     "rules": rules,
                 }
                 say(
                     f"{outcome}: AUC suggested {result.auc_suggested:.3f}, active "
                     f"{result.auc_active or 0:.3f}, plain regression {plain:.3f} "
-                    f"({result.test_leads:,} test leads)"
+                    f"({result.test_leads:,} test leads); suggested minus plain: "
+                    f"95% interval {low:+.3f} to {high:+.3f}"
                 )
                 for rule in rules:
                     say(f"  {rule['points']:+d}  {rule['label']}")
