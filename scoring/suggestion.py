@@ -10,7 +10,7 @@ as a draft. The steps:
    a model fitted on the past rank the leads that came after? Every lead is
    scored as it stood OBSERVATION_DAYS after the day it was created, or at the
    cut-off if sooner (its touchpoints before then; recency counted back from
-   then), leaving out what it did from the day it reached the outcome on
+   then), leaving out what it did from the moment it reached the outcome on
    (the calls and meetings sales logs once a lead is qualified follow the
    outcome and do not foretell it). Its outcome is the furthest stage it
    reached (``highest_stage`` today): what was known then, and what came of
@@ -323,15 +323,15 @@ def seen_times(
 
 
 def activity_end(population: Population, lead_id: int) -> dt.datetime | None:
-    """The start of the day the lead reached the outcome: what it did from
-    then on (the calls and meetings sales logs once a lead is qualified)
-    follows the outcome and does not foretell it, so it is not counted.
-    None when the lead did not reach it, or when its history puts the outcome
-    on the day it was created (an import that gave no stage dates)."""
+    """When the lead reached the outcome: what it did from then on (the calls
+    and meetings sales logs once a lead is qualified) follows the outcome and
+    does not foretell it, so it is not counted. None when the lead did not
+    reach it, or when its history puts the outcome at the moment it was
+    created (an import that gave no stage dates): nothing says when then."""
     moment = population.reached_at.get(lead_id)
-    if moment is None or moment.date() <= population.created_at[lead_id].date():
+    if moment is None or moment <= population.created_at[lead_id]:
         return None
-    return cut_off_time(moment.date())
+    return moment
 
 
 def outcome_moments(*, outcome: str, until: dt.datetime) -> dict[int, dt.datetime]:
@@ -606,7 +606,7 @@ def scores_evaluate(
     """Each lead's ``scoring.engine.ScoreResult`` under ``spec`` as it stood
     when it is observed (``seen_at``, by default ``population.seen_at``):
     the bulk path's own evaluation (``chunk_evaluate``) of the touchpoints
-    before that moment and before the day it reached the outcome
+    before that moment and before it reached the outcome
     (``activity_end``), with recency and decay counted back from that
     moment. Every lead is scored at the same age, so a rule means the same
     for old and new leads, and nothing a lead did later (a meeting once it
@@ -1036,8 +1036,8 @@ def explanation_text(
         f"sits near today's threshold of {suggestion.threshold_reference}.",
         f"Each lead is scored as it stood {OBSERVATION_DAYS} days after it was "
         "created (or at the cut-off, if sooner), with what it did until then; "
-        "what it did from the day it reached the outcome on (sales' calls and "
-        "meetings) does not count.",
+        "what it did from the moment it reached the outcome on (sales' calls "
+        "and meetings) does not count.",
         "Method: L2-regularised (ridge) logistic regression over "
         f"{suggestion.candidates} candidate rules that fire for at least "
         f"{MIN_SUPPORT} training leads, each standardised, with the penalty "

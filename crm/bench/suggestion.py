@@ -409,7 +409,7 @@ def plain_scores(*, outcome: str, until: dt.datetime) -> list[float]:
     PLAIN_MIN_COUNT training leads), the company size band, and the log of
     the count of every touchpoint kind and every page visited before the
     lead is scored (what the suggestion counts: until it is scored, and
-    before the day it reached the outcome)."""
+    before it reached the outcome)."""
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import MaxAbsScaler

@@ -618,7 +618,10 @@ def test_two_rules_marking_the_same_leads_both_get_points():
     ("qualified_after", "calls_count"),
     [
         (dt.timedelta(days=1), False),
-        # An import without stage dates puts the outcome on the day the lead
+        # Qualified hours after its demo request, the same day: the request
+        # still counts, the call after it does not.
+        (dt.timedelta(hours=3), False),
+        # An import without stage dates puts the outcome at the moment the lead
         # was created: nothing says when it came, so every call counts.
         (dt.timedelta(0), True),
     ],
@@ -672,7 +675,7 @@ def test_what_sales_logs_once_a_lead_is_qualified_gets_no_points(
     assert ("call" in kinds) is calls_count
     if not calls_count:
         assert "demo_request" in kinds
-        assert "from the day it reached the outcome on" in result.model.notes
+        assert "from the moment it reached the outcome on" in result.model.notes
 
 
 def test_the_penalty_is_chosen_on_leads_as_young_as_the_test_leads():
