@@ -51,7 +51,14 @@ from handoff.models import (
     TeamMember,
 )
 from leads import selectors as lead_selectors
-from leads.models import Account, Lead, Stage, StageTransition, Touchpoint
+from leads.models import (
+    Account,
+    Lead,
+    Stage,
+    StageTransition,
+    Touchpoint,
+    follow_up_sort_at,
+)
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
 from scoring.models import LeadScoreHistory
@@ -592,9 +599,10 @@ class PipelineColumnPage:
     count: int
 
 
-def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
-    """``leads`` with their place in their stage's column (``fu_group``,
-    ``fu_at``), ordered as the rep must work the column.
+def follow_up_place_live() -> tuple[Coalesce, Subquery]:
+    """A lead's place in its pipeline column worked out from its handoffs:
+    the follow-up group (FollowUp) and the time sorted by within it (None:
+    when the lead entered its stage), as expressions over ``Lead``.
 
     The follow-up clock is the lead's latest accepted handoff's. Running
     clocks sort by their due time: within one SLA calendar that is also the
@@ -604,10 +612,9 @@ def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
     last contact is the latest of the follow-up and the handoff's contact
     attempts; a lead without a clock sorts by when it entered its stage.
 
-    The place is worked out in SQL from ``handoff_lead_decided_idx`` (each
-    lead's handoffs, latest decision first, with the follow-up times) and
-    ``attempt_handoff_at_idx``: none of it is stored on the lead, so the
-    database still reads each lead of the column once to order it.
+    This is the definition of the place; ``Lead.follow_up_group`` and
+    ``Lead.follow_up_at`` store it (``handoff.services.follow_up``), and the
+    boards read the stored copy from the pipeline indexes.
     """
     latest = Handoff.objects.filter(
         lead_id=OuterRef("pk"), status=Handoff.Status.ACCEPTED
@@ -639,18 +646,21 @@ def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
             output_field=DateTimeField(),
         ),
     )
+    group = Coalesce(
+        Subquery(clock.values("group")[:1]),
+        Value(int(FollowUp.NONE)),
+        output_field=IntegerField(),
+    )
+    return group, Subquery(clock.values("key_at")[:1], output_field=DateTimeField())
+
+
+def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """``leads`` with their place in their stage's column (``fu_group``,
+    ``fu_at``), ordered as the rep must work the column: the place stored
+    on the lead (see ``follow_up_place_live`` for what it means), in the
+    order of ``lead_pipeline_owner_idx`` and ``lead_pipeline_team_idx``."""
     return leads.annotate(
-        fu_group=Coalesce(
-            Subquery(clock.values("group")[:1]),
-            Value(int(FollowUp.NONE)),
-            output_field=IntegerField(),
-        ),
-        fu_at=Coalesce(
-            Subquery(clock.values("key_at")[:1]),
-            "stage_changed_at",
-            Value(_EPOCH),
-            output_field=DateTimeField(),
-        ),
+        fu_group=F("follow_up_group"), fu_at=follow_up_sort_at()
     ).order_by("fu_group", "fu_at", "id")
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from crm.roles import SALES, SDR
 from handoff import services
 from handoff.models import ContactAttempt, Handoff, SalesProfile, ServiceLevelAgreement
+from handoff.services.follow_up import follow_up_places_rebuild
 from leads.models import Lead, Stage
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
@@ -251,6 +252,7 @@ def _world() -> World:
     Handoff.objects.filter(id=world.handoffs["Henrik"].id).update(
         follow_up_due_at=now - dt.timedelta(hours=3)
     )
+    follow_up_places_rebuild()
     services.attempt_log(
         handoff_id=world.handoffs["Grace"].id,
         actor=ada,
