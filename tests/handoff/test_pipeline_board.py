@@ -355,6 +355,9 @@ def test_a_reassignment_on_a_filtered_board_updates_its_counts(
     client.force_login(manager)
     page = client.get(f"/pipeline/team/?rep={rep.id}").content.decode()
     lead_id = handoffs[0].lead_id
+    form = client.get(
+        f"/pipeline/leads/{lead_id}/reassign/form/?rep={rep.id}", **HTMX
+    ).content.decode()
 
     response = client.post(
         f"/pipeline/leads/{lead_id}/reassign/",
@@ -376,7 +379,8 @@ def test_a_reassignment_on_a_filtered_board_updates_its_counts(
         },
     )
 
-    assert f'<input type="hidden" name="board_rep" value="{rep.id}">' in page
+    assert f'hx-get="/pipeline/leads/{lead_id}/reassign/form/?rep={rep.id}"' in page
+    assert f'<input type="hidden" name="board_rep" value="{rep.id}">' in form
     assert "Handed over — L1 Test is now Sam Okafor" in response
     assert '<span class="count" id="count-sal" hx-swap-oob="true">1</span>' in response
     assert plain.url == f"/pipeline/team/?rep={rep.id}"
