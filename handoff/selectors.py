@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -674,29 +674,36 @@ def _after(cursor: PipelineCursor) -> Q:
 
 
 def _board_pages(
-    leads: QuerySet[Lead],
+    leads_in: Callable[[list[str]], QuerySet[Lead]],
     stages: list[str],
     *,
     size: int,
     after: PipelineCursor | None = None,
     shown: Iterable[int] = (),
 ) -> dict[str, PipelineColumnPage]:
-    """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
-    follow-up order, leaving out ``shown`` (cards the page already shows out
-    of order, e.g. moved in). One query per column picks and loads its page
-    (ORDER BY the follow-up place, LIMIT ``size`` + 1), one loads the
-    pages' leads and one counts every column."""
+    """Each stage's column of the leads ``leads_in`` gives for the stages: the
+    ``size`` leads after ``after`` in follow-up order, leaving out ``shown``
+    (cards the page already shows out of order, e.g. moved in). One query
+    per column picks its page (ORDER BY the follow-up place, LIMIT ``size``
+    + 1), one loads the pages' leads and one counts every column."""
+    leads = leads_in(stages)
     counts = _stage_counts(leads, stages)
-    ordered = _follow_up_ordered(leads)
-    if after is not None:
-        ordered = ordered.filter(_after(after))
     left_out = list(shown)
-    if left_out:
-        ordered = ordered.exclude(id__in=left_out)
+
+    def keys(stage: str) -> QuerySet[Lead, tuple[int, int, dt.datetime]]:
+        # A column's query names its one stage alone: with the board's other
+        # stages too, PostgreSQL misjudges how many leads match and sorts
+        # them all instead of reading the pipeline index's range.
+        ordered = _follow_up_ordered(leads_in([stage]))
+        if after is not None:
+            ordered = ordered.filter(_after(after))
+        if left_out:
+            ordered = ordered.exclude(id__in=left_out)
+        return ordered.values_list("id", "fu_group", "fu_at")
+
     # Each column's place keys alone (no lead row is loaded to sort), then
     # the shown cards' leads in one query for the board.
-    keys = ordered.values_list("id", "fu_group", "fu_at")
-    picks = {stage: list(keys.filter(stage=stage)[: size + 1]) for stage in stages}
+    picks = {stage: list(keys(stage)[: size + 1]) for stage in stages}
     by_id = leads.in_bulk([row[0] for rows in picks.values() for row in rows[:size]])
     pages = {}
     for stage, rows in picks.items():
@@ -717,16 +724,21 @@ def pipeline_board(
     *, user: Any, stages: list[str], size: int
 ) -> dict[str, PipelineColumnPage]:
     """The first page of each column of the leads ``user`` owns, by stage."""
-    leads = lead_selectors.lead_list_owned(user=user, stages=stages)
-    return _board_pages(leads, stages, size=size)
+    return _board_pages(_owned_in(user), stages, size=size)
 
 
 def pipeline_column(
     *, user: Any, stage: str, after: PipelineCursor, shown: list[int], size: int
 ) -> PipelineColumnPage:
     """The page after ``after`` of the leads ``user`` owns in ``stage``."""
-    leads = lead_selectors.lead_list_owned(user=user, stages=[stage])
-    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
+    return _board_pages(_owned_in(user), [stage], size=size, after=after, shown=shown)[
+        stage
+    ]
+
+
+def _owned_in(user: Any) -> Callable[[list[str]], QuerySet[Lead]]:
+    """The leads ``user`` owns in the stages given to the returned function."""
+    return lambda stages: lead_selectors.lead_list_owned(user=user, stages=stages)
 
 
 def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
@@ -767,7 +779,7 @@ def pipeline_team_board(
 ) -> dict[str, PipelineColumnPage]:
     """The first page of each column of the team pipeline (of every owner,
     or of ``owner_id`` only), with the leads' owners."""
-    return _board_pages(_team_pipeline(stages, owner_id), stages, size=size)
+    return _board_pages(_team_in(owner_id), stages, size=size)
 
 
 def pipeline_team_column(
@@ -779,8 +791,15 @@ def pipeline_team_column(
     size: int,
 ) -> PipelineColumnPage:
     """The page after ``after`` of the team pipeline's ``stage`` column."""
-    leads = _team_pipeline([stage], owner_id)
-    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
+    return _board_pages(
+        _team_in(owner_id), [stage], size=size, after=after, shown=shown
+    )[stage]
+
+
+def _team_in(owner_id: int | None) -> Callable[[list[str]], QuerySet[Lead]]:
+    """The team pipeline's leads (or ``owner_id``'s) in the stages given to
+    the returned function."""
+    return lambda stages: _team_pipeline(stages, owner_id)
 
 
 def pipeline_team_stage_counts(
