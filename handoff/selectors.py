@@ -369,8 +369,9 @@ def calendars_with_holidays(calendar_ids: Iterable[int]) -> dict[int, BusinessCa
     return {c.id: c for c in calendars}
 
 
-#: What a queue row shows of its handoff, lead and account (the SLA, team
-#: and assigned SDR are loaded whole): nothing else is read from the database.
+#: What a queue row shows of its handoff, lead, account and SLA (the
+#: assigned SDR is loaded whole; the team is its id, the SLA's calendar the
+#: one the page read): nothing else is read from the database.
 QUEUE_ROW_FIELDS = (
     "id",
     "status",
@@ -380,7 +381,8 @@ QUEUE_ROW_FIELDS = (
     "score",
     "grade",
     "score_breakdown",
-    "sla",
+    "sla__name",
+    "sla__calendar",
     "team",
     "assigned_to",
     "lead__id",
@@ -477,7 +479,7 @@ def _queue_rows_loaded(
         return {}
     handoffs = (
         Handoff.objects.filter(id__in=ids, status=Handoff.Status.PENDING)
-        .select_related("lead__account", "assigned_to", "sla__sales_team", "team")
+        .select_related("lead__account", "assigned_to", "sla")
         .only(*QUEUE_ROW_FIELDS)
     )
     loaded = {}
