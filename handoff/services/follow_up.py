@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 from handoff import selectors
 from leads.models import Lead
@@ -70,22 +71,24 @@ def leads_follow_up_refresh(*, lead_ids: Iterable[int]) -> int:
     ids = sorted(set(lead_ids))
     if not ids:
         return 0
+    return _places_store(Lead.objects.filter(id__in=ids))
+
+
+def _places_store(leads: QuerySet[Lead]) -> int:
     group, at = selectors.follow_up_place_live()
-    return Lead.objects.filter(id__in=ids).update(
-        follow_up_group=group, follow_up_at=at
-    )
+    return leads.update(follow_up_group=group, follow_up_at=at)
 
 
 @transaction.atomic
 def follow_up_places_rebuild() -> int:
     """Store every lead's pipeline place from its handoffs (after a bulk load
     that wrote handoffs without the services, or to repair); returns how
-    many leads changed. PostgreSQL only: on SQLite it recomputes lead by
-    lead through ``leads_follow_up_refresh``. Idempotent: a second run
-    writes nothing."""
+    many leads changed, and a second run writes nothing. Elsewhere than on
+    PostgreSQL (SQLite, the embedded default) every lead is written again
+    with the live definition's subqueries, and the number is of every lead.
+    """
     if connection.vendor != "postgresql":
-        ids = list(Lead.objects.values_list("id", flat=True))
-        return leads_follow_up_refresh(lead_ids=ids)
+        return _places_store(Lead.objects.all())
     with connection.cursor() as cursor:
         cursor.execute(REBUILD_SQL)
         return cursor.rowcount
