@@ -170,7 +170,7 @@ class PipelineCard:
         """The forward form's input: what was posted, else the amount won
         pre-filled with the deal amount."""
         values = self._form("forward", "values")
-        if self.state.open != "forward" and self.deal is not None:
+        if "forward" not in self.state.values and self.deal is not None:
             values["amount"] = amount_input(self.deal.amount)
         return values
 

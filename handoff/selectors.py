@@ -10,7 +10,7 @@ import datetime as dt
 import enum
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -51,7 +51,14 @@ from handoff.models import (
     TeamMember,
 )
 from leads import selectors as lead_selectors
-from leads.models import Account, Lead, Stage, StageTransition, Touchpoint
+from leads.models import (
+    Account,
+    Lead,
+    Stage,
+    StageTransition,
+    Touchpoint,
+    follow_up_sort_at,
+)
 from scoring import selectors as scoring_selectors
 from scoring.engine import attribute_value, condition_holds
 from scoring.models import LeadScoreHistory
@@ -362,8 +369,9 @@ def calendars_with_holidays(calendar_ids: Iterable[int]) -> dict[int, BusinessCa
     return {c.id: c for c in calendars}
 
 
-#: What a queue row shows of its handoff, lead and account (the SLA, team
-#: and assigned SDR are loaded whole): nothing else is read from the database.
+#: What a queue row shows of its handoff, lead, account and SLA (the
+#: assigned SDR is loaded whole; the team is its id, the SLA's calendar the
+#: one the page read): nothing else is read from the database.
 QUEUE_ROW_FIELDS = (
     "id",
     "status",
@@ -373,7 +381,8 @@ QUEUE_ROW_FIELDS = (
     "score",
     "grade",
     "score_breakdown",
-    "sla",
+    "sla__name",
+    "sla__calendar",
     "team",
     "assigned_to",
     "lead__id",
@@ -470,7 +479,7 @@ def _queue_rows_loaded(
         return {}
     handoffs = (
         Handoff.objects.filter(id__in=ids, status=Handoff.Status.PENDING)
-        .select_related("lead__account", "assigned_to", "sla__sales_team", "team")
+        .select_related("lead__account", "assigned_to", "sla")
         .only(*QUEUE_ROW_FIELDS)
     )
     loaded = {}
@@ -515,12 +524,28 @@ def event_list(*, handoff: Handoff) -> list[HandoffEvent]:
     return list(handoff.events.select_related("actor"))
 
 
+#: What a pipeline card reads of its handoff (the follow-up clock and its
+#: SLA's calendar): nothing else is loaded.
+CARD_HANDOFF_FIELDS = (
+    "id",
+    "lead_id",
+    "status",
+    "decided_at",
+    "follow_up_due_at",
+    "followed_up_at",
+    "follow_up_breached_at",
+    "sla__follow_up_within_hours",
+    "sla__at_risk_percent",
+    "sla__calendar",
+)
+
+
 def handoffs_accepted_latest(lead_ids: list[int]) -> dict[int, Handoff]:
-    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries
-    (without its score breakdown)."""
+    """Each lead's latest accepted handoff (its follow-up clock), in 2 queries,
+    with only ``CARD_HANDOFF_FIELDS``."""
     handoffs = (
         Handoff.objects.filter(lead_id__in=lead_ids, status=Handoff.Status.ACCEPTED)
-        .defer("score_breakdown")
+        .only(*CARD_HANDOFF_FIELDS)
         .select_related("sla__calendar")
         .prefetch_related("sla__calendar__holidays")
         .order_by("lead_id", "-decided_at", "-id")
@@ -592,9 +617,10 @@ class PipelineColumnPage:
     count: int
 
 
-def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
-    """``leads`` with their place in their stage's column (``fu_group``,
-    ``fu_at``), ordered as the rep must work the column.
+def follow_up_place_live() -> tuple[Coalesce, Subquery]:
+    """A lead's place in its pipeline column worked out from its handoffs:
+    the follow-up group (FollowUp) and the time sorted by within it (None:
+    when the lead entered its stage), as expressions over ``Lead``.
 
     The follow-up clock is the lead's latest accepted handoff's. Running
     clocks sort by their due time: within one SLA calendar that is also the
@@ -604,10 +630,9 @@ def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
     last contact is the latest of the follow-up and the handoff's contact
     attempts; a lead without a clock sorts by when it entered its stage.
 
-    The place is worked out in SQL from ``handoff_lead_decided_idx`` (each
-    lead's handoffs, latest decision first, with the follow-up times) and
-    ``attempt_handoff_at_idx``: none of it is stored on the lead, so the
-    database still reads each lead of the column once to order it.
+    This is the definition of the place; ``Lead.follow_up_group`` and
+    ``Lead.follow_up_at`` store it (``handoff.services.follow_up``), and the
+    boards read the stored copy from the pipeline indexes.
     """
     latest = Handoff.objects.filter(
         lead_id=OuterRef("pk"), status=Handoff.Status.ACCEPTED
@@ -639,18 +664,21 @@ def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
             output_field=DateTimeField(),
         ),
     )
+    group = Coalesce(
+        Subquery(clock.values("group")[:1]),
+        Value(int(FollowUp.NONE)),
+        output_field=IntegerField(),
+    )
+    return group, Subquery(clock.values("key_at")[:1], output_field=DateTimeField())
+
+
+def _follow_up_ordered(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """``leads`` with their place in their stage's column (``fu_group``,
+    ``fu_at``), ordered as the rep must work the column: the place stored
+    on the lead (see ``follow_up_place_live`` for what it means), in the
+    order of ``lead_pipeline_owner_idx`` and ``lead_pipeline_team_idx``."""
     return leads.annotate(
-        fu_group=Coalesce(
-            Subquery(clock.values("group")[:1]),
-            Value(int(FollowUp.NONE)),
-            output_field=IntegerField(),
-        ),
-        fu_at=Coalesce(
-            Subquery(clock.values("key_at")[:1]),
-            "stage_changed_at",
-            Value(_EPOCH),
-            output_field=DateTimeField(),
-        ),
+        fu_group=F("follow_up_group"), fu_at=follow_up_sort_at()
     ).order_by("fu_group", "fu_at", "id")
 
 
@@ -664,30 +692,40 @@ def _after(cursor: PipelineCursor) -> Q:
 
 
 def _board_pages(
-    leads: QuerySet[Lead],
+    leads_in: Callable[[list[str]], QuerySet[Lead]],
     stages: list[str],
     *,
     size: int,
     after: PipelineCursor | None = None,
     shown: Iterable[int] = (),
 ) -> dict[str, PipelineColumnPage]:
-    """Each stage's column of ``leads``: the ``size`` leads after ``after`` in
-    follow-up order, leaving out ``shown`` (cards the page already shows out
-    of order, e.g. moved in). One query per column picks and loads its page
-    (ORDER BY the follow-up place, LIMIT ``size`` + 1), one loads the
-    pages' leads and one counts every column."""
+    """Each stage's column of the leads ``leads_in`` gives for the stages: the
+    ``size`` leads after ``after`` in follow-up order, leaving out ``shown``
+    (cards the page already shows out of order, e.g. moved in). One query
+    per column picks its page (ORDER BY the follow-up place, LIMIT ``size``
+    + 1), one loads the pages' leads and one counts every column."""
+    leads = leads_in(stages)
     counts = _stage_counts(leads, stages)
-    ordered = _follow_up_ordered(leads)
-    if after is not None:
-        ordered = ordered.filter(_after(after))
     left_out = list(shown)
-    if left_out:
-        ordered = ordered.exclude(id__in=left_out)
+
+    def keys(stage: str) -> QuerySet[Lead, tuple[int, int, dt.datetime]]:
+        # A column's query names its one stage alone: with the board's other
+        # stages too, PostgreSQL misjudges how many leads match and sorts
+        # them all instead of reading the pipeline index's range.
+        ordered = _follow_up_ordered(leads_in([stage]))
+        if after is not None:
+            ordered = ordered.filter(_after(after))
+        if left_out:
+            ordered = ordered.exclude(id__in=left_out)
+        return ordered.values_list("id", "fu_group", "fu_at")
+
     # Each column's place keys alone (no lead row is loaded to sort), then
     # the shown cards' leads in one query for the board.
-    keys = ordered.values_list("id", "fu_group", "fu_at")
-    picks = {stage: list(keys.filter(stage=stage)[: size + 1]) for stage in stages}
-    by_id = leads.in_bulk([row[0] for rows in picks.values() for row in rows[:size]])
+    picks = {stage: list(keys(stage)[: size + 1]) for stage in stages}
+    # A card shows none of the free-form attributes: not parsed for 60 cards.
+    by_id = leads.defer("attributes").in_bulk(
+        [row[0] for rows in picks.values() for row in rows[:size]]
+    )
     pages = {}
     for stage, rows in picks.items():
         cursor = None
@@ -707,16 +745,21 @@ def pipeline_board(
     *, user: Any, stages: list[str], size: int
 ) -> dict[str, PipelineColumnPage]:
     """The first page of each column of the leads ``user`` owns, by stage."""
-    leads = lead_selectors.lead_list_owned(user=user, stages=stages)
-    return _board_pages(leads, stages, size=size)
+    return _board_pages(_owned_in(user), stages, size=size)
 
 
 def pipeline_column(
     *, user: Any, stage: str, after: PipelineCursor, shown: list[int], size: int
 ) -> PipelineColumnPage:
     """The page after ``after`` of the leads ``user`` owns in ``stage``."""
-    leads = lead_selectors.lead_list_owned(user=user, stages=[stage])
-    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
+    return _board_pages(_owned_in(user), [stage], size=size, after=after, shown=shown)[
+        stage
+    ]
+
+
+def _owned_in(user: Any) -> Callable[[list[str]], QuerySet[Lead]]:
+    """The leads ``user`` owns in the stages given to the returned function."""
+    return lambda stages: lead_selectors.lead_list_owned(user=user, stages=stages)
 
 
 def pipeline_lead_get(*, user: Any, stages: list[str], lead_id: int) -> Lead | None:
@@ -757,7 +800,7 @@ def pipeline_team_board(
 ) -> dict[str, PipelineColumnPage]:
     """The first page of each column of the team pipeline (of every owner,
     or of ``owner_id`` only), with the leads' owners."""
-    return _board_pages(_team_pipeline(stages, owner_id), stages, size=size)
+    return _board_pages(_team_in(owner_id), stages, size=size)
 
 
 def pipeline_team_column(
@@ -769,8 +812,15 @@ def pipeline_team_column(
     size: int,
 ) -> PipelineColumnPage:
     """The page after ``after`` of the team pipeline's ``stage`` column."""
-    leads = _team_pipeline([stage], owner_id)
-    return _board_pages(leads, [stage], size=size, after=after, shown=shown)[stage]
+    return _board_pages(
+        _team_in(owner_id), [stage], size=size, after=after, shown=shown
+    )[stage]
+
+
+def _team_in(owner_id: int | None) -> Callable[[list[str]], QuerySet[Lead]]:
+    """The team pipeline's leads (or ``owner_id``'s) in the stages given to
+    the returned function."""
+    return lambda stages: _team_pipeline(stages, owner_id)
 
 
 def pipeline_team_stage_counts(

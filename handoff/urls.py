@@ -33,6 +33,12 @@ urlpatterns = [
     path("pipeline/", views.pipeline, name="pipeline"),
     path("pipeline/leads/<int:lead_id>/move/", views.sales_move, name="sales_move"),
     path("pipeline/stages/<str:stage>/", views.pipeline_column, name="pipeline_column"),
+    # A pipeline card's forms, fetched when the card opens them.
+    path(
+        "pipeline/leads/<int:lead_id>/forms/<str:form>/",
+        views.pipeline_form,
+        name="pipeline_form",
+    ),
     # Managers: every rep's pipeline, and handing a lead to another rep.
     path("pipeline/team/", views.pipeline_team, name="pipeline_team"),
     path(
@@ -41,6 +47,11 @@ urlpatterns = [
         name="pipeline_team_column",
     ),
     path("pipeline/leads/<int:lead_id>/reassign/", views.reassign, name="reassign"),
+    path(
+        "pipeline/leads/<int:lead_id>/reassign/form/",
+        views.reassign_form,
+        name="reassign_form",
+    ),
     # Managers: SLA compliance, speed to lead, volume commitment.
     path("reports/sla/", views.sla_report, name="report"),
 ]

@@ -62,6 +62,7 @@ from handoff.models import (
     SalesProfile,
     ServiceLevelAgreement,
 )
+from handoff.services.follow_up import follow_up_places_rebuild
 from leads.models import (
     Account,
     AttributionMark,
@@ -243,6 +244,9 @@ def demo_seed(
         summary = _seed(
             leads=leads, seed=seed, today=today, users=users, progress=progress
         )
+        # The history's handoffs were written in bulk, past the services that
+        # keep each lead's place in its pipeline column.
+        follow_up_places_rebuild()
     # The campaign pages' figures: the roll-up of every day with conversions.
     attribution_all_rebuild(now=timezone.now(), workers=_workers())
     _planner_statistics_refresh(vacuum=True)

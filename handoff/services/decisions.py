@@ -35,6 +35,7 @@ from handoff.rejections import (
 )
 from handoff.routing import sales_route
 from handoff.selectors import is_active_sales_rep, is_manager
+from handoff.services.follow_up import leads_follow_up_refresh
 from handoff.services.opening import _create_next
 from handoff.services.shared import (
     NOTE_MAX,
@@ -164,6 +165,7 @@ def handoff_accept(
                 "follow_up_due_at",
             ]
         )
+        leads_follow_up_refresh(lead_ids=[handoff.lead_id])
         detail = "" if new_owner == actor else f"now owned by {full_name(new_owner)}"
         _event(handoff, HandoffEvent.Kind.ACCEPTED, at=now, actor=actor, detail=detail)
         details = {"handoff_id": handoff.id, "owner_id": new_owner.pk}
@@ -485,6 +487,9 @@ def attempt_log(
             Handoff.objects.filter(id=handoff.id, followed_up_at__isnull=True).update(
                 followed_up_at=max(at, handoff.decided_at or at)
             )
+        if handoff.status == Status.ACCEPTED:
+            # Any attempt on the follow-up's handoff can be its last contact.
+            leads_follow_up_refresh(lead_ids=[handoff.lead_id])
         _event(
             handoff,
             HandoffEvent.Kind.ATTEMPT,

@@ -20,6 +20,7 @@ from handoff.exceptions import (
 from handoff.models import Handoff, RejectionReason, SalesOutcome
 from handoff.rejections import decision_label, send_back_destination
 from handoff.selectors import is_manager
+from handoff.services.follow_up import leads_follow_up_refresh
 from handoff.services.shared import (
     FEEDBACK_MAX,
     Status,
@@ -235,6 +236,7 @@ def lead_sales_move(
             Handoff.objects.filter(id=handoff.id, followed_up_at__isnull=True).update(
                 followed_up_at=now
             )
+            leads_follow_up_refresh(lead_ids=[lead_id])
     return outcome
 
 

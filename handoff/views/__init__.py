@@ -18,7 +18,12 @@ are built in ``handoff.presenters``.
 """
 
 from handoff.views.detail import handoff_detail
-from handoff.views.pipeline import pipeline, pipeline_column, sales_move
+from handoff.views.pipeline import (
+    pipeline,
+    pipeline_column,
+    pipeline_form,
+    sales_move,
+)
 from handoff.views.queue import (
     accept,
     accept_form,
@@ -32,7 +37,12 @@ from handoff.views.queue import (
     reject_form,
 )
 from handoff.views.reports import sla_report
-from handoff.views.team import pipeline_team, pipeline_team_column, reassign
+from handoff.views.team import (
+    pipeline_team,
+    pipeline_team_column,
+    reassign,
+    reassign_form,
+)
 
 __all__ = [
     "accept",
@@ -44,11 +54,13 @@ __all__ = [
     "handoff_detail",
     "pipeline",
     "pipeline_column",
+    "pipeline_form",
     "pipeline_team",
     "pipeline_team_column",
     "queue",
     "queue_rows",
     "reassign",
+    "reassign_form",
     "reject",
     "reject_form",
     "sales_move",

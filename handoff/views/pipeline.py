@@ -211,6 +211,53 @@ def _pipeline_card(user: Any, lead_id: int) -> PipelineCard | None:
     return card
 
 
+#: The forms a pipeline card fetches when one of them is opened.
+CARD_FORMS = ("forward", "back", "attempt")
+
+
+def card_form_note(request: HttpRequest, message: str, *, status: int) -> HttpResponse:
+    """What an opened card form shows instead of the form, with ``status``."""
+    return render(
+        request,
+        "handoff/partials/queue_form_note.html",
+        {"message": message},
+        status=status,
+    )
+
+
+@require_safe
+@pipeline_access
+def pipeline_form(request: HttpRequest, lead_id: int, form: str) -> HttpResponse:
+    """One of my cards' forms (move forward, send back, log an attempt),
+    fetched when the card opens it, so that a board renders none of them.
+
+    Without htmx (no JavaScript: the card's link) the card on a page of its
+    own with that form open. A lead that left my pipeline, or a form the
+    card does not offer (no next stage, no handoff to log on), answers with
+    a note in place of the form (409); a form of no card is a 404.
+    """
+    if form not in CARD_FORMS:
+        raise Http404("No such form.")
+    card = _pipeline_card(request.user, lead_id)
+    if card is None:
+        return card_form_note(
+            request, "This lead is no longer in your pipeline.", status=409
+        )
+    if (form == "forward" and not card.next_stage) or (
+        form == "attempt" and card.handoff is None
+    ):
+        return card_form_note(
+            request, "This lead has no such step now; reload the page.", status=409
+        )
+    card.replaced = False
+    card.state = FormState(open=form)
+    context = _sales_context()
+    context["card"] = card
+    if not request.htmx:
+        return render(request, "handoff/pipeline_form.html", context)
+    return render(request, "handoff/partials/pipeline_card_form.html", context)
+
+
 def pipeline_card_response(
     request: HttpRequest, lead_id: int, *, state: FormState, status: int = 200
 ) -> HttpResponse:

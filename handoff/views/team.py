@@ -66,8 +66,13 @@ def _rep_filter(request: HttpRequest, owners: list[Any]) -> RepFilter:
     return RepFilter(problem="That rep is not one of the list; showing every rep.")
 
 
-def _team_context() -> dict[str, Any]:
-    return {"now": timezone.now(), "reps": selectors.sales_reps_active()}
+def _team_context(*, reps: bool = False) -> dict[str, Any]:
+    """The time, and with ``reps`` the active reps a reassign form lists
+    (the board's cards fetch that form when opened, so a board needs none)."""
+    context: dict[str, Any] = {"now": timezone.now()}
+    if reps:
+        context["reps"] = selectors.sales_reps_active()
+    return context
 
 
 def _empty_text(rep_filter: RepFilter, total: int) -> str:
@@ -157,10 +162,30 @@ def team_card_response(
     card = pipeline_cards([lead])[0]
     card.state = state
     card.replaced = True
-    context = _team_context()
+    context = _team_context(reps=state.open == "reassign")
     context.update(card=card, counts=counts, rep_id=_board_rep(request))
     template = "handoff/partials/pipeline_team_reassigned.html"
     return render(request, template, context, status=status)
+
+
+@require_safe
+@team_access
+def reassign_form(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """A team card's reassign form, fetched when "Reassign…" is opened: the
+    active reps are read for this card alone, not listed in every card.
+    ``rep`` is the rep the board is filtered by, which the form carries.
+    Without htmx, the card on a page of its own with the form open."""
+    lead = selectors.pipeline_team_lead_get(lead_id=lead_id)
+    if lead is None:
+        raise Http404("No such lead.")
+    card = pipeline_cards([lead])[0]
+    card.state = FormState(open="reassign")
+    raw = request.GET.get("rep", "")
+    context = _team_context(reps=True)
+    context.update(card=card, lead=lead, rep_id=int(raw) if raw.isdigit() else None)
+    if not request.htmx:
+        return render(request, "handoff/pipeline_team_form.html", context)
+    return render(request, "handoff/partials/reassign_form.html", context)
 
 
 def _board_rep(request: HttpRequest) -> int | None:

@@ -23,10 +23,13 @@ from leads.models.activity import (
 from leads.models.audit import AuditEvent
 from leads.models.intake import IMPORT_MAX_BYTES, ImportJob, WebForm
 from leads.models.people import (
+    FOLLOW_UP_EPOCH,
+    PIPELINE_STAGES,
     Account,
     Industry,
     Lead,
     Stage,
+    follow_up_sort_at,
     validate_country,
     validate_json_object,
 )
@@ -42,7 +45,9 @@ from leads.models.tracking import (
 
 __all__ = [
     "BEFORE_IDENTIFICATION",
+    "FOLLOW_UP_EPOCH",
     "IMPORT_MAX_BYTES",
+    "PIPELINE_STAGES",
     "TRACKING_SOURCE_PREFIX",
     "Account",
     "AttributionMark",
@@ -63,6 +68,7 @@ __all__ = [
     "Visitor",
     "WebForm",
     "event_key",
+    "follow_up_sort_at",
     "validate_country",
     "validate_json_object",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from leads.domains import account_domain_problem
@@ -110,6 +112,25 @@ class Account(models.Model):
             raise ValidationError({"domain": problem}, code="public_suffix")
 
 
+#: The stages a sales pipeline board shows, a column each.
+PIPELINE_STAGES = ("sal", "sql", "opportunity")
+#: Where a pipeline lead with neither a follow-up time nor a stage change sorts.
+FOLLOW_UP_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def follow_up_sort_at() -> Coalesce:
+    """The time a pipeline column sorts a lead by within its follow-up group:
+    the stored follow-up time, else when the lead entered its stage. The
+    pipeline indexes hold this very expression; a query must order by it
+    (not an equivalent one) for PostgreSQL to read them."""
+    return Coalesce(
+        F("follow_up_at"),
+        F("stage_changed_at"),
+        Value(FOLLOW_UP_EPOCH),
+        output_field=DateTimeField(),
+    )
+
+
 class Stage(models.TextChoices):
     """Lifecycle stages; the codes are public (API, imports). Use ``Lead.Stage``."""
 
@@ -202,6 +223,15 @@ class Lead(models.Model):
     entered_nurture_at = models.DateTimeField(null=True, blank=True)
     entered_disqualified_at = models.DateTimeField(null=True, blank=True)
 
+    # The lead's place in its sales pipeline column, from its latest accepted
+    # handoff's follow-up clock: the group (0 running, 1 followed up, 2 no
+    # clock) and the time sorted by within it (the due time, or the last
+    # contact; None: when the lead entered its stage, see follow_up_sort_at).
+    # Written only by handoff/services/follow_up.py, in the transaction of
+    # every change to the clock, so each column is a range of one index.
+    follow_up_group = models.PositiveSmallIntegerField(default=2)
+    follow_up_at = models.DateTimeField(null=True, blank=True)
+
     do_not_email = models.BooleanField(default=False)
     do_not_call = models.BooleanField(default=False)
 
@@ -275,6 +305,25 @@ class Lead(models.Model):
             # Lead lists: filter by stage, newest first; per-owner work lists.
             models.Index(fields=["stage", "-created_at", "-id"], name="lead_stage_idx"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # A rep's pipeline column and the team pipeline's, each page a
+            # range read in follow-up order (handoff.selectors._board_pages).
+            models.Index(
+                F("owner"),
+                F("stage"),
+                F("follow_up_group"),
+                follow_up_sort_at(),
+                F("id"),
+                name="lead_pipeline_owner_idx",
+                condition=Q(stage__in=PIPELINE_STAGES),
+            ),
+            models.Index(
+                F("stage"),
+                F("follow_up_group"),
+                follow_up_sort_at(),
+                F("id"),
+                name="lead_pipeline_team_idx",
+                condition=Q(stage__in=PIPELINE_STAGES),
+            ),
             models.Index(fields=["country"], name="lead_country_idx"),
             # The dashboard's source and region filters pick lead ids from
             # these alone (index-only), not from the whole table.

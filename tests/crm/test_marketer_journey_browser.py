@@ -165,7 +165,10 @@ def test_a_rep_closes_a_deal_won_and_the_revenue_reaches_its_campaign(
             log_in(page, live_server, "rep.rita")
             page.goto(f"{live_server.url}/pipeline/")
             card = page.get_by_role("article", name="Linus Berg")
+            # A card's forms are fetched when opened.
+            card.locator("summary", has_text="Qualify (SQL)").click()
             card.get_by_role("button", name="Qualify (SQL)").click()
+            card.locator("summary", has_text="Open opportunity").click()
             card.get_by_label("Deal amount ($)").fill("42000")
             card.get_by_label("Expected close date").fill(close_on.isoformat())
             card.get_by_role("button", name="Open opportunity").click()
@@ -173,6 +176,7 @@ def test_a_rep_closes_a_deal_won_and_the_revenue_reaches_its_campaign(
                 "section", has=page.get_by_role("heading", name="Opportunity")
             ).get_by_role("article", name="Linus Berg")
             expect(opportunity).to_contain_text("$42,000 · closes")
+            opportunity.locator("summary", has_text="Closed won").click()
             expect(opportunity.get_by_label("Amount won ($)")).to_have_value("42000")
             _shot(page, "pipeline-opportunity")
 

@@ -40,6 +40,7 @@ from handoff.models import (
     Team,
     TeamMember,
 )
+from handoff.selectors import follow_up_place_live
 from leads.freemail import is_freemail
 from leads.lifecycle import ALLOWED_MOVES, FUNNEL, stage_rank
 from leads.models import (
@@ -1390,6 +1391,20 @@ def test_every_rep_has_leads_at_each_pipeline_stage_each_clock_and_recent_closes
         assert lost, username
         assert all(o.reason.audience == "sales" for o in lost)
         assert {o.to_stage for o in lost} == {"nurture", "disqualified"}, username
+
+
+@pytest.mark.django_db
+def test_each_lead_stores_the_pipeline_place_its_handoffs_give():
+    seed_small()
+
+    group, at = follow_up_place_live()
+    rows = Lead.objects.annotate(live_group=group, live_at=at).values_list(
+        "follow_up_group", "follow_up_at", "live_group", "live_at"
+    )
+
+    assert [r for r in rows if r[:2] != r[2:]] == []
+    # Every group is there: running clocks, followed up, none.
+    assert {r[0] for r in rows} == {0, 1, 2}
 
 
 @pytest.mark.django_db

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from crm.roles import SALES, SDR
 from handoff import services
 from handoff.models import ContactAttempt, Handoff, SalesProfile, ServiceLevelAgreement
+from handoff.services.follow_up import follow_up_places_rebuild
 from leads.models import Lead, Stage
 from scoring.selectors import model_active
 from scoring.services import lead_rescore
@@ -251,6 +252,7 @@ def _world() -> World:
     Handoff.objects.filter(id=world.handoffs["Henrik"].id).update(
         follow_up_due_at=now - dt.timedelta(hours=3)
     )
+    follow_up_places_rebuild()
     services.attempt_log(
         handoff_id=world.handoffs["Grace"].id,
         actor=ada,
@@ -370,9 +372,10 @@ def test_a_rep_qualifies_a_lead_on_the_pipeline(new_page, live_server):
     page.evaluate("window.leadflowMarker = 'no reload'")
     priya = world.handoffs["Priya"]
 
-    page.locator(f"#lead-{priya.lead_id}").locator(
-        "button", has_text="Qualify (SQL)"
-    ).click()
+    card = page.locator(f"#lead-{priya.lead_id}")
+    # The card's forms are fetched when opened.
+    card.locator("summary", has_text="Qualify (SQL)").click()
+    card.locator("button", has_text="Qualify (SQL)").click()
 
     expect(page.locator("#stage-sql")).to_contain_text("Priya Raman")
     expect(page.locator("#count-sql")).to_have_text("2")
@@ -389,6 +392,7 @@ def test_a_rep_opens_an_opportunity_with_its_deal_on_the_pipeline(
     sofia = page.locator(f"#lead-{world.handoffs['Sofia'].lead_id}")
     expect(page.locator("#deal-total")).to_have_text("Deal value $48,000")
 
+    sofia.locator("summary", has_text="Open opportunity").click()
     sofia.get_by_label("Deal amount ($)").fill("0")
     sofia.get_by_label("Expected close date").fill("2099-01-01")
     sofia.get_by_role("button", name="Open opportunity").click()
@@ -409,6 +413,7 @@ def test_a_rep_opens_an_opportunity_with_its_deal_on_the_pipeline(
     expect(opportunity).to_contain_text(f"$25,000 · closes {closes}")
     expect(page.locator("#deal-total")).to_have_text("Deal value $73,000")
     expect(page.locator("#count-opportunity")).to_have_text("2")
+    opportunity.locator("summary", has_text="Closed won").first.click()
     won = opportunity.get_by_label("Amount won ($)")
     expect(won.first).to_have_value(re.compile(r"^(25000|48000)$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 1440
@@ -431,9 +436,9 @@ def test_a_rep_pages_a_column_while_moving_its_cards(
     expect(sal).to_contain_text("Henrik Dahl")
     expect(page.locator("#count-sal")).to_have_text("2")
 
-    page.locator(f"#lead-{henrik.lead_id}").locator(
-        "button", has_text="Qualify (SQL)"
-    ).click()
+    card = page.locator(f"#lead-{henrik.lead_id}")
+    card.locator("summary", has_text="Qualify (SQL)").click()
+    card.locator("button", has_text="Qualify (SQL)").click()
     expect(page.locator("#stage-sql")).to_contain_text("Henrik Dahl")
     expect(page.locator("#count-sal")).to_have_text("1")
     expect(page.locator("#count-sql")).to_have_text("2")

@@ -66,8 +66,12 @@ def test_the_sql_card_asks_for_the_deal_amount_and_expected_close_date(
     lead = in_stage(rep, admin, Stage.SQL)
     client.force_login(rep)
 
-    html = client.get("/pipeline/").content.decode()
+    board = client.get("/pipeline/").content.decode()
+    html = client.get(f"/pipeline/leads/{lead.id}/forms/forward/", **HTMX)
+    html = html.content.decode()
 
+    assert f'hx-get="/pipeline/leads/{lead.id}/forms/forward/"' in board
+    assert "<summary>Open opportunity…</summary>" in board
     assert f'<label for="deal-amount-{lead.id}">Deal amount ($)</label>' in html
     assert f'<label for="deal-close-{lead.id}">Expected close date</label>' in html
     assert 'name="expected_close_on" type="date" required min="2026-03-02"' in html
@@ -86,6 +90,8 @@ def test_the_opportunity_card_shows_its_deal_and_the_column_its_total(
 
     assert "$25,000 · closes 15 Jan 2027" in html
     assert 'id="deal-total">Deal value <strong>$37,501</strong>' in html
+    html = client.get(f"/pipeline/leads/{first.id}/forms/forward/", **HTMX)
+    html = html.content.decode()
     # "Closed won" asks for the amount won, filled in with the deal amount.
     assert f'<label for="deal-amount-{first.id}">Amount won ($)</label>' in html
     assert (

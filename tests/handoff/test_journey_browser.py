@@ -203,8 +203,11 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
     _nav(rep).get_by_role("link", name="Pipeline").click()
     expect(_nav(rep).get_by_role("link", name="Pipeline", exact=True)).to_be_visible()
     linus = rep.get_by_role("article", name="Linus Berg")
+    # A card's forms are fetched when opened.
+    linus.locator("summary", has_text="Qualify (SQL)").click()
     linus.get_by_role("button", name="Qualify (SQL)").click()
     expect(_card(_section(rep, "Qualified (SQL)"), "Linus Berg")).to_be_visible()
+    linus.locator("summary", has_text="Open opportunity").click()
     linus.get_by_label("Deal amount ($)").fill("30000")
     linus.get_by_label("Expected close date").fill(
         (timezone.localdate() + dt.timedelta(days=30)).isoformat()
@@ -212,6 +215,7 @@ def test_an_sdr_accepts_for_a_rep_who_works_the_lead_to_a_closed_deal(
     linus.get_by_role("button", name="Open opportunity").click()
     opportunity = _card(_section(rep, "Opportunity"), "Linus Berg")
     expect(opportunity).to_contain_text("$30,000 · closes")
+    opportunity.locator("summary", has_text="Closed won").click()
     expect(opportunity.get_by_label("Amount won ($)")).to_have_value("30000")
     opportunity.get_by_label("Amount won ($)").fill("28500")
     opportunity.get_by_role("button", name="Closed won").click()

@@ -502,10 +502,12 @@ def test_reassigning_a_missing_lead_is_404(client, manager, sam):
 
 
 def test_an_sdr_is_no_reassignment_target_on_the_page(client, sdr, rita, sam, manager):
-    accepted(sdr, rita)
+    handoff = accepted(sdr, rita)
     client.force_login(manager)
 
-    reps = client.get("/pipeline/team/").context["reps"]
+    reps = client.get(
+        f"/pipeline/leads/{handoff.lead_id}/reassign/form/", **HTMX
+    ).context["reps"]
 
     assert [r.username for r in reps] == ["mona", "rita", "sam"]
     assert SDR not in {g.name for r in reps for g in r.groups.all()}

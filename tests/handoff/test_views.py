@@ -767,9 +767,56 @@ def test_pipeline_groups_my_leads_by_stage_with_the_follow_up_clock(
         ("on-track", "Follow up within 1 business day 7 h"),
         ("done", "Last contact 0\xa0minutes ago"),
     ]
-    assert ">Qualify (SQL)</button>" in html
-    assert ">Open opportunity</button>" in html
+    assert "<summary>Qualify (SQL)…</summary>" in html
+    assert "<summary>Open opportunity…</summary>" in html
+    # The cards' forms are fetched when opened: the board renders none.
+    assert "<form" not in html.split('class="pipe-board"')[1]
     assert (fresh.followed_up_at, late.followed_up_at) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ("forward", ">Qualify (SQL)</button>"),
+        ("back", '<select id="back-reason-{lead}" name="reason"'),
+        ("attempt", '<input type="hidden" name="lead" value="{lead}">'),
+    ],
+)
+def test_a_pipeline_card_fetches_its_form_when_opened(
+    client, frozen, sdr, rep, admin, form, expected
+):
+    handoff = accepted_for(rep, admin, first_name="Ada")
+    lead = handoff.lead_id
+    client.force_login(rep)
+
+    fragment = client.get(f"/pipeline/leads/{lead}/forms/{form}/", **HTMX)
+    page = client.get(f"/pipeline/leads/{lead}/forms/{form}/")
+
+    assert fragment.status_code == 200
+    html = fragment.content.decode()
+    assert f'action="/pipeline/leads/{lead}/move/"' in html or form == "attempt"
+    assert expected.format(lead=lead) in html
+    assert 'hx-target="closest .pipe-card"' in html
+    # Without JavaScript: the card on a page of its own, that form open.
+    assert page.status_code == 200
+    assert expected.format(lead=lead) in page.content.decode()
+    assert f'id="lead-{lead}"' in page.content.decode()
+
+
+def test_a_card_form_of_a_lead_not_in_my_pipeline_says_so(
+    client, frozen, sdr, rep, admin
+):
+    theirs = accepted_for(UserFactory(roles=[SALES]), admin, first_name="Bo")
+    mine = accepted_for(rep, admin, first_name="Ada")
+    client.force_login(rep)
+
+    other = client.get(f"/pipeline/leads/{theirs.lead_id}/forms/back/", **HTMX)
+    unknown = client.get(f"/pipeline/leads/{mine.lead_id}/forms/delete/", **HTMX)
+
+    assert other.status_code == 409
+    assert "This lead is no longer in your pipeline." in other.content.decode()
+    assert "<form" not in other.content.decode()
+    assert unknown.status_code == 404
 
 
 def test_pipeline_advance_via_htmx_moves_the_card(client, frozen, sdr, rep, admin):

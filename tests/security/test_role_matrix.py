@@ -163,10 +163,12 @@ HTML_MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "pipeline/"): REPS,
     ("GET", "pipeline/stages/<str:stage>/"): REPS,
     ("POST", "pipeline/leads/<int:lead_id>/move/"): REPS,
+    ("GET", "pipeline/leads/<int:lead_id>/forms/<str:form>/"): REPS,
     # The team pipeline and its reassignments: managers (Admin by role).
     ("GET", "pipeline/team/"): ADMINS,
     ("GET", "pipeline/team/stages/<str:stage>/"): ADMINS,
     ("POST", "pipeline/leads/<int:lead_id>/reassign/"): ADMINS,
+    ("GET", "pipeline/leads/<int:lead_id>/reassign/form/"): ADMINS,
     ("GET", "reports/sla/"): ADMINS,
     # Segment's tracking API: the write key in the body or Basic auth is the
     # credential, never a session (an empty post is a 400 saying so).
@@ -399,6 +401,7 @@ def _page_url(route: str, world: World) -> str:
                 "uidb64": lambda: world.reset_link[0],
                 "token": lambda: world.reset_link[1],
                 "stage": lambda: "sql",
+                "form": lambda: "back",
             }[name]()
         )
 
