@@ -10,7 +10,8 @@ properties its rules test), one for the previous scores; then the arithmetic
 of ``scoring.engine`` and the writes of ``scoring.store`` (the same functions
 as the per-lead path). Never one query per lead, except for the few leads
 that cross the MQL threshold and are moved through the lifecycle (after one
-query for the recycle holds of all of them).
+query for the recycle holds of all of them). A full rescore in one process
+on PostgreSQL scores the next chunk while a thread stores the last one.
 """
 
 from __future__ import annotations
@@ -336,7 +337,9 @@ def model_rescore_all(
     With ``workers`` > 1, on PostgreSQL and outside a transaction, that many
     forked processes score the chunks, each on its own connection (two use
     both cores of a small server); for management commands, not for code
-    running in a web or Celery worker process. Otherwise chunks run here.
+    running in a web or Celery worker process. With one, on PostgreSQL and
+    outside a transaction, chunks are scored here while a thread stores the
+    one before (_chunks_pipelined). Otherwise chunks run here one by one.
     """
     now = now or timezone.now()
     spec = selectors.model_spec(model)
