@@ -19,7 +19,6 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from crm.common.queues import queue_give_way
 from crm.common.tasks import PERIODIC_RETRY, TRANSIENT_RETRY
 from scoring import previews, selectors
 from scoring.services import chunks, rescoring, rollups, suggestions
@@ -31,13 +30,6 @@ RESCORE_TASK_SIZE = 500
 PREVIEW_QUEUE = "bulk"
 #: A chunk pending this long was lost (a worker died before acking it).
 CHUNK_STALLED_AFTER = dt.timedelta(minutes=20)
-#: The queue whose waiting messages a chunk of a full rescore lets go first.
-REALTIME_QUEUE = "realtime"
-#: Longest a chunk waits for that queue to empty before it runs anyway: a
-#: steady stream of real-time work slows a publish down but never stops it.
-CHUNK_YIELD_MAX_SECONDS = 5.0
-#: How often a waiting chunk looks at the queue again.
-CHUNK_YIELD_POLL_SECONDS = 0.2
 
 
 def reconcile_after() -> dt.timedelta:
@@ -67,19 +59,7 @@ def rescore_all_task(model_id: int, run: str = chunks.PUBLISH_RUN) -> int:
 
 @shared_task(name="scoring.rescore_chunk", **TRANSIENT_RETRY)
 def rescore_chunk_task(chunk_id: int) -> int:
-    """Rescore one chunk of leads; a redelivered chunk is recomputed, counted once.
-
-    First waits, up to CHUNK_YIELD_MAX_SECONDS, while real-time rescores are
-    queued, so that they get the cores: on a two-core server a chunk (its
-    Python and its PostgreSQL backend) takes a core the real-time worker
-    needs while it has a queue, and the bulk worker's nice level does not
-    reach PostgreSQL. Between chunks the bulk worker holds nothing.
-    """
-    queue_give_way(
-        REALTIME_QUEUE,
-        max_seconds=CHUNK_YIELD_MAX_SECONDS,
-        poll_seconds=CHUNK_YIELD_POLL_SECONDS,
-    )
+    """Rescore one chunk of leads; a redelivered chunk is recomputed, counted once."""
     return chunks.rescore_chunk_run(chunk_id=chunk_id)
 
 
