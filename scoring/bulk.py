@@ -10,7 +10,8 @@ properties its rules test), one for the previous scores; then the arithmetic
 of ``scoring.engine`` and the writes of ``scoring.store`` (the same functions
 as the per-lead path). Never one query per lead, except for the few leads
 that cross the MQL threshold and are moved through the lifecycle (after one
-query for the recycle holds of all of them).
+query for the recycle holds of all of them). A full rescore in one process
+on PostgreSQL scores the next chunk while a thread stores the last one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import gc
 import logging
 import multiprocessing
 import multiprocessing.util
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -103,6 +107,67 @@ def chunk_evaluate(
     }
 
 
+@dataclass
+class _ChunkScores:
+    """A chunk read and scored, not yet stored (see _chunk_store)."""
+
+    low: int
+    high: int
+    read_at: dt.datetime
+    seen: dict[int, tuple[Any, Any]]
+    leads: list[dict[str, Any]]
+    results: dict[int, ScoreResult]
+
+
+def _chunk_score(
+    *, spec: ModelSpec, low: int, high: int, now: dt.datetime
+) -> _ChunkScores | None:
+    """Read and score the leads with ids in [low, high), without locks; None
+    when there are none. Each read is a statement of its own (read committed),
+    so whether they share a transaction makes no difference."""
+    read_at = timezone.now()
+    seen = _rescore_state(low=low, high=high)
+    leads = chunk_leads(low=low, high=high)
+    if not leads:
+        return None
+    results = chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
+    return _ChunkScores(low, high, read_at, seen, leads, results)
+
+
+def _chunk_store(
+    *, model: ScoringModel, spec: ModelSpec, scored: _ChunkScores, now: dt.datetime
+) -> int:
+    """Store a scored chunk; call inside the chunk's transaction."""
+    low, high, results = scored.low, scored.high, scored.results
+    # The chunk read without locks. A lead that was rescored or got new
+    # activity since (another rescore wrote it, or ingestion marked it)
+    # must not get this older result written over the newer one: lock the
+    # chunk's leads (id order) and rescore those few with the per-lead path.
+    changed = [
+        lead_id
+        for lead_id, state in _rescore_state(
+            low=low, high=high, ids=list(results)
+        ).items()
+        if scored.seen.get(lead_id) != state
+    ]
+    for lead_id in changed:
+        del results[lead_id]
+    store.scores_write(model=model, results=results, now=now, read_at=scored.read_at)
+    leads_promote(
+        spec=spec,
+        model=model,
+        results=results,
+        stages={lead["id"]: lead["stage"] for lead in scored.leads},
+        now=now,
+    )
+    # Scored at the present: their newest activity came after ``now``.
+    for lead_id in changed:
+        lead_rescore(
+            lead_id=lead_id, model=model, spec=spec, now=max(now, timezone.now())
+        )
+    return len(scored.leads)
+
+
 def chunk_rescore(
     *,
     model: ScoringModel,
@@ -116,40 +181,11 @@ def chunk_rescore(
     One transaction per chunk, so a crash loses at most the chunk in progress
     and rerunning it recomputes the same values (idempotent).
     """
-    read_at = timezone.now()
     with _gc_paused(), transaction.atomic():
-        seen = _rescore_state(low=low, high=high)
-        leads = chunk_leads(low=low, high=high)
-        if not leads:
+        scored = _chunk_score(spec=spec, low=low, high=high, now=now)
+        if scored is None:
             return 0
-        results = chunk_evaluate(spec=spec, leads=leads, low=low, high=high, now=now)
-        # The chunk read without locks. A lead that was rescored or got new
-        # activity since (another rescore wrote it, or ingestion marked it)
-        # must not get this older result written over the newer one: lock the
-        # chunk's leads (id order) and rescore those few with the per-lead path.
-        changed = [
-            lead_id
-            for lead_id, state in _rescore_state(
-                low=low, high=high, ids=list(results)
-            ).items()
-            if seen.get(lead_id) != state
-        ]
-        for lead_id in changed:
-            del results[lead_id]
-        store.scores_write(model=model, results=results, now=now, read_at=read_at)
-        leads_promote(
-            spec=spec,
-            model=model,
-            results=results,
-            stages={lead["id"]: lead["stage"] for lead in leads},
-            now=now,
-        )
-        # Scored at the present: their newest activity came after ``now``.
-        for lead_id in changed:
-            lead_rescore(
-                lead_id=lead_id, model=model, spec=spec, now=max(now, timezone.now())
-            )
-    return len(leads)
+        return _chunk_store(model=model, spec=spec, scored=scored, now=now)
 
 
 def leads_rescore_set(
@@ -301,22 +337,95 @@ def model_rescore_all(
     With ``workers`` > 1, on PostgreSQL and outside a transaction, that many
     forked processes score the chunks, each on its own connection (two use
     both cores of a small server); for management commands, not for code
-    running in a web or Celery worker process. Otherwise chunks run here.
+    running in a web or Celery worker process. With one, on PostgreSQL and
+    outside a transaction, chunks are scored here while a thread stores the
+    one before (_chunks_pipelined). Otherwise chunks run here one by one.
     """
     now = now or timezone.now()
     spec = selectors.model_spec(model)
     ranges = lead_id_ranges(chunk_size)
-    parallel = workers > 1 and connection.vendor == "postgresql"
-    if parallel and not connection.in_atomic_block:
+    own_transactions = (
+        connection.vendor == "postgresql" and not connection.in_atomic_block
+    )
+    if own_transactions and workers > 1:
         chunks = _chunks_in_processes(
             model=model, spec=spec, ranges=ranges, now=now, workers=workers
         )
         return _count(chunks, progress)
+    if own_transactions and len(ranges) > 1:
+        with _gc_paused():
+            return _count(
+                _chunks_pipelined(model=model, spec=spec, ranges=ranges, now=now),
+                progress,
+            )
     chunks = (
         chunk_rescore(model=model, spec=spec, low=low, high=high, now=now)
         for low, high in ranges
     )
     return _count(chunks, progress)
+
+
+def _chunks_pipelined(
+    *,
+    model: ScoringModel,
+    spec: ModelSpec,
+    ranges: list[tuple[int, int]],
+    now: dt.datetime,
+) -> Iterator[int]:
+    """Score each chunk here while a thread stores the one before it.
+
+    Of a chunk's time about half is Python scoring it and half PostgreSQL
+    storing it (each write pays every index of the lead row), one after the
+    other in one process. The storing thread has its own connection, and
+    waits in PostgreSQL with the GIL released, so both go on at once; at
+    most two chunks are held in memory. Each chunk is stored in its own
+    transaction with the same locks and checks as chunk_rescore.
+    """
+    ready: queue.Queue[_ChunkScores | None] = queue.Queue(maxsize=1)
+    stored: queue.Queue[int | BaseException] = queue.Queue()
+
+    def store_chunks() -> None:
+        try:
+            while (scored := ready.get()) is not None:
+                with transaction.atomic():
+                    done = _chunk_store(model=model, spec=spec, scored=scored, now=now)
+                stored.put(done)
+        except BaseException as error:  # handed to the scoring thread, raised there
+            stored.put(error)
+        finally:
+            connection.close()
+
+    def wait_stored() -> int:
+        done = stored.get()
+        if isinstance(done, BaseException):
+            raise done
+        return done
+
+    writer = threading.Thread(target=store_chunks, name="chunk-store", daemon=True)
+    writer.start()
+    in_flight = False
+    try:
+        for low, high in ranges:
+            scored = _chunk_score(spec=spec, low=low, high=high, now=now)
+            if in_flight:
+                in_flight = False
+                yield wait_stored()
+            if scored is None:
+                yield 0
+                continue
+            ready.put(scored)
+            in_flight = True
+        if in_flight:
+            in_flight = False
+            yield wait_stored()
+    finally:
+        # Stop the thread once it has stored what it holds (a thread that
+        # failed has stopped already and takes nothing more).
+        while writer.is_alive():
+            with contextlib.suppress(queue.Full):
+                ready.put(None, timeout=0.5)
+                break
+        writer.join()
 
 
 def _count(chunks: Iterable[int], progress: Callable[[int], Any] | None) -> int:

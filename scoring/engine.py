@@ -34,7 +34,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property, lru_cache
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 import re2
 
@@ -115,10 +116,10 @@ class ModelSpec:
         return rule.half_life_days or self.default_half_life_days
 
 
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """A touchpoint as the engine sees it (slots: a bulk chunk holds a
-    hundred thousand of them)."""
+class Touch(NamedTuple):
+    """A touchpoint as the engine sees it. A named tuple: a bulk chunk makes a
+    hundred thousand of them, and a frozen dataclass cost four times as much
+    to build (a fifth of the chunk's Python time went into building them)."""
 
     id: int
     kind: str
@@ -361,9 +362,14 @@ def decay_factor(age_days: int, half_life_days: int) -> Decimal:
     )
 
 
+_DAY = dt.timedelta(days=1)
+#: Newest first: the order in which an activity rule counts touches.
+_TOUCH_ORDER = attrgetter("occurred_at", "id")
+
+
 def age_in_days(occurred_at: dt.datetime, now: dt.datetime) -> int:
     """Whole days between a touch and ``now`` (0 for a touch in the future)."""
-    return max(0, (now - occurred_at) // dt.timedelta(days=1))
+    return max(0, (now - occurred_at) // _DAY)
 
 
 def touch_matches(rule: Rule, touch: Touch, now: dt.datetime) -> bool:
@@ -383,13 +389,21 @@ def touch_matches(rule: Rule, touch: Touch, now: dt.datetime) -> bool:
 def rule_activity(
     rule: Rule, touches: Iterable[Touch], now: dt.datetime
 ) -> RuleActivity:
-    """The touches an activity rule counts: matching, newest first, capped."""
-    matched = sorted(
-        (t for t in touches if touch_matches(rule, t, now)),
-        key=lambda t: (t.occurred_at, t.id),
-        reverse=True,
-    )
-    matched = matched[: occurrences_cap(rule)]
+    """The touches an activity rule counts: matching, newest first, capped.
+
+    The tests of ``touch_matches``, one after the other over the whole list
+    (a bulk chunk calls this for every lead and rule).
+    """
+    kind = rule.touchpoint_kind
+    matched = [t for t in touches if t.kind == kind]
+    if rule.lookback_days is not None and matched:
+        lookback = rule.lookback_days
+        matched = [t for t in matched if age_in_days(t.occurred_at, now) <= lookback]
+    if rule.property_name and matched:
+        condition, name = rule.property_condition, rule.property_name
+        matched = [t for t in matched if condition(attribute_value(t.properties, name))]
+    matched.sort(key=_TOUCH_ORDER, reverse=True)
+    del matched[occurrences_cap(rule) :]
     return RuleActivity(
         ages=tuple(age_in_days(t.occurred_at, now) for t in matched),
         touch_ids=tuple(t.id for t in matched),

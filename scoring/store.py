@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from django.db import connection
@@ -218,6 +220,7 @@ def _lead_for_rescore_pg(
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MISSING = object()
+_NO_PROPERTIES: Mapping[str, Any] = MappingProxyType({})
 
 
 def touches_by_lead(
@@ -278,6 +281,24 @@ def touches_by_lead(
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         epoch, microseconds = _EPOCH, dt.timedelta(microseconds=1)
+        if not props:
+            # No rule tests a property: every touch shares one empty mapping.
+            for lead_id, touch_id, kind, micros in rows:
+                touches[lead_id].append(
+                    Touch(touch_id, kind, epoch + micros * microseconds, _NO_PROPERTIES)
+                )
+            return touches
+        if len(props) == 1:
+            # One tested property (the common case): no per-row lists.
+            (name,) = props
+            for lead_id, touch_id, kind, micros, text in rows:
+                value = decoded.get(text, _MISSING)
+                if value is _MISSING:
+                    value = decoded[text] = json.loads(text)
+                touches[lead_id].append(
+                    Touch(touch_id, kind, epoch + micros * microseconds, {name: value})
+                )
+            return touches
         for lead_id, touch_id, kind, micros, *texts in rows:
             values = []
             for text in texts:
@@ -318,6 +339,13 @@ def scores_write(
     differs from ``previous`` (read here when not given: the caller may have
     read it with the lead), writes the score columns of the leads and clears
     their rescore mark unless it is newer than ``read_at`` (reliability rule 1).
+    A lead that is not marked and whose columns already hold these values
+    (score, fit, engagement, grade) is not written at all, so its
+    ``scored_at`` stays when its score was last written. Each lead write
+    pays every index of the wide lead row (the largest share of a bulk
+    chunk's PostgreSQL time), and a rescore often leaves a score as it was:
+    the decay of a lead with no recent activity, a published model whose
+    changed rules the lead does not meet.
     A fixed number of statements for any number of leads; running it twice
     writes the same rows and no second history row.
     """
@@ -395,10 +423,13 @@ def scores_write(
     quote = connection.ops.quote_name
     columns = (score, fit, engagement, grade, scored)
     sets = ", ".join(f"{quote(field.column)} = %s" for field in columns)
+    moved = " OR ".join(f"{quote(field.column)} <> %s" for field in columns[:4])
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {quote(Lead._meta.db_table)} SET {sets} WHERE id = %s",  # nosec B608: names from model meta, values bound
-            rows,
+            f"UPDATE {quote(Lead._meta.db_table)} SET {sets} WHERE id = %s "  # nosec B608: names from model meta, values bound
+            "AND (rescore_requested_at IS NOT NULL OR scored_at IS NULL "
+            f"OR {moved})",
+            [(*row, *row[:4]) for row in rows],
         )
     Lead.objects.filter(id__in=ids, rescore_requested_at__lte=read_at).update(
         rescore_requested_at=None
@@ -442,7 +473,9 @@ def _scores_write_pg(
     # single lead's rescore pays one round trip for its writes, not three.
     # The score columns are written on the lead with its rescore mark
     # cleared unless a newer change arrived after the lead was read
-    # (reliability rule 1); history only for leads whose totals moved.
+    # (reliability rule 1); history only for leads whose totals moved. A
+    # lead already showing these columns and not marked is left alone
+    # (see scores_write).
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -487,6 +520,12 @@ def _scores_write_pg(
                 END
             FROM v
             WHERE lead.id = v.lead_id
+                AND (lead.rescore_requested_at IS NOT NULL
+                    OR lead.scored_at IS NULL
+                    OR lead.score <> v.total
+                    OR lead.fit_score <> v.fit_score
+                    OR lead.engagement_score <> v.engagement_score
+                    OR lead.grade <> v.grade)
             """,  # nosec B608: names from model meta, values bound
             {
                 "rows": json.dumps(rows),

@@ -141,3 +141,42 @@ def test_postgresql_writes_store_the_same_rows_as_the_portable_writes(monkeypatc
     assert postgresql == portable
     assert [row[6] for row in portable["leads"]] == [None, None, marks[2], None]
     assert [row[0] for row in portable["history"]] == ids[1:]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("vendor", ["portable", "postgresql"])
+def test_a_lead_already_showing_its_score_is_not_written_again(monkeypatch, vendor):
+    # Given leads whose score columns already hold the result: one not
+    # marked, one marked; and one whose engagement moved
+    model = model_active()
+    before = NOW - dt.timedelta(days=1)
+    leads = LeadFactory.create_batch(3)
+    ids = [lead.id for lead in leads]
+    Lead.objects.filter(id__in=ids).update(
+        score=Decimal("30.50"),
+        fit_score=Decimal("20"),
+        engagement_score=Decimal("10.50"),
+        grade="C",
+        scored_at=before,
+    )
+    Lead.objects.filter(id=ids[1]).update(rescore_requested_at=before)
+    results = {
+        ids[0]: _result("30.50", "20", "C"),
+        ids[1]: _result("30.50", "20", "C"),
+        ids[2]: _result("31.00", "20", "C"),
+    }
+
+    # When the chunk is stored
+    with monkeypatch.context() as patch:
+        patch.setattr(connection, "vendor", vendor)
+        scores_write(model=model, results=results, now=NOW, read_at=READ_AT)
+
+    # Then only the unchanged lead that was not marked keeps its row as it was
+    rows = _snapshot(ids)["leads"]
+    assert [(row[1], row[3], row[5], row[6]) for row in rows] == [
+        (Decimal("30.50"), Decimal("10.50"), before, None),
+        (Decimal("30.50"), Decimal("10.50"), NOW, None),
+        (Decimal("31.00"), Decimal("11.00"), NOW, None),
+    ]
+    assert LeadScore.objects.filter(lead_id__in=ids).count() == 3
