@@ -16,6 +16,7 @@ ANONYMOUS_EVENTS_CAP are counted (visitor and source), never stored.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -82,31 +83,121 @@ def messages_ingest(
     source: TrackingSource,
     messages: Sequence[Message],
     user_agent: str = "",
+    kinds: EventKinds | None = None,
     now: dt.datetime | None = None,
 ) -> IngestResult:
     """Store checked messages of ``source``; see the module's docstring.
 
     ``user_agent`` is the HTTP client's (a browser's, when the request came
     with an Origin), used for messages that name none in their context.
+    ``kinds`` are the event mappings read with the source (else read here).
     Idempotent by messageId per source.
     """
     at = now or timezone.now()
     result = IngestResult(received=len(messages))
     if not messages:
         return result
-    kinds = event_kinds_load()
-    visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
-    moments = _identifications(source, messages, visitors, result=result, now=at)
-    if any(m.is_event for m in messages):
-        with transaction.atomic():
-            _events_store(
-                source, messages, visitors, kinds, moments, result=result, now=at
-            )
+    kinds = kinds or event_kinds_load()
+    if _events_only(messages):
+        _events_ingest(
+            source, messages, kinds, user_agent=user_agent, result=result, now=at
+        )
+    else:
+        visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
+        moments = _identifications(source, messages, visitors, result=result, now=at)
+        if any(m.is_event for m in messages):
+            with transaction.atomic():
+                _events_store(
+                    source, messages, visitors, kinds, moments, result=result, now=at
+                )
     if result.dropped:
         TrackingSource.objects.filter(pk=source.pk).update(
             dropped_count=F("dropped_count") + result.dropped
         )
     return result
+
+
+def _events_only(messages: Sequence[Message]) -> bool:
+    """Whether the messages are events that can identify nobody (no e-mail,
+    token, userId or previousId): the common request, stored without
+    reading the visitors before their lock (PostgreSQL)."""
+    return connection.vendor == "postgresql" and all(
+        m.is_event
+        and m.email is None
+        and not m.token
+        and m.user_id is None
+        and m.previous_id is None
+        for m in messages
+    )
+
+
+def _events_ingest(
+    source: TrackingSource,
+    messages: Sequence[Message],
+    kinds: EventKinds,
+    *,
+    user_agent: str,
+    result: IngestResult,
+    now: dt.datetime,
+) -> None:
+    """Store events that identify nobody (``_events_only``), their visitors
+    created as needed. One visitor (a single call): created or locked, with
+    the messageIds already stored, by one upsert inside the transaction.
+    More: the missing ones created first in their own statement, then all
+    locked in id order inside the transaction, as ``_events_store`` does."""
+    firsts = _first_messages(messages)
+    campaigns = _campaigns_by_utm(messages)
+    new = [
+        _visitor_new(
+            source,
+            key,
+            firsts[key],
+            user_agent=user_agent,
+            now=now,
+            campaigns=campaigns,
+        )
+        for key in sorted(firsts)
+    ]
+    if len(new) == 1:
+        with transaction.atomic():
+            visitor, known = _visitor_upsert_locked(
+                new[0], message_ids={m.message_id for m in messages}
+            )
+            _events_store(
+                source,
+                messages,
+                {visitor.anonymous_id: visitor},
+                kinds,
+                {},
+                result=result,
+                now=now,
+                locked={visitor.id: visitor},
+                known=known,
+                campaigns=campaigns,
+            )
+        return
+    # A visitor another request creates meanwhile is kept: theirs is as good.
+    Visitor.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        locked = {
+            v.id: v
+            for v in Visitor.objects.filter(
+                source=source, anonymous_id__in=list(firsts)
+            )
+            .order_by("id")
+            .select_for_update(no_key=True)
+        }
+        _events_store(
+            source,
+            messages,
+            {v.anonymous_id: v for v in locked.values()},
+            kinds,
+            {},
+            result=result,
+            now=now,
+            locked=locked,
+            campaigns=campaigns,
+        )
 
 
 def _visitors_for(
@@ -118,6 +209,35 @@ def _visitors_for(
 ) -> dict[str, Visitor]:
     """The visitors the messages name, keyed by anonymous id; the missing
     ones created with their first touch (three queries at most)."""
+    first = _first_messages(messages)
+    found = {
+        v.anonymous_id: v
+        for v in Visitor.objects.filter(source=source, anonymous_id__in=list(first))
+    }
+    missing = [key for key in first if key not in found]
+    if missing:
+        campaigns = _campaigns_by_utm([first[k] for k in missing])
+        new = [
+            _visitor_new(
+                source,
+                key,
+                first[key],
+                user_agent=user_agent,
+                now=now,
+                campaigns=campaigns,
+            )
+            for key in sorted(missing)
+        ]
+        Visitor.objects.bulk_create(new, ignore_conflicts=True)
+        found.update(
+            (v.anonymous_id, v)
+            for v in Visitor.objects.filter(source=source, anonymous_id__in=missing)
+        )
+    return found
+
+
+def _first_messages(messages: Sequence[Message]) -> dict[str, Message]:
+    """Per anonymous id the messages name, the message of its first touch."""
     first: dict[str, Message] = {}
     for message in sorted(messages, key=lambda m: m.occurred_at):
         keys = [message.visitor_key]
@@ -128,38 +248,90 @@ def _visitors_for(
             # The first event is the first touch; an identify only if alone.
             if current is None or (not current.is_event and message.is_event):
                 first[key] = message
-    found = {
-        v.anonymous_id: v
-        for v in Visitor.objects.filter(source=source, anonymous_id__in=list(first))
-    }
-    missing = [key for key in first if key not in found]
-    if missing:
-        campaigns = _campaigns_by_utm([first[k] for k in missing])
-        new = []
-        for key in sorted(missing):
-            message = first[key]
-            agent = message.user_agent or user_agent
-            visitor = Visitor(
-                source=source,
-                anonymous_id=key,
-                first_seen_at=min(message.occurred_at, now),
-                last_seen_at=now,
-                user_agent=agent[:500],
-                is_bot=bool(agent) and is_bot_user_agent(agent),
-            )
-            if message.is_event:
-                visitor.referrer = message.referrer
-                visitor.landing_url = message.url
-                for name, value in message.utm.items():
-                    setattr(visitor, name, value)
-                visitor.campaign_id = campaigns.get(_utm_key(message))
-            new.append(visitor)
-        Visitor.objects.bulk_create(new, ignore_conflicts=True)
-        found.update(
-            (v.anonymous_id, v)
-            for v in Visitor.objects.filter(source=source, anonymous_id__in=missing)
-        )
-    return found
+    return first
+
+
+def _visitor_new(
+    source: TrackingSource,
+    key: str,
+    message: Message,
+    *,
+    user_agent: str,
+    now: dt.datetime,
+    campaigns: dict[tuple[str, str, str], int],
+) -> Visitor:
+    """The visitor ``key`` as its first message makes it (not saved)."""
+    agent = message.user_agent or user_agent
+    visitor = Visitor(
+        source=source,
+        anonymous_id=key,
+        first_seen_at=min(message.occurred_at, now),
+        last_seen_at=now,
+        user_agent=agent[:500],
+        is_bot=bool(agent) and is_bot_user_agent(agent),
+    )
+    if message.is_event:
+        visitor.referrer = message.referrer
+        visitor.landing_url = message.url
+        for name, value in message.utm.items():
+            setattr(visitor, name, value)
+        visitor.campaign_id = campaigns.get(_utm_key(message))
+    return visitor
+
+
+#: A visitor created, or locked FOR NO KEY UPDATE (an ON CONFLICT DO UPDATE
+#: of no key column takes that lock, on the latest committed row), and the
+#: source's messageIds among those sent, in one statement. The messageIds
+#: are read in the statement's snapshot: one a concurrent request stores
+#: while this waits for the lock is missed, and the inserts' own conflict
+#: handling (ON CONFLICT, ``touchpoints_ingest``) keeps it from a second row.
+_UPSERT_SQL = """
+    WITH v AS (
+        INSERT INTO {visitor} AS t ({columns}) VALUES ({values})
+        ON CONFLICT (source_id, anonymous_id)
+        DO UPDATE SET last_seen_at = t.last_seen_at
+        RETURNING {returning}
+    )
+    SELECT v.*, ARRAY(
+        SELECT external_id FROM {touchpoint}
+        WHERE source = %s AND external_id = ANY(%s)
+        UNION ALL
+        SELECT message_id FROM {tracked}
+        WHERE source_id = %s AND message_id = ANY(%s)
+    ) FROM v
+"""
+
+
+def _visitor_upsert_locked(
+    visitor: Visitor, *, message_ids: set[str]
+) -> tuple[Visitor, set[str]]:
+    """Create ``visitor`` or lock the stored one (inside the caller's
+    transaction); returns the row as stored and the messageIds of
+    ``message_ids`` already stored for its source."""
+    fields = [f for f in Visitor._meta.concrete_fields if not f.primary_key]
+    every = Visitor._meta.concrete_fields
+    # Only table and column names and placeholders are formatted in; values
+    # are parameters.
+    sql = _UPSERT_SQL.format(  # nosec B608
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        values=", ".join(["%s"] * len(fields)),
+        returning=", ".join(f"t.{f.column}" for f in every),
+        touchpoint=Touchpoint._meta.db_table,
+        tracked=TrackedEvent._meta.db_table,
+    )
+    ids = sorted(message_ids)
+    params = [
+        f.get_db_prep_save(getattr(visitor, f.attname), connection) for f in fields
+    ]
+    params += [visitor.source.touchpoint_source, ids, visitor.source_id, ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    stored = Visitor.from_db(
+        connection.alias, [f.attname for f in every], row[: len(every)]
+    )
+    return stored, set(row[len(every)])
 
 
 def _utm_key(message: Message) -> tuple[str, str, str]:
@@ -285,7 +457,14 @@ def _events_store(
     *,
     result: IngestResult,
     now: dt.datetime,
+    locked: dict[int, Visitor] | None = None,
+    known: set[str] | None = None,
+    campaigns: dict[tuple[str, str, str], int] | None = None,
 ) -> None:
+    """Store the events (inside the caller's transaction). ``locked``: the
+    event visitors by id when the caller locked them already; ``known``: the
+    messageIds already stored when the caller read them under those locks;
+    ``campaigns``: when the caller read them for these events."""
     events = [m for m in messages if m.is_event]
     # The event visitors first, locked FOR NO KEY UPDATE in id order and read
     # again: whether each is identified is decided under the lock, so an
@@ -294,28 +473,32 @@ def _events_store(
     # the visitors before the lead too, so neither waits on the other in a
     # circle.
     event_ids = sorted({visitors[m.visitor_key].id for m in events})
-    locked = {
-        v.id: v
-        for v in Visitor.objects.filter(id__in=event_ids)
-        .order_by("id")
-        .select_for_update(no_key=True)
-    }
+    if locked is None:
+        locked = {
+            v.id: v
+            for v in Visitor.objects.filter(id__in=event_ids)
+            .order_by("id")
+            .select_for_update(no_key=True)
+        }
     for key, visitor in list(visitors.items()):
         if visitor.id in locked:
             visitors[key] = locked[visitor.id]
     touchpoint_source = source.touchpoint_source
-    known = set(
-        Touchpoint.objects.filter(
-            source=touchpoint_source,
-            external_id__in={m.message_id for m in events},
-        ).values_list("external_id", flat=True)
-    )
-    known.update(
-        TrackedEvent.objects.filter(
-            source=source, message_id__in={m.message_id for m in events}
-        ).values_list("message_id", flat=True)
-    )
-    campaigns = _campaigns_by_utm(events)
+    if known is None:
+        ids = {m.message_id for m in events}
+        known = set(
+            Touchpoint.objects.filter(source=touchpoint_source, external_id__in=ids)
+            .order_by()
+            .values_list("external_id", flat=True)
+            .union(
+                TrackedEvent.objects.filter(source=source, message_id__in=ids)
+                .order_by()
+                .values_list("message_id", flat=True),
+                all=True,
+            )
+        )
+    if campaigns is None:
+        campaigns = _campaigns_by_utm(events)
     seen: set[str] = set(known)
     result.duplicates += sum(1 for m in events if m.message_id in known)
     received: dict[int, list[Message]] = {}
@@ -400,14 +583,11 @@ def _events_store(
                 outcome.status,
                 outcome.errors,
             )
-    if tracked:
-        # In messageId order, as touchpoints: no deadlock on the index.
-        tracked.sort(key=lambda e: e.message_id)
-        TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
-        result.stored += len(tracked)
-    _visitors_count(
-        [locked[i] for i in event_ids], received, campaigns=campaigns, now=now
-    )
+    # In messageId order, as touchpoints: no deadlock on the index.
+    tracked.sort(key=lambda e: e.message_id)
+    rows = [locked[i] for i in event_ids]
+    first_touch = _visitors_count(rows, received, campaigns=campaigns, now=now)
+    result.stored += _tracked_and_counters_write(tracked, rows, first_touch)
 
 
 def _visitors_count(
@@ -416,12 +596,12 @@ def _visitors_count(
     *,
     campaigns: dict[tuple[str, str, str], int],
     now: dt.datetime,
-) -> None:
-    """Move the visitors' counters: events received, last seen, the burst
-    window, the bot mark for a visitor over BURST_LIMIT, and the first touch
-    of a visitor that had none (known first by an identify). ``rows`` are
-    the visitors locked by the caller; the counters are written in one
-    statement."""
+) -> set[int]:
+    """Move the visitors' counters (in memory): events received, last seen,
+    the burst window, the bot mark for a visitor over BURST_LIMIT, and the
+    first touch of a visitor that had none (known first by an identify).
+    ``rows`` are the visitors locked by the caller; returns the ids of those
+    whose first touch is set now."""
     lacking: set[int] = set()
     for visitor in rows:
         if not visitor.landing_url and any(m.url for m in received[visitor.id]):
@@ -451,48 +631,114 @@ def _visitors_count(
                 visitor.burst_count,
                 int(BURST_WINDOW.total_seconds()),
             )
-    first_touch = [v for v in rows if v.id in lacking]
-    if first_touch:
-        Visitor.objects.bulk_update(
-            first_touch, ["landing_url", "referrer", *UTM_FIELDS, "campaign"]
-        )
-    _counters_write(rows)
+    return lacking
 
 
-#: The counters every request moves, written in one statement.
-_COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
-_COUNTERS_SQL = """
-    UPDATE {table} AS v
-    SET events_count = d.events_count, last_seen_at = d.last_seen_at,
-        burst_started_at = d.burst_started_at, burst_count = d.burst_count,
-        is_bot = d.is_bot
-    FROM (VALUES {rows}) AS d(id, events_count, last_seen_at, burst_started_at,
-                              burst_count, is_bot)
-    WHERE v.id = d.id
-"""
-_COUNTERS_ROW = (
-    "(%s::bigint, %s::integer, %s::timestamptz, %s::timestamptz, %s::integer, "
-    "%s::boolean)"
-)
-
-
-def _counters_write(rows: list[Visitor]) -> None:
-    """Write the visitors' counters: one UPDATE ... FROM (VALUES ...) on
-    PostgreSQL (``bulk_update``'s CASE per row and field costs more in
-    Python than the statement costs the database), ``bulk_update`` elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
-        return
-    # Only the table name and placeholders are formatted in; values are
-    # parameters.
-    sql = _COUNTERS_SQL.format(  # nosec B608
-        table=Visitor._meta.db_table, rows=", ".join([_COUNTERS_ROW] * len(rows))
+#: Fields of the first touch, set on a visitor that had none.
+_FIRST_TOUCH = ("landing_url", "referrer", *UTM_FIELDS, "campaign_id")
+#: The tracked events inserted and the visitors' counters (and first touch)
+#: written in one statement on PostgreSQL, each side from arrays (unnest), so
+#: the parameters stay a fixed few whatever the batch.
+_STORE_SQL = """
+    WITH ins AS (
+        INSERT INTO {tracked} (source_id, visitor_id, lead_id, event, event_key,
+                               kind_id, occurred_at, received_at, campaign_id,
+                               properties, message_id)
+        SELECT e.source_id, e.visitor_id, e.lead_id, e.event, e.event_key,
+               e.kind_id, e.occurred_at, e.received_at, e.campaign_id,
+               e.properties::jsonb, e.message_id
+        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
+                    %s::text[], %s::text[], %s::timestamptz[],
+                    %s::timestamptz[], %s::bigint[], %s::text[], %s::text[])
+             WITH ORDINALITY AS e(source_id, visitor_id, lead_id, event,
+                                  event_key, kind_id, occurred_at, received_at,
+                                  campaign_id, properties, message_id, n)
+        ORDER BY e.n
+        ON CONFLICT (source_id, message_id) DO NOTHING
+        RETURNING 1
+    ), upd AS (
+        UPDATE {visitor} AS v
+        SET events_count = d.events_count, last_seen_at = d.last_seen_at,
+            burst_started_at = d.burst_started_at, burst_count = d.burst_count,
+            is_bot = d.is_bot,
+            {first_touch}
+        FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[],
+                    %s::timestamptz[], %s::integer[], %s::boolean[],
+                    %s::boolean[], {first_types})
+             AS d(id, events_count, last_seen_at, burst_started_at, burst_count,
+                  is_bot, first, {first_columns})
+        WHERE v.id = d.id
+        RETURNING 1
     )
-    params: list[object] = []
-    for v in rows:
-        params += [v.id, v.events_count, v.last_seen_at, v.burst_started_at]
-        params += [v.burst_count, v.is_bot]
+    SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)
+"""
+#: The counters every request moves.
+_COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
+
+
+def _first_touch_columns() -> list[str]:
+    return [Visitor._meta.get_field(name).column for name in _FIRST_TOUCH]
+
+
+def _store_sql() -> str:
+    columns = _first_touch_columns()
+    # Only table and column names and placeholders are formatted in; values
+    # are parameters.
+    return _STORE_SQL.format(  # nosec B608
+        tracked=TrackedEvent._meta.db_table,
+        visitor=Visitor._meta.db_table,
+        first_touch=",\n            ".join(
+            f"{c} = CASE WHEN d.first THEN d.{c} ELSE v.{c} END" for c in columns
+        ),
+        first_types=", ".join(
+            "%s::bigint[]" if c.endswith("_id") else "%s::text[]" for c in columns
+        ),
+        first_columns=", ".join(columns),
+    )
+
+
+def _tracked_and_counters_write(
+    tracked: list[TrackedEvent], rows: list[Visitor], first_touch: set[int]
+) -> int:
+    """Insert ``tracked`` (a messageId already stored is skipped) and write
+    the counters of ``rows`` (locked by the caller), with the first touch of
+    those in ``first_touch``; returns the events inserted. One statement on
+    PostgreSQL (``bulk_update``'s CASE per row and field costs more in
+    Python than the statement costs the database); elsewhere ``bulk_create``
+    and ``bulk_update``."""
+    if connection.vendor != "postgresql":
+        if tracked:
+            TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
+        first = [v for v in rows if v.id in first_touch]
+        if first:
+            Visitor.objects.bulk_update(
+                first, ["landing_url", "referrer", *UTM_FIELDS, "campaign"]
+            )
+        if rows:
+            Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
+        return len(tracked)
+    params: list[object] = [
+        [e.source_id for e in tracked],
+        [e.visitor_id for e in tracked],
+        [e.lead_id for e in tracked],
+        [e.event for e in tracked],
+        [e.event_key for e in tracked],
+        [e.kind_id for e in tracked],
+        [e.occurred_at for e in tracked],
+        [e.received_at for e in tracked],
+        [e.campaign_id for e in tracked],
+        [json.dumps(e.properties) for e in tracked],
+        [e.message_id for e in tracked],
+        [v.id for v in rows],
+        [v.events_count for v in rows],
+        [v.last_seen_at for v in rows],
+        [v.burst_started_at for v in rows],
+        [v.burst_count for v in rows],
+        [v.is_bot for v in rows],
+        [v.id in first_touch for v in rows],
+    ]
+    params += [[getattr(v, name) for v in rows] for name in _FIRST_TOUCH]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_store_sql(), params)
+        inserted, _ = cursor.fetchone()
+    return inserted

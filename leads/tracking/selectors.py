@@ -4,8 +4,10 @@ mapping page, a lead's visitors, and the write-key lookup of the endpoint."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     CharField,
     Count,
@@ -16,8 +18,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
@@ -30,6 +34,7 @@ from leads.models import (
     TrackingSource,
     Visitor,
 )
+from leads.tracking.mapping import EventKinds, event_kinds_build, event_kinds_load
 
 #: The window of a source's "events last 7 days" count.
 RECENT_EVENTS_WINDOW = dt.timedelta(days=7)
@@ -101,6 +106,51 @@ def source_for_write_key(
         .order_by("id")
         .first()
     )
+
+
+#: The event mappings and the active kinds (in label order, as
+#: ``event_kinds_load`` reads them) as JSON text, read with the source.
+_MAPPED_SQL = (
+    "SELECT COALESCE(json_agg(json_build_array(event_key, kind_id)), '[]')::text "
+    "FROM leads_eventmapping"
+)
+_ACTIVE_SQL = (
+    "SELECT COALESCE(json_agg(json_build_array(code, label) ORDER BY label), "
+    "'[]')::text FROM leads_touchpointkind WHERE is_active"
+)
+
+
+def source_and_kinds_for_write_key(
+    key: str, *, now: dt.datetime | None = None
+) -> tuple[TrackingSource | None, EventKinds | None]:
+    """``source_for_write_key`` and, when a source has the key, the event
+    mappings and active kinds (``event_kinds_load``): on PostgreSQL in the
+    source's query, as two JSON columns, since every tracking request needs
+    both; elsewhere in three queries."""
+    if connection.vendor != "postgresql":
+        source = source_for_write_key(key, now=now)
+        return source, event_kinds_load() if source is not None else None
+    if not key:
+        return None, None
+    at = now or timezone.now()
+    source = (
+        TrackingSource.objects.filter(
+            Q(write_key=key)
+            | Q(previous_write_key=key, previous_key_valid_until__gt=at)
+        )
+        .annotate(
+            mapped_json=RawSQL(f"({_MAPPED_SQL})", (), output_field=TextField()),
+            active_json=RawSQL(f"({_ACTIVE_SQL})", (), output_field=TextField()),
+        )
+        .order_by("id")
+        .first()
+    )
+    if source is None:
+        return None, None
+    kinds = event_kinds_build(
+        json.loads(source.mapped_json), json.loads(source.active_json)
+    )
+    return source, kinds
 
 
 def event_table() -> list[dict[str, Any]]:

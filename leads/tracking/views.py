@@ -269,7 +269,7 @@ def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
             "(empty password), or as writeKey in the body.",
         )
     now = timezone.now()
-    source = selectors.source_for_write_key(key, now=now)
+    source, kinds = selectors.source_and_kinds_for_write_key(key, now=now)
     if source is None or not source.is_active:
         return _error(401, "This write key is unknown or its source is inactive.")
     allowed = origin is not None and _origin_of(origin) in {
@@ -358,6 +358,7 @@ def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
         source=source,
         messages=messages,
         user_agent=request.headers.get("User-Agent", "") if origin else "",
+        kinds=kinds,
         now=now,
     )
     answer: dict[str, Any] = {"success": True}
