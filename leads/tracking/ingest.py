@@ -20,10 +20,11 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.utils import timezone
 
 from leads.edit_scope import UTM_FIELDS
@@ -161,7 +162,7 @@ def _events_ingest(
     if len(new) == 1:
         with transaction.atomic():
             visitor, known = _visitor_upsert_locked(
-                new[0], message_ids={m.message_id for m in messages}
+                new[0], source=source, message_ids={m.message_id for m in messages}
             )
             _events_store(
                 source,
@@ -176,8 +177,7 @@ def _events_ingest(
                 campaigns=campaigns,
             )
         return
-    # A visitor another request creates meanwhile is kept: theirs is as good.
-    Visitor.objects.bulk_create(new, ignore_conflicts=True)
+    _visitors_insert(new)
     with transaction.atomic():
         locked = {
             v.id: v
@@ -218,13 +218,15 @@ def _visitors_for(
     if missing:
         campaigns = _campaigns_by_utm([first[k] for k in missing])
         new = [
-            _visitor_new(
-                source,
-                key,
-                first[key],
-                user_agent=user_agent,
-                now=now,
-                campaigns=campaigns,
+            Visitor(
+                **_visitor_new(
+                    source,
+                    key,
+                    first[key],
+                    user_agent=user_agent,
+                    now=now,
+                    campaigns=campaigns,
+                )
             )
             for key in sorted(missing)
         ]
@@ -259,24 +261,71 @@ def _visitor_new(
     user_agent: str,
     now: dt.datetime,
     campaigns: dict[tuple[str, str, str], int],
-) -> Visitor:
-    """The visitor ``key`` as its first message makes it (not saved)."""
+) -> dict[str, Any]:
+    """The field values of visitor ``key`` as its first message makes it."""
     agent = message.user_agent or user_agent
-    visitor = Visitor(
-        source=source,
-        anonymous_id=key,
-        first_seen_at=min(message.occurred_at, now),
-        last_seen_at=now,
-        user_agent=agent[:500],
-        is_bot=bool(agent) and is_bot_user_agent(agent),
-    )
+    row: dict[str, Any] = {
+        "source_id": source.pk,
+        "anonymous_id": key,
+        "first_seen_at": min(message.occurred_at, now),
+        "last_seen_at": now,
+        "user_agent": agent[:500],
+        "is_bot": bool(agent) and is_bot_user_agent(agent),
+    }
     if message.is_event:
-        visitor.referrer = message.referrer
-        visitor.landing_url = message.url
-        for name, value in message.utm.items():
-            setattr(visitor, name, value)
-        visitor.campaign_id = campaigns.get(_utm_key(message))
-    return visitor
+        row["referrer"] = message.referrer
+        row["landing_url"] = message.url
+        row.update(message.utm)
+        row["campaign_id"] = campaigns.get(_utm_key(message))
+    return row
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _rows_json(fields: Sequence[Field], rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` (field values by attname, a field left out taking its
+    default) as one JSON array for ``json_to_recordset``: one parameter
+    whatever the number of rows, and json.dumps costs a fraction of what
+    psycopg's per-element array and row adaptation costs."""
+    defaults = {f.attname: f.get_default() for f in fields}
+    return json.dumps([{**defaults, **row} for row in rows], default=_json_value)
+
+
+def _recordset(fields: Sequence[Field]) -> str:
+    """The column definition list of ``json_to_recordset`` for ``fields``."""
+    return ", ".join(f"{f.column} {f.db_type(connection)}" for f in fields)
+
+
+def _visitor_fields() -> list[Field]:
+    return [f for f in Visitor._meta.concrete_fields if not f.primary_key]
+
+
+#: The missing visitors created (one statement, in anonymous id order, as
+#: ``bulk_create`` did); a visitor another request creates meanwhile is
+#: kept: theirs is as good.
+_VISITORS_INSERT_SQL = """
+    INSERT INTO {visitor} ({columns})
+    SELECT {columns} FROM json_to_recordset(%s::json) AS r({recordset})
+    ON CONFLICT (source_id, anonymous_id) DO NOTHING
+"""
+
+
+def _visitors_insert(rows: list[dict[str, Any]]) -> None:
+    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist."""
+    fields = _visitor_fields()
+    # Only table and column names and types are formatted in; values are a
+    # parameter.
+    sql = _VISITORS_INSERT_SQL.format(  # nosec B608
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        recordset=_recordset(fields),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_rows_json(fields, rows)])
 
 
 #: A visitor created, or locked FOR NO KEY UPDATE (an ON CONFLICT DO UPDATE
@@ -287,7 +336,8 @@ def _visitor_new(
 #: handling (ON CONFLICT, ``touchpoints_ingest``) keeps it from a second row.
 _UPSERT_SQL = """
     WITH v AS (
-        INSERT INTO {visitor} AS t ({columns}) VALUES ({values})
+        INSERT INTO {visitor} AS t ({columns})
+        SELECT {columns} FROM json_to_recordset(%s::json) AS r({recordset})
         ON CONFLICT (source_id, anonymous_id)
         DO UPDATE SET last_seen_at = t.last_seen_at
         RETURNING {returning}
@@ -303,35 +353,33 @@ _UPSERT_SQL = """
 
 
 def _visitor_upsert_locked(
-    visitor: Visitor, *, message_ids: set[str]
+    row: dict[str, Any], *, source: TrackingSource, message_ids: set[str]
 ) -> tuple[Visitor, set[str]]:
-    """Create ``visitor`` or lock the stored one (inside the caller's
-    transaction); returns the row as stored and the messageIds of
-    ``message_ids`` already stored for its source."""
-    fields = [f for f in Visitor._meta.concrete_fields if not f.primary_key]
+    """Create the visitor of ``row`` (``_visitor_new``) or lock the stored
+    one (inside the caller's transaction); returns the visitor as stored and
+    the messageIds of ``message_ids`` already stored for ``source``."""
+    fields = _visitor_fields()
     every = Visitor._meta.concrete_fields
-    # Only table and column names and placeholders are formatted in; values
-    # are parameters.
+    # Only table and column names and types are formatted in; values are
+    # parameters.
     sql = _UPSERT_SQL.format(  # nosec B608
         visitor=Visitor._meta.db_table,
         columns=", ".join(f.column for f in fields),
-        values=", ".join(["%s"] * len(fields)),
+        recordset=_recordset(fields),
         returning=", ".join(f"t.{f.column}" for f in every),
         touchpoint=Touchpoint._meta.db_table,
         tracked=TrackedEvent._meta.db_table,
     )
     ids = sorted(message_ids)
-    params = [
-        f.get_db_prep_save(getattr(visitor, f.attname), connection) for f in fields
-    ]
-    params += [visitor.source.touchpoint_source, ids, visitor.source_id, ids]
+    params = [_rows_json(fields, [row]), source.touchpoint_source, ids, source.pk]
+    params.append(ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    stored = Visitor.from_db(
-        connection.alias, [f.attname for f in every], row[: len(every)]
+        stored = cursor.fetchone()
+    visitor = Visitor.from_db(
+        connection.alias, [f.attname for f in every], stored[: len(every)]
     )
-    return stored, set(row[len(every)])
+    return visitor, set(stored[len(every)])
 
 
 def _utm_key(message: Message) -> tuple[str, str, str]:
@@ -504,7 +552,8 @@ def _events_store(
     received: dict[int, list[Message]] = {}
     pending: dict[int, int] = {}
     touchpoints: list[TouchpointIn] = []
-    tracked: list[TrackedEvent] = []
+    # The TrackedEvent rows, as field values (no model instances).
+    tracked: list[dict[str, Any]] = []
     for message in events:
         visitor = visitors[message.visitor_key]
         received.setdefault(visitor.id, []).append(message)
@@ -547,20 +596,20 @@ def _events_store(
                 continue
             pending[visitor.id] = pending.get(visitor.id, 0) + 1
         tracked.append(
-            TrackedEvent(
-                source=source,
-                visitor_id=visitor.id,
-                lead_id=visitor.lead_id,
-                event=message.event,
-                event_key=message.event_key,
+            {
+                "source_id": source.pk,
+                "visitor_id": visitor.id,
+                "lead_id": visitor.lead_id,
+                "event": message.event,
+                "event_key": message.event_key,
                 # Unmapped with a lead: kept for a mapping set later.
-                kind_id=kind if not visitor.lead_id else None,
-                occurred_at=message.occurred_at,
-                received_at=now,
-                campaign_id=campaigns.get(_utm_key(message)),
-                properties=message.properties,
-                message_id=message.message_id,
-            )
+                "kind_id": kind if not visitor.lead_id else None,
+                "occurred_at": message.occurred_at,
+                "received_at": now,
+                "campaign_id": campaigns.get(_utm_key(message)),
+                "properties": message.properties,
+                "message_id": message.message_id,
+            }
         )
     outcomes = [
         outcome
@@ -584,7 +633,7 @@ def _events_store(
                 outcome.errors,
             )
     # In messageId order, as touchpoints: no deadlock on the index.
-    tracked.sort(key=lambda e: e.message_id)
+    tracked.sort(key=lambda e: e["message_id"])
     rows = [locked[i] for i in event_ids]
     first_touch = _visitors_count(rows, received, campaigns=campaigns, now=now)
     result.stored += _tracked_and_counters_write(tracked, rows, first_touch)
@@ -637,22 +686,13 @@ def _visitors_count(
 #: Fields of the first touch, set on a visitor that had none.
 _FIRST_TOUCH = ("landing_url", "referrer", *UTM_FIELDS, "campaign_id")
 #: The tracked events inserted and the visitors' counters (and first touch)
-#: written in one statement on PostgreSQL, each side from arrays (unnest), so
-#: the parameters stay a fixed few whatever the batch.
+#: written in one statement on PostgreSQL, each side from one JSON parameter.
 _STORE_SQL = """
     WITH ins AS (
-        INSERT INTO {tracked} (source_id, visitor_id, lead_id, event, event_key,
-                               kind_id, occurred_at, received_at, campaign_id,
-                               properties, message_id)
-        SELECT e.source_id, e.visitor_id, e.lead_id, e.event, e.event_key,
-               e.kind_id, e.occurred_at, e.received_at, e.campaign_id,
-               e.properties::jsonb, e.message_id
-        FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
-                    %s::text[], %s::text[], %s::timestamptz[],
-                    %s::timestamptz[], %s::bigint[], %s::text[], %s::text[])
-             WITH ORDINALITY AS e(source_id, visitor_id, lead_id, event,
-                                  event_key, kind_id, occurred_at, received_at,
-                                  campaign_id, properties, message_id, n)
+        INSERT INTO {tracked} ({columns})
+        SELECT {columns}
+        FROM ROWS FROM (json_to_recordset(%s::json) AS ({recordset}))
+             WITH ORDINALITY AS e({columns}, n)
         ORDER BY e.n
         ON CONFLICT (source_id, message_id) DO NOTHING
         RETURNING 1
@@ -662,11 +702,7 @@ _STORE_SQL = """
             burst_started_at = d.burst_started_at, burst_count = d.burst_count,
             is_bot = d.is_bot,
             {first_touch}
-        FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[],
-                    %s::timestamptz[], %s::integer[], %s::boolean[],
-                    %s::boolean[], {first_types})
-             AS d(id, events_count, last_seen_at, burst_started_at, burst_count,
-                  is_bot, first, {first_columns})
+        FROM json_to_recordset(%s::json) AS d({counters}, first boolean)
         WHERE v.id = d.id
         RETURNING 1
     )
@@ -676,39 +712,36 @@ _STORE_SQL = """
 _COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
 
 
-def _first_touch_columns() -> list[str]:
-    return [Visitor._meta.get_field(name).column for name in _FIRST_TOUCH]
-
-
-def _store_sql() -> str:
-    columns = _first_touch_columns()
-    # Only table and column names and placeholders are formatted in; values
-    # are parameters.
+def _store_sql(tracked: Sequence[Field], counters: Sequence[Field]) -> str:
+    first_touch = [f.column for f in counters if f.attname in _FIRST_TOUCH]
+    # Only table and column names and types are formatted in; values are
+    # parameters.
     return _STORE_SQL.format(  # nosec B608
         tracked=TrackedEvent._meta.db_table,
         visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in tracked),
+        recordset=_recordset(tracked),
         first_touch=",\n            ".join(
-            f"{c} = CASE WHEN d.first THEN d.{c} ELSE v.{c} END" for c in columns
+            f"{c} = CASE WHEN d.first THEN d.{c} ELSE v.{c} END" for c in first_touch
         ),
-        first_types=", ".join(
-            "%s::bigint[]" if c.endswith("_id") else "%s::text[]" for c in columns
-        ),
-        first_columns=", ".join(columns),
+        counters=_recordset(counters),
     )
 
 
 def _tracked_and_counters_write(
-    tracked: list[TrackedEvent], rows: list[Visitor], first_touch: set[int]
+    tracked: list[dict[str, Any]], rows: list[Visitor], first_touch: set[int]
 ) -> int:
-    """Insert ``tracked`` (a messageId already stored is skipped) and write
-    the counters of ``rows`` (locked by the caller), with the first touch of
-    those in ``first_touch``; returns the events inserted. One statement on
-    PostgreSQL (``bulk_update``'s CASE per row and field costs more in
-    Python than the statement costs the database); elsewhere ``bulk_create``
-    and ``bulk_update``."""
+    """Insert the TrackedEvents of ``tracked`` (field values; a messageId
+    already stored is skipped) and write the counters of ``rows`` (locked by
+    the caller), with the first touch of those in ``first_touch``; returns
+    the events inserted. One statement on PostgreSQL (``bulk_update``'s CASE
+    per row and field costs more in Python than the statement costs the
+    database); elsewhere ``bulk_create`` and ``bulk_update``."""
     if connection.vendor != "postgresql":
         if tracked:
-            TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
+            TrackedEvent.objects.bulk_create(
+                [TrackedEvent(**e) for e in tracked], ignore_conflicts=True
+            )
         first = [v for v in rows if v.id in first_touch]
         if first:
             Visitor.objects.bulk_update(
@@ -717,28 +750,25 @@ def _tracked_and_counters_write(
         if rows:
             Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
         return len(tracked)
-    params: list[object] = [
-        [e.source_id for e in tracked],
-        [e.visitor_id for e in tracked],
-        [e.lead_id for e in tracked],
-        [e.event for e in tracked],
-        [e.event_key for e in tracked],
-        [e.kind_id for e in tracked],
-        [e.occurred_at for e in tracked],
-        [e.received_at for e in tracked],
-        [e.campaign_id for e in tracked],
-        [json.dumps(e.properties) for e in tracked],
-        [e.message_id for e in tracked],
-        [v.id for v in rows],
-        [v.events_count for v in rows],
-        [v.last_seen_at for v in rows],
-        [v.burst_started_at for v in rows],
-        [v.burst_count for v in rows],
-        [v.is_bot for v in rows],
-        [v.id in first_touch for v in rows],
+    tracked_fields = [
+        f for f in TrackedEvent._meta.concrete_fields if not f.primary_key
     ]
-    params += [[getattr(v, name) for v in rows] for name in _FIRST_TOUCH]
+    names = ("id", *_COUNTERS, "is_bot", *_FIRST_TOUCH)
+    counter_fields = [Visitor._meta.get_field(n) for n in names]
+    counters = [
+        {
+            **{f.attname: getattr(v, f.attname) for f in counter_fields},
+            "first": v.id in first_touch,
+        }
+        for v in rows
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(_store_sql(), params)
+        cursor.execute(
+            _store_sql(tracked_fields, counter_fields),
+            [
+                _rows_json(tracked_fields, tracked),
+                json.dumps(counters, default=_json_value),
+            ],
+        )
         inserted, _ = cursor.fetchone()
     return inserted
