@@ -194,7 +194,11 @@ def _item_errors(
 
 
 def touchpoints_ingest(
-    *, items: Sequence[TouchpointIn], source: str, now: dt.datetime | None = None
+    *,
+    items: Sequence[TouchpointIn],
+    source: str,
+    now: dt.datetime | None = None,
+    active_kinds: set[str] | None = None,
 ) -> list[TouchpointOutcome]:
     """Validate and store touchpoints; answer per item, in the items' order.
 
@@ -207,7 +211,8 @@ def touchpoints_ingest(
     the time out is the same event), else a ``conflict`` with an
     ``external_id`` error. Unknown ``lead_email`` addresses create leads.
     Affected leads are marked for a rescore and announced once, after commit.
-    Raises ValueError for more than BATCH_LIMIT items.
+    ``active_kinds``: the codes of the active kinds when the caller read them
+    (else read here). Raises ValueError for more than BATCH_LIMIT items.
     """
     if len(items) > BATCH_LIMIT:
         raise ValueError(f"Send at most {BATCH_LIMIT:,} touchpoints per batch.")
@@ -216,11 +221,13 @@ def touchpoints_ingest(
     # No savepoint inside a caller's transaction: no caller goes on after an
     # error here, and the savepoint cost two statements a call.
     with transaction.atomic(savepoint=False):
-        kinds = set(
-            TouchpointKind.objects.filter(is_active=True)
-            .order_by()
-            .values_list("code", flat=True)
-        )
+        kinds = active_kinds
+        if kinds is None:
+            kinds = set(
+                TouchpointKind.objects.filter(is_active=True)
+                .order_by()
+                .values_list("code", flat=True)
+            )
         errors = [_item_errors(item, kinds=kinds, now=now) for item in items]
         emails: dict[int, str] = {}
         for i, item in enumerate(items):

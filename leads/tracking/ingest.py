@@ -218,23 +218,28 @@ def _visitors_for(
     if missing:
         campaigns = _campaigns_by_utm([first[k] for k in missing])
         new = [
-            Visitor(
-                **_visitor_new(
-                    source,
-                    key,
-                    first[key],
-                    user_agent=user_agent,
-                    now=now,
-                    campaigns=campaigns,
-                )
+            _visitor_new(
+                source,
+                key,
+                first[key],
+                user_agent=user_agent,
+                now=now,
+                campaigns=campaigns,
             )
             for key in sorted(missing)
         ]
-        Visitor.objects.bulk_create(new, ignore_conflicts=True)
-        found.update(
-            (v.anonymous_id, v)
-            for v in Visitor.objects.filter(source=source, anonymous_id__in=missing)
-        )
+        if connection.vendor == "postgresql":
+            found.update((v.anonymous_id, v) for v in _visitors_insert(new))
+        else:
+            Visitor.objects.bulk_create(
+                [Visitor(**row) for row in new], ignore_conflicts=True
+            )
+        # Made by another request meanwhile (or anywhere but on PostgreSQL).
+        if late := [key for key in missing if key not in found]:
+            found.update(
+                (v.anonymous_id, v)
+                for v in Visitor.objects.filter(source=source, anonymous_id__in=late)
+            )
     return found
 
 
@@ -310,22 +315,30 @@ def _visitor_fields() -> list[Field]:
 _VISITORS_INSERT_SQL = """
     INSERT INTO {visitor} ({columns})
     SELECT {columns} FROM json_to_recordset(%s::json) AS r({recordset})
+    ORDER BY r.anonymous_id
     ON CONFLICT (source_id, anonymous_id) DO NOTHING
+    RETURNING {returning}
 """
 
 
-def _visitors_insert(rows: list[dict[str, Any]]) -> None:
-    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist."""
+def _visitors_insert(rows: list[dict[str, Any]]) -> list[Visitor]:
+    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist,
+    in one statement (PostgreSQL); returns those created here."""
     fields = _visitor_fields()
+    every = Visitor._meta.concrete_fields
     # Only table and column names and types are formatted in; values are a
     # parameter.
     sql = _VISITORS_INSERT_SQL.format(  # nosec B608
         visitor=Visitor._meta.db_table,
         columns=", ".join(f.column for f in fields),
         recordset=_recordset(fields),
+        returning=", ".join(f.column for f in every),
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [_rows_json(fields, rows)])
+        created = cursor.fetchall()
+    names = [f.attname for f in every]
+    return [Visitor.from_db(connection.alias, names, row) for row in created]
 
 
 #: A visitor created, or locked FOR NO KEY UPDATE (an ON CONFLICT DO UPDATE
@@ -618,6 +631,7 @@ def _events_store(
             items=touchpoints[start : start + BATCH_LIMIT],
             source=touchpoint_source,
             now=now,
+            active_kinds=kinds.active,
         )
     ]
     for outcome in outcomes:
