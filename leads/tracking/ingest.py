@@ -2,15 +2,24 @@
 per request whatever the number of events, besides one transaction per
 identification.
 
-Per request: the visitors (read, the missing ones created), then the
-identifications (``leads.tracking.stitching``), then in one transaction the
-events: an identified visitor's mapped events become touchpoints through
-``leads.ingestion.touchpoints_ingest`` (source ``tracking:<id>``,
-``external_id`` the messageId), every other event is a TrackedEvent
-(inserted ignoring a messageId already stored), and the visitors' counters
-move. A messageId already stored, as a touchpoint or as a tracked event,
-changes nothing. A bot's events and an anonymous visitor's beyond
-ANONYMOUS_EVENTS_CAP are counted (visitor and source), never stored.
+Per request, when a message may identify someone (an e-mail, a token, a
+userId, a previousId): the visitors (read, the missing ones created), then
+the identifications (``leads.tracking.stitching``), then in one transaction
+the events, their visitors locked again. Otherwise, on PostgreSQL (the
+common request: page views and events of a browser), the visitors are not
+read before the transaction: one visitor is created or locked by one upsert
+that also reads the messageIds already stored; several are created in one
+statement and locked in id order. Then an identified visitor's mapped
+events become touchpoints through ``leads.ingestion.touchpoints_ingest``
+(source ``tracking:<id>``, ``external_id`` the messageId), every other
+event is a TrackedEvent (inserted ignoring a messageId already stored), and
+the visitors' counters move, the tracked events and the counters in one
+statement. An anonymous page view or event costs three statements: the
+source with the event mappings (``selectors.source_and_kinds_for_write_key``),
+then in one transaction the upsert and that store. A messageId already
+stored, as a touchpoint or as a tracked event, changes nothing. A bot's
+events and an anonymous visitor's beyond ANONYMOUS_EVENTS_CAP are counted
+(visitor and source), never stored.
 """
 
 from __future__ import annotations
