@@ -188,14 +188,7 @@ def _events_ingest(
         return
     _visitors_insert(new)
     with transaction.atomic():
-        locked = {
-            v.id: v
-            for v in Visitor.objects.filter(
-                source=source, anonymous_id__in=list(firsts)
-            )
-            .order_by("id")
-            .select_for_update(no_key=True)
-        }
+        locked = {v.id: v for v in _visitors_lock(source, list(firsts))}
         _events_store(
             source,
             messages,
@@ -350,6 +343,32 @@ def _visitors_insert(rows: list[dict[str, Any]]) -> list[Visitor]:
     return [Visitor.from_db(connection.alias, names, row) for row in created]
 
 
+#: The source's visitors with these anonymous ids (a JSON array), locked FOR
+#: NO KEY UPDATE in id order, as ``stitching.visitors_lock`` takes them.
+_LOCK_SQL = """
+    SELECT {columns} FROM {visitor}
+    WHERE source_id = %s AND anonymous_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+    ORDER BY id
+    FOR NO KEY UPDATE
+"""
+
+
+def _visitors_lock(source: TrackingSource, keys: list[str]) -> list[Visitor]:
+    """``stitching.visitors_lock`` in one written-out statement (PostgreSQL):
+    the ORM's building of a long IN list cost more than running it."""
+    every = Visitor._meta.concrete_fields
+    # Only table and column names are formatted in; values are parameters.
+    sql = _LOCK_SQL.format(  # nosec B608
+        columns=", ".join(f.column for f in every), visitor=Visitor._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [source.pk, json.dumps(keys)])
+        rows = cursor.fetchall()
+    names = [f.attname for f in every]
+    return [Visitor.from_db(connection.alias, names, row) for row in rows]
+
+
 #: A visitor created, or locked FOR NO KEY UPDATE (an ON CONFLICT DO UPDATE
 #: of no key column takes that lock, on the latest committed row), and the
 #: source's messageIds among those sent, in one statement. The messageIds
@@ -364,14 +383,53 @@ _UPSERT_SQL = """
         DO UPDATE SET last_seen_at = t.last_seen_at
         RETURNING {returning}
     )
-    SELECT v.*, ARRAY(
-        SELECT external_id FROM {touchpoint}
-        WHERE source = %s AND external_id = ANY(%s)
-        UNION ALL
-        SELECT message_id FROM {tracked}
-        WHERE source_id = %s AND message_id = ANY(%s)
-    ) FROM v
+    SELECT v.*, ARRAY({known}) FROM v
 """
+#: The messageIds among those sent (a JSON array) that the source stored
+#: already, as a touchpoint or as a tracked event; each side an index scan
+#: of its unique (source, id) index.
+_KNOWN_SQL = """
+    SELECT external_id FROM {touchpoint}
+    WHERE source = %s AND external_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+    UNION ALL
+    SELECT message_id FROM {tracked}
+    WHERE source_id = %s AND message_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+"""
+
+
+def _known_sql() -> str:
+    # Only table names are formatted in; values are parameters.
+    return _KNOWN_SQL.format(  # nosec B608
+        touchpoint=Touchpoint._meta.db_table, tracked=TrackedEvent._meta.db_table
+    )
+
+
+def _known_params(source: TrackingSource, message_ids: set[str]) -> list[object]:
+    ids = json.dumps(sorted(message_ids))
+    return [source.touchpoint_source, ids, source.pk, ids]
+
+
+def _known_read(source: TrackingSource, message_ids: set[str]) -> set[str]:
+    """The messageIds of ``message_ids`` the source stored already."""
+    if connection.vendor != "postgresql":
+        return set(
+            Touchpoint.objects.filter(
+                source=source.touchpoint_source, external_id__in=message_ids
+            )
+            .order_by()
+            .values_list("external_id", flat=True)
+            .union(
+                TrackedEvent.objects.filter(source=source, message_id__in=message_ids)
+                .order_by()
+                .values_list("message_id", flat=True),
+                all=True,
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_known_sql(), _known_params(source, message_ids))
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _visitor_upsert_locked(
@@ -389,12 +447,9 @@ def _visitor_upsert_locked(
         columns=", ".join(f.column for f in fields),
         recordset=_recordset(fields),
         returning=", ".join(f"t.{f.column}" for f in every),
-        touchpoint=Touchpoint._meta.db_table,
-        tracked=TrackedEvent._meta.db_table,
+        known=_known_sql(),
     )
-    ids = sorted(message_ids)
-    params = [_rows_json(fields, [row]), source.touchpoint_source, ids, source.pk]
-    params.append(ids)
+    params = [_rows_json(fields, [row]), *_known_params(source, message_ids)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         stored = cursor.fetchone()
@@ -555,18 +610,7 @@ def _events_store(
             visitors[key] = locked[visitor.id]
     touchpoint_source = source.touchpoint_source
     if known is None:
-        ids = {m.message_id for m in events}
-        known = set(
-            Touchpoint.objects.filter(source=touchpoint_source, external_id__in=ids)
-            .order_by()
-            .values_list("external_id", flat=True)
-            .union(
-                TrackedEvent.objects.filter(source=source, message_id__in=ids)
-                .order_by()
-                .values_list("message_id", flat=True),
-                all=True,
-            )
-        )
+        known = _known_read(source, {m.message_id for m in events})
     if campaigns is None:
         campaigns = _campaigns_by_utm(events)
     seen: set[str] = set(known)
