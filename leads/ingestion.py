@@ -10,6 +10,7 @@ rescore in the same transaction and, after commit, sends
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -481,6 +482,19 @@ def _json_row(touchpoint: Touchpoint, fields: Sequence[Field]) -> dict[str, Any]
     return row
 
 
+@functools.cache
+def _insert_fields_and_sql() -> tuple[list[Field], str]:
+    fields = [f for f in Touchpoint._meta.concrete_fields if not f.primary_key]
+    # Only table and column names and types are formatted in; values are a
+    # parameter.
+    sql = _INSERT_SQL.format(  # nosec B608
+        table=Touchpoint._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        recordset=", ".join(f"{f.column} {f.db_type(connection)}" for f in fields),
+    )
+    return fields, sql
+
+
 def _touchpoints_insert_skipping(
     new: list[tuple[int, Touchpoint]],
     *,
@@ -492,15 +506,7 @@ def _touchpoints_insert_skipping(
     external_id a concurrent request stored after the lookup is skipped by
     ON CONFLICT and answered against the stored touchpoint, as the fallback
     of ``_touchpoints_insert`` does."""
-    fields = [f for f in Touchpoint._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(f.column for f in fields)
-    # Only table and column names and types are formatted in; values are a
-    # parameter.
-    sql = _INSERT_SQL.format(  # nosec B608
-        table=Touchpoint._meta.db_table,
-        columns=columns,
-        recordset=", ".join(f"{f.column} {f.db_type(connection)}" for f in fields),
-    )
+    fields, sql = _insert_fields_and_sql()
     encoder = Touchpoint._meta.get_field("properties").encoder
     payload = json.dumps([_json_row(t, fields) for _, t in new], cls=encoder)
     with connection.cursor() as cursor:

@@ -25,6 +25,7 @@ events and an anonymous visitor's beyond ANONYMOUS_EVENTS_CAP are counted
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Sequence
@@ -307,6 +308,7 @@ def _recordset(fields: Sequence[Field]) -> str:
     return ", ".join(f"{f.column} {f.db_type(connection)}" for f in fields)
 
 
+@functools.cache
 def _visitor_fields() -> list[Field]:
     return [f for f in Visitor._meta.concrete_fields if not f.primary_key]
 
@@ -323,21 +325,25 @@ _VISITORS_INSERT_SQL = """
 """
 
 
-def _visitors_insert(rows: list[dict[str, Any]]) -> list[Visitor]:
-    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist,
-    in one statement (PostgreSQL); returns those created here."""
+@functools.cache
+def _visitors_insert_sql() -> str:
     fields = _visitor_fields()
-    every = Visitor._meta.concrete_fields
     # Only table and column names and types are formatted in; values are a
     # parameter.
-    sql = _VISITORS_INSERT_SQL.format(  # nosec B608
+    return _VISITORS_INSERT_SQL.format(  # nosec B608
         visitor=Visitor._meta.db_table,
         columns=", ".join(f.column for f in fields),
         recordset=_recordset(fields),
-        returning=", ".join(f.column for f in every),
+        returning=", ".join(f.column for f in Visitor._meta.concrete_fields),
     )
+
+
+def _visitors_insert(rows: list[dict[str, Any]]) -> list[Visitor]:
+    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist,
+    in one statement (PostgreSQL); returns those created here."""
+    every = Visitor._meta.concrete_fields
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_rows_json(fields, rows)])
+        cursor.execute(_visitors_insert_sql(), [_rows_json(_visitor_fields(), rows)])
         created = cursor.fetchall()
     names = [f.attname for f in every]
     return [Visitor.from_db(connection.alias, names, row) for row in created]
@@ -354,16 +360,21 @@ _LOCK_SQL = """
 """
 
 
+@functools.cache
+def _lock_sql() -> str:
+    # Only table and column names are formatted in; values are parameters.
+    return _LOCK_SQL.format(  # nosec B608
+        columns=", ".join(f.column for f in Visitor._meta.concrete_fields),
+        visitor=Visitor._meta.db_table,
+    )
+
+
 def _visitors_lock(source: TrackingSource, keys: list[str]) -> list[Visitor]:
     """``stitching.visitors_lock`` in one written-out statement (PostgreSQL):
     the ORM's building of a long IN list cost more than running it."""
     every = Visitor._meta.concrete_fields
-    # Only table and column names are formatted in; values are parameters.
-    sql = _LOCK_SQL.format(  # nosec B608
-        columns=", ".join(f.column for f in every), visitor=Visitor._meta.db_table
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [source.pk, json.dumps(keys)])
+        cursor.execute(_lock_sql(), [source.pk, json.dumps(keys)])
         rows = cursor.fetchall()
     names = [f.attname for f in every]
     return [Visitor.from_db(connection.alias, names, row) for row in rows]
@@ -399,6 +410,7 @@ _KNOWN_SQL = """
 """
 
 
+@functools.cache
 def _known_sql() -> str:
     # Only table names are formatted in; values are parameters.
     return _KNOWN_SQL.format(  # nosec B608
@@ -432,26 +444,31 @@ def _known_read(source: TrackingSource, message_ids: set[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+@functools.cache
+def _upsert_sql() -> str:
+    fields = _visitor_fields()
+    # Only table and column names and types are formatted in; values are
+    # parameters.
+    return _UPSERT_SQL.format(  # nosec B608
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        recordset=_recordset(fields),
+        returning=", ".join(f"t.{f.column}" for f in Visitor._meta.concrete_fields),
+        known=_known_sql(),
+    )
+
+
 def _visitor_upsert_locked(
     row: dict[str, Any], *, source: TrackingSource, message_ids: set[str]
 ) -> tuple[Visitor, set[str]]:
     """Create the visitor of ``row`` (``_visitor_new``) or lock the stored
     one (inside the caller's transaction); returns the visitor as stored and
     the messageIds of ``message_ids`` already stored for ``source``."""
-    fields = _visitor_fields()
     every = Visitor._meta.concrete_fields
-    # Only table and column names and types are formatted in; values are
-    # parameters.
-    sql = _UPSERT_SQL.format(  # nosec B608
-        visitor=Visitor._meta.db_table,
-        columns=", ".join(f.column for f in fields),
-        recordset=_recordset(fields),
-        returning=", ".join(f"t.{f.column}" for f in every),
-        known=_known_sql(),
-    )
-    params = [_rows_json(fields, [row]), *_known_params(source, message_ids)]
+    params = [_rows_json(_visitor_fields(), [row])]
+    params += _known_params(source, message_ids)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_upsert_sql(), params)
         stored = cursor.fetchone()
     visitor = Visitor.from_db(
         connection.alias, [f.attname for f in every], stored[: len(every)]
@@ -779,7 +796,21 @@ _STORE_SQL = """
 _COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
 
 
-def _store_sql(tracked: Sequence[Field], counters: Sequence[Field]) -> str:
+@functools.cache
+def _tracked_fields() -> list[Field]:
+    return [f for f in TrackedEvent._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _counter_fields() -> list[Field]:
+    names = ("id", *_COUNTERS, "is_bot", *_FIRST_TOUCH)
+    return [Visitor._meta.get_field(n) for n in names]
+
+
+@functools.cache
+def _store_sql() -> str:
+    tracked = _tracked_fields()
+    counters = _counter_fields()
     first_touch = [f.column for f in counters if f.attname in _FIRST_TOUCH]
     # Only table and column names and types are formatted in; values are
     # parameters.
@@ -817,11 +848,7 @@ def _tracked_and_counters_write(
         if rows:
             Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
         return len(tracked)
-    tracked_fields = [
-        f for f in TrackedEvent._meta.concrete_fields if not f.primary_key
-    ]
-    names = ("id", *_COUNTERS, "is_bot", *_FIRST_TOUCH)
-    counter_fields = [Visitor._meta.get_field(n) for n in names]
+    counter_fields = _counter_fields()
     counters = [
         {
             **{f.attname: getattr(v, f.attname) for f in counter_fields},
@@ -831,9 +858,9 @@ def _tracked_and_counters_write(
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            _store_sql(tracked_fields, counter_fields),
+            _store_sql(),
             [
-                _rows_json(tracked_fields, tracked),
+                _rows_json(_tracked_fields(), tracked),
                 json.dumps(counters, default=_json_value),
             ],
         )

@@ -4,6 +4,7 @@ mapping page, a lead's visitors, and the write-key lookup of the endpoint."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -126,6 +127,19 @@ _SOURCE_AND_KINDS_SQL = """
 """
 
 
+@functools.cache
+def _source_and_kinds_sql() -> str:
+    # Only table and column names are formatted in; values are parameters.
+    return _SOURCE_AND_KINDS_SQL.format(  # nosec B608
+        columns=", ".join(
+            f"s.{f.column}" for f in TrackingSource._meta.concrete_fields
+        ),
+        mapping=EventMapping._meta.db_table,
+        kind=TouchpointKind._meta.db_table,
+        source=TrackingSource._meta.db_table,
+    )
+
+
 def source_and_kinds_for_write_key(
     key: str, *, now: dt.datetime | None = None
 ) -> tuple[TrackingSource | None, EventKinds | None]:
@@ -139,15 +153,8 @@ def source_and_kinds_for_write_key(
         return None, None
     at = now or timezone.now()
     fields = TrackingSource._meta.concrete_fields
-    # Only table and column names are formatted in; values are parameters.
-    sql = _SOURCE_AND_KINDS_SQL.format(  # nosec B608
-        columns=", ".join(f"s.{f.column}" for f in fields),
-        mapping=EventMapping._meta.db_table,
-        kind=TouchpointKind._meta.db_table,
-        source=TrackingSource._meta.db_table,
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [key, key, at])
+        cursor.execute(_source_and_kinds_sql(), [key, key, at])
         row = cursor.fetchone()
     if row is None:
         return None, None
