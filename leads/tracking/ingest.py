@@ -296,11 +296,17 @@ def _json_value(value: object) -> str:
 
 def _rows_json(fields: Sequence[Field], rows: Sequence[dict[str, Any]]) -> str:
     """``rows`` (field values by attname, a field left out taking its
-    default) as one JSON array for ``json_to_recordset``: one parameter
-    whatever the number of rows, and json.dumps costs a fraction of what
-    psycopg's per-element array and row adaptation costs."""
-    defaults = {f.attname: f.get_default() for f in fields}
-    return json.dumps([{**defaults, **row} for row in rows], default=_json_value)
+    default) as one JSON array keyed by column, for ``json_to_recordset``:
+    one parameter whatever the number of rows, and json.dumps costs a
+    fraction of what psycopg's per-element array and row adaptation costs."""
+    named = [(f.attname, f.column, f.get_default()) for f in fields]
+    return json.dumps(
+        [
+            {column: row.get(name, default) for name, column, default in named}
+            for row in rows
+        ],
+        default=_json_value,
+    )
 
 
 def _recordset(fields: Sequence[Field]) -> str:
@@ -851,7 +857,7 @@ def _tracked_and_counters_write(
     counter_fields = _counter_fields()
     counters = [
         {
-            **{f.attname: getattr(v, f.attname) for f in counter_fields},
+            **{f.column: getattr(v, f.attname) for f in counter_fields},
             "first": v.id in first_touch,
         }
         for v in rows
