@@ -204,17 +204,19 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
 
 def _rate_count(key: str, count: int, *, timeout: int) -> int:
     """Add ``count`` to the counter ``key`` (made with ``timeout`` seconds to
-    live) and return its total. On Redis one round trip: INCRBY then EXPIRE
-    NX (Redis 7) in a pipeline, the same counter the cache's ``add`` and
-    ``incr`` keep in two; on other caches those two calls."""
+    live) and return its total. On Redis one round trip: SET NX EX then
+    INCRBY in a transaction, the counter the cache's ``add`` and ``incr`` keep
+    in three (``incr`` checks the key exists first); on other caches those
+    two calls."""
     backend = caches["default"]  # ``cache`` is a proxy of it
     if isinstance(backend, RedisCache):
         name = backend.make_and_validate_key(key)
         client = backend._cache.get_client(name, write=True)
-        with client.pipeline(transaction=False) as pipe:
+        # MULTI/EXEC: the key cannot expire between the two commands.
+        with client.pipeline(transaction=True) as pipe:
+            pipe.set(name, 0, ex=timeout, nx=True)
             pipe.incrby(name, count)
-            pipe.expire(name, timeout, nx=True)
-            used, _ = pipe.execute()
+            _, used = pipe.execute()
         return int(used)
     cache.add(key, 0, timeout=timeout)
     return cache.incr(key, count)
