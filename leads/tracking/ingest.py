@@ -2,27 +2,39 @@
 per request whatever the number of events, besides one transaction per
 identification.
 
-Per request: the visitors (read, the missing ones created), then the
-identifications (``leads.tracking.stitching``), then in one transaction the
-events: an identified visitor's mapped events become touchpoints through
-``leads.ingestion.touchpoints_ingest`` (source ``tracking:<id>``,
-``external_id`` the messageId), every other event is a TrackedEvent
-(inserted ignoring a messageId already stored), and the visitors' counters
-move. A messageId already stored, as a touchpoint or as a tracked event,
-changes nothing. A bot's events and an anonymous visitor's beyond
-ANONYMOUS_EVENTS_CAP are counted (visitor and source), never stored.
+Per request, when a message may identify someone (an e-mail, a token, a
+userId, a previousId): the visitors (read, the missing ones created), then
+the identifications (``leads.tracking.stitching``), then in one transaction
+the events, their visitors locked again. Otherwise, on PostgreSQL (the
+common request: page views and events of a browser), the visitors are not
+read before the transaction: one visitor is created or locked by one upsert
+that also reads the messageIds already stored; several are created in one
+statement and locked in id order. Then an identified visitor's mapped
+events become touchpoints through ``leads.ingestion.touchpoints_ingest``
+(source ``tracking:<id>``, ``external_id`` the messageId), every other
+event is a TrackedEvent (inserted ignoring a messageId already stored), and
+the visitors' counters move, the tracked events and the counters in one
+statement. An anonymous page view or event costs three statements: the
+source with the event mappings (``selectors.source_and_kinds_for_write_key``),
+then in one transaction the upsert and that store. A messageId already
+stored, as a touchpoint or as a tracked event, changes nothing. A bot's
+events and an anonymous visitor's beyond ANONYMOUS_EVENTS_CAP are counted
+(visitor and source), never stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.utils import timezone
 
 from leads.edit_scope import UTM_FIELDS
@@ -82,31 +94,113 @@ def messages_ingest(
     source: TrackingSource,
     messages: Sequence[Message],
     user_agent: str = "",
+    kinds: EventKinds | None = None,
     now: dt.datetime | None = None,
 ) -> IngestResult:
     """Store checked messages of ``source``; see the module's docstring.
 
     ``user_agent`` is the HTTP client's (a browser's, when the request came
     with an Origin), used for messages that name none in their context.
+    ``kinds`` are the event mappings read with the source (else read here).
     Idempotent by messageId per source.
     """
     at = now or timezone.now()
     result = IngestResult(received=len(messages))
     if not messages:
         return result
-    kinds = event_kinds_load()
-    visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
-    moments = _identifications(source, messages, visitors, result=result, now=at)
-    if any(m.is_event for m in messages):
-        with transaction.atomic():
-            _events_store(
-                source, messages, visitors, kinds, moments, result=result, now=at
-            )
+    kinds = kinds or event_kinds_load()
+    if _events_only(messages):
+        _events_ingest(
+            source, messages, kinds, user_agent=user_agent, result=result, now=at
+        )
+    else:
+        visitors = _visitors_for(source, messages, user_agent=user_agent, now=at)
+        moments = _identifications(source, messages, visitors, result=result, now=at)
+        if any(m.is_event for m in messages):
+            with transaction.atomic():
+                _events_store(
+                    source, messages, visitors, kinds, moments, result=result, now=at
+                )
     if result.dropped:
         TrackingSource.objects.filter(pk=source.pk).update(
             dropped_count=F("dropped_count") + result.dropped
         )
     return result
+
+
+def _events_only(messages: Sequence[Message]) -> bool:
+    """Whether the messages are events that can identify nobody (no e-mail,
+    token, userId or previousId): the common request, stored without
+    reading the visitors before their lock (PostgreSQL)."""
+    return connection.vendor == "postgresql" and all(
+        m.is_event
+        and m.email is None
+        and not m.token
+        and m.user_id is None
+        and m.previous_id is None
+        for m in messages
+    )
+
+
+def _events_ingest(
+    source: TrackingSource,
+    messages: Sequence[Message],
+    kinds: EventKinds,
+    *,
+    user_agent: str,
+    result: IngestResult,
+    now: dt.datetime,
+) -> None:
+    """Store events that identify nobody (``_events_only``), their visitors
+    created as needed. One visitor (a single call): created or locked, with
+    the messageIds already stored, by one upsert inside the transaction.
+    More: the missing ones created first in their own statement, then all
+    locked in id order inside the transaction, as ``_events_store`` does."""
+    firsts = _first_messages(messages)
+    campaigns = _campaigns_by_utm(messages)
+    new = [
+        _visitor_new(
+            source,
+            key,
+            firsts[key],
+            user_agent=user_agent,
+            now=now,
+            campaigns=campaigns,
+        )
+        for key in sorted(firsts)
+    ]
+    if len(new) == 1:
+        with transaction.atomic():
+            visitor, known = _visitor_upsert_locked(
+                new[0], source=source, message_ids={m.message_id for m in messages}
+            )
+            _events_store(
+                source,
+                messages,
+                {visitor.anonymous_id: visitor},
+                kinds,
+                {},
+                result=result,
+                now=now,
+                locked={visitor.id: visitor},
+                known=known,
+                campaigns=campaigns,
+            )
+        return
+    _visitors_insert(new)
+    with transaction.atomic():
+        locked = {v.id: v for v in _visitors_lock(source, list(firsts))}
+        _events_store(
+            source,
+            messages,
+            {v.anonymous_id: v for v in locked.values()},
+            kinds,
+            {},
+            result=result,
+            now=now,
+            locked=locked,
+            campaigns=campaigns,
+        )
 
 
 def _visitors_for(
@@ -118,6 +212,42 @@ def _visitors_for(
 ) -> dict[str, Visitor]:
     """The visitors the messages name, keyed by anonymous id; the missing
     ones created with their first touch (three queries at most)."""
+    first = _first_messages(messages)
+    found = {
+        v.anonymous_id: v
+        for v in Visitor.objects.filter(source=source, anonymous_id__in=list(first))
+    }
+    missing = [key for key in first if key not in found]
+    if missing:
+        campaigns = _campaigns_by_utm([first[k] for k in missing])
+        new = [
+            _visitor_new(
+                source,
+                key,
+                first[key],
+                user_agent=user_agent,
+                now=now,
+                campaigns=campaigns,
+            )
+            for key in sorted(missing)
+        ]
+        if connection.vendor == "postgresql":
+            found.update((v.anonymous_id, v) for v in _visitors_insert(new))
+        else:
+            Visitor.objects.bulk_create(
+                [Visitor(**row) for row in new], ignore_conflicts=True
+            )
+        # Made by another request meanwhile (or anywhere but on PostgreSQL).
+        if late := [key for key in missing if key not in found]:
+            found.update(
+                (v.anonymous_id, v)
+                for v in Visitor.objects.filter(source=source, anonymous_id__in=late)
+            )
+    return found
+
+
+def _first_messages(messages: Sequence[Message]) -> dict[str, Message]:
+    """Per anonymous id the messages name, the message of its first touch."""
     first: dict[str, Message] = {}
     for message in sorted(messages, key=lambda m: m.occurred_at):
         keys = [message.visitor_key]
@@ -128,38 +258,228 @@ def _visitors_for(
             # The first event is the first touch; an identify only if alone.
             if current is None or (not current.is_event and message.is_event):
                 first[key] = message
-    found = {
-        v.anonymous_id: v
-        for v in Visitor.objects.filter(source=source, anonymous_id__in=list(first))
+    return first
+
+
+def _visitor_new(
+    source: TrackingSource,
+    key: str,
+    message: Message,
+    *,
+    user_agent: str,
+    now: dt.datetime,
+    campaigns: dict[tuple[str, str, str], int],
+) -> dict[str, Any]:
+    """The field values of visitor ``key`` as its first message makes it."""
+    agent = message.user_agent or user_agent
+    row: dict[str, Any] = {
+        "source_id": source.pk,
+        "anonymous_id": key,
+        "first_seen_at": min(message.occurred_at, now),
+        "last_seen_at": now,
+        "user_agent": agent[:500],
+        "is_bot": bool(agent) and is_bot_user_agent(agent),
     }
-    missing = [key for key in first if key not in found]
-    if missing:
-        campaigns = _campaigns_by_utm([first[k] for k in missing])
-        new = []
-        for key in sorted(missing):
-            message = first[key]
-            agent = message.user_agent or user_agent
-            visitor = Visitor(
-                source=source,
-                anonymous_id=key,
-                first_seen_at=min(message.occurred_at, now),
-                last_seen_at=now,
-                user_agent=agent[:500],
-                is_bot=bool(agent) and is_bot_user_agent(agent),
+    if message.is_event:
+        row["referrer"] = message.referrer
+        row["landing_url"] = message.url
+        row.update(message.utm)
+        row["campaign_id"] = campaigns.get(_utm_key(message))
+    return row
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _rows_json(fields: Sequence[Field], rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` (field values by attname, a field left out taking its
+    default) as one JSON array keyed by column, for ``json_to_recordset``:
+    one parameter whatever the number of rows, and json.dumps costs a
+    fraction of what psycopg's per-element array and row adaptation costs."""
+    named = [(f.attname, f.column, f.get_default()) for f in fields]
+    return json.dumps(
+        [
+            {column: row.get(name, default) for name, column, default in named}
+            for row in rows
+        ],
+        default=_json_value,
+    )
+
+
+def _recordset(fields: Sequence[Field]) -> str:
+    """The column definition list of ``json_to_recordset`` for ``fields``."""
+    return ", ".join(f"{f.column} {f.db_type(connection)}" for f in fields)
+
+
+@functools.cache
+def _visitor_fields() -> list[Field]:
+    return [f for f in Visitor._meta.concrete_fields if not f.primary_key]
+
+
+#: The missing visitors created (one statement, in anonymous id order, as
+#: ``bulk_create`` did); a visitor another request creates meanwhile is
+#: kept: theirs is as good.
+_VISITORS_INSERT_SQL = """
+    INSERT INTO {visitor} ({columns})
+    SELECT {columns} FROM json_to_recordset(%s::json) AS r({recordset})
+    ORDER BY r.anonymous_id
+    ON CONFLICT (source_id, anonymous_id) DO NOTHING
+    RETURNING {returning}
+"""
+
+
+@functools.cache
+def _visitors_insert_sql() -> str:
+    fields = _visitor_fields()
+    # Only table and column names and types are formatted in; values are a
+    # parameter.
+    return _VISITORS_INSERT_SQL.format(  # nosec B608
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        recordset=_recordset(fields),
+        returning=", ".join(f.column for f in Visitor._meta.concrete_fields),
+    )
+
+
+def _visitors_insert(rows: list[dict[str, Any]]) -> list[Visitor]:
+    """Create the visitors of ``rows`` (``_visitor_new``) that do not exist,
+    in one statement (PostgreSQL); returns those created here."""
+    every = Visitor._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(_visitors_insert_sql(), [_rows_json(_visitor_fields(), rows)])
+        created = cursor.fetchall()
+    names = [f.attname for f in every]
+    return [Visitor.from_db(connection.alias, names, row) for row in created]
+
+
+#: The source's visitors with these anonymous ids (a JSON array), locked FOR
+#: NO KEY UPDATE in id order, as ``stitching.visitors_lock`` takes them.
+_LOCK_SQL = """
+    SELECT {columns} FROM {visitor}
+    WHERE source_id = %s AND anonymous_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+    ORDER BY id
+    FOR NO KEY UPDATE
+"""
+
+
+@functools.cache
+def _lock_sql() -> str:
+    # Only table and column names are formatted in; values are parameters.
+    return _LOCK_SQL.format(  # nosec B608
+        columns=", ".join(f.column for f in Visitor._meta.concrete_fields),
+        visitor=Visitor._meta.db_table,
+    )
+
+
+def _visitors_lock(source: TrackingSource, keys: list[str]) -> list[Visitor]:
+    """``stitching.visitors_lock`` in one written-out statement (PostgreSQL):
+    the ORM's building of a long IN list cost more than running it."""
+    every = Visitor._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(), [source.pk, json.dumps(keys)])
+        rows = cursor.fetchall()
+    names = [f.attname for f in every]
+    return [Visitor.from_db(connection.alias, names, row) for row in rows]
+
+
+#: A visitor created, or locked FOR NO KEY UPDATE (an ON CONFLICT DO UPDATE
+#: of no key column takes that lock, on the latest committed row), and the
+#: source's messageIds among those sent, in one statement. The messageIds
+#: are read in the statement's snapshot: one a concurrent request stores
+#: while this waits for the lock is missed, and the inserts' own conflict
+#: handling (ON CONFLICT, ``touchpoints_ingest``) keeps it from a second row.
+_UPSERT_SQL = """
+    WITH v AS (
+        INSERT INTO {visitor} AS t ({columns})
+        SELECT {columns} FROM json_to_recordset(%s::json) AS r({recordset})
+        ON CONFLICT (source_id, anonymous_id)
+        DO UPDATE SET last_seen_at = t.last_seen_at
+        RETURNING {returning}
+    )
+    SELECT v.*, ARRAY({known}) FROM v
+"""
+#: The messageIds among those sent (a JSON array) that the source stored
+#: already, as a touchpoint or as a tracked event; each side an index scan
+#: of its unique (source, id) index.
+_KNOWN_SQL = """
+    SELECT external_id FROM {touchpoint}
+    WHERE source = %s AND external_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+    UNION ALL
+    SELECT message_id FROM {tracked}
+    WHERE source_id = %s AND message_id = ANY(
+        ARRAY(SELECT json_array_elements_text(%s::json)))
+"""
+
+
+@functools.cache
+def _known_sql() -> str:
+    # Only table names are formatted in; values are parameters.
+    return _KNOWN_SQL.format(  # nosec B608
+        touchpoint=Touchpoint._meta.db_table, tracked=TrackedEvent._meta.db_table
+    )
+
+
+def _known_params(source: TrackingSource, message_ids: set[str]) -> list[object]:
+    ids = json.dumps(sorted(message_ids))
+    return [source.touchpoint_source, ids, source.pk, ids]
+
+
+def _known_read(source: TrackingSource, message_ids: set[str]) -> set[str]:
+    """The messageIds of ``message_ids`` the source stored already."""
+    if connection.vendor != "postgresql":
+        return set(
+            Touchpoint.objects.filter(
+                source=source.touchpoint_source, external_id__in=message_ids
             )
-            if message.is_event:
-                visitor.referrer = message.referrer
-                visitor.landing_url = message.url
-                for name, value in message.utm.items():
-                    setattr(visitor, name, value)
-                visitor.campaign_id = campaigns.get(_utm_key(message))
-            new.append(visitor)
-        Visitor.objects.bulk_create(new, ignore_conflicts=True)
-        found.update(
-            (v.anonymous_id, v)
-            for v in Visitor.objects.filter(source=source, anonymous_id__in=missing)
+            .order_by()
+            .values_list("external_id", flat=True)
+            .union(
+                TrackedEvent.objects.filter(source=source, message_id__in=message_ids)
+                .order_by()
+                .values_list("message_id", flat=True),
+                all=True,
+            )
         )
-    return found
+    with connection.cursor() as cursor:
+        cursor.execute(_known_sql(), _known_params(source, message_ids))
+        return {row[0] for row in cursor.fetchall()}
+
+
+@functools.cache
+def _upsert_sql() -> str:
+    fields = _visitor_fields()
+    # Only table and column names and types are formatted in; values are
+    # parameters.
+    return _UPSERT_SQL.format(  # nosec B608
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in fields),
+        recordset=_recordset(fields),
+        returning=", ".join(f"t.{f.column}" for f in Visitor._meta.concrete_fields),
+        known=_known_sql(),
+    )
+
+
+def _visitor_upsert_locked(
+    row: dict[str, Any], *, source: TrackingSource, message_ids: set[str]
+) -> tuple[Visitor, set[str]]:
+    """Create the visitor of ``row`` (``_visitor_new``) or lock the stored
+    one (inside the caller's transaction); returns the visitor as stored and
+    the messageIds of ``message_ids`` already stored for ``source``."""
+    every = Visitor._meta.concrete_fields
+    params = [_rows_json(_visitor_fields(), [row])]
+    params += _known_params(source, message_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(), params)
+        stored = cursor.fetchone()
+    visitor = Visitor.from_db(
+        connection.alias, [f.attname for f in every], stored[: len(every)]
+    )
+    return visitor, set(stored[len(every)])
 
 
 def _utm_key(message: Message) -> tuple[str, str, str]:
@@ -285,7 +605,14 @@ def _events_store(
     *,
     result: IngestResult,
     now: dt.datetime,
+    locked: dict[int, Visitor] | None = None,
+    known: set[str] | None = None,
+    campaigns: dict[tuple[str, str, str], int] | None = None,
 ) -> None:
+    """Store the events (inside the caller's transaction). ``locked``: the
+    event visitors by id when the caller locked them already; ``known``: the
+    messageIds already stored when the caller read them under those locks;
+    ``campaigns``: when the caller read them for these events."""
     events = [m for m in messages if m.is_event]
     # The event visitors first, locked FOR NO KEY UPDATE in id order and read
     # again: whether each is identified is decided under the lock, so an
@@ -294,34 +621,28 @@ def _events_store(
     # the visitors before the lead too, so neither waits on the other in a
     # circle.
     event_ids = sorted({visitors[m.visitor_key].id for m in events})
-    locked = {
-        v.id: v
-        for v in Visitor.objects.filter(id__in=event_ids)
-        .order_by("id")
-        .select_for_update(no_key=True)
-    }
+    if locked is None:
+        locked = {
+            v.id: v
+            for v in Visitor.objects.filter(id__in=event_ids)
+            .order_by("id")
+            .select_for_update(no_key=True)
+        }
     for key, visitor in list(visitors.items()):
         if visitor.id in locked:
             visitors[key] = locked[visitor.id]
     touchpoint_source = source.touchpoint_source
-    known = set(
-        Touchpoint.objects.filter(
-            source=touchpoint_source,
-            external_id__in={m.message_id for m in events},
-        ).values_list("external_id", flat=True)
-    )
-    known.update(
-        TrackedEvent.objects.filter(
-            source=source, message_id__in={m.message_id for m in events}
-        ).values_list("message_id", flat=True)
-    )
-    campaigns = _campaigns_by_utm(events)
+    if known is None:
+        known = _known_read(source, {m.message_id for m in events})
+    if campaigns is None:
+        campaigns = _campaigns_by_utm(events)
     seen: set[str] = set(known)
     result.duplicates += sum(1 for m in events if m.message_id in known)
     received: dict[int, list[Message]] = {}
     pending: dict[int, int] = {}
     touchpoints: list[TouchpointIn] = []
-    tracked: list[TrackedEvent] = []
+    # The TrackedEvent rows, as field values (no model instances).
+    tracked: list[dict[str, Any]] = []
     for message in events:
         visitor = visitors[message.visitor_key]
         received.setdefault(visitor.id, []).append(message)
@@ -364,20 +685,20 @@ def _events_store(
                 continue
             pending[visitor.id] = pending.get(visitor.id, 0) + 1
         tracked.append(
-            TrackedEvent(
-                source=source,
-                visitor_id=visitor.id,
-                lead_id=visitor.lead_id,
-                event=message.event,
-                event_key=message.event_key,
+            {
+                "source_id": source.pk,
+                "visitor_id": visitor.id,
+                "lead_id": visitor.lead_id,
+                "event": message.event,
+                "event_key": message.event_key,
                 # Unmapped with a lead: kept for a mapping set later.
-                kind_id=kind if not visitor.lead_id else None,
-                occurred_at=message.occurred_at,
-                received_at=now,
-                campaign_id=campaigns.get(_utm_key(message)),
-                properties=message.properties,
-                message_id=message.message_id,
-            )
+                "kind_id": kind if not visitor.lead_id else None,
+                "occurred_at": message.occurred_at,
+                "received_at": now,
+                "campaign_id": campaigns.get(_utm_key(message)),
+                "properties": message.properties,
+                "message_id": message.message_id,
+            }
         )
     outcomes = [
         outcome
@@ -386,6 +707,7 @@ def _events_store(
             items=touchpoints[start : start + BATCH_LIMIT],
             source=touchpoint_source,
             now=now,
+            active_kinds=kinds.active,
         )
     ]
     for outcome in outcomes:
@@ -400,14 +722,11 @@ def _events_store(
                 outcome.status,
                 outcome.errors,
             )
-    if tracked:
-        # In messageId order, as touchpoints: no deadlock on the index.
-        tracked.sort(key=lambda e: e.message_id)
-        TrackedEvent.objects.bulk_create(tracked, ignore_conflicts=True)
-        result.stored += len(tracked)
-    _visitors_count(
-        [locked[i] for i in event_ids], received, campaigns=campaigns, now=now
-    )
+    # In messageId order, as touchpoints: no deadlock on the index.
+    tracked.sort(key=lambda e: e["message_id"])
+    rows = [locked[i] for i in event_ids]
+    first_touch = _visitors_count(rows, received, campaigns=campaigns, now=now)
+    result.stored += _tracked_and_counters_write(tracked, rows, first_touch)
 
 
 def _visitors_count(
@@ -416,12 +735,12 @@ def _visitors_count(
     *,
     campaigns: dict[tuple[str, str, str], int],
     now: dt.datetime,
-) -> None:
-    """Move the visitors' counters: events received, last seen, the burst
-    window, the bot mark for a visitor over BURST_LIMIT, and the first touch
-    of a visitor that had none (known first by an identify). ``rows`` are
-    the visitors locked by the caller; the counters are written in one
-    statement."""
+) -> set[int]:
+    """Move the visitors' counters (in memory): events received, last seen,
+    the burst window, the bot mark for a visitor over BURST_LIMIT, and the
+    first touch of a visitor that had none (known first by an identify).
+    ``rows`` are the visitors locked by the caller; returns the ids of those
+    whose first touch is set now."""
     lacking: set[int] = set()
     for visitor in rows:
         if not visitor.landing_url and any(m.url for m in received[visitor.id]):
@@ -451,48 +770,105 @@ def _visitors_count(
                 visitor.burst_count,
                 int(BURST_WINDOW.total_seconds()),
             )
-    first_touch = [v for v in rows if v.id in lacking]
-    if first_touch:
-        Visitor.objects.bulk_update(
-            first_touch, ["landing_url", "referrer", *UTM_FIELDS, "campaign"]
-        )
-    _counters_write(rows)
+    return lacking
 
 
-#: The counters every request moves, written in one statement.
-_COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
-_COUNTERS_SQL = """
-    UPDATE {table} AS v
-    SET events_count = d.events_count, last_seen_at = d.last_seen_at,
-        burst_started_at = d.burst_started_at, burst_count = d.burst_count,
-        is_bot = d.is_bot
-    FROM (VALUES {rows}) AS d(id, events_count, last_seen_at, burst_started_at,
-                              burst_count, is_bot)
-    WHERE v.id = d.id
-"""
-_COUNTERS_ROW = (
-    "(%s::bigint, %s::integer, %s::timestamptz, %s::timestamptz, %s::integer, "
-    "%s::boolean)"
-)
-
-
-def _counters_write(rows: list[Visitor]) -> None:
-    """Write the visitors' counters: one UPDATE ... FROM (VALUES ...) on
-    PostgreSQL (``bulk_update``'s CASE per row and field costs more in
-    Python than the statement costs the database), ``bulk_update`` elsewhere."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
-        return
-    # Only the table name and placeholders are formatted in; values are
-    # parameters.
-    sql = _COUNTERS_SQL.format(  # nosec B608
-        table=Visitor._meta.db_table, rows=", ".join([_COUNTERS_ROW] * len(rows))
+#: Fields of the first touch, set on a visitor that had none.
+_FIRST_TOUCH = ("landing_url", "referrer", *UTM_FIELDS, "campaign_id")
+#: The tracked events inserted and the visitors' counters (and first touch)
+#: written in one statement on PostgreSQL, each side from one JSON parameter.
+_STORE_SQL = """
+    WITH ins AS (
+        INSERT INTO {tracked} ({columns})
+        SELECT {columns}
+        FROM ROWS FROM (json_to_recordset(%s::json) AS ({recordset}))
+             WITH ORDINALITY AS e({columns}, n)
+        ORDER BY e.n
+        ON CONFLICT (source_id, message_id) DO NOTHING
+        RETURNING 1
+    ), upd AS (
+        UPDATE {visitor} AS v
+        SET events_count = d.events_count, last_seen_at = d.last_seen_at,
+            burst_started_at = d.burst_started_at, burst_count = d.burst_count,
+            is_bot = d.is_bot,
+            {first_touch}
+        FROM json_to_recordset(%s::json) AS d({counters}, first boolean)
+        WHERE v.id = d.id
+        RETURNING 1
     )
-    params: list[object] = []
-    for v in rows:
-        params += [v.id, v.events_count, v.last_seen_at, v.burst_started_at]
-        params += [v.burst_count, v.is_bot]
+    SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)
+"""
+#: The counters every request moves.
+_COUNTERS = ("events_count", "last_seen_at", "burst_started_at", "burst_count")
+
+
+@functools.cache
+def _tracked_fields() -> list[Field]:
+    return [f for f in TrackedEvent._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _counter_fields() -> list[Field]:
+    names = ("id", *_COUNTERS, "is_bot", *_FIRST_TOUCH)
+    return [Visitor._meta.get_field(n) for n in names]
+
+
+@functools.cache
+def _store_sql() -> str:
+    tracked = _tracked_fields()
+    counters = _counter_fields()
+    first_touch = [f.column for f in counters if f.attname in _FIRST_TOUCH]
+    # Only table and column names and types are formatted in; values are
+    # parameters.
+    return _STORE_SQL.format(  # nosec B608
+        tracked=TrackedEvent._meta.db_table,
+        visitor=Visitor._meta.db_table,
+        columns=", ".join(f.column for f in tracked),
+        recordset=_recordset(tracked),
+        first_touch=",\n            ".join(
+            f"{c} = CASE WHEN d.first THEN d.{c} ELSE v.{c} END" for c in first_touch
+        ),
+        counters=_recordset(counters),
+    )
+
+
+def _tracked_and_counters_write(
+    tracked: list[dict[str, Any]], rows: list[Visitor], first_touch: set[int]
+) -> int:
+    """Insert the TrackedEvents of ``tracked`` (field values; a messageId
+    already stored is skipped) and write the counters of ``rows`` (locked by
+    the caller), with the first touch of those in ``first_touch``; returns
+    the events inserted. One statement on PostgreSQL (``bulk_update``'s CASE
+    per row and field costs more in Python than the statement costs the
+    database); elsewhere ``bulk_create`` and ``bulk_update``."""
+    if connection.vendor != "postgresql":
+        if tracked:
+            TrackedEvent.objects.bulk_create(
+                [TrackedEvent(**e) for e in tracked], ignore_conflicts=True
+            )
+        first = [v for v in rows if v.id in first_touch]
+        if first:
+            Visitor.objects.bulk_update(
+                first, ["landing_url", "referrer", *UTM_FIELDS, "campaign"]
+            )
+        if rows:
+            Visitor.objects.bulk_update(rows, [*_COUNTERS, "is_bot"])
+        return len(tracked)
+    counter_fields = _counter_fields()
+    counters = [
+        {
+            **{f.column: getattr(v, f.attname) for f in counter_fields},
+            "first": v.id in first_touch,
+        }
+        for v in rows
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            _store_sql(),
+            [
+                _rows_json(_tracked_fields(), tracked),
+                json.dumps(counters, default=_json_value),
+            ],
+        )
+        inserted, _ = cursor.fetchone()
+    return inserted

@@ -8,6 +8,7 @@ call is a page view; else the event is unmapped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from leads.models import EventMapping, TouchpointKind, event_key
@@ -42,11 +43,19 @@ class EventKinds:
 
 def event_kinds_load() -> EventKinds:
     """Read the event mappings and the active touchpoint kinds."""
-    mapped = dict(EventMapping.objects.values_list("event_key", "kind_id"))
+    return event_kinds_build(
+        EventMapping.objects.values_list("event_key", "kind_id"),
+        TouchpointKind.objects.filter(is_active=True).values_list("code", "label"),
+    )
+
+
+def event_kinds_build(
+    mapped: Iterable[tuple[str, str | None]], active: Iterable[Sequence[str]]
+) -> EventKinds:
+    """EventKinds from the mappings' (event key, kind) pairs and the active
+    kinds' (code, label) pairs in label order (the first label wins)."""
     by_name: dict[str, str] = {}
-    for code, label in TouchpointKind.objects.filter(is_active=True).values_list(
-        "code", "label"
-    ):
+    for code, label in active:
         by_name.setdefault(event_key(label), code)
         by_name[event_key(code)] = code  # a code wins over another kind's label
-    return EventKinds(mapped=mapped, by_name=by_name)
+    return EventKinds(mapped=dict(mapped), by_name=by_name)

@@ -28,7 +28,8 @@ import zlib
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -190,8 +191,7 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     window = now // period
     key = RATE_KEY % (source.pk, window)
     try:
-        cache.add(key, 0, timeout=period + 1)
-        used = cache.incr(key, count)
+        used = _rate_count(key, count, timeout=period + 1)
     except ValueError:
         return None  # the key expired between add and incr
     except CACHE_ERRORS as exc:
@@ -200,6 +200,26 @@ def _rate_exceeded(source: TrackingSource, count: int) -> int | None:
     if used > allowed:
         return (window + 1) * period - now or 1
     return None
+
+
+def _rate_count(key: str, count: int, *, timeout: int) -> int:
+    """Add ``count`` to the counter ``key`` (made with ``timeout`` seconds to
+    live) and return its total. On Redis one round trip: SET NX EX then
+    INCRBY in a transaction, the counter the cache's ``add`` and ``incr`` keep
+    in three (``incr`` checks the key exists first); on other caches those
+    two calls."""
+    backend = caches["default"]  # ``cache`` is a proxy of it
+    if isinstance(backend, RedisCache):
+        name = backend.make_and_validate_key(key)
+        client = backend._cache.get_client(name, write=True)
+        # MULTI/EXEC: the key cannot expire between the two commands.
+        with client.pipeline(transaction=True) as pipe:
+            pipe.set(name, 0, ex=timeout, nx=True)
+            pipe.incrby(name, count)
+            _, used = pipe.execute()
+        return int(used)
+    cache.add(key, 0, timeout=timeout)
+    return cache.incr(key, count)
 
 
 #: Every path under /segment/v1/ (crm/urls.py mounts one route each).
@@ -269,7 +289,7 @@ def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
             "(empty password), or as writeKey in the body.",
         )
     now = timezone.now()
-    source = selectors.source_for_write_key(key, now=now)
+    source, kinds = selectors.source_and_kinds_for_write_key(key, now=now)
     if source is None or not source.is_active:
         return _error(401, "This write key is unknown or its source is inactive.")
     allowed = origin is not None and _origin_of(origin) in {
@@ -358,6 +378,7 @@ def segment_receive(request: HttpRequest, path_type: str) -> HttpResponse:
         source=source,
         messages=messages,
         user_agent=request.headers.get("User-Agent", "") if origin else "",
+        kinds=kinds,
         now=now,
     )
     answer: dict[str, Any] = {"success": True}

@@ -9,7 +9,8 @@ import gzip
 import json
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from leads.models import (
@@ -777,3 +778,75 @@ def test_any_accept_header_gets_the_json_answer(site):
 
     assert response.status_code == 200
     assert response.json() == {"success": True}
+
+
+# Cost
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("known", [False, True], ids=["new-visitor", "known-visitor"])
+def test_an_anonymous_event_is_three_statements(site, known, django_assert_num_queries):
+    if known:
+        post("p", page_msg("a1", "m0"), key=site.write_key)
+
+    # The source with the event mappings; then in a transaction (here a
+    # savepoint of the test's) the visitor created or locked with the stored
+    # messageIds, and the event stored with the visitor's counters.
+    with django_assert_num_queries(1 + 1 + 2 + 1):
+        response = post(
+            "t", track_msg("a1", "m1", "Pricing Viewed"), key=site.write_key
+        )
+
+    assert response.status_code == 200
+    event = TrackedEvent.objects.get(message_id="m1")
+    assert (event.visitor.anonymous_id, event.lead, event.event) == (
+        "a1",
+        None,
+        "Pricing Viewed",
+    )
+    assert Visitor.objects.get().events_count == (2 if known else 1)
+
+
+@pytest.mark.postgres
+def test_an_identified_visitors_mapped_event_is_nine_statements(
+    site, django_assert_num_queries
+):
+    post("i", {"anonymousId": "a1", "userId": "ada@example.com"}, key=site.write_key)
+
+    # The source; in the transaction the visitor locked with the stored
+    # messageIds, the lead, its stored external ids, the touchpoint, the
+    # lead's rescore mark, the visitor's counters.
+    with django_assert_num_queries(1 + 1 + 6 + 1):
+        response = post("t", track_msg("a1", "m2", "demo_request"), key=site.write_key)
+
+    assert response.status_code == 200
+    touchpoint = Touchpoint.objects.get()
+    assert (touchpoint.lead, touchpoint.kind_id, touchpoint.external_id) == (
+        Lead.objects.get(email="ada@example.com"),
+        "demo_request",
+        "m2",
+    )
+    assert Visitor.objects.get().events_count == 1
+
+
+@pytest.mark.redis
+def test_the_rate_counter_lives_one_window(site, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "tracking": "5/min",
+        },
+    }
+    batch = [track_msg("a1", f"m{i}", "X", type="track") for i in range(3)]
+
+    post("batch", {"batch": batch}, key=site.write_key)
+    post("t", track_msg("a1", "m9", "X"), key=site.write_key)
+
+    backend = caches["default"]
+    assert isinstance(backend, RedisCache)
+    client = backend._cache.get_client(write=True)
+    (name,) = client.keys(backend.make_key(f"tracking-rate:{site.pk}:*"))
+    assert int(client.get(name)) == 4
+    assert 0 < client.ttl(name) <= 61
