@@ -202,6 +202,9 @@ def _expected_export(person: Person, *, exported_at: str) -> dict[str, Any]:
             "rescore_requested_at": None,
             # Funnel state, not personal: both stay on erasure.
             "recycle_until": None,
+            # Its place in a sales pipeline (no accepted handoff: the last).
+            "follow_up_group": 2,
+            "follow_up_at": None,
             "merged_into": None,
             "erased_at": None,
             "attributes": {"plan": "team", "company": "Northwind"},
