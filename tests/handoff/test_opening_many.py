@@ -83,7 +83,7 @@ def world() -> list[tuple[int, dt.datetime]]:
     model = ScoringModel.objects.get(status=ScoringModel.Status.ACTIVE)
     leads = []
     for i in range(36):
-        region = "europe" if i % 3 == 0 else "north_america"
+        region = "europe" if i % 3 == 2 else "north_america"
         lead = mql(
             region=region,
             score=Decimal(i),
