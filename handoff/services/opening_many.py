@@ -219,8 +219,8 @@ def _teams_lock(team_ids: set[int]) -> dict[int, _TeamState]:
 
 def _counts_read(user_ids: list[int], *, since: dt.datetime) -> _Counts:
     """The SDRs' pending handoffs and the assignment times that can fall on
-    the day of an opening at or after ``since`` (a day starts at most 14
-    hours before UTC's)."""
+    the day of an opening at or after ``since``: a local day (UTC-12 to
+    UTC+14) starts less than 39 hours before any moment of it."""
     open_by_user = dict(
         Handoff.objects.filter(assigned_to__in=user_ids, status=Status.PENDING)
         .order_by()
