@@ -94,6 +94,20 @@ def is_manager_known(user: Any) -> bool | None:
 
 def lead_sla_facts(lead: Lead) -> dict[str, Any]:
     """What an SLA condition can test: scoring's lead facts plus the score."""
+    last_kind = (
+        Touchpoint.objects.filter(lead_id=lead.id)
+        .order_by("-occurred_at", "-id")
+        .values_list("kind_id", flat=True)
+        .first()
+    )
+    return lead_sla_facts_known(lead, last_touchpoint_kind=last_kind)
+
+
+def lead_sla_facts_known(
+    lead: Lead, *, last_touchpoint_kind: str | None
+) -> dict[str, Any]:
+    """``lead_sla_facts`` with the lead's latest touchpoint kind already read
+    (``last_touchpoint_kinds``); reads nothing more than ``lead.account``."""
     account = None
     if lead.account_id:
         account = {
@@ -103,20 +117,30 @@ def lead_sla_facts(lead: Lead) -> dict[str, Any]:
         f: getattr(lead, f) for f in (*scoring_selectors.LEAD_FACT_FIELDS, "attributes")
     }
     facts = scoring_selectors.facts_from_values(values, account, None)
-    last_kind = (
-        Touchpoint.objects.filter(lead_id=lead.id)
-        .order_by("-occurred_at", "-id")
-        .values_list("kind_id", flat=True)
-        .first()
-    )
     facts.update(
         grade=lead.grade,
         score=lead.score,
         fit_score=lead.fit_score,
         engagement_score=lead.engagement_score,
-        last_touchpoint_kind=last_kind or "",
+        last_touchpoint_kind=last_touchpoint_kind or "",
     )
     return facts
+
+
+def last_touchpoint_kinds(lead_ids: Iterable[int]) -> dict[int, str]:
+    """Each lead's latest touchpoint kind (as ``lead_sla_facts`` reads it), in
+    one statement; leads without touchpoints are left out."""
+    latest = (
+        Touchpoint.objects.filter(lead_id=OuterRef("id"))
+        .order_by("-occurred_at", "-id")
+        .values("kind_id")[:1]
+    )
+    rows = (
+        Lead.objects.filter(id__in=list(lead_ids))
+        .annotate(last_kind=Subquery(latest))
+        .values_list("id", "last_kind")
+    )
+    return {lead_id: kind for lead_id, kind in rows if kind is not None}
 
 
 def sla_covers(sla: ServiceLevelAgreement, facts: dict[str, Any]) -> bool:
@@ -128,18 +152,29 @@ def sla_covers(sla: ServiceLevelAgreement, facts: dict[str, Any]) -> bool:
     )
 
 
-def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
-    """The first active SLA by priority whose conditions all hold, else the default."""
-    slas = list(
+def slas_active() -> list[ServiceLevelAgreement]:
+    """The active SLAs in the order a lead is matched against them."""
+    return list(
         ServiceLevelAgreement.objects.filter(is_active=True)
         .select_related("team", "calendar")
         .order_by("priority", "id")
     )
-    facts = lead_sla_facts(lead)
+
+
+def sla_pick(
+    slas: list[ServiceLevelAgreement], facts: dict[str, Any]
+) -> ServiceLevelAgreement | None:
+    """Of ``slas_active()``, the first by priority whose conditions all hold
+    for ``facts``, else the default."""
     for sla in slas:
         if not sla.is_default and not sla.reroute_only and sla_covers(sla, facts):
             return sla
     return next((sla for sla in slas if sla.is_default), None)
+
+
+def sla_for_lead(lead: Lead) -> ServiceLevelAgreement | None:
+    """The first active SLA by priority whose conditions all hold, else the default."""
+    return sla_pick(slas_active(), lead_sla_facts(lead))
 
 
 def handoff_for_user(user: Any) -> QuerySet[Handoff]:
@@ -1063,16 +1098,18 @@ def team_candidates(
     loads: Loads | None = None,
 ) -> list[assignment.Candidate]:
     """``assignment_candidates`` with "today" in the SLA calendar's time zone."""
-    spec = sla.calendar.spec()
-    local_now = now.astimezone(zoneinfo.ZoneInfo(spec.time_zone))
-    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start, today = assignment_day(sla.calendar.spec().time_zone, now)
     return assignment_candidates(
-        team,
-        day_start=day_start.astimezone(dt.UTC),
-        today=local_now.date(),
-        sales=sales,
-        loads=loads,
+        team, day_start=day_start, today=today, sales=sales, loads=loads
     )
+
+
+def assignment_day(time_zone: str, now: dt.datetime) -> tuple[dt.datetime, dt.date]:
+    """The start (UTC) and date of ``now``'s day in ``time_zone``: the day a
+    person's daily cap and away dates are counted in."""
+    local_now = now.astimezone(zoneinfo.ZoneInfo(time_zone))
+    day_start = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day_start.astimezone(dt.UTC), local_now.date()
 
 
 def is_active_sales_rep(user: Any) -> bool:

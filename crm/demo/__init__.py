@@ -12,7 +12,8 @@ calendars and SLAs; for every MQL in the history the handoffs an SDR worked
 (contact attempts, the decision with its reason and feedback, breaches that
 expired and were reassigned) and the sales outcomes after acceptance; and for
 every lead that is an MQL at the end, one pending handoff opened through
-``handoff.services.handoff_open``, so the SAL queue has work in it.
+``handoff.services.handoffs_open_many`` (what ``handoff_open`` stores for
+each in turn, in bulk), so the SAL queue has work in it.
 
 The lists below are curated by hand (no Faker): names by nationality, company
 name parts, job titles, campaigns, pages and e-mails. Generation uses only its

@@ -222,12 +222,13 @@ def demo_seed(
     opens with scores and breakdowns; leads that qualify move to ``mql``
     through the lifecycle (system actor ``scoring``), and those moves, being
     present-day, announce themselves after commit like any promotion. Then
-    every MQL gets its one pending handoff through ``handoff_open`` (as of
-    the end of the history for the ones scoring promoted, as of when they
-    became MQLs for the older ones, so the SAL queue holds work on track, at
-    risk and overdue); the handoff task the promotions enqueue after commit
-    finds it and opens none. At the very end the funnel's roll-up is rebuilt
-    (``crm.marketing.rollup``), so the dashboard reads the new history.
+    every MQL gets its one pending handoff as ``handoff_open`` would give it,
+    in bulk (``handoffs_open_many``), as of the end of the history for the
+    ones scoring promoted, as of when they became MQLs for the older ones, so
+    the SAL queue holds work on track, at risk and overdue; the handoff task
+    the promotions enqueue after commit finds it and opens none. At the very
+    end the funnel's roll-up is rebuilt (``crm.marketing.rollup``), so the
+    dashboard reads the new history.
     """
     if not 1 <= leads <= MAX_LEADS:
         raise ValueError(f"leads must be between 1 and {MAX_LEADS:,}, not {leads}.")

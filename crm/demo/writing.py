@@ -20,7 +20,6 @@ from crm.demo.teams import COMMITMENT_HEADROOM, DEMO_SLAS, LATE_OPEN_EVERY
 from crm.demo.world import _World
 from handoff import business_hours
 from handoff import services as handoff_services
-from handoff.exceptions import NoServiceLevelAgreement
 from handoff.models import (
     ContactAttempt,
     Handoff,
@@ -28,7 +27,12 @@ from handoff.models import (
     SalesOutcome,
     ServiceLevelAgreement,
 )
-from handoff.selectors import sla_for_lead
+from handoff.selectors import (
+    last_touchpoint_kinds,
+    lead_sla_facts_known,
+    sla_pick,
+    slas_active,
+)
 from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
 from scoring.engine import Touch, evaluate_touches
 from scoring.models import LeadScoreHistory
@@ -38,6 +42,8 @@ logger = logging.getLogger("crm.demo")
 
 #: At most this many points of a lead's score history come before the end.
 SCORE_HISTORY_POINTS = 4
+#: MQLs whose latest touchpoint kind one statement reads (their SLA's facts).
+SLA_CHUNK = 2000
 
 
 def _score_snapshot(
@@ -311,21 +317,24 @@ def _handoff_children_insert(world: _World, plans: list[_LeadPlan]) -> tuple[int
 
 
 def _handoffs_open_present(world: _World) -> int:
-    """Give every MQL its pending handoff through ``handoff_open``; return how many.
+    """Give every MQL its pending handoff as ``handoff_open`` would; return how many.
 
-    The real path: the lead's SLA, the team's next SDR (skipping the one who
-    is away) and business-hours due times. Those scoring promoted open at the
-    end of the history (on track). A lead that became an MQL in the history
-    opens as of then (a few minutes after), so most are overdue at the end;
-    every LATE_OPEN_EVERY-th of those, the most recent first, opens later
-    instead, as the reconciler would open one whose task was lost, at the
-    moment that leaves it at risk at the end. So the SAL queue shows all
-    three states. Opened in time order, so the round robin runs as it would.
+    The real path in bulk (``handoffs_open_many``, the same rows as
+    ``handoff_open`` for each lead in turn): the lead's SLA, the team's next
+    SDR (skipping the one who is away) and business-hours due times. Those
+    scoring promoted open at the end of the history (on track). A lead that
+    became an MQL in the history opens as of then (a few minutes after), so
+    most are overdue at the end; every LATE_OPEN_EVERY-th of those, the most
+    recent first, opens later instead, as the reconciler would open one
+    whose task was lost, at the moment that leaves it at risk at the end. So
+    the SAL queue shows all three states. Opened in time order, so the round
+    robin runs as it would.
     """
     end = world.end
     mqls = list(
         Lead.objects.filter(stage=Stage.MQL).select_related("account").order_by("id")
     )
+    slas = _slas_for(mqls)
     opens = {
         lead.id: world.waiting.get(lead.id) or lead.stage_changed_at or end
         for lead in mqls
@@ -334,29 +343,41 @@ def _handoffs_open_present(world: _World) -> int:
         (lead, at_risk)
         for lead in sorted(mqls, key=lambda lead: (opens[lead.id], lead.id))
         if opens[lead.id] < end
-        and (at_risk := _at_risk_open(world, lead)) is not None
+        and (at_risk := _at_risk_open(world, slas[lead.id])) is not None
         and opens[lead.id] < at_risk
     ]
     for lead, at_risk in late[::-LATE_OPEN_EVERY]:
         opens[lead.id] = at_risk
-    opened = 0
-    for open_at, lead_id in sorted((at, lead_id) for lead_id, at in opens.items()):
-        try:
-            handoff = handoff_services.handoff_open(lead_id=lead_id, now=open_at)
-        except NoServiceLevelAgreement:
-            logger.warning("demo MQL lead %s: no SLA covers it", lead_id)
-            continue
-        opened += handoff is not None
-    return opened
+    return handoff_services.handoffs_open_many(
+        openings=[
+            (lead_id, at) for at, lead_id in sorted((at, i) for i, at in opens.items())
+        ]
+    )
 
 
-def _at_risk_open(world: _World, lead: Lead) -> datetime | None:
-    """When to open the lead's handoff so that it is at risk at the end.
+def _slas_for(leads: list[Lead]) -> dict[int, ServiceLevelAgreement | None]:
+    """The SLA that covers each lead (``sla_for_lead``), a chunk of leads a query."""
+    slas = slas_active()
+    kinds: dict[int, str] = {}
+    for low in range(0, len(leads), SLA_CHUNK):
+        kinds.update(
+            last_touchpoint_kinds([lead.id for lead in leads[low : low + SLA_CHUNK]])
+        )
+    return {
+        lead.id: sla_pick(
+            slas, lead_sla_facts_known(lead, last_touchpoint_kind=kinds.get(lead.id))
+        )
+        for lead in leads
+    }
+
+
+def _at_risk_open(world: _World, sla: ServiceLevelAgreement | None) -> datetime | None:
+    """When to open a lead's handoff so that it is at risk at the end.
 
     Halfway between the SLA's at-risk point and its due time, in the
-    business hours of the SLA that covers the lead; None without an SLA.
+    business hours of ``sla`` (the SLA that covers the lead); None without
+    an SLA.
     """
-    sla = sla_for_lead(lead)
     if sla is None:
         return None
     calendar = world.handoff.calendar(sla)

@@ -34,6 +34,7 @@ from handoff.services.opening import (
     handoffs_assign_waiting,
     mqls_reconcile,
 )
+from handoff.services.opening_many import handoffs_open_many
 from handoff.services.sales import (
     SALES_FORWARD,
     SALES_STAGES,
@@ -76,6 +77,7 @@ __all__ = [
     "handoffs_assign_waiting",
     "handoffs_expire_overdue",
     "handoffs_follow_up_breaches",
+    "handoffs_open_many",
     "handoffs_remind_at_risk",
     "lead_reassign",
     "lead_sales_move",

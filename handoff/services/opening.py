@@ -76,6 +76,27 @@ def _assign(
         prefer_user_id=prefer_user_id,
     )
     names = _full_names([c.member_id for c in candidates if assignment.skip_reason(c)])
+    if chosen is not None:
+        _turn_take(
+            locked, member_id=chosen.member_id, served=chosen.assigned_count, now=now
+        )
+    return (
+        chosen.user_id if chosen is not None else None,
+        _assignment_detail(
+            team, candidates, chosen, names=names, prefer_user_id=prefer_user_id
+        ),
+    )
+
+
+def _assignment_detail(
+    team: Team,
+    candidates: list[assignment.Candidate],
+    chosen: assignment.Candidate | None,
+    *,
+    names: dict[int, str],
+    prefer_user_id: int | None,
+) -> str:
+    """The assignment event's words: who got it and how, and who was skipped."""
     skipped = [
         f"{names.get(c.member_id, 'a former member')} ({assignment.skip_reason(c)})"
         for c in candidates
@@ -83,10 +104,7 @@ def _assign(
     ]
     if chosen is None:
         why = "; ".join(skipped) or "the team has no active members"
-        return None, f"Nobody in {team} can take it ({why})"
-    _turn_take(
-        locked, member_id=chosen.member_id, served=chosen.assigned_count, now=now
-    )
+        return f"Nobody in {team} can take it ({why})"
     how = (
         "account owner"
         if chosen.user_id == prefer_user_id
@@ -95,7 +113,7 @@ def _assign(
     detail = f"{how} in {team}"
     if skipped:
         detail += f"; skipped {', '.join(skipped)}"
-    return chosen.user_id, detail
+    return detail
 
 
 def _full_names(member_ids: list[int]) -> dict[int, str]:
@@ -115,6 +133,11 @@ def _snapshot(lead: Lead) -> dict[str, Any]:
         .select_related("model")
         .first()
     )
+    return _snapshot_of(lead, score)
+
+
+def _snapshot_of(lead: Lead, score: LeadScore | None) -> dict[str, Any]:
+    """The lead's score as the handoff keeps it, from its active ``score``."""
     return {
         "score": lead.score,
         "fit_score": lead.fit_score,

@@ -1025,7 +1025,7 @@ def test_every_mql_has_exactly_one_pending_handoff_and_only_mqls_have_one():
     )
     assert mqls  # the SAL queue has work in it
     assert sorted(pending) == sorted(mqls)
-    # Opened through handoff_open: assigned by the service, the score kept.
+    # Opened as handoff_open opens: assigned by the service, the score kept.
     for handoff in Handoff.objects.filter(status="pending").select_related("lead"):
         event = HandoffEvent.objects.get(handoff=handoff)
         assert (event.kind, event.at) == ("assigned", handoff.created_at)
