@@ -38,7 +38,7 @@ from scoring import selectors, store
 from scoring.engine import ModelSpec, ScoreResult, Touch, evaluate_touches
 from scoring.models import AccountScore, ScoringModel
 from scoring.promotion import leads_promote
-from scoring.services.rescoring import lead_rescore
+from scoring.services.rescoring import lead_rescore, leads_marked_unheld
 from scoring.services.rollups import account_rollups_request
 
 logger = logging.getLogger(__name__)
@@ -195,6 +195,8 @@ def leads_rescore_set(
     lead_ids: list[int],
     now: dt.datetime | None = None,
     marked_only: bool = False,
+    others: int = 0,
+    joined: list[int] | None = None,
 ) -> int:
     """Score these leads (ids in any spread) under ``model`` in one transaction.
 
@@ -211,8 +213,13 @@ def leads_rescore_set(
     scored with. Returns how many leads were scored; the accounts whose
     leads' engagement moved get their roll-up refreshed after the commit
     (account_rollups_request).
+
+    With ``others``, up to that many other marked leads that no transaction
+    holds join the set (leads_marked_unheld, after these leads' locks), and
+    their ids are appended to ``joined`` (when given) before they are
+    scored, so a caller whose set failed knows which leads it held.
     """
-    if not lead_ids:
+    if not lead_ids and not others:
         return 0
     with transaction.atomic():
         locked = list(
@@ -223,6 +230,11 @@ def leads_rescore_set(
         ids = [
             lead_id for lead_id, mark in locked if mark is not None or not marked_only
         ]
+        if others:
+            more = leads_marked_unheld(limit=others, exclude=lead_ids)
+            if joined is not None:
+                joined.extend(more)
+            ids = sorted([*ids, *more])
         if not ids:
             return 0
         read_at = timezone.now()

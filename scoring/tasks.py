@@ -40,12 +40,13 @@ def reconcile_after() -> dt.timedelta:
 
 @shared_task(name="scoring.rescore_leads", **TRANSIENT_RETRY)
 def rescore_leads_task(lead_ids: list[int]) -> int:
-    """Rescore those of these leads still marked, under the active model.
+    """Rescore those of these leads still marked, under the active model,
+    with other marked leads filling the set (the messages queued behind).
 
     Idempotent: safe to rerun. A lead rescored since it was enqueued (by an
     earlier message, the reconciler or a publish) is skipped.
     """
-    return rescoring.leads_rescore(lead_ids=lead_ids, marked_only=True)
+    return rescoring.leads_rescore(lead_ids=lead_ids, marked_only=True, coalesce=True)
 
 
 @shared_task(name="scoring.rescore_all", **TRANSIENT_RETRY)

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from crm.celery import app as celery_app
 from crm.marketing.today import CACHE_KEY as TODAY_CACHE_KEY
 from crm.roles import ADMIN, MARKETING, SALES
+from scoring.services import rescoring
 from tests.clients import token_client
 from tests.factories import CampaignFactory, SlaFactory, TeamMemberFactory, UserFactory
 
@@ -109,6 +110,15 @@ def _no_counted_figures() -> Iterator[None]:
     cache.delete(TODAY_CACHE_KEY)
     yield
     cache.delete(TODAY_CACHE_KEY)
+
+
+@pytest.fixture(autouse=True)
+def _no_unscorable_leads() -> Iterator[None]:
+    """Rescoring remembers, per process, the leads it failed to score (left
+    out of coalesced sets); no test inherits another's."""
+    rescoring._UNSCORABLE.clear()
+    yield
+    rescoring._UNSCORABLE.clear()
 
 
 @pytest.fixture(autouse=True)

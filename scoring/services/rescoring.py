@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -107,6 +108,7 @@ def leads_rescore(
     lead_ids: Iterable[int],
     now: dt.datetime | None = None,
     marked_only: bool = False,
+    coalesce: bool = False,
 ) -> int:
     """Rescore the given leads under the active model; return how many were scored.
 
@@ -115,7 +117,12 @@ def leads_rescore(
     them first (id order). With ``marked_only`` (the real-time task), a lead
     whose rescore mark was cleared meanwhile is skipped: a rescore that read
     after its last change already scored it, so a queue that fell behind
-    scores each busy lead once, not once per message. With no active model,
+    scores each busy lead once, not once per message. With ``coalesce``
+    (the real-time task too), each set is filled up to RESCORE_SET_SIZE with
+    other marked leads no transaction holds (leads_marked_unheld): the first
+    task of a queue that fell behind scores the leads of the messages behind
+    it in the same few queries, and those find their leads unmarked and
+    end after the lock. With no active model,
     none is scored (and the marks stay for when one is published). Without
     ``now``, each set is scored as of the moment its locks were taken.
     Idempotent. A set that fails (one lead that cannot be scored) is scored
@@ -137,8 +144,10 @@ def leads_rescore(
     scored = 0
     for start in range(0, len(ids), RESCORE_SET_SIZE):
         batch = ids[start : start + RESCORE_SET_SIZE]
+        joined: list[int] = []
+        others = RESCORE_SET_SIZE - len(batch) if coalesce else 0
         try:
-            scored += rescore(lead_ids=batch)
+            scored += rescore(lead_ids=batch, others=others, joined=joined)
         except TRANSIENT_ERRORS:
             raise
         except Exception:
@@ -146,17 +155,18 @@ def leads_rescore(
             # set their rescore: score them one at a time instead.
             logger.warning(
                 "rescoring a set of %s leads failed; scoring them one by one",
-                len(batch),
+                len(batch) + len(joined),
                 exc_info=True,
             )
-            scored += _leads_rescore_one_by_one(rescore, batch)
+            scored += _leads_rescore_one_by_one(rescore, sorted([*batch, *joined]))
     return scored
 
 
 def _leads_rescore_one_by_one(rescore: Any, lead_ids: list[int]) -> int:
     """Score each lead in its own transaction; a lead that fails keeps its
     rescore mark (its transaction rolled back), so the reconciler tries it
-    again, and is logged with its id."""
+    again, and is logged with its id and left out of this process's
+    coalesced sets for a while (see leads_marked_unheld)."""
     scored = 0
     for lead_id in lead_ids:
         try:
@@ -168,7 +178,55 @@ def _leads_rescore_one_by_one(rescore: Any, lead_ids: list[int]) -> int:
                 "lead %s could not be rescored; it stays marked for the reconciler",
                 lead_id,
             )
+            _unscorable_note(lead_id)
     return scored
+
+
+#: Leads this process failed to score, with when: left out of coalesced sets
+#: for UNSCORABLE_FOR, else every set a real-time task fills would take the
+#: lead again (it stays marked), fail, and be scored one lead at a time.
+#: Their own messages and the reconciler still try them. A hint kept per
+#: process, bounded like the spec cache.
+_UNSCORABLE: dict[int, float] = {}
+_UNSCORABLE_SIZE = 1_000
+UNSCORABLE_FOR = dt.timedelta(minutes=10)
+
+
+def _unscorable_note(lead_id: int) -> None:
+    if len(_UNSCORABLE) >= _UNSCORABLE_SIZE:
+        _UNSCORABLE.clear()
+    _UNSCORABLE[lead_id] = time.monotonic()
+
+
+def _unscorable_now() -> list[int]:
+    """The leads this process failed to score within UNSCORABLE_FOR."""
+    since = time.monotonic() - UNSCORABLE_FOR.total_seconds()
+    for lead_id, failed in list(_UNSCORABLE.items()):
+        if failed < since:
+            del _UNSCORABLE[lead_id]
+    return list(_UNSCORABLE)
+
+
+def leads_marked_unheld(*, limit: int, exclude: Iterable[int] = ()) -> list[int]:
+    """Lock up to ``limit`` leads marked for a rescore that no transaction
+    holds, oldest mark first, leaving out ``exclude`` and the leads this
+    process recently failed to score; return their ids.
+
+    FOR NO KEY UPDATE SKIP LOCKED: it never waits for a lock (a lead being
+    marked, rescored or stored by a bulk chunk is left to its own message),
+    so taking these after the caller's own leads (locked in id order, which
+    may wait) cannot close a cycle of waits. Call inside the transaction
+    that rescores them; a mark they get meanwhile waits for these locks.
+    """
+    left_out = {*exclude, *_unscorable_now()}
+    return list(
+        leads_for_update(
+            rescore_requested_at__isnull=False, no_key=True, skip_locked=True
+        )
+        .exclude(id__in=left_out)
+        .order_by("rescore_requested_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
 
 
 def leads_marked_overdue(

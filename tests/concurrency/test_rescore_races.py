@@ -6,20 +6,24 @@ moment (as two Celery workers would after a redelivered or repeated
 message). The task locks its leads (scoring.bulk.leads_rescore_set), so the
 second waits for the first and then finds their marks cleared: one score,
 one score-history row, one transition to ``mql`` and one handoff per lead
-(rescoring is idempotent; reliability rule 3). And the leads of
-one account rescored by four workers at once leave its roll-up exact.
+(rescoring is idempotent; reliability rule 3). Tasks whose sets fill with
+the same other marked leads at once score each of them once. And the leads
+of one account rescored by four workers at once leave its roll-up exact.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from handoff.models import Handoff
+from leads.locks import leads_for_update
 from leads.models import Lead, Stage, StageTransition
 from scoring.models import (
     AccountRollupRequest,
@@ -53,13 +57,15 @@ def test_one_lead_rescored_by_two_workers_at_once_scores_and_qualifies_once():
         TouchpointFactory(
             lead=lead, kind_id="demo_request", occurred_at=now - dt.timedelta(hours=1)
         )
-    Lead.objects.update(rescore_requested_at=now)
     ids = [lead.id for lead in leads]
 
-    # When two workers rescore each lead at the same moment
-    rounds = run_rounds(
-        [[lambda i=lead_id: rescore_leads_task([i])] * 2 for lead_id in ids]
-    )
+    # When, one lead after the other, the lead is marked and two workers
+    # rescore it at the same moment (one at a time: the task would also
+    # take every other marked lead into its set)
+    rounds = []
+    for lead_id in ids:
+        Lead.objects.filter(id=lead_id).update(rescore_requested_at=now)
+        rounds += run_rounds([[lambda i=lead_id: rescore_leads_task([i])] * 2])
 
     # Then both runs succeed: the first to lock the lead scores it, the
     # other waits, finds its mark cleared and skips it ...
@@ -105,10 +111,13 @@ def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_onc
         TouchpointFactory(
             lead=lead, kind_id="demo_request", occurred_at=now - dt.timedelta(hours=1)
         )
-    Lead.objects.update(rescore_requested_at=now)
 
-    # When two workers get the same batch's rescore task at the same moment
-    rounds = run_rounds([[lambda b=ids: rescore_leads_task(b)] * 2 for ids in batches])
+    # When, one batch after the other, its leads are marked and two workers
+    # get its rescore task at the same moment
+    rounds = []
+    for batch in batches:
+        Lead.objects.filter(id__in=batch).update(rescore_requested_at=now)
+        rounds += run_rounds([[lambda b=batch: rescore_leads_task(b)] * 2])
 
     # Then the run that locks the batch first scores all of it; the other
     # waits, finds every mark cleared and scores none; and each lead has one
@@ -133,6 +142,87 @@ def test_a_batch_of_new_leads_rescored_by_two_workers_at_once_qualifies_each_onc
     ]
     assert set(Lead.objects.values_list("stage", "score", "rescore_requested_at")) == {
         (Stage.MQL, Decimal("75.00"), None)
+    }
+
+
+COALESCED = 100
+
+
+def test_real_time_tasks_whose_sets_fill_with_the_same_marked_leads_score_each_once():
+    # Given 100 marked leads, each with a fresh demo request
+    sdr = TeamMemberFactory(team=SlaFactory().team).user
+    now = timezone.now()
+    leads = LeadFactory.create_batch(COALESCED, country="US", region="north_america")
+    for lead in leads:
+        TouchpointFactory(
+            lead=lead, kind_id="demo_request", occurred_at=now - dt.timedelta(hours=1)
+        )
+    Lead.objects.update(rescore_requested_at=now)
+    ids = [lead.id for lead in leads]
+
+    # When four workers at once run the tasks of four of them, each task
+    # filling its set with the other marked leads
+    results = run_rounds(
+        [[lambda i=lead_id: rescore_leads_task([i]) for lead_id in ids[::25]]]
+    )[0]
+
+    # Then every task succeeds and together they scored each lead once: one
+    # score, one history row, one move to mql and one handoff per lead
+    assert {status for status, _ in results} == {"ok"}
+    assert sum(scored for _, scored in results) == COALESCED
+    assert Counter(LeadScore.objects.values_list("lead_id", flat=True)) == (
+        dict.fromkeys(ids, 1)
+    )
+    assert Counter(
+        LeadScoreHistory.objects.values_list("lead_id", flat=True)
+    ) == dict.fromkeys(ids, 1)
+    assert Counter(
+        StageTransition.objects.filter(
+            from_stage=Stage.LEAD, to_stage=Stage.MQL
+        ).values_list("lead_id", flat=True)
+    ) == dict.fromkeys(ids, 1)
+    assert sorted(Handoff.objects.values_list("lead_id", "assigned_to_id")) == [
+        (lead_id, sdr.id) for lead_id in sorted(ids)
+    ]
+    assert set(Lead.objects.values_list("stage", "score", "rescore_requested_at")) == {
+        (Stage.MQL, Decimal("75.00"), None)
+    }
+
+
+def test_a_marked_lead_another_transaction_holds_is_not_waited_for():
+    # Given two marked leads, one of them locked by a transaction still open
+    # (a bulk chunk storing it, an ingestion marking it again)
+    now = timezone.now()
+    held, free = LeadFactory.create_batch(2)
+    Lead.objects.update(rescore_requested_at=now)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(leads_for_update(id=held.id, no_key=True))
+                locked.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert locked.wait(timeout=30)
+
+    # When the task of the other lead runs meanwhile
+    try:
+        scored = rescore_leads_task([free.id])
+    finally:
+        release.set()
+        holder.join(timeout=60)
+
+    # Then it scored its own lead without waiting for the held one, which
+    # keeps its mark for its own message
+    assert scored == 1
+    assert dict(Lead.objects.values_list("id", "rescore_requested_at")) == {
+        held.id: now,
+        free.id: None,
     }
 
 
@@ -170,9 +260,16 @@ def test_one_accounts_leads_rescored_by_four_workers_leave_its_roll_up_exact():
         ]
     )
 
-    # Then every rescore succeeded, no roll-up request is left over, and the
-    # roll-up counts the last score of every lead: 40 leads x 5 clicks x 3
-    assert rounds == [[("ok", ROUNDS)] * WORKERS] * ROUNDS
+    # Then every rescore succeeded and each round scored every lead once
+    # (a worker's set may take the leads another marked), no roll-up
+    # request is left over, and the roll-up counts the last score of every
+    # lead: 40 leads x 5 clicks x 3
+    assert [{status for status, _ in results} for results in rounds] == [
+        {"ok"}
+    ] * ROUNDS
+    assert [sum(scored for _, scored in results) for results in rounds] == [
+        WORKERS * ROUNDS
+    ] * ROUNDS
     assert not AccountRollupRequest.objects.exists()
     model = model_active()
     assert set(

@@ -532,3 +532,61 @@ def test_one_lead_that_cannot_be_scored_does_not_cost_the_others_their_rescore(
     assert dict(
         Lead.objects.filter(id__in=ids).values_list("id", "rescore_requested_at")
     ) == {lead_id: (NOW if lead_id == failing else None) for lead_id in ids}
+
+
+def test_the_real_time_task_fills_its_set_with_the_other_marked_leads(model):
+    # Given three marked leads and one that is not
+    task_lead, waiting, other_waiting, unmarked = (_fit_lead() for _ in range(4))
+    marked = [task_lead.id, waiting.id, other_waiting.id]
+    Lead.objects.filter(id__in=marked).update(rescore_requested_at=NOW)
+
+    # When the task of the first one runs
+    scored = rescore_leads_task([task_lead.id])
+
+    # Then it scored the three marked leads (their own messages, queued
+    # behind, will find them unmarked) and left the unmarked one alone
+    assert scored == 3
+    assert sorted(LeadScore.objects.values_list("lead_id", flat=True)) == marked
+    assert not LeadScore.objects.filter(lead=unmarked).exists()
+    assert not Lead.objects.filter(rescore_requested_at__isnull=False).exists()
+    assert rescore_leads_task([waiting.id]) == 0
+
+
+def test_a_lead_that_failed_to_score_is_left_out_of_the_next_filled_sets(
+    model, monkeypatch, caplog
+):
+    # Given a marked lead that scoring fails on
+    from scoring import store
+
+    failing = _fit_lead()
+    Lead.objects.filter(id=failing.id).update(rescore_requested_at=NOW)
+    real = store.facts_from_row
+
+    def facts(row, account_score):
+        if row.get("id") == failing.id:
+            raise RuntimeError("cannot score this lead")
+        return real(row, account_score)
+
+    monkeypatch.setattr(store, "facts_from_row", facts)
+    # ... that the set of another lead's task took, failed on, and then
+    # scored one lead at a time
+    first = _fit_lead()
+    Lead.objects.filter(id=first.id).update(rescore_requested_at=NOW)
+    assert rescore_leads_task([first.id]) == 1
+    assert "scoring them one by one" in caplog.text
+    caplog.clear()
+
+    # When the task of a third marked lead runs
+    later = _fit_lead()
+    Lead.objects.filter(id=later.id).update(rescore_requested_at=NOW)
+    scored = rescore_leads_task([later.id])
+
+    # Then its set left the failing lead out (no failed set, no lead-by-lead
+    # pass), and the failing lead keeps its mark for its own message
+    assert scored == 1
+    assert "scoring them one by one" not in caplog.text
+    assert sorted(LeadScore.objects.values_list("lead_id", flat=True)) == [
+        first.id,
+        later.id,
+    ]
+    assert Lead.objects.get(id=failing.id).rescore_requested_at == NOW
