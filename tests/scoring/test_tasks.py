@@ -13,7 +13,7 @@ from scoring import services
 from scoring.exceptions import ModelNotPublishable
 from scoring.models import LeadScore, RescoreChunk, ScoringModel, ScoringRule
 from scoring.selectors import model_active, model_progress
-from scoring.tasks import reconcile_task, rescore_chunk_task
+from scoring.tasks import reconcile_task, rescore_chunk_task, rescore_leads_task
 from tests.factories import LeadFactory, TouchpointFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("b2b_model")]
@@ -106,19 +106,29 @@ def test_chunk_of_a_model_no_longer_active_is_skipped():
     assert not LeadScore.objects.exists()
 
 
-def test_reconciler_rescores_leads_marked_too_long_ago():
+def test_reconciler_rescores_leads_marked_too_long_ago(monkeypatch):
     stale, fresh = LeadFactory(), LeadFactory()
     now = timezone.now()
     Lead.objects.filter(id=stale.id).update(
         rescore_requested_at=now - dt.timedelta(minutes=5)
     )
     Lead.objects.filter(id=fresh.id).update(rescore_requested_at=now)
+    enqueued = []
+    delay = rescore_leads_task.delay
+    monkeypatch.setattr(
+        rescore_leads_task, "delay", lambda ids: enqueued.append(ids) or delay(ids)
+    )
 
     assert reconcile_task() == 1
 
-    assert LeadScore.objects.filter(lead_id=stale.id).exists()
-    assert not LeadScore.objects.filter(lead_id=fresh.id).exists()
-    assert Lead.objects.get(id=stale.id).rescore_requested_at is None
+    # Only the stale lead is enqueued again; its task's set also takes the
+    # fresh one (marked, its own message still queued), so both are scored
+    assert enqueued == [[stale.id]]
+    assert set(LeadScore.objects.values_list("lead_id", flat=True)) == {
+        stale.id,
+        fresh.id,
+    }
+    assert not Lead.objects.filter(rescore_requested_at__isnull=False).exists()
 
 
 def test_the_reconciler_claims_a_lead_once_while_its_rescore_waits_in_the_queue():
