@@ -533,6 +533,13 @@ def run_pg_restart(
         # A rescore that failed during the outage is the reconciler's: its
         # mark ages past the reconcile age, then the next timer takes it.
         stale, settle_seconds = settle(stack, _reconcile_window(knobs) + 90)
+        # No lead stale says nothing of the handoff tasks the last rescores
+        # enqueued, still in the realtime queue; wait for them (or for the
+        # handoff reconciler, for a task lost in the outage).
+        _, handoff_seconds = wait_for(
+            lambda: integrity(stack)["mqls_without_handoff"] == 0,
+            _reconcile_window(knobs) + 60,
+        )
         web_after = sorted([stack.web.pid, *child_pids(stack.web.pid)])
         workers_after = sorted(p.pid for p in _workers(stack).values())
         figures = rounds.figures()
@@ -553,6 +560,7 @@ def run_pg_restart(
         "stale_leads": stale,
         "settle_seconds": settle_seconds,
         "stale_breakdown": why,
+        "handoff_wait_seconds": handoff_seconds,
         **counts,
         "seconds": round(time.monotonic() - began, 1),
     }
