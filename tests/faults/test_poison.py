@@ -74,7 +74,7 @@ def test_a_rescore_that_keeps_failing_is_retried_up_to_its_cap_then_recorded(
     lead = LeadFactory()
     runs = []
 
-    def failing(*, lead_ids: list[int], marked_only: bool) -> int:
+    def failing(*, lead_ids: list[int], marked_only: bool, coalesce: bool) -> int:
         runs.append(lead_ids)
         raise OperationalError("server closed the connection unexpectedly")
 
@@ -104,7 +104,7 @@ def test_an_error_that_is_not_transient_is_recorded_without_retrying(
     lead = LeadFactory()
     runs = []
 
-    def broken(*, lead_ids: list[int], marked_only: bool) -> int:
+    def broken(*, lead_ids: list[int], marked_only: bool, coalesce: bool) -> int:
         runs.append(lead_ids)
         raise ValueError("bad breakdown")
 
