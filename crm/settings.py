@@ -283,6 +283,14 @@ CELERY_TASK_ROUTES = {
     "leads.apply_tracking_retention": {"queue": "bulk"},
     "crm.rebuild_funnel_all": {"queue": "bulk"},
     "crm.rebuild_rule_rollup_all": {"queue": "bulk"},
+    # The minute roll-ups too: a rule roll-up run takes seconds of Python,
+    # which on the realtime worker left one process to rescore while it ran.
+    # On the niced bulk worker they wait behind a publish's chunks instead
+    # (the dashboards read the roll-up as of its last run).
+    "crm.rebuild_funnel": {"queue": "bulk"},
+    "crm.rebuild_rule_rollup": {"queue": "bulk"},
+    "crm.rebuild_attribution": {"queue": "bulk"},
+    "crm.rebuild_all_attribution": {"queue": "bulk"},
     "crm.replay_model": {"queue": "bulk"},
     "scoring.suggest_model": {"queue": "bulk"},
     "crm.count_rule_candidates": {"queue": "bulk"},
