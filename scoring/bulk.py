@@ -46,14 +46,6 @@ logger = logging.getLogger(__name__)
 #: Leads per chunk. Big enough that per-query overhead vanishes, small enough
 #: that a chunk's touchpoints (about 20 per lead) stay a few hundred MB at most.
 BULK_CHUNK_SIZE = 5_000
-#: Leads per chunk of a full rescore on the command line (model_rescore_all).
-#: Touchpoints arrive in time order, so each block of their table holds rows
-#: of many leads and a chunk's touchpoint read visits nearly every block
-#: whatever the chunk's size: at 100k leads x 20, 10,000 leads read 7 % more
-#: blocks than 5,000, so the read costs about half as much per lead. Only
-#: this path uses it (a chunk per transaction, at most two in memory with the
-#: storing thread); a publish's chunk tasks keep BULK_CHUNK_SIZE.
-FULL_RESCORE_CHUNK_SIZE = 10_000
 
 
 def lead_id_ranges(chunk_size: int = BULK_CHUNK_SIZE) -> list[tuple[int, int]]:
@@ -334,7 +326,7 @@ def model_rescore_all(
     *,
     model: ScoringModel,
     now: dt.datetime | None = None,
-    chunk_size: int = FULL_RESCORE_CHUNK_SIZE,
+    chunk_size: int = BULK_CHUNK_SIZE,
     progress: Callable[[int], Any] | None = None,
     workers: int = 1,
 ) -> int:

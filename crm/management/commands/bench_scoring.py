@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 
 from crm.bench import scoring
 from crm.bench.options import count, positive
-from scoring.bulk import FULL_RESCORE_CHUNK_SIZE
+from scoring.bulk import BULK_CHUNK_SIZE
 
 
 class Command(BaseCommand):
@@ -31,8 +31,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--chunk-size",
             type=positive,
-            default=FULL_RESCORE_CHUNK_SIZE,
-            help=f"Leads per bulk chunk (default {FULL_RESCORE_CHUNK_SIZE:,}).",
+            default=BULK_CHUNK_SIZE,
+            help=f"Leads per bulk chunk (default {BULK_CHUNK_SIZE:,}).",
         )
         parser.add_argument(
             "--workers",
