@@ -495,15 +495,20 @@ def _queue_candidates(
     """The first ``limit`` handoffs of ``qs`` by due time in each business
     calendar (``by_calendar`` maps a calendar to its SLAs), as ``(id,
     due_at, calendar spec)``: the merge of these holds the section's first
-    ``limit`` by business time left. One query per calendar, none split by
-    SLA when there is one calendar."""
+    ``limit`` by business time left. One query: each calendar's slice (an
+    index range) in a ``UNION ALL``, none split by SLA when there is one
+    calendar."""
     rows = qs.order_by("due_at", "id").values_list("id", "due_at")
-    items = []
-    for calendar_id, sla_ids in by_calendar.items():
-        of_calendar = rows if len(by_calendar) == 1 else rows.filter(sla_id__in=sla_ids)
+    if len(by_calendar) == 1:
+        (calendar_id,) = by_calendar
         spec = specs[calendar_id]
-        items += [(id_, due_at, spec) for id_, due_at in of_calendar[:limit]]
-    return items
+        return [(id_, due_at, spec) for id_, due_at in rows[:limit]]
+    slices = [
+        rows.filter(sla_id__in=sla_ids).annotate(calendar=Value(calendar_id))[:limit]
+        for calendar_id, sla_ids in by_calendar.items()
+    ]
+    merged = slices[0].union(*slices[1:], all=True)
+    return [(id_, due_at, specs[calendar]) for id_, due_at, calendar in merged]
 
 
 def _queue_rows_loaded(
