@@ -105,6 +105,10 @@ class AcceptChoice:
     blank: str
 
 
+#: What a row without a grade shows in its place (an en dash).
+NO_GRADE = "\u2013"
+
+
 @dataclass(frozen=True)
 class QueueRowText:
     """What a queue row prints, worded once in Python: the row's template
@@ -142,11 +146,11 @@ class HandoffUrls:
 
     #: A handoff id no URL holds otherwise, replaced by each row's own.
     _MARK = "2147483647"
+    _NAMES = ("detail", "accept_form", "reject_form", "attempt_form", "claim")
 
     def __init__(self) -> None:
         self._patterns = {
-            name: reverse(f"handoff:{name}", args=[self._MARK])
-            for name in ("detail", "accept_form", "reject_form", "attempt_form", "claim")
+            name: reverse(f"handoff:{name}", args=[self._MARK]) for name in self._NAMES
         }
 
     def of(self, name: str, handoff_id: int) -> str:
@@ -179,7 +183,7 @@ def queue_row_text(row: QueueRow, urls: HandoffUrls) -> QueueRowText:
     h, lead = row.handoff, row.handoff.lead
     return QueueRowText(
         name=lead.full_name or lead.email,
-        grade=h.grade or "–",
+        grade=h.grade or NO_GRADE,
         grade_class=str(h.grade).lower(),
         score=score(h.score),
         who=_who(lead),
@@ -194,8 +198,7 @@ def queue_row_text(row: QueueRow, urls: HandoffUrls) -> QueueRowText:
             (t.kind.label, naturaltime(t.occurred_at)) for t in row.touchpoints
         ],
         attempts=(
-            f"{row.attempt_count} contact attempt{pluralize(row.attempt_count)} "
-            "logged"
+            f"{row.attempt_count} contact attempt{pluralize(row.attempt_count)} logged"
         ),
         detail_url=urls.of("detail", h.id),
         accept_form_url=urls.of("accept_form", h.id),
