@@ -196,7 +196,7 @@ def queue_row_text(row: QueueRow, urls: dict[str, UrlPattern]) -> QueueRowText:
             for item in row.reasons
         ],
         touchpoints=[
-            (t.kind.label, naturaltime(t.occurred_at)) for t in row.touchpoints
+            (t.kind_label, naturaltime(t.occurred_at)) for t in row.touchpoints
         ],
         attempts=(
             f"{row.attempt_count} contact attempt{pluralize(row.attempt_count)} logged"

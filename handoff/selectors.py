@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
@@ -231,12 +231,19 @@ def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     ).order_by("due_at", "id")
 
 
+class TouchpointSeen(NamedTuple):
+    """What a queue row shows of a touchpoint."""
+
+    kind_label: str
+    occurred_at: dt.datetime
+
+
 def queue_touchpoints(
     handoffs: list[Handoff], *, brief: bool = False
-) -> dict[int, list[Touchpoint]]:
+) -> dict[int, list[Any]]:
     """The latest touchpoints of each handoff's lead, in one query per page;
-    ``brief`` loads only what a queue row shows of them (the time and the
-    kind's label)."""
+    ``brief`` reads only what a queue row shows of them, as
+    ``TouchpointSeen`` (no model instances: a page has 120 of them)."""
     lead_ids = [h.lead_id for h in handoffs]
     if not lead_ids:
         return {}
@@ -256,7 +263,11 @@ def queue_touchpoints(
         .order_by("lead_id", "rank")
     )
     if brief:
-        rows = rows.only("lead_id", "occurred_at", "kind__label")
+        for lead_id, label, occurred_at in rows.values_list(
+            "lead_id", "kind__label", "occurred_at"
+        ):
+            result[lead_id].append(TouchpointSeen(label, occurred_at))
+        return result
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result
