@@ -36,7 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 
 from crm.common.keyset import MAX_ID
-from crm.common.roles import ADMIN, MARKETING, SALES
+from crm.common.roles import ADMIN, MARKETING, SALES, group_names
 from handoff import assignment, clock
 from handoff.models import (
     BusinessCalendar,
@@ -77,7 +77,7 @@ def is_manager(user: Any) -> bool:
     cached = getattr(user, "_leadflow_is_manager", None)
     if cached is not None:
         return cached
-    if user.is_superuser or user.groups.filter(name=ADMIN).exists():
+    if user.is_superuser or ADMIN in group_names(user):
         result = True
     else:
         profile = SalesProfile.objects.filter(user_id=user.pk).first()
@@ -187,7 +187,7 @@ def handoff_for_user(user: Any) -> QuerySet[Handoff]:
     is answered as missing, never as forbidden.
     """
     qs = Handoff.objects.all()
-    if is_manager(user) or user.groups.filter(name=MARKETING).exists():
+    if is_manager(user) or MARKETING in group_names(user):
         return qs
     return qs.filter(
         Q(team_id__in=_team_ids(user))
@@ -234,6 +234,7 @@ def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
 class TouchpointSeen(NamedTuple):
     """What a queue row shows of a touchpoint."""
 
+    kind_id: str
     kind_label: str
     occurred_at: dt.datetime
 
@@ -263,10 +264,10 @@ def queue_touchpoints(
         .order_by("lead_id", "rank")
     )
     if brief:
-        for lead_id, label, occurred_at in rows.values_list(
-            "lead_id", "kind__label", "occurred_at"
+        for lead_id, *seen in rows.values_list(
+            "lead_id", "kind_id", "kind__label", "occurred_at"
         ):
-            result[lead_id].append(TouchpointSeen(label, occurred_at))
+            result[lead_id].append(TouchpointSeen(*seen))
         return result
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
