@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from crm.common.roles import ADMIN, MARKETING, ROLES, SALES, SDR
+from crm.common.roles import ADMIN, MARKETING, ROLES, SALES, SDR, group_names
 
 if TYPE_CHECKING:
     from django.apps.registry import Apps
@@ -163,7 +163,7 @@ def user_roles(user: Any) -> list[str]:
     """The user's roles in ROLES order; a superuser is always an Admin."""
     if not user.is_authenticated:
         return []
-    names = {g.name for g in user.groups.all()}
+    names = set(group_names(user))
     if user.is_superuser:
         names.add(ADMIN)
     return [role for role in ROLES if role in names]

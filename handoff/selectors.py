@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
@@ -36,7 +36,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, RowNumber
 
 from crm.common.keyset import MAX_ID
-from crm.common.roles import ADMIN, MARKETING, SALES
+from crm.common.roles import ADMIN, MARKETING, SALES, group_names
 from handoff import assignment, clock
 from handoff.models import (
     BusinessCalendar,
@@ -77,7 +77,7 @@ def is_manager(user: Any) -> bool:
     cached = getattr(user, "_leadflow_is_manager", None)
     if cached is not None:
         return cached
-    if user.is_superuser or user.groups.filter(name=ADMIN).exists():
+    if user.is_superuser or ADMIN in group_names(user):
         result = True
     else:
         profile = SalesProfile.objects.filter(user_id=user.pk).first()
@@ -187,7 +187,7 @@ def handoff_for_user(user: Any) -> QuerySet[Handoff]:
     is answered as missing, never as forbidden.
     """
     qs = Handoff.objects.all()
-    if is_manager(user) or user.groups.filter(name=MARKETING).exists():
+    if is_manager(user) or MARKETING in group_names(user):
         return qs
     return qs.filter(
         Q(team_id__in=_team_ids(user))
@@ -231,12 +231,20 @@ def handoff_list_queue(*, user: Any, scope: str = "mine") -> QuerySet[Handoff]:
     ).order_by("due_at", "id")
 
 
+class TouchpointSeen(NamedTuple):
+    """What a queue row shows of a touchpoint."""
+
+    kind_id: str
+    kind_label: str
+    occurred_at: dt.datetime
+
+
 def queue_touchpoints(
     handoffs: list[Handoff], *, brief: bool = False
-) -> dict[int, list[Touchpoint]]:
+) -> dict[int, list[Any]]:
     """The latest touchpoints of each handoff's lead, in one query per page;
-    ``brief`` loads only what a queue row shows of them (the time and the
-    kind's label)."""
+    ``brief`` reads only what a queue row shows of them, as
+    ``TouchpointSeen`` (no model instances: a page has 120 of them)."""
     lead_ids = [h.lead_id for h in handoffs]
     if not lead_ids:
         return {}
@@ -256,7 +264,11 @@ def queue_touchpoints(
         .order_by("lead_id", "rank")
     )
     if brief:
-        rows = rows.only("lead_id", "occurred_at", "kind__label")
+        for lead_id, *seen in rows.values_list(
+            "lead_id", "kind_id", "kind__label", "occurred_at"
+        ):
+            result[lead_id].append(TouchpointSeen(*seen))
+        return result
     for touchpoint in rows:
         result[touchpoint.lead_id].append(touchpoint)
     return result
@@ -495,15 +507,20 @@ def _queue_candidates(
     """The first ``limit`` handoffs of ``qs`` by due time in each business
     calendar (``by_calendar`` maps a calendar to its SLAs), as ``(id,
     due_at, calendar spec)``: the merge of these holds the section's first
-    ``limit`` by business time left. One query per calendar, none split by
-    SLA when there is one calendar."""
+    ``limit`` by business time left. One query: each calendar's slice (an
+    index range) in a ``UNION ALL``, none split by SLA when there is one
+    calendar."""
     rows = qs.order_by("due_at", "id").values_list("id", "due_at")
-    items = []
-    for calendar_id, sla_ids in by_calendar.items():
-        of_calendar = rows if len(by_calendar) == 1 else rows.filter(sla_id__in=sla_ids)
+    if len(by_calendar) == 1:
+        (calendar_id,) = by_calendar
         spec = specs[calendar_id]
-        items += [(id_, due_at, spec) for id_, due_at in of_calendar[:limit]]
-    return items
+        return [(id_, due_at, spec) for id_, due_at in rows[:limit]]
+    slices = [
+        rows.filter(sla_id__in=sla_ids).annotate(calendar=Value(calendar_id))[:limit]
+        for calendar_id, sla_ids in by_calendar.items()
+    ]
+    merged = slices[0].union(*slices[1:], all=True)
+    return [(id_, due_at, specs[calendar]) for id_, due_at, calendar in merged]
 
 
 def _queue_rows_loaded(

@@ -6,6 +6,8 @@ What each role may do, and where it lands after login, is set up in
 
 from __future__ import annotations
 
+from typing import Any
+
 MARKETING = "Marketing"
 SDR = "SDR"
 SALES = "Sales"
@@ -13,3 +15,14 @@ ADMIN = "Admin"
 
 #: In this order a user in several groups gets the first one's start page.
 ROLES: tuple[str, ...] = (ADMIN, MARKETING, SDR, SALES)
+
+
+def group_names(user: Any) -> frozenset[str]:
+    """The names of the groups ``user`` is in, read once and kept on the user
+    object: a request's user lives for that request, and its pages ask about
+    roles several times (navigation, access checks, visibility rules)."""
+    cached = getattr(user, "_leadflow_group_names", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._leadflow_group_names = cached
+    return cached

@@ -293,11 +293,12 @@ def test_list_page_costs_a_fixed_number_of_queries(world, django_assert_num_quer
     api = token_client(UserFactory(roles=[MARKETING]))
 
     # However many rows: token and user, the permissions (user's, groups';
-    # read with the token on PostgreSQL), the selector's role checks (Admin,
-    # manager flag, Marketing), the page with its SLAs, calendars and people,
-    # and the holidays of its calendars.
+    # read with the token on PostgreSQL), the selector's role checks (the
+    # user's groups, read once for Admin and Marketing, and the manager
+    # flag), the page with its SLAs, calendars and people, and the holidays
+    # of its calendars.
     perms = 0 if connection.vendor == "postgresql" else 2
-    with django_assert_num_queries(6 + perms):
+    with django_assert_num_queries(5 + perms):
         response = api.get(HANDOFFS)
 
     assert len(response.json()["results"]) == 14

@@ -171,6 +171,9 @@ def test_both_sections_read_what_their_rows_show_once(client, frozen, sla, sdr):
         q for q in queries.captured_queries if "handoff_salesprofile" in q["sql"]
     ]
     assert len(profiles) == 2
+    # Their groups once, for the manager check and the navigation's roles.
+    groups = [q for q in sql if 'FROM "auth_group" INNER JOIN "auth_user_g' in q]
+    assert len(groups) == 1
 
 
 def test_the_rows_clocks_reuse_the_time_left_the_order_counted(
