@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from leads.locks import leads_for_update
+from leads.locks import leads_set_in_id_order
 from leads.models import Lead
 from leads.signals import leads_changed
 
@@ -60,10 +60,12 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
         # Lock in id order first, as rescores lock their leads: an UPDATE
         # takes its rows in whatever order its plan reads them, and two
         # transactions taking overlapping sets in different orders deadlock.
+        # The lock and the UPDATE are one statement.
+        leads_set_in_id_order(ids, column="rescore_requested_at", value=now)
+    else:
         # One lead has no order to keep: the UPDATE's own row lock (the same
-        # FOR NO KEY UPDATE strength) is all, and one statement fewer.
-        list(leads_for_update(id__in=ids, no_key=True).values_list("id", flat=True))
-    Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
+        # FOR NO KEY UPDATE strength) is all.
+        Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     pending = _pending.get()
     if pending is not None:
         pending.update(ids)
