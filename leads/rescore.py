@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from leads.locks import leads_for_update
+from leads.locks import leads_set_in_id_order
 from leads.models import Lead
 from leads.signals import leads_changed
 
@@ -56,14 +56,15 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, now: datetime) -> None:
     ids = sorted(set(lead_ids))
     if not ids:
         return
-    if connection.vendor == "postgresql" and len(ids) > 1:
-        # Lock in id order first, as rescores lock their leads: an UPDATE
+    if connection.vendor == "postgresql":
+        # Locked in id order first, as rescores lock their leads: an UPDATE
         # takes its rows in whatever order its plan reads them, and two
         # transactions taking overlapping sets in different orders deadlock.
-        # One lead has no order to keep: the UPDATE's own row lock (the same
-        # FOR NO KEY UPDATE strength) is all, and one statement fewer.
-        list(leads_for_update(id__in=ids, no_key=True).values_list("id", flat=True))
-    Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
+        # One statement, written once, for one lead too: building the ORM's
+        # UPDATE cost more than running it.
+        leads_set_in_id_order(ids, column="rescore_requested_at", value=now)
+    else:
+        Lead.objects.filter(id__in=ids).update(rescore_requested_at=now)
     pending = _pending.get()
     if pending is not None:
         pending.update(ids)

@@ -16,7 +16,7 @@ from leads.domains import account_domain_problem
 from leads.edit_scope import LEAD_SOURCE_FIELDS, TOUCHPOINT_FIELDS
 from leads.emails import normalize_email
 from leads.geo import Region, country_from_text
-from leads.ingestion import TouchpointIn, json_object_problem
+from leads.ingestion import BATCH_LIMIT, TouchpointIn, json_object_problem
 from leads.models import Account, Industry, Lead, Touchpoint
 from leads.titles import Department, Seniority
 
@@ -428,6 +428,15 @@ class TouchpointInSerializer(serializers.Serializer):
                     or (field.max_value is not None and value > field.max_value)
                 ):
                     return None
+            elif isinstance(field, JSONObjectField):
+                # The field's own check, without JSONField's trial json.dumps:
+                # json_object_problem encodes the object to measure it, and
+                # raises for what JSON cannot hold as the trial would.
+                try:
+                    if json_object_problem(value) is not None:
+                        return None
+                except (TypeError, ValueError):
+                    return None
             else:
                 try:
                     value = field.run_validation(value)
@@ -440,9 +449,6 @@ class TouchpointInSerializer(serializers.Serializer):
             return self.validate(attrs)
         except serializers.ValidationError:
             return None
-
-    def to_touchpoint_in(self) -> TouchpointIn:
-        return self.touchpoint_in(self.validated_data)
 
     @staticmethod
     def touchpoint_in(data: dict[str, Any]) -> TouchpointIn:
@@ -458,6 +464,7 @@ class TouchpointInSerializer(serializers.Serializer):
             utm_medium=campaign.get("utm_medium", ""),
             utm_campaign=campaign.get("utm_campaign", ""),
             properties=data.get("properties", {}),
+            properties_checked=True,
             external_id=data.get("external_id"),
         )
 
@@ -473,8 +480,23 @@ class TouchpointSerializer(serializers.ModelSerializer):
 
 class TouchpointBatchSerializer(serializers.Serializer):
     touchpoints = serializers.ListField(
-        child=serializers.DictField(), max_length=1000, allow_empty=False
+        child=serializers.DictField(), max_length=BATCH_LIMIT, allow_empty=False
     )
+
+    @staticmethod
+    def quick_items(data: Any) -> list[dict[str, Any]] | None:
+        """The items of a plain, valid envelope (a list of 1 to 1,000 JSON
+        objects), as validation would give them, or None when it needs the
+        serializer, which names the problem. Walking every item through
+        ``DictField`` cost a tenth of a batch of 1,000."""
+        items = data.get("touchpoints") if isinstance(data, dict) else None
+        if (
+            type(items) is list
+            and 1 <= len(items) <= BATCH_LIMIT
+            and all(type(item) is dict for item in items)
+        ):
+            return items
+        return None
 
 
 class TouchpointBatchItemSerializer(serializers.Serializer):

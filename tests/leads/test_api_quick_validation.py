@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from rest_framework import serializers
 
-from leads.api.serializers import TouchpointInSerializer
+from leads.api.serializers import TouchpointBatchSerializer, TouchpointInSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,14 @@ VALID: list[dict[str, Any]] = [
     },
     {"lead": 7, "kind": "chat", "campaign": {"utm_campaign": "spring"}},
 ]
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
 
 INVALID: list[Any] = [
     [],
@@ -49,6 +57,9 @@ INVALID: list[Any] = [
     {"lead": 7, "kind": "page_view", "campaign": True},
     {"lead": 7, "kind": "page_view", "properties": []},
     {"lead": 7, "kind": "page_view", "properties": {"a": "\x00"}},
+    {"lead": 7, "kind": "page_view", "properties": None},
+    {"lead": 7, "kind": "page_view", "properties": {"a": "x" * 20_000}},
+    {"lead": 7, "kind": "page_view", "properties": _nested(11)},
 ]
 
 
@@ -73,7 +84,11 @@ def test_a_valid_item_gets_the_serializers_data(item):
     assert quick == _full(item)
 
 
-@pytest.mark.parametrize("item", INVALID)
+# What JSON cannot hold reaches the serializer only from a caller in Python.
+NOT_JSON = [{"lead": 7, "kind": "page_view", "properties": {"a": {1, 2}}}]
+
+
+@pytest.mark.parametrize("item", INVALID + NOT_JSON)
 def test_an_item_with_a_problem_is_left_to_the_serializer(item):
     with pytest.raises(serializers.ValidationError):
         TouchpointInSerializer().run_validation(item)
@@ -105,3 +120,37 @@ def test_a_batch_answers_each_bad_item_with_the_serializers_errors(api):
         "errors": {"lead": ["There is no lead with id 999999."]},
     }
     assert [r["errors"] for r in results[1:]] == [_full(i) for i in bad]
+
+
+ENVELOPES: list[Any] = [
+    {"touchpoints": [{"lead": 7}]},
+    {"touchpoints": [{"lead": 7}, {}], "unknown": 1},
+    {"touchpoints": [{}] * 1000},
+]
+BAD_ENVELOPES: list[Any] = [
+    [],
+    {},
+    {"touchpoints": []},
+    {"touchpoints": [{}] * 1001},
+    {"touchpoints": {"lead": 7}},
+    {"touchpoints": "x"},
+    {"touchpoints": [{"lead": 7}, [1]]},
+    {"touchpoints": [None]},
+]
+
+
+@pytest.mark.parametrize("envelope", ENVELOPES)
+def test_a_plain_envelope_gets_the_serializers_items(envelope):
+    serializer = TouchpointBatchSerializer(data=envelope)
+    assert serializer.is_valid()
+
+    quick = TouchpointBatchSerializer.quick_items(envelope)
+
+    assert quick == serializer.validated_data["touchpoints"]
+
+
+@pytest.mark.parametrize("envelope", BAD_ENVELOPES)
+def test_a_bad_envelope_is_left_to_the_serializer(envelope):
+    assert not TouchpointBatchSerializer(data=envelope).is_valid()
+
+    assert TouchpointBatchSerializer.quick_items(envelope) is None

@@ -400,13 +400,14 @@ def test_ingest_of_a_full_batch_for_known_leads_is_a_few_queries(
     tp_fields = [f for f in Touchpoint._meta.concrete_fields if not f.primary_key]
     inserts = -(-BATCH_LIMIT // connection.ops.bulk_batch_size(tp_fields, items))
 
-    # Kinds, leads by id, known external ids, then on PostgreSQL one insert
-    # (a concurrent external id skipped, no savepoint) and the rescore marks
-    # locked in id order, then updated; elsewhere [savepoint, inserts,
+    # On PostgreSQL the kinds, leads by id and stored external ids in one
+    # query, one insert (a concurrent external id skipped, no savepoint) and
+    # the rescore marks locked in id order and updated in one statement;
+    # elsewhere kinds, leads by id, known external ids, [savepoint, inserts,
     # release] and the marks. No savepoint around it all: no caller goes on
     # after an error.
     if connection.vendor == "postgresql":
-        expected = 3 + 1 + 2
+        expected = 1 + 1 + 1
     else:
         expected = 3 + (1 + inserts + 1) + 1
     with django_assert_num_queries(expected):
