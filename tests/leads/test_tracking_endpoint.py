@@ -809,15 +809,16 @@ def test_an_anonymous_event_is_three_statements(site, known, django_assert_num_q
 
 
 @pytest.mark.postgres
-def test_an_identified_visitors_mapped_event_is_nine_statements(
+def test_an_identified_visitors_mapped_event_is_eight_statements(
     site, django_assert_num_queries
 ):
     post("i", {"anonymousId": "a1", "userId": "ada@example.com"}, key=site.write_key)
 
     # The source; in the transaction the visitor locked with the stored
-    # messageIds, the lead, its stored external ids, the touchpoint, the
-    # lead's rescore mark, the visitor's counters.
-    with django_assert_num_queries(1 + 1 + 6 + 1):
+    # messageIds, the lead read with its stored external ids, the
+    # touchpoint, the lead's rescore mark (locked and set in one statement),
+    # the visitor's counters.
+    with django_assert_num_queries(1 + 1 + 5 + 1):
         response = post("t", track_msg("a1", "m2", "demo_request"), key=site.write_key)
 
     assert response.status_code == 200
