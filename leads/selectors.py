@@ -14,6 +14,7 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -105,6 +106,8 @@ def lead_list_api() -> QuerySet[Lead]:
 
 #: The lead list's default order, newest first (index lead_created_idx).
 LEAD_SORT_DEFAULT = SortKey(field="created_at", descending=True)
+#: Sorts whose index is not on the lead row: the score's is on LeadRank.
+LEAD_SORT_PATHS = {"score": "rank__score"}
 #: Counting a filtered list stops here: an exact count(*) costs 40-60 ms at 1M
 #: leads, so larger totals are shown as "more than" or estimated.
 LEAD_COUNT_CAP = 10_000
@@ -197,10 +200,11 @@ def lead_filter(
         # A text naming no country filters on itself, so it matches nothing.
         code = country_from_text(country) or country.strip().upper()
         queryset = queryset.filter(country=code)
+    # Through LeadRank, whose index on the score serves the range.
     if score_min is not None:
-        queryset = queryset.filter(score__gte=score_min)
+        queryset = queryset.filter(rank__score__gte=score_min)
     if score_max is not None:
-        queryset = queryset.filter(score__lte=score_max)
+        queryset = queryset.filter(rank__score__lte=score_max)
     if created_after is not None:
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before is not None:
@@ -251,6 +255,21 @@ def lead_list_filtered(**criteria: Any) -> QuerySet[Lead]:
     return lead_filter(lead_list_api(), **criteria)
 
 
+def leads_for_sort(
+    queryset: QuerySet[Lead], sort: SortKey
+) -> tuple[QuerySet[Lead], SortKey]:
+    """``queryset`` and ``sort`` as a keyset page of leads must read them.
+
+    A sort by score reads LeadRank (LEAD_SORT_PATHS), joined on the stage as
+    well as the lead: the two are copies, so no row changes, and a filter on
+    the lead's stage then reaches the (stage, score) index of LeadRank.
+    """
+    sort = sort.via(LEAD_SORT_PATHS)
+    if sort.path is not None:
+        queryset = queryset.filter(rank__stage=F("stage"))
+    return queryset, sort
+
+
 def lead_page(
     *,
     sort: SortKey = LEAD_SORT_DEFAULT,
@@ -268,8 +287,9 @@ def lead_page(
     position = (
         decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None
     )
+    queryset, sort = leads_for_sort(lead_list_filtered(**criteria), sort)
     page = keyset_page(
-        lead_list_filtered(**criteria),
+        queryset,
         sort=sort,
         cursor=position,
         size=size,

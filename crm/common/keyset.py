@@ -16,7 +16,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -37,16 +37,32 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class SortKey:
-    """One sort field and its direction; ties are broken by id, same direction."""
+    """One sort field and its direction; ties are broken by id, same direction.
+
+    ``path``: where the database reads the field to sort and page by, when
+    that is not the model's own column but a copy with the index elsewhere
+    (``"rank__score"``: a lead's score in the narrow LeadRank table). The
+    cursor still names ``field`` and takes the row's value of ``field``.
+    """
 
     field: str
     descending: bool
+    path: str | None = None
 
     @classmethod
     def parse(cls, token: str) -> SortKey:
         """``"-score"`` is score, highest first; ``"created_at"`` oldest first."""
         field = token.removeprefix("-")
         return cls(field="id" if field == "pk" else field, descending=token[:1] == "-")
+
+    def via(self, paths: dict[str, str]) -> SortKey:
+        """This sort, read through ``paths[field]`` when ``paths`` names it."""
+        return replace(self, path=paths.get(self.field, self.path))
+
+    @property
+    def column(self) -> str:
+        """The ORM path the database sorts and pages by."""
+        return self.path or self.field
 
     @property
     def token(self) -> str:
@@ -143,7 +159,7 @@ def _ordering(sort: SortKey, *, nullable: bool, flip: bool) -> list[OrderBy]:
     nulls = {}
     if nullable:
         nulls = {"nulls_first": True} if flip else {"nulls_last": True}
-    field = F(sort.field)
+    field = F(sort.column)
     return [field.desc(**nulls) if descending else field.asc(**nulls), by_id]
 
 
@@ -154,7 +170,7 @@ def _after(sort: SortKey, cursor: Cursor, *, nullable: bool, flip: bool) -> Q:
     id_after = Q(**{f"id__{op}": cursor.id})
     if sort.field == "id":
         return id_after
-    field = sort.field
+    field = sort.column
     if cursor.value is None:
         # Among the NULLs, which sit last (forward) or first (flipped).
         after = Q(**{f"{field}__isnull": True}) & id_after

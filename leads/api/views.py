@@ -111,6 +111,7 @@ class KeysetPagination(CursorPagination):
         self.base_url = request.build_absolute_uri()
         self.page_size = self.get_page_size(request)
         self.sort = SortKey.parse(self.get_ordering(request, queryset, view)[0])
+        queryset, self.sort = self.for_sort(queryset, self.sort)
         self.model = queryset.model
         token = request.query_params.get(self.cursor_query_param)
         try:
@@ -133,6 +134,13 @@ class KeysetPagination(CursorPagination):
         )
         return self.keyset.items
 
+    def for_sort(
+        self, queryset: QuerySet[Any], sort: SortKey
+    ) -> tuple[QuerySet[Any], SortKey]:
+        """The queryset and sort the page reads (a subclass may read a sort
+        through another table's index); as given here."""
+        return queryset, sort
+
     def _link(self, cursor: Any) -> str | None:
         if cursor is None:
             return None
@@ -152,6 +160,11 @@ class LeadPagination(KeysetPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def for_sort(
+        self, queryset: QuerySet[Any], sort: SortKey
+    ) -> tuple[QuerySet[Any], SortKey]:
+        return selectors.leads_for_sort(queryset, sort)
 
 
 class CSVRenderer(BaseRenderer):

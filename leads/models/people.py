@@ -249,9 +249,10 @@ class Lead(models.Model):
     )
 
     # The current score under the active scoring model, kept on the lead row so
-    # lists filter and sort by it with one index. Written only by the scoring
-    # app's store (scoring/store.py, both rescore paths); the breakdown lives
-    # there.
+    # every page shows it without a join. Written only by the scoring app's
+    # store (scoring/store.py, both rescore paths); the breakdown lives there.
+    # No index on the lead row holds it: lists sort by it through LeadRank,
+    # so a rescore rewrites the lead in place (see LeadRank).
     score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
     fit_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
     engagement_score = models.DecimalField(max_digits=9, decimal_places=2, default=0)
@@ -331,11 +332,6 @@ class Lead(models.Model):
             models.Index(fields=["region", "id"], name="lead_region_idx"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
             models.Index(fields=["highest_stage"], name="lead_highest_stage_idx"),
-            # Lead lists by stage, best score first (keyset pagination).
-            models.Index(
-                fields=["stage", "-score", "-id"], name="lead_stage_score_idx"
-            ),
-            models.Index(fields=["-score", "-id"], name="lead_score_idx"),
             # The reconciler's scan for leads whose rescore is overdue.
             models.Index(
                 fields=["rescore_requested_at"],
@@ -391,3 +387,46 @@ class Lead(models.Model):
     def clean(self) -> None:
         if not isinstance(self.attributes, dict):
             raise ValidationError({"attributes": "Enter a JSON object such as {}."})
+
+
+class LeadRank(models.Model):
+    """A lead's stage and score, copied by the database for the lists sorted by score.
+
+    A bulk rescore rewrites the score columns of every lead. With the indexes
+    that sort lists by score on the wide lead row, each of those writes added
+    an entry to each of the row's indexes (about 17 WAL records a lead, most
+    of a chunk's write time). Kept here, in a narrow table, the lead's own
+    update touches no indexed column and PostgreSQL rewrites it in place on
+    its page (a heap-only tuple; the lead table's fillfactor leaves the room),
+    while this table's row and its two indexes are all that move.
+
+    Rows are written by database triggers on ``leads_lead`` (migration
+    ``leads.0023_lead_rank``), never by the application: every insert, update
+    of the stage or score and delete of a lead, from the ORM, raw SQL or
+    COPY, keeps its copy in step in the same statement. On SQLite a
+    migration that rebuilds ``leads_lead`` drops its triggers; such a
+    migration must create them again (a test checks they exist).
+    """
+
+    lead = models.OneToOneField(
+        Lead,
+        primary_key=True,
+        related_name="rank",
+        # The triggers delete the row with its lead; no constraint to check.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+    )
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    score = models.DecimalField(max_digits=9, decimal_places=2)
+
+    class Meta:
+        indexes = [
+            # Lead lists by stage, best score first (keyset pagination).
+            models.Index(
+                fields=["stage", "-score", "-lead"], name="lead_rank_stage_score_idx"
+            ),
+            models.Index(fields=["-score", "-lead"], name="lead_rank_score_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.stage} {self.score}"

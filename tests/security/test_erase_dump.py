@@ -44,6 +44,7 @@ from leads.models import (
     AuditEvent,
     ImportJob,
     Lead,
+    LeadRank,
     Stage,
     StageTransition,
     Touchpoint,
@@ -321,6 +322,12 @@ def _export_then_erase(tmp_path: Path) -> tuple[Counter[str], Counter[str], Lead
     export = lead_personal_data_export(lead=lead, actor=admin)
 
     related = _related_rows(lead)
+    # LeadRank is the database's copy of the lead's own stage and score,
+    # which the export's lead record carries.
+    assert related.pop(LeadRank) == 1
+    assert LeadRank.objects.filter(
+        lead=lead, stage=export["lead"]["stage"], score=export["lead"]["score"]
+    ).exists()
     assert set(related) == set(EXPORTED_AS), "a related model is missing"
     assert {EXPORTED_AS[m]: len(export[EXPORTED_AS[m]]) for m in related} == {
         EXPORTED_AS[m]: n for m, n in related.items()
