@@ -92,6 +92,13 @@ def parser() -> argparse.ArgumentParser:
                 "(default: 600 at full size, none at CI size).",
             )
         if name == "publish":
+            sub.add_argument(
+                "--bulk-concurrency",
+                type=positive,
+                default=1,
+                help="Pool size of the bulk worker (default 1, as the Procfile's "
+                "BULK_CONCURRENCY).",
+            )
             sub.add_argument("--leads", type=positive, help="Leads to seed.")
             sub.add_argument(
                 "--per-lead", type=positive, help="Touchpoints per seeded lead."
@@ -181,5 +188,11 @@ def _scenario(
         }
     return {
         "size": options["size"],
-        **run_publish(plan, leads=size["leads"], per_lead=size["per_lead"], **common),
+        **run_publish(
+            plan,
+            leads=size["leads"],
+            per_lead=size["per_lead"],
+            bulk_concurrency=options["bulk_concurrency"],
+            **common,
+        ),
     }

@@ -42,16 +42,21 @@ from tests.reliability.harness.stack import Process, Stack
 
 @contextlib.contextmanager
 def _production_stack(
-    web_workers: int, worker_concurrency: int, say: Callable[[str], None], keep: bool
+    web_workers: int,
+    worker_concurrency: int,
+    say: Callable[[str], None],
+    keep: bool,
+    bulk_concurrency: int = 1,
 ) -> Iterator[Stack]:
     """A started stack laid out as in production: gunicorn, a real-time
-    worker (also timers and default) and a bulk worker of one process."""
+    worker (also timers and default) and a bulk worker of
+    ``bulk_concurrency`` processes (one, as the Procfile's default)."""
     with Stack(say=say, keep=keep) as stack:
         stack.up(
             web_workers=web_workers,
             workers=(
                 ("realtime", "realtime,timers,default", worker_concurrency),
-                ("bulk", "bulk", 1),
+                ("bulk", "bulk", bulk_concurrency),
             ),
         )
         yield stack
@@ -205,13 +210,16 @@ def run_publish(
     per_lead: int,
     web_workers: int = 2,
     worker_concurrency: int = 2,
+    bulk_concurrency: int = 1,
     timeout: float = 1800,
     say: Callable[[str], None] = print,
     keep: bool = False,
 ) -> dict[str, Any]:
     """The ``publish`` scenario; returns its figures (see the module docstring)."""
     began = time.monotonic()
-    with _production_stack(web_workers, worker_concurrency, say, keep) as stack:
+    with _production_stack(
+        web_workers, worker_concurrency, say, keep, bulk_concurrency
+    ) as stack:
         say(f"publish: seeding {leads:,} leads x {per_lead} touchpoints")
         seeded = stack.harness(
             "seed", "--leads", str(leads), "--per-lead", str(per_lead), timeout=timeout
