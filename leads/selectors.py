@@ -14,7 +14,6 @@ from django.db.models import (
     Count,
     DecimalField,
     Exists,
-    F,
     OuterRef,
     Q,
     QuerySet,
@@ -176,6 +175,7 @@ def lead_filter(
     region: str = "",
     scopes: Sequence[LeadScope] = (),
     q: str = "",
+    sort: SortKey | None = None,
 ) -> QuerySet[Lead]:
     """The lead list filters, one definition for the API and the lead list page.
 
@@ -190,10 +190,16 @@ def lead_filter(
     ``channel``: a touchpoint of a campaign in this channel; ``source``,
     ``region``: the lead's own; ``scopes``: further filters of higher apps;
     ``q``: every word (up to SEARCH_MAX_TERMS) appears in the first
-    or last name, the e-mail or the company name.
+    or last name, the e-mail or the company name. ``sort``: the order the
+    list will be read in; with a sort through LeadRank (LEAD_SORT_PATHS) the
+    stages are matched on its copy of the stage, whose index is in that
+    order (the lead's own stage as well made the planner misjudge how many
+    leads match and sort every lead of a stage for one page).
     """
     if stages:
-        queryset = queryset.filter(stage__in=list(stages))
+        by_rank = sort is not None and sort.field in LEAD_SORT_PATHS
+        stage = "rank__stage" if by_rank else "stage"
+        queryset = queryset.filter(**{f"{stage}__in": list(stages)})
     if owner:
         queryset = queryset.filter(owner__username=owner)
     if country.strip():
@@ -258,15 +264,16 @@ def lead_list_filtered(**criteria: Any) -> QuerySet[Lead]:
 def leads_for_sort(
     queryset: QuerySet[Lead], sort: SortKey
 ) -> tuple[QuerySet[Lead], SortKey]:
-    """``queryset`` and ``sort`` as a keyset page of leads must read them.
+    """``queryset`` and ``sort`` as a keyset page of leads must read them: a
+    sort by score reads LeadRank (LEAD_SORT_PATHS). Filter the queryset with
+    ``lead_filter(sort=sort)``, so a stage filter reads the same index.
 
-    A sort by score reads LeadRank (LEAD_SORT_PATHS), joined on the stage as
-    well as the lead: the two are copies, so no row changes, and a filter on
-    the lead's stage then reaches the (stage, score) index of LeadRank.
+    Every lead has its LeadRank row; the join is made an inner one, since
+    ordering by an outer join's column cannot walk that table's index.
     """
     sort = sort.via(LEAD_SORT_PATHS)
     if sort.path is not None:
-        queryset = queryset.filter(rank__stage=F("stage"))
+        queryset = queryset.filter(rank__isnull=False)
     return queryset, sort
 
 
@@ -287,7 +294,7 @@ def lead_page(
     position = (
         decode_cursor(cursor, sort=sort, model=Lead) if cursor is not None else None
     )
-    queryset, sort = leads_for_sort(lead_list_filtered(**criteria), sort)
+    queryset, sort = leads_for_sort(lead_list_filtered(sort=sort, **criteria), sort)
     page = keyset_page(
         queryset,
         sort=sort,

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
-from crm.common.keyset import MAX_ID
+from crm.common.keyset import MAX_ID, SortKey
 from leads import selectors
 from leads.models import Lead, Stage, Touchpoint
 
@@ -133,7 +133,11 @@ class LeadFilter(django_filters.FilterSet):
         }
 
     def filter_queryset(self, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-        return selectors.lead_filter(queryset, **self.criteria())
+        # The list's order (the ordering parameter's first field, as the
+        # pagination reads it), so the stage filter reads that order's index.
+        ordering = str(self.data.get("ordering") or "").split(",")[0].strip()
+        sort = SortKey.parse(ordering) if ordering else None
+        return selectors.lead_filter(queryset, **self.criteria(), sort=sort)
 
 
 class TouchpointFilter(django_filters.FilterSet):

@@ -62,12 +62,16 @@ POSTGRESQL_CREATE = [
     "REFERENCING OLD TABLE AS old_rows "
     "FOR EACH STATEMENT EXECUTE FUNCTION leads_lead_rank_delete()",
     # TRUNCATE fires no delete trigger (and there is no foreign key to
-    # cascade along): empty the copy with the table.
+    # cascade along): empty the copy with the table. When the same statement
+    # truncated the copy too (Django's flush names every table), it is empty
+    # and may not be truncated again.
     """
     CREATE FUNCTION leads_lead_rank_truncate() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
-        TRUNCATE leads_leadrank;
+        IF EXISTS (SELECT 1 FROM leads_leadrank) THEN
+            TRUNCATE leads_leadrank;
+        END IF;
         RETURN NULL;
     END $$
     """,
