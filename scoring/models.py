@@ -178,7 +178,11 @@ class ScoringRule(models.Model):
 class LeadScore(models.Model):
     """A lead's score under one scoring model, with the breakdown that explains it."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="scores")
+    # No index of its own: lead_score_one_per_model starts with the lead, and
+    # every rescore writes this row through each index it has.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="scores", db_index=False
+    )
     model = models.ForeignKey(
         ScoringModel, on_delete=models.CASCADE, related_name="lead_scores"
     )
@@ -215,8 +219,9 @@ class LeadScore(models.Model):
 class LeadScoreHistory(models.Model):
     """A lead's total each time it changed, for the score-over-time chart."""
 
+    # No index of its own: score_history_idx starts with the lead.
     lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="score_history"
+        Lead, on_delete=models.CASCADE, related_name="score_history", db_index=False
     )
     model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="+")
     total = models.DecimalField(max_digits=9, decimal_places=2)
