@@ -45,12 +45,20 @@ def _copy_available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+def rows_insert(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    stamps_kept: Iterable[str] = (),
+) -> None:
     """Insert ``objs`` (unsaved instances of ``model``) and give each its id.
 
     As ``bulk_create`` would: related objects saved since the instance was
     built lend it their ids, ``auto_now``/``auto_now_add`` fields take the
-    wall clock, and no signal is sent.
+    wall clock, and no signal is sent. On PostgreSQL the ``auto_now`` fields
+    named in ``stamps_kept`` keep the instance's value instead (a caller
+    that sets them from the story saves an UPDATE of every row); elsewhere
+    they take the wall clock all the same.
     """
     if not objs:
         return
@@ -73,7 +81,7 @@ def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
             obj._prepare_related_fields_for_save(operation_name="rows_insert")
             setattr(obj, pk.attname, new_id)
         columns = ", ".join(quote(f.column) for f in fields)
-        values = _row_values(fields)
+        values = _row_values(fields, stamps_kept=frozenset(stamps_kept))
         with cursor.cursor.copy(
             f"COPY {quote(table)} ({columns}) FROM STDIN"  # nosec B608: names from model meta
         ) as copy:
@@ -146,18 +154,23 @@ def _pending_checks_run(cursor) -> None:
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _row_values(fields: list[models.Field]) -> Callable[[models.Model], list]:
+def _row_values(
+    fields: list[models.Field], *, stamps_kept: frozenset[str] = frozenset()
+) -> Callable[[models.Model], list]:
     """A function giving an instance's column values in ``fields`` order.
 
     What ``pre_save`` and ``get_db_prep_save`` would give, without calling
     them per value: most columns are the attribute as it is; JSON columns
-    are wrapped for psycopg; ``auto_now`` fields take the wall clock.
+    are wrapped for psycopg; ``auto_now`` fields take the wall clock, but
+    for those named in ``stamps_kept``, which keep the attribute.
     """
     plain = operator.attrgetter(*(f.attname for f in fields))
     special: list[tuple[int, Callable[[models.Model], object]]] = []
     for i, field in enumerate(fields):
         if isinstance(field, models.JSONField):
             special.append((i, _json_value(field)))
+        elif field.name in stamps_kept:
+            continue
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             special.append((i, functools.partial(field.pre_save, add=True)))
     if len(fields) == 1:

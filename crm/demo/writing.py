@@ -455,8 +455,11 @@ def _commitments_set(world: _World) -> None:
 
 
 def _leads_insert(leads: list[Lead]) -> None:
+    # As _timestamps_fix leaves it: a lead was last changed by its last move.
+    for lead in leads:
+        lead.updated_at = lead.stage_changed_at
     # Sets the ids: the touchpoints, handoffs and transitions need them.
-    rows_insert(Lead, leads)
+    rows_insert(Lead, leads, stamps_kept=("updated_at",))
 
 
 def _transitions_insert(transitions: list[StageTransition]) -> None:
