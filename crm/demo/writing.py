@@ -462,6 +462,11 @@ def _leads_insert(leads: list[Lead]) -> None:
     rows_insert(Lead, leads, stamps_kept=("updated_at",))
 
 
+def _touchpoints_insert(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert touchpoint rows of TOUCHPOINT_COLUMNS; their ids, in order."""
+    return rows_copy(Touchpoint, TOUCHPOINT_COLUMNS, rows)
+
+
 def _transitions_insert(transitions: list[StageTransition]) -> None:
     rows_insert(StageTransition, transitions)
 
@@ -472,9 +477,7 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
     campaign_ids = {key: c.id for key, c in world.campaigns.items()}
     # Plain rows: the touchpoints are only written, and read back as the
     # engine's Touch (the score history and the handoffs' snapshots).
-    ids = rows_copy(
-        Touchpoint,
-        TOUCHPOINT_COLUMNS,
+    ids = _touchpoints_insert(
         [
             (
                 plan.lead.id,
@@ -488,7 +491,7 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
             )
             for plan in plans
             for touch in plan.touches
-        ],
+        ]
     )
     next_id = iter(ids).__next__
     for plan in plans:
