@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,11 +41,14 @@ from scoring.engine import (
     CONDITION_KINDS,
     ModelSpec,
     Rule,
+    RuleActivity,
     Touch,
     activity_points,
+    age_in_days,
+    attribute_value,
     evaluate,
     evaluate_touches,
-    rule_activity,
+    occurrences_cap,
 )
 from scoring.models import LeadScoreHistory
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
@@ -55,6 +59,8 @@ logger = logging.getLogger("crm.demo")
 SCORE_HISTORY_POINTS = 4
 #: MQLs whose latest touchpoint kind one statement reads (their SLA's facts).
 SLA_CHUNK = 2000
+#: Newest first, as ``scoring.engine.rule_activity`` counts touches.
+_NEWEST = operator.attrgetter("occurred_at", "id")
 #: The columns of the touchpoint rows ``_chunk_write`` builds.
 TOUCHPOINT_COLUMNS = (
     "lead_id",
@@ -116,21 +122,54 @@ def _activity_rules(spec: ModelSpec) -> list[tuple[Rule, int]]:
     ]
 
 
+def _rule_touches(
+    rules: list[tuple[Rule, int]], touches: list[Touch]
+) -> list[tuple[Rule, int, list[Touch]]]:
+    """Per activity rule, the touches it may count whatever the moment.
+
+    Those of its kind meeting its property condition, newest first, as
+    ``rule_activity`` orders them; the rules with none are left out. What
+    depends on the moment (touches up to it, the look-back, the cap) is left
+    to ``_engagement``, so each condition is tested once per touch.
+    """
+    by_kind: dict[str, list[Touch]] = {}
+    for t in touches:
+        by_kind.setdefault(t.kind, []).append(t)
+    found = []
+    for rule, half_life in rules:
+        matched = by_kind.get(rule.touchpoint_kind)
+        if matched and rule.property_name:
+            condition, name = rule.property_condition, rule.property_name
+            matched = [
+                t for t in matched if condition(attribute_value(t.properties, name))
+            ]
+        if matched:
+            found.append((rule, half_life, sorted(matched, key=_NEWEST, reverse=True)))
+    return found
+
+
 def _engagement(
-    rules: list[tuple[Rule, int]], by_kind: dict[str, list[Touch]], at: datetime
+    rule_touches: list[tuple[Rule, int, list[Touch]]], at: datetime
 ) -> Decimal:
     """The engagement score at ``at`` (``evaluate_touches``'s, without the rest).
 
-    Each rule is counted over the touches of its kind up to ``at``, as
-    ``evaluate_touches`` would count them, and decayed as ``evaluate`` does.
+    Each rule counts its touches up to ``at`` within its look-back, at most
+    its cap, the newest first, as ``rule_activity`` counts them, decayed as
+    ``evaluate`` does.
     """
     engagement = Decimal(0)
-    for rule, half_life in rules:
-        touches = by_kind.get(rule.touchpoint_kind)
-        if not touches:
-            continue
-        activity = rule_activity(rule, [t for t in touches if t.occurred_at <= at], at)
-        if activity.ages:
+    for rule, half_life, touches in rule_touches:
+        lookback = rule.lookback_days
+        ages = []
+        for t in touches:
+            if t.occurred_at > at:
+                continue
+            age = age_in_days(t.occurred_at, at)
+            if lookback is None or age <= lookback:
+                ages.append(age)
+        del ages[occurrences_cap(rule) :]
+        if ages:
+            activity = RuleActivity(ages=tuple(ages), touch_ids=())
             engagement += activity_points(rule, activity, half_life)
     return engagement
 
@@ -163,9 +202,7 @@ def _score_history(
         for t, touch in zip(plan.touchpoints, plan.touches, strict=True)
     }
     touches = sorted(plan.touchpoints, key=lambda t: t.occurred_at)
-    by_kind: dict[str, list[Touch]] = {}
-    for t in touches:
-        by_kind.setdefault(t.kind, []).append(t)
+    rule_touches = _rule_touches(hw.activity_rules, touches)
     # The moment after each day's last touchpoint arrived.
     moments = list({t.occurred_at.date(): received[t.id] for t in touches}.values())
     if len(moments) > SCORE_HISTORY_POINTS:
@@ -174,7 +211,7 @@ def _score_history(
     rows: list[tuple[Any, ...]] = []
     last = None
     for at in [*moments, end]:
-        engagement = _engagement(hw.activity_rules, by_kind, at)
+        engagement = _engagement(rule_touches, at)
         totals = (fit + engagement, fit, engagement)
         if totals == last:
             continue
