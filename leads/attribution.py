@@ -86,6 +86,14 @@ def credit(
     )
     if not counted:
         return {None: amount.quantize(places)} if amount else {}
+    campaigns = {t.campaign_id for t in counted}
+    if len(campaigns) == 1:
+        # Every model gives the one campaign every share (each model's
+        # weights are positive somewhere), so the whole amount, rounded as
+        # below would round it. Most conversions, a lead's creation above
+        # all, count the touches of one campaign only: no weights to compute.
+        whole = amount.quantize(places)
+        return {campaigns.pop(): whole} if whole else {}
     end = converted_at or counted[-1].at
     weights = _WEIGHTS[model](counted, end, mql_at, opportunity_at)
     total = sum(weights)

@@ -26,6 +26,7 @@ window does nothing.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import operator
 import time
@@ -44,12 +45,20 @@ def _copy_available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
+def rows_insert(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    stamps_kept: Iterable[str] = (),
+) -> None:
     """Insert ``objs`` (unsaved instances of ``model``) and give each its id.
 
     As ``bulk_create`` would: related objects saved since the instance was
     built lend it their ids, ``auto_now``/``auto_now_add`` fields take the
-    wall clock, and no signal is sent.
+    wall clock, and no signal is sent. On PostgreSQL the ``auto_now`` fields
+    named in ``stamps_kept`` keep the instance's value instead (a caller
+    that sets them from the story saves an UPDATE of every row); elsewhere
+    they take the wall clock all the same.
     """
     if not objs:
         return
@@ -72,7 +81,7 @@ def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
             obj._prepare_related_fields_for_save(operation_name="rows_insert")
             setattr(obj, pk.attname, new_id)
         columns = ", ".join(quote(f.column) for f in fields)
-        values = _row_values(fields)
+        values = _row_values(fields, stamps_kept=frozenset(stamps_kept))
         with cursor.cursor.copy(
             f"COPY {quote(table)} ({columns}) FROM STDIN"  # nosec B608: names from model meta
         ) as copy:
@@ -81,6 +90,57 @@ def rows_insert(model: type[models.Model], objs: Sequence[models.Model]) -> None
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+def rows_copy(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[tuple]
+) -> list[int]:
+    """Insert plain ``rows`` (values of ``columns``, attnames) of ``model``; their ids.
+
+    For rows only written, never read back as instances: no model instance
+    is built on PostgreSQL (building them cost more than writing them). The
+    values must be what the columns store (ids for keys, aware datetimes);
+    JSON columns take the Python value. No default is applied, no
+    ``auto_now`` field stamped and no signal sent: give every column the
+    rows need. Elsewhere (SQLite) the rows become instances for
+    ``bulk_create``. The ids come in the order of ``rows``.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    if not _copy_available():
+        objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=BULK_BATCH)
+        return [obj.pk for obj in objs]
+    fields = [meta.get_field(name) for name in columns]
+    # JSON goes in as its text: COPY hands the text to jsonb's input function.
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+    quote = connection.ops.quote_name
+    table = meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+            "FROM generate_series(1, %s)",
+            [quote(table), meta.pk.column, len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        names = ", ".join(quote(f.column) for f in (meta.pk, *fields))
+        with cursor.cursor.copy(
+            f"COPY {quote(table)} ({names}) FROM STDIN"  # nosec B608: names from model meta
+        ) as copy:
+            write = copy.write_row
+            if json_at:
+                dumps = json.dumps
+                for new_id, row in zip(ids, rows, strict=True):
+                    values = [new_id, *row]
+                    for i in json_at:
+                        if values[i + 1] is not None:
+                            values[i + 1] = dumps(values[i + 1])
+                    write(values)
+            else:
+                for new_id, row in zip(ids, rows, strict=True):
+                    write((new_id, *row))
+    return ids
 
 
 def _pending_checks_run(cursor) -> None:
@@ -94,18 +154,23 @@ def _pending_checks_run(cursor) -> None:
     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
-def _row_values(fields: list[models.Field]) -> Callable[[models.Model], list]:
+def _row_values(
+    fields: list[models.Field], *, stamps_kept: frozenset[str] = frozenset()
+) -> Callable[[models.Model], list]:
     """A function giving an instance's column values in ``fields`` order.
 
     What ``pre_save`` and ``get_db_prep_save`` would give, without calling
     them per value: most columns are the attribute as it is; JSON columns
-    are wrapped for psycopg; ``auto_now`` fields take the wall clock.
+    are wrapped for psycopg; ``auto_now`` fields take the wall clock, but
+    for those named in ``stamps_kept``, which keep the attribute.
     """
     plain = operator.attrgetter(*(f.attname for f in fields))
     special: list[tuple[int, Callable[[models.Model], object]]] = []
     for i, field in enumerate(fields):
         if isinstance(field, models.JSONField):
             special.append((i, _json_value(field)))
+        elif field.name in stamps_kept:
+            continue
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             special.append((i, functools.partial(field.pre_save, add=True)))
     if len(fields) == 1:

@@ -11,7 +11,7 @@ from crm.demo.defaults import DEMO_NAMES
 from handoff import assignment, business_hours
 from handoff.models import Handoff, RejectionReason, ServiceLevelAgreement, Team
 from handoff.selectors import sla_covers
-from scoring.engine import ModelSpec
+from scoring.engine import ModelSpec, Rule
 
 
 @dataclass
@@ -116,6 +116,9 @@ class _HandoffWorld:
     model_name: str
     #: The active scoring model's id (None without one): the score history's.
     model_id: int | None = None
+    #: The model's rules that count touchpoints, with their half-lives
+    #: (``crm.demo.writing``: the score history's engagement), once known.
+    activity_rules: list[tuple[Rule, int]] | None = None
     # Round robin as handoff.assignment keeps it: each team's turn counter,
     # each member's count, last turn and last assignment time.
     turn: dict[int, int] = field(default_factory=dict)

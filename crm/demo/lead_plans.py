@@ -38,8 +38,9 @@ from crm.demo.showcase import _Showcase, _showcase_account, _showcase_journey
 from crm.demo.world import _World
 from leads.geo import region_for_country
 from leads.lifecycle import history_replay
-from leads.models import Account, Lead, StageTransition, Touchpoint
+from leads.models import Account, Lead, StageTransition
 from leads.titles import department_from_title, seniority_from_title
+from scoring.engine import Touch
 
 
 @functools.cache
@@ -131,7 +132,9 @@ class _LeadPlan:
     waiting_since: datetime | None = None
     #: A manager's reassignments of the lead in the sales pipeline.
     owner_moves: list[_OwnerMove] = field(default_factory=list)
-    touchpoints: list[Touchpoint] = field(default_factory=list)  # once built
+    #: The touchpoints as the engine sees them, parallel to ``touches``, once
+    #: written (with their ids).
+    touchpoints: list[Touch] = field(default_factory=list)
 
 
 def _lead_plan(world: _World, showcase: _Showcase | None = None) -> _LeadPlan:

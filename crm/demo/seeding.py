@@ -466,7 +466,11 @@ def _timestamps_fix(world: _World, keyed: list[tuple[str, Campaign]]) -> None:
             "WHERE account_id IS NOT NULL GROUP BY account_id) AS f "
             f"WHERE {account_table}.id = f.account_id"
         )
-    Lead.objects.update(updated_at=F("stage_changed_at"))
+    # Only the leads whose row was stamped otherwise: on PostgreSQL the load
+    # wrote this value already, and scoring's moves stamped the wall clock.
+    Lead.objects.exclude(updated_at=F("stage_changed_at")).update(
+        updated_at=F("stage_changed_at")
+    )
     # The demo SLAs were agreed a week before the history starts.
     agreed = world.start - timedelta(days=7) + timedelta(hours=9)
     ServiceLevelAgreement.objects.filter(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from crm.demo.bulk_load import rows_insert
+from crm.demo.bulk_load import rows_copy, rows_insert
 from crm.demo.defaults import (
     DEMO_NAMES,
     DEMO_SOURCE,
@@ -34,7 +36,20 @@ from handoff.selectors import (
     slas_active,
 )
 from leads.models import Lead, OwnerChange, StageTransition, Touchpoint
-from scoring.engine import Touch, evaluate_touches
+from scoring.engine import (
+    ACTIVITY_KINDS,
+    CONDITION_KINDS,
+    ModelSpec,
+    Rule,
+    RuleActivity,
+    Touch,
+    activity_points,
+    age_in_days,
+    attribute_value,
+    evaluate,
+    evaluate_touches,
+    occurrences_cap,
+)
 from scoring.models import LeadScoreHistory
 from scoring.selectors import ACCOUNT_FACT_FIELDS, LEAD_FACT_FIELDS, facts_from_values
 
@@ -44,24 +59,37 @@ logger = logging.getLogger("crm.demo")
 SCORE_HISTORY_POINTS = 4
 #: MQLs whose latest touchpoint kind one statement reads (their SLA's facts).
 SLA_CHUNK = 2000
+#: Newest first, as ``scoring.engine.rule_activity`` counts touches.
+_NEWEST = operator.attrgetter("occurred_at", "id")
+#: The columns of the touchpoint rows ``_chunk_write`` builds.
+TOUCHPOINT_COLUMNS = (
+    "lead_id",
+    "kind_id",
+    "occurred_at",
+    "campaign_id",
+    "properties",
+    "source",
+    "external_id",
+    "received_at",
+)
+#: The columns of the rows ``_score_history`` gives.
+SCORE_HISTORY_COLUMNS = (
+    "lead_id",
+    "model_id",
+    "total",
+    "fit_score",
+    "engagement_score",
+    "at",
+)
 
 
 def _score_snapshot(
-    hw: _HandoffWorld, lead: Lead, touchpoints: list[Touchpoint], at: datetime
+    hw: _HandoffWorld, lead: Lead, touchpoints: list[Touch], at: datetime
 ) -> dict[str, Any]:
     """The lead's score at ``at`` under the active model, as a handoff keeps it."""
     if hw.spec is None:
         return {}
-    touches = [
-        Touch(
-            id=tp.id,
-            kind=tp.kind_id,
-            occurred_at=tp.occurred_at,
-            properties=tp.properties,
-        )
-        for tp in touchpoints
-        if tp.occurred_at <= at
-    ]
+    touches = [t for t in touchpoints if t.occurred_at <= at]
     result = evaluate_touches(hw.spec, _lead_facts(lead), touches, at)
     return {
         "score": result.total,
@@ -81,9 +109,74 @@ def _lead_facts(lead: Lead) -> dict[str, Any]:
     return facts_from_values(values, account, None)
 
 
+def _activity_rules(spec: ModelSpec) -> list[tuple[Rule, int]]:
+    """The rules of ``spec`` that count touchpoints, with their half-lives.
+
+    The rules ``evaluate_touches`` counts activity for and ``evaluate`` adds
+    up as engagement: kinds in both ACTIVITY_KINDS and not CONDITION_KINDS.
+    """
+    return [
+        (rule, spec.half_life(rule))
+        for rule in spec.rules
+        if rule.kind in ACTIVITY_KINDS and rule.kind not in CONDITION_KINDS
+    ]
+
+
+def _rule_touches(
+    rules: list[tuple[Rule, int]], touches: list[Touch]
+) -> list[tuple[Rule, int, list[Touch]]]:
+    """Per activity rule, the touches it may count whatever the moment.
+
+    Those of its kind meeting its property condition, newest first, as
+    ``rule_activity`` orders them; the rules with none are left out. What
+    depends on the moment (touches up to it, the look-back, the cap) is left
+    to ``_engagement``, so each condition is tested once per touch.
+    """
+    by_kind: dict[str, list[Touch]] = {}
+    for t in touches:
+        by_kind.setdefault(t.kind, []).append(t)
+    found = []
+    for rule, half_life in rules:
+        matched = by_kind.get(rule.touchpoint_kind)
+        if matched and rule.property_name:
+            condition, name = rule.property_condition, rule.property_name
+            matched = [
+                t for t in matched if condition(attribute_value(t.properties, name))
+            ]
+        if matched:
+            found.append((rule, half_life, sorted(matched, key=_NEWEST, reverse=True)))
+    return found
+
+
+def _engagement(
+    rule_touches: list[tuple[Rule, int, list[Touch]]], at: datetime
+) -> Decimal:
+    """The engagement score at ``at`` (``evaluate_touches``'s, without the rest).
+
+    Each rule counts its touches up to ``at`` within its look-back, at most
+    its cap, the newest first, as ``rule_activity`` counts them, decayed as
+    ``evaluate`` does.
+    """
+    engagement = Decimal(0)
+    for rule, half_life, touches in rule_touches:
+        lookback = rule.lookback_days
+        ages = []
+        for t in touches:
+            if t.occurred_at > at:
+                continue
+            age = age_in_days(t.occurred_at, at)
+            if lookback is None or age <= lookback:
+                ages.append(age)
+        del ages[occurrences_cap(rule) :]
+        if ages:
+            activity = RuleActivity(ages=tuple(ages), touch_ids=())
+            engagement += activity_points(rule, activity, half_life)
+    return engagement
+
+
 def _score_history(
     hw: _HandoffWorld, plan: _LeadPlan, end: datetime
-) -> list[LeadScoreHistory]:
+) -> list[tuple[Any, ...]]:
     """The lead's total each time it changed before the end, as scoring kept it.
 
     Real-time scoring rescored the lead as each day's touchpoints arrived
@@ -91,51 +184,41 @@ def _score_history(
     stored a row when the total moved; a lead active on one day only has
     just the current score (nothing here). The final rescore at ``end``
     (``model_rescore_all``) stores the current score, so a last row with the
-    same totals is left to it. Nothing without an active model.
+    same totals is left to it. Nothing without an active model. Rows of
+    SCORE_HISTORY_COLUMNS.
+
+    The totals are ``evaluate_touches``'s: the fit score depends on the
+    lead's facts alone, so it is scored once, and only the engagement is
+    counted again at each moment.
     """
-    if hw.spec is None or len({tp.occurred_at.date() for tp in plan.touchpoints}) < 2:
+    if hw.spec is None or len({t.occurred_at.date() for t in plan.touchpoints}) < 2:
         return []  # one day of activity: the current score is its history
-    facts = _lead_facts(plan.lead)
-    touches = sorted(
-        (
-            Touch(
-                id=tp.id,
-                kind=tp.kind_id,
-                occurred_at=tp.occurred_at,
-                properties=tp.properties,
-            )
-            for tp in plan.touchpoints
-        ),
-        key=lambda t: t.occurred_at,
-    )
-    received = {tp.id: tp.received_at for tp in plan.touchpoints}
+    fit = evaluate(hw.spec, _lead_facts(plan.lead), {}).fit_score
+    if hw.activity_rules is None:
+        hw.activity_rules = _activity_rules(hw.spec)
+    # plan.touchpoints and plan.touches are parallel: the same touchpoints.
+    received = {
+        t.id: touch.received_at
+        for t, touch in zip(plan.touchpoints, plan.touches, strict=True)
+    }
+    touches = sorted(plan.touchpoints, key=lambda t: t.occurred_at)
+    rule_touches = _rule_touches(hw.activity_rules, touches)
     # The moment after each day's last touchpoint arrived.
     moments = list({t.occurred_at.date(): received[t.id] for t in touches}.values())
     if len(moments) > SCORE_HISTORY_POINTS:
         step = (len(moments) - 1) / (SCORE_HISTORY_POINTS - 1)
         moments = [moments[round(i * step)] for i in range(SCORE_HISTORY_POINTS)]
-    rows: list[LeadScoreHistory] = []
+    rows: list[tuple[Any, ...]] = []
     last = None
     for at in [*moments, end]:
-        result = evaluate_touches(
-            hw.spec, facts, [t for t in touches if t.occurred_at <= at], at
-        )
-        totals = (result.total, result.fit_score, result.engagement_score)
+        engagement = _engagement(rule_touches, at)
+        totals = (fit + engagement, fit, engagement)
         if totals == last:
             continue
         if at == end:
             break
         last = totals
-        rows.append(
-            LeadScoreHistory(
-                lead_id=plan.lead.id,
-                model_id=hw.model_id,
-                total=result.total,
-                fit_score=result.fit_score,
-                engagement_score=result.engagement_score,
-                at=at,
-            )
-        )
+        rows.append((plan.lead.id, hw.model_id, *totals, at))
     else:
         rows = rows[:-1]  # the end's totals are the last row's: scoring stores it
     return rows
@@ -409,12 +492,16 @@ def _commitments_set(world: _World) -> None:
 
 
 def _leads_insert(leads: list[Lead]) -> None:
+    # As _timestamps_fix leaves it: a lead was last changed by its last move.
+    for lead in leads:
+        lead.updated_at = lead.stage_changed_at
     # Sets the ids: the touchpoints, handoffs and transitions need them.
-    rows_insert(Lead, leads)
+    rows_insert(Lead, leads, stamps_kept=("updated_at",))
 
 
-def _touchpoints_insert(touchpoints: list[Touchpoint]) -> None:
-    rows_insert(Touchpoint, touchpoints)
+def _touchpoints_insert(rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert touchpoint rows of TOUCHPOINT_COLUMNS; their ids, in order."""
+    return rows_copy(Touchpoint, TOUCHPOINT_COLUMNS, rows)
 
 
 def _transitions_insert(transitions: list[StageTransition]) -> None:
@@ -425,30 +512,39 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
     """Insert one chunk of leads, their touchpoints, handoffs and transitions."""
     _leads_insert([plan.lead for plan in plans])
     campaign_ids = {key: c.id for key, c in world.campaigns.items()}
-    for plan in plans:
-        plan.touchpoints = [
-            Touchpoint(
-                lead_id=plan.lead.id,
-                kind_id=touch.kind,
-                occurred_at=touch.at,
-                campaign_id=campaign_ids[touch.campaign] if touch.campaign else None,
-                properties=touch.properties,
-                source=DEMO_SOURCE,
-                external_id=None,
-                received_at=touch.received_at,
+    # Plain rows: the touchpoints are only written, and read back as the
+    # engine's Touch (the score history and the handoffs' snapshots).
+    ids = _touchpoints_insert(
+        [
+            (
+                plan.lead.id,
+                touch.kind,
+                touch.at,
+                campaign_ids[touch.campaign] if touch.campaign else None,
+                touch.properties,
+                DEMO_SOURCE,
+                None,
+                touch.received_at,
             )
+            for plan in plans
             for touch in plan.touches
         ]
-    touchpoints = [tp for plan in plans for tp in plan.touchpoints]
-    _touchpoints_insert(touchpoints)
+    )
+    next_id = iter(ids).__next__
+    for plan in plans:
+        plan.touchpoints = [
+            Touch(next_id(), touch.kind, touch.at, touch.properties)
+            for touch in plan.touches
+        ]
     # Before the transitions: an acceptance's transition names its handoff.
     _handoffs_insert(world, plans)
     transitions = [t for plan in plans for t in plan.transitions]
     # The transitions hold their (now saved) lead, which lends them its id.
     _transitions_insert(transitions)
     _handoff_children_insert(world, plans)
-    rows_insert(
+    rows_copy(
         LeadScoreHistory,
+        SCORE_HISTORY_COLUMNS,
         [
             row
             for plan in plans
@@ -459,4 +555,4 @@ def _chunk_write(world: _World, plans: list[_LeadPlan]) -> tuple[int, int]:
         if plan.waiting_since is not None:
             world.waiting[plan.lead.id] = plan.waiting_since
         plan.touchpoints = []  # the chunk is written; let it go
-    return len(touchpoints), len(transitions)
+    return len(ids), len(transitions)

@@ -111,6 +111,16 @@ def test_touches_without_a_campaign_and_leads_without_touches_are_unattributed()
     assert credit(touches(1), model="linear", amount=0) == {}
 
 
+@pytest.mark.parametrize("model", list(MODELS))
+def test_touches_of_one_campaign_give_it_the_whole_amount_rounded(model):
+    # Far apart (time decay), no MQL or opportunity touch (W-shaped).
+    journey = touches(4, 4, 4, gap=9 * DAY)
+
+    assert credit(journey, model=model, amount=d("10.00005")) == {4: d("10.0000")}
+    assert credit(touches(None, None), model=model, amount=3) == {None: d("3")}
+    assert credit(journey, model=model, amount=d("0.00004")) == {}
+
+
 def test_an_unknown_model_or_a_negative_amount_is_refused_with_the_choices():
     with pytest.raises(UnknownModel, match="use first_touch, last_touch, linear"):
         credit(JOURNEY, model="position")
