@@ -48,6 +48,7 @@ from leads.models import (
     Campaign,
     CampaignSpend,
     Lead,
+    LeadRank,
     OwnerChange,
     StageTransition,
     Touchpoint,
@@ -364,6 +365,11 @@ def test_reset_replaces_the_data_but_keeps_the_users():
 
     assert Lead.objects.count() == 25
     assert Touchpoint.objects.exclude(lead__in=Lead.objects.all()).count() == 0
+    # The rows loaded (by COPY on PostgreSQL) and scored have their copy for
+    # the lists sorted by score, and the deleted ones none.
+    assert sorted(LeadRank.objects.values_list("lead_id", "stage", "score")) == sorted(
+        Lead.objects.values_list("id", "stage", "score")
+    )
     assert User.objects.get(username="marketer").id == marketer_id
     assert User.objects.count() == len(demo.DEMO_USERS) == 11
 
