@@ -336,6 +336,48 @@ class QueueSection:
             self.next_query = urlencode({**pages, self.key: number + 1})
 
 
+@dataclass(frozen=True)
+class CardText:
+    """What a pipeline card prints of its lead and handoff, worded once in
+    Python, as ``QueueRowText`` is for a queue row: the card's template reads
+    plain values, with no filter or include per card."""
+
+    #: The lead's id as text (an int would go through number formatting).
+    id: str
+    name: str
+    grade: str
+    grade_class: str
+    score: str
+    #: "Title · Account", as the card's second line reads.
+    who: str
+    #: The follow-up clock badge's tooltip, "Due Mon 7 Dec, 17:00 CET", or "".
+    clock_title: str
+    #: "2 attempts logged", or "" without an accepted handoff.
+    attempts: str
+    handoff_id: str
+
+
+def card_text(card: PipelineCard, due: DueWords) -> CardText:
+    """``card`` worded as its template prints it; ``due`` words its clock's
+    tooltip."""
+    lead, handoff = card.lead, card.handoff
+    who = lead.job_title or "No title"
+    if lead.account:
+        who += f" · {lead.account.name}"
+    n = card.attempt_count
+    return CardText(
+        id=str(lead.id),
+        name=lead.full_name or lead.email,
+        grade=lead.grade or NO_GRADE,
+        grade_class=str(lead.grade).lower(),
+        score=score(lead.score),
+        who=who,
+        clock_title=due(card.clock),
+        attempts=f"{n} attempt{pluralize(n)} logged" if handoff else "",
+        handoff_id=str(handoff.id) if handoff else "",
+    )
+
+
 @dataclass
 class PipelineCard:
     lead: Lead
@@ -351,6 +393,13 @@ class PipelineCard:
     deal: SalesOutcome | None = None
     #: The card's links by name (``CARD_LINKS``), filled once for all cards.
     links: dict[str, str] = field(default_factory=dict)
+    #: What the card prints (``card_text``).
+    text: CardText | None = None
+
+    @property
+    def owner_text(self) -> str:
+        """Who owns the lead, as the team pipeline's cards say it."""
+        return person(self.lead.owner)
 
     @property
     def deal_text(self) -> str:
@@ -641,6 +690,9 @@ def pipeline_cards(
             card.clock = _follow_up_clock(handoff, now, last_attempt, calendars)
             card.links["handoff"] = links_handoff.of(handoff.id)
         cards.append(card)
+    due = DueWords()
+    for card in cards:
+        card.text = card_text(card, due)
     return cards
 
 
