@@ -119,6 +119,8 @@ class QueueRowText:
     then reads plain values, with no filter, tag or include per row (the
     filters and ``{% url %}`` cost most of the queue's rendering)."""
 
+    #: The handoff's id as text (an int would go through number formatting).
+    id: str
     name: str
     grade: str
     grade_class: str
@@ -264,6 +266,7 @@ def queue_row_text(
     its touchpoints were, ``due`` its clock's tooltip."""
     h, lead = row.handoff, row.handoff.lead
     return QueueRowText(
+        id=str(h.id),
         name=lead.full_name or lead.email,
         grade=h.grade or NO_GRADE,
         grade_class=str(h.grade).lower(),
