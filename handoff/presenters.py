@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
+from crm.common.dates import zone_name
 from crm.common.money import money_text
 from handoff import clock, selectors, services
 from handoff.models import (
@@ -256,7 +257,7 @@ class DueWords:
         day = self._days.get(local.date())
         if day is None:
             day = self._days[local.date()] = date_filter(local, "D j M")
-        return f"Due {day}, {local:%H:%M} {local.tzname() or ''}"
+        return f"Due {day}, {local:%H:%M} {zone_name(local)}"
 
 
 def queue_row_text(

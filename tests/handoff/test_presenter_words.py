@@ -63,6 +63,13 @@ def test_due_words_match_the_date_filter(zone) -> None:
     moments = [
         dt.datetime(2026, 3, 5, 9, 7, tzinfo=dt.UTC) + dt.timedelta(hours=11 * i)
         for i in range(60)
+    ] + [
+        # The hour Berlin's and New York's clocks go back: the filter names
+        # no zone for a wall time the zone holds twice.
+        dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 1, 5, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 1, 6, 30, tzinfo=dt.UTC),
     ]
     with timezone.override(zone):
         got = [due(Clock("1h left", "ok", due_at=m)) for m in moments]
@@ -70,6 +77,19 @@ def test_due_words_match_the_date_filter(zone) -> None:
             "Due " + date(timezone.localtime(m), "D j M, H:i e") for m in moments
         ]
     assert got == expected
-    assert len(set(got)) == 60
     assert due(None) == ""
     assert due(Clock("Accepted", "none")) == ""
+
+
+def test_due_words_name_no_zone_for_a_wall_time_held_twice() -> None:
+    due = DueWords()
+    with timezone.override("Europe/Berlin"):
+        got = [
+            due(Clock("", "ok", due_at=dt.datetime(2026, 10, 25, h, 30, tzinfo=dt.UTC)))
+            for h in (0, 1, 2)
+        ]
+    assert got == [
+        "Due Sun 25 Oct, 02:30 ",
+        "Due Sun 25 Oct, 02:30 ",
+        "Due Sun 25 Oct, 03:30 CET",
+    ]
