@@ -6,10 +6,14 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.middleware import get_user
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, get_resolver, get_urlconf, resolve
 from django.utils.cache import patch_cache_control
+from django.utils.functional import SimpleLazyObject
 from rest_framework.settings import api_settings
+
+from crm.user_facts import user_facts_load
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +39,24 @@ class NoStoreMiddleware:
         if request.path_info.startswith(API_PREFIX) or _is_logged_in(request):
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class UserFactsMiddleware:
+    """The signed-in user arrives with its permissions, groups and manager
+    flag, read in one query (``crm.user_facts``) instead of four.
+
+    Still lazy, as ``AuthenticationMiddleware`` leaves ``request.user``: a
+    request that never asks about its user reads nothing. Place it right
+    after ``AuthenticationMiddleware``.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # The same lazy user as AuthenticationMiddleware's, facts added.
+        request.user = SimpleLazyObject(lambda: user_facts_load(get_user(request)))
+        return self.get_response(request)
 
 
 def _is_logged_in(request: HttpRequest) -> bool:

@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's permissions, groups and manager flag in one query.
+    "crm.middleware.UserFactsMiddleware",
     # Who is acting, for audit rows written by signal receivers (crm.audit).
     "crm.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

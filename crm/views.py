@@ -28,6 +28,7 @@ from crm.marketing.filters import (
 )
 from crm.marketing.funnel import funnel_as_of
 from crm.marketing.today import today_figures
+from crm.presenters import lead_rows
 from crm.roles import START_PAGES, primary_role
 from crm.templatetags.crm_tags import stage_short
 from leads import selectors as lead_selectors
@@ -133,6 +134,8 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "leads": page.items if page else [],
+        # Each row's values worded once (no filter or {% url %} per row).
+        "lead_rows": lead_rows(page.items) if page else [],
         "lead_count": count,
         "cursor_expired": cursor_expired,
         "is_first_page": "cursor" not in request.GET,

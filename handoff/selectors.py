@@ -86,6 +86,12 @@ def is_manager(user: Any) -> bool:
     return result
 
 
+def is_manager_remember(user: Any, manager: bool) -> None:
+    """Keep what ``is_manager`` answers for ``user`` in this request, read by
+    a caller with other facts in one query (``crm.user_facts``)."""
+    user._leadflow_is_manager = bool(manager)
+
+
 def is_manager_known(user: Any) -> bool | None:
     """What ``is_manager`` found for ``user`` in this request, or None when
     it was not asked yet (then it costs nothing to ask this)."""

@@ -26,3 +26,11 @@ def group_names(user: Any) -> frozenset[str]:
         cached = frozenset(user.groups.values_list("name", flat=True))
         user._leadflow_group_names = cached
     return cached
+
+
+def remember_group_names(user: Any, names: Any) -> frozenset[str]:
+    """Keep ``names`` on ``user`` as its groups for ``group_names``, read by
+    a caller with other facts in one query (``crm.user_facts``)."""
+    kept = frozenset(names)
+    user._leadflow_group_names = kept
+    return kept
