@@ -14,5 +14,9 @@ _url_patterns = get_resolver().url_patterns
 
 # After setup, so the message goes through the configured logging.
 from crm.checks import warn_if_debug  # noqa: E402
+from crm.common.heap import long_lived_objects_freeze  # noqa: E402
 
 warn_if_debug()
+# What start-up loaded lives as long as the process: keep full garbage
+# collections from walking it during requests (see crm.common.heap).
+long_lived_objects_freeze()

@@ -14,7 +14,9 @@ with the reason. Each page is requested ``warmup`` times unmeasured, then
 ``runs`` times; the figures are the milliseconds the request took inside
 the process (no network), the part of it this process spent on the CPU
 (Python: views, templates; not the database's time, and steady when other
-processes load the machine) and the queries it made.
+processes load the machine) and the queries it made. Like a web worker once
+started (``crm/wsgi.py``), the process imports the URLconf and freezes its
+loaded objects out of the garbage collector's full collections first.
 
 The requests run as production serves them, whatever the environment says:
 with ``settings.DEBUG`` off (templates without their debug information,
@@ -51,9 +53,11 @@ from django.db import connection
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
+from django.urls import get_resolver
 from django.utils import timezone
 
 from crm.bench.stats import percentile
+from crm.common.heap import long_lived_objects_freeze
 from crm.common.keyset import Cursor, encode_cursor, ordering_for
 from crm.marketing.periods import preset_period
 from crm.views import LEAD_PAGE_SIZE
@@ -342,6 +346,10 @@ def _run(options: dict[str, Any], *, say: Say) -> dict[str, Any]:
         raise CommandError("--warmup must be 0 or more.")
     users = _users({page.username for page in PAGES})
     clients = {name: _signed_in_client(user) for name, user in users.items()}
+    # As a web worker after start-up (crm/wsgi.py): the URLconf imported and
+    # the loaded objects out of the garbage collector's full collections.
+    _url_patterns = get_resolver().url_patterns
+    long_lived_objects_freeze()
     say(
         f"{runs} runs per page after {warmup} warm-up, on "
         f"{connection.vendor}:{connection.settings_dict['NAME']}, "
